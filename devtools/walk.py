@@ -21,11 +21,11 @@ that pass the request on are followed, the measure of one value's trip
 (docs/architecture.md). From the entry's parameter PARAM, a body follows
 its names: the parameters it was entered as, and any local assigned with
 `=` (in its declaration or a statement, anywhere in the body) an
-expression that mentions a followed name (`struct store *lg = ctx->lg;`,
+expression that mentions a followed name (`struct store *db = ctx->db;`,
 `c = gwcall_new(job, edge)`), until no more are; a name is mentioned
 where it stands as a name, not as a member (`x->ctx`). A call is
 followed when one of its arguments mentions a followed name (`f(ctx)`,
-`f(ctx->lg)`, `f(&lg->c)`, `f(g(ctx))`), and enters its callee as the
+`f(ctx->db)`, `f(&db->c)`, `f(g(ctx))`), and enters its callee as the
 parameters at those positions (an argument in a `...` enters nothing). A
 function is entered once per parameter position, the first time a call
 passes the request in that position: entered again only for a position

@@ -50,7 +50,7 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
  * a terminal, a line on stderr after each check: what it was, what it
  * found, how long it took (a ledger of tens of millions of rows takes
  * minutes, docs/growth.md). */
-static int verify(struct store *lg, int argc, char **argv)
+static int verify(struct store *db, int argc, char **argv)
 {
 	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--progress") != 0)) {
 		fprintf(stderr, "usage: creditctl verify [--progress]\n");
@@ -59,7 +59,7 @@ static int verify(struct store *lg, int argc, char **argv)
 	int progress = argc == 3 || isatty(STDERR_FILENO);
 	struct ledger_verify_report *r = malloc(sizeof(*r));
 	if (r == NULL)
-		return ctl_common_fail(lg, CD_E_INTERNAL, "verify");
+		return ctl_common_fail(db, CD_E_INTERNAL, "verify");
 	ledger_verify_init(r);
 	int checks = ledger_verify_checks();
 	struct timespec start, t0, t1;
@@ -67,10 +67,10 @@ static int verify(struct store *lg, int argc, char **argv)
 	for (int i = 0; i < checks; i++) {
 		long found = r->violations + r->warnings;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		enum cd_err rc = ledger_verify_step(lg, i, r);
+		enum cd_err rc = ledger_verify_step(db, i, r);
 		if (rc != CD_OK) {
 			free(r);
-			return ctl_common_fail(lg, rc, "verify");
+			return ctl_common_fail(db, rc, "verify");
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (progress)
@@ -135,14 +135,14 @@ static void print_journal_row(const struct ledger_journal_row *r, int csv)
  * printed: memory stays bounded however long the journal is. CSV has a
  * header line, which goes out with the first page (or after an empty
  * journal), never before a failure; JSON is a line per row. */
-static int export_journal(struct store *lg, const char *id, int csv)
+static int export_journal(struct store *db, const char *id, int csv)
 {
 	struct ledger_journal_row *rows = calloc(LIMIT_EXPORT_PAGE, sizeof(*rows));
 	int64_t after = 0;
 	int n = LIMIT_EXPORT_PAGE, header_done = 0;
 	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
 	while (rc == CD_OK && n == LIMIT_EXPORT_PAGE) {
-		rc = ledger_export_next(lg, id, after, rows, LIMIT_EXPORT_PAGE, &n);
+		rc = ledger_export_next(db, id, after, rows, LIMIT_EXPORT_PAGE, &n);
 		if (rc != CD_OK)
 			break;
 		if (csv && !header_done)
@@ -154,14 +154,14 @@ static int export_journal(struct store *lg, const char *id, int csv)
 			after = rows[n - 1].seq;
 	}
 	free(rows);
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "export");
+	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "export");
 }
 
 /* Prints a write's answer: its body on success, its error on a refusal. */
-static int answered(struct store *lg, enum cd_err rc, struct ledger_result *res, const char *what)
+static int answered(struct store *db, enum cd_err rc, struct ledger_result *res, const char *what)
 {
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, what);
+		return ctl_common_fail(db, rc, what);
 	if (res->refusal.why == REFUSE_NONE && res->body == NULL) {
 		/* The API's answer, as the API renders it. */
 		json_t *body = NULL;
@@ -192,14 +192,14 @@ static int text_ok(const char *s, size_t min, size_t max)
 	return ok;
 }
 
-static int cmd_account(struct store *lg, int argc, char **argv)
+static int cmd_account(struct store *db, int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[2], "show") == 0) {
 		struct ledger_account_view account;
-		enum cd_err rc = ledger_account_get(lg, argv[3], &account);
+		enum cd_err rc = ledger_account_get(db, argv[3], &account);
 		if (rc == CD_OK)
 			return ctl_common_print_json(answer_accounts_view(&account));
-		return ctl_common_fail(lg, rc, "account show");
+		return ctl_common_fail(db, rc, "account show");
 	}
 	if (argc >= 4 && strcmp(argv[2], "create") == 0) {
 		struct account_new n;
@@ -221,13 +221,13 @@ static int cmd_account(struct store *lg, int argc, char **argv)
 			fprintf(stderr, "creditctl: bad account id or kind\n");
 			return 2;
 		}
-		return answered(lg, ledger_account_create(lg, NULL, &n, &res), &res, "account create");
+		return answered(db, ledger_account_create(db, NULL, &n, &res), &res, "account create");
 	}
 	ctl_usage_print(stderr);
 	return 2;
 }
 
-static int cmd_grant(struct store *lg, int argc, char **argv)
+static int cmd_grant(struct store *db, int argc, char **argv)
 {
 	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
@@ -253,11 +253,11 @@ static int cmd_grant(struct store *lg, int argc, char **argv)
 		return 2;
 	}
 	struct ledger_result res;
-	return answered(lg, ledger_grant(lg, NULL, &g, &res), &res, "grant");
+	return answered(db, ledger_grant(db, NULL, &g, &res), &res, "grant");
 }
 
 /* promo list: a line of JSON per code, read in pages of LIMIT_LIST_PAGE. */
-static int promo_list(struct store *lg)
+static int promo_list(struct store *db)
 {
 	int64_t after = 0;
 	size_t n = LIMIT_LIST_PAGE;
@@ -265,7 +265,7 @@ static int promo_list(struct store *lg)
 	while (rc == CD_OK && n == LIMIT_LIST_PAGE) {
 		json_t *page = NULL, *code;
 		size_t i;
-		rc = ledger_promo_list(lg, after, LIMIT_LIST_PAGE, &page, &after);
+		rc = ledger_promo_list(db, after, LIMIT_LIST_PAGE, &page, &after);
 		if (rc != CD_OK)
 			break;
 		json_array_foreach(page, i, code) {
@@ -276,15 +276,15 @@ static int promo_list(struct store *lg)
 		n = json_array_size(page);
 		json_decref(page);
 	}
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "promo list");
+	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "promo list");
 }
 
 /* promo create CODE AMOUNT [--max N] [--expires T] [--ttl-days N]; promo list */
-static int cmd_promo(struct store *lg, int argc, char **argv)
+static int cmd_promo(struct store *db, int argc, char **argv)
 {
 	static const char *const known[] = {"--max", "--expires", "--ttl-days", NULL};
 	if (argc == 3 && strcmp(argv[2], "list") == 0)
-		return promo_list(lg);
+		return promo_list(db);
 	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_common_opts_known(argc, argv, 5, known)) {
 		ctl_usage_print(stderr);
 		return 2;
@@ -304,19 +304,19 @@ static int cmd_promo(struct store *lg, int argc, char **argv)
 		return 2;
 	}
 	struct ledger_result res;
-	return answered(lg, ledger_promo_create(lg, NULL, &p, &res), &res, "promo create");
+	return answered(db, ledger_promo_create(db, NULL, &p, &res), &res, "promo create");
 }
 
 /* plan set NAME --credits N [...]; plan list */
-static int cmd_plan(struct store *lg, int argc, char **argv)
+static int cmd_plan(struct store *db, int argc, char **argv)
 {
 	static const char *const known[] = {"--credits", "--rollover", "--rollover-cap", "--member-cap",
 					    "--stripe-price", NULL};
 	const char *prices[LIMIT_PLAN_STRIPE_PRICES];
 	if (argc == 3 && strcmp(argv[2], "list") == 0) {
 		json_t *out = NULL;
-		enum cd_err rc = ledger_plans(lg, &out);
-		return rc == CD_OK ? ctl_common_print_json(out) : ctl_common_fail(lg, rc, "plan list");
+		enum cd_err rc = ledger_plans(db, &out);
+		return rc == CD_OK ? ctl_common_print_json(out) : ctl_common_fail(db, rc, "plan list");
 	}
 	if (argc < 4 || strcmp(argv[2], "set") != 0 || !ctl_common_opts_known(argc, argv, 4, known)) {
 		ctl_usage_print(stderr);
@@ -350,7 +350,7 @@ static int cmd_plan(struct store *lg, int argc, char **argv)
 		return 2;
 	}
 	struct ledger_result res;
-	return answered(lg, ledger_plan_put(lg, NULL, &p, &res), &res, "plan set");
+	return answered(db, ledger_plan_put(db, NULL, &p, &res), &res, "plan set");
 }
 
 /* migrate: a line per migration applied, those committed before a
@@ -358,24 +358,24 @@ static int cmd_plan(struct store *lg, int argc, char **argv)
  * line per migration not applied yet, and exit 3 when there is one, 4 when
  * the database cannot be reached (the package's upgrade asks before it
  * restarts creditd). */
-static int migrate(struct store *lg, const char *dir, int check_only)
+static int migrate(struct store *db, const char *dir, int check_only)
 {
 	struct store_migrated *applied = malloc(sizeof(*applied));
 	if (applied == NULL)
-		return ctl_common_fail(lg, CD_E_INTERNAL, "migrate");
-	enum cd_err rc = store_migrate(lg, dir, check_only, applied);
+		return ctl_common_fail(db, CD_E_INTERNAL, "migrate");
+	enum cd_err rc = store_migrate(db, dir, check_only, applied);
 	for (int i = 0; i < applied->n; i++)
 		printf("%s %s\n", check_only ? "pending" : "applied", applied->name[i]);
 	int pending = check_only && applied->n > 0;
 	free(applied);
 	if (rc != CD_OK) {
-		ctl_common_fail(lg, rc, "migrate");
+		ctl_common_fail(db, rc, "migrate");
 		return check_only && rc == CD_E_UNAVAILABLE ? CTL_EXIT_UNREACHABLE : 1;
 	}
 	return pending ? CTL_EXIT_PENDING : 0;
 }
 
-static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *cfg)
+static int dispatch(struct store *db, int argc, char **argv, const struct cfg *cfg)
 {
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "migrate") == 0) {
@@ -388,32 +388,32 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 		}
 		if (dir == NULL)
 			dir = getenv("CREDITD_SQL_DIR");
-		return migrate(lg, dir != NULL ? dir : CREDITD_SQL_DIR, check_only);
+		return migrate(db, dir != NULL ? dir : CREDITD_SQL_DIR, check_only);
 	}
 	if (strcmp(cmd, "key") == 0)
-		return ctl_keys_cmd(lg, argc, argv);
+		return ctl_keys_cmd(db, argc, argv);
 	if (strcmp(cmd, "account") == 0)
-		return cmd_account(lg, argc, argv);
+		return cmd_account(db, argc, argv);
 	if (strcmp(cmd, "grant") == 0)
-		return cmd_grant(lg, argc, argv);
+		return cmd_grant(db, argc, argv);
 	if (strcmp(cmd, "promo") == 0)
-		return cmd_promo(lg, argc, argv);
+		return cmd_promo(db, argc, argv);
 	if (strcmp(cmd, "events") == 0)
-		return ctl_events_cmd(lg, argc, argv);
+		return ctl_events_cmd(db, argc, argv);
 	if (strcmp(cmd, "plan") == 0)
-		return cmd_plan(lg, argc, argv);
+		return cmd_plan(db, argc, argv);
 	if (strcmp(cmd, "price") == 0)
-		return ctl_prices_command(lg, argc, argv);
+		return ctl_prices_command(db, argc, argv);
 	if (strcmp(cmd, "reconcile") == 0)
-		return ctl_reconcile(lg, argc, argv);
+		return ctl_reconcile(db, argc, argv);
 	if (strcmp(cmd, "verify") == 0)
-		return verify(lg, argc, argv);
+		return verify(db, argc, argv);
 	if (strcmp(cmd, "collect") == 0)
-		return ctl_collect(lg, cfg, argc, argv);
+		return ctl_collect(db, cfg, argc, argv);
 	if (strcmp(cmd, "sweep") == 0)
-		return ctl_sweep(lg, cfg, argc, argv);
+		return ctl_sweep(db, cfg, argc, argv);
 	if (strcmp(cmd, "hold") == 0)
-		return ctl_holds(lg, argc, argv);
+		return ctl_holds(db, argc, argv);
 	if (strcmp(cmd, "export") == 0 && argc >= 3) {
 		static const char *const known[] = {"--format", NULL};
 		const char *format = ctl_common_opt(argc, argv, 3, "--format");
@@ -422,7 +422,7 @@ static int dispatch(struct store *lg, int argc, char **argv, const struct cfg *c
 			ctl_usage_print(stderr);
 			return 2;
 		}
-		return export_journal(lg, argv[2], csv);
+		return export_journal(db, argv[2], csv);
 	}
 	ctl_usage_print(stderr);
 	return 2;
@@ -501,9 +501,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "sweep") != 0)
 		admin_timeouts(&cfg);
 	store_global_init();
-	struct store *lg = store_new(&cfg);
-	int rc = lg != NULL ? dispatch(lg, argc, argv, &cfg) : 1;
-	store_free(lg);
+	struct store *db = store_new(&cfg);
+	int rc = db != NULL ? dispatch(db, argc, argv, &cfg) : 1;
+	store_free(db);
 	config_free(&cfg);
 	return rc;
 }

@@ -30,7 +30,7 @@ static const char *outcome_word(enum ledger_recharge_outcome o)
 
 /* Sends each of due[0..n) and prints its line; the number that did not
  * go through (declined, failed, not recorded). */
-static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct store *lg,
+static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct store *db,
 		     const struct ledger_recharge *due, int n, int dry_run)
 {
 	int bad = 0;
@@ -43,7 +43,7 @@ static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct
 			continue;
 		}
 		struct recharge_sent sent;
-		recharge_send(cfg, stripe, lg, r, &sent);
+		recharge_send(cfg, stripe, db, r, &sent);
 		int ok = sent.recorded && (sent.outcome == RECHARGE_PAID || sent.outcome == RECHARGE_SENT);
 		if (sent.outcome == RECHARGE_PAID || sent.outcome == RECHARGE_SENT)
 			printf("%s %s\n", outcome_word(sent.outcome), sent.payment_intent);
@@ -55,7 +55,7 @@ static int send_page(const struct cfg *cfg, struct stripe_client *stripe, struct
 	return bad;
 }
 
-int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv)
+int ctl_collect(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
 	static struct ledger_recharge due[LIMIT_PAYG_SCAN];
 	/* Leased for a page sent one after the other. */
@@ -75,19 +75,19 @@ int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 	struct stripe_settings s = stripe_config_settings(cfg);
 	struct stripe_client *stripe = c.dry_run ? NULL : stripe_client_new(&s);
 	if (!c.dry_run && stripe == NULL)
-		return ctl_common_fail(lg, CD_E_INTERNAL, "collect");
+		return ctl_common_fail(db, CD_E_INTERNAL, "collect");
 	int bad = 0, total = 0, n = 0;
 	enum cd_err rc = CD_OK;
 	while (rc == CD_OK && !c.done) {
-		rc = ledger_payg_collect(lg, &c, due, LIMIT_PAYG_SCAN, &n);
+		rc = ledger_payg_collect(db, &c, due, LIMIT_PAYG_SCAN, &n);
 		if (rc == CD_OK) {
-			bad += send_page(cfg, stripe, lg, due, n, c.dry_run);
+			bad += send_page(cfg, stripe, db, due, n, c.dry_run);
 			total += n;
 		}
 	}
 	stripe_client_free(stripe);
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, c.account != NULL ? c.account : "collect");
+		return ctl_common_fail(db, rc, c.account != NULL ? c.account : "collect");
 	if (total == 0)
 		printf("nothing to collect\n");
 	return bad > 0;

@@ -10,5 +10,5 @@ struct store;
 /* "collect ..." with argv as creditctl got it (argv[1] is "collect"): the
  * command's exit status (0; 1 a charge declined or failed, or an unknown
  * account; 2 usage). */
-int ctl_collect(struct store *lg, const struct cfg *cfg, int argc, char **argv);
+int ctl_collect(struct store *db, const struct cfg *cfg, int argc, char **argv);
 #endif

@@ -62,9 +62,9 @@ int ctl_common_parse_i64(const char *s, int64_t *out)
 	return 0;
 }
 
-int ctl_common_fail(struct store *lg, enum cd_err rc, const char *what)
+int ctl_common_fail(struct store *db, enum cd_err rc, const char *what)
 {
-	const char *msg = store_errmsg(lg);
+	const char *msg = store_errmsg(db);
 	fprintf(stderr, "creditctl: %s: %s%s%s\n", what, errors_strerror(rc), msg[0] ? ": " : "", msg);
 	return 1;
 }

@@ -27,7 +27,7 @@ int ctl_common_flag_take(int *argc, char **argv, int from, const char *name);
 /* A whole decimal int64: 0, or -1 with *out untouched. */
 int ctl_common_parse_i64(const char *s, int64_t *out);
 /* Says what failed on stderr (with the ledger's last message); returns 1. */
-int ctl_common_fail(struct store *lg, enum cd_err rc, const char *what);
+int ctl_common_fail(struct store *db, enum cd_err rc, const char *what);
 /* Prints v indented and takes it (json_decref); returns 0. */
 int ctl_common_print_json(json_t *v);
 #endif

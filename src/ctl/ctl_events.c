@@ -37,14 +37,14 @@ static void print_event(const struct ledger_event_row *r)
 }
 
 /* Up to limit events above after, read in pages of LIMIT_LIST_PAGE. */
-static int events_list(struct store *lg, const char *state, int64_t after, int64_t limit)
+static int events_list(struct store *db, const char *state, int64_t after, int64_t limit)
 {
 	struct ledger_event_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
 	int cap = LIMIT_LIST_PAGE, n = LIMIT_LIST_PAGE;
 	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
 	while (rc == CD_OK && n == cap && limit > 0) {
 		cap = limit < LIMIT_LIST_PAGE ? (int)limit : LIMIT_LIST_PAGE;
-		rc = ledger_events_list(lg, state, after, rows, cap, &n);
+		rc = ledger_events_list(db, state, after, rows, cap, &n);
 		if (rc != CD_OK)
 			break;
 		for (int i = 0; i < n; i++)
@@ -54,7 +54,7 @@ static int events_list(struct store *lg, const char *state, int64_t after, int64
 		limit -= n;
 	}
 	free(rows);
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "events list");
+	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "events list");
 }
 
 /* events list [--state S] [--after ID] [--limit N]; events retry ID|--failed.
@@ -62,7 +62,7 @@ static int events_list(struct store *lg, const char *state, int64_t after, int64
  * time it was delivered (delivered) or is next tried (pending), and the
  * last error; then its mail: mail=- (not mailed), or mail=STATE,
  * mail_attempts=N, the time it was sent or is next tried, its last error. */
-int ctl_events_cmd(struct store *lg, int argc, char **argv)
+int ctl_events_cmd(struct store *db, int argc, char **argv)
 {
 	static const char *const known[] = {"--state", "--after", "--limit", NULL};
 	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
@@ -72,9 +72,9 @@ int ctl_events_cmd(struct store *lg, int argc, char **argv)
 			ctl_usage_print(stderr);
 			return 2;
 		}
-		enum cd_err rc = ledger_events_retry(lg, id, count);
+		enum cd_err rc = ledger_events_retry(db, id, count);
 		if (rc != CD_OK)
-			return ctl_common_fail(lg, rc, "events retry");
+			return ctl_common_fail(db, rc, "events retry");
 		fprintf(stderr, "%d event(s) to be sent again\n", count[0]);
 		if (count[1] > 0)
 			fprintf(stderr, "%d mail(s) to be sent again\n", count[1]);
@@ -94,5 +94,5 @@ int ctl_events_cmd(struct store *lg, int argc, char **argv)
 		ctl_usage_print(stderr);
 		return 2;
 	}
-	return events_list(lg, state, a, n);
+	return events_list(db, state, a, n);
 }

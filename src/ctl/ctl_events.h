@@ -6,5 +6,5 @@ struct store;
 /* events list [--state S] [--after ID] [--limit N]; events retry
  * ID|--failed (argv[2] the subcommand). The exit status: 0, 1 a failure
  * (or nothing to send again for one event), 2 a wrong command line. */
-int ctl_events_cmd(struct store *lg, int argc, char **argv);
+int ctl_events_cmd(struct store *db, int argc, char **argv);
 #endif

@@ -18,10 +18,10 @@ static int usage_line(void)
 	return 2;
 }
 
-static int resolve(struct store *lg, const char *hold_id, int charge, int64_t micros)
+static int resolve(struct store *db, const char *hold_id, int charge, int64_t micros)
 {
 	struct ledger_resolved r;
-	enum cd_err rc = ledger_unresolved_resolve(lg, hold_id, charge, micros, &r);
+	enum cd_err rc = ledger_unresolved_resolve(db, hold_id, charge, micros, &r);
 	if (rc == CD_E_NOT_FOUND) {
 		fprintf(stderr, "creditctl: hold resolve: no hold '%s'\n", hold_id);
 		return 1;
@@ -32,7 +32,7 @@ static int resolve(struct store *lg, const char *hold_id, int charge, int64_t mi
 		return 1;
 	}
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "hold resolve");
+		return ctl_common_fail(db, rc, "hold resolve");
 	json_t *v = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "hold_id", hold_id, "status", r.status, "resolved",
 			      charge ? "charge" : "release", "held_micros", (json_int_t)r.held_micros, "charged_micros",
 			      (json_int_t)r.charged_micros, "released_micros", (json_int_t)(r.held_micros - r.charged_micros),
@@ -44,12 +44,12 @@ static int resolve(struct store *lg, const char *hold_id, int charge, int64_t mi
 	return ctl_common_print_json(v);
 }
 
-int ctl_holds(struct store *lg, int argc, char **argv)
+int ctl_holds(struct store *db, int argc, char **argv)
 {
 	static const char *const known[] = {"--micros", NULL};
 	int64_t micros = -1;
 	if (argc >= 4 && strcmp(argv[2], "resolve") == 0 && strcmp(argv[3], "--from-usage") == 0)
-		return ctl_resolve_usage(lg, argc, argv);
+		return ctl_resolve_usage(db, argc, argv);
 	if (argc < 5 || strcmp(argv[2], "resolve") != 0)
 		return usage_line();
 	int charge = strcmp(argv[4], "charge") == 0;
@@ -62,5 +62,5 @@ int ctl_holds(struct store *lg, int argc, char **argv)
 		fprintf(stderr, "creditctl: hold resolve: --micros must be a whole number of micros, 0 or more\n");
 		return 2;
 	}
-	return resolve(lg, argv[3], charge, micros);
+	return resolve(db, argv[3], charge, micros);
 }

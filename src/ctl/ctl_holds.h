@@ -10,5 +10,5 @@ struct store;
  * Prints the hold's end as JSON. Exit status: 0 resolved; 1 no such hold,
  * a hold that is not unresolved (nothing changed, its status said on
  * stderr), or a failure; 2 usage. */
-int ctl_holds(struct store *lg, int argc, char **argv);
+int ctl_holds(struct store *db, int argc, char **argv);
 #endif

@@ -28,14 +28,14 @@ static void print_key(const struct ledger_key_row *k)
 /* key list: read in pages of LIMIT_LIST_PAGE. The header goes out with
  * the first page, or after a listing without any keys: never before a
  * failure. */
-static int key_list(struct store *lg)
+static int key_list(struct store *db)
 {
 	struct ledger_key_row *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows));
 	int64_t after = 0;
 	int n = LIMIT_LIST_PAGE, header_done = 0;
 	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
 	while (rc == CD_OK && n == LIMIT_LIST_PAGE) {
-		rc = ledger_key_list(lg, after, rows, LIMIT_LIST_PAGE, &n);
+		rc = ledger_key_list(db, after, rows, LIMIT_LIST_PAGE, &n);
 		if (rc != CD_OK)
 			break;
 		if (!header_done)
@@ -47,7 +47,7 @@ static int key_list(struct store *lg)
 			after = rows[n - 1].id;
 	}
 	free(rows);
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "key list");
+	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "key list");
 }
 
 /* key create: the new key alone on stdout's last line (scripts take it from
@@ -55,7 +55,7 @@ static int key_list(struct store *lg)
  * that account only; an admin key reaches everything, so it is never bound.
  * Gateway keys (docs/api.md, "Gateway keys for end users") are the API's to
  * make: key list shows them and key revoke revokes them, like any other. */
-static int key_create(struct store *lg, int argc, char **argv)
+static int key_create(struct store *db, int argc, char **argv)
 {
 	const char *scope = ctl_common_opt(argc, argv, 3, "--scope"), *name = ctl_common_opt(argc, argv, 3, "--name");
 	const char *account = ctl_common_opt(argc, argv, 3, "--account");
@@ -95,30 +95,30 @@ static int key_create(struct store *lg, int argc, char **argv)
 	keys_sha256(key, strlen(key), hash);
 	snprintf(prefix, sizeof(prefix), "%.12s", key);
 	const struct ledger_key_new n = {hash, prefix, name ? name : "", mask, account, models};
-	enum cd_err rc = ledger_key_create(lg, &n, &id);
+	enum cd_err rc = ledger_key_create(db, &n, &id);
 	if (rc == CD_E_NOT_FOUND) {
 		fprintf(stderr, "creditctl: key create: no account '%s'; nothing created\n", account);
 		return 1;
 	}
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "key create");
+		return ctl_common_fail(db, rc, "key create");
 	fprintf(stderr, "key %lld created; it is shown only once\n", (long long)id);
 	printf("%s\n", key);
 	return 0;
 }
 
-int ctl_keys_cmd(struct store *lg, int argc, char **argv)
+int ctl_keys_cmd(struct store *db, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "create") == 0)
-		return key_create(lg, argc, argv);
+		return key_create(db, argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0)
-		return key_list(lg);
+		return key_list(db);
 	int64_t id;
 	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && ctl_common_parse_i64(argv[3], &id) == 0) {
-		enum cd_err rc = ledger_key_revoke(lg, id);
+		enum cd_err rc = ledger_key_revoke(db, id);
 		if (rc == CD_OK)
 			printf("key %lld revoked\n", (long long)id);
-		return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "key revoke");
+		return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "key revoke");
 	}
 	ctl_usage_print(stderr);
 	return 2;

@@ -142,7 +142,7 @@ static int price_print(const char *model)
 	return 1;
 }
 
-int ctl_price_set(struct store *lg, int argc, char **argv)
+int ctl_price_set(struct store *db, int argc, char **argv)
 {
 	struct wanted w;
 	struct price_row row;
@@ -158,14 +158,14 @@ int ctl_price_set(struct store *lg, int argc, char **argv)
 	for (int i = 4, used; i < argc; i += used)
 		if (parse_one(argc, argv, i, &w, &used) != 0)
 			return 2;
-	enum cd_err rc = ledger_prices_reload(lg);
+	enum cd_err rc = ledger_prices_reload(db);
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "price set");
+		return ctl_common_fail(db, rc, "price set");
 	if (new_row(argv[3], &w, &row) != 0)
 		return 2;
-	rc = ledger_prices_import(lg, &row, 1);
+	rc = ledger_prices_import(db, &row, 1);
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "price set");
-	rc = ledger_prices_reload(lg);
-	return rc == CD_OK ? price_print(argv[3]) : ctl_common_fail(lg, rc, "price set");
+		return ctl_common_fail(db, rc, "price set");
+	rc = ledger_prices_reload(db);
+	return rc == CD_OK ? price_print(argv[3]) : ctl_common_fail(db, rc, "price set");
 }

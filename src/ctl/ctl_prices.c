@@ -331,7 +331,7 @@ static int check_rises(const struct rows *r, const char *path, int64_t max_pct, 
  * catalogue's mistake, or a surprise, is not billed); --dry-run prints
  * what would change and changes nothing. A catalogue's report (entries
  * skipped, billing keys not applied) is printed first, whatever follows. */
-static int price_import(struct store *lg, int argc, char **argv)
+static int price_import(struct store *db, int argc, char **argv)
 {
 	int64_t max_pct = 20;
 	int force = 0, dry = 0, rc = 0, refused = 0;
@@ -356,13 +356,13 @@ static int price_import(struct store *lg, int argc, char **argv)
 		goto out;
 	}
 	print_report(&rep);
-	err = ledger_prices_reload(lg);
+	err = ledger_prices_reload(db);
 	if (err == CD_OK)
 		refused = check_rises(&r, argv[3], max_pct, force, dry);
 	if (err == CD_OK && !refused && !dry)
-		err = ledger_prices_import(lg, r.v, r.n);
+		err = ledger_prices_import(db, r.v, r.n);
 	if (err != CD_OK)
-		rc = ctl_common_fail(lg, err, "price import");
+		rc = ctl_common_fail(db, err, "price import");
 	else if (refused)
 		rc = 1;
 	else
@@ -392,13 +392,13 @@ static void print_price_change(const struct ledger_price_change *c)
 
 /* Every price the model had, oldest first, with when it took effect
  * (micros per million tokens), read in pages of LIMIT_LIST_PAGE. */
-static int price_history(struct store *lg, const char *model)
+static int price_history(struct store *db, const char *model)
 {
 	struct ledger_price_change *rows = calloc(LIMIT_LIST_PAGE, sizeof(*rows)), last = {0};
 	int n = LIMIT_LIST_PAGE, first = 1;
 	enum cd_err rc = rows != NULL ? CD_OK : CD_E_INTERNAL;
 	while (rc == CD_OK && n == LIMIT_LIST_PAGE) {
-		rc = ledger_price_history(lg, model, first ? NULL : &last, rows, LIMIT_LIST_PAGE, &n);
+		rc = ledger_price_history(db, model, first ? NULL : &last, rows, LIMIT_LIST_PAGE, &n);
 		if (rc != CD_OK)
 			break;
 		for (int i = 0; i < n; i++)
@@ -412,24 +412,24 @@ static int price_history(struct store *lg, const char *model)
 		fprintf(stderr, "creditctl: no model named %s has ever been priced\n", model);
 		return 1;
 	}
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "price history");
+	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "price history");
 }
 
-int ctl_prices_command(struct store *lg, int argc, char **argv)
+int ctl_prices_command(struct store *db, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "set") == 0)
-		return ctl_price_set(lg, argc, argv);
+		return ctl_price_set(db, argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "alias") == 0)
-		return ctl_reconcile_price_alias(lg, argc, argv);
+		return ctl_reconcile_price_alias(db, argc, argv);
 	if (argc == 4 && strcmp(argv[2], "history") == 0)
-		return price_history(lg, argv[3]);
+		return price_history(db, argv[3]);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
-		enum cd_err rc = ledger_prices_reload(lg);
-		return rc == CD_OK ? ctl_common_print_json(ledger_prices_json("")) : ctl_common_fail(lg, rc, "price list");
+		enum cd_err rc = ledger_prices_reload(db);
+		return rc == CD_OK ? ctl_common_print_json(ledger_prices_json("")) : ctl_common_fail(db, rc, "price list");
 	}
 	if (argc < 4 || strcmp(argv[2], "import") != 0) {
 		price_usage();
 		return 2;
 	}
-	return price_import(lg, argc, argv);
+	return price_import(db, argc, argv);
 }

@@ -6,7 +6,7 @@
 struct store;
 /* "price ..." with argv as creditctl got it (argv[1] is "price"): the
  * command's exit status (0, 1 failure, 2 usage). */
-int ctl_prices_command(struct store *lg, int argc, char **argv);
+int ctl_prices_command(struct store *db, int argc, char **argv);
 /* "price set MODEL FIELD=VALUE..." (ctl_price_set.c), as ctl_prices_command. */
-int ctl_price_set(struct store *lg, int argc, char **argv);
+int ctl_price_set(struct store *db, int argc, char **argv);
 #endif

@@ -320,11 +320,11 @@ static int in_scope(const struct recon *r, size_t nprovider, const char *model)
 	return 0;
 }
 
-static int creditd_rows(struct store *lg, struct recon *r)
+static int creditd_rows(struct store *db, struct recon *r)
 {
 	struct ledger_usage_day *u = calloc(LIMIT_RECONCILE_ROWS, sizeof(*u));
 	int n = 0, more = 0;
-	enum cd_err rc = u == NULL ? CD_E_INTERNAL : ledger_usage_by_day(lg, r->from, r->to, u, LIMIT_RECONCILE_ROWS,
+	enum cd_err rc = u == NULL ? CD_E_INTERNAL : ledger_usage_by_day(db, r->from, r->to, u, LIMIT_RECONCILE_ROWS,
 									  &n, &more);
 	size_t nprovider = r->n;
 	if (rc == CD_OK && more) {
@@ -355,7 +355,7 @@ static int creditd_rows(struct store *lg, struct recon *r)
 	}
 	free(u);
 	if (rc != CD_OK)
-		return rc == CD_E_TOO_LARGE ? -1 : ctl_common_fail(lg, rc, "reconcile");
+		return rc == CD_E_TOO_LARGE ? -1 : ctl_common_fail(db, rc, "reconcile");
 	rows_fold(r);
 	return 0;
 }
@@ -418,7 +418,7 @@ static int expected(const struct recon_row *w, const struct price *p, int64_t ma
 	return pricing_cost_with_extra(p, margin, &all, (int64_t)extra, cost) == PRICING_OK ? 0 : -1;
 }
 
-static int judge(struct store *lg, struct recon *r)
+static int judge(struct store *db, struct recon *r)
 {
 	int all = 1;
 	for (size_t i = 0; i < r->n; i++) {
@@ -433,9 +433,9 @@ static int judge(struct store *lg, struct recon *r)
 		int found = 0;
 		if (!w->matched || !ledger_price_model(w->model, &now, &margin))
 			continue;
-		enum cd_err rc = ledger_price_in_effect(lg, w->model, w->day + TIMEFMT_SECONDS_PER_DAY, &p, &found);
+		enum cd_err rc = ledger_price_in_effect(db, w->model, w->day + TIMEFMT_SECONDS_PER_DAY, &p, &found);
 		if (rc != CD_OK)
-			return ctl_common_fail(lg, rc, "reconcile") * -1;
+			return ctl_common_fail(db, rc, "reconcile") * -1;
 		if (found && expected(w, &p, margin, &cost) == 0)
 			w->expected_micros = cost;
 	}
@@ -611,31 +611,31 @@ static int read_inputs(int argc, char **argv, int first_file, enum recon_format 
 
 /* Aliases and the price cache, then both sides, the judgement and the
  * holds: 0, 1 or -1 (the ledger failed, said). */
-static int reconcile_ledger(struct store *lg, struct recon *r, const struct recon_buckets *b)
+static int reconcile_ledger(struct store *db, struct recon *r, const struct recon_buckets *b)
 {
 	struct ledger_price_alias *aliases = calloc(LIMIT_PRICE_ALIASES, sizeof(*aliases));
 	int naliases = 0, more = 0, ok = -1;
-	enum cd_err rc = aliases == NULL ? CD_E_INTERNAL : ledger_prices_reload(lg);
+	enum cd_err rc = aliases == NULL ? CD_E_INTERNAL : ledger_prices_reload(db);
 	if (rc == CD_OK)
-		rc = ledger_price_aliases(lg, aliases, LIMIT_PRICE_ALIASES, &naliases, &more);
+		rc = ledger_price_aliases(db, aliases, LIMIT_PRICE_ALIASES, &naliases, &more);
 	r->holds = calloc(LIMIT_RECONCILE_HOLDS, sizeof(*r->holds));
 	if (rc == CD_OK && r->holds == NULL)
 		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
-		rc = ledger_expired_holds(lg, r->from, r->to, r->holds, LIMIT_RECONCILE_HOLDS, &r->nholds, &r->more_holds);
+		rc = ledger_expired_holds(db, r->from, r->to, r->holds, LIMIT_RECONCILE_HOLDS, &r->nholds, &r->more_holds);
 	if (rc != CD_OK) {
-		ctl_common_fail(lg, rc, "reconcile");
+		ctl_common_fail(db, rc, "reconcile");
 		goto out;
 	}
-	if (provider_rows(r, b, aliases, naliases) != 0 || creditd_rows(lg, r) != 0)
+	if (provider_rows(r, b, aliases, naliases) != 0 || creditd_rows(db, r) != 0)
 		goto out;
-	ok = judge(lg, r);
+	ok = judge(db, r);
 out:
 	free(aliases);
 	return ok;
 }
 
-int ctl_reconcile(struct store *lg, int argc, char **argv)
+int ctl_reconcile(struct store *db, int argc, char **argv)
 {
 	struct recon r;
 	struct recon_buckets b = {NULL, 0, 0, 0, NULL, 0, 0};
@@ -650,7 +650,7 @@ int ctl_reconcile(struct store *lg, int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	int ok = reconcile_ledger(lg, &r, &b);
+	int ok = reconcile_ledger(db, &r, &b);
 	if (ok < 0) {
 		status = 1;
 		goto out;
@@ -668,22 +668,22 @@ out:
 	return status;
 }
 
-int ctl_reconcile_price_alias(struct store *lg, int argc, char **argv)
+int ctl_reconcile_price_alias(struct store *db, int argc, char **argv)
 {
 	if (argc != 5 || strlen(argv[3]) == 0 || strlen(argv[3]) > LIMIT_PROVIDER_MODEL_BYTES) {
 		fprintf(stderr, "usage: creditctl price alias PROVIDER_NAME MODEL\n");
 		return 2;
 	}
-	enum cd_err rc = ledger_prices_reload(lg);
+	enum cd_err rc = ledger_prices_reload(db);
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "price alias");
+		return ctl_common_fail(db, rc, "price alias");
 	if (!priced(argv[4])) {
 		fprintf(stderr, "creditctl: price alias: creditd has no model named %s\n", argv[4]);
 		return 1;
 	}
-	rc = ledger_price_alias_set(lg, argv[3], argv[4]);
+	rc = ledger_price_alias_set(db, argv[3], argv[4]);
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "price alias");
+		return ctl_common_fail(db, rc, "price alias");
 	printf("%s reconciles as %s\n", argv[3], argv[4]);
 	return 0;
 }

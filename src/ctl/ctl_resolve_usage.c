@@ -121,13 +121,13 @@ static size_t usage_fold(struct unres_usage *u, size_t n)
 
 /* The provider's buckets under creditd's model names; a name that maps
  * to none is another provider's, or needs an alias: said, skipped. */
-static int provider_side(struct store *lg, struct ru *r)
+static int provider_side(struct store *db, struct ru *r)
 {
 	struct ledger_price_alias *aliases = calloc(LIMIT_PRICE_ALIASES, sizeof(*aliases));
 	int naliases = 0, more = 0;
-	enum cd_err rc = aliases == NULL ? CD_E_INTERNAL : ledger_prices_reload(lg);
+	enum cd_err rc = aliases == NULL ? CD_E_INTERNAL : ledger_prices_reload(db);
 	if (rc == CD_OK)
-		rc = ledger_price_aliases(lg, aliases, LIMIT_PRICE_ALIASES, &naliases, &more);
+		rc = ledger_price_aliases(db, aliases, LIMIT_PRICE_ALIASES, &naliases, &more);
 	r->prov = calloc(r->b.n + 1, sizeof(*r->prov));
 	r->names = calloc(r->b.n + 1, sizeof(*r->names));
 	if (rc == CD_OK && (r->prov == NULL || r->names == NULL))
@@ -144,19 +144,19 @@ static int provider_side(struct store *lg, struct ru *r)
 	}
 	free(aliases);
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "hold resolve");
+		return ctl_common_fail(db, rc, "hold resolve");
 	r->nprov = usage_fold(r->prov, r->nprov);
 	return 0;
 }
 
 /* creditd's usage records by minute, over the holds' windows. */
-static int creditd_side(struct store *lg, struct ru *r)
+static int creditd_side(struct store *db, struct ru *r)
 {
 	int n = 0, more = 0;
 	r->minutes = calloc(LIMIT_RECONCILE_ROWS, sizeof(*r->minutes));
 	r->mine = calloc(LIMIT_RECONCILE_ROWS, sizeof(*r->mine));
 	enum cd_err rc = r->minutes == NULL || r->mine == NULL ? CD_E_INTERNAL
-			 : ledger_usage_by_minute(lg, r->from - 60, r->to + 60, r->minutes, LIMIT_RECONCILE_ROWS, &n,
+			 : ledger_usage_by_minute(db, r->from - 60, r->to + 60, r->minutes, LIMIT_RECONCILE_ROWS, &n,
 						  &more);
 	if (rc == CD_OK && more) {
 		fprintf(stderr, "creditctl: hold resolve: more than %d minute × model rows in creditd; give a shorter "
@@ -164,7 +164,7 @@ static int creditd_side(struct store *lg, struct ru *r)
 		return 1;
 	}
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "hold resolve");
+		return ctl_common_fail(db, rc, "hold resolve");
 	for (int i = 0; i < n; i++) {
 		const struct ledger_usage_minute *m = &r->minutes[i];
 		r->mine[r->nmine++] = (struct unres_usage){m->model, m->minute, {m->input_tokens, m->cached_input_tokens,
@@ -186,13 +186,13 @@ static int row_cmp(const void *a, const void *b)
 /* The unresolved holds of the files' minutes (and the one before), by
  * model and time, each at its pinned prices (or its model's today, for a
  * hold pinned none: an unpriced model's hold is charged its whole hold). */
-static int holds_side(struct store *lg, struct ru *r)
+static int holds_side(struct store *db, struct ru *r)
 {
 	int more = 0;
 	r->rows = calloc(LIMIT_RECONCILE_HOLDS, sizeof(*r->rows));
 	r->holds = calloc(LIMIT_RECONCILE_HOLDS, sizeof(*r->holds));
 	enum cd_err rc = r->rows == NULL || r->holds == NULL ? CD_E_INTERNAL
-			 : ledger_unresolved_list(lg, r->from - 60, r->to, r->rows, LIMIT_RECONCILE_HOLDS, &r->nholds,
+			 : ledger_unresolved_list(db, r->from - 60, r->to, r->rows, LIMIT_RECONCILE_HOLDS, &r->nholds,
 						  &more);
 	if (rc == CD_OK && more) {
 		fprintf(stderr, "creditctl: hold resolve: more than %d unresolved holds in the report's minutes; give a "
@@ -200,7 +200,7 @@ static int holds_side(struct store *lg, struct ru *r)
 		return 1;
 	}
 	if (rc != CD_OK)
-		return ctl_common_fail(lg, rc, "hold resolve");
+		return ctl_common_fail(db, rc, "hold resolve");
 	if (r->nholds > 1)
 		qsort(r->rows, (size_t)r->nholds, sizeof(r->rows[0]), row_cmp);
 	for (int i = 0; i < r->nholds; i++) {
@@ -243,18 +243,18 @@ static void leave_unsafe(struct ru *r)
 	}
 }
 
-static int unsafe_side(struct store *lg, struct ru *r)
+static int unsafe_side(struct store *db, struct ru *r)
 {
 	r->unsafe = calloc(LIMIT_RECONCILE_ROWS, sizeof(*r->unsafe));
 	enum cd_err rc = r->unsafe == NULL ? CD_E_INTERNAL
-			 : ledger_unresolved_unsafe_minutes(lg, r->from - 60, r->to + 60, r->unsafe, LIMIT_RECONCILE_ROWS,
+			 : ledger_unresolved_unsafe_minutes(db, r->from - 60, r->to + 60, r->unsafe, LIMIT_RECONCILE_ROWS,
 							    &r->nunsafe);
-	return rc == CD_OK ? 0 : ctl_common_fail(lg, rc, "hold resolve");
+	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "hold resolve");
 }
 
 /* Resolves h through the ledger (unless a dry run): "captured",
  * "released", or what refused it into status. */
-static void apply(struct store *lg, struct ru *r, int i, char *status, size_t cap)
+static void apply(struct store *db, struct ru *r, int i, char *status, size_t cap)
 {
 	const struct unres_hold *h = &r->holds[i];
 	struct ledger_resolved out;
@@ -262,7 +262,7 @@ static void apply(struct store *lg, struct ru *r, int i, char *status, size_t ca
 	snprintf(status, cap, "%s", r->dry_run || h->verdict < UNRES_RELEASE ? "unresolved" : "");
 	if (status[0] != '\0')
 		return;
-	enum cd_err rc = ledger_unresolved_resolve_noted(lg, r->rows[i].hold_id, charge, charge ? h->charge : 0,
+	enum cd_err rc = ledger_unresolved_resolve_noted(db, r->rows[i].hold_id, charge, charge ? h->charge : 0,
 		charge ? "unresolved hold charged from the provider's usage"
 		       : "unresolved hold released: the provider's usage shows none", &out);
 	if (rc == CD_OK) {
@@ -275,7 +275,7 @@ static void apply(struct store *lg, struct ru *r, int i, char *status, size_t ca
 			"done\n", r->rows[i].hold_id, out.status);
 		snprintf(status, cap, "%s", out.status);
 	} else {
-		ctl_common_fail(lg, rc, "hold resolve");
+		ctl_common_fail(db, rc, "hold resolve");
 		snprintf(status, cap, "failed");
 	}
 }
@@ -308,12 +308,12 @@ static void hold_text(const struct ru *r, int i, const char *status)
 	       h->leftover.output_tokens, h->held, h->charge, status);
 }
 
-static int run(struct store *lg, struct ru *r)
+static int run(struct store *db, struct ru *r)
 {
-	int rc = provider_side(lg, r);
-	rc = rc == 0 ? creditd_side(lg, r) : rc;
-	rc = rc == 0 ? holds_side(lg, r) : rc;
-	rc = rc == 0 ? unsafe_side(lg, r) : rc;
+	int rc = provider_side(db, r);
+	rc = rc == 0 ? creditd_side(db, r) : rc;
+	rc = rc == 0 ? holds_side(db, r) : rc;
+	rc = rc == 0 ? unsafe_side(db, r) : rc;
 	if (rc != 0)
 		return rc;
 	money_unresolved_plan(r->holds, (size_t)r->nholds, r->prov, r->nprov, r->mine, r->nmine, covered, &r->b);
@@ -323,7 +323,7 @@ static int run(struct store *lg, struct ru *r)
 		printf("hold account model action minute leftover input/cached/cache_write/output held charge -> status\n");
 	for (int i = 0; i < r->nholds; i++) {
 		char status[32];
-		apply(lg, r, i, status, sizeof(status));
+		apply(db, r, i, status, sizeof(status));
 		if (r->json)
 			json_array_append_new(list, hold_json(r, i, status));
 		else
@@ -338,13 +338,13 @@ static int run(struct store *lg, struct ru *r)
 	return r->failed ? 1 : 0;
 }
 
-int ctl_resolve_usage(struct store *lg, int argc, char **argv)
+int ctl_resolve_usage(struct store *db, int argc, char **argv)
 {
 	struct ru r;
 	memset(&r, 0, sizeof(r));
 	int status = read_files(argc, argv, &r);
 	if (status == 0)
-		status = run(lg, &r);
+		status = run(db, &r);
 	ctl_reconcile_read_buckets_free(&r.b);
 	free(r.rows);
 	free(r.holds);

@@ -10,5 +10,5 @@ struct store;
  * report does not cover left as they are), 1 the ledger failed or a
  * hold's resolution was refused (said), 2 bad input or usage (nothing
  * read from the ledger, nothing written). */
-int ctl_resolve_usage(struct store *lg, int argc, char **argv);
+int ctl_resolve_usage(struct store *db, int argc, char **argv);
 #endif

@@ -64,14 +64,14 @@ static void failed(struct run *r, const char *what, const char *why)
 	fprintf(stderr, "creditctl: sweep: %s failed%s%s\n", what, why[0] ? ": " : "", why);
 }
 
-static void ledger_passes(struct store *lg, struct run *r)
+static void ledger_passes(struct store *db, struct run *r)
 {
 	int more = 1;
 	enum cd_err rc = CD_OK;
 	while (more && rc == CD_OK && time_left(r))
-		rc = sweep_pass(lg, &r->ledger, &more);
+		rc = sweep_pass(db, &r->ledger, &more);
 	if (rc != CD_OK)
-		failed(r, "the ledger's pass", store_errmsg(lg)[0] ? store_errmsg(lg) : errors_strerror(rc));
+		failed(r, "the ledger's pass", store_errmsg(db)[0] ? store_errmsg(db) : errors_strerror(rc));
 	r->unreachable = rc == CD_E_UNAVAILABLE;
 }
 
@@ -152,9 +152,9 @@ static void print_line(const struct cfg *cfg, const struct run *r)
  * take (Galera: warned) or cannot be reached (the passes say so); 0 when
  * another run holds it (said on stdout, which cron's line drops: a run
  * left to the one before is no failure). */
-static int alone(struct store *lg)
+static int alone(struct store *db)
 {
-	enum cd_err rc = store_sweep_lock(lg);
+	enum cd_err rc = store_sweep_lock(db);
 	if (rc == CD_E_CONFLICT) {
 		char when[TIMEFMT_LEN];
 		timefmt_rfc3339(timefmt_now(), when);
@@ -164,11 +164,11 @@ static int alone(struct store *lg)
 	}
 	if (rc != CD_OK && rc != CD_E_UNAVAILABLE)
 		fprintf(stderr, "creditctl: sweep: warning: no lock on the run (%s): two runs may overlap\n",
-			store_errmsg(lg));
+			store_errmsg(db));
 	return 1;
 }
 
-int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv)
+int ctl_sweep(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
 	struct run r = {0};
 	(void)argv;
@@ -179,7 +179,7 @@ int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 	/* What each pass did is in the line; stderr keeps what needs a look
 	 * (cron mails it). */
 	log_open("stderr", LOG_LVL_WARN);
-	if (!alone(lg))
+	if (!alone(db))
 		return 0;
 	if (stripe_global_init() != 0) {
 		fprintf(stderr, "creditctl: sweep: the HTTP client cannot start\n");
@@ -187,7 +187,7 @@ int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv)
 	}
 	r.started = now_seconds();
 	r.deadline = r.started + LIMIT_SWEEP_RUN_SECONDS;
-	ledger_passes(lg, &r);
+	ledger_passes(db, &r);
 	/* Charges before events: a charge's outcome is an event to push. A
 	 * database the passes could not reach, the rounds would not either. */
 	if (stripe_config_of(cfg)->secret_key[0] != '\0' && !r.unreachable)

@@ -20,5 +20,5 @@ struct store;
  * exit status: 0 every pass ran (an event or charge refused is tried again
  * later, said on stderr), or another run had the work; 1 a pass could not
  * run, or the database failed on a charge (the database, memory); 2 usage. */
-int ctl_sweep(struct store *lg, const struct cfg *cfg, int argc, char **argv);
+int ctl_sweep(struct store *db, const struct cfg *cfg, int argc, char **argv);
 #endif

@@ -62,10 +62,10 @@ static void release(struct gwcall *c)
 {
 	if (c->job->hold_id[0] == '\0')
 		return;
-	struct store *lg = gwcall_ledger_borrow();
-	gwcall_release(lg, c->job->hold_id);
-	if (lg != NULL)
-		gwcall_ledger_giveback(lg);
+	struct store *db = gwcall_ledger_borrow();
+	gwcall_release(db, c->job->hold_id);
+	if (db != NULL)
+		gwcall_ledger_giveback(db);
 }
 
 /* The charge of u (gwmoney.h): the provider's usage as reported, what goes
@@ -113,10 +113,10 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 	if (!b.over_hold && !b.usage_unknown && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
 	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1)
 		return;
-	struct store *lg = gwcall_ledger_borrow();
-	enum cd_err rc = lg != NULL ? ledger_usage_billed(lg, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
-	if (lg != NULL)
-		gwcall_ledger_giveback(lg);
+	struct store *db = gwcall_ledger_borrow();
+	enum cd_err rc = db != NULL ? ledger_usage_billed(db, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
+	if (db != NULL)
+		gwcall_ledger_giveback(db);
 	if (rc != CD_OK)
 		log_warn("gateway: %s: what it was charged for beyond tokens not kept on its usage record (%s)",
 			 c->job->hold_id, errors_strerror(rc));

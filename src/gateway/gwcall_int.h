@@ -79,7 +79,7 @@ int gwcall_ledger_init(const struct cfg *cfg);
 /* A ledger connection, made when fewer than LIMIT_GATEWAY_LEDGERS exist,
  * else the next one given back (waited for). NULL out of memory. */
 struct store *gwcall_ledger_borrow(void);
-void gwcall_ledger_giveback(struct store *lg);
+void gwcall_ledger_giveback(struct store *db);
 /* Lists (id "" : unlists) the response id of job's stream in flight. */
 void gwcall_ledger_id_list(const struct gw_job *job, const char *id);
 /* Keeps u's Responses id for job's account (logged when it cannot). */

@@ -75,42 +75,42 @@ int gwcall_response_in_flight(const char *account, const char *id)
  * else the next one given back. NULL out of memory. */
 struct store *gwcall_ledger_borrow(void)
 {
-	struct store *lg = NULL;
+	struct store *db = NULL;
 	pthread_mutex_lock(&lg_lock);
 	while (lg_nfree == 0 && lg_made == LIMIT_GATEWAY_LEDGERS)
 		pthread_cond_wait(&lg_cond, &lg_lock);
 	if (lg_nfree > 0) {
-		lg = lg_free[--lg_nfree];
+		db = lg_free[--lg_nfree];
 		pthread_mutex_unlock(&lg_lock);
-		return lg;
+		return db;
 	}
 	lg_made++;
 	pthread_mutex_unlock(&lg_lock);
-	lg = store_new(cc);
-	if (lg == NULL) {
+	db = store_new(cc);
+	if (db == NULL) {
 		pthread_mutex_lock(&lg_lock);
 		lg_made--;
 		pthread_cond_signal(&lg_cond);
 		pthread_mutex_unlock(&lg_lock);
 	}
-	return lg;
+	return db;
 }
 
-void gwcall_ledger_giveback(struct store *lg)
+void gwcall_ledger_giveback(struct store *db)
 {
-	store_end_request(lg);
+	store_end_request(db);
 	pthread_mutex_lock(&lg_lock);
-	lg_free[lg_nfree++] = lg;
+	lg_free[lg_nfree++] = db;
 	pthread_cond_signal(&lg_cond);
 	pthread_mutex_unlock(&lg_lock);
 }
 
 int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 {
-	struct store *lg = gwcall_ledger_borrow();
-	enum cd_err rc = lg != NULL ? ledger_hold_renew(lg, account, hold_id, ttl) : CD_E_UNAVAILABLE;
-	if (lg != NULL)
-		gwcall_ledger_giveback(lg);
+	struct store *db = gwcall_ledger_borrow();
+	enum cd_err rc = db != NULL ? ledger_hold_renew(db, account, hold_id, ttl) : CD_E_UNAVAILABLE;
+	if (db != NULL)
+		gwcall_ledger_giveback(db);
 	if (rc != CD_OK)
 		log_warn("gateway: the hold %s of a call in flight was not renewed (%s): tried again in %d s", hold_id,
 			 errors_strerror(rc), LIMIT_GATEWAY_RENEW_CHECK_SECONDS);
@@ -124,10 +124,10 @@ void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage
 {
 	if (u->response_id[0] == '\0')
 		return;
-	struct store *lg = gwcall_ledger_borrow();
-	enum cd_err rc = lg != NULL ? ledger_gw_response_keep(lg, job->account, u->response_id) : CD_E_UNAVAILABLE;
-	if (lg != NULL)
-		gwcall_ledger_giveback(lg);
+	struct store *db = gwcall_ledger_borrow();
+	enum cd_err rc = db != NULL ? ledger_gw_response_keep(db, job->account, u->response_id) : CD_E_UNAVAILABLE;
+	if (db != NULL)
+		gwcall_ledger_giveback(db);
 	if (rc != CD_OK)
 		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id will be refused",
 			 u->response_id, job->account, errors_strerror(rc));
@@ -159,12 +159,12 @@ enum cd_err gwcall_ledger_charge(const struct gw_job *job, const struct gw_usage
 			struct timespec pause = {attempt, 0};
 			nanosleep(&pause, NULL);
 		}
-		struct store *lg = gwcall_ledger_borrow();
+		struct store *db = gwcall_ledger_borrow();
 		json_decref(res.body);
 		res.body = NULL;
-		rc = lg != NULL ? ledger_settle(lg, &call, &s, &res) : CD_E_UNAVAILABLE;
-		if (lg != NULL)
-			gwcall_ledger_giveback(lg);
+		rc = db != NULL ? ledger_settle(db, &call, &s, &res) : CD_E_UNAVAILABLE;
+		if (db != NULL)
+			gwcall_ledger_giveback(db);
 		if (rc != CD_E_UNAVAILABLE)
 			break;
 	}
@@ -206,11 +206,11 @@ void gwcall_ledger_unresolve(const struct gw_job *job)
 			struct timespec pause = {attempt, 0};
 			nanosleep(&pause, NULL);
 		}
-		struct store *lg = gwcall_ledger_borrow();
-		rc = lg != NULL ? ledger_unresolved_mark(lg, job->account, job->hold_id, micros, gw->unresolved_days)
+		struct store *db = gwcall_ledger_borrow();
+		rc = db != NULL ? ledger_unresolved_mark(db, job->account, job->hold_id, micros, gw->unresolved_days)
 				: CD_E_UNAVAILABLE;
-		if (lg != NULL)
-			gwcall_ledger_giveback(lg);
+		if (db != NULL)
+			gwcall_ledger_giveback(db);
 	}
 	if (rc != CD_OK)
 		log_error("gateway: the hold %s could not be kept unresolved (%s): it expires at its ttl, captured in full",
@@ -219,7 +219,7 @@ void gwcall_ledger_unresolve(const struct gw_job *job)
 
 /* Releases the job's hold (nothing was delivered, or the provider's
  * usage cannot be trusted). */
-void gwcall_release(struct store *lg, const char *hold_id)
+void gwcall_release(struct store *db, const char *hold_id)
 {
 	if (hold_id[0] == '\0')
 		return;
@@ -228,7 +228,7 @@ void gwcall_release(struct store *lg, const char *hold_id)
 	keys_sha256(hold_id, strlen(hold_id), hash);
 	struct ledger_call call = {.idem_key = NULL, .request_hash = hash};
 	struct guard_release r = {hold_id, 1};
-	enum cd_err rc = lg != NULL ? ledger_release(lg, &call, &r, &res) : CD_E_UNAVAILABLE;
+	enum cd_err rc = db != NULL ? ledger_release(db, &call, &r, &res) : CD_E_UNAVAILABLE;
 	if (rc != CD_OK || res.refusal.why != REFUSE_NONE)
 		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,
 			  rc != CD_OK ? errors_strerror(rc) : "refused");

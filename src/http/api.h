@@ -72,7 +72,7 @@ struct response {
 
 struct api_ctx {
 	const struct cfg *cfg;
-	struct store *lg;
+	struct store *db;
 	struct stripe_client *stripe;
 	struct key_grant key;		/* of the authenticated key: scopes, binding */
 	char me[LIMIT_ACCOUNT_ID_BYTES + 1];	/* the account of a browser token (/v1/me) */

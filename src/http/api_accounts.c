@@ -88,10 +88,10 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 		/* A referral code is the referrer's row, written through its
 		 * node: read causally (docs/scale-out.md). */
 		if (n.referral_code != NULL)
-			store_route_causal(ctx->lg, n.id);
+			store_route_causal(ctx->db, n.id);
 		else
-			store_route(ctx->lg, n.id);
-		api_answer(rs, ledger_account_create(ctx->lg, &call, &n, &res), &res);
+			store_route(ctx->db, n.id);
+		api_answer(rs, ledger_account_create(ctx->db, &call, &n, &res), &res);
 	}
 	json_decref(body);
 }
@@ -102,7 +102,7 @@ void api_account_get(struct api_ctx *ctx, const struct request *rq, char **param
 	if (!api_path_account_ok(params[0], rs))
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	enum cd_err rc = ledger_account_get(ctx->lg, params[0], &account);
+	enum cd_err rc = ledger_account_get(ctx->db, params[0], &account);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else
@@ -181,7 +181,7 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.set_email = json_object_get(body, "email") != NULL;
 	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && email_of(body, &p.email, rs) == 0 &&
 	    api_call_of(ctx, rq, body, &call, hash, rs) == 0)
-		api_answer(rs, ledger_account_patch(ctx->lg, &call, &p, &res), &res);
+		api_answer(rs, ledger_account_patch(ctx->db, &call, &p, &res), &res);
 	json_decref(body);
 }
 
@@ -205,7 +205,7 @@ void api_transactions_of(struct api_ctx *ctx, const struct request *rq, const ch
 		return;
 	}
 	snprintf(rs->account, sizeof(rs->account), "%s", account);
-	enum cd_err rc = ledger_transactions(ctx->lg, account, member, (int)limit, cursor, &out);
+	enum cd_err rc = ledger_transactions(ctx->db, account, member, (int)limit, cursor, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else
@@ -276,7 +276,7 @@ void api_usage_report_of(struct api_ctx *ctx, const struct request *rq, const ch
 		return;
 	}
 	snprintf(rs->account, sizeof(rs->account), "%s", account);
-	enum cd_err rc = ledger_usage_report(ctx->lg, &q, &out);
+	enum cd_err rc = ledger_usage_report(ctx->db, &q, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else
@@ -316,7 +316,7 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 	if (g.expires_at >= 0 && g.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
-		api_answer(rs, ledger_grant(ctx->lg, &call, &g, &res), &res);
+		api_answer(rs, ledger_grant(ctx->db, &call, &g, &res), &res);
 	json_decref(body);
 }
 
@@ -343,6 +343,6 @@ void api_debit(struct api_ctx *ctx, const struct request *rq, char **params, str
 	d.reason = jsonio_str(body, "reason");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
-		api_answer(rs, ledger_debit(ctx->lg, &call, &d, &res), &res);
+		api_answer(rs, ledger_debit(ctx->db, &call, &d, &res), &res);
 	json_decref(body);
 }

@@ -101,7 +101,7 @@ void api_alerts_put(struct api_ctx *ctx, const struct request *rq, char **params
 	}
 	if (!bad && alerts_distinct(specs, n, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-		enum cd_err rc = ledger_alerts_set(ctx->lg, params[0], specs, n, &view);
+		enum cd_err rc = ledger_alerts_set(ctx->db, params[0], specs, n, &view);
 		if (rc != CD_OK)
 			api_fail(rs, rc, "account");
 		else
@@ -117,7 +117,7 @@ void api_alerts_get(struct api_ctx *ctx, const struct request *rq, char **params
 	if (!api_path_account_ok(params[0], rs))
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	enum cd_err rc = ledger_alerts_get(ctx->lg, params[0], &view);
+	enum cd_err rc = ledger_alerts_get(ctx->db, params[0], &view);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else

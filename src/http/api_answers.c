@@ -142,7 +142,7 @@ int api_key_reaches(const struct api_ctx *ctx, const char *account)
 int api_key_reaches_hold(const struct api_ctx *ctx, const char *hold_id)
 {
 	int64_t account_id;
-	if (ctx->key.account_id == 0 || ledger_hold_account(ctx->lg, hold_id, &account_id) != 0)
+	if (ctx->key.account_id == 0 || ledger_hold_account(ctx->db, hold_id, &account_id) != 0)
 		return 1;
 	return account_id == ctx->key.account_id;
 }

@@ -13,7 +13,7 @@ void api_events(struct api_ctx *ctx, const struct request *rq, char **params, st
 	if (api_query_int(rq->query, "after", 0, INT64_MAX, &after, rs) < 0 ||
 	    api_query_int(rq->query, "limit", 1, LIMIT_PAGE_MAX, &limit, rs) < 0)
 		return;
-	enum cd_err rc = ledger_events(ctx->lg, after, (int)limit, &out);
+	enum cd_err rc = ledger_events(ctx->db, after, (int)limit, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "events");
 	else

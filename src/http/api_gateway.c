@@ -354,7 +354,7 @@ static int free_count(struct api_ctx *ctx, struct gw_job *job, struct response *
 	r.min_output_tokens = -1;
 	r.ttl_seconds = 1;
 	r.byok = r.count_only = 1;
-	enum cd_err rc = ledger_authorize(ctx->lg, &call, &r, &res);
+	enum cd_err rc = ledger_authorize(ctx->db, &call, &r, &res);
 	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
 		api_answer(rs, rc, &res);
 		return -1;

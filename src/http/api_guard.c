@@ -141,7 +141,7 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	else if (!api_key_reaches(ctx, r.account))
 		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, r.account);
 	else
-		api_answer(rs, ledger_authorize(ctx->lg, &call, &r, &res), &res);
+		api_answer(rs, ledger_authorize(ctx->db, &call, &r, &res), &res);
 	json_decref(body);
 }
 
@@ -213,7 +213,7 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 		r.price = r.model != NULL ? &p : NULL;
 		r.margin_bps = r.model != NULL ? margin : 0;
 		r.request_hash = hash;
-		api_answer(rs, ledger_settle(ctx->lg, &call, &r, &res), &res);
+		api_answer(rs, ledger_settle(ctx->db, &call, &r, &res), &res);
 	}
 	json_decref(body);
 }
@@ -238,7 +238,7 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 	else if (!api_key_reaches_hold(ctx, r.hold_id))
 		api_refuse(rs, REFUSE_HOLD_UNKNOWN, r.hold_id);
 	else
-		api_answer(rs, ledger_release(ctx->lg, &call, &r, &res), &res);
+		api_answer(rs, ledger_release(ctx->db, &call, &r, &res), &res);
 	json_decref(body);
 }
 
@@ -252,7 +252,7 @@ void api_hold_get(struct api_ctx *ctx, const struct request *rq, char **params, 
 		api_refuse(rs, REFUSE_HOLD_UNKNOWN, params[0] != NULL ? params[0] : "");
 		return;
 	}
-	enum cd_err rc = ledger_hold_get(ctx->lg, params[0], &out);
+	enum cd_err rc = ledger_hold_get(ctx->db, params[0], &out);
 	if (rc == CD_E_NOT_FOUND)
 		api_refuse(rs, REFUSE_HOLD_UNKNOWN, params[0]);
 	else if (rc != CD_OK)
@@ -337,7 +337,7 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, u.account);
 	else {
 		u.request_hash = hash;
-		api_answer(rs, ledger_usage(ctx->lg, &call, &u, &res), &res);
+		api_answer(rs, ledger_usage(ctx->db, &call, &u, &res), &res);
 	}
 	json_decref(body);
 }

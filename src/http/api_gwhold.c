@@ -71,7 +71,7 @@ static int previous_response(struct api_ctx *ctx, struct gw_job *job, const stru
 	if (job->ask.previous_response[0] == '\0' || job->byok)
 		return 0;
 	enum cd_err rc = gateway_response_in_flight(job->account, job->ask.previous_response) ? (owned = 1, CD_OK)
-		       : ledger_gw_response_owned(ctx->lg, job->account, job->ask.previous_response, &owned);
+		       : ledger_gw_response_owned(ctx->db, job->account, job->ask.previous_response, &owned);
 	if (rc != CD_OK)
 		api_error(rs, rc, NULL, "%s", errors_strerror(rc));
 	else if (!owned)
@@ -285,7 +285,7 @@ int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 		r->ttl_seconds = LIMIT_HOLD_TTL_MAX_SECONDS;
 	r->byok = job->byok;
 	job->hold_ttl = r->ttl_seconds;
-	enum cd_err rc = ledger_authorize(ctx->lg, &call, r, &res);
+	enum cd_err rc = ledger_authorize(ctx->db, &call, r, &res);
 	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
 		/* Refused (its request_id is new: never a replay). */
 		if (rc == CD_OK && job->member[0] != '\0' && res.status == 402)

@@ -62,7 +62,7 @@ static void mint(struct api_ctx *ctx, struct gwkey_new *n, unsigned char hash[KE
 	}
 	keys_sha256(key, strlen(key), hash);
 	snprintf(prefix, 16, "%.12s", key);
-	enum cd_err rc = ledger_gwkey_create(ctx->lg, n, &out);
+	enum cd_err rc = ledger_gwkey_create(ctx->db, n, &out);
 	if (rc == CD_OK && json_object_set_new(out, "key", json_string(key)) == 0) {
 		api_json(rs, 201, out);
 		return;
@@ -116,7 +116,7 @@ void api_gwkey_list(struct api_ctx *ctx, const struct request *rq, char **params
 		return;
 	}
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	enum cd_err rc = ledger_gwkey_list(ctx->lg, params[0], (int)limit, cursor, &out);
+	enum cd_err rc = ledger_gwkey_list(ctx->db, params[0], (int)limit, cursor, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else
@@ -134,7 +134,7 @@ void api_gwkey_revoke(struct api_ctx *ctx, const struct request *rq, char **para
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	enum cd_err rc = ledger_ids_parse(params[1], "gwk_", &id) == 0 ?
-			 ledger_gwkey_revoke(ctx->lg, params[0], id, &out, &missing) : CD_E_NOT_FOUND;
+			 ledger_gwkey_revoke(ctx->db, params[0], id, &out, &missing) : CD_E_NOT_FOUND;
 	if (rc != CD_OK)
 		api_fail(rs, rc, missing);
 	else

@@ -32,14 +32,14 @@ static int token_names_ok(struct api_ctx *ctx, const char *account, const char *
 {
 	json_t *found = NULL;
 	struct ledger_account_view view;
-	enum cd_err rc = ledger_account_get(ctx->lg, account, &view);
+	enum cd_err rc = ledger_account_get(ctx->db, account, &view);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "account");
 		return -1;
 	}
 	if (member == NULL)
 		return 0;
-	rc = ledger_member_get(ctx->lg, account, member, &found);
+	rc = ledger_member_get(ctx->db, account, member, &found);
 	json_decref(found);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "member");
@@ -129,7 +129,7 @@ static json_t *me_referral(const struct api_ctx *ctx)
 	char code[LIMIT_REFERRAL_CODE_BYTES + 1];
 	if (l->referral_referrer_micros <= 0 || me_member(ctx) != NULL)
 		return json_null();
-	if (ledger_referral_code(ctx->lg, ctx->me, code, sizeof(code)) != CD_OK)
+	if (ledger_referral_code(ctx->db, ctx->me, code, sizeof(code)) != CD_OK)
 		return NULL;
 	return json_pack("{s:s, s:I, s:I, s:I}", "code", code, "referrer_micros", (json_int_t)l->referral_referrer_micros,
 			 "referred_micros", (json_int_t)l->referral_referred_micros, "expires_days",
@@ -143,10 +143,10 @@ void api_me(struct api_ctx *ctx, const struct request *rq, char **params, struct
 	(void)rq;
 	(void)params;
 	snprintf(rs->account, sizeof(rs->account), "%s", ctx->me);
-	enum cd_err rc = ledger_account_get(ctx->lg, ctx->me, &account);
+	enum cd_err rc = ledger_account_get(ctx->db, ctx->me, &account);
 	/* A member removed since its token was minted: 404 as for an account. */
 	if (rc == CD_OK && me_member(ctx) != NULL)
-		rc = ledger_member_get(ctx->lg, ctx->me, ctx->me_member, &member);
+		rc = ledger_member_get(ctx->db, ctx->me, ctx->me_member, &member);
 	if (rc == CD_OK && (out = answer_accounts_view(&account)) == NULL)
 		rc = CD_E_INTERNAL;
 	if (rc != CD_OK) {

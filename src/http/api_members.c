@@ -38,7 +38,7 @@ void api_member_put(struct api_ctx *ctx, const struct request *rq, char **params
 	p.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
-		api_answer(rs, ledger_member_put(ctx->lg, &call, &p, &res), &res);
+		api_answer(rs, ledger_member_put(ctx->db, &call, &p, &res), &res);
 	json_decref(body);
 }
 
@@ -52,5 +52,5 @@ void api_member_delete(struct api_ctx *ctx, const struct request *rq, char **par
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (api_call_of(ctx, rq, NULL, &call, hash, rs) == 0)
-		api_answer(rs, ledger_member_delete(ctx->lg, &call, &p, &res), &res);
+		api_answer(rs, ledger_member_delete(ctx->db, &call, &p, &res), &res);
 }

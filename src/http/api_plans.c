@@ -72,7 +72,7 @@ void api_plan_put(struct api_ctx *ctx, const struct request *rq, char **params, 
 	else if (strcmp(p.rollover, "capped") != 0 && p.rollover_cap_micros >= 0)
 		api_error(rs, CD_E_INVALID, "rollover_cap_micros", "rollover_cap_micros goes with rollover capped");
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
-		api_answer(rs, ledger_plan_put(ctx->lg, &call, &p, &res), &res);
+		api_answer(rs, ledger_plan_put(ctx->db, &call, &p, &res), &res);
 	json_decref(body);
 }
 
@@ -81,7 +81,7 @@ void api_plans(struct api_ctx *ctx, const struct request *rq, char **params, str
 	json_t *out = NULL;
 	(void)rq;
 	(void)params;
-	enum cd_err rc = ledger_plans(ctx->lg, &out);
+	enum cd_err rc = ledger_plans(ctx->db, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, NULL);
 	else

@@ -53,7 +53,7 @@ void api_promo_create(struct api_ctx *ctx, const struct request *rq, char **para
 	else if (p.expires_at >= 0 && p.expires_at <= timefmt_now())
 		api_error(rs, CD_E_INVALID, "expires_at", "expires_at must be in the future");
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) == 0)
-		api_answer(rs, ledger_promo_create(ctx->lg, &call, &p, &res), &res);
+		api_answer(rs, ledger_promo_create(ctx->db, &call, &p, &res), &res);
 	json_decref(body);
 }
 
@@ -76,7 +76,7 @@ void api_redeem(struct api_ctx *ctx, const struct request *rq, char **params, st
 	const char *code = jsonio_str(body, "code");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	if (code_ok(code, rs) && api_call_of(ctx, rq, body, &call, hash, rs) == 0)
-		api_answer(rs, ledger_promo_redeem(ctx->lg, &call, params[0], code, &res), &res);
+		api_answer(rs, ledger_promo_redeem(ctx->db, &call, params[0], code, &res), &res);
 	json_decref(body);
 }
 
@@ -87,7 +87,7 @@ void api_referral_code(struct api_ctx *ctx, const struct request *rq, char **par
 	if (!api_path_account_ok(params[0], rs))
 		return;
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
-	enum cd_err rc = ledger_referral_code(ctx->lg, params[0], code, sizeof(code));
+	enum cd_err rc = ledger_referral_code(ctx->db, params[0], code, sizeof(code));
 	if (rc != CD_OK)
 		api_fail(rs, rc, "account");
 	else

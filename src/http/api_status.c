@@ -13,7 +13,7 @@ void api_healthz(struct api_ctx *ctx, const struct request *rq, char **params, s
 	/* The watchdog's view, without a round trip; before its first probe
 	 * (the first moments after start) this thread asks itself. */
 	enum store_health h = store_health();
-	if (h == STORE_HEALTH_DOWN || (h == STORE_HEALTH_UNKNOWN && store_ping(ctx->lg) != CD_OK)) {
+	if (h == STORE_HEALTH_DOWN || (h == STORE_HEALTH_UNKNOWN && store_ping(ctx->db) != CD_OK)) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "the database is unreachable");
 		rs->retry_after = 2;
 		return;

@@ -112,7 +112,7 @@ static int ensure_customer(struct api_ctx *ctx, struct topup_begin *t, struct re
 		return 0;
 	if (stripe_failed(rs, create_customer(ctx, t, &res), &res))
 		return -1;
-	if (ledger_topup_set_customer(ctx->lg, t->account, res.id, t->customer, sizeof(t->customer)) != CD_OK) {
+	if (ledger_topup_set_customer(ctx->db, t->account, res.id, t->customer, sizeof(t->customer)) != CD_OK) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the Stripe customer");
 		return -1;
 	}
@@ -191,7 +191,7 @@ static int open_session(struct api_ctx *ctx, json_t *body, struct topup_begin *t
 	memset(&res, 0, sizeof(res));
 	if (session_failed(rs, stripe_create_checkout(ctx->stripe, &co, key, &res), &res))
 		return -1;
-	if (ledger_topup_opened(ctx->lg, t->topup_id, res.id, res.url) != CD_OK) {
+	if (ledger_topup_opened(ctx->db, t->topup_id, res.id, res.url) != CD_OK) {
 		api_error(rs, CD_E_UNAVAILABLE, NULL, "could not record the checkout session");
 		return -1;
 	}
@@ -232,13 +232,13 @@ void api_topup_of(struct api_ctx *ctx, const struct request *rq, const char *acc
 	api_request_hash(rq, request_hash);
 	t.request_hash = request_hash;
 	snprintf(rs->account, sizeof(rs->account), "%s", account);
-	enum cd_err rc = ledger_topup_begin(ctx->lg, &t);
+	enum cd_err rc = ledger_topup_begin(ctx->db, &t);
 	if (rc != CD_OK)
 		begin_refused(c, &t, rc, rs);
 	else if (t.replayed)
 		topup_answer(c, &t, t.session_id, t.checkout_url, rs);
 	else if (open_session(ctx, body, &t, rs) != 0)
-		ledger_topup_opened(ctx->lg, t.topup_id, NULL, NULL);
+		ledger_topup_opened(ctx->db, t.topup_id, NULL, NULL);
 out:
 	json_decref(body);
 }
@@ -265,7 +265,7 @@ void api_webhook(struct api_ctx *ctx, const struct request *rq, char **params, s
 		api_error(rs, CD_E_INVALID, NULL, "not a Stripe event: %s", err);
 		return;
 	}
-	enum cd_err rc = ledger_news_apply(ctx->lg, &ev, &outcome);
+	enum cd_err rc = ledger_news_apply(ctx->db, &ev, &outcome);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "event");
 		return;

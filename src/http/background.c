@@ -54,16 +54,16 @@ static void memory_trim(void)
 
 static void *background_main(void *arg)
 {
-	struct store *lg = store_new(bg_cfg);
+	struct store *db = store_new(bg_cfg);
 	(void)arg;
-	if (lg != NULL)
-		ledger_outbox_count(lg);	/* /metrics has a figure from the start */
-	if (lg != NULL)
-		ledger_unresolved_count(lg);
-	if (lg != NULL && email_config_on(bg_cfg))
-		ledger_mails_count(lg);
+	if (db != NULL)
+		ledger_outbox_count(db);	/* /metrics has a figure from the start */
+	if (db != NULL)
+		ledger_unresolved_count(db);
+	if (db != NULL && email_config_on(bg_cfg))
+		ledger_mails_count(db);
 	pthread_mutex_lock(&bg_lock);
-	while (lg != NULL && !atomic_load(&stopping)) {
+	while (db != NULL && !atomic_load(&stopping)) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += (time_t)bg_cfg->sweep_interval_seconds;
@@ -77,17 +77,17 @@ static void *background_main(void *arg)
 		/* What is left when a pass took its fill waits for the next. */
 		struct sweep_counts counts = {0, 0, 0};
 		int more = 0;
-		sweep_pass(lg, &counts, &more);
+		sweep_pass(db, &counts, &more);
 		ledger_prices_ask();
-		ledger_outbox_count(lg);
-		ledger_unresolved_count(lg);
+		ledger_outbox_count(db);
+		ledger_unresolved_count(db);
 		if (email_config_on(bg_cfg))
-			ledger_mails_count(lg);
+			ledger_mails_count(db);
 		memory_trim();
 		pthread_mutex_lock(&bg_lock);
 	}
 	pthread_mutex_unlock(&bg_lock);
-	store_free(lg);
+	store_free(db);
 	atomic_store(&bg_alive, 0);
 	return NULL;
 }
@@ -96,10 +96,10 @@ static void *background_main(void *arg)
  * for one, never behind a sweep): the first load, then each one asked. */
 static void *prices_main(void *arg)
 {
-	struct store *lg = store_new(bg_cfg);
+	struct store *db = store_new(bg_cfg);
 	(void)arg;
-	ledger_prices_serve(lg);
-	store_free(lg);
+	ledger_prices_serve(db);
+	store_free(db);
 	atomic_store(&prices_alive, 0);
 	return NULL;
 }
@@ -141,14 +141,14 @@ static void *recharge_main(void *arg)
  * themselves wait on the database. */
 static void *watchdog_main(void *arg)
 {
-	struct store *lg = store_new_probe(bg_cfg);
+	struct store *db = store_new_probe(bg_cfg);
 	(void)arg;
-	while (lg != NULL && !atomic_load(&stopping)) {
-		store_health_probe(lg);
+	while (db != NULL && !atomic_load(&stopping)) {
+		store_health_probe(db);
 		struct timespec ts = {0, LIMIT_HEALTH_INTERVAL_MS * 1000L * 1000L};
 		nanosleep(&ts, NULL);
 	}
-	store_free(lg);
+	store_free(db);
 	atomic_store(&watchdog_alive, 0);
 	return NULL;
 }

@@ -258,7 +258,7 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, s
 	if (key != NULL && keys_wellformed(key) && !key_refused(key, now, 0)) {
 		keys_sha256(key, strlen(key), hash);
 		authlimit_looked_up();
-		rc = ledger_key_auth(ctx->lg, hash, grant);
+		rc = ledger_key_auth(ctx->db, hash, grant);
 		if (rc == CD_E_UNAUTHORIZED)
 			key_refused(key, now, 1);
 	}
@@ -375,9 +375,9 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 		 * node that serves it (store_route); the guard's route by the
 		 * account their body or hold names, in the ledger. */
 		if (strncmp(r->pattern, "/v1/accounts/*", 14) == 0 && params[0] != NULL)
-			store_route(ctx->lg, params[0]);
+			store_route(ctx->db, params[0]);
 		else if (r->scope == ROUTE_BROWSER && ctx->me[0] != '\0')
-			store_route(ctx->lg, ctx->me);
+			store_route(ctx->db, ctx->me);
 		r->handler(ctx, rq, params, rs);
 	}
 }

@@ -374,7 +374,7 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	job->body_len = rq->body_len;
 	job->route_name = route;
 	job->received_ms = (int64_t)w->t0;
-	w->round_trips = store_round_trips(ctx->lg) - w->round_trips;
+	w->round_trips = store_round_trips(ctx->db) - w->round_trips;
 	snprintf(w->method, sizeof(w->method), "%s", rq->method);
 	snprintf(w->path, sizeof(w->path), "%s", rq->path);
 	snprintf(w->request_id, sizeof(w->request_id), "%s", rq->request_id != NULL ? rq->request_id : "-");
@@ -383,7 +383,7 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	if (gateway_run(job, &edge) == 0)
 		return 0;
 	/* The gateway could not take it: its hold goes now, not at its ttl. */
-	gwcall_release(ctx->lg, job->hold_id);
+	gwcall_release(ctx->db, job->hold_id);
 	job->body = NULL;
 	gateway_unadmit(job->place);
 	free(job);
@@ -404,7 +404,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 	char bearer[sizeof("Bearer ") + KEYS_LEN];
 	const char *route = NULL;
 	w->t0 = now_ms();
-	w->round_trips = store_round_trips(ctx->lg);
+	w->round_trips = store_round_trips(ctx->db);
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
 	const char *uri = param(req, "REQUEST_URI");
@@ -435,7 +435,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 		api_error(&rs, CD_E_NOT_FOUND, NULL, "no route for this path (base path is %s)", ctx->cfg->base_path);
 	else
 		router_dispatch(ctx, &rq, &rs, &route);
-	store_end_request(ctx->lg);
+	store_end_request(ctx->db);
 	log_context_pop(serving);
 	if (rs.handoff != NULL) {
 		body_end(req, &body, deadline_ms);
@@ -445,7 +445,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 	write_response(req, &rq, &rs, rq.method != NULL && strcmp(rq.method, "HEAD") == 0);
 	body_end(req, &body, deadline_ms);
 	double ms = now_ms() - w->t0;
-	metrics_count(route, rs.status, ms, store_round_trips(ctx->lg) - w->round_trips);
+	metrics_count(route, rs.status, ms, store_round_trips(ctx->db) - w->round_trips);
 	log_request(rq.method ? rq.method : "-", rq.path ? rq.path : "-", rs.status, ms, rs.account[0] ? rs.account : "-",
 		    rq.request_id);
 	json_decref(rs.json);
@@ -489,14 +489,14 @@ static void *worker_main(void *arg)
 	(void)arg;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = pool_cfg;
-	ctx.lg = store_new(pool_cfg);
+	ctx.db = store_new(pool_cfg);
 	ctx.stripe = stripe_for(pool_cfg);
 	char *buf = malloc((size_t)pool_cfg->max_body_bytes + 1);
-	if (ctx.lg == NULL || buf == NULL || (w = wreq_new()) == NULL) {
+	if (ctx.db == NULL || buf == NULL || (w = wreq_new()) == NULL) {
 		log_error("worker start failed: out of memory");
 		goto out;
 	}
-	store_ping(ctx.lg);
+	store_ping(ctx.db);
 	while (!atomic_load(&stopping)) {
 		int rc = FCGX_Accept_r(&w->fcgx);
 		if (rc < 0 && atomic_load(&stopping))
@@ -530,7 +530,7 @@ static void *worker_main(void *arg)
 out:
 	free(buf);
 	stripe_client_free(ctx.stripe);
-	store_free(ctx.lg);
+	store_free(ctx.db);
 	atomic_fetch_sub(&alive, 1);
 	metrics_workers(-1, 0);
 	return NULL;

@@ -20,7 +20,7 @@
 
 struct mail_sender {
 	const struct cfg *cfg;
-	struct store *lg;
+	struct store *db;
 	int64_t lease_seconds;
 };
 
@@ -35,10 +35,10 @@ struct mail_sender *mail_sender_new(const struct cfg *c)
 	struct mail_sender *m = calloc(1, sizeof(*m));
 	if (m != NULL) {
 		m->cfg = c;
-		m->lg = store_new(c);
+		m->db = store_new(c);
 		m->lease_seconds = LIMIT_MAIL_BATCH * (LIMIT_MAIL_TIMEOUT_SECONDS + 1) + MAIL_LEASE_MARGIN_SECONDS;
 	}
-	if (m == NULL || m->lg == NULL) {
+	if (m == NULL || m->db == NULL) {
 		log_error("alerts by email not started: out of memory");
 		mail_sender_free(m);
 		return NULL;
@@ -50,13 +50,13 @@ void mail_sender_free(struct mail_sender *m)
 {
 	if (m == NULL)
 		return;
-	store_free(m->lg);
+	store_free(m->db);
 	free(m);
 }
 
 const char *mail_sender_error(const struct mail_sender *m)
 {
-	return store_errmsg(m->lg);
+	return store_errmsg(m->db);
 }
 
 /* Makes and sends one mail: 1 when the server took it. */
@@ -80,8 +80,8 @@ int mail_round(struct mail_sender *m, atomic_int *stopping, struct mail_counts *
 	const struct email_config *c = email_config_of(m->cfg);
 	struct ledger_mail due[LIMIT_MAIL_BATCH];
 	int scanned = 0, added = 0, n = 0;
-	if (ledger_mails_enqueue(m->lg, c->types, c->retry_hours * 3600, &scanned, &added) != CD_OK ||
-	    ledger_mails_claim(m->lg, due, LIMIT_MAIL_BATCH, m->lease_seconds, &n) != CD_OK)
+	if (ledger_mails_enqueue(m->db, c->types, c->retry_hours * 3600, &scanned, &added) != CD_OK ||
+	    ledger_mails_claim(m->db, due, LIMIT_MAIL_BATCH, m->lease_seconds, &n) != CD_OK)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		char error[256] = "";
@@ -94,7 +94,7 @@ int mail_round(struct mail_sender *m, atomic_int *stopping, struct mail_counts *
 			log_warn("event %lld not mailed (attempt %lld): %s", (long long)due[i].event_id,
 				 (long long)due[i].attempts + 1, error);
 		if (ok || error[0] != '\0')
-			ledger_mail_sent(m->lg, due[i].event_id, ok, error, c->retry_hours * 3600);
+			ledger_mail_sent(m->db, due[i].event_id, ok, error, c->retry_hours * 3600);
 		counts->sent += ok;
 		counts->failed += !ok && error[0] != '\0';
 		free(due[i].data);

@@ -47,7 +47,7 @@ static int push_one(const struct notify_config *c, struct stripe_client *http, c
 struct notify_pusher {
 	const struct cfg *cfg;
 	struct stripe_client *http;
-	struct store *lg;
+	struct store *db;
 	/* The lease covers every POST of a round, one after the other: no
 	 * other process sends one of them meanwhile (order per account). */
 	int64_t lease_seconds;
@@ -61,11 +61,11 @@ struct notify_pusher *notify_pusher_new(const struct cfg *c)
 	if (p != NULL) {
 		p->cfg = c;
 		p->http = stripe_client_new(&s);
-		p->lg = store_new(c);
+		p->db = store_new(c);
 		p->lease_seconds = LIMIT_NOTIFY_BATCH * ((n->connect_timeout_ms + n->timeout_ms) / 1000 + 1) +
 				   NOTIFY_LEASE_MARGIN_SECONDS;
 	}
-	if (p == NULL || p->http == NULL || p->lg == NULL) {
+	if (p == NULL || p->http == NULL || p->db == NULL) {
 		log_error("event push not started: out of memory");
 		notify_pusher_free(p);
 		return NULL;
@@ -77,7 +77,7 @@ void notify_pusher_free(struct notify_pusher *p)
 {
 	if (p == NULL)
 		return;
-	store_free(p->lg);
+	store_free(p->db);
 	stripe_client_free(p->http);
 	free(p);
 }
@@ -86,7 +86,7 @@ int notify_round(struct notify_pusher *p, atomic_int *stopping, struct notify_co
 {
 	struct ledger_push due[LIMIT_NOTIFY_BATCH];
 	int n = 0;
-	if (ledger_events_claim(p->lg, due, LIMIT_NOTIFY_BATCH, p->lease_seconds, &n) != CD_OK)
+	if (ledger_events_claim(p->db, due, LIMIT_NOTIFY_BATCH, p->lease_seconds, &n) != CD_OK)
 		return -1;
 	for (int i = 0; i < n; i++) {
 		char error[256] = "";
@@ -96,7 +96,7 @@ int notify_round(struct notify_pusher *p, atomic_int *stopping, struct notify_co
 			log_warn("event %lld not delivered (attempt %lld): %s", (long long)due[i].id,
 				 (long long)due[i].attempts + 1, error);
 		if (ok || error[0] != '\0')
-			ledger_event_pushed(p->lg, due[i].id, ok, error, notify_config_of(p->cfg)->retry_hours * 3600);
+			ledger_event_pushed(p->db, due[i].id, ok, error, notify_config_of(p->cfg)->retry_hours * 3600);
 		counts->delivered += ok;
 		counts->failed += !ok && error[0] != '\0';
 		free(due[i].body);
@@ -106,7 +106,7 @@ int notify_round(struct notify_pusher *p, atomic_int *stopping, struct notify_co
 
 const char *notify_pusher_error(const struct notify_pusher *p)
 {
-	return store_errmsg(p->lg);
+	return store_errmsg(p->db);
 }
 
 void notify_run(const struct cfg *c, atomic_int *stopping)

@@ -59,7 +59,7 @@ static void charge_key(const struct cfg *c, const struct ledger_recharge *r, cha
  * dispute open, or the charge moved on), or the database failed before
  * the decision was made (a failure: nothing changed, and the charge is
  * claimed and sent again once its lease has passed). */
-static void not_sent(struct store *lg, const struct ledger_recharge *r, enum cd_err rc, struct recharge_sent *out)
+static void not_sent(struct store *db, const struct ledger_recharge *r, enum cd_err rc, struct recharge_sent *out)
 {
 	out->outcome = RECHARGE_RETRY;
 	out->payment_intent[0] = '\0';
@@ -72,21 +72,21 @@ static void not_sent(struct store *lg, const struct ledger_recharge *r, enum cd_
 		return;
 	}
 	snprintf(out->message, sizeof(out->message), "not sent: the database failed deciding whether to send it (%s); "
-		 "sent again later", rc == CD_E_INTERNAL && store_errmsg(lg)[0] ? store_errmsg(lg) : errors_strerror(rc));
+		 "sent again later", rc == CD_E_INTERNAL && store_errmsg(db)[0] ? store_errmsg(db) : errors_strerror(rc));
 	log_warn("%s %lld of account %s: %s", r->period > 0 ? "collection" : "auto-recharge", (long long)r->id,
 		 r->account, out->message);
 }
 
-void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
+void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct store *db,
 		   const struct ledger_recharge *r, struct recharge_sent *out)
 {
 	char key[LIMIT_IDEMPOTENCY_KEY_BYTES + 96], period[48];
 	int go = 0;
 	/* The account's last word, under its lock: no disputed card is charged
 	 * (docs/api.md, "POST /v1/webhooks/stripe"). A database that failed to say is no dispute. */
-	enum cd_err rc = ledger_recharge_decide(lg, r, &go);
+	enum cd_err rc = ledger_recharge_decide(db, r, &go);
 	if (rc != CD_OK || !go) {
-		not_sent(lg, r, rc, out);
+		not_sent(db, r, rc, out);
 		return;
 	}
 	out->held = 0;
@@ -110,13 +110,13 @@ void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct sto
 	 * is: the try is sent again with its key, and Stripe's replay names
 	 * the same PaymentIntent. */
 	out->recorded = out->outcome == RECHARGE_RETRY ||
-			ledger_payg_try_made(lg, r, res.id, out->outcome == RECHARGE_PAID) == CD_OK;
+			ledger_payg_try_made(db, r, res.id, out->outcome == RECHARGE_PAID) == CD_OK;
 	if (out->recorded)
-		out->recorded = ledger_recharge_result(lg, r->id, out->outcome, res.id, res.amount_received,
+		out->recorded = ledger_recharge_result(db, r->id, out->outcome, res.id, res.amount_received,
 						       res.message) == CD_OK;
 	if (!out->recorded)
 		log_warn("charge %lld: the outcome was not recorded (%s); it is sent again later", (long long)r->id,
-			 store_errmsg(lg));
+			 store_errmsg(db));
 }
 
 /* What the PaymentIntent's status says, as its webhook would: succeeded
@@ -134,7 +134,7 @@ static enum ledger_payment_news news_of(const struct cfg *c, const struct stripe
 	return PAYMENT_NEWS_NONE;
 }
 
-void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
+void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct store *db,
 		    const struct ledger_recharge *r)
 {
 	struct stripe_result res;
@@ -154,9 +154,9 @@ void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct st
 			 r->payment_intent, res.status);
 	const char *why = res.payment_error[0] ? res.payment_error
 			  : strcmp(res.status, "canceled") == 0 ? "payment canceled" : "payment failed";
-	if (ledger_payment_news(lg, r->id, r->payment_intent, news, res.amount_received, why) != CD_OK)
+	if (ledger_payment_news(db, r->id, r->payment_intent, news, res.amount_received, why) != CD_OK)
 		log_warn("%s %lld: its payment's news was not recorded (%s); fetched again later", what,
-			 (long long)r->id, store_errmsg(lg));
+			 (long long)r->id, store_errmsg(db));
 }
 
 /* A cancel's Stripe Idempotency-Key: one cancel per PaymentIntent, so its
@@ -167,7 +167,7 @@ static void cancel_key(const struct cfg *c, const struct ledger_cancel *x, char 
 	snprintf(key, size, "payg-cancel-%s-%s", stripe_config_of(c)->key_salt, x->payment_intent);
 }
 
-void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
+void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct store *db,
 		     const struct ledger_cancel *x)
 {
 	char key[LIMIT_STRIPE_ID_BYTES + LIMIT_KEY_SALT_BYTES + 96];
@@ -192,9 +192,9 @@ void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct s
 			 res.http_status, res.status[0] ? res.status : "unknown",
 			 paid ? ": it paid too, a second payment of the collection to refund"
 			 : refused ? ": left for the operator" : ": tried again later");
-	if (ledger_payg_cancel_result(lg, x->payment_intent, o, res.message) != CD_OK)
+	if (ledger_payg_cancel_result(db, x->payment_intent, o, res.message) != CD_OK)
 		log_warn("cancel of %s: the result was not recorded (%s); cancelled again later", x->payment_intent,
-			 store_errmsg(lg));
+			 store_errmsg(db));
 }
 
 /* The lease covers every call of a round, one after the other. */
@@ -208,7 +208,7 @@ int64_t recharge_lease_seconds(const struct cfg *c)
 struct recharge_sender {
 	const struct cfg *cfg;
 	struct stripe_client *stripe;
-	struct store *lg;
+	struct store *db;
 	int64_t lease_seconds;
 };
 
@@ -219,10 +219,10 @@ struct recharge_sender *recharge_sender_new(const struct cfg *c)
 	if (r != NULL) {
 		r->cfg = c;
 		r->stripe = stripe_client_new(&s);
-		r->lg = store_new(c);
+		r->db = store_new(c);
 		r->lease_seconds = recharge_lease_seconds(c);
 	}
-	if (r == NULL || r->stripe == NULL || r->lg == NULL) {
+	if (r == NULL || r->stripe == NULL || r->db == NULL) {
 		log_error("auto-recharge sender not started: out of memory");
 		recharge_sender_free(r);
 		return NULL;
@@ -234,7 +234,7 @@ void recharge_sender_free(struct recharge_sender *r)
 {
 	if (r == NULL)
 		return;
-	store_free(r->lg);
+	store_free(r->db);
 	stripe_client_free(r->stripe);
 	free(r);
 }
@@ -246,11 +246,11 @@ static void charges_round(struct recharge_sender *r, const struct ledger_recharg
 	for (int i = 0; i < n && !atomic_load(stopping); i++) {
 		struct recharge_sent sent;
 		if (due[i].payment_intent[0] != '\0') {
-			recharge_fetch(r->cfg, r->stripe, r->lg, &due[i]);
+			recharge_fetch(r->cfg, r->stripe, r->db, &due[i]);
 			counts->fetched++;
 			continue;
 		}
-		recharge_send(r->cfg, r->stripe, r->lg, &due[i], &sent);
+		recharge_send(r->cfg, r->stripe, r->db, &due[i], &sent);
 		if (sent.held)
 			counts->held++;
 		else if (sent.recorded && (sent.outcome == RECHARGE_PAID || sent.outcome == RECHARGE_SENT))
@@ -266,14 +266,14 @@ int recharge_round(struct recharge_sender *r, atomic_int *stopping, struct recha
 	struct ledger_recharge due[LIMIT_RECHARGE_BATCH];
 	struct ledger_cancel cancels[LIMIT_RECHARGE_BATCH];
 	int n = 0, m = 0;
-	enum cd_err rc = ledger_recharges_claim(r->lg, due, LIMIT_RECHARGE_BATCH, r->lease_seconds, &n);
+	enum cd_err rc = ledger_recharges_claim(r->db, due, LIMIT_RECHARGE_BATCH, r->lease_seconds, &n);
 	charges_round(r, due, n, stopping, counts);
 	/* Then the tries another try's payment made needless: an open
 	 * PaymentIntent may still charge the card. */
 	if (rc == CD_OK)
-		rc = ledger_payg_cancels_claim(r->lg, cancels, LIMIT_RECHARGE_BATCH, r->lease_seconds, &m);
+		rc = ledger_payg_cancels_claim(r->db, cancels, LIMIT_RECHARGE_BATCH, r->lease_seconds, &m);
 	for (int i = 0; i < m && !atomic_load(stopping); i++) {
-		recharge_cancel(r->cfg, r->stripe, r->lg, &cancels[i]);
+		recharge_cancel(r->cfg, r->stripe, r->db, &cancels[i]);
 		counts->cancelled++;
 	}
 	return rc != CD_OK ? -1 : n + m;
@@ -281,7 +281,7 @@ int recharge_round(struct recharge_sender *r, atomic_int *stopping, struct recha
 
 const char *recharge_sender_error(const struct recharge_sender *r)
 {
-	return store_errmsg(r->lg);
+	return store_errmsg(r->db);
 }
 
 void recharge_run(const struct cfg *c, atomic_int *stopping)

@@ -31,20 +31,20 @@ struct recharge_sent {
 				 * said (logged; the charge is sent again later) */
 };
 /* Sends the claimed charge r and records Stripe's answer in the ledger. */
-void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
+void recharge_send(const struct cfg *c, struct stripe_client *stripe, struct store *db,
 		   const struct ledger_recharge *r, struct recharge_sent *out);
 /* Fetches the PaymentIntent of the claimed charge r, sent and left
  * without news (r->payment_intent set), and records what it says in the
  * ledger: credited or failed as its webhook would, or fetched again
  * later. */
-void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
+void recharge_fetch(const struct cfg *c, struct stripe_client *stripe, struct store *db,
 		    const struct ledger_recharge *r);
 /* Cancels at Stripe the claimed try x of a collection another try paid
  * (docs/pay-as-you-go.md, "When the card is refused"), with an
  * Idempotency-Key of its own, and records the result in the ledger:
  * cancelled, refused for good (logged: one that succeeded first is a second
  * payment to refund), or cancelled again later when Stripe is away. */
-void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct store *lg,
+void recharge_cancel(const struct cfg *c, struct stripe_client *stripe, struct store *db,
 		     const struct ledger_cancel *x);
 /* How long a claimed charge is leased (its Stripe calls' longest time and
  * a margin): another process sends it only once this has passed. */

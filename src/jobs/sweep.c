@@ -7,21 +7,21 @@
 #include "limits.h"
 #include "log.h"
 
-enum cd_err sweep_pass(struct store *lg, struct sweep_counts *counts, int *more)
+enum cd_err sweep_pass(struct store *db, struct sweep_counts *counts, int *more)
 {
 	int swept = 0, queued = 0, looked = 0, expired = 0, rewarded = 0;
-	enum cd_err rc = ledger_sweep(lg, LIMIT_SWEEP_ACCOUNTS, &swept);
+	enum cd_err rc = ledger_sweep(db, LIMIT_SWEEP_ACCOUNTS, &swept);
 	if (swept > 0)
 		log_info("swept %d accounts with due holds or grants", swept);
-	enum cd_err next = ledger_payg_sweep(lg, LIMIT_PAYG_SCAN, &queued, &looked);
+	enum cd_err next = ledger_payg_sweep(db, LIMIT_PAYG_SCAN, &queued, &looked);
 	if (queued > 0)
 		log_info("%d pay-as-you-go collections queued", queued);
 	rc = rc != CD_OK ? rc : next;
-	next = ledger_topups_expire(lg, &expired);
+	next = ledger_topups_expire(db, &expired);
 	if (expired > 0)
 		log_info("%d top-ups pending for a day marked expired", expired);
 	rc = rc != CD_OK ? rc : next;
-	next = ledger_referrals_due(lg, &rewarded);
+	next = ledger_referrals_due(db, &rewarded);
 	if (rewarded > 0)
 		log_info("%d referral rewards granted after their hold", rewarded);
 	rc = rc != CD_OK ? rc : next;

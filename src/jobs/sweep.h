@@ -19,10 +19,10 @@ struct sweep_counts {
 	int64_t collections;	/* pay-as-you-go collections queued */
 	int64_t topups_expired;	/* top-ups pending a day marked expired */
 };
-/* One pass over lg. Each step runs whatever the one before did (one that
+/* One pass over db. Each step runs whatever the one before did (one that
  * fails must not stop the others); what they did is added to *counts and
  * logged at info level. *more: 1 when a step took all one pass takes
  * (more of it may be due now). Returns CD_OK, or the first failure (the
  * ledger logged it). */
-enum cd_err sweep_pass(struct store *lg, struct sweep_counts *counts, int *more);
+enum cd_err sweep_pass(struct store *db, struct sweep_counts *counts, int *more);
 #endif

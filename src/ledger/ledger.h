@@ -36,12 +36,12 @@ void ledger_ids_format(char *out, size_t cap, const char *prefix, int64_t id);
 int ledger_ids_parse(const char *s, const char *prefix, int64_t *id);
 /* The internal id of the account a hold id names (hold ids carry it): 0,
  * or -1 when s is not shaped like a hold id. Checks nothing else. */
-int ledger_hold_account(struct store *lg, const char *hold_id, int64_t *account_id);
+int ledger_hold_account(struct store *db, const char *hold_id, int64_t *account_id);
 
 /* ---- API keys (ledger_keys.c) ---- */
 /* What the key with this SHA-256 may do, into *grant: CD_OK; an unknown or
  * revoked key: CD_E_UNAUTHORIZED, with *grant zeroed; else a failure. */
-enum cd_err ledger_key_auth(struct store *lg, const unsigned char hash[32], struct key_grant *grant);
+enum cd_err ledger_key_auth(struct store *db, const unsigned char hash[32], struct key_grant *grant);
 /* A new key, as creditctl makes it; borrowed for the call. */
 struct ledger_key_new {
 	const unsigned char *hash;	/* 32 bytes: the key's SHA-256 */
@@ -53,7 +53,7 @@ struct ledger_key_new {
 };
 /* Stores a key; its id into *id. CD_E_NOT_FOUND when n->account names no
  * account (nothing stored). */
-enum cd_err ledger_key_create(struct store *lg, const struct ledger_key_new *n, int64_t *id);
+enum cd_err ledger_key_create(struct store *db, const struct ledger_key_new *n, int64_t *id);
 /* One API key, as ledger_key_list copies it out (api_keys: prefix
  * VARCHAR(16), name VARCHAR(128)). */
 struct ledger_key_row {
@@ -69,8 +69,8 @@ struct ledger_key_row {
  * cap (creditctl asks for LIMIT_LIST_PAGE), copied into the caller's
  * rows[0..*n); a page of fewer than cap is the last. One transaction per
  * page; the ledger never prints, creditctl does. */
-enum cd_err ledger_key_list(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
-enum cd_err ledger_key_revoke(struct store *lg, int64_t id);
+enum cd_err ledger_key_list(struct store *db, int64_t after_id, struct ledger_key_row *rows, int cap, int *n);
+enum cd_err ledger_key_revoke(struct store *db, int64_t id);
 
 /* ---- Threshold alerts (ledger_alerts_put.c; docs/api.md, "Threshold alerts") ----
  * Replaces the account's alerts with specs[0..n) (n <= LIMIT_ALERTS,
@@ -79,10 +79,10 @@ enum cd_err ledger_key_revoke(struct store *lg, int64_t id);
  * account had (kind, threshold, member) keeps its state; a new one is set
  * fired for the period when its figure is past already (that crossing
  * tells nothing), else armed. CD_E_NOT_FOUND: no such account. */
-enum cd_err ledger_alerts_set(struct store *lg, const char *account, const struct ledger_alert_spec *specs, int n,
+enum cd_err ledger_alerts_set(struct store *db, const char *account, const struct ledger_alert_spec *specs, int n,
 			      struct ledger_alerts_view *out);
 /* The account's alerts as they stand into *out (CD_E_NOT_FOUND: none). */
-enum cd_err ledger_alerts_get(struct store *lg, const char *account, struct ledger_alerts_view *out);
+enum cd_err ledger_alerts_get(struct store *db, const char *account, struct ledger_alerts_view *out);
 
 /* ---- The gateway's keys, responses, holds and usage: ledger_gateway.h ---- */
 
@@ -140,15 +140,15 @@ struct account_new {
 /* 201 on creation (with the signup bonus), 200 for the same settings
  * again (compared by a hash of them with defaults filled in, made here
  * for every caller), REFUSE_ACCOUNT_EXISTS for the same id with others. */
-enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
+enum cd_err ledger_account_create(struct store *db, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res);
 /* The account's referral code (made the first time it is asked for, then
  * the same for ever) into code, of cap > LIMIT_REFERRAL_CODE_CHARS bytes.
  * CD_E_NOT_FOUND: no such account. */
-enum cd_err ledger_referral_code(struct store *lg, const char *account, char *code, size_t cap);
+enum cd_err ledger_referral_code(struct store *db, const char *account, char *code, size_t cap);
 /* The account as it stands, brought due, into *out (CD_E_NOT_FOUND:
  * none). */
-enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_account_view *out);
+enum cd_err ledger_account_get(struct store *db, const char *id, struct ledger_account_view *out);
 
 struct account_patch {
 	const char *id;
@@ -168,17 +168,17 @@ struct account_patch {
 	int set_email;
 	const char *email;		/* NULL with set_email: remove */
 };
-enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
+enum cd_err ledger_account_patch(struct store *db, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res);
 
 /* The outbox, oldest first (docs/api.md, "Events"): the events with an id above
  * `after`, at most limit, as {"data": [...], "next_after"}. */
-enum cd_err ledger_events(struct store *lg, int64_t after, int limit, json_t **out);
+enum cd_err ledger_events(struct store *db, int64_t after, int limit, json_t **out);
 /* Counts the outbox's undelivered events (state pending, at most
  * LIMIT_OUTBOX_COUNT_ROWS) and publishes the figure for
  * ledger_outbox_pending; the background thread calls it once a sweep, so
  * /metrics never reads the table itself. */
-enum cd_err ledger_outbox_count(struct store *lg);
+enum cd_err ledger_outbox_count(struct store *db);
 /* The figure last published (process-wide, any thread, no round trip);
  * -1 before the first count. */
 long long ledger_outbox_pending(void);
@@ -191,12 +191,12 @@ struct ledger_push {
 	int64_t attempts;
 	char *body;
 };
-enum cd_err ledger_events_claim(struct store *lg, struct ledger_push *out, int max, int64_t lease_seconds,
+enum cd_err ledger_events_claim(struct store *db, struct ledger_push *out, int max, int64_t lease_seconds,
 				int *n);
 /* What the push found: delivered (ok), else a failed attempt with its
  * error, retried after an exponential backoff until retry_seconds after
  * the event was made, then left undelivered (state failed). */
-enum cd_err ledger_event_pushed(struct store *lg, int64_t id, int ok, const char *error, int64_t retry_seconds);
+enum cd_err ledger_event_pushed(struct store *db, int64_t id, int ok, const char *error, int64_t retry_seconds);
 /* An event as creditctl lists it (events: account VARBINARY(128), type
  * VARCHAR(32), last_error VARCHAR(255)). */
 struct ledger_event_row {
@@ -215,7 +215,7 @@ struct ledger_event_row {
  * the caller's rows[0..*n); state (pending|delivered|failed) or NULL for
  * all. Event ids increase in commit order, so a caller paging on with the
  * last id it got skips none. */
-enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+enum cd_err ledger_events_list(struct store *db, const char *state, int64_t after, struct ledger_event_row *rows,
 			       int cap, int *n);
 /* Alerts by email (docs/operations.md, "Alerts by email"; mail.c sends them). The mailer reads the
  * outbox past its cursor (mail_cursor, one row, locked while it moves)
@@ -224,7 +224,7 @@ enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t afte
  * retry_seconds, at most LIMIT_MAIL_SCAN_EVENTS events a call; *scanned:
  * how many events it looked at (the cursor moved past them), *added: the
  * mails made. */
-enum cd_err ledger_mails_enqueue(struct store *lg, const char *types, int64_t retry_seconds, int *scanned, int *added);
+enum cd_err ledger_mails_enqueue(struct store *db, const char *types, int64_t retry_seconds, int *scanned, int *added);
 /* A mail claimed for sending, due now, leased for lease_seconds so that
  * another process does not send it at the same time; what it is made of,
  * read now (the account's email and balance as they stand). data: the
@@ -237,19 +237,19 @@ struct ledger_mail {
 	char email[LIMIT_EMAIL_BYTES + 1];
 	char *data;
 };
-enum cd_err ledger_mails_claim(struct store *lg, struct ledger_mail *out, int max, int64_t lease_seconds, int *n);
+enum cd_err ledger_mails_claim(struct store *db, struct ledger_mail *out, int max, int64_t lease_seconds, int *n);
 /* What the sending found: sent (ok), else a failed attempt with its error,
  * retried after an exponential backoff until retry_seconds after the event
  * was made, then left unsent (state failed). */
-enum cd_err ledger_mail_sent(struct store *lg, int64_t event_id, int ok, const char *error, int64_t retry_seconds);
+enum cd_err ledger_mail_sent(struct store *db, int64_t event_id, int ok, const char *error, int64_t retry_seconds);
 /* Counts the mails not sent yet (state pending, at most
  * LIMIT_OUTBOX_COUNT_ROWS) and publishes the figure (metrics_mail_pending):
  * the background thread calls it once a sweep. */
-enum cd_err ledger_mails_count(struct store *lg);
+enum cd_err ledger_mails_count(struct store *db);
 /* Sends the event again (id), or every undelivered one (id 0), from now,
  * and its mail (every mail) left failed; count: how many events to push,
  * how many mails. */
-enum cd_err ledger_events_retry(struct store *lg, int64_t id, int count[2]);
+enum cd_err ledger_events_retry(struct store *db, int64_t id, int count[2]);
 /* Off-session charges (recharge.c sends them): an auto-recharge or a
  * pay-as-you-go collection due to be sent, leased for lease_seconds, with
  * what the PaymentIntent needs; or one sent whose PaymentIntent has had
@@ -272,7 +272,7 @@ struct ledger_recharge {
  * max accounts not yet looked at for the month just over (by the ledger's
  * clock) and queues a collection for each that owes; *queued: how many;
  * *looked: how many it took to look at (max: there may be more). */
-enum cd_err ledger_payg_sweep(struct store *lg, int max, int *queued, int *looked);
+enum cd_err ledger_payg_sweep(struct store *db, int max, int *queued, int *looked);
 /* creditctl collect: the accounts that owe for period (YYYYMM; 0: the
  * month before the clock's, set on the first call) now, or the one named. Each is a collection queued and leased to the caller
  * for lease_seconds (so the sender leaves it to the caller), unless
@@ -285,16 +285,16 @@ struct ledger_collect {
 	int64_t after;		/* the page's cursor (start at 0) */
 	int done;
 };
-enum cd_err ledger_payg_collect(struct store *lg, struct ledger_collect *c, struct ledger_recharge *out, int max,
+enum cd_err ledger_payg_collect(struct store *db, struct ledger_collect *c, struct ledger_recharge *out, int max,
 				int *n);
-enum cd_err ledger_recharges_claim(struct store *lg, struct ledger_recharge *out, int max, int64_t lease_seconds,
+enum cd_err ledger_recharges_claim(struct store *db, struct ledger_recharge *out, int max, int64_t lease_seconds,
 				   int *n);
 /* Just before claimed charge r (a queued one, to be sent) goes to Stripe:
  * *go 1 when no dispute is open on its account, checked under the
  * account's lock, with the moment recorded (docs/api.md, "POST /v1/webhooks/stripe"); else a
  * collection waits and an auto-recharge ends unsent, *go 0. *go 0 on any
  * error (the charge is sent later). */
-enum cd_err ledger_recharge_decide(struct store *lg, const struct ledger_recharge *r, int *go);
+enum cd_err ledger_recharge_decide(struct store *db, const struct ledger_recharge *r, int *go);
 enum ledger_recharge_outcome {
 	RECHARGE_PAID,		/* Stripe answered the PaymentIntent succeeded: credited now (its
 				 * webhook then finds it credited) */
@@ -303,7 +303,7 @@ enum ledger_recharge_outcome {
 	RECHARGE_RETRY		/* no answer, or Stripe failing: sent again later (a failure after
 				 * LIMIT_RECHARGE_ATTEMPTS) */
 };
-enum cd_err ledger_recharge_result(struct store *lg, int64_t id, enum ledger_recharge_outcome outcome,
+enum cd_err ledger_recharge_result(struct store *db, int64_t id, enum ledger_recharge_outcome outcome,
 				   const char *payment_intent, int64_t cents, const char *error);
 /* A pay-as-you-go collection's try r made PaymentIntent payment_intent
  * (Stripe's answer named it: made, paid, or declined and still open at
@@ -312,7 +312,7 @@ enum cd_err ledger_recharge_result(struct store *lg, int64_t id, enum ledger_rec
  * answered it paid, and marked to be cancelled at once when another try paid
  * the collection while this one was with Stripe. Nothing for an auto-recharge
  * (r->period 0) or no id. */
-enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge *r, const char *payment_intent,
+enum cd_err ledger_payg_try_made(struct store *db, const struct ledger_recharge *r, const char *payment_intent,
 				 int paid);
 /* A collection try's PaymentIntent to cancel at Stripe: another try of the
  * same collection paid it
@@ -325,7 +325,7 @@ struct ledger_cancel {
 	int64_t try_no;
 	int64_t attempts;	/* cancels tried before with no answer */
 };
-enum cd_err ledger_payg_cancels_claim(struct store *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
+enum cd_err ledger_payg_cancels_claim(struct store *db, struct ledger_cancel *out, int max, int64_t lease_seconds,
 				      int *n);
 enum ledger_cancel_outcome {
 	CANCEL_DONE,		/* cancelled (now, or before) */
@@ -335,7 +335,7 @@ enum ledger_cancel_outcome {
 				 * Stripe's message, for the operator */
 	CANCEL_RETRY		/* no answer, or Stripe failing: cancelled again later */
 };
-enum cd_err ledger_payg_cancel_result(struct store *lg, const char *payment_intent,
+enum cd_err ledger_payg_cancel_result(struct store *db, const char *payment_intent,
 				      enum ledger_cancel_outcome outcome, const char *error);
 /* What a PaymentIntent fetched for want of news (docs/api.md, "without
  * news") came to. */
@@ -351,12 +351,12 @@ enum ledger_payment_news {
  * received, Stripe's error message): once, and only while the charge is
  * still with Stripe for that PaymentIntent (a webhook that came first
  * ended it: nothing more happens). */
-enum cd_err ledger_payment_news(struct store *lg, int64_t id, const char *payment_intent,
+enum cd_err ledger_payment_news(struct store *db, int64_t id, const char *payment_intent,
 				enum ledger_payment_news news, int64_t cents, const char *error);
 /* Journal page, newest first; cursor 0 = first page. Each row carries
  * `usage`: the usage record of a usage charge, or null (docs/api.md, "A row of cause `usage`").
  * member: NULL for every row, else only the usage rows of that member. */
-enum cd_err ledger_transactions(struct store *lg, const char *id, const char *member, int limit, int64_t cursor,
+enum cd_err ledger_transactions(struct store *db, const char *id, const char *member, int limit, int64_t cursor,
 				json_t **out);
 
 /* Grant priorities (0-100, lower burns first; docs/api.md "Grant priority").
@@ -375,7 +375,7 @@ struct grant_new {
 	int64_t priority;
 	const char *description;
 };
-enum cd_err ledger_grant(struct store *lg, const struct ledger_call *call, const struct grant_new *g,
+enum cd_err ledger_grant(struct store *db, const struct ledger_call *call, const struct grant_new *g,
 			 struct ledger_result *res);
 
 struct debit_new {
@@ -383,7 +383,7 @@ struct debit_new {
 	int64_t amount_micros;
 	const char *reason;
 };
-enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const struct debit_new *d,
+enum cd_err ledger_debit(struct store *db, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res);
 
 /* The characters of names creditd checks (docs/api.md, "PUT /v1/plans/{name}"), and the check:
@@ -405,10 +405,10 @@ struct plan_def {
 	int nprices;
 };
 /* Creates or replaces a plan: 200 with it. */
-enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, const struct plan_def *p,
+enum cd_err ledger_plan_put(struct store *db, const struct ledger_call *call, const struct plan_def *p,
 			    struct ledger_result *res);
 /* {"data": [plans by name]}. */
-enum cd_err ledger_plans(struct store *lg, json_t **out);
+enum cd_err ledger_plans(struct store *db, json_t **out);
 
 /* ---- Promo codes (docs/api.md, "POST /v1/promo_codes") ---- */
 struct promo_new {
@@ -419,20 +419,20 @@ struct promo_new {
 	int64_t grant_ttl_days;		/* -1: the grant does not expire */
 };
 /* 201 with the code; a code that exists in any case: 409. */
-enum cd_err ledger_promo_create(struct store *lg, const struct ledger_call *call, const struct promo_new *p,
+enum cd_err ledger_promo_create(struct store *db, const struct ledger_call *call, const struct promo_new *p,
 				struct ledger_result *res);
 /* Redeems a code (any case) for an account: 201 {grant_id, amount_micros,
  * expires_at}, one promo grant; 404 unknown code, 409 already_redeemed,
  * promo_expired or promo_exhausted. The code's row is locked after the
  * account's, so concurrent redemptions count exactly. */
-enum cd_err ledger_promo_redeem(struct store *lg, const struct ledger_call *call, const char *account,
+enum cd_err ledger_promo_redeem(struct store *db, const struct ledger_call *call, const char *account,
 				const char *code, struct ledger_result *res);
 /* A page of codes, oldest first, as the API shows one: those after the
  * code whose internal id is after_id, at most cap, into *page (a JSON
  * array the caller owns: json_decref); *last_id: the internal id of the
  * page's last code, to ask for the next page with (after_id when empty).
  * A page of fewer than cap is the last. */
-enum cd_err ledger_promo_list(struct store *lg, int64_t after_id, int cap, json_t **page, int64_t *last_id);
+enum cd_err ledger_promo_list(struct store *db, int64_t after_id, int cap, json_t **page, int64_t *last_id);
 
 /* ---- Workspace members ---- */
 struct member_put {
@@ -448,26 +448,26 @@ struct member_put {
  * (docs/api.md, "Widget"): {member, monthly_cap_micros, month_spent_micros,
  * reserved_micros, remaining_micros}; the caller owns *out.
  * CD_E_NOT_FOUND when the account or the member does not exist. */
-enum cd_err ledger_member_get(struct store *lg, const char *account, const char *member, json_t **out);
+enum cd_err ledger_member_get(struct store *db, const char *account, const char *member, json_t **out);
 /* Adds or updates a member (201 when new, 200 when updated); the account
  * must be a workspace (CD_E_INVALID otherwise). */
-enum cd_err ledger_member_put(struct store *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_put(struct store *db, const struct ledger_call *call, const struct member_put *p,
 			      struct ledger_result *res);
-enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_delete(struct store *db, const struct ledger_call *call, const struct member_put *p,
 				 struct ledger_result *res);
 
 /* ---- Prices ---- */
 /* Loads models, actions and margin into the process-wide price cache, on
- * lg, now: creditctl's commands, and creditd's reload thread. */
-enum cd_err ledger_prices_reload(struct store *lg);
+ * db, now: creditctl's commands, and creditd's reload thread. */
+enum cd_err ledger_prices_reload(struct store *db);
 /* creditd's reload thread: ledger_prices_start before the thread is made
  * (from then on lookups wait for it, a request that comes before it runs
  * too; it asks the first load), then ledger_prices_serve on the thread: a
  * reload each time one is asked for (asks made while one runs served by
- * the next), on lg, until ledger_prices_stop. The only place creditd
+ * the next), on db, until ledger_prices_stop. The only place creditd
  * reloads prices. */
 void ledger_prices_start(void);
-void ledger_prices_serve(struct store *lg);
+void ledger_prices_serve(struct store *db);
 void ledger_prices_stop(void);
 /* Asks the reload thread for a reload and returns (the sweep's, SIGHUP). */
 void ledger_prices_ask(void);
@@ -498,7 +498,7 @@ json_t *ledger_prices_json(const char *currency);
 json_t *ledger_price_dims_json(const struct price *p, json_t *into);
 /* Upserts rows (creditctl price import): all or nothing. A model's new
  * or changed price enters its history, effective now. */
-enum cd_err ledger_prices_import(struct store *lg, const struct price_row *rows, size_t n);
+enum cd_err ledger_prices_import(struct store *db, const struct price_row *rows, size_t n);
 /* One price a model had (creditctl price history). */
 struct ledger_price_change {
 	int64_t seq;			/* its row in price_history: the cursor with effective_at */
@@ -509,7 +509,7 @@ struct ledger_price_change {
  * first: those after *after (NULL: from the first), at most cap, copied
  * into the caller's rows[0..*n); a page of fewer than cap is the last.
  * CD_E_NOT_FOUND: asked from the first, and no such model ever. */
-enum cd_err ledger_price_history(struct store *lg, const char *model, const struct ledger_price_change *after,
+enum cd_err ledger_price_history(struct store *db, const char *model, const struct ledger_price_change *after,
 				 struct ledger_price_change *rows, int cap, int *n);
 
 /* ---- Settle reasons ---- */
@@ -563,7 +563,7 @@ struct guard_authorize {
  * computation of a hold's amount, the guard's, the gateway's and a
  * shrunk hold's alike. r is priced. */
 enum pricing_status ledger_decide_hold_cost(const struct guard_authorize *r, int64_t output, int64_t *cost);
-enum cd_err ledger_authorize(struct store *lg, const struct ledger_call *call, const struct guard_authorize *r,
+enum cd_err ledger_authorize(struct store *db, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res);
 
 struct guard_settle {
@@ -584,7 +584,7 @@ struct guard_settle {
 	 * prices, before the margin (pricing_dims_extra). 0 for the guard. */
 	int64_t extra_raw;
 };
-enum cd_err ledger_settle(struct store *lg, const struct ledger_call *call, const struct guard_settle *r,
+enum cd_err ledger_settle(struct store *db, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res);
 struct guard_release {
 	const char *hold_id;
@@ -596,7 +596,7 @@ struct guard_release {
  * it (docs/gateway.md, "A gateway hold is the gateway's"). */
 #define LEDGER_GATEWAY_REQUEST_PREFIX "gw_"
 
-enum cd_err ledger_release(struct store *lg, const struct ledger_call *call, const struct guard_release *r,
+enum cd_err ledger_release(struct store *db, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res);
 
 struct guard_usage {
@@ -609,7 +609,7 @@ struct guard_usage {
 	const char *settle_reason;	/* the gateway's (docs/api.md); NULL: not the gateway's */
 	int64_t cache_write_input_tokens;	/* as guard_settle's; priced by the caller in cost_micros */
 };
-enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const struct guard_usage *r,
+enum cd_err ledger_usage(struct store *db, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res);
 
 /* Group commit's counters for /metrics: batches run, operations in
@@ -638,7 +638,7 @@ struct usage_query {
 	const char *group_by;		/* model|day|member */
 	const char *member;		/* NULL: every member's usage; else that member's only */
 };
-enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, json_t **out);
+enum cd_err ledger_usage_report(struct store *db, const struct usage_query *q, json_t **out);
 
 /* ---- Background work ---- */
 /* Sweeps up to `max` accounts whose holds or grants are due, writes on
@@ -646,7 +646,7 @@ enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, j
  * lets go (docs/decisions.md, "Retention": idempotency keys past [ledger]
  * idempotency_ttl_hours, Stripe event ids and finished holds past their
  * [retention] days; never journal or usage rows), in batches. */
-enum cd_err ledger_sweep(struct store *lg, int max, int *swept);
+enum cd_err ledger_sweep(struct store *db, int max, int *swept);
 /* The tables the sweep purges, for /metrics: ledger_purged_rows(i, &name)
  * for i below LEDGER_PURGE_TABLES is the rows purged from table `name` (a
  * static string) since the process started. Any thread, no round trip. */
@@ -681,24 +681,24 @@ struct topup_begin {
  * retry_after_seconds) at stripe.topups_per_hour, nothing recorded. Else
  * records a pending top-up, with the credit it quotes at today's
  * stripe.topup_rate. */
-enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t);
-enum cd_err ledger_topup_set_customer(struct store *lg, const char *account, const char *customer,
+enum cd_err ledger_topup_begin(struct store *db, struct topup_begin *t);
+enum cd_err ledger_topup_set_customer(struct store *db, const char *account, const char *customer,
 				      char *stored, size_t cap);
 /* Records the session (and its url) of a top-up, or (session_id NULL)
  * marks failed a top-up whose session could not be created: the row
  * stays, and counts toward stripe.topups_per_hour. */
-enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *session_id,
+enum cd_err ledger_topup_opened(struct store *db, int64_t topup_id, const char *session_id,
 				const char *checkout_url);
 /* Marks up to LIMIT_TOPUP_EXPIRE_BATCH top-ups pending for
  * LIMIT_TOPUP_PENDING_SECONDS expired (the background thread's pass);
  * *expired: how many. A late payment of one still credits. */
-enum cd_err ledger_topups_expire(struct store *lg, int *expired);
+enum cd_err ledger_topups_expire(struct store *db, int *expired);
 /* Grants the referral rewards held [referral] hold_days and due now (the
  * sweep's; docs/growth.md), one a transaction; *granted: how many. */
-enum cd_err ledger_referrals_due(struct store *lg, int *granted);
+enum cd_err ledger_referrals_due(struct store *db, int *granted);
 struct ledger_news;
 /* Applies a verified event once (event id unique), in one transaction. */
-enum cd_err ledger_news_apply(struct store *lg, const struct ledger_news *ev, const char **outcome);
+enum cd_err ledger_news_apply(struct store *db, const struct ledger_news *ev, const char **outcome);
 
 /* ---- Operators (creditctl) ----
  * These copy what they find into structs the caller provides, in the
@@ -736,7 +736,7 @@ struct ledger_verify_report {
 int ledger_verify_checks(void);
 const char *ledger_verify_check_name(int i);
 void ledger_verify_init(struct ledger_verify_report *report);
-enum cd_err ledger_verify_step(struct store *lg, int i, struct ledger_verify_report *report);
+enum cd_err ledger_verify_step(struct store *db, int i, struct ledger_verify_report *report);
 /* One journal row of an account, as ledger_export_next copies it out
  * (journal: source VARCHAR(32), reference VARCHAR(255), description
  * VARCHAR(500)). */
@@ -759,7 +759,7 @@ struct ledger_journal_row {
  * account's journal rows are written under its row lock, so their ids
  * increase in commit order and paging on from the last seq skips none.
  * CD_E_NOT_FOUND when there is no such account. */
-enum cd_err ledger_export_next(struct store *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+enum cd_err ledger_export_next(struct store *db, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
 			       int cap, int *n);
 #include "ledger_gateway.h"
 

@@ -148,7 +148,7 @@ _Static_assert(ACCT_NCOLS == 38 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	X("rate_requests", i, (m)->rate.requests) X("rate_tokens", i, (m)->rate.tokens)
 
 /* journal: line jl of account id acct, the balance after it, under
- * idempotency key key (NULL: none); at the write's clock (lg->now). Its
+ * idempotency key key (NULL: none); at the write's clock (db->now). Its
  * grant_id -1 - k names the k-th grant of the same write's grants_new. */
 #define JOURNAL_TABLE(X, acct, jl, after, key) \
 	X("account_id", i, acct) X("amount_micros", i, (jl)->amount) \

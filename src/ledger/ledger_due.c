@@ -25,95 +25,95 @@
 
 /* A plan's credit for this month is due (its account names a plan the
  * month has not credited yet). */
-static int period_due(const struct store *lg, const struct acct *a)
+static int period_due(const struct store *db, const struct acct *a)
 {
-	return a->plan[0] != '\0' && a->plan_period != lg->now_month;
+	return a->plan[0] != '\0' && a->plan_period != db->now_month;
 }
 
-void ledger_due_roll(const struct store *lg, struct acct *a)
+void ledger_due_roll(const struct store *db, struct acct *a)
 {
 	struct roll_effect month, day;
 	assert(a->id > 0);
-	money_rule_roll(a->month_key, a->month_spent, lg->now_month, &month);
-	money_rule_roll(a->day_key, a->day_spent, lg->now_day, &day);
+	money_rule_roll(a->month_key, a->month_spent, db->now_month, &month);
+	money_rule_roll(a->day_key, a->day_spent, db->now_day, &day);
 	a->month_key = month.key;
 	a->month_spent = month.spent;
 	a->day_key = day.key;
 	a->day_spent = day.spent;
 	a->dirty = month.rolled || day.rolled;
 	/* Its month and day are the clock's now, decided in memory. */
-	assert(a->month_key == lg->now_month);
-	assert(a->day_key == lg->now_day);
+	assert(a->month_key == db->now_month);
+	assert(a->day_key == db->now_day);
 }
 
-enum cd_err ledger_due_apply(struct store *lg, struct acct *a)
+enum cd_err ledger_due_apply(struct store *db, struct acct *a)
 {
-	ledger_due_roll(lg, a);
+	ledger_due_roll(db, a);
 	/* The plan's credit for a new period comes first: its rollover reads
 	 * what the last period left, before the sweep writes that off. */
-	if (period_due(lg, a)) {
-		enum cd_err rc = ledger_periods_credit(lg, a, a->plan, lg->now, PERIOD_RENEWAL, NULL);
+	if (period_due(db, a)) {
+		enum cd_err rc = ledger_periods_credit(db, a, a->plan, db->now, PERIOD_RENEWAL, NULL);
 		if (rc != CD_OK)
 			return rc;
 		a->dirty = 1;
 	}
-	if (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now) {
+	if (a->sweep_due_at >= 0 && a->sweep_due_at <= db->now) {
 		a->dirty = 1;
-		enum cd_err rc = ledger_due_sweep_acct(lg, a);
-		assert(rc != CD_OK || a->month_key == lg->now_month);
+		enum cd_err rc = ledger_due_sweep_acct(db, a);
+		assert(rc != CD_OK || a->month_key == db->now_month);
 		return rc;
 	}
 	/* Opened: its month and day are the clock's. */
-	assert(a->month_key == lg->now_month);
-	assert(a->day_key == lg->now_day);
+	assert(a->month_key == db->now_month);
+	assert(a->day_key == db->now_day);
 	return CD_OK;
 }
 
-int ledger_due_writes(const struct store *lg, const struct acct *a)
+int ledger_due_writes(const struct store *db, const struct acct *a)
 {
-	return period_due(lg, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= lg->now);
+	return period_due(db, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= db->now);
 }
 
 /* An account locked by the running attempt: its month and day rolled, or,
  * with something else due on it, the attempt ended on it (store_tx brings
  * it due by attempts of ledger_due_bring_tx and runs the attempt again). */
-static enum cd_err opened(struct store *lg, struct acct *a)
+static enum cd_err opened(struct store *db, struct acct *a)
 {
-	if (ledger_due_writes(lg, a)) {
-		store_due_add(lg, a->id, ledger_due_bring_tx);
+	if (ledger_due_writes(db, a)) {
+		store_due_add(db, a->id, ledger_due_bring_tx);
 		return CD_E_DUE;
 	}
-	ledger_due_roll(lg, a);
+	ledger_due_roll(db, a);
 	/* Opened under its lock, in this transaction, nothing due on it:
 	 * money may be written from it. */
-	assert(a->locked_tx == lg->tx_serial);
-	assert(!ledger_due_writes(lg, a));
+	assert(a->locked_tx == db->tx_serial);
+	assert(!ledger_due_writes(db, a));
 	return CD_OK;
 }
 
-enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_due_lock(struct store *db, const char *ext_id, struct acct *a)
 {
 	assert(ext_id != NULL);
-	enum cd_err rc = ledger_rows_acct_load_locked(lg, ext_id, a);
-	rc = rc == CD_OK ? opened(lg, a) : rc;
-	assert(rc != CD_OK || a->month_key == timefmt_month_key(lg->now));
+	enum cd_err rc = ledger_rows_acct_load_locked(db, ext_id, a);
+	rc = rc == CD_OK ? opened(db, a) : rc;
+	assert(rc != CD_OK || a->month_key == timefmt_month_key(db->now));
 	return rc;
 }
 
-enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a)
+enum cd_err ledger_due_lock_id(struct store *db, int64_t id, struct acct *a)
 {
-	enum cd_err rc = ledger_rows_acct_load_locked_id(lg, id, a);
-	rc = rc == CD_OK ? opened(lg, a) : rc;
+	enum cd_err rc = ledger_rows_acct_load_locked_id(db, id, a);
+	rc = rc == CD_OK ? opened(db, a) : rc;
 	assert(rc != CD_OK || a->id == id);
 	return rc;
 }
 
-enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a)
+enum cd_err ledger_due_open_id(struct store *db, int64_t id, struct acct *a)
 {
-	enum cd_err rc = ledger_rows_acct_load_locked_id(lg, id, a);
-	rc = rc == CD_OK ? ledger_due_apply(lg, a) : rc;
+	enum cd_err rc = ledger_rows_acct_load_locked_id(db, id, a);
+	rc = rc == CD_OK ? ledger_due_apply(db, a) : rc;
 	assert(rc != CD_OK || a->id == id);
-	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || a->locked_tx == db->tx_serial);
 	return rc;
 }
 
@@ -143,25 +143,25 @@ static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WH
 
 /* A member's spend moved by an expired hold's capture: its member_cap_pct
  * alerts (ledger_alerts.h), the account's own at its save. */
-static enum cd_err member_alerts(struct store *lg, struct acct *a, const char *member)
+static enum cd_err member_alerts(struct store *db, struct acct *a, const char *member)
 {
 	struct member_row m;
 	int64_t plan_cap;
 	if (a->alert_count == 0)
 		return CD_OK;
-	enum cd_err rc = ledger_members_read(lg, a, member, &m, &plan_cap);
+	enum cd_err rc = ledger_members_read(db, a, member, &m, &plan_cap);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	json_t *fired = rc == CD_OK ? json_array() : NULL;
 	if (rc == CD_OK && fired == NULL)
 		rc = CD_E_INTERNAL;
-	rc = rc == CD_OK ? ledger_alerts_member(lg, a, &m, plan_cap, fired) : rc;
-	rc = rc == CD_OK ? ledger_events_alerts(lg, a, fired) : rc;
+	rc = rc == CD_OK ? ledger_alerts_member(db, a, &m, plan_cap, fired) : rc;
+	rc = rc == CD_OK ? ledger_events_alerts(db, a, fired) : rc;
 	json_decref(fired);
 	return rc;
 }
 
-enum cd_err ledger_due_hold_close(struct store *lg, struct acct *a, const struct due_hold *h,
+enum cd_err ledger_due_hold_close(struct store *db, struct acct *a, const struct due_hold *h,
 				  const struct hold_expiry *x, const char *why)
 {
 	char ref[48];
@@ -169,38 +169,38 @@ enum cd_err ledger_due_hold_close(struct store *lg, struct acct *a, const struct
 	enum cd_err rc;
 	assert(x->release == h->amount);
 	ledger_rows_hold_id_format(ref, sizeof(ref), a->id, h->id);
-	const char *outer = ledger_rows_journal_key_push(lg, key, "expire", ref, 1);
+	const char *outer = ledger_rows_journal_key_push(db, key, "expire", ref, 1);
 	a->reserved -= x->release;
 	if (x->captured) {
-		rc = ledger_rows_spend(lg, a, x->charge, "usage", h->id, ref, why, NULL);
+		rc = ledger_rows_spend(db, a, x->charge, "usage", h->id, ref, why, NULL);
 		if (rc == CD_OK && ledger_rows_acct_spent(a, x->charge) != 0)
-			rc = refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "spend", x->charge, NULL);
+			rc = refusal_set_range(&db->refusal, REFUSE_OUT_OF_RANGE, "spend", x->charge, NULL);
 	} else {
-		rc = ledger_rows_journal_append(lg, a, &(struct journal_line){.cause = "expiry", .hold_id = h->id,
+		rc = ledger_rows_journal_append(db, a, &(struct journal_line){.cause = "expiry", .hold_id = h->id,
 				.reference = ref, .description = why}, NULL);
 	}
-	lg->journal_key = outer;
+	db->journal_key = outer;
 	if (rc == CD_OK)
-		rc = ledger_members_adjust(lg, a, h->has_member ? h->member : NULL, -x->release, x->charge);
+		rc = ledger_members_adjust(db, a, h->has_member ? h->member : NULL, -x->release, x->charge);
 	if (rc == CD_OK && h->has_member && x->charge > 0)
-		rc = member_alerts(lg, a, h->member);
+		rc = member_alerts(db, a, h->member);
 	if (rc == CD_OK)
-		rc = ledger_rows_hold_end(lg, &(struct hold_end){.id = h->id, .state = x->captured ? "captured"
+		rc = ledger_rows_hold_end(db, &(struct hold_end){.id = h->id, .state = x->captured ? "captured"
 								 : h->unresolved ? "released" : "expired", .charged = x->charge});
 	if (rc == CD_OK && h->resolved != NULL)
-		rc = store_do(lg, SQL_RESOLVED, "hold resolved", "sii", h->resolved, h->id, a->id);
+		rc = store_do(db, SQL_RESOLVED, "hold resolved", "sii", h->resolved, h->id, a->id);
 	return rc;
 }
 
 /* Expires up to SWEEP_BATCH due holds; *done is how many. */
-static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done)
+static enum cd_err expire_hold_batch(struct store *db, struct acct *a, int *done)
 {
 	struct due_hold holds[SWEEP_BATCH];
 	int gateways[SWEEP_BATCH];
 	int n = 0, e;
-	struct dbstmt *s = store_exec(lg, SQL_HOLDS_DUE, &e, "ii", a->id, lg->now);
+	struct dbstmt *s = store_exec(db, SQL_HOLDS_DUE, &e, "ii", a->id, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "hold sweep");
+		return store_err(db, e, "hold sweep");
 	while (n < SWEEP_BATCH && store_fetch(s) == 1) {
 		struct due_hold *h = &holds[n];
 		h->id = store_i64(s, 0);
@@ -225,8 +225,8 @@ static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done
 		if (h->unresolved)
 			money_rule_hold_unresolved(h->amount, a->reserved, h->input_bound, &x);
 		else
-			money_rule_hold_expiry(h->amount, a->reserved, lg->cfg->capture_expired || gateways[i], &x);
-		enum cd_err rc = ledger_due_hold_close(lg, a, h, &x, h->unresolved ? "unresolved hold charged its input bound"
+			money_rule_hold_expiry(h->amount, a->reserved, db->cfg->capture_expired || gateways[i], &x);
+		enum cd_err rc = ledger_due_hold_close(db, a, h, &x, h->unresolved ? "unresolved hold charged its input bound"
 						       : x.captured ? "expired hold captured" : "expired hold released");
 		if (rc != CD_OK)
 			return rc;
@@ -237,24 +237,24 @@ static enum cd_err expire_hold_batch(struct store *lg, struct acct *a, int *done
 /* Every due hold goes, not just one batch: a hold stops counting as
  * reserved at its expires_at (docs/decisions.md, "Expired holds"), however many fall due at once.
  * Each batch expires at least one hold, so the loop ends. */
-static enum cd_err expire_holds(struct store *lg, struct acct *a)
+static enum cd_err expire_holds(struct store *db, struct acct *a)
 {
 	int done = SWEEP_BATCH;
 	enum cd_err rc = CD_OK;
 	while (rc == CD_OK && done == SWEEP_BATCH)
-		rc = expire_hold_batch(lg, a, &done);
+		rc = expire_hold_batch(db, a, &done);
 	return rc;
 }
 
 /* Writes off up to SWEEP_BATCH expired grants; *done is how many. */
-static enum cd_err expire_grant_batch(struct store *lg, struct acct *a, int *done)
+static enum cd_err expire_grant_batch(struct store *db, struct acct *a, int *done)
 {
 	int64_t ids[SWEEP_BATCH], left[SWEEP_BATCH];
 	char sources[SWEEP_BATCH][16];
 	int n = 0, e;
-	struct dbstmt *s = store_exec(lg, SQL_GRANTS_DUE, &e, "ii", a->id, lg->now);
+	struct dbstmt *s = store_exec(db, SQL_GRANTS_DUE, &e, "ii", a->id, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "grant sweep");
+		return store_err(db, e, "grant sweep");
 	while (n < SWEEP_BATCH && store_fetch(s) == 1) {
 		ids[n] = store_i64(s, 0);
 		left[n] = store_i64(s, 1);
@@ -267,11 +267,11 @@ static enum cd_err expire_grant_batch(struct store *lg, struct acct *a, int *don
 		char key[JOURNAL_KEY_BYTES];
 		ledger_ids_format(ref, sizeof(ref), "grant_", ids[i]);
 		const struct spend_grant gone = {ids[i], 0, 0, 1};
-		const char *outer = ledger_rows_journal_key_push(lg, key, "expire", ref, 1);
-		enum cd_err rc = ledger_rows_grants_journal(lg, a, &gone, 1, &(struct journal_line){.amount = -left[i],
+		const char *outer = ledger_rows_journal_key_push(db, key, "expire", ref, 1);
+		enum cd_err rc = ledger_rows_grants_journal(db, a, &gone, 1, &(struct journal_line){.amount = -left[i],
 				.cause = "expiry", .source = sources[i], .grant_id = ids[i], .reference = ref,
 				.description = "expired grant written off"}, NULL);
-		lg->journal_key = outer;
+		db->journal_key = outer;
 		if (rc != CD_OK)
 			return rc;
 	}
@@ -280,71 +280,71 @@ static enum cd_err expire_grant_batch(struct store *lg, struct acct *a, int *don
 
 /* All of them, for the same reason as expire_holds: an expired grant left
  * standing would still be spent. */
-static enum cd_err expire_grants(struct store *lg, struct acct *a)
+static enum cd_err expire_grants(struct store *db, struct acct *a)
 {
 	int done = SWEEP_BATCH;
 	enum cd_err rc = CD_OK;
 	while (rc == CD_OK && done == SWEEP_BATCH)
-		rc = expire_grant_batch(lg, a, &done);
+		rc = expire_grant_batch(db, a, &done);
 	return rc;
 }
 
-enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a)
+enum cd_err ledger_due_sweep_acct(struct store *db, struct acct *a)
 {
 	int e;
 	assert(a->id > 0);
-	enum cd_err rc = expire_holds(lg, a);
+	enum cd_err rc = expire_holds(db, a);
 	if (rc == CD_OK)
-		rc = expire_grants(lg, a);
+		rc = expire_grants(db, a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, SQL_NEXT_DUE, &e, "ii", a->id, a->id);
+	struct dbstmt *s = store_exec(db, SQL_NEXT_DUE, &e, "ii", a->id, a->id);
 	if (s == NULL)
-		return store_err(lg, e, "sweep due");
+		return store_err(db, e, "sweep due");
 	a->sweep_due_at = -1;
 	if (store_fetch(s) == 1) {
 		for (unsigned int c = 0; c < 2; c++)
 			if (!store_null(s, c) && (a->sweep_due_at < 0 || store_i64(s, c) < a->sweep_due_at))
 				a->sweep_due_at = store_i64(s, c);
 	}
-	ledger_periods_sweep_due(lg, a);
+	ledger_periods_sweep_due(db, a);
 	/* Every due hold and grant went: what is due next is later. */
-	assert(a->sweep_due_at < 0 || a->sweep_due_at > lg->now);
+	assert(a->sweep_due_at < 0 || a->sweep_due_at > db->now);
 	return CD_OK;
 }
 
-enum cd_err ledger_due_bring_tx(struct store *lg, int64_t id)
+enum cd_err ledger_due_bring_tx(struct store *db, int64_t id)
 {
 	struct acct a;
-	enum cd_err rc = ledger_due_open_id(lg, id, &a);
+	enum cd_err rc = ledger_due_open_id(db, id, &a);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	/* Brought due at this transaction's clock: nothing more is due. */
-	assert(rc != CD_OK || !ledger_due_writes(lg, &a));
+	assert(rc != CD_OK || !ledger_due_writes(db, &a));
 	return rc;
 }
 
-enum cd_err ledger_due_bring_id(struct store *lg, int64_t id)
+enum cd_err ledger_due_bring_id(struct store *db, int64_t id)
 {
 	struct store_tx t;
 	assert(id > 0);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, ledger_due_bring_tx(lg, id));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, ledger_due_bring_tx(db, id));
 	return t.rc;
 }
 
 /* The accounts whose sweep is due, up to max (at most
  * LIMIT_SWEEP_ACCOUNTS), into ids[0..*n). */
-static enum cd_err due_tx(struct store *lg, int max, int64_t *ids, int *n)
+static enum cd_err due_tx(struct store *db, int max, int64_t *ids, int *n)
 {
 	static const char sql[] = "SELECT id FROM accounts WHERE sweep_due_at <= ? ORDER BY sweep_due_at LIMIT ?";
 	int e;
 	*n = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", db->now, (int64_t)max);
 	if (s == NULL)
-		return store_err(lg, e, "sweep scan");
+		return store_err(db, e, "sweep scan");
 	while (*n < max && store_fetch(s) == 1)
 		ids[(*n)++] = store_i64(s, 0);
 	return CD_OK;
@@ -354,7 +354,7 @@ static enum cd_err due_tx(struct store *lg, int max, int64_t *ids, int *n)
  * moment (neither saw the other) is written on it here, within a sweep
  * (ledger_topups.c receipt_wait); the kept row then goes. Those left
  * unmatched are purged by age with the rest (ledger_purge.c). */
-static enum cd_err receipts_tx(struct store *lg)
+static enum cd_err receipts_tx(struct store *db)
 {
 	static const char sql_late[] = "UPDATE topups t JOIN receipts_waiting w ON w.payment_intent = t.payment_intent "
 				       "SET t.receipt_url = w.receipt_url, t.receipt_event_at = w.event_at "
@@ -362,14 +362,14 @@ static enum cd_err receipts_tx(struct store *lg)
 				       "t.receipt_event_at <= w.event_at)";
 	static const char sql_applied[] = "DELETE w FROM receipts_waiting w JOIN topups t ON "
 					  "t.payment_intent = w.payment_intent WHERE t.status = 'credited'";
-	enum cd_err rc = store_do(lg, sql_late, "late receipts", "");
-	return rc == CD_OK ? store_do(lg, sql_applied, "late receipts applied", "") : rc;
+	enum cd_err rc = store_do(db, sql_late, "late receipts", "");
+	return rc == CD_OK ? store_do(db, sql_applied, "late receipts applied", "") : rc;
 }
 
 /* Each account due is swept in a transaction of its own
  * (ledger_due_bring_id): one account's conflict retries only that
  * account. */
-enum cd_err ledger_sweep(struct store *lg, int max, int *swept)
+enum cd_err ledger_sweep(struct store *db, int max, int *swept)
 {
 	int64_t ids[LIMIT_SWEEP_ACCOUNTS];
 	int n = 0;
@@ -377,11 +377,11 @@ enum cd_err ledger_sweep(struct store *lg, int max, int *swept)
 	if (max > LIMIT_SWEEP_ACCOUNTS)
 		max = LIMIT_SWEEP_ACCOUNTS;
 	*swept = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, due_tx(lg, max, ids, &n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, due_tx(db, max, ids, &n));
 	enum cd_err rc = t.rc;
 	for (int i = 0; rc == CD_OK && i < n; i++) {
-		rc = ledger_due_bring_id(lg, ids[i]);
+		rc = ledger_due_bring_id(db, ids[i]);
 		if (rc == CD_OK)
 			(*swept)++;
 	}
@@ -389,8 +389,8 @@ enum cd_err ledger_sweep(struct store *lg, int max, int *swept)
 	 * keeps failing must not stop every purge. */
 	assert(*swept >= 0);
 	assert(*swept <= max);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, receipts_tx(lg));
-	enum cd_err prc = t.rc == CD_OK ? ledger_purge_run(lg) : t.rc;
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, receipts_tx(db));
+	enum cd_err prc = t.rc == CD_OK ? ledger_purge_run(db) : t.rc;
 	return rc != CD_OK ? rc : prc;
 }

@@ -14,35 +14,35 @@
 /* Rolls the account's month and day over to the clock's, in memory
  * (money_rule_roll; a->dirty when either moved): written with the row by
  * its next write. Nothing else. */
-void ledger_due_roll(const struct store *lg, struct acct *a);
+void ledger_due_roll(const struct store *db, struct acct *a);
 /* Rolls the month over and applies what is due, on a row locked by the
  * caller (sets a->dirty when it changed anything). */
-enum cd_err ledger_due_apply(struct store *lg, struct acct *a);
+enum cd_err ledger_due_apply(struct store *db, struct acct *a);
 /* 1 when ledger_due_apply will write rows besides the account's (a renewal's
  * grants, expiries): what was read of them must be read again. */
-int ledger_due_writes(const struct store *lg, const struct acct *a);
+int ledger_due_writes(const struct store *db, const struct acct *a);
 /* Locks the account row (FOR UPDATE) and rolls its month and day over.
  * CD_E_NOT_FOUND when no such account; CD_E_DUE when something else fell
  * due on it (ledger_due_writes): the caller returns it, its transaction
  * loop brings the account due (ledger_due_bring_id) and runs again. */
-enum cd_err ledger_due_lock(struct store *lg, const char *ext_id, struct acct *a);
-enum cd_err ledger_due_lock_id(struct store *lg, int64_t id, struct acct *a);
+enum cd_err ledger_due_lock(struct store *db, const char *ext_id, struct acct *a);
+enum cd_err ledger_due_lock_id(struct store *db, int64_t id, struct acct *a);
 /* Locks the account row and applies everything due in this transaction
  * (ledger_due_apply): an account's creation (its plan's first credit is
  * part of it) and ledger_due_bring_id's transaction. */
-enum cd_err ledger_due_open_id(struct store *lg, int64_t id, struct acct *a);
+enum cd_err ledger_due_open_id(struct store *db, int64_t id, struct acct *a);
 /* Brings account id due, the body of one transaction: locked by id, its
  * month rolled, what fell due applied and saved through the writer. CD_OK
  * too when there is no such account. An operation's transaction loop
  * runs it, as attempts of its own, for the accounts an attempt met due
  * (store_due_add) before the operation's next attempt. */
-enum cd_err ledger_due_bring_tx(struct store *lg, int64_t id);
+enum cd_err ledger_due_bring_tx(struct store *db, int64_t id);
 /* ledger_due_bring_tx in a transaction loop of its own: the background
  * sweep's step for each account. */
-enum cd_err ledger_due_bring_id(struct store *lg, int64_t id);
+enum cd_err ledger_due_bring_id(struct store *db, int64_t id);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */
-enum cd_err ledger_due_sweep_acct(struct store *lg, struct acct *a);
+enum cd_err ledger_due_sweep_acct(struct store *db, struct acct *a);
 /* A pending hold as the sweep (or a resolution) closes it. */
 struct due_hold {
 	int64_t id, amount;
@@ -57,6 +57,6 @@ struct due_hold {
  * nothing (expired; released when unresolved), its member's figures,
  * its state; why is the journal row's description. Saving a is the
  * caller's. */
-enum cd_err ledger_due_hold_close(struct store *lg, struct acct *a, const struct due_hold *h,
+enum cd_err ledger_due_hold_close(struct store *db, struct acct *a, const struct due_hold *h,
 				  const struct hold_expiry *x, const char *why);
 #endif

@@ -19,7 +19,7 @@ static const char SQL_EVENT_PAGE[] = "SELECT id, account, type, data, created_at
  * id, account, type, data, created_at. */
 static json_t *event_json(const struct dbstmt *s);
 
-enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char *type, json_t *data)
+enum cd_err ledger_events_add(struct store *db, const struct acct *a, const char *type, json_t *data)
 {
 	struct store_write lw;
 	assert(type != NULL);
@@ -31,14 +31,14 @@ enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "events", EVENTS_TABLE(COL_WRITE, a != NULL ? &a->id : NULL, a != NULL ? a->ext_id : NULL,
 						    type, text));
-	enum cd_err rc = store_write_run(lg, &lw, "event insert", NULL, NULL);
+	enum cd_err rc = store_write_run(db, &lw, "event insert", NULL, NULL);
 	free(text);
 	return rc;
 }
 
-static json_t *notice_balance(const struct store *lg, struct acct *a)
+static json_t *notice_balance(const struct store *db, struct acct *a)
 {
-	int64_t threshold = ledger_config_low_threshold(ledger_config_of(lg->cfg), a->low_balance);
+	int64_t threshold = ledger_config_low_threshold(ledger_config_of(db->cfg), a->low_balance);
 	int noted;
 	/* Judged on the balance after settles, holds excluded (money_alert.h). */
 	enum money_alert_step step = money_alert_low(a->balance, a->overdraft, threshold > 0 ? threshold : 0,
@@ -50,20 +50,20 @@ static json_t *notice_balance(const struct store *lg, struct acct *a)
 			 "balance_micros", (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
 }
 
-json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a)
+json_t *ledger_events_notice_balance(const struct store *db, struct acct *a)
 {
-	json_t *low = notice_balance(lg, a);
+	json_t *low = notice_balance(db, a);
 	/* Told once a crossing: told now, or re-armed at the threshold. */
 	assert(low == NULL || a->low_noted);
 	return low;
 }
 
-static const char *notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+static const char *notice_refusal(const struct store *db, struct acct *a, struct member_row *m, enum refusal_why why,
 				  int64_t available, int64_t required, json_t **data)
 {
 	struct money_refusal_noted noted = {a->depleted_noted, a->limit_month_noted, a->limit_day_noted,
 					    m != NULL ? m->cap_month_noted : 0};
-	enum money_refusal_notice told = money_alert_refusal(why, m != NULL, lg->now_month, lg->now_day, &noted);
+	enum money_refusal_notice told = money_alert_refusal(why, m != NULL, db->now_month, db->now_day, &noted);
 	a->depleted_noted = noted.depleted;
 	a->limit_month_noted = noted.limit_month;
 	a->limit_day_noted = noted.limit_day;
@@ -88,26 +88,26 @@ static const char *notice_refusal(const struct store *lg, struct acct *a, struct
 	return EVENT_LIMIT_REACHED;
 }
 
-const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+const char *ledger_events_notice_refusal(const struct store *db, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data)
 {
 	assert(data != NULL);
-	const char *type = notice_refusal(lg, a, m, why, available, required, data);
+	const char *type = notice_refusal(db, a, m, why, available, required, data);
 	/* Nothing to tell carries no data; what is told is one of the two. */
 	assert(type != NULL || *data == NULL);
 	assert(type == NULL || strcmp(type, EVENT_BALANCE_DEPLETED) == 0 || strcmp(type, EVENT_LIMIT_REACHED) == 0);
 	return type;
 }
 
-int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
+int ledger_events_notice_recharge(const struct store *db, struct acct *a)
 {
 	const int in_flight = a->recharge_pending;
 	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
 				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
-				  .day_count = a->recharge_day_count, .today = lg->now_day,
-				  .max_per_day = ledger_config_of(lg->cfg)->auto_recharge_max_per_day};
+				  .day_count = a->recharge_day_count, .today = db->now_day,
+				  .max_per_day = ledger_config_of(db->cfg)->auto_recharge_max_per_day};
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)
 		a->recharge_pending = 1;
@@ -122,7 +122,7 @@ int ledger_events_notice_recharge(const struct store *lg, struct acct *a)
  * try still waiting has nothing left to collect, and a suspension for a
  * failed payment ends by itself; one for another reason (an admin's, a
  * dispute's) stays. */
-static enum cd_err notice_debt_paid(struct store *lg, struct acct *a)
+static enum cd_err notice_debt_paid(struct store *db, struct acct *a)
 {
 	static const char sql_retry[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
 					"error = 'the debt was paid otherwise', updated_at = ? WHERE account_id = ? AND "
@@ -132,25 +132,25 @@ static enum cd_err notice_debt_paid(struct store *lg, struct acct *a)
 	if (a->balance_read >= 0 || a->balance < 0)
 		return CD_OK;
 	a->balance_read = a->balance;
-	enum cd_err rc = store_do(lg, sql_retry, "collection retry dropped", "ii", lg->now, a->id);
+	enum cd_err rc = store_do(db, sql_retry, "collection retry dropped", "ii", db->now, a->id);
 	if (rc != CD_OK || strcmp(a->status, "suspended") != 0 || strcmp(a->status_reason, "payment_failed") != 0)
 		return rc;
-	rc = store_do(lg, sql, "suspension lift", "i", a->id);
+	rc = store_do(db, sql, "suspension lift", "i", a->id);
 	if (rc != CD_OK)
 		return rc;
 	ledger_rows_copy_text(a->status, sizeof(a->status), "active");
 	a->status_reason[0] = '\0';
-	return ledger_events_add(lg, a, EVENT_PAYG_RECOVERED, json_pack("{s:s, s:I}", "reason", "payment_failed",
+	return ledger_events_add(db, a, EVENT_PAYG_RECOVERED, json_pack("{s:s, s:I}", "reason", "payment_failed",
 							     "balance_micros", (json_int_t)a->balance));
 }
 
-enum cd_err ledger_events_alerts(struct store *lg, const struct acct *a, const json_t *fired)
+enum cd_err ledger_events_alerts(struct store *db, const struct acct *a, const json_t *fired)
 {
 	size_t i;
 	json_t *data;
 	enum cd_err rc = CD_OK;
 	json_array_foreach(fired, i, data) {
-		rc = ledger_events_add(lg, a, EVENT_ALERT_THRESHOLD, json_incref(data));
+		rc = ledger_events_add(db, a, EVENT_ALERT_THRESHOLD, json_incref(data));
 		if (rc != CD_OK)
 			break;
 	}
@@ -159,29 +159,29 @@ enum cd_err ledger_events_alerts(struct store *lg, const struct acct *a, const j
 
 /* The account's threshold alerts after its change (ledger_alerts.h):
  * nothing read when it has none. */
-static enum cd_err notice_alerts(struct store *lg, struct acct *a)
+static enum cd_err notice_alerts(struct store *db, struct acct *a)
 {
 	if (a->alert_count == 0)
 		return CD_OK;
 	json_t *fired = json_array();
 	if (fired == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = ledger_alerts_notice(lg, a, fired);
-	rc = rc == CD_OK ? ledger_events_alerts(lg, a, fired) : rc;
+	enum cd_err rc = ledger_alerts_notice(db, a, fired);
+	rc = rc == CD_OK ? ledger_events_alerts(db, a, fired) : rc;
 	json_decref(fired);
 	return rc;
 }
 
-enum cd_err ledger_events_acct_save(struct store *lg, struct acct *a)
+enum cd_err ledger_events_acct_save(struct store *db, struct acct *a)
 {
 	/* Every operation saves the account it opened locked (ledger_due_lock). */
-	assert(a->locked_tx == lg->tx_serial);
-	json_t *low = ledger_events_notice_balance(lg, a);
-	enum cd_err rc = low != NULL ? ledger_events_add(lg, a, EVENT_BALANCE_LOW, low) : CD_OK;
+	assert(a->locked_tx == db->tx_serial);
+	json_t *low = ledger_events_notice_balance(db, a);
+	enum cd_err rc = low != NULL ? ledger_events_add(db, a, EVENT_BALANCE_LOW, low) : CD_OK;
 	if (rc == CD_OK)
-		rc = notice_debt_paid(lg, a);
-	rc = rc == CD_OK ? notice_alerts(lg, a) : rc;
-	rc = rc == CD_OK ? ledger_rows_acct_store(lg, a) : rc;
+		rc = notice_debt_paid(db, a);
+	rc = rc == CD_OK ? notice_alerts(db, a) : rc;
+	rc = rc == CD_OK ? ledger_rows_acct_store(db, a) : rc;
 	/* A debt paid off is noticed once: the balance as read follows it. */
 	assert(rc != CD_OK || a->balance_read >= 0 || a->balance < 0);
 	return rc;
@@ -199,14 +199,14 @@ static json_t *event_json(const struct dbstmt *s)
 			 store_null(s, 1) ? json_null() : json_string(store_str(s, 1)), "data", data);
 }
 
-static enum cd_err page_tx(struct store *lg, int64_t after, int limit, json_t **out)
+static enum cd_err page_tx(struct store *db, int64_t after, int limit, json_t **out)
 {
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	struct dbstmt *s = store_exec(lg, SQL_EVENT_PAGE, &e, "ii", after, (int64_t)limit);
+	struct dbstmt *s = store_exec(db, SQL_EVENT_PAGE, &e, "ii", after, (int64_t)limit);
 	if (s == NULL)
-		return store_err(lg, e, "event page");
+		return store_err(db, e, "event page");
 	json_t *data = json_array();
 	int64_t last = after;
 	int got = 0;
@@ -222,12 +222,12 @@ static enum cd_err page_tx(struct store *lg, int64_t after, int limit, json_t **
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_events(struct store *lg, int64_t after, int limit, json_t **out)
+enum cd_err ledger_events(struct store *db, int64_t after, int limit, json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, page_tx(lg, after, limit, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, page_tx(db, after, limit, out));
 	return t.rc;
 }
 
@@ -246,7 +246,7 @@ static const char SQL_FAILED[] = "UPDATE events SET state = IF(created_at + ? <=
 
 /* Claims into out[0..*claimed) (bodies malloc'd), freeing what an
  * earlier attempt claimed first: its transaction was rolled back. */
-static enum cd_err claim_tx(struct store *lg, struct ledger_push *out, int max, int64_t lease, int *claimed)
+static enum cd_err claim_tx(struct store *db, struct ledger_push *out, int max, int64_t lease, int *claimed)
 {
 	int64_t ids[LIMIT_NOTIFY_BATCH], attempts[LIMIT_NOTIFY_BATCH];
 	char *bodies[LIMIT_NOTIFY_BATCH];
@@ -254,9 +254,9 @@ static enum cd_err claim_tx(struct store *lg, struct ledger_push *out, int max, 
 	for (int i = 0; i < *claimed; i++)
 		free(out[i].body);
 	*claimed = 0;
-	struct dbstmt *s = store_exec(lg, SQL_DUE, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(db, SQL_DUE, &e, "ii", db->now, (int64_t)max);
 	if (s == NULL)
-		return store_err(lg, e, "events due");
+		return store_err(db, e, "events due");
 	while (n < max && n < LIMIT_NOTIFY_BATCH && (got = store_fetch(s)) == 1) {
 		json_t *ev = event_json(s);
 		ids[n] = store_i64(s, 0);
@@ -272,10 +272,10 @@ static enum cd_err claim_tx(struct store *lg, struct ledger_push *out, int max, 
 	}
 	enum cd_err rc = CD_OK;
 	for (int i = 0; i < n; i++) {
-		struct dbstmt *l = rc == CD_OK ? store_exec(lg, SQL_LEASE, &e, "iii", lg->now + lease, ids[i], lg->now)
+		struct dbstmt *l = rc == CD_OK ? store_exec(db, SQL_LEASE, &e, "iii", db->now + lease, ids[i], db->now)
 					       : NULL;
 		if (rc == CD_OK && l == NULL)
-			rc = store_err(lg, e, "event lease");
+			rc = store_err(db, e, "event lease");
 		if (rc == CD_OK && store_affected(l) == 1) {
 			out[(*claimed)++] = (struct ledger_push){ids[i], attempts[i], bodies[i]};
 			continue;
@@ -285,12 +285,12 @@ static enum cd_err claim_tx(struct store *lg, struct ledger_push *out, int max, 
 	return rc;
 }
 
-enum cd_err ledger_events_claim(struct store *lg, struct ledger_push *out, int max, int64_t lease_seconds, int *n)
+enum cd_err ledger_events_claim(struct store *db, struct ledger_push *out, int max, int64_t lease_seconds, int *n)
 {
 	struct store_tx t;
 	int claimed = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, claim_tx(db, out, max, lease_seconds, &claimed));
 	if (t.rc != CD_OK) {
 		for (int i = 0; i < claimed; i++)
 			free(out[i].body);
@@ -300,19 +300,19 @@ enum cd_err ledger_events_claim(struct store *lg, struct ledger_push *out, int m
 	return t.rc;
 }
 
-static enum cd_err pushed_tx(struct store *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+static enum cd_err pushed_tx(struct store *db, int64_t id, int ok, const char *error, int64_t retry_seconds)
 {
 	if (ok)
-		return store_do(lg, SQL_DELIVERED, "event delivered", "ii", lg->now, id);
-	return store_do(lg, SQL_FAILED, "event failed", "iiiisi", retry_seconds, lg->now, lg->now,
+		return store_do(db, SQL_DELIVERED, "event delivered", "ii", db->now, id);
+	return store_do(db, SQL_FAILED, "event failed", "iiiisi", retry_seconds, db->now, db->now,
 		     (int64_t)LIMIT_NOTIFY_BACKOFF_MAX_SECONDS, error != NULL ? error : "", id);
 }
 
-enum cd_err ledger_event_pushed(struct store *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+enum cd_err ledger_event_pushed(struct store *db, int64_t id, int ok, const char *error, int64_t retry_seconds)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, pushed_tx(lg, id, ok, error, retry_seconds));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, pushed_tx(db, id, ok, error, retry_seconds));
 	return t.rc;
 }
 
@@ -324,25 +324,25 @@ static atomic_llong outbox_pending = -1;
 
 /* An index range read of ix_due (state, next_attempt_at), stopped at
  * LIMIT_OUTBOX_COUNT_ROWS: never a scan of the table. */
-static enum cd_err outbox_count_tx(struct store *lg, int64_t *n)
+static enum cd_err outbox_count_tx(struct store *db, int64_t *n)
 {
 	static const char sql[] = "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE state = 'pending' LIMIT ?) p";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
 	if (s == NULL)
-		return store_err(lg, e, "outbox count");
+		return store_err(db, e, "outbox count");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	*n = store_i64(s, 0);
 	return CD_OK;
 }
 
-enum cd_err ledger_outbox_count(struct store *lg)
+enum cd_err ledger_outbox_count(struct store *db)
 {
 	struct store_tx t;
 	int64_t n = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, outbox_count_tx(lg, &n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, outbox_count_tx(db, &n));
 	if (t.rc == CD_OK)
 		atomic_store(&outbox_pending, (long long)n);
 	return t.rc;
@@ -355,7 +355,7 @@ long long ledger_outbox_pending(void)
 
 /* ---- creditctl ---- */
 
-static enum cd_err list_tx(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+static enum cd_err list_tx(struct store *db, const char *state, int64_t after, struct ledger_event_row *rows,
 			   int cap, int *n)
 {
 	static const char sql[] = "SELECT e.id, e.account, e.type, e.state, e.attempts, e.created_at, "
@@ -364,9 +364,9 @@ static enum cd_err list_tx(struct store *lg, const char *state, int64_t after, s
 				  "WHERE e.id > ? AND (? IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?";
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	struct dbstmt *s = store_exec(lg, sql, &e, "issi", after, state, state, (int64_t)cap);
+	struct dbstmt *s = store_exec(db, sql, &e, "issi", after, state, state, (int64_t)cap);
 	if (s == NULL)
-		return store_err(lg, e, "event list");
+		return store_err(db, e, "event list");
 	while (*n < cap && store_fetch(s) == 1) {
 		struct ledger_event_row *r = &rows[*n];
 		r->id = store_i64(s, 0);
@@ -390,19 +390,19 @@ static enum cd_err list_tx(struct store *lg, const char *state, int64_t after, s
 	return CD_OK;
 }
 
-enum cd_err ledger_events_list(struct store *lg, const char *state, int64_t after, struct ledger_event_row *rows,
+enum cd_err ledger_events_list(struct store *db, const char *state, int64_t after, struct ledger_event_row *rows,
 			       int cap, int *n)
 {
 	struct store_tx t;
 	*n = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, list_tx(lg, state, after, rows, cap, n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, list_tx(db, state, after, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc;
 }
 
-static enum cd_err retry_tx(struct store *lg, int64_t id, int *count)
+static enum cd_err retry_tx(struct store *db, int64_t id, int *count)
 {
 	static const char one[] = "UPDATE events SET state = 'pending', next_attempt_at = ? "
 				  "WHERE id = ? AND state <> 'delivered'";
@@ -412,22 +412,22 @@ static enum cd_err retry_tx(struct store *lg, int64_t id, int *count)
 				       "AND state = 'failed'";
 	static const char mail_all[] = "UPDATE event_mails SET state = 'pending', next_at = ? WHERE state = 'failed'";
 	int e;
-	struct dbstmt *s = id > 0 ? store_exec(lg, one, &e, "ii", lg->now, id) : store_exec(lg, all, &e, "i", lg->now);
+	struct dbstmt *s = id > 0 ? store_exec(db, one, &e, "ii", db->now, id) : store_exec(db, all, &e, "i", db->now);
 	if (s == NULL)
-		return store_err(lg, e, "event retry");
+		return store_err(db, e, "event retry");
 	count[0] = (int)store_affected(s);
-	s = id > 0 ? store_exec(lg, mail_one, &e, "ii", lg->now, id) : store_exec(lg, mail_all, &e, "i", lg->now);
+	s = id > 0 ? store_exec(db, mail_one, &e, "ii", db->now, id) : store_exec(db, mail_all, &e, "i", db->now);
 	if (s == NULL)
-		return store_err(lg, e, "mail retry");
+		return store_err(db, e, "mail retry");
 	count[1] = (int)store_affected(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_events_retry(struct store *lg, int64_t id, int count[2])
+enum cd_err ledger_events_retry(struct store *db, int64_t id, int count[2])
 {
 	struct store_tx t;
 	count[0] = count[1] = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, retry_tx(lg, id, count));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, retry_tx(db, id, count));
 	return t.rc;
 }

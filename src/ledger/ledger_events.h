@@ -42,20 +42,20 @@
 /* Appends an event of the account's (a NULL: of no account, shown with
  * "account": null), with data (a JSON object, whose reference this takes;
  * NULL: {}), in the running transaction. */
-enum cd_err ledger_events_add(struct store *lg, const struct acct *a, const char *type, json_t *data);
+enum cd_err ledger_events_add(struct store *db, const struct acct *a, const char *type, json_t *data);
 
 /* What a change of the account calls for: balance.low when its balance
  * after settles (holds excluded: money_alert_low) fell below the
  * account's low_balance_micros (else the configured default) and was not
  * told for this crossing; rising to the threshold again (money coming
  * in) re-arms it. Sets a->low_noted; returns the event's data or NULL. */
-json_t *ledger_events_notice_balance(const struct store *lg, struct acct *a);
+json_t *ledger_events_notice_balance(const struct store *db, struct acct *a);
 /* What a refusal calls for: balance.depleted at the first 402 since
  * credit last came in; limit.reached at the first 429 of a month (monthly,
  * member_cap) or a day (daily). m: the member's row (member_cap), or NULL.
  * Sets the account's (or member's) note; returns the type and *data, or
  * NULL when there is nothing to tell. */
-const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a, struct member_row *m, enum refusal_why why,
+const char *ledger_events_notice_refusal(const struct store *db, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data);
 /* Auto-recharge (docs/api.md, "Auto-recharge"): 1 when a charge (the guard's batches: holds
  * and charges) left available below the account's threshold, a card is
@@ -64,14 +64,14 @@ const char *ledger_events_notice_refusal(const struct store *lg, struct acct *a,
  * and marked in flight on a, and its row must be written in the same
  * transaction (the guard's batch writes it: ledger_batch.c). A failure or a credit queues none by
  * itself: the next charge does. */
-int ledger_events_notice_recharge(const struct store *lg, struct acct *a);
+int ledger_events_notice_recharge(const struct store *db, struct acct *a);
 /* Writes an alert.threshold of the account's for each data in fired (a
  * JSON array, ledger_alerts.h), in the running transaction (an
  * operation outside the guard's batches: theirs go with the batch's
  * write, ledger_alerts_batch.h). */
-enum cd_err ledger_events_alerts(struct store *lg, const struct acct *a, const json_t *fired);
+enum cd_err ledger_events_alerts(struct store *db, const struct acct *a, const json_t *fired);
 /* Stores the account (ledger_rows_acct_store) after writing what its change calls
  * for (ledger_events_notice_balance, its threshold alerts: ledger_alerts.h): how
  * every operation outside the guard's batches stores an account. */
-enum cd_err ledger_events_acct_save(struct store *lg, struct acct *a);
+enum cd_err ledger_events_acct_save(struct store *db, struct acct *a);
 #endif

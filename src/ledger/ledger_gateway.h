@@ -32,29 +32,29 @@ struct gwkey_new {
  * caller adds the secret). CD_E_NOT_FOUND: no such account; CD_E_CONFLICT:
  * it has LIMIT_GATEWAY_KEYS_PER_ACCOUNT live keys already. Nothing is
  * stored but on CD_OK. */
-enum cd_err ledger_gwkey_create(struct store *lg, const struct gwkey_new *n, json_t **out);
+enum cd_err ledger_gwkey_create(struct store *db, const struct gwkey_new *n, json_t **out);
 /* A page of the account's live gateway keys (neither revoked nor
  * expired), oldest first, after the key id after_id (0: from the first),
  * at most limit: {"data": [key...], "next_cursor", "has_more"}. The
  * caller owns *out. CD_E_NOT_FOUND: no such account. */
-enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out);
+enum cd_err ledger_gwkey_list(struct store *db, const char *account, int limit, int64_t after_id, json_t **out);
 /* Revokes the account's gateway key id (expired or not) and answers it
  * with its revoked_at in *out (the caller owns it). CD_E_NOT_FOUND with
  * *missing "account" (no such account) or "gateway key" (none of that id
  * of this account's, or revoked already). */
-enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t id, json_t **out,
+enum cd_err ledger_gwkey_revoke(struct store *db, const char *account, int64_t id, json_t **out,
 				const char **missing);
 /* The Responses API ids the gateway kept (sql/045; docs/gateway.md, "previous_response_id"): keep
  * adds the id of an answer the account received (nothing for ""); owned
  * sets *owned to 1 when the account received response_id within
  * LIMIT_GATEWAY_RESPONSE_DAYS. Each is one transaction on the account's
  * node; the routing the ledger had is kept. */
-enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id);
-enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned);
+enum cd_err ledger_gw_response_keep(struct store *db, const char *account, const char *response_id);
+enum cd_err ledger_gw_response_owned(struct store *db, const char *account, const char *response_id, int *owned);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
  * (docs/gateway.md, "it lives as long as the call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */
-enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds);
+enum cd_err ledger_hold_renew(struct store *db, const char *account, const char *hold_id, int64_t ttl_seconds);
 /* What a gateway call was charged for beyond its tokens, kept on its usage record (sql/046, 047). */
 struct ledger_usage_billed {
 	int over_hold;			/* usage beyond what was asked, charged as reported */
@@ -69,13 +69,13 @@ struct ledger_usage_billed {
 	int usage_unknown;		/* tokens no reading placed, at the dearest price (sql/056) */
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
-enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
+enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b);
 /* One hold as GET /v1/holds/{hold_id} shows it
  * (docs/api.md, "GET /v1/holds/{hold_id}"): its account, member, model,
  * provider and attempts (a gateway call's), status, what it held and charged,
  * the usage settled and its reason, over_hold, when it was made and ended.
  * CD_E_NOT_FOUND (REFUSE_HOLD_UNKNOWN) when no such hold. */
-enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out);
+enum cd_err ledger_hold_get(struct store *db, const char *hold_id, json_t **out);
 
 #endif

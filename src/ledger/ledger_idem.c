@@ -18,16 +18,16 @@ static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, re
 static const char SQL_SAVEPOINT[] = "SAVEPOINT creditd_write";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT creditd_write";
 
-static enum cd_err idem_replay(struct store *lg, struct ledger_idem *r)
+static enum cd_err idem_replay(struct store *db, struct ledger_idem *r)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_IDEM_GET, &e, "s", r->call->idem_key);
+	struct dbstmt *s = store_exec(db, SQL_IDEM_GET, &e, "s", r->call->idem_key);
 	if (s == NULL)
-		return store_err(lg, e, "idempotency lookup");
+		return store_err(db, e, "idempotency lookup");
 	if (store_fetch(s) != 1)
-		return store_retry(lg, RETRY_RACE);	/* the first claimant rolled back */
+		return store_retry(db, RETRY_RACE);	/* the first claimant rolled back */
 	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), r->call->request_hash, 32) != 0)
-		return refusal_set(&lg->refusal, REFUSE_KEY_REUSED, NULL, NULL);
+		return refusal_set(&db->refusal, REFUSE_KEY_REUSED, NULL, NULL);
 	json_error_t jerr;
 	r->out = json_loadb(store_str(s, 2), store_len(s, 2), 0, &jerr);
 	r->status = (int)store_i64(s, 1);
@@ -37,12 +37,12 @@ static enum cd_err idem_replay(struct store *lg, struct ledger_idem *r)
 
 /* Stores status and body under the claimed key, in the running
  * transaction: the text as the key's replay answers it. */
-static enum cd_err idem_store(struct store *lg, const struct ledger_idem *r, int status, const json_t *body)
+static enum cd_err idem_store(struct store *db, const struct ledger_idem *r, int status, const json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (text == NULL)
 		return CD_E_INTERNAL;
-	enum cd_err rc = store_do(lg, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)status, text, strlen(text),
+	enum cd_err rc = store_do(db, SQL_IDEM_STORE, "idempotency store", "ibs", (int64_t)status, text, strlen(text),
 			       r->call->idem_key);
 	free(text);
 	return rc;
@@ -50,7 +50,7 @@ static enum cd_err idem_store(struct store *lg, const struct ledger_idem *r, int
 
 /* Stores the operation's answer, rendered by the caller's renderer now:
  * in the transaction that decided it. */
-static enum cd_err idem_store_done(struct store *lg, const struct ledger_idem *r)
+static enum cd_err idem_store_done(struct store *db, const struct ledger_idem *r)
 {
 	json_t *body = NULL;
 	int status = 0;
@@ -60,7 +60,7 @@ static enum cd_err idem_store_done(struct store *lg, const struct ledger_idem *r
 	if (rc == CD_OK && body == NULL)
 		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
-		rc = idem_store(lg, r, status, body);
+		rc = idem_store(db, r, status, body);
 	else
 		log_error("an answer could not be rendered to store (%s)", errors_strerror(rc));
 	json_decref(body);
@@ -71,26 +71,26 @@ static enum cd_err idem_store_done(struct store *lg, const struct ledger_idem *r
  * answer about the ledger's state is stored under the key in this same
  * transaction, after undoing whatever the operation wrote (back to the
  * savepoint taken after the claim); the rest roll back whole. */
-static enum cd_err write_refused(struct store *lg, struct ledger_idem *r, enum cd_err rc, int claimed)
+static enum cd_err write_refused(struct store *db, struct ledger_idem *r, enum cd_err rc, int claimed)
 {
-	if (lg->refusal.why == REFUSE_NONE || refusal_err(lg->refusal.why) != rc) {
+	if (db->refusal.why == REFUSE_NONE || refusal_err(db->refusal.why) != rc) {
 		log_error("the ledger refused (%s) without saying why", errors_strerror(rc));
 		return rc;
 	}
-	r->out = refusal_json(&lg->refusal);
+	r->out = refusal_json(&db->refusal);
 	if (r->out == NULL)
 		return CD_E_INTERNAL;
 	r->status = errors_status(rc);
 	r->refused = 1;
-	if (!claimed || !refusal_kept(lg->refusal.why))
+	if (!claimed || !refusal_kept(db->refusal.why))
 		return rc;
-	rc = store_text(lg, SQL_ROLLBACK_TO, "rollback to savepoint");
+	rc = store_text(db, SQL_ROLLBACK_TO, "rollback to savepoint");
 	if (rc == CD_OK)
-		rc = idem_store(lg, r, r->status, r->out);
+		rc = idem_store(db, r, r->status, r->out);
 	return rc;
 }
 
-void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call,
+void ledger_idem_init(struct store *db, struct ledger_idem *w, const struct ledger_call *call,
 		      struct ledger_result *res)
 {
 	memset(w, 0, sizeof(*w));
@@ -99,12 +99,12 @@ void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledg
 	 * renderer (a caller's bug otherwise). */
 	assert(w->call == NULL || w->call->render != NULL);
 	w->done = &res->done;
-	store_tx_init(lg, &w->tx);
+	store_tx_init(db, &w->tx);
 }
 
 /* Starts an attempt: a fresh answer, and the key claimed (with a
  * savepoint after it), or the answer already stored under it. */
-static enum cd_err write_claim(struct store *lg, struct ledger_idem *w)
+static enum cd_err write_claim(struct store *db, struct ledger_idem *w)
 {
 	const char *key = w->call != NULL ? w->call->idem_key : NULL;
 	int e;
@@ -115,54 +115,54 @@ static enum cd_err write_claim(struct store *lg, struct ledger_idem *w)
 	w->replayed = 0;
 	w->refused = 0;
 	w->answered = 0;
-	memset(&lg->refusal, 0, sizeof(lg->refusal));
+	memset(&db->refusal, 0, sizeof(db->refusal));
 	if (key == NULL)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
-				   lg->now);
+	struct dbstmt *s = store_exec(db, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
+				   db->now);
 	if (s == NULL && e == ER_DUP_ENTRY) {
-		enum cd_err rc = idem_replay(lg, w);
+		enum cd_err rc = idem_replay(db, w);
 		/* Answered from the store (or refused by the key): no operation. */
 		w->answered = 1;
-		return rc == CD_E_CONFLICT ? write_refused(lg, w, rc, 0) : rc;
+		return rc == CD_E_CONFLICT ? write_refused(db, w, rc, 0) : rc;
 	}
 	if (s == NULL)
-		return store_err(lg, e, "idempotency claim");
-	return store_text(lg, SQL_SAVEPOINT, "savepoint");
+		return store_err(db, e, "idempotency claim");
+	return store_text(db, SQL_SAVEPOINT, "savepoint");
 }
 
-int ledger_idem_next(struct store *lg, struct ledger_idem *w)
+int ledger_idem_next(struct store *db, struct ledger_idem *w)
 {
-	while (store_tx_next(lg, &w->tx)) {
-		enum cd_err rc = write_claim(lg, w);
+	while (store_tx_next(db, &w->tx)) {
+		enum cd_err rc = write_claim(db, w);
 		if (rc == CD_OK && !w->answered) {
-			lg->idem_key = w->call != NULL ? w->call->idem_key : NULL;
-			lg->journal_key = lg->idem_key;
+			db->idem_key = w->call != NULL ? w->call->idem_key : NULL;
+			db->journal_key = db->idem_key;
 			return 1;
 		}
-		store_tx_end(lg, &w->tx, rc);
+		store_tx_end(db, &w->tx, rc);
 	}
 	return 0;
 }
 
-void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc)
+void ledger_idem_step(struct store *db, struct ledger_idem *w, enum cd_err rc)
 {
-	lg->idem_key = NULL;
-	lg->journal_key = NULL;
+	db->idem_key = NULL;
+	db->journal_key = NULL;
 	if (rc != CD_OK && rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && rc != CD_E_INTERNAL) {
 		json_decref(w->out);
 		w->out = NULL;
 		w->done->kind = LEDGER_DONE_NONE;
-		rc = write_refused(lg, w, rc, w->call != NULL);
+		rc = write_refused(db, w, rc, w->call != NULL);
 	} else if (rc == CD_OK && w->call != NULL) {
-		rc = idem_store_done(lg, w);
+		rc = idem_store_done(db, w);
 	}
 	/* An operation that succeeded answered. */
 	assert(rc != CD_OK || w->refused || w->done->kind != LEDGER_DONE_NONE);
-	store_tx_end(lg, &w->tx, rc);
+	store_tx_end(db, &w->tx, rc);
 }
 
-enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledger_result *res)
+enum cd_err ledger_idem_end(struct store *db, struct ledger_idem *w, struct ledger_result *res)
 {
 	assert(w->done == &res->done);
 	res->body = NULL;
@@ -182,6 +182,6 @@ enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledg
 	res->status = w->status;
 	res->replayed = w->replayed;
 	if (w->refused)
-		res->refusal = lg->refusal;
+		res->refusal = db->refusal;
 	return CD_OK;
 }

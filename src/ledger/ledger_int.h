@@ -8,13 +8,13 @@
 
 /* One idempotent write (see ledger.h "Writes"), driven the same way:
  *	struct ledger_idem w;
- *	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
- *		ledger_idem_step(lg, &w, op(lg, in, w.done));
- *	return ledger_idem_end(lg, &w, res);
+ *	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+ *		ledger_idem_step(db, &w, op(db, in, w.done));
+ *	return ledger_idem_end(db, &w, res);
  * next claims the Idempotency-Key (or finds its stored answer, and then
  * no operation runs) and empties *w.done (res->done); the operation fills
  * it (its kind set) and returns CD_OK, or returns a refusal's code after
- * refusal_set(&lg->refusal, ...); step words a refusal, stores the answer
+ * refusal_set(&db->refusal, ...); step words a refusal, stores the answer
  * under the key in the same transaction (a success rendered by
  * call->render), and ends the attempt; end hands the answer over. */
 struct ledger_idem {
@@ -27,9 +27,9 @@ struct ledger_idem {
 	int refused;			/* out is a refusal's error object */
 	int answered;			/* out came from the key's store: no operation */
 };
-void ledger_idem_init(struct store *lg, struct ledger_idem *w, const struct ledger_call *call,
+void ledger_idem_init(struct store *db, struct ledger_idem *w, const struct ledger_call *call,
 		      struct ledger_result *res);
-int ledger_idem_next(struct store *lg, struct ledger_idem *w);
-void ledger_idem_step(struct store *lg, struct ledger_idem *w, enum cd_err rc);
-enum cd_err ledger_idem_end(struct store *lg, struct ledger_idem *w, struct ledger_result *res);
+int ledger_idem_next(struct store *db, struct ledger_idem *w);
+void ledger_idem_step(struct store *db, struct ledger_idem *w, enum cd_err rc);
+enum cd_err ledger_idem_end(struct store *db, struct ledger_idem *w, struct ledger_result *res);
 #endif

@@ -29,7 +29,7 @@ struct ledger_usage_day {
 /* Every day × model of [from, to) in one grouped query, ordered by day
  * and model, into rows (cap of them). *more = 1 when there were more than
  * cap (nothing is cut silently: the caller refuses). */
-enum cd_err ledger_usage_by_day(struct store *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
+enum cd_err ledger_usage_by_day(struct store *db, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 				int *n, int *more);
 /* creditd's side of one minute × model (creditctl hold resolve
  * --from-usage): the tokens of its usage records made in it, BYOK left
@@ -40,7 +40,7 @@ struct ledger_usage_minute {
 	int64_t input_tokens, cached_input_tokens, cache_write_input_tokens, output_tokens;
 };
 /* Every minute × model of [from, to), as ledger_usage_by_day. */
-enum cd_err ledger_usage_by_minute(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *rows,
+enum cd_err ledger_usage_by_minute(struct store *db, int64_t from, int64_t to, struct ledger_usage_minute *rows,
 				   int cap, int *n, int *more);
 /* A hold whose time ran out in [from, to) before it was settled or
  * released, as of now: its call may have run uncharged. BYOK left out. */
@@ -51,19 +51,19 @@ struct ledger_expired_hold {
 	int64_t expired_at;
 };
 /* Up to cap of them, oldest first; *more as ledger_usage_by_day. */
-enum cd_err ledger_expired_holds(struct store *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows,
+enum cd_err ledger_expired_holds(struct store *db, int64_t from, int64_t to, struct ledger_expired_hold *rows,
 				 int cap, int *n, int *more);
 /* The model's price in effect just before `before` (its last change
  * before then, else its first one): *found = 0 when it was never priced. */
-enum cd_err ledger_price_in_effect(struct store *lg, const char *model, int64_t before, struct price *p, int *found);
+enum cd_err ledger_price_in_effect(struct store *db, const char *model, int64_t before, struct price *p, int *found);
 /* A provider's model name mapped to a creditd model (price_aliases). */
 struct ledger_price_alias {
 	char provider_name[LEDGER_TEXT_BYTES(LIMIT_PROVIDER_MODEL_BYTES)];
 	char model[LEDGER_TEXT_BYTES(LIMIT_NAME_BYTES)];
 };
 /* Every alias, up to cap, by provider name; *more as above. */
-enum cd_err ledger_price_aliases(struct store *lg, struct ledger_price_alias *rows, int cap, int *n, int *more);
+enum cd_err ledger_price_aliases(struct store *db, struct ledger_price_alias *rows, int cap, int *n, int *more);
 /* Maps provider_name to model (replacing an earlier mapping). The caller
  * checked that model is priced. */
-enum cd_err ledger_price_alias_set(struct store *lg, const char *provider_name, const char *model);
+enum cd_err ledger_price_alias_set(struct store *db, const char *provider_name, const char *model);
 #endif

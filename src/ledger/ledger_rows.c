@@ -39,13 +39,13 @@ static const char SQL_ACCT_MARK_LOCK_ID[] = "UPDATE accounts SET tx_mark = ? WHE
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";
 
-const char *ledger_rows_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+const char *ledger_rows_journal_key_push(struct store *db, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
 			     int force)
 {
-	const char *outer = lg->journal_key;
+	const char *outer = db->journal_key;
 	if (id != NULL && (force || outer == NULL)) {
 		snprintf(buf, JOURNAL_KEY_BYTES, "%s:%s", prefix, id);
-		lg->journal_key = buf;
+		db->journal_key = buf;
 	}
 	return outer;
 }
@@ -117,112 +117,112 @@ int ledger_rows_acct_spent(struct acct *a, int64_t delta)
  * first account it meets (store_tx_reroute), before it locks anything. */
 /* The first row of sql run by ext_id (fmt "s") or id (fmt "i"): the
  * statement at it, or NULL with *rc (REFUSE_ACCOUNT_UNKNOWN when none). */
-static struct dbstmt *acct_row(struct store *lg, const char *sql, const char *fmt, const char *ext_id, int64_t id,
+static struct dbstmt *acct_row(struct store *db, const char *sql, const char *fmt, const char *ext_id, int64_t id,
 			       enum cd_err *rc)
 {
 	int e;
-	struct dbstmt *s = fmt[0] == 's' ? store_exec(lg, sql, &e, fmt, ext_id) : store_exec(lg, sql, &e, fmt, id);
+	struct dbstmt *s = fmt[0] == 's' ? store_exec(db, sql, &e, fmt, ext_id) : store_exec(db, sql, &e, fmt, id);
 	int got = s != NULL ? store_fetch(s) : 0;
 	if (s == NULL)
-		*rc = store_err(lg, e, "account lookup");
+		*rc = store_err(db, e, "account lookup");
 	else if (got < 0)
 		*rc = CD_E_INTERNAL;
 	else if (got == 0)
-		*rc = refusal_set(&lg->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
+		*rc = refusal_set(&db->refusal, REFUSE_ACCOUNT_UNKNOWN, ext_id, NULL);
 	return got == 1 ? s : NULL;
 }
 
 /* Locks account id by writing its mark (before 053: its version). */
-static enum cd_err write_lock(struct store *lg, int64_t id)
+static enum cd_err write_lock(struct store *db, int64_t id)
 {
 	int64_t mark;
 	int e;
 	if (!store_mark_absent()) {
-		enum cd_err rc = store_mark_next(lg, id, &mark);
+		enum cd_err rc = store_mark_next(db, id, &mark);
 		if (rc != CD_OK)
 			return rc;
-		if (store_exec(lg, SQL_ACCT_MARK_LOCK_ID, &e, "ii", mark, id) != NULL) {
-			store_mark_locked(lg, id);
+		if (store_exec(db, SQL_ACCT_MARK_LOCK_ID, &e, "ii", mark, id) != NULL) {
+			store_mark_locked(db, id);
 			return CD_OK;
 		}
 		if (e != ER_BAD_FIELD_ERROR)
-			return store_err(lg, e, "account lock");
+			return store_err(db, e, "account lock");
 		store_mark_missing("account lock");
 	}
-	return store_do(lg, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", id);
+	return store_do(db, SQL_ACCT_WRITE_LOCK_ID, "account lock", "i", id);
 }
 
-static enum cd_err galera_lock(struct store *lg, const char *ext_id, int64_t *id)
+static enum cd_err galera_lock(struct store *db, const char *ext_id, int64_t *id)
 {
 	enum cd_err rc;
-	struct dbstmt *s = ext_id != NULL ? acct_row(lg, SQL_ACCT_ID, "s", ext_id, 0, &rc)
-					  : acct_row(lg, SQL_ACCT_EXT, "i", NULL, *id, &rc);
+	struct dbstmt *s = ext_id != NULL ? acct_row(db, SQL_ACCT_ID, "s", ext_id, 0, &rc)
+					  : acct_row(db, SQL_ACCT_EXT, "i", NULL, *id, &rc);
 	if (s == NULL)
 		return rc;
 	*id = store_i64(s, 0);
-	rc = store_tx_reroute(lg, store_str(s, 1));
-	return rc != CD_OK ? rc : write_lock(lg, *id);
+	rc = store_tx_reroute(db, store_str(s, 1));
+	return rc != CD_OK ? rc : write_lock(db, *id);
 }
 
-static enum cd_err acct_load(struct store *lg, const char *sql, const char *fmt, const char *ext_id,
+static enum cd_err acct_load(struct store *db, const char *sql, const char *fmt, const char *ext_id,
 			     int64_t id, struct acct *a)
 {
 	enum cd_err rc;
-	if (sql != SQL_ACCT_READ && store_galera(lg)) {
-		rc = galera_lock(lg, ext_id, &id);
+	if (sql != SQL_ACCT_READ && store_galera(db)) {
+		rc = galera_lock(db, ext_id, &id);
 		if (rc != CD_OK)
 			return rc;
 		sql = SQL_ACCT_LOCK_ID;
 		fmt = "i";
 	}
-	struct dbstmt *s = acct_row(lg, sql, fmt, ext_id, id, &rc);
+	struct dbstmt *s = acct_row(db, sql, fmt, ext_id, id, &rc);
 	if (s == NULL)
 		return rc;
 	struct db_row row = {s, NULL, 0};
 	ledger_rows_acct_from_row_at(&row, 0, a);
-	a->locked_tx = sql != SQL_ACCT_READ ? lg->tx_serial : 0;
+	a->locked_tx = sql != SQL_ACCT_READ ? db->tx_serial : 0;
 	return CD_OK;
 }
 
-void ledger_rows_acct_mark_locked(const struct store *lg, struct acct *a)
+void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a)
 {
-	a->locked_tx = lg->tx_serial;
+	a->locked_tx = db->tx_serial;
 }
 
-enum cd_err ledger_rows_acct_check_locked(const struct store *lg, const struct acct *a, const char *what)
+enum cd_err ledger_rows_acct_check_locked(const struct store *db, const struct acct *a, const char *what)
 {
 	assert(what != NULL);
-	assert(lg->tx_serial != 0);	/* numbered from 1 (store_new): 0 is "not locked" */
-	if (a->locked_tx == lg->tx_serial && a->locked_tx != 0)
+	assert(db->tx_serial != 0);	/* numbered from 1 (store_new): 0 is "not locked" */
+	if (a->locked_tx == db->tx_serial && a->locked_tx != 0)
 		return CD_OK;
 	log_error("%s of account %" PRId64 " from a row not locked in this transaction (locked in %" PRIu64
-		  ", now %" PRIu64 "): not written", what, a->id, a->locked_tx, lg->tx_serial);
+		  ", now %" PRIu64 "): not written", what, a->id, a->locked_tx, db->tx_serial);
 	return CD_E_INTERNAL;
 }
 
-enum cd_err ledger_rows_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_rows_acct_load_locked(struct store *db, const char *ext_id, struct acct *a)
 {
 	assert(ext_id != NULL);
-	enum cd_err rc = acct_load(lg, SQL_ACCT_LOCK, "s", ext_id, 0, a);
+	enum cd_err rc = acct_load(db, SQL_ACCT_LOCK, "s", ext_id, 0, a);
 	/* Read under its lock in this transaction: money may be written from it. */
-	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || a->locked_tx == db->tx_serial);
 	assert(rc != CD_OK || a->locked_tx != 0);
 	return rc;
 }
 
-enum cd_err ledger_rows_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a)
+enum cd_err ledger_rows_acct_load_locked_id(struct store *db, int64_t id, struct acct *a)
 {
-	enum cd_err rc = acct_load(lg, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
+	enum cd_err rc = acct_load(db, SQL_ACCT_LOCK_ID, "i", NULL, id, a);
 	assert(rc != CD_OK || a->id == id);
-	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || a->locked_tx == db->tx_serial);
 	assert(rc != CD_OK || a->locked_tx != 0);
 	return rc;
 }
 
-enum cd_err ledger_rows_acct_read(struct store *lg, const char *ext_id, struct acct *a)
+enum cd_err ledger_rows_acct_read(struct store *db, const char *ext_id, struct acct *a)
 {
 	assert(ext_id != NULL);
-	enum cd_err rc = acct_load(lg, SQL_ACCT_READ, "s", ext_id, 0, a);
+	enum cd_err rc = acct_load(db, SQL_ACCT_READ, "s", ext_id, 0, a);
 	assert(rc != CD_OK || a->locked_tx == 0);	/* a GET's read: never written from */
 	return rc;
 }
@@ -267,23 +267,23 @@ static void write_grants(struct store_write *lw, const struct acct *a, const str
 	jsonw_close(w, ']');
 }
 
-/* j as a journal row of a (with lg's journal key and time), the balance
+/* j as a journal row of a (with db's journal key and time), the balance
  * after it in *after; a refusal when it would leave the range. */
-static enum cd_err write_journal(struct store *lg, struct store_write *lw, const struct acct *a,
+static enum cd_err write_journal(struct store *db, struct store_write *lw, const struct acct *a,
 				 const struct journal_line *j, int64_t *after)
 {
-	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "a journal row");
+	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "a journal row");
 	if (rc != CD_OK)
 		return rc;
 	/* Callers check the range first (a refusal); this is the backstop
 	 * that keeps a wrapped balance out of the journal whatever they do. */
 	if (money_add(a->balance, j->amount, after) != 0)
-		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
-	LEDGER_WRITE_ONE(lw, "journal", JOURNAL_TABLE(COL_WRITE, a->id, j, *after, lg->journal_key));
+		return refusal_set_range(&db->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
+	LEDGER_WRITE_ONE(lw, "journal", JOURNAL_TABLE(COL_WRITE, a->id, j, *after, db->journal_key));
 	return CD_OK;
 }
 
-enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a)
+enum cd_err ledger_rows_acct_store(struct store *db, const struct acct *a)
 {
 	struct store_write lw;
 	assert(a->id > 0);
@@ -294,20 +294,20 @@ enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a)
 		log_error("account %" PRId64 " would store a negative reserve", a->id);
 		return CD_E_INTERNAL;
 	}
-	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an account update");
+	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "an account update");
 	if (rc != CD_OK)
 		return rc;
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "accounts", ACCT_TABLE(COL_WRITE, a));
-	rc = store_write_run(lg, &lw, "account update", NULL, NULL);
+	rc = store_write_run(db, &lw, "account update", NULL, NULL);
 	/* The write commits nothing: the row stays locked in this transaction. */
-	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || a->locked_tx == db->tx_serial);
 	return rc;
 }
 
 /* The changed grants among g[0..n), a new debt row (debt < 0; 0: none)
  * and, when j is not NULL, its journal row, in one write. */
-static enum cd_err grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n, int64_t debt,
+static enum cd_err grants_journal(struct store *db, struct acct *a, const struct spend_grant *g, int n, int64_t debt,
 				  const struct journal_line *j, int64_t *journal_id)
 {
 	struct store_write lw;
@@ -316,25 +316,25 @@ static enum cd_err grants_journal(struct store *lg, struct acct *a, const struct
 	store_write_begin(&lw);
 	write_grants(&lw, a, g, n, debt);
 	if (j != NULL)
-		rc = write_journal(lg, &lw, a, j, &after);
+		rc = write_journal(db, &lw, a, j, &after);
 	if (rc != CD_OK) {
 		store_write_drop(&lw);
 		return rc;
 	}
-	rc = store_write_run(lg, &lw, j != NULL ? "journal append" : "grants update", NULL,
+	rc = store_write_run(db, &lw, j != NULL ? "journal append" : "grants update", NULL,
 			      j != NULL ? journal_id : NULL);
 	if (rc == CD_OK)
 		a->balance = after;
 	return rc;
 }
 
-enum cd_err ledger_rows_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
+enum cd_err ledger_rows_grants_journal(struct store *db, struct acct *a, const struct spend_grant *g, int n,
 				  const struct journal_line *j, int64_t *journal_id)
 {
 	const int64_t before = a->balance;
 	assert(n >= 0);
 	assert(n == 0 || g != NULL);
-	enum cd_err rc = grants_journal(lg, a, g, n, 0, j, journal_id);
+	enum cd_err rc = grants_journal(db, a, g, n, 0, j, journal_id);
 	/* Invariant 1: the balance moved by exactly the journal row's amount. */
 	assert(rc != CD_OK || j == NULL || a->balance == before + j->amount);
 	assert(rc != CD_OK || j != NULL || a->balance == before);
@@ -342,19 +342,19 @@ enum cd_err ledger_rows_grants_journal(struct store *lg, struct acct *a, const s
 	return rc;
 }
 
-enum cd_err ledger_rows_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
+enum cd_err ledger_rows_journal_append(struct store *db, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id)
 {
 	const int64_t before = a->balance;
 	assert(j != NULL);
 	assert(j->cause != NULL);
-	enum cd_err rc = ledger_rows_grants_journal(lg, a, NULL, 0, j, journal_id);
+	enum cd_err rc = ledger_rows_grants_journal(db, a, NULL, 0, j, journal_id);
 	assert(rc != CD_OK || a->balance == before + j->amount);
 	assert(rc != CD_OK || money_in_range(a->balance));
 	return rc;
 }
 
-enum cd_err ledger_rows_hold_end(struct store *lg, const struct hold_end *h)
+enum cd_err ledger_rows_hold_end(struct store *db, const struct hold_end *h)
 {
 	struct store_write lw;
 	assert(h->id > 0);
@@ -362,21 +362,21 @@ enum cd_err ledger_rows_hold_end(struct store *lg, const struct hold_end *h)
 	assert(h->charged >= 0);
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "holds_set", HOLDS_SET_TABLE(COL_WRITE, h));
-	return store_write_run(lg, &lw, "hold end", NULL, NULL);
+	return store_write_run(db, &lw, "hold end", NULL, NULL);
 }
 
-enum cd_err ledger_rows_spend(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend(struct store *db, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id)
 {
 	const int64_t before = a->balance;
 	assert(cause != NULL);
-	enum cd_err rc = ledger_rows_spend_as(lg, a, amount, cause, NULL, hold_id, reference, description, journal_id);
+	enum cd_err rc = ledger_rows_spend_as(db, a, amount, cause, NULL, hold_id, reference, description, journal_id);
 	assert(rc != CD_OK || a->balance == before - amount);
 	return rc;
 }
 
-enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend_as(struct store *db, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id)
 {
@@ -390,23 +390,23 @@ enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amoun
 	if (amount <= 0)
 		return amount == 0 ? CD_OK : CD_E_INTERNAL;
 	if (money_sub(a->balance, amount, &left) != 0)	/* the money range (docs/api.md), before anything moves */
-		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, "amount_micros");
+		return refusal_set_range(&db->refusal, REFUSE_OUT_OF_RANGE, "balance", amount, "amount_micros");
 	left = amount;
 	const struct journal_line j = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
 				       .reference = reference, .description = description};
 	do {
 		/* A page of grants; the ones it burns drop out of the next. The
 		 * last page's write carries the journal row. */
-		struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
+		struct dbstmt *s = store_exec(db, sql, &e, "ii", a->id, (int64_t)LIMIT_SPEND_GRANTS + 1);
 		if (s == NULL)
-			return store_err(lg, e, "grant lookup");
+			return store_err(db, e, "grant lookup");
 		for (n = 0; n < LIMIT_SPEND_GRANTS + 1 && store_fetch(s) == 1; n++)
 			g[n] = (struct spend_grant){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2) != 0, 0};
 		full = n == LIMIT_SPEND_GRANTS + 1;
 		left = money_rule_spend_burn(g, n, left);
 		int last = left == 0 || !full;
 		int64_t debt = last && left > 0 && !money_rule_spend_debt(g, n, left) ? -left : 0;
-		rc = grants_journal(lg, a, g, n, debt, last ? &j : NULL, journal_id);
+		rc = grants_journal(db, a, g, n, debt, last ? &j : NULL, journal_id);
 		if (last)
 			break;
 	} while (rc == CD_OK);
@@ -416,16 +416,16 @@ enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amoun
 	return rc;
 }
 
-enum cd_err ledger_rows_debt_read(struct store *lg, const struct acct *a, struct debt_row *d)
+enum cd_err ledger_rows_debt_read(struct store *db, const struct acct *a, struct debt_row *d)
 {
 	int e;
 	d->id = 0;
 	d->owed = 0;
 	if (a->balance >= 0)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, SQL_DEBT_GET, &e, "i", a->id);
+	struct dbstmt *s = store_exec(db, SQL_DEBT_GET, &e, "i", a->id);
 	if (s == NULL)
-		return store_err(lg, e, "debt lookup");
+		return store_err(db, e, "debt lookup");
 	if (store_fetch(s) == 1 && store_i64(s, 1) < 0) {
 		d->id = store_i64(s, 0);
 		d->owed = -store_i64(s, 1);
@@ -434,7 +434,7 @@ enum cd_err ledger_rows_debt_read(struct store *lg, const struct acct *a, struct
 	return CD_OK;
 }
 
-enum cd_err ledger_rows_grant_write(struct store *lg, struct acct *a, const char *cause, const struct grant_row *n,
+enum cd_err ledger_rows_grant_write(struct store *db, struct acct *a, const char *cause, const struct grant_row *n,
 				    const struct debt_row *d, const struct grant_effect *g, int64_t *grant_id,
 				    int64_t *journal_id)
 {
@@ -451,12 +451,12 @@ enum cd_err ledger_rows_grant_write(struct store *lg, struct acct *a, const char
 	store_write_begin(&lw);
 	write_grants(&lw, a, &repaid, 1, 0);
 	LEDGER_WRITE_ONE(&lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, n));
-	enum cd_err rc = write_journal(lg, &lw, a, &j, &after);
+	enum cd_err rc = write_journal(db, &lw, a, &j, &after);
 	if (rc != CD_OK) {
 		store_write_drop(&lw);
 		return rc;
 	}
-	rc = store_write_run(lg, &lw, "grant insert", grant_id, journal_id);
+	rc = store_write_run(db, &lw, "grant insert", grant_id, journal_id);
 	if (rc != CD_OK)
 		return rc;
 	assert(after == g->balance_after);
@@ -467,31 +467,31 @@ enum cd_err ledger_rows_grant_write(struct store *lg, struct acct *a, const char
 	return CD_OK;
 }
 
-static enum cd_err add_grant(struct store *lg, struct acct *a, const char *cause, const char *source,
+static enum cd_err add_grant(struct store *db, struct acct *a, const char *cause, const char *source,
 			     int64_t amount, int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
 	struct debt_row d;
 	struct grant_effect g;
-	enum cd_err rc = ledger_rows_debt_read(lg, a, &d);
+	enum cd_err rc = ledger_rows_debt_read(db, a, &d);
 	if (rc != CD_OK)
 		return rc;
 	/* docs/api.md, "Money stays in range": refused before anything moves, never wrapped; the
 	 * debt repaid first (money_rule.h). */
 	if (money_rule_grant(a->balance, d.owed, amount, &g) != 0)
-		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
+		return refusal_set(&db->refusal, REFUSE_BALANCE_CAP, a->ext_id, NULL);
 	const struct grant_row n = {source, amount, g.remaining, priority, expires_at, reference, description};
-	return ledger_rows_grant_write(lg, a, cause, &n, &d, &g, grant_id, journal_id);
+	return ledger_rows_grant_write(db, a, cause, &n, &d, &g, grant_id, journal_id);
 }
 
-enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
+enum cd_err ledger_rows_add_grant(struct store *db, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id)
 {
 	const int64_t before = a->balance;
 	assert(amount > 0);
 	assert(source != NULL);
-	enum cd_err rc = add_grant(lg, a, "grant", source, amount, priority, expires_at, reference, description,
+	enum cd_err rc = add_grant(db, a, "grant", source, amount, priority, expires_at, reference, description,
 				   grant_id, journal_id);
 	/* Invariant 1: the balance moved by the grant's journal row, which has its id. */
 	assert(rc != CD_OK || a->balance == before + amount);
@@ -500,14 +500,14 @@ enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *
 	return rc;
 }
 
-enum cd_err ledger_rows_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
+enum cd_err ledger_rows_add_grant_as(struct store *db, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id)
 {
 	int64_t journal_id = 0;
 	const int64_t before = a->balance;
 	assert(amount > 0);
 	assert(cause != NULL);
-	enum cd_err rc = add_grant(lg, a, cause, source, amount, GRANT_PRIORITY_DEFAULT, -1, reference, description,
+	enum cd_err rc = add_grant(db, a, cause, source, amount, GRANT_PRIORITY_DEFAULT, -1, reference, description,
 				   grant_id, &journal_id);
 	assert(rc != CD_OK || a->balance == before + amount);
 	assert(rc != CD_OK || journal_id > 0);
@@ -532,14 +532,14 @@ json_t *ledger_rows_json_int(int64_t v)
 
 /* The account's live grants, in spending order, the first
  * LIMIT_GRANTS_LISTED. */
-static enum cd_err grants_view(struct store *lg, int64_t account_id, struct ledger_account_view *v)
+static enum cd_err grants_view(struct store *db, int64_t account_id, struct ledger_account_view *v)
 {
 	static const char sql[] = "SELECT id, source, remaining_micros, priority, expires_at FROM grants "
 				  "WHERE account_id = ? AND remaining_micros <> 0 ORDER BY " GRANTS_SPEND_ORDER " LIMIT ?";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", account_id, (int64_t)LIMIT_GRANTS_LISTED);
 	if (s == NULL)
-		return store_err(lg, e, "grant list");
+		return store_err(db, e, "grant list");
 	v->ngrants = 0;
 	while (v->ngrants < LIMIT_GRANTS_LISTED && store_fetch(s) == 1) {
 		struct ledger_grant_line *g = &v->grants[v->ngrants++];
@@ -556,17 +556,17 @@ static enum cd_err grants_view(struct store *lg, int64_t account_id, struct ledg
  * (one dropped before its first try, nothing owed any more, is none). A
  * collection queued again after a declined try is "failed", with the
  * tries made and when the card is tried next. */
-static enum cd_err collection_view(struct store *lg, int64_t account_id, struct ledger_collection_view *c)
+static enum cd_err collection_view(struct store *db, int64_t account_id, struct ledger_collection_view *c)
 {
 	static const char sql[] = "SELECT period, amount_cents, state, try_no, next_attempt_at FROM recharges "
 				  "WHERE account_id = ? AND period IS NOT NULL AND try_no > 0 "
 				  "ORDER BY period DESC LIMIT 1";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", account_id);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", account_id);
 	memset(c, 0, sizeof(*c));
 	c->next_try_at = -1;
 	if (s == NULL)
-		return store_err(lg, e, "collection");
+		return store_err(db, e, "collection");
 	if (store_fetch(s) != 1)
 		return CD_OK;
 	int64_t tries = store_i64(s, 3), next = -1;
@@ -579,7 +579,7 @@ static enum cd_err collection_view(struct store *lg, int64_t account_id, struct 
 		state = "pending";
 	}
 	c->period = store_i64(s, 0);
-	c->amount_micros = store_i64(s, 1) * ledger_config_of(lg->cfg)->topup_rate;
+	c->amount_micros = store_i64(s, 1) * ledger_config_of(db->cfg)->topup_rate;
 	ledger_rows_copy_text(c->state, sizeof(c->state), state);
 	c->tries = tries;
 	c->next_try_at = next;
@@ -588,32 +588,32 @@ static enum cd_err collection_view(struct store *lg, int64_t account_id, struct 
 
 /* The account's email (sql/050), kept out of the money rows: read
  * where the account is shown. */
-static enum cd_err email_view(struct store *lg, int64_t id, struct ledger_account_view *v)
+static enum cd_err email_view(struct store *db, int64_t id, struct ledger_account_view *v)
 {
 	int e;
 	v->email[0] = '\0';
-	struct dbstmt *s = store_exec(lg, "SELECT email FROM accounts WHERE id = ?", &e, "i", id);
+	struct dbstmt *s = store_exec(db, "SELECT email FROM accounts WHERE id = ?", &e, "i", id);
 	if (s == NULL)
-		return store_err(lg, e, "account email");
+		return store_err(db, e, "account email");
 	if (store_fetch(s) == 1 && store_copy(s, 0, v->email, sizeof(v->email), "") != 0)
 		return CD_E_INTERNAL;
 	return CD_OK;
 }
 
-enum cd_err ledger_rows_acct_view(struct store *lg, const struct acct *a, struct ledger_account_view *v)
+enum cd_err ledger_rows_acct_view(struct store *db, const struct acct *a, struct ledger_account_view *v)
 {
-	enum cd_err rc = collection_view(lg, a->id, &v->collection);
+	enum cd_err rc = collection_view(db, a->id, &v->collection);
 	if (rc == CD_OK)
-		rc = grants_view(lg, a->id, v);
+		rc = grants_view(db, a->id, v);
 	if (rc == CD_OK)
-		rc = email_view(lg, a->id, v);
+		rc = email_view(db, a->id, v);
 	if (rc != CD_OK)
 		return rc;
 	ledger_rows_copy_text(v->id, sizeof(v->id), a->ext_id);
 	ledger_rows_copy_text(v->kind, sizeof(v->kind), a->kind);
 	ledger_rows_copy_text(v->status, sizeof(v->status), a->status);
 	ledger_rows_copy_text(v->status_reason, sizeof(v->status_reason), a->status_reason);
-	ledger_rows_copy_text(v->currency, sizeof(v->currency), lg->cfg->currency);
+	ledger_rows_copy_text(v->currency, sizeof(v->currency), db->cfg->currency);
 	ledger_rows_copy_text(v->plan, sizeof(v->plan), a->plan);
 	v->balance_micros = a->balance;
 	v->reserved_micros = a->reserved;
@@ -627,7 +627,7 @@ enum cd_err ledger_rows_acct_view(struct store *lg, const struct acct *a, struct
 	/* A plan's period is the calendar month, UTC (docs/decisions.md, "Plan periods"). */
 	v->period_start = v->period_end = -1;
 	if (a->plan[0])
-		timefmt_month_bounds(lg->now, &v->period_start, &v->period_end);
+		timefmt_month_bounds(db->now, &v->period_start, &v->period_end);
 	v->recharge_threshold_micros = a->recharge_threshold < 0 ? -1 : a->recharge_threshold;
 	v->recharge_amount_cents = a->recharge_amount_cents;
 	v->card_saved = a->recharge_card != 0;
@@ -663,9 +663,9 @@ void ledger_rows_hold_id_public(json_t *answer)
 	json_object_set_new(answer, "hold_id", json_string(id));
 }
 
-int ledger_hold_account(struct store *lg, const char *hold_id, int64_t *account_id)
+int ledger_hold_account(struct store *db, const char *hold_id, int64_t *account_id)
 {
 	int64_t hold;
-	store_holdid_ensure(lg);
+	store_holdid_ensure(db);
 	return ledger_rows_hold_id_parse(hold_id, account_id, &hold);
 }

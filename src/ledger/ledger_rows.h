@@ -50,17 +50,17 @@ struct acct {
 	/* How many threshold alerts it has (sql/051; ledger_alerts.h): 0
 	 * costs the operations that change its money no read more. */
 	int alert_count;
-	/* The transaction it was read under its lock in (lg->tx_serial; 0:
+	/* The transaction it was read under its lock in (db->tx_serial; 0:
 	 * not locked, e.g. read for a GET or kept in memory). */
 	uint64_t locked_tx;
 };
-/* The idempotency key journal rows record (lg->journal_key, see
+/* The idempotency key journal rows record (db->journal_key, see
  * ledger_int.h) for a piece of work: "<prefix>:<id>", written into buf,
  * when force is set or no key is set yet (id NULL: unchanged). Returns the
- * key to put back with lg->journal_key = ... when the work is done. */
+ * key to put back with db->journal_key = ... when the work is done. */
 #define JOURNAL_KEY_BYTES (LIMIT_IDEMPOTENCY_KEY_BYTES + 1)
 _Static_assert(sizeof("signup:") + LIMIT_ACCOUNT_ID_BYTES <= JOURNAL_KEY_BYTES, "a derived key fits the column");
-const char *ledger_rows_journal_key_push(struct store *lg, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
+const char *ledger_rows_journal_key_push(struct store *db, char buf[JOURNAL_KEY_BYTES], const char *prefix, const char *id,
 			     int force);
 /* Copies src ("" for NULL) into dst of cap bytes. */
 void ledger_rows_copy_text(char *dst, size_t cap, const char *src);
@@ -69,18 +69,18 @@ void ledger_rows_acct_from_row_at(const struct db_row *r, unsigned int c, struct
 /* Reads an account row and locks it (FOR UPDATE), without rolling its
  * month over or sweeping it (ledger_due.h does both).
  * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */
-enum cd_err ledger_rows_acct_load_locked(struct store *lg, const char *ext_id, struct acct *a);
-enum cd_err ledger_rows_acct_load_locked_id(struct store *lg, int64_t id, struct acct *a);
+enum cd_err ledger_rows_acct_load_locked(struct store *db, const char *ext_id, struct acct *a);
+enum cd_err ledger_rows_acct_load_locked_id(struct store *db, int64_t id, struct acct *a);
 /* Marks a as read under its lock in the running transaction (a read
  * other than ledger_rows_acct_load_locked's: the guard's read CALL). */
-void ledger_rows_acct_mark_locked(const struct store *lg, struct acct *a);
+void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a);
 /* docs/architecture.md, "Which rows a write decides on": money is written
  * only from an account row locked in the transaction writing. CD_OK, or
  * CD_E_INTERNAL, logged with what, when a was not (a row from an earlier
  * transaction, a GET's read, rows kept in memory): nothing is written. */
-enum cd_err ledger_rows_acct_check_locked(const struct store *lg, const struct acct *a, const char *what);
+enum cd_err ledger_rows_acct_check_locked(const struct store *db, const struct acct *a, const char *what);
 /* Reads without locking (for GET). */
-enum cd_err ledger_rows_acct_read(struct store *lg, const char *ext_id, struct acct *a);
+enum cd_err ledger_rows_acct_read(struct store *db, const char *ext_id, struct acct *a);
 /* available = balance − reserved + overdraft_limit (docs/decisions.md, "Invariants"): the one
  * copy of the formula. */
 int64_t ledger_rows_acct_available(const struct acct *a);
@@ -91,7 +91,7 @@ int ledger_rows_acct_spent(struct acct *a, int64_t delta);
 /* Writes balance, reserved, month, day, sweep and notice fields back
  * (operations store through ledger_events_acct_save, ledger_events.h, which tells what
  * the change calls for first). */
-enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a);
+enum cd_err ledger_rows_acct_store(struct store *db, const struct acct *a);
 /* The spending order (docs/decisions.md, "Grant priority"): priority (lower first), then the
  * soonest expiry (none last), then the oldest. Written here only: every
  * statement that spends or lists grants orders by it, and money_rule_spend_burn
@@ -100,12 +100,12 @@ enum cd_err ledger_rows_acct_store(struct store *lg, const struct acct *a);
 /* Spends amount (> 0) from the account's grants in spending order; what
  * the grants cannot cover becomes debt. Appends one journal row. The
  * caller has locked the account and stores it afterwards. */
-enum cd_err ledger_rows_spend(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend(struct store *db, struct acct *a, int64_t amount, const char *cause,
 			 int64_t hold_id, const char *reference, const char *description,
 			 int64_t *journal_id);
 /* ledger_rows_spend with the journal row's source set (NULL: none); "forced"
  * marks a usage charged past the limits on the caller's word. */
-enum cd_err ledger_rows_spend_as(struct store *lg, struct acct *a, int64_t amount, const char *cause,
+enum cd_err ledger_rows_spend_as(struct store *db, struct acct *a, int64_t amount, const char *cause,
 			    const char *source, int64_t hold_id, const char *reference, const char *description,
 			    int64_t *journal_id);
 /* A new grant as the writer inserts it (ledger_columns.h's
@@ -121,21 +121,21 @@ struct grant_row {
 struct debt_row {
 	int64_t id, owed;
 };
-enum cd_err ledger_rows_debt_read(struct store *lg, const struct acct *a, struct debt_row *d);
+enum cd_err ledger_rows_debt_read(struct store *db, const struct acct *a, struct debt_row *d);
 /* Writes a grant decided by money_rule_grant (g, on a's locked balance
  * and the debt row d read in this transaction): the debt repaid, the
  * grant n (its remaining g's) and its journal row of cause, through the
  * writer in one write; moves a->balance to g's. */
-enum cd_err ledger_rows_grant_write(struct store *lg, struct acct *a, const char *cause, const struct grant_row *n,
+enum cd_err ledger_rows_grant_write(struct store *db, struct acct *a, const char *cause, const struct grant_row *n,
 				    const struct debt_row *d, const struct grant_effect *g, int64_t *grant_id,
 				    int64_t *journal_id);
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
-enum cd_err ledger_rows_add_grant(struct store *lg, struct acct *a, const char *source, int64_t amount,
+enum cd_err ledger_rows_add_grant(struct store *db, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,
 			     const char *description, int64_t *grant_id, int64_t *journal_id);
 /* ledger_rows_add_grant with the journal row's cause (ledger_rows_add_grant's is
  * "grant"): credit given back, e.g. a dispute won. */
-enum cd_err ledger_rows_add_grant_as(struct store *lg, struct acct *a, const char *cause, const char *source,
+enum cd_err ledger_rows_add_grant_as(struct store *db, struct acct *a, const char *cause, const char *source,
 				int64_t amount, const char *reference, const char *description, int64_t *grant_id);
 /* One journal row (docs/decisions.md, "Journal keys"): the amount (signed), its cause and
  * source, the grant or the hold it moved (0: none), a reference and a
@@ -150,15 +150,15 @@ struct journal_line {
 /* A journal row's grant_id for the grant inserted by the same write
  * (ledger_columns.h's JOURNAL_TABLE: -1 - k, the k-th of grants_new). */
 #define LEDGER_NEW_GRANT (-1)
-/* Appends j to account a's journal (with lg's journal key and time) and
+/* Appends j to account a's journal (with db's journal key and time) and
  * moves a->balance by j->amount; *journal_id the row's id (NULL: not
  * wanted). */
-enum cd_err ledger_rows_journal_append(struct store *lg, struct acct *a, const struct journal_line *j,
+enum cd_err ledger_rows_journal_append(struct store *db, struct acct *a, const struct journal_line *j,
 				  int64_t *journal_id);
 /* The grants among g[0..n) whose remaining changed (g[i].changed) and,
  * when j is not NULL, j as ledger_rows_journal_append writes it, in one
  * write. */
-enum cd_err ledger_rows_grants_journal(struct store *lg, struct acct *a, const struct spend_grant *g, int n,
+enum cd_err ledger_rows_grants_journal(struct store *db, struct acct *a, const struct spend_grant *g, int n,
 				  const struct journal_line *j, int64_t *journal_id);
 /* A hold's end as the writer writes it (ledger_columns.h's
  * HOLDS_SET_TABLE: the fields of the batch's hold_row it reads). */
@@ -171,7 +171,7 @@ struct hold_end {
 	const char *response;
 };
 /* Writes hold h's end (its state, charge and finished_at now). */
-enum cd_err ledger_rows_hold_end(struct store *lg, const struct hold_end *h);
+enum cd_err ledger_rows_hold_end(struct store *db, const struct hold_end *h);
 /* An optional figure or time as answers show it: -1 (none) is JSON null,
  * else the integer, or the RFC 3339 time. A new reference. */
 json_t *ledger_rows_json_int(int64_t v);
@@ -186,8 +186,8 @@ struct journal_entry {
 };
 json_t *ledger_rows_journal_entry_json(const struct journal_entry *e);
 /* The account as the API shows it, into *v: its row, its live grants
- * and its latest collection read (lg's clock and config for the rest). */
-enum cd_err ledger_rows_acct_view(struct store *lg, const struct acct *a, struct ledger_account_view *v);
+ * and its latest collection read (db's clock and config for the rest). */
+enum cd_err ledger_rows_acct_view(struct store *db, const struct acct *a, struct ledger_account_view *v);
 /* "hold_<account>_<hold>" ids: the account is locked first from the id. */
 void ledger_rows_hold_id_format(char *out, size_t cap, int64_t account_id, int64_t hold_id);
 int ledger_rows_hold_id_parse(const char *s, int64_t *account_id, int64_t *hold_id);

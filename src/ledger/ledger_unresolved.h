@@ -13,7 +13,7 @@
  * provider received) kept as its charge, due days from now (the sweep
  * then charges that). CD_E_CONFLICT when it is pending no more (settled,
  * or expired first), CD_E_NOT_FOUND for an id that names no hold. */
-enum cd_err ledger_unresolved_mark(struct store *lg, const char *account, const char *hold_id, int64_t input_micros,
+enum cd_err ledger_unresolved_mark(struct store *db, const char *account, const char *hold_id, int64_t input_micros,
 				  int64_t days);
 /* The settle reason GET /v1/holds/{hold_id} shows for an unresolved
  * hold (no usage record has it). */
@@ -29,11 +29,11 @@ struct ledger_resolved {
  * nothing. One transaction under its account's lock. CD_E_NOT_FOUND (no
  * such hold), CD_E_CONFLICT (not unresolved: out->status says what it
  * is). */
-enum cd_err ledger_unresolved_resolve(struct store *lg, const char *hold_id, int charge, int64_t micros,
+enum cd_err ledger_unresolved_resolve(struct store *db, const char *hold_id, int charge, int64_t micros,
 				struct ledger_resolved *out);
 /* The same with the journal's note (NULL: the operator's, as above):
  * creditctl hold resolve --from-usage notes the provider's usage. */
-enum cd_err ledger_unresolved_resolve_noted(struct store *lg, const char *hold_id, int charge, int64_t micros,
+enum cd_err ledger_unresolved_resolve_noted(struct store *db, const char *hold_id, int charge, int64_t micros,
 					    const char *note, struct ledger_resolved *out);
 /* An unresolved hold as creditctl hold resolve --from-usage judges it
  * (docs/reconciliation.md, "Unresolved holds"). */
@@ -50,14 +50,14 @@ struct ledger_unresolved_hold {
  * token counts 0) in which a non-BYOK call of that model began that is
  * still running or whose unresolved hold was resolved already, up to
  * cap, into minutes (*n of them). */
-enum cd_err ledger_unresolved_unsafe_minutes(struct store *lg, int64_t from, int64_t to,
+enum cd_err ledger_unresolved_unsafe_minutes(struct store *db, int64_t from, int64_t to,
 					     struct ledger_usage_minute *minutes, int cap, int *n);
 /* The unresolved holds of models (BYOK left out: the provider bills the
  * caller's own key) made in [from, to), up to cap, by model and time;
  * *more = 1 when there were more (the caller refuses). */
-enum cd_err ledger_unresolved_list(struct store *lg, int64_t from, int64_t to, struct ledger_unresolved_hold *rows,
+enum cd_err ledger_unresolved_list(struct store *db, int64_t from, int64_t to, struct ledger_unresolved_hold *rows,
 				   int cap, int *n, int *more);
 /* Counts the unresolved holds into metrics (creditd_gateway_unresolved_holds). */
-enum cd_err ledger_unresolved_count(struct store *lg);
+enum cd_err ledger_unresolved_count(struct store *db);
 
 #endif

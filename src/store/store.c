@@ -51,33 +51,33 @@ struct store *store_new(const struct cfg *cfg)
 	 * ledger of a process shares one config). */
 	nodes_cfg = cfg;
 	pthread_once(&nodes_once, nodes_init);
-	struct store *lg = calloc(1, sizeof(*lg));
+	struct store *db = calloc(1, sizeof(*db));
 	int nodes = cfg->db_node_count > 0 ? cfg->db_node_count : 1;
-	if (lg == NULL)
+	if (db == NULL)
 		return NULL;
-	lg->conns = calloc((size_t)nodes, sizeof(*lg->conns));
-	if (lg->conns == NULL) {
-		free(lg);
+	db->conns = calloc((size_t)nodes, sizeof(*db->conns));
+	if (db->conns == NULL) {
+		free(db);
 		return NULL;
 	}
-	lg->cfg = cfg;
-	lg->tx_serial = 1;
-	lg->c = &lg->conns[0];
-	store_clock(lg);
-	return lg;
+	db->cfg = cfg;
+	db->tx_serial = 1;
+	db->c = &db->conns[0];
+	store_clock(db);
+	return db;
 }
 
-void store_clock(struct store *lg)
+void store_clock(struct store *db)
 {
-	lg->now = timefmt_now();
-	lg->now_month = timefmt_month_key(lg->now);
-	lg->now_day = lg->now / TIMEFMT_SECONDS_PER_DAY;
+	db->now = timefmt_now();
+	db->now_month = timefmt_month_key(db->now);
+	db->now_day = db->now / TIMEFMT_SECONDS_PER_DAY;
 }
 
-static void stmts_clear(struct store *lg)
+static void stmts_clear(struct store *db)
 {
-	for (int i = 0; i < lg->c->nstmts; i++) {
-		struct dbstmt *s = &lg->c->stmts[i];
+	for (int i = 0; i < db->c->nstmts; i++) {
+		struct dbstmt *s = &db->c->stmts[i];
 		for (unsigned int c = 0; c < s->ncols; c++)
 			free(s->buf[c]);
 		free(s->buf);
@@ -89,31 +89,31 @@ static void stmts_clear(struct store *lg)
 			mysql_stmt_close(s->st);
 		memset(s, 0, sizeof(*s));
 	}
-	lg->c->nstmts = 0;
+	db->c->nstmts = 0;
 }
 
-void store_disconnect(struct store *lg)
+void store_disconnect(struct store *db)
 {
-	stmts_clear(lg);
-	if (lg->c->db != NULL)
-		mysql_close(lg->c->db);
-	lg->c->db = NULL;
-	lg->c->connected = 0;
-	lg->in_tx = 0;
-	lg->tx_serial++;
-	lg->mark_first = 0;
+	stmts_clear(db);
+	if (db->c->db != NULL)
+		mysql_close(db->c->db);
+	db->c->db = NULL;
+	db->c->connected = 0;
+	db->in_tx = 0;
+	db->tx_serial++;
+	db->mark_first = 0;
 }
 
-void store_free(struct store *lg)
+void store_free(struct store *db)
 {
-	if (lg == NULL)
+	if (db == NULL)
 		return;
-	for (int i = 0; i < (lg->cfg->db_node_count > 0 ? lg->cfg->db_node_count : 1); i++) {
-		lg->c = &lg->conns[i];
-		store_disconnect(lg);
+	for (int i = 0; i < (db->cfg->db_node_count > 0 ? db->cfg->db_node_count : 1); i++) {
+		db->c = &db->conns[i];
+		store_disconnect(db);
 	}
-	free(lg->conns);
-	free(lg);
+	free(db->conns);
+	free(db);
 	mysql_thread_end();
 }
 
@@ -131,48 +131,48 @@ static atomic_int single_applier_warned[LIMIT_DB_NODES];
  * transaction holds while that transaction waits, in its certification,
  * for a write set queued behind the applier. Seen here for 50 s at a
  * time; with 4 appliers none (docs/scale-out.md). Worth a warning, once. */
-static void warn_single_applier(const struct store *lg, const char *threads)
+static void warn_single_applier(const struct store *db, const char *threads)
 {
-	if (threads == NULL || strcmp(threads, "1") != 0 || lg->node < 0 || lg->node >= LIMIT_DB_NODES)
+	if (threads == NULL || strcmp(threads, "1") != 0 || db->node < 0 || db->node >= LIMIT_DB_NODES)
 		return;
-	if (atomic_exchange(&single_applier_warned[lg->node], 1) == 0)
+	if (atomic_exchange(&single_applier_warned[db->node], 1) == 0)
 		log_warn("database node %s: wsrep_slave_threads = 1: a row written through two nodes can stall "
 			 "its writes for the lock wait; set it to 4 or more (docs/scale-out.md)",
-			 lg->cfg->db_node[lg->node].name);
+			 db->cfg->db_node[db->node].name);
 }
 
 /* Is the server a Galera node (wsrep_on)? Asked once per connection:
  * 1, 0, or -1 when the question failed (the connection is not used). A
  * node's applier threads are looked at in the same round trip. */
-static int wsrep_on(const struct store *lg, MYSQL *db)
+static int wsrep_on(const struct store *db, MYSQL *my)
 {
 	int on = 0;
-	if (mysql_query(db, "SELECT @@wsrep_on, @@wsrep_slave_threads") != 0)
-		return mysql_errno(db) == ER_UNKNOWN_SYSTEM_VARIABLE ? 0 : -1;	/* 0: built without Galera */
-	MYSQL_RES *res = mysql_store_result(db);
+	if (mysql_query(my, "SELECT @@wsrep_on, @@wsrep_slave_threads") != 0)
+		return mysql_errno(my) == ER_UNKNOWN_SYSTEM_VARIABLE ? 0 : -1;	/* 0: built without Galera */
+	MYSQL_RES *res = mysql_store_result(my);
 	if (res == NULL)
 		return -1;
 	MYSQL_ROW row = mysql_fetch_row(res);
 	on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
 	if (on)
-		warn_single_applier(lg, row[1]);
+		warn_single_applier(db, row[1]);
 	mysql_free_result(res);
 	return on;
 }
 
-enum cd_err store_ensure(struct store *lg)
+enum cd_err store_ensure(struct store *db)
 {
-	const struct cfg *c = lg->cfg;
+	const struct cfg *c = db->cfg;
 	char init[192];
-	if (lg->c->connected)
+	if (db->c->connected)
 		return CD_OK;
-	store_disconnect(lg);
-	lg->c->db = mysql_init(NULL);
-	if (lg->c->db == NULL)
+	store_disconnect(db);
+	db->c->db = mysql_init(NULL);
+	if (db->c->db == NULL)
 		return CD_E_UNAVAILABLE;
-	unsigned int timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_connect_timeout_seconds);
-	unsigned int read_timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_read_timeout_seconds);
-	unsigned int write_timeout = (unsigned int)(lg->probe ? c->db_health_timeout_seconds : c->db_write_timeout_seconds);
+	unsigned int timeout = (unsigned int)(db->probe ? c->db_health_timeout_seconds : c->db_connect_timeout_seconds);
+	unsigned int read_timeout = (unsigned int)(db->probe ? c->db_health_timeout_seconds : c->db_read_timeout_seconds);
+	unsigned int write_timeout = (unsigned int)(db->probe ? c->db_health_timeout_seconds : c->db_write_timeout_seconds);
 	/* A lock wait must end (1205, retried) before the read timeout cuts
 	 * the connection, which would turn a busy row into a 503. */
 	unsigned int lock_wait = read_timeout > LIMIT_DB_LOCK_WAIT_SECONDS + 1 ? LIMIT_DB_LOCK_WAIT_SECONDS
@@ -183,74 +183,74 @@ enum cd_err store_ensure(struct store *lg)
 	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
 		 "innodb_lock_wait_timeout = %u, autocommit = 0, join_cache_level = 0", lock_wait);
 	my_bool off = 0;
-	mysql_options(lg->c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(lg->c->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
-	mysql_options(lg->c->db, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
-	mysql_options(lg->c->db, MYSQL_OPT_RECONNECT, &off);
-	mysql_options(lg->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	const struct cfg_node *n = &c->db_node[lg->node];
-	if (store_tls_options(lg->c->db, c) != 0) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "database.tls: the client library refused its options");
-		store_disconnect(lg);
+	mysql_options(db->c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db->c->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+	mysql_options(db->c->db, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
+	mysql_options(db->c->db, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(db->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	const struct cfg_node *n = &c->db_node[db->node];
+	if (store_tls_options(db->c->db, c) != 0) {
+		snprintf(db->errmsg, sizeof(db->errmsg), "database.tls: the client library refused its options");
+		store_disconnect(db);
 		return CD_E_UNAVAILABLE;
 	}
 	/* One statement per query, always: no SQL text carries several. */
-	if (mysql_real_connect(lg->c->db, n->host, c->db_user, nonempty(c->db_password), c->db_name,
+	if (mysql_real_connect(db->c->db, n->host, c->db_user, nonempty(c->db_password), c->db_name,
 			       (unsigned int)n->port, c->db_nodes[0] == '\0' ? nonempty(c->db_socket) : NULL,
 			       CLIENT_FOUND_ROWS) == NULL) {
 		char hint[LIMIT_DB_NODE_BYTES + 320];
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "cannot connect to MariaDB%s%s: %s%s",
-			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(lg->c->db),
-			 store_tls_hint(c, n->host, mysql_errno(lg->c->db), mysql_error(lg->c->db), hint, sizeof(hint)));
-		lg->connect_errno = (int)mysql_errno(lg->c->db);
-		store_disconnect(lg);
+		snprintf(db->errmsg, sizeof(db->errmsg), "cannot connect to MariaDB%s%s: %s%s",
+			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(db->c->db),
+			 store_tls_hint(c, n->host, mysql_errno(db->c->db), mysql_error(db->c->db), hint, sizeof(hint)));
+		db->connect_errno = (int)mysql_errno(db->c->db);
+		store_disconnect(db);
 		return CD_E_UNAVAILABLE;
 	}
-	if (mysql_query(lg->c->db, init) != 0) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
-		store_disconnect(lg);
+	if (mysql_query(db->c->db, init) != 0) {
+		snprintf(db->errmsg, sizeof(db->errmsg), "session setup failed: %s", mysql_error(db->c->db));
+		store_disconnect(db);
 		return CD_E_UNAVAILABLE;
 	}
-	lg->c->galera = wsrep_on(lg, lg->c->db);
-	if (lg->c->galera < 0) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "session setup failed: %s", mysql_error(lg->c->db));
-		store_disconnect(lg);
+	db->c->galera = wsrep_on(db, db->c->db);
+	if (db->c->galera < 0) {
+		snprintf(db->errmsg, sizeof(db->errmsg), "session setup failed: %s", mysql_error(db->c->db));
+		store_disconnect(db);
 		return CD_E_UNAVAILABLE;
 	}
-	lg->c->sync_wait = 0;
-	lg->c->connected = 1;
-	lg->c->epoch = store_noderoute_epoch(lg->node);
+	db->c->sync_wait = 0;
+	db->c->connected = 1;
+	db->c->epoch = store_noderoute_epoch(db->node);
 	return CD_OK;
 }
 
-int store_galera(const struct store *lg)
+int store_galera(const struct store *db)
 {
-	return lg->c->galera;
+	return db->c->galera;
 }
 
-int store_node_count(const struct store *lg)
+int store_node_count(const struct store *db)
 {
-	return lg->cfg->db_node_count > 1 ? lg->cfg->db_node_count : 1;
+	return db->cfg->db_node_count > 1 ? db->cfg->db_node_count : 1;
 }
 
 /* Makes node the connection in use, dropping a connection made before
  * the node last went down (its server is gone). Between transactions. */
-void store_use_node(struct store *lg, int node)
+void store_use_node(struct store *db, int node)
 {
-	if (node != lg->node && lg->in_tx && lg->c->connected) {
+	if (node != db->node && db->in_tx && db->c->connected) {
 		/* Never leave a transaction open behind (store_end_tx's
 		 * rollback, which this file, below store_end.c, does not call). */
-		lg->round_trips++;
-		lg->in_tx = 0;
-		lg->tx_serial++;
-		lg->mark_first = 0;
-		if (mysql_rollback(lg->c->db) != 0)
-			store_disconnect(lg);
+		db->round_trips++;
+		db->in_tx = 0;
+		db->tx_serial++;
+		db->mark_first = 0;
+		if (mysql_rollback(db->c->db) != 0)
+			store_disconnect(db);
 	}
-	lg->node = node;
-	lg->c = &lg->conns[node];
-	if (lg->c->connected && lg->c->epoch != store_noderoute_epoch(node))
-		store_disconnect(lg);
+	db->node = node;
+	db->c = &db->conns[node];
+	if (db->c->connected && db->c->epoch != store_noderoute_epoch(node))
+		store_disconnect(db);
 }
 
 static int retryable(int e)
@@ -270,26 +270,26 @@ static int conn_lost(int e)
 	       e == ER_SERVER_SHUTDOWN;
 }
 
-enum cd_err store_err(struct store *lg, int dberr, const char *what)
+enum cd_err store_err(struct store *db, int dberr, const char *what)
 {
 	if (retryable(dberr))
-		return store_retry(lg, RETRY_DEADLOCK);
+		return store_retry(db, RETRY_DEADLOCK);
 	/* Interrupted (1317: some Galera brute-force aborts, MariaDB PR #962): run
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
-	if (dberr == ER_QUERY_INTERRUPTED && !lg->commit_sent)
-		return store_retry(lg, RETRY_DEADLOCK);
+	if (dberr == ER_QUERY_INTERRUPTED && !db->commit_sent)
+		return store_retry(db, RETRY_DEADLOCK);
 	if (conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a
 		 * timeout, say) says nothing of the node: the next attempt
 		 * connects again, and only a node that cannot be reached then
 		 * leaves the routing (store_tx_next). */
-		store_disconnect(lg);
+		store_disconnect(db);
 		return CD_E_UNAVAILABLE;
 	}
-	snprintf(lg->errmsg, sizeof(lg->errmsg), "%s: MariaDB error %d: %s", what, dberr,
-		 lg->c->db != NULL ? mysql_error(lg->c->db) : "no connection");
-	log_error("%s", lg->errmsg);
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s: MariaDB error %d: %s", what, dberr,
+		 db->c->db != NULL ? mysql_error(db->c->db) : "no connection");
+	log_error("%s", db->errmsg);
 	return CD_E_INTERNAL;
 }
 
@@ -330,47 +330,47 @@ static int bind_results(struct dbstmt *s)
 	return rc;
 }
 
-static struct dbstmt *stmt_get(struct store *lg, const char *sql, int *dberr)
+static struct dbstmt *stmt_get(struct store *db, const char *sql, int *dberr)
 {
-	for (int i = 0; i < lg->c->nstmts; i++)
-		if (lg->c->stmts[i].sql == sql)
-			return &lg->c->stmts[i];
-	if (lg->c->nstmts == DB_STMTS_MAX) {
+	for (int i = 0; i < db->c->nstmts; i++)
+		if (db->c->stmts[i].sql == sql)
+			return &db->c->stmts[i];
+	if (db->c->nstmts == DB_STMTS_MAX) {
 		log_error("prepared statement cache full");
 		*dberr = CR_OUT_OF_MEMORY;
 		return NULL;
 	}
-	struct dbstmt *s = &lg->c->stmts[lg->c->nstmts];
+	struct dbstmt *s = &db->c->stmts[db->c->nstmts];
 	memset(s, 0, sizeof(*s));
-	s->st = mysql_stmt_init(lg->c->db);
+	s->st = mysql_stmt_init(db->c->db);
 	if (s->st == NULL) {
 		*dberr = CR_OUT_OF_MEMORY;
 		return NULL;
 	}
-	lg->round_trips++;
+	db->round_trips++;
 	if (mysql_stmt_prepare(s->st, sql, (unsigned long)strlen(sql)) != 0 || bind_results(s) != 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
 		if (*dberr == 0)
 			*dberr = CR_OUT_OF_MEMORY;
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "prepare failed: %s: %.120s", mysql_stmt_error(s->st), sql);
+		snprintf(db->errmsg, sizeof(db->errmsg), "prepare failed: %s: %.120s", mysql_stmt_error(s->st), sql);
 		mysql_stmt_close(s->st);
 		s->st = NULL;
 		return NULL;
 	}
 	s->sql = sql;
 	s->is_call = strncmp(sql, "CALL ", 5) == 0;
-	lg->c->nstmts++;
+	db->c->nstmts++;
 	return s;
 }
 
-struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct db_params *p, int *dberr)
+struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct db_params *p, int *dberr)
 {
 	*dberr = 0;
-	if (!lg->c->connected) {
+	if (!db->c->connected) {
 		*dberr = CR_SERVER_GONE_ERROR;
 		return NULL;
 	}
-	struct dbstmt *s = stmt_get(lg, sql, dberr);
+	struct dbstmt *s = stmt_get(db, sql, dberr);
 	if (s == NULL)
 		return NULL;
 	int n = p->overflow ? -1 : p->n;
@@ -380,8 +380,8 @@ struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct
 		return NULL;
 	}
 	mysql_stmt_free_result(s->st);
-	lg->in_tx = 1;
-	lg->round_trips++;
+	db->in_tx = 1;
+	db->round_trips++;
 	if ((n > 0 && mysql_stmt_bind_param(s->st, (MYSQL_BIND *)p->bind) != 0) || mysql_stmt_execute(s->st) != 0) {
 		/* An error answered to the execute leaves it prepared. */
 		*dberr = (int)mysql_stmt_errno(s->st);
@@ -389,24 +389,24 @@ struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct
 	}
 	if (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
-		store_stmt_failed(lg, s, *dberr);
+		store_stmt_failed(db, s, *dberr);
 		return NULL;
 	}
 	return s;
 }
 
-void store_stmt_failed(struct store *lg, struct dbstmt *s, int dberr)
+void store_stmt_failed(struct store *db, struct dbstmt *s, int dberr)
 {
-	if (conn_lost(dberr) || !lg->c->connected)
+	if (conn_lost(dberr) || !db->c->connected)
 		return;
-	lg->round_trips++;
+	db->round_trips++;
 	if (mysql_stmt_reset(s->st) != 0) {
 		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);
-		store_disconnect(lg);
+		store_disconnect(db);
 	}
 }
 
-static struct dbstmt *db_vexec(struct store *lg, const char *sql, int *dberr, const char *fmt, va_list ap)
+static struct dbstmt *db_vexec(struct store *db, const char *sql, int *dberr, const char *fmt, va_list ap)
 {
 	struct db_params p;
 	if (store_params_vformat(&p, fmt, ap) < 0) {
@@ -414,14 +414,14 @@ static struct dbstmt *db_vexec(struct store *lg, const char *sql, int *dberr, co
 		*dberr = CR_UNKNOWN_ERROR;
 		return NULL;
 	}
-	return store_exec_params(lg, sql, &p, dberr);
+	return store_exec_params(db, sql, &p, dberr);
 }
 
-struct dbstmt *store_exec(struct store *lg, const char *sql, int *dberr, const char *fmt, ...)
+struct dbstmt *store_exec(struct store *db, const char *sql, int *dberr, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	struct dbstmt *s = db_vexec(lg, sql, dberr, fmt, ap);
+	struct dbstmt *s = db_vexec(db, sql, dberr, fmt, ap);
 	va_end(ap);
 	return s;
 }
@@ -434,10 +434,10 @@ static int bind_call_results(struct dbstmt *s)
 	return bind_results(s);
 }
 
-struct dbstmt *store_call(struct store *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row)
+struct dbstmt *store_call(struct store *db, const char *sql, const struct db_params *p, int *dberr, int *got_row)
 {
 	*got_row = 0;
-	struct dbstmt *s = store_exec_params(lg, sql, p, dberr);
+	struct dbstmt *s = store_exec_params(db, sql, p, dberr);
 	if (s == NULL)
 		return NULL;
 	/* Every result set of the CALL is read here, the row (if any) into
@@ -447,7 +447,7 @@ struct dbstmt *store_call(struct store *lg, const char *sql, const struct db_par
 		if (mysql_stmt_field_count(s->st) > 0) {
 			if (bind_call_results(s) != 0 || mysql_stmt_store_result(s->st) != 0) {
 				*dberr = (int)mysql_stmt_errno(s->st);
-				store_stmt_failed(lg, s, *dberr);
+				store_stmt_failed(db, s, *dberr);
 				return NULL;
 			}
 			if (!*got_row && mysql_stmt_fetch(s->st) == 0)
@@ -458,23 +458,23 @@ struct dbstmt *store_call(struct store *lg, const char *sql, const struct db_par
 	} while (status == 0);
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
-		store_stmt_failed(lg, s, *dberr);
+		store_stmt_failed(db, s, *dberr);
 		return NULL;
 	}
 	return s;
 }
 
-int store_may_commit(const struct store *lg)
+int store_may_commit(const struct store *db)
 {
-	return lg->idem_key == NULL;
+	return db->idem_key == NULL;
 }
 
-void store_committed(struct store *lg)
+void store_committed(struct store *db)
 {
-	lg->committed = 1;
-	lg->in_tx = 0;
-	lg->tx_serial++;
-	lg->mark_first = 0;
+	db->committed = 1;
+	db->in_tx = 0;
+	db->tx_serial++;
+	db->mark_first = 0;
 }
 
 int store_fetch(struct dbstmt *s)
@@ -536,14 +536,14 @@ uint64_t store_insert_id(const struct dbstmt *s)
 	return (uint64_t)mysql_stmt_insert_id(s->st);
 }
 
-enum cd_err store_do(struct store *lg, const char *sql, const char *what, const char *fmt, ...)
+enum cd_err store_do(struct store *db, const char *sql, const char *what, const char *fmt, ...)
 {
 	va_list ap;
 	int dberr;
 	va_start(ap, fmt);
-	struct dbstmt *s = db_vexec(lg, sql, &dberr, fmt, ap);
+	struct dbstmt *s = db_vexec(db, sql, &dberr, fmt, ap);
 	va_end(ap);
-	return s != NULL ? CD_OK : store_err(lg, dberr, what);
+	return s != NULL ? CD_OK : store_err(db, dberr, what);
 }
 
 void store_backoff(int attempt)
@@ -560,48 +560,48 @@ void store_backoff(int attempt)
  * without Galera has no such status and is ready. Here, with the other
  * text queries (held to store.c, store_tx.c and store_migrate.c);
  * store_health.c asks it. */
-int store_node_ready(struct store *lg)
+int store_node_ready(struct store *db)
 {
 	int ready = 1;
-	if (!lg->c->galera)
+	if (!db->c->galera)
 		return 1;
-	lg->round_trips++;
+	db->round_trips++;
 	/* Ready (in the primary component) and Synced (4): a donor, or a
 	 * node still applying what it missed, is left out until it is. */
-	if (mysql_query(lg->c->db, "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')") != 0) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "status: %s", mysql_error(lg->c->db));
-		store_disconnect(lg);
+	if (mysql_query(db->c->db, "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')") != 0) {
+		snprintf(db->errmsg, sizeof(db->errmsg), "status: %s", mysql_error(db->c->db));
+		store_disconnect(db);
 		return 0;
 	}
-	MYSQL_RES *res = mysql_store_result(lg->c->db);
+	MYSQL_RES *res = mysql_store_result(db->c->db);
 	MYSQL_ROW row;
 	while (res != NULL && (row = mysql_fetch_row(res)) != NULL) {
 		if (row[0] == NULL || row[1] == NULL)
 			continue;
 		if ((strcmp(row[0], "wsrep_ready") == 0 && strcmp(row[1], "ON") != 0) ||
 		    (strcmp(row[0], "wsrep_local_state") == 0 && strcmp(row[1], "4") != 0)) {
-			snprintf(lg->errmsg, sizeof(lg->errmsg), "%s is %s", row[0], row[1]);
+			snprintf(db->errmsg, sizeof(db->errmsg), "%s is %s", row[0], row[1]);
 			ready = 0;
 		}
 	}
 	if (res != NULL)
 		mysql_free_result(res);
-	else if (mysql_errno(lg->c->db) != 0)
+	else if (mysql_errno(db->c->db) != 0)
 		ready = 0;
 	return ready;
 }
 
-unsigned long long store_round_trips(const struct store *lg) { return lg->round_trips; }
-const char *store_errmsg(const struct store *lg) { return lg->errmsg; }
+unsigned long long store_round_trips(const struct store *db) { return db->round_trips; }
+const char *store_errmsg(const struct store *db) { return db->errmsg; }
 
 /* Runs a statement without parameters or results, counted as a round trip. */
-enum cd_err store_text(struct store *lg, const char *sql, const char *what)
+enum cd_err store_text(struct store *db, const char *sql, const char *what)
 {
-	if (!lg->c->connected)
+	if (!db->c->connected)
 		return CD_E_UNAVAILABLE;
-	lg->round_trips++;
-	lg->in_tx = 1;
-	if (mysql_real_query(lg->c->db, sql, (unsigned long)strlen(sql)) != 0)
-		return store_err(lg, (int)mysql_errno(lg->c->db), what);
+	db->round_trips++;
+	db->in_tx = 1;
+	if (mysql_real_query(db->c->db, sql, (unsigned long)strlen(sql)) != 0)
+		return store_err(db, (int)mysql_errno(db->c->db), what);
 	return CD_OK;
 }

@@ -18,9 +18,9 @@ int store_global_init(void);
 /* Allocates a ledger bound to cfg (which must outlive it). Does not
  * connect yet. NULL on allocation failure. */
 struct store *store_new(const struct cfg *cfg);
-void store_free(struct store *lg);
+void store_free(struct store *db);
 /* Connects (or checks the connection): CD_OK or CD_E_UNAVAILABLE. */
-enum cd_err store_ping(struct store *lg);
+enum cd_err store_ping(struct store *db);
 
 /* Why an attempt of the transaction loop (store_db.h) is run again
  * (docs/architecture.md, "One retry loop"). */
@@ -77,25 +77,25 @@ enum store_health store_node_health(int node);
  * database.health_timeout_seconds. NULL on allocation failure. */
 struct store *store_new_probe(const struct cfg *cfg);
 /* Pings (connecting first when needed) and publishes the result. */
-enum store_health store_health_probe(struct store *lg);
+enum store_health store_health_probe(struct store *db);
 /* Ends a transaction a failed request may have left open, and forgets
  * the request's route. */
-void store_end_request(struct store *lg);
+void store_end_request(struct store *db);
 /* With several database nodes (docs/scale-out.md): the transactions
  * that follow, until store_end_request, run on the node that serves this
  * account (its id as the API names it), so one account's row locks are
  * taken on one node; NULL: the node of what belongs to no account. With
  * one node, nothing changes. */
-void store_route(struct store *lg, const char *account);
+void store_route(struct store *db, const char *account);
 /* store_route, its reads causal all the same (wsrep_sync_wait, as the
  * node of no account's), until the next store_route: the transactions
  * read what another account's node may have written a moment ago (an
  * account made with a referral code reads the referrer's code). */
-void store_route_causal(struct store *lg, const char *account);
+void store_route_causal(struct store *db, const char *account);
 /* Statements, commits and rollbacks sent so far (for the bench). */
-unsigned long long store_round_trips(const struct store *lg);
+unsigned long long store_round_trips(const struct store *db);
 /* The last error sentence (for creditctl). */
-const char *store_errmsg(const struct store *lg);
+const char *store_errmsg(const struct store *db);
 
 /* The migrations one run committed, in order. */
 struct store_migrated {
@@ -109,7 +109,7 @@ struct store_migrated {
  * a name longer than LIMIT_MIGRATION_NAME_BYTES stops the run with a
  * message on stderr. With check_only, nothing is created or applied:
  * applied lists the files a run would apply. */
-enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, struct store_migrated *applied);
+enum cd_err store_migrate(struct store *db, const char *sqldir, int check_only, struct store_migrated *applied);
 /* One creditctl sweep at a time on a database: takes a named lock of the
  * database's on this ledger's connection, without waiting. CD_OK: taken,
  * held until the connection closes (store_free; a connection lost and
@@ -118,5 +118,5 @@ enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, 
  * the server takes no named locks (Galera) or failed to answer, with
  * store_errmsg saying why. Nothing is logged: creditctl says what it
  * does about it. */
-enum cd_err store_sweep_lock(struct store *lg);
+enum cd_err store_sweep_lock(struct store *db);
 #endif

@@ -120,21 +120,21 @@ struct store {
 	 * for each, as attempts of its own, and runs the attempt again. */
 	int64_t due_ids[LIMIT_BATCH_OPS];
 	int ndue;
-	enum cd_err (*due_bring)(struct store *lg, int64_t account_id);
+	enum cd_err (*due_bring)(struct store *db, int64_t account_id);
 	enum store_retry retry_why;	/* the running attempt's reason to run again */
 };
 
 /* Fixes the transaction's clock: now, now_month, now_day (at each
  * attempt, and when the handle is made). */
-void store_clock(struct store *lg);
+void store_clock(struct store *db);
 /* Connects if needed. CD_OK or CD_E_UNAVAILABLE (logged once per outage). */
-enum cd_err store_ensure(struct store *lg);
+enum cd_err store_ensure(struct store *db);
 /* Runs a cached prepared statement. Parameter formats: 'i' int64_t,
  * 'I' const int64_t * (NULL → SQL NULL), 's' const char * (NULL → NULL),
  * 'b' const void *, size_t. The whole result set is stored, so other
  * statements may run before fetching. Returns the statement or NULL with
  * *dberr set to the MariaDB error number (2000+ for client errors). */
-struct dbstmt *store_exec(struct store *lg, const char *sql, int *dberr, const char *fmt, ...);
+struct dbstmt *store_exec(struct store *db, const char *sql, int *dberr, const char *fmt, ...);
 /* A statement's parameters, bound in order one typed call at a time, so
  * the compiler checks each value (procedure calls take a dozen or more,
  * where a format string could not be checked). Values are not copied:
@@ -156,7 +156,7 @@ void store_param_text(struct db_params *p, const char *s, size_t len);	/* NULL: 
 void store_param_blob(struct db_params *p, const void *data, size_t len);	/* NULL: SQL NULL */
 /* Runs a cached prepared statement with p (a CALL's results are left
  * unread: store_sets.h reads them). NULL with *dberr as store_exec. */
-struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct db_params *p, int *dberr);
+struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct db_params *p, int *dberr);
 /* After s failed (dberr): Connector/C leaves a statement whose error came
  * while its rows were read (a deadlock or a lock wait timeout of a locking
  * read, after the result's metadata) expecting rows, and the next execute
@@ -165,22 +165,22 @@ struct dbstmt *store_exec_params(struct store *lg, const char *sql, const struct
  * sees. The statement is reset (COM_STMT_RESET); a connection lost, or a
  * reset that fails, is dropped instead. store_exec_params and store_call call
  * it; so does whoever reads a CALL's results itself (store_sets). */
-void store_stmt_failed(struct store *lg, struct dbstmt *s, int dberr);
+void store_stmt_failed(struct store *db, struct dbstmt *s, int dberr);
 /* Runs a CALL of a stored procedure with p. Reads every result set it
  * returns; the first row of the first one is left in the statement's
  * buffers (*got_row = 1) for store_i64/store_str. */
-struct dbstmt *store_call(struct store *lg, const char *sql, const struct db_params *p, int *dberr, int *got_row);
+struct dbstmt *store_call(struct store *db, const char *sql, const struct db_params *p, int *dberr, int *got_row);
 /* What a *_commit procedure is told: commit itself (1), or leave that to
  * store_tx_end because more writes follow (an idempotency answer). */
-int store_may_commit(const struct store *lg);
+int store_may_commit(const struct store *db);
 /* The connection's server is a Galera node. There, a batch's write CALL
  * never carries its COMMIT: a transaction brute-force aborted by another
  * node is told at the next command, which must be the COMMIT (a
  * multi-statement script once ran on past such an abort in a new
  * transaction and committed half a batch). */
-int store_galera(const struct store *lg);
+int store_galera(const struct store *db);
 /* Records that a procedure ended the transaction. */
-void store_committed(struct store *lg);
+void store_committed(struct store *db);
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
 int store_fetch(struct dbstmt *s);
 int store_null(const struct dbstmt *s, unsigned int col);
@@ -200,13 +200,13 @@ uint64_t store_insert_id(const struct dbstmt *s);
 /* Maps a MariaDB error number to the API's answer: retryable conflicts to
  * CD_E_RETRY, lost connections to CD_E_UNAVAILABLE, the rest to
  * CD_E_INTERNAL (logged with the message). */
-enum cd_err store_err(struct store *lg, int dberr, const char *what);
+enum cd_err store_err(struct store *db, int dberr, const char *what);
 /* Runs a statement for its effect only; CD_OK or the mapped error. */
-enum cd_err store_do(struct store *lg, const char *sql, const char *what, const char *fmt, ...);
+enum cd_err store_do(struct store *db, const char *sql, const char *what, const char *fmt, ...);
 
 /* Runs a text statement without parameters or results (a savepoint: not
  * a prepared statement's business), counted as a round trip. */
-enum cd_err store_text(struct store *lg, const char *sql, const char *what);
+enum cd_err store_text(struct store *db, const char *sql, const char *what);
 
 /* A row of either kind of result (a prepared statement's, st, or one of
  * a CALL's result sets, sets and the index of its first value), for
@@ -225,10 +225,10 @@ unsigned long store_row_len(const struct db_row *r, unsigned int col);
 /* The transaction loop, driven by its caller (so the layers above call
  * down into this one and are never called back):
  *	struct store_tx t;
- *	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
- *		store_tx_end(lg, &t, body(lg, ...));
+ *	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+ *		store_tx_end(db, &t, body(db, ...));
  *	return t.rc;
- * next opens an attempt (connected, lg->now set) or says the loop is over;
+ * next opens an attempt (connected, db->now set) or says the loop is over;
  * end commits on CD_OK or rolls back. It is the only loop that runs a
  * transaction again (docs/architecture.md, "One retry loop"): an attempt
  * that fails to be run again ends with one reason of enum store_retry
@@ -239,7 +239,7 @@ unsigned long store_row_len(const struct db_row *r, unsigned int col);
  * Refused at once while the watchdog says the database is down. */
 /* The attempt running fails to be run again, for why: CD_E_RETRY. The
  * first reason named in an attempt is its reason. */
-enum cd_err store_retry(struct store *lg, enum store_retry why);
+enum cd_err store_retry(struct store *db, enum store_retry why);
 /* An attempt run again for why: counted (store_tx.c, as it starts). */
 void store_retry_count(enum store_retry why);
 struct store_tx {
@@ -256,15 +256,15 @@ struct store_tx {
 	int ndue, bringing, bring_attempt;
 	int64_t bring_started_ms;
 };
-void store_tx_init(struct store *lg, struct store_tx *t);
+void store_tx_init(struct store *db, struct store_tx *t);
 /* The running attempt met account id with something due: named for the
- * loop, which runs bring(lg, id) as the body of attempts of its own (a
+ * loop, which runs bring(db, id) as the body of attempts of its own (a
  * transaction: committed, or run again on a conflict) once the attempt
  * has ended with CD_E_DUE (rolled back), before the body's next one (at
  * most LIMIT_TX_DUE_PASSES passes). An id named twice is brought once. */
-void store_due_add(struct store *lg, int64_t id, enum cd_err (*bring)(struct store *lg, int64_t account_id));
-int store_tx_next(struct store *lg, struct store_tx *t);
-void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc);
+void store_due_add(struct store *db, int64_t id, enum cd_err (*bring)(struct store *db, int64_t account_id));
+int store_tx_next(struct store *db, struct store_tx *t);
+void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc);
 /* A transaction on the node of no account that is about to lock the row
  * of account ext_id, the first account it meets: its loop is pinned to
  * that account's node (with several Galera nodes), CD_E_RETRY when it must
@@ -272,24 +272,24 @@ void store_tx_end(struct store *lg, struct store_tx *t, enum cd_err rc);
  * where the loop runs. Each account's money is written on one node, under
  * that node's row locks, like on one server (a referral's referrer, the
  * one second account, is locked from its referred account's node, last). */
-enum cd_err store_tx_reroute(struct store *lg, const char *ext_id);
+enum cd_err store_tx_reroute(struct store *db, const char *ext_id);
 /* The hold ids' key read (src/core/holdid.h) before a hold id is parsed
  * outside a transaction; each transaction's first attempt reads it too. */
-void store_holdid_ensure(struct store *lg);
+void store_holdid_ensure(struct store *db);
 
 /* What the connection layer's files share (ledger.c, ledger_tx.c): the
  * nodes configured (1 without [database] nodes), switching the
  * connection in use to a node (between transactions), a random pause
  * before a retry, and ending a transaction (0, or MariaDB's error). */
-int store_node_count(const struct store *lg);
-void store_use_node(struct store *lg, int node);
+int store_node_count(const struct store *db);
+void store_use_node(struct store *db, int node);
 void store_backoff(int attempt);
-int store_end_tx(struct store *lg, int commit);
+int store_end_tx(struct store *db, int commit);
 /* Closes the connection in use; its transaction is the server's to roll back. */
-void store_disconnect(struct store *lg);
+void store_disconnect(struct store *db);
 /* 1 when the node in use takes queries (Galera's wsrep_ready and
  * Synced; always without Galera), else 0 (why in store_errmsg). */
-int store_node_ready(struct store *lg);
+int store_node_ready(struct store *db);
 
 /* Galera's aborts it does not tell (store_end.c, sql/053): a transaction
  * marks every account it locks, and store_end_tx looks at the first
@@ -300,16 +300,16 @@ int store_node_ready(struct store *lg);
  * store_mark_locked records account id locked under the mark (the first
  * is kept). store_mark_missing says the column is not there yet (053 not
  * applied): logged once, and locks go on unmarked. */
-enum cd_err store_mark_next(struct store *lg, int64_t id, int64_t *mark);
-void store_mark_locked(struct store *lg, int64_t id);
+enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark);
+void store_mark_locked(struct store *db, int64_t id);
 /* The transaction marked an account whose mark is gone: rolled back
  * untold (logged), so what it decided since is the rollback's doing. */
-int store_mark_lost(struct store *lg);
+int store_mark_lost(struct store *db);
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
 #ifdef CREDITD_TEST_CLOCK
 /* The untold rollback fault after a write CALL (what: the write), tests only. */
-void store_mark_fault(struct store *lg, const char *what);
+void store_mark_fault(struct store *db, const char *what);
 #endif
 
 #endif

@@ -54,48 +54,48 @@ static int64_t mark_draw(void)
 
 /* 0 when the first account marked still bears this transaction's mark;
  * else MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
-static int mark_check(struct store *lg, const char *when)
+static int mark_check(struct store *db, const char *when)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_MARK_READ, &e, "i", lg->mark_first);
+	struct dbstmt *s = store_exec(db, SQL_MARK_READ, &e, "i", db->mark_first);
 	if (s == NULL)
 		return e;
 	int got = store_fetch(s);
 	if (got < 0)
 		return CR_UNKNOWN_ERROR;
-	if (got == 1 && store_i64(s, 0) == lg->tx_mark)
+	if (got == 1 && store_i64(s, 0) == db->tx_mark)
 		return 0;
 	log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
-		 "brute-force abort inside a procedure), seen %s: rolled back and run again", lg->mark_first, when);
-	(void)store_retry(lg, RETRY_ROLLBACK);	/* its reason, before store_err names a deadlock */
+		 "brute-force abort inside a procedure), seen %s: rolled back and run again", db->mark_first, when);
+	(void)store_retry(db, RETRY_ROLLBACK);	/* its reason, before store_err names a deadlock */
 	return ER_LOCK_DEADLOCK;
 }
 
-enum cd_err store_mark_next(struct store *lg, int64_t id, int64_t *mark)
+enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark)
 {
 	assert(id >= 0);
-	if (lg->mark_first == 0) {
-		lg->tx_mark = mark_draw();
-	} else if (id == 0 || id == lg->mark_first) {
-		int e = mark_check(lg, "before a lock");
+	if (db->mark_first == 0) {
+		db->tx_mark = mark_draw();
+	} else if (id == 0 || id == db->mark_first) {
+		int e = mark_check(db, "before a lock");
 		if (e != 0)
-			return store_err(lg, e, "account lock mark");
+			return store_err(db, e, "account lock mark");
 	}
-	*mark = lg->tx_mark;
+	*mark = db->tx_mark;
 	return CD_OK;
 }
 
-int store_mark_lost(struct store *lg)
+int store_mark_lost(struct store *db)
 {
-	return lg->mark_first != 0 && lg->c->galera && lg->c->connected &&
-	       mark_check(lg, "after the operation failed") != 0;
+	return db->mark_first != 0 && db->c->galera && db->c->connected &&
+	       mark_check(db, "after the operation failed") != 0;
 }
 
-void store_mark_locked(struct store *lg, int64_t id)
+void store_mark_locked(struct store *db, int64_t id)
 {
 	assert(id > 0);
-	if (lg->mark_first == 0)
-		lg->mark_first = id;
+	if (db->mark_first == 0)
+		db->mark_first = id;
 }
 
 void store_mark_missing(const char *what)
@@ -115,7 +115,7 @@ int store_mark_absent(void)
  * over or fired on belongs to, a line each: "skipped|fired ACCOUNT KEY
  * WHAT" (the first account it marked, its journal key or "-", the write),
  * so that a test sees the fault took the transaction it meant. */
-static void fault_used(const char *path, const struct store *lg, const char *how, const char *what)
+static void fault_used(const char *path, const struct store *db, const char *how, const char *what)
 {
 	char name[4096];
 	int n = snprintf(name, sizeof(name), "%s.used", path);
@@ -124,7 +124,7 @@ static void fault_used(const char *path, const struct store *lg, const char *how
 	FILE *f = fopen(name, "a");
 	if (f == NULL)
 		return;
-	fprintf(f, "%s %" PRId64 " %s %s\n", how, lg->mark_first, lg->journal_key != NULL ? lg->journal_key : "-", what);
+	fprintf(f, "%s %" PRId64 " %s %s\n", how, db->mark_first, db->journal_key != NULL ? db->journal_key : "-", what);
 	fclose(f);
 }
 
@@ -135,11 +135,11 @@ static void fault_used(const char *path, const struct store *lg, const char *how
  * of, as an abort eaten inside the procedure leaves it
  * (tests/galera/test_72); each CALL skipped or rolled back is told in
  * the file's .used twin (fault_used). */
-void store_mark_fault(struct store *lg, const char *what)
+void store_mark_fault(struct store *db, const char *what)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	const char *path = getenv("CREDITD_TEST_UNTOLD_ROLLBACK_FILE");
-	if (path == NULL || lg->mark_first == 0)
+	if (path == NULL || db->mark_first == 0)
 		return;
 	pthread_mutex_lock(&mu);
 	long n = 0, skip = 0;
@@ -151,56 +151,56 @@ void store_mark_fault(struct store *lg, const char *what)
 	if (n > 0 && (f = fopen(path, "w")) != NULL) {
 		fprintf(f, "%ld %ld\n", skip > 0 ? n : n - 1, skip > 0 ? skip - 1 : 0);
 		fclose(f);
-		fault_used(path, lg, skip > 0 ? "skipped" : "fired", what);
+		fault_used(path, db, skip > 0 ? "skipped" : "fired", what);
 		if (skip <= 0) {
 			log_warn("test: the write's transaction rolled back untold (%ld more): %s, account %" PRId64
-				 ", key %s", n - 1, what, lg->mark_first, lg->journal_key != NULL ? lg->journal_key : "-");
-			(void)mysql_rollback(lg->c->db);
+				 ", key %s", n - 1, what, db->mark_first, db->journal_key != NULL ? db->journal_key : "-");
+			(void)mysql_rollback(db->c->db);
 		}
 	}
 	pthread_mutex_unlock(&mu);
 }
 #endif
 
-int store_end_tx(struct store *lg, int commit)
+int store_end_tx(struct store *db, int commit)
 {
-	if (!lg->c->connected)
+	if (!db->c->connected)
 		return CR_SERVER_GONE_ERROR;
-	int check = commit && lg->mark_first != 0 && lg->c->galera ? mark_check(lg, "before the commit") : 0;
-	lg->round_trips++;
-	lg->in_tx = 0;
-	lg->tx_serial++;
-	lg->mark_first = 0;
+	int check = commit && db->mark_first != 0 && db->c->galera ? mark_check(db, "before the commit") : 0;
+	db->round_trips++;
+	db->in_tx = 0;
+	db->tx_serial++;
+	db->mark_first = 0;
 	if (check != 0) {
 		/* What ran since the abort is a transaction of its own: gone.
 		 * No COMMIT was sent, so whatever stopped the check (the mark
 		 * gone, a lost connection, an interrupted read), nothing was
 		 * committed: run again, as for a deadlock. */
-		if (mysql_rollback(lg->c->db) != 0)
-			store_disconnect(lg);
+		if (mysql_rollback(db->c->db) != 0)
+			store_disconnect(db);
 		return ER_LOCK_DEADLOCK;
 	}
-	lg->commit_sent |= commit;
-	if ((commit ? mysql_commit(lg->c->db) : mysql_rollback(lg->c->db)) != 0) {
-		int e = (int)mysql_errno(lg->c->db);
+	db->commit_sent |= commit;
+	if ((commit ? mysql_commit(db->c->db) : mysql_rollback(db->c->db)) != 0) {
+		int e = (int)mysql_errno(db->c->db);
 		/* A rollback that fails, or on Galera a commit that fails, may
 		 * leave statements open in the session (Galera runs what follows
 		 * a brute-force abort in a new transaction and reports the abort
 		 * at the next command): the connection is dropped, and the
 		 * server rolls back whatever it had. */
-		if (!commit || lg->c->galera)
-			store_disconnect(lg);
+		if (!commit || db->c->galera)
+			store_disconnect(db);
 		return e;
 	}
 	return 0;
 }
 
-void store_end_request(struct store *lg)
+void store_end_request(struct store *db)
 {
-	lg->routed = lg->rerouted = lg->causal = lg->reroute_now = 0;
-	if (lg->c->connected && lg->in_tx) {
-		int e = store_end_tx(lg, 0);
+	db->routed = db->rerouted = db->causal = db->reroute_now = 0;
+	if (db->c->connected && db->in_tx) {
+		int e = store_end_tx(db, 0);
 		if (e != 0)
-			store_err(lg, e, "rollback");
+			store_err(db, e, "rollback");
 	}
 }

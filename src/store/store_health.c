@@ -34,77 +34,77 @@ enum store_health store_node_health(int node)
 
 struct store *store_new_probe(const struct cfg *cfg)
 {
-	struct store *lg = store_new(cfg);
-	if (lg != NULL)
-		lg->probe = 1;
-	return lg;
+	struct store *db = store_new(cfg);
+	if (db != NULL)
+		db->probe = 1;
+	return db;
 }
 
 /* One node: answering (and, of several, ready)? */
-static int probe_node(struct store *lg, int several)
+static int probe_node(struct store *db, int several)
 {
-	lg->connect_errno = 0;
-	lg->errmsg[0] = '\0';
-	if (store_ensure(lg) != CD_OK && lg->connect_errno == ER_CON_COUNT_ERROR) {
+	db->connect_errno = 0;
+	db->errmsg[0] = '\0';
+	if (store_ensure(db) != CD_OK && db->connect_errno == ER_CON_COUNT_ERROR) {
 		/* The server answered, with no connection to spare for the
 		 * watchdog: the workers' own connections still work. */
 		return 1;
 	}
-	if (!lg->c->connected)
+	if (!db->c->connected)
 		return 0;
-	if (several && lg->c->galera)
-		return store_node_ready(lg);
-	lg->round_trips++;
-	if (mysql_ping(lg->c->db) == 0)
+	if (several && db->c->galera)
+		return store_node_ready(db);
+	db->round_trips++;
+	if (mysql_ping(db->c->db) == 0)
 		return 1;
-	snprintf(lg->errmsg, sizeof(lg->errmsg), "ping: %s", mysql_error(lg->c->db));
-	store_disconnect(lg);
+	snprintf(db->errmsg, sizeof(db->errmsg), "ping: %s", mysql_error(db->c->db));
+	store_disconnect(db);
 	return 0;
 }
 
-enum store_health store_health_probe(struct store *lg)
+enum store_health store_health_probe(struct store *db)
 {
-	int n = store_node_count(lg), live = 0;
+	int n = store_node_count(db), live = 0;
 	for (int i = 0; i < n; i++) {
-		store_use_node(lg, i);
-		int up = probe_node(lg, n > 1);
+		store_use_node(db, i);
+		int up = probe_node(db, n > 1);
 		live += up;
 		if (i < LIMIT_DB_NODES)
 			atomic_store(&node_health[i], up ? STORE_HEALTH_UP : STORE_HEALTH_DOWN);
 		if (n > 1 && store_noderoute_set(i, up) != up) {
 			if (up)
-				log_info("database node %s: up", lg->cfg->db_node[i].name);
+				log_info("database node %s: up", db->cfg->db_node[i].name);
 			else
-				log_warn("database node %s: down (%s)", lg->cfg->db_node[i].name,
-					 lg->errmsg[0] ? lg->errmsg : "no answer");
+				log_warn("database node %s: down (%s)", db->cfg->db_node[i].name,
+					 db->errmsg[0] ? db->errmsg : "no answer");
 		}
 	}
 	enum store_health h = live > 0 ? STORE_HEALTH_UP : STORE_HEALTH_DOWN;
 	int before = atomic_exchange(&health_state, (int)h);
 	if (before != (int)h && h == STORE_HEALTH_DOWN)
-		log_warn("database health: down (%s)", lg->errmsg[0] ? lg->errmsg : "ping failed");
+		log_warn("database health: down (%s)", db->errmsg[0] ? db->errmsg : "ping failed");
 	else if (before != (int)h)
 		log_info("database health: up");
 	return h;
 }
 
-enum cd_err store_ping(struct store *lg)
+enum cd_err store_ping(struct store *db)
 {
 	/* Of several nodes, the first that is up and answers. */
-	for (int i = 0; store_node_count(lg) > 1 && i < store_node_count(lg); i++) {
+	for (int i = 0; store_node_count(db) > 1 && i < store_node_count(db); i++) {
 		if (!store_noderoute_is_up(i))
 			continue;
-		store_use_node(lg, i);
-		if (store_ensure(lg) == CD_OK)
+		store_use_node(db, i);
+		if (store_ensure(db) == CD_OK)
 			return CD_OK;
 	}
-	enum cd_err rc = store_ensure(lg);
+	enum cd_err rc = store_ensure(db);
 	if (rc != CD_OK)
 		return rc;
-	lg->round_trips++;
-	if (mysql_ping(lg->c->db) != 0) {
-		store_disconnect(lg);
-		rc = store_ensure(lg);
+	db->round_trips++;
+	if (mysql_ping(db->c->db) != 0) {
+		store_disconnect(db);
+		rc = store_ensure(db);
 	}
 	return rc;
 }

@@ -86,7 +86,7 @@ static int run_statement(MYSQL *db, const struct sqlsplit_stmt *st)
  * is split before anything runs, so one that cannot be split applies
  * nothing. CD_OK, or an error said on stderr with the statement's line
  * and the start of its first line. */
-static enum cd_err run_script(struct store *lg, const char *name, const char *sql, size_t len)
+static enum cd_err run_script(struct store *db, const char *name, const char *sql, size_t len)
 {
 	struct sqlsplit sp;
 	struct sqlsplit_stmt st;
@@ -102,13 +102,13 @@ static enum cd_err run_script(struct store *lg, const char *name, const char *sq
 	}
 	store_sqlsplit_init(&sp, sql, len);
 	for (got = store_sqlsplit_next(&sp, &st); got == 1; got = store_sqlsplit_next(&sp, &st)) {
-		if (run_statement(lg->c->db, &st) == 0)
+		if (run_statement(db->c->db, &st) == 0)
 			continue;
 		const char *nl = memchr(st.text, '\n', st.len);
 		size_t first = nl != NULL ? (size_t)(nl - st.text) : st.len;
 		fprintf(stderr, "creditctl: migration %s failed at line %u (%.*s%s): %s\n", name, st.line,
 			(int)(first < LIMIT_MIGRATION_QUOTE_BYTES ? first : LIMIT_MIGRATION_QUOTE_BYTES), st.text,
-			first > LIMIT_MIGRATION_QUOTE_BYTES ? "..." : "", mysql_error(lg->c->db));
+			first > LIMIT_MIGRATION_QUOTE_BYTES ? "..." : "", mysql_error(db->c->db));
 		return CD_E_INTERNAL;
 	}
 	return CD_OK;
@@ -116,17 +116,17 @@ static enum cd_err run_script(struct store *lg, const char *name, const char *sq
 
 /* 1 with hex set when name was applied, 0 when not, -1 when the database
  * did not say (a failure is not "not applied": that would apply it again). */
-static int applied_checksum(struct store *lg, const char *name, char *hex)
+static int applied_checksum(struct store *db, const char *name, char *hex)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, "SELECT checksum FROM schema_migrations WHERE name = ?", &e, "s", name);
+	struct dbstmt *s = store_exec(db, "SELECT checksum FROM schema_migrations WHERE name = ?", &e, "s", name);
 	if (s == NULL) {
-		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(lg->c->db));
+		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(db->c->db));
 		return -1;
 	}
 	int got = store_fetch(s);
 	if (got < 0) {
-		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(lg->c->db));
+		fprintf(stderr, "creditctl: cannot read schema_migrations for %s: %s\n", name, mysql_error(db->c->db));
 		return -1;
 	}
 	if (got == 0)
@@ -137,7 +137,7 @@ static int applied_checksum(struct store *lg, const char *name, char *hex)
 
 /* Applies one migration not applied yet and records it in applied; with
  * check_only, applies nothing and records it there as pending. */
-static enum cd_err apply_one(struct store *lg, const char *dir, const char *name, int check_only,
+static enum cd_err apply_one(struct store *db, const char *dir, const char *name, int check_only,
 			     struct store_migrated *applied)
 {
 	char path[4096], hex[65], old[65];
@@ -152,7 +152,7 @@ static enum cd_err apply_one(struct store *lg, const char *dir, const char *name
 	keys_sha256(sql, len, hash);
 	keys_hex(hash, hex);
 	enum cd_err rc = CD_OK;
-	int was = applied_checksum(lg, name, old);
+	int was = applied_checksum(db, name, old);
 	if (was < 0) {
 		rc = CD_E_INTERNAL;
 		goto out;
@@ -169,12 +169,12 @@ static enum cd_err apply_one(struct store *lg, const char *dir, const char *name
 		snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", name);
 		goto out;
 	}
-	rc = run_script(lg, name, sql, len);
+	rc = run_script(db, name, sql, len);
 	if (rc != CD_OK)
 		goto out;
-	rc = store_do(lg, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
+	rc = store_do(db, "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)",
 		   "migration record", "ssi", name, hex, timefmt_now());
-	if (rc == CD_OK && mysql_commit(lg->c->db) != 0)
+	if (rc == CD_OK && mysql_commit(db->c->db) != 0)
 		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
 		snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", name);
@@ -245,17 +245,17 @@ static const char SQL_LOCK_GIVE[] = "SELECT RELEASE_LOCK(LEFT(CONCAT('creditd.',
 /* The database's lock salt into salt (cap bytes): 1 when it has one, 0
  * when not yet (a database migrated before sql/041, or a new one with no
  * settings table at all: "" then), -1 when the database did not say. */
-static int lock_salt(struct store *lg, char *salt, size_t cap)
+static int lock_salt(struct store *db, char *salt, size_t cap)
 {
 	int e;
 	salt[0] = '\0';
-	struct dbstmt *s = store_exec(lg, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+	struct dbstmt *s = store_exec(db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
 				      "DATABASE() AND TABLE_NAME = 'settings'", &e, "");
 	if (s == NULL || store_fetch(s) != 1)
 		return -1;
 	if (store_i64(s, 0) == 0)
 		return 0;
-	s = store_exec(lg, "SELECT value FROM settings WHERE name = 'lock_salt'", &e, "");
+	s = store_exec(db, "SELECT value FROM settings WHERE name = 'lock_salt'", &e, "");
 	int got = s != NULL ? store_fetch(s) : -1;
 	if (got == 1 && !store_null(s, 0))
 		snprintf(salt, cap, "%" PRId64, store_i64(s, 0));
@@ -265,10 +265,10 @@ static int lock_salt(struct store *lg, char *salt, size_t cap)
 /* GET_LOCK of creditd.<what>.<salt>.<database>, waiting up to
  * wait_seconds: 1 taken, 0 held by another session, -1 no answer (a
  * server without named locks, as Galera: ER_NOT_SUPPORTED_YET). */
-static int lock_take(struct store *lg, const char *what, const char *salt, int64_t wait_seconds)
+static int lock_take(struct store *db, const char *what, const char *salt, int64_t wait_seconds)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_LOCK_TAKE, &e, "ssi", what, salt, wait_seconds);
+	struct dbstmt *s = store_exec(db, SQL_LOCK_TAKE, &e, "ssi", what, salt, wait_seconds);
 	if (s == NULL || store_fetch(s) != 1 || store_null(s, 0))
 		return -1;
 	return store_i64(s, 0) == 1;
@@ -276,10 +276,10 @@ static int lock_take(struct store *lg, const char *what, const char *salt, int64
 
 /* Gives back a lock lock_take took (one not held is given back as
  * nothing); the session's end would too. */
-static void lock_give(struct store *lg, const char *what, const char *salt)
+static void lock_give(struct store *db, const char *what, const char *salt)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_LOCK_GIVE, &e, "ss", what, salt);
+	struct dbstmt *s = store_exec(db, SQL_LOCK_GIVE, &e, "ss", what, salt);
 	if (s != NULL)
 		while (store_fetch(s) == 1)
 			;
@@ -298,14 +298,14 @@ struct migrate_locks {
  * run waits and then finds the first's migrations applied. Galera has no
  * named locks: there a run goes on without, as the docs say to migrate
  * from one node. */
-static enum cd_err migrate_lock(struct store *lg, struct migrate_locks *m)
+static enum cd_err migrate_lock(struct store *db, struct migrate_locks *m)
 {
 	*m = (struct migrate_locks){{0}, {0}, 0};
-	int got = lock_salt(lg, m->salt, sizeof(m->salt));
-	got = got < 0 ? -1 : lock_take(lg, "migrate", m->salt, LIMIT_MIGRATE_LOCK_SECONDS);
+	int got = lock_salt(db, m->salt, sizeof(m->salt));
+	got = got < 0 ? -1 : lock_take(db, "migrate", m->salt, LIMIT_MIGRATE_LOCK_SECONDS);
 	if (got < 0) {
 		fprintf(stderr, "creditctl: warning: no lock on the migrations (%s): run one creditctl migrate at a "
-			"time\n", mysql_error(lg->c->db));
+			"time\n", mysql_error(db->c->db));
 		return CD_OK;
 	}
 	if (got == 0) {
@@ -321,15 +321,15 @@ static enum cd_err migrate_lock(struct store *lg, struct migrate_locks *m)
  * it started: once one made it (sql/041), the salted name is taken too,
  * so that a run starting from now on, which finds the salt and takes that
  * name, waits for this one. */
-static enum cd_err migrate_lock_salted(struct store *lg, struct migrate_locks *m)
+static enum cd_err migrate_lock_salted(struct store *db, struct migrate_locks *m)
 {
 	if (!m->taken || m->salt[0] != '\0' || m->later[0] != '\0')
 		return CD_OK;
 	char salt[sizeof(m->later)];
-	int got = lock_salt(lg, salt, sizeof(salt));
+	int got = lock_salt(db, salt, sizeof(salt));
 	if (got <= 0)
 		return got < 0 ? CD_E_INTERNAL : CD_OK;
-	got = lock_take(lg, "migrate", salt, LIMIT_MIGRATE_LOCK_SECONDS);
+	got = lock_take(db, "migrate", salt, LIMIT_MIGRATE_LOCK_SECONDS);
 	if (got != 1) {
 		fprintf(stderr, "creditctl: another creditctl migrate holds the migrations' lock; stopped\n");
 		return CD_E_CONFLICT;
@@ -339,21 +339,21 @@ static enum cd_err migrate_lock_salted(struct store *lg, struct migrate_locks *m
 }
 
 /* The locks go with the session; given back at once for the next run. */
-static void migrate_unlock(struct store *lg, const struct migrate_locks *m)
+static void migrate_unlock(struct store *db, const struct migrate_locks *m)
 {
 	if (!m->taken)
 		return;
-	lock_give(lg, "migrate", m->salt);
+	lock_give(db, "migrate", m->salt);
 	if (m->later[0] != '\0')
-		lock_give(lg, "migrate", m->later);
+		lock_give(db, "migrate", m->later);
 }
 
 /* With check_only, whether schema_migrations exists (0: every migration is
  * pending); -1 when the database did not say. */
-static int migrations_table(struct store *lg)
+static int migrations_table(struct store *db)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+	struct dbstmt *s = store_exec(db, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
 					  "DATABASE() AND TABLE_NAME = 'schema_migrations'", &e, "");
 	if (s == NULL || store_fetch(s) != 1)
 		return -1;
@@ -382,34 +382,34 @@ static int server_unreachable(int connect_errno)
 /* The lock, then schema_migrations made: a migrating run's start. A check
  * creates nothing and takes no lock (the runtime user, which may do
  * neither, runs it): it only learns whether the table is there. */
-static enum cd_err migrate_start(struct store *lg, int check_only, int *table, struct migrate_locks *m)
+static enum cd_err migrate_start(struct store *db, int check_only, int *table, struct migrate_locks *m)
 {
 	static const char create[] = "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(255) NOT NULL "
 				     "PRIMARY KEY, checksum CHAR(64) NOT NULL, applied_at BIGINT NOT NULL) ENGINE=InnoDB";
 	*table = 1;
-	if (check_only && (*table = migrations_table(lg)) < 0)
-		return store_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+	if (check_only && (*table = migrations_table(db)) < 0)
+		return store_err(db, (int)mysql_errno(db->c->db), "schema_migrations");
 	if (check_only)
 		return CD_OK;
-	enum cd_err rc = migrate_lock(lg, m);
-	if (rc == CD_OK && mysql_query(lg->c->db, create) != 0)
-		rc = store_err(lg, (int)mysql_errno(lg->c->db), "schema_migrations");
+	enum cd_err rc = migrate_lock(db, m);
+	if (rc == CD_OK && mysql_query(db->c->db, create) != 0)
+		rc = store_err(db, (int)mysql_errno(db->c->db), "schema_migrations");
 	return rc;
 }
 
-enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, struct store_migrated *applied)
+enum cd_err store_migrate(struct store *db, const char *sqldir, int check_only, struct store_migrated *applied)
 {
 	char *names[LIMIT_MIGRATIONS_MAX];
 	int n = 0, table = 1;
 	struct migrate_locks locks = {{0}, {0}, 0};
 	applied->n = 0;
-	lg->connect_errno = 0;
-	enum cd_err rc = store_ensure(lg);
-	if (rc == CD_E_UNAVAILABLE && check_only && !server_unreachable(lg->connect_errno))
+	db->connect_errno = 0;
+	enum cd_err rc = store_ensure(db);
+	if (rc == CD_E_UNAVAILABLE && check_only && !server_unreachable(db->connect_errno))
 		return CD_E_INTERNAL;	/* a server that refused us: not "unavailable" */
 	if (rc != CD_OK)
 		return rc;
-	rc = migrate_start(lg, check_only, &table, &locks);
+	rc = migrate_start(db, check_only, &table, &locks);
 	if (rc == CD_OK)
 		rc = migration_names(sqldir, names, &n);
 	if (rc == CD_OK)
@@ -418,14 +418,14 @@ enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, 
 		if (rc == CD_OK && !table)
 			snprintf(applied->name[applied->n++], sizeof(applied->name[0]), "%s", names[i]);
 		else if (rc == CD_OK)
-			rc = apply_one(lg, sqldir, names[i], check_only, applied);
+			rc = apply_one(db, sqldir, names[i], check_only, applied);
 		if (rc == CD_OK && !check_only)
-			rc = migrate_lock_salted(lg, &locks);
+			rc = migrate_lock_salted(db, &locks);
 		free(names[i]);
 	}
 	if (!check_only)
-		migrate_unlock(lg, &locks);
-	store_end_request(lg);
+		migrate_unlock(db, &locks);
+	store_end_request(db);
 	return rc;
 }
 
@@ -433,22 +433,22 @@ enum cd_err store_migrate(struct store *lg, const char *sqldir, int check_only, 
 
 /* The sweep's lock (named as every lock: "named locks" above), so one
  * site's sweep never waits on another's, nor on a co-tenant's. */
-enum cd_err store_sweep_lock(struct store *lg)
+enum cd_err store_sweep_lock(struct store *db)
 {
 	char salt[32];
-	enum cd_err rc = store_ensure(lg);
+	enum cd_err rc = store_ensure(db);
 	if (rc != CD_OK)
 		return rc;
-	int got = lock_salt(lg, salt, sizeof(salt));
-	got = got < 0 ? -1 : lock_take(lg, "sweep", salt, 0);
+	int got = lock_salt(db, salt, sizeof(salt));
+	got = got < 0 ? -1 : lock_take(db, "sweep", salt, 0);
 	if (got < 0) {
-		snprintf(lg->errmsg, sizeof(lg->errmsg), "GET_LOCK: %s",
-			 mysql_errno(lg->c->db) != 0 ? mysql_error(lg->c->db) : "no answer");
+		snprintf(db->errmsg, sizeof(db->errmsg), "GET_LOCK: %s",
+			 mysql_errno(db->c->db) != 0 ? mysql_error(db->c->db) : "no answer");
 		rc = CD_E_INTERNAL;
 	} else if (got == 0) {
 		rc = CD_E_CONFLICT;
 	}
 	/* The lock is the session's: ending the transaction keeps it. */
-	store_end_request(lg);
+	store_end_request(db);
 	return rc;
 }

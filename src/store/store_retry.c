@@ -14,12 +14,12 @@ static const char *const retry_names[STORE_RETRY_REASONS] = {"none", "deadlock",
 							      "node", "route", "race", "schema"};
 static atomic_ullong retries[STORE_RETRY_REASONS];
 
-enum cd_err store_retry(struct store *lg, enum store_retry why)
+enum cd_err store_retry(struct store *db, enum store_retry why)
 {
 	assert(why > RETRY_NONE);
 	assert(why < STORE_RETRY_REASONS);
-	if (lg->retry_why == RETRY_NONE)
-		lg->retry_why = why;
+	if (db->retry_why == RETRY_NONE)
+		db->retry_why = why;
 	return CD_E_RETRY;
 }
 

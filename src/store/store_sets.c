@@ -119,13 +119,13 @@ fail:
 	return -1;
 }
 
-enum cd_err store_sets_call(struct store *lg, const char *sql, const struct db_params *p, struct db_sets *s,
+enum cd_err store_sets_call(struct store *db, const char *sql, const struct db_params *p, struct db_sets *s,
 			const char *what, int *dberr)
 {
 	reset(s);
-	struct dbstmt *d = store_exec_params(lg, sql, p, dberr);
+	struct dbstmt *d = store_exec_params(db, sql, p, dberr);
 	if (d == NULL)
-		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : store_err(lg, *dberr, what);
+		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : store_err(db, *dberr, what);
 	int status;
 	do {
 		if (mysql_stmt_field_count(d->st) > 0 && set_read(s, d->st) != 0) {
@@ -134,7 +134,7 @@ enum cd_err store_sets_call(struct store *lg, const char *sql, const struct db_p
 			 * statement's: retried like any other (it was a batch's 500). */
 			*dberr = (int)mysql_stmt_errno(d->st);
 			if (*dberr == 0)
-				*dberr = (int)mysql_errno(lg->c->db);
+				*dberr = (int)mysql_errno(db->c->db);
 			if (*dberr == 0) {
 				log_error("%s: the rows read pass %d bytes or %d values", what,
 					  LIMIT_BATCH_READ_BYTES, LIMIT_BATCH_READ_CELLS);
@@ -143,17 +143,17 @@ enum cd_err store_sets_call(struct store *lg, const char *sql, const struct db_p
 			mysql_stmt_free_result(d->st);
 			while (mysql_stmt_next_result(d->st) == 0)
 				mysql_stmt_free_result(d->st);
-			store_stmt_failed(lg, d, *dberr);
-			return store_err(lg, *dberr, what);
+			store_stmt_failed(db, d, *dberr);
+			return store_err(db, *dberr, what);
 		}
 		status = mysql_stmt_next_result(d->st);
 	} while (status == 0);
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(d->st);
 		if (*dberr == 0)
-			*dberr = (int)mysql_errno(lg->c->db);
-		store_stmt_failed(lg, d, *dberr);
-		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : store_err(lg, *dberr, what);
+			*dberr = (int)mysql_errno(db->c->db);
+		store_stmt_failed(db, d, *dberr);
+		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : store_err(db, *dberr, what);
 	}
 	return CD_OK;
 }

@@ -36,7 +36,7 @@ void store_sets_free(struct db_sets *s);
 /* Runs the prepared CALL sql with p and reads all it returns into s
  * (emptied first). CD_OK, or the mapped error (store_err) with the MariaDB
  * error number in *dberr; a duplicate key is CD_E_CONFLICT, not logged. */
-enum cd_err store_sets_call(struct store *lg, const char *sql, const struct db_params *p, struct db_sets *s,
+enum cd_err store_sets_call(struct store *db, const char *sql, const struct db_params *p, struct db_sets *s,
 			const char *what, int *dberr);
 /* Binds the array written under key (jsonw.h slices) as the next text
  * parameter, or SQL NULL when it is absent or empty. */

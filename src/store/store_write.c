@@ -12,19 +12,19 @@ static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "
 					  "keys", "accounts_at", "alerts_set", "alert_members_set",
 					  "alert_members_del"};
 
-enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit, struct db_sets *sets,
+enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr)
 {
 	struct db_params p;
 	store_params_init(&p);
-	store_param_i64(&p, lg->now);
+	store_param_i64(&p, db->now);
 	store_param_i64(&p, commit);
 	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
 		store_sets_bind_list(&p, doc, WRITE_LISTS[i]);
-	enum cd_err rc = store_sets_call(lg, SQL_WRITE, &p, sets, what, dberr);
+	enum cd_err rc = store_sets_call(db, SQL_WRITE, &p, sets, what, dberr);
 #ifdef CREDITD_TEST_CLOCK
 	if (rc == CD_OK && !commit)
-		store_mark_fault(lg, what);
+		store_mark_fault(db, what);
 #endif
 	return rc;
 }
@@ -59,7 +59,7 @@ static int64_t first_id(const struct db_sets *s, const char *name)
 	return store_row_i64(&row, 2);
 }
 
-enum cd_err store_write_run(struct store *lg, struct store_write *lw, const char *what, int64_t *grant_id,
+enum cd_err store_write_run(struct store *db, struct store_write *lw, const char *what, int64_t *grant_id,
 			     int64_t *journal_id)
 {
 	int e = 0;
@@ -69,7 +69,7 @@ enum cd_err store_write_run(struct store *lg, struct store_write *lw, const char
 		log_error("%s: the rows do not fit %d bytes", what, LIMIT_BATCH_JSON_BYTES);
 		rc = CD_E_INTERNAL;
 	} else {
-		rc = store_write_call(lg, &lw->w, 0, &lw->sets, what, &e);
+		rc = store_write_call(db, &lw->w, 0, &lw->sets, what, &e);
 	}
 	if (rc == CD_E_CONFLICT) {
 		/* No step of an operation writes a row twice: a duplicate key

@@ -15,11 +15,11 @@
 #include "store_sets.h"
 #include "jsonw.h"
 
-/* CALL cd_write(lg->now, commit, ...) with the lists written in doc (a
+/* CALL cd_write(db->now, commit, ...) with the lists written in doc (a
  * jsonw object: each list under its name, absent or empty: SQL NULL),
  * what it answers read into sets (what: the step, for the log). CD_OK,
  * or the mapped error with the MariaDB error number in *dberr. */
-enum cd_err store_write_call(struct store *lg, const struct jw *doc, int commit, struct db_sets *sets,
+enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr);
 
 /* One step's rows written inside the caller's transaction: begin, write
@@ -47,7 +47,7 @@ struct jw *store_write_list(struct store_write *lw, const char *name);
 /* Writes the lists without committing: CD_OK with the id of the first
  * new grant in *grant_id and of the one journal row in *journal_id (each
  * NULL when not wanted); frees lw either way. */
-enum cd_err store_write_run(struct store *lg, struct store_write *lw, const char *what, int64_t *grant_id,
+enum cd_err store_write_run(struct store *db, struct store_write *lw, const char *what, int64_t *grant_id,
 			     int64_t *journal_id);
 /* Frees lw unwritten (a refusal found while writing its rows). */
 void store_write_drop(struct store_write *lw);

@@ -56,7 +56,7 @@ static void create_hash(const struct account_new *n, unsigned char hash[32])
 	keys_sha256(canon, strlen(canon), hash);
 }
 
-static enum cd_err account_exists(struct store *lg, const struct account_new *n, const unsigned char hash[32],
+static enum cd_err account_exists(struct store *db, const struct account_new *n, const unsigned char hash[32],
 				  struct ledger_done *done)
 {
 	int e;
@@ -64,61 +64,61 @@ static enum cd_err account_exists(struct store *lg, const struct account_new *n,
 	/* The account locked first, as every writer of it does (on Galera by
 	 * its row alone: docs/architecture.md, "On Galera"); its creation's
 	 * hash never changes after, so it is read under that lock. */
-	enum cd_err rc = ledger_due_lock(lg, n->id, &a);
+	enum cd_err rc = ledger_due_lock(db, n->id, &a);
 	if (rc == CD_E_NOT_FOUND)
-		return store_retry(lg, RETRY_RACE);
+		return store_retry(db, RETRY_RACE);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, SQL_ACCT_HASH, &e, "i", a.id);
+	struct dbstmt *s = store_exec(db, SQL_ACCT_HASH, &e, "i", a.id);
 	if (s == NULL)
-		return store_err(lg, e, "account lookup");
+		return store_err(db, e, "account lookup");
 	if (store_fetch(s) != 1)
-		return store_retry(lg, RETRY_RACE);
+		return store_retry(db, RETRY_RACE);
 	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), hash, 32) != 0)
-		return refusal_set(&lg->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
-	rc = ledger_events_acct_save(lg, &a);
+		return refusal_set(&db->refusal, REFUSE_ACCOUNT_EXISTS, n->id, NULL);
+	rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
 	done->kind = LEDGER_DONE_ACCOUNT_CREATE;
 	done->u.account.created = 0;
-	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
+	return ledger_rows_acct_view(db, &a, &done->u.account.account);
 }
 
 /* An account's email (NULL: none). */
-static enum cd_err email_store(struct store *lg, int64_t id, const char *email)
+static enum cd_err email_store(struct store *db, int64_t id, const char *email)
 {
-	return store_do(lg, "UPDATE accounts SET email = ? WHERE id = ?", "account email", "si", email, id);
+	return store_do(db, "UPDATE accounts SET email = ? WHERE id = ?", "account email", "si", email, id);
 }
 
 /* An account's rate limits (-1: none). */
-static enum cd_err rate_limits_store(struct store *lg, int64_t id, int64_t rpm, int64_t tpm)
+static enum cd_err rate_limits_store(struct store *db, int64_t id, int64_t rpm, int64_t tpm)
 {
 	static const char sql[] = "UPDATE accounts SET requests_per_minute = ?, tokens_per_minute = ? WHERE id = ?";
-	return store_do(lg, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
+	return store_do(db, sql, "rate limits", "IIi", rpm >= 0 ? &rpm : NULL, tpm >= 0 ? &tpm : NULL, id);
 }
 
 /* The account whose referral code the new account n gives: another
  * account's (an account cannot refer itself), else REFUSE_REFERRAL_UNKNOWN
  * (400, param referral_code) and nothing is created. */
-static enum cd_err referrer_of(struct store *lg, const struct account_new *n, int64_t *referrer_id)
+static enum cd_err referrer_of(struct store *db, const struct account_new *n, int64_t *referrer_id)
 {
 	char owner[LEDGER_ID_MAX + 1];
-	enum cd_err rc = ledger_referrals_owner(lg, n->referral_code, referrer_id, owner, sizeof(owner));
+	enum cd_err rc = ledger_referrals_owner(db, n->referral_code, referrer_id, owner, sizeof(owner));
 	if (rc == CD_E_NOT_FOUND || (rc == CD_OK && strcmp(owner, n->id) == 0))
-		return refusal_set(&lg->refusal, REFUSE_REFERRAL_UNKNOWN, n->referral_code, NULL);
+		return refusal_set(&db->refusal, REFUSE_REFERRAL_UNKNOWN, n->referral_code, NULL);
 	return rc;
 }
 
-static enum cd_err account_create_op(struct store *lg, const struct account_new *n, struct ledger_done *done)
+static enum cd_err account_create_op(struct store *db, const struct account_new *n, struct ledger_done *done)
 {
 	unsigned char hash[32];
 	int e;
-	enum cd_err pc = ledger_plans_check(lg, n->plan);
+	enum cd_err pc = ledger_plans_check(db, n->plan);
 	if (pc != CD_OK)
 		return pc;
 	create_hash(n, hash);
 	int64_t referrer_id = 0;
-	if (n->referral_code != NULL && (pc = referrer_of(lg, n, &referrer_id)) != CD_OK)
+	if (n->referral_code != NULL && (pc = referrer_of(db, n, &referrer_id)) != CD_OK)
 		return pc;
 	/* An id that exists is answered from its row, locked. Not by trying
 	 * the INSERT first: a failed INSERT keeps a shared lock on the id's
@@ -127,89 +127,89 @@ static enum cd_err account_create_op(struct store *lg, const struct account_new 
 	 * exclusive lock, deadlock one another (20 at once ran out of retries
 	 * under load). A duplicate found by the INSERT (a creator committed
 	 * meanwhile) rolls back, dropping that lock, and runs again. */
-	struct dbstmt *seen = store_exec(lg, SQL_ACCT_SEEN, &e, "s", n->id);
+	struct dbstmt *seen = store_exec(db, SQL_ACCT_SEEN, &e, "s", n->id);
 	if (seen == NULL)
-		return store_err(lg, e, "account lookup");
+		return store_err(db, e, "account lookup");
 	if (store_fetch(seen) == 1)
-		return account_exists(lg, n, hash, done);
+		return account_exists(db, n, hash, done);
 	const int64_t *monthly = n->monthly_limit_micros >= 0 ? &n->monthly_limit_micros : NULL;
 	const int64_t *low = n->low_balance_micros >= 0 ? &n->low_balance_micros : NULL;
 	const int64_t *daily = n->daily_limit_micros >= 0 ? &n->daily_limit_micros : NULL;
 	/* An overdraft makes it pay-as-you-go from the month it is born in
 	 * (ledger_payg.c); without one it has no period. */
-	const int64_t payg = ledger_payg_period_before(lg->now);
-	struct dbstmt *s = store_exec(lg, SQL_ACCT_ADD, &e, "ssiIIsibiIiI", n->id, n->kind, n->overdraft_limit_micros,
-				   monthly, low, n->plan, lg->now_month,
-				   (const char *)hash, (size_t)32, lg->now, daily, lg->now_day,
+	const int64_t payg = ledger_payg_period_before(db->now);
+	struct dbstmt *s = store_exec(db, SQL_ACCT_ADD, &e, "ssiIIsibiIiI", n->id, n->kind, n->overdraft_limit_micros,
+				   monthly, low, n->plan, db->now_month,
+				   (const char *)hash, (size_t)32, db->now, daily, db->now_day,
 				   n->overdraft_limit_micros > 0 ? &payg : NULL);
 	if (s == NULL && e == ER_DUP_ENTRY)
-		return store_retry(lg, RETRY_RACE);
+		return store_retry(db, RETRY_RACE);
 	if (s == NULL)
-		return store_err(lg, e, "account create");
+		return store_err(db, e, "account create");
 	struct acct a;
 	int64_t id = (int64_t)store_insert_id(s);
 	enum cd_err rc = CD_OK;
 	if (n->requests_per_minute >= 0 || n->tokens_per_minute >= 0)
-		rc = rate_limits_store(lg, id, n->requests_per_minute, n->tokens_per_minute);
+		rc = rate_limits_store(db, id, n->requests_per_minute, n->tokens_per_minute);
 	if (rc == CD_OK && referrer_id > 0)
-		rc = ledger_referrals_record(lg, id, referrer_id);
+		rc = ledger_referrals_record(db, id, referrer_id);
 	if (rc == CD_OK && n->email != NULL)
-		rc = email_store(lg, id, n->email);
+		rc = email_store(db, id, n->email);
 	if (rc == CD_OK)
-		rc = ledger_due_open_id(lg, id, &a);
+		rc = ledger_due_open_id(db, id, &a);
 	/* Opening it credited its plan for this period (ledger_due_apply):
 	 * part of its creation, in this transaction. */
-	if (rc == CD_OK && lg->cfg->signup_bonus_micros > 0) {
+	if (rc == CD_OK && db->cfg->signup_bonus_micros > 0) {
 		/* The bonus records the request's key, else "signup:<account>":
 		 * an account is created once. */
 		char key[JOURNAL_KEY_BYTES];
-		const char *outer = ledger_rows_journal_key_push(lg, key, "signup", n->id, 0);
+		const char *outer = ledger_rows_journal_key_push(db, key, "signup", n->id, 0);
 		int64_t grant_id, journal_id;
-		rc = ledger_rows_add_grant(lg, &a, "signup_bonus", lg->cfg->signup_bonus_micros, GRANT_PRIORITY_DEFAULT, -1,
+		rc = ledger_rows_add_grant(db, &a, "signup_bonus", db->cfg->signup_bonus_micros, GRANT_PRIORITY_DEFAULT, -1,
 				      "signup", "signup bonus", &grant_id, &journal_id);
-		lg->journal_key = outer;
+		db->journal_key = outer;
 	}
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
 	done->kind = LEDGER_DONE_ACCOUNT_CREATE;
 	done->u.account.created = 1;
-	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
+	return ledger_rows_acct_view(db, &a, &done->u.account.account);
 }
 
-enum cd_err ledger_account_create(struct store *lg, const struct ledger_call *call, const struct account_new *n,
+enum cd_err ledger_account_create(struct store *db, const struct ledger_call *call, const struct account_new *n,
 				  struct ledger_result *res)
 {
 	struct ledger_idem w;
 	assert(n->id != NULL);
 	assert(n->kind != NULL);
-	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, account_create_op(lg, n, w.done));
-	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+		ledger_idem_step(db, &w, account_create_op(db, n, w.done));
+	enum cd_err rc = ledger_idem_end(db, &w, res);
 	/* An answer is the account named, made now or before. */
 	assert(res->done.kind != LEDGER_DONE_ACCOUNT_CREATE || strcmp(res->done.u.account.account.id, n->id) == 0);
 	return rc;
 }
 
-static enum cd_err account_get_tx(struct store *lg, const char *id, struct ledger_account_view *out)
+static enum cd_err account_get_tx(struct store *db, const char *id, struct ledger_account_view *out)
 {
 	struct acct a;
-	enum cd_err rc = ledger_due_lock(lg, id, &a);
+	enum cd_err rc = ledger_due_lock(db, id, &a);
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
-	return ledger_rows_acct_view(lg, &a, out);
+	return ledger_rows_acct_view(db, &a, out);
 }
 
-enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_account_view *out)
+enum cd_err ledger_account_get(struct store *db, const char *id, struct ledger_account_view *out)
 {
 	struct store_tx t;
 	assert(id != NULL);
 	memset(out, 0, sizeof(*out));
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, account_get_tx(lg, id, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, account_get_tx(db, id, out));
 	assert(t.rc != CD_OK || strcmp(out->id, id) == 0);
 	return t.rc;
 }
@@ -217,7 +217,7 @@ enum cd_err ledger_account_get(struct store *lg, const char *id, struct ledger_a
 /* The patch's settings, applied to the locked row in memory (and the rate
  * limits and a recharge switched off stored): what account_patch_op then
  * writes. Refusals leave the row unwritten. */
-static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, struct acct *a)
+static enum cd_err patch_apply(struct store *db, const struct account_patch *p, struct acct *a)
 {
 	enum cd_err rc = CD_OK;
 	/* An admin's word is the reason from now on, whatever Stripe's was
@@ -238,7 +238,7 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 	if (p->set_plan)
 		ledger_rows_copy_text(a->plan, sizeof(a->plan), p->plan);
 	if (p->set_plan && a->plan[0] != '\0')
-		rc = ledger_periods_credit(lg, a, a->plan, lg->now, PERIOD_PLAN_SET, NULL);
+		rc = ledger_periods_credit(db, a, a->plan, db->now, PERIOD_PLAN_SET, NULL);
 	if (rc != CD_OK)
 		return rc;
 	if (p->set_daily)
@@ -247,19 +247,19 @@ static enum cd_err patch_apply(struct store *lg, const struct account_patch *p, 
 		a->rate.rpm = p->requests_per_minute;
 	if (p->set_tpm)
 		a->rate.tpm = p->tokens_per_minute;
-	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(lg, a->id, a->rate.rpm, a->rate.tpm)) != CD_OK)
+	if ((p->set_rpm || p->set_tpm) && (rc = rate_limits_store(db, a->id, a->rate.rpm, a->rate.tpm)) != CD_OK)
 		return rc;
-	if (p->set_email && (rc = email_store(lg, a->id, p->email)) != CD_OK)
+	if (p->set_email && (rc = email_store(db, a->id, p->email)) != CD_OK)
 		return rc;
 	if (p->set_recharge && p->recharge_threshold_micros >= 0 && !a->recharge_card)
-		return refusal_set(&lg->refusal, REFUSE_NO_CARD, a->ext_id, NULL);
+		return refusal_set(&db->refusal, REFUSE_NO_CARD, a->ext_id, NULL);
 	if (p->set_recharge) {
 		/* Set again (or off): failures start counting afresh, and what
 		 * was queued under the old setting is not sent. */
 		a->recharge_threshold = p->recharge_threshold_micros;
 		a->recharge_amount_cents = p->recharge_threshold_micros >= 0 ? p->recharge_amount_cents : -1;
 		a->recharge_failures = 0;
-		rc = ledger_recharges_switch_off(lg, a);
+		rc = ledger_recharges_switch_off(db, a);
 	}
 	return rc;
 }
@@ -274,15 +274,15 @@ struct patch_row {
 	int committed_null;
 };
 
-static enum cd_err patch_load(struct store *lg, const struct acct *a, struct patch_row *r)
+static enum cd_err patch_load(struct store *db, const struct acct *a, struct patch_row *r)
 {
 	static const char sql[] = "SELECT COALESCE(monthly_limit_set_at, -1), monthly_limit_set_committed_micros, "
 				  "COALESCE(payg_period, -1) FROM accounts WHERE id = ? FOR UPDATE";
 	int e;
-	assert(a->locked_tx == lg->tx_serial);
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", a->id);
+	assert(a->locked_tx == db->tx_serial);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", a->id);
 	if (s == NULL)
-		return store_err(lg, e, "account patch read");
+		return store_err(db, e, "account patch read");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	r->monthly_set_at = store_i64(s, 0);
@@ -299,7 +299,7 @@ static enum cd_err patch_load(struct store *lg, const struct acct *a, struct pat
  * verify` warns of a spend above the new limit only up to that
  * (store_migrate.c). An overdraft makes it pay-as-you-go: collected from
  * the month it is in on (ledger_payg.c), unless it already was. */
-static enum cd_err patch_store(struct store *lg, const struct acct *a, int64_t old_monthly, struct patch_row r)
+static enum cd_err patch_store(struct store *db, const struct acct *a, int64_t old_monthly, struct patch_row r)
 {
 	static const char sql[] = "UPDATE accounts SET monthly_limit_set_committed_micros = ?, monthly_limit_set_at = ?, "
 				  "status = ?, status_reason = ?, overdraft_limit_micros = ?, monthly_limit_micros = ?, "
@@ -311,58 +311,58 @@ static enum cd_err patch_store(struct store *lg, const struct acct *a, int64_t o
 		if (money_add(a->month_spent, a->reserved, &r.monthly_committed) != 0)
 			r.monthly_committed = LIMIT_BALANCE_MICROS_MAX;	/* a bound to warn under: more is only milder */
 		r.committed_null = 0;
-		r.monthly_set_at = lg->now;
+		r.monthly_set_at = db->now;
 	}
 	if (a->overdraft > 0 && r.payg_period < 0)
-		r.payg_period = ledger_payg_period_before(lg->now);
-	return store_do(lg, sql, "account patch", "IIssiIIsIIi", r.committed_null ? NULL : &r.monthly_committed,
+		r.payg_period = ledger_payg_period_before(db->now);
+	return store_do(db, sql, "account patch", "IIssiIIsIIi", r.committed_null ? NULL : &r.monthly_committed,
 			r.monthly_set_at >= 0 ? &r.monthly_set_at : NULL, a->status,
 			a->status_reason[0] ? a->status_reason : NULL, a->overdraft, monthly, low,
 			a->plan[0] ? a->plan : NULL, daily, r.payg_period >= 0 ? &r.payg_period : NULL, a->id);
 }
 
-static enum cd_err account_patch_op(struct store *lg, const struct account_patch *p, struct ledger_done *done)
+static enum cd_err account_patch_op(struct store *db, const struct account_patch *p, struct ledger_done *done)
 {
 	struct acct a;
-	enum cd_err rc = ledger_due_lock(lg, p->id, &a);
+	enum cd_err rc = ledger_due_lock(db, p->id, &a);
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc == CD_OK && p->set_plan)
-		rc = ledger_plans_check(lg, p->plan);
+		rc = ledger_plans_check(db, p->plan);
 	if (rc != CD_OK)
 		return rc;
 	/* A debt already drawn on the credit line must stay within it
 	 * (invariant 3): cutting the line below it is refused, not clamped. */
 	if (p->set_overdraft && a.balance < -p->overdraft_limit_micros) {
-		rc = refusal_set(&lg->refusal, REFUSE_OVERDRAFT_BELOW_DEBT, a.ext_id, NULL);
-		lg->refusal.amount_micros = -a.balance;
+		rc = refusal_set(&db->refusal, REFUSE_OVERDRAFT_BELOW_DEBT, a.ext_id, NULL);
+		db->refusal.amount_micros = -a.balance;
 		return rc;
 	}
 	struct patch_row r;
 	const int64_t old_monthly = a.monthly_limit;
-	rc = patch_load(lg, &a, &r);
+	rc = patch_load(db, &a, &r);
 	if (rc == CD_OK)
-		rc = patch_apply(lg, p, &a);
+		rc = patch_apply(db, p, &a);
 	if (rc == CD_OK)
-		rc = patch_store(lg, &a, old_monthly, r);
+		rc = patch_store(db, &a, old_monthly, r);
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
 	done->kind = LEDGER_DONE_ACCOUNT_PATCH;
 	done->u.account.created = 0;
-	return ledger_rows_acct_view(lg, &a, &done->u.account.account);
+	return ledger_rows_acct_view(db, &a, &done->u.account.account);
 }
 
-enum cd_err ledger_account_patch(struct store *lg, const struct ledger_call *call, const struct account_patch *p,
+enum cd_err ledger_account_patch(struct store *db, const struct ledger_call *call, const struct account_patch *p,
 				 struct ledger_result *res)
 {
 	struct ledger_idem w;
 	assert(p->id != NULL);
 	assert(!p->set_overdraft || p->overdraft_limit_micros >= 0);
-	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, account_patch_op(lg, p, w.done));
-	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+		ledger_idem_step(db, &w, account_patch_op(db, p, w.done));
+	enum cd_err rc = ledger_idem_end(db, &w, res);
 	assert(res->done.kind != LEDGER_DONE_ACCOUNT_PATCH || strcmp(res->done.u.account.account.id, p->id) == 0);
 	return rc;
 }
@@ -435,7 +435,7 @@ static json_t *journal_row_json(const struct dbstmt *s)
 	return row;
 }
 
-static enum cd_err transactions_tx(struct store *lg, const char *id, const char *member, int limit, int64_t cursor,
+static enum cd_err transactions_tx(struct store *db, const char *id, const char *member, int limit, int64_t cursor,
 				   json_t **out)
 {
 	struct acct a;
@@ -443,16 +443,16 @@ static enum cd_err transactions_tx(struct store *lg, const char *id, const char 
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_rows_acct_read(lg, id, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, id, &a);
 	if (rc != CD_OK)
 		return rc;
 	int64_t before = cursor > 0 ? cursor : INT64_MAX;
 	if (member != NULL)
-		s = store_exec(lg, SQL_JOURNAL_PAGE_MEMBER, &e, "iisi", a.id, before, member, (int64_t)limit + 1);
+		s = store_exec(db, SQL_JOURNAL_PAGE_MEMBER, &e, "iisi", a.id, before, member, (int64_t)limit + 1);
 	else
-		s = store_exec(lg, SQL_JOURNAL_PAGE_ALL, &e, "iii", a.id, before, (int64_t)limit + 1);
+		s = store_exec(db, SQL_JOURNAL_PAGE_ALL, &e, "iii", a.id, before, (int64_t)limit + 1);
 	if (s == NULL)
-		return store_err(lg, e, "journal page");
+		return store_err(db, e, "journal page");
 	json_t *data = json_array();
 	int n = 0, more = 0;
 	int64_t last = 0;
@@ -472,25 +472,25 @@ static enum cd_err transactions_tx(struct store *lg, const char *id, const char 
 	return CD_OK;
 }
 
-enum cd_err ledger_transactions(struct store *lg, const char *id, const char *member, int limit, int64_t cursor,
+enum cd_err ledger_transactions(struct store *db, const char *id, const char *member, int limit, int64_t cursor,
 				json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, transactions_tx(lg, id, member, limit, cursor, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, transactions_tx(db, id, member, limit, cursor, out));
 	return t.rc;
 }
 
 /* The journal row a write appended, and where it left the account. */
-static void entry_done(struct store *lg, const struct acct *a, int64_t journal_id, int64_t amount, const char *cause,
+static void entry_done(struct store *db, const struct acct *a, int64_t journal_id, int64_t amount, const char *cause,
 		       const char *source, const char *description, struct ledger_entry_done *e)
 {
 	e->journal_id = journal_id;
 	e->amount_micros = amount;
 	e->balance_micros = a->balance;
 	e->available_micros = ledger_rows_acct_available(a);
-	e->created_at = lg->now;
+	e->created_at = db->now;
 	ledger_rows_copy_text(e->account, sizeof(e->account), a->ext_id);
 	ledger_rows_copy_text(e->cause, sizeof(e->cause), cause);
 	e->has_source = source != NULL;
@@ -499,18 +499,18 @@ static void entry_done(struct store *lg, const struct acct *a, int64_t journal_i
 	ledger_rows_copy_text(e->description, sizeof(e->description), description);
 }
 
-static enum cd_err grant_op(struct store *lg, const struct grant_new *g, struct ledger_done *done)
+static enum cd_err grant_op(struct store *db, const struct grant_new *g, struct ledger_done *done)
 {
 	struct acct a;
 	int64_t grant_id, journal_id;
-	enum cd_err rc = ledger_due_lock(lg, g->account, &a);
-	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= lg->now)
-		return refusal_set(&lg->refusal, REFUSE_GRANT_EXPIRED, NULL, NULL);
+	enum cd_err rc = ledger_due_lock(db, g->account, &a);
+	if (rc == CD_OK && g->expires_at >= 0 && g->expires_at <= db->now)
+		return refusal_set(&db->refusal, REFUSE_GRANT_EXPIRED, NULL, NULL);
 	if (rc == CD_OK)
-		rc = ledger_rows_add_grant(lg, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
+		rc = ledger_rows_add_grant(db, &a, g->source, g->amount_micros, g->priority, g->expires_at, NULL,
 				      g->description, &grant_id, &journal_id);
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
 	assert(grant_id > 0);
@@ -519,59 +519,59 @@ static enum cd_err grant_op(struct store *lg, const struct grant_new *g, struct 
 	done->u.grant.grant_id = grant_id;
 	done->u.grant.priority = g->priority;
 	done->u.grant.expires_at = g->expires_at;
-	entry_done(lg, &a, journal_id, g->amount_micros, "grant", g->source, g->description, &done->u.grant.entry);
+	entry_done(db, &a, journal_id, g->amount_micros, "grant", g->source, g->description, &done->u.grant.entry);
 	return CD_OK;
 }
 
-enum cd_err ledger_grant(struct store *lg, const struct ledger_call *call, const struct grant_new *g,
+enum cd_err ledger_grant(struct store *db, const struct ledger_call *call, const struct grant_new *g,
 			 struct ledger_result *res)
 {
 	struct ledger_idem w;
 	assert(g->amount_micros > 0);
 	assert(g->source != NULL);
-	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, grant_op(lg, g, w.done));
-	return ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+		ledger_idem_step(db, &w, grant_op(db, g, w.done));
+	return ledger_idem_end(db, &w, res);
 }
 
 /* A debit in the shape of every operation: load (the account locked and
  * brought due), decide (money_rule_debit, pure), write (the spend's
  * journal row and the account through the writer), answer. */
-static enum cd_err debit_op(struct store *lg, const struct debit_new *d, struct ledger_done *done)
+static enum cd_err debit_op(struct store *db, const struct debit_new *d, struct ledger_done *done)
 {
 	struct acct a;
 	struct debit_effect e;
 	int64_t journal_id = 0;
 	assert(d->amount_micros > 0);
 	assert(d->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);
-	enum cd_err rc = ledger_due_lock(lg, d->account, &a);
+	enum cd_err rc = ledger_due_lock(db, d->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	int64_t available = ledger_rows_acct_available(&a);
 	money_rule_debit(a.balance, available, d->amount_micros, &e);
 	if (e.refused)
-		return refusal_set_amounts(&lg->refusal, REFUSE_DEBIT_INSUFFICIENT, available, d->amount_micros);
+		return refusal_set_amounts(&db->refusal, REFUSE_DEBIT_INSUFFICIENT, available, d->amount_micros);
 	if (e.out_of_range)
-		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "balance", d->amount_micros, "amount_micros");
-	rc = ledger_rows_spend(lg, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
+		return refusal_set_range(&db->refusal, REFUSE_OUT_OF_RANGE, "balance", d->amount_micros, "amount_micros");
+	rc = ledger_rows_spend(db, &a, d->amount_micros, "adjustment", 0, NULL, d->reason, &journal_id);
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
 	assert(a.balance == e.balance_after);
 	assert(journal_id > 0);
 	done->kind = LEDGER_DONE_DEBIT;
-	entry_done(lg, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason, &done->u.debit);
+	entry_done(db, &a, journal_id, -d->amount_micros, "adjustment", NULL, d->reason, &done->u.debit);
 	return CD_OK;
 }
 
-enum cd_err ledger_debit(struct store *lg, const struct ledger_call *call, const struct debit_new *d,
+enum cd_err ledger_debit(struct store *db, const struct ledger_call *call, const struct debit_new *d,
 			 struct ledger_result *res)
 {
 	struct ledger_idem w;
-	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, debit_op(lg, d, w.done));
-	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+		ledger_idem_step(db, &w, debit_op(db, d, w.done));
+	enum cd_err rc = ledger_idem_end(db, &w, res);
 	/* A debit's row takes money off. */
 	assert(res->done.kind != LEDGER_DONE_DEBIT || res->done.u.debit.amount_micros == -d->amount_micros);
 	return rc;
@@ -599,16 +599,16 @@ static void member_done(const struct acct *a, const struct member_row *m, int cr
 /* A member as its own browser token shows it (docs/api.md, "Widget"): the cap that
  * binds it (its own, else its plan's) and what is left of it this month,
  * never below 0; null without a cap. */
-static enum cd_err member_get_tx(struct store *lg, const char *account, const char *member, json_t **out)
+static enum cd_err member_get_tx(struct store *db, const char *account, const char *member, json_t **out)
 {
 	struct acct a;
 	struct member_row m;
 	int64_t plan_cap;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, account, &a);
 	if (rc == CD_OK)
-		rc = ledger_members_read(lg, &a, member, &m, &plan_cap);
+		rc = ledger_members_read(db, &a, member, &m, &plan_cap);
 	if (rc != CD_OK)
 		return rc;
 	int64_t cap = m.cap >= 0 ? m.cap : plan_cap;
@@ -620,12 +620,12 @@ static enum cd_err member_get_tx(struct store *lg, const char *account, const ch
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_member_get(struct store *lg, const char *account, const char *member, json_t **out)
+enum cd_err ledger_member_get(struct store *db, const char *account, const char *member, json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, member_get_tx(lg, account, member, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, member_get_tx(db, account, member, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -633,22 +633,22 @@ enum cd_err ledger_member_get(struct store *lg, const char *account, const char 
 	return t.rc;
 }
 
-static enum cd_err member_put_op(struct store *lg, const struct member_put *p, struct ledger_done *done)
+static enum cd_err member_put_op(struct store *db, const struct member_put *p, struct ledger_done *done)
 {
 	struct acct a;
 	struct member_row m;
-	enum cd_err rc = ledger_due_lock(lg, p->account, &a);
+	enum cd_err rc = ledger_due_lock(db, p->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	if (strcmp(a.kind, "workspace") != 0)
-		return refusal_set(&lg->refusal, REFUSE_NOT_WORKSPACE, a.ext_id, NULL);
+		return refusal_set(&db->refusal, REFUSE_NOT_WORKSPACE, a.ext_id, NULL);
 	/* Made under the account lock like the guard's rows (ledger_members_create:
 	 * its reserve is the member's pending holds, which their settles and
 	 * releases then take back off), then given what the request sets. */
-	rc = ledger_members_lock(lg, &a, p->member, &m);
+	rc = ledger_members_lock(db, &a, p->member, &m);
 	int created = rc == CD_E_NOT_FOUND;
 	if (created)
-		rc = ledger_members_create(lg, &a, p->member, &m);
+		rc = ledger_members_create(db, &a, p->member, &m);
 	if (rc != CD_OK)
 		return rc;
 	if (p->set_cap || p->set_rpm || p->set_tpm) {
@@ -656,53 +656,53 @@ static enum cd_err member_put_op(struct store *lg, const struct member_put *p, s
 		const int64_t cap = p->set_cap ? p->monthly_cap_micros : m.cap;
 		const int64_t rpm = p->set_rpm ? p->requests_per_minute : m.rate.rpm;
 		const int64_t tpm = p->set_tpm ? p->tokens_per_minute : m.rate.tpm;
-		rc = store_do(lg, SQL_MEMBER_SET, "member update", "IIIis", cap >= 0 ? &cap : NULL, rpm >= 0 ? &rpm : NULL,
+		rc = store_do(db, SQL_MEMBER_SET, "member update", "IIIis", cap >= 0 ? &cap : NULL, rpm >= 0 ? &rpm : NULL,
 			      tpm >= 0 ? &tpm : NULL, a.id, p->member);
 		if (rc == CD_OK && p->set_cap)	/* its cap alerts decided against the new cap */
-			rc = ledger_alerts_member_rearm(lg, &a, p->member);
+			rc = ledger_alerts_member_rearm(db, &a, p->member);
 		if (rc != CD_OK)
 			return rc;
-		rc = ledger_members_lock(lg, &a, p->member, &m);
+		rc = ledger_members_lock(db, &a, p->member, &m);
 	}
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
 	member_done(&a, &m, created, done);
 	return CD_OK;
 }
 
-enum cd_err ledger_member_put(struct store *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_put(struct store *db, const struct ledger_call *call, const struct member_put *p,
 			      struct ledger_result *res)
 {
 	struct ledger_idem w;
 	assert(p->account != NULL);
 	assert(p->member != NULL);
-	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, member_put_op(lg, p, w.done));
-	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+		ledger_idem_step(db, &w, member_put_op(db, p, w.done));
+	enum cd_err rc = ledger_idem_end(db, &w, res);
 	assert(res->done.kind != LEDGER_DONE_MEMBER_PUT || strcmp(res->done.u.member.member, p->member) == 0);
 	return rc;
 }
 
-static enum cd_err member_delete_op(struct store *lg, const struct member_put *p, struct ledger_done *done)
+static enum cd_err member_delete_op(struct store *db, const struct member_put *p, struct ledger_done *done)
 {
 	struct acct a;
 	int e;
-	enum cd_err rc = ledger_due_lock(lg, p->account, &a);
+	enum cd_err rc = ledger_due_lock(db, p->account, &a);
 	if (rc == CD_E_NOT_FOUND)
-		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
+		return refusal_set(&db->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, "DELETE FROM members WHERE account_id = ? AND member = ?", &e, "is", a.id,
+	struct dbstmt *s = store_exec(db, "DELETE FROM members WHERE account_id = ? AND member = ?", &e, "is", a.id,
 				   p->member);
 	if (s == NULL)
-		return store_err(lg, e, "member delete");
+		return store_err(db, e, "member delete");
 	if (store_affected(s) == 0)
-		return refusal_set(&lg->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
-	rc = ledger_alerts_member_rearm(lg, &a, p->member);
+		return refusal_set(&db->refusal, REFUSE_MEMBER_UNKNOWN, p->account, p->member);
+	rc = ledger_alerts_member_rearm(db, &a, p->member);
 	if (rc == CD_OK && a.dirty)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc != CD_OK)
 		return rc;
 	done->kind = LEDGER_DONE_MEMBER_DELETE;
@@ -711,15 +711,15 @@ static enum cd_err member_delete_op(struct store *lg, const struct member_put *p
 	return CD_OK;
 }
 
-enum cd_err ledger_member_delete(struct store *lg, const struct ledger_call *call, const struct member_put *p,
+enum cd_err ledger_member_delete(struct store *db, const struct ledger_call *call, const struct member_put *p,
 				 struct ledger_result *res)
 {
 	struct ledger_idem w;
 	assert(p->account != NULL);
 	assert(p->member != NULL);
-	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, member_delete_op(lg, p, w.done));
-	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+		ledger_idem_step(db, &w, member_delete_op(db, p, w.done));
+	enum cd_err rc = ledger_idem_end(db, &w, res);
 	assert(res->done.kind != LEDGER_DONE_MEMBER_DELETE || strcmp(res->done.u.member_gone.member, p->member) == 0);
 	return rc;
 }

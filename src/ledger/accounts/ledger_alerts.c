@@ -25,13 +25,13 @@ static const char SQL_MEMBER_STATES[] = "SELECT am.alert_id, am.fired_key FROM a
 					"JOIN alerts al ON al.id = am.alert_id WHERE al.account_id = ? AND am.member = ? "
 					"FOR UPDATE";
 
-enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, struct alert_set *set)
+enum cd_err ledger_alerts_read(struct store *db, int64_t account_id, int lock, struct alert_set *set)
 {
 	int e, got;
 	set->n = 0;
-	struct dbstmt *s = store_exec(lg, lock ? SQL_ALERTS_LOCKED : SQL_ALERTS, &e, "i", account_id);
+	struct dbstmt *s = store_exec(db, lock ? SQL_ALERTS_LOCKED : SQL_ALERTS, &e, "i", account_id);
 	if (s == NULL)
-		return store_err(lg, e, "alerts read");
+		return store_err(db, e, "alerts read");
 	while (set->n < LIMIT_ALERTS && (got = store_fetch(s)) == 1) {
 		struct alert_row *r = &set->r[set->n];
 		int kind = money_alert_kind_parse(store_str(s, 1));
@@ -48,16 +48,16 @@ enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, s
 	return CD_OK;
 }
 
-enum cd_err ledger_alerts_plan(struct store *lg, const struct acct *a, const struct spend_grant *g, int ng,
+enum cd_err ledger_alerts_plan(struct store *db, const struct acct *a, const struct spend_grant *g, int ng,
 			       int64_t *granted, int64_t *left)
 {
 	int e, got;
 	*granted = *left = 0;
 	if (a->plan_period <= 0)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, SQL_PLAN_GRANTS, &e, "ii", a->id, a->plan_period);
+	struct dbstmt *s = store_exec(db, SQL_PLAN_GRANTS, &e, "ii", a->id, a->plan_period);
 	if (s == NULL)
-		return store_err(lg, e, "plan grants read");
+		return store_err(db, e, "plan grants read");
 	while ((got = store_fetch(s)) == 1) {
 		int64_t id = store_i64(s, 0), remaining = store_i64(s, 2);
 		for (int k = 0; k < ng; k++)
@@ -94,7 +94,7 @@ static int member_applies(const struct alert_row *r, const char *member)
 /* Member m's states (locked) of set's member_cap_pct alerts that apply
  * to it, into keys[k * set->n + i] (0: armed, no row); nothing read
  * when none applies. */
-static enum cd_err member_states(struct store *lg, const struct acct *a, const struct alert_set *set,
+static enum cd_err member_states(struct store *db, const struct acct *a, const struct alert_set *set,
 				 const struct member_row *m, int k, int64_t *keys)
 {
 	int e, got, any = 0;
@@ -102,9 +102,9 @@ static enum cd_err member_states(struct store *lg, const struct acct *a, const s
 		any |= member_applies(&set->r[i], m->member);
 	if (!any)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, SQL_MEMBER_STATES, &e, "is", a->id, m->member);
+	struct dbstmt *s = store_exec(db, SQL_MEMBER_STATES, &e, "is", a->id, m->member);
 	if (s == NULL)
-		return store_err(lg, e, "alert member states");
+		return store_err(db, e, "alert member states");
 	while ((got = store_fetch(s)) == 1)
 		for (int i = 0; i < set->n; i++)
 			if (set->r[i].id == store_i64(s, 0))
@@ -113,7 +113,7 @@ static enum cd_err member_states(struct store *lg, const struct acct *a, const s
 }
 
 /* The states that moved, through the one writer (sql/059's lists). */
-static enum cd_err write_states(struct store *lg, const struct alert_set *set, const struct member_row *const *m,
+static enum cd_err write_states(struct store *db, const struct alert_set *set, const struct member_row *const *m,
 				const struct money_alert_change *c, int n)
 {
 	struct store_write lw;
@@ -139,14 +139,14 @@ static enum cd_err write_states(struct store *lg, const struct alert_set *set, c
 		}
 		jsonw_close(w, ']');
 	}
-	return store_write_run(lg, &lw, "alert states", NULL, NULL);
+	return store_write_run(db, &lw, "alert states", NULL, NULL);
 }
 
 /* Set's alerts decided (money_alert_changes): on the figures acc, or
  * (acc NULL) the member_cap_pct alerts alone; for member m (a found row,
  * its plan's member cap plan_cap; NULL: none). The states that moved
  * are written, the data of each that fired appended to fired. */
-static enum cd_err decide(struct store *lg, const struct acct *a, struct alert_set *set,
+static enum cd_err decide(struct store *db, const struct acct *a, struct alert_set *set,
 			  const struct money_alert_account *acc, const struct member_row *m, int64_t plan_cap,
 			  json_t *fired)
 {
@@ -164,7 +164,7 @@ static enum cd_err decide(struct store *lg, const struct acct *a, struct alert_s
 	struct alert_set mine = {.n = n};
 	for (int j = 0; j < n; j++)
 		mine.r[j] = set->r[at[j]];
-	enum cd_err rc = m != NULL ? member_states(lg, a, &mine, m, 0, keys) : CD_OK;
+	enum cd_err rc = m != NULL ? member_states(db, a, &mine, m, 0, keys) : CD_OK;
 	const struct money_alert_member member = {m != NULL ? m->member : "", m != NULL ? m->month_spent : 0,
 						  m != NULL ? m->cap : -1, m != NULL ? m->month_key : 0};
 	struct money_alert_input in = {.alerts = rules, .nalerts = n, .members = &member, .nmembers = m != NULL,
@@ -173,7 +173,7 @@ static enum cd_err decide(struct store *lg, const struct acct *a, struct alert_s
 		in.figures = *acc;
 	int got = rc == CD_OK ? money_alert_changes(&in, changes, 2 * LIMIT_ALERTS) : 0;
 	rc = rc == CD_OK && got < 0 ? CD_E_INTERNAL : rc;
-	rc = rc == CD_OK && got > 0 ? write_states(lg, &mine, &m, changes, got) : rc;
+	rc = rc == CD_OK && got > 0 ? write_states(db, &mine, &m, changes, got) : rc;
 	for (int i = 0; rc == CD_OK && i < got; i++) {
 		struct alert_row *r = &set->r[at[changes[i].alert]];
 		if (changes[i].member < 0)
@@ -187,42 +187,42 @@ static enum cd_err decide(struct store *lg, const struct acct *a, struct alert_s
 	return rc;
 }
 
-enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, json_t *fired)
+enum cd_err ledger_alerts_notice(struct store *db, struct acct *a, json_t *fired)
 {
 	struct alert_set set;
 	struct money_alert_account acc;
 	int64_t granted = 0, left = 0;
 	int plan = 0;
 	assert(a->alert_count > 0);
-	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an alert's read");
-	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, 1, &set) : rc;
+	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "an alert's read");
+	rc = rc == CD_OK ? ledger_alerts_read(db, a->id, 1, &set) : rc;
 	for (int i = 0; rc == CD_OK && i < set.n; i++)
 		plan |= set.r[i].kind == ALERT_PLAN_CREDITS_USED_PCT;
 	if (rc == CD_OK && plan)
-		rc = ledger_alerts_plan(lg, a, NULL, 0, &granted, &left);
+		rc = ledger_alerts_plan(db, a, NULL, 0, &granted, &left);
 	ledger_alerts_figures(a, granted, left, &acc);
-	return rc == CD_OK ? decide(lg, a, &set, &acc, NULL, -1, fired) : rc;
+	return rc == CD_OK ? decide(db, a, &set, &acc, NULL, -1, fired) : rc;
 }
 
-enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct member_row *m, int64_t plan_cap,
+enum cd_err ledger_alerts_member(struct store *db, struct acct *a, const struct member_row *m, int64_t plan_cap,
 				 json_t *fired)
 {
 	struct alert_set set;
 	assert(a->alert_count > 0);
-	enum cd_err rc = ledger_rows_acct_check_locked(lg, a, "an alert's read");
-	rc = rc == CD_OK ? ledger_alerts_read(lg, a->id, 1, &set) : rc;
-	return rc == CD_OK && m->found ? decide(lg, a, &set, NULL, m, plan_cap, fired) : rc;
+	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "an alert's read");
+	rc = rc == CD_OK ? ledger_alerts_read(db, a->id, 1, &set) : rc;
+	return rc == CD_OK && m->found ? decide(db, a, &set, NULL, m, plan_cap, fired) : rc;
 }
 
-enum cd_err ledger_alerts_member_rearm(struct store *lg, const struct acct *a, const char *member)
+enum cd_err ledger_alerts_member_rearm(struct store *db, const struct acct *a, const char *member)
 {
 	static const char sql_named[] = "UPDATE alerts SET fired_key = 0 WHERE account_id = ? AND member = ? "
 					 "AND kind = 'member_cap_pct'";
 	static const char sql_every[] = "DELETE m FROM alert_members m JOIN alerts l ON l.id = m.alert_id "
 					 "WHERE l.account_id = ? AND m.member = ?";
-	assert(a->locked_tx == lg->tx_serial);
+	assert(a->locked_tx == db->tx_serial);
 	if (a->alert_count <= 0)
 		return CD_OK;
-	enum cd_err rc = store_do(lg, sql_named, "alerts re-armed", "is", a->id, member);
-	return rc == CD_OK ? store_do(lg, sql_every, "member alerts re-armed", "is", a->id, member) : rc;
+	enum cd_err rc = store_do(db, sql_named, "alerts re-armed", "is", a->id, member);
+	return rc == CD_OK ? store_do(db, sql_every, "member alerts re-armed", "is", a->id, member) : rc;
 }

@@ -36,11 +36,11 @@ struct alert_set {
 /* The account's alerts, in their order; lock: their rows locked (the
  * newest version, not the transaction's snapshot: what a decision reads),
  * else read (a GET). */
-enum cd_err ledger_alerts_read(struct store *lg, int64_t account_id, int lock, struct alert_set *set);
+enum cd_err ledger_alerts_read(struct store *db, int64_t account_id, int lock, struct alert_set *set);
 /* What is granted and left of a's plan period (0 and 0: no plan), as its
  * grant rows stand (locked) but for those among g[0..ng) (the guard's batch's, in
  * memory, not written yet), as g holds them. */
-enum cd_err ledger_alerts_plan(struct store *lg, const struct acct *a, const struct spend_grant *g, int ng,
+enum cd_err ledger_alerts_plan(struct store *db, const struct acct *a, const struct spend_grant *g, int ng,
 			       int64_t *granted, int64_t *left);
 /* An alert.threshold's data for alert r (of member, NULL: none) fired on
  * figure f: {kind, pct|micros, member, value_micros, limit_micros};
@@ -54,16 +54,16 @@ void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, 
  * guard's batches) left it: its alerts decided, the states that moved
  * written, into fired (a JSON array) the data of each alert.threshold to
  * write. */
-enum cd_err ledger_alerts_notice(struct store *lg, struct acct *a, json_t *fired);
+enum cd_err ledger_alerts_notice(struct store *db, struct acct *a, json_t *fired);
 /* The member_cap_pct alerts of account a (locked, a->alert_count > 0) for
  * member row m alone (its plan's member cap plan_cap, -1: none), after a
  * change of its spend outside the guard's batches (a hold expired and
  * captured: ledger_due.c): as ledger_alerts_notice. */
-enum cd_err ledger_alerts_member(struct store *lg, struct acct *a, const struct member_row *m, int64_t plan_cap,
+enum cd_err ledger_alerts_member(struct store *db, struct acct *a, const struct member_row *m, int64_t plan_cap,
 				 json_t *fired);
 /* Member m of account a (locked, a->alert_count > 0) had its cap
  * changed or was removed: its member_cap_pct alerts are armed again (the
  * next change decides them against the new cap; a removed member leaves
  * no state behind). */
-enum cd_err ledger_alerts_member_rearm(struct store *lg, const struct acct *a, const char *member);
+enum cd_err ledger_alerts_member_rearm(struct store *db, const struct acct *a, const char *member);
 #endif

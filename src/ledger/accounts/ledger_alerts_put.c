@@ -30,22 +30,22 @@ static int same_alert(const struct alert_row *r, const struct ledger_alert_spec 
 }
 
 /* A member row's month as it stands now (read without rolling it). */
-static void member_now(const struct store *lg, int64_t month_key, int64_t *spent)
+static void member_now(const struct store *db, int64_t month_key, int64_t *spent)
 {
 	struct roll_effect roll;
-	money_rule_roll(month_key, *spent, lg->now_month, &roll);
+	money_rule_roll(month_key, *spent, db->now_month, &roll);
 	*spent = roll.spent;
 }
 
 /* The members already past a new member_cap_pct alert's threshold, set
  * fired for this month (their crossing happened before it was set). */
-static enum cd_err members_initial(struct store *lg, const struct acct *a, int64_t alert_id,
+static enum cd_err members_initial(struct store *db, const struct acct *a, int64_t alert_id,
 				   const struct ledger_alert_spec *sp)
 {
 	int e, got, n = 0;
-	struct dbstmt *s = store_exec(lg, SQL_MEMBERS_ALL, &e, "ii", a->id, (int64_t)LIMIT_ALERT_MEMBERS_READ);
+	struct dbstmt *s = store_exec(db, SQL_MEMBERS_ALL, &e, "ii", a->id, (int64_t)LIMIT_ALERT_MEMBERS_READ);
 	if (s == NULL)
-		return store_err(lg, e, "alert members read");
+		return store_err(db, e, "alert members read");
 	char (*past)[LEDGER_ID_MAX + 1] = malloc((size_t)LIMIT_ALERT_MEMBERS_READ * (LEDGER_ID_MAX + 1));
 	if (past == NULL)
 		return CD_E_INTERNAL;
@@ -54,20 +54,20 @@ static enum cd_err members_initial(struct store *lg, const struct acct *a, int64
 		int64_t spent = store_i64(s, 3);
 		if (sp->member != NULL && strcmp(store_str(s, 0), sp->member) != 0)
 			continue;
-		member_now(lg, store_i64(s, 2), &spent);
-		money_alert_member_figure(spent, DB_I64_OR_NONE(s, 1), DB_I64_OR_NONE(s, 4), lg->now_month, &f);
+		member_now(db, store_i64(s, 2), &spent);
+		money_alert_member_figure(spent, DB_I64_OR_NONE(s, 1), DB_I64_OR_NONE(s, 4), db->now_month, &f);
 		if (money_alert_initial(ALERT_MEMBER_CAP_PCT, sp->threshold, &f) != 0 && n < LIMIT_ALERT_MEMBERS_READ)
 			ledger_rows_copy_text(past[n++], LEDGER_ID_MAX + 1, store_str(s, 0));
 	}
 	enum cd_err rc = got < 0 ? CD_E_INTERNAL : CD_OK;
 	for (int i = 0; rc == CD_OK && i < n; i++)
-		rc = store_do(lg, SQL_MEMBER_FIRE, "alert member fired", "isi", alert_id, past[i], lg->now_month);
+		rc = store_do(db, SQL_MEMBER_FIRE, "alert member fired", "isi", alert_id, past[i], db->now_month);
 	free(past);
 	return rc;
 }
 
 /* A new alert's row, in the state its figure calls for now. */
-static enum cd_err alert_add(struct store *lg, const struct acct *a, int pos, const struct ledger_alert_spec *sp,
+static enum cd_err alert_add(struct store *db, const struct acct *a, int pos, const struct ledger_alert_spec *sp,
 			     const struct money_alert_account *acc)
 {
 	int e;
@@ -77,23 +77,23 @@ static enum cd_err alert_add(struct store *lg, const struct acct *a, int pos, co
 		money_alert_account_figure((enum money_alert_kind)sp->kind, acc, &f);
 		key = money_alert_initial((enum money_alert_kind)sp->kind, sp->threshold, &f);
 	}
-	struct dbstmt *s = store_exec(lg, SQL_ALERT_ADD, &e, "iisisii", a->id, (int64_t)pos,
+	struct dbstmt *s = store_exec(db, SQL_ALERT_ADD, &e, "iisisii", a->id, (int64_t)pos,
 				      money_alert_kind_name((enum money_alert_kind)sp->kind), sp->threshold, sp->member,
-				      key, lg->now);
+				      key, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "alert insert");
+		return store_err(db, e, "alert insert");
 	int64_t id = (int64_t)store_insert_id(s);
-	return sp->kind == ALERT_MEMBER_CAP_PCT ? members_initial(lg, a, id, sp) : CD_OK;
+	return sp->kind == ALERT_MEMBER_CAP_PCT ? members_initial(db, a, id, sp) : CD_OK;
 }
 
 /* The alerts of a (its month and day rolled) as they stand, into *out. */
-static enum cd_err view_of(struct store *lg, const struct acct *a, struct ledger_alerts_view *out)
+static enum cd_err view_of(struct store *db, const struct acct *a, struct ledger_alerts_view *out)
 {
 	struct alert_set set;
 	struct money_alert_account acc;
 	int e;
 	ledger_alerts_figures(a, 0, 0, &acc);
-	enum cd_err rc = ledger_alerts_read(lg, a->id, 0, &set);
+	enum cd_err rc = ledger_alerts_read(db, a->id, 0, &set);
 	out->n = 0;
 	for (int i = 0; rc == CD_OK && i < set.n; i++) {
 		const struct alert_row *r = &set.r[i];
@@ -109,9 +109,9 @@ static enum cd_err view_of(struct store *lg, const struct acct *a, struct ledger
 			v->fired = money_alert_fired(r->fired_key, &f);
 			continue;
 		}
-		struct dbstmt *s = store_exec(lg, SQL_MEMBERS_FIRED, &e, "ii", r->id, lg->now_month);
+		struct dbstmt *s = store_exec(db, SQL_MEMBERS_FIRED, &e, "ii", r->id, db->now_month);
 		if (s == NULL)
-			return store_err(lg, e, "alert members fired");
+			return store_err(db, e, "alert members fired");
 		if (store_fetch(s) != 1)
 			return CD_E_INTERNAL;
 		v->members_fired = store_i64(s, 0);
@@ -120,7 +120,7 @@ static enum cd_err view_of(struct store *lg, const struct acct *a, struct ledger
 	return rc;
 }
 
-static enum cd_err set_tx(struct store *lg, const char *account, const struct ledger_alert_spec *specs, int n,
+static enum cd_err set_tx(struct store *db, const char *account, const struct ledger_alert_spec *specs, int n,
 			  struct ledger_alerts_view *out)
 {
 	struct acct a;
@@ -128,9 +128,9 @@ static enum cd_err set_tx(struct store *lg, const char *account, const struct le
 	struct money_alert_account acc;
 	int kept[LIMIT_ALERTS], used[LIMIT_ALERTS] = {0};
 	int64_t granted = 0, left = 0;
-	enum cd_err rc = ledger_due_lock(lg, account, &a);
-	rc = rc == CD_OK ? ledger_alerts_read(lg, a.id, 1, &old) : rc;
-	rc = rc == CD_OK ? ledger_alerts_plan(lg, &a, NULL, 0, &granted, &left) : rc;
+	enum cd_err rc = ledger_due_lock(db, account, &a);
+	rc = rc == CD_OK ? ledger_alerts_read(db, a.id, 1, &old) : rc;
+	rc = rc == CD_OK ? ledger_alerts_plan(db, &a, NULL, 0, &granted, &left) : rc;
 	if (rc != CD_OK)
 		return rc;
 	ledger_alerts_figures(&a, granted, left, &acc);
@@ -143,16 +143,16 @@ static enum cd_err set_tx(struct store *lg, const char *account, const struct le
 	}
 	for (int j = 0; rc == CD_OK && j < old.n; j++)
 		if (!used[j])
-			rc = store_do(lg, SQL_ALERT_DROP, "alert delete", "i", old.r[j].id);
+			rc = store_do(db, SQL_ALERT_DROP, "alert delete", "i", old.r[j].id);
 	for (int i = 0; rc == CD_OK && i < n; i++)
-		rc = kept[i] >= 0 ? store_do(lg, SQL_ALERT_POS, "alert order", "ii", (int64_t)i, old.r[kept[i]].id)
-				  : alert_add(lg, &a, i, &specs[i], &acc);
+		rc = kept[i] >= 0 ? store_do(db, SQL_ALERT_POS, "alert order", "ii", (int64_t)i, old.r[kept[i]].id)
+				  : alert_add(db, &a, i, &specs[i], &acc);
 	if (rc == CD_OK)
-		rc = store_do(lg, SQL_ALERT_COUNT, "alert count", "ii", (int64_t)n, a.id);
-	return rc == CD_OK ? view_of(lg, &a, out) : rc;
+		rc = store_do(db, SQL_ALERT_COUNT, "alert count", "ii", (int64_t)n, a.id);
+	return rc == CD_OK ? view_of(db, &a, out) : rc;
 }
 
-enum cd_err ledger_alerts_set(struct store *lg, const char *account, const struct ledger_alert_spec *specs, int n,
+enum cd_err ledger_alerts_set(struct store *db, const char *account, const struct ledger_alert_spec *specs, int n,
 			      struct ledger_alerts_view *out)
 {
 	struct store_tx t;
@@ -160,28 +160,28 @@ enum cd_err ledger_alerts_set(struct store *lg, const char *account, const struc
 	for (int i = 0; i < n; i++)
 		assert(specs[i].kind >= 0 && specs[i].kind < ALERT_KINDS && specs[i].threshold >= 0);
 	memset(out, 0, sizeof(*out));
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, set_tx(lg, account, specs, n, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, set_tx(db, account, specs, n, out));
 	/* Read back as set: as many, in the order given. */
 	assert(t.rc != CD_OK || out->n == n);
 	return t.rc;
 }
 
-static enum cd_err get_tx(struct store *lg, const char *account, struct ledger_alerts_view *out)
+static enum cd_err get_tx(struct store *db, const char *account, struct ledger_alerts_view *out)
 {
 	struct acct a;
-	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, account, &a);
 	if (rc != CD_OK)
 		return rc;
-	ledger_due_roll(lg, &a);	/* in memory: the periods as they are now */
-	return view_of(lg, &a, out);
+	ledger_due_roll(db, &a);	/* in memory: the periods as they are now */
+	return view_of(db, &a, out);
 }
 
-enum cd_err ledger_alerts_get(struct store *lg, const char *account, struct ledger_alerts_view *out)
+enum cd_err ledger_alerts_get(struct store *db, const char *account, struct ledger_alerts_view *out)
 {
 	struct store_tx t;
 	memset(out, 0, sizeof(*out));
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, get_tx(lg, account, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, get_tx(db, account, out));
 	return t.rc;
 }

@@ -97,40 +97,40 @@ static json_t *gwkey_row_json(const struct dbstmt *s, int with_revoked)
 	return gwkey_json(&v, with_revoked);
 }
 
-static enum cd_err gwkey_create_tx(struct store *lg, const struct gwkey_new *n, json_t **out)
+static enum cd_err gwkey_create_tx(struct store *db, const struct gwkey_new *n, json_t **out)
 {
 	struct acct a;
 	int e;
 	json_decref(*out);
 	*out = NULL;	/* a retried attempt starts again */
-	enum cd_err rc = ledger_rows_acct_load_locked(lg, n->account, &a);
+	enum cd_err rc = ledger_rows_acct_load_locked(db, n->account, &a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, SQL_GWKEY_COUNT, &e, "iii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now);
+	struct dbstmt *s = store_exec(db, SQL_GWKEY_COUNT, &e, "iii", a.id, (int64_t)KEY_SCOPE_GATEWAY, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "gateway key count");
+		return store_err(db, e, "gateway key count");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	if (store_i64(s, 0) >= LIMIT_GATEWAY_KEYS_PER_ACCOUNT)
 		return CD_E_CONFLICT;
 	const int64_t *expires = n->expires_at != 0 ? &n->expires_at : NULL;
 	const char *models = n->models != NULL && n->models[0] != '\0' ? n->models : NULL;
-	s = store_exec(lg, SQL_GWKEY_INSERT, &e, "bssiissIi", n->hash, (size_t)KEYS_HASH_LEN, n->prefix,
-		    n->name != NULL ? n->name : "", (int64_t)KEY_SCOPE_GATEWAY, a.id, n->member, models, expires, lg->now);
+	s = store_exec(db, SQL_GWKEY_INSERT, &e, "bssiissIi", n->hash, (size_t)KEYS_HASH_LEN, n->prefix,
+		    n->name != NULL ? n->name : "", (int64_t)KEY_SCOPE_GATEWAY, a.id, n->member, models, expires, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "gateway key create");
+		return store_err(db, e, "gateway key create");
 	const struct gwkey_view v = {(int64_t)store_insert_id(s), n->prefix, n->member, n->name,
-				     n->expires_at != 0 ? n->expires_at : -1, lg->now, -1, -1, models};
+				     n->expires_at != 0 ? n->expires_at : -1, db->now, -1, -1, models};
 	*out = gwkey_json(&v, 0);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_gwkey_create(struct store *lg, const struct gwkey_new *n, json_t **out)
+enum cd_err ledger_gwkey_create(struct store *db, const struct gwkey_new *n, json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, gwkey_create_tx(lg, n, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, gwkey_create_tx(db, n, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -138,20 +138,20 @@ enum cd_err ledger_gwkey_create(struct store *lg, const struct gwkey_new *n, jso
 	return t.rc;
 }
 
-static enum cd_err gwkey_list_tx(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out)
+static enum cd_err gwkey_list_tx(struct store *db, const char *account, int limit, int64_t after_id, json_t **out)
 {
 	struct acct a;
 	int e, n = 0, more = 0;
 	int64_t last = 0;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, account, &a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, SQL_GWKEY_PAGE, &e, "iiiii", a.id, (int64_t)KEY_SCOPE_GATEWAY, lg->now, after_id,
+	struct dbstmt *s = store_exec(db, SQL_GWKEY_PAGE, &e, "iiiii", a.id, (int64_t)KEY_SCOPE_GATEWAY, db->now, after_id,
 				   (int64_t)limit + 1);
 	if (s == NULL)
-		return store_err(lg, e, "gateway key list");
+		return store_err(db, e, "gateway key list");
 	json_t *data = json_array();
 	while (data != NULL && store_fetch(s) == 1) {
 		if (n == limit) {
@@ -172,12 +172,12 @@ static enum cd_err gwkey_list_tx(struct store *lg, const char *account, int limi
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, int64_t after_id, json_t **out)
+enum cd_err ledger_gwkey_list(struct store *db, const char *account, int limit, int64_t after_id, json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, gwkey_list_tx(lg, account, limit, after_id, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, gwkey_list_tx(db, account, limit, after_id, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -185,7 +185,7 @@ enum cd_err ledger_gwkey_list(struct store *lg, const char *account, int limit, 
 	return t.rc;
 }
 
-static enum cd_err gwkey_revoke_tx(struct store *lg, const char *account, int64_t id, json_t **out,
+static enum cd_err gwkey_revoke_tx(struct store *db, const char *account, int64_t id, json_t **out,
 				   const char **missing)
 {
 	struct acct a;
@@ -193,32 +193,32 @@ static enum cd_err gwkey_revoke_tx(struct store *lg, const char *account, int64_
 	json_decref(*out);
 	*out = NULL;
 	*missing = "account";
-	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, account, &a);
 	if (rc != CD_OK)
 		return rc;
 	*missing = "gateway key";
-	struct dbstmt *s = store_exec(lg, SQL_GWKEY_REVOKE, &e, "iiii", lg->now, id, a.id, (int64_t)KEY_SCOPE_GATEWAY);
+	struct dbstmt *s = store_exec(db, SQL_GWKEY_REVOKE, &e, "iiii", db->now, id, a.id, (int64_t)KEY_SCOPE_GATEWAY);
 	if (s == NULL)
-		return store_err(lg, e, "gateway key revoke");
+		return store_err(db, e, "gateway key revoke");
 	if (store_affected(s) == 0)
 		return CD_E_NOT_FOUND;
-	s = store_exec(lg, SQL_GWKEY_ONE, &e, "i", id);
+	s = store_exec(db, SQL_GWKEY_ONE, &e, "i", id);
 	if (s == NULL)
-		return store_err(lg, e, "gateway key read");
+		return store_err(db, e, "gateway key read");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	*out = gwkey_row_json(s, 1);
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_gwkey_revoke(struct store *lg, const char *account, int64_t id, json_t **out,
+enum cd_err ledger_gwkey_revoke(struct store *db, const char *account, int64_t id, json_t **out,
 				const char **missing)
 {
 	struct store_tx t;
 	*out = NULL;
 	*missing = "account";
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, gwkey_revoke_tx(lg, account, id, out, missing));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, gwkey_revoke_tx(db, account, id, out, missing));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;

@@ -21,25 +21,25 @@ static const char SQL_KEY_USED[] = "UPDATE api_keys SET last_used_at = ? "
 /* Notes the key's use when its note is stale (NULL or older than
  * LIMIT_KEY_LAST_USED_SECONDS); the WHERE keeps a racing look-up from
  * writing it again. */
-static enum cd_err key_used(struct store *lg, const struct dbstmt *s, int64_t id)
+static enum cd_err key_used(struct store *db, const struct dbstmt *s, int64_t id)
 {
-	int64_t stale = lg->now - LIMIT_KEY_LAST_USED_SECONDS;
+	int64_t stale = db->now - LIMIT_KEY_LAST_USED_SECONDS;
 	if (!store_null(s, 6) && store_i64(s, 6) >= stale)
 		return CD_OK;
-	return store_do(lg, SQL_KEY_USED, "key last use", "iii", lg->now, id, stale);
+	return store_do(db, SQL_KEY_USED, "key last use", "iii", db->now, id, stale);
 }
 
-static enum cd_err key_auth_tx(struct store *lg, const unsigned char hash[32], struct key_grant *grant)
+static enum cd_err key_auth_tx(struct store *db, const unsigned char hash[32], struct key_grant *grant)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_KEY_AUTH, &e, "b", hash, (size_t)32);
+	struct dbstmt *s = store_exec(db, SQL_KEY_AUTH, &e, "b", hash, (size_t)32);
 	if (s == NULL)
-		return store_err(lg, e, "key lookup");
+		return store_err(db, e, "key lookup");
 	memset(grant, 0, sizeof(*grant));
 	if (store_fetch(s) != 1)
 		return CD_OK;
 	/* Expired: as unknown (a key expires at the second it names). */
-	if (!store_null(s, 4) && store_i64(s, 4) <= lg->now)
+	if (!store_null(s, 4) && store_i64(s, 4) <= db->now)
 		return CD_OK;
 	grant->scopes = (int)store_i64(s, 0);
 	grant->expires_at = store_null(s, 4) ? 0 : store_i64(s, 4);
@@ -50,14 +50,14 @@ static enum cd_err key_auth_tx(struct store *lg, const unsigned char hash[32], s
 	if (store_copy(s, 3, grant->member, sizeof(grant->member), "") != 0 ||
 	    store_copy(s, 7, grant->models, sizeof(grant->models), "") != 0)
 		return CD_E_INTERNAL;
-	return key_used(lg, s, store_i64(s, 5));
+	return key_used(db, s, store_i64(s, 5));
 }
 
-enum cd_err ledger_key_auth(struct store *lg, const unsigned char hash[32], struct key_grant *grant)
+enum cd_err ledger_key_auth(struct store *db, const unsigned char hash[32], struct key_grant *grant)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, key_auth_tx(lg, hash, grant));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, key_auth_tx(db, hash, grant));
 	if (t.rc != CD_OK)
 		return t.rc;
 	/* A bound key whose account row is gone (it cannot be: the foreign
@@ -73,7 +73,7 @@ enum cd_err ledger_key_auth(struct store *lg, const unsigned char hash[32], stru
 	return grant->scopes != 0 ? CD_OK : CD_E_UNAUTHORIZED;
 }
 
-static enum cd_err key_create_tx(struct store *lg, const struct ledger_key_new *n, int64_t *id)
+static enum cd_err key_create_tx(struct store *db, const struct ledger_key_new *n, int64_t *id)
 {
 	static const char sql[] = "INSERT INTO api_keys (key_hash, prefix, name, scopes, account_id, models, created_at) "
 				  "VALUES (?, ?, ?, ?, ?, ?, ?)";
@@ -81,42 +81,42 @@ static enum cd_err key_create_tx(struct store *lg, const struct ledger_key_new *
 	int64_t account_id = 0;
 	int e;
 	if (n->account != NULL) {
-		struct dbstmt *f = store_exec(lg, find, &e, "s", n->account);
+		struct dbstmt *f = store_exec(db, find, &e, "s", n->account);
 		if (f == NULL)
-			return store_err(lg, e, "key account");
+			return store_err(db, e, "key account");
 		if (store_fetch(f) != 1)
 			return CD_E_NOT_FOUND;
 		account_id = store_i64(f, 0);
 	}
 	const int64_t *bound = account_id != 0 ? &account_id : NULL;
 	const char *models = n->models != NULL && n->models[0] != '\0' ? n->models : NULL;
-	struct dbstmt *s = store_exec(lg, sql, &e, "bssiIsi", n->hash, (size_t)32, n->prefix, n->name,
-				   (int64_t)n->scopes, bound, models, lg->now);
+	struct dbstmt *s = store_exec(db, sql, &e, "bssiIsi", n->hash, (size_t)32, n->prefix, n->name,
+				   (int64_t)n->scopes, bound, models, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "key create");
+		return store_err(db, e, "key create");
 	*id = (int64_t)store_insert_id(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_key_create(struct store *lg, const struct ledger_key_new *n, int64_t *id)
+enum cd_err ledger_key_create(struct store *db, const struct ledger_key_new *n, int64_t *id)
 {
 	struct store_tx t;
 	*id = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, key_create_tx(lg, n, id));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, key_create_tx(db, n, id));
 	return t.rc;
 }
 
-static enum cd_err key_list_tx(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
+static enum cd_err key_list_tx(struct store *db, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
 {
 	static const char sql[] = "SELECT k.id, k.prefix, k.name, k.scopes, k.created_at, k.revoked_at, a.ext_id "
 				  "FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id WHERE k.id > ? "
 				  "ORDER BY k.id LIMIT ?";
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", after_id, (int64_t)cap);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", after_id, (int64_t)cap);
 	if (s == NULL)
-		return store_err(lg, e, "key list");
+		return store_err(db, e, "key list");
 	while (*n < cap && store_fetch(s) == 1) {
 		struct ledger_key_row *k = &rows[*n];
 		k->id = store_i64(s, 0);
@@ -132,33 +132,33 @@ static enum cd_err key_list_tx(struct store *lg, int64_t after_id, struct ledger
 	return CD_OK;
 }
 
-enum cd_err ledger_key_list(struct store *lg, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
+enum cd_err ledger_key_list(struct store *db, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
 {
 	struct store_tx t;
 	*n = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, key_list_tx(lg, after_id, rows, cap, n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, key_list_tx(db, after_id, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc;
 }
 
-static enum cd_err key_revoke_tx(struct store *lg, int64_t id, int *found)
+static enum cd_err key_revoke_tx(struct store *db, int64_t id, int *found)
 {
 	static const char sql[] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now, id);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", db->now, id);
 	if (s == NULL)
-		return store_err(lg, e, "key revoke");
+		return store_err(db, e, "key revoke");
 	*found = store_affected(s) > 0;
 	return CD_OK;
 }
 
-enum cd_err ledger_key_revoke(struct store *lg, int64_t id)
+enum cd_err ledger_key_revoke(struct store *db, int64_t id)
 {
 	struct store_tx t;
 	int found = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, key_revoke_tx(lg, id, &found));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, key_revoke_tx(db, id, &found));
 	return t.rc == CD_OK && !found ? CD_E_NOT_FOUND : t.rc;
 }

@@ -59,25 +59,25 @@ static void member_from(const struct dbstmt *s, struct member_row *m)
 	m->reserved = store_i64(s, 3);
 }
 
-enum cd_err ledger_members_lock(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
+enum cd_err ledger_members_lock(struct store *db, const struct acct *a, const char *member, struct member_row *m)
 {
 	int e;
 	memset(m, 0, sizeof(*m));
 	assert(a->id > 0);
 	if (member == NULL)
 		return CD_E_NOT_FOUND;
-	struct dbstmt *s = store_exec(lg, SQL_MEMBER_LOCK, &e, "is", a->id, member);
+	struct dbstmt *s = store_exec(db, SQL_MEMBER_LOCK, &e, "is", a->id, member);
 	if (s == NULL)
-		return store_err(lg, e, "member lookup");
+		return store_err(db, e, "member lookup");
 	if (store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
 	struct db_row row = {s, NULL, 0};
-	ledger_members_from_row_at(lg, &row, 0, m);
+	ledger_members_from_row_at(db, &row, 0, m);
 	assert(m->found);
 	return CD_OK;
 }
 
-void ledger_members_from_row_at(const struct store *lg, const struct db_row *r, unsigned int c, struct member_row *m)
+void ledger_members_from_row_at(const struct store *db, const struct db_row *r, unsigned int c, struct member_row *m)
 {
 	m->found = 1;
 	COL_TEXT(m->member, MEMBER_NAME);
@@ -91,21 +91,21 @@ void ledger_members_from_row_at(const struct store *lg, const struct db_row *r, 
 	m->rate.minute = COL_I64(MEMBER_RATE_MINUTE);
 	m->rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
 	m->rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
-	ledger_members_roll(lg, m);
+	ledger_members_roll(db, m);
 	assert(m->found);
-	assert(m->month_key == timefmt_month_key(lg->now));	/* rolled to this month */
+	assert(m->month_key == timefmt_month_key(db->now));	/* rolled to this month */
 }
 
-enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m)
+enum cd_err ledger_members_create(struct store *db, const struct acct *a, const char *member, struct member_row *m)
 {
 	int64_t start, end;
 	assert(member != NULL);
 	assert(a->id > 0);
-	timefmt_month_bounds(lg->now, &start, &end);
-	enum cd_err rc = store_do(lg, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
-			       lg->now_month, lg->now, end);
+	timefmt_month_bounds(db->now, &start, &end);
+	enum cd_err rc = store_do(db, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
+			       db->now_month, db->now, end);
 	if (rc == CD_OK)
-		rc = ledger_members_lock(lg, a, member, m);
+		rc = ledger_members_lock(db, a, member, m);
 	if (rc == CD_E_NOT_FOUND) {
 		log_error("member create: the new row was not read back");
 		rc = CD_E_INTERNAL;
@@ -126,47 +126,47 @@ int ledger_members_row_due(const struct acct *a)
 	return strcmp(a->kind, "workspace") == 0 && a->plan_member_cap >= 0;
 }
 
-static enum cd_err member_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
+static enum cd_err member_read(struct store *db, const struct acct *a, const char *member, struct member_row *m,
 			       int64_t *plan_cap)
 {
 	int e;
 	memset(m, 0, sizeof(*m));
 	*plan_cap = -1;
-	struct dbstmt *s = store_exec(lg, SQL_MEMBER_READ, &e, "is", a->id, member);
+	struct dbstmt *s = store_exec(db, SQL_MEMBER_READ, &e, "is", a->id, member);
 	if (s == NULL)
-		return store_err(lg, e, "member read");
+		return store_err(db, e, "member read");
 	if (store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
 	member_from(s, m);
 	*plan_cap = store_null(s, 4) ? -1 : store_i64(s, 4);
 	m->rate.rpm = m->rate.tpm = -1;
 	snprintf(m->member, sizeof(m->member), "%s", member);
-	ledger_members_roll(lg, m);
+	ledger_members_roll(db, m);
 	return CD_OK;
 }
 
-enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
+enum cd_err ledger_members_read(struct store *db, const struct acct *a, const char *member, struct member_row *m,
 			int64_t *plan_cap)
 {
 	assert(member != NULL);
-	enum cd_err rc = member_read(lg, a, member, m, plan_cap);
+	enum cd_err rc = member_read(db, a, member, m, plan_cap);
 	/* Found, or nothing: no row, and no plan cap read. */
 	assert(rc != CD_OK || m->found);
 	assert(rc == CD_OK || *plan_cap == -1);
 	return rc;
 }
 
-void ledger_members_roll(const struct store *lg, struct member_row *m)
+void ledger_members_roll(const struct store *db, struct member_row *m)
 {
 	struct roll_effect month;
-	money_rule_roll(m->month_key, m->month_spent, lg->now_month, &month);
+	money_rule_roll(m->month_key, m->month_spent, db->now_month, &month);
 	m->month_key = month.key;
 	m->month_spent = month.spent;
-	assert(m->month_key == lg->now_month);
+	assert(m->month_key == db->now_month);
 	assert(!month.rolled || m->month_spent == 0);	/* a new month spends from 0 */
 }
 
-enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const struct member_row *m)
+enum cd_err ledger_members_store(struct store *db, const struct acct *a, const struct member_row *m)
 {
 	struct store_write lw;
 	assert(a->id > 0);
@@ -176,30 +176,30 @@ enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const s
 		log_error("account %" PRId64 " member %s would store a negative reserve", a->id, m->member);
 		return CD_E_INTERNAL;
 	}
-	assert(m->month_key == lg->now_month);	/* read locked, its month rolled */
+	assert(m->month_key == db->now_month);	/* read locked, its month rolled */
 	store_write_begin(&lw);
 	LEDGER_WRITE_ONE(&lw, "members", MEMBERS_TABLE(COL_WRITE, a->id, m));
-	return store_write_run(lg, &lw, "member update", NULL, NULL);
+	return store_write_run(db, &lw, "member update", NULL, NULL);
 }
 
 /* Applies a change of reserve and spend to a member, if it has a row. */
-enum cd_err ledger_members_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
+enum cd_err ledger_members_adjust(struct store *db, const struct acct *a, const char *member, int64_t reserved_delta,
 			  int64_t spent_delta)
 {
 	struct member_row m;
 	if (member == NULL || (reserved_delta == 0 && spent_delta == 0))
 		return CD_OK;
-	enum cd_err rc = ledger_members_lock(lg, a, member, &m);
+	enum cd_err rc = ledger_members_lock(db, a, member, &m);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	if (rc != CD_OK)
 		return rc;
 	if (money_add(m.reserved, reserved_delta, &m.reserved) != 0 ||
 	    money_add(m.month_spent, spent_delta, &m.month_spent) != 0)
-		return refusal_set_range(&lg->refusal, REFUSE_OUT_OF_RANGE, "member spend", spent_delta, NULL);
+		return refusal_set_range(&db->refusal, REFUSE_OUT_OF_RANGE, "member spend", spent_delta, NULL);
 	assert(money_in_range(m.reserved));
 	assert(money_in_range(m.month_spent));
-	return ledger_members_store(lg, a, &m);
+	return ledger_members_store(db, a, &m);
 }
 
 const struct guard_member *ledger_members_figures(const struct acct *a, const struct member_row *m,

@@ -15,17 +15,17 @@ struct member_row {
 	struct rate rate;		/* the member's requests and tokens per minute */
 };
 /* A member row read from column c on (MEMBER_COLUMNS' order), its month
- * rolled over to lg's. */
-void ledger_members_from_row_at(const struct store *lg, const struct db_row *r, unsigned int c, struct member_row *m);
+ * rolled over to db's. */
+void ledger_members_from_row_at(const struct store *db, const struct db_row *r, unsigned int c, struct member_row *m);
 /* Locks a member row (CD_E_NOT_FOUND when none), every column read, and
  * rolls its month over. */
-enum cd_err ledger_members_lock(struct store *lg, const struct acct *a, const char *member, struct member_row *m);
+enum cd_err ledger_members_lock(struct store *db, const struct acct *a, const char *member, struct member_row *m);
 /* Makes a member's row (none must exist), locked, under its account's lock:
  * no cap of its own, its reserve the member's pending holds on the
  * account, its month spend what verify counts from now (see the SQL).
  * Two statements (the INSERT, then ledger_members_lock). Used by POST …/members
  * and by the guard for a member it names with no row (ledger_members_row_due). */
-enum cd_err ledger_members_create(struct store *lg, const struct acct *a, const char *member, struct member_row *m);
+enum cd_err ledger_members_create(struct store *db, const struct acct *a, const char *member, struct member_row *m);
 /* Whether a guard call naming a member with no row on account a makes
  * its row (docs/decisions.md, "Workspaces"): on a workspace whose plan has a member cap,
  * which then caps the member like a row with no cap of its own. Elsewhere
@@ -36,17 +36,17 @@ int ledger_members_row_due(const struct acct *a);
  * month rolled over, and the member cap of the account's plan (-1: none),
  * which is the member's when it has none of its own. Its rate fields are
  * not read (-1). */
-enum cd_err ledger_members_read(struct store *lg, const struct acct *a, const char *member, struct member_row *m,
+enum cd_err ledger_members_read(struct store *db, const struct acct *a, const char *member, struct member_row *m,
 			int64_t *plan_cap);
 /* Starts a new month on a member row read in an older one. */
-void ledger_members_roll(const struct store *lg, struct member_row *m);
-enum cd_err ledger_members_store(struct store *lg, const struct acct *a, const struct member_row *m);
+void ledger_members_roll(const struct store *db, struct member_row *m);
+enum cd_err ledger_members_store(struct store *db, const struct acct *a, const struct member_row *m);
 /* The figures of account a and member m (NULL: none) that the guard's
  * money decisions read (money_guard.h), into *ga and *gm: returns gm, or
  * NULL when m is NULL. */
 const struct guard_member *ledger_members_figures(const struct acct *a, const struct member_row *m,
 						  struct guard_account *ga, struct guard_member *gm);
 /* Moves a member's reserve and month spend, when the member has a row. */
-enum cd_err ledger_members_adjust(struct store *lg, const struct acct *a, const char *member, int64_t reserved_delta,
+enum cd_err ledger_members_adjust(struct store *db, const struct acct *a, const char *member, int64_t reserved_delta,
 			  int64_t spent_delta);
 #endif

@@ -42,12 +42,12 @@ struct terms {
 };
 
 /* 1 and the terms when the plan is catalogued, 0 when not. */
-static enum cd_err terms_read(struct store *lg, const char *plan, struct terms *t, int *found)
+static enum cd_err terms_read(struct store *db, const char *plan, struct terms *t, int *found)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_TERMS, &e, "s", plan);
+	struct dbstmt *s = store_exec(db, SQL_TERMS, &e, "s", plan);
 	if (s == NULL)
-		return store_err(lg, e, "plan terms");
+		return store_err(db, e, "plan terms");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
@@ -66,12 +66,12 @@ static enum cd_err terms_read(struct store *lg, const char *plan, struct terms *
 	return CD_OK;
 }
 
-void ledger_periods_sweep_due(const struct store *lg, struct acct *a)
+void ledger_periods_sweep_due(const struct store *db, struct acct *a)
 {
 	int64_t start, end;
 	if (a->plan[0] == '\0')
 		return;
-	timefmt_month_bounds(lg->now, &start, &end);
+	timefmt_month_bounds(db->now, &start, &end);
 	if (a->sweep_due_at < 0 || end < a->sweep_due_at)
 		a->sweep_due_at = end;
 	/* On a plan: swept by its period's end at the latest. */
@@ -82,7 +82,7 @@ void ledger_periods_sweep_due(const struct store *lg, struct acct *a)
 /* One grant of the period: source plan, its key, expiring at its end. An
  * amount past the balance cap is cut to fit (logged): a renewal must not
  * fail every request of the account. */
-static enum cd_err period_grant(struct store *lg, struct acct *a, int64_t amount, int64_t key, int64_t end,
+static enum cd_err period_grant(struct store *db, struct acct *a, int64_t amount, int64_t key, int64_t end,
 				const char *reference, const char *description)
 {
 	int64_t grant_id, journal_id, fits = money_rule_fit(a->balance, amount, LIMIT_BALANCE_MICROS_MAX);
@@ -91,23 +91,23 @@ static enum cd_err period_grant(struct store *lg, struct acct *a, int64_t amount
 	amount = fits;
 	if (amount <= 0)
 		return CD_OK;
-	enum cd_err rc = ledger_rows_add_grant(lg, a, "plan", amount, GRANT_PRIORITY_PLAN, end, reference, description,
+	enum cd_err rc = ledger_rows_add_grant(db, a, "plan", amount, GRANT_PRIORITY_PLAN, end, reference, description,
 					  &grant_id, &journal_id);
 	if (rc == CD_OK)
-		rc = store_do(lg, SQL_GRANT_PERIOD, "plan grant period", "ii", key, grant_id);
+		rc = store_do(db, SQL_GRANT_PERIOD, "plan grant period", "ii", key, grant_id);
 	return rc;
 }
 
 /* The period's row (locked) and, for a period not credited yet, what
  * the period before's grants left: the rows money_rule_period decides
  * over. */
-static enum cd_err period_read(struct store *lg, const struct acct *a, const char *plan, int64_t key,
+static enum cd_err period_read(struct store *db, const struct acct *a, const char *plan, int64_t key,
 			       int64_t before, struct period_case *c)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_PERIOD_GET, &e, "ii", a->id, key);
+	struct dbstmt *s = store_exec(db, SQL_PERIOD_GET, &e, "ii", a->id, key);
 	if (s == NULL)
-		return store_err(lg, e, "plan period");
+		return store_err(db, e, "plan period");
 	int row = store_fetch(s);
 	if (row < 0)
 		return CD_E_INTERNAL;
@@ -122,8 +122,8 @@ static enum cd_err period_read(struct store *lg, const struct acct *a, const cha
 		}
 		return CD_OK;
 	}
-	if ((s = store_exec(lg, SQL_LEFTOVER, &e, "ii", a->id, before)) == NULL)
-		return store_err(lg, e, "plan leftover");
+	if ((s = store_exec(db, SQL_LEFTOVER, &e, "ii", a->id, before)) == NULL)
+		return store_err(db, e, "plan leftover");
 	if ((row = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	c->left = row == 1 ? store_i64(s, 0) : 0;
@@ -135,7 +135,7 @@ static enum cd_err period_read(struct store *lg, const struct acct *a, const cha
 }
 
 /* Writes what money_rule_period decided for the period key of at. */
-static enum cd_err period_write(struct store *lg, struct acct *a, const char *plan, const struct period_effect *d,
+static enum cd_err period_write(struct store *db, struct acct *a, const char *plan, const struct period_effect *d,
 				int64_t at)
 {
 	int64_t start, end, key = timefmt_month_key(at);
@@ -145,62 +145,62 @@ static enum cd_err period_write(struct store *lg, struct acct *a, const char *pl
 	if (d->raise) {
 		/* the row's credits raised by the difference */
 		snprintf(ref, sizeof(ref), "%s:%" PRId64 ":upgrade", plan, key);
-		rc = store_do(lg, SQL_PERIOD_RAISE_BY, "plan period raise", "siiii", plan, d->credit, lg->now, a->id,
+		rc = store_do(db, SQL_PERIOD_RAISE_BY, "plan period raise", "siiii", plan, d->credit, db->now, a->id,
 				  key);
-		return rc == CD_OK ? period_grant(lg, a, d->credit, key, end, ref, "plan upgrade for the rest of the period")
+		return rc == CD_OK ? period_grant(db, a, d->credit, key, end, ref, "plan upgrade for the rest of the period")
 				   : rc;
 	}
-	rc = store_do(lg, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, d->credit, d->carried, lg->now,
-			  lg->now);
+	rc = store_do(db, SQL_PERIOD_ADD, "plan period", "iisiiii", a->id, key, plan, d->credit, d->carried, db->now,
+			  db->now);
 	snprintf(ref, sizeof(ref), "%s:%" PRId64, plan, key);
 	if (rc == CD_OK)
-		rc = period_grant(lg, a, d->credit, key, end, ref, "plan credit for the period");
+		rc = period_grant(db, a, d->credit, key, end, ref, "plan credit for the period");
 	snprintf(ref, sizeof(ref), PERIOD_ROLLOVER_REF "%" PRId64, timefmt_month_key(start - 1));
 	if (rc == CD_OK)
-		rc = period_grant(lg, a, d->carried, key, end, ref, "plan credit rolled over");
+		rc = period_grant(db, a, d->carried, key, end, ref, "plan credit rolled over");
 	if (rc == CD_OK)
-		rc = ledger_events_add(lg, a, EVENT_PLAN_RENEWED, json_pack("{s:s, s:o, s:o, s:I, s:I}", "plan", plan,
+		rc = ledger_events_add(db, a, EVENT_PLAN_RENEWED, json_pack("{s:s, s:o, s:o, s:I, s:I}", "plan", plan,
 			       "period_start", ledger_rows_json_time(start), "period_end", ledger_rows_json_time(end),
 			       "credits_micros", (json_int_t)d->credit, "rollover_micros", (json_int_t)d->carried));
 	return rc;
 }
 
-enum cd_err ledger_periods_credit(struct store *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
+enum cd_err ledger_periods_credit(struct store *db, struct acct *a, const char *plan, int64_t at, enum period_why why,
 			  int64_t *granted)
 {
 	struct terms t;
 	struct period_effect d = {0, 0, 0, 0};
 	int found = 0;
 	int64_t start, end, key = timefmt_month_key(at);
-	int64_t this_month = lg->now_month;
+	int64_t this_month = db->now_month;
 	char jkey[JOURNAL_KEY_BYTES], keytext[24];
 	assert(plan != NULL);
 	/* Credited only on an account row locked in this transaction. */
-	assert(a->locked_tx == lg->tx_serial);
-	enum cd_err rc = terms_read(lg, plan, &t, &found);
+	assert(a->locked_tx == db->tx_serial);
+	enum cd_err rc = terms_read(db, plan, &t, &found);
 	if (granted != NULL)
 		*granted = 0;
 	if (rc != CD_OK)
 		return rc;
 	timefmt_month_bounds(at, &start, &end);
 	snprintf(keytext, sizeof(keytext), "%" PRId64, key);
-	const char *outer = ledger_rows_journal_key_push(lg, jkey, "period", keytext, why == PERIOD_RENEWAL);
+	const char *outer = ledger_rows_journal_key_push(db, jkey, "period", keytext, why == PERIOD_RENEWAL);
 	if (found) {
 		struct period_case c = {.credits = t.credits, .rollover = t.rollover, .cap = t.cap};
-		rc = period_read(lg, a, plan, key, timefmt_month_key(start - 1), &c);
+		rc = period_read(db, a, plan, key, timefmt_month_key(start - 1), &c);
 		if (rc == CD_OK)
 			money_rule_period(&c, &d);
 		if (rc == CD_OK && (d.open || d.raise))
-			rc = period_write(lg, a, plan, &d, at);
+			rc = period_write(db, a, plan, &d, at);
 	}
-	lg->journal_key = outer;
+	db->journal_key = outer;
 	/* Settled for this month, with or without a credit: an uncatalogued
 	 * name (a Stripe price in no plan) is not looked up again. */
 	if (rc == CD_OK && key == this_month && a->plan_period != key) {
-		rc = store_do(lg, SQL_ACCT_PERIOD, "account period", "ii", key, a->id);
+		rc = store_do(db, SQL_ACCT_PERIOD, "account period", "ii", key, a->id);
 		if (rc == CD_OK)
 			a->plan_period = key;
-		ledger_periods_sweep_due(lg, a);
+		ledger_periods_sweep_due(db, a);
 	}
 	if (rc == CD_OK && granted != NULL)
 		*granted = d.credit + d.carried;
@@ -210,16 +210,16 @@ enum cd_err ledger_periods_credit(struct store *lg, struct acct *a, const char *
 	return rc;
 }
 
-enum cd_err ledger_periods_plan_of(struct store *lg, const char *label, char *name)
+enum cd_err ledger_periods_plan_of(struct store *db, const char *label, char *name)
 {
 	int e, got;
 	assert(name != NULL);
 	name[0] = '\0';
 	if (label == NULL || label[0] == '\0')
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, SQL_PLAN_OF, &e, "ss", label, label);
+	struct dbstmt *s = store_exec(db, SQL_PLAN_OF, &e, "ss", label, label);
 	if (s == NULL)
-		return store_err(lg, e, "plan of label");
+		return store_err(db, e, "plan of label");
 	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 1)

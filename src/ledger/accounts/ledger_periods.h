@@ -20,7 +20,7 @@ enum period_why {
 /* An account on a plan is due for the background sweep when its period
  * ends, so the thread renews it even if no request comes: lowers
  * a->sweep_due_at to the end of this month when it has a plan. */
-void ledger_periods_sweep_due(const struct store *lg, struct acct *a);
+void ledger_periods_sweep_due(const struct store *db, struct acct *a);
 /* Settles the account's plan credit for the period holding `at`, under
  * plan `plan` (on a locked account): the first time, the plan's credits
  * plus what the rollover rule carries from the period before; later, the
@@ -28,12 +28,12 @@ void ledger_periods_sweep_due(const struct store *lg, struct acct *a);
  * nothing otherwise (a downgrade waits for the next period). A name that
  * is not in the catalogue credits nothing. *granted (may be NULL): micros
  * credited now. */
-enum cd_err ledger_periods_credit(struct store *lg, struct acct *a, const char *plan, int64_t at, enum period_why why,
+enum cd_err ledger_periods_credit(struct store *db, struct acct *a, const char *plan, int64_t at, enum period_why why,
 			  int64_t *granted);
 /* The catalogued plan a Stripe label means, into name (LEDGER_NAME_MAX +
  * 1 bytes): the plan whose stripe_price_ids holds it (a price id), else
  * the plan of that name (metadata.plan); "" when none. */
-enum cd_err ledger_periods_plan_of(struct store *lg, const char *label, char *name);
+enum cd_err ledger_periods_plan_of(struct store *db, const char *label, char *name);
 /* The reference of a rollover grant: then the key of the period it came
  * from. A space, which no plan name has, keeps it apart from a credit's
  * "<plan>:<period>" (creditctl verify tells them apart by it). */

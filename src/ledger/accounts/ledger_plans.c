@@ -35,15 +35,15 @@ static const char SQL_PRICE_OWNER[] = "SELECT name FROM plans WHERE name <> ? AN
 	"JSON_CONTAINS(stripe_price_ids, JSON_QUOTE(?)) LIMIT 1";
 
 /* A Stripe price puts an account on one plan: it may not be in two. */
-static enum cd_err prices_free(struct store *lg, const struct plan_def *p)
+static enum cd_err prices_free(struct store *db, const struct plan_def *p)
 {
 	int e;
 	for (int i = 0; i < p->nprices; i++) {
-		struct dbstmt *s = store_exec(lg, SQL_PRICE_OWNER, &e, "ss", p->name, p->stripe_price_ids[i]);
+		struct dbstmt *s = store_exec(db, SQL_PRICE_OWNER, &e, "ss", p->name, p->stripe_price_ids[i]);
 		if (s == NULL)
-			return store_err(lg, e, "price owner");
+			return store_err(db, e, "price owner");
 		if (store_fetch(s) == 1)
-			return refusal_set(&lg->refusal, REFUSE_PRICE_IN_PLAN, p->stripe_price_ids[i], store_str(s, 0));
+			return refusal_set(&db->refusal, REFUSE_PRICE_IN_PLAN, p->stripe_price_ids[i], store_str(s, 0));
 	}
 	return CD_OK;
 }
@@ -74,10 +74,10 @@ static enum cd_err plan_done(const struct dbstmt *s, struct ledger_plan_done *d)
 	return CD_OK;
 }
 
-static enum cd_err put_op(struct store *lg, const struct plan_def *p, struct ledger_done *done)
+static enum cd_err put_op(struct store *db, const struct plan_def *p, struct ledger_done *done)
 {
 	int e;
-	enum cd_err pc = prices_free(lg, p);
+	enum cd_err pc = prices_free(db, p);
 	if (pc != CD_OK)
 		return pc;
 	json_t *prices = json_array();
@@ -89,21 +89,21 @@ static enum cd_err put_op(struct store *lg, const struct plan_def *p, struct led
 		return CD_E_INTERNAL;
 	const int64_t *cap = p->rollover_cap_micros >= 0 ? &p->rollover_cap_micros : NULL;
 	const int64_t *member = p->member_cap_micros >= 0 ? &p->member_cap_micros : NULL;
-	enum cd_err rc = store_do(lg, SQL_PLAN_PUT, "plan put", "sisIIsii", p->name, p->credits_micros, p->rollover, cap,
-			       member, text, lg->now, lg->now);
+	enum cd_err rc = store_do(db, SQL_PLAN_PUT, "plan put", "sisIIsii", p->name, p->credits_micros, p->rollover, cap,
+			       member, text, db->now, db->now);
 	free(text);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, SQL_PLAN_GET, &e, "s", p->name);
+	struct dbstmt *s = store_exec(db, SQL_PLAN_GET, &e, "s", p->name);
 	if (s == NULL)
-		return store_err(lg, e, "plan read");
+		return store_err(db, e, "plan read");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	done->kind = LEDGER_DONE_PLAN_PUT;
 	return plan_done(s, &done->u.plan);
 }
 
-enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, const struct plan_def *p,
+enum cd_err ledger_plan_put(struct store *db, const struct ledger_call *call, const struct plan_def *p,
 			    struct ledger_result *res)
 {
 	struct ledger_idem w;
@@ -112,22 +112,22 @@ enum cd_err ledger_plan_put(struct store *lg, const struct ledger_call *call, co
 	assert(p->credits_micros <= LIMIT_AMOUNT_MICROS_MAX);
 	assert(p->nprices >= 0);
 	assert(p->nprices <= LIMIT_PLAN_STRIPE_PRICES);
-	for (ledger_idem_init(lg, &w, call, res); ledger_idem_next(lg, &w);)
-		ledger_idem_step(lg, &w, put_op(lg, p, w.done));
-	enum cd_err rc = ledger_idem_end(lg, &w, res);
+	for (ledger_idem_init(db, &w, call, res); ledger_idem_next(db, &w);)
+		ledger_idem_step(db, &w, put_op(db, p, w.done));
+	enum cd_err rc = ledger_idem_end(db, &w, res);
 	/* The plan stored has the prices put. */
 	assert(res->done.kind != LEDGER_DONE_PLAN_PUT || res->done.u.plan.nprices == p->nprices);
 	return rc;
 }
 
-static enum cd_err list_tx(struct store *lg, json_t **out)
+static enum cd_err list_tx(struct store *db, json_t **out)
 {
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	struct dbstmt *s = store_exec(lg, SQL_PLAN_LIST, &e, "");
+	struct dbstmt *s = store_exec(db, SQL_PLAN_LIST, &e, "");
 	if (s == NULL)
-		return store_err(lg, e, "plan list");
+		return store_err(db, e, "plan list");
 	json_t *data = json_array();
 	while (data != NULL && store_fetch(s) == 1)
 		json_array_append_new(data, plan_json(s));
@@ -135,12 +135,12 @@ static enum cd_err list_tx(struct store *lg, json_t **out)
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_plans(struct store *lg, json_t **out)
+enum cd_err ledger_plans(struct store *db, json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, list_tx(lg, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, list_tx(db, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;
@@ -158,13 +158,13 @@ int ledger_name_ok(const char *s, const char *chars, size_t min, size_t max)
 	return ok;
 }
 
-enum cd_err ledger_plans_check(struct store *lg, const char *name)
+enum cd_err ledger_plans_check(struct store *db, const char *name)
 {
 	int e;
 	if (name == NULL)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, SQL_PLAN_GET, &e, "s", name);
+	struct dbstmt *s = store_exec(db, SQL_PLAN_GET, &e, "s", name);
 	if (s == NULL)
-		return store_err(lg, e, "plan lookup");
-	return store_fetch(s) == 1 ? CD_OK : refusal_set(&lg->refusal, REFUSE_PLAN_UNKNOWN, name, NULL);
+		return store_err(db, e, "plan lookup");
+	return store_fetch(s) == 1 ? CD_OK : refusal_set(&db->refusal, REFUSE_PLAN_UNKNOWN, name, NULL);
 }

@@ -6,5 +6,5 @@
 
 /* CD_OK when name (NULL: no plan) is in the catalogue; otherwise the
  * refusal REFUSE_PLAN_UNKNOWN (400, param plan). */
-enum cd_err ledger_plans_check(struct store *lg, const char *name);
+enum cd_err ledger_plans_check(struct store *db, const char *name);
 #endif

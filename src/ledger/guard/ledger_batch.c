@@ -109,7 +109,7 @@ static void event_push(struct batch *b, int acct, const char *type, json_t *data
 	b->accts[acct].changed = 1;
 }
 
-void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, int member, enum refusal_why why,
+void ledger_batch_notice_refusal(struct store *db, struct batch *b, int acct, int member, enum refusal_why why,
 			  int64_t available, int64_t required)
 {
 	json_t *data;
@@ -117,7 +117,7 @@ void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, in
 	assert(acct < b->naccts);
 	assert(member < b->nmembers);
 	struct member_row *m = member >= 0 ? &b->members[member].m : NULL;
-	const char *type = ledger_events_notice_refusal(lg, &b->accts[acct].a, m, why, available, required, &data);
+	const char *type = ledger_events_notice_refusal(db, &b->accts[acct].a, m, why, available, required, &data);
 	if (type == NULL)
 		return;
 	if (m != NULL && why == REFUSE_MEMBER_CAP)
@@ -125,15 +125,15 @@ void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, in
 	event_push(b, acct, type, data);
 }
 
-void ledger_batch_notice_balances(struct store *lg, struct batch *b)
+void ledger_batch_notice_balances(struct store *db, struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {
 		if (!b->accts[i].changed && !b->accts[i].touched)
 			continue;
-		json_t *data = ledger_events_notice_balance(lg, &b->accts[i].a);
+		json_t *data = ledger_events_notice_balance(db, &b->accts[i].a);
 		if (data != NULL)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
-		if (ledger_events_notice_recharge(lg, &b->accts[i].a))
+		if (ledger_events_notice_recharge(db, &b->accts[i].a))
 			b->accts[i].recharge = 1;
 		/* A recharge queued is one in flight on its account's row. */
 		assert(!b->accts[i].recharge || b->accts[i].a.recharge_pending);
@@ -371,7 +371,7 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 
 /* The journal row of a spend (ledger_columns.h's JOURNAL_TABLE, the
  * columns the batch carries). */
-static void journal_row(struct store *lg, struct batch *b, int64_t account, int64_t amount, int64_t after,
+static void journal_row(struct store *db, struct batch *b, int64_t account, int64_t amount, int64_t after,
 			const char *cause, const char *source, int64_t hold_id, const char *reference)
 {
 	struct journal_line line = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
@@ -380,7 +380,7 @@ static void journal_row(struct store *lg, struct batch *b, int64_t account, int6
 	jsonw_init(w, &b->journal_rows);
 	w->items[0] = b->njournal++ > 0;
 	jsonw_open(w, '[');
-	JOURNAL_TABLE(COL_WRITE, account, &line, after, lg->journal_key)
+	JOURNAL_TABLE(COL_WRITE, account, &line, after, db->journal_key)
 	jsonw_close(w, ']');
 }
 
@@ -426,7 +426,7 @@ int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount)
 	return burn(b, acct, amount, 0);
 }
 
-enum cd_err ledger_batch_spend(struct store *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+enum cd_err ledger_batch_spend(struct store *db, struct batch *b, int acct, int64_t amount, const char *cause,
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more)
 {
 	struct batch_acct *ba = &b->accts[acct];
@@ -447,7 +447,7 @@ enum cd_err ledger_batch_spend(struct store *lg, struct batch *b, int acct, int6
 		if (rc != CD_OK)
 			return rc;
 	}
-	journal_row(lg, b, a->id, amount, after, cause, source, hold_id, reference);
+	journal_row(db, b, a->id, amount, after, cause, source, hold_id, reference);
 	ba->journal_micros -= amount;
 	a->balance = after;
 	ba->changed = 1;

@@ -252,12 +252,12 @@ struct batch_answer {
 
 /* The notice of a refusal of the account's (op's member row m, or NULL),
  * to be written with the batch: marks what it changes. */
-void ledger_batch_notice_refusal(struct store *lg, struct batch *b, int acct, int member, enum refusal_why why,
+void ledger_batch_notice_refusal(struct store *db, struct batch *b, int acct, int member, enum refusal_why why,
 			  int64_t available, int64_t required);
 /* balance.low for every account the batch changed that crossed below
  * its threshold (ledger_events_notice_balance), and an auto-recharge for those that
  * call for one (ledger_events_notice_recharge). */
-void ledger_batch_notice_balances(struct store *lg, struct batch *b);
+void ledger_batch_notice_balances(struct store *db, struct batch *b);
 
 /* A batch for a combiner to run (from a pool, or new; NULL when memory
  * runs out), and back to the pool when the combiner is done (emptied;
@@ -289,13 +289,13 @@ void ledger_batch_events_clear(struct batch *b);
  * attempt ends (rolled back) and the loop brings them due
  * (ledger_due_bring_tx) before the next attempt reads again. Never
  * CD_E_DUE on rows kept (ledger_rowcache.h keeps none due). */
-enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w);
+enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_want *w);
 /* Accounts a batch's read found due and named for bringing due, since
  * the process started (/metrics). */
 unsigned long long ledger_load_due_found(void);
 /* A read CALL for the grants of account acct (a batch index) alone, whose
  * grants the caller dropped from the batch. */
-enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct);
+enum cd_err ledger_load_grants(struct store *db, struct batch *b, int acct);
 
 int ledger_batch_acct_by_ext(const struct batch *b, const char *ext);
 int ledger_batch_acct_by_id(const struct batch *b, int64_t id);
@@ -307,7 +307,7 @@ const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const cha
 /* The hold of an account's request_id: in the batch, or read now (one
  * point read, for a refusal that must know whether it is a replay);
  * *index -1 when there is none. */
-enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct, const char *request_id, int *index);
+enum cd_err ledger_load_hold_lookup(struct store *db, struct batch *b, int acct, const char *request_id, int *index);
 
 /* A new hold (h filled but for id); its index. */
 int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h);
@@ -336,23 +336,23 @@ void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fie
  * settle or spend_ext accounts (ledger_batch_spend_check: its grants
  * read, the balance in range, else CD_E_INTERNAL, logged). */
 int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount);
-enum cd_err ledger_batch_spend(struct store *lg, struct batch *b, int acct, int64_t amount, const char *cause,
+enum cd_err ledger_batch_spend(struct store *db, struct batch *b, int acct, int64_t amount, const char *cause,
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more);
 /* The grants read burnt for amount: what they could not cover. */
 int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);
 /* left (> 0) onto the account's debt row among those read, or a new one. */
 enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
 /* Writes every pending change in one CALL; with commit, commits too
- * (lg->committed) and stores answers[0..n-1] under their keys. Read-back
+ * (db->committed) and stores answers[0..n-1] under their keys. Read-back
  * ids land in the holds and usages. */
-enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int commit, const struct batch_answer *answers, int n);
+enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int commit, const struct batch_answer *answers, int n);
 /* ledger_load.c's, above these: reads the grants of account acct (a
  * batch index) again, after writing what the batch changed (ledger_batch_write_flush
  * without commit). */
-enum cd_err ledger_load_grants_reload(struct store *lg, struct batch *b, int acct);
+enum cd_err ledger_load_grants_reload(struct store *db, struct batch *b, int acct);
 /* ledger_load.c's: the rest of a spend its grants read did not cover
  * (ledger_batch_spend's *more): the grants read again, page after page,
  * burnt, and what none covers onto the debt row. The spend's balance and
  * journal row are in the batch already. */
-enum cd_err ledger_load_spend_more(struct store *lg, struct batch *b, int acct, int64_t left);
+enum cd_err ledger_load_spend_more(struct store *db, struct batch *b, int acct, int64_t left);
 #endif

@@ -302,7 +302,7 @@ static void written(struct batch *b)
 	b->nsettle_usage = b->njournal = b->nnew_usage = 0;
 }
 
-enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int commit, const struct batch_answer *answers, int n)
+enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int commit, const struct batch_answer *answers, int n)
 {
 	struct jw j;
 	int e = 0;
@@ -310,7 +310,7 @@ enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int comm
 		/* docs/architecture.md, "Which rows a write decides on": written from rows
 		 * locked in this transaction, or by a write that checks their versions first (kept_check). */
 		if (b->accts[i].changed && !b->kept_check &&
-		    ledger_rows_acct_check_locked(lg, &b->accts[i].a, "a guard batch's write") != CD_OK)
+		    ledger_rows_acct_check_locked(db, &b->accts[i].a, "a guard batch's write") != CD_OK)
 			return CD_E_INTERNAL;
 		/* Invariant 1: what the journal rows say moved is what moved. */
 		assert(b->accts[i].a.balance - b->accts[i].balance_marked == b->accts[i].journal_micros);
@@ -323,24 +323,24 @@ enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int comm
 	assert(commit || n == 0);	/* answers are stored with the commit */
 	/* A commit asks for every account's version, to be kept
 	 * (ledger_rowcache.h; not on Galera, which keeps nothing). */
-	if (write_doc(b, commit && !store_galera(lg), answers, n, &j) != 0)
+	if (write_doc(b, commit && !store_galera(db), answers, n, &j) != 0)
 		return CD_E_INTERNAL;
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
 	 * except on Galera (store_galera), where it is a command of its own. */
-	int in_call = commit && !store_galera(lg);
+	int in_call = commit && !store_galera(db);
 	if (in_call)
-		lg->commit_sent = 1;
-	enum cd_err rc = store_write_call(lg, &j, in_call, &b->sets, "batch write", &e);
+		db->commit_sent = 1;
+	enum cd_err rc = store_write_call(db, &j, in_call, &b->sets, "batch write", &e);
 	if (rc == CD_E_UNAVAILABLE && in_call) {
 		/* The commit may have happened: this batch never runs again. */
-		store_committed(lg);
+		store_committed(db);
 		return rc;
 	}
 	if (e == ER_SIGNAL_EXCEPTION && b->kept_check) {
 		/* A kept row moved since it was written (sql/037): the next
 		 * attempt reads them all. */
 		b->kept_off = 1;
-		return store_retry(lg, RETRY_MOVED);
+		return store_retry(db, RETRY_MOVED);
 	}
 	if (e == ER_SIGNAL_EXCEPTION) {
 		log_error("batch write: MariaDB error %d: %s", e, "a row version signalled where none was named");
@@ -350,14 +350,14 @@ enum cd_err ledger_batch_write_flush(struct store *lg, struct batch *b, int comm
 		/* A request_id held already, or a key claimed meanwhile: the
 		 * next attempt reads them and replays. */
 		b->hold_reqs_needed = 1;
-		return store_retry(lg, RETRY_RACE);
+		return store_retry(db, RETRY_RACE);
 	}
 	if (rc != CD_OK)
 		return rc;
 	if (in_call)
-		store_committed(lg);
+		store_committed(db);
 	for (int i = 0; !in_call && i < b->naccts; i++)
-		ledger_rows_acct_mark_locked(lg, &b->accts[i].a);	/* by the read, or by the write's check */
+		ledger_rows_acct_mark_locked(db, &b->accts[i].a);	/* by the read, or by the write's check */
 	rc = read_ids(b);
 	if (rc == CD_OK) {
 		read_versions(b);

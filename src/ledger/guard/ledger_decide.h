@@ -9,7 +9,7 @@
  * module and makes the answers; nothing here queues, retries, commits or
  * words an answer but the settle's, which is stored with its hold.
  *
- * It is pure: rows, values, a clock and the journal key in (lg gives the
+ * It is pure: rows, values, a clock and the journal key in (db gives the
  * last two and is never used to reach the database), rows and a decision
  * out, unit-tested without a database (tests/unit/ledger/test_decide.c,
  * tests/unit/ledger/test_guard_model.c). What a decision needs that the batch
@@ -90,8 +90,8 @@ void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_don
  * op->refusal cleared) on b's rows: CD_OK with the rows changed and op's
  * figures set, or a refusal's code with op->refusal filled and nothing
  * changed, or CD_E_RETRY/CD_E_UNAVAILABLE/CD_E_INTERNAL, which fail the
- * whole attempt. lg (or now) gives the transaction's clock (lg->now) and
- * the journal key rows record (lg->journal_key, set by the caller). */
+ * whole attempt. db (or now) gives the transaction's clock (db->now) and
+ * the journal key rows record (db->journal_key, set by the caller). */
 
 /* Pure, at now. A replayed request_id gets its hold even when a new one
  * would be refused: a refused authorize whose request_id the batch did
@@ -100,13 +100,13 @@ void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_don
  * the caller reads that hold into the batch (ledger_load_hold_lookup),
  * sets op->looked_up and decides again. */
 enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now);
-/* At lg->now. A late settle below its captured hold asks for its refund
+/* At db->now. A late settle below its captured hold asks for its refund
  * grant (op->refund), then, once written (op->refunded), is decided;
  * a charge may leave op->spend_more. */
-enum cd_err ledger_decide_settle(struct store *lg, struct batch *b, struct guard_op *op);
+enum cd_err ledger_decide_settle(struct store *db, struct batch *b, struct guard_op *op);
 enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
-/* At lg->now; a charge may leave op->spend_more, as a settle's. */
-enum cd_err ledger_decide_usage(struct store *lg, struct batch *b, struct guard_op *op);
+/* At db->now; a charge may leave op->spend_more, as a settle's. */
+enum cd_err ledger_decide_usage(struct store *db, struct batch *b, struct guard_op *op);
 
 /* ---- Parts the combiner and the tests use ----
  * The money itself is decided by money_guard.h (pure): these apply its

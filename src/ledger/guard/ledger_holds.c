@@ -32,15 +32,15 @@ static void guard_init(void)
 		ledger_combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS);
 }
 
-static enum cd_err hold_route_tx(struct store *lg, int64_t account_id, char *out, size_t cap)
+static enum cd_err hold_route_tx(struct store *db, int64_t account_id, char *out, size_t cap)
 {
 	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
 	int e;
 	/* On the node of no account, which waits for other nodes' commits
 	 * (causal_reads): an account made a moment ago elsewhere is found. */
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", account_id);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", account_id);
 	if (s == NULL)
-		return store_err(lg, e, "hold route");
+		return store_err(db, e, "hold route");
 	snprintf(out, cap, "%s", store_fetch(s) == 1 && store_str(s, 0) != NULL ? store_str(s, 0) : "");
 	return CD_OK;
 }
@@ -49,26 +49,26 @@ static enum cd_err hold_route_tx(struct store *lg, int64_t account_id, char *out
  * the hold id names none: the batch answers that). A hold's id carries its
  * account's id; its external id is remembered from the batches, else read
  * once on the node of no account. Only with several nodes. */
-static void hold_route(struct store *lg, struct guard_op *op, const char *hold_id)
+static void hold_route(struct store *db, struct guard_op *op, const char *hold_id)
 {
 	struct store_tx t;
 	int64_t account_id, hold;
 	op->route[0] = '\0';
-	store_holdid_ensure(lg);
+	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
 		return;
-	int routed = lg->routed;
-	lg->routed = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, hold_route_tx(lg, account_id, op->route, sizeof(op->route)));
+	int routed = db->routed;
+	db->routed = 0;
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, hold_route_tx(db, account_id, op->route, sizeof(op->route)));
 	if (t.rc != CD_OK)
 		op->route[0] = '\0';
 	else if (op->route[0] != '\0')
 		ledger_idcache_remember(op->route, account_id);
-	lg->routed = routed;
+	db->routed = routed;
 }
 
-static enum cd_err guard_submit(struct store *lg, struct guard_op *op, const struct ledger_call *call,
+static enum cd_err guard_submit(struct store *db, struct guard_op *op, const struct ledger_call *call,
 				struct ledger_result *res)
 {
 	int node = 0;
@@ -87,7 +87,7 @@ static enum cd_err guard_submit(struct store *lg, struct guard_op *op, const str
 			snprintf(op->route, sizeof(op->route), "%s", op->kind == GUARD_AUTHORIZE
 				 ? op->in.authorize->account : op->in.usage->account);
 		else
-			hold_route(lg, op, op->kind == GUARD_SETTLE ? op->in.settle->hold_id : op->in.release->hold_id);
+			hold_route(db, op, op->kind == GUARD_SETTLE ? op->in.settle->hold_id : op->in.release->hold_id);
 		node = store_noderoute_pick(op->route[0] != '\0' ? op->route : NULL);
 		if (node < 0)
 			node = 0;	/* none is up: the batch answers 503 */
@@ -98,18 +98,18 @@ static enum cd_err guard_submit(struct store *lg, struct guard_op *op, const str
 	int n;
 	ledger_combine_enter(&guard_queue[node], &op->link);
 	while ((n = ledger_combine_next(&guard_queue[node], &op->link, links)) > 0) {
-		ledger_holds_run(lg, links, n);
+		ledger_holds_run(db, links, n);
 		ledger_combine_done(&guard_queue[node], links, n);
 	}
 	return op->rc;
 }
 
-enum cd_err ledger_authorize(struct store *lg, const struct ledger_call *call, const struct guard_authorize *r,
+enum cd_err ledger_authorize(struct store *db, const struct ledger_call *call, const struct guard_authorize *r,
 			     struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_AUTHORIZE, .in.authorize = r};
 	assert(r->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);	/* priced and capped by the caller */
-	enum cd_err rc = guard_submit(lg, &op, call, res);
+	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);	/* an answer whenever CD_OK */
 	return rc;
 }
@@ -155,7 +155,7 @@ static int record_ok(const char *what, int64_t in, int64_t cached, int64_t cache
 	return 1;
 }
 
-enum cd_err ledger_settle(struct store *lg, const struct ledger_call *call, const struct guard_settle *r,
+enum cd_err ledger_settle(struct store *db, const struct ledger_call *call, const struct guard_settle *r,
 			  struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_SETTLE, .in.settle = r};
@@ -163,22 +163,22 @@ enum cd_err ledger_settle(struct store *lg, const struct ledger_call *call, cons
 	if (!record_ok("settle", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
-	enum cd_err rc = guard_submit(lg, &op, call, res);
+	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
 }
 
-enum cd_err ledger_release(struct store *lg, const struct ledger_call *call, const struct guard_release *r,
+enum cd_err ledger_release(struct store *db, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
 	assert(r->hold_id != NULL);
-	enum cd_err rc = guard_submit(lg, &op, call, res);
+	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
 }
 
-enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const struct guard_usage *r,
+enum cd_err ledger_usage(struct store *db, const struct ledger_call *call, const struct guard_usage *r,
 			 struct ledger_result *res)
 {
 	struct guard_op op = {.kind = GUARD_USAGE, .in.usage = r};
@@ -186,7 +186,7 @@ enum cd_err ledger_usage(struct store *lg, const struct ledger_call *call, const
 	if (!record_ok("usage", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
-	enum cd_err rc = guard_submit(lg, &op, call, res);
+	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
 }

@@ -226,18 +226,18 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
  * refund grant, written at once after what the batch wrote before it
  * (the journal keeps the operations' order). The account's grants read
  * are stale then: a later spend of the batch reads them again. */
-static enum cd_err settle_refund(struct store *lg, struct batch *b, struct guard_op *op)
+static enum cd_err settle_refund(struct store *db, struct batch *b, struct guard_op *op)
 {
 	char ref[LIMIT_HOLD_ID_BYTES];
 	int64_t grant_id;
 	struct acct *a = &b->accts[op->acct].a;
 	assert(op->refund > 0);
-	enum cd_err rc = ledger_batch_write_flush(lg, b, 0, NULL, 0);
+	enum cd_err rc = ledger_batch_write_flush(db, b, 0, NULL, 0);
 	if (rc != CD_OK)
 		return rc;
 	int64_t before = a->balance;
 	ledger_rows_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
-	rc = ledger_rows_add_grant(lg, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
+	rc = ledger_rows_add_grant(db, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
 			      NULL);
 	if (rc != CD_OK)
 		return rc;
@@ -253,64 +253,64 @@ static enum cd_err settle_refund(struct store *lg, struct batch *b, struct guard
 
 /* A settle: decided, its refund written and decided again when it asks
  * for one, the rest of its charge burnt when it leaves some. */
-static enum cd_err decide_settle(struct store *lg, struct batch *b, struct guard_op *op)
+static enum cd_err decide_settle(struct store *db, struct batch *b, struct guard_op *op)
 {
 	op->refunded = 0;
-	enum cd_err rc = ledger_decide_settle(lg, b, op);
+	enum cd_err rc = ledger_decide_settle(db, b, op);
 	if (rc == CD_OK && op->refund > 0) {
-		rc = settle_refund(lg, b, op);
+		rc = settle_refund(db, b, op);
 		if (rc == CD_OK)
-			rc = ledger_decide_settle(lg, b, op);
+			rc = ledger_decide_settle(db, b, op);
 		assert(rc != CD_OK || op->refund == 0);
 	}
 	if (rc == CD_OK && op->spend_more > 0)
-		rc = ledger_load_spend_more(lg, b, op->acct, op->spend_more);
+		rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
 	return rc;
 }
 
 /* Decides one operation; its journal rows record its key (docs/decisions.md, "Journal keys"). */
-static enum cd_err decide(struct store *lg, struct batch *b, struct guard_op *op)
+static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op)
 {
 	char key[JOURNAL_KEY_BYTES];
 	const char *outer;
 	enum cd_err rc;
-	lg->journal_key = op_key(op);
+	db->journal_key = op_key(op);
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
 		op->looked_up = 0;
-		rc = ledger_decide_authorize(b, op, lg->now);
+		rc = ledger_decide_authorize(b, op, db->now);
 		if (op->lookup) {
 			/* Refused, its request_id not read: is it held already? */
 			int found;
 			op->looked_up = 1;
-			rc = ledger_load_hold_lookup(lg, b, op->acct, op->in.authorize->request_id, &found);
+			rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
 			if (rc == CD_OK)
-				rc = ledger_decide_authorize(b, op, lg->now);
+				rc = ledger_decide_authorize(b, op, db->now);
 		}
 		break;
 	case GUARD_SETTLE:
-		outer = ledger_rows_journal_key_push(lg, key, "settle", op->in.settle->hold_id, 0);
-		rc = decide_settle(lg, b, op);
-		lg->journal_key = outer;
+		outer = ledger_rows_journal_key_push(db, key, "settle", op->in.settle->hold_id, 0);
+		rc = decide_settle(db, b, op);
+		db->journal_key = outer;
 		break;
 	case GUARD_RELEASE:
 		rc = ledger_decide_release(b, op);
 		break;
 	default:
-		outer = ledger_rows_journal_key_push(lg, key, "usage", op->in.usage->request_id, 0);
-		rc = ledger_decide_usage(lg, b, op);
+		outer = ledger_rows_journal_key_push(db, key, "usage", op->in.usage->request_id, 0);
+		rc = ledger_decide_usage(db, b, op);
 		if (rc == CD_OK && op->spend_more > 0)
-			rc = ledger_load_spend_more(lg, b, op->acct, op->spend_more);
-		lg->journal_key = outer;
+			rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
+		db->journal_key = outer;
 		break;
 	}
-	lg->journal_key = NULL;
+	db->journal_key = NULL;
 	return rc;
 }
 
 /* A refusal that is news (the first 402 since credit came in, the first
  * 429 of a period) is written to the outbox with the batch. */
-static void op_notice(struct store *lg, struct batch *b, struct guard_op *op)
+static void op_notice(struct store *db, struct batch *b, struct guard_op *op)
 {
 	const char *member = op->kind == GUARD_AUTHORIZE ? op->in.authorize->member
 			     : op->kind == GUARD_USAGE ? op->in.usage->member : NULL;
@@ -319,7 +319,7 @@ static void op_notice(struct store *lg, struct batch *b, struct guard_op *op)
 		return;
 	if (member != NULL)
 		m = ledger_batch_member(b, op->acct, member);
-	ledger_batch_notice_refusal(lg, b, op->acct, m, op->refusal.why, op->refusal.available_micros,
+	ledger_batch_notice_refusal(db, b, op->acct, m, op->refusal.why, op->refusal.available_micros,
 			     op->refusal.required_micros);
 }
 
@@ -342,7 +342,7 @@ static void batch_sums(const struct batch *b, struct batch_sums *s)
 
 /* Decides every operation of the batch in order; CD_OK, or what fails
  * the attempt. *nstore: how many answers go under their keys. */
-static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op **ops, int n, int *nstore)
+static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op **ops, int n, int *nstore)
 {
 	struct batch_sums before, after;
 	enum cd_err rc = CD_OK;
@@ -358,7 +358,7 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 		if (key_answered(b, ops, i))
 			continue;
 		batch_sums(b, &before);
-		op->decided = decide(lg, b, op);
+		op->decided = decide(db, b, op);
 		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
 			rc = op->decided;	/* no answer: the transaction fails */
 		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
@@ -375,7 +375,7 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
 		*nstore += op->store;
 		if (rc == CD_OK && op->decided != CD_OK)
-			op_notice(lg, b, op);
+			op_notice(db, b, op);
 	}
 	assert(*nstore <= n);
 	return rc;
@@ -384,11 +384,11 @@ static enum cd_err decide_all(struct store *lg, struct batch *b, struct guard_op
 /* The threshold alerts of the accounts the batch changed, decided on the
  * rows its read loaded; their states and events go with its write
  * (ledger_alerts_batch.h). */
-static enum cd_err batch_alerts(const struct store *lg, struct batch *b)
+static enum cd_err batch_alerts(const struct store *db, struct batch *b)
 {
 	enum cd_err rc = CD_OK;
 	for (int i = 0; rc == CD_OK && i < b->naccts; i++)
-		rc = ledger_alerts_batch_notice(lg, b, i);
+		rc = ledger_alerts_batch_notice(db, b, i);
 	return rc;
 }
 
@@ -397,7 +397,7 @@ static enum cd_err batch_alerts(const struct store *lg, struct batch *b)
  * Two CALLs: ledger_load_batch's read and ledger_batch_write_flush's write, which stores the
  * answers under their keys too. Those answers are made before the write,
  * when a new hold or usage has no id yet: the write puts it in. */
-static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op **ops, int n)
+static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op **ops, int n)
 {
 	struct batch_want w;
 	struct batch_answer keys[BATCH_MAX];
@@ -409,19 +409,19 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	b->failed_op = b->failed_acct = -1;
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
-	enum cd_err rc = ledger_load_batch(lg, b, &w);
+	enum cd_err rc = ledger_load_batch(db, b, &w);
 	if (rc == CD_OK) {
 		ledger_batch_balances_mark(b);	/* as read: from here balances move with journal rows */
-		rc = decide_all(lg, b, ops, n, &nstore);
+		rc = decide_all(db, b, ops, n, &nstore);
 	}
 	if (rc != CD_OK)
 		return rc;
-	unsigned long long trips = store_round_trips(lg);
-	ledger_batch_notice_balances(lg, b);
-	rc = batch_alerts(lg, b);
+	unsigned long long trips = store_round_trips(db);
+	ledger_batch_notice_balances(db, b);
+	rc = batch_alerts(db, b);
 	/* The notices and alerts are decided on the rows loaded: no statement
 	 * between them and the write (docs/architecture.md, "One writer"). */
-	assert(store_round_trips(lg) == trips);
+	assert(store_round_trips(db) == trips);
 	if (rc != CD_OK)
 		return rc;
 	if (nstore > 0)
@@ -446,7 +446,7 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 	/* Every answer decide_all said goes under its key is stored. */
 	assert(rc != CD_OK || nstore == decided_store);
 	if (rc == CD_OK)
-		rc = ledger_batch_write_flush(lg, b, 1, keys, nstore);
+		rc = ledger_batch_write_flush(db, b, 1, keys, nstore);
 	for (int i = 0; i < nstore; i++)
 		free(texts[i]);
 	if (rc != CD_OK)
@@ -462,18 +462,18 @@ static enum cd_err batch_try(struct store *lg, struct batch *b, struct guard_op 
 
 /* An attempt, and its rows kept for the next batches when it committed
  * (ledger_rowcache.h), else forgotten. */
-static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard_op **ops, int n)
+static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard_op **ops, int n)
 {
 	int kept_off = b->kept_off;
-	enum cd_err rc = batch_try(lg, b, ops, n);
+	enum cd_err rc = batch_try(db, b, ops, n);
 	/* Kept rows that disagree (ledger_batch_rows_disagree) are rows that
 	 * moved: the next attempt reads them under their locks. */
 	if (rc == CD_E_RETRY && b->kept_off && !kept_off)
-		rc = store_retry(lg, RETRY_MOVED);
+		rc = store_retry(db, RETRY_MOVED);
 	if (rc == CD_OK)
-		ledger_rowcache_store(lg, b);
+		ledger_rowcache_store(db, b);
 	else
-		ledger_rowcache_forget(lg, b);
+		ledger_rowcache_forget(db, b);
 	return rc;
 }
 
@@ -484,13 +484,13 @@ static enum cd_err batch_attempt(struct store *lg, struct batch *b, struct guard
  * nothing written); the loop brings each due in a transaction of its own
  * and the batch runs again, reading them as those transactions left them
  * (at most LIMIT_TX_DUE_PASSES passes, then the batch fails, logged). */
-static enum cd_err batch_run(struct store *lg, struct batch *b, struct guard_op **ops, int n)
+static enum cd_err batch_run(struct store *db, struct batch *b, struct guard_op **ops, int n)
 {
 	struct store_tx t;
 	b->hold_reqs_needed = b->kept_off = 0;
 	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, batch_attempt(lg, b, ops, n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, batch_attempt(db, b, ops, n));
 	assert(t.rc != CD_E_DUE);	/* brought due, or failed */
 	return t.rc;
 }
@@ -518,10 +518,10 @@ static unsigned guard_context(struct guard_op **ops, int n)
  * account's rows out of range, a statement MariaDB refused: each logged)
  * may still be one account's: named -1, and each operation runs alone
  * (the batch was rolled back: an answer that may have committed is
- * 503, not internal, and sets lg->committed), so one account's lasting
+ * 503, not internal, and sets db->committed), so one account's lasting
  * fault fails its own operations and not the others' that shared its
  * batches. */
-static void guard_apart(struct store *lg, struct combine_op **links, struct guard_op **ops, int n, int named)
+static void guard_apart(struct store *db, struct combine_op **links, struct guard_op **ops, int n, int named)
 {
 	assert(named >= -1);
 	assert(named < n);
@@ -531,45 +531,45 @@ static void guard_apart(struct store *lg, struct combine_op **links, struct guar
 	}
 	if (named < 0) {
 		for (int i = 0; i < n; i++)
-			ledger_holds_run(lg, &links[i], 1);
+			ledger_holds_run(db, &links[i], 1);
 		return;
 	}
 	if (named > 0)
-		ledger_holds_run(lg, links, named);
-	ledger_holds_run(lg, &links[named], 1);
+		ledger_holds_run(db, links, named);
+	ledger_holds_run(db, &links[named], 1);
 	if (named + 1 < n)
-		ledger_holds_run(lg, &links[named + 1], n - named - 1);
+		ledger_holds_run(db, &links[named + 1], n - named - 1);
 }
 
 /* The combiner's work: the batch as one transaction, retried whole, on
  * the node of its operations' accounts (they were queued by node). */
-void ledger_holds_run(struct store *lg, struct combine_op **links, int n)
+void ledger_holds_run(struct store *db, struct combine_op **links, int n)
 {
 	struct guard_op *ops[BATCH_MAX];
 	enum cd_err rc = CD_E_INTERNAL;
-	char route[sizeof(lg->route)];
-	int routed = lg->routed;
+	char route[sizeof(db->route)];
+	int routed = db->routed;
 	assert(n >= 1);
 	assert(n <= BATCH_MAX);
-	memcpy(route, lg->route, sizeof(route));
+	memcpy(route, db->route, sizeof(route));
 	for (int i = 0; i < n; i++) {
 		ops[i] = (struct guard_op *)links[i];
 		ops[i]->out = NULL;
 	}
-	store_route(lg, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
+	store_route(db, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	unsigned serving = guard_context(ops, n);
 	struct batch *b = ledger_batch_take();
 	int named = -1;
 	if (b != NULL) {
-		rc = batch_run(lg, b, ops, n);
+		rc = batch_run(db, b, ops, n);
 		named = rc == CD_E_INTERNAL ? ledger_decide_failed_op(b, ops, n) : -1;
 	}
 	ledger_batch_give(b);
 	log_context_pop(serving);
-	lg->routed = routed;
-	memcpy(lg->route, route, sizeof(route));
-	if (rc == CD_E_INTERNAL && n > 1 && !lg->committed) {
-		guard_apart(lg, links, ops, n, named);
+	db->routed = routed;
+	memcpy(db->route, route, sizeof(route));
+	if (rc == CD_E_INTERNAL && n > 1 && !db->committed) {
+		guard_apart(db, links, ops, n, named);
 		return;
 	}
 	for (int i = 0; i < n; i++) {

@@ -8,10 +8,10 @@ struct store;
 struct combine_op;
 
 /* Runs links[0..n) (each a struct guard_op's link, queued on one node)
- * as one batch on lg's connection, retried whole, and answers each
+ * as one batch on db's connection, retried whole, and answers each
  * operation (its op->rc and op->res); an error of one operation's own
- * runs that one apart and the others again as batches. lg's route is
+ * runs that one apart and the others again as batches. db's route is
  * as it was on return. */
-void ledger_holds_run(struct store *lg, struct combine_op **links, int n);
+void ledger_holds_run(struct store *db, struct combine_op **links, int n);
 
 #endif

@@ -117,7 +117,7 @@ static int hold_keep(struct batch *b, const struct hold_row *h)
 
 /* A member row from columns c.. (the procedure's member column order),
  * once. */
-static enum cd_err member_add(const struct store *lg, struct batch *b, const struct db_row *r, unsigned int c)
+static enum cd_err member_add(const struct store *db, struct batch *b, const struct db_row *r, unsigned int c)
 {
 	int acct = ledger_batch_acct_by_id(b, COL_I64(MEMBER_ACCOUNT_ID));
 	if (acct < 0 || ledger_batch_member(b, acct, store_row_str(r, c + MEMBER_NAME)) >= 0)
@@ -127,7 +127,7 @@ static enum cd_err member_add(const struct store *lg, struct batch *b, const str
 	struct ledger_batch_member *m = &b->members[b->nmembers++];
 	memset(m, 0, sizeof(*m));
 	m->acct = acct;
-	ledger_members_from_row_at(lg, r, c, &m->m);
+	ledger_members_from_row_at(db, r, c, &m->m);
 	/* A member's reserve is a sum of its pending holds, as an account's
 	 * (read_accounts): one below 0 was edited by hand. */
 	if (m->m.reserved < 0)
@@ -140,7 +140,7 @@ static enum cd_err member_add(const struct store *lg, struct batch *b, const str
 	for (const struct dbsets_set *set_ = store_sets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
 		for (size_t i_ = 0; i_ < set_->nrows && ((r) = store_sets_row(&(b)->sets, set_, i_), 1); i_++)
 
-static enum cd_err read_accounts(const struct store *lg, struct batch *b)
+static enum cd_err read_accounts(const struct store *db, struct batch *b)
 {
 	struct db_row r;
 	EACH_ROW(b, "accounts", r) {
@@ -148,7 +148,7 @@ static enum cd_err read_accounts(const struct store *lg, struct batch *b)
 			return CD_E_INTERNAL;
 		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
 		ledger_rows_acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
-		ledger_rows_acct_mark_locked(lg, &b->accts[b->naccts].a);	/* cd_batch_read locks them */
+		ledger_rows_acct_mark_locked(db, &b->accts[b->naccts].a);	/* cd_batch_read locks them */
 		b->accts[b->naccts].start_version = b->accts[b->naccts].a.row_version;
 		ledger_idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 		b->naccts++;
@@ -166,7 +166,7 @@ static enum cd_err read_accounts(const struct store *lg, struct batch *b)
 	return CD_OK;
 }
 
-static enum cd_err read_holds(const struct store *lg, struct batch *b)
+static enum cd_err read_holds(const struct store *db, struct batch *b)
 {
 	struct db_row r;
 	struct hold_row h;
@@ -177,7 +177,7 @@ static enum cd_err read_holds(const struct store *lg, struct batch *b)
 		hold_pin_cache_write(&r, HOLDS_SET_COLS - 1, &h);
 		if (ledger_batch_acct_by_id(b, h.account_id) < 0)
 			continue;	/* not of an account this batch locked */
-		enum cd_err rc = store_row_null(&r, 1 + HOLD_NCOLS) ? CD_OK : member_add(lg, b, &r, 1 + HOLD_NCOLS);
+		enum cd_err rc = store_row_null(&r, 1 + HOLD_NCOLS) ? CD_OK : member_add(db, b, &r, 1 + HOLD_NCOLS);
 		if (rc != CD_OK)
 			return rc;
 		if (ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
@@ -190,7 +190,7 @@ static enum cd_err read_holds(const struct store *lg, struct batch *b)
 			return CD_E_INTERNAL;
 	}
 	EACH_ROW(b, "members", r) {
-		enum cd_err rc = member_add(lg, b, &r, 1);
+		enum cd_err rc = member_add(db, b, &r, 1);
 		if (rc != CD_OK)
 			return rc;
 	}
@@ -383,7 +383,7 @@ static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 }
 
 /* One read CALL of the lists written in j, and the rows it returned. */
-static enum cd_err read_call(struct store *lg, struct batch *b, const struct batch_want *w, int lock,
+static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, int lock,
 			     const struct jw *j)
 {
 	struct db_params p;
@@ -392,36 +392,36 @@ static enum cd_err read_call(struct store *lg, struct batch *b, const struct bat
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
 	}
-	int galera = lock && store_galera(lg) && !atomic_load(&lock_read_missing);
+	int galera = lock && store_galera(db) && !atomic_load(&lock_read_missing);
 	int marked = galera && !store_mark_absent();
 	int64_t mark = lock;
-	enum cd_err rc = marked ? store_mark_next(lg, 0, &mark) : CD_OK;
+	enum cd_err rc = marked ? store_mark_next(db, 0, &mark) : CD_OK;
 	if (rc != CD_OK)
 		return rc;
 	store_params_init(&p);
 	store_param_i64(&p, mark);
 	if (marked)
-		store_param_i64(&p, lg->mark_first);	/* locked already: not marked again */
+		store_param_i64(&p, db->mark_first);	/* locked already: not marked again */
 	store_param_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
 	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
 		store_sets_bind_list(&p, j, READ_LISTS[i]);
-	rc = store_sets_call(lg, marked ? SQL_READ_MARK : galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
+	rc = store_sets_call(db, marked ? SQL_READ_MARK : galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
 			     "batch read", &e);
 	if (galera && e == ER_SP_DOES_NOT_EXIST)
-		rc = store_retry(lg, RETRY_SCHEMA);	/* read again the old way */
+		rc = store_retry(db, RETRY_SCHEMA);	/* read again the old way */
 	if (marked && e == ER_SP_DOES_NOT_EXIST)
 		store_mark_missing("batch read");
 	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
 		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "
 			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
 	if (rc == CD_OK && lock)
-		rc = read_accounts(lg, b);
+		rc = read_accounts(db, b);
 	/* Every account read was marked (one made between the procedure's
 	 * UPDATE and its read would not be: a retry, told as an abort). */
 	if (rc == CD_OK && marked && b->naccts > 0)
-		store_mark_locked(lg, b->accts[0].a.id);
+		store_mark_locked(db, b->accts[0].a.id);
 	if (rc == CD_OK)
-		rc = read_holds(lg, b);
+		rc = read_holds(db, b);
 	if (rc == CD_OK)
 		rc = read_usages(b);
 	if (rc == CD_OK && w != NULL)
@@ -450,7 +450,7 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
  * on it, an expiry of its holds, was brought due before this read). A
  * member with a row, or none named, costs nothing here: no statement, no
  * round trip. */
-static enum cd_err members_start(struct store *lg, struct batch *b, const struct batch_want *w)
+static enum cd_err members_start(struct store *db, struct batch *b, const struct batch_want *w)
 {
 	for (int i = 0; i < w->nmembers; i++) {
 		const char *member = w->members[i].member;
@@ -461,7 +461,7 @@ static enum cd_err members_start(struct store *lg, struct batch *b, const struct
 			return CD_E_INTERNAL;
 		struct ledger_batch_member *m = &b->members[b->nmembers];
 		memset(m, 0, sizeof(*m));
-		enum cd_err rc = ledger_members_create(lg, &b->accts[acct].a, member, &m->m);
+		enum cd_err rc = ledger_members_create(db, &b->accts[acct].a, member, &m->m);
 		if (rc != CD_OK)
 			return rc;
 		m->acct = acct;
@@ -482,14 +482,14 @@ unsigned long long ledger_load_due_found(void)
  * credit, an expiry): named for the transaction loop's due pass
  * (store_due_add); how many. On rows kept there are none: the row cache
  * keeps no account due. */
-static int due_found(struct store *lg, struct batch *b, int kept)
+static int due_found(struct store *db, struct batch *b, int kept)
 {
 	int n = 0;
 	for (int i = 0; i < b->naccts; i++) {
-		if (!ledger_due_writes(lg, &b->accts[i].a))
+		if (!ledger_due_writes(db, &b->accts[i].a))
 			continue;
 		assert(!kept);
-		store_due_add(lg, b->accts[i].a.id, ledger_due_bring_tx);
+		store_due_add(db, b->accts[i].a.id, ledger_due_bring_tx);
 		n++;
 	}
 	atomic_fetch_add(&due_read, (unsigned long long)n);
@@ -501,16 +501,16 @@ static int due_found(struct store *lg, struct batch *b, int kept)
  * day rolled to the batch's clock (written with the row at the flush).
  * Nothing is due on it (due_found), so the opening sends no statement
  * and changes nothing else. */
-static void open_accounts(const struct store *lg, struct batch *b)
+static void open_accounts(const struct store *db, struct batch *b)
 {
-	unsigned long long trips = store_round_trips(lg);
+	unsigned long long trips = store_round_trips(db);
 	for (int i = 0; i < b->naccts; i++) {
 		struct acct *a = &b->accts[i].a;
 		const struct acct before = *a;
 		/* Nothing due but the month and the day (the caller brought the
 		 * rest due in a transaction of its own). */
-		assert(!ledger_due_writes(lg, a));
-		ledger_due_roll(lg, a);
+		assert(!ledger_due_writes(db, a));
+		ledger_due_roll(db, a);
 		b->accts[i].changed = a->dirty;
 		/* Only the month and the day moved: no credit, no expiry. */
 		assert(a->balance == before.balance);
@@ -519,10 +519,10 @@ static void open_accounts(const struct store *lg, struct batch *b)
 		assert(a->plan_period == before.plan_period);
 	}
 	/* The read wrote nothing. */
-	assert(store_round_trips(lg) == trips);
+	assert(store_round_trips(db) == trips);
 }
 
-enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_want *w)
+enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_want *w)
 {
 	struct jw j;
 	enum cd_err rc = CD_OK;
@@ -531,8 +531,8 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 	b->hold_reqs_read = w->read_hold_reqs;
 	/* Rows kept from the last writes: no read CALL (nothing is due on
 	 * them, so their opening writes nothing either). */
-	int kept = ledger_rowcache_fill(lg, b, w);
-	if (!kept && ledger_rowcache_on(lg)) {
+	int kept = ledger_rowcache_fill(db, b, w);
+	if (!kept && ledger_rowcache_on(db)) {
 		/* A read whose rows will be kept reads every account's grants
 		 * too, so that a settle after this batch's authorizes finds them
 		 * kept (spending is still only what the operations do). */
@@ -542,25 +542,25 @@ enum cd_err ledger_load_batch(struct store *lg, struct batch *b, struct batch_wa
 	}
 	if (!kept) {
 		read_doc(b, w, &j);
-		rc = read_call(lg, b, w, 1, &j);
+		rc = read_call(db, b, w, 1, &j);
 	}
 	if (rc != CD_OK)
 		return rc;
 	/* Expiries and a plan's credit are written by a transaction of their
 	 * own, never in the middle of this read: the attempt ends on them. */
-	if (due_found(lg, b, kept) > 0)
+	if (due_found(db, b, kept) > 0)
 		return CD_E_DUE;
 	mark_spenders(b, w);
 	/* Every account opened: nothing due on it, its month and day the
 	 * batch's clock's (open_accounts and ledger_due_roll assert both). */
-	open_accounts(lg, b);
-	rc = members_start(lg, b, w);
+	open_accounts(db, b);
+	rc = members_start(db, b, w);
 	/* The alert rows came with the read (none with rows kept: an account
 	 * with alerts is never kept). */
 	return rc == CD_OK && !kept ? ledger_alerts_load_batch(b) : rc;
 }
 
-enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct)
+enum cd_err ledger_load_grants(struct store *db, struct batch *b, int acct)
 {
 	struct jw j;
 	assert(acct >= 0);
@@ -572,10 +572,10 @@ enum cd_err ledger_load_grants(struct store *lg, struct batch *b, int acct)
 	jsonw_open(&j, '{');
 	ids_array(&j, "spend_ids", &b->accts[acct].a.id, 1);
 	jsonw_close(&j, '}');
-	return read_call(lg, b, NULL, 0, &j);
+	return read_call(db, b, NULL, 0, &j);
 }
 
-enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct, const char *request_id, int *index)
+enum cd_err ledger_load_hold_lookup(struct store *db, struct batch *b, int acct, const char *request_id, int *index)
 {
 	static const char sql[] = "SELECT " HOLD_COLS ", " HOLD_PIN_CACHE_WRITE " FROM holds "
 				  "WHERE account_id = ? AND request_id = ?";
@@ -586,9 +586,9 @@ enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct,
 	*index = ledger_batch_hold_by_request(b, acct, request_id);
 	if (*index >= 0)
 		return CD_OK;
-	struct dbstmt *st = store_exec(lg, sql, &e, "is", b->accts[acct].a.id, request_id);
+	struct dbstmt *st = store_exec(db, sql, &e, "is", b->accts[acct].a.id, request_id);
 	if (st == NULL)
-		return store_err(lg, e, "hold lookup");
+		return store_err(db, e, "hold lookup");
 	if (store_fetch(st) != 1)
 		return CD_OK;
 	struct db_row row = {st, NULL, 0};
@@ -600,12 +600,12 @@ enum cd_err ledger_load_hold_lookup(struct store *lg, struct batch *b, int acct,
 
 /* Grants read again once the batch written so far is flushed (a
  * decision that needs the account's spending order as it is now). */
-enum cd_err ledger_load_grants_reload(struct store *lg, struct batch *b, int acct)
+enum cd_err ledger_load_grants_reload(struct store *db, struct batch *b, int acct)
 {
 	int m = 0;
 	assert(acct >= 0);
 	assert(acct < b->naccts);
-	enum cd_err rc = ledger_batch_write_flush(lg, b, 0, NULL, 0);
+	enum cd_err rc = ledger_batch_write_flush(db, b, 0, NULL, 0);
 	if (rc != CD_OK)
 		return rc;
 	for (int i = 0; i < b->ngrants; i++)
@@ -615,21 +615,21 @@ enum cd_err ledger_load_grants_reload(struct store *lg, struct batch *b, int acc
 	b->accts[acct].grants_stale = 0;
 	b->accts[acct].grants_more = 0;
 	b->accts[acct].grants_read = 0;
-	rc = ledger_load_grants(lg, b, acct);
+	rc = ledger_load_grants(db, b, acct);
 	/* Read again as they are now: a page at most, none stale. */
 	assert(rc != CD_OK || !b->accts[acct].grants_stale);
 	assert(rc != CD_OK || b->accts[acct].grants_read <= LIMIT_SPEND_GRANTS);
 	return rc;
 }
 
-enum cd_err ledger_load_spend_more(struct store *lg, struct batch *b, int acct, int64_t left)
+enum cd_err ledger_load_spend_more(struct store *db, struct batch *b, int acct, int64_t left)
 {
 	enum cd_err rc = CD_OK;
 	assert(left > 0);
 	assert(acct >= 0);
 	assert(acct < b->naccts);
 	do {
-		rc = ledger_load_grants_reload(lg, b, acct);
+		rc = ledger_load_grants_reload(db, b, acct);
 		if (rc == CD_OK)
 			left = ledger_batch_burn(b, acct, left);
 	} while (rc == CD_OK && left > 0 && b->accts[acct].grants_more);

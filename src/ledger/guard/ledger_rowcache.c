@@ -56,9 +56,9 @@ static pthread_cond_t released = PTHREAD_COND_INITIALIZER;	/* claims let go */
 static uint64_t epochs;
 static struct ledger_kept_stats counts;
 
-int ledger_rowcache_on(const struct store *lg)
+int ledger_rowcache_on(const struct store *db)
 {
-	return lg->node >= 0 && lg->node < LIMIT_DB_NODES && !store_galera(lg);
+	return db->node >= 0 && db->node < LIMIT_DB_NODES && !store_galera(db);
 }
 
 static size_t id_slot(int64_t id, size_t mask)
@@ -110,9 +110,9 @@ static struct kept_acct *find_ext(struct node_table *t, const char *ext)
 }
 
 /* Kept, and with nothing due that only a read can apply. */
-static int usable(const struct store *lg, const struct kept_acct *e)
+static int usable(const struct store *db, const struct kept_acct *e)
 {
-	return e != NULL && !ledger_due_writes(lg, &e->a);
+	return e != NULL && !ledger_due_writes(db, &e->a);
 }
 
 /* Adds e to the list of distinct accounts; its place in it. */
@@ -130,19 +130,19 @@ enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
 /* The accounts, holds and grants w needs: all kept and free (OK, with
  * them in list and spends, which of them may spend), all kept but some
  * claimed by another batch (CLAIMED), or not all kept (MISS). */
-static enum gathered gather(const struct store *lg, struct node_table *t, const struct batch_want *w,
+static enum gathered gather(const struct store *db, struct node_table *t, const struct batch_want *w,
 			    struct kept_acct **list, int *n, int *spends)
 {
 	*n = 0;
 	for (int i = 0; i < w->nacct_ext; i++) {
 		struct kept_acct *e = find_ext(t, w->acct_ext[i]);
-		if (!usable(lg, e))
+		if (!usable(db, e))
 			return GATHER_MISS;
 		spends[add_once(list, n, e)] = 0;
 	}
 	for (int i = 0; i < w->nacct_ids; i++) {
 		struct kept_acct *e = find_id(t, w->acct_ids[i]);
-		if (!usable(lg, e))
+		if (!usable(db, e))
 			return GATHER_MISS;
 		spends[add_once(list, n, e)] = 1;	/* a settle may charge */
 		const struct kept_hold *kh = &t->holds[id_slot(w->hold_ids[i], HOLD_MASK)];
@@ -205,7 +205,7 @@ static void fill_from(struct batch *b, struct node_table *t, const struct batch_
 	}
 }
 
-int ledger_rowcache_fill(struct store *lg, struct batch *b, const struct batch_want *w)
+int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_want *w)
 {
 	struct kept_acct *list[BATCH_MAX];
 	int spends[BATCH_MAX], n = 0, ok = 0;
@@ -213,14 +213,14 @@ int ledger_rowcache_fill(struct store *lg, struct batch *b, const struct batch_w
 	/* Replay rows (stored answers under Idempotency-Keys: a replay must
 	 * be answered from them even when deciding it again would refuse it
 	 * and store nothing) and member rows are always read. */
-	int plain = ledger_rowcache_on(lg) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
-		    w->nkeys == 0 && timefmt_mono_ms() - lg->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
+	int plain = ledger_rowcache_on(db) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
+		    w->nkeys == 0 && timefmt_mono_ms() - db->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
 	pthread_mutex_lock(&lock);
-	struct node_table *t = plain ? table_of(lg->node) : NULL;
+	struct node_table *t = plain ? table_of(db->node) : NULL;
 	/* Rows another batch is deciding on are waited for (it writes
 	 * within milliseconds): a read now would take their lock first and
 	 * make that batch's write find them moved. */
-	enum gathered g = t != NULL ? gather(lg, t, w, list, &n, spends) : GATHER_MISS;
+	enum gathered g = t != NULL ? gather(db, t, w, list, &n, spends) : GATHER_MISS;
 	if (g == GATHER_CLAIMED) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -228,7 +228,7 @@ int ledger_rowcache_fill(struct store *lg, struct batch *b, const struct batch_w
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		while (g == GATHER_CLAIMED && pthread_cond_timedwait(&released, &lock, &until) == 0)
-			g = gather(lg, t, w, list, &n, spends);
+			g = gather(db, t, w, list, &n, spends);
 	}
 	if (g == GATHER_OK) {
 		fill_from(b, t, w, list, n, spends);
@@ -317,11 +317,11 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	return e->epoch;
 }
 
-void ledger_rowcache_store(struct store *lg, struct batch *b)
+void ledger_rowcache_store(struct store *db, struct batch *b)
 {
 	uint64_t epoch[BATCH_MAX];
 	pthread_mutex_lock(&lock);
-	struct node_table *t = ledger_rowcache_on(lg) ? table_of(lg->node) : NULL;
+	struct node_table *t = ledger_rowcache_on(db) ? table_of(db->node) : NULL;
 	for (int i = 0; t != NULL && i < b->naccts; i++)
 		epoch[i] = keep_acct(t, b, i);
 	for (int k = 0; t != NULL && k < b->nholds; k++) {
@@ -346,12 +346,12 @@ void ledger_rowcache_store(struct store *lg, struct batch *b)
 	b->kept = b->kept_check = 0;
 }
 
-void ledger_rowcache_forget(struct store *lg, struct batch *b)
+void ledger_rowcache_forget(struct store *db, struct batch *b)
 {
 	pthread_mutex_lock(&lock);
 	if (b->kept && b->kept_off)
 		counts.refused++;
-	struct node_table *t = ledger_rowcache_on(lg) && tables[lg->node].accts != NULL ? &tables[lg->node] : NULL;
+	struct node_table *t = ledger_rowcache_on(db) && tables[db->node].accts != NULL ? &tables[db->node] : NULL;
 	for (int i = 0; t != NULL && i < b->naccts; i++) {
 		struct kept_acct *e = find_id(t, b->accts[i].a.id);
 		if (e != NULL && (e->owner == NULL || e->owner == b)) {

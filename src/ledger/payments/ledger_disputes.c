@@ -39,7 +39,7 @@ static int reason_rank(const char *reason)
 	return 3;
 }
 
-enum cd_err ledger_disputes_suspend_for(struct store *lg, struct acct *a, const char *reason)
+enum cd_err ledger_disputes_suspend_for(struct store *db, struct acct *a, const char *reason)
 {
 	static const char sql[] = "UPDATE accounts SET status = 'suspended', status_reason = ? WHERE id = ?";
 	assert(reason != NULL);
@@ -51,12 +51,12 @@ enum cd_err ledger_disputes_suspend_for(struct store *lg, struct acct *a, const 
 	ledger_rows_copy_text(a->status, sizeof(a->status), "suspended");
 	ledger_rows_copy_text(a->status_reason, sizeof(a->status_reason), reason);
 	log_warn("account '%s' suspended: %s", a->ext_id, reason);
-	enum cd_err rc = store_do(lg, sql, "suspend", "si", reason, a->id);
+	enum cd_err rc = store_do(db, sql, "suspend", "si", reason, a->id);
 	assert(rc != CD_OK || strcmp(a->status_reason, reason) == 0);
 	return rc;
 }
 
-enum cd_err ledger_disputes_open_on(struct store *lg, const struct acct *a, int *open)
+enum cd_err ledger_disputes_open_on(struct store *db, const struct acct *a, int *open)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM disputes d WHERE d.account_id = ? AND d.state = 'open')";
 	int e;
@@ -64,9 +64,9 @@ enum cd_err ledger_disputes_open_on(struct store *lg, const struct acct *a, int 
 	*open = strcmp(a->status_reason, "dispute") == 0;
 	if (*open)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", a->id);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", a->id);
 	if (s == NULL)
-		return store_err(lg, e, "open disputes");
+		return store_err(db, e, "open disputes");
 	*open = store_fetch(s) == 1 && store_i64(s, 0) != 0;
 	assert(*open == 0 || *open == 1);
 	return CD_OK;
@@ -77,18 +77,18 @@ static int unpaid(const char *status)
 	return status != NULL && (strcmp(status, "past_due") == 0 || strcmp(status, "unpaid") == 0);
 }
 
-enum cd_err ledger_disputes_subscription_unpaid(struct store *lg, struct acct *a, const struct ledger_news *ev,
+enum cd_err ledger_disputes_subscription_unpaid(struct store *db, struct acct *a, const struct ledger_news *ev,
 				     const char *previous_status)
 {
 	assert(ev->subscription[0] != '\0');	/* the caller's subscription event names one */
-	assert(a->locked_tx == lg->tx_serial);
+	assert(a->locked_tx == db->tx_serial);
 	if (!unpaid(ev->subscription_status) || unpaid(previous_status))
 		return CD_OK;
-	enum cd_err rc = ledger_events_add(lg, a, EVENT_PAYMENT_FAILED, json_pack("{s:s, s:s, s:o}", "subscription",
+	enum cd_err rc = ledger_events_add(db, a, EVENT_PAYMENT_FAILED, json_pack("{s:s, s:s, s:o}", "subscription",
 				   ev->subscription, "status", ev->subscription_status, "previous_status",
 				   previous_status != NULL ? json_string(previous_status) : json_null()));
-	if (rc == CD_OK && ledger_config_of(lg->cfg)->suspend_when_unpaid)
-		rc = ledger_disputes_suspend_for(lg, a, "payment_failed");
+	if (rc == CD_OK && ledger_config_of(db->cfg)->suspend_when_unpaid)
+		rc = ledger_disputes_suspend_for(db, a, "payment_failed");
 	return rc;
 }
 
@@ -128,24 +128,24 @@ static const char *or_null(const char *text)
  * row, in that order; with k, the referral the disputed top-up rewarded
  * (ledger_referrals_lock). CD_E_NOT_FOUND:
  * no credit of creditd's. */
-static enum cd_err dispute_lock(struct store *lg, const struct ledger_news *ev, struct acct *a, struct disputed *d,
+static enum cd_err dispute_lock(struct store *db, const struct ledger_news *ev, struct acct *a, struct disputed *d,
 				struct referral_lock *k)
 {
 	static const char sql_row[] = "SELECT state, taken_micros, returned_micros FROM disputes WHERE dispute_id = ? "
 		"FOR UPDATE";
 	int e;
-	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &d->f);
+	enum cd_err rc = ledger_funded_find(db, ev->payment_intent, ev->charge_id, &d->f);
 	if (rc == CD_OK && k != NULL)
-		rc = ledger_referrals_lock(lg, d->f.account_id, d->f.kind == FUNDED_TOPUP ? d->f.id : -1, a, k);
+		rc = ledger_referrals_lock(db, d->f.account_id, d->f.kind == FUNDED_TOPUP ? d->f.id : -1, a, k);
 	else if (rc == CD_OK)
-		rc = ledger_due_lock_id(lg, d->f.account_id, a);
+		rc = ledger_due_lock_id(db, d->f.account_id, a);
 	if (rc == CD_OK)
-		rc = ledger_funded_lock(lg, &d->f);
+		rc = ledger_funded_lock(db, &d->f);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, sql_row, &e, "s", ev->dispute_id);
+	struct dbstmt *s = store_exec(db, sql_row, &e, "s", ev->dispute_id);
 	if (s == NULL)
-		return store_err(lg, e, "dispute row");
+		return store_err(db, e, "dispute row");
 	d->found = store_fetch(s) == 1;
 	ledger_rows_copy_text(d->state, sizeof(d->state), d->found ? store_str(s, 0) : "");
 	d->taken = d->found ? store_i64(s, 1) : 0;
@@ -165,7 +165,7 @@ static int64_t dispute_micros(const struct dispute_news *n, const struct funded 
 /* Takes back the dispute's share of f's credit (f's row locked, its
  * figures follow) and writes the dispute's row as open, or keeps the
  * state of a row that waited. */
-static enum cd_err dispute_take(struct store *lg, struct acct *a, struct funded *f, const struct dispute_news *n)
+static enum cd_err dispute_take(struct store *db, struct acct *a, struct funded *f, const struct dispute_news *n)
 {
 	static const char sql_row[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
 		"account_id, payment_intent, charge_id, currency, amount_cents, taken_micros, state, created_at) "
@@ -174,19 +174,19 @@ static enum cd_err dispute_take(struct store *lg, struct acct *a, struct funded 
 		"account_id = VALUES(account_id), taken_micros = VALUES(taken_micros)";
 	int64_t micros = dispute_micros(n, f);
 	int64_t cents = n->cents > 0 ? n->cents : 0;
-	enum cd_err rc = store_do(lg, sql_row, "dispute record", "sIIIisssiii", n->id, funded_id_as(f, FUNDED_TOPUP),
+	enum cd_err rc = store_do(db, sql_row, "dispute record", "sIIIisssiii", n->id, funded_id_as(f, FUNDED_TOPUP),
 			       funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id,
-			       or_null(n->payment_intent), or_null(n->charge), n->currency, cents, micros, lg->now);
+			       or_null(n->payment_intent), or_null(n->charge), n->currency, cents, micros, db->now);
 	if (rc == CD_OK && micros > 0)
-		rc = ledger_rows_spend(lg, a, micros, "dispute", 0, n->id, "Stripe dispute", NULL);
+		rc = ledger_rows_spend(db, a, micros, "dispute", 0, n->id, "Stripe dispute", NULL);
 	if (rc == CD_OK)
-		rc = ledger_funded_change(lg, f, 0, 0, micros, n->charge);
+		rc = ledger_funded_change(db, f, 0, 0, micros, n->charge);
 	if (rc == CD_OK)
-		rc = ledger_events_add(lg, a, EVENT_TOPUP_DISPUTED, json_pack("{s:s, s:s, s:s, s:I, s:I}", "dispute", n->id,
+		rc = ledger_events_add(db, a, EVENT_TOPUP_DISPUTED, json_pack("{s:s, s:s, s:s, s:I, s:I}", "dispute", n->id,
 			       "charge", n->charge, "payment_intent", n->payment_intent, "amount_cents",
 			       (json_int_t)cents, "amount_micros", (json_int_t)micros));
-	if (rc == CD_OK && ledger_config_of(lg->cfg)->suspend_on_dispute)
-		rc = ledger_disputes_suspend_for(lg, a, "dispute");
+	if (rc == CD_OK && ledger_config_of(db->cfg)->suspend_on_dispute)
+		rc = ledger_disputes_suspend_for(db, a, "dispute");
 	return rc;
 }
 
@@ -197,7 +197,7 @@ static enum cd_err dispute_take(struct store *lg, struct acct *a, struct funded 
  * at the end (it waits for a credit being written): the transaction then
  * starts again and finds it. A dispute of a payment that is not creditd's
  * waits for ever and changes nothing. */
-static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char *state)
+static enum cd_err dispute_keep(struct store *db, struct hook_run *h, const char *state)
 {
 	static const char sql_row[] = "SELECT state, account_id IS NULL FROM disputes WHERE dispute_id = ? FOR UPDATE";
 	static const char sql_new[] = "INSERT INTO disputes (dispute_id, payment_intent, charge_id, currency, "
@@ -209,9 +209,9 @@ static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char
 		h->outcome = "ignored: no credit for this charge";
 		return CD_OK;
 	}
-	struct dbstmt *s = store_exec(lg, sql_row, &e, "s", ev->dispute_id);
+	struct dbstmt *s = store_exec(db, sql_row, &e, "s", ev->dispute_id);
 	if (s == NULL)
-		return store_err(lg, e, "dispute kept");
+		return store_err(db, e, "dispute kept");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
@@ -219,33 +219,33 @@ static enum cd_err dispute_keep(struct store *lg, struct hook_run *h, const char
 	h->outcome = "duplicate: dispute kept already";
 	if (got == 0) {
 		int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
-		rc = store_do(lg, sql_new, "dispute keep", "ssssisiI", ev->dispute_id, ev->payment_intent,
-			   or_null(ev->charge_id), ev->currency, cents, state, lg->now, closing ? &lg->now : NULL);
+		rc = store_do(db, sql_new, "dispute keep", "ssssisiI", ev->dispute_id, ev->payment_intent,
+			   or_null(ev->charge_id), ev->currency, cents, state, db->now, closing ? &db->now : NULL);
 		h->outcome = "kept: no credit for this payment yet, applied when it comes";
 	} else if (closing && strcmp(store_str(s, 0), "open") == 0 && store_i64(s, 1) != 0) {
-		rc = store_do(lg, sql_close, "dispute keep closed", "sis", state, lg->now, ev->dispute_id);
+		rc = store_do(db, sql_close, "dispute keep closed", "sis", state, db->now, ev->dispute_id);
 		h->outcome = "kept: closed before its payment was credited";
 	}
 	if (rc == CD_OK)
-		rc = ledger_funded_meet(lg, ev->payment_intent);
+		rc = ledger_funded_meet(db, ev->payment_intent);
 	if (rc == CD_OK)
-		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
-	return rc == CD_OK && credited ? store_retry(lg, RETRY_RACE) : rc;
+		rc = ledger_funded_credited_now(db, ev->payment_intent, &credited);
+	return rc == CD_OK && credited ? store_retry(db, RETRY_RACE) : rc;
 }
 
-enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
+enum cd_err ledger_disputes_created(struct store *db, struct hook_run *h)
 {
 	struct acct a;
 	struct disputed d;
 	struct dispute_news n;
 	struct referral_lock k;
 	assert(h->ev->dispute_id[0] != '\0');	/* a dispute event without its id is refused when parsed */
-	enum cd_err rc = dispute_lock(lg, h->ev, &a, &d, &k);
+	enum cd_err rc = dispute_lock(db, h->ev, &a, &d, &k);
 	if (rc == CD_E_NOT_FOUND)
-		return dispute_keep(lg, h, "open");
+		return dispute_keep(db, h, "open");
 	if (rc != CD_OK)
 		return rc;
-	assert(a.locked_tx == lg->tx_serial);
+	assert(a.locked_tx == db->tx_serial);
 	const int64_t before = a.balance;
 	h->account_id = a.id;
 	/* Taken once; and a dispute closed before this event came (Stripe
@@ -256,40 +256,40 @@ enum cd_err ledger_disputes_created(struct store *lg, struct hook_run *h)
 		 * reward back first (never given back, even if the dispute is
 		 * won): the dispute's own take is of the top-up's credit, which
 		 * the referral's grants (spent first) must not pay. */
-		rc = ledger_referrals_take(lg, &a, &k, d.f.kind == FUNDED_TOPUP ? d.f.id : -1, "dispute", n.id);
+		rc = ledger_referrals_take(db, &a, &k, d.f.kind == FUNDED_TOPUP ? d.f.id : -1, "dispute", n.id);
 		if (rc == CD_OK)
-			rc = dispute_take(lg, &a, &d.f, &n);
+			rc = dispute_take(db, &a, &d.f, &n);
 		h->outcome = "disputed: credit taken back";
 	} else {
 		h->outcome = "duplicate: dispute applied already";
 	}
-	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
-	rc = rc == CD_OK ? ledger_referrals_save(lg, &a, &k) : rc;
+	rc = rc == CD_OK ? ledger_events_acct_save(db, &a) : rc;
+	rc = rc == CD_OK ? ledger_referrals_save(db, &a, &k) : rc;
 	assert(rc != CD_OK || a.balance <= before);	/* a dispute only takes back */
 	return rc;
 }
 
 /* Gives back micros, what the won dispute holds (money_rule_dispute_close). */
-static enum cd_err dispute_give(struct store *lg, struct hook_run *h, struct acct *a, struct disputed *d,
+static enum cd_err dispute_give(struct store *db, struct hook_run *h, struct acct *a, struct disputed *d,
 				int64_t micros)
 {
 	const struct ledger_news *ev = h->ev;
 	int64_t grant_id;
 	enum cd_err rc = CD_OK;
 	if (micros > 0)
-		rc = ledger_rows_add_grant_as(lg, a, "dispute_won", "topup", micros, ev->dispute_id, "Stripe dispute won",
+		rc = ledger_rows_add_grant_as(db, a, "dispute_won", "topup", micros, ev->dispute_id, "Stripe dispute won",
 					 &grant_id);
 	if (rc == CD_OK && micros > 0)
-		rc = ledger_funded_change(lg, &d->f, 0, 0, -micros, NULL);
+		rc = ledger_funded_change(db, &d->f, 0, 0, -micros, NULL);
 	if (rc == CD_OK)
-		rc = ledger_events_add(lg, a, EVENT_TOPUP_DISPUTE_WON, json_pack("{s:s, s:s, s:s, s:I}", "dispute",
+		rc = ledger_events_add(db, a, EVENT_TOPUP_DISPUTE_WON, json_pack("{s:s, s:s, s:s, s:I}", "dispute",
 			       ev->dispute_id, "charge", ev->charge_id, "payment_intent", ev->payment_intent,
 			       "amount_micros", (json_int_t)(micros > 0 ? micros : 0)));
 	h->outcome = "dispute won: credit given back";
 	return rc;
 }
 
-enum cd_err ledger_disputes_closed(struct store *lg, struct hook_run *h)
+enum cd_err ledger_disputes_closed(struct store *db, struct hook_run *h)
 {
 	static const char sql_close[] = "INSERT INTO disputes (dispute_id, topup_id, recharge_id, invoice_credit_id, "
 		"account_id, payment_intent, charge_id, currency, amount_cents, state, created_at, closed_at) "
@@ -303,30 +303,30 @@ enum cd_err ledger_disputes_closed(struct store *lg, struct hook_run *h)
 	struct acct a;
 	struct disputed d;
 	assert(ev->dispute_id[0] != '\0');
-	enum cd_err rc = dispute_lock(lg, ev, &a, &d, NULL);
+	enum cd_err rc = dispute_lock(db, ev, &a, &d, NULL);
 	if (rc == CD_E_NOT_FOUND)
-		return dispute_keep(lg, h, state);
+		return dispute_keep(db, h, state);
 	if (rc != CD_OK)
 		return rc;
-	assert(a.locked_tx == lg->tx_serial);
+	assert(a.locked_tx == db->tx_serial);
 	const int64_t before = a.balance;
 	h->account_id = a.id;
 	if (d.found && strcmp(d.state, "open") != 0) {
 		h->outcome = "duplicate: dispute closed already";
-		return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
+		return a.dirty ? ledger_events_acct_save(db, &a) : CD_OK;
 	}
 	h->outcome = won ? "dispute won before it was applied" : "dispute closed: the credit stays taken";
 	int64_t returned;
 	int64_t give = money_rule_dispute_close(won, d.taken, d.returned, &returned);
 	if (won && d.found)
-		rc = dispute_give(lg, h, &a, &d, give);
+		rc = dispute_give(db, h, &a, &d, give);
 	int64_t cents = ev->dispute_amount_cents > 0 ? ev->dispute_amount_cents : 0;
 	if (rc == CD_OK)
-		rc = store_do(lg, sql_close, "dispute close", "sIIIisssisiii", ev->dispute_id, funded_id_as(&d.f, FUNDED_TOPUP),
+		rc = store_do(db, sql_close, "dispute close", "sIIIisssisiii", ev->dispute_id, funded_id_as(&d.f, FUNDED_TOPUP),
 			   funded_id_as(&d.f, FUNDED_RECHARGE), funded_id_as(&d.f, FUNDED_INVOICE), a.id,
-			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, lg->now,
-			   lg->now, returned);
-	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+			   or_null(ev->payment_intent), or_null(ev->charge_id), ev->currency, cents, state, db->now,
+			   db->now, returned);
+	rc = rc == CD_OK ? ledger_events_acct_save(db, &a) : rc;
 	/* A close gives back (won) or leaves the balance: it never takes. */
 	assert(rc != CD_OK || a.balance >= before);
 	assert(rc != CD_OK || won || a.balance == before);
@@ -335,7 +335,7 @@ enum cd_err ledger_disputes_closed(struct store *lg, struct hook_run *h)
 
 /* ---- what refunds and credits ask of disputes (ledger_hooks.h) ---- */
 
-enum cd_err ledger_disputes_yield(struct store *lg, const struct funded *f, int64_t micros, int64_t *moved)
+enum cd_err ledger_disputes_yield(struct store *db, const struct funded *f, int64_t micros, int64_t *moved)
 {
 	static const char sql_topup[] = "SELECT dispute_id, taken_micros FROM disputes WHERE topup_id = ? "
 		"AND state = 'open' AND taken_micros > 0 ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
@@ -351,10 +351,10 @@ enum cd_err ledger_disputes_yield(struct store *lg, const struct funded *f, int6
 	assert(f->id > 0);
 	*moved = 0;
 	const char *sql = f->kind == FUNDED_RECHARGE ? sql_recharge : f->kind == FUNDED_INVOICE ? sql_invoice : sql_topup;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", f->id,
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", f->id,
 				   (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
 	if (s == NULL)
-		return store_err(lg, e, "dispute yield");
+		return store_err(db, e, "dispute yield");
 	while (n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
 		ledger_rows_copy_text(ids[n], sizeof(ids[n]), store_str(s, 0));
 		held[n++] = store_i64(s, 1);
@@ -364,7 +364,7 @@ enum cd_err ledger_disputes_yield(struct store *lg, const struct funded *f, int6
 	enum cd_err rc = CD_OK;
 	for (int i = 0; i < n && rc == CD_OK; i++) {
 		if (parts[i] > 0)
-			rc = store_do(lg, sql_set, "dispute yield", "is", parts[i], ids[i]);
+			rc = store_do(db, sql_set, "dispute yield", "is", parts[i], ids[i]);
 		if (rc == CD_OK)
 			*moved += parts[i];
 	}
@@ -380,16 +380,16 @@ struct waiting {
 	int take;		/* open or lost: the credit is taken back */
 };
 
-static enum cd_err waiting_read(struct store *lg, const char *payment_intent, struct waiting *w, int *n)
+static enum cd_err waiting_read(struct store *db, const char *payment_intent, struct waiting *w, int *n)
 {
 	static const char sql[] = "SELECT dispute_id, COALESCE(charge_id, ''), COALESCE(currency, ''), amount_cents, "
 		"state IN ('open', 'lost') FROM disputes WHERE payment_intent = ? AND account_id IS NULL "
 		"ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
 	int e;
 	*n = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "si", payment_intent, (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
+	struct dbstmt *s = store_exec(db, sql, &e, "si", payment_intent, (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
 	if (s == NULL)
-		return store_err(lg, e, "disputes waiting");
+		return store_err(db, e, "disputes waiting");
 	while (*n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
 		struct waiting *x = &w[(*n)++];
 		ledger_rows_copy_text(x->id, sizeof(x->id), store_str(s, 0));
@@ -401,7 +401,7 @@ static enum cd_err waiting_read(struct store *lg, const char *payment_intent, st
 	return CD_OK;
 }
 
-enum cd_err ledger_disputes_apply_waiting(struct store *lg, struct acct *a, struct funded *f, const char *payment_intent)
+enum cd_err ledger_disputes_apply_waiting(struct store *db, struct acct *a, struct funded *f, const char *payment_intent)
 {
 	static const char sql_attach[] = "UPDATE disputes SET topup_id = ?, recharge_id = ?, invoice_credit_id = ?, "
 		"account_id = ? WHERE dispute_id = ?";
@@ -409,22 +409,22 @@ enum cd_err ledger_disputes_apply_waiting(struct store *lg, struct acct *a, stru
 	int n;
 	/* Just credited, on its account locked in this transaction. */
 	assert(f->account_id == a->id);
-	assert(a->locked_tx == lg->tx_serial);
+	assert(a->locked_tx == db->tx_serial);
 	const int64_t before = a->balance;
 	if (payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_OK;
-	enum cd_err rc = ledger_funded_meet(lg, payment_intent);
+	enum cd_err rc = ledger_funded_meet(db, payment_intent);
 	if (rc == CD_OK)
-		rc = waiting_read(lg, payment_intent, w, &n);
+		rc = waiting_read(db, payment_intent, w, &n);
 	if (rc == CD_OK && n > 0)
-		rc = ledger_funded_lock(lg, f);
+		rc = ledger_funded_lock(db, f);
 	for (int i = 0; i < n && rc == CD_OK; i++) {
 		struct dispute_news news = {w[i].id, w[i].charge, payment_intent, w[i].currency,
 					    w[i].cents > 0 ? w[i].cents : -1};
 		if (w[i].take)
-			rc = dispute_take(lg, a, f, &news);
+			rc = dispute_take(db, a, f, &news);
 		else
-			rc = store_do(lg, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
+			rc = store_do(db, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
 				   funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id, w[i].id);
 	}
 	assert(rc != CD_OK || a->balance <= before);	/* a dispute that waited only takes back */

@@ -58,7 +58,7 @@ static const struct funded_sql *sql_of(enum funded_kind kind)
 	return kind == FUNDED_RECHARGE ? &recharge_sql : kind == FUNDED_INVOICE ? &invoice_sql : &topup_sql;
 }
 
-enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, const char *charge, struct funded *f)
+enum cd_err ledger_funded_find(struct store *db, const char *payment_intent, const char *charge, struct funded *f)
 {
 	static const enum funded_kind kinds[] = {FUNDED_TOPUP, FUNDED_RECHARGE, FUNDED_INVOICE};
 	_Static_assert(sizeof(kinds) / sizeof(kinds[0]) == FUNDED_KINDS, "every kind is looked for");
@@ -67,10 +67,10 @@ enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, con
 	assert(charge != NULL);
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		struct dbstmt *s = store_exec(lg, sql_of(kinds[i])->find, &e, "ssss", payment_intent, payment_intent,
+		struct dbstmt *s = store_exec(db, sql_of(kinds[i])->find, &e, "ssss", payment_intent, payment_intent,
 					   charge, charge);
 		if (s == NULL)
-			return store_err(lg, e, "funded lookup");
+			return store_err(db, e, "funded lookup");
 		int got = store_fetch(s);
 		if (got < 0)
 			return CD_E_INTERNAL;
@@ -85,13 +85,13 @@ enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, con
 	return CD_E_NOT_FOUND;
 }
 
-enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
+enum cd_err ledger_funded_lock(struct store *db, struct funded *f)
 {
 	int e;
 	assert(f->id > 0);
-	struct dbstmt *s = store_exec(lg, sql_of(f->kind)->lock, &e, "i", f->id);
+	struct dbstmt *s = store_exec(db, sql_of(f->kind)->lock, &e, "i", f->id);
 	if (s == NULL)
-		return store_err(lg, e, "funded lock");
+		return store_err(db, e, "funded lock");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	f->credited = store_i64(s, 0);
@@ -102,9 +102,9 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 	f->paid_cents = store_i64(s, 5);
 	ledger_rows_copy_text(f->currency, sizeof(f->currency), store_str(s, 6));
 	ledger_rows_copy_text(f->charge_id, sizeof(f->charge_id), store_str(s, 7));
-	f->locked_tx = lg->tx_serial;
+	f->locked_tx = db->tx_serial;
 	if (f->kind == FUNDED_RECHARGE || f->currency[0] == '\0')
-		ledger_rows_copy_text(f->currency, sizeof(f->currency), ledger_config_of(lg->cfg)->stripe_currency);
+		ledger_rows_copy_text(f->currency, sizeof(f->currency), ledger_config_of(db->cfg)->stripe_currency);
 	/* What the refund and dispute rules (money_rule.h) assert of their
 	 * rows: refunds and disputes never take back more than was credited.
 	 * A row written otherwise (by hand) is refused here, not asserted. */
@@ -117,11 +117,11 @@ enum cd_err ledger_funded_lock(struct store *lg, struct funded *f)
 	}
 	/* What the refund and dispute rules may take back: credited, less refunded. */
 	assert(f->disputed <= f->credited - f->refunded);
-	assert(f->currency[0] != '\0' || ledger_config_of(lg->cfg)->stripe_currency[0] == '\0');
+	assert(f->currency[0] != '\0' || ledger_config_of(db->cfg)->stripe_currency[0] == '\0');
 	return CD_OK;
 }
 
-enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
+enum cd_err ledger_funded_change(struct store *db, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
 			  int64_t disputed_micros, const char *charge)
 {
 	int64_t refunded, disputed;
@@ -133,12 +133,12 @@ enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t ref
 	 * transaction (docs/architecture.md, "Which rows a write decides
 	 * on"), and written as decided: the cents Stripe reported, never
 	 * lowered; the micros moved; the first charge id known kept. */
-	assert(f->locked_tx == lg->tx_serial);
+	assert(f->locked_tx == db->tx_serial);
 	if (money_add(f->refunded, refunded_micros, &refunded) != 0 || money_add(f->disputed, disputed_micros, &disputed) != 0)
 		return CD_E_INTERNAL;
 	int64_t cents = refunded_cents > f->refunded_cents ? refunded_cents : f->refunded_cents;
 	const char *kept = f->charge_id[0] != '\0' ? f->charge_id : charge != NULL && charge[0] != '\0' ? charge : NULL;
-	enum cd_err rc = store_do(lg, sql_of(f->kind)->change, "funded change", "iiisi", cents, refunded, disputed, kept,
+	enum cd_err rc = store_do(db, sql_of(f->kind)->change, "funded change", "iiisi", cents, refunded, disputed, kept,
 				  f->id);
 	if (rc != CD_OK)
 		return rc;
@@ -151,23 +151,23 @@ enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t ref
 	return CD_OK;
 }
 
-enum cd_err ledger_funded_meet(struct store *lg, const char *payment_intent)
+enum cd_err ledger_funded_meet(struct store *db, const char *payment_intent)
 {
 	static const char sql[] = "INSERT INTO payments_met (payment_intent, updated_at) VALUES (?, ?) "
 				  "ON DUPLICATE KEY UPDATE met = met + 1, updated_at = VALUES(updated_at)";
 	assert(payment_intent != NULL && payment_intent[0] != '\0');
-	return store_do(lg, sql, "payment met", "si", payment_intent, lg->now);
+	return store_do(db, sql, "payment met", "si", payment_intent, db->now);
 }
 
-enum cd_err ledger_funded_credited_now(struct store *lg, const char *payment_intent, int *found)
+enum cd_err ledger_funded_credited_now(struct store *db, const char *payment_intent, int *found)
 {
 	int e;
 	assert(payment_intent != NULL);
 	*found = 0;
 	for (int kind = FUNDED_TOPUP; kind <= FUNDED_INVOICE && !*found; kind++) {
-		struct dbstmt *s = store_exec(lg, sql_of((enum funded_kind)kind)->credited_now, &e, "s", payment_intent);
+		struct dbstmt *s = store_exec(db, sql_of((enum funded_kind)kind)->credited_now, &e, "s", payment_intent);
 		if (s == NULL)
-			return store_err(lg, e, "funded recheck");
+			return store_err(db, e, "funded recheck");
 		int got = store_fetch(s);
 		if (got < 0)
 			return CD_E_INTERNAL;

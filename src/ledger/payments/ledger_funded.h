@@ -38,25 +38,25 @@ static inline const int64_t *funded_id_as(const struct funded *f, enum funded_ki
 /* Finds the credited top-up or succeeded recharge of a payment intent,
  * else of a charge id ("" matches nothing): kind, id and account_id, read
  * without a lock. CD_E_NOT_FOUND: no credit of creditd's. */
-enum cd_err ledger_funded_find(struct store *lg, const char *payment_intent, const char *charge, struct funded *f);
+enum cd_err ledger_funded_find(struct store *db, const char *payment_intent, const char *charge, struct funded *f);
 /* Locks f's row (the caller holds its account's lock) and reads its
  * figures into f. */
-enum cd_err ledger_funded_lock(struct store *lg, struct funded *f);
+enum cd_err ledger_funded_lock(struct store *db, struct funded *f);
 /* On f's row, locked by ledger_funded_lock in this transaction:
  * refunded_cents raised to at least refunded_cents, refunded_micros and
  * disputed_micros moved by the (signed) amounts, and the charge id kept
  * when none was known (charge NULL or "": none), decided in C on the
  * figures read and written as they are. The figures in f follow. */
-enum cd_err ledger_funded_change(struct store *lg, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
+enum cd_err ledger_funded_change(struct store *db, struct funded *f, int64_t refunded_cents, int64_t refunded_micros,
 			  int64_t disputed_micros, const char *charge);
 /* Writes the payment intent's row of payments_met (sql/054): a credit
  * before it reads the disputes and refunds kept for its payment, a keep
  * before it reads whether the payment is credited now. On Galera two
  * such transactions at once then conflict at certification instead of
  * missing each other. */
-enum cd_err ledger_funded_meet(struct store *lg, const char *payment_intent);
+enum cd_err ledger_funded_meet(struct store *db, const char *payment_intent);
 /* *found: 1 when a credit of the payment intent exists now, read with
  * locks (it waits for a credit being written), so that a dispute kept
  * for later cannot miss a credit committed meanwhile. */
-enum cd_err ledger_funded_credited_now(struct store *lg, const char *payment_intent, int *found);
+enum cd_err ledger_funded_credited_now(struct store *db, const char *payment_intent, int *found);
 #endif

@@ -34,7 +34,7 @@ struct pay {
 };
 
 /* The invoice's payment row, locked (made empty when there is none). */
-static enum cd_err payment_row_lock(struct store *lg, const char *invoice, struct pay *p)
+static enum cd_err payment_row_lock(struct store *db, const char *invoice, struct pay *p)
 {
 	static const char sql_row[] = "INSERT INTO invoice_payments (invoice_id, received_at) VALUES (?, ?) "
 				      "ON DUPLICATE KEY UPDATE invoice_id = invoice_id";
@@ -42,10 +42,10 @@ static enum cd_err payment_row_lock(struct store *lg, const char *invoice, struc
 				       "FROM invoice_payments WHERE invoice_id = ? FOR UPDATE";
 	int e;
 	memset(p, 0, sizeof(*p));
-	enum cd_err rc = store_do(lg, sql_row, "invoice payment row", "si", invoice, lg->now);
-	struct dbstmt *s = rc == CD_OK ? store_exec(lg, sql_read, &e, "s", invoice) : NULL;
+	enum cd_err rc = store_do(db, sql_row, "invoice payment row", "si", invoice, db->now);
+	struct dbstmt *s = rc == CD_OK ? store_exec(db, sql_read, &e, "s", invoice) : NULL;
 	if (rc != CD_OK || s == NULL)
-		return rc != CD_OK ? rc : store_err(lg, e, "invoice payment read");
+		return rc != CD_OK ? rc : store_err(db, e, "invoice payment read");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	store_copy(s, 0, p->pi, sizeof(p->pi), "");
@@ -64,13 +64,13 @@ static int pay_fits(const struct pay *p, int64_t paid_cents, const char *currenc
 	return p->cents < 0 || paid_cents < 0 || p->cents == paid_cents;
 }
 
-enum cd_err ledger_invoice_pay_payment_of(struct store *lg, const struct ledger_news *ev, char *pi, char *charge,
+enum cd_err ledger_invoice_pay_payment_of(struct store *db, const struct ledger_news *ev, char *pi, char *charge,
 				    size_t cap)
 {
 	struct pay p;
 	assert(ev->invoice_id[0] != '\0');	/* an invoice event without its id is refused when parsed */
 	assert(cap >= sizeof(p.pi));	/* a payment's ids fit whole, never cut */
-	enum cd_err rc = payment_row_lock(lg, ev->invoice_id, &p);
+	enum cd_err rc = payment_row_lock(db, ev->invoice_id, &p);
 	pi[0] = charge[0] = '\0';
 	if (rc != CD_OK || (p.pi[0] == '\0' && p.charge[0] == '\0'))
 		return rc;
@@ -92,15 +92,15 @@ struct credit {
 	struct pay named;		/* its payment intent and charge ("" none), paid cents, currency */
 };
 
-static enum cd_err credit_of(struct store *lg, const char *invoice, struct credit *c)
+static enum cd_err credit_of(struct store *db, const char *invoice, struct credit *c)
 {
 	static const char sql[] = "SELECT id, account_id, payment_intent, charge_id, COALESCE(paid_cents, -1), "
 				  "COALESCE(currency, '') FROM invoice_credits WHERE invoice_id = ?";
 	int e;
 	memset(c, 0, sizeof(*c));
-	struct dbstmt *s = store_exec(lg, sql, &e, "s", invoice);
+	struct dbstmt *s = store_exec(db, sql, &e, "s", invoice);
 	if (s == NULL)
-		return store_err(lg, e, "invoice credit of a payment");
+		return store_err(db, e, "invoice credit of a payment");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
@@ -116,25 +116,25 @@ static enum cd_err credit_of(struct store *lg, const char *invoice, struct credi
 }
 
 /* Names ev's payment on the credit c (its account locked first). */
-static enum cd_err credit_name(struct store *lg, struct hook_run *h, struct credit *c)
+static enum cd_err credit_name(struct store *db, struct hook_run *h, struct credit *c)
 {
 	static const char sql[] = "UPDATE invoice_credits SET payment_intent = COALESCE(payment_intent, ?), "
 				  "charge_id = COALESCE(charge_id, ?) WHERE id = ?";
 	const struct ledger_news *ev = h->ev;
 	const char *pi = ev->payment_intent[0] != '\0' ? ev->payment_intent : NULL;
 	struct acct a;
-	enum cd_err rc = ledger_due_lock_id(lg, c->f.account_id, &a);
+	enum cd_err rc = ledger_due_lock_id(db, c->f.account_id, &a);
 	if (rc != CD_OK)
 		return rc;
-	rc = store_do(lg, sql, "invoice credit payment", "ssi", pi, ev->charge_id[0] != '\0' ? ev->charge_id : NULL,
+	rc = store_do(db, sql, "invoice credit payment", "ssi", pi, ev->charge_id[0] != '\0' ? ev->charge_id : NULL,
 		   c->f.id);
 	if (rc == CD_OK)
-		rc = ledger_disputes_apply_waiting(lg, &a, &c->f, pi != NULL ? pi : c->named.pi);
+		rc = ledger_disputes_apply_waiting(db, &a, &c->f, pi != NULL ? pi : c->named.pi);
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	h->account_id = a.id;
 	h->outcome = "invoice payment recorded";
-	return rc == CD_OK ? ledger_refunds_waiting_apply(lg, h, ev->invoice_id) : rc;
+	return rc == CD_OK ? ledger_refunds_waiting_apply(db, h, ev->invoice_id) : rc;
 }
 
 /* Why ev's payment is not the credit's, or NULL when it may be. */
@@ -150,7 +150,7 @@ static const char *credit_refuses(const struct credit *c, const struct ledger_ne
 	return NULL;
 }
 
-enum cd_err ledger_invoice_pay_paid(struct store *lg, struct hook_run *h)
+enum cd_err ledger_invoice_pay_paid(struct store *db, struct hook_run *h)
 {
 	static const char sql_fill[] = "UPDATE invoice_payments SET payment_intent = ?, charge_id = ?, "
 				       "amount_paid_cents = ?, currency = ? WHERE invoice_id = ?";
@@ -163,7 +163,7 @@ enum cd_err ledger_invoice_pay_paid(struct store *lg, struct hook_run *h)
 		h->outcome = "ignored: no paid payment";
 		return CD_OK;
 	}
-	enum cd_err rc = payment_row_lock(lg, ev->invoice_id, &p);
+	enum cd_err rc = payment_row_lock(db, ev->invoice_id, &p);
 	if (rc == CD_OK && (p.pi[0] != '\0' || p.charge[0] != '\0')) {
 		if (strcmp(p.pi, ev->payment_intent) != 0 || strcmp(p.charge, ev->charge_id) != 0)
 			log_warn("stripe event %s: invoice %s has a second paid payment (%s%s): only its first is matched "
@@ -173,11 +173,11 @@ enum cd_err ledger_invoice_pay_paid(struct store *lg, struct hook_run *h)
 	}
 	const int64_t *cents = ev->amount_paid_cents >= 0 ? &ev->amount_paid_cents : NULL;
 	if (rc == CD_OK)
-		rc = store_do(lg, sql_fill, "invoice payment", "ssIss", ev->payment_intent[0] ? ev->payment_intent : NULL,
+		rc = store_do(db, sql_fill, "invoice payment", "ssIss", ev->payment_intent[0] ? ev->payment_intent : NULL,
 			   ev->charge_id[0] ? ev->charge_id : NULL, cents, ev->currency[0] ? ev->currency : NULL,
 			   ev->invoice_id);
 	if (rc == CD_OK)
-		rc = credit_of(lg, ev->invoice_id, &c);
+		rc = credit_of(db, ev->invoice_id, &c);
 	if (rc != CD_OK)
 		return rc;
 	h->outcome = "kept: named on the invoice's credit when invoice.paid comes";
@@ -189,5 +189,5 @@ enum cd_err ledger_invoice_pay_paid(struct store *lg, struct hook_run *h)
 		h->outcome = why;
 		return CD_OK;
 	}
-	return credit_name(lg, h, &c);
+	return credit_name(db, h, &c);
 }

@@ -25,14 +25,14 @@ int64_t ledger_payg_period_parse(const char *text);
 /* What a collection of a balance asks for now: the debt in whole cents
  * at the top-up rate, rounded up; 0 when that is less than Stripe
  * charges (LIMIT_PAYG_MIN_CENTS) or nothing is owed. */
-int64_t ledger_payg_debt_cents(const struct store *lg, int64_t balance);
+int64_t ledger_payg_debt_cents(const struct store *db, int64_t balance);
 /* A collection about to be sent (r, claimed by the sender, its account's
  * balance now) is ended instead when nothing is owed any more (*send 0).
  * Its amount never changes once queued: a try may be sent again with its
  * Idempotency-Key, which Stripe accepts only with the same parameters. */
-enum cd_err ledger_payg_before_send(struct store *lg, struct ledger_recharge *r, int64_t balance, int *send);
+enum cd_err ledger_payg_before_send(struct store *db, struct ledger_recharge *r, int64_t balance, int *send);
 /* The id of a's collection for period (0: none). */
-enum cd_err ledger_payg_find(struct store *lg, const struct acct *a, int64_t period, int64_t *id);
+enum cd_err ledger_payg_find(struct store *db, const struct acct *a, int64_t period, int64_t *id);
 /* Credits collection id of a (cents paid, payment intent pi) unless it was
  * credited already (*credited 0): a grant of source 'payment', which repays
  * the debt first, and payg.collected (*credited 1). Whichever try pi is (an
@@ -41,13 +41,13 @@ enum cd_err ledger_payg_find(struct store *lg, const struct acct *a, int64_t per
  * further try is sent (docs/pay-as-you-go.md, "When the card is refused"). A
  * payment that is none of the collection's tries, or not the amount its try
  * asked for, credits nothing (*credited -1, logged). */
-enum cd_err ledger_payg_credit(struct store *lg, struct acct *a, int64_t id, const char *pi, int64_t cents,
+enum cd_err ledger_payg_credit(struct store *db, struct acct *a, int64_t id, const char *pi, int64_t cents,
 			int *credited);
 /* Fails the current try of collection id of a with error, unless it
  * ended already or pi names another try's payment (*failed 0): the
  * account suspended for payment_failed, payg.failed, and the next try
  * queued (none after PAYG_TRIES). */
-enum cd_err ledger_payg_fail(struct store *lg, struct acct *a, int64_t id, const char *pi, const char *error,
+enum cd_err ledger_payg_fail(struct store *db, struct acct *a, int64_t id, const char *pi, const char *error,
 		      int *failed);
 
 #endif

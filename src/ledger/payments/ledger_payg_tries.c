@@ -19,7 +19,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-enum cd_err ledger_payg_tries_lock(struct store *lg, int64_t id, const char *pi, struct payg_try *t)
+enum cd_err ledger_payg_tries_lock(struct store *db, int64_t id, const char *pi, struct payg_try *t)
 {
 	static const char sql[] = "SELECT try_no, amount_cents, state FROM payg_tries WHERE payment_intent = ? "
 				  "AND recharge_id = ? FOR UPDATE";
@@ -27,9 +27,9 @@ enum cd_err ledger_payg_tries_lock(struct store *lg, int64_t id, const char *pi,
 	assert(id > 0);
 	assert(pi != NULL);
 	memset(t, 0, sizeof(*t));
-	struct dbstmt *s = store_exec(lg, sql, &e, "si", pi, id);
+	struct dbstmt *s = store_exec(db, sql, &e, "si", pi, id);
 	if (s == NULL)
-		return store_err(lg, e, "collection try");
+		return store_err(db, e, "collection try");
 	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 1) {
@@ -47,7 +47,7 @@ enum cd_err ledger_payg_tries_lock(struct store *lg, int64_t id, const char *pi,
  * asked of it before). */
 #define PAYG_TRY_MOVES "(VALUES(state) = 'paid' OR (state = 'open' AND VALUES(state) = 'cancel'))"
 
-enum cd_err ledger_payg_tries_put(struct store *lg, int64_t id, int64_t try_no, int64_t cents, const char *pi,
+enum cd_err ledger_payg_tries_put(struct store *db, int64_t id, int64_t try_no, int64_t cents, const char *pi,
 			 const char *state)
 {
 	/* The assignments run in order: state changes last, once the others
@@ -60,11 +60,11 @@ enum cd_err ledger_payg_tries_put(struct store *lg, int64_t id, int64_t try_no, 
 	assert(id > 0);
 	assert(pi != NULL);
 	assert(strcmp(state, "open") == 0 || strcmp(state, "paid") == 0 || strcmp(state, "cancel") == 0);
-	int64_t due = strcmp(state, "cancel") == 0 ? lg->now : 0;
-	return store_do(lg, sql, "collection try record", "siiisiii", pi, id, try_no, cents, state, due, lg->now, lg->now);
+	int64_t due = strcmp(state, "cancel") == 0 ? db->now : 0;
+	return store_do(db, sql, "collection try record", "siiisiii", pi, id, try_no, cents, state, due, db->now, db->now);
 }
 
-enum cd_err ledger_payg_tries_cancel_others(struct store *lg, const char *account, int64_t id, const char *pi, int *n)
+enum cd_err ledger_payg_tries_cancel_others(struct store *db, const char *account, int64_t id, const char *pi, int *n)
 {
 	static const char sql[] = "UPDATE payg_tries SET state = 'cancel', next_attempt_at = ?, updated_at = ? "
 				  "WHERE recharge_id = ? AND state = 'open' AND payment_intent <> ?";
@@ -72,9 +72,9 @@ enum cd_err ledger_payg_tries_cancel_others(struct store *lg, const char *accoun
 	assert(id > 0);
 	assert(pi != NULL);
 	*n = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iiis", lg->now, lg->now, id, pi);
+	struct dbstmt *s = store_exec(db, sql, &e, "iiis", db->now, db->now, id, pi);
 	if (s == NULL)
-		return store_err(lg, e, "collection tries cancel");
+		return store_err(db, e, "collection tries cancel");
 	*n = (int)store_affected(s);
 	assert(*n >= 0);
 	if (*n > 0)
@@ -88,14 +88,14 @@ enum cd_err ledger_payg_tries_cancel_others(struct store *lg, const char *accoun
 /* The try r made pi: recorded open (paid when Stripe answered it paid),
  * or to be cancelled at once when another try paid the collection
  * meanwhile (a webhook while this one was with Stripe). */
-static enum cd_err made_tx(struct store *lg, const struct ledger_recharge *r, const char *pi, int paid)
+static enum cd_err made_tx(struct store *db, const struct ledger_recharge *r, const char *pi, int paid)
 {
 	static const char sql[] = "SELECT state, IFNULL(payment_intent, '') FROM recharges WHERE id = ? "
 				  "AND kind = 'payg' FOR UPDATE";
 	int e, got;
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", r->id);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", r->id);
 	if (s == NULL)
-		return store_err(lg, e, "collection of a try");
+		return store_err(db, e, "collection of a try");
 	if ((got = store_fetch(s)) < 0)
 		return CD_E_INTERNAL;
 	if (got == 0)
@@ -105,10 +105,10 @@ static enum cd_err made_tx(struct store *lg, const struct ledger_recharge *r, co
 	if (other && !paid)
 		log_warn("account %s: collection %" PRId64 " was paid by %s meanwhile: try %" PRId64 "'s %s to be "
 			 "cancelled at Stripe", r->account, r->id, store_str(s, 1), r->try_no, pi);
-	return ledger_payg_tries_put(lg, r->id, r->try_no, r->amount_cents, pi, state);
+	return ledger_payg_tries_put(db, r->id, r->try_no, r->amount_cents, pi, state);
 }
 
-enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge *r, const char *payment_intent,
+enum cd_err ledger_payg_try_made(struct store *db, const struct ledger_recharge *r, const char *payment_intent,
 				 int paid)
 {
 	struct store_tx t;
@@ -116,14 +116,14 @@ enum cd_err ledger_payg_try_made(struct store *lg, const struct ledger_recharge 
 	assert(paid == 0 || paid == 1);
 	if (r->period <= 0 || payment_intent == NULL || payment_intent[0] == '\0')
 		return CD_OK;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, made_tx(lg, r, payment_intent, paid));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, made_tx(db, r, payment_intent, paid));
 	return t.rc;
 }
 
 /* Due: tries marked to be cancelled whose time has come; each leased by
  * pushing next_attempt_at, under the state it was read in. */
-static enum cd_err cancels_tx(struct store *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
+static enum cd_err cancels_tx(struct store *db, struct ledger_cancel *out, int max, int64_t lease_seconds,
 			      int *claimed)
 {
 	static const char due[] = "SELECT t.payment_intent, t.recharge_id, t.try_no, t.attempts, a.ext_id "
@@ -135,9 +135,9 @@ static enum cd_err cancels_tx(struct store *lg, struct ledger_cancel *out, int m
 	struct ledger_cancel found[LIMIT_RECHARGE_BATCH];
 	int n = 0, e;
 	*claimed = 0;
-	struct dbstmt *s = store_exec(lg, due, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(db, due, &e, "ii", db->now, (int64_t)max);
 	if (s == NULL)
-		return store_err(lg, e, "cancels due");
+		return store_err(db, e, "cancels due");
 	while (n < max && n < LIMIT_RECHARGE_BATCH && store_fetch(s) == 1) {
 		struct ledger_cancel *x = &found[n++];
 		memset(x, 0, sizeof(*x));
@@ -148,24 +148,24 @@ static enum cd_err cancels_tx(struct store *lg, struct ledger_cancel *out, int m
 		ledger_rows_copy_text(x->account, sizeof(x->account), store_str(s, 4));
 	}
 	for (int i = 0; i < n; i++) {
-		struct dbstmt *l = store_exec(lg, lease, &e, "isi", lg->now + lease_seconds, found[i].payment_intent,
-					   lg->now);
+		struct dbstmt *l = store_exec(db, lease, &e, "isi", db->now + lease_seconds, found[i].payment_intent,
+					   db->now);
 		if (l == NULL)
-			return store_err(lg, e, "cancel lease");
+			return store_err(db, e, "cancel lease");
 		if (store_affected(l) == 1)
 			out[(*claimed)++] = found[i];
 	}
 	return CD_OK;
 }
 
-enum cd_err ledger_payg_cancels_claim(struct store *lg, struct ledger_cancel *out, int max, int64_t lease_seconds,
+enum cd_err ledger_payg_cancels_claim(struct store *db, struct ledger_cancel *out, int max, int64_t lease_seconds,
 				      int *n)
 {
 	struct store_tx t;
 	int claimed = 0;
 	assert(lease_seconds > 0);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, cancels_tx(lg, out, max, lease_seconds, &claimed));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, cancels_tx(db, out, max, lease_seconds, &claimed));
 	*n = t.rc == CD_OK ? claimed : 0;
 	assert(*n >= 0);
 	assert(*n <= max);
@@ -178,7 +178,7 @@ enum cd_err ledger_payg_cancels_claim(struct store *lg, struct ledger_cancel *ou
  * operator, who refunds it: creditctl verify warns). Stripe away: cancelled again later, the wait
  * doubling up to LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, for as long as it
  * takes (an open PaymentIntent may still charge the card). */
-static enum cd_err cancel_result_tx(struct store *lg, const char *pi, enum ledger_cancel_outcome outcome,
+static enum cd_err cancel_result_tx(struct store *db, const char *pi, enum ledger_cancel_outcome outcome,
 				    const char *error)
 {
 	static const char sql_end[] = "UPDATE payg_tries SET state = ?, error = ?, updated_at = ? "
@@ -189,13 +189,13 @@ static enum cd_err cancel_result_tx(struct store *lg, const char *pi, enum ledge
 	char cut[LIMIT_RECHARGE_ERROR_BYTES + 1];
 	ledger_recharges_error_cut(cut, error);
 	if (outcome == CANCEL_RETRY)
-		return store_do(lg, sql_later, "cancel later", "siiis", cut, lg->now, lg->now,
+		return store_do(db, sql_later, "cancel later", "siiis", cut, db->now, db->now,
 			     (int64_t)LIMIT_RECHARGE_BACKOFF_MAX_SECONDS, pi);
 	const char *state = outcome == CANCEL_DONE ? "canceled" : outcome == CANCEL_PAID ? "paid" : "not_canceled";
-	return store_do(lg, sql_end, "cancel result", "ssis", state, outcome == CANCEL_DONE ? NULL : cut, lg->now, pi);
+	return store_do(db, sql_end, "cancel result", "ssis", state, outcome == CANCEL_DONE ? NULL : cut, db->now, pi);
 }
 
-enum cd_err ledger_payg_cancel_result(struct store *lg, const char *payment_intent,
+enum cd_err ledger_payg_cancel_result(struct store *db, const char *payment_intent,
 				      enum ledger_cancel_outcome outcome, const char *error)
 {
 	struct store_tx t;
@@ -203,7 +203,7 @@ enum cd_err ledger_payg_cancel_result(struct store *lg, const char *payment_inte
 	assert(payment_intent != NULL);	/* a claimed cancel's PaymentIntent */
 	assert(outcome >= CANCEL_DONE);
 	assert(outcome <= CANCEL_RETRY);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, cancel_result_tx(lg, payment_intent, outcome, why));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, cancel_result_tx(db, payment_intent, outcome, why));
 	return t.rc;
 }

@@ -22,10 +22,10 @@
 
 /* Locks the referrer (found unlocked in k->referrer_id) into k. A referrer
  * gone (no row) leaves k->referrer_locked 0: it is rewarded nothing. */
-static enum cd_err lock_referrer(struct store *lg, struct referral_lock *k)
+static enum cd_err lock_referrer(struct store *db, struct referral_lock *k)
 {
-	lg->tx_wide = 1;	/* two accounts: more tries on Galera (store_tx) */
-	enum cd_err rc = ledger_due_lock_id(lg, k->referrer_id, &k->referrer);
+	db->tx_wide = 1;	/* two accounts: more tries on Galera (store_tx) */
+	enum cd_err rc = ledger_due_lock_id(db, k->referrer_id, &k->referrer);
 	if (rc == CD_E_NOT_FOUND)
 		return CD_OK;
 	k->referrer_locked = rc == CD_OK;
@@ -33,20 +33,20 @@ static enum cd_err lock_referrer(struct store *lg, struct referral_lock *k)
 }
 
 /* The referral's row, read under both accounts' locks. */
-static enum cd_err row_read(struct store *lg, int64_t referred_id, struct referral_lock *k)
+static enum cd_err row_read(struct store *db, int64_t referred_id, struct referral_lock *k)
 {
 	static const char sql[] = "SELECT settled_at IS NOT NULL, COALESCE(topup_id, 0), COALESCE(referrer_grant_id, 0), "
 				  "COALESCE(referred_grant_id, 0), taken_back_at IS NOT NULL, COALESCE(due_at, 0), "
 				  "referrer_id FROM referrals WHERE referred_id = ? FOR UPDATE";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", referred_id);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", referred_id);
 	if (s == NULL)
-		return store_err(lg, e, "referral row");
+		return store_err(db, e, "referral row");
 	int got = store_fetch(s);
 	if (got < 0)
 		log_error("referral of account %lld: its row could not be read", (long long)referred_id);
 	if (got != 1)
-		return got < 0 ? CD_E_INTERNAL : store_retry(lg, RETRY_RACE);	/* a referral is never deleted */
+		return got < 0 ? CD_E_INTERNAL : store_retry(db, RETRY_RACE);	/* a referral is never deleted */
 	k->settled = (int)store_i64(s, 0);
 	k->topup_id = store_i64(s, 1);
 	k->referrer_grant_id = store_i64(s, 2);
@@ -58,7 +58,7 @@ static enum cd_err row_read(struct store *lg, int64_t referred_id, struct referr
 	return CD_OK;
 }
 
-enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t topup_id, struct acct *a,
+enum cd_err ledger_referrals_lock(struct store *db, int64_t account_id, int64_t topup_id, struct acct *a,
 				  struct referral_lock *k)
 {
 	static const char sql_open[] = "SELECT referrer_id FROM referrals WHERE referred_id = ? AND settled_at IS NULL "
@@ -68,13 +68,13 @@ enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t 
 	int e;
 	memset(k, 0, sizeof(*k));
 	if (topup_id < 0)
-		return ledger_due_lock_id(lg, account_id, a);
+		return ledger_due_lock_id(db, account_id, a);
 	/* Read without a lock: a referral's referrer never changes, and its
 	 * state is read again under both locks (row_read). */
-	struct dbstmt *s = topup_id > 0 ? store_exec(lg, sql_topup, &e, "ii", account_id, topup_id)
-					: store_exec(lg, sql_open, &e, "i", account_id);
+	struct dbstmt *s = topup_id > 0 ? store_exec(db, sql_topup, &e, "ii", account_id, topup_id)
+					: store_exec(db, sql_open, &e, "i", account_id);
 	if (s == NULL)
-		return store_err(lg, e, "referral lookup");
+		return store_err(db, e, "referral lookup");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
@@ -88,21 +88,21 @@ enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t 
 	 * circle. A guard batch holding both (it locks by ascending id) can
 	 * meet one in a circle: InnoDB finds the deadlock at once, and the
 	 * loser runs again. */
-	enum cd_err rc = ledger_due_lock_id(lg, account_id, a);
+	enum cd_err rc = ledger_due_lock_id(db, account_id, a);
 	if (rc == CD_OK && k->found)
-		rc = row_read(lg, account_id, k);
-	assert(rc != CD_OK || a->locked_tx == lg->tx_serial);
+		rc = row_read(db, account_id, k);
+	assert(rc != CD_OK || a->locked_tx == db->tx_serial);
 	return rc;
 }
 
 /* The referrer's rewards in this UTC month, under its lock. */
-static enum cd_err month_count(struct store *lg, int64_t referrer_id, int64_t *count)
+static enum cd_err month_count(struct store *db, int64_t referrer_id, int64_t *count)
 {
 	static const char sql[] = "SELECT COUNT(*) FROM referrals WHERE referrer_id = ? AND reward_month = ?";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", referrer_id, lg->now_month);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", referrer_id, db->now_month);
 	if (s == NULL)
-		return store_err(lg, e, "referral count");
+		return store_err(db, e, "referral count");
 	if (store_fetch(s) != 1) {
 		log_error("referrer %lld: its rewards this month could not be counted", (long long)referrer_id);
 		return CD_E_INTERNAL;
@@ -116,26 +116,26 @@ static enum cd_err month_count(struct store *lg, int64_t referrer_id, int64_t *c
  * A reward's grant names no other account: the journal reaches the
  * end user (/v1/me/transactions), who must not learn the other side's
  * id; the referrals row ties the two. */
-static enum cd_err give(struct store *lg, struct acct *a, int64_t micros, int64_t expires_at, int64_t *grant_id)
+static enum cd_err give(struct store *db, struct acct *a, int64_t micros, int64_t expires_at, int64_t *grant_id)
 {
 	*grant_id = 0;
 	int64_t amount = micros > 0 ? money_rule_fit(a->balance, micros, LIMIT_BALANCE_MICROS_MAX) : 0;
 	if (amount <= 0)
 		return CD_OK;
-	return ledger_rows_add_grant(lg, a, "referral", amount, GRANT_PRIORITY_DEFAULT, expires_at, NULL,
+	return ledger_rows_add_grant(db, a, "referral", amount, GRANT_PRIORITY_DEFAULT, expires_at, NULL,
 				     "referral reward", grant_id, NULL);
 }
 
 /* The amount of grant id as written (for the event). */
-static enum cd_err granted(struct store *lg, int64_t id, int64_t *micros)
+static enum cd_err granted(struct store *db, int64_t id, int64_t *micros)
 {
 	int e;
 	*micros = 0;
 	if (id == 0)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, "SELECT amount_micros FROM grants WHERE id = ?", &e, "i", id);
+	struct dbstmt *s = store_exec(db, "SELECT amount_micros FROM grants WHERE id = ?", &e, "i", id);
 	if (s == NULL)
-		return store_err(lg, e, "referral grant");
+		return store_err(db, e, "referral grant");
 	if (store_fetch(s) != 1) {
 		/* Written in this transaction: gone only if it was rolled back
 		 * untold (store_tx_end then runs it again). */
@@ -146,40 +146,40 @@ static enum cd_err granted(struct store *lg, int64_t id, int64_t *micros)
 	return CD_OK;
 }
 
-static enum cd_err reward_event(struct store *lg, struct acct *a, struct referral_lock *k, int capped)
+static enum cd_err reward_event(struct store *db, struct acct *a, struct referral_lock *k, int capped)
 {
 	int64_t referrer_micros, referred_micros;
-	enum cd_err rc = granted(lg, k->referrer_grant_id, &referrer_micros);
+	enum cd_err rc = granted(db, k->referrer_grant_id, &referrer_micros);
 	if (rc == CD_OK)
-		rc = granted(lg, k->referred_grant_id, &referred_micros);
+		rc = granted(db, k->referred_grant_id, &referred_micros);
 	if (rc != CD_OK || (referrer_micros == 0 && referred_micros == 0))
 		return rc;
 	/* The referrer's event; of the referred account when the referrer is gone. */
 	const struct acct *owner = k->referrer_locked ? &k->referrer : a;
-	return ledger_events_add(lg, owner, EVENT_REFERRAL_REWARDED, json_pack("{s:s?, s:s, s:I, s:I, s:b}", "referrer",
+	return ledger_events_add(db, owner, EVENT_REFERRAL_REWARDED, json_pack("{s:s?, s:s, s:I, s:I, s:b}", "referrer",
 			k->referrer_locked ? k->referrer.ext_id : NULL, "referred", a->ext_id, "referrer_micros",
 			(json_int_t)referrer_micros, "referred_micros", (json_int_t)referred_micros, "capped", capped));
 }
 
 /* The case of k's reward now (the referrer's state as k has it). */
-static void reward_case(struct store *lg, const struct referral_lock *k, struct referral_case *in)
+static void reward_case(struct store *db, const struct referral_lock *k, struct referral_case *in)
 {
-	const struct ledger_config *c = ledger_config_of(lg->cfg);
+	const struct ledger_config *c = ledger_config_of(db->cfg);
 	*in = (struct referral_case){.settled = 0, .referrer_open = k->referrer_locked &&
 				     strcmp(k->referrer.status, "closed") != 0, .referrer_micros = c->referral_referrer_micros,
 				     .referred_micros = c->referral_referred_micros, .max_per_month = c->referral_max_per_month,
 				     .expires_days = c->referral_expires_days,
-				     .hold_days = k->waited ? 0 : c->referral_hold_days, .now = lg->now};
+				     .hold_days = k->waited ? 0 : c->referral_hold_days, .now = db->now};
 }
 
 /* The reward held [referral] hold_days (money_referral.h): the row names
  * its top-up and when it is due, nothing granted; only the referred
  * account's row is written (the referrer is not locked). */
-static enum cd_err reward_pending(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+static enum cd_err reward_pending(struct store *db, struct acct *a, struct referral_lock *k, int64_t topup_id,
 				  int64_t due_at)
 {
 	static const char sql[] = "UPDATE referrals SET topup_id = ?, due_at = ? WHERE referred_id = ?";
-	enum cd_err rc = store_do(lg, sql, "referral pending", "iii", topup_id, due_at, a->id);
+	enum cd_err rc = store_do(db, sql, "referral pending", "iii", topup_id, due_at, a->id);
 	if (rc != CD_OK)
 		return rc;
 	/* k as the row will stand: a dispute that waited for this credit
@@ -192,7 +192,7 @@ static enum cd_err reward_pending(struct store *lg, struct acct *a, struct refer
 	return CD_OK;
 }
 
-enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id)
+enum cd_err ledger_referrals_reward(struct store *db, struct acct *a, struct referral_lock *k, int64_t topup_id)
 {
 	if (!k->found || k->settled || (k->pending && !k->waited))
 		return CD_OK;
@@ -200,13 +200,13 @@ enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct ref
 	 * the referrer's (money_referral_reward), which waits for its lock. */
 	struct referral_case in;
 	struct referral_effect eff;
-	reward_case(lg, k, &in);
+	reward_case(db, k, &in);
 	money_referral_reward(&in, &eff);
 	if (eff.pending)
-		return reward_pending(lg, a, k, topup_id, eff.due_at);
+		return reward_pending(db, a, k, topup_id, eff.due_at);
 	assert(eff.settle);
 	int64_t referred_grant = 0;
-	enum cd_err rc = give(lg, a, eff.referred_micros, eff.expires_at, &referred_grant);
+	enum cd_err rc = give(db, a, eff.referred_micros, eff.expires_at, &referred_grant);
 	/* k as the row will stand: a dispute that waited for this credit
 	 * takes the reward back in the same transaction. */
 	if (rc == CD_OK) {
@@ -220,30 +220,30 @@ enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct ref
 
 /* The referrer's share of the reward k->reward_due says is decided (k's
  * referrer locked, or gone), the referral settled, its event. */
-static enum cd_err reward_referrer(struct store *lg, struct acct *a, struct referral_lock *k)
+static enum cd_err reward_referrer(struct store *db, struct acct *a, struct referral_lock *k)
 {
 	static const char sql[] = "UPDATE referrals SET settled_at = ?, topup_id = ?, reward_month = ?, "
 				  "referrer_grant_id = ?, referred_grant_id = ? WHERE referred_id = ?";
 	struct referral_case in;
 	struct referral_effect eff;
-	reward_case(lg, k, &in);
-	enum cd_err rc = in.referrer_open ? month_count(lg, k->referrer_id, &in.referrer_month_count) : CD_OK;
+	reward_case(db, k, &in);
+	enum cd_err rc = in.referrer_open ? month_count(db, k->referrer_id, &in.referrer_month_count) : CD_OK;
 	if (rc != CD_OK)
 		return rc;
 	money_referral_reward(&in, &eff);
 	assert(eff.settle);
 	int64_t referrer_grant = 0;
 	if (eff.referrer_micros > 0)
-		rc = give(lg, &k->referrer, eff.referrer_micros, eff.expires_at, &referrer_grant);
+		rc = give(db, &k->referrer, eff.referrer_micros, eff.expires_at, &referrer_grant);
 	k->referrer_grant_id = referrer_grant;
 	k->changed = k->changed || referrer_grant > 0;
-	const int64_t *month = referrer_grant > 0 ? &lg->now_month : NULL;
+	const int64_t *month = referrer_grant > 0 ? &db->now_month : NULL;
 	const int64_t *g1 = referrer_grant > 0 ? &referrer_grant : NULL;
 	const int64_t *g2 = k->referred_grant_id > 0 ? &k->referred_grant_id : NULL;
 	if (rc == CD_OK)
-		rc = store_do(lg, sql, "referral settle", "iiIIIi", lg->now, k->topup_id, month, g1, g2, a->id);
+		rc = store_do(db, sql, "referral settle", "iiIIIi", db->now, k->topup_id, month, g1, g2, a->id);
 	if (rc == CD_OK)
-		rc = reward_event(lg, a, k, eff.capped);
+		rc = reward_event(db, a, k, eff.capped);
 	if (rc == CD_OK)
 		log_info("referral of account %s settled by its first top-up: %lld to the referrer, %lld to it%s",
 			 a->ext_id, (long long)eff.referrer_micros, (long long)eff.referred_micros,
@@ -252,15 +252,15 @@ static enum cd_err reward_referrer(struct store *lg, struct acct *a, struct refe
 }
 
 /* The grant's remaining, read under its account's lock; -1: no grant. */
-static enum cd_err remaining(struct store *lg, int64_t id, int64_t *left)
+static enum cd_err remaining(struct store *db, int64_t id, int64_t *left)
 {
 	int e;
 	*left = -1;
 	if (id == 0)
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, "SELECT remaining_micros FROM grants WHERE id = ? FOR UPDATE", &e, "i", id);
+	struct dbstmt *s = store_exec(db, "SELECT remaining_micros FROM grants WHERE id = ? FOR UPDATE", &e, "i", id);
 	if (s == NULL)
-		return store_err(lg, e, "referral grant remaining");
+		return store_err(db, e, "referral grant remaining");
 	int got = store_fetch(s);
 	if (got < 0) {
 		log_error("referral grant %lld: its remaining could not be read", (long long)id);
@@ -271,24 +271,24 @@ static enum cd_err remaining(struct store *lg, int64_t id, int64_t *left)
 }
 
 /* Writes off micros (> 0) left on grant id of account a. */
-static enum cd_err write_off(struct store *lg, struct acct *a, int64_t id, int64_t micros, const char *cause,
+static enum cd_err write_off(struct store *db, struct acct *a, int64_t id, int64_t micros, const char *cause,
 			     const char *reference)
 {
 	const struct spend_grant gone = {id, 0, 0, 1};
 	const struct journal_line j = {.amount = -micros, .cause = cause, .source = "referral", .grant_id = id,
 				       .reference = reference, .description = "referral reward taken back"};
-	return ledger_rows_grants_journal(lg, a, &gone, 1, &j, NULL);
+	return ledger_rows_grants_journal(db, a, &gone, 1, &j, NULL);
 }
 
 /* A reward pending on the top-up refunded or disputed, cancelled: the
  * referral settled and taken back, with no grant (nothing to take back),
  * so that no later top-up rewards it and the sweep passes it by. */
-static enum cd_err cancel_pending(struct store *lg, struct acct *a, struct referral_lock *k, const char *cause,
+static enum cd_err cancel_pending(struct store *db, struct acct *a, struct referral_lock *k, const char *cause,
 				  const char *reference)
 {
 	static const char sql[] = "UPDATE referrals SET settled_at = ?, taken_back_at = ? WHERE referred_id = ?";
 	assert(k->referrer_grant_id == 0 && k->referred_grant_id == 0);
-	enum cd_err rc = store_do(lg, sql, "referral cancelled", "iii", lg->now, lg->now, a->id);
+	enum cd_err rc = store_do(db, sql, "referral cancelled", "iii", db->now, db->now, a->id);
 	if (rc != CD_OK)
 		return rc;
 	k->settled = k->taken = 1;
@@ -297,7 +297,7 @@ static enum cd_err cancel_pending(struct store *lg, struct acct *a, struct refer
 	return CD_OK;
 }
 
-enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+enum cd_err ledger_referrals_take(struct store *db, struct acct *a, struct referral_lock *k, int64_t topup_id,
 				  const char *cause, const char *reference)
 {
 	static const char sql[] = "UPDATE referrals SET taken_back_at = ? WHERE referred_id = ?";
@@ -308,19 +308,19 @@ enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct refer
 	struct referral_take_case c = {.rewarded_by_this = k->settled && k->topup_id > 0 && k->topup_id == topup_id,
 				       .pending_by_this = k->pending && k->topup_id > 0 && k->topup_id == topup_id,
 				       .taken = k->taken, .referrer_remaining = -1};
-	enum cd_err rc = remaining(lg, k->referred_grant_id, &c.referred_remaining);
+	enum cd_err rc = remaining(db, k->referred_grant_id, &c.referred_remaining);
 	if (rc != CD_OK)
 		return rc;
 	struct referral_take_effect eff;
 	money_referral_take(&c, &eff);
 	if (eff.cancel)
-		return cancel_pending(lg, a, k, cause, reference);
+		return cancel_pending(db, a, k, cause, reference);
 	if (!eff.take)
 		return CD_OK;
 	if (eff.referred > 0)
-		rc = write_off(lg, a, k->referred_grant_id, eff.referred, cause, reference);
+		rc = write_off(db, a, k->referred_grant_id, eff.referred, cause, reference);
 	if (rc == CD_OK)
-		rc = store_do(lg, sql, "referral taken back", "ii", lg->now, a->id);
+		rc = store_do(db, sql, "referral taken back", "ii", db->now, a->id);
 	if (rc == CD_OK)
 		log_info("referral of account %s taken back (%s %s): %lld from it, the referrer's grant next", a->ext_id,
 			 cause, reference, (long long)eff.referred);
@@ -333,48 +333,48 @@ enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct refer
 /* What is left of the referrer's grant, taken back (k->take_due). The
  * referrer's journal names no charge or dispute of the other account's
  * (its cause says why). */
-static enum cd_err take_referrer(struct store *lg, struct referral_lock *k)
+static enum cd_err take_referrer(struct store *db, struct referral_lock *k)
 {
 	struct referral_take_case c = {.rewarded_by_this = 1, .taken = 0, .referred_remaining = -1};
-	enum cd_err rc = remaining(lg, k->referrer_grant_id, &c.referrer_remaining);
+	enum cd_err rc = remaining(db, k->referrer_grant_id, &c.referrer_remaining);
 	if (rc != CD_OK)
 		return rc;
 	struct referral_take_effect eff;
 	money_referral_take(&c, &eff);
 	if (eff.referrer > 0)
-		rc = write_off(lg, &k->referrer, k->referrer_grant_id, eff.referrer, k->take_cause, NULL);
+		rc = write_off(db, &k->referrer, k->referrer_grant_id, eff.referrer, k->take_cause, NULL);
 	k->changed = k->changed || eff.referrer > 0;
 	return rc;
 }
 
-enum cd_err ledger_referrals_save(struct store *lg, struct acct *a, struct referral_lock *k)
+enum cd_err ledger_referrals_save(struct store *db, struct acct *a, struct referral_lock *k)
 {
 	enum cd_err rc = CD_OK;
 	if (k->reward_due || (k->take_due && k->referrer_grant_id > 0))
-		rc = lock_referrer(lg, k);
+		rc = lock_referrer(db, k);
 	if (rc == CD_OK && k->reward_due)
-		rc = reward_referrer(lg, a, k);
+		rc = reward_referrer(db, a, k);
 	if (rc == CD_OK && k->take_due && k->referrer_locked && k->referrer_grant_id > 0)
-		rc = take_referrer(lg, k);
+		rc = take_referrer(db, k);
 	k->reward_due = k->take_due = 0;
 	if (rc != CD_OK || !k->referrer_locked || (!k->changed && !k->referrer.dirty))
 		return rc;
-	assert(k->referrer.locked_tx == lg->tx_serial);
-	return ledger_events_acct_save(lg, &k->referrer);
+	assert(k->referrer.locked_tx == db->tx_serial);
+	return ledger_events_acct_save(db, &k->referrer);
 }
 
 /* ---- rewards held (the sweep's: ledger_referrals_due) ---- */
 
 /* Up to max referred accounts whose pending reward is due, into ids. */
-static enum cd_err due_list(struct store *lg, int max, int64_t *ids, int *n)
+static enum cd_err due_list(struct store *db, int max, int64_t *ids, int *n)
 {
 	static const char sql[] = "SELECT referred_id FROM referrals WHERE settled_at IS NULL AND due_at IS NOT NULL "
 				  "AND due_at <= ? ORDER BY due_at LIMIT ?";
 	int e, got = 0;
 	*n = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", db->now, (int64_t)max);
 	if (s == NULL)
-		return store_err(lg, e, "referrals due");
+		return store_err(db, e, "referrals due");
 	while (*n < max && (got = store_fetch(s)) == 1)
 		ids[(*n)++] = store_i64(s, 0);
 	return *n < max && got < 0 ? CD_E_INTERNAL : CD_OK;
@@ -384,55 +384,55 @@ static enum cd_err due_list(struct store *lg, int max, int64_t *ids, int *n)
  * account locked first with the referral's row, its share written, the
  * referrer locked last (ledger_referrals_save). Read again under the
  * locks: a refund may have cancelled it, another sweep granted it. */
-static enum cd_err due_tx(struct store *lg, int64_t referred_id, int *granted)
+static enum cd_err due_tx(struct store *db, int64_t referred_id, int *granted)
 {
 	struct acct a;
 	struct referral_lock k;
 	memset(&k, 0, sizeof(k));
 	*granted = 0;
-	enum cd_err rc = ledger_due_lock_id(lg, referred_id, &a);
+	enum cd_err rc = ledger_due_lock_id(db, referred_id, &a);
 	if (rc == CD_OK)
-		rc = row_read(lg, referred_id, &k);
-	if (rc != CD_OK || !k.pending || k.due_at > lg->now)
+		rc = row_read(db, referred_id, &k);
+	if (rc != CD_OK || !k.pending || k.due_at > db->now)
 		return rc;
 	k.found = k.waited = 1;
-	rc = ledger_referrals_reward(lg, &a, &k, k.topup_id);
+	rc = ledger_referrals_reward(db, &a, &k, k.topup_id);
 	/* Settled now: money_referral_reward decided it with no hold left. */
 	assert(rc != CD_OK || k.reward_due);
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc == CD_OK)
-		rc = ledger_referrals_save(lg, &a, &k);
+		rc = ledger_referrals_save(db, &a, &k);
 	*granted = rc == CD_OK;
 	return rc;
 }
 
-enum cd_err ledger_referrals_due(struct store *lg, int *granted)
+enum cd_err ledger_referrals_due(struct store *db, int *granted)
 {
 	int64_t ids[LIMIT_REFERRAL_DUE_BATCH];
 	int n = 0;
 	struct store_tx t;
 	*granted = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, due_list(lg, LIMIT_REFERRAL_DUE_BATCH, ids, &n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, due_list(db, LIMIT_REFERRAL_DUE_BATCH, ids, &n));
 	for (int i = 0; t.rc == CD_OK && i < n; i++) {
 		int one = 0;
-		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-			store_tx_end(lg, &t, due_tx(lg, ids[i], &one));
+		for (store_tx_init(db, &t); store_tx_next(db, &t);)
+			store_tx_end(db, &t, due_tx(db, ids[i], &one));
 		*granted += t.rc == CD_OK ? one : 0;
 	}
 	assert(*granted >= 0 && *granted <= LIMIT_REFERRAL_DUE_BATCH);
 	return t.rc;
 }
 
-enum cd_err ledger_referrals_owner(struct store *lg, const char *code, int64_t *id, char *ext, size_t cap)
+enum cd_err ledger_referrals_owner(struct store *db, const char *code, int64_t *id, char *ext, size_t cap)
 {
 	static const char sql[] = "SELECT c.account_id, a.ext_id FROM referral_codes c JOIN accounts a "
 				  "ON a.id = c.account_id WHERE c.code = ?";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "s", code);
+	struct dbstmt *s = store_exec(db, sql, &e, "s", code);
 	if (s == NULL)
-		return store_err(lg, e, "referral code lookup");
+		return store_err(db, e, "referral code lookup");
 	int got = store_fetch(s);
 	if (got != 1)
 		return got < 0 ? CD_E_INTERNAL : CD_E_NOT_FOUND;
@@ -441,26 +441,26 @@ enum cd_err ledger_referrals_owner(struct store *lg, const char *code, int64_t *
 	return CD_OK;
 }
 
-enum cd_err ledger_referrals_record(struct store *lg, int64_t referred_id, int64_t referrer_id)
+enum cd_err ledger_referrals_record(struct store *db, int64_t referred_id, int64_t referrer_id)
 {
 	static const char sql[] = "INSERT INTO referrals (referred_id, referrer_id, created_at) VALUES (?, ?, ?)";
 	assert(referred_id != referrer_id);
-	return store_do(lg, sql, "referral record", "iii", referred_id, referrer_id, lg->now);
+	return store_do(db, sql, "referral record", "iii", referred_id, referrer_id, db->now);
 }
 
 /* ---- the code (GET /v1/accounts/{id}/referral_code) ---- */
 
-static enum cd_err code_tx(struct store *lg, const char *account, char *code, size_t cap)
+static enum cd_err code_tx(struct store *db, const char *account, char *code, size_t cap)
 {
 	static const char sql_get[] = "SELECT code FROM referral_codes WHERE account_id = ?";
 	static const char sql_add[] = "INSERT IGNORE INTO referral_codes (account_id, code, created_at) VALUES (?, ?, ?)";
 	struct acct a;
 	int e;
-	enum cd_err rc = ledger_rows_acct_read(lg, account, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, account, &a);
 	for (int i = 0; rc == CD_OK && i <= LIMIT_REFERRAL_CODE_TRIES; i++) {
-		struct dbstmt *s = store_exec(lg, sql_get, &e, "i", a.id);
+		struct dbstmt *s = store_exec(db, sql_get, &e, "i", a.id);
 		if (s == NULL)
-			return store_err(lg, e, "referral code");
+			return store_err(db, e, "referral code");
 		int got = store_fetch(s);
 		if (got != 0)
 			return got < 0 ? CD_E_INTERNAL : store_copy(s, 0, code, cap, "") == 0 ? CD_OK : CD_E_INTERNAL;
@@ -471,17 +471,17 @@ static enum cd_err code_tx(struct store *lg, const char *account, char *code, si
 		char fresh[LIMIT_REFERRAL_CODE_BYTES + 1];
 		if (keys_referral_code(fresh, sizeof(fresh)) != 0)
 			return CD_E_INTERNAL;
-		rc = store_do(lg, sql_add, "referral code add", "isi", a.id, fresh, lg->now);
+		rc = store_do(db, sql_add, "referral code add", "isi", a.id, fresh, db->now);
 	}
 	return rc == CD_OK ? CD_E_INTERNAL : rc;
 }
 
-enum cd_err ledger_referral_code(struct store *lg, const char *account, char *code, size_t cap)
+enum cd_err ledger_referral_code(struct store *db, const char *account, char *code, size_t cap)
 {
 	struct store_tx t;
 	assert(cap > LIMIT_REFERRAL_CODE_CHARS);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, code_tx(lg, account, code, cap));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, code_tx(db, account, code, cap));
 	assert(t.rc != CD_OK || strlen(code) == LIMIT_REFERRAL_CODE_CHARS);
 	return t.rc;
 }

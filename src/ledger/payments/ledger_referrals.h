@@ -35,31 +35,31 @@ struct referral_lock {
  * (a top-up's credit); > 0, the referral that top-up settled and nothing
  * took back yet (its refund or dispute); < 0, none (a credit of another
  * kind). k->found 0: no such referral. */
-enum cd_err ledger_referrals_lock(struct store *lg, int64_t account_id, int64_t topup_id, struct acct *a,
+enum cd_err ledger_referrals_lock(struct store *db, int64_t account_id, int64_t topup_id, struct acct *a,
 				  struct referral_lock *k);
 /* At the credit of top-up topup_id to a (the referred account, locked
  * with k by ledger_referrals_lock): the reward, once (money_referral.h):
  * the referred account's grant, the referrer's at ledger_referrals_save;
  * with [referral] hold_days, the reward marked pending instead, for the
  * sweep (ledger_referrals_due). Nothing when k found no referral. */
-enum cd_err ledger_referrals_reward(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id);
+enum cd_err ledger_referrals_reward(struct store *db, struct acct *a, struct referral_lock *k, int64_t topup_id);
 /* At a refund or a dispute (cause "refund" or "dispute", a static text;
  * reference the charge or the dispute) of top-up topup_id: both grants'
  * remainders, once, when that top-up is the one that settled k's
  * referral (another top-up of the account, credited at the same time,
  * may have); the referrer's at ledger_referrals_save. A reward pending on
  * that top-up is cancelled instead: nothing was granted. */
-enum cd_err ledger_referrals_take(struct store *lg, struct acct *a, struct referral_lock *k, int64_t topup_id,
+enum cd_err ledger_referrals_take(struct store *db, struct acct *a, struct referral_lock *k, int64_t topup_id,
 				  const char *cause, const char *reference);
 /* The operation's last step with k: locks the referrer when a reward or
  * a take-back is due to it, writes its share (the reward's cap decided
  * under its lock, the referral settled, the event referral.rewarded) and
  * stores it. a: the referred account. */
-enum cd_err ledger_referrals_save(struct store *lg, struct acct *a, struct referral_lock *k);
+enum cd_err ledger_referrals_save(struct store *db, struct acct *a, struct referral_lock *k);
 /* The internal id of the account whose referral code is code, into *id,
  * and its external id into ext (cap bytes); CD_E_NOT_FOUND: none. */
-enum cd_err ledger_referrals_owner(struct store *lg, const char *code, int64_t *id, char *ext, size_t cap);
+enum cd_err ledger_referrals_owner(struct store *db, const char *code, int64_t *id, char *ext, size_t cap);
 /* Records that account referred_id was referred by referrer_id (its
  * creation's transaction). */
-enum cd_err ledger_referrals_record(struct store *lg, int64_t referred_id, int64_t referrer_id);
+enum cd_err ledger_referrals_record(struct store *db, int64_t referred_id, int64_t referrer_id);
 #endif

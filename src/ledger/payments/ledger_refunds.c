@@ -22,7 +22,7 @@
  * open, what the refund would take beyond the credit left becomes the
  * refund's out of the dispute's hold (ledger_disputes_yield), so that a win gives
  * back only the rest. */
-enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
+enum cd_err ledger_refunds_charge_refunded(struct store *db, struct hook_run *h)
 {
 	const struct ledger_news *ev = h->ev;
 	struct acct a;
@@ -36,17 +36,17 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	}
 	/* By payment intent, else by charge (an invoice's payment may be
 	 * known by its charge alone). */
-	enum cd_err rc = ledger_funded_find(lg, ev->payment_intent, ev->charge_id, &f);
+	enum cd_err rc = ledger_funded_find(db, ev->payment_intent, ev->charge_id, &f);
 	if (rc == CD_E_NOT_FOUND)
-		return ledger_refunds_keep(lg, h);
+		return ledger_refunds_keep(db, h);
 	/* The account, and the referral this top-up rewarded. */
 	if (rc == CD_OK)
-		rc = ledger_referrals_lock(lg, f.account_id, f.kind == FUNDED_TOPUP ? f.id : -1, &a, &k);
+		rc = ledger_referrals_lock(db, f.account_id, f.kind == FUNDED_TOPUP ? f.id : -1, &a, &k);
 	if (rc == CD_OK)
-		rc = ledger_funded_lock(lg, &f);
+		rc = ledger_funded_lock(db, &f);
 	if (rc != CD_OK)
 		return rc;
-	assert(a.locked_tx == lg->tx_serial);	/* taken back only from the account locked */
+	assert(a.locked_tx == db->tx_serial);	/* taken back only from the account locked */
 	assert(f.account_id == a.id);
 	/* The rule (money_rule.h) decides over the rows read: the share
 	 * of the credit all refunds so far take back, and what of it comes
@@ -54,48 +54,48 @@ enum cd_err ledger_refunds_charge_refunded(struct store *lg, struct hook_run *h)
 	struct refund_case rcase = {.refunded_cents = ev->amount_refunded_cents, .charge_cents = ev->charge_amount_cents,
 				    .paid_cents = f.paid_cents, .credited = f.credited, .refunded = f.refunded,
 				    .refunded_cents_before = f.refunded_cents, .disputed = f.disputed,
-				    .rate_micros = ledger_topups_cents_to_micros(lg, ev->amount_refunded_cents)};
+				    .rate_micros = ledger_topups_cents_to_micros(db, ev->amount_refunded_cents)};
 	struct refund_effect eff;
 	money_rule_refund(&rcase, &eff);
 	if (eff.duplicate) {
 		h->outcome = "duplicate: refund already applied";
-		rc = a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
-		return rc == CD_OK ? ledger_referrals_save(lg, &a, &k) : rc;
+		rc = a.dirty ? ledger_events_acct_save(db, &a) : CD_OK;
+		return rc == CD_OK ? ledger_referrals_save(db, &a, &k) : rc;
 	}
 	h->account_id = a.id;
 	/* A refund of the top-up that rewarded a referral takes the reward
 	 * back first: the refund's own take is of the top-up's credit, which
 	 * the referral's grants (spent first, expiring first) must not pay. */
-	rc = ledger_referrals_take(lg, &a, &k, f.kind == FUNDED_TOPUP ? f.id : -1, "refund", ev->charge_id);
+	rc = ledger_referrals_take(db, &a, &k, f.kind == FUNDED_TOPUP ? f.id : -1, "refund", ev->charge_id);
 	if (rc != CD_OK)
 		return rc;
 	int64_t micros = eff.take, moved = 0;
 	const int64_t before = a.balance;
 	if (eff.from_dispute > 0)
-		rc = ledger_disputes_yield(lg, &f, eff.from_dispute, &moved);
+		rc = ledger_disputes_yield(db, &f, eff.from_dispute, &moved);
 	if (rc == CD_OK)
 		money_rule_refund_moved(&rcase, &eff, moved);
 	if (rc == CD_OK && micros > 0)
-		rc = ledger_rows_spend(lg, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
+		rc = ledger_rows_spend(db, &a, micros, "refund", 0, ev->charge_id, "Stripe refund", NULL);
 	/* What the dispute held moved no balance: only the refund's take did. */
 	assert(rc != CD_OK || a.balance == before - micros);
 	if (rc == CD_OK)
-		rc = ledger_funded_change(lg, &f, ev->amount_refunded_cents, micros + moved, -moved, ev->charge_id);
+		rc = ledger_funded_change(db, &f, ev->amount_refunded_cents, micros + moved, -moved, ev->charge_id);
 	if (rc == CD_OK)
-		rc = ledger_events_add(lg, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
+		rc = ledger_events_add(db, &a, EVENT_TOPUP_REFUNDED, json_pack("{s:I, s:I, s:s}", "amount_micros",
 			       (json_int_t)micros, "amount_refunded_cents", (json_int_t)ev->amount_refunded_cents,
 			       "charge", ev->charge_id));
 	if (rc == CD_OK)
-		rc = ledger_events_acct_save(lg, &a);
+		rc = ledger_events_acct_save(db, &a);
 	if (rc == CD_OK)
-		rc = ledger_referrals_save(lg, &a, &k);
+		rc = ledger_referrals_save(db, &a, &k);
 	h->outcome = "refunded";
 	return rc;
 }
 
 /* ---- Refunds before their credit ---- */
 
-enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
+enum cd_err ledger_refunds_keep(struct store *db, struct hook_run *h)
 {
 	static const char sql[] = "INSERT INTO refunds_waiting (charge_id, payment_intent, amount_refunded_cents, "
 				  "charge_amount_cents, currency, received_at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -116,32 +116,32 @@ enum cd_err ledger_refunds_keep(struct store *lg, struct hook_run *h)
 	 * written: the keep's re-check below and the credit's read of the
 	 * waiting refunds then meet on one node's locks, as on one server
 	 * (a lock of one node is not another's). */
-	enum cd_err rc = ev->account[0] != '\0' ? store_tx_reroute(lg, ev->account) : CD_OK;
+	enum cd_err rc = ev->account[0] != '\0' ? store_tx_reroute(db, ev->account) : CD_OK;
 	if (rc != CD_OK)
 		return rc;
 	const int64_t *amount = ev->charge_amount_cents >= 0 ? &ev->charge_amount_cents : NULL;
-	rc = store_do(lg, sql, "refund keep", "ssiIsi", ev->charge_id,
+	rc = store_do(db, sql, "refund keep", "ssiIsi", ev->charge_id,
 			       ev->payment_intent[0] ? ev->payment_intent : NULL, ev->amount_refunded_cents, amount,
-			       ev->currency[0] ? ev->currency : NULL, lg->now);
+			       ev->currency[0] ? ev->currency : NULL, db->now);
 	h->outcome = "kept: no credit for this charge yet, applied if a credit comes to name its payment";
 	/* A credit naming the payment being written now: start again. */
 	if (rc == CD_OK && ev->payment_intent[0] != '\0')
-		rc = ledger_funded_meet(lg, ev->payment_intent);
+		rc = ledger_funded_meet(db, ev->payment_intent);
 	if (rc == CD_OK && ev->payment_intent[0] != '\0')
-		rc = ledger_funded_credited_now(lg, ev->payment_intent, &credited);
+		rc = ledger_funded_credited_now(db, ev->payment_intent, &credited);
 	if (rc == CD_OK && !credited) {
-		struct dbstmt *s = store_exec(lg, sql_credited, &e, "s", ev->charge_id);
+		struct dbstmt *s = store_exec(db, sql_credited, &e, "s", ev->charge_id);
 		if (s == NULL)
-			return store_err(lg, e, "refund keep recheck");
+			return store_err(db, e, "refund keep recheck");
 		credited = store_fetch(s) == 1;
 	}
-	rc = rc == CD_OK && credited ? store_retry(lg, RETRY_RACE) : rc;
+	rc = rc == CD_OK && credited ? store_retry(db, RETRY_RACE) : rc;
 	assert(rc != CD_OK || !credited);	/* kept only while no credit names it */
 	return rc;
 }
 
 /* One waiting refund applied as its charge.refunded would have been. */
-static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbstmt *s)
+static enum cd_err refund_apply(struct store *db, struct hook_run *h, struct dbstmt *s)
 {
 	struct ledger_news ev;
 	memset(&ev, 0, sizeof(ev));
@@ -153,7 +153,7 @@ static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbs
 	ev.charge_amount_cents = store_null(s, 3) ? -1 : store_i64(s, 3);
 	store_copy(s, 4, ev.currency, sizeof(ev.currency), "");
 	struct hook_run r = {&ev, "ignored", 0};
-	return ledger_refunds_charge_refunded(lg, &r);
+	return ledger_refunds_charge_refunded(db, &r);
 }
 
 /* The refunds waiting that sql (one row, locked, by key) finds, one at
@@ -161,7 +161,7 @@ static enum cd_err refund_apply(struct store *lg, struct hook_run *h, struct dbs
  * (ledger_refunds_keep) is: a refund kept while the credit commits is
  * seen by the one or the other (on Galera when both run on the account's
  * node: a keep whose charge names no account may run on another). */
-static enum cd_err waiting_apply(struct store *lg, struct hook_run *h, const char *sql, const char *key)
+static enum cd_err waiting_apply(struct store *db, struct hook_run *h, const char *sql, const char *key)
 {
 	static const char sql_done[] = "DELETE FROM refunds_waiting WHERE charge_id = ?";
 	char charge[LEDGER_NEWS_ID_MAX + 1];
@@ -169,16 +169,16 @@ static enum cd_err waiting_apply(struct store *lg, struct hook_run *h, const cha
 	assert(key != NULL);
 	assert(key[0] != '\0');
 	for (int i = 0; i < LIMIT_DISPUTES_PER_PAYMENT; i++) {
-		struct dbstmt *s = store_exec(lg, sql, &e, "s", key);
+		struct dbstmt *s = store_exec(db, sql, &e, "s", key);
 		if (s == NULL)
-			return store_err(lg, e, "refunds waiting");
+			return store_err(db, e, "refunds waiting");
 		int got = store_fetch(s);
 		if (got <= 0)
 			return got < 0 ? CD_E_INTERNAL : CD_OK;
 		store_copy(s, 0, charge, sizeof(charge), "");
-		enum cd_err rc = refund_apply(lg, h, s);
+		enum cd_err rc = refund_apply(db, h, s);
 		if (rc == CD_OK)
-			rc = store_do(lg, sql_done, "refund applied", "s", charge);
+			rc = store_do(db, sql_done, "refund applied", "s", charge);
 		if (rc != CD_OK)
 			return rc;
 		log_info("stripe event %s: a refund of %s that came before its credit applied", h->ev->id, charge);
@@ -186,20 +186,20 @@ static enum cd_err waiting_apply(struct store *lg, struct hook_run *h, const cha
 	return CD_OK;
 }
 
-enum cd_err ledger_refunds_waiting_apply(struct store *lg, struct hook_run *h, const char *invoice)
+enum cd_err ledger_refunds_waiting_apply(struct store *db, struct hook_run *h, const char *invoice)
 {
 	static const char sql[] = "SELECT w.charge_id, w.payment_intent, w.amount_refunded_cents, w.charge_amount_cents, "
 				  "w.currency FROM refunds_waiting w JOIN invoice_credits ic ON ic.invoice_id = ? AND "
 				  "(w.charge_id = ic.charge_id OR w.payment_intent = ic.payment_intent) ORDER BY w.charge_id "
 				  "LIMIT 1 FOR UPDATE";
 	/* invoice events without their id are refused when parsed */
-	return waiting_apply(lg, h, sql, invoice);
+	return waiting_apply(db, h, sql, invoice);
 }
 
-enum cd_err ledger_refunds_waiting_apply_pi(struct store *lg, struct hook_run *h, const char *payment_intent)
+enum cd_err ledger_refunds_waiting_apply_pi(struct store *db, struct hook_run *h, const char *payment_intent)
 {
 	static const char sql[] = "SELECT charge_id, payment_intent, amount_refunded_cents, charge_amount_cents, currency "
 				  "FROM refunds_waiting FORCE INDEX (ix_payment_intent) WHERE payment_intent = ? "
 				  "ORDER BY charge_id LIMIT 1 FOR UPDATE";
-	return payment_intent[0] != '\0' ? waiting_apply(lg, h, sql, payment_intent) : CD_OK;
+	return payment_intent[0] != '\0' ? waiting_apply(db, h, sql, payment_intent) : CD_OK;
 }

@@ -31,28 +31,28 @@
 #include <string.h>
 #include <strings.h>
 
-int64_t ledger_topups_cents_to_micros(const struct store *lg, int64_t cents)
+int64_t ledger_topups_cents_to_micros(const struct store *db, int64_t cents)
 {
-	return money_topup_micros(cents, ledger_config_of(lg->cfg)->topup_rate);
+	return money_topup_micros(cents, ledger_config_of(db->cfg)->topup_rate);
 }
 
 /* stripe.topups_per_hour, counted on the account's locked row over
  * every attempt of the window (ix_account_created), failed ones included:
  * CD_OK, or CD_E_RATE_LIMITED with the seconds until the oldest attempt
  * of the window leaves it. */
-static enum cd_err topup_rate(struct store *lg, const struct acct *a, struct topup_begin *t)
+static enum cd_err topup_rate(struct store *db, const struct acct *a, struct topup_begin *t)
 {
 	static const char sql[] = "SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM topups "
 				  "WHERE account_id = ? AND created_at > ?";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", a->id, lg->now - LIMIT_TOPUP_WINDOW_SECONDS);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", a->id, db->now - LIMIT_TOPUP_WINDOW_SECONDS);
 	if (s == NULL)
-		return store_err(lg, e, "topup count");
+		return store_err(db, e, "topup count");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
-	if (store_i64(s, 0) < ledger_config_of(lg->cfg)->topups_per_hour)
+	if (store_i64(s, 0) < ledger_config_of(db->cfg)->topups_per_hour)
 		return CD_OK;
-	int64_t wait = store_i64(s, 1) + LIMIT_TOPUP_WINDOW_SECONDS - lg->now;
+	int64_t wait = store_i64(s, 1) + LIMIT_TOPUP_WINDOW_SECONDS - db->now;
 	t->retry_after_seconds = wait > 0 ? wait : 1;
 	return CD_E_RATE_LIMITED;
 }
@@ -72,7 +72,7 @@ static int64_t inflight_seconds(const struct ledger_config *c)
 
 /* What the key's latest top-up (the row read by topup_by_key) says of
  * this request; CD_E_NOT_FOUND: nothing, a new attempt is due. */
-static enum cd_err key_decides(struct store *lg, struct dbstmt *s, struct topup_begin *t)
+static enum cd_err key_decides(struct store *db, struct dbstmt *s, struct topup_begin *t)
 {
 	if (store_len(s, 0) != 32 || memcmp(store_str(s, 0), t->request_hash, 32) != 0) {
 		t->busy = 0;
@@ -90,8 +90,8 @@ static enum cd_err key_decides(struct store *lg, struct dbstmt *s, struct topup_
 	 * that still has no session past the longest a request may call
 	 * Stripe: its process died mid-call. */
 	const char *status = store_str(s, 1);
-	int64_t inflight = inflight_seconds(ledger_config_of(lg->cfg));
-	if (status != NULL && strcmp(status, "pending") == 0 && store_i64(s, 6) > lg->now - inflight) {
+	int64_t inflight = inflight_seconds(ledger_config_of(db->cfg));
+	if (status != NULL && strcmp(status, "pending") == 0 && store_i64(s, 6) > db->now - inflight) {
 		t->busy = 1;
 		return CD_E_CONFLICT;
 	}
@@ -103,95 +103,95 @@ static enum cd_err key_decides(struct store *lg, struct dbstmt *s, struct topup_
  * (docs/decisions.md, "A top-up's Idempotency-Key"): CD_E_NOT_FOUND when a
  * new attempt is due, CD_E_CONFLICT (busy or not), or CD_OK with t->replayed.
  * One read of ix_account_idem. */
-static enum cd_err topup_by_key(struct store *lg, const struct acct *a, struct topup_begin *t)
+static enum cd_err topup_by_key(struct store *db, const struct acct *a, struct topup_begin *t)
 {
 	static const char sql[] = "SELECT request_hash, status, session_id, checkout_url, amount_cents, "
 				  "COALESCE(quoted_micros, -1), created_at FROM topups "
 				  "WHERE account_id = ? AND idem_hash = ? ORDER BY id DESC LIMIT 1";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ib", a->id, (const char *)t->key_hash, (size_t)32);
+	struct dbstmt *s = store_exec(db, sql, &e, "ib", a->id, (const char *)t->key_hash, (size_t)32);
 	if (s == NULL)
-		return store_err(lg, e, "topup key lookup");
+		return store_err(db, e, "topup key lookup");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
-	return got == 0 ? CD_E_NOT_FOUND : key_decides(lg, s, t);
+	return got == 0 ? CD_E_NOT_FOUND : key_decides(db, s, t);
 }
 
-static enum cd_err topup_begin_tx(struct store *lg, struct topup_begin *t)
+static enum cd_err topup_begin_tx(struct store *db, struct topup_begin *t)
 {
 	static const char sql[] = "INSERT INTO topups (account_id, amount_cents, currency, quoted_micros, idem_hash, "
 				  "request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 	struct acct a;
 	int e;
 	t->replayed = 0;
-	enum cd_err rc = ledger_due_lock(lg, t->account, &a);
+	enum cd_err rc = ledger_due_lock(db, t->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	if (strcmp(a.status, "closed") == 0)
 		return CD_E_SUSPENDED;
 	snprintf(t->customer, sizeof(t->customer), "%s", a.stripe_customer);
 	t->account_internal_id = a.id;
-	rc = t->key_hash != NULL ? topup_by_key(lg, &a, t) : CD_E_NOT_FOUND;
+	rc = t->key_hash != NULL ? topup_by_key(db, &a, t) : CD_E_NOT_FOUND;
 	if (rc == CD_E_NOT_FOUND)
-		rc = topup_rate(lg, &a, t);
+		rc = topup_rate(db, &a, t);
 	else if (rc == CD_OK)
-		return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;	/* replayed */
+		return a.dirty ? ledger_events_acct_save(db, &a) : CD_OK;	/* replayed */
 	if (rc != CD_OK)
 		return rc;
 	/* The quote: the config keeps topup_max_cents x topup_rate within
 	 * the largest grant, and amount_cents was checked against it. */
-	t->quoted_micros = ledger_topups_cents_to_micros(lg, t->amount_cents);
+	t->quoted_micros = ledger_topups_cents_to_micros(db, t->amount_cents);
 	if (t->quoted_micros < 0 || t->quoted_micros > LIMIT_AMOUNT_MICROS_MAX)
 		return CD_E_INTERNAL;
 	size_t key_len = t->key_hash != NULL ? 32 : 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iisibbi", a.id, t->amount_cents,
-				   ledger_config_of(lg->cfg)->stripe_currency, t->quoted_micros,
-				   (const char *)t->key_hash, key_len, (const char *)t->request_hash, (size_t)32, lg->now);
+	struct dbstmt *s = store_exec(db, sql, &e, "iisibbi", a.id, t->amount_cents,
+				   ledger_config_of(db->cfg)->stripe_currency, t->quoted_micros,
+				   (const char *)t->key_hash, key_len, (const char *)t->request_hash, (size_t)32, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "topup insert");
+		return store_err(db, e, "topup insert");
 	t->topup_id = (int64_t)store_insert_id(s);
-	return a.dirty ? ledger_events_acct_save(lg, &a) : CD_OK;
+	return a.dirty ? ledger_events_acct_save(db, &a) : CD_OK;
 }
 
-enum cd_err ledger_topup_begin(struct store *lg, struct topup_begin *t)
+enum cd_err ledger_topup_begin(struct store *db, struct topup_begin *t)
 {
 	struct store_tx tx;
 	assert(t->request_hash != NULL);
 	assert(t->amount_cents > 0);	/* the API's stripe.topup_min_cents, 1 at least */
 	t->retry_after_seconds = 0;
-	for (store_tx_init(lg, &tx); store_tx_next(lg, &tx);)
-		store_tx_end(lg, &tx, topup_begin_tx(lg, t));
+	for (store_tx_init(db, &tx); store_tx_next(db, &tx);)
+		store_tx_end(db, &tx, topup_begin_tx(db, t));
 	/* Recorded (unless replayed) with its id and a credit no single grant passes. */
 	assert(tx.rc != CD_OK || t->replayed || t->topup_id > 0);
 	assert(tx.rc != CD_OK || t->replayed || t->quoted_micros <= LIMIT_AMOUNT_MICROS_MAX);
 	return tx.rc;
 }
 
-static enum cd_err set_customer_tx(struct store *lg, const char *account, const char *customer, char *stored,
+static enum cd_err set_customer_tx(struct store *db, const char *account, const char *customer, char *stored,
 				   size_t cap)
 {
 	static const char sql[] = "UPDATE accounts SET stripe_customer_id = ? WHERE id = ?";
 	struct acct a;
-	enum cd_err rc = ledger_due_lock(lg, account, &a);
+	enum cd_err rc = ledger_due_lock(db, account, &a);
 	if (rc != CD_OK)
 		return rc;
 	/* The first customer kept, decided on the locked row: a request that
 	 * made another at Stripe meanwhile uses the one stored. */
 	if (a.stripe_customer[0] == '\0')
-		rc = store_do(lg, sql, "customer store", "si", customer, a.id);
+		rc = store_do(db, sql, "customer store", "si", customer, a.id);
 	snprintf(stored, cap, "%s", a.stripe_customer[0] ? a.stripe_customer : customer);
 	return rc;
 }
 
-enum cd_err ledger_topup_set_customer(struct store *lg, const char *account, const char *customer,
+enum cd_err ledger_topup_set_customer(struct store *db, const char *account, const char *customer,
 				      char *stored, size_t cap)
 {
 	struct store_tx t;
 	assert(customer != NULL);
 	assert(cap > 0);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, set_customer_tx(lg, account, customer, stored, cap));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, set_customer_tx(db, account, customer, stored, cap));
 	return t.rc;
 }
 
@@ -200,51 +200,51 @@ enum cd_err ledger_topup_set_customer(struct store *lg, const char *account, con
 static const char SQL_TOPUP_FAILED[] = "UPDATE topups SET status = 'failed' WHERE id = ? AND status = 'pending' "
 				       "AND session_id IS NULL";
 
-static enum cd_err opened_tx(struct store *lg, int64_t topup_id, const char *session_id, const char *url)
+static enum cd_err opened_tx(struct store *db, int64_t topup_id, const char *session_id, const char *url)
 {
 	if (session_id == NULL)
-		return store_do(lg, SQL_TOPUP_FAILED, "topup failed", "i", topup_id);
+		return store_do(db, SQL_TOPUP_FAILED, "topup failed", "i", topup_id);
 	int e;
-	struct dbstmt *s = store_exec(lg, "UPDATE topups SET session_id = ?, checkout_url = ? WHERE id = ?", &e, "ssi",
+	struct dbstmt *s = store_exec(db, "UPDATE topups SET session_id = ?, checkout_url = ? WHERE id = ?", &e, "ssi",
 				   session_id, url, topup_id);
 	/* Stripe gave back a session another row holds (a replay of its
 	 * key that this row's lookup could not see: a row made before keys
 	 * were kept on top-ups): that row stays the session's record. */
 	if (s == NULL && e == ER_DUP_ENTRY)
-		return store_do(lg, SQL_TOPUP_FAILED, "topup dedupe", "i", topup_id);
-	return s != NULL ? CD_OK : store_err(lg, e, "topup open");
+		return store_do(db, SQL_TOPUP_FAILED, "topup dedupe", "i", topup_id);
+	return s != NULL ? CD_OK : store_err(db, e, "topup open");
 }
 
-enum cd_err ledger_topup_opened(struct store *lg, int64_t topup_id, const char *session_id,
+enum cd_err ledger_topup_opened(struct store *db, int64_t topup_id, const char *session_id,
 				const char *checkout_url)
 {
 	struct store_tx t;
 	assert(topup_id > 0);	/* ledger_topup_begin's, recorded */
 	assert(session_id == NULL || checkout_url != NULL);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, opened_tx(lg, topup_id, session_id, checkout_url));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, opened_tx(db, topup_id, session_id, checkout_url));
 	return t.rc;
 }
 
-static enum cd_err expire_tx(struct store *lg, int *expired)
+static enum cd_err expire_tx(struct store *db, int *expired)
 {
 	static const char sql[] = "UPDATE topups SET status = 'expired' WHERE status = 'pending' AND created_at <= ? "
 				  "ORDER BY status, created_at LIMIT ?";
 	int e;
 	*expired = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", lg->now - LIMIT_TOPUP_PENDING_SECONDS,
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", db->now - LIMIT_TOPUP_PENDING_SECONDS,
 				   (int64_t)LIMIT_TOPUP_EXPIRE_BATCH);
 	if (s == NULL)
-		return store_err(lg, e, "topup expiry");
+		return store_err(db, e, "topup expiry");
 	*expired = (int)store_affected(s);
 	return CD_OK;
 }
 
-enum cd_err ledger_topups_expire(struct store *lg, int *expired)
+enum cd_err ledger_topups_expire(struct store *db, int *expired)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, expire_tx(lg, expired));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, expire_tx(db, expired));
 	assert(t.rc != CD_OK || *expired >= 0);
 	assert(t.rc != CD_OK || *expired <= LIMIT_TOPUP_EXPIRE_BATCH);
 	return t.rc;
@@ -262,16 +262,16 @@ struct topup_rec {
 
 /* The record of the session (locked when lock is set): CD_OK, or
  * CD_E_NOT_FOUND when creditd made no such session. */
-static enum cd_err topup_find(struct store *lg, const char *session, int lock, struct topup_rec *r)
+static enum cd_err topup_find(struct store *db, const char *session, int lock, struct topup_rec *r)
 {
 	static const char sql_read[] = "SELECT id, account_id, amount_cents, status, currency, "
 				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ?";
 	static const char sql_lock[] = "SELECT id, account_id, amount_cents, status, currency, "
 				       "COALESCE(quoted_micros, -1) FROM topups WHERE session_id = ? FOR UPDATE";
 	int e;
-	struct dbstmt *s = store_exec(lg, lock ? sql_lock : sql_read, &e, "s", session);
+	struct dbstmt *s = store_exec(db, lock ? sql_lock : sql_read, &e, "s", session);
 	if (s == NULL)
-		return store_err(lg, e, "topup lookup");
+		return store_err(db, e, "topup lookup");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
@@ -301,7 +301,7 @@ static json_t *disagreed(unsigned fields)
 
 /* Writes topup.mismatch (a NULL: no record, no account) naming what
  * disagreed (a reference this takes) and what the event said. */
-static enum cd_err mismatch(struct store *lg, struct hook_run *h, const struct acct *a, json_t *what)
+static enum cd_err mismatch(struct store *db, struct hook_run *h, const struct acct *a, json_t *what)
 {
 	const struct ledger_news *ev = h->ev;
 	if (what == NULL)
@@ -315,7 +315,7 @@ static enum cd_err mismatch(struct store *lg, struct hook_run *h, const struct a
 				"currency", ev->currency, "payment_status", ev->payment_status);
 	h->outcome = a != NULL ? "not credited: the event disagrees with creditd's record"
 			       : "not credited: creditd did not create this session";
-	return ledger_events_add(lg, a, EVENT_TOPUP_MISMATCH, json_pack("{s:s, s:s, s:s, s:o, s:o}", "session",
+	return ledger_events_add(db, a, EVENT_TOPUP_MISMATCH, json_pack("{s:s, s:s, s:s, s:o, s:o}", "session",
 			 ev->session_id, "stripe_event", ev->id, "stripe_event_type", ev->type, "disagreed", what,
 			 "received", got));
 }
@@ -323,7 +323,7 @@ static enum cd_err mismatch(struct store *lg, struct hook_run *h, const struct a
 /* A session creditd has no record of: not a top-up at all (another
  * metadata.type, a subscription's Checkout) is only acknowledged; one
  * that claims to be a top-up is a mismatch of no account. */
-static enum cd_err not_ours(struct store *lg, struct hook_run *h)
+static enum cd_err not_ours(struct store *db, struct hook_run *h)
 {
 	const struct ledger_news *ev = h->ev;
 	if ((ev->metadata_type[0] != '\0' && strcmp(ev->metadata_type, "credit_topup") != 0) ||
@@ -331,7 +331,7 @@ static enum cd_err not_ours(struct store *lg, struct hook_run *h)
 		h->outcome = "ignored: not a credit top-up";
 		return CD_OK;
 	}
-	return mismatch(lg, h, NULL, json_pack("[s]", "unknown_session"));
+	return mismatch(db, h, NULL, json_pack("[s]", "unknown_session"));
 }
 
 /* Every row the credit's decision and write need, loaded under the
@@ -350,16 +350,16 @@ struct credit_load {
 };
 
 /* The receipt kept by payment intent until a credit (receipt_wait), locked. */
-static enum cd_err receipt_waiting(struct store *lg, const char *payment_intent, struct credit_load *l)
+static enum cd_err receipt_waiting(struct store *db, const char *payment_intent, struct credit_load *l)
 {
 	static const char sql[] = "SELECT receipt_url, event_at FROM receipts_waiting WHERE payment_intent = ? FOR UPDATE";
 	int e;
 	l->receipt = 0;
 	if (payment_intent[0] == '\0')
 		return CD_OK;
-	struct dbstmt *s = store_exec(lg, sql, &e, "s", payment_intent);
+	struct dbstmt *s = store_exec(db, sql, &e, "s", payment_intent);
 	if (s == NULL)
-		return store_err(lg, e, "receipt waiting");
+		return store_err(db, e, "receipt waiting");
 	int got = store_fetch(s);
 	if (got <= 0)
 		return got < 0 ? CD_E_INTERNAL : CD_OK;
@@ -369,30 +369,30 @@ static enum cd_err receipt_waiting(struct store *lg, const char *payment_intent,
 }
 
 /* CD_E_NOT_FOUND: creditd made no such session. */
-static enum cd_err credit_load(struct store *lg, const struct ledger_news *ev, struct credit_load *l)
+static enum cd_err credit_load(struct store *db, const struct ledger_news *ev, struct credit_load *l)
 {
-	enum cd_err rc = topup_find(lg, ev->session_id, 0, &l->r);
+	enum cd_err rc = topup_find(db, ev->session_id, 0, &l->r);
 	if (rc == CD_OK)
-		rc = ledger_referrals_lock(lg, l->r.account_id, 0, &l->a, &l->k);
+		rc = ledger_referrals_lock(db, l->r.account_id, 0, &l->a, &l->k);
 	if (rc == CD_OK)
-		rc = topup_find(lg, ev->session_id, 1, &l->r);
+		rc = topup_find(db, ev->session_id, 1, &l->r);
 	if (rc == CD_OK)
-		rc = ledger_rows_debt_read(lg, &l->a, &l->debt);
+		rc = ledger_rows_debt_read(db, &l->a, &l->debt);
 	if (rc == CD_OK)
-		rc = receipt_waiting(lg, ev->payment_intent, l);
+		rc = receipt_waiting(db, ev->payment_intent, l);
 	/* The record's account, locked in this transaction. */
 	assert(rc != CD_OK || l->r.account_id == l->a.id);
-	assert(rc != CD_OK || l->a.locked_tx == lg->tx_serial);
+	assert(rc != CD_OK || l->a.locked_tx == db->tx_serial);
 	return rc;
 }
 
-static void credit_case(const struct store *lg, const struct ledger_news *ev, const struct credit_load *l,
+static void credit_case(const struct store *db, const struct ledger_news *ev, const struct credit_load *l,
 			struct money_topup_case *c)
 {
 	*c = (struct money_topup_case){
 		.credited = strcmp(l->r.status, "credited") == 0, .expired = strcmp(l->r.status, "expired") == 0,
 		.account = l->a.ext_id, .amount_cents = l->r.amount_cents, .currency = l->r.currency,
-		.quoted_micros = l->r.quoted_micros, .rate = ledger_config_of(lg->cfg)->topup_rate,
+		.quoted_micros = l->r.quoted_micros, .rate = ledger_config_of(db->cfg)->topup_rate,
 		.balance = l->a.balance, .debt = l->debt.owed, .completed = ev->kind == LEDGER_NEWS_CHECKOUT_COMPLETED,
 		.ev_account = ev->account, .ev_metadata_type = ev->metadata_type, .ev_mode = ev->mode,
 		.ev_currency = ev->currency, .ev_payment_status = ev->payment_status,
@@ -402,7 +402,7 @@ static void credit_case(const struct store *lg, const struct ledger_news *ev, co
 /* The record credited, as decided: its grant and journal row through the
  * writer, then the record's new state (with the receipt that waited for
  * it) and topup.succeeded, which name the grant's id the write gave. */
-static enum cd_err credit_write(struct store *lg, struct hook_run *h, struct credit_load *l,
+static enum cd_err credit_write(struct store *db, struct hook_run *h, struct credit_load *l,
 				const struct money_topup_effect *d)
 {
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
@@ -418,19 +418,19 @@ static enum cd_err credit_write(struct store *lg, struct hook_run *h, struct cre
 	const char *pi = ev->payment_intent[0] ? ev->payment_intent : NULL;
 	const char *invoice = ev->invoice_id[0] ? ev->invoice_id : NULL;
 	int64_t grant_id, journal_id;
-	enum cd_err rc = ledger_rows_grant_write(lg, &l->a, "grant", &n, &l->debt, &d->grant, &grant_id, &journal_id);
+	enum cd_err rc = ledger_rows_grant_write(db, &l->a, "grant", &n, &l->debt, &d->grant, &grant_id, &journal_id);
 	if (rc == CD_OK && !l->receipt)
-		rc = store_do(lg, sql_done, "topup credit", "isiiIsi", d->micros, pi, grant_id, lg->now, paid, invoice,
+		rc = store_do(db, sql_done, "topup credit", "isiiIsi", d->micros, pi, grant_id, db->now, paid, invoice,
 			      l->r.id);
 	else if (rc == CD_OK)
-		rc = store_do(lg, sql_receipt, "topup credit", "isiiIssii", d->micros, pi, grant_id, lg->now, paid,
+		rc = store_do(db, sql_receipt, "topup credit", "isiiIssii", d->micros, pi, grant_id, db->now, paid,
 			      invoice, l->receipt_url, l->receipt_event_at, l->r.id);
 	if (rc == CD_OK && l->receipt)
-		rc = store_do(lg, sql_receipt_done, "receipt applied", "s", ev->payment_intent);
+		rc = store_do(db, sql_receipt_done, "receipt applied", "s", ev->payment_intent);
 	if (rc == CD_OK) {
 		char gid[32];
 		ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
-		rc = ledger_events_add(lg, &l->a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}",
+		rc = ledger_events_add(db, &l->a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}",
 			       "amount_micros", (json_int_t)d->micros, "amount_cents", (json_int_t)l->r.amount_cents,
 			       "session", ev->session_id, "grant_id", gid));
 	}
@@ -443,20 +443,20 @@ static enum cd_err credit_write(struct store *lg, struct hook_run *h, struct cre
  * ledger_referrals_save); a dispute that waited takes the reward back
  * whole, as one coming after would (after the dispute's own take, which
  * the reward's grants, spent first, must not pay). */
-static enum cd_err credit_after(struct store *lg, struct hook_run *h, struct credit_load *l)
+static enum cd_err credit_after(struct store *db, struct hook_run *h, struct credit_load *l)
 {
 	const struct ledger_news *ev = h->ev;
 	struct funded f = {.kind = FUNDED_TOPUP, .id = l->r.id, .account_id = l->a.id};
-	enum cd_err rc = ledger_disputes_apply_waiting(lg, &l->a, &f, ev->payment_intent);
+	enum cd_err rc = ledger_disputes_apply_waiting(db, &l->a, &f, ev->payment_intent);
 	if (rc == CD_OK)
-		rc = ledger_referrals_reward(lg, &l->a, &l->k, l->r.id);
+		rc = ledger_referrals_reward(db, &l->a, &l->k, l->r.id);
 	if (rc == CD_OK && f.disputed > 0)
-		rc = ledger_referrals_take(lg, &l->a, &l->k, l->r.id, "dispute", ev->payment_intent);
+		rc = ledger_referrals_take(db, &l->a, &l->k, l->r.id, "dispute", ev->payment_intent);
 	return rc;
 }
 
 /* Writes what money_topup_credit decided. */
-static enum cd_err credit_apply(struct store *lg, struct hook_run *h, struct credit_load *l,
+static enum cd_err credit_apply(struct store *db, struct hook_run *h, struct credit_load *l,
 				const struct money_topup_effect *d)
 {
 	const struct ledger_news *ev = h->ev;
@@ -466,22 +466,22 @@ static enum cd_err credit_apply(struct store *lg, struct hook_run *h, struct cre
 		h->outcome = "duplicate: session already credited";
 		return CD_OK;
 	case MONEY_TOPUP_MISMATCH:
-		return mismatch(lg, h, &l->a, disagreed(d->fields));
+		return mismatch(db, h, &l->a, disagreed(d->fields));
 	case MONEY_TOPUP_AWAITING:
 		h->outcome = "pending: not paid yet (an async payment may follow)";
 		return CD_OK;
 	case MONEY_TOPUP_BALANCE_CAP:
 		/* docs/api.md, "Money stays in range": refused before anything moves, never wrapped. */
-		return refusal_set(&lg->refusal, REFUSE_BALANCE_CAP, l->a.ext_id, NULL);
+		return refusal_set(&db->refusal, REFUSE_BALANCE_CAP, l->a.ext_id, NULL);
 	case MONEY_TOPUP_CREDIT:
 		/* A late async payment of a session the sweeper marked
 		 * expired is still creditd's own, paid: it credits. */
 		if (d->late)
 			log_info("stripe event %s: top-up of session %s paid after it expired, credited", ev->id,
 				 ev->session_id);
-		rc = credit_write(lg, h, l, d);
+		rc = credit_write(db, h, l, d);
 		if (rc == CD_OK)
-			rc = credit_after(lg, h, l);
+			rc = credit_after(db, h, l);
 		h->outcome = "credited";
 		return rc;
 	}
@@ -493,27 +493,27 @@ static enum cd_err credit_apply(struct store *lg, struct hook_run *h, struct cre
  * checkout.session.completed with payment_status unpaid is Stripe's way
  * of saying an async payment (a bank debit) is under way: it waits for
  * async_payment_succeeded and is no mismatch. */
-enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
+enum cd_err ledger_topups_checkout_paid(struct store *db, struct hook_run *h)
 {
 	const struct ledger_news *ev = h->ev;
 	struct credit_load l;
 	struct money_topup_case c;
 	struct money_topup_effect d;
 	assert(ev->session_id[0] != '\0');	/* a session event without its id is refused when parsed */
-	enum cd_err rc = credit_load(lg, ev, &l);
+	enum cd_err rc = credit_load(db, ev, &l);
 	if (rc == CD_E_NOT_FOUND)
-		return not_ours(lg, h);
+		return not_ours(db, h);
 	if (rc != CD_OK)
 		return rc;
 	const int64_t before = l.a.balance;
 	h->account_id = l.a.id;
-	credit_case(lg, ev, &l, &c);
+	credit_case(db, ev, &l, &c);
 	money_topup_credit(&c, &d);
-	rc = credit_apply(lg, h, &l, &d);
+	rc = credit_apply(db, h, &l, &d);
 	if (rc == CD_OK && (l.a.dirty || d.outcome == MONEY_TOPUP_CREDIT))
-		rc = ledger_events_acct_save(lg, &l.a);
+		rc = ledger_events_acct_save(db, &l.a);
 	if (rc == CD_OK)
-		rc = ledger_referrals_save(lg, &l.a, &l.k);
+		rc = ledger_referrals_save(db, &l.a, &l.k);
 	/* Only a credit moves money: a duplicate, a mismatch or a wait does not. */
 	assert(rc != CD_OK || d.outcome == MONEY_TOPUP_CREDIT || l.a.balance == before);
 	return rc;
@@ -524,14 +524,14 @@ enum cd_err ledger_topups_checkout_paid(struct store *lg, struct hook_run *h)
 /* The top-up whose column (payment_intent or invoice_id) is key: its row
  * id and account, or CD_E_NOT_FOUND. No lock: a receipt changes no
  * balance, and the one UPDATE that stores it locks the row alone. */
-static enum cd_err receipt_topup(struct store *lg, int by_invoice, const char *key, int64_t *id, int64_t *account_id)
+static enum cd_err receipt_topup(struct store *db, int by_invoice, const char *key, int64_t *id, int64_t *account_id)
 {
 	static const char sql_pi[] = "SELECT id, account_id FROM topups WHERE payment_intent = ? AND status = 'credited'";
 	static const char sql_invoice[] = "SELECT id, account_id FROM topups WHERE invoice_id = ? AND status = 'credited'";
 	int e;
-	struct dbstmt *s = store_exec(lg, by_invoice ? sql_invoice : sql_pi, &e, "s", key);
+	struct dbstmt *s = store_exec(db, by_invoice ? sql_invoice : sql_pi, &e, "s", key);
 	if (s == NULL)
-		return store_err(lg, e, "receipt topup lookup");
+		return store_err(db, e, "receipt topup lookup");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
@@ -545,10 +545,10 @@ static enum cd_err receipt_topup(struct store *lg, int by_invoice, const char *k
 /* The outcome of the UPDATE s (NULL: failed with error e) that stores a
  * URL: no row matched (the connection counts found rows) is an event
  * created before the one whose URL is kept. */
-static enum cd_err receipt_store(struct store *lg, struct hook_run *h, struct dbstmt *s, int e, const char *stored)
+static enum cd_err receipt_store(struct store *db, struct hook_run *h, struct dbstmt *s, int e, const char *stored)
 {
 	if (s == NULL)
-		return store_err(lg, e, "receipt store");
+		return store_err(db, e, "receipt store");
 	h->outcome = store_affected(s) > 0 ? stored : "unchanged: the URL kept is from a later event";
 	return CD_OK;
 }
@@ -556,13 +556,13 @@ static enum cd_err receipt_store(struct store *lg, struct hook_run *h, struct db
 /* A receipt whose top-up is not credited yet (its charge event came
  * first, as Stripe's usually does): kept by payment intent, the latest
  * event's, until the credit writes it on the top-up (receipt_apply). */
-static enum cd_err receipt_wait(struct store *lg, struct hook_run *h)
+static enum cd_err receipt_wait(struct store *db, struct hook_run *h)
 {
 	static const char sql[] = "INSERT INTO receipts_waiting (payment_intent, receipt_url, event_at, created_at) "
 				  "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE receipt_url = IF(event_at <= VALUES(event_at), "
 				  "VALUES(receipt_url), receipt_url), event_at = GREATEST(event_at, VALUES(event_at))";
 	const struct ledger_news *ev = h->ev;
-	enum cd_err rc = store_do(lg, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, lg->now);
+	enum cd_err rc = store_do(db, sql, "receipt wait", "ssii", ev->payment_intent, ev->receipt_url, ev->created, db->now);
 	h->outcome = "kept: no top-up credited for this payment intent yet";
 	return rc;
 }
@@ -572,7 +572,7 @@ static enum cd_err receipt_wait(struct store *lg, struct hook_run *h)
  * one already (Stripe does not deliver in order). Only a top-up creditd
  * credited has a payment intent on its row: a charge of anything else
  * changes nothing. */
-enum cd_err ledger_topups_receipt(struct store *lg, struct hook_run *h)
+enum cd_err ledger_topups_receipt(struct store *db, struct hook_run *h)
 {
 	static const char sql[] = "UPDATE topups SET receipt_url = ?, receipt_event_at = ? WHERE id = ? "
 				  "AND (receipt_event_at IS NULL OR receipt_event_at <= ?)";
@@ -584,21 +584,21 @@ enum cd_err ledger_topups_receipt(struct store *lg, struct hook_run *h)
 		h->outcome = "ignored: no payment intent or no https receipt_url";
 		return CD_OK;
 	}
-	enum cd_err rc = receipt_topup(lg, 0, ev->payment_intent, &id, &account_id);
+	enum cd_err rc = receipt_topup(db, 0, ev->payment_intent, &id, &account_id);
 	if (rc == CD_E_NOT_FOUND)
-		return receipt_wait(lg, h);
+		return receipt_wait(db, h);
 	if (rc != CD_OK)
 		return rc;
 	h->account_id = account_id;
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "siii", ev->receipt_url, ev->created, id, ev->created);
-	return receipt_store(lg, h, s, e, "receipt stored");
+	struct dbstmt *s = store_exec(db, sql, &e, "siii", ev->receipt_url, ev->created, id, ev->created);
+	return receipt_store(db, h, s, e, "receipt stored");
 }
 
 /* invoice.paid / invoice.finalized of an invoice a top-up's Checkout
  * Session made (stripe.invoice_topups): its hosted_invoice_url and
  * invoice_pdf, each kept as it was when the event does not carry it. */
-enum cd_err ledger_topups_invoice(struct store *lg, struct hook_run *h)
+enum cd_err ledger_topups_invoice(struct store *db, struct hook_run *h)
 {
 	static const char sql[] = "UPDATE topups SET invoice_url = IFNULL(?, invoice_url), invoice_pdf = "
 				  "IFNULL(?, invoice_pdf), invoice_event_at = ? WHERE id = ? "
@@ -611,7 +611,7 @@ enum cd_err ledger_topups_invoice(struct store *lg, struct hook_run *h)
 		h->outcome = "ignored: no https invoice url";
 		return CD_OK;
 	}
-	enum cd_err rc = receipt_topup(lg, 1, ev->invoice_id, &id, &account_id);
+	enum cd_err rc = receipt_topup(db, 1, ev->invoice_id, &id, &account_id);
 	if (rc == CD_E_NOT_FOUND) {
 		h->outcome = "ignored: no top-up for this invoice";
 		return CD_OK;
@@ -620,7 +620,7 @@ enum cd_err ledger_topups_invoice(struct store *lg, struct hook_run *h)
 		return rc;
 	h->account_id = account_id;
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ssiii", ev->invoice_url[0] ? ev->invoice_url : NULL,
+	struct dbstmt *s = store_exec(db, sql, &e, "ssiii", ev->invoice_url[0] ? ev->invoice_url : NULL,
 				   ev->invoice_pdf[0] ? ev->invoice_pdf : NULL, ev->created, id, ev->created);
-	return receipt_store(lg, h, s, e, "invoice stored");
+	return receipt_store(db, h, s, e, "invoice stored");
 }

@@ -21,7 +21,7 @@ static enum cd_err journal_row_copy(const struct dbstmt *s, struct ledger_journa
 	return CD_OK;
 }
 
-static enum cd_err export_tx(struct store *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+static enum cd_err export_tx(struct store *db, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
 			     int cap, int *n)
 {
 	static const char sql[] = "SELECT id, amount_micros, balance_after_micros, cause, source, reference, "
@@ -30,12 +30,12 @@ static enum cd_err export_tx(struct store *lg, const char *id, int64_t after_seq
 	struct acct a;
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	enum cd_err rc = ledger_rows_acct_read(lg, id, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, id, &a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iii", a.id, after_seq, (int64_t)cap);
+	struct dbstmt *s = store_exec(db, sql, &e, "iii", a.id, after_seq, (int64_t)cap);
 	if (s == NULL)
-		return store_err(lg, e, "export");
+		return store_err(db, e, "export");
 	while (*n < cap && store_fetch(s) == 1) {
 		rc = journal_row_copy(s, &rows[*n]);
 		if (rc != CD_OK)
@@ -45,13 +45,13 @@ static enum cd_err export_tx(struct store *lg, const char *id, int64_t after_seq
 	return CD_OK;
 }
 
-enum cd_err ledger_export_next(struct store *lg, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
+enum cd_err ledger_export_next(struct store *db, const char *id, int64_t after_seq, struct ledger_journal_row *rows,
 			       int cap, int *n)
 {
 	struct store_tx t;
 	*n = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, export_tx(lg, id, after_seq, rows, cap, n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, export_tx(db, id, after_seq, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc;

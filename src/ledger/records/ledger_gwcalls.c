@@ -35,24 +35,24 @@ struct gw_response_tx {
 	const struct ledger_usage_billed *billed;	/* kept on the usage of hold (account_id, hold) instead */
 };
 
-static enum cd_err response_tx(struct store *lg, struct gw_response_tx *x)
+static enum cd_err response_tx(struct store *db, struct gw_response_tx *x)
 {
 	int e;
 	const struct ledger_usage_billed *b = x->billed;
 	if (b != NULL)
-		return store_do(lg, SQL_BILLED, "usage billed", "isiiiiisiiii", (int64_t)b->over_hold, b->service_tier,
+		return store_do(db, SQL_BILLED, "usage billed", "isiiiiisiiii", (int64_t)b->over_hold, b->service_tier,
 				    (int64_t)b->long_context, b->cache_write_1h_tokens, b->audio_input_tokens,
 				    b->audio_output_tokens, b->web_search_calls, b->provider, (int64_t)b->attempts,
 				    (int64_t)b->usage_unknown, x->hold, x->account_id);
 	if (x->renew_ttl > 0)
-		return store_do(lg, SQL_RENEW, "hold renewal", "iiii", lg->now + x->renew_ttl, x->hold, x->account_id,
-				    lg->now);
+		return store_do(db, SQL_RENEW, "hold renewal", "iiii", db->now + x->renew_ttl, x->hold, x->account_id,
+				    db->now);
 	if (x->keep)
-		return store_do(lg, SQL_KEEP, "response kept", "sis", x->id, lg->now, x->account);
-	struct dbstmt *s = store_exec(lg, SQL_OWNED, &e, "ssi", x->account, x->id,
-					  lg->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY);
+		return store_do(db, SQL_KEEP, "response kept", "sis", x->id, db->now, x->account);
+	struct dbstmt *s = store_exec(db, SQL_OWNED, &e, "ssi", x->account, x->id,
+					  db->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY);
 	if (s == NULL)
-		return store_err(lg, e, "response lookup");
+		return store_err(db, e, "response lookup");
 	int got = store_fetch(s);
 	if (got < 0)
 		return CD_E_INTERNAL;
@@ -61,64 +61,64 @@ static enum cd_err response_tx(struct store *lg, struct gw_response_tx *x)
 }
 
 /* One transaction on the account's node, the ledger's routing as it was. */
-static enum cd_err run(struct store *lg, struct gw_response_tx *x)
+static enum cd_err run(struct store *db, struct gw_response_tx *x)
 {
 	struct store_tx t;
-	char route[sizeof(lg->route)];
-	int routed = lg->routed;
-	memcpy(route, lg->route, sizeof(route));
-	store_route(lg, x->account);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, response_tx(lg, x));
-	lg->routed = routed;
-	memcpy(lg->route, route, sizeof(route));
+	char route[sizeof(db->route)];
+	int routed = db->routed;
+	memcpy(route, db->route, sizeof(route));
+	store_route(db, x->account);
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, response_tx(db, x));
+	db->routed = routed;
+	memcpy(db->route, route, sizeof(route));
 	return t.rc;
 }
 
-enum cd_err ledger_gw_response_keep(struct store *lg, const char *account, const char *response_id)
+enum cd_err ledger_gw_response_keep(struct store *db, const char *account, const char *response_id)
 {
 	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0, NULL};
 	assert(account != NULL);
 	if (response_id == NULL || response_id[0] == '\0')
 		return CD_OK;
-	return run(lg, &x);
+	return run(db, &x);
 }
 
-enum cd_err ledger_gw_response_owned(struct store *lg, const char *account, const char *response_id, int *owned)
+enum cd_err ledger_gw_response_owned(struct store *db, const char *account, const char *response_id, int *owned)
 {
 	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0, NULL};
 	assert(account != NULL);
 	assert(response_id != NULL);
-	enum cd_err rc = run(lg, &x);
+	enum cd_err rc = run(db, &x);
 	*owned = rc == CD_OK && x.owned;
 	assert(rc == CD_OK || !*owned);	/* not known: not owned */
 	return rc;
 }
 
-enum cd_err ledger_hold_renew(struct store *lg, const char *account, const char *hold_id, int64_t ttl_seconds)
+enum cd_err ledger_hold_renew(struct store *db, const char *account, const char *hold_id, int64_t ttl_seconds)
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, NULL};
 	assert(account != NULL);
 	assert(hold_id != NULL);
-	store_holdid_ensure(lg);
+	store_holdid_ensure(db);
 	if (ttl_seconds <= 0 || ledger_rows_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	assert(x.hold > 0);	/* a hold id parsed names a hold and its account */
 	assert(x.account_id > 0);
-	return run(lg, &x);
+	return run(db, &x);
 }
 
-enum cd_err ledger_usage_billed(struct store *lg, const char *account, const char *hold_id,
+enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b)
 {
 	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, b};
 	assert(b != NULL);
 	assert(hold_id != NULL);
-	store_holdid_ensure(lg);
+	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	assert(x.hold > 0);
-	return run(lg, &x);
+	return run(db, &x);
 }
 
 /* ---- One hold as GET /v1/holds/{hold_id} shows it (docs/api.md) ---- */
@@ -165,15 +165,15 @@ static json_t *hold_usage(struct dbstmt *s)
 			 (json_int_t)store_i64(s, 21), "web_search_calls", (json_int_t)store_i64(s, 22));
 }
 
-static enum cd_err hold_get_tx(struct store *lg, const char *hold_id, int64_t account_id, int64_t hold, json_t **out)
+static enum cd_err hold_get_tx(struct store *db, const char *hold_id, int64_t account_id, int64_t hold, json_t **out)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_HOLD_GET, &e, "ii", hold, account_id);
+	struct dbstmt *s = store_exec(db, SQL_HOLD_GET, &e, "ii", hold, account_id);
 	if (s == NULL)
-		return store_err(lg, e, "hold lookup");
+		return store_err(db, e, "hold lookup");
 	int got = store_fetch(s);
 	if (got <= 0)
-		return got < 0 ? CD_E_INTERNAL : refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
+		return got < 0 ? CD_E_INTERNAL : refusal_set(&db->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
 	json_t *usage = store_i64(s, 10) == 0 ? json_null() : hold_usage(s);
 	int recorded = store_i64(s, 10) != 0;
 	/* An unresolved hold (sql/058) is pending in the ledger and shown as
@@ -196,19 +196,19 @@ static enum cd_err hold_get_tx(struct store *lg, const char *hold_id, int64_t ac
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_hold_get(struct store *lg, const char *hold_id, json_t **out)
+enum cd_err ledger_hold_get(struct store *db, const char *hold_id, json_t **out)
 {
 	struct store_tx t;
 	int64_t account_id, hold;
 	assert(hold_id != NULL);
 	*out = NULL;
-	store_holdid_ensure(lg);
+	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0)
-		return refusal_set(&lg->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);) {
+		return refusal_set(&db->refusal, REFUSE_HOLD_UNKNOWN, hold_id, NULL);
+	for (store_tx_init(db, &t); store_tx_next(db, &t);) {
 		json_decref(*out);
 		*out = NULL;
-		store_tx_end(lg, &t, hold_get_tx(lg, hold_id, account_id, hold, out));
+		store_tx_end(db, &t, hold_get_tx(db, hold_id, account_id, hold, out));
 	}
 	if (t.rc != CD_OK) {
 		json_decref(*out);

@@ -22,37 +22,37 @@ static const char SQL_ENQUEUE[] = "INSERT IGNORE INTO event_mails (event_id, acc
 	"WHERE e.id > ? AND e.id <= ? AND a.email IS NOT NULL AND FIND_IN_SET(e.type, ?) > 0 AND e.created_at + ? > ?";
 static const char SQL_CURSOR_MOVE[] = "UPDATE mail_cursor SET last_event_id = ? WHERE id = 1";
 
-static enum cd_err enqueue_tx(struct store *lg, const char *types, int64_t retry, int *scanned, int *added)
+static enum cd_err enqueue_tx(struct store *db, const char *types, int64_t retry, int *scanned, int *added)
 {
 	int e;
 	*scanned = *added = 0;
-	struct dbstmt *s = store_exec(lg, SQL_CURSOR, &e, "");
+	struct dbstmt *s = store_exec(db, SQL_CURSOR, &e, "");
 	if (s == NULL)
-		return store_err(lg, e, "mail cursor");
+		return store_err(db, e, "mail cursor");
 	if (store_fetch(s) != 1)	/* none yet: it starts at the newest event */
-		return store_do(lg, SQL_CURSOR_START, "mail cursor start", "");
+		return store_do(db, SQL_CURSOR_START, "mail cursor start", "");
 	int64_t from = store_i64(s, 0);
-	s = store_exec(lg, SQL_SCAN_END, &e, "iii", from, from, (int64_t)LIMIT_MAIL_SCAN_EVENTS);
+	s = store_exec(db, SQL_SCAN_END, &e, "iii", from, from, (int64_t)LIMIT_MAIL_SCAN_EVENTS);
 	if (s == NULL)
-		return store_err(lg, e, "mail scan");
+		return store_err(db, e, "mail scan");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	int64_t count = store_i64(s, 0), to = store_i64(s, 1);
 	if (count == 0)
 		return CD_OK;
-	s = store_exec(lg, SQL_ENQUEUE, &e, "iiisii", lg->now, from, to, types, retry, lg->now);
+	s = store_exec(db, SQL_ENQUEUE, &e, "iiisii", db->now, from, to, types, retry, db->now);
 	if (s == NULL)
-		return store_err(lg, e, "mail enqueue");
+		return store_err(db, e, "mail enqueue");
 	*added = (int)store_affected(s);
 	*scanned = (int)count;
-	return store_do(lg, SQL_CURSOR_MOVE, "mail cursor move", "i", to);
+	return store_do(db, SQL_CURSOR_MOVE, "mail cursor move", "i", to);
 }
 
-enum cd_err ledger_mails_enqueue(struct store *lg, const char *types, int64_t retry_seconds, int *scanned, int *added)
+enum cd_err ledger_mails_enqueue(struct store *db, const char *types, int64_t retry_seconds, int *scanned, int *added)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, enqueue_tx(lg, types, retry_seconds, scanned, added));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, enqueue_tx(db, types, retry_seconds, scanned, added));
 	if (t.rc != CD_OK)
 		*scanned = *added = 0;
 	return t.rc;
@@ -97,7 +97,7 @@ static int mail_of_row(const struct dbstmt *s, struct ledger_mail *m, const char
 	return m->data != NULL ? 1 : -1;
 }
 
-static enum cd_err claim_tx(struct store *lg, struct ledger_mail *out, int max, int64_t lease, int *claimed)
+static enum cd_err claim_tx(struct store *db, struct ledger_mail *out, int max, int64_t lease, int *claimed)
 {
 	struct ledger_mail due[LIMIT_MAIL_BATCH];
 	const char *why[LIMIT_MAIL_BATCH];
@@ -105,9 +105,9 @@ static enum cd_err claim_tx(struct store *lg, struct ledger_mail *out, int max, 
 	int n = 0, e, got;
 	mails_free(out, *claimed);
 	*claimed = 0;
-	struct dbstmt *s = store_exec(lg, SQL_MAIL_DUE, &e, "ii", lg->now, (int64_t)max);
+	struct dbstmt *s = store_exec(db, SQL_MAIL_DUE, &e, "ii", db->now, (int64_t)max);
 	if (s == NULL)
-		return store_err(lg, e, "mails due");
+		return store_err(db, e, "mails due");
 	while (n < max && n < LIMIT_MAIL_BATCH && (got = store_fetch(s)) == 1) {
 		send[n] = mail_of_row(s, &due[n], &why[n]);
 		if (send[n] < 0) {
@@ -120,10 +120,10 @@ static enum cd_err claim_tx(struct store *lg, struct ledger_mail *out, int max, 
 	for (int i = 0; i < n; i++) {
 		struct dbstmt *l = NULL;
 		if (rc == CD_OK && !send[i])
-			rc = store_do(lg, SQL_MAIL_DROP, "mail drop", "si", why[i], due[i].event_id);
-		else if (rc == CD_OK && (l = store_exec(lg, SQL_MAIL_LEASE, &e, "iii", lg->now + lease,
-						      due[i].event_id, lg->now)) == NULL)
-			rc = store_err(lg, e, "mail lease");
+			rc = store_do(db, SQL_MAIL_DROP, "mail drop", "si", why[i], due[i].event_id);
+		else if (rc == CD_OK && (l = store_exec(db, SQL_MAIL_LEASE, &e, "iii", db->now + lease,
+						      due[i].event_id, db->now)) == NULL)
+			rc = store_err(db, e, "mail lease");
 		if (rc == CD_OK && l != NULL && store_affected(l) == 1) {
 			out[(*claimed)++] = due[i];
 			continue;
@@ -133,12 +133,12 @@ static enum cd_err claim_tx(struct store *lg, struct ledger_mail *out, int max, 
 	return rc;
 }
 
-enum cd_err ledger_mails_claim(struct store *lg, struct ledger_mail *out, int max, int64_t lease_seconds, int *n)
+enum cd_err ledger_mails_claim(struct store *db, struct ledger_mail *out, int max, int64_t lease_seconds, int *n)
 {
 	struct store_tx t;
 	int claimed = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, claim_tx(lg, out, max, lease_seconds, &claimed));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, claim_tx(db, out, max, lease_seconds, &claimed));
 	if (t.rc != CD_OK) {
 		mails_free(out, claimed);
 		claimed = 0;
@@ -153,43 +153,43 @@ static const char SQL_MAIL_FAILED[] = "UPDATE event_mails SET state = IF(created
 	"attempts = attempts + 1, next_at = ? + LEAST(POW(2, LEAST(attempts, 20)), ?), last_error = ? "
 	"WHERE event_id = ? AND state = 'pending'";
 
-static enum cd_err sent_tx(struct store *lg, int64_t id, int ok, const char *error, int64_t retry_seconds)
+static enum cd_err sent_tx(struct store *db, int64_t id, int ok, const char *error, int64_t retry_seconds)
 {
 	if (ok)
-		return store_do(lg, SQL_MAIL_SENT, "mail sent", "ii", lg->now, id);
-	return store_do(lg, SQL_MAIL_FAILED, "mail failed", "iiiisi", retry_seconds, lg->now, lg->now,
+		return store_do(db, SQL_MAIL_SENT, "mail sent", "ii", db->now, id);
+	return store_do(db, SQL_MAIL_FAILED, "mail failed", "iiiisi", retry_seconds, db->now, db->now,
 			(int64_t)LIMIT_MAIL_BACKOFF_MAX_SECONDS, error != NULL ? error : "", id);
 }
 
-enum cd_err ledger_mail_sent(struct store *lg, int64_t event_id, int ok, const char *error, int64_t retry_seconds)
+enum cd_err ledger_mail_sent(struct store *db, int64_t event_id, int ok, const char *error, int64_t retry_seconds)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, sent_tx(lg, event_id, ok, error, retry_seconds));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, sent_tx(db, event_id, ok, error, retry_seconds));
 	return t.rc;
 }
 
 /* ---- /metrics ---- */
 
-static enum cd_err count_tx(struct store *lg, int64_t *n)
+static enum cd_err count_tx(struct store *db, int64_t *n)
 {
 	static const char sql[] = "SELECT COUNT(*) FROM (SELECT 1 FROM event_mails WHERE state = 'pending' LIMIT ?) p";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
 	if (s == NULL)
-		return store_err(lg, e, "mail count");
+		return store_err(db, e, "mail count");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	*n = store_i64(s, 0);
 	return CD_OK;
 }
 
-enum cd_err ledger_mails_count(struct store *lg)
+enum cd_err ledger_mails_count(struct store *db)
 {
 	struct store_tx t;
 	int64_t n = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, count_tx(lg, &n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, count_tx(db, &n));
 	if (t.rc == CD_OK)
 		metrics_mail_pending((long long)n);
 	return t.rc;

@@ -81,7 +81,7 @@ static enum cd_err too_many(void)
 	return CD_E_INTERNAL;
 }
 
-static enum cd_err prices_tx(struct store *lg, struct price_load *l)
+static enum cd_err prices_tx(struct store *db, struct price_load *l)
 {
 	/* A model with no cache-write price of its own (NULL) writes its
 	 * cache at its input price (docs/api.md, "Costs"). */
@@ -93,9 +93,9 @@ static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
 	int e;
 	l->n = 0;
-	struct dbstmt *s = store_exec(lg, sql_models, &e, "");
+	struct dbstmt *s = store_exec(db, sql_models, &e, "");
 	if (s == NULL)
-		return store_err(lg, e, "price load");
+		return store_err(db, e, "price load");
 	while (l->n < PRICES_MAX && store_fetch(s) == 1) {
 		struct price_entry *p = &l->e[l->n++];
 		snprintf(p->name, sizeof(p->name), "%s", store_str(s, 0));
@@ -109,9 +109,9 @@ static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 	}
 	if (l->n == PRICES_MAX && store_fetch(s) == 1)
 		return too_many();
-	s = store_exec(lg, sql_actions, &e, "");
+	s = store_exec(db, sql_actions, &e, "");
 	if (s == NULL)
-		return store_err(lg, e, "price load");
+		return store_err(db, e, "price load");
 	while (l->n < PRICES_MAX && store_fetch(s) == 1) {
 		struct price_entry *p = &l->e[l->n++];
 		memset(p, 0, sizeof(*p));
@@ -120,23 +120,23 @@ static enum cd_err prices_tx(struct store *lg, struct price_load *l)
 	}
 	if (l->n == PRICES_MAX && store_fetch(s) == 1)
 		return too_many();
-	s = store_exec(lg, sql_margin, &e, "");
+	s = store_exec(db, sql_margin, &e, "");
 	if (s == NULL)
-		return store_err(lg, e, "price load");
+		return store_err(db, e, "price load");
 	l->margin = store_fetch(s) == 1 ? store_i64(s, 0) : 10000;
 	qsort(l->e, (size_t)l->n, sizeof(l->e[0]), entry_order);
 	return CD_OK;
 }
 
-/* One reload on lg's connection: the list read in one transaction, then
+/* One reload on db's connection: the list read in one transaction, then
  * put in the cache whole. */
-static enum cd_err reload_tx(struct store *lg)
+static enum cd_err reload_tx(struct store *db)
 {
 	struct price_load *l = malloc(sizeof(*l));
 	enum cd_err rc = l == NULL ? CD_E_INTERNAL : CD_OK;
 	struct store_tx t;
-	for (store_tx_init(lg, &t); rc == CD_OK && store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, prices_tx(lg, l));
+	for (store_tx_init(db, &t); rc == CD_OK && store_tx_next(db, &t);)
+		store_tx_end(db, &t, prices_tx(db, l));
 	rc = rc == CD_OK ? t.rc : rc;
 	if (rc == CD_OK) {
 		pthread_rwlock_wrlock(&prices.lock);
@@ -150,9 +150,9 @@ static enum cd_err reload_tx(struct store *lg)
 	return rc;
 }
 
-enum cd_err ledger_prices_reload(struct store *lg)
+enum cd_err ledger_prices_reload(struct store *db)
 {
-	return reload_tx(lg);
+	return reload_tx(db);
 }
 
 /* In creditd the reload thread alone reloads (ledger_prices_serve): a
@@ -204,11 +204,11 @@ void ledger_prices_start(void)
 	pthread_mutex_unlock(&reloads.lock);
 }
 
-void ledger_prices_serve(struct store *lg)
+void ledger_prices_serve(struct store *db)
 {
 	pthread_mutex_lock(&reloads.lock);
 	assert(reloads.serving);
-	if (lg == NULL) {
+	if (db == NULL) {
 		log_error("price reloads stopped: out of memory");
 		reloads.stop = 1;
 	}
@@ -220,9 +220,9 @@ void ledger_prices_serve(struct store *lg)
 		uint64_t number = reloads.asked;
 		__atomic_store_n(&reloads.started, number, __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&reloads.lock);
-		enum cd_err rc = reload_tx(lg);
+		enum cd_err rc = reload_tx(db);
 		if (rc != CD_OK)
-			log_warn("prices not reloaded: %s", store_errmsg(lg));
+			log_warn("prices not reloaded: %s", store_errmsg(db));
 		pthread_mutex_lock(&reloads.lock);
 		assert(reloads.done < number);
 		reloads.done = number;
@@ -420,7 +420,7 @@ json_t *ledger_prices_json(const char *currency)
  * price is written as the row has it: a row without a cache-write price
  * has its input price there (pricing_parse_row), so only a model priced
  * before sql/034 keeps NULL (the input price). */
-static enum cd_err import_model(struct store *lg, const struct price_row *row)
+static enum cd_err import_model(struct store *db, const struct price_row *row)
 {
 	static const char sql_was[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, "
 		"output_micros_per_mtok, max_output_tokens, "
@@ -445,9 +445,9 @@ static enum cd_err import_model(struct store *lg, const struct price_row *row)
 	struct price was = {0, 0, 0, 0, 0, PRICING_NO_DIMS};
 	struct db_params dp;
 	int e, found;
-	struct dbstmt *s = store_exec(lg, sql_was, &e, "s", row->name);
+	struct dbstmt *s = store_exec(db, sql_was, &e, "s", row->name);
 	if (s == NULL)
-		return store_err(lg, e, "price import");
+		return store_err(db, e, "price import");
 	found = store_fetch(s) == 1;
 	if (found) {
 		was = (struct price){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 3),
@@ -462,32 +462,32 @@ static enum cd_err import_model(struct store *lg, const struct price_row *row)
 	store_param_i64(&dp, q->max_output_tokens);
 	store_param_i64(&dp, q->cache_write_micros_per_mtok);
 	dims_bind(&dp, q);
-	store_param_i64(&dp, lg->now);
-	if (store_exec_params(lg, sql_model, &dp, &e) == NULL)
-		return store_err(lg, e, "price import");
+	store_param_i64(&dp, db->now);
+	if (store_exec_params(db, sql_model, &dp, &e) == NULL)
+		return store_err(db, e, "price import");
 	if (found && pricing_same(&was, q))
 		return CD_OK;
-	return store_do(lg, sql_history, "price history", "is", lg->now, row->name);
+	return store_do(db, sql_history, "price history", "is", db->now, row->name);
 }
 
 /* The models and actions the list holds once written: more than the
  * cache takes would leave creditd unable to load its prices. */
-static enum cd_err import_fits(struct store *lg)
+static enum cd_err import_fits(struct store *db)
 {
 	static const char sql[] = "SELECT (SELECT COUNT(*) FROM models) + (SELECT COUNT(*) FROM actions)";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "");
+	struct dbstmt *s = store_exec(db, sql, &e, "");
 	if (s == NULL)
-		return store_err(lg, e, "price import");
+		return store_err(db, e, "price import");
 	int64_t n = store_fetch(s) == 1 ? store_i64(s, 0) : 0;
 	if (n <= LIMIT_PRICES)
 		return CD_OK;
-	snprintf(lg->errmsg, sizeof(lg->errmsg), "the price list would hold %" PRId64 " models and actions, more "
+	snprintf(db->errmsg, sizeof(db->errmsg), "the price list would hold %" PRId64 " models and actions, more "
 		 "than the %d creditd loads; nothing imported", n, LIMIT_PRICES);
 	return CD_E_INVALID;
 }
 
-static enum cd_err import_tx(struct store *lg, const struct price_row *rows, size_t n)
+static enum cd_err import_tx(struct store *db, const struct price_row *rows, size_t n)
 {
 	static const char sql_action[] = "INSERT INTO actions (name, price_micros, updated_at) VALUES (?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
@@ -497,26 +497,26 @@ static enum cd_err import_tx(struct store *lg, const struct price_row *rows, siz
 	for (size_t i = 0; i < n && rc == CD_OK; i++) {
 		const struct price_row *p = &rows[i];
 		if (p->kind == PRICE_ROW_MODEL)
-			rc = import_model(lg, p);
+			rc = import_model(db, p);
 		else if (p->kind == PRICE_ROW_ACTION)
-			rc = store_do(lg, sql_action, "price import", "sii", p->name, p->price_micros, lg->now);
+			rc = store_do(db, sql_action, "price import", "sii", p->name, p->price_micros, db->now);
 		else if (p->kind == PRICE_ROW_MARGIN)
-			rc = store_do(lg, sql_margin, "price import", "i", p->margin_bps);
+			rc = store_do(db, sql_margin, "price import", "i", p->margin_bps);
 	}
-	return rc == CD_OK ? import_fits(lg) : rc;
+	return rc == CD_OK ? import_fits(db) : rc;
 }
 
-enum cd_err ledger_prices_import(struct store *lg, const struct price_row *rows, size_t n)
+enum cd_err ledger_prices_import(struct store *db, const struct price_row *rows, size_t n)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, import_tx(lg, rows, n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, import_tx(db, rows, n));
 	return t.rc;
 }
 
 /* ---- Price history ---- */
 
-static enum cd_err history_tx(struct store *lg, const char *model, const struct ledger_price_change *after,
+static enum cd_err history_tx(struct store *db, const char *model, const struct ledger_price_change *after,
 			      struct ledger_price_change *rows, int cap, int *n)
 {
 	static const char sql[] = "SELECT id, input_micros_per_mtok, cached_input_micros_per_mtok, "
@@ -527,9 +527,9 @@ static enum cd_err history_tx(struct store *lg, const char *model, const struct 
 	int64_t at = after != NULL ? after->effective_at : INT64_MIN, seq = after != NULL ? after->seq : INT64_MIN;
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	struct dbstmt *s = store_exec(lg, sql, &e, "siiii", model, at, at, seq, (int64_t)cap);
+	struct dbstmt *s = store_exec(db, sql, &e, "siiii", model, at, at, seq, (int64_t)cap);
 	if (s == NULL)
-		return store_err(lg, e, "price history");
+		return store_err(db, e, "price history");
 	while (*n < cap && store_fetch(s) == 1) {
 		rows[*n] = (struct ledger_price_change){store_i64(s, 0), {store_i64(s, 1), store_i64(s, 2),
 			store_i64(s, 3), store_i64(s, 4), store_i64(s, 6), PRICING_NO_DIMS}, store_i64(s, 5)};
@@ -539,20 +539,20 @@ static enum cd_err history_tx(struct store *lg, const char *model, const struct 
 	return CD_OK;
 }
 
-enum cd_err ledger_price_history(struct store *lg, const char *model, const struct ledger_price_change *after,
+enum cd_err ledger_price_history(struct store *db, const char *model, const struct ledger_price_change *after,
 				 struct ledger_price_change *rows, int cap, int *n)
 {
 	struct store_tx t;
 	*n = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, history_tx(lg, model, after, rows, cap, n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, history_tx(db, model, after, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc == CD_OK && *n == 0 && after == NULL ? CD_E_NOT_FOUND : t.rc;
 }
 
 /* The price a model had on a day, for creditctl reconcile. */
-static enum cd_err price_tx(struct store *lg, const char *model, int64_t before, struct price *p, int *found)
+static enum cd_err price_tx(struct store *db, const char *model, int64_t before, struct price *p, int *found)
 {
 	/* The last change before the moment; a model first priced later that
 	 * day (or after) is reconciled at its first price. */
@@ -562,9 +562,9 @@ static enum cd_err price_tx(struct store *lg, const char *model, int64_t before,
 		"ORDER BY effective_at < ? DESC, CASE WHEN effective_at < ? THEN -effective_at ELSE effective_at END, "
 		"CASE WHEN effective_at < ? THEN -id ELSE id END LIMIT 1";
 	int e;
-	struct dbstmt *s = store_exec(lg, sql, &e, "siii", model, before, before, before);
+	struct dbstmt *s = store_exec(db, sql, &e, "siii", model, before, before, before);
 	if (s == NULL)
-		return store_err(lg, e, "reconcile price");
+		return store_err(db, e, "reconcile price");
 	*found = store_fetch(s) == 1;
 	if (*found) {
 		*p = (struct price){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 3),
@@ -574,11 +574,11 @@ static enum cd_err price_tx(struct store *lg, const char *model, int64_t before,
 	return CD_OK;
 }
 
-enum cd_err ledger_price_in_effect(struct store *lg, const char *model, int64_t before, struct price *p, int *found)
+enum cd_err ledger_price_in_effect(struct store *db, const char *model, int64_t before, struct price *p, int *found)
 {
 	struct store_tx t;
 	*found = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, price_tx(lg, model, before, p, found));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, price_tx(db, model, before, p, found));
 	return t.rc;
 }

@@ -82,22 +82,22 @@ static const struct purge_stmt {
 static atomic_ullong purged[LEDGER_PURGE_TABLES];
 
 /* The time before which table i's rows go, or -1 when it is kept whole. */
-static int64_t purge_cutoff(const struct store *lg, int i)
+static int64_t purge_cutoff(const struct store *db, int i)
 {
-	const struct ledger_config *c = ledger_config_of(lg->cfg);
+	const struct ledger_config *c = ledger_config_of(db->cfg);
 	int64_t days;
 	switch (i) {
 	case PURGE_IDEMPOTENCY:
-		return lg->now - lg->cfg->idempotency_ttl_hours * 3600;
+		return db->now - db->cfg->idempotency_ttl_hours * 3600;
 	case PURGE_RECEIPTS:
-		return lg->now - (int64_t)LIMIT_RECEIPT_WAIT_DAYS * TIMEFMT_SECONDS_PER_DAY;
+		return db->now - (int64_t)LIMIT_RECEIPT_WAIT_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	case PURGE_STRIPE_EVENTS:
 		days = c->retention_stripe_events_days;
-		return days > 0 ? lg->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
+		return days > 0 ? db->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
 	case PURGE_GW_RESPONSES:
-		return lg->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY;
+		return db->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY;
 	default:
-		return c->retention_holds_seconds > 0 ? lg->now - c->retention_holds_seconds : -1;
+		return c->retention_holds_seconds > 0 ? db->now - c->retention_holds_seconds : -1;
 	}
 }
 
@@ -116,30 +116,30 @@ static int64_t purge_at[PURGE_STMTS];
 
 /* One batch of statement k: *rows is how many went (0 when its table is
  * kept whole). */
-static enum cd_err purge_batch(struct store *lg, size_t k, uint64_t *rows)
+static enum cd_err purge_batch(struct store *db, size_t k, uint64_t *rows)
 {
 	const struct purge_stmt *p = &stmts[k];
-	int64_t cutoff = purge_cutoff(lg, p->table);
+	int64_t cutoff = purge_cutoff(db, p->table);
 	int e;
 	*rows = 0;
 	if (cutoff < 0)
 		return CD_OK;
 	if (cutoff < purge_at[k])
 		purge_from[k] = purge_at[k] = 0;	/* the clock went back */
-	struct dbstmt *s = p->state != NULL ? store_exec(lg, p->sql, &e, "siii", p->state, purge_from[k], cutoff, cutoff)
-					    : store_exec(lg, p->sql, &e, "i", cutoff);
+	struct dbstmt *s = p->state != NULL ? store_exec(db, p->sql, &e, "siii", p->state, purge_from[k], cutoff, cutoff)
+					    : store_exec(db, p->sql, &e, "i", cutoff);
 	if (s == NULL)
-		return store_err(lg, e, "purge");
+		return store_err(db, e, "purge");
 	*rows = store_affected(s);
 	return CD_OK;
 }
 
 /* After a holds batch of statement k committed short: the bound moves up
  * (never on a batch rolled back, whose rows are still there). */
-static void purge_bound(const struct store *lg, size_t k)
+static void purge_bound(const struct store *db, size_t k)
 {
-	int64_t cutoff = purge_cutoff(lg, stmts[k].table);
-	int64_t from = cutoff - (lg->now - cutoff);
+	int64_t cutoff = purge_cutoff(db, stmts[k].table);
+	int64_t from = cutoff - (db->now - cutoff);
 	if (stmts[k].state != NULL && cutoff >= 0 && from > purge_from[k]) {
 		purge_from[k] = from;
 		purge_at[k] = cutoff;
@@ -149,18 +149,18 @@ static void purge_bound(const struct store *lg, size_t k)
 /* Statement k, batch after batch while the last one was full, the
  * sweep's purge time is not spent (deadline, monotonic ms) and fewer than
  * LIMIT_PURGE_BATCHES ran. */
-static enum cd_err purge_stmt_run(struct store *lg, size_t k, int64_t deadline)
+static enum cd_err purge_stmt_run(struct store *db, size_t k, int64_t deadline)
 {
 	uint64_t rows = LIMIT_PURGE_BATCH, total = 0;
 	int batches = 0;
 	struct store_tx t = {.rc = CD_OK};
 	while (rows == LIMIT_PURGE_BATCH && batches < LIMIT_PURGE_BATCHES && timefmt_mono_ms() < deadline) {
-		for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-			store_tx_end(lg, &t, purge_batch(lg, k, &rows));
+		for (store_tx_init(db, &t); store_tx_next(db, &t);)
+			store_tx_end(db, &t, purge_batch(db, k, &rows));
 		if (t.rc != CD_OK)
 			break;
 		if (rows < LIMIT_PURGE_BATCH)
-			purge_bound(lg, k);
+			purge_bound(db, k);
 		total += rows;
 		batches++;
 	}
@@ -179,14 +179,14 @@ static enum cd_err purge_stmt_run(struct store *lg, size_t k, int64_t deadline)
  * in turn. Only the background thread purges. */
 static size_t purge_first;
 
-enum cd_err ledger_purge_run(struct store *lg)
+enum cd_err ledger_purge_run(struct store *db)
 {
 	enum cd_err rc = CD_OK;
 	int64_t deadline = timefmt_mono_ms() + LIMIT_PURGE_SWEEP_MS;
 	size_t first = purge_first;
 	purge_first = (first + 1) % PURGE_STMTS;
 	for (size_t i = 0; rc == CD_OK && i < PURGE_STMTS; i++)
-		rc = purge_stmt_run(lg, (first + i) % PURGE_STMTS, deadline);
+		rc = purge_stmt_run(db, (first + i) % PURGE_STMTS, deadline);
 	return rc;
 }
 

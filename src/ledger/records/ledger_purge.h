@@ -12,5 +12,5 @@
  * key set to 0 purges nothing). Each batch is a transaction of its own,
  * driven here: call it outside a transaction. Returns the first error;
  * the tables after it wait for the next sweep. */
-enum cd_err ledger_purge_run(struct store *lg);
+enum cd_err ledger_purge_run(struct store *db);
 #endif

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static enum cd_err usage_tx(struct store *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
+static enum cd_err usage_tx(struct store *db, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 			    int *n, int *more)
 {
 	/* With the calls settled by each reason (docs/api.md, "Settle reasons"; <=> is never
@@ -37,9 +37,9 @@ static enum cd_err usage_tx(struct store *lg, int64_t from, int64_t to, struct l
 	int e;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "ii", from, to);
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", from, to);
 	if (s == NULL)
-		return store_err(lg, e, "reconcile usage");
+		return store_err(db, e, "reconcile usage");
 	int got;
 	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
@@ -67,16 +67,16 @@ static enum cd_err usage_tx(struct store *lg, int64_t from, int64_t to, struct l
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_usage_by_day(struct store *lg, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
+enum cd_err ledger_usage_by_day(struct store *db, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 				int *n, int *more)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, usage_tx(lg, from, to, rows, cap, n, more));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, usage_tx(db, from, to, rows, cap, n, more));
 	return t.rc;
 }
 
-static enum cd_err minutes_tx(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *rows,
+static enum cd_err minutes_tx(struct store *db, int64_t from, int64_t to, struct ledger_usage_minute *rows,
 			      int cap, int *n, int *more)
 {
 	/* A call's usage counted in the minute its call began (its hold's
@@ -92,9 +92,9 @@ static enum cd_err minutes_tx(struct store *lg, int64_t from, int64_t to, struct
 	int e, got;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iiii", from, from, to, (int64_t)cap + 1);
+	struct dbstmt *s = store_exec(db, sql, &e, "iiii", from, from, to, (int64_t)cap + 1);
 	if (s == NULL)
-		return store_err(lg, e, "usage by minute");
+		return store_err(db, e, "usage by minute");
 	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
 			*more = 1;
@@ -113,16 +113,16 @@ static enum cd_err minutes_tx(struct store *lg, int64_t from, int64_t to, struct
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_usage_by_minute(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *rows,
+enum cd_err ledger_usage_by_minute(struct store *db, int64_t from, int64_t to, struct ledger_usage_minute *rows,
 				   int cap, int *n, int *more)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, minutes_tx(lg, from, to, rows, cap, n, more));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, minutes_tx(db, from, to, rows, cap, n, more));
 	return t.rc;
 }
 
-static enum cd_err holds_tx(struct store *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows, int cap,
+static enum cd_err holds_tx(struct store *db, int64_t from, int64_t to, struct ledger_expired_hold *rows, int cap,
 			    int *n, int *more)
 {
 	/* Pending past its time is expired whether or not the sweep has
@@ -133,9 +133,9 @@ static enum cd_err holds_tx(struct store *lg, int64_t from, int64_t to, struct l
 	int e;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iiii", from, to, lg->now, (int64_t)cap + 1);
+	struct dbstmt *s = store_exec(db, sql, &e, "iiii", from, to, db->now, (int64_t)cap + 1);
 	if (s == NULL)
-		return store_err(lg, e, "reconcile holds");
+		return store_err(db, e, "reconcile holds");
 	int got;
 	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
@@ -153,24 +153,24 @@ static enum cd_err holds_tx(struct store *lg, int64_t from, int64_t to, struct l
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_expired_holds(struct store *lg, int64_t from, int64_t to, struct ledger_expired_hold *rows,
+enum cd_err ledger_expired_holds(struct store *db, int64_t from, int64_t to, struct ledger_expired_hold *rows,
 				 int cap, int *n, int *more)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, holds_tx(lg, from, to, rows, cap, n, more));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, holds_tx(db, from, to, rows, cap, n, more));
 	return t.rc;
 }
 
-static enum cd_err aliases_tx(struct store *lg, struct ledger_price_alias *rows, int cap, int *n, int *more)
+static enum cd_err aliases_tx(struct store *db, struct ledger_price_alias *rows, int cap, int *n, int *more)
 {
 	static const char sql[] = "SELECT provider_name, model FROM price_aliases ORDER BY provider_name LIMIT ?";
 	int e;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "i", (int64_t)cap + 1);
+	struct dbstmt *s = store_exec(db, sql, &e, "i", (int64_t)cap + 1);
 	if (s == NULL)
-		return store_err(lg, e, "price aliases");
+		return store_err(db, e, "price aliases");
 	int got;
 	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
@@ -185,20 +185,20 @@ static enum cd_err aliases_tx(struct store *lg, struct ledger_price_alias *rows,
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_price_aliases(struct store *lg, struct ledger_price_alias *rows, int cap, int *n, int *more)
+enum cd_err ledger_price_aliases(struct store *db, struct ledger_price_alias *rows, int cap, int *n, int *more)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, aliases_tx(lg, rows, cap, n, more));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, aliases_tx(db, rows, cap, n, more));
 	return t.rc;
 }
 
-enum cd_err ledger_price_alias_set(struct store *lg, const char *provider_name, const char *model)
+enum cd_err ledger_price_alias_set(struct store *db, const char *provider_name, const char *model)
 {
 	static const char sql[] = "INSERT INTO price_aliases (provider_name, model, created_at) VALUES (?, ?, ?) "
 		"ON DUPLICATE KEY UPDATE model = VALUES(model), created_at = VALUES(created_at)";
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, store_do(lg, sql, "price alias", "ssi", provider_name, model, lg->now));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, store_do(db, sql, "price alias", "ssi", provider_name, model, db->now));
 	return t.rc;
 }

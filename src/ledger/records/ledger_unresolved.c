@@ -50,35 +50,35 @@ struct mark {
 	int marked;
 };
 
-static enum cd_err mark_tx(struct store *lg, struct mark *m)
+static enum cd_err mark_tx(struct store *db, struct mark *m)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_MARK, &e, "iiiii", lg->now, m->input_micros,
-				      lg->now + m->days * TIMEFMT_SECONDS_PER_DAY, m->hold, m->account_id);
+	struct dbstmt *s = store_exec(db, SQL_MARK, &e, "iiiii", db->now, m->input_micros,
+				      db->now + m->days * TIMEFMT_SECONDS_PER_DAY, m->hold, m->account_id);
 	if (s == NULL)
-		return store_err(lg, e, "hold unresolved");
+		return store_err(db, e, "hold unresolved");
 	m->marked = store_affected(s) == 1;
 	return CD_OK;
 }
 
-enum cd_err ledger_unresolved_mark(struct store *lg, const char *account, const char *hold_id, int64_t input_micros,
+enum cd_err ledger_unresolved_mark(struct store *db, const char *account, const char *hold_id, int64_t input_micros,
 				  int64_t days)
 {
 	struct mark m = {0, 0, input_micros > 0 ? input_micros : 0, days, 0};
 	struct store_tx t;
-	char route[sizeof(lg->route)];
-	int routed = lg->routed;
+	char route[sizeof(db->route)];
+	int routed = db->routed;
 	assert(account != NULL);
 	assert(days > 0);
-	store_holdid_ensure(lg);
+	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &m.account_id, &m.hold) != 0)
 		return CD_E_NOT_FOUND;
-	memcpy(route, lg->route, sizeof(route));
-	store_route(lg, account);
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, mark_tx(lg, &m));
-	lg->routed = routed;
-	memcpy(lg->route, route, sizeof(route));
+	memcpy(route, db->route, sizeof(route));
+	store_route(db, account);
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, mark_tx(db, &m));
+	db->routed = routed;
+	memcpy(db->route, route, sizeof(route));
 	return t.rc != CD_OK ? t.rc : m.marked ? CD_OK : CD_E_CONFLICT;
 }
 
@@ -92,12 +92,12 @@ struct resolve {
 };
 
 /* The hold under its lock, into h; CD_E_NOT_FOUND when there is none. */
-static enum cd_err hold_read(struct store *lg, const struct resolve *r, struct due_hold *h, char *state, size_t cap)
+static enum cd_err hold_read(struct store *db, const struct resolve *r, struct due_hold *h, char *state, size_t cap)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_HOLD, &e, "ii", r->hold, r->account_id);
+	struct dbstmt *s = store_exec(db, SQL_HOLD, &e, "ii", r->hold, r->account_id);
 	if (s == NULL)
-		return store_err(lg, e, "hold resolve");
+		return store_err(db, e, "hold resolve");
 	int got = store_fetch(s);
 	if (got <= 0)
 		return got < 0 ? CD_E_INTERNAL : CD_E_NOT_FOUND;
@@ -112,15 +112,15 @@ static enum cd_err hold_read(struct store *lg, const struct resolve *r, struct d
 	return CD_OK;
 }
 
-static enum cd_err resolve_tx(struct store *lg, struct resolve *r)
+static enum cd_err resolve_tx(struct store *db, struct resolve *r)
 {
 	struct acct a;
 	struct due_hold h;
 	struct hold_expiry x;
 	struct ledger_resolved *out = r->out;
 	memset(out, 0, sizeof(*out));
-	enum cd_err rc = ledger_due_lock_id(lg, r->account_id, &a);
-	rc = rc == CD_OK ? hold_read(lg, r, &h, out->status, sizeof(out->status)) : rc;
+	enum cd_err rc = ledger_due_lock_id(db, r->account_id, &a);
+	rc = rc == CD_OK ? hold_read(db, r, &h, out->status, sizeof(out->status)) : rc;
 	if (rc != CD_OK)
 		return rc;
 	out->held_micros = h.amount;
@@ -135,48 +135,48 @@ static enum cd_err resolve_tx(struct store *lg, struct resolve *r)
 	int64_t charge = !r->charge ? 0 : r->micros >= 0 ? r->micros : h.input_bound;
 	money_rule_hold_unresolved(h.amount, a.reserved, charge, &x);
 	h.resolved = r->charge ? "charge" : "release";
-	rc = ledger_due_hold_close(lg, &a, &h, &x, r->note != NULL ? r->note : r->charge
+	rc = ledger_due_hold_close(db, &a, &h, &x, r->note != NULL ? r->note : r->charge
 				   ? "unresolved hold charged by the operator" : "unresolved hold released by the operator");
 	a.dirty = 1;
-	rc = rc == CD_OK ? ledger_events_acct_save(lg, &a) : rc;
+	rc = rc == CD_OK ? ledger_events_acct_save(db, &a) : rc;
 	snprintf(out->status, sizeof(out->status), "%s", x.captured ? "captured" : "released");
 	out->charged_micros = x.charge;
 	out->balance_micros = a.balance;
 	return rc;
 }
 
-enum cd_err ledger_unresolved_resolve(struct store *lg, const char *hold_id, int charge, int64_t micros,
+enum cd_err ledger_unresolved_resolve(struct store *db, const char *hold_id, int charge, int64_t micros,
 				struct ledger_resolved *out)
 {
-	return ledger_unresolved_resolve_noted(lg, hold_id, charge, micros, NULL, out);
+	return ledger_unresolved_resolve_noted(db, hold_id, charge, micros, NULL, out);
 }
 
-enum cd_err ledger_unresolved_resolve_noted(struct store *lg, const char *hold_id, int charge, int64_t micros,
+enum cd_err ledger_unresolved_resolve_noted(struct store *db, const char *hold_id, int charge, int64_t micros,
 					    const char *note, struct ledger_resolved *out)
 {
 	struct resolve r = {0, 0, micros, charge, out, note};
 	struct store_tx t;
 	assert(out != NULL);
 	memset(out, 0, sizeof(*out));
-	store_holdid_ensure(lg);
+	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &r.account_id, &r.hold) != 0)
 		return CD_E_NOT_FOUND;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, resolve_tx(lg, &r));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, resolve_tx(db, &r));
 	return t.rc;
 }
 
 /* ---- The list creditctl hold resolve --from-usage judges ---- */
 
-static enum cd_err list_tx(struct store *lg, int64_t from, int64_t to, struct ledger_unresolved_hold *rows, int cap,
+static enum cd_err list_tx(struct store *db, int64_t from, int64_t to, struct ledger_unresolved_hold *rows, int cap,
 			   int *n, int *more)
 {
 	int e, got;
 	*n = 0;
 	*more = 0;
-	struct dbstmt *s = store_exec(lg, SQL_LIST, &e, "iii", from, to, (int64_t)cap + 1);
+	struct dbstmt *s = store_exec(db, SQL_LIST, &e, "iii", from, to, (int64_t)cap + 1);
 	if (s == NULL)
-		return store_err(lg, e, "unresolved holds");
+		return store_err(db, e, "unresolved holds");
 	while ((got = store_fetch(s)) == 1) {
 		if (*n == cap) {
 			*more = 1;
@@ -206,7 +206,7 @@ static enum cd_err list_tx(struct store *lg, int64_t from, int64_t to, struct le
  * (pending, not unresolved) or whose unresolved hold was resolved
  * already: a leftover read there could be that call's, or counted
  * twice (a review's finding), so their windows are left as they are. */
-static enum cd_err unsafe_tx(struct store *lg, int64_t from, int64_t to, struct ledger_usage_minute *minutes,
+static enum cd_err unsafe_tx(struct store *db, int64_t from, int64_t to, struct ledger_usage_minute *minutes,
 			     int cap, int *n)
 {
 	static const char sql[] = "SELECT DISTINCT created_at DIV 60, model FROM holds WHERE created_at >= ? AND "
@@ -214,9 +214,9 @@ static enum cd_err unsafe_tx(struct store *lg, int64_t from, int64_t to, struct 
 		"resolved IS NOT NULL) ORDER BY 1, 2 LIMIT ?";
 	int e, got;
 	*n = 0;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iii", from, to, (int64_t)cap);
+	struct dbstmt *s = store_exec(db, sql, &e, "iii", from, to, (int64_t)cap);
 	if (s == NULL)
-		return store_err(lg, e, "unsafe minutes");
+		return store_err(db, e, "unsafe minutes");
 	while ((got = store_fetch(s)) == 1 && *n < cap) {
 		struct ledger_usage_minute *m = &minutes[*n];
 		memset(m, 0, sizeof(*m));
@@ -228,44 +228,44 @@ static enum cd_err unsafe_tx(struct store *lg, int64_t from, int64_t to, struct 
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_unresolved_unsafe_minutes(struct store *lg, int64_t from, int64_t to,
+enum cd_err ledger_unresolved_unsafe_minutes(struct store *db, int64_t from, int64_t to,
 					     struct ledger_usage_minute *minutes, int cap, int *n)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, unsafe_tx(lg, from, to, minutes, cap, n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, unsafe_tx(db, from, to, minutes, cap, n));
 	return t.rc;
 }
 
-enum cd_err ledger_unresolved_list(struct store *lg, int64_t from, int64_t to, struct ledger_unresolved_hold *rows,
+enum cd_err ledger_unresolved_list(struct store *db, int64_t from, int64_t to, struct ledger_unresolved_hold *rows,
 				   int cap, int *n, int *more)
 {
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, list_tx(lg, from, to, rows, cap, n, more));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, list_tx(db, from, to, rows, cap, n, more));
 	return t.rc;
 }
 
 /* ---- /metrics ---- */
 
-static enum cd_err count_tx(struct store *lg, int64_t *n)
+static enum cd_err count_tx(struct store *db, int64_t *n)
 {
 	int e;
-	struct dbstmt *s = store_exec(lg, SQL_COUNT, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
+	struct dbstmt *s = store_exec(db, SQL_COUNT, &e, "i", (int64_t)LIMIT_OUTBOX_COUNT_ROWS);
 	if (s == NULL)
-		return store_err(lg, e, "unresolved holds count");
+		return store_err(db, e, "unresolved holds count");
 	if (store_fetch(s) != 1)
 		return CD_E_INTERNAL;
 	*n = store_i64(s, 0);
 	return CD_OK;
 }
 
-enum cd_err ledger_unresolved_count(struct store *lg)
+enum cd_err ledger_unresolved_count(struct store *db)
 {
 	struct store_tx t;
 	int64_t n = 0;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, count_tx(lg, &n));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, count_tx(db, &n));
 	if (t.rc == CD_OK)
 		metrics_gateway_unresolved((long long)n);
 	return t.rc;

@@ -77,20 +77,20 @@ static json_t *report_row(const struct dbstmt *s, const char *group_by, int64_t 
 	return row;
 }
 
-static enum cd_err report_tx(struct store *lg, const struct usage_query *q, json_t **out)
+static enum cd_err report_tx(struct store *db, const struct usage_query *q, json_t **out)
 {
 	struct acct a;
 	int e;
 	json_decref(*out);
 	*out = NULL;
-	enum cd_err rc = ledger_rows_acct_read(lg, q->account, &a);
+	enum cd_err rc = ledger_rows_acct_read(db, q->account, &a);
 	if (rc != CD_OK)
 		return rc;
 	const char *sql = strcmp(q->group_by, "day") == 0 ? SQL_USAGE_BY_DAY
 			  : strcmp(q->group_by, "member") == 0 ? SQL_USAGE_BY_MEMBER : SQL_USAGE_BY_MODEL;
-	struct dbstmt *s = store_exec(lg, sql, &e, "iiiss", a.id, q->from, q->to, q->member, q->member);
+	struct dbstmt *s = store_exec(db, sql, &e, "iiiss", a.id, q->from, q->to, q->member, q->member);
 	if (s == NULL)
-		return store_err(lg, e, "usage report");
+		return store_err(db, e, "usage report");
 	json_t *data = json_array();
 	int64_t sums[USAGE_SUMS_N] = {0};
 	while (store_fetch(s) == 1)
@@ -98,18 +98,18 @@ static enum cd_err report_tx(struct store *lg, const struct usage_query *q, json
 	char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
 	timefmt_rfc3339(q->from, from);
 	timefmt_rfc3339(q->to, to);
-	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o*}", "account", a.ext_id, "currency", lg->cfg->currency,
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o*}", "account", a.ext_id, "currency", db->cfg->currency,
 			 "from", from, "to", to, "group_by", q->group_by, "data", data, "total", sums_json(sums));
 	return *out != NULL && json_object_get(*out, "total") != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_usage_report(struct store *lg, const struct usage_query *q, json_t **out)
+enum cd_err ledger_usage_report(struct store *db, const struct usage_query *q, json_t **out)
 {
 	struct store_tx t;
 	assert(q->from < q->to);	/* the API refuses an empty window */
 	*out = NULL;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, report_tx(lg, q, out));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, report_tx(db, q, out));
 	if (t.rc != CD_OK) {
 		json_decref(*out);
 		*out = NULL;

@@ -372,10 +372,10 @@ static enum cd_err verify_found(const struct check *c, const struct dbstmt *s, s
 /* The session's memory for a check's grouping and sort (limits.h says
  * why), set before each check: a connection made again after a loss has
  * the defaults. A failure only leaves MariaDB's defaults, slower. */
-static void verify_memory(struct store *lg)
+static void verify_memory(struct store *db)
 {
 	static const char sql[] = "SET SESSION tmp_table_size = ?, max_heap_table_size = ?, sort_buffer_size = ?";
-	if (store_do(lg, sql, "verify memory", "iii", (int64_t)LIMIT_VERIFY_TMP_BYTES, (int64_t)LIMIT_VERIFY_TMP_BYTES,
+	if (store_do(db, sql, "verify memory", "iii", (int64_t)LIMIT_VERIFY_TMP_BYTES, (int64_t)LIMIT_VERIFY_TMP_BYTES,
 		  (int64_t)LIMIT_VERIFY_SORT_BYTES) != CD_OK)
 		log_warn("verify: could not raise the session's memory for grouping and sorting; checks may be slower");
 }
@@ -388,7 +388,7 @@ struct verify_step {
 	int n;
 };
 
-static enum cd_err step_tx(struct store *lg, const struct verify_step *from, struct ledger_verify_report *r)
+static enum cd_err step_tx(struct store *db, const struct verify_step *from, struct ledger_verify_report *r)
 {
 	int e;
 	const struct check *c = &checks[from->i];
@@ -396,10 +396,10 @@ static enum cd_err step_tx(struct store *lg, const struct verify_step *from, str
 	r->warnings = from->warnings;
 	r->more = from->more;
 	r->n = from->n;
-	verify_memory(lg);
-	struct dbstmt *s = store_exec(lg, c->sql, &e, "");
+	verify_memory(db);
+	struct dbstmt *s = store_exec(db, c->sql, &e, "");
 	if (s == NULL)
-		return store_err(lg, e, c->what);
+		return store_err(db, e, c->what);
 	while (store_fetch(s) == 1) {
 		enum cd_err rc = verify_found(c, s, r);
 		if (rc != CD_OK)
@@ -425,13 +425,13 @@ void ledger_verify_init(struct ledger_verify_report *report)
 }
 
 
-enum cd_err ledger_verify_step(struct store *lg, int i, struct ledger_verify_report *report)
+enum cd_err ledger_verify_step(struct store *db, int i, struct ledger_verify_report *report)
 {
 	if (i < 0 || i >= ledger_verify_checks())
 		return CD_E_INTERNAL;
 	struct verify_step from = {i, report->violations, report->warnings, report->more, report->n};
 	struct store_tx t;
-	for (store_tx_init(lg, &t); store_tx_next(lg, &t);)
-		store_tx_end(lg, &t, step_tx(lg, &from, report));
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, step_tx(db, &from, report));
 	return t.rc;
 }
