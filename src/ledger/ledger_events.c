@@ -58,12 +58,12 @@ json_t *ledger_events_notice_balance(const struct store *db, struct acct *a)
 	return low;
 }
 
-static const char *notice_refusal(const struct store *db, struct acct *a, struct member_row *m, enum refusal_why why,
+static const char *notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m, enum refusal_why why,
 				  int64_t available, int64_t required, json_t **data)
 {
 	struct money_refusal_noted noted = {a->depleted_noted, a->limit_month_noted, a->limit_day_noted,
 					    m != NULL ? m->cap_month_noted : 0};
-	enum money_refusal_notice told = money_alert_refusal(why, m != NULL, db->now_month, db->now_day, &noted);
+	enum money_refusal_notice told = money_alert_refusal(why, m != NULL, clock->month, clock->day, &noted);
 	a->depleted_noted = noted.depleted;
 	a->limit_month_noted = noted.limit_month;
 	a->limit_day_noted = noted.limit_day;
@@ -88,25 +88,25 @@ static const char *notice_refusal(const struct store *db, struct acct *a, struct
 	return EVENT_LIMIT_REACHED;
 }
 
-const char *ledger_events_notice_refusal(const struct store *db, struct acct *a, struct member_row *m, enum refusal_why why,
+const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data)
 {
 	assert(data != NULL);
-	const char *type = notice_refusal(db, a, m, why, available, required, data);
+	const char *type = notice_refusal(clock, a, m, why, available, required, data);
 	/* Nothing to tell carries no data; what is told is one of the two. */
 	assert(type != NULL || *data == NULL);
 	assert(type == NULL || strcmp(type, EVENT_BALANCE_DEPLETED) == 0 || strcmp(type, EVENT_LIMIT_REACHED) == 0);
 	return type;
 }
 
-int ledger_events_notice_recharge(const struct store *db, struct acct *a)
+int ledger_events_notice_recharge(const struct store *db, const struct ledger_clock *clock, struct acct *a)
 {
 	const int in_flight = a->recharge_pending;
 	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
 				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
-				  .day_count = a->recharge_day_count, .today = db->now_day,
+				  .day_count = a->recharge_day_count, .today = clock->day,
 				  .max_per_day = ledger_config_of(db->cfg)->auto_recharge_max_per_day};
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)

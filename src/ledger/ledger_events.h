@@ -6,6 +6,7 @@
  * ledger's files. */
 #ifndef CREDITD_LEDGER_EVENTS_H
 #define CREDITD_LEDGER_EVENTS_H
+#include "ledger_clock.h"
 #include "ledger_members.h"
 
 /* Event types (docs/api.md, "Events"). */
@@ -53,9 +54,10 @@ json_t *ledger_events_notice_balance(const struct store *db, struct acct *a);
 /* What a refusal calls for: balance.depleted at the first 402 since
  * credit last came in; limit.reached at the first 429 of a month (monthly,
  * member_cap) or a day (daily). m: the member's row (member_cap), or NULL.
- * Sets the account's (or member's) note; returns the type and *data, or
- * NULL when there is nothing to tell. */
-const char *ledger_events_notice_refusal(const struct store *db, struct acct *a, struct member_row *m, enum refusal_why why,
+ * The month and the day are the clock's. Sets the account's (or
+ * member's) note; returns the type and *data, or NULL when there is
+ * nothing to tell. */
+const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m, enum refusal_why why,
 			   int64_t available, int64_t required, json_t **data);
 /* Auto-recharge (docs/api.md, "Auto-recharge"): 1 when a charge (the guard's batches: holds
  * and charges) left available below the account's threshold, a card is
@@ -63,8 +65,9 @@ const char *ledger_events_notice_refusal(const struct store *db, struct acct *a,
  * auto_recharge_max_per_day ran this UTC day: the recharge is then counted
  * and marked in flight on a, and its row must be written in the same
  * transaction (the guard's batch writes it: ledger_batch.c). A failure or a credit queues none by
- * itself: the next charge does. */
-int ledger_events_notice_recharge(const struct store *db, struct acct *a);
+ * itself: the next charge does. The day is the clock's; db gives the
+ * configuration only. */
+int ledger_events_notice_recharge(const struct store *db, const struct ledger_clock *clock, struct acct *a);
 /* Writes an alert.threshold of the account's for each data in fired (a
  * JSON array, ledger_alerts.h), in the running transaction (an
  * operation outside the guard's batches: theirs go with the batch's

@@ -109,15 +109,15 @@ static void event_push(struct batch *b, int acct, const char *type, json_t *data
 	b->accts[acct].changed = 1;
 }
 
-void ledger_batch_notice_refusal(struct store *db, struct batch *b, int acct, int member, enum refusal_why why,
-			  int64_t available, int64_t required)
+void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum refusal_why why, int64_t available,
+				 int64_t required)
 {
 	json_t *data;
 	assert(acct >= 0);
 	assert(acct < b->naccts);
 	assert(member < b->nmembers);
 	struct member_row *m = member >= 0 ? &b->members[member].m : NULL;
-	const char *type = ledger_events_notice_refusal(db, &b->accts[acct].a, m, why, available, required, &data);
+	const char *type = ledger_events_notice_refusal(&b->clock, &b->accts[acct].a, m, why, available, required, &data);
 	if (type == NULL)
 		return;
 	if (m != NULL && why == REFUSE_MEMBER_CAP)
@@ -133,7 +133,7 @@ void ledger_batch_notice_balances(struct store *db, struct batch *b)
 		json_t *data = ledger_events_notice_balance(db, &b->accts[i].a);
 		if (data != NULL)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
-		if (ledger_events_notice_recharge(db, &b->accts[i].a))
+		if (ledger_events_notice_recharge(db, &b->clock, &b->accts[i].a))
 			b->accts[i].recharge = 1;
 		/* A recharge queued is one in flight on its account's row. */
 		assert(!b->accts[i].recharge || b->accts[i].a.recharge_pending);

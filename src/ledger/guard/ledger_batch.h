@@ -27,6 +27,7 @@
 #ifndef CREDITD_LEDGER_BATCH_H
 #define CREDITD_LEDGER_BATCH_H
 #include "ledger_alerts.h"
+#include "ledger_clock.h"
 #include "ledger_due.h"
 #include "store_sets.h"
 #include "ledger_idcache.h"
@@ -186,6 +187,10 @@ struct batch_event {
 	json_t *data;			/* owned */
 };
 struct batch {
+	/* The attempt's clock, copied from the store's once at its start
+	 * (ledger_holds_run.c, after store_tx_next fixed it): the time every
+	 * decision and notice of the batch reads (ledger_clock.h). */
+	struct ledger_clock clock;
 	struct batch_acct accts[BATCH_MAX];
 	int naccts;
 	struct batch_hold holds[2 * BATCH_MAX];	/* read ones, then new ones */
@@ -251,12 +256,14 @@ struct batch_answer {
 };
 
 /* The notice of a refusal of the account's (op's member row m, or NULL),
- * to be written with the batch: marks what it changes. */
-void ledger_batch_notice_refusal(struct store *db, struct batch *b, int acct, int member, enum refusal_why why,
-			  int64_t available, int64_t required);
+ * to be written with the batch, at the batch's clock: marks what it
+ * changes. */
+void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum refusal_why why, int64_t available,
+				 int64_t required);
 /* balance.low for every account the batch changed that crossed below
  * its threshold (ledger_events_notice_balance), and an auto-recharge for those that
- * call for one (ledger_events_notice_recharge). */
+ * call for one (ledger_events_notice_recharge, on the batch's day); db
+ * for the configured thresholds only: no statement. */
 void ledger_batch_notice_balances(struct store *db, struct batch *b);
 
 /* A batch for a combiner to run (from a pool, or new; NULL when memory

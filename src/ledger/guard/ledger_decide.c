@@ -90,9 +90,10 @@ void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_don
  * (and the member's) row the batch holds locked, per UTC minute: exact
  * across every instance (money_guard_rate_*). */
 
-enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t now, int64_t tokens,
-			      struct refusal *why)
+enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t tokens,
+				     struct refusal *why)
 {
+	const int64_t now = b->clock.now;
 	int mi;
 	assert(acct >= 0);
 	assert(acct < b->naccts);
@@ -215,7 +216,7 @@ static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t 
 	if (over != NULL)
 		return refusal_set_range(&op->refusal, REFUSE_OUT_OF_RANGE, over, amount, "max_output_tokens");
 	int64_t tokens = r->input_tokens + (out > 0 ? out : 0);	/* its input and the output granted */
-	enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, now, tokens, &op->refusal);
+	enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, tokens, &op->refusal);
 	if (rc != CD_OK)
 		return rc;
 	hold_of(&h, r, now, amount, out, a->rate.minute, tokens);
@@ -250,7 +251,7 @@ static enum cd_err authorize_count(struct batch *b, struct guard_op *op, int64_t
 	int64_t reserved = a->reserved, balance = a->balance;
 	assert(r->byok);
 	op->hold = -1;
-	enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, now, 0, &op->refusal);
+	enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, 0, &op->refusal);
 	if (rc != CD_OK)
 		return rc;
 	b->accts[op->acct].changed = 1;
@@ -264,8 +265,9 @@ static enum cd_err authorize_count(struct batch *b, struct guard_op *op, int64_t
 	return CD_OK;
 }
 
-enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now)
+enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op)
 {
+	const int64_t now = b->clock.now;
 	const struct guard_authorize *r = op->in.authorize;
 	int64_t amount, out;
 	op->lookup = 0;
@@ -641,11 +643,11 @@ static enum cd_err usage_record(struct store *db, struct batch *b, struct guard_
 	int64_t tokens = r->input_tokens + r->output_tokens;
 	assert(cost >= 0);
 	if (!r->force) {
-		enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, db->now, tokens, &op->refusal);
+		enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, tokens, &op->refusal);
 		if (rc != CD_OK)
 			return rc;
 	} else {
-		money_guard_rate_count(&a->rate, db->now, tokens);
+		money_guard_rate_count(&a->rate, b->clock.now, tokens);
 	}
 	const struct usage_fields u = {0, r->member, r->model, r->action, r->input_tokens, r->cached_input_tokens,
 				       r->cache_write_input_tokens, r->output_tokens, cost, r->byok, r->request_id,

@@ -90,22 +90,24 @@ void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_don
  * op->refusal cleared) on b's rows: CD_OK with the rows changed and op's
  * figures set, or a refusal's code with op->refusal filled and nothing
  * changed, or CD_E_RETRY/CD_E_UNAVAILABLE/CD_E_INTERNAL, which fail the
- * whole attempt. db (or now) gives the transaction's clock (db->now) and
- * the journal key rows record (db->journal_key, set by the caller). */
+ * whole attempt. The time is the batch's clock (b->clock, copied from
+ * the store's at the attempt's start: ledger_clock.h); db, where one is
+ * taken, gives the journal key rows record (db->journal_key, set by the
+ * caller) and runs no statement. */
 
-/* Pure, at now. A replayed request_id gets its hold even when a new one
+/* Pure, at b->clock.now. A replayed request_id gets its hold even when a new one
  * would be refused: a refused authorize whose request_id the batch did
  * not read (b->hold_reqs_read 0) and that was not looked up yet
  * (op->looked_up 0) comes back with op->lookup 1 and nothing changed;
  * the caller reads that hold into the batch (ledger_load_hold_lookup),
  * sets op->looked_up and decides again. */
-enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op, int64_t now);
-/* At db->now. A late settle below its captured hold asks for its refund
+enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op);
+/* At b->clock.now. A late settle below its captured hold asks for its refund
  * grant (op->refund), then, once written (op->refunded), is decided;
  * a charge may leave op->spend_more. */
 enum cd_err ledger_decide_settle(struct store *db, struct batch *b, struct guard_op *op);
 enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
-/* At db->now; a charge may leave op->spend_more, as a settle's. */
+/* At b->clock.now; a charge may leave op->spend_more, as a settle's. */
 enum cd_err ledger_decide_usage(struct store *db, struct batch *b, struct guard_op *op);
 
 /* ---- Parts the combiner and the tests use ----
@@ -113,9 +115,10 @@ enum cd_err ledger_decide_usage(struct store *db, struct batch *b, struct guard_
  * decisions to the batch's rows. */
 
 /* The account's window (b->accts[acct]) and the member's (when it has a
- * row): both must pass (money_guard_rate_check) before either counts. */
-enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t now, int64_t tokens,
-			      struct refusal *why);
+ * row), at b->clock.now: both must pass (money_guard_rate_check) before
+ * either counts. */
+enum cd_err ledger_decide_rates_take(struct batch *b, int acct, const char *member, int64_t tokens,
+				     struct refusal *why);
 /* Moves a member's reserve and month spend, when it has a row. */
 void ledger_decide_member_move(struct batch *b, int acct, const char *member, int64_t reserved_delta, int64_t spent_delta);
 /* Notes the account's balance and available on op for its answer. */

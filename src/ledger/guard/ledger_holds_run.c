@@ -278,14 +278,14 @@ static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
 		op->looked_up = 0;
-		rc = ledger_decide_authorize(b, op, db->now);
+		rc = ledger_decide_authorize(b, op);
 		if (op->lookup) {
 			/* Refused, its request_id not read: is it held already? */
 			int found;
 			op->looked_up = 1;
 			rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
 			if (rc == CD_OK)
-				rc = ledger_decide_authorize(b, op, db->now);
+				rc = ledger_decide_authorize(b, op);
 		}
 		break;
 	case GUARD_SETTLE:
@@ -310,7 +310,7 @@ static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op
 
 /* A refusal that is news (the first 402 since credit came in, the first
  * 429 of a period) is written to the outbox with the batch. */
-static void op_notice(struct store *db, struct batch *b, struct guard_op *op)
+static void op_notice(struct batch *b, struct guard_op *op)
 {
 	const char *member = op->kind == GUARD_AUTHORIZE ? op->in.authorize->member
 			     : op->kind == GUARD_USAGE ? op->in.usage->member : NULL;
@@ -319,8 +319,8 @@ static void op_notice(struct store *db, struct batch *b, struct guard_op *op)
 		return;
 	if (member != NULL)
 		m = ledger_batch_member(b, op->acct, member);
-	ledger_batch_notice_refusal(db, b, op->acct, m, op->refusal.why, op->refusal.available_micros,
-			     op->refusal.required_micros);
+	ledger_batch_notice_refusal(b, op->acct, m, op->refusal.why, op->refusal.available_micros,
+				    op->refusal.required_micros);
 }
 
 /* The batch's money, which a refusal must leave as it was: the sums of
@@ -375,7 +375,7 @@ static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op
 		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
 		*nstore += op->store;
 		if (rc == CD_OK && op->decided != CD_OK)
-			op_notice(db, b, op);
+			op_notice(b, op);
 	}
 	assert(*nstore <= n);
 	return rc;
@@ -406,6 +406,11 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	assert(n >= 1);
 	assert(n <= BATCH_MAX);
 	ledger_batch_reset(b);
+	/* The attempt's clock, as store_tx_next fixed it for this attempt:
+	 * the decisions and notices made in memory read this copy (the
+	 * read's month roll and the statements, the store's: the same
+	 * values; docs/architecture.md, "Where money is decided"). */
+	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
 	b->failed_op = b->failed_acct = -1;
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;

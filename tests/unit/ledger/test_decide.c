@@ -59,6 +59,7 @@ static struct batch *batch_made(void)
 	if (b == NULL)
 		return NULL;
 	ledger_batch_reset(b);
+	b->clock = (struct ledger_clock){NOW, 0, 0};	/* the time the decisions read */
 	b->naccts = 1;
 	memset(&b->accts[0], 0, sizeof(b->accts[0]));
 	acct_init(&b->accts[0].a, 7, "acme", 10000);
@@ -105,7 +106,7 @@ static void test_authorize(struct store *lg, struct batch *b)
 	struct guard_authorize r1 = ask("req-1", 1000, -1), r2 = ask("req-2", 1000, -1), r3 = ask("req-2", 1000, 100);
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "authorize: granted");
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "authorize: granted");
 	ok(b->nholds == 1 && b->holds[0].h.amount == 2100 && strcmp(b->holds[0].h.state, "pending") == 0,
 	   "a pending hold of 2100 (100 + 2*1000)");
 	ok(a->reserved == 2100 && m->reserved == 2100, "reserved on the account and the member");
@@ -116,23 +117,23 @@ static void test_authorize(struct store *lg, struct batch *b)
 	is_int(a->balance, 10000, "a hold moves no balance");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r2;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "a second full hold passes alice's cap");
+	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "a second full hold passes alice's cap");
 	ok(op.refusal.why == REFUSE_MEMBER_CAP && op.refusal.available_micros == 900, "with 900 left under it");
 	ok(b->nholds == 1 && a->reserved == 2100 && m->reserved == 2100, "a refusal changes nothing");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r3;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "with min_output_tokens it shrinks instead");
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "with min_output_tokens it shrinks instead");
 	ok(op.max_output == 400 && op.amount == 900, "to 400 output tokens, 900 micros");
 	ok(a->reserved == 3000 && m->reserved == 3000, "the cap is now full");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "req-1 again: a replay, though a new hold would be refused");
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "req-1 again: a replay, though a new hold would be refused");
 	ok(op.hold == 0 && op.amount == 2100 && b->nholds == 2 && a->reserved == 3000, "answered with its hold");
 	struct guard_authorize nobody = ask("req-9", 10, -1);
 	nobody.account = "nobody";
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &nobody;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_NOT_FOUND, "an unknown account: 404");
+	is_int(ledger_decide_authorize(b, &op), CD_E_NOT_FOUND, "an unknown account: 404");
 	is_int(op.refusal.why, REFUSE_ACCOUNT_UNKNOWN, "said so");
 	/* A refusal whose request_id the batch did not read asks its caller
 	 * to look the hold up first, changing nothing; looked up (not held),
@@ -143,22 +144,22 @@ static void test_authorize(struct store *lg, struct batch *b)
 	b->hold_reqs_read = 0;
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r4;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "refused at alice's cap");
+	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "refused at alice's cap");
 	ok(op.lookup == 1 && b->nholds == nholds && a->reserved == reserved,
 	   "its request_id not read: the caller is asked to look it up, nothing changed");
 	op.looked_up = 1;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "looked up, not held: the refusal stands");
+	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "looked up, not held: the refusal stands");
 	ok(op.lookup == 0 && op.hold < 0 && b->nholds == nholds, "and asks nothing more");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "a request_id in the batch needs no look-up: replayed");
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "a request_id in the batch needs no look-up: replayed");
 	ok(op.lookup == 0 && op.hold == 0, "with its hold");
 	/* The look-up finds a hold (as ledger_load_hold_lookup puts it in
 	 * the batch): decided again, the refused request is its replay. */
 	struct guard_authorize r5 = ask("req-5", 1000, -1);
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r5;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "req-5 refused, its request_id not read");
+	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "req-5 refused, its request_id not read");
 	ok(op.lookup == 1, "a look-up asked");
 	struct hold_row found = b->holds[0].h;
 	snprintf(found.request_id, sizeof(found.request_id), "req-5");
@@ -166,7 +167,7 @@ static void test_authorize(struct store *lg, struct batch *b)
 	int at = ledger_batch_hold_add(b, 0, &found);
 	ok(at >= 0, "the hold the look-up found, in the batch");
 	op.looked_up = 1;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "found: answered as the replay of its hold");
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "found: answered as the replay of its hold");
 	ok(op.lookup == 0 && op.hold == at && a->reserved == reserved, "with that hold, nothing reserved again");
 	b->hold_reqs_read = 1;
 }
@@ -189,21 +190,21 @@ static void test_count_only(void)
 	for (int i = 0; i < 2; i++) {
 		op_init(&op, GUARD_AUTHORIZE);
 		op.in.authorize = &r;
-		is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "count_tokens %d: counted", i + 1);
+		is_int(ledger_decide_authorize(b, &op), CD_OK, "count_tokens %d: counted", i + 1);
 	}
 	ok(b->nholds == 0 && a->reserved == 0 && a->balance == 10000 && op.hold < 0, "no hold made, no money moved");
 	ok(a->rate.requests == 2 && a->rate.tokens == 0 && b->members[0].m.rate.requests == 2,
 	   "two requests of no tokens, on the account and its member");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_RATE_LIMITED, "the third in the minute: 429");
+	is_int(ledger_decide_authorize(b, &op), CD_E_RATE_LIMITED, "the third in the minute: 429");
 	is_int(op.refusal.why, REFUSE_RATE_LIMIT, "said so");
 	ok(a->rate.requests == 2, "a refusal counts nothing");
 	snprintf(a->status, sizeof(a->status), "suspended");
 	a->rate.rpm = -1;
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_SUSPENDED, "a suspended account: 403");
+	is_int(ledger_decide_authorize(b, &op), CD_E_SUSPENDED, "a suspended account: 403");
 	ledger_batch_free(b);
 }
 
@@ -273,6 +274,9 @@ static void test_release_usage(struct store *lg, struct batch *b)
 	op.in.usage = &u;
 	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "usage: charged");
 	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
+	ok(a->rate.minute == NOW / 60 && lg->now == 0,
+	   "counted in the batch's clock's minute (%lld), not the store's (%lld)", (long long)a->rate.minute,
+	   (long long)lg->now);
 	ok(b->usage_rows.len > 0 && strstr(b->usage_rows.data, ",10,0,20,500,") != NULL &&
 	   ends_with(&b->usage_rows, ",4,\"client_gone\"]"),
 	   "its row for the write CALL ends with its cache writes and settle_reason: %s", b->usage_rows.data);
@@ -325,12 +329,12 @@ static void test_new_member_row(struct store *lg)
 	struct guard_op op;
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &full;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_E_MEMBER_CAP, "the new row is capped at the plan's 3000");
+	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "the new row is capped at the plan's 3000");
 	ok(op.refusal.available_micros == 1000 && op.refusal.required_micros == 2100,
 	   "its earlier holds count: 1000 left for 2100");
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &small;
-	is_int(ledger_decide_authorize(b, &op, NOW), CD_OK, "900 fits under it");
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "900 fits under it");
 	ok(m->reserved == 2900 && ba->reserved == 2900 && b->members[0].changed, "reserved on the row, to be written");
 	static const unsigned char hash[32] = {4};
 	struct guard_usage u = {.account = "acme", .member = "alice", .model = "m", .request_id = "new-3",
@@ -476,11 +480,12 @@ static void test_failed_op(void)
 
 int main(void)
 {
-	static struct store lg;	/* the clock only: nothing here connects */
+	/* The journal key only (NULL), its clock left at 0: the decisions
+	 * read the batch's (b->clock). Nothing here connects. */
+	static struct store lg;
 	struct batch *b = batch_made();
 	ok(b != NULL, "a batch in memory");
 	if (b != NULL) {
-		lg.now = NOW;
 		test_authorize(&lg, b);
 		test_settle(&lg, b);
 		test_release_usage(&lg, b);
