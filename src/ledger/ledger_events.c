@@ -58,8 +58,8 @@ json_t *ledger_events_notice_balance(const struct store *db, struct acct *a)
 	return low;
 }
 
-static const char *notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m, enum refusal_why why,
-				  int64_t available, int64_t required, json_t **data)
+static const char *notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m,
+				  enum refusal_why why, int64_t available, int64_t required, json_t **data)
 {
 	struct money_refusal_noted noted = {a->depleted_noted, a->limit_month_noted, a->limit_day_noted,
 					    m != NULL ? m->cap_month_noted : 0};
@@ -88,8 +88,8 @@ static const char *notice_refusal(const struct ledger_clock *clock, struct acct 
 	return EVENT_LIMIT_REACHED;
 }
 
-const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m, enum refusal_why why,
-			   int64_t available, int64_t required, json_t **data)
+const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m,
+					 enum refusal_why why, int64_t available, int64_t required, json_t **data)
 {
 	assert(data != NULL);
 	const char *type = notice_refusal(clock, a, m, why, available, required, data);

@@ -57,8 +57,8 @@ json_t *ledger_events_notice_balance(const struct store *db, struct acct *a);
  * The month and the day are the clock's. Sets the account's (or
  * member's) note; returns the type and *data, or NULL when there is
  * nothing to tell. */
-const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m, enum refusal_why why,
-			   int64_t available, int64_t required, json_t **data);
+const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m,
+					 enum refusal_why why, int64_t available, int64_t required, json_t **data);
 /* Auto-recharge (docs/api.md, "Auto-recharge"): 1 when a charge (the guard's batches: holds
  * and charges) left available below the account's threshold, a card is
  * saved, no recharge is in flight and fewer than [stripe]

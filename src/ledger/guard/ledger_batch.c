@@ -117,7 +117,8 @@ void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum ref
 	assert(acct < b->naccts);
 	assert(member < b->nmembers);
 	struct member_row *m = member >= 0 ? &b->members[member].m : NULL;
-	const char *type = ledger_events_notice_refusal(&b->clock, &b->accts[acct].a, m, why, available, required, &data);
+	const char *type =
+		ledger_events_notice_refusal(&b->clock, &b->accts[acct].a, m, why, available, required, &data);
 	if (type == NULL)
 		return;
 	if (m != NULL && why == REFUSE_MEMBER_CAP)
