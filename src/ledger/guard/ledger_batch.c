@@ -372,7 +372,7 @@ static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 
 /* The journal row of a spend (ledger_columns.h's JOURNAL_TABLE, the
  * columns the batch carries). */
-static void journal_row(struct store *db, struct batch *b, int64_t account, int64_t amount, int64_t after,
+static void journal_row(struct batch *b, int64_t account, int64_t amount, int64_t after,
 			const char *cause, const char *source, int64_t hold_id, const char *reference)
 {
 	struct journal_line line = {.amount = -amount, .cause = cause, .source = source, .hold_id = hold_id,
@@ -381,7 +381,7 @@ static void journal_row(struct store *db, struct batch *b, int64_t account, int6
 	jsonw_init(w, &b->journal_rows);
 	w->items[0] = b->njournal++ > 0;
 	jsonw_open(w, '[');
-	JOURNAL_TABLE(COL_WRITE, account, &line, after, db->journal_key)
+	JOURNAL_TABLE(COL_WRITE, account, &line, after, b->journal_key)
 	jsonw_close(w, ']');
 }
 
@@ -427,7 +427,7 @@ int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount)
 	return burn(b, acct, amount, 0);
 }
 
-enum cd_err ledger_batch_spend(struct store *db, struct batch *b, int acct, int64_t amount, const char *cause,
+enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const char *cause,
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more)
 {
 	struct batch_acct *ba = &b->accts[acct];
@@ -448,7 +448,7 @@ enum cd_err ledger_batch_spend(struct store *db, struct batch *b, int acct, int6
 		if (rc != CD_OK)
 			return rc;
 	}
-	journal_row(db, b, a->id, amount, after, cause, source, hold_id, reference);
+	journal_row(b, a->id, amount, after, cause, source, hold_id, reference);
 	ba->journal_micros -= amount;
 	a->balance = after;
 	ba->changed = 1;

@@ -191,6 +191,11 @@ struct batch {
 	 * (ledger_holds_run.c, after store_tx_next fixed it): the time every
 	 * decision and notice of the batch reads (ledger_clock.h). */
 	struct ledger_clock clock;
+	/* The idempotency key the journal rows of the operation being decided
+	 * record (docs/decisions.md, "Journal keys"; NULL: none): set by the
+	 * batch's run for each operation (ledger_holds_run.c's decide), the
+	 * key the store's journal_key has for that operation's other rows. */
+	const char *journal_key;
 	struct batch_acct accts[BATCH_MAX];
 	int naccts;
 	struct batch_hold holds[2 * BATCH_MAX];	/* read ones, then new ones */
@@ -335,7 +340,7 @@ int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields 
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
 /* Spends amount (> 0) from account acct's grants read, in spending order
  * (money_rule_spend_burn), lowers the balance now and appends its journal row
- * (in this order among the batch's); in memory only. What those grants
+ * (in this order among the batch's, recording b->journal_key); in memory only. What those grants
  * cannot cover goes onto the debt row when the account has no more
  * grants than were read; when it has (or its grants changed in the
  * database since, grants_stale), it is left in *more for the caller to
@@ -343,7 +348,7 @@ void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fie
  * settle or spend_ext accounts (ledger_batch_spend_check: its grants
  * read, the balance in range, else CD_E_INTERNAL, logged). */
 int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount);
-enum cd_err ledger_batch_spend(struct store *db, struct batch *b, int acct, int64_t amount, const char *cause,
+enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const char *cause,
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more);
 /* The grants read burnt for amount: what they could not cover. */
 int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);

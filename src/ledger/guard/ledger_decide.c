@@ -457,7 +457,7 @@ static enum cd_err settle_move(struct batch *b, int acct, struct hold_row *h, co
  * the grants read (what they cannot cover left in op->spend_more for the
  * caller), a refund was written by the caller before this decision
  * (op->refunded) and moved the balance already. */
-static enum cd_err settle_charge(struct store *db, struct batch *b, struct guard_op *op, int64_t delta,
+static enum cd_err settle_charge(struct batch *b, struct guard_op *op, int64_t delta,
 				 const char *id)
 {
 	const struct acct *a = &b->accts[op->acct].a;
@@ -465,7 +465,7 @@ static enum cd_err settle_charge(struct store *db, struct batch *b, struct guard
 	enum cd_err rc = CD_OK;
 	assert(delta >= 0 || op->refunded == -delta);
 	if (delta > 0)
-		rc = ledger_batch_spend(db, b, op->acct, delta, "usage", NULL, b->holds[op->hold].h.id, id,
+		rc = ledger_batch_spend(b, op->acct, delta, "usage", NULL, b->holds[op->hold].h.id, id,
 					&op->spend_more);
 	/* The balance moved by the charge, no more, no less. */
 	assert(rc != CD_OK || a->balance == before - (delta > 0 ? delta : 0));
@@ -475,7 +475,7 @@ static enum cd_err settle_charge(struct store *db, struct batch *b, struct guard
 
 /* A settle's usage row, and its answer stored with its hold for a replay:
  * the hold is settled. */
-static enum cd_err settle_finish(struct store *db, struct batch *b, struct guard_op *op, int64_t cost,
+static enum cd_err settle_finish(struct batch *b, struct guard_op *op, int64_t cost,
 				 int64_t released, int pending, const char *id)
 {
 	const struct guard_settle *r = op->in.settle;
@@ -520,7 +520,7 @@ static enum cd_err settle_finish(struct store *db, struct batch *b, struct guard
 	return CD_OK;
 }
 
-enum cd_err ledger_decide_settle(struct store *db, struct batch *b, struct guard_op *op)
+enum cd_err ledger_decide_settle(struct batch *b, struct guard_op *op)
 {
 	char id[LIMIT_HOLD_ID_BYTES];
 	int64_t cost = 0, delta = 0, released = 0;
@@ -546,9 +546,9 @@ enum cd_err ledger_decide_settle(struct store *db, struct batch *b, struct guard
 	rc = settle_move(b, op->acct, h, op->in.settle, cost, delta, &released);
 	ledger_rows_hold_id_format(id, sizeof(id), a->id, h->id);
 	if (rc == CD_OK)
-		rc = settle_charge(db, b, op, delta, id);
+		rc = settle_charge(b, op, delta, id);
 	if (rc == CD_OK)
-		rc = settle_finish(db, b, op, cost, released, pending, id);
+		rc = settle_finish(b, op, cost, released, pending, id);
 	/* Settled at what it cost, with the account's reserve in range. */
 	assert(rc != CD_OK || strcmp(h->state, "settled") == 0);
 	assert(rc != CD_OK || h->charged == cost);
@@ -636,7 +636,7 @@ static enum cd_err usage_check(struct batch *b, struct guard_op *op, int64_t cos
 
 /* A usage that passed its checks: counted in the rate windows, recorded,
  * and charged (in range: checked before anything moved). */
-static enum cd_err usage_record(struct store *db, struct batch *b, struct guard_op *op, int64_t cost)
+static enum cd_err usage_record(struct batch *b, struct guard_op *op, int64_t cost)
 {
 	const struct guard_usage *r = op->in.usage;
 	struct acct *a = &b->accts[op->acct].a;
@@ -656,7 +656,7 @@ static enum cd_err usage_record(struct store *db, struct batch *b, struct guard_
 	if (op->usage < 0)
 		return CD_E_INTERNAL;
 	if (cost > 0) {
-		enum cd_err rc = ledger_batch_spend(db, b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0,
+		enum cd_err rc = ledger_batch_spend(b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0,
 						    r->request_id, &op->spend_more);
 		if (rc != CD_OK)
 			return rc;
@@ -672,7 +672,7 @@ static enum cd_err usage_record(struct store *db, struct batch *b, struct guard_
 	return CD_OK;
 }
 
-enum cd_err ledger_decide_usage(struct store *db, struct batch *b, struct guard_op *op)
+enum cd_err ledger_decide_usage(struct batch *b, struct guard_op *op)
 {
 	const struct guard_usage *r = op->in.usage;
 	int done;
@@ -687,7 +687,7 @@ enum cd_err ledger_decide_usage(struct store *db, struct batch *b, struct guard_
 	if (rc != CD_OK || done)
 		return rc;
 	int64_t before = a->balance, reserved = a->reserved;
-	rc = usage_record(db, b, op, cost);
+	rc = usage_record(b, op, cost);
 	/* The balance moved by the charge alone; no reserve moved. */
 	assert(rc != CD_OK || a->balance == before - cost);
 	assert(rc != CD_OK || op->charged == cost);

@@ -9,9 +9,9 @@
  * module and makes the answers; nothing here queues, retries, commits or
  * words an answer but the settle's, which is stored with its hold.
  *
- * It is pure: rows, values, a clock and the journal key in (db gives the
- * last two and is never used to reach the database), rows and a decision
- * out, unit-tested without a database (tests/unit/ledger/test_decide.c,
+ * It is pure: rows, values, a clock and the journal key in (the batch
+ * carries the last two: b->clock, b->journal_key), rows and a decision
+ * out, with no store, unit-tested without a database (tests/unit/ledger/test_decide.c,
  * tests/unit/ledger/test_guard_model.c). What a decision needs that the batch
  * does not hold it asks its caller for, having changed nothing, or, for
  * a charge's grants, having changed only what it could decide: a hold
@@ -91,9 +91,9 @@ void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_don
  * figures set, or a refusal's code with op->refusal filled and nothing
  * changed, or CD_E_RETRY/CD_E_UNAVAILABLE/CD_E_INTERNAL, which fail the
  * whole attempt. The time is the batch's clock (b->clock, copied from
- * the store's at the attempt's start: ledger_clock.h); db, where one is
- * taken, gives the journal key rows record (db->journal_key, set by the
- * caller) and runs no statement. */
+ * the store's at the attempt's start: ledger_clock.h); the journal key
+ * the rows record is the batch's (b->journal_key, set by the caller for
+ * each operation). */
 
 /* Pure, at b->clock.now. A replayed request_id gets its hold even when a new one
  * would be refused: a refused authorize whose request_id the batch did
@@ -105,10 +105,10 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op);
 /* At b->clock.now. A late settle below its captured hold asks for its refund
  * grant (op->refund), then, once written (op->refunded), is decided;
  * a charge may leave op->spend_more. */
-enum cd_err ledger_decide_settle(struct store *db, struct batch *b, struct guard_op *op);
+enum cd_err ledger_decide_settle(struct batch *b, struct guard_op *op);
 enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
 /* At b->clock.now; a charge may leave op->spend_more, as a settle's. */
-enum cd_err ledger_decide_usage(struct store *db, struct batch *b, struct guard_op *op);
+enum cd_err ledger_decide_usage(struct batch *b, struct guard_op *op);
 
 /* ---- Parts the combiner and the tests use ----
  * The money itself is decided by money_guard.h (pure): these apply its

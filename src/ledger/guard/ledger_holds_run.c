@@ -256,11 +256,11 @@ static enum cd_err settle_refund(struct store *db, struct batch *b, struct guard
 static enum cd_err decide_settle(struct store *db, struct batch *b, struct guard_op *op)
 {
 	op->refunded = 0;
-	enum cd_err rc = ledger_decide_settle(db, b, op);
+	enum cd_err rc = ledger_decide_settle(b, op);
 	if (rc == CD_OK && op->refund > 0) {
 		rc = settle_refund(db, b, op);
 		if (rc == CD_OK)
-			rc = ledger_decide_settle(db, b, op);
+			rc = ledger_decide_settle(b, op);
 		assert(rc != CD_OK || op->refund == 0);
 	}
 	if (rc == CD_OK && op->spend_more > 0)
@@ -268,7 +268,9 @@ static enum cd_err decide_settle(struct store *db, struct batch *b, struct guard
 	return rc;
 }
 
-/* Decides one operation; its journal rows record its key (docs/decisions.md, "Journal keys"). */
+/* Decides one operation; its journal rows record its key (docs/decisions.md,
+ * "Journal keys"): the store's for rows it writes (a refund grant), the
+ * batch's (b->journal_key) for those its decision appends. */
 static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op)
 {
 	char key[JOURNAL_KEY_BYTES];
@@ -290,6 +292,7 @@ static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op
 		break;
 	case GUARD_SETTLE:
 		outer = ledger_rows_journal_key_push(db, key, "settle", op->in.settle->hold_id, 0);
+		b->journal_key = db->journal_key;
 		rc = decide_settle(db, b, op);
 		db->journal_key = outer;
 		break;
@@ -298,13 +301,15 @@ static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op
 		break;
 	default:
 		outer = ledger_rows_journal_key_push(db, key, "usage", op->in.usage->request_id, 0);
-		rc = ledger_decide_usage(db, b, op);
+		b->journal_key = db->journal_key;
+		rc = ledger_decide_usage(b, op);
 		if (rc == CD_OK && op->spend_more > 0)
 			rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
 		db->journal_key = outer;
 		break;
 	}
 	db->journal_key = NULL;
+	b->journal_key = NULL;
 	return rc;
 }
 

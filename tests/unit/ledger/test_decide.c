@@ -98,7 +98,7 @@ static void holds_written(struct batch *b)
 	}
 }
 
-static void test_authorize(struct store *lg, struct batch *b)
+static void test_authorize(struct batch *b)
 {
 	struct guard_op op;
 	struct acct *a = &b->accts[0].a;
@@ -215,7 +215,16 @@ static int ends_with(const struct dynbuf *d, const char *tail)
 	return d->data != NULL && d->len >= n && memcmp(d->data + d->len - n, tail, n) == 0;
 }
 
-static void test_settle(struct store *lg, struct batch *b)
+/* A journal row of the batch records key (JOURNAL_TABLE's idempotency_key,
+ * ledger_columns.h); each test's keys are its own. */
+static int journal_key_is(const struct batch *b, const char *key)
+{
+	char want[128];
+	snprintf(want, sizeof(want), ",\"%s\",", key);
+	return b->journal_rows.len > 0 && strstr(b->journal_rows.data, want) != NULL;
+}
+
+static void test_settle(struct batch *b)
 {
 	static const unsigned char hash[32] = {1}, other[32] = {2};
 	struct guard_op op;
@@ -228,7 +237,10 @@ static void test_settle(struct store *lg, struct batch *b)
 	op.in.settle = &r;
 	op.account_id = 7;
 	op.hold_id = 11;
-	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "settle: charged");
+	b->journal_key = "settle:hold_7_11";	/* the batch's run sets it per operation */
+	is_int(ledger_decide_settle(b, &op), CD_OK, "settle: charged");
+	ok(journal_key_is(b, "settle:hold_7_11"), "its journal row records the key the batch gives: %s",
+	   b->journal_rows.data);
 	ok(a->balance == 9300 && b->grants[0].g.remaining == 9300, "700 (100 + 2*300) spent from the grant");
 	ok(a->reserved == 900 && m->reserved == 900, "the hold's 2100 released from both reserves");
 	ok(a->month_spent == 700 && a->day_spent == 700 && m->month_spent == 700, "counted in the spends");
@@ -242,16 +254,16 @@ static void test_settle(struct store *lg, struct batch *b)
 	   "its usage row for the write CALL: tokens, cost, then no cache writes and its settle_reason: %s",
 	   b->settle_usage.data);
 	is_int(a->rate.tokens, 1600 - 1100 + 400, "the minute's tokens corrected to the actual 400");
-	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "the same settle again: answered from the stored one");
+	is_int(ledger_decide_settle(b, &op), CD_OK, "the same settle again: answered from the stored one");
 	ok(a->balance == 9300 && b->njournal == 1, "never charged twice");
 	r.request_hash = other;
-	is_int(ledger_decide_settle(lg, b, &op), CD_E_CONFLICT, "another settle of a settled hold: 409");
+	is_int(ledger_decide_settle(b, &op), CD_E_CONFLICT, "another settle of a settled hold: 409");
 	is_int(op.refusal.why, REFUSE_HOLD_SETTLE_CONFLICT, "said so");
 	op.hold_id = 99;
-	is_int(ledger_decide_settle(lg, b, &op), CD_E_NOT_FOUND, "an unknown hold: 404");
+	is_int(ledger_decide_settle(b, &op), CD_E_NOT_FOUND, "an unknown hold: 404");
 }
 
-static void test_release_usage(struct store *lg, struct batch *b)
+static void test_release_usage(struct batch *b)
 {
 	static const unsigned char hash[32] = {3};
 	struct guard_op op;
@@ -272,36 +284,37 @@ static void test_release_usage(struct store *lg, struct batch *b)
 				.settle_reason = "client_gone", .cache_write_input_tokens = 4};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "usage: charged");
+	b->journal_key = "idem-usage-1";
+	is_int(ledger_decide_usage(b, &op), CD_OK, "usage: charged");
+	ok(journal_key_is(b, "idem-usage-1"), "its journal row records the key the batch gives: %s", b->journal_rows.data);
+	b->journal_key = NULL;
 	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
-	ok(a->rate.minute == NOW / 60 && lg->now == 0,
-	   "counted in the batch's clock's minute (%lld), not the store's (%lld)", (long long)a->rate.minute,
-	   (long long)lg->now);
+	ok(a->rate.minute == NOW / 60, "counted in the batch's clock's minute (%lld)", (long long)a->rate.minute);
 	ok(b->usage_rows.len > 0 && strstr(b->usage_rows.data, ",10,0,20,500,") != NULL &&
 	   ends_with(&b->usage_rows, ",4,\"client_gone\"]"),
 	   "its row for the write CALL ends with its cache writes and settle_reason: %s", b->usage_rows.data);
 	is_int(a->balance - b->accts[0].balance_marked, b->accts[0].journal_micros, "with its journal row");
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "the same request_id again");
+	is_int(ledger_decide_usage(b, &op), CD_OK, "the same request_id again");
 	ok(op.replayed && op.charged == 500 && a->balance == 8800, "answered as first, not charged");
 	u.cost_micros = 9000;
 	u.request_id = "use-2";
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(ledger_decide_usage(lg, b, &op), CD_E_INSUFFICIENT, "more than is available: 402");
+	is_int(ledger_decide_usage(b, &op), CD_E_INSUFFICIENT, "more than is available: 402");
 	is_int(a->balance, 8800, "nothing charged");
 	u.force = 1;
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "forced: charged past the check");
+	is_int(ledger_decide_usage(b, &op), CD_OK, "forced: charged past the check");
 	ok(a->balance == -200 && b->ngrants == 2 && b->grants[1].g.remaining == -200, "200 onto a new debt row");
 }
 
 /* A member the guard names with no row: which accounts make it one
  * (ledger_members_row_due), and that row, as ledger_members_create leaves it (no cap of
  * its own, its reserve the holds it had already), capped by the plan. */
-static void test_new_member_row(struct store *lg)
+static void test_new_member_row(void)
 {
 	struct acct a;
 	acct_init(&a, 8, "team", 10000);
@@ -341,11 +354,11 @@ static void test_new_member_row(struct store *lg)
 				.input_tokens = 10, .output_tokens = 20, .cost_micros = 101, .request_hash = hash};
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(ledger_decide_usage(lg, b, &op), CD_E_MEMBER_CAP, "usage past the plan's cap: 429");
+	is_int(ledger_decide_usage(b, &op), CD_E_MEMBER_CAP, "usage past the plan's cap: 429");
 	u.cost_micros = 100;
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
-	is_int(ledger_decide_usage(lg, b, &op), CD_OK, "usage up to it: charged");
+	is_int(ledger_decide_usage(b, &op), CD_OK, "usage up to it: charged");
 	ok(m->month_spent == 100 && m->reserved == 2900, "counted in the row's month");
 	ledger_batch_free(b);
 }
@@ -354,7 +367,7 @@ static void test_new_member_row(struct store *lg)
  * nothing changed; once written (the balance moved by it), it is decided
  * on the balance as it was, not charged the refund's range twice: here
  * the balance is 1000 below the top of the range and the refund 600. */
-static void test_late_refund(struct store *lg)
+static void test_late_refund(void)
 {
 	static const unsigned char hash[32] = {5};
 	struct batch *b = batch_made();
@@ -384,14 +397,14 @@ static void test_late_refund(struct store *lg)
 	op.account_id = 7;
 	op.hold_id = 21;
 	int64_t before = a->balance;
-	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "a late settle below its capture");
+	is_int(ledger_decide_settle(b, &op), CD_OK, "a late settle below its capture");
 	ok(op.refund == 600 && a->balance == before && strcmp(bh->h.state, "captured") == 0 && b->njournal == 0,
 	   "asks for its 600 refund with nothing changed");
 	a->balance += op.refund;		/* as ledger_holds writes it */
 	b->grants[0].g.remaining += op.refund;
 	ledger_batch_balances_mark(b);
 	op.refunded = op.refund;
-	is_int(ledger_decide_settle(lg, b, &op), CD_OK, "decided again once it is written, in range as it was");
+	is_int(ledger_decide_settle(b, &op), CD_OK, "decided again once it is written, in range as it was");
 	ok(op.refund == 0 && strcmp(bh->h.state, "settled") == 0 && bh->h.charged == 400, "settled at 400");
 	ok(a->balance == before + 600 && b->njournal == 0, "the balance moved by the refund alone, no charge row");
 	ledger_batch_free(b);
@@ -480,18 +493,19 @@ static void test_failed_op(void)
 
 int main(void)
 {
-	/* The journal key only (NULL), its clock left at 0: the decisions
-	 * read the batch's (b->clock). Nothing here connects. */
+	/* The decisions take no store: the batch carries their clock
+	 * (b->clock) and journal key (b->journal_key). Only the locking
+	 * checks take one, which never connects. */
 	static struct store lg;
 	struct batch *b = batch_made();
 	ok(b != NULL, "a batch in memory");
 	if (b != NULL) {
-		test_authorize(&lg, b);
-		test_settle(&lg, b);
-		test_release_usage(&lg, b);
+		test_authorize(b);
+		test_settle(b);
+		test_release_usage(b);
 		ledger_batch_free(b);
-		test_new_member_row(&lg);
-		test_late_refund(&lg);
+		test_new_member_row();
+		test_late_refund();
 		test_count_only();
 	}
 	test_written_only_when_locked(&lg);

@@ -307,7 +307,7 @@ static int pick_hold(struct model *m, const struct batch *b, char *id, size_t ca
 	return i;
 }
 
-static enum cd_err step_settle(struct model *m, struct store *lg, struct batch *b, struct guard_op *op,
+static enum cd_err step_settle(struct model *m, struct batch *b, struct guard_op *op,
 			       struct guard_settle *r, char *id)
 {
 	op_init(op, GUARD_SETTLE);
@@ -325,14 +325,14 @@ static enum cd_err step_settle(struct model *m, struct store *lg, struct batch *
 	int was_settled = strcmp(h->state, "settled") == 0;
 	int64_t held = h->amount, charged = h->charged, cost = r->input_tokens + 2 * r->output_tokens;
 	op->refunded = 0;
-	enum cd_err rc = ledger_decide_settle(lg, b, op);
+	enum cd_err rc = ledger_decide_settle(b, op);
 	if (rc == CD_OK && op->refund > 0) {
 		if (!was_captured || op->refund != charged - cost)
 			fail(m, "a refund asked of a settle that owes none");
 		refund(b, op);
 		m->balance += op->refunded;
 		m->refunds++;
-		rc = ledger_decide_settle(lg, b, op);
+		rc = ledger_decide_settle(b, op);
 		if (op->refund != 0)
 			fail(m, "a refund asked twice");
 	}
@@ -366,7 +366,7 @@ static enum cd_err step_release(struct model *m, struct batch *b, struct guard_o
 	return ledger_decide_release(b, op);
 }
 
-static enum cd_err step_usage(struct model *m, struct store *lg, struct batch *b, struct guard_op *op,
+static enum cd_err step_usage(struct model *m, struct batch *b, struct guard_op *op,
 			      struct guard_usage *u)
 {
 	int k = (int)rnd(m, POOL);
@@ -384,7 +384,7 @@ static enum cd_err step_usage(struct model *m, struct store *lg, struct batch *b
 	op_init(op, GUARD_USAGE);
 	op->in.usage = u;
 	int nusages = b->nusages;
-	enum cd_err rc = ledger_decide_usage(lg, b, op);
+	enum cd_err rc = ledger_decide_usage(b, op);
 	m->replays += rc == CD_OK && op->replayed;
 	if (rc != CD_OK || op->replayed)
 		return rc;
@@ -401,7 +401,7 @@ static enum cd_err step_usage(struct model *m, struct store *lg, struct batch *b
 }
 
 /* A pending hold at its expiry, as the account-open step does it. */
-static void step_expiry(struct model *m, struct store *lg, struct batch *b)
+static void step_expiry(struct model *m, struct batch *b)
 {
 	for (int i = 0; i < b->nholds; i++) {
 		struct hold_row *h = &b->holds[i].h;
@@ -414,7 +414,7 @@ static void step_expiry(struct model *m, struct store *lg, struct batch *b)
 		a->reserved -= e.release;
 		ledger_decide_member_move(b, 0, h->has_member ? h->member : NULL, -e.release, e.charge);
 		if (e.charge > 0) {
-			if (ledger_batch_spend(lg, b, 0, e.charge, "usage", NULL, h->id, NULL, &more) != CD_OK ||
+			if (ledger_batch_spend(b, 0, e.charge, "usage", NULL, h->id, NULL, &more) != CD_OK ||
 			    ledger_rows_acct_spent(a, e.charge) != 0)
 				fail(m, "a capture's charge");
 			if (more > 0)
@@ -427,7 +427,7 @@ static void step_expiry(struct model *m, struct store *lg, struct batch *b)
 	}
 }
 
-static void run(struct model *m, struct store *lg)
+static void run(struct model *m)
 {
 	struct batch *b = made(m);
 	if (b == NULL) {
@@ -448,17 +448,17 @@ static void run(struct model *m, struct store *lg)
 		enum cd_err rc = CD_OK;
 		kind = kind < 3 ? 0 : kind < 5 ? 1 : kind < 6 ? 2 : kind < 8 ? 3 : 4;
 		snap_take(b, &before);
-		lg->journal_key = NULL;
+		b->journal_key = NULL;
 		if (kind == 0)
 			rc = step_authorize(m, b, &op, &ra);
 		else if (kind == 1)
-			rc = step_settle(m, lg, b, &op, &rs, id);
+			rc = step_settle(m, b, &op, &rs, id);
 		else if (kind == 2)
 			rc = step_release(m, b, &op, &rr, id);
 		else if (kind == 3)
-			rc = step_usage(m, lg, b, &op, &ru);
+			rc = step_usage(m, b, &op, &ru);
 		else
-			step_expiry(m, lg, b);
+			step_expiry(m, b);
 		if (rc == CD_E_INTERNAL || rc == CD_E_RETRY || rc == CD_E_UNAVAILABLE)
 			fail(m, "a decision failed");
 		if (rc != CD_OK) {
@@ -512,7 +512,7 @@ static void step_grant(struct model *m, struct batch *b)
 }
 
 /* One operation of the first writer's kind on b (the step's draws). */
-static enum cd_err first_op(struct model *m, struct store *lg, struct batch *b, unsigned kind)
+static enum cd_err first_op(struct model *m, struct batch *b, unsigned kind)
 {
 	struct guard_op op;
 	struct guard_authorize ra;
@@ -520,29 +520,29 @@ static enum cd_err first_op(struct model *m, struct store *lg, struct batch *b, 
 	struct guard_release rr;
 	struct guard_usage ru;
 	char id[LIMIT_HOLD_ID_BYTES];
-	lg->journal_key = NULL;
+	b->journal_key = NULL;
 	if (kind == 0)
 		return step_authorize(m, b, &op, &ra);
 	if (kind == 1)
-		return step_settle(m, lg, b, &op, &rs, id);
+		return step_settle(m, b, &op, &rs, id);
 	if (kind == 2)
 		return step_release(m, b, &op, &rr, id);
-	return step_usage(m, lg, b, &op, &ru);
+	return step_usage(m, b, &op, &ru);
 }
 
 /* The second writer's commit on the rows db (a decision under the lock). */
-static void second_op(struct model *m, struct store *lg, struct batch *db)
+static void second_op(struct model *m, struct batch *db)
 {
 	unsigned kind = rnd(m, 5);
 	m->second++;
 	if (kind == 4) {
 		step_grant(m, db);
 	} else if (kind == 0) {
-		step_expiry(m, lg, db);
+		step_expiry(m, db);
 	} else {
 		struct snap before;
 		snap_take(db, &before);
-		enum cd_err rc = first_op(m, lg, db, kind);
+		enum cd_err rc = first_op(m, db, kind);
 		if (rc == CD_E_INTERNAL || rc == CD_E_RETRY || rc == CD_E_UNAVAILABLE)
 			fail(m, "a second writer's decision on rows read under their lock failed");
 		if (rc != CD_OK && !snap_same(db, &before))
@@ -554,14 +554,14 @@ static void second_op(struct model *m, struct store *lg, struct batch *db)
 /* The first writer decides on a guess of version `seen` (kept) while the
  * rows are at `version`; refused at the write when they moved (or when
  * the guess's rows disagree), then decided again on the rows read. */
-static void first_write(struct model *m, struct store *lg, struct batch **db, struct batch **guess, int moved,
+static void first_write(struct model *m, struct batch **db, struct batch **guess, int moved,
 			unsigned kind)
 {
 	struct model saved = *m;
 	(*guess)->kept = 1;
 	struct snap before;
 	snap_take(*guess, &before);
-	enum cd_err rc = first_op(m, lg, *guess, kind);
+	enum cd_err rc = first_op(m, *guess, kind);
 	if (rc == CD_E_INTERNAL || rc == CD_E_UNAVAILABLE)
 		fail(m, "a decision on rows kept in memory failed the batch");
 	if (rc == CD_E_RETRY && !(*guess)->kept_off)
@@ -585,7 +585,7 @@ static void first_write(struct model *m, struct store *lg, struct batch **db, st
 	m->seed = saved.seed;
 	rows_copy(*guess, *db, 1);
 	snap_take(*guess, &before);
-	rc = first_op(m, lg, *guess, kind);
+	rc = first_op(m, *guess, kind);
 	if (rc == CD_E_INTERNAL || rc == CD_E_RETRY || rc == CD_E_UNAVAILABLE)
 		fail(m, "a decision on rows read under their lock failed");
 	if (rc != CD_OK && !snap_same(*guess, &before))
@@ -596,7 +596,7 @@ static void first_write(struct model *m, struct store *lg, struct batch **db, st
 	*guess = t;
 }
 
-static void run_two(struct model *m, struct store *lg)
+static void run_two(struct model *m)
 {
 	struct batch *db = made(m), *old = ledger_batch_take(), *guess = ledger_batch_take();
 	if (db == NULL || old == NULL || guess == NULL) {
@@ -611,7 +611,7 @@ static void run_two(struct model *m, struct store *lg)
 		unsigned seconds = rnd(m, 3);
 		/* ...the second writer commits in between... */
 		for (unsigned k = 0; k < seconds; k++)
-			second_op(m, lg, db);
+			second_op(m, db);
 		invariants(m, db, "the second writer");
 		/* ...and the guess is the rows seen, or the account as it is now
 		 * beside the holds seen. */
@@ -620,7 +620,7 @@ static void run_two(struct model *m, struct store *lg)
 			rows_copy(guess, db, 0), memcpy(guess->holds, old->holds, sizeof(old->holds[0]) * (size_t)old->nholds),
 				guess->nholds = old->nholds;
 		unsigned kind = rnd(m, 4);
-		first_write(m, lg, &db, &guess, seconds > 0, kind);
+		first_write(m, &db, &guess, seconds > 0, kind);
 		invariants(m, db, "the first writer");
 	}
 	if (db != NULL)
@@ -633,14 +633,13 @@ static void run_two(struct model *m, struct store *lg)
 
 /* RUNS runs of fn, one a seed: how many failed (the first's why in
  * first), and what they went through, summed into *sum. */
-static int runs(struct store *lg, void (*fn)(struct model *, struct store *), struct model *sum, char *first,
-		size_t cap)
+static int runs(void (*fn)(struct model *), struct model *sum, char *first, size_t cap)
 {
 	int failed = 0;
 	memset(sum, 0, sizeof(*sum));
 	for (unsigned seed = 1; seed <= RUNS; seed++) {
 		struct model m = {.seed = seed};
-		fn(&m, lg);
+		fn(&m);
 		if (m.failures > 0 && failed++ == 0)
 			snprintf(first, cap, "seed %u: %s", seed, m.why);
 		sum->refunds += m.refunds;
@@ -658,16 +657,15 @@ static int runs(struct store *lg, void (*fn)(struct model *, struct store *), st
 
 int main(void)
 {
-	/* The journal key only: the decisions read the batch's clock
-	 * (b->clock). Nothing here connects. */
-	static struct store lg;
+	/* No store: the decisions read the batch's clock (b->clock) and
+	 * journal key (b->journal_key). Nothing here connects. */
 	for (int i = 0; i < POOL; i++) {
 		snprintf(reqs[i], sizeof(reqs[i]), "req-%d", i);
 		memset(hashes[i], i + 1, 32);
 	}
 	struct model sum;
 	char first[240] = "";
-	int failed_runs = runs(&lg, run, &sum, first, sizeof(first));
+	int failed_runs = runs(run, &sum, first, sizeof(first));
 	ok(failed_runs == 0, "%d random runs of %d steps keep DESIGN §4's invariants%s%s", RUNS, STEPS,
 	   failed_runs ? "; first failure: " : "", first);
 	ok(sum.refunds > 0 && sum.spends_more > 0 && sum.replays > 0 && sum.refusals > 0 && sum.debts > 0 &&
@@ -675,7 +673,7 @@ int main(void)
 	   "the runs went through refunds (%d), charges past the grants read (%d, %d of them on grants changed "
 	   "since read), replays (%d), refusals (%d) and debts (%d)", sum.refunds, sum.spends_more, sum.stale,
 	   sum.replays, sum.refusals, sum.debts);
-	failed_runs = runs(&lg, run_two, &sum, first, sizeof(first));
+	failed_runs = runs(run_two, &sum, first, sizeof(first));
 	ok(failed_runs == 0, "%d runs of two writers on one account keep DESIGN §4's invariants on the rows committed%s%s",
 	   RUNS, failed_runs ? "; first failure: " : "", first);
 	ok(sum.second > 0 && sum.refused > 0 && sum.disagreed > 0,
