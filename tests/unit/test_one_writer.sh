@@ -24,6 +24,8 @@ top="${top_srcdir:-.}"
 exec python3 - "$top" <<'EOF'
 import os, re, sys
 top = sys.argv[1]
+sys.path.insert(0, os.path.join(top, "tests", "unit"))
+from c_strings import statements  # noqa: E402
 # The money columns, per table; "*" means the table is money whole.
 money = {
     "journal": "*",
@@ -348,25 +350,6 @@ def program_writes(kind, trig_table, body):
 
 # ---- the C sources ---------------------------------------------------------
 
-lit = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-def statements(text):
-    """C string literals, adjacent ones joined (as the compiler joins them)."""
-    out = []
-    cur = None
-    last_end = -1
-    for m in lit.finditer(text):
-        between = text[last_end:m.start()] if last_end >= 0 else ""
-        # Macros between literals (DIM_COLS, PRICE_DIMS(DIM_PARAM)) join them.
-        if cur is not None and re.fullmatch(r"\s*(?:[A-Z_][A-Z0-9_]*\s*(?:\([\w, ]*\)\s*)?)*", between):
-            cur += m.group(1)
-        else:
-            if cur is not None:
-                out.append(cur)
-            cur = m.group(1)
-        last_end = m.end()
-    if cur is not None:
-        out.append(cur)
-    return out
 
 # ---- the doc ---------------------------------------------------------------
 

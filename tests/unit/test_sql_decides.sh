@@ -17,23 +17,9 @@ top="${top_srcdir:-.}"
 exec python3 - "$top" <<'EOF'
 import os, re, sys
 top = sys.argv[1]
-lit = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+sys.path.insert(0, os.path.join(top, "tests", "unit"))
+from c_strings import statements  # noqa: E402
 
-def statements(text):
-    """C string literals, adjacent ones joined (macros between them too)."""
-    out, cur, last_end = [], None, -1
-    for m in lit.finditer(text):
-        between = text[last_end:m.start()] if last_end >= 0 else ""
-        if cur is not None and re.fullmatch(r"\s*(?:[A-Z_][A-Z0-9_]*\s*(?:\([\w, ]*\)\s*)?)*", between):
-            cur += m.group(1)
-        else:
-            if cur is not None:
-                out.append(cur)
-            cur = m.group(1)
-        last_end = m.end()
-    if cur is not None:
-        out.append(cur)
-    return out
 
 DECIDE = re.compile(r"\b(?:GREATEST|LEAST|IF|IFNULL|COALESCE|NULLIF)\s*\(|\bCASE\b|\b(\w+)\s*=\s*\1\s*[-+]", re.I)
 WRITE = re.compile(r"(?:UPDATE\s+(?:LOW_PRIORITY\s+)?(?:IGNORE\s+)?|(?:INSERT|REPLACE)\s+(?:IGNORE\s+)?INTO\s+)(\w+)", re.I)
