@@ -376,9 +376,14 @@ static enum cd_err credit_load(struct store *db, const struct ledger_news *ev, s
 		rc = ledger_referrals_lock(db, l->r.account_id, 0, &l->a, &l->k);
 	if (rc == CD_OK)
 		rc = topup_find(db, ev->session_id, 1, &l->r);
-	if (rc == CD_OK)
+	/* A record credited already is a delivery again (Stripe's, or
+	 * completed then async_payment_succeeded), decided on the record
+	 * alone (money_topup_credit's first case): neither the debt nor a
+	 * waiting receipt is read for it. */
+	int again = rc == CD_OK && strcmp(l->r.status, "credited") == 0;
+	if (rc == CD_OK && !again)
 		rc = ledger_rows_debt_read(db, &l->a, &l->debt);
-	if (rc == CD_OK)
+	if (rc == CD_OK && !again)
 		rc = receipt_waiting(db, ev->payment_intent, l);
 	/* The record's account, locked in this transaction. */
 	assert(rc != CD_OK || l->r.account_id == l->a.id);
