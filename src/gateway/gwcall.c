@@ -276,7 +276,6 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
 			 (long long)charged, (long long)balance);
 	gwcall_head_write(c, c->status, extra);
 	gwcall_client_write(c, c->whole.data, c->whole.len);
-	gwcall_client_flush(c);
 	dynbuf_free(&c->whole);	/* framed now: one copy is kept, not two */
 }
 
@@ -296,10 +295,8 @@ static void cost_line(struct gwcall *c, int64_t charged, int64_t balance, const 
 	char line[LIMIT_HOLD_ID_BYTES + 192];
 	int n = snprintf(line, sizeof(line), ": creditd %s\n\n", text);
 	free(text);
-	if (n > 0 && (size_t)n < sizeof(line)) {
+	if (n > 0 && (size_t)n < sizeof(line))
 		gwcall_client_write(c, line, (size_t)n);
-		gwcall_client_flush(c);
-	}
 }
 
 static void end_stream(struct gwcall *c)
@@ -457,7 +454,6 @@ const struct gw_edge *gwcall_edge(const struct gwcall *c)
 void gwcall_end(struct gwcall *c, enum provider_result r, const char *err)
 {
 	struct gw_job *job = c->job;
-	c->wake = NULL;	/* on an ending thread: what it writes waits for take_ended */
 	int outcome = try_outcome(c, r);
 	if (outcome >= 0)
 		metrics_gateway_try(gwcall_provider(c)->index, (enum metrics_try)outcome);

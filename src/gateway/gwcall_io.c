@@ -50,11 +50,12 @@ void gwcall_client_write(struct gwcall *c, const char *bytes, size_t n)
 
 /* Sends what was written: later, by the loop (gwcall_send), once curl
  * has handed over all it read (events that arrived together go in one
- * send). On the loop only: from an ending thread it raced the loop's
- * list (docs/architecture.md, the gateway's step 5); take_ended sends. */
+ * send). On the loop only (on_wake asserts it): an ending thread's
+ * writes are sent by take_ended when the call comes back to the loop
+ * (docs/architecture.md, the gateway's step 5). */
 void gwcall_client_flush(struct gwcall *c)
 {
-	if (c->gone || c->waking || c->wake == NULL)
+	if (c->gone || c->waking)
 		return;
 	c->waking = 1;
 	c->wake(c->wake_arg);
