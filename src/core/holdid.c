@@ -76,13 +76,15 @@ static EVP_CIPHER_CTX *cipher(int encipher)
 			return NULL;
 		}
 	}
+	/* Keyed at the current generation: no lock (holdid_set_key moves
+	 * the generation after it wrote the key). */
+	if (c->ctx[encipher] != NULL && c->gen[encipher] == atomic_load(&generation))
+		return c->ctx[encipher];
 	uint8_t k[HOLDID_KEY_BYTES];
 	pthread_mutex_lock(&key_lock);
 	unsigned gen = atomic_load(&generation);
 	memcpy(k, key, sizeof(k));
 	pthread_mutex_unlock(&key_lock);
-	if (c->ctx[encipher] != NULL && c->gen[encipher] == gen)
-		return c->ctx[encipher];
 	if (c->ctx[encipher] == NULL)
 		c->ctx[encipher] = EVP_CIPHER_CTX_new();
 	c->gen[encipher] = 0;
