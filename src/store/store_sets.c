@@ -206,3 +206,13 @@ int64_t store_row_i64(const struct db_row *r, unsigned int col)
 	const char *v = store_row_str(r, col);
 	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
 }
+
+int store_sets_width_ok(const struct db_sets *s, const char *what, const char *name, unsigned int want)
+{
+	const struct dbsets_set *t = store_sets_find(s, name);
+	if (t == NULL || t->ncols == want)
+		return 0;
+	log_error("%s answered %u columns for %s where creditd reads %u: run creditctl migrate", what, t->ncols, name,
+		  want);
+	return -1;
+}

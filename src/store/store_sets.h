@@ -44,6 +44,10 @@ struct jw;
 void store_sets_bind_list(struct db_params *p, const struct jw *j, const char *key);
 /* The set named name, or NULL when the CALL returned none. */
 const struct dbsets_set *store_sets_find(const struct db_sets *s, const char *name);
+/* 0 when set `name` of what procedure `what` answered is absent or has
+ * its `want` columns (with its name's); else -1, logged (a creditd on
+ * procedures older or newer than it: run creditctl migrate). */
+int store_sets_width_ok(const struct db_sets *s, const char *what, const char *name, unsigned int want);
 static inline const struct dbsets_cell *dbsets_cell(const struct db_sets *s, size_t i)
 {
 	return &s->cells[i];

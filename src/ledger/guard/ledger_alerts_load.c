@@ -8,27 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The rows of set `name`. */
-#define EACH_ROW(b, name, r)                                                                 \
-	for (const struct dbsets_set *set_ = store_sets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
-		for (size_t i_ = 0; i_ < set_->nrows && ((r) = store_sets_row(&(b)->sets, set_, i_), 1); i_++)
 
-/* 0 when set `name` is absent or has its `want` columns (with its name's);
- * else -1, said. */
-static int width_ok(const struct batch *b, const char *name, unsigned int want)
-{
-	const struct dbsets_set *t = store_sets_find(&b->sets, name);
-	if (t == NULL || t->ncols == want)
-		return 0;
-	log_error("cd_batch_read answered %u columns for %s where creditd reads %u: run creditctl migrate", t->ncols,
-		  name, want);
-	return -1;
-}
 
 static enum cd_err load_alerts(struct batch *b, struct batch_alerts *ba)
 {
 	struct db_row r;
-	EACH_ROW(b, "alerts", r) {
+	BATCH_EACH_ROW(b, "alerts", r) {
 		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 1));
 		int kind = money_alert_kind_parse(store_row_str(&r, 3));
 		if (acct < 0)
@@ -59,7 +44,7 @@ static int alert_by_id(const struct batch_alerts *ba, int64_t id)
 static enum cd_err load_states(struct batch *b, struct batch_alerts *ba)
 {
 	struct db_row r;
-	EACH_ROW(b, "alert_members", r) {
+	BATCH_EACH_ROW(b, "alert_members", r) {
 		int alert = alert_by_id(ba, store_row_i64(&r, 1));
 		if (alert < 0)
 			continue;
@@ -70,7 +55,7 @@ static enum cd_err load_states(struct batch *b, struct batch_alerts *ba)
 		ledger_rows_copy_text(s->member, sizeof(s->member), store_row_str(&r, 2));
 		s->key = store_row_i64(&r, 3);
 	}
-	EACH_ROW(b, "alert_plan_grants", r) {
+	BATCH_EACH_ROW(b, "alert_plan_grants", r) {
 		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 1));
 		if (acct < 0)
 			continue;
@@ -82,7 +67,7 @@ static enum cd_err load_states(struct batch *b, struct batch_alerts *ba)
 		ba->grants[ba->ngrants++] = (struct batch_alert_grant){acct, store_row_i64(&r, 2), store_row_i64(&r, 3),
 								   store_row_i64(&r, 4)};
 	}
-	EACH_ROW(b, "alert_plan_caps", r) {
+	BATCH_EACH_ROW(b, "alert_plan_caps", r) {
 		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 1));
 		if (acct >= 0)
 			ba->plan_cap[acct] = store_row_null(&r, 2) ? -1 : store_row_i64(&r, 2);
@@ -101,8 +86,10 @@ enum cd_err ledger_alerts_load_batch(struct batch *b)
 		log_error("cd_batch_read answered no alerts for an account that has some: run creditctl migrate (059)");
 		return CD_E_INTERNAL;
 	}
-	if (width_ok(b, "alerts", 7) != 0 || width_ok(b, "alert_members", 4) != 0 ||
-	    width_ok(b, "alert_plan_grants", 5) != 0 || width_ok(b, "alert_plan_caps", 3) != 0)
+	static const char r[] = "cd_batch_read";
+	if (store_sets_width_ok(&b->sets, r, "alerts", 7) != 0 || store_sets_width_ok(&b->sets, r, "alert_members", 4) != 0 ||
+	    store_sets_width_ok(&b->sets, r, "alert_plan_grants", 5) != 0 ||
+	    store_sets_width_ok(&b->sets, r, "alert_plan_caps", 3) != 0)
 		return CD_E_INTERNAL;
 	if (b->alerts == NULL && (b->alerts = calloc(1, sizeof(*b->alerts))) == NULL)
 		return CD_E_INTERNAL;

@@ -367,4 +367,10 @@ enum cd_err ledger_load_grants_reload(struct store *db, struct batch *b, int acc
  * burnt, and what none covers onto the debt row. The spend's balance and
  * journal row are in the batch already. */
 enum cd_err ledger_load_spend_more(struct store *db, struct batch *b, int acct, int64_t left);
+
+/* The rows of the last CALL's set `name` (each into the struct db_row r):
+ * the read's sets and the alerts' sets are walked alike. */
+#define BATCH_EACH_ROW(b, name, r)                                                                 \
+	for (const struct dbsets_set *set_ = store_sets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
+		for (size_t i_ = 0; i_ < set_->nrows && ((r) = store_sets_row(&(b)->sets, set_, i_), 1); i_++)
 #endif

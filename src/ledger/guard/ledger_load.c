@@ -90,16 +90,6 @@ static void hold_pin_cache_write(const struct db_row *r, unsigned int c, struct 
 		h->pin.cache_write_micros_per_mtok = store_row_null(r, c) ? h->pin.input_micros_per_mtok : store_row_i64(r, c);
 }
 
-/* 0 when set `name` is absent or has its `want` columns; else -1, said. */
-static int set_width_ok(const struct batch *b, const char *name, unsigned int want)
-{
-	const struct dbsets_set *t = store_sets_find(&b->sets, name);
-	if (t == NULL || t->ncols == want)
-		return 0;
-	log_error("cd_batch_read answered %u columns for %s where creditd reads %u: run creditctl migrate", t->ncols,
-		  name, want);
-	return -1;
-}
 
 /* Adds a hold read from the database (once); its index, or -1 when it is
  * not of an account this batch locked or there is no room. */
@@ -135,15 +125,11 @@ static enum cd_err member_add(const struct store *db, struct batch *b, const str
 	return CD_OK;
 }
 
-/* The rows of set `name`, each handed to one of the readers below. */
-#define EACH_ROW(b, name, r)                                                                 \
-	for (const struct dbsets_set *set_ = store_sets_find(&(b)->sets, name); set_ != NULL; set_ = NULL) \
-		for (size_t i_ = 0; i_ < set_->nrows && ((r) = store_sets_row(&(b)->sets, set_, i_), 1); i_++)
 
 static enum cd_err read_accounts(const struct store *db, struct batch *b)
 {
 	struct db_row r;
-	EACH_ROW(b, "accounts", r) {
+	BATCH_EACH_ROW(b, "accounts", r) {
 		if (b->naccts == BATCH_MAX)
 			return CD_E_INTERNAL;
 		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
@@ -158,7 +144,7 @@ static enum cd_err read_accounts(const struct store *db, struct batch *b)
 		if (b->accts[b->naccts - 1].a.reserved < 0)
 			return ledger_batch_rows_disagree(b, b->naccts - 1, "a reserve below 0");
 	}
-	EACH_ROW(b, "plan_caps", r) {
+	BATCH_EACH_ROW(b, "plan_caps", r) {
 		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 1));
 		if (acct >= 0)
 			b->accts[acct].a.plan_member_cap = store_row_i64(&r, 2);
@@ -170,9 +156,10 @@ static enum cd_err read_holds(const struct store *db, struct batch *b)
 {
 	struct db_row r;
 	struct hold_row h;
-	if (set_width_ok(b, "holds", HOLDS_SET_COLS) != 0 || set_width_ok(b, "hold_reqs", HOLD_REQS_SET_COLS) != 0)
+	if (store_sets_width_ok(&b->sets, "cd_batch_read", "holds", HOLDS_SET_COLS) != 0 ||
+	    store_sets_width_ok(&b->sets, "cd_batch_read", "hold_reqs", HOLD_REQS_SET_COLS) != 0)
 		return CD_E_INTERNAL;
-	EACH_ROW(b, "holds", r) {
+	BATCH_EACH_ROW(b, "holds", r) {
 		hold_from_row(&r, 1, &h);
 		hold_pin_cache_write(&r, HOLDS_SET_COLS - 1, &h);
 		if (ledger_batch_acct_by_id(b, h.account_id) < 0)
@@ -183,13 +170,13 @@ static enum cd_err read_holds(const struct store *db, struct batch *b)
 		if (ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
 			return CD_E_INTERNAL;
 	}
-	EACH_ROW(b, "hold_reqs", r) {
+	BATCH_EACH_ROW(b, "hold_reqs", r) {
 		hold_from_row(&r, 1, &h);
 		hold_pin_cache_write(&r, HOLD_REQS_SET_COLS - 1, &h);
 		if (ledger_batch_acct_by_id(b, h.account_id) >= 0 && ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
 			return CD_E_INTERNAL;
 	}
-	EACH_ROW(b, "members", r) {
+	BATCH_EACH_ROW(b, "members", r) {
 		enum cd_err rc = member_add(db, b, &r, 1);
 		if (rc != CD_OK)
 			return rc;
@@ -200,7 +187,7 @@ static enum cd_err read_holds(const struct store *db, struct batch *b)
 static enum cd_err read_usages(struct batch *b)
 {
 	struct db_row r;
-	EACH_ROW(b, "usages", r) {
+	BATCH_EACH_ROW(b, "usages", r) {
 		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 2));
 		if (acct < 0 || b->nusages == 2 * BATCH_MAX)
 			return CD_E_INTERNAL;
@@ -223,7 +210,7 @@ static enum cd_err read_usages(struct batch *b)
 static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
 {
 	struct db_row r;
-	EACH_ROW(b, "idem_keys", r) {
+	BATCH_EACH_ROW(b, "idem_keys", r) {
 		const char *key = NULL;
 		for (int i = 0; i < w->nkeys; i++)
 			if (strlen(w->keys[i]) == store_row_len(&r, 1) && memcmp(w->keys[i], store_row_str(&r, 1), store_row_len(&r, 1)) == 0)
@@ -253,7 +240,7 @@ static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
 static enum cd_err read_grants(struct batch *b)
 {
 	struct db_row r;
-	EACH_ROW(b, "grants", r) {
+	BATCH_EACH_ROW(b, "grants", r) {
 		int acct = ledger_batch_acct_by_id(b, store_row_i64(&r, 2));
 		int debt = store_row_i64(&r, 4) != 0;
 		if (acct < 0)
