@@ -326,7 +326,9 @@ enum cd_err ledger_due_bring_tx(struct store *db, int64_t id)
 	return rc;
 }
 
-enum cd_err ledger_due_bring_id(struct store *db, int64_t id)
+/* ledger_due_bring_tx in a transaction loop of its own: the background
+ * sweep's step for each account. */
+static enum cd_err bring_id(struct store *db, int64_t id)
 {
 	struct store_tx t;
 	assert(id > 0);
@@ -367,7 +369,7 @@ static enum cd_err receipts_tx(struct store *db)
 }
 
 /* Each account due is swept in a transaction of its own
- * (ledger_due_bring_id): one account's conflict retries only that
+ * (bring_id): one account's conflict retries only that
  * account. */
 enum cd_err ledger_sweep(struct store *db, int max, int *swept)
 {
@@ -381,7 +383,7 @@ enum cd_err ledger_sweep(struct store *db, int max, int *swept)
 		store_tx_end(db, &t, due_tx(db, max, ids, &n));
 	enum cd_err rc = t.rc;
 	for (int i = 0; rc == CD_OK && i < n; i++) {
-		rc = ledger_due_bring_id(db, ids[i]);
+		rc = bring_id(db, ids[i]);
 		if (rc == CD_OK)
 			(*swept)++;
 	}

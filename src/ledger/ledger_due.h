@@ -24,12 +24,12 @@ int ledger_due_writes(const struct store *db, const struct acct *a);
 /* Locks the account row (FOR UPDATE) and rolls its month and day over.
  * CD_E_NOT_FOUND when no such account; CD_E_DUE when something else fell
  * due on it (ledger_due_writes): the caller returns it, its transaction
- * loop brings the account due (ledger_due_bring_id) and runs again. */
+ * loop brings the account due (ledger_due_bring_tx) and runs again. */
 enum cd_err ledger_due_lock(struct store *db, const char *ext_id, struct acct *a);
 enum cd_err ledger_due_lock_id(struct store *db, int64_t id, struct acct *a);
 /* Locks the account row and applies everything due in this transaction
  * (ledger_due_apply): an account's creation (its plan's first credit is
- * part of it) and ledger_due_bring_id's transaction. */
+ * part of it) and ledger_due_bring_tx's transaction. */
 enum cd_err ledger_due_open_id(struct store *db, int64_t id, struct acct *a);
 /* Brings account id due, the body of one transaction: locked by id, its
  * month rolled, what fell due applied and saved through the writer. CD_OK
@@ -37,9 +37,6 @@ enum cd_err ledger_due_open_id(struct store *db, int64_t id, struct acct *a);
  * runs it, as attempts of its own, for the accounts an attempt met due
  * (store_due_add) before the operation's next attempt. */
 enum cd_err ledger_due_bring_tx(struct store *db, int64_t id);
-/* ledger_due_bring_tx in a transaction loop of its own: the background
- * sweep's step for each account. */
-enum cd_err ledger_due_bring_id(struct store *db, int64_t id);
 /* Holds that expired are released or captured; grants that expired are
  * written off. Recomputes sweep_due_at. */
 enum cd_err ledger_due_sweep_acct(struct store *db, struct acct *a);
