@@ -517,10 +517,11 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * past half of this), and a long-lived connection may in time prepare
  * every one; a new one past this is an error, not a leak. 64 bytes each. */
 #define LIMIT_DB_STATEMENTS 512
-/* Parameters of one statement: the widest, creditd_settle_commit and the
- * price import's model (a name, five prices, the optional dimensions of
- * pricing.h and the time), have 24; room for a few more dimensions. */
-#define LIMIT_DB_PARAMS 32
+/* Parameters of one statement: the widest, the price import's model (a
+ * name, five prices, the 29 optional dimensions of pricing.h and the
+ * time), has 36; room for a few more dimensions. A struct db_params is
+ * about 130 bytes a parameter, on its caller's stack. */
+#define LIMIT_DB_PARAMS 48
 /* A result column is read into a buffer of its declared size, capped at
  * this: the widest values creditd reads back (stored answers under an
  * Idempotency-Key, an account with its grants) are a few KiB; a longer one

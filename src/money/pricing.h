@@ -28,7 +28,14 @@
  * asked at a size is charged that size's fee). The _multiplier_bps are
  * factors in basis points (60000: 6.0) of every token price of a call
  * that asks for them (Anthropic's speed "fast", inference_geo "us":
- * LiteLLM's provider_specific_entry). */
+ * LiteLLM's provider_specific_entry). The media routes' prices (images,
+ * audio, speech: docs/gateway.md, "Images, audio and speech") come last,
+ * each in a unit fine enough for LiteLLM's catalogue to be exact: pixels
+ * in micros per 10^9 pixels (_per_gpx: 6.539e-08 USD a pixel is 65,390,000),
+ * image tokens per million (_per_mtok), an image made (_per_image), audio
+ * seconds per 1,000 seconds (_per_ksec: whisper's 0.0001 USD a second is
+ * 100,000) and characters of speech per million (_per_mchar: tts-1's
+ * 1.5e-05 USD is 15,000,000). */
 #define PRICE_DIMS(X) \
 	X(MAX_INPUT_TOKENS, max_input_tokens) \
 	X(REASONING, reasoning) \
@@ -50,7 +57,15 @@
 	X(WEB_SEARCH_LOW, web_search_low_micros_per_call) \
 	X(WEB_SEARCH_MEDIUM, web_search_medium_micros_per_call) \
 	X(FAST_MULTIPLIER, fast_multiplier_bps) \
-	X(GEO_US_MULTIPLIER, geo_us_multiplier_bps)
+	X(GEO_US_MULTIPLIER, geo_us_multiplier_bps) \
+	X(INPUT_PIXEL, input_pixel_micros_per_gpx) \
+	X(OUTPUT_PIXEL, output_pixel_micros_per_gpx) \
+	X(INPUT_IMAGE, input_image_micros_per_mtok) \
+	X(OUTPUT_IMAGE, output_image_micros_per_mtok) \
+	X(OUTPUT_PER_IMAGE, output_micros_per_image) \
+	X(INPUT_SECOND, input_micros_per_ksec) \
+	X(OUTPUT_SECOND, output_micros_per_ksec) \
+	X(INPUT_CHAR, input_micros_per_mchar)
 
 #define PRICE_DIM_ENUM_(id, field) PRICE_DIM_##id,
 enum price_dim { PRICE_DIMS(PRICE_DIM_ENUM_) PRICE_DIM_COUNT };
