@@ -48,13 +48,12 @@ def req(method, path, acct=None, auth="guard", headers=None):
 
 def made(acct, stream=False, model="gpt-4o-mini"):
     """A response the account made through creditd (settled): its id."""
+    settled = len(reasons(acct))
     r = call("/openai/v1/responses", {"model": model, "input": INPUT, "max_output_tokens": 16, "stream": stream},
              headers={"Creditd-Account": acct})
     eq(r.status, 200, "a response made: %r" % r.body[:300])
     rid = r.json["id"] if not stream else re.search(r"resp_[0-9a-f]+", r.body.decode()).group(0)
-    check(wait_until(lambda: sql("SELECT COUNT(*) FROM gateway_objects o JOIN accounts a ON a.id = o.account_id "
-                                 "WHERE a.ext_id = '%s' AND o.object_id = '%s'" % (acct, rid))[0][0] == "1",
-                     timeout=10), "its id on record")
+    check(wait_until(lambda: len(reasons(acct)) == settled + 1, timeout=10), "settled")
     return rid
 
 
@@ -265,11 +264,11 @@ def test_a_response_is_reached_at_the_provider_that_made_it():
     provider("POST", "/_reset", {}, port=port)
     acct = new_account("gwobj2")
     rid = made(acct, model="second-model")
-    eq(sql("SELECT provider FROM gateway_objects WHERE object_id = '%s'" % rid), [["second"]], "its provider on record")
     reset()
     provider("POST", "/_reset", {}, port=port)
     status, headers, body = req("GET", "/openai/v1/responses/" + rid, acct)
     eq((status, body["id"], headers.get("creditd-provider")), (200, rid, "second"), "retrieved at the second: %r" % body)
+    eq(sql("SELECT provider FROM gateway_objects WHERE object_id = '%s'" % rid), [["second"]], "its provider on record")
     status, _, body = req("DELETE", "/openai/v1/responses/" + rid, acct)
     eq((status, body.get("deleted")), (200, True), "deleted there")
     eq(received(), [], "the first provider never asked")
