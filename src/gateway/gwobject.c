@@ -8,14 +8,24 @@
 #include "limits.h"
 #include "urlpath.h"
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* 1 when the n bytes at s are text: valid UTF-8 (jansson's check), no
+ * control character. */
+static int text_ok(const char *s, size_t n)
+{
+	json_t *v = jsonio_check_text(s, n, 1, n) == 0 ? json_stringn(s, n) : NULL;
+	json_decref(v);
+	return v != NULL;
+}
+
 int gwobject_id_ok(const char *id)
 {
 	size_t n = strlen(id);
-	return n > 0 && n < LIMIT_GATEWAY_RESPONSE_ID_BYTES && jsonio_check_text(id, n, 1, n) == 0;
+	return n > 0 && n < LIMIT_GATEWAY_RESPONSE_ID_BYTES && text_ok(id, n);
 }
 
 static const struct gwkind_query *param_of(const struct gwkind_route *r, const char *name)
@@ -55,7 +65,7 @@ static int value_ok(const struct gwkind_query *q, const char *value, char *err, 
 		snprintf(err, errcap, "\"%s\" must be one of %s", q->name, q->values);
 		return -1;
 	default:
-		if (jsonio_check_text(value, strlen(value), 1, LIMIT_GATEWAY_QUERY_VALUE_BYTES - 1) == 0)
+		if (value[0] != '\0' && text_ok(value, strlen(value)))
 			return 0;
 		snprintf(err, errcap, "\"%s\" must be text of 1 to %d bytes", q->name, LIMIT_GATEWAY_QUERY_VALUE_BYTES - 1);
 		return -1;

@@ -10,7 +10,8 @@
 #include "gwkind.h"
 
 /* 1 when id may name an object creditd kept: valid UTF-8 text without
- * control characters, shorter than LIMIT_GATEWAY_RESPONSE_ID_BYTES. */
+ * control characters, shorter than LIMIT_GATEWAY_RESPONSE_ID_BYTES. A
+ * query's text values are held to the same. */
 int gwobject_id_ok(const char *id);
 /* The query sent upstream for route r from the client's raw query
  * string ("" or NULL: none), into out (cap bytes): each "name=value"
