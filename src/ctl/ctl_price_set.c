@@ -157,7 +157,7 @@ static int price_print(const char *model, const char *provider)
 	return 1;
 }
 
-int ctl_price_provider_known(const struct cfg *cfg, const char *name)
+int ctl_price_set_provider_known(const struct cfg *cfg, const char *name)
 {
 	const struct gwconfig *gw = gwconfig_of(cfg);
 	for (size_t i = 0; i < gw->nproviders; i++)
@@ -211,7 +211,7 @@ int ctl_price_set(struct store *db, const struct cfg *cfg, int argc, char **argv
 				"/v1/models names it; a dimension =none is no longer priced)\n");
 		return 2;
 	}
-	if (provider == NULL || (provider[0] != '\0' && !ctl_price_provider_known(cfg, provider)))
+	if (provider == NULL || (provider[0] != '\0' && !ctl_price_set_provider_known(cfg, provider)))
 		return 2;
 	for (int i = 4, used; i < argc; i += used)
 		if (parse_one(argc, argv, i, &w, &used) != 0)

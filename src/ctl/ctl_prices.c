@@ -120,7 +120,7 @@ static int json_provider(const struct cfg *cfg, const char *path, size_t entry, 
 			path, entry, name);
 		return -1;
 	}
-	if (!ctl_price_provider_known(cfg, provider)) {
+	if (!ctl_price_set_provider_known(cfg, provider)) {
 		fprintf(stderr, "creditctl: %s: entry %zu (%s): nothing imported\n", path, entry, name);
 		return -1;
 	}

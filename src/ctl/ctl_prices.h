@@ -14,5 +14,5 @@ int ctl_prices_command(struct store *db, const struct cfg *cfg, int argc, char *
 int ctl_price_set(struct store *db, const struct cfg *cfg, int argc, char **argv);
 /* 1 when name is a provider of cfg's gateway ([provider NAME], openai,
  * anthropic); else 0, said on stderr with the names it knows. */
-int ctl_price_provider_known(const struct cfg *cfg, const char *name);
+int ctl_price_set_provider_known(const struct cfg *cfg, const char *name);
 #endif
