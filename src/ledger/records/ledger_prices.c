@@ -442,38 +442,47 @@ json_t *ledger_prices_json(const char *currency)
 			 "data", models, "actions", actions);
 }
 
-/* A model row's columns after its name (and provider), as read and
- * written. */
-#define ROW_COLS "input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, " \
-		 "cache_write_micros_per_mtok" DIM_COLS
-#define ROW_PARAMS "?, ?, ?, ?, ?" PRICE_DIMS(DIM_PARAM)
-#define ROW_UPDATE "input_micros_per_mtok = VALUES(input_micros_per_mtok), " \
-		   "cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), " \
-		   "output_micros_per_mtok = VALUES(output_micros_per_mtok), " \
-		   "max_output_tokens = VALUES(max_output_tokens), " \
-		   "cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok)" PRICE_DIMS(DIM_UPDATE) \
-		   ", updated_at = VALUES(updated_at)"
-#define ROW_WAS "input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, " \
-		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS
-
 /* The statements of one model's write: its general row (models) or a
  * provider's (provider_prices, sql/062), each binding the name, then the
  * provider for a provider's row. The history entry is the row as just
- * written. */
+ * written. Each written out whole (the tests read the SQL text). */
 struct row_sql { const char *was, *upsert, *history; };
 static const struct row_sql general_sql = {
-	"SELECT " ROW_WAS " FROM models WHERE name = ? FOR UPDATE",
-	"INSERT INTO models (name, " ROW_COLS ", updated_at) VALUES (?, " ROW_PARAMS ", ?) "
-	"ON DUPLICATE KEY UPDATE " ROW_UPDATE,
-	"INSERT INTO price_history (model, " ROW_COLS ", effective_at) SELECT name, " ROW_COLS ", ? "
+	"SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, "
+	"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " FROM models WHERE name = ? FOR UPDATE",
+	"INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", updated_at) "
+	"VALUES (?, ?, ?, ?, ?, ?" PRICE_DIMS(DIM_PARAM) ", ?) "
+	"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
+	"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
+	"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
+	"max_output_tokens = VALUES(max_output_tokens), "
+	"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok)" PRICE_DIMS(DIM_UPDATE)
+	", updated_at = VALUES(updated_at)",
+	"INSERT INTO price_history (model, input_micros_per_mtok, "
+	"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok"
+	DIM_COLS ", effective_at) SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", ? "
 	"FROM models WHERE name = ?",
 };
 static const struct row_sql provider_sql = {
-	"SELECT " ROW_WAS " FROM provider_prices WHERE name = ? AND provider = ? FOR UPDATE",
-	"INSERT INTO provider_prices (name, provider, " ROW_COLS ", updated_at) VALUES (?, ?, " ROW_PARAMS ", ?) "
-	"ON DUPLICATE KEY UPDATE " ROW_UPDATE,
-	"INSERT INTO price_history (model, provider, " ROW_COLS ", effective_at) SELECT name, provider, " ROW_COLS
-	", ? FROM provider_prices WHERE name = ? AND provider = ?",
+	"SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, "
+	"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " FROM provider_prices "
+	"WHERE name = ? AND provider = ? FOR UPDATE",
+	"INSERT INTO provider_prices (name, provider, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", updated_at) "
+	"VALUES (?, ?, ?, ?, ?, ?, ?" PRICE_DIMS(DIM_PARAM) ", ?) "
+	"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
+	"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
+	"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
+	"max_output_tokens = VALUES(max_output_tokens), "
+	"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok)" PRICE_DIMS(DIM_UPDATE)
+	", updated_at = VALUES(updated_at)",
+	"INSERT INTO price_history (model, provider, input_micros_per_mtok, "
+	"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok"
+	DIM_COLS ", effective_at) SELECT name, provider, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", ? "
+	"FROM provider_prices WHERE name = ? AND provider = ?",
 };
 
 /* One model's price written (its general row, or a provider's), and
