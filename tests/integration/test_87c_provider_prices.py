@@ -23,14 +23,15 @@ import tempfile
 
 import stack
 from lib import ENV, api, check, eq, new_account, sql, verify
-from test_80_gateway import body_chat, call, chat, state
+from test_80_gateway import body_chat, call, chat, openai_error, state
 from test_87_gateway_providers import Fake, hold_of
 
 # The models of this file alone (a provider's row changes nothing of
 # another file's models). pp-up: pb bills 109 % more than the general
 # price, pa the general one. pp-down: pa bills 35 % more, pb the general
 # one. pp-on: pa alone, the general price (a name as long as pp-up's:
-# the same input bound).
+# the same input bound). pp-tier: the general row prices the priority
+# tier, pb's own row does not.
 GENERAL = (1000000, 4000000)
 DEARER = (2090000, 8360000)
 DEAR_FIRST = (1350000, 5400000)
@@ -60,13 +61,13 @@ def write_conf(a, b):
 kind = openai
 base_url = http://127.0.0.1:{a}/v1
 api_key = sk-fake-openai
-models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini, pp-on=gpt-4o-mini
+models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini, pp-on=gpt-4o-mini, pp-tier=gpt-4o-mini
 
 [provider pb]
 kind = openai
 base_url = http://127.0.0.1:{b}/v1
 api_key = sk-fake-openai
-models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini
+models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini, pp-tier=gpt-4o-mini
 """.format(a=a.port, b=b.port)
     conf = stack.path("creditd-pprice.conf")
     shutil.copy(ENV["CREDITD_CONFIG"], conf)
@@ -94,8 +95,10 @@ def up():
         return _up["a"], _up["b"]
     a, b = Fake("fake_pa"), Fake("fake_pb")
     _up.update(a=a, b=b, conf=write_conf(a, b))
-    p = import_list([row("pp-up", GENERAL), row("pp-down", GENERAL), row("pp-on", GENERAL),
-                     row("pp-down", DEAR_FIRST, "pa")])
+    tiered = dict(row("pp-tier", GENERAL), priority_input_micros_per_mtok=2 * GENERAL[0],
+                  priority_output_micros_per_mtok=2 * GENERAL[1])
+    p = import_list([row("pp-up", GENERAL), row("pp-down", GENERAL), row("pp-on", GENERAL), tiered,
+                     row("pp-down", DEAR_FIRST, "pa"), row("pp-tier", GENERAL, "pb")])
     eq(p.returncode, 0, "a JSON list with a provider's row imported: %s%s" % (p.stdout, p.stderr))
     p = ctl("price", "set", "pp-up", "--provider", "pb", "input=%d" % DEARER[0], "output=%d" % DEARER[1],
             "cached_input=%d" % (DEARER[0] // 2))
@@ -219,7 +222,8 @@ def test_a_fallback_from_a_dearer_first_provider_is_charged_the_cheaper_price():
 
 def test_the_lists_show_the_provider_rows():
     up()
-    models = [m for m in api("GET", "/v1/models", auth="read").json["data"] if m["model"].startswith("pp-")]
+    models = [m for m in api("GET", "/v1/models", auth="read").json["data"]
+              if m["model"] in ("pp-up", "pp-down", "pp-on")]
     eq(sorted((m["model"], m["provider"] or "-", m["input_micros_per_mtok"]) for m in models),
        [("pp-down", "-", GENERAL[0]), ("pp-down", "pa", DEAR_FIRST[0]), ("pp-on", "-", GENERAL[0]),
         ("pp-up", "-", GENERAL[0]), ("pp-up", "pb", DEARER[0])], "GET /v1/models: provider null for the general row")
@@ -230,7 +234,7 @@ def test_the_lists_show_the_provider_rows():
        [("pp-up", "-"), ("pp-up", "pb")], "creditctl price list")
     r = call("/openai/v1/models", None, auth="guard")
     ids = [m["id"] for m in r.json["data"] if m["id"].startswith("pp-")]
-    eq(sorted(ids), ["pp-down", "pp-on", "pp-up"], "GET /openai/v1/models: each model once")
+    eq(sorted(ids), ["pp-down", "pp-on", "pp-tier", "pp-up"], "GET /openai/v1/models: each model once")
     hist = ctl("price", "history", "pp-up")
     eq(hist.returncode, 0, "history")
     lines = hist.stdout.strip().splitlines()
@@ -256,3 +260,17 @@ def test_an_unknown_provider_or_no_general_price_is_refused_nothing_written():
     check("general price" in p.stderr, "said: %s" % p.stderr)
     eq(sql("SELECT COUNT(*) FROM provider_prices")[0][0], before, "nothing written")
     eq(sql("SELECT COUNT(*) FROM models WHERE name IN ('pp-nogeneral', 'pp-alone')")[0][0], "0", "nor a general row")
+
+
+def test_a_call_a_candidate_s_own_row_does_not_price_is_refused_nothing_forwarded():
+    a, b = fresh()
+    acct = new_account("pptier")
+    before = state(acct)
+    r = whole(acct, "pp-tier", service_tier="priority")
+    openai_error(r, 400, "invalid_request", "service_tier")
+    check("pb" in r.json["error"]["message"], "the provider whose row does not price it named: %r" % r.json)
+    eq((len(a.received()), len(b.received())), (0, 0), "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+    r = whole(acct, "pp-tier")
+    eq(r.status, 200, "the standard tier is priced by both rows")
+    verify()
