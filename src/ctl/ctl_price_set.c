@@ -170,8 +170,9 @@ int ctl_price_set_provider_known(const struct cfg *cfg, const char *name)
 	return 0;
 }
 
-/* --provider NAME (or --provider=NAME) taken out of argv[from..]: the
- * name, "" when not given, NULL when given without one (said). */
+/* --provider NAME (or --provider=NAME), anywhere in argv[from..], taken
+ * out of it: the name, "" when not given, NULL when given without one
+ * (said). */
 static const char *provider_take(int *argc, char **argv, int from)
 {
 	for (int i = from; i < *argc; i++) {
@@ -201,7 +202,7 @@ int ctl_price_set(struct store *db, const struct cfg *cfg, int argc, char **argv
 {
 	struct wanted w;
 	struct price_row row;
-	const char *provider = provider_take(&argc, argv, 4);
+	const char *provider = provider_take(&argc, argv, 3);	/* before MODEL or after it */
 	for (int f = 0; f < TOKEN_FIELDS; f++)
 		w.tokens[f] = -1;
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)

@@ -259,6 +259,10 @@ def test_an_unknown_provider_or_no_general_price_is_refused_nothing_written():
     eq(p.returncode, 1, "an import of a provider's row without the general one: exit 1")
     check("general price" in p.stderr, "said: %s" % p.stderr)
     eq(sql("SELECT COUNT(*) FROM provider_prices")[0][0], before, "nothing written")
+    p = ctl("price", "set", "--provider", "pb", "pp-up", "output=%d" % DEARER[1])
+    eq(p.returncode, 0, "--provider before the model too: %s" % p.stderr)
+    eq((json.loads(p.stdout)["provider"], json.loads(p.stdout)["output_micros_per_mtok"]), ("pb", DEARER[1]),
+       "pb's row, unchanged")
     eq(sql("SELECT COUNT(*) FROM models WHERE name IN ('pp-nogeneral', 'pp-alone')")[0][0], "0", "nor a general row")
 
 
