@@ -426,6 +426,9 @@ void api_gw_models(struct api_ctx *ctx, const struct request *rq, char **params,
 	size_t i;
 	json_array_foreach(json_object_get(prices, "data"), i, m) {
 		const char *id = json_string_value(json_object_get(m, "model"));
+		json_t *provider = json_object_get(m, "provider");
+		if (provider != NULL && !json_is_null(provider))
+			continue;	/* a provider's own price: its model is listed once, by its general row */
 		if (id != NULL && keys_model_allowed(ctx->key.models, id))	/* what the key may call */
 			json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", id, "object", "model",
 							      "created", 0, "owned_by", "creditd"));
