@@ -186,7 +186,7 @@
  * fields and up to 16 images (image[]); a transcription about 15 fields
  * with up to 4 known speakers and 4 of their samples. 64 holds any of
  * them twice over, and keeps the duplicate check (each name against the
- * ones before it) and the caller's array of parts (64 * 72 bytes) small. */
+ * ones before it) and the caller's array of parts (64 * 80 bytes) small. */
 #define LIMIT_GATEWAY_MULTIPART_PARTS 64
 /* One part's header block, its blank line included: the SDKs and curl
  * write ~100-300 bytes (Content-Disposition with a name and a filename,

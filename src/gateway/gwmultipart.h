@@ -32,11 +32,13 @@
  *   refused (the value would be read decoded by some, raw by others);
  *   other headers are ignored.
  * - Content-Disposition's parameters: names case-insensitive, values a
- *   token or a quoted string without a backslash (RFC 2045's escapes and
- *   the SDKs' percent-escapes are read differently by different readers;
- *   no SDK writes a backslash: they write %5C). name and filename at most
- *   once each; name* and filename* (RFC 2231 forms, which RFC 7578 4.2
- *   says not to send and some readers prefer to the plain one) refused.
+ *   token or a quoted string whose backslashes come in pairs (httpx, the
+ *   Python SDK's, writes a filename's "\" so; openai-node writes %5C):
+ *   a reader of RFC 2045's escapes and one without end such a string at
+ *   the same quote, where a lone backslash (\") would split them. name
+ *   and filename at most once each; name* and filename* (RFC 2231 forms,
+ *   which RFC 7578 4.2 says not to send and some readers prefer to the
+ *   plain one) refused.
  * - A name is 1..LIMIT_GATEWAY_MULTIPART_NAME_BYTES characters of
  *   [A-Za-z0-9_.[]-]: every name the providers' forms use ("image[]",
  *   "timestamp_granularities[]", "chunking_strategy[type]"), and none a
@@ -85,7 +87,7 @@ struct gwmultipart_part {
 	size_t name_offset, name_len;		/* its name (checked: see above) */
 	int has_filename;			/* a filename parameter was given (it may be empty) */
 	size_t filename_offset, filename_len;	/* its bytes as sent, between the quotes: undecoded (an SDK's
-						 * %22 stays %22), no backslash, no control byte */
+						 * %22 stays %22, httpx's \\ stays as sent), no control byte */
 	int has_type;				/* a Content-Type header was given */
 	size_t type_offset, type_len;		/* its value, spaces around it trimmed */
 	size_t data_offset, data_len;		/* the part's data: from after its headers' blank line to the
