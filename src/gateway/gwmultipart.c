@@ -19,9 +19,11 @@
  * would price the wrong call (docs/decisions.md, "Multipart bodies: a
  * reader of our own").
  *
- * How: the delimiter (CRLF "--" boundary) is found with memmem, each
- * byte of data looked at by the search alone; headers, a few hundred
- * bytes a part, are read byte by byte within their limit. */
+ * How: the boundary's text ("--" boundary) is found with memmem, each
+ * byte of data looked at by the search alone, and every place it is
+ * found must be a delimiter (after CRLF, before padding and CRLF or
+ * "--"); headers, a few hundred bytes a part, are read byte by byte
+ * within their limit. */
 #include "gwmultipart.h"
 #include "limits.h"
 
@@ -226,9 +228,9 @@ static int cd_value(const unsigned char *b, size_t *p, size_t end, struct span *
 	return v->end > v->at ? 0 : -1;
 }
 
-/* One parameter of a Content-Disposition (its name nn bytes at name): name and
- * filename taken (once each), their RFC 2231 forms refused, others
- * skipped. */
+/* One parameter of a Content-Disposition (its name nn bytes at name):
+ * name and filename taken (once each), their RFC 2231 forms refused,
+ * others skipped. */
 static enum gwmultipart_err cd_param(struct gwmultipart_part *part, const char *name, size_t nn,
 				     struct span v, int *has_name)
 {
@@ -244,7 +246,8 @@ static enum gwmultipart_err cd_param(struct gwmultipart_part *part, const char *
 		part->has_filename = 1;
 		part->filename_offset = v.at;
 		part->filename_len = v.end - v.at;
-	} else if (same_word(name, nn, "name*") || same_word(name, nn, "filename*")) {
+	} else if ((nn >= 5 && strncasecmp(name, "name*", 5) == 0) || (nn >= 9 && strncasecmp(name, "filename*", 9) == 0)) {
+		/* name*=, and RFC 2231's continuations (name*0=, name*1*=). */
 		return GWMULTIPART_E_DISPOSITION;
 	}
 	return GWMULTIPART_OK;
@@ -400,30 +403,33 @@ static enum gwmultipart_err headers(struct gwmultipart *mp, struct gwmultipart_p
 	return GWMULTIPART_OK;
 }
 
-/* The next delimiter whose LF is past from: the offset of its CR in *at
- * (mp->len when there is none). The search is for LF "--" boundary, so
- * that the boundary after a bare LF (a delimiter to the readers that take
- * LF for CRLF) is found too, and refused. */
+/* The next "--" boundary at or after from: a delimiter only after CRLF,
+ * the offset of that CR in *at (mp->len when there is none). Anywhere
+ * else (after a bare LF, mid-line) the boundary's text is refused, not
+ * taken for data: a reader that takes LF for CRLF, or splits on the
+ * boundary wherever it is, would find other parts there. The CRLF may
+ * lie before from (a part with no headers: the caller sees *at < from). */
 static enum gwmultipart_err next_delimiter(struct gwmultipart *mp, size_t from, size_t *at)
 {
 	const unsigned char *hit;
-	size_t n = mp->delimiter_len - 1, h;
+	size_t n = mp->delimiter_len - 2, h;
 
 	*at = mp->len;
 	if (from >= mp->len || mp->len - from < n)
 		return GWMULTIPART_OK;
-	hit = memmem(mp->body + from, mp->len - from, mp->delimiter + 1, n);
+	hit = memmem(mp->body + from, mp->len - from, mp->delimiter + 2, n);
 	if (hit == NULL)
 		return GWMULTIPART_OK;
 	h = (size_t)(hit - mp->body);
-	if (h == 0 || mp->body[h - 1] != '\r')
+	if (h < 2 || mp->body[h - 2] != '\r' || mp->body[h - 1] != '\n')
 		return fail(mp, GWMULTIPART_E_DELIMITER, h);
-	*at = h - 1;
+	*at = h - 2;
 	return GWMULTIPART_OK;
 }
 
 /* The opening delimiter: the body's first bytes ("--" boundary), or the
- * first after CRLF past a preamble. *pos after its boundary. */
+ * first after CRLF past a preamble (which may not hold the boundary
+ * elsewhere). *pos after its boundary. */
 static enum gwmultipart_err first_delimiter(struct gwmultipart *mp, size_t *pos)
 {
 	size_t dash = mp->delimiter_len - 2, at;
@@ -531,9 +537,9 @@ static enum gwmultipart_err read_part(struct gwmultipart *mp, size_t *pos)
 
 	memset(part, 0, sizeof *part);
 	mp->err_part = mp->n;
-	/* From the LF ending the delimiter's line: "--" boundary right after
-	 * it is a part with no headers at all. */
-	err = next_delimiter(mp, *pos - 1, &at);
+	/* "--" boundary right after the delimiter's line is a part with no
+	 * headers at all. */
+	err = next_delimiter(mp, *pos, &at);
 	if (err != GWMULTIPART_OK)
 		return err;
 	if (at < *pos)
@@ -597,7 +603,7 @@ const char *gwmultipart_strerror(enum gwmultipart_err err)
 	case GWMULTIPART_E_TYPE: return "the Content-Type is not multipart/form-data";
 	case GWMULTIPART_E_BOUNDARY: return "the Content-Type's boundary is missing, given twice or not as RFC 2046 allows";
 	case GWMULTIPART_E_NO_DELIMITER: return "the body holds no delimiter of its boundary";
-	case GWMULTIPART_E_DELIMITER: return "a delimiter is followed by something other than CRLF or \"--\" (the boundary inside a part's data, or a bare LF)";
+	case GWMULTIPART_E_DELIMITER: return "the boundary appears other than as a delimiter (inside a part, after a bare LF, or followed by other bytes)";
 	case GWMULTIPART_E_HEADER: return "a part's header is malformed or given twice";
 	case GWMULTIPART_E_HEADER_TOO_LONG: return "a part's headers are too long";
 	case GWMULTIPART_E_DISPOSITION: return "a part has no Content-Disposition form-data with one name (or gives name* or filename*)";

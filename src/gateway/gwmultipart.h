@@ -21,9 +21,12 @@
  *   a reader that misses the close would find more parts there).
  * - A delimiter is CRLF "--" boundary, then spaces or tabs (transport
  *   padding), then CRLF (a part follows) or "--" (the close). The
- *   boundary's text after CRLF "--" followed by anything else is refused:
- *   RFC 2046 forbids it inside data, and readers disagree on where the
- *   part then ends. The same text elsewhere in data is data.
+ *   boundary's text ("--" boundary) anywhere else is refused: followed by
+ *   other bytes, after a bare LF, mid-line, in a part's data or headers,
+ *   in the preamble. RFC 2046 forbids it inside a part, and readers
+ *   disagree on where a part then ends (some take LF for CRLF, some
+ *   split on the boundary wherever it is); the SDKs and curl choose
+ *   random boundaries so that it never is.
  * - A part's headers: names case-insensitive, "Name: value" lines ended by
  *   CRLF, no folding, no control bytes; at most
  *   LIMIT_GATEWAY_MULTIPART_HEADER_BYTES in all. Content-Disposition
@@ -36,9 +39,9 @@
  *   Python SDK's, writes a filename's "\" so; openai-node writes %5C):
  *   a reader of RFC 2045's escapes and one without end such a string at
  *   the same quote, where a lone backslash (\") would split them. name
- *   and filename at most once each; name* and filename* (RFC 2231 forms,
- *   which RFC 7578 4.2 says not to send and some readers prefer to the
- *   plain one) refused.
+ *   and filename at most once each; name* and filename* and their
+ *   continuations (name*0=: RFC 2231 forms, which RFC 7578 4.2 says not
+ *   to send and some readers prefer to the plain one) refused.
  * - A name is 1..LIMIT_GATEWAY_MULTIPART_NAME_BYTES characters of
  *   [A-Za-z0-9_.[]-]: every name the providers' forms use ("image[]",
  *   "timestamp_granularities[]", "chunking_strategy[type]"), and none a
@@ -66,8 +69,9 @@ enum gwmultipart_err {
 	GWMULTIPART_E_BOUNDARY,		/* no boundary parameter, one given twice (or boundary*=), empty, past 70
 					 * characters, ending with a space, or with a character RFC 2046 does not allow */
 	GWMULTIPART_E_NO_DELIMITER,	/* the body holds no opening delimiter */
-	GWMULTIPART_E_DELIMITER,	/* a delimiter followed by something other than padding and CRLF or "--":
-					 * the boundary inside a part's data, or a bare LF */
+	GWMULTIPART_E_DELIMITER,	/* the boundary's text other than as a delimiter (inside a part, after a bare
+					 * LF, followed by other bytes than padding and CRLF or "--"), or a part's
+					 * headers running into a delimiter */
 	GWMULTIPART_E_HEADER,		/* a part's header line malformed: no colon, a name not a token, folded, a
 					 * control byte, a bare CR or LF; or Content-Type given twice */
 	GWMULTIPART_E_HEADER_TOO_LONG,	/* a part's headers past LIMIT_GATEWAY_MULTIPART_HEADER_BYTES */

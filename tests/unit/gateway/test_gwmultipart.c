@@ -219,8 +219,13 @@ static void test_python_curl(void)
 
 static void test_edges(void)
 {
-	is_int(parse(FIELD("prompt", "a --" BD " b") CLOSE), GWMULTIPART_OK, "the boundary's text inside data, not after CRLF");
-	is_str(text("prompt"), "a --" BD " b", "is data");
+	is_int(parse(FIELD("prompt", "a " BD " b --" "b0undar") CLOSE), GWMULTIPART_OK,
+	       "the boundary without its dashes, and a part of it with them, inside data");
+	is_str(text("prompt"), "a " BD " b --b0undar", "are data");
+	is_int(parse(FIELD("prompt", "a --" BD " b") CLOSE), GWMULTIPART_E_DELIMITER,
+	       "the boundary's text mid-line inside data (a delimiter to a reader splitting on it): refused");
+	is_int(parse("junk--" BD "\r\n" CD("n") "\r\n9\r\n" FIELD("prompt", "p") CLOSE), GWMULTIPART_E_DELIMITER,
+	       "the boundary's text mid-line in the preamble: refused");
 	is_int(parse(FIELD("prompt", "a\r\n--" BD "x") CLOSE), GWMULTIPART_E_DELIMITER, "after CRLF, followed by more: refused");
 	is_int(parse(FIELD("prompt", "a\n--" BD "\r\n") FIELD("model", "m") CLOSE), GWMULTIPART_E_DELIMITER,
 	       "after a bare LF (a delimiter to a reader taking LF for CRLF): refused");
@@ -284,6 +289,10 @@ static void test_headers(void)
 		{ D "Content-Disposition: form-data; name=\"x\"; name*=utf-8''model\r\n\r\n1\r\n" CLOSE, GWMULTIPART_E_DISPOSITION, "name*" },
 		{ D "Content-Disposition: form-data; name=\"f\"; filename*=utf-8''a.mp3\r\n\r\n1\r\n" CLOSE, GWMULTIPART_E_DISPOSITION,
 		  "filename*" },
+		{ D "Content-Disposition: form-data; name=\"x\"; name*0=\"mo\"; name*1=\"del\"\r\n\r\n1\r\n" CLOSE,
+		  GWMULTIPART_E_DISPOSITION, "RFC 2231 continuations of a name" },
+		{ D "Content-Disposition: form-data; name=\"a\"; NAME=\"model\"\r\n\r\n1\r\n" CLOSE, GWMULTIPART_E_DISPOSITION,
+		  "name twice, in two cases" },
 		{ D "Content-Disposition: form-data; name=\"f\"; filename=\"a\\\"; name=\"model\"\r\n\r\n1\r\n" CLOSE,
 		  GWMULTIPART_E_DISPOSITION, "a lone backslash before a quote" },
 		{ D "Content-Disposition: form-data; name=\"f\r\n\r\n1\r\n" CLOSE, GWMULTIPART_E_DISPOSITION, "an unclosed quote" },
