@@ -634,6 +634,15 @@ const struct gwmultipart_part *gwmultipart_find(const struct gwmultipart *mp, co
 	return NULL;
 }
 
+size_t gwmultipart_count(const struct gwmultipart *mp, const char *name)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < mp->n; i++)
+		count += gwmultipart_is(mp, &mp->parts[i], name) ? 1 : 0;
+	return count;
+}
+
 int gwmultipart_copy(const struct gwmultipart *mp, size_t offset, size_t len, char *out, size_t cap)
 {
 	if (cap == 0)

@@ -107,7 +107,8 @@ struct gwmultipart {
 	size_t cap;			/* its length */
 	size_t n;			/* parts read */
 	size_t err_offset;		/* on an error: the byte of the body at fault (len: the end) */
-	size_t err_part;		/* on an error: the part at fault (its index), or (size_t)-1 */
+	size_t err_part;		/* on an error: the part at fault (its index), or (size_t)-1; on
+					 * GWMULTIPART_E_DUPLICATE parts[err_part]'s name is the field's */
 	/* The parse's own: CRLF "--" boundary, and its length. */
 	char delimiter[4 + GWMULTIPART_BOUNDARY_MAX + 1];
 	size_t delimiter_len;
@@ -139,6 +140,9 @@ const char *gwmultipart_strerror(enum gwmultipart_err err);
  * read it), the first of an array's; NULL when there is none. The
  * pointer is into mp->parts. */
 const struct gwmultipart_part *gwmultipart_find(const struct gwmultipart *mp, const char *name);
+
+/* How many parts are named name exactly (an array's elements: "image[]"). */
+size_t gwmultipart_count(const struct gwmultipart *mp, const char *name);
 
 /* Whether part p's name is name exactly. */
 int gwmultipart_is(const struct gwmultipart *mp, const struct gwmultipart_part *p, const char *name);

@@ -115,6 +115,10 @@ static void check_parts(const struct gwmultipart *mp, const char *boundary)
 			abort();
 		if (gwmultipart_find(mp, name) == NULL || !gwmultipart_is(mp, gwmultipart_find(mp, name), name))
 			abort();
+		/* A name not an array's ("x[]") is given once. */
+		if (gwmultipart_count(mp, name) < 1 ||
+		    (gwmultipart_count(mp, name) != 1 && !(p->name_len > 2 && name[p->name_len - 1] == ']' && name[p->name_len - 2] == '[')))
+			abort();
 		(void)gwmultipart_text(mp, name, text, sizeof text);
 	}
 	out = rewrite(mp, boundary, &len);

@@ -321,11 +321,14 @@ static void test_duplicates(void)
 {
 	is_int(parse(FIELD("model", "a") FIELD("n", "1") FIELD("model", "b") CLOSE), GWMULTIPART_E_DUPLICATE, "model twice");
 	is_int(mp.err_part, 2, "the second named");
+	is_str(str(parts[2].name_offset, parts[2].name_len), "model", "with its name");
 	is_int(mp.n, 2, "the parts before it read");
 	is_int(parse(FIELD("image", "a") FIELD("image[]", "b") CLOSE), GWMULTIPART_E_DUPLICATE, "image and image[]");
 	is_int(parse(FIELD("image[]", "a") FIELD("image", "b") CLOSE), GWMULTIPART_E_DUPLICATE, "image[] and image");
 	is_int(parse(FIELD("image[]", "a") FIELD("image[]", "b") FIELD("image[]", "c") CLOSE), GWMULTIPART_OK,
 	       "image[] three times: an array");
+	is_int(gwmultipart_count(&mp, "image[]"), 3, "of three elements");
+	is_int(gwmultipart_count(&mp, "image"), 0, "none named image");
 	is_int(parse(FIELD("model", "a") FIELD("Model", "b") CLOSE), GWMULTIPART_OK, "names are case-sensitive");
 }
 
