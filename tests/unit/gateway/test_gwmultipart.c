@@ -6,7 +6,8 @@
  * official SDKs and curl sent (captured from openai-node 6.49.0, httpx
  * 0.23.3 as the Python SDK calls it, and curl 7.88.1 -F, kept as the fuzz
  * target's seeds in tests/fuzz/seeds/multipart/: a Content-Type line, LF,
- * the body); the edges (the boundary's text inside data, data ending with
+ * the body; one written by hand as .NET's MultipartFormDataContent
+ * writes); the edges (the boundary's text inside data, data ending with
  * CR or CRLF, padding after the close, an epilogue, LF-only bodies); what
  * is refused (a part with no name, a name spelt twice, a field given
  * twice, header folding, too many parts, headers too long); every prefix
@@ -212,6 +213,10 @@ static void test_python_curl(void)
 	is_str(text("quality"), "low", "quality");
 	is_int(parse_seed("curl_transcription", b), GWMULTIPART_OK, "curl -F");
 	is_str(text("language"), "fr", "language");
+	is_int(parse_seed("dotnet_transcription_by_hand", b), GWMULTIPART_OK,
+	       "a body as .NET writes it (by hand): quoted boundary, filename*, typed string");
+	is_str(str(mp.parts[0].filename_offset, mp.parts[0].filename_len), "my memo.mp3", "its filename");
+	is_str(text("model"), "whisper-1", "its model");
 	is_int(parse_seed("curl_image_edit", b), GWMULTIPART_OK, "curl -F with image[] twice");
 	is_str(text("n"), "3", "n");
 	is_str(text("size"), "1536x1024", "size");
