@@ -29,6 +29,7 @@
 #include "gwcall_int.h"
 #include "answer.h"
 #include "gwmoney.h"
+#include "gwmoney_audio.h"
 #include "timefmt.h"
 #include "config.h"
 #include "gwconfig.h"
@@ -76,11 +77,15 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	struct gw_asked a = {job->route, job->cap >= 0 ? job->cap : job->ask.output_cap,
 			     job->ask.choices > 0 ? job->ask.choices : 1, job->hold_input};
 	struct price named;
+	struct gw_usage au = *u;	/* an audio call's usage as charged (docs/gateway.md, "Audio and speech") */
+	gwmoney_audio_usage(job->route, &job->ask, &au);
+	u = &au;
 	int other = gwcall_tool_named(job, u, &named);
 	gwmoney_charge(&a, u, d);
 	if (!job->byok && (gwmoney_dims(&job->ask, &job->price, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
 			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : &job->price,
-					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK)) {
+					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK ||
+			   gwmoney_audio_extra(&job->ask, &job->price, u, &d->extra_raw, d) != PRICING_OK)) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		d->extra_raw = 0;
@@ -237,6 +242,16 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	} else if (c->over_budget) {
 		estimate(c, &u);	/* every byte it sent counted (on_data), never the hold */
 		reason = GW_REASON_ESTIMATED;
+	} else if (whole && gwkind_media(c->job->route) != GW_MEDIA_NONE) {
+		/* Audio bytes or a transcription's text (docs/gateway.md, "Audio
+		 * and speech"): its usage, else the request's own figures held;
+		 * by tokens without usage, the hold (job->reasoning). */
+		int held = 0;
+		if (gwkind_audio_whole(c->job->route, &c->job->ask, c->whole.data, c->whole.len, &u, &held) != 0) {
+			estimate(c, &u);
+			held = 1;
+		}
+		reason = held ? GW_REASON_ESTIMATED : reason;
 	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
 		/* Cut, too large, not JSON, or no usage: estimated from its
 		 * bytes as a stream's text would be. */

@@ -26,6 +26,8 @@
 #define GW_CHOICES_MAX 128
 
 enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL };
+/* The audio routes (gwkind_openai_audio.c; docs/gateway.md, "Audio and speech"). */
+enum { SPEECH = 16, MODERATIONS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
@@ -39,6 +41,13 @@ static const struct gwkind_route routes[] = {
 	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL},
 	/* GET: one of them (api_gw_model), answered by creditd too. */
 	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL},
+	/* Audio (gwkind_openai_audio.c): speech held by its characters or its
+	 * audio tokens; moderations free, its model OpenAI's default when the
+	 * body names none. */
+	{&gwkind_openai, SPEECH, "/openai/v1/audio/speech", "/audio/speech", "gw_openai_speech", "audio_speech", 0, "input",
+	 0, "openai_speech"},
+	{&gwkind_openai, MODERATIONS, "/openai/v1/moderations", "/moderations", "gw_openai_moderations", "moderations", 1,
+	 "input", 1, "openai_moderations"},
 };
 
 /* ---- what a request asks ------------------------------------------------- */
@@ -95,6 +104,8 @@ static int read_vectors(const struct gwkind_route *r, const json_t *root, struct
 
 static int openai_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf)
 {
+	if (gwkind_media(r) != GW_MEDIA_NONE)
+		return gwkind_audio_read(r, root, ask, rf);
 	switch (r->id) {
 	case CHAT:
 		return read_stream_options(r, root, ask, rf) != 0 ? -1 : read_chat_caps(r, root, ask, rf);
@@ -262,6 +273,10 @@ static void openai_usage_whole(const struct gwkind_route *r, const json_t *root,
 {
 	const json_t *usage = json_object_get(root, "usage");
 
+	if (gwkind_media(r) != GW_MEDIA_NONE) {
+		gwkind_audio_usage(r, root, u);
+		return;
+	}
 	if (json_is_object(usage))
 		read_usage(r, usage, u);
 	if (u->have)
@@ -576,7 +591,9 @@ static int openai_event(struct gw_stream *s, const struct gwkind_sse *e)
 	if (json_is_object(root)) {
 		const char *type = gwkind_event_type(e, root, name, sizeof(name));
 
-		if (s->route->id == CHAT)
+		if (gwkind_media(s->route) != GW_MEDIA_NONE)
+			gwkind_audio_event(s, type, root);
+		else if (s->route->id == CHAT)
 			pass = chat_event(s, root);
 		else
 			responses_event(s, type, root);

@@ -11,6 +11,7 @@
  * FastCGI, never curl. */
 #include "api.h"
 #include "api_gwhold.h"
+#include "api_gwaudio.h"
 #include "answer.h"
 #include "config.h"
 #include "gateway.h"
@@ -381,7 +382,8 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 		api_error(rs, CD_E_INVALID, param, "%s", err);
 	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
-		 (!route->free && api_gw_hold_of(ctx, job, &r, rs) != 0))
+		 (!route->free && (gwkind_media(route) != GW_MEDIA_NONE ? api_gwaudio_hold_of(ctx, job, &r, rs)
+								 : api_gw_hold_of(ctx, job, &r, rs)) != 0))
 		;
 	else if (admit(ctx, rq, job, rs) != 0)
 		;

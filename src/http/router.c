@@ -119,6 +119,9 @@ static const struct route routes[] = {
 	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_call, "gw_openai_embeddings", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
+	/* The audio routes (gwkind_openai_audio.c). */
+	{"POST", "/openai/v1/audio/speech", ROUTE_GATEWAY, api_gw_call, "gw_openai_speech", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/moderations", ROUTE_GATEWAY, api_gw_call, "gw_openai_moderations", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages/count_tokens", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_count_tokens",
 	 FOREIGN_LOOKUP},
