@@ -10,6 +10,8 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
   GET  /v1/models             OpenAI's model list
   POST /v1/messages           Anthropic Messages
   POST /v1/messages/count_tokens  Anthropic's token count (not streamed)
+  POST /v1/audio/speech, /v1/audio/transcriptions, /v1/moderations
+                              OpenAI's audio and moderations (fake_provider_audio.py)
 so a gateway is configured with openai_base_url = http://HOST:PORT/v1 and
 anthropic_base_url = http://HOST:PORT.
 
@@ -39,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fake_provider_shapes as shapes  # noqa: E402
+import fake_provider_audio as audio  # noqa: E402
 
 STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}, "gate": threading.Event()}
 DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interval_ms": 0, "delay_ms": 0,
@@ -176,6 +179,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body_bytes()
         if self.path.startswith("/_"):
             return self.control(body)
+        if self.path.split("?", 1)[0] in audio.ROUTES:
+            return audio.handle(self, audio.ROUTES[self.path.split("?", 1)[0]], body,
+                                shapes.openai_auth(self.headers, self.server.openai_key), take_mode)
         route = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
                  "/v1/messages": "messages", "/v1/messages/count_tokens": "count_tokens"}.get(
                      self.path.split("?", 1)[0])
