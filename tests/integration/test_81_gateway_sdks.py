@@ -195,3 +195,26 @@ def test_the_sdks_through_apache():
     check(r["text"], "an Anthropic answer through Apache")
     check(settled(acct) < before, "charged")
     verify()
+
+
+def test_the_openai_sdk_speaks_and_moderates():
+    """client.audio.speech.create and client.moderations.create through
+    creditd (docs/gateway.md, "Audio and speech"): the audio as the
+    provider sent it, charged the characters it billed; a moderation
+    answered free, nothing held."""
+    from gateway_bill import charge, last_reported
+    from test_92_gateway_audio import _price
+    _price()
+    reset()
+    acct = new_account("sdkaudio")
+    before = state(acct)[0]
+    out = sdk("openai_speech", acct)
+    eq((out["type"], out["first"], out["bytes"]), ("audio/mpeg", [0xFF, 0xF3], 100 * 27), "the audio, whole")
+    said = last_reported()
+    eq(said["characters"], 27, "the characters billed")
+    eq(int(out["charged"]), charge(27 * 15000000), "charged them")
+    eq(settled(acct), before - int(out["charged"]), "and no more")
+    out = sdk("openai_moderation", acct)
+    eq(out, {"model": "omni-moderation-latest", "results": 2, "flagged": False}, "the moderation, in its shape")
+    eq(settled(acct), before - charge(27 * 15000000), "free")
+    verify()
