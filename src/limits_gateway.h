@@ -167,6 +167,10 @@
  * Unicode code points (what the provider's "characters" are, and what it
  * bills tts-1 by), and refuses more before anything is held. */
 #define LIMIT_GATEWAY_SPEECH_CHARS_MAX 4096
+/* A form's Content-Type, sent upstream as the client sent it (its
+ * boundary is the body's): "multipart/form-data; boundary=" and at most 70
+ * characters (RFC 2046), with room for a charset parameter. */
+#define LIMIT_GATEWAY_CONTENT_TYPE_BYTES 256
 /* A speech model priced by audio tokens (gpt-4o-mini-tts) bills the audio
  * it writes, and the answer whole (not streamed) reports no usage: the
  * hold bounds it from the input's characters. OpenAI bills audio output

@@ -76,6 +76,9 @@ struct gw_job {
 	int64_t received_ms;		/* when the worker took the request (overhead metric) */
 	int place;			/* its place among max_streams (gateway_admit) */
 	int reasoning;			/* its model reasons (price row): an estimate charges the hold's output */
+	/* A form route's Content-Type as the client sent it (its boundary is
+	 * the body's), sent upstream; "" : application/json. */
+	char content_type[LIMIT_GATEWAY_CONTENT_TYPE_BYTES];
 };
 
 #endif

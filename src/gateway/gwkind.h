@@ -348,6 +348,20 @@ const char *gwkind_default_model(const struct gwkind_route *r);
  * milliseconds, rounded up: 0, or -1 when negative, not a number or past
  * PRICING_AUDIO_MS_MAX. */
 int gwkind_audio_duration_ms(double seconds, int64_t *ms);
+/* A transcription's multipart/form-data body (content_type: the
+ * request's Content-Type, its boundary) read for route r into *ask, as
+ * gwshape_read reads a JSON body (gwshape.h): the model (a text field),
+ * the file's bytes and format (its name's extension, the bitrate table's;
+ * -1: none), response_format, every field text the SDK writes (the
+ * caller walks them against the route's table: gwkind_audio_form_json).
+ * 0, or -1 with a
+ * sentence in err and *param naming the field (NULL: the body as a whole,
+ * no form two readers read alike). */
+int gwkind_audio_read_form(const struct gwkind_route *r, const char *content_type, const char *body, size_t len,
+			   struct gw_ask *ask, char *err, size_t errcap, const char **param);
+/* The form's fields as that JSON object (a new reference), NULL when the
+ * body is no form gwkind_audio_read_form reads. */
+json_t *gwkind_audio_form_json(const char *content_type, const char *body, size_t len);
 int gwkind_audio_whole(const struct gwkind_route *r, const struct gw_ask *ask, const char *body, size_t len,
 		       struct gw_usage *u, int *estimated);
 

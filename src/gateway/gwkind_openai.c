@@ -27,7 +27,7 @@
 
 enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL };
 /* The audio routes (gwkind_openai_audio.c; docs/gateway.md, "Audio and speech"). */
-enum { SPEECH = 16, MODERATIONS };
+enum { SPEECH = 16, MODERATIONS, TRANSCRIPTIONS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
@@ -42,10 +42,14 @@ static const struct gwkind_route routes[] = {
 	/* GET: one of them (api_gw_model), answered by creditd too. */
 	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL},
 	/* Audio (gwkind_openai_audio.c): speech held by its characters or its
-	 * audio tokens; moderations free, its model OpenAI's default when the
-	 * body names none. */
+	 * audio tokens; a transcription by its file; moderations free, its
+	 * model OpenAI's default when the body names none. */
 	{&gwkind_openai, SPEECH, "/openai/v1/audio/speech", "/audio/speech", "gw_openai_speech", "audio_speech", 0, "input",
 	 0, "openai_speech"},
+	/* A multipart/form-data body (gwkind_audio_read_form), held by its
+	 * file's seconds or its tokens; never streamed (its table refuses it). */
+	{&gwkind_openai, TRANSCRIPTIONS, "/openai/v1/audio/transcriptions", "/audio/transcriptions",
+	 "gw_openai_transcriptions", "audio_transcriptions", 0, "file", 0, "openai_transcriptions"},
 	{&gwkind_openai, MODERATIONS, "/openai/v1/moderations", "/moderations", "gw_openai_moderations", "moderations", 1,
 	 "input", 1, "openai_moderations"},
 };

@@ -14,11 +14,14 @@
  * is charged what was held for it. */
 #include "gwkind.h"
 #include "gwkind_int.h"
+#include "gwmultipart.h"
+#include "jsonio.h"
 #include "limits.h"
 #include "pricing_audio.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- which route ---------------------------------------------------------- */
@@ -86,6 +89,147 @@ int gwkind_audio_read(const struct gwkind_route *r, const json_t *root, struct g
 	if (gwkind_media(r) == GW_MEDIA_SPEECH)
 		return read_speech(r, root, ask, rf);
 	return 0;	/* moderations: nothing beyond the model and the table */
+}
+
+/* ---- a transcription's form (multipart/form-data) ------------------------ */
+
+/* The parts of body, read by gwmultipart (docs/gateway.md, "Multipart
+ * bodies"): 0, or -1 through gwkind_refuse. */
+static int form_parse(const char *content_type, const char *body, size_t len, struct gwmultipart *mp,
+		      struct gwmultipart_part *parts, struct gwkind_refusal *rf)
+{
+	char boundary[GWMULTIPART_BOUNDARY_BYTES];
+	enum gwmultipart_err why = GWMULTIPART_OK;
+	if (content_type == NULL || gwmultipart_boundary(content_type, boundary, sizeof(boundary), &why) < 0)
+		return gwkind_refuse(rf, NULL, "the body must be multipart/form-data with a boundary: %s",
+				     gwmultipart_strerror(why != GWMULTIPART_OK ? why : GWMULTIPART_E_TYPE));
+	why = gwmultipart_parse(mp, (const unsigned char *)body, len, boundary, parts, LIMIT_GATEWAY_MULTIPART_PARTS);
+	if (why != GWMULTIPART_OK)
+		return gwkind_refuse(rf, NULL, "the form cannot be read as the provider would read it: %s",
+				     gwmultipart_strerror(why));
+	return 0;
+}
+
+/* Sets name's place in o (the SDK's form writes "x[]" for an array's
+ * element and "a[b]" for a member of an object) to v (taken). 0, or -1
+ * when the name is none the SDK writes (the table then refuses it). */
+static int form_put(json_t *o, const char *name, json_t *v)
+{
+	char key[LIMIT_GATEWAY_MULTIPART_NAME_BYTES + 1];
+	const char *open = strchr(name, '[');
+	size_t n = open != NULL ? (size_t)(open - name) : strlen(name);
+	if (n == 0 || n >= sizeof(key) || v == NULL) {
+		json_decref(v);
+		return -1;
+	}
+	memcpy(key, name, n);
+	key[n] = '\0';
+	if (open == NULL)
+		return json_object_set_new(o, key, v);
+	const char *close = strchr(open, ']');
+	json_t *inner = json_object_get(o, key);
+	if (close == NULL || close[1] != '\0') {	/* one level of brackets: all the SDK's forms use */
+		json_decref(v);
+		return -1;
+	}
+	if (close == open + 1) {	/* "x[]": an array's element */
+		if (inner == NULL && json_object_set_new(o, key, inner = json_array()) != 0)
+			inner = NULL;
+		return json_is_array(inner) ? json_array_append_new(inner, v) : (json_decref(v), -1);
+	}
+	if (inner == NULL && json_object_set_new(o, key, inner = json_object()) != 0)
+		inner = NULL;
+	char member[LIMIT_GATEWAY_MULTIPART_NAME_BYTES + 1];
+	snprintf(member, sizeof(member), "%.*s", (int)(close - open - 1), open + 1);
+	return json_is_object(inner) ? json_object_set_new(inner, member, v) : (json_decref(v), -1);
+}
+
+/* The form's fields as the JSON object the SDK wrote them from, for the
+ * route's table (a file's value ""): a new reference, or NULL (with a
+ * refusal) when a field is no text or no name the SDK writes. */
+static json_t *form_object(const struct gwmultipart *mp, struct gwkind_refusal *rf)
+{
+	json_t *o = json_object();
+	char name[LIMIT_GATEWAY_MULTIPART_NAME_BYTES + 1];
+	for (size_t i = 0; o != NULL && i < mp->n; i++) {
+		const struct gwmultipart_part *p = &mp->parts[i];
+		gwmultipart_copy(mp, p->name_offset, p->name_len, name, sizeof(name));
+		json_t *v = p->has_filename ? json_string("")
+			    : json_stringn((const char *)mp->body + p->data_offset, p->data_len);
+		if (v == NULL || form_put(o, name, v) != 0) {
+			json_decref(o);
+			gwkind_refuse(rf, name, "the field \"%s\" is no text the provider reads as one (not UTF-8, or a "
+				      "name no form of the SDK's writes)", name);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* The file's format from its name's extension (docs/gateway.md, "Audio
+ * and speech"): its place in the bitrate table, -1 when none. */
+static int file_format(const struct gwmultipart *mp, const struct gwmultipart_part *file)
+{
+	char fname[256], *dot;
+	int64_t bps;
+	int index = -1;
+	if (gwmultipart_copy(mp, file->filename_offset, file->filename_len, fname, sizeof(fname)) != 0 ||
+	    (dot = strrchr(fname, '.')) == NULL || !pricing_audio_format(dot + 1, &bps, &index))
+		return -1;
+	return index;
+}
+
+json_t *gwkind_audio_form_json(const char *content_type, const char *body, size_t len)
+{
+	struct gwmultipart mp;
+	struct gwmultipart_part parts[LIMIT_GATEWAY_MULTIPART_PARTS];
+	char err[256];
+	const char *param;
+	struct gwkind_refusal rf = {err, sizeof(err), &param};
+	return form_parse(content_type, body, len, &mp, parts, &rf) == 0 ? form_object(&mp, &rf) : NULL;
+}
+
+/* The form's own members: its file (its bytes and format), its model, its
+ * response_format. 0, or -1 through gwkind_refuse. */
+static int form_members(const struct gwmultipart *mp, struct gw_ask *ask, struct gwkind_refusal *rf)
+{
+	const struct gwmultipart_part *file = gwmultipart_find(mp, "file");
+	enum gwmultipart_text t = gwmultipart_text(mp, "model", ask->model, sizeof(ask->model));
+	if (file == NULL || !file->has_filename)
+		return gwkind_refuse(rf, "file", "\"file\" must be the audio file, sent as a file with its name");
+	if (t != GWMULTIPART_TEXT_OK || jsonio_check_text(ask->model, strlen(ask->model), 1, LIMIT_NAME_BYTES) != 0) {
+		ask->model[0] = '\0';
+		return gwkind_refuse(rf, "model", "\"model\" must be a text field of 1 to %d bytes naming the model",
+				     LIMIT_NAME_BYTES);
+	}
+	ask->audio_file_bytes = (int64_t)file->data_len;
+	ask->audio_format = file_format(mp, file);
+	t = gwmultipart_text(mp, "response_format", ask->response_format, sizeof(ask->response_format));
+	if (t != GWMULTIPART_TEXT_OK && t != GWMULTIPART_TEXT_ABSENT)
+		return gwkind_refuse(rf, "response_format", "\"response_format\" must be a text field");
+	return 0;
+}
+
+int gwkind_audio_read_form(const struct gwkind_route *r, const char *content_type, const char *body, size_t len,
+			   struct gw_ask *ask, char *err, size_t errcap, const char **param)
+{
+	struct gwkind_refusal rf = {err, errcap, param};
+	struct gwmultipart mp;
+	struct gwmultipart_part parts[LIMIT_GATEWAY_MULTIPART_PARTS];
+	memset(ask, 0, sizeof(*ask));
+	ask->output_cap = -1;
+	ask->choices = 1;
+	ask->audio_format = -1;
+	if (err != NULL && errcap > 0)
+		err[0] = '\0';
+	if (param != NULL)
+		*param = NULL;
+	(void)r;
+	if (form_parse(content_type, body, len, &mp, parts, &rf) != 0 || form_members(&mp, ask, &rf) != 0)
+		return -1;
+	json_t *o = form_object(&mp, &rf);	/* every field text the SDK writes (the table walks it: api_gateway) */
+	json_decref(o);
+	return o != NULL ? 0 : -1;
 }
 
 /* ---- usage --------------------------------------------------------------- */

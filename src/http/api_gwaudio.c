@@ -79,6 +79,21 @@ static int transcription_bound(struct gw_job *job, const struct price *p, int64_
 	return 0;
 }
 
+/* A form is forwarded unchanged (docs/gateway.md, "Audio and speech"):
+ * a provider that renames the model would need its field written again,
+ * so a transcription that may reach one is refused, naming model. */
+static int renamed(const struct gw_job *job, struct response *rs)
+{
+	for (int i = 0; gwkind_media(job->route) == GW_MEDIA_TRANSCRIPTION && i < job->nproviders; i++)
+		if (strcmp(gwconfig_upstream_model(job->providers[i], job->ask.model), job->ask.model) != 0) {
+			api_error(rs, CD_E_INVALID, "model", "[provider %s] sends '%s' under another name, which a "
+				  "transcription's form, forwarded unchanged, cannot carry: not forwarded",
+				  job->providers[i]->name, job->ask.model);
+			return -1;
+		}
+	return 0;
+}
+
 int api_gwaudio_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
 {
 	struct price p;
@@ -99,6 +114,8 @@ int api_gwaudio_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_au
 			  : "input_micros_per_ksec, or input_audio_micros_per_mtok");
 		return -1;
 	}
+	if (renamed(job, rs) != 0)
+		return -1;
 	if (ask->media_priced != GW_AUDIO_NONE &&
 	    (gwkind_media(job->route) == GW_MEDIA_SPEECH ? speech_bound(job, &p, &input, &output, rs)
 						  : transcription_bound(job, &p, &input, &output, rs)) != 0)

@@ -172,3 +172,89 @@ def test_a_key_limited_to_some_models_moderates_with_those_alone():
     eq(received(), [], "the default model is not the key's: nothing forwarded")
     eq(call("/openai/v1/moderations", {"input": "x", "model": "text-moderation-latest"}, auth=k).status, 200,
        "the key's model")
+
+
+# ---- transcriptions: a multipart/form-data body ----
+
+def form(fields, filename="speech.mp3", data=b"\x00" * 48000):
+    """A form as the SDKs write one: (body, Content-Type)."""
+    b = "----creditd" + uuid.uuid4().hex
+    out = b""
+    for name, value in fields:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (b, name, value)).encode()
+    if filename is not None:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n" % (b, filename)).encode() + data + b"\r\n"
+    return out + ("--%s--\r\n" % b).encode(), "multipart/form-data; boundary=" + b
+
+
+def transcribe(acct, fields, **kw):
+    body, ctype = form(fields, **kw)
+    return call("/openai/v1/audio/transcriptions", None, raw=body,
+                headers={"Creditd-Account": acct, "Content-Type": ctype})
+
+
+def test_whisper_is_held_at_its_file_s_lowest_bitrate_and_charged_the_seconds_it_reports():
+    _price()
+    reset()
+    acct = new_account("gwwhisper")
+    # 48,000 bytes of mp3 at 8 kbit/s, its lowest: at most 48 s, 48,000 ms
+    # at 100,000 micros per 1,000 s: 4,800 micros before the margin.
+    bound = charge(48000 * 100000)
+    for n, fmt in enumerate(("verbose_json", "json", "text"), 1):
+        r = transcribe(acct, [("model", "whisper-1"), ("response_format", fmt)])
+        eq(r.status, 200, "%s: %r" % (fmt, r.body[:200]))
+        eq(held(r), bound, "%s: held at the file's bound" % fmt)
+        said = last_reported()
+        got = received()[-1]
+        eq(got["json"]["file"], {"filename": "speech.mp3", "bytes": 48000}, "the file forwarded whole")
+        eq(got["json"]["response_format"], fmt, "the form unchanged")
+        if fmt == "text":
+            eq(said, None, "text states no duration")
+            eq(r.body, b"w0 w1 w2 w3 w4\n", "the provider's text passed on")
+            eq(int(r.headers["creditd-charged-micros"]), bound, "charged the bound held")
+            eq(settled(acct, n), "estimated", "said so")
+        else:
+            eq(said["seconds"], 3, "48,000 bytes at 16 kB/s: 3 s billed")
+            eq(int(r.headers["creditd-charged-micros"]), charge(said["seconds"] * 1000 * 100000),
+               "%s: charged the seconds the answer reports" % fmt)
+            eq(settled(acct, n), "provider_usage", "its usage read")
+    verify()
+
+
+def test_gpt_4o_transcribe_is_held_at_max_input_tokens_and_charged_its_usage():
+    _price()
+    reset()
+    acct = new_account("gwtrans")
+    r = transcribe(acct, [("model", "gpt-4o-transcribe"), ("prompt", "two words")], filename="a.wav")
+    eq(r.status, 200, "%r" % r.body[:200])
+    # 16,000 tokens of audio at 6 per million, 2,000 out at 10.
+    eq(held(r), charge(16000 * 6000000 + 2000 * 10000000), "held: max_input_tokens of audio and its output cap")
+    said = last_reported()
+    eq((said["audio_input_tokens"], said["input_tokens"]), (30, 32), "30 audio tokens and the prompt's 2")
+    eq(int(r.headers["creditd-charged-micros"]), expected(TRANSCRIBE, said), "audio at its price, the prompt at text's")
+    eq(settled(acct, 1), "provider_usage", "its usage read")
+    verify()
+
+
+def test_transcription_refusals_forward_nothing():
+    _price()
+    reset()
+    acct = new_account("gwtransref")
+    before = state(acct)
+    openai_error(transcribe(acct, [("model", "whisper-1")], filename="a.aiff"), 400, "invalid_request", "file")
+    openai_error(transcribe(acct, [("model", "whisper-1")], filename="noextension"), 400, "invalid_request", "file")
+    openai_error(transcribe(acct, [("model", "whisper-1")], filename=None), 400, "invalid_request", "file")
+    openai_error(transcribe(acct, []), 400, "invalid_request", "model")
+    openai_error(transcribe(acct, [("model", "gpt-4o-mini")]), 400, "invalid_request", "model")
+    openai_error(transcribe(acct, [("model", "gpt-4o-transcribe"), ("stream", "true")]), 400, "invalid_request",
+                 "stream")
+    openai_error(transcribe(acct, [("model", "whisper-1"), ("diarize", "yes")]), 400, "invalid_request", "diarize")
+    openai_error(transcribe(acct, [("model", "whisper-1"), ("model", "gpt-4o-transcribe")]), 400, "invalid_request")
+    body, ctype = form([("model", "whisper-1")])
+    openai_error(call("/openai/v1/audio/transcriptions", None, raw=body.replace(b"\r\n", b"\n"),
+                      headers={"Creditd-Account": acct, "Content-Type": ctype}), 400, "invalid_request")
+    openai_error(call("/openai/v1/audio/transcriptions", None, raw=body,
+                      headers={"Creditd-Account": acct, "Content-Type": "text/plain"}), 415, "unsupported_media_type")
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
