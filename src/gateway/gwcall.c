@@ -237,21 +237,23 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
 	int whole = r == PROVIDER_OK && !c->whole.failed && !c->over_budget;
-	if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
+	if (gwkind_media(c->job->route) != GW_MEDIA_NONE) {
+		/* Audio bytes or a transcription's text (docs/gateway.md, "Audio
+		 * and speech"), whole, cut, too large or not kept (its tail): its
+		 * usage, else the request's own figures held; by tokens without
+		 * usage, the hold (job->reasoning). Never its bytes as text. */
+		int held = 0;
+		if (gwkind_audio_whole(c->job->route, &c->job->ask, c->over_budget ? c->tail : c->whole.data,
+				       c->over_budget ? c->tail_len : c->whole.len, &u, &held) != 0) {
+			estimate(c, &u);
+			held = 1;
+		}
+		reason = held || !whole ? GW_REASON_ESTIMATED : reason;
+	} else if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
 		estimated_dims(c, &u);	/* its usage, read from its tail; beyond tokens the worst asked */
 	} else if (c->over_budget) {
 		estimate(c, &u);	/* every byte it sent counted (on_data), never the hold */
 		reason = GW_REASON_ESTIMATED;
-	} else if (whole && gwkind_media(c->job->route) != GW_MEDIA_NONE) {
-		/* Audio bytes or a transcription's text (docs/gateway.md, "Audio
-		 * and speech"): its usage, else the request's own figures held;
-		 * by tokens without usage, the hold (job->reasoning). */
-		int held = 0;
-		if (gwkind_audio_whole(c->job->route, &c->job->ask, c->whole.data, c->whole.len, &u, &held) != 0) {
-			estimate(c, &u);
-			held = 1;
-		}
-		reason = held ? GW_REASON_ESTIMATED : reason;
 	} else if (!whole || gwshape_usage(c->job->route, c->whole.data, c->whole.len, &u) != 0 || !u.have) {
 		/* Cut, too large, not JSON, or no usage: estimated from its
 		 * bytes as a stream's text would be. */
