@@ -26,6 +26,9 @@ ROWS = {
     "whisper-1": ["input=0", "output=0", "max_output_tokens=1", "input_micros_per_ksec=100000"],
     "gpt-4o-transcribe": ["input=2500000", "output=10000000", "max_output_tokens=2000",
                           "input_audio_micros_per_mtok=6000000", "max_input_tokens=16000"],
+    # priced by audio tokens but with no max_input_tokens: no bound
+    "gpt-4o-mini-transcribe": ["input=1250000", "output=5000000", "max_output_tokens=2000",
+                               "input_audio_micros_per_mtok=3000000"],
 }
 MINI_TTS = {"input": 600000, "cached": 600000, "output": 10000000, "audio_output": 12000000}
 TRANSCRIBE = {"input": 2500000, "cached": 2500000, "output": 10000000, "audio_input": 6000000}
@@ -247,6 +250,7 @@ def test_transcription_refusals_forward_nothing():
     openai_error(transcribe(acct, [("model", "whisper-1")], filename=None), 400, "invalid_request", "file")
     openai_error(transcribe(acct, []), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-mini")]), 400, "invalid_request", "model")
+    openai_error(transcribe(acct, [("model", "gpt-4o-mini-transcribe")]), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-transcribe"), ("stream", "true")]), 400, "invalid_request",
                  "stream")
     openai_error(transcribe(acct, [("model", "whisper-1"), ("diarize", "yes")]), 400, "invalid_request", "diarize")

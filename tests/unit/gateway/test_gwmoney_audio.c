@@ -8,6 +8,7 @@
 #include "gwmoney_audio.h"
 #include "gwshape.h"
 #include "pricing.h"
+#include "pricing_audio.h"
 #include "tap.h"
 #include <stdint.h>
 #include <string.h>
@@ -114,9 +115,59 @@ static void moderations(void)
 	is_str(ask.model, "text-moderation-latest", "the model named");
 }
 
+/* A transcription's form (as openai-node writes one) and its answers. */
+static void transcription(void)
+{
+	const struct gwkind_route *r = gwkind_route("/openai/v1/audio/transcriptions");
+	const char *ct = "multipart/form-data; boundary=XyZ";
+	char body[512], err[256];
+	const char *param;
+	struct gw_ask ask;
+	struct gw_usage u;
+	int held = -1;
+	int n = snprintf(body, sizeof(body), "--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
+			 "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"talk.MP3\"\r\n"
+			 "Content-Type: audio/mpeg\r\n\r\n0123456789\r\n--XyZ--\r\n");
+	ok(r != NULL && gwkind_media(r) == GW_MEDIA_TRANSCRIPTION, "the transcription route");
+	is_int(gwkind_audio_read_form(r, ct, body, (size_t)n, &ask, err, sizeof(err), &param), 0, "read: %s", err);
+	is_str(ask.model, "whisper-1", "its model");
+	is_int(ask.audio_file_bytes, 10, "its file's bytes");
+	int64_t bps = 0;
+	const char *ext = NULL;
+	ok(pricing_audio_format_at(ask.audio_format, &ext, &bps) && strcmp(ext, "mp3") == 0, "its format by its name");
+	json_t *o = gwkind_audio_form_json(ct, body, (size_t)n);
+	ok(json_is_string(json_object_get(o, "file")) && json_is_string(json_object_get(o, "model")), "as the SDK's object");
+	json_decref(o);
+	is_int(gwkind_audio_read_form(r, "application/json", body, (size_t)n, &ask, err, sizeof(err), &param), -1,
+	       "not a form: refused");
+	n = snprintf(body, sizeof(body), "--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
+		     "--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n0123\r\n--XyZ--\r\n");
+	is_int(gwkind_audio_read_form(r, ct, body, (size_t)n, &ask, err, sizeof(err), &param), -1, "a file without a name");
+	is_str(param, "file", "naming file");
+	/* Its answers: a duration reported, else the bound; tokens by tokens. */
+	memset(&ask, 0, sizeof(ask));
+	ask.media_priced = GW_AUDIO_BY_SECONDS;
+	ask.media_bound = 48000;
+	const char *verbose = "{\"text\":\"hi\",\"duration\":3.52}";
+	is_int(gwkind_audio_whole(r, &ask, verbose, strlen(verbose), &u, &held), 0, "verbose_json");
+	ok(u.audio_ms == 3520 && held == 0, "its duration: %lld ms", (long long)u.audio_ms);
+	const char *json = "{\"text\":\"hi\",\"usage\":{\"type\":\"duration\",\"seconds\":4}}";
+	is_int(gwkind_audio_whole(r, &ask, json, strlen(json), &u, &held), 0, "json");
+	ok(u.audio_ms == 4000 && held == 0, "its usage's seconds: %lld ms", (long long)u.audio_ms);
+	is_int(gwkind_audio_whole(r, &ask, "hi\n", 3, &u, &held), 0, "text");
+	ok(u.audio_ms == 48000 && held == 1, "the bound held, said so");
+	ask.media_priced = GW_AUDIO_BY_TOKENS;
+	const char *tokens = "{\"text\":\"hi\",\"usage\":{\"type\":\"tokens\",\"input_tokens\":32,\"input_token_details\":"
+			     "{\"audio_tokens\":30,\"text_tokens\":2},\"output_tokens\":5,\"total_tokens\":37}}";
+	is_int(gwkind_audio_whole(r, &ask, tokens, strlen(tokens), &u, &held), 0, "tokens");
+	ok(u.input_tokens == 32 && u.audio_input_tokens == 30 && u.output_tokens == 5 && held == 0, "its usage read");
+	is_int(gwkind_audio_whole(r, &ask, "hi\n", 3, &u, &held), -1, "text by tokens: the hold (the caller's)");
+}
+
 int main(void)
 {
 	speech();
+	transcription();
 	durations();
 	moderations();
 	return done_testing();
