@@ -284,19 +284,19 @@ static void read_usage(const struct gwkind_route *r, const json_t *usage, struct
 	u->input_tokens = in;
 	u->output_tokens = out;
 	u->total_tokens = total;
+	gwkind_usage_unknown(usage, &names, u);
+	/* A total above its parts: the difference is output, as on the
+	 * other routes (docs/gateway.md, "The estimate"). */
+	if (total > in + out + u->unknown_tokens)
+		u->output_tokens = gwkind_clamp_tokens(total - in - u->unknown_tokens);
 	if (gwkind_media(r) == GW_MEDIA_SPEECH) {
-		u->audio_output_tokens = out;	/* speech writes audio alone */
+		u->audio_output_tokens = u->output_tokens;	/* speech writes audio alone */
 	} else {
 		/* A transcription reads audio (and a prompt's text): the
 		 * input not said to be text is audio, the dearer. */
 		int64_t a = audio >= 0 ? audio : text >= 0 && text <= in ? in - text : in;
 		u->audio_input_tokens = a < in ? a : in;
 	}
-	gwkind_usage_unknown(usage, &names, u);
-	/* A total above its parts: the difference is output, as on the
-	 * other routes (docs/gateway.md, "The estimate"). */
-	if (total > in + out + u->unknown_tokens)
-		u->output_tokens = gwkind_clamp_tokens(total - in - u->unknown_tokens);
 }
 
 void gwkind_audio_usage(const struct gwkind_route *r, const json_t *root, struct gw_usage *u)

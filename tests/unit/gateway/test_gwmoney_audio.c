@@ -162,6 +162,10 @@ static void transcription(void)
 	is_int(gwkind_audio_whole(r, &ask, tokens, strlen(tokens), &u, &held), 0, "tokens");
 	ok(u.input_tokens == 32 && u.audio_input_tokens == 30 && u.output_tokens == 5 && held == 0, "its usage read");
 	is_int(gwkind_audio_whole(r, &ask, "hi\n", 3, &u, &held), -1, "text by tokens: the hold (the caller's)");
+	/* A total above its parts: the rest is output (docs/gateway.md, "The estimate"). */
+	const char *total = "{\"usage\":{\"type\":\"tokens\",\"input_tokens\":10,\"output_tokens\":5,\"total_tokens\":20}}";
+	is_int(gwkind_audio_whole(r, &ask, total, strlen(total), &u, &held), 0, "a total above its parts");
+	ok(u.output_tokens == 10 && u.audio_input_tokens == 10, "the rest output, the input all audio");
 }
 
 int main(void)
