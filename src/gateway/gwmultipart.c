@@ -201,11 +201,12 @@ static enum gwmultipart_err fail(struct gwmultipart *mp, enum gwmultipart_err er
  * in pairs (httpx writes a filename's backslash as two): a reader that
  * takes RFC 2045's escapes and one that does not then end it at the same
  * quote. A backslash before anything else (\" above all) is refused. */
-static int cd_value(const unsigned char *b, size_t *p, size_t end, struct span *v)
+static int cd_value(const unsigned char *b, size_t *p, size_t end, struct span *v, int *quoted)
 {
 	size_t i = *p;
 
-	if (i < end && b[i] == '"') {
+	*quoted = i < end && b[i] == '"';
+	if (*quoted) {
 		v->at = ++i;
 		while (i < end && b[i] != '"') {
 			if (is_control(b[i]))
@@ -228,16 +229,24 @@ static int cd_value(const unsigned char *b, size_t *p, size_t end, struct span *
 	return v->end > v->at ? 0 : -1;
 }
 
+/* What a Content-Disposition's parameters gave beyond the part's own
+ * fields. */
+struct cd_seen {
+	int name;		/* name= */
+	int star;		/* filename*= */
+	struct span star_value;
+};
+
 /* One parameter of a Content-Disposition (its name nn bytes at name):
- * name and filename taken (once each), their RFC 2231 forms refused,
- * others skipped. */
+ * name and filename taken (once each), filename* kept to be compared with
+ * filename, other RFC 2231 forms refused, others skipped. */
 static enum gwmultipart_err cd_param(struct gwmultipart_part *part, const char *name, size_t nn,
-				     struct span v, int *has_name)
+				     struct span v, int quoted, struct cd_seen *seen)
 {
 	if (same_word(name, nn, "name")) {
-		if (*has_name)
+		if (seen->name)
 			return GWMULTIPART_E_DISPOSITION;
-		*has_name = 1;
+		seen->name = 1;
 		part->name_offset = v.at;
 		part->name_len = v.end - v.at;
 	} else if (same_word(name, nn, "filename")) {
@@ -246,9 +255,71 @@ static enum gwmultipart_err cd_param(struct gwmultipart_part *part, const char *
 		part->has_filename = 1;
 		part->filename_offset = v.at;
 		part->filename_len = v.end - v.at;
+	} else if (same_word(name, nn, "filename*")) {
+		/* RFC 5987's ext-value is a token, never quoted. */
+		if (seen->star || quoted)
+			return GWMULTIPART_E_DISPOSITION;
+		seen->star = 1;
+		seen->star_value = v;
 	} else if ((nn >= 5 && strncasecmp(name, "name*", 5) == 0) || (nn >= 9 && strncasecmp(name, "filename*", 9) == 0)) {
-		/* name*=, and RFC 2231's continuations (name*0=, name*1*=). */
+		/* name*=, and RFC 2231's continuations (name*0=, filename*1*=). */
 		return GWMULTIPART_E_DISPOSITION;
+	}
+	return GWMULTIPART_OK;
+}
+
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Whether filename*= (RFC 5987: charset ' language ' percent-escaped
+ * bytes) says exactly the bytes filename= gives: .NET's
+ * MultipartFormDataContent sends both, equal for an ASCII name. Two that
+ * differ could make the provider read another file type than creditd. */
+static int star_same(const unsigned char *b, const struct gwmultipart_part *part, struct span star)
+{
+	size_t p = star.at, q = part->filename_offset, qend = q + part->filename_len;
+	unsigned char c;
+
+	while (p < star.end && b[p] != '\'')
+		p++;
+	if (p == star.end || (!same_word((const char *)b + star.at, p - star.at, "utf-8") &&
+			      !same_word((const char *)b + star.at, p - star.at, "us-ascii")))
+		return 0;
+	p++;
+	while (p < star.end && b[p] != '\'')
+		p++;
+	if (p == star.end)
+		return 0;
+	for (p++; p < star.end; q++) {
+		c = b[p++];
+		if (c == '%') {
+			if (star.end - p < 2 || hex_value(b[p]) < 0 || hex_value(b[p + 1]) < 0)
+				return 0;
+			c = (unsigned char)(hex_value(b[p]) << 4 | hex_value(b[p + 1]));
+			p += 2;
+		}
+		if (q == qend || b[q] != c)
+			return 0;
+	}
+	return q == qend;
+}
+
+/* A part's name: 1..LIMIT_GATEWAY_MULTIPART_NAME_BYTES of [A-Za-z0-9_.[]-]. */
+static enum gwmultipart_err name_check(struct gwmultipart *mp, const struct gwmultipart_part *part)
+{
+	if (part->name_len == 0 || part->name_len > LIMIT_GATEWAY_MULTIPART_NAME_BYTES)
+		return fail(mp, GWMULTIPART_E_NAME, part->name_offset);
+	for (size_t i = 0; i < part->name_len; i++) {
+		if (!is_name_char(mp->body[part->name_offset + i]))
+			return fail(mp, GWMULTIPART_E_NAME, part->name_offset + i);
 	}
 	return GWMULTIPART_OK;
 }
@@ -259,8 +330,9 @@ static enum gwmultipart_err disposition(struct gwmultipart *mp, struct gwmultipa
 {
 	const unsigned char *b = mp->body;
 	size_t p = v.at, nat, nend;
-	int has_name = 0;
+	struct cd_seen seen = { 0, 0, { 0, 0 } };
 	struct span val;
+	int quoted;
 	enum gwmultipart_err err;
 
 	while (p < v.end && is_tchar(b[p]))
@@ -286,21 +358,17 @@ static enum gwmultipart_err disposition(struct gwmultipart *mp, struct gwmultipa
 		if (p == nat || p == v.end || b[p] != '=')
 			return fail(mp, GWMULTIPART_E_DISPOSITION, p);
 		p++;
-		if (cd_value(b, &p, v.end, &val) != 0)
+		if (cd_value(b, &p, v.end, &val, &quoted) != 0)
 			return fail(mp, GWMULTIPART_E_DISPOSITION, p);
-		err = cd_param(part, (const char *)b + nat, nend - nat, val, &has_name);
+		err = cd_param(part, (const char *)b + nat, nend - nat, val, quoted, &seen);
 		if (err != GWMULTIPART_OK)
 			return fail(mp, err, nat);
 	}
-	if (!has_name)
+	if (!seen.name)
 		return fail(mp, GWMULTIPART_E_DISPOSITION, v.at);
-	if (part->name_len == 0 || part->name_len > LIMIT_GATEWAY_MULTIPART_NAME_BYTES)
-		return fail(mp, GWMULTIPART_E_NAME, part->name_offset);
-	for (size_t i = 0; i < part->name_len; i++) {
-		if (!is_name_char(b[part->name_offset + i]))
-			return fail(mp, GWMULTIPART_E_NAME, part->name_offset + i);
-	}
-	return GWMULTIPART_OK;
+	if (seen.star && (!part->has_filename || !star_same(b, part, seen.star_value)))
+		return fail(mp, GWMULTIPART_E_DISPOSITION, seen.star_value.at);
+	return name_check(mp, part);
 }
 
 /* Which of the headers read once a part has given. */

@@ -17,7 +17,7 @@
  * - CRLF line ends, as RFC 7578 and RFC 2046 require; a body with bare
  *   LF ends is refused (GWMULTIPART_E_DELIMITER or GWMULTIPART_E_HEADER).
  * - The preamble is skipped; the epilogue after the close delimiter is
- *   skipped unless it holds the delimiter again (GWMULTIPART_E_EPILOGUE:
+ *   skipped unless it holds the boundary's text (GWMULTIPART_E_EPILOGUE:
  *   a reader that misses the close would find more parts there).
  * - A delimiter is CRLF "--" boundary, then spaces or tabs (transport
  *   padding), then CRLF (a part follows) or "--" (the close). The
@@ -36,12 +36,15 @@
  *   other headers are ignored.
  * - Content-Disposition's parameters: names case-insensitive, values a
  *   token or a quoted string whose backslashes come in pairs (httpx, the
- *   Python SDK's, writes a filename's "\" so; openai-node writes %5C):
- *   a reader of RFC 2045's escapes and one without end such a string at
- *   the same quote, where a lone backslash (\") would split them. name
- *   and filename at most once each; name* and filename* and their
- *   continuations (name*0=: RFC 2231 forms, which RFC 7578 4.2 says not
- *   to send and some readers prefer to the plain one) refused.
+ *   Python SDK's, writes a filename's backslash as two; openai-node as
+ *   %5C): a reader of RFC 2045's escapes and one without end such a
+ *   string at the same quote, where a lone backslash (\") would split
+ *   them. name and filename at most once each. RFC 7578 4.2 says not
+ *   to send RFC 2231's forms, and some readers prefer them to the plain
+ *   one: name* and every continuation (name*0=, filename*1=) are refused;
+ *   filename* (.NET's MultipartFormDataContent sends it beside filename)
+ *   is taken only unquoted, beside a filename, in UTF-8 or US-ASCII, and
+ *   saying the filename's very bytes once its %XX are read.
  * - A name is 1..LIMIT_GATEWAY_MULTIPART_NAME_BYTES characters of
  *   [A-Za-z0-9_.[]-]: every name the providers' forms use ("image[]",
  *   "timestamp_granularities[]", "chunking_strategy[type]"), and none a

@@ -1,7 +1,8 @@
 /* fuzz_multipart.c: libFuzzer target for the multipart/form-data reader
  * (gwmultipart.h). An input is a Content-Type line, a LF, and a body
  * (the seeds in tests/fuzz/seeds/multipart/ are bodies the official SDKs
- * and curl sent, captured so); an input whose Content-Type gives no
+ * and curl sent, captured so, and one written by hand as .NET writes
+ * them); an input whose Content-Type gives no
  * boundary is read with the boundary "XyZ". The body is read from a
  * buffer of its exact size (ASan: never past len). On success every
  * part's offsets lie inside the body in order, every name is one the

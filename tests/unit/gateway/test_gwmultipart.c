@@ -6,7 +6,8 @@
  * official SDKs and curl sent (captured from openai-node 6.49.0, httpx
  * 0.23.3 as the Python SDK calls it, and curl 7.88.1 -F, kept as the fuzz
  * target's seeds in tests/fuzz/seeds/multipart/: a Content-Type line, LF,
- * the body); the edges (the boundary's text inside data, data ending with
+ * the body; one written by hand as .NET's MultipartFormDataContent
+ * writes); the edges (the boundary's text inside data, data ending with
  * CR or CRLF, padding after the close, an epilogue, LF-only bodies); what
  * is refused (a part with no name, a name spelt twice, a field given
  * twice, header folding, too many parts, headers too long); every prefix
@@ -212,6 +213,10 @@ static void test_python_curl(void)
 	is_str(text("quality"), "low", "quality");
 	is_int(parse_seed("curl_transcription", b), GWMULTIPART_OK, "curl -F");
 	is_str(text("language"), "fr", "language");
+	is_int(parse_seed("dotnet_transcription_by_hand", b), GWMULTIPART_OK,
+	       "a body as .NET writes it (by hand): quoted boundary, filename*, typed string");
+	is_str(str(mp.parts[0].filename_offset, mp.parts[0].filename_len), "my memo.mp3", "its filename");
+	is_str(text("model"), "whisper-1", "its model");
 	is_int(parse_seed("curl_image_edit", b), GWMULTIPART_OK, "curl -F with image[] twice");
 	is_str(text("n"), "3", "n");
 	is_str(text("size"), "1536x1024", "size");
@@ -273,6 +278,13 @@ static void test_headers(void)
 	ok(mp.parts[0].has_filename && mp.parts[0].filename_len == 0, "given, empty");
 	is_int(parse(D CD("f") "X-Other: kept out\r\nContent-Transfer-Encoding: binary\r\n\r\n1\r\n" CLOSE), GWMULTIPART_OK,
 	       "another header ignored, an identity transfer encoding");
+	/* As .NET's MultipartFormDataContent writes a file and a string. */
+	is_int(parse(D "Content-Disposition: form-data; name=file; filename=\"my a.mp3\"; filename*=utf-8''my%20a.mp3\r\n"
+		     "Content-Type: audio/mpeg\r\n\r\nID3\r\n" D "Content-Type: text/plain; charset=utf-8\r\n"
+		     "Content-Disposition: form-data; name=model\r\n\r\nwhisper-1\r\n" CLOSE), GWMULTIPART_OK,
+	       ".NET's form: filename and the same filename*, a string part typed text/plain in UTF-8");
+	is_str(str(parts[0].filename_offset, parts[0].filename_len), "my a.mp3", "the filename");
+	is_str(text("model"), "whisper-1", "the string read as text");
 	struct {
 		const char *body;
 		enum gwmultipart_err err;
@@ -288,7 +300,15 @@ static void test_headers(void)
 		  "filename twice" },
 		{ D "Content-Disposition: form-data; name=\"x\"; name*=utf-8''model\r\n\r\n1\r\n" CLOSE, GWMULTIPART_E_DISPOSITION, "name*" },
 		{ D "Content-Disposition: form-data; name=\"f\"; filename*=utf-8''a.mp3\r\n\r\n1\r\n" CLOSE, GWMULTIPART_E_DISPOSITION,
-		  "filename*" },
+		  "filename* alone" },
+		{ D "Content-Disposition: form-data; name=f; filename=a.flac; filename*=utf-8''a.opus\r\n\r\n1\r\n" CLOSE,
+		  GWMULTIPART_E_DISPOSITION, "filename* other than filename" },
+		{ D "Content-Disposition: form-data; name=f; filename=a.mp3; filename*=\"utf-8''a.mp3\"\r\n\r\n1\r\n" CLOSE,
+		  GWMULTIPART_E_DISPOSITION, "filename* quoted" },
+		{ D "Content-Disposition: form-data; name=f; filename=a.mp3; filename*=utf-8''a.mp%3\r\n\r\n1\r\n" CLOSE,
+		  GWMULTIPART_E_DISPOSITION, "filename* with a broken escape" },
+		{ D "Content-Disposition: form-data; name=f; filename=\"=?utf-8?B?w6kubXAz?=\"; filename*=utf-8''%C3%A9.mp3\r\n\r\n1\r\n"
+		  CLOSE, GWMULTIPART_E_DISPOSITION, "a non-ASCII name as .NET writes it (RFC 2047 and RFC 5987 differ as bytes)" },
 		{ D "Content-Disposition: form-data; name=\"x\"; name*0=\"mo\"; name*1=\"del\"\r\n\r\n1\r\n" CLOSE,
 		  GWMULTIPART_E_DISPOSITION, "RFC 2231 continuations of a name" },
 		{ D "Content-Disposition: form-data; name=\"a\"; NAME=\"model\"\r\n\r\n1\r\n" CLOSE, GWMULTIPART_E_DISPOSITION,
