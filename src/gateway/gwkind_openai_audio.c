@@ -207,6 +207,14 @@ static int form_members(const struct gwmultipart *mp, struct gw_ask *ask, struct
 	t = gwmultipart_text(mp, "response_format", ask->response_format, sizeof(ask->response_format));
 	if (t != GWMULTIPART_TEXT_OK && t != GWMULTIPART_TEXT_ABSENT)
 		return gwkind_refuse(rf, "response_format", "\"response_format\" must be a text field");
+	/* A stream is not taken (docs/gateway.md, "Audio and speech"):
+	 * whisper-1 ignores it and answers whole, which would be read as a
+	 * stream without usage. Anything but "false" may read as true. */
+	char stream[8];
+	t = gwmultipart_text(mp, "stream", stream, sizeof(stream));
+	if (t != GWMULTIPART_TEXT_ABSENT && (t != GWMULTIPART_TEXT_OK || strcmp(stream, "false") != 0))
+		return gwkind_refuse(rf, "stream", "\"stream\" is not taken on this route: a transcription is answered "
+				     "whole (send none, or \"false\")");
 	return 0;
 }
 

@@ -229,7 +229,9 @@ def test_gpt_4o_transcribe_is_held_at_max_input_tokens_and_charged_its_usage():
     _price()
     reset()
     acct = new_account("gwtrans")
-    r = transcribe(acct, [("model", "gpt-4o-transcribe"), ("prompt", "two words")], filename="a.wav")
+    r = transcribe(acct, [("model", "gpt-4o-transcribe"), ("prompt", "two words"), ("stream", "false"),
+                          ("include[]", "logprobs"), ("timestamp_granularities[]", "segment"),
+                          ("chunking_strategy[type]", "server_vad")], filename="a.wav")
     eq(r.status, 200, "%r" % r.body[:200])
     # 16,000 tokens of audio at 6 per million, 2,000 out at 10.
     eq(held(r), charge(16000 * 6000000 + 2000 * 10000000), "held: max_input_tokens of audio and its output cap")
@@ -252,6 +254,8 @@ def test_transcription_refusals_forward_nothing():
     openai_error(transcribe(acct, [("model", "gpt-4o-mini")]), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-mini-transcribe")]), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-transcribe"), ("stream", "true")]), 400, "invalid_request",
+                 "stream")
+    openai_error(transcribe(acct, [("model", "gpt-4o-transcribe"), ("stream", "1")]), 400, "invalid_request",
                  "stream")
     openai_error(transcribe(acct, [("model", "whisper-1"), ("diarize", "yes")]), 400, "invalid_request", "diarize")
     openai_error(transcribe(acct, [("model", "whisper-1"), ("model", "gpt-4o-transcribe")]), 400, "invalid_request")
