@@ -29,6 +29,7 @@
 #include "gwcall_int.h"
 #include "answer.h"
 #include "gwmoney.h"
+#include "gwmoney_audio.h"
 #include "timefmt.h"
 #include "config.h"
 #include "gwconfig.h"
@@ -76,12 +77,16 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	struct gw_asked a = {job->route, job->cap >= 0 ? job->cap : job->ask.output_cap,
 			     job->ask.choices > 0 ? job->ask.choices : 1, job->hold_input};
 	struct price named;
+	struct gw_usage au = *u;	/* an audio call's usage as charged (docs/gateway.md, "Audio and speech") */
+	gwmoney_audio_usage(job->route, &job->ask, &au);
+	u = &au;
 	int other = gwcall_tool_named(job, u, &named);
 	gwmoney_charge(&a, u, d);
 	const struct price *p = &job->prices[c->attempt];	/* the answering provider's (docs/gateway.md) */
 	if (!job->byok && (gwmoney_dims(&job->ask, p, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
 			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : p,
-					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK)) {
+					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK ||
+			   gwmoney_audio_extra(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK)) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		d->extra_raw = 0;
@@ -236,7 +241,19 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
 	int whole = r == PROVIDER_OK && !c->whole.failed && !c->over_budget;
-	if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
+	if (gwkind_media(c->job->route) != GW_MEDIA_NONE) {
+		/* Audio bytes or a transcription's text (docs/gateway.md, "Audio
+		 * and speech"), whole, cut, too large or not kept (its tail): its
+		 * usage, else the request's own figures held; by tokens without
+		 * usage, the hold (job->reasoning). Never its bytes as text. */
+		int held = 0;
+		if (gwkind_audio_whole(c->job->route, &c->job->ask, c->over_budget ? c->tail : c->whole.data,
+				       c->over_budget ? c->tail_len : c->whole.len, &u, &held) != 0) {
+			estimate(c, &u);
+			held = 1;
+		}
+		reason = held || !whole ? GW_REASON_ESTIMATED : reason;
+	} else if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
 		estimated_dims(c, &u);	/* its usage, read from its tail; beyond tokens the worst asked */
 	} else if (c->over_budget) {
 		estimate(c, &u);	/* every byte it sent counted (on_data), never the hold */

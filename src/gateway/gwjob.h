@@ -88,6 +88,9 @@ struct gw_job {
 	 * "" for a call's own route. */
 	char object_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	char object_path[LIMIT_GATEWAY_URL_BYTES];
+	/* A form route's Content-Type as the client sent it (its boundary is
+	 * the body's), sent upstream; "" : application/json. */
+	char content_type[LIMIT_GATEWAY_CONTENT_TYPE_BYTES];
 };
 
 #endif
