@@ -87,7 +87,7 @@ struct store {
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* On Galera, the mark the transaction writes on each account it
 	 * locks, and the first account it marked (0: none yet), whose mark
-	 * is looked at before the COMMIT (store_end.c, sql/053). */
+	 * is looked at before the COMMIT (store_tx.c, sql/053). */
 	int64_t tx_mark;
 	int64_t mark_first;
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
@@ -112,7 +112,7 @@ struct store {
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
-	char errmsg[1024];	/* a connect's error with its TLS hint (store_tls_hint) */
+	char errmsg[1024];	/* a connect's error with its TLS hint (store.c tls_hint) */
 	/* An attempt that met accounts with something due (expiries, a
 	 * plan's credit) ends with CD_E_DUE, naming them here
 	 * (store_due_add); the loop then runs due_bring (one transaction's
@@ -264,6 +264,12 @@ void store_tx_init(struct store *db, struct store_tx *t);
  * most LIMIT_TX_DUE_PASSES passes). An id named twice is brought once. */
 void store_due_add(struct store *db, int64_t id, enum cd_err (*bring)(struct store *db, int64_t account_id));
 int store_tx_next(struct store *db, struct store_tx *t);
+/* An attempt's connection (store.c, for store_tx_next): connected to
+ * the node the attempt runs on (its account's, routed), its reads causal
+ * when they must be. CD_OK or the failure; *next_node = 1 when an
+ * unreachable node of several was left for the next (the attempt to be
+ * opened again there; tries: the attempts made, bounding it). */
+enum cd_err store_connect(struct store *db, int tries, int *next_node);
 void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc);
 /* A transaction on the node of no account that is about to lock the row
  * of account ext_id, the first account it meets: its loop is pinned to
@@ -277,7 +283,7 @@ enum cd_err store_tx_reroute(struct store *db, const char *ext_id);
  * outside a transaction; each transaction's first attempt reads it too. */
 void store_holdid_ensure(struct store *db);
 
-/* What the connection layer's files share (ledger.c, ledger_tx.c): the
+/* What the store's files share: the
  * nodes configured (1 without [database] nodes), switching the
  * connection in use to a node (between transactions), a random pause
  * before a retry, and ending a transaction (0, or MariaDB's error). */
@@ -291,7 +297,7 @@ void store_disconnect(struct store *db);
  * Synced; always without Galera), else 0 (why in store_errmsg). */
 int store_node_ready(struct store *db);
 
-/* Galera's aborts it does not tell (store_end.c, sql/053): a transaction
+/* Galera's aborts it does not tell (store_tx.c, sql/053): a transaction
  * marks every account it locks, and store_end_tx looks at the first
  * account's mark before it commits. store_mark_next gives the mark to
  * write before locking account id (0: the accounts of a batch, not
