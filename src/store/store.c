@@ -331,11 +331,7 @@ static int retryable(int e)
 	       e == 1180 /* commit failed (Galera) */ || e == 1047 /* WSREP not ready */;
 }
 
-/* A connection that cannot go on: lost, killed, or out of step with the
- * server (2014, commands out of sync: a result left unread by some path,
- * seen once under Galera's load): dropped and made again, so its state
- * never outlives the statement that met it. */
-static int conn_lost(int e)
+int store_conn_lost(int e)
 {
 	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
 	       e == CR_CONN_HOST_ERROR || e == CR_COMMANDS_OUT_OF_SYNC || e == 1927 /* connection killed */ ||
@@ -350,7 +346,7 @@ enum cd_err store_err(struct store *db, int dberr, const char *what)
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
 	if (dberr == ER_QUERY_INTERRUPTED && !db->commit_sent)
 		return store_retry(db, RETRY_DEADLOCK);
-	if (conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
+	if (store_conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a
 		 * timeout, say) says nothing of the node: the next attempt
@@ -365,16 +361,6 @@ enum cd_err store_err(struct store *db, int dberr, const char *what)
 	return CD_E_INTERNAL;
 }
 
-void store_stmt_failed(struct store *db, struct dbstmt *s, int dberr)
-{
-	if (conn_lost(dberr) || !db->c->connected)
-		return;
-	db->round_trips++;
-	if (mysql_stmt_reset(s->st) != 0) {
-		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);
-		store_disconnect(db);
-	}
-}
 
 int store_may_commit(const struct store *db)
 {

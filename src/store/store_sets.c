@@ -175,6 +175,25 @@ static struct dbstmt *stmt_get(struct store *db, const char *sql, int *dberr)
 	return s;
 }
 
+/* After s failed (dberr): Connector/C leaves a statement whose error came
+ * while its rows were read (a deadlock or a lock wait timeout of a locking
+ * read, after the result's metadata) expecting rows, and the next execute
+ * of it on this connection would wait for them until the read timeout,
+ * its transaction's locks held all the while: a wait no deadlock detector
+ * sees. The statement is reset (COM_STMT_RESET); a connection lost, or a
+ * reset that fails, is dropped instead. store_exec_params, store_call and
+ * store_sets_call call it. */
+static void stmt_failed(struct store *db, struct dbstmt *s, int dberr)
+{
+	if (store_conn_lost(dberr) || !db->c->connected)
+		return;
+	db->round_trips++;
+	if (mysql_stmt_reset(s->st) != 0) {
+		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);
+		store_disconnect(db);
+	}
+}
+
 struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct db_params *p, int *dberr)
 {
 	*dberr = 0;
@@ -201,7 +220,7 @@ struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct
 	}
 	if (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
-		store_stmt_failed(db, s, *dberr);
+		stmt_failed(db, s, *dberr);
 		return NULL;
 	}
 	return s;
@@ -248,7 +267,7 @@ struct dbstmt *store_call(struct store *db, const char *sql, const struct db_par
 		if (mysql_stmt_field_count(s->st) > 0) {
 			if (bind_call_results(s) != 0 || mysql_stmt_store_result(s->st) != 0) {
 				*dberr = (int)mysql_stmt_errno(s->st);
-				store_stmt_failed(db, s, *dberr);
+				stmt_failed(db, s, *dberr);
 				return NULL;
 			}
 			if (!*got_row && mysql_stmt_fetch(s->st) == 0)
@@ -259,7 +278,7 @@ struct dbstmt *store_call(struct store *db, const char *sql, const struct db_par
 	} while (status == 0);
 	if (status > 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
-		store_stmt_failed(db, s, *dberr);
+		stmt_failed(db, s, *dberr);
 		return NULL;
 	}
 	return s;
@@ -472,7 +491,7 @@ enum cd_err store_sets_call(struct store *db, const char *sql, const struct db_p
 			mysql_stmt_free_result(d->st);
 			while (mysql_stmt_next_result(d->st) == 0)
 				mysql_stmt_free_result(d->st);
-			store_stmt_failed(db, d, *dberr);
+			stmt_failed(db, d, *dberr);
 			return store_err(db, *dberr, what);
 		}
 		status = mysql_stmt_next_result(d->st);
@@ -481,7 +500,7 @@ enum cd_err store_sets_call(struct store *db, const char *sql, const struct db_p
 		*dberr = (int)mysql_stmt_errno(d->st);
 		if (*dberr == 0)
 			*dberr = (int)mysql_errno(db->c->db);
-		store_stmt_failed(db, d, *dberr);
+		stmt_failed(db, d, *dberr);
 		return *dberr == ER_DUP_ENTRY || *dberr == ER_SIGNAL_EXCEPTION ? CD_E_CONFLICT : store_err(db, *dberr, what);
 	}
 	return CD_OK;
