@@ -473,7 +473,7 @@ static int due_found(struct store *db, struct batch *b, int kept)
 {
 	int n = 0;
 	for (int i = 0; i < b->naccts; i++) {
-		if (!ledger_due_writes(db, &b->accts[i].a))
+		if (!ledger_due_writes(&b->clock, &b->accts[i].a))
 			continue;
 		assert(!kept);
 		store_due_add(db, b->accts[i].a.id, ledger_due_bring_tx);
@@ -496,8 +496,8 @@ static void open_accounts(const struct store *db, struct batch *b)
 		const struct acct before = *a;
 		/* Nothing due but the month and the day (the caller brought the
 		 * rest due in a transaction of its own). */
-		assert(!ledger_due_writes(db, a));
-		ledger_due_roll(db, a);
+		assert(!ledger_due_writes(&b->clock, a));
+		ledger_due_roll_at(&b->clock, a);
 		b->accts[i].changed = a->dirty;
 		/* Only the month and the day moved: no credit, no expiry. */
 		assert(a->balance == before.balance);
