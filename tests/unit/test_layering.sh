@@ -262,7 +262,7 @@ else
 	# ledger_price_*: the price cache, read under its lock.
 	in_memory=" $(echo ledger_rows_acct_available ledger_rows_acct_spent ledger_rows_copy_text ledger_rows_hold_id_format \
 		ledger_members_figures ledger_events_notice_balance \
-		ledger_events_notice_recharge ledger_events_notice_refusal store_sets_init store_sets_free ledger_price_action \
+		ledger_events_notice_refusal store_sets_init store_sets_free ledger_price_action \
 		ledger_price_model) "
 	db_files=$(for o in $objs; do
 		case $o in src/store/*) echo "$o"; continue ;; esac
