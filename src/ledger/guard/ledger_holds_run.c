@@ -480,10 +480,7 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
 	 * moved: the next attempt reads them under their locks. */
 	if (rc == CD_E_RETRY && b->kept_off && !kept_off)
 		rc = store_retry(db, RETRY_MOVED);
-	if (rc == CD_OK)
-		ledger_rowcache_store(db, b);
-	else
-		ledger_rowcache_forget(db, b);
+	ledger_rowcache_end(db, b, rc);
 	return rc;
 }
 

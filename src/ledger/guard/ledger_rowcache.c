@@ -317,7 +317,9 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	return e->epoch;
 }
 
-void ledger_rowcache_store(struct store *db, struct batch *b)
+/* After b's write committed: keeps its accounts as written (their
+ * versions read back by the write) and releases its claims. */
+static void keep_written(const struct store *db, struct batch *b)
 {
 	uint64_t epoch[BATCH_MAX];
 	pthread_mutex_lock(&lock);
@@ -346,7 +348,9 @@ void ledger_rowcache_store(struct store *db, struct batch *b)
 	b->kept = b->kept_check = 0;
 }
 
-void ledger_rowcache_forget(struct store *db, struct batch *b)
+/* After an attempt that did not commit: forgets b's accounts and
+ * releases its claims (a kept write refused, b->kept_off, is counted). */
+static void forget(const struct store *db, struct batch *b)
 {
 	pthread_mutex_lock(&lock);
 	if (b->kept && b->kept_off)
@@ -362,6 +366,15 @@ void ledger_rowcache_forget(struct store *db, struct batch *b)
 	pthread_cond_broadcast(&released);
 	pthread_mutex_unlock(&lock);
 	b->kept = b->kept_check = 0;
+}
+
+void ledger_rowcache_end(const struct store *db, struct batch *b, enum cd_err rc)
+{
+	if (rc == CD_OK)
+		keep_written(db, b);
+	else
+		forget(db, b);
+	assert(!b->kept && !b->kept_check);
 }
 
 void ledger_kept_stats(struct ledger_kept_stats *s)
