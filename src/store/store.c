@@ -310,7 +310,7 @@ int store_node_count(const struct store *db)
 void store_use_node(struct store *db, int node)
 {
 	if (node != db->node && db->in_tx && db->c->connected) {
-		/* Never leave a transaction open behind (store_end_tx's
+		/* Never leave a transaction open behind (store_tx.c's
 		 * rollback, which this file, below store_tx.c, does not call). */
 		db->round_trips++;
 		db->in_tx = 0;

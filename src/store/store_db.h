@@ -282,11 +282,10 @@ void store_holdid_ensure(struct store *db);
 /* What the store's files share: the
  * nodes configured (1 without [database] nodes), switching the
  * connection in use to a node (between transactions), a random pause
- * before a retry, and ending a transaction (0, or MariaDB's error). */
+ * before a retry. */
 int store_node_count(const struct store *db);
 void store_use_node(struct store *db, int node);
 void store_backoff(int attempt);
-int store_end_tx(struct store *db, int commit);
 /* Closes the connection in use; its transaction is the server's to roll back. */
 void store_disconnect(struct store *db);
 /* 1 when the node in use takes queries (Galera's wsrep_ready and
@@ -294,7 +293,7 @@ void store_disconnect(struct store *db);
 int store_node_ready(struct store *db);
 
 /* Galera's aborts it does not tell (store_tx.c, sql/053): a transaction
- * marks every account it locks, and store_end_tx looks at the first
+ * marks every account it locks, and its end (store_tx.c) looks at the first
  * account's mark before it commits. store_mark_next gives the mark to
  * write before locking account id (0: the accounts of a batch, not
  * known yet); when the lock may write the first account's mark again, it
@@ -304,14 +303,7 @@ int store_node_ready(struct store *db);
  * applied): logged once, and locks go on unmarked. */
 enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark);
 void store_mark_locked(struct store *db, int64_t id);
-/* The transaction marked an account whose mark is gone: rolled back
- * untold (logged), so what it decided since is the rollback's doing. */
-int store_mark_lost(struct store *db);
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
-#ifdef CREDITD_TEST_CLOCK
-/* The untold rollback fault after a write CALL (what: the write), tests only. */
-void store_mark_fault(struct store *db, const char *what);
-#endif
 
 #endif

@@ -21,11 +21,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#ifdef CREDITD_TEST_CLOCK
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#endif
 
 void store_tx_init(struct store *db, struct store_tx *t)
 {
@@ -65,6 +60,8 @@ void store_route_causal(struct store *db, const char *account)
 }
 
 static int tx_next(struct store *db, struct store_tx *t);
+static int end_tx(struct store *db, int commit);
+static int mark_lost(struct store *db);
 
 /* The hold ids' key (src/core/holdid.h, sql/044), read by the first
  * transaction of the process that finds a database. A database before
@@ -267,7 +264,7 @@ static int tx_next(struct store *db, struct store_tx *t)
  * answer was lost may have happened and never is. */
 static void tx_commit(struct store *db, struct store_tx *t)
 {
-	int e = store_end_tx(db, 1);
+	int e = end_tx(db, 1);
 	if (e == 0)
 		db->c->ok_ms = timefmt_mono_ms();
 	if (e != 0)
@@ -323,14 +320,14 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 	/* A failure met after an abort Galera did not tell (a row this
 	 * transaction wrote read back as missing, a refusal decided on rows
 	 * the abort took back) is the abort's: run again. */
-	if (rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && store_mark_lost(db)) {
+	if (rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && mark_lost(db)) {
 		t->rc = rc = CD_E_RETRY;
 		why = RETRY_ROLLBACK;
 	}
 	int tries = t->bringing ? t->bring_attempt : t->attempt;
 	int64_t started = t->bringing ? t->bring_started_ms : t->started_ms;
 	if (db->c->connected) {
-		int e = store_end_tx(db, 0);
+		int e = end_tx(db, 0);
 		if (e != 0)
 			store_err(db, e, "rollback");
 	} else if (rc == CD_E_UNAVAILABLE && tries == 1 && timefmt_mono_ms() - started < LIMIT_RECONNECT_RETRY_MS) {
@@ -433,7 +430,9 @@ enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark)
 	return CD_OK;
 }
 
-int store_mark_lost(struct store *db)
+/* The transaction marked an account whose mark is gone: rolled back
+ * untold (logged), so what it decided since is the rollback's doing. */
+static int mark_lost(struct store *db)
 {
 	return db->mark_first != 0 && db->c->galera && db->c->connected &&
 	       mark_check(db, "after the operation failed") != 0;
@@ -458,59 +457,9 @@ int store_mark_absent(void)
 	return atomic_load(&mark_absent);
 }
 
-#ifdef CREDITD_TEST_CLOCK
-/* Tells in PATH.used which transaction a write CALL the fault passed
- * over or fired on belongs to, a line each: "skipped|fired ACCOUNT KEY
- * WHAT" (the first account it marked, its journal key or "-", the write),
- * so that a test sees the fault took the transaction it meant. */
-static void fault_used(const char *path, const struct store *db, const char *how, const char *what)
-{
-	char name[4096];
-	int n = snprintf(name, sizeof(name), "%s.used", path);
-	if (n < 0 || (size_t)n >= sizeof(name))
-		return;
-	FILE *f = fopen(name, "a");
-	if (f == NULL)
-		return;
-	fprintf(f, "%s %" PRId64 " %s %s\n", how, db->mark_first, db->journal_key != NULL ? db->journal_key : "-", what);
-	fclose(f);
-}
-
-/* Tests only (the test-clock build): CREDITD_TEST_UNTOLD_ROLLBACK_FILE
- * holds a count and, optionally, a number to skip ("1 3"): while the
- * count is above 0, a write CALL of a transaction that marked an account
- * (after the skipped ones) is followed by a ROLLBACK creditd is not told
- * of, as an abort eaten inside the procedure leaves it
- * (tests/galera/test_72); each CALL skipped or rolled back is told in
- * the file's .used twin (fault_used). */
-void store_mark_fault(struct store *db, const char *what)
-{
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	const char *path = getenv("CREDITD_TEST_UNTOLD_ROLLBACK_FILE");
-	if (path == NULL || db->mark_first == 0)
-		return;
-	pthread_mutex_lock(&mu);
-	long n = 0, skip = 0;
-	FILE *f = fopen(path, "r");
-	if (f != NULL && fscanf(f, "%ld %ld", &n, &skip) < 1)
-		n = 0;
-	if (f != NULL)
-		fclose(f);
-	if (n > 0 && (f = fopen(path, "w")) != NULL) {
-		fprintf(f, "%ld %ld\n", skip > 0 ? n : n - 1, skip > 0 ? skip - 1 : 0);
-		fclose(f);
-		fault_used(path, db, skip > 0 ? "skipped" : "fired", what);
-		if (skip <= 0) {
-			log_warn("test: the write's transaction rolled back untold (%ld more): %s, account %" PRId64
-				 ", key %s", n - 1, what, db->mark_first, db->journal_key != NULL ? db->journal_key : "-");
-			(void)mysql_rollback(db->c->db);
-		}
-	}
-	pthread_mutex_unlock(&mu);
-}
-#endif
-
-int store_end_tx(struct store *db, int commit)
+/* Ends the transaction, its commit (looking at the first account's mark
+ * first, on Galera) or its rollback: 0, or MariaDB's error. */
+static int end_tx(struct store *db, int commit)
 {
 	if (!db->c->connected)
 		return CR_SERVER_GONE_ERROR;
@@ -547,7 +496,7 @@ void store_end_request(struct store *db)
 {
 	db->routed = db->rerouted = db->causal = db->reroute_now = 0;
 	if (db->c->connected && db->in_tx) {
-		int e = store_end_tx(db, 0);
+		int e = end_tx(db, 0);
 		if (e != 0)
 			store_err(db, e, "rollback");
 	}
