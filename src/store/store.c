@@ -361,18 +361,9 @@ enum cd_err store_err(struct store *db, int dberr, const char *what)
 	return CD_E_INTERNAL;
 }
 
-
 int store_may_commit(const struct store *db)
 {
 	return db->idem_key == NULL;
-}
-
-void store_committed(struct store *db)
-{
-	db->committed = 1;
-	db->in_tx = 0;
-	db->tx_serial++;
-	db->mark_first = 0;
 }
 
 void store_backoff(int attempt)

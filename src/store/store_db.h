@@ -170,7 +170,8 @@ int store_may_commit(const struct store *db);
  * multi-statement script once ran on past such an abort in a new
  * transaction and committed half a batch). */
 int store_galera(const struct store *db);
-/* Records that a procedure ended the transaction. */
+/* Records that a procedure ended the transaction (the writer's CALL with
+ * its COMMIT, store_write.c). */
 void store_committed(struct store *db);
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
 int store_fetch(struct dbstmt *s);

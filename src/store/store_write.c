@@ -72,6 +72,14 @@ static void mark_fault(struct store *db, const char *what)
 }
 #endif
 
+void store_committed(struct store *db)
+{
+	db->committed = 1;
+	db->in_tx = 0;
+	db->tx_serial++;
+	db->mark_first = 0;
+}
+
 enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr)
 {
@@ -81,11 +89,19 @@ enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit,
 	store_param_i64(&p, commit);
 	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
 		store_sets_bind_list(&p, doc, WRITE_LISTS[i]);
+	/* A CALL that commits: if its connection dies, the change may have
+	 * happened, so it is never run again on another node. */
+	if (commit)
+		db->commit_sent = 1;
 	enum cd_err rc = store_sets_call(db, SQL_WRITE, &p, sets, what, dberr);
 #ifdef CREDITD_TEST_CLOCK
 	if (rc == CD_OK && !commit)
 		mark_fault(db, what);
 #endif
+	/* It ended the transaction when it answered, and may have when its
+	 * answer was lost: ended either way, never run again. */
+	if (commit && (rc == CD_OK || rc == CD_E_UNAVAILABLE))
+		store_committed(db);
 	return rc;
 }
 
