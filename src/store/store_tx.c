@@ -65,7 +65,11 @@ static int mark_lost(struct store *db);
 
 /* The hold ids' key (src/core/holdid.h, sql/044), read by the first
  * transaction of the process that finds a database. A database before
- * 044 leaves the ids in their old form, said once. */
+ * 044 leaves the ids in their old form, said once. Read here, by an
+ * attempt, rather than once as a worker starts: the database may be down
+ * then (the attempt that finds it up reads the key before anything makes
+ * or parses a hold id), a database migrated to 044 while creditd runs is
+ * looked at again, and nothing rotates the key (044 writes it once). */
 static atomic_int holdid_read;
 static _Atomic int64_t holdid_missing_ms;	/* when the key was last found missing, 0: never */
 
