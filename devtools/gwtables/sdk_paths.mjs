@@ -33,6 +33,7 @@ const ROUTES = {
 	"openai.chat": [["openai/resources/chat/completions/completions.d.ts", "ChatCompletionCreateParamsBase"]],
 	"openai.responses": [["openai/resources/responses/responses.d.ts", "ResponseCreateParamsBase"]],
 	"openai.embeddings": [["openai/resources/embeddings.d.ts", "EmbeddingCreateParams"]],
+	"openai.images_generations": [["openai/resources/images.d.ts", "ImageGenerateParamsBase"]],
 	"anthropic.messages": [
 		["@anthropic-ai/sdk/resources/messages/messages.d.ts", "MessageCreateParamsBase"],
 		["@anthropic-ai/sdk/resources/beta/messages/messages.d.ts", "MessageCreateParamsBase"],

@@ -29,6 +29,7 @@
 #include "gwcall_int.h"
 #include "answer.h"
 #include "gwmoney.h"
+#include "gwmoney_images.h"
 #include "timefmt.h"
 #include "config.h"
 #include "gwconfig.h"
@@ -76,11 +77,18 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	struct gw_asked a = {job->route, job->cap >= 0 ? job->cap : job->ask.output_cap,
 			     job->ask.choices > 0 ? job->ask.choices : 1, job->hold_input};
 	struct price named;
+	struct gw_usage images;
 	int other = gwcall_tool_named(job, u, &named);
+	if (job->route->images && !job->byok) {
+		/* An image call's tokens, as its price bills them (gwmoney_images.h). */
+		gwmoney_images_usage(&job->ask, job->hold_input, u, &images);
+		u = &images;
+	}
 	gwmoney_charge(&a, u, d);
 	if (!job->byok && (gwmoney_dims(&job->ask, &job->price, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
 			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : &job->price,
-					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK)) {
+					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK ||
+			   (job->route->images && gwmoney_images(&job->ask, &job->price, u, &d->extra_raw, d) != PRICING_OK))) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		d->extra_raw = 0;

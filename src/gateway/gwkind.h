@@ -15,6 +15,7 @@
 #ifndef CREDITD_GWKIND_H
 #define CREDITD_GWKIND_H
 #include "limits.h"
+#include "gwkind_images.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,6 +117,8 @@ struct gw_ask {
 	int tool_model_bad;
 	int64_t tool_model_cap, tool_model_uses;
 	int tool_model_cache_1h;
+	/* An image route's call (gwkind_images.h): n, size, quality, its hold. */
+	struct gw_images_ask img;
 };
 
 /* A tool's own model's runs as the usage reports them (Anthropic's
@@ -163,6 +166,7 @@ struct gw_usage {
 	 * output and unknown_tokens is counted (gwkind_openai.c). */
 	int64_t total_tokens;
 	struct gw_tool_usage tool;	/* a tool's own model's runs */
+	struct gw_images_usage img;	/* an image route's answer (gwkind_images.h) */
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they
@@ -218,6 +222,9 @@ struct gwkind_route {
 	/* The table of what it forwards (gwtable.h: "openai_chat", a file of
 	 * src/gateway/tables/ without .tsv); NULL for a route never forwarded. */
 	const char *table;
+	/* An image route (GW_IMAGES_GENERATE, GW_IMAGES_EDIT: gwkind_images.h;
+	 * docs/gateway.md, "Images"): held and charged by its images. */
+	int images;
 };
 
 /* The upstream request's headers beyond Content-Type, as the kind writes

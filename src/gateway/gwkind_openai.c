@@ -26,19 +26,26 @@
 #define GW_CHOICES_MAX 128
 
 enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL };
+/* The image routes (gwkind_images.c). */
+enum { IMAGES_GENERATIONS = 16, IMAGES_EDITS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
-	 "messages", 0, "openai_chat"},
+	 "messages", 0, "openai_chat", 0},
 	{&gwkind_openai, RESPONSES, "/openai/v1/responses", "/responses", "gw_openai_responses", "responses", 0, "input", 0,
-	 "openai_responses"},
+	 "openai_responses", 0},
 	{&gwkind_openai, EMBEDDINGS, "/openai/v1/embeddings", "/embeddings", "gw_openai_embeddings", "embeddings", 1,
-	 "input", 0, "openai_embeddings"},
+	 "input", 0, "openai_embeddings", 0},
 	/* GET: the priced models in OpenAI's list shape, answered by creditd
 	 * (api_gw_models), never forwarded. */
-	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL},
+	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL, 0},
 	/* GET: one of them (api_gw_model), answered by creditd too. */
-	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL},
+	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL, 0},
+	/* Images (docs/gateway.md, "Images"): held and charged by the images
+	 * asked and made. */
+	{&gwkind_openai, IMAGES_GENERATIONS, "/openai/v1/images/generations", "/images/generations",
+	 "gw_openai_images_generations", "images_generations", 0, "prompt", 0, "openai_images_generations",
+	 GW_IMAGES_GENERATE},
 };
 
 /* ---- what a request asks ------------------------------------------------- */
@@ -95,6 +102,8 @@ static int read_vectors(const struct gwkind_route *r, const json_t *root, struct
 
 static int openai_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf)
 {
+	if (r->images)
+		return gwkind_images_read(r, root, ask, rf);
 	switch (r->id) {
 	case CHAT:
 		return read_stream_options(r, root, ask, rf) != 0 ? -1 : read_chat_caps(r, root, ask, rf);
@@ -262,6 +271,10 @@ static void openai_usage_whole(const struct gwkind_route *r, const json_t *root,
 {
 	const json_t *usage = json_object_get(root, "usage");
 
+	if (r->images) {
+		gwkind_images_usage(r, root, u);
+		return;
+	}
 	if (json_is_object(usage))
 		read_usage(r, usage, u);
 	if (u->have)

@@ -117,6 +117,8 @@ static const struct route routes[] = {
 	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_call, "gw_openai_chat", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_call, "gw_openai_responses", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_call, "gw_openai_embeddings", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/images/generations", ROUTE_GATEWAY, api_gw_call, "gw_openai_images_generations",
+	 FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
