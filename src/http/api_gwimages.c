@@ -63,9 +63,12 @@ static int by_tokens(struct gw_job *job, const struct price *base, struct guard_
 			  "tokens its images take: not forwarded", job->ask.model);
 		return -1;
 	}
-	for (size_t i = 0; i < a->ncombos; i++)
+	for (size_t i = 0; i < a->ncombos; i++) {
 		if (pricing_image_tokens_raw(base, 1, a->combos[i].tokens, &a->combos[i].raw) != PRICING_OK)
 			return -1;
+		if (a->combos[i].raw > a->combos[a->held].raw)
+			a->held = i;
+	}
 	a->basis = PRICING_IMAGE_TOKENS;
 	a->input_image_tokens = a->input_images * LIMIT_GATEWAY_IMAGE_EDIT_TOKENS;
 	r->input_tokens = job->ask.input_bound + a->input_image_tokens;
