@@ -209,4 +209,19 @@
  * room): a 1536x1024 PNG with alpha is at most ~6.3 MB raw, ~8.4 MB as
  * base64 in b64_json; a url answer is far less. */
 #define LIMIT_GATEWAY_IMAGE_ANSWER_BYTES (9 * 1024 * 1024)
+/* A multipart/form-data body's parts (gwmultipart.h; docs/gateway.md,
+ * "Multipart bodies"): OpenAI's largest form, images/edits, has about 17
+ * fields and up to 16 images (image[]); a transcription about 15 fields
+ * with up to 4 known speakers and 4 of their samples. 64 holds any of
+ * them twice over, and keeps the duplicate check (each name against the
+ * ones before it) and the caller's array of parts (64 * 80 bytes) small. */
+#define LIMIT_GATEWAY_MULTIPART_PARTS 64
+/* One part's header block, its blank line included: the SDKs and curl
+ * write ~100-300 bytes (Content-Disposition with a name and a filename,
+ * Content-Type); a filename of 255 UTF-8 bytes percent-escaped throughout
+ * is 765. 8 KiB is past any of those and bounds the scan for its end. */
+#define LIMIT_GATEWAY_MULTIPART_HEADER_BYTES (8 * 1024)
+/* A part's name: the providers' longest is "known_speaker_references[]"
+ * (26 characters); a longer one is no field any route knows. */
+#define LIMIT_GATEWAY_MULTIPART_NAME_BYTES 128
 #endif
