@@ -19,6 +19,7 @@ DOCS = {
     "openai.responses": "openai:responses/create",
     "openai.embeddings": "openai:embeddings/create",
     "openai.images_generations": "openai:images/create",
+    "openai.images_edits": "openai:images/createEdit",
     "anthropic.messages": "anthropic:messages",
 }
 
@@ -67,6 +68,7 @@ TOP = {
         "partial_images": "refused:partial images are made in a stream, which creditd does not take on image calls",
     },
 }
+TOP["openai.images_edits"] = TOP["openai.images_generations"]
 
 VALUES = [
     (r"(^|\.)speed=fast$", "priced:speed"),
@@ -156,7 +158,7 @@ def main():
     paths = json.load(open(sys.argv[1]))
     out = sys.argv[2]
     for route in ("openai.chat", "openai.responses", "openai.embeddings", "anthropic.messages",
-                  "openai.images_generations"):
+                  "openai.images_generations", "openai.images_edits"):
         rows = compress(trie(paths[route]))
         owners = {}
         for node, alias in rows:

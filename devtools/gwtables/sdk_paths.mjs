@@ -34,6 +34,7 @@ const ROUTES = {
 	"openai.responses": [["openai/resources/responses/responses.d.ts", "ResponseCreateParamsBase"]],
 	"openai.embeddings": [["openai/resources/embeddings.d.ts", "EmbeddingCreateParams"]],
 	"openai.images_generations": [["openai/resources/images.d.ts", "ImageGenerateParamsBase"]],
+	"openai.images_edits": [["openai/resources/images.d.ts", "ImageEditParamsBase"]],
 	"anthropic.messages": [
 		["@anthropic-ai/sdk/resources/messages/messages.d.ts", "MessageCreateParamsBase"],
 		["@anthropic-ai/sdk/resources/beta/messages/messages.d.ts", "MessageCreateParamsBase"],

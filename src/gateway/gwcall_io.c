@@ -222,8 +222,13 @@ static int headers_of(const struct gwcall *c, struct dynbuf *lines, const char *
 	for (size_t i = 0; i < LIMIT_GATEWAY_KIND_FORWARDED; i++)
 		forwarded[i] = job->forwarded[i];
 	struct gwkind_upstream up = {job->byok ? job->provider_key : p->api_key, forwarded};
+	char type[sizeof(job->ask.form_boundary) + 64] = "Content-Type: application/json";
+	if (gwkind_form(job->route))	/* the form's own, its body unchanged */
+		snprintf(type, sizeof(type), strpbrk(job->ask.form_boundary, "()<>@,;:\\\"/[]?= ") != NULL ?
+			 "Content-Type: multipart/form-data; boundary=\"%s\"" : "Content-Type: multipart/form-data; boundary=%s",
+			 job->ask.form_boundary);	/* quoted where RFC 2045's tspecials need it */
 	dynbuf_reset(lines);
-	if (add_line(lines, "Content-Type: application/json") != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
+	if (add_line(lines, type) != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
 		return -1;
 	for (const char *at = p->headers; !job->byok && *at != '\0';) {
 		size_t n = strcspn(at, "\n");

@@ -119,6 +119,9 @@ struct gw_ask {
 	int tool_model_cache_1h;
 	/* An image route's call (gwkind_images.h): n, size, quality, its hold. */
 	struct gw_images_ask img;
+	/* A form route's (gwkind_form) multipart boundary: the Content-Type
+	 * sent upstream with the body unchanged. */
+	char form_boundary[72];
 };
 
 /* A tool's own model's runs as the usage reports them (Anthropic's
@@ -291,6 +294,13 @@ struct gwkind {
 	 * (OpenAI: [provider NAME] default_service_tier), not the dearest. */
 	int tier_auto_is_default;
 };
+
+/* 1 when route r takes a multipart/form-data body (images/edits), read
+ * by gwshape_read_form and forwarded unchanged with its Content-Type. */
+static inline int gwkind_form(const struct gwkind_route *r)
+{
+	return r->images == GW_IMAGES_EDIT;
+}
 
 /* The kinds (gwkind.c): the i-th, NULL past the last. */
 const struct gwkind *gwkind_at(size_t i);

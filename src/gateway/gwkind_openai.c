@@ -46,6 +46,8 @@ static const struct gwkind_route routes[] = {
 	{&gwkind_openai, IMAGES_GENERATIONS, "/openai/v1/images/generations", "/images/generations",
 	 "gw_openai_images_generations", "images_generations", 0, "prompt", 0, "openai_images_generations",
 	 GW_IMAGES_GENERATE},
+	{&gwkind_openai, IMAGES_EDITS, "/openai/v1/images/edits", "/images/edits", "gw_openai_images_edits", "images_edits",
+	 0, "prompt", 0, "openai_images_edits", GW_IMAGES_EDIT},
 };
 
 /* ---- what a request asks ------------------------------------------------- */

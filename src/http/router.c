@@ -119,6 +119,7 @@ static const struct route routes[] = {
 	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_call, "gw_openai_embeddings", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/images/generations", ROUTE_GATEWAY, api_gw_call, "gw_openai_images_generations",
 	 FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/images/edits", ROUTE_GATEWAY, api_gw_call, "gw_openai_images_edits", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
@@ -195,6 +196,21 @@ static int json_content_type(const char *ct)
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
 	return *ct == '\0' || *ct == ';';
+}
+
+/* 1 when the request is a multipart/form-data body on a gateway route
+ * that takes one (gwkind_form: images/edits), which reads the form
+ * itself (gwshape_form.c); only POST, only there. */
+static int form_content_type(const struct request *rq)
+{
+	static const char form[] = "multipart/form-data";
+	const struct gwkind_route *g = gwkind_route(rq->path);
+	const char *ct = rq->content_type;
+	if (g == NULL || !gwkind_form(g) || ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return strncasecmp(ct, form, sizeof(form) - 1) == 0 && (ct[sizeof(form) - 1] == ';' || ct[sizeof(form) - 1] == ' ');
 }
 
 /* Writes carry a body, even an empty one; so does any request that sent bytes. */
@@ -370,7 +386,8 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
 			  (long long)(gwkind_of_path(rq->path) != NULL ? gwconfig_of(ctx->cfg)->max_body_bytes
 								      : ctx->cfg->max_body_bytes));
-	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
+	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type) &&
+		 !form_content_type(rq))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {
 		/* With several database nodes, an account's requests run on the

@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # are the Messages route's).
 TABLES = {"openai.chat": "openai_chat", "openai.responses": "openai_responses",
           "openai.embeddings": "openai_embeddings", "anthropic.messages": "anthropic_messages",
-          "openai.images_generations": "openai_images_generations",
+          "openai.images_generations": "openai_images_generations", "openai.images_edits": "openai_images_edits",
           "anthropic.count_tokens": "anthropic_messages"}
 
 

@@ -215,3 +215,86 @@ def test_what_cannot_be_priced_or_bounded_is_refused_naming_the_member():
     check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "nothing left held")
     eq(state(acct)[0], before[0] - _micros(EACH * 10 ** 6), "only it was charged")
     verify()
+
+
+# ---- images/edits: a multipart/form-data body, forwarded unchanged ----
+
+BOUNDARY = "----creditd-test-0123456789"
+PNG_BYTES = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                          "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def form(fields, files=(), boundary=BOUNDARY):
+    """A multipart/form-data body as the SDKs write one: text fields, then
+    files (name, filename)."""
+    out = b""
+    for name, value in fields:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (boundary, name, value)).encode()
+    for name, filename in files:
+        out += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\nContent-Type: image/png\r\n\r\n"
+                % (boundary, name, filename)).encode() + PNG_BYTES + b"\r\n"
+    return out + ("--%s--\r\n" % boundary).encode()
+
+
+def _edit(acct, body, boundary=BOUNDARY):
+    return call("/openai/v1/images/edits", None, raw=body, headers={
+        "Creditd-Account": acct, "Content-Type": "multipart/form-data; boundary=" + boundary})
+
+
+def test_an_edit_is_held_by_its_images_and_forwarded_unchanged():
+    _price()
+    reset()
+    acct = new_account("imgedit")
+    before = state(acct)[0]
+    prompt = "make the sky a deep night blue"
+    body = form([("model", "gpt-image-1"), ("prompt", prompt), ("size", "1024x1024"), ("quality", "low")],
+                [("image[]", "a.png"), ("image[]", "b.png"), ("mask", "m.png")])
+    r = _edit(acct, body)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    # Held: the prompt's bytes and 3 files of 12,800 tokens each at the
+    # dearest input price (the input image price), one low square image out.
+    held = _micros((len(prompt) + 3 * 12800) * GPT["input_image"] + 272 * GPT["output_image"])
+    eq(_hold(r)["held_micros"], held, "the hold")
+    charged = _settled(acct, before, r)
+    said = last_reported()
+    eq((said["images"], said["image_input_tokens"]), (1, 3 * 323), "the provider read three files")
+    eq(charged, _micros(said["text_input_tokens"] * GPT["input"] + said["image_input_tokens"] * GPT["input_image"] +
+                        said["image_output_tokens"] * GPT["output_image"]), "charged its usage")
+    got = received()
+    eq(len(got), 1, "forwarded once")
+    eq(got[0]["body"], body.decode("utf-8", "replace"), "the body as it came")
+    eq(got[0]["headers"]["content-type"], "multipart/form-data; boundary=" + BOUNDARY, "with its boundary")
+    # dall-e-2: one image in, per pixel at the size asked.
+    before = state(acct)[0]
+    r = _edit(acct, form([("model", "dall-e-2"), ("prompt", "a hat"), ("n", "2"), ("size", "512x512")],
+                         [("image", "a.png")]))
+    one = _px_raw("512-x-512/dall-e-2", 512, 512)
+    eq(_hold(r)["held_micros"], _micros(2 * one), "two 512x512 held")
+    eq(_settled(acct, before, r), _micros(last_reported()["images"] * one), "the images made charged")
+    verify()
+
+
+def test_an_edit_creditd_cannot_read_or_price_is_refused_and_not_forwarded():
+    _price()
+    reset()
+    acct = new_account("imgeditref")
+    before = state(acct)
+    img = [("image", "a.png")]
+    cases = [
+        (form([("model", "dall-e-3"), ("prompt", "x")], img), "model"),
+        (form([("model", "dall-e-2"), ("prompt", "x"), ("mystery", "1")], img), "mystery"),
+        (form([("model", "dall-e-2"), ("prompt", "x"), ("n", "eleven")], img), "n"),
+        (form([("model", "gpt-image-1"), ("prompt", "x"), ("stream", "true")], img), "stream"),
+        (form([("model", "dall-e-2"), ("model", "gpt-image-1"), ("prompt", "x")], img), None),
+        (form([("model", "dall-e-2"), ("prompt", "x")], img).replace(b"\r\n", b"\n"), None),
+    ]
+    for body, param in cases:
+        r = _edit(acct, body)
+        openai_error(r, 400, "invalid_request", param)
+    r = call("/openai/v1/images/edits", {"model": "dall-e-2", "prompt": "x"}, headers={"Creditd-Account": acct})
+    openai_error(r, 400, "invalid_request")
+    r = call("/openai/v1/images/generations", None, raw=form([("model", "dall-e-2"), ("prompt", "x")]), headers={
+        "Creditd-Account": acct, "Content-Type": "multipart/form-data; boundary=" + BOUNDARY})
+    eq(r.status, 415, "a form on a JSON route: %r" % r.body[:200])
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
