@@ -10,6 +10,7 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
   GET  /v1/models             OpenAI's model list
   POST /v1/messages           Anthropic Messages
   POST /v1/messages/count_tokens  Anthropic's token count (not streamed)
+  POST /v1/images/generations, /v1/images/edits  OpenAI's images (fake_provider_images.py)
 so a gateway is configured with openai_base_url = http://HOST:PORT/v1 and
 anthropic_base_url = http://HOST:PORT.
 
