@@ -17,12 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The first of the names of combo k of model that the price list has: 1
- * with its row; a miss in the cache waits for one reload (the first
- * miss of the call), then the cache is looked at again. */
-static int row_of(const char *model, const struct gw_image_combo *k, struct price *p, int64_t *margin, int *waited)
+/* The names of combo k of model (NULL: the model's own row alone), most
+ * specific first: QUALITY/W-x-H/MODEL, W-x-H/MODEL, MODEL. Their count. */
+static int names_of(const char *model, const struct gw_image_combo *k, char names[3][2 * LIMIT_NAME_BYTES])
 {
-	char names[3][2 * LIMIT_NAME_BYTES];
 	int n = 0;
 	if (k != NULL && k->quality[0] != '\0' && k->width > 0)
 		snprintf(names[n++], sizeof(names[0]), "%s/%lld-x-%lld/%s", k->quality, (long long)k->width,
@@ -30,18 +28,34 @@ static int row_of(const char *model, const struct gw_image_combo *k, struct pric
 	if (k != NULL && k->width > 0)
 		snprintf(names[n++], sizeof(names[0]), "%lld-x-%lld/%s", (long long)k->width, (long long)k->height, model);
 	snprintf(names[n++], sizeof(names[0]), "%s", model);
-	for (int pass = 0; pass < 2; pass++) {
-		for (int i = 0; i < n; i++)
-			if (strlen(names[i]) <= LIMIT_NAME_BYTES && pricing_name_valid(names[i]) &&
-			    ledger_price_model(names[i], p, margin))
-				return 1;
-		if (*waited)
-			return 0;
-		*waited = 1;
-		if (ledger_price_model_wait(names[0], p, margin))
+	return n;
+}
+
+/* The first of combo k's names the price cache has: 1 with its row. The
+ * cache only: a call whose rows are all there never waits for a reload
+ * (api_gw_images_hold_of waits once, for a row it lacks). */
+static int row_of(const char *model, const struct gw_image_combo *k, struct price *p, int64_t *margin)
+{
+	char names[3][2 * LIMIT_NAME_BYTES];
+	int n = names_of(model, k, names);
+	for (int i = 0; i < n; i++)
+		if (strlen(names[i]) <= LIMIT_NAME_BYTES && pricing_name_valid(names[i]) &&
+		    ledger_price_model(names[i], p, margin))
 			return 1;
-	}
 	return 0;
+}
+
+/* A row combo k lacks, priced a moment ago: one reload waited for (the
+ * price cache's miss rule, at most LIMIT_PRICE_MISS_RELOADS a
+ * LIMIT_PRICE_MISS_RELOAD_MS process-wide). */
+static void wait_for(const char *model, const struct gw_image_combo *k)
+{
+	char names[3][2 * LIMIT_NAME_BYTES];
+	struct price p;
+	int64_t margin;
+	names_of(model, k, names);
+	if (strlen(names[0]) <= LIMIT_NAME_BYTES && pricing_name_valid(names[0]))
+		ledger_price_model_wait(names[0], &p, &margin);
 }
 
 /* The member a missing price is blamed on: the size or quality the call
@@ -81,17 +95,23 @@ static int by_tokens(struct gw_job *job, const struct price *base, struct guard_
 }
 
 /* Models priced by pixels or by the image: each combo at its own row
- * (the first found of its names), pinned at the dearest's. */
-static int by_images(struct gw_job *job, int *waited, struct guard_authorize *r, int64_t *margin, struct response *rs)
+ * (the first found of its names), pinned at the dearest's. 0; -1 with rs
+ * filled; 1 (rs untouched, *missing the combo) when a combo has no row
+ * and final is 0. */
+static int by_images(struct gw_job *job, int final, size_t *missing, struct guard_authorize *r, int64_t *margin,
+		     struct response *rs)
 {
 	struct gw_images_ask *a = &job->ask.img;
 	struct price p;
 	int64_t m;
 	for (size_t i = 0; i < a->ncombos; i++) {
 		struct gw_image_combo *k = &a->combos[i];
-		int unsized = 0;
-		enum pricing_image_basis b = row_of(job->ask.model, k, &p, &m, waited) ?
-					     pricing_image_basis(&p, k->width > 0, &unsized) : PRICING_IMAGE_NONE;
+		int unsized = 0, found = row_of(job->ask.model, k, &p, &m);
+		enum pricing_image_basis b = found ? pricing_image_basis(&p, k->width > 0, &unsized) : PRICING_IMAGE_NONE;
+		if (!found && !final) {
+			*missing = i;
+			return 1;
+		}
 		if (b != PRICING_IMAGE_PIXELS && b != PRICING_IMAGE_EACH) {
 			api_error(rs, CD_E_INVALID, unsized ? "size" : blamed(a), "%s: no price row of '%s'%s%s%s prices "
 				  "its images (per pixel, per image or by image tokens): not forwarded", unsized ?
@@ -135,10 +155,14 @@ int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_
 		return 0;
 	struct price base;
 	int64_t margin = 0;
-	int waited = 0;
-	int rc = row_of(job->ask.model, NULL, &base, &margin, &waited) &&
-			 pricing_image_basis(&base, 1, NULL) == PRICING_IMAGE_TOKENS ? by_tokens(job, &base, r, rs)
-		 : by_images(job, &waited, r, &margin, rs);
+	size_t missing = 0;
+	int rc = 1;
+	for (int pass = 0; rc == 1 && pass < 2; pass++) {
+		if (pass > 0)
+			wait_for(job->ask.model, &a->combos[missing]);
+		rc = row_of(job->ask.model, NULL, &base, &margin) && pricing_image_basis(&base, 1, NULL) ==
+		     PRICING_IMAGE_TOKENS ? by_tokens(job, &base, r, rs) : by_images(job, pass, &missing, r, &margin, rs);
+	}
 	if (rc != 0)
 		return rs->status != 0 ? -1 : (api_error(rs, CD_E_INVALID, "n", "the call's worst case is above what one "
 							 "operation may move"), -1);
