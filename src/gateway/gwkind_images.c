@@ -97,6 +97,18 @@ static int read_word(const struct gwkind_route *r, const json_t *root, const cha
 	return 0;
 }
 
+const char *gwkind_images_default(const void *root)
+{
+	static const char *const gpt_only[] = {"background", "moderation", "output_compression", "output_format",
+					       "partial_images", "stream", NULL};
+	for (int i = 0; gpt_only[i] != NULL; i++) {
+		const json_t *v = json_object_get((const json_t *)root, gpt_only[i]);
+		if (v != NULL && !json_is_null(v) && !json_is_false(v))
+			return NULL;
+	}
+	return "dall-e-2";
+}
+
 /* Members only some models take (the reference): a GPT image model's
  * own, dall-e's response_format and style. Refused where the provider
  * refuses them, before anything is held. */

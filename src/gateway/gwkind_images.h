@@ -33,6 +33,7 @@ struct gw_image_combo {
 
 struct gw_images_ask {
 	int family;			/* enum gw_image_family */
+	int model_defaulted;		/* no "model" given: the reference's default, written into the body sent */
 	int64_t n;			/* images asked: "n", 1 when left out */
 	char size[GW_IMAGE_WORD_BYTES];	/* as asked: "" left out, "auto", "WxH" */
 	char quality[GW_IMAGE_WORD_BYTES];
@@ -62,6 +63,11 @@ struct gw_images_usage {
  * *param and a sentence in err (a size or quality the model does not
  * offer). */
 int gwkind_images_combos(struct gw_images_ask *a, const char **param, char *err, size_t errcap);
+/* The model an images/generations body root that names none is made
+ * with (the reference: dall-e-2 unless a member only the GPT image
+ * models take is given), or NULL when that is not known (such a member:
+ * the call must name its model). */
+const char *gwkind_images_default(const void *root);
 /* The family (enum gw_image_family) of model. */
 int gwkind_images_family(const char *model);
 

@@ -365,7 +365,17 @@ static int read_root(const struct gwkind_route *r, const json_t *root, size_t le
 	 * could pass a thread's stack. */
 	if (depth_of(root, 1) > LIMIT_GATEWAY_JSON_DEPTH)
 		return gwkind_refuse(rf, NULL, "the body is nested deeper than %d levels", LIMIT_GATEWAY_JSON_DEPTH);
-	if (read_model(rf, root, ask) != 0 || read_stream(rf, r, root, ask) != 0 || r->kind->read(r, root, ask, rf) != 0 ||
+	/* An image generation that names no model is the reference's
+	 * default's (gwkind_images_default), written into the body sent. */
+	const char *image_default = r->images == GW_IMAGES_GENERATE && gwkind_member(r, root, "model") == NULL ?
+				    gwkind_images_default(root) : NULL;
+	if (image_default != NULL) {
+		snprintf(ask->model, sizeof(ask->model), "%s", image_default);
+		ask->img.model_defaulted = 1;
+	} else if (read_model(rf, root, ask) != 0) {
+		return -1;
+	}
+	if (read_stream(rf, r, root, ask) != 0 || r->kind->read(r, root, ask, rf) != 0 ||
 	    read_stored(rf, r, root, ask) != 0)
 		return -1;
 	gwshape_read_billed(r, root, ask);
@@ -404,7 +414,9 @@ char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size
 			    const char *model, size_t *outlen)
 {
 	int usage = r->kind->rewrites(r, ask);
-	int renamed = model != NULL && strcmp(model, ask->model) != 0;
+	int renamed = (model != NULL && strcmp(model, ask->model) != 0) || ask->img.model_defaulted;
+	if (model == NULL)
+		model = ask->model;
 	int lower = cap >= 0 && ask->cap_field != NULL && (ask->output_cap < 0 || cap < ask->output_cap);
 	json_error_t jerr;
 	json_t *root;

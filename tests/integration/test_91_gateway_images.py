@@ -122,6 +122,12 @@ def test_dall_e_2_charges_the_images_made_and_flags_more_than_asked():
     check("b64_json" in r.json["data"][0], "as asked: %r" % r.json["data"][0].keys())
     eq(charged, _micros(last_reported()["images"] * one), "charged the images made")
     eq(_hold(r)["over_hold"], False, "as asked")
+    # No model named: the reference's default, dall-e-2, held, charged and
+    # written into the body sent (the provider makes what was held).
+    before = state(acct)[0]
+    r = _images(acct, {"prompt": "a cat", "size": "512x512"})
+    eq(_settled(acct, before, r), _micros(_px_raw("512-x-512/dall-e-2", 512, 512)), "dall-e-2's 512x512")
+    eq(received()[-1]["json"]["model"], "dall-e-2", "the model sent")
     # A size asked: held and charged at it.
     before = state(acct)[0]
     r = _images(acct, {"model": "dall-e-2", "prompt": "a cat", "size": "256x256"})
@@ -202,6 +208,7 @@ def test_what_cannot_be_priced_or_bounded_is_refused_naming_the_member():
         ({"model": "gpt-image-1", "prompt": "x", "stream": True}, "stream"),
         ({"model": "gpt-image-1", "prompt": "x", "partial_images": 2}, "partial_images"),
         ({"model": "dall-e-2", "prompt": "x", "mystery": 1}, "mystery"),
+        ({"prompt": "x", "background": "opaque"}, "model"),
         ({"model": "img-each", "prompt": "x", "size": "1024x1024", "quality": "hd"}, None),
     ]
     for body, param in cases:
