@@ -233,6 +233,34 @@
  * 600), and more than LIMIT_TOKENS_MAX at LIMIT_GATEWAY_PAGE_TOKENS a
  * page: a PDF with more is held at max_input_tokens, as an uncountable one. */
 #define LIMIT_GATEWAY_PDF_PAGES 100000
+/* ---- The image routes (docs/gateway.md, "Images") ---- */
+/* The most images one call asks ("n"): OpenAI's reference allows 1 to 10
+ * on images/generations and images/edits (dall-e-3: 1, gwkind_images.c). */
+#define LIMIT_GATEWAY_IMAGES_N 10
+/* The output tokens of one GPT image model's image (gpt-image-1, -mini,
+ * -1.5, chatgpt-image-latest), by quality (low, medium, high) and size
+ * (1024x1024, 1024x1536, 1536x1024), as OpenAI publishes them
+ * (developers.openai.com/api/docs/guides/image-generation, "Cost and
+ * latency": the image's output tokens by quality and size). The hold of
+ * a call priced by image tokens is n images at the dearest asked; the
+ * charge is the answer's usage. A size or model outside the table is
+ * refused: its tokens are not bounded. */
+#define LIMIT_GATEWAY_GPT_IMAGE_TOKENS {{272, 408, 400}, {1056, 1584, 1568}, {4160, 6240, 6208}}
+/* An input image (or mask) of images/edits on a model priced by image
+ * tokens: its tokens are not read from the file (creditd reads no image
+ * header: no parser of untrusted image bytes), but bounded as the largest
+ * the model bills: an image's vision tokens (LIMIT_GATEWAY_IMAGE_TOKENS,
+ * above what either provider bills an image) and as many again for high
+ * input fidelity (input_fidelity "high" adds tokens a picture; 6,400 is
+ * above the most any image of the table above takes). */
+#define LIMIT_GATEWAY_IMAGE_EDIT_TOKENS (2 * LIMIT_GATEWAY_IMAGE_TOKENS)
+/* The input images of one images/edits call: OpenAI's reference takes up
+ * to 16 (and a mask). */
+#define LIMIT_GATEWAY_IMAGE_EDIT_FILES 17
+/* The bytes one image of a whole images answer may take (gwbuffer_bound's
+ * room): a 1536x1024 PNG with alpha is at most ~6.3 MB raw, ~8.4 MB as
+ * base64 in b64_json; a url answer is far less. */
+#define LIMIT_GATEWAY_IMAGE_ANSWER_BYTES (9 * 1024 * 1024)
 /* A multipart/form-data body's parts (gwmultipart.h; docs/gateway.md,
  * "Multipart bodies"): OpenAI's largest form, images/edits, has about 17
  * fields and up to 16 images (image[]); a transcription about 15 fields

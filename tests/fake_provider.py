@@ -14,6 +14,7 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
   POST /v1/messages/count_tokens  Anthropic's token count (not streamed)
   POST /v1/audio/speech, /v1/audio/transcriptions, /v1/moderations
                               OpenAI's audio and moderations (fake_provider_audio.py)
+  POST /v1/images/generations, /v1/images/edits  OpenAI's images (fake_provider_images.py)
 so a gateway is configured with openai_base_url = http://HOST:PORT/v1 and
 anthropic_base_url = http://HOST:PORT.
 
@@ -42,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import fake_provider_images as images  # noqa: E402
 import fake_provider_shapes as shapes  # noqa: E402
 import fake_provider_audio as audio  # noqa: E402
 
@@ -53,7 +55,8 @@ DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interv
                 "audio_input_tokens": 0, "audio_output_tokens": 0, "web_searches": 0, "count": None,
                 "compaction_input_tokens": 0, "compaction_output_tokens": 0, "unknown_tokens": 0,
                 "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
-                "silent_seconds": 30, "word_bytes": 0, "end_gate": False}
+                "silent_seconds": 30, "word_bytes": 0, "end_gate": False,
+                "images_made": None, "image_size": None, "image_quality": None, "image_output_tokens": None}
 MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall")
 
 
@@ -208,7 +211,8 @@ class Handler(BaseHTTPRequestHandler):
             return audio.handle(self, audio.ROUTES[self.path.split("?", 1)[0]], body,
                                 shapes.openai_auth(self.headers, self.server.openai_key), take_mode)
         route = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
-                 "/v1/messages": "messages", "/v1/messages/count_tokens": "count_tokens"}.get(
+                 "/v1/messages": "messages", "/v1/messages/count_tokens": "count_tokens",
+                 "/v1/images/generations": "images_generations", "/v1/images/edits": "images_edits"}.get(
                      self.path.split("?", 1)[0])
         anthropic = route in shapes.ANTHROPIC_ROUTES
         if route is None:
@@ -218,6 +222,8 @@ class Handler(BaseHTTPRequestHandler):
         err = (shapes.anthropic_auth(self.headers, self.server.anthropic_key) if anthropic
                else shapes.openai_auth(self.headers, self.server.openai_key))
         parsed = None
+        if err is None and route.startswith("images_"):
+            return self.images(route, body)
         if err is None:
             parsed, err = shapes.parse_body(route, body)
         if err is not None:
@@ -229,6 +235,21 @@ class Handler(BaseHTTPRequestHandler):
         # charge comes from the provider's figures, not from creditd's
         self.record(body, parsed, 200, note=mode["mode"], usage=shapes.reported(route, parsed, plan, mode))
         self.answer(route, parsed, mode, plan)
+
+    def images(self, route, raw):
+        """OpenAI's image routes (fake_provider_images.py), answered whole."""
+        parsed, err = images.parse(route, raw, self.headers.get("Content-Type"))
+        if err is not None:
+            self.record(raw, parsed, err[0])
+            return self.send_json(*err)
+        mode = take_mode()
+        plan = images.plan(route, parsed, mode)
+        self.record(raw, parsed, 200, note=mode["mode"], usage=images.reported(plan, mode))
+        if mode["mode"] in ("delay", "stall"):
+            time.sleep(mode["delay_ms"] / 1000.0)
+        if mode["mode"] in ("silent", "error"):
+            return self.answer(route, parsed, mode, None)
+        return self.send_json(200, images.whole(plan), {"x-request-id": "req_fake%d" % STATE["seq"]})
 
     def answer(self, route, req, mode, plan):
         if mode["mode"] in ("delay", "stall"):

@@ -18,6 +18,8 @@ DOCS = {
     "openai.chat": "openai:chat/create",
     "openai.responses": "openai:responses/create",
     "openai.embeddings": "openai:embeddings/create",
+    "openai.images_generations": "openai:images/create",
+    "openai.images_edits": "openai:images/createEdit",
     "anthropic.messages": "anthropic:messages",
 }
 
@@ -58,7 +60,15 @@ TOP = {
         "moderation": "refused:a moderation pass no price field prices",
     },
     "openai.embeddings": {},
+    # Images (docs/gateway.md, "Images"): the images asked are the hold's
+    # (n at the dearest size and quality); a stream's partial images are
+    # billed apart and not taken.
+    "openai.images_generations": {
+        "n": "bound:images", "size": "bound:images", "quality": "bound:images",
+        "partial_images": "refused:partial images are made in a stream, which creditd does not take on image calls",
+    },
 }
+TOP["openai.images_edits"] = TOP["openai.images_generations"]
 
 VALUES = [
     (r"(^|\.)speed=fast$", "priced:speed"),
@@ -74,7 +84,7 @@ def classify(route, node, owners=""):
     if node.startswith("beta:"):
         return beta(node[5:])
     top = re.split(r"[.\[{=*]", node)[0]
-    if node == "background" or node.startswith("background"):
+    if (node == "background" or node.startswith("background")) and not route.startswith("openai.images"):
         return "refused:a run billed after the call returned"
     if TOP[route].get(top, "").startswith("refused"):
         return TOP[route][top]
@@ -147,7 +157,8 @@ def main():
     import json
     paths = json.load(open(sys.argv[1]))
     out = sys.argv[2]
-    for route in ("openai.chat", "openai.responses", "openai.embeddings", "anthropic.messages"):
+    for route in ("openai.chat", "openai.responses", "openai.embeddings", "anthropic.messages",
+                  "openai.images_generations", "openai.images_edits"):
         rows = compress(trie(paths[route]))
         owners = {}
         for node, alias in rows:

@@ -36,6 +36,8 @@ const ROUTES = {
 	"openai.speech": [["openai/resources/audio/speech.d.ts", "SpeechCreateParams"]],
 	"openai.moderations": [["openai/resources/moderations.d.ts", "ModerationCreateParams"]],
 	"openai.transcriptions": [["openai/resources/audio/transcriptions.d.ts", "TranscriptionCreateParamsBase"]],
+	"openai.images_generations": [["openai/resources/images.d.ts", "ImageGenerateParamsBase"]],
+	"openai.images_edits": [["openai/resources/images.d.ts", "ImageEditParamsBase"]],
 	"anthropic.messages": [
 		["@anthropic-ai/sdk/resources/messages/messages.d.ts", "MessageCreateParamsBase"],
 		["@anthropic-ai/sdk/resources/beta/messages/messages.d.ts", "MessageCreateParamsBase"],

@@ -54,6 +54,10 @@ int64_t gwbuffer_bound(const struct gw_job *job)
 		output = job->ask.vectors > most ? most : job->ask.vectors;
 		per = job->ask.dimensions * LIMIT_GATEWAY_EMBEDDING_NUMBER_BYTES;
 	}
+	if (job->route->images) {	/* images: n of them, base64 or a URL each */
+		output = job->ask.img.n;
+		per = LIMIT_GATEWAY_IMAGE_ANSWER_BYTES;
+	}
 	int64_t answer = output > most / (per > 0 ? per : 1) ? most : output * per;
 	answer = add_held(answer, body);
 	return add_held(fixed, answer < most ? answer : most);

@@ -30,6 +30,7 @@
 #include "answer.h"
 #include "gwmoney.h"
 #include "gwmoney_audio.h"
+#include "gwmoney_images.h"
 #include "timefmt.h"
 #include "config.h"
 #include "gwconfig.h"
@@ -80,13 +81,20 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	struct gw_usage au = *u;	/* an audio call's usage as charged (docs/gateway.md, "Audio and speech") */
 	gwmoney_audio_usage(job->route, &job->ask, &au);
 	u = &au;
+	struct gw_usage images;
 	int other = gwcall_tool_named(job, u, &named);
+	if (job->route->images && !job->byok) {
+		/* An image call's tokens, as its price bills them (gwmoney_images.h). */
+		gwmoney_images_usage(&job->ask, job->hold_input, u, &images);
+		u = &images;
+	}
 	gwmoney_charge(&a, u, d);
 	const struct price *p = &job->prices[c->attempt];	/* the answering provider's (docs/gateway.md) */
 	if (!job->byok && (gwmoney_dims(&job->ask, p, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
 			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : p,
 					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK ||
-			   gwmoney_audio_extra(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK)) {
+			   gwmoney_audio_extra(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK ||
+			   (job->route->images && gwmoney_images(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK))) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		d->extra_raw = 0;

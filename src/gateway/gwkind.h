@@ -15,6 +15,7 @@
 #ifndef CREDITD_GWKIND_H
 #define CREDITD_GWKIND_H
 #include "limits.h"
+#include "gwkind_images.h"
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -131,6 +132,11 @@ struct gw_ask {
 	char response_format[16];
 	int media_priced;
 	int64_t media_bound;
+	/* An image route's call (gwkind_images.h): n, size, quality, its hold. */
+	struct gw_images_ask img;
+	/* A form route's (gwkind_form) multipart boundary: the Content-Type
+	 * sent upstream with the body unchanged. */
+	char form_boundary[72];
 };
 
 /* How an audio route's call is priced (gw_ask.media_priced): not an audio
@@ -191,6 +197,7 @@ struct gw_usage {
 	 * transcribed; charged at the row's per-character and per-second
 	 * prices (gwmoney_audio). */
 	int64_t speech_chars, audio_ms;
+	struct gw_images_usage img;	/* an image route's answer (gwkind_images.h) */
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they
@@ -275,6 +282,9 @@ struct gwkind_route {
 	const char *method;
 	const struct gwkind_query *query;
 	const char *refusal;
+	/* An image route (GW_IMAGES_GENERATE, GW_IMAGES_EDIT: gwkind_images.h;
+	 * docs/gateway.md, "Images"): held and charged by its images. */
+	int images;
 };
 
 /* The upstream request's headers beyond Content-Type, as the kind writes
@@ -341,6 +351,13 @@ struct gwkind {
 	 * (OpenAI: [provider NAME] default_service_tier), not the dearest. */
 	int tier_auto_is_default;
 };
+
+/* 1 when route r takes a multipart/form-data body (images/edits), read
+ * by gwshape_read_form and forwarded unchanged with its Content-Type. */
+static inline int gwkind_form(const struct gwkind_route *r)
+{
+	return r->images == GW_IMAGES_EDIT;
+}
 
 /* The kinds (gwkind.c): the i-th, NULL past the last. */
 const struct gwkind *gwkind_at(size_t i);

@@ -139,5 +139,17 @@ int gwkind_audio_read(const struct gwkind_route *r, const json_t *root, struct g
 void gwkind_audio_usage(const struct gwkind_route *r, const json_t *root, struct gw_usage *u);
 /* One event of an audio route's stream (speech.audio.*, transcript.text.*). */
 void gwkind_audio_event(struct gw_stream *s, const char *type, const json_t *root);
+/* ---- the image routes (gwkind_images.c; docs/gateway.md, "Images") ---- */
+
+/* images/generations' JSON body root into ask->img: n, size, quality and
+ * the members the model does not take refused. 0, or -1 through
+ * gwkind_refuse naming the member. */
+int gwkind_images_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf);
+/* The answer root (an ImagesResponse) into u: the images made (data's
+ * length), the size and quality it says, and its usage (input_tokens
+ * with input_tokens_details, output_tokens with output_tokens_details)
+ * when it reports one. u->have is 1 when data was read: the charge is
+ * then the images' (gwmoney_images.c) whether or not a usage came. */
+void gwkind_images_usage(const struct gwkind_route *r, const json_t *root, struct gw_usage *u);
 
 #endif

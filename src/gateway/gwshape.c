@@ -349,14 +349,9 @@ void gwshape_table_seen(struct gw_ask *ask, unsigned dims)
 	}
 }
 
-int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
-		 const char **param)
+/* ask and the refusal's outputs made ready for a read. */
+static void read_start(struct gw_ask *ask, char *err, size_t errcap, const char **param)
 {
-	struct gwkind_refusal rf = { err, errcap, param };
-	json_error_t jerr;
-	json_t *root = NULL;
-	int rc = -1;
-
 	memset(ask, 0, sizeof(*ask));
 	ask->output_cap = -1;
 	ask->choices = 1;
@@ -364,31 +359,57 @@ int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, str
 		err[0] = '\0';
 	if (param != NULL)
 		*param = NULL;
-	/* A repeated key is refused: the provider might read the other one
-	 * (a cap, a model) than creditd held for. */
-	root = body != NULL ? json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr) : NULL;
-	if (root == NULL) {
-		gwkind_refuse(&rf, NULL, "the body is not JSON: %s", body != NULL ? jerr.text : "no body");
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		gwkind_refuse(&rf, NULL, "the body must be a JSON object");
-		goto out;
-	}
+}
+
+/* What root (the request, a JSON value) asks, len its bytes' bound. */
+static int read_root(const struct gwkind_route *r, const json_t *root, size_t len, struct gw_ask *ask,
+		     struct gwkind_refusal *rf)
+{
+	if (!json_is_object(root))
+		return gwkind_refuse(rf, NULL, "the body must be a JSON object");
 	/* Deeper, and jansson's own recursion (the upstream body's dump)
 	 * could pass a thread's stack. */
-	if (depth_of(root, 1) > LIMIT_GATEWAY_JSON_DEPTH) {
-		gwkind_refuse(&rf, NULL, "the body is nested deeper than %d levels", LIMIT_GATEWAY_JSON_DEPTH);
-		goto out;
+	if (depth_of(root, 1) > LIMIT_GATEWAY_JSON_DEPTH)
+		return gwkind_refuse(rf, NULL, "the body is nested deeper than %d levels", LIMIT_GATEWAY_JSON_DEPTH);
+	/* An image generation that names no model is the reference's
+	 * default's (gwkind_images_default), written into the body sent. */
+	const char *image_default = r->images == GW_IMAGES_GENERATE && gwkind_member(r, root, "model") == NULL ?
+				    gwkind_images_default(root) : NULL;
+	if (image_default != NULL) {
+		snprintf(ask->model, sizeof(ask->model), "%s", image_default);
+		ask->img.model_defaulted = 1;
+	} else if (read_model(rf, r, root, ask) != 0) {
+		return -1;
 	}
-	if (read_model(&rf, r, root, ask) != 0 || read_stream(&rf, r, root, ask) != 0 || r->kind->read(r, root, ask, &rf) != 0 ||
-	    read_stored(&rf, r, root, ask) != 0)
-		goto out;
+	if (read_stream(rf, r, root, ask) != 0 || r->kind->read(r, root, ask, rf) != 0 ||
+	    read_stored(rf, r, root, ask) != 0)
+		return -1;
 	gwshape_read_billed(r, root, ask);
 	read_table(r, root, ask);
-	input_bound(r, root, len, ask);
-	rc = 0;
-out:
+	input_bound(r, (json_t *)root, len, ask);
+	return 0;
+}
+
+int gwshape_read_root(const struct gwkind_route *r, const json_t *root, size_t len, struct gw_ask *ask, char *err,
+		      size_t errcap, const char **param)
+{
+	struct gwkind_refusal rf = { err, errcap, param };
+	read_start(ask, err, errcap, param);
+	return read_root(r, root, len, ask, &rf);
+}
+
+int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
+		 const char **param)
+{
+	struct gwkind_refusal rf = { err, errcap, param };
+	json_error_t jerr;
+	read_start(ask, err, errcap, param);
+	/* A repeated key is refused: the provider might read the other one
+	 * (a cap, a model) than creditd held for. */
+	json_t *root = body != NULL ? json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr) : NULL;
+	if (root == NULL)
+		return gwkind_refuse(&rf, NULL, "the body is not JSON: %s", body != NULL ? jerr.text : "no body");
+	int rc = read_root(r, root, len, ask, &rf);
 	json_decref(root);
 	return rc;
 }
@@ -399,14 +420,18 @@ char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size
 			    const char *model, size_t *outlen)
 {
 	int usage = r->kind->rewrites(r, ask);
-	int renamed = model != NULL && strcmp(model, ask->model) != 0;
+	int renamed = (model != NULL && strcmp(model, ask->model) != 0) || ask->img.model_defaulted;
+	if (model == NULL)
+		model = ask->model;
 	int lower = cap >= 0 && ask->cap_field != NULL && (ask->output_cap < 0 || cap < ask->output_cap);
 	json_error_t jerr;
 	json_t *root;
 	char *text = NULL;
 
 	*outlen = len;
-	if (!usage && !lower && !renamed)
+	/* A form's body goes as it came (docs/gateway.md, "Images": a
+	 * provider's rename is not written into a form). */
+	if ((!usage && !lower && !renamed) || gwkind_form(r))
 		return NULL;
 	/* gwshape_read took this body: a failure now is memory. */
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);

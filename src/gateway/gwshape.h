@@ -17,6 +17,7 @@
 #define CREDITD_GWSHAPE_H
 #include "gwkind.h"
 #include "limits.h"
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,34 @@
  * which no settle at the call's end can know. */
 int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param);
+
+/* gwshape_read of a request already read into root (a form's fields as
+ * a JSON object: gwkind_images_form), len the bytes its input bound is
+ * (the text it carries). */
+int gwshape_read_root(const struct gwkind_route *r, const json_t *root, size_t len, struct gw_ask *ask, char *err,
+		      size_t errcap, const char **param);
+
+/* A form route's body (multipart/form-data; gwshape_form.c): its
+ * boundary, the files it carries (image, image[], mask), its prompt's
+ * bytes. */
+struct gwshape_form {
+	char boundary[72];
+	int64_t files;
+	int64_t text_bytes;
+};
+/* The form's fields as a JSON object (a new reference): text fields as
+ * strings (n, output_compression, partial_images as integers, stream as a
+ * boolean, when they spell one), each file as "" (image[]'s as one "image").
+ * NULL with a sentence in err (param: NULL, the body as a whole) when
+ * content_type is no multipart/form-data with a boundary or the body is
+ * refused by gwmultipart, or a text field is not text. */
+json_t *gwshape_form_json(const char *content_type, const unsigned char *body, size_t len, struct gwshape_form *f,
+			  char *err, size_t errcap, const char **param);
+/* gwshape_read of a form route's body: the form's JSON read as a body
+ * of the route, the input bound its prompt's bytes, ask->img.input_images
+ * its files, ask->form_boundary its boundary. */
+int gwshape_read_form(const struct gwkind_route *r, const char *content_type, const unsigned char *body, size_t len,
+		      struct gw_ask *ask, char *err, size_t errcap, const char **param);
 
 /* What the route's table found in the body (gwtable_walk's dimensions)
  * kept in ask: a search tool below the top level becomes a search of no

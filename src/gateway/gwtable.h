@@ -31,7 +31,7 @@ enum gwtable_class { GWTABLE_FREE = 0, GWTABLE_PRICED, GWTABLE_BOUND, GWTABLE_RE
 	X(TIER, "tier") X(CACHE_1H, "cache_1h") X(AUDIO, "audio") X(WEB_SEARCH, "web_search") \
 	X(SPEED, "speed") X(GEO, "geo") X(COMPACTION, "compaction") X(TOOL_MODEL, "tool_model") \
 	X(OUTPUT_CAP, "output_cap") X(CHOICES, "choices") X(TOOL_CALLS, "tool_calls") \
-	X(DOCUMENT, "document") X(STORED, "stored")
+	X(DOCUMENT, "document") X(STORED, "stored") X(IMAGES, "images")
 #define GWTABLE_DIM_ENUM_(id, name) GWTABLE_DIM_##id,
 enum gwtable_dim { GWTABLE_DIM_NONE = 0, GWTABLE_DIMS(GWTABLE_DIM_ENUM_) GWTABLE_DIM_COUNT };
 #undef GWTABLE_DIM_ENUM_

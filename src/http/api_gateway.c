@@ -20,6 +20,7 @@
 #include "gwkind.h"
 #include "gwmoney.h"
 #include "gwtable.h"
+#include "gwshape.h"
 #include "keys.h"
 #include "ledger.h"
 #include "pricing.h"
@@ -179,9 +180,14 @@ int api_gw_forwarded(const struct request *rq, struct gw_job *job, struct respon
 static int table_again(const struct gwconfig *gw, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	json_error_t jerr;
-	json_t *root = job->content_type[0] != '\0' ? gwkind_audio_form_json(rq->content_type, rq->body, rq->body_len)
-		       : json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	struct gwshape_form form;
 	char param[LIMIT_GATEWAY_PARAM_BYTES], err[256];
+	const char *unused;
+	/* A form route's fields, as gwshape_read_form read them. */
+	json_t *root = gwkind_form(job->route) ? gwshape_form_json(rq->content_type, (const unsigned char *)rq->body,
+								    rq->body_len, &form, err, sizeof(err), &unused)
+		       : job->content_type[0] != '\0' ? gwkind_audio_form_json(rq->content_type, rq->body, rq->body_len)
+		       : json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	struct gwtable_seen seen;
 	int rc = 0;
 	for (int i = 0; i < job->nproviders && rc == 0 && root != NULL; i++) {
@@ -409,7 +415,9 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	memset(&r, 0, sizeof(r));
 	job->route = route;
 	job->place = -1;
-	if (read_body(route, rq, job, err, sizeof(err), &param) != 0)
+	if ((gwkind_form(route) ? gwshape_read_form(route, rq->content_type, (const unsigned char *)rq->body, rq->body_len,
+						    &job->ask, err, sizeof(err), &param)
+	     : read_body(route, rq, job, err, sizeof(err), &param)) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
 	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || api_gw_payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || api_gw_forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||

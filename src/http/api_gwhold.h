@@ -14,6 +14,10 @@
  * asked (the body's cap, else the model's), the fees. 0, or -1 with rs
  * filled. */
 int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
+/* An image route's hold figured (api_gwimages.c; docs/gateway.md,
+ * "Images"): n images at the dearest size and quality asked, at the rows
+ * that price them. 0, or -1 with rs filled. */
+int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
 /* Authorizes the hold of r; the granted output (a shrunk hold's) becomes
  * the cap sent. 0, or -1 with the refusal in rs. */
 int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);

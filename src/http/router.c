@@ -117,6 +117,9 @@ static const struct route routes[] = {
 	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_call, "gw_openai_chat", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_call, "gw_openai_responses", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_call, "gw_openai_embeddings", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/images/generations", ROUTE_GATEWAY, api_gw_call, "gw_openai_images_generations",
+	 FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/images/edits", ROUTE_GATEWAY, api_gw_call, "gw_openai_images_edits", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
 	/* A response the key's account made through creditd: free, at its provider. */
@@ -191,14 +194,6 @@ size_t router_describe(size_t i, struct router_doc *d)
  * docs/gateway.md, "Audio and speech") and ct says multipart/form-data;
  * the route reads the form itself. A browser may send a form cross-site
  * without a preflight, but never with a creditd key: the route needs one. */
-static int form_content_type(const struct route *r, const char *ct)
-{
-	static const char form[] = "multipart/form-data";
-	const struct gwkind_route *g = r->scope == ROUTE_GATEWAY ? gwkind_route(r->pattern) : NULL;
-	return g != NULL && gwkind_media(g) == GW_MEDIA_TRANSCRIPTION && ct != NULL &&
-	       strncasecmp(ct, form, sizeof(form) - 1) == 0;
-}
-
 /* 1 when a request may be read as JSON: no Content-Type (old clients), or
  * application/json with parameters. Anything else is refused before the
  * body is looked at: a browser sends text/plain or a form cross-site
@@ -217,6 +212,21 @@ static int json_content_type(const char *ct)
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
 	return *ct == '\0' || *ct == ';';
+}
+
+/* 1 when the request is a multipart/form-data body on a gateway route
+ * that takes one (gwkind_form: images/edits), which reads the form
+ * itself (gwshape_form.c); only POST, only there. */
+static int form_content_type(const struct request *rq)
+{
+	static const char form[] = "multipart/form-data";
+	const struct gwkind_route *g = gwkind_route(rq->path);
+	const char *ct = rq->content_type;
+	if (g == NULL || !(gwkind_form(g) || gwkind_media(g) == GW_MEDIA_TRANSCRIPTION) || ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return strncasecmp(ct, form, sizeof(form) - 1) == 0 && (ct[sizeof(form) - 1] == ';' || ct[sizeof(form) - 1] == ' ');
 }
 
 /* Writes carry a body, even an empty one; so does any request that sent bytes. */
@@ -393,7 +403,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 			  (long long)(gwkind_of_path(rq->path) != NULL ? gwconfig_of(ctx->cfg)->max_body_bytes
 								      : ctx->cfg->max_body_bytes));
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type) &&
-		 !form_content_type(r, rq->content_type))
+		 !form_content_type(rq))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {
 		/* With several database nodes, an account's requests run on the

@@ -198,6 +198,31 @@ const cases = {
   },
 };
 
+// The image routes (docs/gateway.md, "Images"): images.generate's JSON,
+// images.edit's multipart form as the SDK writes it (image[] for a list).
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+  + "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082", "hex");
+Object.assign(cases, {
+  async openai_images_generate() {
+    const { data, response } = await openai.images
+      .generate({ model: "gpt-image-1", prompt: "a lighthouse from the sdk", n: 2, size: "1024x1024", quality: "low" })
+      .withResponse();
+    return { images: data.data.length, b64: data.data.every((d) => typeof d.b64_json === "string"), usage: data.usage,
+             charged: response.headers.get("creditd-charged-micros"), hold: response.headers.get("creditd-hold-id") };
+  },
+  async openai_images_edit() {
+    const image = [await toFile(PNG, "a.png", { type: "image/png" }), await toFile(PNG, "b.png", { type: "image/png" })];
+    const { data, response } = await openai.images
+      .edit({ model: "gpt-image-1", image, prompt: "make it night", size: "1024x1024", quality: "low" })
+      .withResponse();
+    return { images: data.data.length, usage: data.usage, charged: response.headers.get("creditd-charged-micros"),
+             hold: response.headers.get("creditd-hold-id") };
+  },
+  async openai_images_refused() {
+    return error(() => openai.images.generate({ model: "dall-e-3", prompt: "x", n: 2 }), OpenAI.BadRequestError);
+  },
+});
+
 const name = process.argv[2];
 if (!cases[name]) {
   console.error("no case " + name);

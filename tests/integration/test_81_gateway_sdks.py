@@ -223,4 +223,36 @@ def test_the_openai_sdk_speaks_transcribes_and_moderates():
     out = sdk("openai_moderation", acct)
     eq(out, {"model": "omni-moderation-latest", "results": 2, "flagged": False}, "the moderation, in its shape")
     eq(settled(acct), before - charge(27 * 15000000) - spent, "free")
+def test_openai_sdk_images_generate_and_edit_are_charged_their_usage():
+    """images.generate (JSON) and images.edit (the SDK's multipart form,
+    image[] for a list) through the gateway: each charged the usage the
+    SDK saw, at test_91's literal prices; a refusal is the SDK's own
+    BadRequestError (docs/gateway.md, "Images")."""
+    from test_91_gateway_images import GPT, _micros, _price
+    _price()
+    reset()
+    acct = new_account("sdkimg")
+    before = state(acct)[0]
+
+    def charge(u):
+        d = u["input_tokens_details"]
+        return _micros(d["text_tokens"] * GPT["input"] + d["image_tokens"] * GPT["input_image"] +
+                       u["output_tokens"] * GPT["output_image"])
+
+    r = sdk("openai_images_generate", acct)
+    eq((r["images"], r["b64"]), (2, True), "two base64 images: %r" % r)
+    eq(int(r["charged"]), charge(r["usage"]), "generate charged its usage")
+    eq(settled(acct), before - int(r["charged"]), "and the balance lost it")
+    before = settled(acct)
+    r = sdk("openai_images_edit", acct)
+    eq(r["images"], 1, "one edit")
+    check(r["usage"]["input_tokens_details"]["image_tokens"] > 0, "the provider read the files: %r" % r["usage"])
+    eq(int(r["charged"]), charge(r["usage"]), "edit charged its usage")
+    eq(settled(acct), before - int(r["charged"]), "and the balance lost it")
+    sent = received()[-1]
+    check(sent["headers"]["content-type"].startswith("multipart/form-data; boundary="), "the SDK's form forwarded")
+    eq(sent["body"].count('name="image[]"'), 2, "both images, as the SDK wrote them")
+    r = sdk("openai_images_refused", acct)
+    eq((r["thrown"], r["isClass"], r["status"], r["code"]), (True, True, 400, "invalid_request"), "refused: %r" % r)
+    eq(len(received()), 2, "the refused call was not forwarded")
     verify()

@@ -22,6 +22,7 @@ TABLES = {"openai.chat": "openai_chat", "openai.responses": "openai_responses",
           "openai.embeddings": "openai_embeddings", "openai.speech": "openai_speech",
           "openai.moderations": "openai_moderations", "openai.transcriptions": "openai_transcriptions",
           "anthropic.messages": "anthropic_messages",
+          "openai.images_generations": "openai_images_generations", "openai.images_edits": "openai_images_edits",
           "anthropic.count_tokens": "anthropic_messages"}
 
 

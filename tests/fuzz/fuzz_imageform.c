@@ -1,0 +1,53 @@
+/* fuzz_imageform.c: libFuzzer target for an image route's request as
+ * creditd reads it (docs/gateway.md, "Images"): any bytes as an
+ * images/edits form (multipart/form-data with the seeds' boundary, read by
+ * gwshape_read_form: gwmultipart, then the form's fields as the route's
+ * JSON) and as an images/generations body (gwshape_read). What it reads
+ * must hold together: n in 1..10, the files at most 17, the input bound
+ * the prompt's bytes at most, the sizes and qualities it may be answered
+ * at within their array. A crash, a leak or undefined behaviour is a bug at
+ * the edge. */
+#include "gwshape.h"
+#include "gwkind.h"
+#include "limits.h"
+#include "limits_gateway.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void held_together(struct gw_ask *ask, int64_t bytes)
+{
+	const char *param = NULL;
+	char err[256];
+	if (ask->img.n < 1 || ask->img.n > LIMIT_GATEWAY_IMAGES_N || ask->img.input_images < 0 ||
+	    ask->img.input_images > LIMIT_GATEWAY_IMAGE_EDIT_FILES || ask->input_bound < 0 || ask->input_bound > bytes)
+		abort();
+	if (gwkind_images_combos(&ask->img, &param, err, sizeof(err)) == 0) {
+		if (ask->img.ncombos < 1 || ask->img.ncombos > GW_IMAGE_COMBOS)
+			abort();
+	} else if (param == NULL || err[0] == '\0') {
+		abort();	/* a refusal names its member and says why */
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct gwkind_route *edits = gwkind_route("/openai/v1/images/edits");
+	const struct gwkind_route *gen = gwkind_route("/openai/v1/images/generations");
+	struct gw_ask ask;
+	char err[256];
+	const char *param = NULL;
+	if (size > LIMIT_BODY_DEFAULT_BYTES || edits == NULL || gen == NULL)
+		abort();
+	if (gwshape_read_form(edits, "multipart/form-data; boundary=fuzz", data, size, &ask, err, sizeof(err), &param) == 0)
+		held_together(&ask, (int64_t)size);
+	else if (err[0] == '\0')
+		abort();
+	if (gwshape_read(gen, (const char *)data, size, &ask, err, sizeof(err), &param) == 0)
+		held_together(&ask, (int64_t)size);
+	else if (err[0] == '\0')
+		abort();
+	return 0;
+}
