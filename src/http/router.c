@@ -365,9 +365,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	ctx->me_member[0] = '\0';
 	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
-		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
-			  (long long)(gwkind_of_path(rq->path) != NULL ? gwconfig_of(ctx->cfg)->max_body_bytes
-								      : ctx->cfg->max_body_bytes));
+		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes", (long long)rq->body_max_bytes);
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {
