@@ -200,18 +200,14 @@ static void body_to_disk(FCGX_Request *req, const struct body_plan *plan, struct
 	char err[256] = "out of memory";
 	char *chunk = malloc(LIMIT_GATEWAY_SPOOL_CHUNK_BYTES);
 	b->spool = chunk != NULL ? spool_open(plan->spool_dir, err, sizeof(err)) : NULL;
-	int rc = b->spool != NULL ? 0 : -1;
-	if (b->spool == NULL)
-		log_error("a request body cannot be kept on disk ([gateway] spool_dir): %s", err);
-	if (rc == 0 && b->len > 0)
-		rc = spool_write(b->spool, b->mem, b->len);
-	if (rc == 0 && st->probed)
-		rc = spool_write(b->spool, &st->probe, 1);
+	int rc = b->spool != NULL && (b->len == 0 || spool_write(b->spool, b->mem, b->len) == 0) &&
+		 (!st->probed || spool_write(b->spool, &st->probe, 1) == 0) ? 0 : -1;
+	if (rc != 0)
+		log_error("a request body cannot be kept on disk ([gateway] spool_dir): %s",
+			  b->spool == NULL ? err : strerror(errno));
 	st->too_large = st->unread = st->probed = 0;
 	if (rc == 0)
 		rc = spool_rest(req, b->spool, plan->limit, deadline_ms, st, chunk);
-	else if (b->spool != NULL)
-		log_error("a request body could not be written to disk: %s", strerror(errno));
 	if (rc != 0) {
 		b->kept = chunk == NULL ? BODY_NO_MEMORY : BODY_NO_DISK;
 		st->unread = 1;
@@ -233,7 +229,8 @@ static void body_read(FCGX_Request *req, const struct body_plan *plan, char *buf
 	if (plan->declared >= 0 && (uint64_t)plan->declared > plan->limit) {
 		st->too_large = 1;
 		st->unread = 1;		/* body_end drains a little of it, or closes the connection */
-		b->mem[0] = '\0';
+		if (buf != NULL)
+			buf[0] = '\0';
 		return;
 	}
 	if (plan->limit > plan->common && plan->declared >= 0 && (uint64_t)plan->declared > plan->common) {
@@ -250,8 +247,13 @@ static void body_read(FCGX_Request *req, const struct body_plan *plan, char *buf
 		}
 	}
 	b->len = read_body(req, b->mem, plan->common, deadline_ms, st);
-	if (st->too_large && st->probed && plan->limit > plan->common)
-		body_to_disk(req, plan, b, st, deadline_ms);
+	if (!st->too_large || !st->probed || plan->limit <= plan->common)
+		return;
+	body_to_disk(req, plan, b, st, deadline_ms);
+	if (b->owned)
+		free(b->mem);	/* moved to disk: not held while the call runs */
+	b->owned = 0;
+	b->mem = empty;
 }
 
 /* The body's bytes for the route, *len of them: b's memory, or its file
@@ -275,15 +277,14 @@ static const char *body_bytes(struct body_in *b, const struct body_state *st, si
 	return m != NULL ? (const char *)m : "";
 }
 
+/* The body's declared length (CONTENT_LENGTH); -1: none, or not a length. */
 static int64_t declared_length(FCGX_Request *req)
 {
 	const char *v = param(req, "CONTENT_LENGTH");
 	char *end = NULL;
-	if (v == NULL)
-		return -1;
 	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	return errno != 0 || end == v || *end != '\0' || n < 0 ? -1 : (int64_t)n;
+	long long n = v != NULL ? strtoll(v, &end, 10) : -1;
+	return v == NULL || errno != 0 || end == v || *end != '\0' || n < 0 ? -1 : (int64_t)n;
 }
 
 /* Once the answer to a body that was not read to its end is written (it
