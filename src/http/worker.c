@@ -59,8 +59,6 @@ struct body_state {
 	int timed_out;		/* it did not arrive before its deadline */
 	int unread;		/* reading stopped before the end of the body */
 	int timeout_set;	/* the connection has a receive timeout to clear */
-	int probed;		/* read_body took the byte past its cap into probe */
-	char probe;
 };
 
 /* What a request's body may be (docs/gateway.md, "Request bodies"): up
@@ -147,8 +145,6 @@ static size_t read_body(FCGX_Request *req, char *buf, size_t max, double deadlin
 		if (len == max) {
 			st->too_large = 1;
 			st->unread = 1;
-			st->probed = 1;
-			st->probe = probe;
 			break;
 		}
 		len += (size_t)n;
@@ -157,11 +153,10 @@ static size_t read_body(FCGX_Request *req, char *buf, size_t max, double deadlin
 	return len;
 }
 
-/* Reads the rest of a body into s (which holds what came before it), at
- * most limit bytes in all: pieces gathered into chunk, written a chunk at
- * a time. One byte past limit makes it too large, as read_body. 0, or -1
- * when the disk refused a write (logged). */
-static int spool_rest(FCGX_Request *req, struct spool *s, size_t limit, double deadline_ms, struct body_state *st,
+/* Reads the body into s, at most limit bytes: pieces gathered into
+ * chunk, written a chunk at a time. One byte past limit makes it too
+ * large, as read_body. 0, or -1 when the disk refused a write (logged). */
+static int read_to_spool(FCGX_Request *req, struct spool *s, size_t limit, double deadline_ms, struct body_state *st,
 		      char *chunk)
 {
 	size_t fill = 0;
@@ -191,23 +186,19 @@ static int spool_rest(FCGX_Request *req, struct spool *s, size_t limit, double d
 	}
 }
 
-/* Keeps the body on disk (docs/gateway.md, "Request bodies"): what is in
- * b's memory already (and read_body's probe byte) first, then the rest
- * as it arrives; b->mem is then no longer the body. */
+/* Keeps the body on disk (docs/gateway.md, "Request bodies"), from its
+ * first byte. */
 static void body_to_disk(FCGX_Request *req, const struct body_plan *plan, struct body_in *b, struct body_state *st,
 			 double deadline_ms)
 {
 	char err[256] = "out of memory";
 	char *chunk = malloc(LIMIT_GATEWAY_SPOOL_CHUNK_BYTES);
 	b->spool = chunk != NULL ? spool_open(plan->spool_dir, err, sizeof(err)) : NULL;
-	int rc = b->spool != NULL && (b->len == 0 || spool_write(b->spool, b->mem, b->len) == 0) &&
-		 (!st->probed || spool_write(b->spool, &st->probe, 1) == 0) ? 0 : -1;
+	int rc = b->spool != NULL ? 0 : -1;
 	if (rc != 0)
-		log_error("a request body cannot be kept on disk ([gateway] spool_dir): %s",
-			  b->spool == NULL ? err : strerror(errno));
-	st->too_large = st->unread = st->probed = 0;
-	if (rc == 0)
-		rc = spool_rest(req, b->spool, plan->limit, deadline_ms, st, chunk);
+		log_error("a request body cannot be kept on disk ([gateway] spool_dir): %s", err);
+	else
+		rc = read_to_spool(req, b->spool, plan->limit, deadline_ms, st, chunk);
 	if (rc != 0) {
 		b->kept = chunk == NULL ? BODY_NO_MEMORY : BODY_NO_DISK;
 		st->unread = 1;
@@ -217,10 +208,10 @@ static void body_to_disk(FCGX_Request *req, const struct body_plan *plan, struct
 }
 
 /* Reads the body as plan says: a declared length over its limit is too
- * large before a byte is read; a declared length past the common limit
- * goes to disk from its first byte; any other is read into memory (buf,
- * or a buffer of the common limit's size when buf is NULL), and goes on
- * to disk past the common limit when its route takes more. */
+ * large before a byte is read; on a route that takes more than the
+ * common limit, a declared length past it, or none (a chunked body, of
+ * any size), goes to disk from its first byte; any other is read into
+ * memory (buf, or a buffer of the common limit's size when buf is NULL). */
 static void body_read(FCGX_Request *req, const struct body_plan *plan, char *buf, struct body_in *b,
 		      struct body_state *st, double deadline_ms)
 {
@@ -233,7 +224,7 @@ static void body_read(FCGX_Request *req, const struct body_plan *plan, char *buf
 			buf[0] = '\0';
 		return;
 	}
-	if (plan->limit > plan->common && plan->declared >= 0 && (uint64_t)plan->declared > plan->common) {
+	if (plan->limit > plan->common && (plan->declared < 0 || (uint64_t)plan->declared > plan->common)) {
 		body_to_disk(req, plan, b, st, deadline_ms);
 		return;
 	}
@@ -247,25 +238,18 @@ static void body_read(FCGX_Request *req, const struct body_plan *plan, char *buf
 		}
 	}
 	b->len = read_body(req, b->mem, plan->common, deadline_ms, st);
-	if (!st->too_large || !st->probed || plan->limit <= plan->common)
-		return;
-	body_to_disk(req, plan, b, st, deadline_ms);
-	if (b->owned)
-		free(b->mem);	/* moved to disk: not held while the call runs */
-	b->owned = 0;
-	b->mem = empty;
 }
 
 /* The body's bytes for the route, *len of them: b's memory, or its file
- * mapped read-only (NUL-ended too); "" when a body on disk is not whole
- * (too large, late, or the disk failed: the answer says so). */
+ * mapped read-only (NUL-ended too); "" when a body on disk is empty or
+ * not whole (too large, late, or the disk failed: the answer says so). */
 static const char *body_bytes(struct body_in *b, const struct body_state *st, size_t *len)
 {
 	*len = b->len;
 	if (b->spool == NULL)
 		return b->mem;
 	const unsigned char *m = NULL;
-	if (!st->too_large && !st->timed_out && b->kept == BODY_KEPT) {
+	if (!st->too_large && !st->timed_out && b->kept == BODY_KEPT && b->len > 0) {
 		m = spool_map(b->spool);
 		if (m == NULL) {
 			log_error("a request body kept on disk cannot be mapped: %s", strerror(errno));
