@@ -724,6 +724,13 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		log_error("cannot start the gateway: out of memory");
 		return -1;
 	}
+	/* The upload routes' larger bodies go there (docs/gateway.md, "Request
+	 * bodies"): said now rather than at the first upload. */
+	char err[256];
+	struct spool *probe = spool_open(gwconfig_of(cfg)->spool_dir, err, sizeof(err));
+	if (probe == NULL)
+		log_warn("[gateway] spool_dir: %s: uploads past max_body_bytes will be answered 503", err);
+	spool_free(probe);
 	if (background_start(cfg) != 0)
 		return -1;
 	pthread_attr_init(&attr);
