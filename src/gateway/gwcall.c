@@ -79,8 +79,9 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	struct price named;
 	int other = gwcall_tool_named(job, u, &named);
 	gwmoney_charge(&a, u, d);
-	if (!job->byok && (gwmoney_dims(&job->ask, &job->price, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
-			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : &job->price,
+	const struct price *p = &job->prices[c->attempt];	/* the answering provider's (docs/gateway.md) */
+	if (!job->byok && (gwmoney_dims(&job->ask, p, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
+			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : p,
 					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK)) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
@@ -100,7 +101,8 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 						      : x->tier == PRICING_TIER_FLEX ? "flex" : NULL,
 					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
 					x->audio_output_tokens, x->web_search_calls,
-					c->attempt > 0 ? gwcall_provider(c)->name : NULL, c->attempt + 1, d->usage_unknown};
+					c->attempt > 0 ? gwcall_provider(c)->name : NULL, c->attempt + 1, d->usage_unknown,
+					c->job->price_own[c->attempt] ? gwcall_provider(c)->name : NULL};
 	if (d->usage_unknown) {
 		metrics_gateway_usage_unknown();
 		log_warn("gateway: %s: the provider's usage named tokens creditd does not know: %s", c->job->hold_id,
@@ -112,7 +114,8 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 			 c->job->hold_id, d->why);
 	}
 	if (!b.over_hold && !b.usage_unknown && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
-	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1)
+	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1 &&
+	    b.price_provider == NULL)
 		return;
 	struct store *db = gwcall_ledger_borrow();
 	enum cd_err rc = db != NULL ? ledger_usage_billed(db, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
@@ -134,7 +137,8 @@ static void settle_nothing(struct gwcall *c)
 	struct gw_usage none = {0};
 	struct gw_charge d = {0};
 	int64_t charged, balance;
-	if (gwcall_ledger_charge(c->job, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
+	if (gwcall_ledger_charge(c->job, c->attempt, gwcall_provider(c)->name, &none, 0, GW_REASON_PROVIDER_ERROR,
+				 &charged, &balance) != CD_OK)
 		release(c);
 	else
 		keep_billed(c, &d);	/* the providers it tried, when more than one */
@@ -157,7 +161,7 @@ static void end_unresolved(struct gwcall *c, enum provider_result r, const char 
 		 "which creditd does not send again");
 	metrics_gateway_unresolved_call();
 	log_warn("gateway: %s %s: its hold is kept unresolved (creditctl hold resolve)", c->job->hold_id, message);
-	gwcall_ledger_unresolve(c->job);
+	gwcall_ledger_unresolve(c->job, c->attempt);
 	gwcall_error_write_with(c, 504, CD_E_UPSTREAM, message, "x-should-retry: false\r\n");
 }
 
@@ -202,7 +206,7 @@ static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 {
 	const struct gw_job *job = c->job;
 	const struct gw_usage *seen = &c->stream.usage;
-	u->tier = seen->tier != GW_TIER_STANDARD ? seen->tier : gwmoney_worst_tier(&job->ask, &job->price);
+	u->tier = seen->tier != GW_TIER_STANDARD ? seen->tier : gwmoney_worst_tier(&job->ask, &job->prices[c->attempt]);
 	u->web_searches = seen->web_searches > job->searches_held ? seen->web_searches : job->searches_held;
 	u->cache_write_1h_tokens = seen->cache_write_1h_tokens;
 	u->audio_output_tokens = job->ask.audio != NULL ? u->output_tokens : 0;
@@ -246,7 +250,8 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, c->attempt, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason,
+				 &charged, &balance) != CD_OK) {
 		gwcall_error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
@@ -318,7 +323,8 @@ static void end_stream(struct gwcall *c)
 			reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, c->attempt, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason,
+				 &charged, &balance) != CD_OK) {
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 		return;
 	}
@@ -327,12 +333,20 @@ static void end_stream(struct gwcall *c)
 		cost_line(c, charged, balance, reason);
 }
 
-/* A free route's answer (count_tokens; docs/gateway.md, "Routes"): passed on as it
- * came, nothing held or settled. */
+/* A free route's answer (count_tokens, an object route's; docs/gateway.md,
+ * "Routes"): passed on as it came, nothing held or settled; an object the
+ * provider said it deleted is forgotten (gwcall_ledger_forget). One
+ * larger than the room left in all is answered 503, as a whole answer is. */
 static void end_free(struct gwcall *c, enum provider_result r, const char *err)
 {
 	char message[512];
+	if (c->status != 0 && r == PROVIDER_OK && c->over_budget) {
+		gwcall_error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] "
+				   "max_buffered_mib allows: retry");
+		return;
+	}
 	if (c->status != 0 && r == PROVIDER_OK && !c->whole.failed) {
+		gwcall_ledger_forget(c->job, c->status, c->whole.data, c->whole.len);
 		gwcall_head_write(c, c->status, "");
 		gwcall_client_write(c, c->whole.data, c->whole.len);
 		return;
@@ -484,7 +498,7 @@ void gwcall_finish(struct gwcall *c)
 	struct gw_job *job = c->job;
 	c->edge.finish(c->edge.req, job->route_name, c->answered, job->account);
 	if (c->id_listed)
-		gwcall_ledger_id_list(job, "");	/* kept in the database by its settle, or never */
+		gwcall_ledger_id_list(job, "", "");	/* kept in the database by its settle, or never */
 	gwshape_stream_free(&c->stream);
 	dynbuf_free(&c->whole);	/* its room given back with its place (gateway_unadmit) */
 	dynbuf_free(&c->head);

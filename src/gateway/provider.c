@@ -225,6 +225,8 @@ static CURLcode set_options(CURL *h, const struct provider_call *call, struct cu
 		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	if (rc == CURLE_OK)
 		rc = body_options(h, call, r);
+	if (rc == CURLE_OK && call->method != NULL)
+		rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	if (rc == CURLE_OK)
