@@ -229,6 +229,12 @@ $servers
         }
         location /openai/ {
             include $ROOT/nginx/creditd-gateway.conf;
+            location = /openai/v1/audio/transcriptions {
+                include $ROOT/nginx/creditd-gateway-upload.conf;
+            }
+            location = /openai/v1/images/edits {
+                include $ROOT/nginx/creditd-gateway-upload.conf;
+            }
         }
         location /anthropic/ {
             include $ROOT/nginx/creditd-gateway.conf;

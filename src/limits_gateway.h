@@ -140,6 +140,22 @@
  * base64): the providers take up to ~32 MiB; bodies are held only while
  * their call runs ([gateway] max_body_bytes, 8 MiB by default). */
 #define LIMIT_GATEWAY_BODY_MAX_BYTES (64 * 1024 * 1024)
+/* The upload routes' own body limit (docs/gateway.md, "Request bodies"):
+ * audio/transcriptions takes a file of at most 25 MB (OpenAI's
+ * speech-to-text guide, "File uploads are currently limited to 25 MB";
+ * its Audio API FAQ says 25 MiB), read as 25 MiB, nginx's `25m`, so that
+ * the shipped snippets and creditd agree to the byte; images/edits is
+ * given the same (OpenAI documents no total for it: each image under
+ * 50 MB, 16 at most, dall-e-2's under 4 MB). A body past [gateway]
+ * max_body_bytes is kept on disk, not in memory (spool.h). */
+#define LIMIT_GATEWAY_UPLOAD_BODY_BYTES (25 * 1024 * 1024)
+/* The batch `files` route's limit, when it comes: OpenAI's Batch API
+ * takes an input file of up to 200 MB. */
+#define LIMIT_GATEWAY_FILES_BODY_BYTES (200 * 1000 * 1000)
+/* A body kept on disk is read from the web server and written to its
+ * file this much at a time: a few system calls a megabyte, and a buffer
+ * that fits any thread's stack budget when it is on the heap. */
+#define LIMIT_GATEWAY_SPOOL_CHUNK_BYTES (256 * 1024)
 /* [gateway] max_buffered_per_account_mib (docs/gateway.md, "Fair share"): one
  * account's whole answers held at once (its default in gwconfig.c's
  * table, checked equal here by test_gwbuffer). Its default, 64 MiB, is one

@@ -43,6 +43,7 @@
 #include "metrics.h"
 #include "gwbuffer.h"
 #include "provider.h"
+#include "spool.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -528,7 +529,8 @@ void gwcall_finish(struct gwcall *c)
 	dynbuf_free(&c->head);
 	dynbuf_free(&c->lines);
 	free(c->upstream_body);
-	free(job->body);
+	free(job->body_memory);
+	spool_free(job->body_spool);	/* the file goes with its descriptor */
 	free(job);
 	free(c);
 }

@@ -1,6 +1,13 @@
 /* gwcall.h: one gateway call (docs/gateway.md), from the body sent to the
  * provider to the hold settled or released; gateway.c runs the loop and
- * the ending threads it passes through. */
+ * the ending threads it passes through.
+ *
+ * The body sent (docs/gateway.md, "Request bodies"): the client's as it
+ * came, from memory, or from its file when the worker kept it on disk
+ * (gwjob.h: body_spool, sent through provider_call's body_file, never
+ * read into memory); or one rebuilt for the provider (a model renamed,
+ * a stream's usage asked for), from memory. The job's body, memory or
+ * file, is released with the call (gwcall_finish). */
 #ifndef CREDITD_GWCALL_H
 #define CREDITD_GWCALL_H
 #include "gwjob.h"

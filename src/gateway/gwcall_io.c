@@ -290,13 +290,28 @@ int gwcall_prepare(struct gwcall *c)
 	url_of(c, c->url, sizeof(c->url));
 	if (headers_of(c, &c->lines, c->headers, sizeof(c->headers) / sizeof(c->headers[0])) < 0)
 		return -1;
-	c->pc = (struct provider_call){c->url, p->allow_http, c->headers,
-				       c->upstream_body != NULL ? c->upstream_body : job->body,
-				       c->upstream_body != NULL ? len : job->body_len, (long)gw->connect_timeout_ms,
-				       first_byte_ms(c),
-				       (long)gw->idle_timeout_seconds * 1000, on_head, on_data, on_tick, c, NULL};
+	/* The body sent: the one built for this provider, else the
+	 * client's as it came, from memory or from its file on disk
+	 * (gwjob.h: a body kept on disk is sent from the file). */
+	int built = c->upstream_body != NULL;
+	c->pc = (struct provider_call){
+		.url = c->url,
+		.allow_http = p->allow_http,
+		.headers = c->headers,
+		.body = built ? c->upstream_body : job->body_spool != NULL ? NULL : job->body,
+		.body_len = built ? len : job->body_len,
+		.body_file = built ? NULL : job->body_spool,
+		.connect_timeout_ms = (long)gw->connect_timeout_ms,
+		.first_byte_timeout_ms = first_byte_ms(c),
+		.idle_timeout_ms = (long)gw->idle_timeout_seconds * 1000,
+		.on_head = on_head,
+		.on_data = on_data,
+		.on_tick = on_tick,
+		.arg = c,
+	};
 	if (job->route->object) {
 		c->pc.body = NULL;
+		c->pc.body_file = NULL;
 		c->pc.body_len = 0;
 		c->pc.method = strcmp(job->route->method, "GET") != 0 ? job->route->method : NULL;
 	}

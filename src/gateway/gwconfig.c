@@ -16,6 +16,13 @@
 #define OFF(f) offsetof(struct gwconfig, f)
 #define SOFF(f) offsetof(struct gwconfig_section, f)
 
+/* Where bodies past max_body_bytes are kept while their call runs
+ * (docs/gateway.md, "Request bodies"): "" is $TMPDIR, else /tmp. */
+static const char *spool_dir_valid(const char *v)
+{
+	return v[0] == '\0' || v[0] == '/' ? NULL : "must be an absolute path (or empty: $TMPDIR, else /tmp)";
+}
+
 static const struct config_key keys[] = {
 	{"gateway", "openai_base_url", CONFIG_STR, OFF(openai_base_url), 0, 0, "https://api.openai.com/v1", NULL, "CREDITD_OPENAI_BASE_URL", NULL},
 	{"gateway", "anthropic_base_url", CONFIG_STR, OFF(anthropic_base_url), 0, 0, "https://api.anthropic.com", NULL, "CREDITD_ANTHROPIC_BASE_URL", NULL},
@@ -32,6 +39,7 @@ static const struct config_key keys[] = {
 	{"gateway", "on_client_gone", CONFIG_ENUM, OFF(on_client_gone), 0, 0, "drain", "drain|cancel", NULL, NULL},
 	{"gateway", "drain_seconds", CONFIG_INT, OFF(drain_seconds), 0, 3600, "60", NULL, NULL, NULL},
 	{"gateway", "max_body_bytes", CONFIG_INT, OFF(max_body_bytes), 1024, LIMIT_GATEWAY_BODY_MAX_BYTES, "8388608", NULL, NULL, NULL},
+	{"gateway", "spool_dir", CONFIG_STR, OFF(spool_dir), 0, 0, "", NULL, NULL, spool_dir_valid},
 	{"gateway", "max_streams", CONFIG_INT, OFF(max_streams), 1, LIMIT_GATEWAY_STREAMS_MAX, "512", NULL, NULL, NULL},
 	{"gateway", "max_buffered_mib", CONFIG_INT, OFF(max_buffered_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "256", NULL, NULL, NULL},
 	{"gateway", "max_buffered_per_account_mib", CONFIG_INT, OFF(max_buffered_per_account_mib), 1, LIMIT_GATEWAY_BUFFERED_MIB_MAX, "64", NULL, NULL, NULL},

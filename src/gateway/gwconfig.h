@@ -86,7 +86,8 @@ struct gwconfig {
 	int64_t max_buffered_mib;	/* whole answers held in all (docs/gateway.md: a call's room reserved at admission) */
 	int64_t max_buffered_per_account_mib;	/* of them, one account's (at most max_buffered_mib); beyond 429 */
 	int64_t max_streams_per_account;	/* of them, one account's; beyond 429 */
-	int64_t max_body_bytes;		/* a gateway route's request body */
+	int64_t max_body_bytes;		/* a gateway route's request body in memory (gwbody.h: some routes take more) */
+	char *spool_dir;		/* where a larger body is kept ("": $TMPDIR, else /tmp) */
 	int64_t connect_timeout_ms;
 	int64_t first_byte_timeout_seconds;	/* the provider's first byte */
 	int64_t slowest_tokens_per_second;	/* a whole answer's wait grows by its cap at this rate */

@@ -12,6 +12,7 @@
 #include "limits.h"
 
 struct gwconfig_provider;
+struct spool;
 
 /* The client's side of a call, provided by the worker (which owns
  * FastCGI): the gateway writes the answer through it. */
@@ -35,12 +36,26 @@ struct gw_edge {
 };
 
 /* One call, as the handler admitted and held it. Strings are copies
- * owned by the job; body is malloc'ed. */
+ * owned by the job, and so is its body.
+ *
+ * The body (docs/gateway.md, "Request bodies") is the client's, as
+ * received: body_len bytes at body, then a NUL (not part of it), never
+ * written to. A body within [gateway] max_body_bytes is in memory
+ * (body_memory, malloc'ed); a larger one, which only a route with a
+ * larger limit of its own takes (gwbody.h), was kept on disk by the
+ * worker: body is then the read-only mapping of body_spool's file
+ * (spool.h), and the forward sends it from that file (provider_call's
+ * body_file) when it sends it unchanged. Either is released with the
+ * job (gwcall_finish, or the worker when the hand-over fails): the file
+ * has no name, so nothing is left on disk on any path, a crash
+ * included. */
 struct gw_job {
 	const struct gwkind_route *route;	/* its kind and its route (static) */
 	const char *route_name;		/* the route's metrics name (static) */
-	char *body;			/* as received */
+	const char *body;		/* as received: in memory or mapped */
 	size_t body_len;
+	char *body_memory;		/* the body when in memory (freed with the job), else NULL */
+	struct spool *body_spool;	/* the body's file when kept on disk (closed with the job), else NULL */
 	struct gw_ask ask;
 	int64_t cap;			/* the output cap to send; -1: the body's own */
 	int shrunk;			/* cap was lowered (Creditd-Output-Cap) */

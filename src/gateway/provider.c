@@ -6,6 +6,7 @@
 #include "timefmt.h"
 #include "dynbuf.h"
 #include "limits.h"
+#include "spool.h"
 #include "urlpath.h"
 
 #include <curl/curl.h>
@@ -34,6 +35,7 @@ struct provider_xfer {
 	int paused;
 	int64_t started_ms, last_ms, tick_ms;
 	int64_t seen;			/* body bytes so far */
+	size_t body_at;			/* a body_file's next byte to send */
 	enum provider_result result;	/* once done */
 	char err[256];
 	/* The headers of the answer being read: "name\0value\0" pairs. */
@@ -147,6 +149,55 @@ static size_t on_body(char *bytes, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* A body kept on disk, as curl sends it: read from its file at the
+ * offset reached, a buffer at a time (curl's upload buffer). */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct provider_xfer *r = arg;
+	ssize_t n = spool_read_at(r->call->body_file, buf, size * nitems, r->body_at);
+	if (n < 0)
+		return CURL_READFUNC_ABORT;	/* the call fails as a request not sent in full */
+	r->body_at += (size_t)n;
+	return (size_t)n;
+}
+
+/* curl sends the request again (a reused connection found closed): from
+ * the offset it names, its start. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct provider_xfer *r = arg;
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > r->call->body_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	r->body_at = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* The body's options: in memory (POSTFIELDS, sent from the caller's
+ * bytes, not copied), from a file (the read and seek callbacks), or none
+ * (a GET). */
+static CURLcode body_options(CURL *h, const struct provider_call *call, struct provider_xfer *r)
+{
+	CURLcode rc = CURLE_OK;
+	if (call->body == NULL && call->body_file == NULL)
+		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	if (call->body_file != NULL) {
+		rc = curl_easy_setopt(h, CURLOPT_POST, 1L);
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(h, CURLOPT_READDATA, r);
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(h, CURLOPT_SEEKDATA, r);
+	}
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+	if (rc == CURLE_OK && call->body_file == NULL)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+	return rc;
+}
+
 static CURLcode set_options(CURL *h, const struct provider_call *call, struct curl_slist *headers,
 			    struct provider_xfer *r)
 {
@@ -172,12 +223,8 @@ static CURLcode set_options(CURL *h, const struct provider_call *call, struct cu
 		rc = curl_easy_setopt(h, CURLOPT_PROXY, "");
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	if (rc == CURLE_OK && call->body != NULL)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-	if (rc == CURLE_OK && call->body != NULL)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
-	if (rc == CURLE_OK && call->body == NULL)
-		rc = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	if (rc == CURLE_OK)
+		rc = body_options(h, call, r);
 	if (rc == CURLE_OK && call->method != NULL)
 		rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
 	if (rc == CURLE_OK)
@@ -239,7 +286,7 @@ static int request_sent(const struct provider_xfer *x, CURL *h)
 	if (curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &head) != CURLE_OK ||
 	    curl_easy_getinfo(h, CURLINFO_SIZE_UPLOAD_T, &up) != CURLE_OK)
 		return 1;	/* not known: as if sent (never a second provider on a guess) */
-	return head > 0 && (x->call->body == NULL || up >= (curl_off_t)x->call->body_len);
+	return head > 0 && ((x->call->body == NULL && x->call->body_file == NULL) || up >= (curl_off_t)x->call->body_len);
 }
 
 static enum provider_result result_of(CURLcode rc, const struct provider_xfer *r, int sent)

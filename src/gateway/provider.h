@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct provider_multi;
+struct spool;
 struct provider_xfer;
 
 /* 1 when url may be called: https://, or http:// to 127.0.0.1, [::1] or
@@ -34,8 +35,15 @@ struct provider_call {
 	const char *url;
 	int allow_http;			/* http:// off loopback too (a provider on a private network) */
 	const char *const *headers;	/* "Name: value" lines, NULL-terminated */
-	const char *body;		/* NULL: a GET */
+	/* The body (docs/gateway.md, "Request bodies"): body_len bytes at
+	 * body, in memory; or, when body_file is not NULL, the first body_len
+	 * bytes of that file (a body kept on disk: spool.h), read from it as
+	 * the connection takes them, never into memory whole, and from its
+	 * start again when curl sends the request again. body NULL and
+	 * body_file NULL: a GET. */
+	const char *body;
 	size_t body_len;
+	const struct spool *body_file;
 	long connect_timeout_ms;
 	long first_byte_timeout_ms;	/* from the request sent to the answer's first byte */
 	long idle_timeout_ms;		/* between two pieces of the answer */

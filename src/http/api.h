@@ -40,9 +40,16 @@ struct request {
 	/* The client's headers a provider kind forwards (every kind's, in
 	 * gwkind_forwarded_at's order), NULL when absent. */
 	const char *gw_forwarded[LIMIT_GATEWAY_FORWARDED];
-	const char *body;		/* NUL-terminated copy, body_len bytes */
+	/* The body (docs/gateway.md, "Request bodies"): body_len bytes, then
+	 * a NUL (not part of it), read-only. In memory, or, on a gateway
+	 * route whose own limit passes [gateway] max_body_bytes (gwbody.h),
+	 * a file on disk mapped read-only: a route reads it alike either way
+	 * (as const unsigned char * for bytes that are not text), and never
+	 * assumes no NUL before body_len. */
+	const char *body;
 	size_t body_len;
 	int body_too_large;
+	int64_t body_max_bytes;		/* the limit body_too_large is over */
 };
 
 struct response {

@@ -30,7 +30,7 @@
 #include "router.h"
 #include "authlimit.h"
 #include "config.h"
-#include "gwconfig.h"
+#include "gwbody.h"
 #include "gwshape.h"
 #include "gwkind.h"
 #include "jsonio.h"
@@ -399,9 +399,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	ctx->me_member[0] = '\0';
 	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
-		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
-			  (long long)(gwkind_of_path(rq->path) != NULL ? gwconfig_of(ctx->cfg)->max_body_bytes
-								      : ctx->cfg->max_body_bytes));
+		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes", (long long)rq->body_max_bytes);
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type) &&
 		 !form_content_type(rq))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
@@ -457,7 +455,15 @@ static void dispatch(struct api_ctx *ctx, const struct request *rq, struct respo
 
 void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
 {
-	dispatch(ctx, rq, rs, route);
+	/* A path with a body limit of its own (gwbody.h) answers a body over
+	 * it 413, whether or not its route is served yet; elsewhere a path
+	 * is looked up first (an unknown one is 404 whatever its body). */
+	if (rq->body_too_large && gwbody_limit(rq->path, -1) >= 0) {
+		*route = NULL;
+		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes", (long long)rq->body_max_bytes);
+	} else {
+		dispatch(ctx, rq, rs, route);
+	}
 	/* A path under /<kind>/ answers in that kind's shape (docs/gateway.md). */
 	const struct gwkind *p = gwkind_of_path(rq->path);
 	if (p != NULL && rs->handoff == NULL)

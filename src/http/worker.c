@@ -14,6 +14,7 @@
 #include "fcgiout.h"
 #include "gateway.h"
 #include "gwkind.h"
+#include "gwbody.h"
 #include "gwconfig.h"
 #include "gwcall.h"
 #include "keys.h"
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "router.h"
+#include "spool.h"
 #include "stripe.h"
 #include "stripe_config.h"
 #include <assert.h>
@@ -53,10 +55,28 @@ static double now_ms(void)
 
 /* How a request's body was read. */
 struct body_state {
-	int too_large;		/* more than max_body_bytes was sent */
+	int too_large;		/* more than its limit was sent (or declared) */
 	int timed_out;		/* it did not arrive before its deadline */
 	int unread;		/* reading stopped before the end of the body */
 	int timeout_set;	/* the connection has a receive timeout to clear */
+};
+
+/* What a request's body may be (docs/gateway.md, "Request bodies"): up
+ * to common bytes in memory; a gateway route's own limit (gwbody.h) may
+ * be larger, and a body past common then goes to a file in spool_dir. */
+struct body_plan {
+	size_t common, limit;
+	int64_t declared;	/* its Content-Length; -1: none (a chunked body) */
+	const char *spool_dir;
+};
+
+/* A request's body as the worker holds it: in memory, or on disk. */
+struct body_in {
+	char *mem;		/* in memory, NUL-ended: the worker's buffer, or malloc'ed (owned) */
+	int owned;
+	struct spool *spool;	/* on disk instead (spool.h); NULL: in memory */
+	size_t len;
+	enum { BODY_KEPT, BODY_NO_MEMORY, BODY_NO_DISK } kept;
 };
 
 static const char *param(FCGX_Request *req, const char *name)
@@ -131,6 +151,124 @@ static size_t read_body(FCGX_Request *req, char *buf, size_t max, double deadlin
 	}
 	buf[len] = '\0';
 	return len;
+}
+
+/* Reads the body into s, at most limit bytes: pieces gathered into
+ * chunk, written a chunk at a time. One byte past limit makes it too
+ * large, as read_body. 0, or -1 when the disk refused a write (logged). */
+static int read_to_spool(FCGX_Request *req, struct spool *s, size_t limit, double deadline_ms, struct body_state *st,
+		      char *chunk)
+{
+	size_t fill = 0;
+	for (;;) {
+		size_t have = spool_len(s) + fill;
+		size_t room = have < limit ? limit - have : 1;
+		size_t cap = LIMIT_GATEWAY_SPOOL_CHUNK_BYTES - fill;
+		int n = read_piece(req, chunk + fill, (int)(room < cap ? room : cap), deadline_ms, st);
+		if (n < 0)
+			st->unread = 1;
+		if (n > 0 && have == limit) {
+			st->too_large = 1;
+			st->unread = 1;
+		}
+		if (n > 0 && !st->too_large)
+			fill += (size_t)n;
+		if ((n <= 0 || st->too_large || fill == LIMIT_GATEWAY_SPOOL_CHUNK_BYTES) && fill > 0) {
+			if (spool_write(s, chunk, fill) != 0) {
+				log_error("a request body could not be written to disk: %s", strerror(errno));
+				st->unread = 1;
+				return -1;
+			}
+			fill = 0;
+		}
+		if (n <= 0 || st->too_large)
+			return 0;
+	}
+}
+
+/* Keeps the body on disk (docs/gateway.md, "Request bodies"), from its
+ * first byte. */
+static void body_to_disk(FCGX_Request *req, const struct body_plan *plan, struct body_in *b, struct body_state *st,
+			 double deadline_ms)
+{
+	char err[256] = "out of memory";
+	char *chunk = malloc(LIMIT_GATEWAY_SPOOL_CHUNK_BYTES);
+	b->spool = chunk != NULL ? spool_open(plan->spool_dir, err, sizeof(err)) : NULL;
+	int rc = b->spool != NULL ? 0 : -1;
+	if (rc != 0)
+		log_error("a request body cannot be kept on disk ([gateway] spool_dir): %s", err);
+	else
+		rc = read_to_spool(req, b->spool, plan->limit, deadline_ms, st, chunk);
+	if (rc != 0) {
+		b->kept = chunk == NULL ? BODY_NO_MEMORY : BODY_NO_DISK;
+		st->unread = 1;
+	}
+	b->len = b->spool != NULL ? spool_len(b->spool) : 0;
+	free(chunk);
+}
+
+/* Reads the body as plan says: a declared length over its limit is too
+ * large before a byte is read; on a route that takes more than the
+ * common limit, a declared length past it, or none (a chunked body, of
+ * any size), goes to disk from its first byte; any other is read into
+ * memory (buf, or a buffer of the common limit's size when buf is NULL). */
+static void body_read(FCGX_Request *req, const struct body_plan *plan, char *buf, struct body_in *b,
+		      struct body_state *st, double deadline_ms)
+{
+	static char empty[1];
+	b->mem = buf != NULL ? buf : empty;
+	if (plan->declared >= 0 && (uint64_t)plan->declared > plan->limit) {
+		st->too_large = 1;
+		st->unread = 1;		/* body_end drains a little of it, or closes the connection */
+		if (buf != NULL)
+			buf[0] = '\0';
+		return;
+	}
+	if (plan->limit > plan->common && (plan->declared < 0 || (uint64_t)plan->declared > plan->common)) {
+		body_to_disk(req, plan, b, st, deadline_ms);
+		return;
+	}
+	if (buf == NULL) {
+		b->mem = malloc(plan->common + 1);
+		b->owned = b->mem != NULL;
+		if (b->mem == NULL) {
+			b->mem = empty;
+			b->kept = BODY_NO_MEMORY;
+			return;
+		}
+	}
+	b->len = read_body(req, b->mem, plan->common, deadline_ms, st);
+}
+
+/* The body's bytes for the route, *len of them: b's memory, or its file
+ * mapped read-only (NUL-ended too); "" when a body on disk is empty or
+ * not whole (too large, late, or the disk failed: the answer says so). */
+static const char *body_bytes(struct body_in *b, const struct body_state *st, size_t *len)
+{
+	*len = b->len;
+	if (b->spool == NULL)
+		return b->mem;
+	const unsigned char *m = NULL;
+	if (!st->too_large && !st->timed_out && b->kept == BODY_KEPT && b->len > 0) {
+		m = spool_map(b->spool);
+		if (m == NULL) {
+			log_error("a request body kept on disk cannot be mapped: %s", strerror(errno));
+			b->kept = BODY_NO_DISK;
+		}
+	}
+	if (m == NULL)
+		*len = 0;
+	return m != NULL ? (const char *)m : "";
+}
+
+/* The body's declared length (CONTENT_LENGTH); -1: none, or not a length. */
+static int64_t declared_length(FCGX_Request *req)
+{
+	const char *v = param(req, "CONTENT_LENGTH");
+	char *end = NULL;
+	errno = 0;
+	long long n = v != NULL ? strtoll(v, &end, 10) : -1;
+	return v == NULL || errno != 0 || end == v || *end != '\0' || n < 0 ? -1 : (int64_t)n;
 }
 
 /* Once the answer to a body that was not read to its end is written (it
@@ -365,13 +503,16 @@ static void request_headers(FCGX_Request *req, struct request *rq, int gateway, 
 
 /* Hands an admitted gateway call to the gateway: 0, and w is no
  * longer the worker's; -1 (out of memory), and the caller answers 503. */
-static int hand_off(struct wreq *w, struct request *rq, struct response *rs, const char *route, char *body,
+static int hand_off(struct wreq *w, struct request *rq, struct response *rs, const char *route, struct body_in *b,
 		    struct api_ctx *ctx)
 {
 	struct gw_job *job = rs->handoff;
 	struct gw_edge edge = gw_edge_of;
-	job->body = body;
+	/* The job takes the body, in memory or on disk (gwjob.h). */
+	job->body = rq->body;
 	job->body_len = rq->body_len;
+	job->body_memory = b->owned ? b->mem : NULL;
+	job->body_spool = b->spool;
 	job->route_name = route;
 	job->received_ms = (int64_t)w->t0;
 	w->round_trips = store_round_trips(ctx->db) - w->round_trips;
@@ -385,6 +526,8 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	/* The gateway could not take it: its hold goes now, not at its ttl. */
 	gwcall_release(ctx->db, job->hold_id);
 	job->body = NULL;
+	job->body_memory = NULL;	/* still the worker's to free (b) */
+	job->body_spool = NULL;
 	gateway_unadmit(job->place);
 	free(job);
 	rs->handoff = NULL;
@@ -419,16 +562,25 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 		rq.query = "";
 	unsigned serving = log_context_push("%s %s X-Request-Id %s", rq.method != NULL ? rq.method : "-",
 					    rq.path != NULL ? rq.path : "-", rq.request_id != NULL ? rq.request_id : "-");
-	size_t max = (size_t)(gateway ? gwconfig_of(ctx->cfg)->max_body_bytes : ctx->cfg->max_body_bytes);
-	char *body_buf = gateway ? malloc(max + 1) : buf;
-	struct body_state body = {0, 0, 0, 0};
+	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	struct body_plan plan = {(size_t)(gateway ? gw->max_body_bytes : ctx->cfg->max_body_bytes), 0,
+				 declared_length(req), gw->spool_dir};
+	plan.limit = gateway ? (size_t)gwbody_limit(rq.path, (int64_t)plan.common) : plan.common;
+	struct body_state body;
+	struct body_in bin;
+	memset(&body, 0, sizeof(body));
+	memset(&bin, 0, sizeof(bin));
 	double deadline_ms = w->t0 + LIMIT_BODY_READ_SECONDS * 1000.0;
-	rq.body = body_buf;
-	rq.body_len = body_buf != NULL ? read_body(req, body_buf, max, deadline_ms, &body) : 0;
+	body_read(req, &plan, gateway ? NULL : buf, &bin, &body, deadline_ms);
+	rq.body = body_bytes(&bin, &body, &rq.body_len);
 	rq.body_too_large = body.too_large;
-	if (body_buf == NULL)
+	rq.body_max_bytes = (int64_t)plan.limit;
+	if (bin.kept == BODY_NO_MEMORY)
 		api_error(&rs, CD_E_INTERNAL, NULL, "out of memory for the request body");
-	else if (body.timed_out && !body.too_large)
+	else if (bin.kept == BODY_NO_DISK) {
+		api_error(&rs, CD_E_BUSY, NULL, "the request body could not be kept on disk: try again later");
+		rs.retry_after = 1;
+	} else if (body.timed_out && !body.too_large)
 		api_error(&rs, CD_E_BODY_TIMEOUT, NULL, "the request body did not arrive within %d seconds",
 			  LIMIT_BODY_READ_SECONDS);
 	else if (rq.method == NULL || rq.path == NULL)
@@ -439,7 +591,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 	log_context_pop(serving);
 	if (rs.handoff != NULL) {
 		body_end(req, &body, deadline_ms);
-		if (hand_off(w, &rq, &rs, route, body_buf, ctx) == 0)
+		if (hand_off(w, &rq, &rs, route, &bin, ctx) == 0)
 			return 1;
 	}
 	write_response(req, &rq, &rs, rq.method != NULL && strcmp(rq.method, "HEAD") == 0);
@@ -450,8 +602,9 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 		    rq.request_id);
 	json_decref(rs.json);
 	free(rs.text);
-	if (body_buf != buf)
-		free(body_buf);
+	if (bin.owned)
+		free(bin.mem);
+	spool_free(bin.spool);	/* the file goes with its descriptor (spool.h) */
 	return 0;
 }
 
@@ -571,6 +724,13 @@ int worker_start(const struct cfg *cfg, int listen_fd)
 		log_error("cannot start the gateway: out of memory");
 		return -1;
 	}
+	/* The upload routes' larger bodies go there (docs/gateway.md, "Request
+	 * bodies"): said now rather than at the first upload. */
+	char err[256];
+	struct spool *probe = spool_open(gwconfig_of(cfg)->spool_dir, err, sizeof(err));
+	if (probe == NULL)
+		log_warn("[gateway] spool_dir: %s: uploads past max_body_bytes will be answered 503", err);
+	spool_free(probe);
 	if (background_start(cfg) != 0)
 		return -1;
 	pthread_attr_init(&attr);

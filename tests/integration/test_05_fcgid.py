@@ -9,6 +9,7 @@ import time
 
 import stack
 from lib import ENV, api, check, eq, free_port, new_account, wait_until
+from test_61b_upload_bodies import _post
 
 MODS = "/usr/lib/apache2/modules"
 
@@ -104,6 +105,20 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
         eq(_get(base, "/metrics", "127.0.0.1"), 200, "/metrics to the local host")
         eq(_get(base, "/metrics", "127.0.0.2"), 403, "/metrics refused to another address")
         eq(_get(base, "/healthz", "127.0.0.2"), 200, "the API stays open to it")
+        # Bodies, per route (the example's LimitRequestBody; mod_fcgid's
+        # FcgidMaxRequestLen is one for the vhost): an upload route's
+        # 20 MiB reaches creditd (no route there yet: 404, not 413); the
+        # rest of the gateway stops at 8 MiB, the other routes at 1 MiB.
+        eq(_post(base, "/openai/v1/audio/transcriptions", 20 * 1024 * 1024)[0], 404,
+           "20 MiB to audio/transcriptions through mod_fcgid reaches creditd; %s" % _logs(d))
+        r = _post(base, "/openai/v1/audio/transcriptions", 26 * 1024 * 1024)
+        eq(r[0], 413, "26 MiB: 413: %r; %s" % (r[1][:300], _logs(d)))
+        eq(_post(base, "/openai/v1/chat/completions", 9 * 1024 * 1024, ctype="application/json")[0], 413,
+           "9 MiB to chat/completions: 413")
+        eq(_post(base, "/openai/v1/chat/completions", 100000, ctype="application/json")[0], 401,
+           "100 KB to chat/completions reaches creditd (no key: 401)")
+        eq(_post(base, "/v1/accounts", 2 * 1024 * 1024, ctype="application/json")[0], 413,
+           "2 MiB to /v1/accounts: 413")
     finally:
         _stop_group(proc)
         out.close()

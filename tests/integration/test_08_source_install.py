@@ -132,6 +132,7 @@ def layout_and_start():
                  "/usr/local/share/creditd/prices.csv", "/usr/local/share/creditd/creditd.conf.example",
                  "/usr/local/share/creditd/nginx/creditd-fastcgi.conf",
                  "/usr/local/share/creditd/nginx/creditd-gateway.conf",
+                 "/usr/local/share/creditd/nginx/creditd-gateway-upload.conf",
                  "/usr/local/share/creditd/apache/creditd-proxy-fcgi.conf",
                  "/usr/local/share/creditd/apache/errors/503.json",
                  "/usr/local/share/creditd/prometheus/creditd-alerts.yml",

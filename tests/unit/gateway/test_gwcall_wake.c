@@ -13,11 +13,13 @@
 #include "gwcall_int.h"
 #include "gwconfig.h"
 #include "gwkind.h"
+#include "spool.h"
 #include "tap.h"
 #include "unit/core/config_modules.h"
 #include "unit/gateway/gwroutes.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- gwcall_ledger.c, stubbed (so the archive's is not linked) ---- */
 
@@ -155,14 +157,17 @@ static struct cfg cfg;
 
 /* A chat call of body, held and admitted at place 0, started as the loop
  * starts it. */
-static struct gwcall *started(const char *body, int stream_cost, const struct provider_call **pc)
+static struct gwcall *started_from(const char *body, int stream_cost, struct spool *on_disk,
+				   const struct provider_call **pc)
 {
 	struct gw_job *job = calloc(1, sizeof(*job));
 	char err[256];
 	const char *param = NULL;
 	job->route = R_CHAT;
 	job->route_name = "gw_openai_chat";
-	job->body = strdup(body);
+	job->body_memory = on_disk == NULL ? strdup(body) : NULL;
+	job->body = on_disk == NULL ? job->body_memory : (const char *)spool_map(on_disk);
+	job->body_spool = on_disk;
 	job->body_len = strlen(body);
 	job->cap = -1;
 	job->stream_cost = stream_cost;
@@ -181,6 +186,41 @@ static struct gwcall *started(const char *body, int stream_cost, const struct pr
 	nwritten = 0;
 	wakes = sends = ended = settles = 0;
 	return c;
+}
+
+static struct gwcall *started(const char *body, int stream_cost, const struct provider_call **pc)
+{
+	return started_from(body, stream_cost, NULL, pc);
+}
+
+/* A body kept on disk (gwjob.h) is sent from its file, unchanged, and its
+ * file goes with the call; one in memory is sent from memory. */
+static void body_sent_from_where_it_is(void)
+{
+	static const char body[] = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+	const struct provider_call *pc;
+	struct gwcall *c = started(body, 0, &pc);
+	ok(pc->body != NULL && pc->body_file == NULL && pc->body_len == strlen(body) &&
+	   memcmp(pc->body, body, pc->body_len) == 0, "a body in memory is sent from memory");
+	gwcall_end(c, PROVIDER_OK, "");
+	gwcall_finish(c);
+	gwbuffer_end(0);
+
+	int fd = dup(0);	/* the lowest free descriptor: the spool's */
+	close(fd);
+	struct spool *s = spool_open(NULL, NULL, 0);
+	ok(s != NULL && spool_write(s, body, strlen(body)) == 0 && spool_map(s) != NULL, "a body kept on disk");
+	c = started_from(body, 0, s, &pc);
+	ok(pc->body == NULL && pc->body_file == s && pc->body_len == strlen(body), "is sent from its file");
+	char back[sizeof(body)] = "";
+	ok(spool_read_at(pc->body_file, back, sizeof(back), 0) == (ssize_t)strlen(body) && strcmp(back, body) == 0,
+	   "which holds the client's bytes unchanged");
+	gwcall_end(c, PROVIDER_OK, "");
+	gwcall_finish(c);
+	gwbuffer_end(0);
+	int again = dup(0);
+	ok(again == fd, "the call's end closed the file (descriptor %d free again: %d)", fd, again);
+	close(again);
 }
 
 static void whole_answer_ends_without_a_wake(void)
@@ -240,6 +280,7 @@ int main(void)
 	ok(gwcall_init(&cfg) == 0, "gwcall_init");
 	whole_answer_ends_without_a_wake();
 	stream_cost_line_without_a_wake();
+	body_sent_from_where_it_is();
 	config_free(&cfg);
 	return done_testing();
 }
