@@ -17,6 +17,7 @@
  * any output; charges usage that disagrees with what was asked (see
  * gwcall.c). */
 #include "gateway.h"
+#include "gwkind.h"
 #include "gwtable.h"
 #include "timefmt.h"
 #include "config.h"
@@ -123,6 +124,15 @@ int gateway_init(const struct cfg *cfg)
 		log_msg(LOG_LVL_ERROR, "the gateway's tables: %s", err);
 		return -1;
 	}
+	/* A route that names a table the build lacks would forward its
+	 * bodies unwalked: a build's bug, and creditd does not start. */
+	for (size_t k = 0; gwkind_at(k) != NULL; k++)
+		for (size_t i = 0; i < gwkind_at(k)->nroutes; i++)
+			if (gwkind_at(k)->routes[i].table != NULL && gwtable_of(&gwkind_at(k)->routes[i]) == NULL) {
+				log_msg(LOG_LVL_ERROR, "the gateway's route %s names the table %s, which the build "
+					"does not hold", gwkind_at(k)->routes[i].path, gwkind_at(k)->routes[i].table);
+				return -1;
+			}
 	size_t n = (size_t)gw_cfg->max_streams;
 	places = calloc(n, sizeof(*places));
 	free_places = calloc(n, sizeof(*free_places));

@@ -216,6 +216,7 @@ def test_what_cannot_be_priced_or_bounded_is_refused_naming_the_member():
         if param is None:	# the one priced call among them: per image whatever the size
             eq(r.status, 200, "a per-image model takes any size: %r" % r.body[:200])
             continue
+        eq(r.status, 400, "%r refused: %r" % (body, r.body[:200]))
         openai_error(r, 400, "invalid_request", param)
     got = received()
     eq(len(got), 1, "only the priced call was forwarded: %r" % [x["json"] for x in got])
