@@ -107,9 +107,9 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
         eq(_get(base, "/healthz", "127.0.0.2"), 200, "the API stays open to it")
         # Bodies, per route (the example's LimitRequestBody; mod_fcgid's
         # FcgidMaxRequestLen is one for the vhost): an upload route's
-        # 20 MiB reaches creditd (no route there yet: 404, not 413); the
+        # 20 MiB reaches creditd (its route's key check: 401, not 413); the
         # rest of the gateway stops at 8 MiB, the other routes at 1 MiB.
-        eq(_post(base, "/openai/v1/audio/transcriptions", 20 * 1024 * 1024)[0], 404,
+        eq(_post(base, "/openai/v1/audio/transcriptions", 20 * 1024 * 1024)[0], 401,
            "20 MiB to audio/transcriptions through mod_fcgid reaches creditd; %s" % _logs(d))
         r = _post(base, "/openai/v1/audio/transcriptions", 26 * 1024 * 1024)
         eq(r[0], 413, "26 MiB: 413: %r; %s" % (r[1][:300], _logs(d)))

@@ -3,8 +3,8 @@ bodies, kept on disk (docs/gateway.md, "Request bodies").
 
 audio/transcriptions and images/edits take up to 25 MiB; every other
 gateway route keeps [gateway] max_body_bytes (8 MiB). A body past 8 MiB on
-an upload route is read to a nameless file and reaches the route lookup
-(which answers 404 while the route is not there yet), never 413; past
+an upload route is read to a nameless file and reaches the route (which
+answers 401 to these keyless requests: the body was read whole), never 413; past
 25 MiB it is 413, answered on its Content-Length before creditd reads it;
 a chunked one is counted as it arrives. Through nginx and Apache as the
 shipped snippets set them up (nginx/creditd-gateway-upload.conf,
@@ -121,8 +121,8 @@ def test_twenty_mib_to_transcriptions_through_nginx_reaches_the_route_lookup_on_
     status, body, secs, _ = _post(ENV["CREDITD_URL"], TRANSCRIPTIONS, 20 * MIB)
     after = _memory(pid)
     print("creditd (nginx's) memory, KiB, before and after a 20 MiB body: %r -> %r" % (before, after))
-    eq(status, 404, "20 MiB to audio/transcriptions through nginx: read to disk, then no route yet (not 413)")
-    check("no route" in _openai_error(body, "nginx")["message"], "the route lookup's 404: %r" % body)
+    eq(status, 401, "20 MiB to audio/transcriptions through nginx: read to disk, then the route's key check (not 413)")
+    check("API key" in _openai_error(body, "nginx")["message"], "the route's 401: %r" % body)
     check(after["VmHWM"] - before["VmHWM"] < 4 * 1024,
           "creditd's peak RSS did not grow by the body (+%d KiB)" % (after["VmHWM"] - before["VmHWM"]))
     check(after["VmRSS"] - before["VmRSS"] < 4 * 1024,
@@ -135,9 +135,9 @@ def test_twenty_mib_to_transcriptions_through_apache_with_a_length_and_chunked()
     before = _memory(pid)
     for chunked in (False, True):
         status, body, secs, _ = _post(ENV["CREDITD_APACHE_URL"], TRANSCRIPTIONS, 20 * MIB, chunked=chunked)
-        eq(status, 404, "20 MiB to audio/transcriptions through Apache (chunked: %s): on disk, not 413: %r"
+        eq(status, 401, "20 MiB to audio/transcriptions through Apache (chunked: %s): on disk, not 413: %r"
            % (chunked, body[:300]))
-        check("no route" in _openai_error(body, "Apache")["message"], "the route lookup's 404: %r" % body)
+        check("API key" in _openai_error(body, "Apache")["message"], "the route's 401: %r" % body)
     after = _memory(pid)
     print("creditd (Apache's) memory, KiB, before and after two 20 MiB bodies: %r -> %r" % (before, after))
     # A chunked body (no length) goes to disk from its first byte too.
@@ -148,7 +148,7 @@ def test_twenty_mib_to_transcriptions_through_apache_with_a_length_and_chunked()
 
 def test_images_edits_takes_the_larger_body_too():
     status, body, _, _ = _post(ENV["CREDITD_URL"], EDITS, 12 * MIB)
-    eq(status, 404, "12 MiB to images/edits through nginx: not 413")
+    eq(status, 401, "12 MiB to images/edits through nginx: the route's key check, not 413")
 
 
 def test_past_twenty_five_mib_is_413_before_creditd_reads_it():
@@ -234,7 +234,7 @@ def test_an_upload_path_without_a_body_is_looked_up_as_any_other():
                 break
             data += got
         s.close()
-        eq(int(data.split()[1]), 404, "GET %s: the route lookup's answer: %r" % (base, data[:300]))
+        eq(int(data.split()[1]), 405, "GET %s: the route's answer (POST only): %r" % (base, data[:300]))
 
 
 def test_apache_passes_gateway_bodies_past_the_guard_routes_limit():
