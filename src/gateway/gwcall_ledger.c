@@ -243,5 +243,5 @@ int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct
 {
 	int64_t margin;
 	return u->tool.runs > 0 && !u->tool.models && strcmp(u->tool.model, job->ask.tool_model) != 0 &&
-	       ledger_price_model(u->tool.model, named, &margin);
+	       ledger_price_model(u->tool.model, named, &margin) && pricing_prices_tokens(named);
 }

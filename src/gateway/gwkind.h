@@ -218,6 +218,12 @@ struct gwkind_route {
 	/* The table of what it forwards (gwtable.h: "openai_chat", a file of
 	 * src/gateway/tables/ without .tsv); NULL for a route never forwarded. */
 	const char *table;
+	/* Bills by the media dimensions (images, transcription, speech,
+	 * moderations: docs/gateway.md, "Images, audio and speech"): a media
+	 * row (struct price no_tokens) may serve it. 0, every token route:
+	 * such a row is refused (400 naming "model"), as a call there would
+	 * be charged 0 (docs/decisions.md, "A media row prices no token"). */
+	int media;
 };
 
 /* The upstream request's headers beyond Content-Type, as the kind writes

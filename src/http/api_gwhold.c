@@ -180,6 +180,13 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  job->ask.model);
 		return -1;
 	}
+	/* A media row on a token route, BYOK or not: its tokens are priced
+	 * by nothing (docs/decisions.md, "A media row prices no token"). */
+	if (priced && !pricing_prices_tokens(&p) && !job->route->media) {
+		api_error(rs, CD_E_INVALID, "model", "'%s' is an image, audio or moderation model: its price row prices "
+			  "no tokens, and %s bills tokens: not forwarded", job->ask.model, job->route->path);
+		return -1;
+	}
 	if (documents(job, &p, priced, rs) != 0 || stored_input(ctx, job, &p, rs) != 0 || multiplied(job, &p, rs) != 0)
 		return -1;
 	long_context(job, &p);
