@@ -233,3 +233,25 @@ def test_the_guard_refuses_a_media_row_as_it_refuses_an_unknown_model():
         eq((r.status, r.err.get("param")), (400, "model"), "usage: %s refused naming model: %r" % (name, r.err))
     a = api("GET", "/v1/accounts/" + acct, auth="read").json
     eq(a["reserved_micros"], 0, "nothing held")
+
+
+def test_a_json_list_and_price_set_keep_a_media_row_one():
+    m = "m" + uuid.uuid4().hex[:8] + "/tts-1"
+    path = stack.path("%s-list.json" % m.replace("/", "-"))
+    with open(path, "w") as f:
+        json.dump([dict({t: None for t in TOKENS}, model=m, input_micros_per_mchar=15000000)], f)
+    p = creditctl("price", "import", path, check_rc=False)
+    eq(p.returncode, 0, "a media row in a JSON list: %s%s" % (p.stdout, p.stderr))
+    check(wait_until(lambda: m in listed(), timeout=15), "listed")
+    row = listed()[m]
+    eq(([row[t] for t in TOKENS], row["input_micros_per_mchar"]), ([None] * 5, 15000000), "as the list gave it")
+    p = creditctl("price", "set", m, "input_micros_per_mchar=30000000", check_rc=False)
+    eq(p.returncode, 0, "price set on a media row: %s" % p.stderr)
+    got = json.loads(p.stdout)
+    eq(([got[t] for t in TOKENS], got["input_micros_per_mchar"]), ([None] * 5, 30000000), "still a media row")
+    p = creditctl("price", "set", m, "input_micros_per_mtok=2500000", "output_micros_per_mtok=10000000",
+                  "max_output_tokens=2000", check_rc=False)
+    eq(p.returncode, 0, "its token prices given: %s" % p.stderr)
+    got = json.loads(p.stdout)
+    eq([got[t] for t in TOKENS], [2500000, 2500000, 2500000, 10000000, 2000], "now a row with token prices")
+    eq(got["input_micros_per_mchar"], 30000000, "its media price kept")
