@@ -299,6 +299,7 @@ static enum media_mode mode_of(const json_t *e)
  * is one of image_generation alone; no key is of another mode. */
 static const struct media_key *media_key_of(const char *key, enum media_mode mode)
 {
+	assert(strcmp(media_keys[IMAGE_MADE_AS_INPUT].key, "input_cost_per_image") == 0);
 	for (size_t i = 0; i < COUNT(media_keys) && mode != MODE_OTHER; i++)
 		if (strcmp(key, media_keys[i].key) == 0)
 			return i == IMAGE_MADE_AS_INPUT && mode != MODE_IMAGE ? NULL : &media_keys[i];
@@ -364,9 +365,10 @@ static int read_facts(const json_t *e, struct pricing_entry *out)
 static int read_already(const char *key, const json_t *value, enum media_mode mode, int tokens)
 {
 	int base = 0;
+	int64_t v;
 	for (size_t i = 0; i < COUNT(base_keys); i++)
 		base |= strcmp(key, base_keys[i]) == 0;
-	return base && (tokens || (mode == MODE_MODERATION && json_is_number(value) && json_number_value(value) == 0));
+	return base && (tokens || (mode == MODE_MODERATION && price_of(value, 12, &v) == 0 && v == 0));
 }
 
 /* Every billing key of the entry: a dimension it prices, read; one of
