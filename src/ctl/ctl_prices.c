@@ -118,11 +118,14 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 		const char *name = json_string_value(json_object_get(e, "model"));
 		int64_t v[5] = {0, 0, 0, 0, PRICING_NO_CACHE_WRITE};
 		struct price_row *row;
-		/* Every token field null: a media row, as GET /v1/models lists
-		 * one (docs/decisions.md, "A media row prices no token"). */
+		/* Every token field null (the cache write's may be absent): a
+		 * media row, as GET /v1/models lists one (docs/decisions.md, "A
+		 * media row prices no token"). */
 		int media = 1;
-		for (int k = 0; k < 5; k++)
-			media &= json_is_null(json_object_get(e, micros_keys[k]));
+		for (int k = 0; k < 5; k++) {
+			json_t *f = json_object_get(e, micros_keys[k]);
+			media &= json_is_null(f) || (k == 4 && f == NULL);	/* cache write: absent is none */
+		}
 		for (int k = 0; k < 5 && !media; k++) {
 			json_t *f = json_object_get(e, micros_keys[k]);
 			if (k == 4 && f == NULL)
