@@ -110,10 +110,17 @@
 /* Header lines sent upstream beyond the kind's own: a provider's
  * configured headers ([provider NAME] headers). */
 #define LIMIT_GATEWAY_PROVIDER_HEADERS 16
-/* The provider's URL: a configured base and a fixed path. */
-#define LIMIT_GATEWAY_URL_BYTES 1024
-/* A Responses API response id kept for previous_response_id (docs/gateway.md,
- * "previous_response_id"), with its NUL: OpenAI's are "resp_" and ~50 hex
+/* The provider's URL: a configured base and a fixed path, or an object
+ * route's path (an id, percent-encoded) and query. */
+#define LIMIT_GATEWAY_URL_BYTES 2048
+/* An object route's query as sent upstream (docs/gateway.md, "Provider
+ * objects"), and one of its values decoded: every "include[]" OpenAI
+ * names (about ten of ~40 bytes), a cursor, a limit and an order take a
+ * few hundred bytes; a query past these is refused, naming it. */
+#define LIMIT_GATEWAY_QUERY_BYTES 1024
+#define LIMIT_GATEWAY_QUERY_VALUE_BYTES 256
+/* A provider object's id kept (docs/gateway.md, "Provider objects";
+ * a Responses id for previous_response_id), with its NUL: OpenAI's are "resp_" and ~50 hex
  * digits; a longer one is not kept (the call still settles), so naming it
  * later is refused. */
 #define LIMIT_GATEWAY_RESPONSE_ID_BYTES 128

@@ -8,6 +8,8 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
   POST /v1/responses          OpenAI Responses
   POST /v1/embeddings         OpenAI Embeddings
   GET  /v1/models             OpenAI's model list
+  GET, DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items
+                              OpenAI's stored responses (those it answered)
   POST /v1/messages           Anthropic Messages
   POST /v1/messages/count_tokens  Anthropic's token count (not streamed)
 so a gateway is configured with openai_base_url = http://HOST:PORT/v1 and
@@ -40,7 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fake_provider_shapes as shapes  # noqa: E402
 
-STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}, "gate": threading.Event()}
+STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}, "gate": threading.Event(),
+         "responses": {}}
 DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interval_ms": 0, "delay_ms": 0,
                 "cut_after": 2, "status": 500, "cached_tokens": 0, "cache_creation_tokens": 0,
                 "reasoning_tokens": 0, "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0,
@@ -168,9 +171,31 @@ class Handler(BaseHTTPRequestHandler):
             if err:
                 return self.send_json(*err)
             return self.send_json(200, shapes.openai_models())
+        if self.path.startswith("/v1/responses/"):
+            return self.stored_response()
         self.record(b"", None, 404)
         return self.send_json(404, shapes.openai_error("Unknown request URL: GET %s" % self.path,
                                                        "invalid_request_error", None, "unknown_url"))
+
+    def do_DELETE(self):
+        if self.path.startswith("/v1/responses/"):
+            return self.stored_response()
+        self.record(b"", None, 404)
+        return self.send_json(404, shapes.openai_error("Unknown request URL: DELETE %s" % self.path,
+                                                       "invalid_request_error", None, "unknown_url"))
+
+    def stored_response(self):
+        """GET /v1/responses/{id}[/input_items], DELETE /v1/responses/{id}:
+        the responses this stand-in answered (stored as OpenAI stores them),
+        in the shapes of OpenAI's reference (shapes.stored)."""
+        err = shapes.openai_auth(self.headers, self.server.openai_key)
+        if err is None:
+            with STATE["lock"]:
+                status, obj = shapes.stored(self.command, self.path, STATE["responses"])
+        else:
+            status, obj = err
+        self.record(b"", None, status)
+        return self.send_json(status, obj)
 
     def do_POST(self):
         body = self.body_bytes()
@@ -220,6 +245,9 @@ class Handler(BaseHTTPRequestHandler):
         extra["x-ratelimit-remaining-requests"] = "9999"
         if route == "count_tokens":
             return self.send_json(200, shapes.count_tokens(req), extra)
+        if route == "responses" and req.get("store", True) is not False:
+            with STATE["lock"]:
+                STATE["responses"][shapes.response_id(plan)] = shapes.store_entry(req, plan)
         if not req.get("stream") or route == "embeddings":
             return self.send_json(200, shapes.whole(route, req, plan), extra)
         self.start_stream(extra)

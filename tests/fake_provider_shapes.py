@@ -445,3 +445,87 @@ def _messages_stream(body, p):
 
 def stream_events(route, body, p):
     return {"chat": _chat_stream, "responses": _responses_stream, "messages": _messages_stream}[route](body, p)
+
+
+# ---- stored responses: retrieve, delete, input items (OpenAI's reference:
+# getResponse, deleteResponse, listInputItems) ----
+
+def response_id(p):
+    return "resp_" + p["id"]
+
+
+def _input_items(body, p):
+    """The input items of a Responses request as listInputItems answers
+    them: each message with an id and its text as input_text parts; any
+    other item as sent, with an id."""
+    inp = body.get("input")
+    items = [{"role": "user", "content": inp}] if isinstance(inp, str) else list(inp or [])
+    out = []
+    for i, it in enumerate(items):
+        it = dict(it) if isinstance(it, dict) else {"role": "user", "content": str(it)}
+        iid = "msg_in_%s_%d" % (p["id"], i)
+        if "role" in it and it.get("type", "message") == "message":
+            content = it.get("content")
+            parts = [{"type": "input_text", "text": content}] if isinstance(content, str) else content
+            out.append({"id": iid, "type": "message", "role": it["role"], "status": "completed", "content": parts})
+        else:
+            it.setdefault("id", iid)
+            out.append(it)
+    return out
+
+
+def store_entry(body, p):
+    """What OpenAI keeps of a stored response: the response as its final
+    state, and its input items."""
+    return {"response": _response_object(body, p, "incomplete" if p["truncated"] else "completed"),
+            "items": _input_items(body, p)}
+
+
+def _not_found(rid):
+    return 404, openai_error("Response with id '%s' not found." % rid, "invalid_request_error", None, None)
+
+
+def _page(items, query):
+    """listInputItems' page: order (default desc), after (an item id),
+    limit (1-100, default 20)."""
+    order = query.get("order", ["desc"])[0]
+    try:
+        limit = int(query.get("limit", ["20"])[0])
+    except ValueError:
+        limit = 0
+    if order not in ("asc", "desc") or not 1 <= limit <= 100:
+        return 400, openai_error("Invalid 'limit' or 'order'.", "invalid_request_error",
+                                 "limit" if order in ("asc", "desc") else "order", "invalid_value")
+    seq = items if order == "asc" else list(reversed(items))
+    after = query.get("after", [None])[0]
+    if after is not None:
+        ids = [it["id"] for it in seq]
+        seq = seq[ids.index(after) + 1:] if after in ids else []
+    page = seq[:limit]
+    return 200, {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
+                 "last_id": page[-1]["id"] if page else None, "has_more": len(seq) > limit}
+
+
+def stored(method, path, responses):
+    """(status, body) of GET /v1/responses/{id}[/input_items] or DELETE
+    /v1/responses/{id} over responses ({id: store_entry})."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+    u = urlsplit(path)
+    parts = u.path.split("/")[3:]
+    query = parse_qs(u.query)
+    rid = unquote(parts[0]) if parts else ""
+    entry = responses.get(rid)
+    if entry is None:
+        return _not_found(rid)
+    if method == "DELETE" and len(parts) == 1:
+        del responses[rid]
+        return 200, {"id": rid, "object": "response", "deleted": True}
+    if method == "GET" and len(parts) == 2 and parts[1] == "input_items":
+        return _page(entry["items"], query)
+    if method == "GET" and len(parts) == 1:
+        if query.get("stream", ["false"])[0] == "true":
+            return 400, openai_error("Streaming is only supported for background responses.",
+                                     "invalid_request_error", "stream", None)
+        return 200, entry["response"]
+    return 404, openai_error("Unknown request URL: %s %s" % (method, path), "invalid_request_error", None,
+                             "unknown_url")

@@ -68,6 +68,11 @@ enum urlpath_result urlpath_match(const char *pattern, const char *path, char pa
  * "name" without '=' does not count. Returns 1 found (the value may be
  * ""), 0 absent, -1 when that first value is malformed or does not fit. */
 int urlpath_query_get(const char *query, const char *name, char *out, size_t cap);
+/* Percent-encodes s (NUL-terminated) into out, cap bytes with the NUL:
+ * every byte but RFC 3986's unreserved ones (letters, digits, "-._~")
+ * as %XX, so the result is one path segment or one query name or value
+ * whatever s holds. 0, or -1 when it does not fit (never cut short). */
+int urlpath_encode(const char *s, char *out, size_t cap);
 /* 1 when url is https:// with a host, or http:// to 127.0.0.1, [::1] or
  * localhost (a port allowed): what creditd calls outbound (the LLM
  * providers; loopback http for local stand-ins). */

@@ -199,9 +199,9 @@ void gateway_unadmit(int place)
 	}
 }
 
-int gateway_response_in_flight(const char *account, const char *id)
+int gateway_response_in_flight(const char *account, const char *id, char *provider, size_t cap)
 {
-	return gwcall_response_in_flight(account, id);
+	return gwcall_response_in_flight(account, id, provider, cap);
 }
 
 int64_t gateway_in_flight(void)

@@ -39,8 +39,10 @@ enum gw_admit { GW_ADMITTED = 0, GW_FULL, GW_KEY_SHARE, GW_ACCOUNT_SHARE, GW_BUF
 enum gw_admit gateway_admit(uint64_t key, uint64_t account, int64_t bytes, int *place);
 void gateway_unadmit(int place);
 /* 1 when a stream in flight of account answered Responses id `id`, not
- * kept in the database yet (docs/gateway.md, "previous_response_id"). */
-int gateway_response_in_flight(const char *account, const char *id);
+ * kept in the database yet (docs/gateway.md, "previous_response_id"),
+ * with the provider streaming it copied into provider (cap bytes) unless
+ * provider is NULL. */
+int gateway_response_in_flight(const char *account, const char *id, char *provider, size_t cap);
 
 /* Runs job on the gateway's loop; takes job (malloc'ed) and the edge's
  * request. -1 when the loop could not start or out of memory: the caller

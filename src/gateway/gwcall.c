@@ -133,7 +133,8 @@ static void settle_nothing(struct gwcall *c)
 	struct gw_usage none = {0};
 	struct gw_charge d = {0};
 	int64_t charged, balance;
-	if (gwcall_ledger_charge(c->job, &none, 0, GW_REASON_PROVIDER_ERROR, &charged, &balance) != CD_OK)
+	if (gwcall_ledger_charge(c->job, gwcall_provider(c)->name, &none, 0, GW_REASON_PROVIDER_ERROR, &charged,
+				 &balance) != CD_OK)
 		release(c);
 	else
 		keep_billed(c, &d);	/* the providers it tried, when more than one */
@@ -245,7 +246,8 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason, &charged,
+				 &balance) != CD_OK) {
 		gwcall_error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
@@ -317,7 +319,8 @@ static void end_stream(struct gwcall *c)
 			reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (gwcall_ledger_charge(c->job, &d.usage, d.extra_raw, reason, &charged, &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason, &charged,
+				 &balance) != CD_OK) {
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 		return;
 	}
@@ -326,12 +329,20 @@ static void end_stream(struct gwcall *c)
 		cost_line(c, charged, balance, reason);
 }
 
-/* A free route's answer (count_tokens; docs/gateway.md, "Routes"): passed on as it
- * came, nothing held or settled. */
+/* A free route's answer (count_tokens, an object route's; docs/gateway.md,
+ * "Routes"): passed on as it came, nothing held or settled; an object the
+ * provider said it deleted is forgotten (gwcall_ledger_forget). One
+ * larger than the room left in all is answered 503, as a whole answer is. */
 static void end_free(struct gwcall *c, enum provider_result r, const char *err)
 {
 	char message[512];
+	if (c->status != 0 && r == PROVIDER_OK && c->over_budget) {
+		gwcall_error_write(c, 503, CD_E_BUSY, "the gateway holds as many whole answers as [gateway] "
+				   "max_buffered_mib allows: retry");
+		return;
+	}
 	if (c->status != 0 && r == PROVIDER_OK && !c->whole.failed) {
+		gwcall_ledger_forget(c->job, c->status, c->whole.data, c->whole.len);
 		gwcall_head_write(c, c->status, "");
 		gwcall_client_write(c, c->whole.data, c->whole.len);
 		return;
@@ -483,7 +494,7 @@ void gwcall_finish(struct gwcall *c)
 	struct gw_job *job = c->job;
 	c->edge.finish(c->edge.req, job->route_name, c->answered, job->account);
 	if (c->id_listed)
-		gwcall_ledger_id_list(job, "");	/* kept in the database by its settle, or never */
+		gwcall_ledger_id_list(job, "", "");	/* kept in the database by its settle, or never */
 	gwshape_stream_free(&c->stream);
 	dynbuf_free(&c->whole);	/* its room given back with its place (gateway_unadmit) */
 	dynbuf_free(&c->head);

@@ -66,6 +66,6 @@ int gwcall_renew(const char *account, const char *hold_id, int64_t ttl);
 
 /* 1 when a stream in flight of account answered response id `id` (its
  * events seen, its settle not yet kept it: ledger_gw_response_owned). */
-int gwcall_response_in_flight(const char *account, const char *id);
+int gwcall_response_in_flight(const char *account, const char *id, char *provider, size_t cap);
 
 #endif

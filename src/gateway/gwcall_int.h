@@ -80,20 +80,28 @@ int gwcall_ledger_init(const struct cfg *cfg);
  * else the next one given back (waited for). NULL out of memory. */
 struct store *gwcall_ledger_borrow(void);
 void gwcall_ledger_giveback(struct store *db);
-/* Lists (id "" : unlists) the response id of job's stream in flight. */
-void gwcall_ledger_id_list(const struct gw_job *job, const char *id);
-/* Keeps u's Responses id for job's account (logged when it cannot). */
-void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u);
+/* Lists (id "" : unlists) the response id of job's stream in flight,
+ * answered by provider (a name the config keeps). */
+void gwcall_ledger_id_list(const struct gw_job *job, const char *id, const char *provider);
+/* Keeps u's Responses id for job's account, made by provider (logged
+ * when it cannot). */
+void gwcall_ledger_keep_response(const struct gw_job *job, const char *provider, const struct gw_usage *u);
+/* An object route's answer (status, body): an object the provider said it
+ * deleted (DELETE, 2xx, "deleted": true) is forgotten from job's
+ * account's record (docs/gateway.md, "Provider objects"); logged when it
+ * cannot be. Nothing for another route or answer. */
+void gwcall_ledger_forget(const struct gw_job *job, int status, const char *body, size_t len);
 /* The row of the model a tool's runs named, when not the one the tool
  * asked (docs/gateway.md, "A tool's own model"): 1 with *named, 0 when
  * the one asked, several, or a model not priced per token (none, or a
  * media row: docs/decisions.md). */
 int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct price *named);
-/* Settles job's hold with u under reason, waiting out a database away
+/* Settles job's hold with u under reason (provider: the one that
+ * answered, whose Responses id is kept), waiting out a database away
  * for a moment (LIMIT_GATEWAY_SETTLE_TRIES); *charged and *balance from
  * the answer (-1 when unknown). CD_OK, or why not (logged). */
-enum cd_err gwcall_ledger_charge(const struct gw_job *job, const struct gw_usage *u, int64_t extra_raw,
-				 const char *reason, int64_t *charged, int64_t *balance);
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider, const struct gw_usage *u,
+				 int64_t extra_raw, const char *reason, int64_t *charged, int64_t *balance);
 /* Keeps job's hold unresolved (docs/gateway.md, "When a provider may
  * already be working"): its input bound's cost its charge, due in
  * [gateway] unresolved_days; one that cannot be is logged (it then

@@ -147,7 +147,7 @@ static int on_event(void *arg, const char *event, size_t len, int pass)
 {
 	struct gwcall *c = arg;
 	if (!c->id_listed && c->stream.usage.response_id[0] != '\0') {
-		gwcall_ledger_id_list(c->job, c->stream.usage.response_id);
+		gwcall_ledger_id_list(c->job, c->stream.usage.response_id, gwcall_provider(c)->name);
 		c->id_listed = 1;
 	}
 	if (pass && !c->gone) {
@@ -190,14 +190,18 @@ static int on_tick(void *arg)
 
 /* ---- The request sent ---- */
 
-/* The provider's URL for the job's route: its base and the route's path. */
+/* The provider's URL for the job's route: its base and the route's path
+ * (an object route's with its id and query, checked by its handler to
+ * fit: gwobject.h). */
 static void url_of(const struct gwcall *c, char *url, size_t cap)
 {
 	const char *base = gwcall_provider(c)->base_url;
 	size_t n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	snprintf(url, cap, "%.*s%s", (int)n, base, c->job->route->upstream);
+	const char *path = c->job->route->object ? c->job->object_path : c->job->route->upstream;
+	if (snprintf(url, cap, "%.*s%s", (int)n, base, path) < 0)
+		url[0] = '\0';
 }
 
 /* One header line into the dynbuf arg, NUL-ended. */
@@ -264,8 +268,9 @@ int gwcall_prepare(struct gwcall *c)
 	const char *model = gwconfig_upstream_model(p, job->ask.model);
 	size_t len = c->upstream_len;
 	/* A try after the first builds the body again only when its provider
-	 * names the model otherwise (the loop parses no body it can spare). */
-	if (c->body_model == NULL || strcmp(c->body_model, model) != 0) {
+	 * names the model otherwise (the loop parses no body it can spare).
+	 * An object route sends none. */
+	if (!job->route->object && (c->body_model == NULL || strcmp(c->body_model, model) != 0)) {
 		free(c->upstream_body);
 		c->upstream_body = gwshape_upstream_body(job->route, job->body, job->body_len, &job->ask, job->cap, model,
 							 &len);
@@ -283,6 +288,11 @@ int gwcall_prepare(struct gwcall *c)
 				       c->upstream_body != NULL ? c->upstream_body : job->body,
 				       c->upstream_body != NULL ? len : job->body_len, (long)gw->connect_timeout_ms,
 				       first_byte_ms(c),
-				       (long)gw->idle_timeout_seconds * 1000, on_head, on_data, on_tick, c};
+				       (long)gw->idle_timeout_seconds * 1000, on_head, on_data, on_tick, c, NULL};
+	if (job->route->object) {
+		c->pc.body = NULL;
+		c->pc.body_len = 0;
+		c->pc.method = strcmp(job->route->method, "GET") != 0 ? job->route->method : NULL;
+	}
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* gwcall_ledger.c: the ledger's side of the gateway's calls (gwcall.h):
  * the ledger connections the ending threads settle on, the response ids
  * of streams in flight, a hold's renewal and release, a Responses id
- * kept for previous_response_id. */
+ * kept with the provider that made it (previous_response_id, the object
+ * routes), and an object forgotten once its provider deleted it. */
 #include "gwcall.h"
 #include "gwcall_int.h"
 #include "gwconfig.h"
@@ -39,6 +40,7 @@ static int lg_nfree, lg_made;
 struct inflight_id {
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
 	char id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	char provider[LIMIT_CONFIG_NAME_BYTES];	/* the provider streaming it */
 };
 static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct inflight_id *ids;
@@ -51,22 +53,26 @@ int gwcall_ledger_init(const struct cfg *cfg)
 	return ids != NULL ? 0 : -1;
 }
 
-void gwcall_ledger_id_list(const struct gw_job *job, const char *id)
+void gwcall_ledger_id_list(const struct gw_job *job, const char *id, const char *provider)
 {
 	if (job->place < 0 || job->place >= gw->max_streams)
 		return;
 	pthread_mutex_lock(&ids_lock);
 	snprintf(ids[job->place].account, sizeof(ids[job->place].account), "%s", id[0] != '\0' ? job->account : "");
 	snprintf(ids[job->place].id, sizeof(ids[job->place].id), "%s", id);
+	snprintf(ids[job->place].provider, sizeof(ids[job->place].provider), "%s", provider);
 	pthread_mutex_unlock(&ids_lock);
 }
 
-int gwcall_response_in_flight(const char *account, const char *id)
+int gwcall_response_in_flight(const char *account, const char *id, char *provider, size_t cap)
 {
 	int found = 0;
 	pthread_mutex_lock(&ids_lock);
-	for (int64_t i = 0; ids != NULL && i < gw->max_streams && !found; i++)
+	for (int64_t i = 0; ids != NULL && i < gw->max_streams && !found; i++) {
 		found = ids[i].id[0] != '\0' && strcmp(ids[i].id, id) == 0 && strcmp(ids[i].account, account) == 0;
+		if (found && provider != NULL)
+			snprintf(provider, cap, "%s", ids[i].provider);
+	}
 	pthread_mutex_unlock(&ids_lock);
 	return found;
 }
@@ -117,25 +123,47 @@ int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 	return rc == CD_OK || rc == CD_E_NOT_FOUND ? 0 : -1;
 }
 
-/* A Responses answer's id, kept so that this account may name it in
- * previous_response_id (docs/gateway.md, "previous_response_id"); one that cannot be kept is only
- * logged: the call is settled, and naming it later is refused. */
-void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u)
+/* A Responses answer's id, kept with its provider so that this account
+ * may name it in previous_response_id and reach it through the object
+ * routes (docs/gateway.md, "Provider objects"); one that cannot be kept
+ * is only logged: the call is settled, and naming it later is refused. */
+void gwcall_ledger_keep_response(const struct gw_job *job, const char *provider, const struct gw_usage *u)
 {
 	if (u->response_id[0] == '\0')
 		return;
 	struct store *db = gwcall_ledger_borrow();
-	enum cd_err rc = db != NULL ? ledger_gw_response_keep(db, job->account, u->response_id) : CD_E_UNAVAILABLE;
+	enum cd_err rc = db != NULL ? ledger_gw_object_keep(db, job->account, LEDGER_GW_RESPONSE, u->response_id, provider)
+				    : CD_E_UNAVAILABLE;
 	if (db != NULL)
 		gwcall_ledger_giveback(db);
 	if (rc != CD_OK)
-		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id will be refused",
-			 u->response_id, job->account, errors_strerror(rc));
+		log_warn("gateway: response %s of %s not kept (%s): naming it in previous_response_id, or retrieving it, "
+			 "will be refused", u->response_id, job->account, errors_strerror(rc));
+}
+
+void gwcall_ledger_forget(const struct gw_job *job, int status, const char *body, size_t len)
+{
+	if (!job->route->object || strcmp(job->route->method, "DELETE") != 0 || status < 200 || status >= 300)
+		return;
+	json_t *root = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+	int deleted = json_is_true(json_object_get(root, "deleted"));
+	json_decref(root);
+	if (!deleted)
+		return;
+	struct store *db = gwcall_ledger_borrow();
+	enum cd_err rc = db != NULL ? ledger_gw_object_forget(db, job->account, LEDGER_GW_RESPONSE, job->object_id)
+				    : CD_E_UNAVAILABLE;
+	if (db != NULL)
+		gwcall_ledger_giveback(db);
+	if (rc != CD_OK)
+		log_warn("gateway: response %s of %s, deleted by its provider, is still on record (%s): retrieving it is "
+			 "forwarded, and the provider answers that it has none", job->object_id, job->account,
+			 errors_strerror(rc));
 }
 
 /* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
-enum cd_err gwcall_ledger_charge(const struct gw_job *job, const struct gw_usage *u, int64_t extra_raw,
-				 const char *reason, int64_t *charged, int64_t *balance)
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider, const struct gw_usage *u,
+				 int64_t extra_raw, const char *reason, int64_t *charged, int64_t *balance)
 {
 	unsigned char hash[KEYS_HASH_LEN];
 	struct ledger_result res = {0};
@@ -172,13 +200,13 @@ enum cd_err gwcall_ledger_charge(const struct gw_job *job, const struct gw_usage
 	if (rc == CD_OK && res.done.kind == LEDGER_DONE_SETTLE) {
 		*charged = res.done.u.settle.charged_micros;
 		*balance = res.done.u.settle.balance_micros;
-		gwcall_ledger_keep_response(job, u);
+		gwcall_ledger_keep_response(job, provider, u);
 	} else if (rc == CD_OK && res.status >= 200 && res.status < 300) {
 		/* Settled by an earlier try that committed: the answer its hold
 		 * keeps. */
 		*charged = jsonio_int(res.body, "charged_micros", -1);
 		*balance = jsonio_int(res.body, "balance_micros", -1);
-		gwcall_ledger_keep_response(job, u);
+		gwcall_ledger_keep_response(job, provider, u);
 	} else if (rc == CD_OK) {
 		char *text = res.body != NULL ? jsonio_dump(res.body) : NULL;
 		log_error("gateway: the settle of %s was refused (%d): %s", job->hold_id, res.status,

@@ -382,3 +382,14 @@ const char *gwconfig_upstream_model(const struct gwconfig_provider *p, const cha
 	const struct gwconfig_model *m = listed(p, model);
 	return m != NULL ? m->upstream : model;
 }
+
+const struct gwconfig_provider *gwconfig_provider_of(const struct gwconfig *g, const struct gwkind *kind,
+						     const char *name)
+{
+	for (size_t i = 0; i < g->nproviders; i++) {
+		const struct gwconfig_provider *p = &g->providers[i];
+		if (p->kind == kind && (name[0] != '\0' ? strcmp(p->name, name) == 0 : p->api_key[0] != '\0' || p->byok))
+			return p;
+	}
+	return NULL;
+}

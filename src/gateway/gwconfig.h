@@ -112,6 +112,12 @@ const struct gwconfig *gwconfig_of(const struct cfg *c);
  * into out[0..cap): how many. */
 size_t gwconfig_candidates(const struct gwconfig *g, const struct gwkind *kind, const char *model,
 			   const struct gwconfig_provider **out, size_t cap);
+/* The provider of kind named name (docs/gateway.md, "Provider objects":
+ * the one that made an object); name "" (an object kept before sql/061
+ * named none): the first of kind with a key or that takes a caller's.
+ * NULL when none. */
+const struct gwconfig_provider *gwconfig_provider_of(const struct gwconfig *g, const struct gwkind *kind,
+						     const char *name);
 /* The name p is sent model under (its rename, else model itself). */
 const char *gwconfig_upstream_model(const struct gwconfig_provider *p, const char *model);
 #endif

@@ -76,6 +76,12 @@ struct gw_job {
 	int64_t received_ms;		/* when the worker took the request (overhead metric) */
 	int place;			/* its place among max_streams (gateway_admit) */
 	int reasoning;			/* its model reasons (price row): an estimate charges the hold's output */
+	/* An object route's call (docs/gateway.md, "Provider objects"): the
+	 * object's id, and the provider's path for it with the query checked
+	 * (gwobject.h), sent to providers[0] alone, the one that made it;
+	 * "" for a call's own route. */
+	char object_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	char object_path[LIMIT_GATEWAY_URL_BYTES];
 };
 
 #endif

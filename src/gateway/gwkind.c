@@ -35,7 +35,7 @@ const struct gwkind_route *gwkind_route(const char *path)
 	const struct gwkind *k = gwkind_of_path(path);
 
 	for (size_t i = 0; k != NULL && i < k->nroutes; i++)
-		if (k->routes[i].upstream != NULL && strcmp(k->routes[i].path, path) == 0)
+		if (k->routes[i].upstream != NULL && !k->routes[i].object && strcmp(k->routes[i].path, path) == 0)
 			return &k->routes[i];
 	return NULL;
 }

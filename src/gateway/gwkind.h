@@ -193,6 +193,24 @@ struct gw_stream {
 /* ---- the interface ---- */
 
 
+/* The objects a provider keeps that an object route names by their id
+ * (docs/gateway.md, "Provider objects"): the path's '*'. */
+enum gw_object { GW_OBJECT_NONE = 0, GW_OBJECT_RESPONSE };
+
+/* A query parameter an object route takes (the provider's reference
+ * names each): its name as decoded ("include[]"), what its value must
+ * be, and a value refused (with why) where creditd does not pass one on.
+ * Anything else in the query is refused, naming it. */
+enum gwkind_qtype { GWKIND_Q_TEXT, GWKIND_Q_INT, GWKIND_Q_BOOL, GWKIND_Q_ENUM };
+struct gwkind_query {
+	const char *name;
+	enum gwkind_qtype type;
+	int64_t min, max;		/* an integer's range */
+	const char *values;		/* an enum's, "|"-separated: "asc|desc" */
+	const char *refused;		/* a value refused, NULL: none */
+	const char *why;		/* why (a sentence), with refused */
+};
+
 /* A route a kind serves, under the base path. */
 struct gwkind_route {
 	const struct gwkind *kind;
@@ -218,6 +236,17 @@ struct gwkind_route {
 	/* The table of what it forwards (gwtable.h: "openai_chat", a file of
 	 * src/gateway/tables/ without .tsv); NULL for a route never forwarded. */
 	const char *table;
+	/* An object route (docs/gateway.md, "Provider objects"; free: held
+	 * and charged nothing): the object its path's '*' names (0: a call's
+	 * route, POST), its method ("GET", "DELETE"; upstream's '*' is the
+	 * id), the query parameters it takes (NULL-name-ended; NULL: none),
+	 * and why creditd refuses it, when it does (NULL: forwarded to the
+	 * provider that made the object, once the object is the caller's
+	 * account's). */
+	int object;
+	const char *method;
+	const struct gwkind_query *query;
+	const char *refusal;
 	/* Bills by the media dimensions (images, transcription, speech,
 	 * moderations: docs/gateway.md, "Images, audio and speech"): a media
 	 * row (struct price no_tokens) may serve it. 0, every token route:
@@ -298,7 +327,7 @@ const struct gwkind *gwkind_named(const char *name);
 /* The kind whose paths path is under: "/<name>" or "/<name>/...", NULL
  * when none (a path of creditd's own API). */
 const struct gwkind *gwkind_of_path(const char *path);
-/* The route forwarded at path (POST), NULL when none. */
+/* The call's route forwarded at path (POST), NULL when none. */
 const struct gwkind_route *gwkind_route(const char *path);
 /* The route named metrics_name ("gw_openai_chat"), NULL when none. */
 const struct gwkind_route *gwkind_route_named(const char *metrics_name);

@@ -1,6 +1,7 @@
 /* gwkind_openai.c: the OpenAI API shape (docs/gateway.md), which DeepSeek,
  * Mistral, Groq, Together, Gemini's OpenAI endpoint, vLLM and Ollama also
- * speak: its routes (Chat Completions, Responses, Embeddings), the
+ * speak: its routes (Chat Completions, Responses, Embeddings, and the
+ * routes of the responses an account made, with their query parameters), the
  * members it reads of a request (the output cap, Chat's n and
  * stream_options, Responses' background), the stream usage option it
  * asks for, the usage of its answers and of its streams' events (Chat's
@@ -25,20 +26,61 @@
 /* Chat's "n": the most choices it answers in one call. */
 #define GW_CHOICES_MAX 128
 
-enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL };
+enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL, RESPONSE_GET, RESPONSE_DELETE, RESPONSE_ITEMS, RESPONSE_CANCEL };
+
+/* The query parameters of the object routes, as OpenAI's API reference
+ * names them (openapi.yaml's getResponse and listInputItems; the
+ * official SDKs send an array as "include[]=…"). Each changes what the
+ * provider answers, never what it bills: retrieving is free. */
+static const struct gwkind_query retrieve_query[] = {
+	{"include", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
+	{"include[]", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
+	/* A stream resumes a background response's events; creditd makes
+	 * no background response ("background" is refused on create). */
+	{"stream", GWKIND_Q_BOOL, 0, 0, NULL, "true", "a response's stream is resumed only for a background response, "
+	 "and creditd makes none (\"background\" is refused when a response is created): retrieve it whole"},
+	{"starting_after", GWKIND_Q_INT, 0, LIMIT_TOKENS_MAX, NULL, NULL, NULL},
+	{"include_obfuscation", GWKIND_Q_BOOL, 0, 0, NULL, NULL, NULL},
+	{NULL, GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
+};
+static const struct gwkind_query items_query[] = {
+	{"after", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
+	{"limit", GWKIND_Q_INT, 1, 100, NULL, NULL, NULL},
+	{"order", GWKIND_Q_ENUM, 0, 0, "asc|desc", NULL, NULL},
+	{"include", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
+	{"include[]", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
+	{NULL, GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
+};
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
-	 "messages", 0, "openai_chat", 0},
+	 "messages", 0, "openai_chat", 0, NULL, NULL, NULL, 0},
 	{&gwkind_openai, RESPONSES, "/openai/v1/responses", "/responses", "gw_openai_responses", "responses", 0, "input", 0,
-	 "openai_responses", 0},
+	 "openai_responses", 0, NULL, NULL, NULL, 0},
 	{&gwkind_openai, EMBEDDINGS, "/openai/v1/embeddings", "/embeddings", "gw_openai_embeddings", "embeddings", 1,
-	 "input", 0, "openai_embeddings", 0},
+	 "input", 0, "openai_embeddings", 0, NULL, NULL, NULL, 0},
 	/* GET: the priced models in OpenAI's list shape, answered by creditd
 	 * (api_gw_models), never forwarded. */
-	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL, 0},
+	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL, 0, NULL, NULL, NULL,
+	 0},
 	/* GET: one of them (api_gw_model), answered by creditd too. */
-	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL, 0},
+	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL, 0, NULL, NULL, NULL,
+	 0},
+	/* A response the caller's account made through creditd (docs/gateway.md,
+	 * "Provider objects"): retrieved, deleted, its input items listed,
+	 * at the provider that made it; free. */
+	{&gwkind_openai, RESPONSE_GET, "/openai/v1/responses/*", "/responses/*", "gw_openai_response_get", "response_get",
+	 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "GET", retrieve_query, NULL, 0},
+	{&gwkind_openai, RESPONSE_DELETE, "/openai/v1/responses/*", "/responses/*", "gw_openai_response_delete",
+	 "response_delete", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "DELETE", NULL, NULL, 0},
+	{&gwkind_openai, RESPONSE_ITEMS, "/openai/v1/responses/*/input_items", "/responses/*/input_items",
+	 "gw_openai_response_input_items", "response_input_items", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "GET",
+	 items_query, NULL, 0},
+	/* Only a background response can be cancelled, and creditd makes none. */
+	{&gwkind_openai, RESPONSE_CANCEL, "/openai/v1/responses/*/cancel", "/responses/*/cancel",
+	 "gw_openai_response_cancel", "response_cancel", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "POST", NULL,
+	 "only a background response can be cancelled, and creditd makes none (\"background\" is refused when a "
+	 "response is created): nothing was forwarded", 0},
 };
 
 /* ---- what a request asks ------------------------------------------------- */

@@ -178,6 +178,8 @@ static CURLcode set_options(CURL *h, const struct provider_call *call, struct cu
 		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
 	if (rc == CURLE_OK && call->body == NULL)
 		rc = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	if (rc == CURLE_OK && call->method != NULL)
+		rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	if (rc == CURLE_OK)

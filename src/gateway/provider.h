@@ -1,5 +1,5 @@
 /* provider.h: the gateway's HTTP client to an LLM provider (docs/gateway.md),
- * over libcurl: one POST or GET whose answer is handed to the caller as it
+ * over libcurl: one POST, GET or DELETE whose answer is handed to the caller as it
  * arrives, for streams to pass on without buffering.
  *
  * Every call of the gateway runs on one multi handle driven by one thread
@@ -49,6 +49,9 @@ struct provider_call {
 	 * (PROVIDER_STOPPED), e.g. a drain's deadline. May be NULL. */
 	int (*on_tick)(void *arg);
 	void *arg;
+	/* Another method than the body implies (POST with one, GET
+	 * without): "DELETE", sent without a body; NULL: the body's. */
+	const char *method;
 };
 
 /* A call that ended before the answer's first byte is told apart by

@@ -143,6 +143,8 @@ api_handler api_account_create, api_account_get, api_account_patch, api_transact
 api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
 /* The gateway (api_gateway.c; docs/gateway.md). */
 api_handler api_gw_call, api_gw_models, api_gw_model;
+/* The object routes (api_gwobjects.c; docs/gateway.md, "Provider objects"). */
+api_handler api_gw_object;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 /* Threshold alerts (api_alerts.c; docs/api.md, "Threshold alerts"). */

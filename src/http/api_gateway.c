@@ -64,7 +64,7 @@ static int payer_headers(const struct api_ctx *ctx, const struct request *rq, st
 
 /* Who pays: a bound key's account (and a gateway key's member); else
  * Creditd-Account (and Creditd-Member). 0, or -1 with rs filled. */
-static int payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+int api_gw_payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	const char *account = ctx->key.account_id != 0 ? ctx->key.account : rq->gw_account;
 	const char *member = ctx->key.member[0] != '\0' ? ctx->key.member : rq->gw_member;
@@ -151,7 +151,7 @@ static int providers(struct api_ctx *ctx, const struct request *rq, struct gw_jo
  * gwkind_forwarded_at's order), each at most LIMIT_GATEWAY_HEADER_BYTES;
  * the call's kind's kept in job->forwarded. Checked on every route, the
  * last kind's first (the order refusals have always named them in). */
-static int forwarded(const struct request *rq, struct gw_job *job, struct response *rs)
+int api_gw_forwarded(const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	size_t n = gwkind_forwarded_count();
 	for (size_t i = n; i-- > 0;) {
@@ -286,7 +286,7 @@ static uint64_t share_id(const char *s)
 /* A place among max_streams, within the key's share (a gateway key's:
  * an app's guard key serves all its users and is bound by the accounts'
  * shares alone) and the account's. 0, or -1 with rs filled. */
-static int admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+int api_gw_admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	/* The key as authenticated: "Bearer K" however spelt is one key. */
 	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
@@ -333,7 +333,7 @@ static int model_allowed(const struct api_ctx *ctx, const char *model, const cha
  * (a guard key bound to none names it), and the call counts against its
  * account's and member's requests_per_minute like any call. 0, or -1 with rs
  * filled (404, 403, 429 with Retry-After). */
-static int free_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
+int api_gw_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
 {
 	char rid[2 * LIMIT_GATEWAY_REQUEST_RANDOM_BYTES + 1];
 	struct ledger_result res;
@@ -379,13 +379,13 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	job->place = -1;
 	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
-	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || payer(ctx, rq, job, rs) != 0 ||
-		 providers(ctx, rq, job, rs) != 0 || forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
+	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || api_gw_payer(ctx, rq, job, rs) != 0 ||
+		 providers(ctx, rq, job, rs) != 0 || api_gw_forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
 		 (!route->free && api_gw_hold_of(ctx, job, &r, rs) != 0))
 		;
-	else if (admit(ctx, rq, job, rs) != 0)
+	else if (api_gw_admit(ctx, rq, job, rs) != 0)
 		;
-	else if (route->free ? free_count(ctx, job, rs) != 0 : api_gw_hold(ctx, job, &r, rs) != 0) {
+	else if (route->free ? api_gw_count(ctx, job, rs) != 0 : api_gw_hold(ctx, job, &r, rs) != 0) {
 		gateway_unadmit(job->place);
 	} else {
 		rs->handoff = job;
@@ -405,7 +405,8 @@ void api_gw_call(struct api_ctx *ctx, const struct request *rq, char **params, s
 	(void)params;
 	/* Matched as the router matched it (its segments decoded). */
 	for (size_t i = 0; k != NULL && route == NULL && i < k->nroutes; i++)
-		if (k->routes[i].upstream != NULL && urlpath_match(k->routes[i].path, rq->path, decoded, 0, &n) == URLPATH_MATCH)
+		if (k->routes[i].upstream != NULL && !k->routes[i].object &&
+		    urlpath_match(k->routes[i].path, rq->path, decoded, 0, &n) == URLPATH_MATCH)
 			route = &k->routes[i];
 	if (route == NULL) {
 		api_error(rs, CD_E_NOT_FOUND, NULL, "no such gateway route");

@@ -61,7 +61,7 @@ static int multiplied(const struct gw_job *job, struct price *p, struct response
  * [gateway] provider_objects = on (one tenant to the provider's org), held at
  * the model's max_input_tokens, refused when its row has none. */
 /* previous_response_id: only a response this account received through
- * creditd (sql/045), held at the model's max_input_tokens like any
+ * creditd (sql/061, gateway_objects), held at the model's max_input_tokens like any
  * stored input (docs/gateway.md, "previous_response_id"). 0, or -1 with rs filled. */
 static int previous_response(struct api_ctx *ctx, struct gw_job *job, const struct price *p, struct response *rs)
 {
@@ -70,8 +70,10 @@ static int previous_response(struct api_ctx *ctx, struct gw_job *job, const stru
 	int owned = 0;
 	if (job->ask.previous_response[0] == '\0' || job->byok)
 		return 0;
-	enum cd_err rc = gateway_response_in_flight(job->account, job->ask.previous_response) ? (owned = 1, CD_OK)
-		       : ledger_gw_response_owned(ctx->db, job->account, job->ask.previous_response, &owned);
+	char provider[LIMIT_CONFIG_NAME_BYTES];
+	enum cd_err rc = gateway_response_in_flight(job->account, job->ask.previous_response, NULL, 0) ? (owned = 1, CD_OK)
+		       : ledger_gw_object_find(ctx->db, job->account, LEDGER_GW_RESPONSE, job->ask.previous_response, &owned,
+					       provider, sizeof(provider));
 	if (rc != CD_OK)
 		api_error(rs, rc, NULL, "%s", errors_strerror(rc));
 	else if (!owned)

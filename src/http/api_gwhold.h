@@ -1,5 +1,8 @@
-/* api_gwhold.h: what api_gateway.c takes from api_gwhold.c: a call's
- * hold figured, then authorized. */
+/* api_gwhold.h: what the gateway's handlers share: what api_gateway.c
+ * takes from api_gwhold.c (a call's hold figured, then authorized), and
+ * what api_gwobjects.c (the object routes) takes from api_gateway.c
+ * (who pays, the headers forwarded, a place among max_streams, a free
+ * call counted). */
 #ifndef CREDITD_API_GWHOLD_H
 #define CREDITD_API_GWHOLD_H
 #include "api.h"
@@ -14,4 +17,17 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 /* Authorizes the hold of r; the granted output (a shrunk hold's) becomes
  * the cap sent. 0, or -1 with the refusal in rs. */
 int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
+
+/* Who pays (docs/gateway.md, "Who pays"): a bound key's account (and a
+ * gateway key's member), else Creditd-Account (and Creditd-Member), into
+ * job. 0, or -1 with rs filled. */
+int api_gw_payer(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs);
+/* The client's headers the job's kind forwards, each checked, into job. 0, or -1 with rs filled. */
+int api_gw_forwarded(const struct request *rq, struct gw_job *job, struct response *rs);
+/* A place among [gateway] max_streams within the key's, the account's and
+ * the buffers' shares (job->place). 0, or -1 with rs filled (503, 429). */
+int api_gw_admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs);
+/* A free call counted against its account's (and member's) request
+ * rates, the account checked active; nothing held. 0, or -1 with rs filled. */
+int api_gw_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs);
 #endif

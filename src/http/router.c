@@ -119,6 +119,13 @@ static const struct route routes[] = {
 	{"POST", "/openai/v1/embeddings", ROUTE_GATEWAY, api_gw_call, "gw_openai_embeddings", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models", ROUTE_GATEWAY, api_gw_models, "gw_openai_models", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/models/*", ROUTE_GATEWAY, api_gw_model, "gw_openai_model", FOREIGN_LOOKUP},
+	/* A response the key's account made through creditd: free, at its provider. */
+	{"GET", "/openai/v1/responses/*", ROUTE_GATEWAY, api_gw_object, "gw_openai_response_get", FOREIGN_LOOKUP},
+	{"DELETE", "/openai/v1/responses/*", ROUTE_GATEWAY, api_gw_object, "gw_openai_response_delete", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/responses/*/input_items", ROUTE_GATEWAY, api_gw_object, "gw_openai_response_input_items",
+	 FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/responses/*/cancel", ROUTE_GATEWAY, api_gw_object, "gw_openai_response_cancel",
+	 FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages/count_tokens", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_count_tokens",
 	 FOREIGN_LOOKUP},

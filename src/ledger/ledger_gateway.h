@@ -1,13 +1,14 @@
 /* ledger_gateway.h: the ledger's operations the gateway calls beside the
  * guard's (ledger.h includes it at its end; it is part of that contract,
  * kept apart so that ledger.h stays readable): an end user's gateway
- * keys, the Responses ids a call kept, a hold's renewal while its call
- * runs, what a call was charged for beyond tokens, and one hold as GET
- * /v1/holds/{hold_id} shows it. Implemented in ledger_gwkeys.c and
- * ledger_gwcalls.c. */
+ * keys, the provider objects its calls made, a hold's renewal while its
+ * call runs, what a call was charged for beyond tokens, and one hold as GET
+ * /v1/holds/{hold_id} shows it. Implemented in ledger_gwkeys.c,
+ * ledger_gwobjects.c and ledger_gwcalls.c. */
 #ifndef CREDITD_LEDGER_GATEWAY_H
 #define CREDITD_LEDGER_GATEWAY_H
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "errors.h"
 
@@ -44,13 +45,36 @@ enum cd_err ledger_gwkey_list(struct store *db, const char *account, int limit, 
  * of this account's, or revoked already). */
 enum cd_err ledger_gwkey_revoke(struct store *db, const char *account, int64_t id, json_t **out,
 				const char **missing);
-/* The Responses API ids the gateway kept (sql/045; docs/gateway.md, "previous_response_id"): keep
- * adds the id of an answer the account received (nothing for ""); owned
- * sets *owned to 1 when the account received response_id within
- * LIMIT_GATEWAY_RESPONSE_DAYS. Each is one transaction on the account's
- * node; the routing the ledger had is kept. */
-enum cd_err ledger_gw_response_keep(struct store *db, const char *account, const char *response_id);
-enum cd_err ledger_gw_response_owned(struct store *db, const char *account, const char *response_id, int *owned);
+/* ---- Provider objects (ledger_gwobjects.c; sql/061; docs/gateway.md, "Provider objects") ----
+ * Every object a provider made through the gateway, with the account
+ * that made it and the provider that holds it: Responses ids today
+ * (previous_response_id names only those, and the object routes reach
+ * only those), files, batches and their outputs to come. No money. Each
+ * operation is one transaction on the account's node; the routing the
+ * ledger had is kept. */
+enum ledger_gw_kind {
+	LEDGER_GW_RESPONSE = 0,		/* a Responses API answer ("resp_...") */
+	LEDGER_GW_FILE,			/* an uploaded file */
+	LEDGER_GW_BATCH,		/* a batch */
+	LEDGER_GW_BATCH_OUTPUT,		/* a batch's output or error file */
+	LEDGER_GW_KINDS
+};
+/* The kind as sql/061's enum names it ("response", ...). */
+const char *ledger_gw_kind_name(enum ledger_gw_kind kind);
+/* Keeps object id of kind, made by provider (its [provider NAME] or
+ * §12's name) for account (external id); nothing for "" or NULL, nothing
+ * new for an id the account has already. */
+enum cd_err ledger_gw_object_keep(struct store *db, const char *account, enum ledger_gw_kind kind, const char *id,
+				  const char *provider);
+/* *owned 1 when account has object id of kind (a response within
+ * LIMIT_GATEWAY_RESPONSE_DAYS: the provider forgets it then), with its
+ * provider copied into provider (cap bytes; "" : a row kept before sql/061
+ * named none); 0 otherwise (another account's id included), provider "". */
+enum cd_err ledger_gw_object_find(struct store *db, const char *account, enum ledger_gw_kind kind, const char *id,
+				  int *owned, char *provider, size_t cap);
+/* Forgets account's object id of kind (the provider said it deleted it);
+ * CD_OK whether it was there or not. */
+enum cd_err ledger_gw_object_forget(struct store *db, const char *account, enum ledger_gw_kind kind, const char *id);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
  * (docs/gateway.md, "it lives as long as the call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */

@@ -154,6 +154,26 @@ const cases = {
     const r = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 5, messages: user });
     return { usage: r.usage };
   },
+  // docs/gateway.md, "Provider objects": a response the account made,
+  // retrieved, its input items listed and deleted through the SDK's own
+  // methods; then gone. OBJECT names another account's response.
+  async openai_response_objects() {
+    const made = await openai.responses.create({ model: "gpt-4o-mini", max_output_tokens: 16,
+      input: [{ role: "user", content: "first words" }, { role: "user", content: "second words" }] });
+    const got = await openai.responses.retrieve(made.id);
+    const items = [];
+    for await (const item of openai.responses.inputItems.list(made.id, { limit: 1, order: "asc" })) items.push(item.id);
+    const deleted = await openai.responses.delete(made.id);
+    const after = await error(() => openai.responses.retrieve(made.id), OpenAI.NotFoundError);
+    return { id: made.id, retrieved: got.id, text: got.output_text, status: got.status, items,
+             deleted: deleted ?? null, after };
+  },
+  async openai_response_foreign() {
+    const id = process.env.OBJECT;
+    return { retrieve: await error(() => openai.responses.retrieve(id), OpenAI.NotFoundError),
+             items: await error(() => openai.responses.inputItems.list(id), OpenAI.NotFoundError),
+             delete: await error(() => openai.responses.delete(id), OpenAI.NotFoundError) };
+  },
   async anthropic_402() {
     return error(() => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 20, messages: user }), Anthropic.APIError);
   },

@@ -1,20 +1,14 @@
 /* ledger_gwcalls.c: what the gateway keeps of its calls beside their
- * money (docs/gateway.md): the Responses API ids each account received
- * (sql/045: previous_response_id names only a response the same account
- * received through creditd), and the renewal of the holds of calls still
- * in flight. Each one transaction on the account's node. */
+ * money (docs/gateway.md): the renewal of the holds of calls still in
+ * flight, what a call was charged for beyond its tokens, and one hold as
+ * GET /v1/holds/{hold_id} shows it (the objects its calls made are
+ * ledger_gwobjects.c's). Each one transaction on the account's node. */
 #include "ledger_int.h"
 #include "ledger_rows.h"
 #include "ledger_unresolved.h"
 #include "refusal.h"
-#include "timefmt.h"
 #include <assert.h>
 #include <string.h>
-
-static const char SQL_KEEP[] = "INSERT IGNORE INTO gateway_responses (account_id, response_id, created_at) "
-			       "SELECT id, ?, ? FROM accounts WHERE ext_id = ?";
-static const char SQL_OWNED[] = "SELECT 1 FROM accounts a STRAIGHT_JOIN gateway_responses r ON r.account_id = a.id "
-				"WHERE a.ext_id = ? AND r.response_id = ? AND r.created_at >= ?";
 
 /* A pending hold not yet expired lives ttl seconds from now (never less
  * than it had): the hold of a call in flight outlives its ttl as long as
@@ -26,42 +20,27 @@ static const char SQL_BILLED[] = "UPDATE usage_records SET over_hold = ?, servic
 				 "cache_write_1h_tokens = ?, audio_input_tokens = ?, audio_output_tokens = ?, "
 				 "web_search_calls = ?, provider = ?, attempts = ?, usage_unknown = ? WHERE hold_id = ? AND account_id = ?";
 
-struct gw_response_tx {
-	const char *account, *id;
-	int keep;
-	int owned;
+struct gw_call_tx {
+	const char *account;
 	int64_t renew_ttl;		/* > 0: renew hold (account_id, hold) instead */
 	int64_t account_id, hold;
 	const struct ledger_usage_billed *billed;	/* kept on the usage of hold (account_id, hold) instead */
 };
 
-static enum cd_err response_tx(struct store *db, struct gw_response_tx *x)
+static enum cd_err call_tx(struct store *db, struct gw_call_tx *x)
 {
-	int e;
 	const struct ledger_usage_billed *b = x->billed;
 	if (b != NULL)
 		return store_do(db, SQL_BILLED, "usage billed", "isiiiiisiiii", (int64_t)b->over_hold, b->service_tier,
 				    (int64_t)b->long_context, b->cache_write_1h_tokens, b->audio_input_tokens,
 				    b->audio_output_tokens, b->web_search_calls, b->provider, (int64_t)b->attempts,
 				    (int64_t)b->usage_unknown, x->hold, x->account_id);
-	if (x->renew_ttl > 0)
-		return store_do(db, SQL_RENEW, "hold renewal", "iiii", db->now + x->renew_ttl, x->hold, x->account_id,
-				    db->now);
-	if (x->keep)
-		return store_do(db, SQL_KEEP, "response kept", "sis", x->id, db->now, x->account);
-	struct dbstmt *s = store_exec(db, SQL_OWNED, &e, "ssi", x->account, x->id,
-					  db->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY);
-	if (s == NULL)
-		return store_err(db, e, "response lookup");
-	int got = store_fetch(s);
-	if (got < 0)
-		return CD_E_INTERNAL;
-	x->owned = got == 1;
-	return CD_OK;
+	assert(x->renew_ttl > 0);
+	return store_do(db, SQL_RENEW, "hold renewal", "iiii", db->now + x->renew_ttl, x->hold, x->account_id, db->now);
 }
 
 /* One transaction on the account's node, the ledger's routing as it was. */
-static enum cd_err run(struct store *db, struct gw_response_tx *x)
+static enum cd_err run(struct store *db, struct gw_call_tx *x)
 {
 	struct store_tx t;
 	char route[sizeof(db->route)];
@@ -69,35 +48,15 @@ static enum cd_err run(struct store *db, struct gw_response_tx *x)
 	memcpy(route, db->route, sizeof(route));
 	store_route(db, x->account);
 	for (store_tx_init(db, &t); store_tx_next(db, &t);)
-		store_tx_end(db, &t, response_tx(db, x));
+		store_tx_end(db, &t, call_tx(db, x));
 	db->routed = routed;
 	memcpy(db->route, route, sizeof(route));
 	return t.rc;
 }
 
-enum cd_err ledger_gw_response_keep(struct store *db, const char *account, const char *response_id)
-{
-	struct gw_response_tx x = {account, response_id, 1, 0, 0, 0, 0, NULL};
-	assert(account != NULL);
-	if (response_id == NULL || response_id[0] == '\0')
-		return CD_OK;
-	return run(db, &x);
-}
-
-enum cd_err ledger_gw_response_owned(struct store *db, const char *account, const char *response_id, int *owned)
-{
-	struct gw_response_tx x = {account, response_id, 0, 0, 0, 0, 0, NULL};
-	assert(account != NULL);
-	assert(response_id != NULL);
-	enum cd_err rc = run(db, &x);
-	*owned = rc == CD_OK && x.owned;
-	assert(rc == CD_OK || !*owned);	/* not known: not owned */
-	return rc;
-}
-
 enum cd_err ledger_hold_renew(struct store *db, const char *account, const char *hold_id, int64_t ttl_seconds)
 {
-	struct gw_response_tx x = {account, NULL, 0, 0, ttl_seconds, 0, 0, NULL};
+	struct gw_call_tx x = {account, ttl_seconds, 0, 0, NULL};
 	assert(account != NULL);
 	assert(hold_id != NULL);
 	store_holdid_ensure(db);
@@ -111,7 +70,7 @@ enum cd_err ledger_hold_renew(struct store *db, const char *account, const char 
 enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b)
 {
-	struct gw_response_tx x = {account, NULL, 0, 0, 0, 0, 0, b};
+	struct gw_call_tx x = {account, 0, 0, 0, b};
 	assert(b != NULL);
 	assert(hold_id != NULL);
 	store_holdid_ensure(db);

@@ -166,11 +166,34 @@ static void test_hex(void)
 	is_int(urlpath_hex_value('\0'), -1, "NUL is not hex");
 }
 
+/* urlpath_encode: unreserved bytes as they are, every other as %XX;
+ * never cut short. */
+static void test_encode(void)
+{
+	char out[16], back[16];
+	is_int(urlpath_encode("resp_AZaz09-._~", out, sizeof(out)), 0, "unreserved bytes fit");
+	is_str(out, "resp_AZaz09-._~", "unreserved bytes kept");
+	is_int(urlpath_encode("include[]", out, sizeof(out)), 0, "brackets encoded");
+	is_str(out, "include%5B%5D", "'[' and ']' as %%5B %%5D");
+	is_int(urlpath_encode("a/b?c&d", out, sizeof(out)), 0, "delimiters encoded");
+	is_str(out, "a%2Fb%3Fc%26d", "'/', '?', '&' never reach a URL as such");
+	is_int(urlpath_encode("\xc3\xa9 +", out, sizeof(out)), 0, "UTF-8 and a space");
+	is_str(out, "%C3%A9%20%2B", "each byte as %%XX, a space as %%20, '+' as %%2B");
+	is_int(urlpath_decode(out, strlen(out), URLPATH_PLUS_SPACE, back, sizeof(back)), 0, "it decodes");
+	is_str(back, "\xc3\xa9 +", "back to what was encoded");
+	is_int(urlpath_encode("abcdefghijklmno", out, sizeof(out)), 0, "15 bytes and the NUL fit 16");
+	is_int(urlpath_encode("abcdefghijklmnop", out, sizeof(out)), -1, "16 do not: refused, not cut");
+	is_int(urlpath_encode("abcdefghijklm/", out, sizeof(out)), -1, "an escape that would not fit: refused");
+	is_int(urlpath_encode("", out, sizeof(out)), 0, "empty is empty");
+	is_str(out, "", "nothing written");
+}
+
 int main(void)
 {
 	test_match();
 	test_decode();
 	test_query();
 	test_hex();
+	test_encode();
 	return done_testing();
 }

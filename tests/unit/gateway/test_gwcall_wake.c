@@ -34,15 +34,24 @@ void gwcall_ledger_giveback(struct store *lg)
 {
 	(void)lg;
 }
-void gwcall_ledger_id_list(const struct gw_job *job, const char *id)
+void gwcall_ledger_id_list(const struct gw_job *job, const char *id, const char *provider)
 {
 	(void)job;
 	(void)id;
+	(void)provider;
 }
-void gwcall_ledger_keep_response(const struct gw_job *job, const struct gw_usage *u)
+void gwcall_ledger_keep_response(const struct gw_job *job, const char *provider, const struct gw_usage *u)
 {
 	(void)job;
+	(void)provider;
 	(void)u;
+}
+void gwcall_ledger_forget(const struct gw_job *job, int status, const char *body, size_t len)
+{
+	(void)job;
+	(void)status;
+	(void)body;
+	(void)len;
 }
 int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct price *named)
 {
@@ -52,10 +61,11 @@ int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct
 	return 0;
 }
 static int settles;
-enum cd_err gwcall_ledger_charge(const struct gw_job *job, const struct gw_usage *u, int64_t extra_raw,
-				 const char *reason, int64_t *charged, int64_t *balance)
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider, const struct gw_usage *u,
+				 int64_t extra_raw, const char *reason, int64_t *charged, int64_t *balance)
 {
 	(void)job;
+	(void)provider;
 	(void)u;
 	(void)extra_raw;
 	(void)reason;
@@ -80,10 +90,12 @@ int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 	(void)ttl;
 	return 0;
 }
-int gwcall_response_in_flight(const char *account, const char *id)
+int gwcall_response_in_flight(const char *account, const char *id, char *provider, size_t cap)
 {
 	(void)account;
 	(void)id;
+	(void)provider;
+	(void)cap;
 	return 0;
 }
 
