@@ -110,7 +110,7 @@ static int new_row(const char *model, const struct wanted *w, struct price_row *
 	 * no token"). */
 	int media = priced && !pricing_prices_tokens(&was) && !any;
 	for (int f = 0; f < TOKEN_FIELDS; f++) {
-		v[f] = w->tokens[f] >= 0 ? w->tokens[f] : media ? 0 : priced && pricing_prices_tokens(&was) ? now[f] : -1;
+		v[f] = w->tokens[f] >= 0 ? w->tokens[f] : media ? now[f] : priced && pricing_prices_tokens(&was) ? now[f] : -1;
 		if (v[f] < 0 && f != 1 && f != 4) {
 			fprintf(stderr, "creditctl: price set: %s is not priced yet: give its %s\n", model, token_fields[f]);
 			return -1;
@@ -123,9 +123,12 @@ static int new_row(const char *model, const struct wanted *w, struct price_row *
 		fprintf(stderr, "creditctl: price set: %s\n", err);
 		return -1;
 	}
-	if (priced)
+	if (media)
+		row->price = was;	/* its prompt's text prices kept, if any */
+	else if (priced)
 		row->price.dims = was.dims;
 	row->price.dims.no_tokens = media;
+	row->price.dims.text_input &= media;
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		if (w->dims[d] != -1)
 			pricing_dim_put(&row->price, d, w->dims[d] == -2 ? -1 : w->dims[d]);

@@ -105,6 +105,36 @@ static int json_dims(const char *path, size_t entry, const char *name, json_t *e
 	return 0;
 }
 
+/* A media row's prompt text prices in a list entry: none when its input
+ * price is null or absent, else the input price and the cached input's
+ * and cache write's (each the input price when null or absent). 0, or -1
+ * said. */
+static int json_media_text(const char *path, size_t entry, const char *name, json_t *e, struct price *p)
+{
+	static const char *const keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
+					   "cache_write_micros_per_mtok"};
+	int64_t *const to[] = {&p->input_micros_per_mtok, &p->cached_input_micros_per_mtok,
+			       &p->cache_write_micros_per_mtok};
+	assert(!pricing_prices_tokens(p));
+	for (int k = 0; k < 3; k++) {
+		json_t *f = json_object_get(e, keys[k]);
+		if (f == NULL || json_is_null(f)) {
+			if (k == 0)
+				return 0;	/* no text price */
+			*to[k] = p->input_micros_per_mtok;
+			continue;
+		}
+		if (!json_is_integer(f) || json_integer_value(f) < 0) {
+			fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be a non-negative integer or null; nothing "
+				"imported\n", path, entry, name, keys[k]);
+			return -1;
+		}
+		*to[k] = (int64_t)json_integer_value(f);
+	}
+	p->dims.text_input = 1;
+	return 0;
+}
+
 /* A list of {model, input_micros_per_mtok, ...} in micros;
  * cache_write_micros_per_mtok and the dimensions may be absent. */
 static int read_json_list(json_t *root, const char *path, struct rows *r)
@@ -118,14 +148,11 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 		const char *name = json_string_value(json_object_get(e, "model"));
 		int64_t v[5] = {0, 0, 0, 0, PRICING_NO_CACHE_WRITE};
 		struct price_row *row;
-		/* Every token field null (the cache write's may be absent): a
-		 * media row, as GET /v1/models lists one (docs/decisions.md, "A
-		 * media row prices no token"). */
-		int media = 1;
-		for (int k = 0; k < 5; k++) {
-			json_t *f = json_object_get(e, micros_keys[k]);
-			media &= json_is_null(f) || (k == 4 && f == NULL);	/* cache write: absent is none */
-		}
+		/* Output price and max_output_tokens null: a media row, as GET
+		 * /v1/models lists one (docs/decisions.md, "A media row prices no
+		 * token"). */
+		int media = json_is_null(json_object_get(e, micros_keys[2])) &&
+			    json_is_null(json_object_get(e, micros_keys[3]));
 		for (int k = 0; k < 5 && !media; k++) {
 			json_t *f = json_object_get(e, micros_keys[k]);
 			if (k == 4 && f == NULL)
@@ -142,7 +169,8 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 			return -1;
 		}
 		if ((row = json_model(path, i + 1, name, v, media, r)) == NULL ||
-		    json_dims(path, i + 1, name, e, &row->price) != 0)
+		    json_dims(path, i + 1, name, e, &row->price) != 0 ||
+		    (media && json_media_text(path, i + 1, name, e, &row->price) != 0))
 			return -1;
 	}
 	return 0;
@@ -254,13 +282,14 @@ static const char *dim_text(const struct price *p, enum price_dim d, char buf[24
 
 /* Token field k of p (input, cached input, output, max output tokens,
  * cache write) as creditctl prints it: the number, or "none" on a media
- * row, which prices no token (docs/decisions.md). */
+ * row, which prices no token (docs/decisions.md), but for the text
+ * prices (input, cached input, cache write) of one pricing them. */
 static const char *token_text(const struct price *p, int k, char buf[24])
 {
 	const int64_t v[] = {p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->output_micros_per_mtok,
 			     p->max_output_tokens, p->cache_write_micros_per_mtok};
 	assert(k >= 0 && k < 5);
-	if (!pricing_prices_tokens(p))
+	if (!pricing_prices_tokens(p) && !(k != 2 && k != 3 && pricing_prices_text_input(p)))
 		snprintf(buf, 24, "none");
 	else
 		snprintf(buf, 24, "%" PRId64, v[k]);

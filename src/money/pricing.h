@@ -88,6 +88,12 @@ struct price_dims {
 	 * call there would be charged 0. 0 (every row with token prices,
 	 * and every price made with PRICING_NO_DIMS): they are prices. */
 	int no_tokens;
+	/* On a media row, 1 when its input, cached-input and cache-write
+	 * prices are priced: the text tokens of a media call's prompt
+	 * (gpt-image-1's input_cost_per_token), which its route bills; still
+	 * no token route takes the row. 0: NULL too. Always 0 on a row with
+	 * token prices. */
+	int text_input;
 };
 /* The initializer of a struct price's dims when none is priced. */
 #define PRICING_NO_DIMS {0}
@@ -127,6 +133,10 @@ void pricing_dim_put(struct price *p, enum price_dim d, int64_t v);
  * Anthropic's messages) may hold and charge a call at it; 0 for a media
  * row (dims.no_tokens). */
 int pricing_prices_tokens(const struct price *p);
+/* 1 when p's input, cached-input and cache-write prices are prices: a
+ * row with token prices, or a media row pricing its prompt's text
+ * (dims.text_input). */
+int pricing_prices_text_input(const struct price *p);
 /* 1 when a and b are the same price, every field and dimension. */
 int pricing_same(const struct price *a, const struct price *b);
 

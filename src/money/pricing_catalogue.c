@@ -307,11 +307,31 @@ static const struct media_key *media_key_of(const char *key, enum media_mode mod
 }
 
 /* A media row (docs/decisions.md, "A media row prices no token"): the
- * name checked as a CSV line's is, no token price, dimensions to come. */
-static int read_media(const char *name, struct pricing_entry *out)
+ * name checked as a CSV line's is, no token price but its prompt's text
+ * where the entry gives input_cost_per_token (gpt-image-1's: then
+ * cache_read_input_token_cost, else the input price, and
+ * cache_creation_input_token_cost, else the input price; a moderation
+ * model's are not read: it is free), dimensions to come. */
+static int read_media(const char *name, const json_t *e, enum media_mode mode, struct pricing_entry *out)
 {
+	static const size_t text[] = {0, 1, 3};	/* base_keys: input, cache read, cache write */
+	int64_t v[3];
 	assert(name != NULL);
-	return pricing_media_row(name, &out->row, out->why, sizeof(out->why)) == 0 ? 0 : 1;
+	if (pricing_media_row(name, &out->row, out->why, sizeof(out->why)) != 0)
+		return 1;
+	if (json_object_get(e, base_keys[0]) == NULL || mode == MODE_MODERATION)
+		return 0;	/* no text price, or free */
+	for (size_t k = 0; k < COUNT(text); k++) {
+		const json_t *f = json_object_get(e, base_keys[text[k]]);
+		if (price_of(f != NULL ? f : json_object_get(e, base_keys[0]), 12, &v[k]) != 0)
+			return skip(out, "%s is not a price in whole micros per million tokens", base_keys[text[k]]);
+	}
+	out->row.price.input_micros_per_mtok = v[0];
+	out->row.price.cached_input_micros_per_mtok = v[1];
+	out->row.price.cache_write_micros_per_mtok = v[2];
+	out->row.price.dims.text_input = 1;
+	assert(pricing_prices_text_input(&out->row.price) && !pricing_prices_tokens(&out->row.price));
+	return 0;
 }
 
 /* 1 when a media row prices what a media route bills: pixels, image
@@ -360,14 +380,17 @@ static int read_facts(const json_t *e, struct pricing_entry *out)
 }
 
 /* A billing key read_dims neither reads nor names: one of the base keys
- * of a row with token prices (read already), and a moderation model's
+ * of a row with token prices (read already), a text price of a media row
+ * pricing its prompt's text (read already), and a moderation model's
  * token price of 0 (its row is free: docs/decisions.md). */
-static int read_already(const char *key, const json_t *value, enum media_mode mode, int tokens)
+static int read_already(const char *key, const json_t *value, enum media_mode mode, int tokens, const struct price *p)
 {
 	int base = 0;
 	int64_t v;
 	for (size_t i = 0; i < COUNT(base_keys); i++)
 		base |= strcmp(key, base_keys[i]) == 0;
+	if (base && p->dims.text_input && strcmp(key, base_keys[2]) != 0)
+		return 1;
 	return base && (tokens || (mode == MODE_MODERATION && price_of(value, 12, &v) == 0 && v == 0));
 }
 
@@ -398,7 +421,8 @@ static int read_dims(const json_t *e, enum media_mode mode, int tokens, struct p
 				continue;
 		}
 		if (d < 0) {
-			if (read_already(key, value, mode, tokens) || !pricing_catalogue_billing_key(key, value))
+			if (read_already(key, value, mode, tokens, &out->row.price) ||
+			    !pricing_catalogue_billing_key(key, value))
 				continue;
 			if (out->n_unapplied == PRICING_UNAPPLIED_MAX)
 				return skip(out, "more than %d billing keys creditd does not apply", PRICING_UNAPPLIED_MAX);
@@ -437,7 +461,7 @@ int pricing_catalogue_entry(const char *name, const json_t *entry, struct pricin
 	if (!tokens && mode == MODE_OTHER)
 		return skip(out, "%s is missing: not priced per token",
 			    json_object_get(entry, base_keys[0]) == NULL ? base_keys[0] : base_keys[2]);
-	if ((tokens ? read_base(name, entry, out) : read_media(name, out)) != 0 || read_facts(entry, out) != 0 ||
+	if ((tokens ? read_base(name, entry, out) : read_media(name, entry, mode, out)) != 0 || read_facts(entry, out) != 0 ||
 	    read_dims(entry, mode, tokens, out) != 0 ||
 	    (!tokens && mode != MODE_MODERATION && !prices_media(&out->row.price) &&
 	     skip(out, "an %s model with no price creditd applies", media_modes[mode]))) {

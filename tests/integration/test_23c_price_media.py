@@ -71,8 +71,11 @@ REFUSED = {
     "stability/inpaint": "input_cost_per_token is missing: not priced per token",  # mode image_edit
     "medlm-large": "input_cost_per_token is missing: not priced per token",  # mode chat, per character
 }
-# gpt-image-1's token prices on a media row: named, never applied.
-UNAPPLIED = {"input_cost_per_token": {"gpt-image-1"}, "cache_read_input_token_cost": {"gpt-image-1"}}
+# gpt-image-1's prompt text: priced on its media row (input, cache read,
+# cache write the input price), no output token price.
+TEXT = {"gpt-image-1": {"input_micros_per_mtok": 5000000, "cached_input_micros_per_mtok": 1250000,
+                        "cache_write_micros_per_mtok": 5000000, "output_micros_per_mtok": None,
+                        "max_output_tokens": None}}
 
 
 def catalogue():
@@ -98,6 +101,11 @@ def want(name, e):
         if key in e and not (key == "input_cost_per_image" and e["mode"] != "image_generation"):
             dims[column] = scaled(e[key], power)
     dims["max_input_tokens"] = e.get("max_input_tokens")
+    if name in MEDIA_ROWS and e.get("mode") != "moderation" and "input_cost_per_token" in e:
+        inp = scaled(e["input_cost_per_token"], 12)
+        cached = scaled(e.get("cache_read_input_token_cost", e["input_cost_per_token"]), 12)
+        return {"input_micros_per_mtok": inp, "cached_input_micros_per_mtok": cached,
+                "cache_write_micros_per_mtok": inp, "output_micros_per_mtok": None, "max_output_tokens": None}, dims
     if name in MEDIA_ROWS:
         return {t: None for t in TOKENS}, dims
     inp = scaled(e["input_cost_per_token"], 12)
@@ -161,7 +169,7 @@ def test_the_catalogue_s_media_rows_are_priced_or_refused_each_as_it_says():
     check("imported %d price rows" % len(MEDIA_ROWS | TOKEN_ROWS) in out, "each priced entry imported: %r" % out)
     keys, skipped = report(out, prefix)
     eq(skipped, REFUSED, "each refused entry named, with why")
-    eq(keys, UNAPPLIED, "a media row's token prices named as not applied")
+    eq(keys, {}, "every billing key of these entries applied")
     rows = listed()
     for name in sorted(MEDIA_ROWS | TOKEN_ROWS):
         tokens, dims = want(name, entries[name])
@@ -175,6 +183,8 @@ def test_the_catalogue_s_media_rows_are_priced_or_refused_each_as_it_says():
     eq(rows[prefix + "/whisper-1"]["input_micros_per_ksec"], 100000, "0.0001 a second")
     eq(rows[prefix + "/tts-1"]["input_micros_per_mchar"], 15000000, "1.5e-05 a character")
     eq(rows[prefix + "/high/1024-x-1024/gpt-image-1"]["output_micros_per_image"], 167000, "0.167 an image")
+    for name, tokens in TEXT.items():
+        eq({t: rows["%s/%s" % (prefix, name)][t] for t in TOKENS}, tokens, "%s: its prompt's text priced" % name)
     omni = rows[prefix + "/omni-moderation-latest"]
     eq([omni[d] for d in MEDIA_DIMS + list(TOKENS)], [None] * (len(MEDIA_DIMS) + len(TOKENS)),
        "a moderation model: a row pricing nothing (free)")
@@ -256,3 +266,27 @@ def test_a_json_list_and_price_set_keep_a_media_row_one():
     got = json.loads(p.stdout)
     eq([got[t] for t in TOKENS], [2500000, 2500000, 2500000, 10000000, 2000], "now a row with token prices")
     eq(got["input_micros_per_mchar"], 30000000, "its media price kept")
+
+
+def test_a_media_row_pricing_its_prompt_s_text_round_trips():
+    """gpt-image-1's row as price list shows it imports back as it was, and
+    price set on it keeps its text prices; a token route still refuses it."""
+    prefix, _ = imported()
+    row = listed()[prefix + "/gpt-image-1"]
+    m = "m" + uuid.uuid4().hex[:8] + "/gpt-image-1"
+    path = stack.path("%s-list.json" % m.replace("/", "-"))
+    with open(path, "w") as f:
+        json.dump([dict(row, model=m)], f)
+    p = creditctl("price", "import", path, check_rc=False)
+    eq(p.returncode, 0, "price list's row imported back: %s%s" % (p.stdout, p.stderr))
+    check(wait_until(lambda: m in listed(), timeout=15), "listed")
+    eq({k: v for k, v in listed()[m].items() if k != "model"}, {k: v for k, v in row.items() if k != "model"},
+       "the same row")
+    got = json.loads(creditctl("price", "set", m, "output_image_micros_per_mtok=32000000").stdout)
+    eq(([got[t] for t in TOKENS], got["output_image_micros_per_mtok"]),
+       ([5000000, 1250000, 5000000, None, None], 32000000), "price set keeps the text prices")
+    reset()
+    acct = new_account("gwtext")
+    openai_error(call("/openai/v1/chat/completions", {"model": m, "messages": [{"role": "user", "content": "hi"}]},
+                      headers={"Creditd-Account": acct}), 400, "invalid_request", "model")
+    eq(received(), [], "nothing forwarded")

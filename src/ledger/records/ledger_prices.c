@@ -61,18 +61,23 @@ static void dims_read(const struct dbstmt *s, unsigned int col, struct price *p)
 			pricing_dim_put(p, d, store_i64(s, col + (unsigned int)d));
 }
 
-/* A row's output price NULL: a media row, whose every token price is
- * (written so by token_bind). */
+/* A row's output price NULL: a media row (written so by token_bind),
+ * pricing its prompt's text when its input price is not NULL. The input
+ * price is two columns before the output's in every read. */
 static void tokens_read(const struct dbstmt *s, unsigned int output_col, struct price *p)
 {
+	assert(output_col >= 2);
 	p->dims.no_tokens = store_null(s, output_col);
+	p->dims.text_input = p->dims.no_tokens && !store_null(s, output_col - 2);
 	assert(!p->dims.no_tokens || p->output_micros_per_mtok == 0);	/* store_i64 reads NULL as 0 */
 }
 
-/* A token price or max_output_tokens: NULL on a media row. */
-static void token_bind(struct db_params *dp, const struct price *p, const int64_t *v)
+/* A token price or max_output_tokens (text: an input, cached-input or
+ * cache-write price): NULL on a media row, but for the text prices of one
+ * that prices them. */
+static void token_bind(struct db_params *dp, const struct price *p, const int64_t *v, int text)
 {
-	store_param_i64_or_null(dp, p->dims.no_tokens ? NULL : v);
+	store_param_i64_or_null(dp, pricing_prices_tokens(p) || (text && pricing_prices_text_input(p)) ? v : NULL);
 }
 
 static void dims_bind(struct db_params *dp, const struct price *p)
@@ -412,9 +417,12 @@ json_t *ledger_price_tokens_json(const struct price *p, json_t *into)
 					    "cache_write_micros_per_mtok", "output_micros_per_mtok", "max_output_tokens"};
 	const int64_t v[] = {p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->cache_write_micros_per_mtok,
 			     p->output_micros_per_mtok, p->max_output_tokens};
+	const int text[] = {1, 1, 1, 0, 0};
 	_Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(names) / sizeof(names[0]), "a name a field");
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		json_object_set_new(into, names[i], pricing_prices_tokens(p) ? json_integer((json_int_t)v[i]) : json_null());
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int priced = pricing_prices_tokens(p) || (text[i] && pricing_prices_text_input(p));
+		json_object_set_new(into, names[i], priced ? json_integer((json_int_t)v[i]) : json_null());
+	}
 	return into;
 }
 
@@ -480,11 +488,11 @@ static enum cd_err import_model(struct store *db, const struct price_row *row)
 	}
 	store_params_init(&dp);
 	store_param_str(&dp, row->name);
-	token_bind(&dp, q, &q->input_micros_per_mtok);
-	token_bind(&dp, q, &q->cached_input_micros_per_mtok);
-	token_bind(&dp, q, &q->output_micros_per_mtok);
-	token_bind(&dp, q, &q->max_output_tokens);
-	token_bind(&dp, q, &q->cache_write_micros_per_mtok);
+	token_bind(&dp, q, &q->input_micros_per_mtok, 1);
+	token_bind(&dp, q, &q->cached_input_micros_per_mtok, 1);
+	token_bind(&dp, q, &q->output_micros_per_mtok, 0);
+	token_bind(&dp, q, &q->max_output_tokens, 0);
+	token_bind(&dp, q, &q->cache_write_micros_per_mtok, 1);
 	dims_bind(&dp, q);
 	store_param_i64(&dp, db->now);
 	if (store_exec_params(db, sql_model, &dp, &e) == NULL)
