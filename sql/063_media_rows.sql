@@ -2,10 +2,12 @@
 -- media row prices no token"). An image, transcription, speech or
 -- moderation model imported from LiteLLM's catalogue without token
 -- prices (dall-e-3's sizes, whisper-1, tts-1, omni-moderation-latest) is
--- priced by its media columns alone (sql/060); its token prices and
--- max_output_tokens are NULL, never 0: creditd reads a NULL output price
--- as "no token route takes this model" (a call there would be charged
--- 0), and GET /v1/models shows them null. Every row priced before keeps
+-- priced by its media columns (sql/060); its output price and
+-- max_output_tokens are NULL, never 0, and so are its input, cached-input
+-- and cache-write prices unless they price its prompt's text
+-- (gpt-image-1's): creditd reads a NULL output price as "no token route
+-- takes this model" (a call there would be charged 0), and GET /v1/models
+-- shows them null. Every row priced before keeps
 -- its numbers. NOT NULL to NULL is an instant change in MariaDB (10.4+):
 -- metadata only.
 ALTER TABLE models

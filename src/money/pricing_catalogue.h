@@ -37,7 +37,8 @@ struct pricing_entry {
  * image_generation, audio_transcription or audio_speech without both
  * token prices, and every moderation entry, is a media row
  * (row.price.no_tokens; docs/decisions.md, "A media row prices no
- * token"): priced by its media keys, input_cost_per_pixel and
+ * token"): priced by its media keys (and its prompt's text by
+ * input_cost_per_token where given: dims.text_input), input_cost_per_pixel and
  * output_cost_per_pixel (micros per 10^9 pixels), input_ and
  * output_cost_per_image_token, output_cost_per_image (and, of
  * image_generation, input_cost_per_image: LiteLLM's name for an image
