@@ -119,7 +119,8 @@ static int new_row(const char *model, const struct wanted *w, struct price_row *
 	/* A new model's cached and cache-write input: its input price. */
 	v[1] = v[1] >= 0 ? v[1] : v[0];
 	v[4] = v[4] >= 0 ? v[4] : v[0];
-	if ((media ? pricing_media_row(model, row, err, sizeof(err)) : pricing_model_row(model, v, row, err, sizeof(err))) != 0) {
+	int bad = media ? pricing_media_row(model, row, err, sizeof(err)) : pricing_model_row(model, v, row, err, sizeof(err));
+	if (bad != 0) {
 		fprintf(stderr, "creditctl: price set: %s\n", err);
 		return -1;
 	}

@@ -75,7 +75,8 @@ static struct price_row *json_model(const char *path, size_t entry, const char *
 	struct price_row *row = row_next(r);
 	if (row == NULL)
 		return NULL;
-	if ((media ? pricing_media_row(name, row, err, sizeof(err)) : pricing_model_row(name, v, row, err, sizeof(err))) != 0) {
+	int bad = media ? pricing_media_row(name, row, err, sizeof(err)) : pricing_model_row(name, v, row, err, sizeof(err));
+	if (bad != 0) {
 		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name, err);
 		return NULL;
 	}
