@@ -21,3 +21,11 @@ ALTER TABLE price_history
   MODIFY COLUMN cached_input_micros_per_mtok BIGINT NULL,
   MODIFY COLUMN output_micros_per_mtok BIGINT NULL,
   MODIFY COLUMN max_output_tokens BIGINT NULL;
+
+-- A provider's own row of a media model (sql/062, created LIKE models
+-- before this) may be one too.
+ALTER TABLE provider_prices
+  MODIFY COLUMN input_micros_per_mtok BIGINT NULL,
+  MODIFY COLUMN cached_input_micros_per_mtok BIGINT NULL,
+  MODIFY COLUMN output_micros_per_mtok BIGINT NULL,
+  MODIFY COLUMN max_output_tokens BIGINT NULL;

@@ -502,7 +502,8 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 #define LIMIT_HOLD_AFTER_KEY_SECONDS 86400
 /* The most days a [retention] key may say: a hundred years. */
 #define LIMIT_RETENTION_MAX_DAYS 36500
-/* Models and actions in the price cache: a deployment prices tens, and
+/* Models (a provider's own row for one counting as one) and actions in
+ * the price cache: a deployment prices tens, and
  * LiteLLM's whole catalogue, imported as it is, about 2,200 (2026); an
  * import that would make more is refused whole (nothing written), and a
  * reload finding more is refused (logged): never cut silently. Looked up

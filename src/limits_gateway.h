@@ -169,6 +169,51 @@
 #define LIMIT_GATEWAY_EMBEDDING_NUMBER_BYTES 24
 #define LIMIT_GATEWAY_EMBEDDING_DIMENSIONS 3072
 #define LIMIT_GATEWAY_EMBEDDING_DIMENSIONS_MAX 65536
+/* Speech (docs/gateway.md, "Audio and speech"): OpenAI's reference caps
+ * audio/speech's "input" at 4,096 characters; creditd counts them as
+ * Unicode code points (what the provider's "characters" are, and what it
+ * bills tts-1 by), and refuses more before anything is held. */
+#define LIMIT_GATEWAY_SPEECH_CHARS_MAX 4096
+/* A form's Content-Type, sent upstream as the client sent it (its
+ * boundary is the body's): "multipart/form-data; boundary=" and at most 70
+ * characters (RFC 2046), with room for a charset parameter. */
+#define LIMIT_GATEWAY_CONTENT_TYPE_BYTES 256
+/* A speech model priced by audio tokens (gpt-4o-mini-tts) bills the audio
+ * it writes, and the answer whole (not streamed) reports no usage: the
+ * hold bounds it from the input's characters. OpenAI bills audio output
+ * at 20 tokens a second (docs/gateway.md, "The estimate"); read aloud at
+ * the slowest speed the reference allows (0.25), a Latin character takes
+ * about 0.27 s (15 a second at 1.0) and a CJK one about 1 s (4 a second):
+ * 1 s a character is the worst rate, 20 tokens a character. Audio past it
+ * (instructions asking long pauses) is charged as reported and flagged
+ * over_hold; a whole answer is charged the hold. */
+#define LIMIT_GATEWAY_SPEECH_AUDIO_TOKENS_PER_CHAR 20
+/* The lowest bitrate, in bits a second, of each audio format OpenAI's
+ * transcription takes (docs/gateway.md, "Audio and speech"): a file's
+ * bytes at its format's lowest bitrate are the most seconds it can hold,
+ * the bound whisper-1 (priced by the second) is held at. Each is the
+ * lowest rate of the codecs the format carries that the provider's
+ * decoder (FFmpeg) reads:
+ * - mp3, mpeg, mpga: MPEG Layer III's lowest table bitrate, 8 kbit/s
+ *   (MPEG-2 LSF, ISO/IEC 13818-3, and MPEG 2.5);
+ * - mp4, m4a: AMR-NB's lowest mode in an MP4 (3GPP TS 26.071), 4.75 kbit/s,
+ *   below AAC's ~8;
+ * - ogg: Speex's narrowband lowest mode, 2.15 kbit/s (below Opus's 6 and
+ *   Vorbis's ~45);
+ * - webm: Opus's lowest, 6 kbit/s (RFC 6716; WebM carries Opus or Vorbis);
+ * - wav: G.723.1's 5.3 kbit/s in a RIFF WAVE (below PCM's 64 at 8 kHz
+ *   8-bit, GSM 6.10's 13 and IMA ADPCM's 32);
+ * - flac: lossless, with no rate of its own: a frame of a single constant
+ *   value (silence) is ~10 bytes for up to 4,608 samples at 8 kHz (the
+ *   blocking most encoders use), 140 bit/s.
+ * A stream that goes lower (Opus's DTX or FLAC's constant frames over
+ * long silence) holds more seconds than its bytes say: charged as the
+ * answer reports them (json's usage.seconds, verbose_json's duration),
+ * flagged over_hold; text, srt and vtt answers report none and are
+ * charged the bound. A format not in the table is refused. */
+#define LIMIT_GATEWAY_AUDIO_BITRATES(X) \
+	X("flac", 140) X("mp3", 8000) X("mp4", 4750) X("mpeg", 8000) X("mpga", 8000) X("m4a", 4750) \
+	X("ogg", 2150) X("wav", 5300) X("webm", 6000)
 /* A document page's text in the hold (docs/gateway.md, "Documents are
  * held by their pages"): the providers bill each PDF page as an image
  * (LIMIT_GATEWAY_IMAGE_TOKENS) plus the text read from it; Anthropic
@@ -188,4 +233,19 @@
  * 600), and more than LIMIT_TOKENS_MAX at LIMIT_GATEWAY_PAGE_TOKENS a
  * page: a PDF with more is held at max_input_tokens, as an uncountable one. */
 #define LIMIT_GATEWAY_PDF_PAGES 100000
+/* A multipart/form-data body's parts (gwmultipart.h; docs/gateway.md,
+ * "Multipart bodies"): OpenAI's largest form, images/edits, has about 17
+ * fields and up to 16 images (image[]); a transcription about 15 fields
+ * with up to 4 known speakers and 4 of their samples. 64 holds any of
+ * them twice over, and keeps the duplicate check (each name against the
+ * ones before it) and the caller's array of parts (64 * 80 bytes) small. */
+#define LIMIT_GATEWAY_MULTIPART_PARTS 64
+/* One part's header block, its blank line included: the SDKs and curl
+ * write ~100-300 bytes (Content-Disposition with a name and a filename,
+ * Content-Type); a filename of 255 UTF-8 bytes percent-escaped throughout
+ * is 765. 8 KiB is past any of those and bounds the scan for its end. */
+#define LIMIT_GATEWAY_MULTIPART_HEADER_BYTES (8 * 1024)
+/* A part's name: the providers' longest is "known_speaker_references[]"
+ * (26 characters); a longer one is no field any route knows. */
+#define LIMIT_GATEWAY_MULTIPART_NAME_BYTES 128
 #endif

@@ -12,6 +12,8 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
                               OpenAI's stored responses (those it answered)
   POST /v1/messages           Anthropic Messages
   POST /v1/messages/count_tokens  Anthropic's token count (not streamed)
+  POST /v1/audio/speech, /v1/audio/transcriptions, /v1/moderations
+                              OpenAI's audio and moderations (fake_provider_audio.py)
 so a gateway is configured with openai_base_url = http://HOST:PORT/v1 and
 anthropic_base_url = http://HOST:PORT.
 
@@ -41,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fake_provider_shapes as shapes  # noqa: E402
+import fake_provider_audio as audio  # noqa: E402
 
 STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}, "gate": threading.Event(),
          "responses": {}}
@@ -201,6 +204,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body_bytes()
         if self.path.startswith("/_"):
             return self.control(body)
+        if self.path.split("?", 1)[0] in audio.ROUTES:
+            return audio.handle(self, audio.ROUTES[self.path.split("?", 1)[0]], body,
+                                shapes.openai_auth(self.headers, self.server.openai_key), take_mode)
         route = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
                  "/v1/messages": "messages", "/v1/messages/count_tokens": "count_tokens"}.get(
                      self.path.split("?", 1)[0])

@@ -33,6 +33,9 @@ const ROUTES = {
 	"openai.chat": [["openai/resources/chat/completions/completions.d.ts", "ChatCompletionCreateParamsBase"]],
 	"openai.responses": [["openai/resources/responses/responses.d.ts", "ResponseCreateParamsBase"]],
 	"openai.embeddings": [["openai/resources/embeddings.d.ts", "EmbeddingCreateParams"]],
+	"openai.speech": [["openai/resources/audio/speech.d.ts", "SpeechCreateParams"]],
+	"openai.moderations": [["openai/resources/moderations.d.ts", "ModerationCreateParams"]],
+	"openai.transcriptions": [["openai/resources/audio/transcriptions.d.ts", "TranscriptionCreateParamsBase"]],
 	"anthropic.messages": [
 		["@anthropic-ai/sdk/resources/messages/messages.d.ts", "MessageCreateParamsBase"],
 		["@anthropic-ai/sdk/resources/beta/messages/messages.d.ts", "MessageCreateParamsBase"],

@@ -4,14 +4,7 @@
 #include <assert.h>
 #include <stddef.h>
 
-struct err_row {
-	int status;
-	const char *type;
-	const char *code;
-	const char *text;
-};
-
-static const struct err_row err_table[CD_E__COUNT] = {
+static const struct errors_row err_table[CD_E__COUNT] = {
 	[CD_OK] = {200, NULL, NULL, "success"},
 	[CD_E_INVALID] = {400, "invalid_request_error", "invalid_request", "invalid request"},
 	[CD_E_UNAUTHORIZED] = {401, "authentication_error", "unauthorized", "missing or wrong API key"},
@@ -41,17 +34,17 @@ static const struct err_row err_table[CD_E__COUNT] = {
 	[CD_E_INTERNAL] = {500, "api_error", "internal_error", "internal error"},
 };
 
-static const struct err_row *row_of(enum cd_err e)
+const struct errors_row *errors_row(enum cd_err e)
 {
 	assert(e >= 0);
 	assert(e < CD_E__COUNT);
 	return &err_table[e];
 }
 
-const char *errors_strerror(enum cd_err e) { return row_of(e)->text; }
-int errors_status(enum cd_err e) { return row_of(e)->status; }
-const char *errors_type(enum cd_err e) { return row_of(e)->type; }
-const char *errors_code(enum cd_err e) { return row_of(e)->code; }
+const char *errors_strerror(enum cd_err e) { return errors_row(e)->text; }
+int errors_status(enum cd_err e) { return errors_row(e)->status; }
+const char *errors_type(enum cd_err e) { return errors_row(e)->type; }
+const char *errors_code(enum cd_err e) { return errors_row(e)->code; }
 
 const char *errors_http_reason(int status)
 {

@@ -38,6 +38,17 @@ enum cd_err {
 	CD_E__COUNT
 };
 
+/* An error's answer, its one row of the table: the HTTP status, error
+ * type and code (docs/api.md, "Errors") and a sentence naming it, for
+ * logs. An answer made of several of them asks for the row once. */
+struct errors_row {
+	int status;
+	const char *type;
+	const char *code;
+	const char *text;
+};
+/* The row of e, static storage. */
+const struct errors_row *errors_row(enum cd_err e);
 /* A sentence naming the error, for logs. Static storage. */
 const char *errors_strerror(enum cd_err e);
 /* HTTP status, error type and error code (docs/api.md, "Errors"). Static storage. */

@@ -403,7 +403,7 @@ static int dispatch(struct store *db, int argc, char **argv, const struct cfg *c
 	if (strcmp(cmd, "plan") == 0)
 		return cmd_plan(db, argc, argv);
 	if (strcmp(cmd, "price") == 0)
-		return ctl_prices_command(db, argc, argv);
+		return ctl_prices_command(db, cfg, argc, argv);
 	if (strcmp(cmd, "reconcile") == 0)
 		return ctl_reconcile(db, argc, argv);
 	if (strcmp(cmd, "verify") == 0)

@@ -1,11 +1,17 @@
-/* ctl_price_set.c: creditctl price set MODEL FIELD=VALUE... (docs/creditctl.md):
- * one model's price, its fields named as GET /v1/models names them. A
- * model already priced keeps every field not named; a new one needs its
- * input, output and max_output_tokens. Checked as a price list's row is
+/* ctl_price_set.c: creditctl price set MODEL [--provider NAME] FIELD=VALUE...
+ * (docs/creditctl.md): one model's price, its fields named as GET
+ * /v1/models names them; with --provider, that provider's own price for
+ * the model (docs/gateway.md, "Which price a call is charged"), a
+ * provider of the config's gateway, for a model with a general price. A
+ * row already priced keeps every field not named (a provider's new row
+ * starts from the general one); a new model needs its input, output and
+ * max_output_tokens. Checked as a price list's row is
  * (pricing_parse_row, pricing_dim_valid) before anything is written; the
  * write is the import's (a changed price enters the model's history). */
 #include "ctl_prices.h"
 #include "ctl_common.h"
+#include "config.h"
+#include "gwconfig.h"
 #include "jsonio.h"
 #include "ledger.h"
 #include "pricing.h"
@@ -92,15 +98,22 @@ static int parse_one(int argc, char **argv, int i, struct wanted *w, int *used)
 	return -1;
 }
 
-/* The model's new row: its price now (if any) with w's fields, checked
- * as a price list's row. 0, or -1 said. */
-static int new_row(const char *model, const struct wanted *w, struct price_row *row)
+/* The model's new row (provider's: "" the general one): its price now
+ * (a provider's new row: the general price) with w's fields, checked as
+ * a price list's row. 0, or -1 said. */
+static int new_row(const char *model, const char *provider, const struct wanted *w, struct price_row *row)
 {
 	struct price was;
 	int64_t margin, v[TOKEN_FIELDS];
 	char err[256];
+	int own;
 	memset(&was, 0, sizeof(was));
-	int priced = ledger_price_model(model, &was, &margin), any = 0;
+	int priced = ledger_price_model_at(model, provider, &was, &margin, &own);
+	if (provider[0] != '\0' && !priced) {
+		fprintf(stderr, "creditctl: price set: %s has no general price: set it first (without --provider)\n", model);
+		return -1;
+	}
+	int any = 0;
 	const int64_t now[TOKEN_FIELDS] = {was.input_micros_per_mtok, was.cached_input_micros_per_mtok,
 					   was.output_micros_per_mtok, was.max_output_tokens, was.cache_write_micros_per_mtok};
 	for (int f = 0; f < TOKEN_FIELDS; f++)
@@ -130,20 +143,23 @@ static int new_row(const char *model, const struct wanted *w, struct price_row *
 		row->price.dims = was.dims;
 	row->price.dims.no_tokens = media;
 	row->price.dims.text_input &= media;
+	snprintf(row->provider, sizeof(row->provider), "%s", provider);
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		if (w->dims[d] != -1)
 			pricing_dim_put(&row->price, d, w->dims[d] == -2 ? -1 : w->dims[d]);
 	return 0;
 }
 
-/* Prints model's entry of the price list (as GET /v1/models lists it)
- * from the loaded cache: 0, or 1 when it is not there. */
-static int price_print(const char *model)
+/* Prints model's entry of the price list (as GET /v1/models lists it;
+ * provider's, "" the general one) from the loaded cache: 0, or 1 when it
+ * is not there. */
+static int price_print(const char *model, const char *provider)
 {
 	json_t *all = ledger_prices_json(""), *m;
 	size_t i;
 	json_array_foreach(json_object_get(all, "data"), i, m)
-		if (jsonio_str(m, "model") != NULL && strcmp(jsonio_str(m, "model"), model) == 0) {
+		if (jsonio_str(m, "model") != NULL && strcmp(jsonio_str(m, "model"), model) == 0 &&
+		    strcmp(jsonio_str(m, "provider") != NULL ? jsonio_str(m, "provider") : "", provider) == 0) {
 			json_incref(m);
 			json_decref(all);
 			return ctl_common_print_json(m);
@@ -153,30 +169,74 @@ static int price_print(const char *model)
 	return 1;
 }
 
-int ctl_price_set(struct store *db, int argc, char **argv)
+int ctl_price_set_provider_known(const struct cfg *cfg, const char *name)
+{
+	const struct gwconfig *gw = gwconfig_of(cfg);
+	for (size_t i = 0; i < gw->nproviders; i++)
+		if (strcmp(gw->providers[i].name, name) == 0)
+			return 1;
+	fprintf(stderr, "creditctl: price: no provider named '%s' in the config's gateway (", name);
+	for (size_t i = 0; i < gw->nproviders; i++)
+		fprintf(stderr, "%s%s", i > 0 ? ", " : "", gw->providers[i].name);
+	fprintf(stderr, "): a provider's price is for a [provider NAME] of the config, openai or anthropic\n");
+	return 0;
+}
+
+/* --provider NAME (or --provider=NAME), anywhere in argv[from..], taken
+ * out of it: the name, "" when not given, NULL when given without one
+ * (said). */
+static const char *provider_take(int *argc, char **argv, int from)
+{
+	for (int i = from; i < *argc; i++) {
+		const char *name = NULL;
+		int used = 1;
+		if (strcmp(argv[i], "--provider") == 0 && i + 1 < *argc) {
+			name = argv[i + 1];
+			used = 2;
+		} else if (strncmp(argv[i], "--provider=", 11) == 0) {
+			name = argv[i] + 11;
+		} else if (strcmp(argv[i], "--provider") != 0) {
+			continue;
+		}
+		if (name == NULL || name[0] == '\0') {
+			fprintf(stderr, "creditctl: price set: --provider wants a provider's name\n");
+			return NULL;
+		}
+		for (int j = i; j + used < *argc; j++)
+			argv[j] = argv[j + used];
+		*argc -= used;
+		return name;
+	}
+	return "";
+}
+
+int ctl_price_set(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
 	struct wanted w;
 	struct price_row row;
+	const char *provider = provider_take(&argc, argv, 3);	/* before MODEL or after it */
 	for (int f = 0; f < TOKEN_FIELDS; f++)
 		w.tokens[f] = -1;
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		w.dims[d] = -1;
 	if (argc < 5) {
-		fprintf(stderr, "usage: creditctl price set MODEL FIELD=VALUE... (a field as GET /v1/models names it; "
-				"a dimension =none is no longer priced)\n");
+		fprintf(stderr, "usage: creditctl price set MODEL [--provider NAME] FIELD=VALUE... (a field as GET "
+				"/v1/models names it; a dimension =none is no longer priced)\n");
 		return 2;
 	}
+	if (provider == NULL || (provider[0] != '\0' && !ctl_price_set_provider_known(cfg, provider)))
+		return 2;
 	for (int i = 4, used; i < argc; i += used)
 		if (parse_one(argc, argv, i, &w, &used) != 0)
 			return 2;
 	enum cd_err rc = ledger_prices_reload(db);
 	if (rc != CD_OK)
 		return ctl_common_fail(db, rc, "price set");
-	if (new_row(argv[3], &w, &row) != 0)
+	if (new_row(argv[3], provider, &w, &row) != 0)
 		return 2;
 	rc = ledger_prices_import(db, &row, 1);
 	if (rc != CD_OK)
 		return ctl_common_fail(db, rc, "price set");
 	rc = ledger_prices_reload(db);
-	return rc == CD_OK ? price_print(argv[3]) : ctl_common_fail(db, rc, "price set");
+	return rc == CD_OK ? price_print(argv[3], provider) : ctl_common_fail(db, rc, "price set");
 }

@@ -20,7 +20,8 @@
 static void price_usage(void)
 {
 	fprintf(stderr, "usage: creditctl price list | price import FILE [--max-increase-pct N] [--force] [--dry-run]\n"
-			"       | price set MODEL FIELD=VALUE... | price history MODEL | price alias PROVIDER_NAME MODEL\n");
+			"       | price set MODEL [--provider NAME] FIELD=VALUE... | price history MODEL\n"
+			"       | price alias PROVIDER_NAME MODEL\n");
 }
 
 
@@ -136,9 +137,32 @@ static int json_media_text(const char *path, size_t entry, const char *name, jso
 	return 0;
 }
 
-/* A list of {model, input_micros_per_mtok, ...} in micros;
+/* An entry's "provider" (docs/creditctl.md: that provider's own price
+ * for the model), a provider of cfg's gateway, into row; absent or null:
+ * the model's general price. 0, or -1 said. */
+static int json_provider(const struct cfg *cfg, const char *path, size_t entry, const char *name, json_t *e,
+			 struct price_row *row)
+{
+	json_t *f = json_object_get(e, "provider");
+	if (f == NULL || json_is_null(f))
+		return 0;
+	const char *provider = json_string_value(f);
+	if (provider == NULL || provider[0] == '\0' || strlen(provider) > PRICING_PROVIDER_MAX) {
+		fprintf(stderr, "creditctl: %s: entry %zu (%s): \"provider\" must be a provider's name; nothing imported\n",
+			path, entry, name);
+		return -1;
+	}
+	if (!ctl_price_set_provider_known(cfg, provider)) {
+		fprintf(stderr, "creditctl: %s: entry %zu (%s): nothing imported\n", path, entry, name);
+		return -1;
+	}
+	snprintf(row->provider, sizeof(row->provider), "%s", provider);
+	return 0;
+}
+
+/* A list of {model, provider?, input_micros_per_mtok, ...} in micros;
  * cache_write_micros_per_mtok and the dimensions may be absent. */
-static int read_json_list(json_t *root, const char *path, struct rows *r)
+static int read_json_list(const struct cfg *cfg, json_t *root, const char *path, struct rows *r)
 {
 	static const char *const micros_keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
 						  "output_micros_per_mtok", "max_output_tokens",
@@ -170,7 +194,7 @@ static int read_json_list(json_t *root, const char *path, struct rows *r)
 			return -1;
 		}
 		if ((row = json_model(path, i + 1, name, v, media, r)) == NULL ||
-		    json_dims(path, i + 1, name, e, &row->price) != 0 ||
+		    json_dims(path, i + 1, name, e, &row->price) != 0 || json_provider(cfg, path, i + 1, name, e, row) != 0 ||
 		    (media && json_media_text(path, i + 1, name, e, &row->price) != 0))
 			return -1;
 	}
@@ -216,7 +240,7 @@ static int read_json_models(json_t *root, struct rows *r, struct report *rep)
  * currency units as LiteLLM publishes them, converted exactly to micros
  * per million tokens (pricing_catalogue.h), what cannot be priced
  * skipped and reported. */
-static int read_json(const char *text, const char *path, struct rows *r, struct report *rep)
+static int read_json(const struct cfg *cfg, const char *text, const char *path, struct rows *r, struct report *rep)
 {
 	json_error_t je;
 	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
@@ -226,7 +250,7 @@ static int read_json(const char *text, const char *path, struct rows *r, struct 
 		return -1;
 	}
 	if (json_is_array(root))
-		rc = read_json_list(root, path, r);
+		rc = read_json_list(cfg, root, path, r);
 	else if (json_is_object(root))
 		rc = read_json_models(root, r, rep);
 	else {
@@ -237,7 +261,7 @@ static int read_json(const char *text, const char *path, struct rows *r, struct 
 	return rc;
 }
 
-static int read_prices(const char *path, struct rows *r, struct report *rep)
+static int read_prices(const struct cfg *cfg, const char *path, struct rows *r, struct report *rep)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
@@ -260,7 +284,7 @@ static int read_prices(const char *path, struct rows *r, struct report *rep)
 		if (all == NULL)
 			fprintf(stderr, "creditctl: %s: unreadable or larger than %d bytes; nothing imported\n", path,
 				LIMIT_PRICE_FILE_BYTES);
-		rc = all == NULL ? -1 : read_json(all, path, r, rep);
+		rc = all == NULL ? -1 : read_json(cfg, all, path, r, rep);
 		free(all);
 		dynbuf_free(&text);
 	} else {
@@ -305,7 +329,7 @@ static void print_change(const struct price_row *row, const struct price *was)
 	static const char *const names[] = {"input", "cached_input", "output", "max_output_tokens", "cache_write"};
 	const struct price *p = &row->price;
 	char a[24], b[24];
-	printf("%s: %s", row->name, was == NULL ? "new: " : "");
+	printf("%s%s%s: %s", row->name, row->provider[0] != '\0' ? " at " : "", row->provider, was == NULL ? "new: " : "");
 	for (int k = 0; k < 5; k++) {
 		if (was == NULL)
 			printf("%s%s %s", k > 0 ? ", " : "", names[k], token_text(p, k, a));
@@ -354,9 +378,12 @@ static int check_rises(const struct rows *r, const char *path, int64_t max_pct, 
 		struct price was;
 		int64_t margin, old_v, new_v;
 		const char *field;
+		int own = 0;
 		if (row->kind != PRICE_ROW_MODEL)
 			continue;
-		if (!ledger_price_model(row->name, &was, &margin)) {
+		/* A provider's row rises from what it has now, a new one from
+		 * nothing (as a new model: the operator's figure). */
+		if (!ledger_price_model_at(row->name, row->provider, &was, &margin, &own) || own != (row->provider[0] != '\0')) {
 			if (dry)
 				print_change(row, NULL);
 			continue;
@@ -379,7 +406,7 @@ static int check_rises(const struct rows *r, const char *path, int64_t max_pct, 
  * catalogue's mistake, or a surprise, is not billed); --dry-run prints
  * what would change and changes nothing. A catalogue's report (entries
  * skipped, billing keys not applied) is printed first, whatever follows. */
-static int price_import(struct store *db, int argc, char **argv)
+static int price_import(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
 	int64_t max_pct = 20;
 	int force = 0, dry = 0, rc = 0, refused = 0;
@@ -399,7 +426,7 @@ static int price_import(struct store *db, int argc, char **argv)
 	struct rows r = {NULL, 0, 0};
 	struct report rep = {json_array(), json_object()};
 	enum cd_err err = CD_OK;
-	if (read_prices(argv[3], &r, &rep) != 0) {
+	if (read_prices(cfg, argv[3], &r, &rep) != 0) {
 		rc = 1;
 		goto out;
 	}
@@ -437,6 +464,8 @@ static void print_price_change(const struct ledger_price_change *c)
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		if (pricing_dim_get(p, d, NULL))
 			printf("  %s %s", pricing_dim_name(d), dim_text(p, d, v));
+	if (c->provider[0] != '\0')
+		printf("  provider %s", c->provider);
 	printf("\n");
 }
 
@@ -465,10 +494,10 @@ static int price_history(struct store *db, const char *model)
 	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "price history");
 }
 
-int ctl_prices_command(struct store *db, int argc, char **argv)
+int ctl_prices_command(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "set") == 0)
-		return ctl_price_set(db, argc, argv);
+		return ctl_price_set(db, cfg, argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "alias") == 0)
 		return ctl_reconcile_price_alias(db, argc, argv);
 	if (argc == 4 && strcmp(argv[2], "history") == 0)
@@ -481,5 +510,5 @@ int ctl_prices_command(struct store *db, int argc, char **argv)
 		price_usage();
 		return 2;
 	}
-	return price_import(db, argc, argv);
+	return price_import(db, cfg, argc, argv);
 }

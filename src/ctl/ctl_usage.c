@@ -25,7 +25,7 @@ void ctl_usage_print(FILE *out)
 		"  export ID [--format csv|json]\n"
 		"  price list\n"
 		"  price import FILE [--max-increase-pct N] [--force] [--dry-run]   (CSV or JSON)\n"
-		"  price set MODEL FIELD=VALUE...\n"
+		"  price set MODEL [--provider NAME] FIELD=VALUE...\n"
 		"  price history MODEL\n"
 		"  price alias PROVIDER_NAME MODEL\n"
 		"  reconcile FILE... [--format openai|anthropic|csv] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"

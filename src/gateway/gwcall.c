@@ -29,6 +29,7 @@
 #include "gwcall_int.h"
 #include "answer.h"
 #include "gwmoney.h"
+#include "gwmoney_audio.h"
 #include "timefmt.h"
 #include "config.h"
 #include "gwconfig.h"
@@ -76,11 +77,16 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	struct gw_asked a = {job->route, job->cap >= 0 ? job->cap : job->ask.output_cap,
 			     job->ask.choices > 0 ? job->ask.choices : 1, job->hold_input};
 	struct price named;
+	struct gw_usage au = *u;	/* an audio call's usage as charged (docs/gateway.md, "Audio and speech") */
+	gwmoney_audio_usage(job->route, &job->ask, &au);
+	u = &au;
 	int other = gwcall_tool_named(job, u, &named);
 	gwmoney_charge(&a, u, d);
-	if (!job->byok && (gwmoney_dims(&job->ask, &job->price, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
-			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : &job->price,
-					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK)) {
+	const struct price *p = &job->prices[c->attempt];	/* the answering provider's (docs/gateway.md) */
+	if (!job->byok && (gwmoney_dims(&job->ask, p, job->searches_held, u, &d->extra_raw, d) != PRICING_OK ||
+			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : p,
+					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK ||
+			   gwmoney_audio_extra(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK)) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		d->extra_raw = 0;
@@ -99,7 +105,8 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 						      : x->tier == PRICING_TIER_FLEX ? "flex" : NULL,
 					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
 					x->audio_output_tokens, x->web_search_calls,
-					c->attempt > 0 ? gwcall_provider(c)->name : NULL, c->attempt + 1, d->usage_unknown};
+					c->attempt > 0 ? gwcall_provider(c)->name : NULL, c->attempt + 1, d->usage_unknown,
+					c->job->price_own[c->attempt] ? gwcall_provider(c)->name : NULL};
 	if (d->usage_unknown) {
 		metrics_gateway_usage_unknown();
 		log_warn("gateway: %s: the provider's usage named tokens creditd does not know: %s", c->job->hold_id,
@@ -111,7 +118,8 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 			 c->job->hold_id, d->why);
 	}
 	if (!b.over_hold && !b.usage_unknown && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
-	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1)
+	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1 &&
+	    b.price_provider == NULL)
 		return;
 	struct store *db = gwcall_ledger_borrow();
 	enum cd_err rc = db != NULL ? ledger_usage_billed(db, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
@@ -133,8 +141,8 @@ static void settle_nothing(struct gwcall *c)
 	struct gw_usage none = {0};
 	struct gw_charge d = {0};
 	int64_t charged, balance;
-	if (gwcall_ledger_charge(c->job, gwcall_provider(c)->name, &none, 0, GW_REASON_PROVIDER_ERROR, &charged,
-				 &balance) != CD_OK)
+	if (gwcall_ledger_charge(c->job, c->attempt, gwcall_provider(c)->name, &none, 0, GW_REASON_PROVIDER_ERROR,
+				 &charged, &balance) != CD_OK)
 		release(c);
 	else
 		keep_billed(c, &d);	/* the providers it tried, when more than one */
@@ -157,7 +165,7 @@ static void end_unresolved(struct gwcall *c, enum provider_result r, const char 
 		 "which creditd does not send again");
 	metrics_gateway_unresolved_call();
 	log_warn("gateway: %s %s: its hold is kept unresolved (creditctl hold resolve)", c->job->hold_id, message);
-	gwcall_ledger_unresolve(c->job);
+	gwcall_ledger_unresolve(c->job, c->attempt);
 	gwcall_error_write_with(c, 504, CD_E_UPSTREAM, message, "x-should-retry: false\r\n");
 }
 
@@ -202,7 +210,7 @@ static void estimated_dims(const struct gwcall *c, struct gw_usage *u)
 {
 	const struct gw_job *job = c->job;
 	const struct gw_usage *seen = &c->stream.usage;
-	u->tier = seen->tier != GW_TIER_STANDARD ? seen->tier : gwmoney_worst_tier(&job->ask, &job->price);
+	u->tier = seen->tier != GW_TIER_STANDARD ? seen->tier : gwmoney_worst_tier(&job->ask, &job->prices[c->attempt]);
 	u->web_searches = seen->web_searches > job->searches_held ? seen->web_searches : job->searches_held;
 	u->cache_write_1h_tokens = seen->cache_write_1h_tokens;
 	u->audio_output_tokens = job->ask.audio != NULL ? u->output_tokens : 0;
@@ -233,7 +241,19 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
 	int whole = r == PROVIDER_OK && !c->whole.failed && !c->over_budget;
-	if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
+	if (gwkind_media(c->job->route) != GW_MEDIA_NONE) {
+		/* Audio bytes or a transcription's text (docs/gateway.md, "Audio
+		 * and speech"), whole, cut, too large or not kept (its tail): its
+		 * usage, else the request's own figures held; by tokens without
+		 * usage, the hold (job->reasoning). Never its bytes as text. */
+		int held = 0;
+		if (gwkind_audio_whole(c->job->route, &c->job->ask, c->over_budget ? c->tail : c->whole.data,
+				       c->over_budget ? c->tail_len : c->whole.len, &u, &held) != 0) {
+			estimate(c, &u);
+			held = 1;
+		}
+		reason = held || !whole ? GW_REASON_ESTIMATED : reason;
+	} else if (c->over_budget && r == PROVIDER_OK && gwshape_usage_tail(c->job->route, c->tail, c->tail_len, &u) == 0) {
 		estimated_dims(c, &u);	/* its usage, read from its tail; beyond tokens the worst asked */
 	} else if (c->over_budget) {
 		estimate(c, &u);	/* every byte it sent counted (on_data), never the hold */
@@ -246,8 +266,8 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 		reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (gwcall_ledger_charge(c->job, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason, &charged,
-				 &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, c->attempt, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason,
+				 &charged, &balance) != CD_OK) {
 		gwcall_error_write(c, 503, CD_E_UNAVAILABLE, "the call was answered but could not be settled: retry");
 		return;
 	}
@@ -319,8 +339,8 @@ static void end_stream(struct gwcall *c)
 			reason = GW_REASON_ESTIMATED;
 	}
 	decide(c, &u, &d);
-	if (gwcall_ledger_charge(c->job, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason, &charged,
-				 &balance) != CD_OK) {
+	if (gwcall_ledger_charge(c->job, c->attempt, gwcall_provider(c)->name, &d.usage, d.extra_raw, reason,
+				 &charged, &balance) != CD_OK) {
 		log_error("gateway: %s: the stream's settle failed: the hold expires at its ttl", c->job->hold_id);
 		return;
 	}

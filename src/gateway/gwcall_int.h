@@ -96,15 +96,17 @@ void gwcall_ledger_forget(const struct gw_job *job, int status, const char *body
  * the one asked, several, or a model not priced per token (none, or a
  * media row: docs/decisions.md). */
 int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct price *named);
-/* Settles job's hold with u under reason (provider: the one that
- * answered, whose Responses id is kept), waiting out a database away
- * for a moment (LIMIT_GATEWAY_SETTLE_TRIES); *charged and *balance from
- * the answer (-1 when unknown). CD_OK, or why not (logged). */
-enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider, const struct gw_usage *u,
+/* Settles job's hold with u under reason at the price of the provider
+ * of try try_of (docs/gateway.md, "Which price a call is charged"; provider:
+ * its name, whose Responses id is kept), waiting out a database away for a
+ * moment (LIMIT_GATEWAY_SETTLE_TRIES); *charged and *balance from the
+ * answer (-1 when unknown). CD_OK, or why not (logged). */
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, int try_of, const char *provider, const struct gw_usage *u,
 				 int64_t extra_raw, const char *reason, int64_t *charged, int64_t *balance);
 /* Keeps job's hold unresolved (docs/gateway.md, "When a provider may
- * already be working"): its input bound's cost its charge, due in
+ * already be working"): its input bound's cost at the price of try
+ * try_of's provider its charge, due in
  * [gateway] unresolved_days; one that cannot be is logged (it then
  * expires at its ttl and is captured in full). Nothing for a BYOK call. */
-void gwcall_ledger_unresolve(const struct gw_job *job);
+void gwcall_ledger_unresolve(const struct gw_job *job, int try_of);
 #endif

@@ -226,8 +226,10 @@ static int headers_of(const struct gwcall *c, struct dynbuf *lines, const char *
 	for (size_t i = 0; i < LIMIT_GATEWAY_KIND_FORWARDED; i++)
 		forwarded[i] = job->forwarded[i];
 	struct gwkind_upstream up = {job->byok ? job->provider_key : p->api_key, forwarded};
+	char type[LIMIT_GATEWAY_CONTENT_TYPE_BYTES + 16];
+	snprintf(type, sizeof(type), "Content-Type: %s", job->content_type[0] != '\0' ? job->content_type : "application/json");
 	dynbuf_reset(lines);
-	if (add_line(lines, "Content-Type: application/json") != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
+	if (add_line(lines, type) != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
 		return -1;
 	for (const char *at = p->headers; !job->byok && *at != '\0';) {
 		size_t n = strcspn(at, "\n");

@@ -6,6 +6,7 @@
 #include "gwcall.h"
 #include "gwcall_int.h"
 #include "gwconfig.h"
+#include "gwmoney_audio.h"
 #include "config.h"
 #include "errors.h"
 #include "keys.h"
@@ -162,7 +163,7 @@ void gwcall_ledger_forget(const struct gw_job *job, int status, const char *body
 }
 
 /* Settles the job's hold with u under reason; *charged and *balance from the answer (-1 when unknown). */
-enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider, const struct gw_usage *u,
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, int try_of, const char *provider, const struct gw_usage *u,
 				 int64_t extra_raw, const char *reason, int64_t *charged, int64_t *balance)
 {
 	unsigned char hash[KEYS_HASH_LEN];
@@ -179,6 +180,13 @@ enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider,
 				 .cached_input_tokens = u->cached_input_tokens, .output_tokens = u->output_tokens,
 				 .cache_write_input_tokens = u->cache_write_tokens, .request_hash = hash,
 				 .settle_reason = reason, .extra_raw = extra_raw};
+	/* Charged at the price of the provider that answered, not the pin
+	 * (the hold's first provider's): docs/gateway.md, "Which price a call
+	 * is charged". */
+	if (!job->byok) {
+		s.price = &job->prices[try_of];
+		s.margin_bps = job->margin;
+	}
 	/* The provider's work is done and billed: a database that is away
 	 * for a moment is waited for (the same hash makes a settle that
 	 * did commit answer as itself). */
@@ -218,16 +226,21 @@ enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider,
 	return rc;
 }
 
-void gwcall_ledger_unresolve(const struct gw_job *job)
+void gwcall_ledger_unresolve(const struct gw_job *job, int try_of)
 {
 	int64_t micros = 0;
 	enum cd_err rc = CD_E_UNAVAILABLE;
 	if (job->hold_id[0] == '\0')
 		return;
-	/* What the provider surely received: its input bound at the pinned
-	 * price (the ledger keeps it at most the hold). */
+	/* What the provider surely received: its input bound at that
+	 * provider's price (the ledger keeps it at most the hold), an audio
+	 * call's characters or seconds held with it (docs/gateway.md, "Audio
+	 * and speech": its input is the text or the file). */
 	struct pricing_tokens bound = {job->hold_input, 0, 0, 0};
-	if (pricing_token_cost(&job->price, job->margin, &bound, &micros) != PRICING_OK)
+	struct price held;
+	int64_t units = 0;
+	if (gwmoney_audio_hold(&job->ask, &job->prices[try_of], &held, &units) != 0 ||
+	    pricing_cost_with_extra(&job->prices[try_of], job->margin, &bound, units, &micros) != PRICING_OK)
 		micros = 0;
 	for (int attempt = 0; attempt < LIMIT_GATEWAY_SETTLE_TRIES && rc == CD_E_UNAVAILABLE; attempt++) {
 		if (attempt > 0) {

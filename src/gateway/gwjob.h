@@ -51,9 +51,8 @@ struct gw_job {
 	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "" : none */
 	int64_t hold_input, hold_output;	/* what the hold covers */
 	int64_t hold_ttl;		/* its ttl (seconds): renewed by that much while the call lives */
-	/* The model's price and margin as the hold pinned them, with the
-	 * dimensions beyond tokens the settle prices the usage's at
-	 * (docs/gateway.md, "What is billed"), and the web searches the hold covers. */
+	/* The model's price and margin as the hold pinned them (its first
+	 * provider's), and the web searches the hold covers. */
 	struct price price;
 	int64_t margin;
 	int64_t searches_held;
@@ -68,6 +67,13 @@ struct gw_job {
 	 * is one provider's). */
 	const struct gwconfig_provider *providers[LIMIT_GATEWAY_ATTEMPTS_MAX];
 	int nproviders;
+	/* The price a try of providers[i] is charged at, with the dimensions
+	 * beyond tokens the settle prices the usage's at (docs/gateway.md,
+	 * "Which price a call is charged", "What is billed"): its own row
+	 * for the model (price_own[i] 1), else the model's general row; the
+	 * hold covers the dearest. */
+	struct price prices[LIMIT_GATEWAY_ATTEMPTS_MAX];
+	unsigned char price_own[LIMIT_GATEWAY_ATTEMPTS_MAX];
 	char provider_key[LIMIT_PROVIDER_KEY_BYTES + 1];	/* a BYOK call's key, sent upstream */
 	/* The client's headers its kind forwards (gwkind.forwarded, in
 	 * that order): "" : not sent by the client. */
@@ -82,6 +88,9 @@ struct gw_job {
 	 * "" for a call's own route. */
 	char object_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	char object_path[LIMIT_GATEWAY_URL_BYTES];
+	/* A form route's Content-Type as the client sent it (its boundary is
+	 * the body's), sent upstream; "" : application/json. */
+	char content_type[LIMIT_GATEWAY_CONTENT_TYPE_BYTES];
 };
 
 #endif

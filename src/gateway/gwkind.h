@@ -116,7 +116,30 @@ struct gw_ask {
 	int tool_model_bad;
 	int64_t tool_model_cap, tool_model_uses;
 	int tool_model_cache_1h;
+	/* The audio routes' own (gwkind_openai_audio.c; docs/gateway.md,
+	 * "Audio and speech"): speech's characters of "input" (Unicode code
+	 * points, as OpenAI counts its 4,096), "instructions" given (static:
+	 * "instructions"; NULL: none); a transcription's file (its bytes, its
+	 * format's place in the bitrate table, -1: none the table knows) and
+	 * response_format ("" : json, the default). media_priced is set by
+	 * api_gwaudio once the price row is known (GW_AUDIO_BY_*), and
+	 * media_bound the units held: characters, or milliseconds of audio. */
+	int64_t speech_chars;
+	const char *speech_instructions;
+	int64_t audio_file_bytes;
+	int audio_format;
+	char response_format[16];
+	int media_priced;
+	int64_t media_bound;
 };
+
+/* How an audio route's call is priced (gw_ask.media_priced): not an audio
+ * call; by characters (tts-1); by seconds (whisper-1); by tokens, text in
+ * and audio out (gpt-4o-mini-tts) or audio in and text out
+ * (gpt-4o-transcribe). */
+enum { GW_AUDIO_NONE = 0, GW_AUDIO_BY_CHARS, GW_AUDIO_BY_SECONDS, GW_AUDIO_BY_TOKENS };
+/* What an audio route is (gwkind_media). */
+enum { GW_MEDIA_NONE = 0, GW_MEDIA_SPEECH, GW_MEDIA_TRANSCRIPTION, GW_MEDIA_MODERATION };
 
 /* A tool's own model's runs as the usage reports them (Anthropic's
  * usage.iterations of type "advisor_message"), kept apart from the
@@ -163,6 +186,11 @@ struct gw_usage {
 	 * output and unknown_tokens is counted (gwkind_openai.c). */
 	int64_t total_tokens;
 	struct gw_tool_usage tool;	/* a tool's own model's runs */
+	/* The audio routes' units billed beyond tokens (docs/gateway.md,
+	 * "Audio and speech"): characters of speech, milliseconds of audio
+	 * transcribed; charged at the row's per-character and per-second
+	 * prices (gwmoney_audio). */
+	int64_t speech_chars, audio_ms;
 };
 
 /* A stream's reader: fed the bytes of a server-sent-event stream as they
@@ -338,6 +366,39 @@ const struct gwkind_route *gwkind_route_named(const char *metrics_name);
  * NULL past the last. */
 size_t gwkind_forwarded_count(void);
 const char *gwkind_forwarded_at(size_t i, const struct gwkind **k, size_t *j);
+
+/* The audio routes (gwkind_openai_audio.c; docs/gateway.md, "Audio and
+ * speech"). What a whole answer of an audio route is charged, which may
+ * be no JSON (speech's audio bytes, a transcription's text): its usage
+ * where the answer reports one, else the request's own figures held (the
+ * characters, the audio's bound), each with ask's media_priced. 0 with *u
+ * (have 1) and *estimated (1: charged the hold, no usage read), -1 when
+ * the route is no audio route. */
+/* Which audio route r is (GW_MEDIA_*), GW_MEDIA_NONE for any other. */
+int gwkind_media(const struct gwkind_route *r);
+/* The model a body of route r that names none is for (OpenAI's
+ * moderations: "omni-moderation-latest"); NULL: "model" is required. */
+const char *gwkind_default_model(const struct gwkind_route *r);
+/* A duration in seconds as an answer writes it (a JSON number, "3.52") in
+ * milliseconds, rounded up: 0, or -1 when negative, not a number or past
+ * PRICING_AUDIO_MS_MAX. */
+int gwkind_audio_duration_ms(double seconds, int64_t *ms);
+/* A transcription's multipart/form-data body (content_type: the
+ * request's Content-Type, its boundary) read for route r into *ask, as
+ * gwshape_read reads a JSON body (gwshape.h): the model (a text field),
+ * the file's bytes and format (its name's extension, the bitrate table's;
+ * -1: none), response_format, every field text the SDK writes (the
+ * caller walks them against the route's table: gwkind_audio_form_json).
+ * 0, or -1 with a
+ * sentence in err and *param naming the field (NULL: the body as a whole,
+ * no form two readers read alike). */
+int gwkind_audio_read_form(const struct gwkind_route *r, const char *content_type, const char *body, size_t len,
+			   struct gw_ask *ask, char *err, size_t errcap, const char **param);
+/* The form's fields as that JSON object (a new reference), NULL when the
+ * body is no form gwkind_audio_read_form reads. */
+json_t *gwkind_audio_form_json(const char *content_type, const char *body, size_t len);
+int gwkind_audio_whole(const struct gwkind_route *r, const struct gw_ask *ask, const char *body, size_t len,
+		       struct gw_usage *u, int *estimated);
 
 extern const struct gwkind gwkind_openai;
 extern const struct gwkind gwkind_anthropic;

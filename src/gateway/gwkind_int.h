@@ -129,4 +129,15 @@ void gwkind_usage_unknown(const json_t *usage, const struct gwkind_usage_names *
  * the dimensions seen in earlier events) onto the usage replacing it. */
 void gwkind_keep_extras(struct gw_usage *to, const struct gw_usage *from);
 
+/* ---- the audio routes (gwkind_openai_audio.c), as gwkind_openai.c calls them ---- */
+
+/* What an audio route's JSON request asks (speech's characters, its
+ * instructions, its stream format): 0, or -1 through gwkind_refuse. */
+int gwkind_audio_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf);
+/* The usage of an audio route's JSON answer (a transcription's usage or
+ * duration) into *u (zeroed by the caller; have 0 when none). */
+void gwkind_audio_usage(const struct gwkind_route *r, const json_t *root, struct gw_usage *u);
+/* One event of an audio route's stream (speech.audio.*, transcript.text.*). */
+void gwkind_audio_event(struct gw_stream *s, const char *type, const json_t *root);
+
 #endif

@@ -51,6 +51,8 @@ static const struct gwkind_query items_query[] = {
 	{"include[]", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
 	{NULL, GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
 };
+/* The audio routes (gwkind_openai_audio.c; docs/gateway.md, "Audio and speech"). */
+enum { SPEECH = 16, MODERATIONS, TRANSCRIPTIONS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
@@ -81,6 +83,18 @@ static const struct gwkind_route routes[] = {
 	 "gw_openai_response_cancel", "response_cancel", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "POST", NULL,
 	 "only a background response can be cancelled, and creditd makes none (\"background\" is refused when a "
 	 "response is created): nothing was forwarded", 0},
+	/* Audio (gwkind_openai_audio.c): speech held by its characters or its
+	 * audio tokens; a transcription by its file; moderations free, its
+	 * model OpenAI's default when the body names none. */
+	{&gwkind_openai, SPEECH, "/openai/v1/audio/speech", "/audio/speech", "gw_openai_speech", "audio_speech", 0, "input",
+	 0, "openai_speech", 0, NULL, NULL, NULL, 1},
+	/* A multipart/form-data body (gwkind_audio_read_form), held by its
+	 * file's seconds or its tokens; never streamed (its table refuses it). */
+	{&gwkind_openai, TRANSCRIPTIONS, "/openai/v1/audio/transcriptions", "/audio/transcriptions",
+	 "gw_openai_transcriptions", "audio_transcriptions", 0, "file", 0, "openai_transcriptions", 0,
+	 NULL, NULL, NULL, 1},
+	{&gwkind_openai, MODERATIONS, "/openai/v1/moderations", "/moderations", "gw_openai_moderations", "moderations", 1,
+	 "input", 1, "openai_moderations", 0, NULL, NULL, NULL, 1},
 };
 
 /* ---- what a request asks ------------------------------------------------- */
@@ -137,6 +151,8 @@ static int read_vectors(const struct gwkind_route *r, const json_t *root, struct
 
 static int openai_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf)
 {
+	if (gwkind_media(r) != GW_MEDIA_NONE)
+		return gwkind_audio_read(r, root, ask, rf);
 	switch (r->id) {
 	case CHAT:
 		return read_stream_options(r, root, ask, rf) != 0 ? -1 : read_chat_caps(r, root, ask, rf);
@@ -304,6 +320,10 @@ static void openai_usage_whole(const struct gwkind_route *r, const json_t *root,
 {
 	const json_t *usage = json_object_get(root, "usage");
 
+	if (gwkind_media(r) != GW_MEDIA_NONE) {
+		gwkind_audio_usage(r, root, u);
+		return;
+	}
 	if (json_is_object(usage))
 		read_usage(r, usage, u);
 	if (u->have)
@@ -618,7 +638,9 @@ static int openai_event(struct gw_stream *s, const struct gwkind_sse *e)
 	if (json_is_object(root)) {
 		const char *type = gwkind_event_type(e, root, name, sizeof(name));
 
-		if (s->route->id == CHAT)
+		if (gwkind_media(s->route) != GW_MEDIA_NONE)
+			gwkind_audio_event(s, type, root);
+		else if (s->route->id == CHAT)
 			pass = chat_event(s, root);
 		else
 			responses_event(s, type, root);

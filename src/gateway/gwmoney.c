@@ -165,6 +165,20 @@ int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t search
 	return 0;
 }
 
+void gwmoney_hold_max(struct price *held, int64_t *fees_raw, const struct price *other, int64_t other_fees_raw)
+{
+	/* The hold prices its input and output tokens alone (its cached
+	 * and cache-write ones are at most its input price there). */
+	if (other->input_micros_per_mtok > held->input_micros_per_mtok)
+		held->input_micros_per_mtok = other->input_micros_per_mtok;
+	if (other->output_micros_per_mtok > held->output_micros_per_mtok)
+		held->output_micros_per_mtok = other->output_micros_per_mtok;
+	if (other_fees_raw > *fees_raw)
+		*fees_raw = other_fees_raw;
+	assert(held->input_micros_per_mtok >= other->input_micros_per_mtok);
+	assert(held->output_micros_per_mtok >= other->output_micros_per_mtok);
+}
+
 int gwmoney_worst_tier(const struct gw_ask *ask, const struct price *p)
 {
 	if (ask->tier != GW_TIER_AUTO)

@@ -58,6 +58,13 @@ const char *gwmoney_unpriced(const struct gw_ask *ask, const struct price *p);
  * fees pass int64 (refused). */
 int gwmoney_hold(const struct gw_ask *ask, const struct price *p, int64_t searches_held, struct price *hold_price,
 		 int64_t *fees_raw, int64_t *searches);
+/* A call that may be answered by more than one provider, each at its
+ * own price (docs/gateway.md, "Which price a call is charged"): *held and
+ * *fees_raw (one candidate's gwmoney_hold) raised to cover another's,
+ * other and other_fees_raw: each token at the dearer of the two, the
+ * dearer fees. The hold then covers whichever provider answers, at every
+ * output it may be shrunk to. */
+void gwmoney_hold_max(struct price *held, int64_t *fees_raw, const struct price *other, int64_t other_fees_raw);
 /* The tier a call that asked ask is held and, ending without usage,
  * estimated at: the one asked; "auto" the priority tier when the row
  * prices it. */

@@ -40,11 +40,17 @@ _Static_assert(sizeof(((struct gw_ask *)0)->model) == LIMIT_NAME_BYTES + 1, "a m
 
 /* ---- what a request asks ------------------------------------------------- */
 
-static int read_model(struct gwkind_refusal *rf, const json_t *root, struct gw_ask *ask)
+static int read_model(struct gwkind_refusal *rf, const struct gwkind_route *r, const json_t *root, struct gw_ask *ask)
 {
 	json_t *m = json_object_get(root, "model");
 	size_t n;
 
+	/* A route whose model is optional (OpenAI's moderations) is for the
+	 * provider's default when the body names none. */
+	if (gwkind_default_model(r) != NULL && gwkind_member(r, root, "model") == NULL) {
+		snprintf(ask->model, sizeof(ask->model), "%s", gwkind_default_model(r));
+		return 0;
+	}
 	if (!json_is_string(m))
 		return gwkind_refuse(rf, "model", "\"model\" must be a string naming the model");
 	n = json_string_length(m);
@@ -375,7 +381,7 @@ int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, str
 		gwkind_refuse(&rf, NULL, "the body is nested deeper than %d levels", LIMIT_GATEWAY_JSON_DEPTH);
 		goto out;
 	}
-	if (read_model(&rf, root, ask) != 0 || read_stream(&rf, r, root, ask) != 0 || r->kind->read(r, root, ask, &rf) != 0 ||
+	if (read_model(&rf, r, root, ask) != 0 || read_stream(&rf, r, root, ask) != 0 || r->kind->read(r, root, ask, &rf) != 0 ||
 	    read_stored(&rf, r, root, ask) != 0)
 		goto out;
 	gwshape_read_billed(r, root, ask);

@@ -145,8 +145,8 @@ void gwshape_read_billed(const struct gwkind_route *r, const json_t *root, struc
 	ask->tool_model[0] = '\0';
 	ask->tool_model_bad = ask->tool_model_cache_1h = 0;
 	ask->tool_model_cap = ask->tool_model_uses = -1;
-	if (r->input_only)
-		return;
+	if (r->input_only || gwkind_media(r) != GW_MEDIA_NONE)
+		return;	/* embeddings, the audio routes: no tier, tools or audio members */
 	ask->tier = tier_of(set(root, "service_tier"));
 	ask->tier_defaulted = r->kind->tier_auto_is_default &&
 			      (set(root, "service_tier") == NULL || gwkind_str_is(set(root, "service_tier"), "auto"));

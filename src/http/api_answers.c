@@ -30,10 +30,11 @@ void api_error(struct response *rs, enum cd_err e, const char *param, const char
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* A message may quote what the client sent; JSON needs valid UTF-8. */
+	const struct errors_row *row = errors_row(e);
 	json_t *name = param != NULL && param[0] ? json_string(param) : NULL;
-	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", errors_type(e), "code", errors_code(e),
+	json_t *err = json_pack("{s:s, s:s, s:o, s:o}", "type", row->type, "code", row->code,
 				"message", jsonio_text(msg), "param", name != NULL ? name : json_null());
-	api_json(rs, errors_status(e), json_pack("{s:o}", "error", err));
+	api_json(rs, row->status, json_pack("{s:o}", "error", err));
 	if (e == CD_E_UNAVAILABLE || e == CD_E_RETRY)
 		rs->retry_after = 1;
 }
@@ -52,7 +53,7 @@ void api_fail(struct response *rs, enum cd_err e, const char *what)
 		api_error(rs, e, NULL, "the account is not active");
 		break;
 	default:
-		api_error(rs, e, NULL, "%s: %s", what, errors_strerror(e));
+		api_error(rs, e, NULL, "%s: %s", what, errors_row(e)->text);
 		break;
 	}
 }
@@ -153,9 +154,9 @@ void api_refuse(struct response *rs, enum refusal_why why, const char *subject)
 	enum cd_err e = refusal_set(&r, why, subject, NULL);
 	json_t *body = refusal_json(&r);
 	if (body == NULL)
-		api_error(rs, e, NULL, "%s", errors_strerror(e));
+		api_error(rs, e, NULL, "%s", errors_row(e)->text);
 	else
-		api_json(rs, errors_status(e), body);
+		api_json(rs, errors_row(e)->status, body);
 }
 
 void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)

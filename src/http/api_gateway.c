@@ -11,6 +11,7 @@
  * FastCGI, never curl. */
 #include "api.h"
 #include "api_gwhold.h"
+#include "api_gwaudio.h"
 #include "answer.h"
 #include "config.h"
 #include "gateway.h"
@@ -178,7 +179,8 @@ int api_gw_forwarded(const struct request *rq, struct gw_job *job, struct respon
 static int table_again(const struct gwconfig *gw, const struct request *rq, struct gw_job *job, struct response *rs)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	json_t *root = job->content_type[0] != '\0' ? gwkind_audio_form_json(rq->content_type, rq->body, rq->body_len)
+		       : json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	char param[LIMIT_GATEWAY_PARAM_BYTES], err[256];
 	struct gwtable_seen seen;
 	int rc = 0;
@@ -363,6 +365,36 @@ int api_gw_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
 	return 0;
 }
 
+/* The body read for its route: JSON (gwshape_read), or a transcription's
+ * form (gwkind_audio_read_form), its Content-Type kept to send upstream
+ * with the body unchanged (docs/gateway.md, "Audio and speech"). */
+static int read_body(const struct gwkind_route *route, const struct request *rq, struct gw_job *job, char *err,
+		     size_t errcap, const char **param)
+{
+	if (gwkind_media(route) != GW_MEDIA_TRANSCRIPTION)
+		return gwshape_read(route, rq->body, rq->body_len, &job->ask, err, errcap, param);
+	if (rq->content_type == NULL || strlen(rq->content_type) >= sizeof(job->content_type) ||
+	    strpbrk(rq->content_type, "\r\n") != NULL) {
+		*param = NULL;
+		snprintf(err, errcap, "the body must be multipart/form-data, its Content-Type at most %d bytes",
+			 LIMIT_GATEWAY_CONTENT_TYPE_BYTES - 1);
+		return -1;
+	}
+	snprintf(job->content_type, sizeof(job->content_type), "%s", rq->content_type);
+	if (gwkind_audio_read_form(route, rq->content_type, rq->body, rq->body_len, &job->ask, err, errcap, param) != 0)
+		return -1;
+	/* The form's fields against the route's table, as gwshape_read walks
+	 * a JSON body's: a refusal taken again with free_fields (table_check). */
+	struct gwtable_seen seen;
+	struct gw_ask *ask = &job->ask;
+	json_t *o = gwkind_audio_form_json(rq->content_type, rq->body, rq->body_len);
+	ask->table_refused = o == NULL || gwtable_walk(gwtable_of(route), o, NULL, 0, &seen, ask->table_param,
+						       sizeof(ask->table_param), ask->table_err, sizeof(ask->table_err)) != 0;
+	ask->table_dims = ask->table_refused ? 0 : seen.dims;
+	json_decref(o);
+	return 0;
+}
+
 static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs,
 		    const struct gwkind_route *route)
 {
@@ -377,11 +409,12 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	memset(&r, 0, sizeof(r));
 	job->route = route;
 	job->place = -1;
-	if (gwshape_read(route, rq->body, rq->body_len, &job->ask, err, sizeof(err), &param) != 0)
+	if (read_body(route, rq, job, err, sizeof(err), &param) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
 	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || api_gw_payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || api_gw_forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
-		 (!route->free && api_gw_hold_of(ctx, job, &r, rs) != 0))
+		 (!route->free && (gwkind_media(route) != GW_MEDIA_NONE ? api_gwaudio_hold_of(ctx, job, &r, rs)
+								 : api_gw_hold_of(ctx, job, &r, rs)) != 0))
 		;
 	else if (api_gw_admit(ctx, rq, job, rs) != 0)
 		;
@@ -426,6 +459,9 @@ void api_gw_models(struct api_ctx *ctx, const struct request *rq, char **params,
 	size_t i;
 	json_array_foreach(json_object_get(prices, "data"), i, m) {
 		const char *id = json_string_value(json_object_get(m, "model"));
+		json_t *provider = json_object_get(m, "provider");
+		if (provider != NULL && !json_is_null(provider))
+			continue;	/* a provider's own price: its model is listed once, by its general row */
 		if (id != NULL && keys_model_allowed(ctx->key.models, id))	/* what the key may call */
 			json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", id, "object", "model",
 							      "created", 0, "owned_by", "creditd"));

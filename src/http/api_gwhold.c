@@ -2,9 +2,13 @@
  * docs/gateway.md), on the worker's thread: the model's row and its
  * multiples (speed, inference_geo), input stored at the provider
  * (previous_response_id), documents by their pages, a long context, the
- * fees a hold adds (web searches, a tool's own model); then the hold
- * authorized exactly as /v1/guard/authorize is, shrunk by lowering the
- * output cap. Apart from api_gateway.c, which reads the call, finds who
+ * fees a hold adds (web searches, a tool's own model); each provider the
+ * call may try priced at its own row for the model, else the general row,
+ * and held at the dearest (docs/gateway.md, "Which price a call is
+ * charged"); then the hold authorized exactly as /v1/guard/authorize is,
+ * shrunk by lowering the output cap. The call's bounds (the output cap
+ * the body leaves out, max_input_tokens) are the general row's: the
+ * model's own limits. Apart from api_gateway.c, which reads the call, finds who
  * pays and hands it on; it calls nothing there. Never SQL, never FastCGI,
  * never curl. */
 #include "api.h"
@@ -141,27 +145,47 @@ static int documents(struct gw_job *job, const struct price *p, int priced, stru
  * the input bound is an upper bound, so a call under the threshold is never
  * held so. Anthropic's tier needs its 1M-context beta, without which the
  * provider refuses such an input itself: held at the standard prices. */
-static void long_context(struct gw_job *job, const struct price *p)
+static void long_context_off(struct gw_job *job)
 {
 	const char *forwarded[LIMIT_GATEWAY_KIND_FORWARDED];
 	for (size_t i = 0; i < LIMIT_GATEWAY_KIND_FORWARDED; i++)
 		forwarded[i] = job->forwarded[i];
-	if (job->route->kind->long_context_off != NULL && job->route->kind->long_context_off(forwarded)) {
+	if (job->route->kind->long_context_off != NULL && job->route->kind->long_context_off(forwarded))
 		job->ask.long_context_off = 1;
-		return;
-	}
-	if (job->byok || !pricing_long_context(p, job->ask.input_bound))
-		return;
-	job->ask.long_context = job->route->input_member;
 }
 
-/* What the hold adds to its tokens (gwmoney.h): the web searches' fees
- * and a tool's own model's runs (its pinned row's). 0, or -1 past int64. */
-static int fees_held(const struct gwconfig *gw, struct gw_job *job, const struct price *p, struct guard_authorize *r)
+/* The call's ask as held at the row p (one provider's): with
+ * long_context naming the input member when its input may pass p's
+ * threshold. */
+static struct gw_ask ask_at(const struct gw_job *job, const struct price *p)
 {
-	if (gwmoney_hold(&job->ask, p, gw->max_tool_calls_held, &r->hold_price, &r->hold_fees_raw,
-			 &job->searches_held) != 0 ||
-	    gwmoney_tool_hold(&job->ask, &job->tool_price, gw->max_tool_calls_held, job->hold_input, job->hold_output,
+	struct gw_ask ask = job->ask;
+	ask.long_context = NULL;
+	if (!job->byok && !ask.long_context_off && pricing_long_context(p, ask.input_bound))
+		ask.long_context = job->route->input_member;
+	return ask;
+}
+
+/* The hold's worst case (gwmoney.h): each provider the call may try at
+ * its own price, the hold at the dearest of them (gwmoney_hold_max), with
+ * the web searches' fees and a tool's own model's runs (its pinned
+ * row's). 0, or -1 past int64. */
+static int fees_held(const struct gwconfig *gw, struct gw_job *job, struct guard_authorize *r)
+{
+	for (int i = 0; i < job->nproviders; i++) {
+		const struct gw_ask ask = ask_at(job, &job->prices[i]);
+		struct price held;
+		int64_t fees;
+		if (gwmoney_hold(&ask, &job->prices[i], gw->max_tool_calls_held, &held, &fees, &job->searches_held) != 0)
+			return -1;
+		if (i == 0) {
+			r->hold_price = held;
+			r->hold_fees_raw = fees;
+		} else {
+			gwmoney_hold_max(&r->hold_price, &r->hold_fees_raw, &held, fees);
+		}
+	}
+	if (gwmoney_tool_hold(&job->ask, &job->tool_price, gw->max_tool_calls_held, job->hold_input, job->hold_output,
 			      &job->tool_held) != 0 || job->tool_held.raw > INT64_MAX - r->hold_fees_raw)
 		return -1;
 	r->hold_fees_raw += job->tool_held.raw;
@@ -170,7 +194,38 @@ static int fees_held(const struct gwconfig *gw, struct gw_job *job, const struct
 
 /* The hold's figures: the input bound, the output asked (the body's cap,
  * else the model's), its price. 0, or -1 with rs filled. */
-static int billed(const struct gw_job *job, const struct price *p, struct response *rs);
+static int billed(const struct gw_job *job, const struct gw_ask *ask, const struct price *p, const char *at,
+		  struct response *rs);
+
+/* Each provider the call may try priced (docs/gateway.md, "Which price a
+ * call is charged"): its own row for the model, else the general row,
+ * each multiplied as the call asks and checked to price all it asks
+ * (refused 400 naming the member and the provider otherwise). 0, or -1
+ * with rs filled. */
+static int priced_each(struct gw_job *job, struct response *rs)
+{
+	for (int i = 0; i < job->nproviders; i++) {
+		int64_t margin;
+		int own = 0;
+		struct price *p = &job->prices[i];
+		if (!ledger_price_model_at(job->ask.model, job->providers[i]->name, p, &margin, &own)) {
+			api_error(rs, CD_E_INVALID, "model", "unknown model '%s': creditd holds and charges only priced "
+				  "models", job->ask.model);
+			return -1;
+		}
+		if (!pricing_prices_tokens(p) && !job->route->media) {
+			api_error(rs, CD_E_INVALID, "model", "'%s' at %s is an image, audio or moderation model: its price "
+				  "row prices no tokens, and %s bills tokens: not forwarded", job->ask.model,
+				  job->providers[i]->name, job->route->path);
+			return -1;
+		}
+		job->price_own[i] = (unsigned char)own;
+		const struct gw_ask ask = ask_at(job, p);
+		if (multiplied(job, p, rs) != 0 || billed(job, &ask, p, own ? job->providers[i]->name : NULL, rs) != 0)
+			return -1;
+	}
+	return 0;
+}
 
 int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
 {
@@ -189,10 +244,10 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  "no tokens, and %s bills tokens: not forwarded", job->ask.model, job->route->path);
 		return -1;
 	}
-	if (documents(job, &p, priced, rs) != 0 || stored_input(ctx, job, &p, rs) != 0 || multiplied(job, &p, rs) != 0)
+	if (documents(job, &p, priced, rs) != 0 || stored_input(ctx, job, &p, rs) != 0)
 		return -1;
-	long_context(job, &p);
-	if (billed(job, &p, rs) != 0)
+	long_context_off(job);
+	if (!job->byok && priced_each(job, rs) != 0)
 		return -1;
 	int64_t reasons = 0;
 	job->reasoning = priced && pricing_dim_get(&p, PRICE_DIM_REASONING, &reasons) && reasons == 1;
@@ -220,12 +275,13 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	if (job->byok)
 		return 0;
 	/* Held at the worst case of what was asked (docs/gateway.md, "What is billed"): each token
-	 * at its dearest price, the searches' fees on top; pinned: p. */
+	 * at its dearest price at the dearest provider, the searches' fees on
+	 * top; pinned: the first provider's price. */
 	struct pricing_tokens held = {r->input_tokens, 0, 0, r->max_output_tokens};
-	r->price = job->price = p;
+	r->price = job->price = job->prices[0];
 	r->margin_bps = job->margin = margin;
 	r->priced = r->has_hold_price = 1;
-	if (fees_held(gw, job, &p, r) != 0 || ledger_decide_hold_cost(r, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
+	if (fees_held(gw, job, r) != 0 || ledger_decide_hold_cost(r, r->max_output_tokens, &r->amount_micros) != PRICING_OK ||
 	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
 		api_error(rs, CD_E_INVALID, pricing_blame(&p, &held, job->ask.cap_field != NULL ? job->ask.cap_field : "input"),
 			  "the call's worst case is above the %lld micros one operation may move",
@@ -238,18 +294,20 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 /* What the call asks that the model's row does not price (a service tier,
  * 1-hour cache writes, audio, web search): refused before anything is
  * forwarded (docs/gateway.md, "Anything no row names is refused"). 0, or -1 with rs filled. */
-static int billed(const struct gw_job *job, const struct price *p, struct response *rs)
+static int billed(const struct gw_job *job, const struct gw_ask *ask, const struct price *p, const char *at,
+		  struct response *rs)
 {
-	const char *field = job->byok ? NULL : gwmoney_unpriced(&job->ask, p);
+	const char *field = job->byok ? NULL : gwmoney_unpriced(ask, p);
 	if (field == NULL)
 		return 0;
-	if (field == job->ask.long_context)
+	if (field == ask->long_context)
 		api_error(rs, CD_E_INVALID, field, "the call's input may pass %s's long-context threshold, priced higher "
-			  "by the provider, and its price row gives no tier_input_micros_per_mtok: not forwarded",
-			  job->ask.model);
+			  "by the provider, and its price row%s%s gives no tier_input_micros_per_mtok: not forwarded",
+			  job->ask.model, at != NULL ? " for the provider " : "", at != NULL ? at : "");
 	else
 		api_error(rs, CD_E_INVALID, field, "\"%s\" asks for what the provider bills beyond tokens, which %s's "
-			  "price row does not price: not forwarded", field, job->ask.model);
+			  "price row%s%s does not price: not forwarded", field, job->ask.model,
+			  at != NULL ? " for the provider " : "", at != NULL ? at : "");
 	return -1;
 }
 

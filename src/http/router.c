@@ -126,6 +126,11 @@ static const struct route routes[] = {
 	 FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/responses/*/cancel", ROUTE_GATEWAY, api_gw_object, "gw_openai_response_cancel",
 	 FOREIGN_LOOKUP},
+	/* The audio routes (gwkind_openai_audio.c). */
+	{"POST", "/openai/v1/audio/speech", ROUTE_GATEWAY, api_gw_call, "gw_openai_speech", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/audio/transcriptions", ROUTE_GATEWAY, api_gw_call, "gw_openai_transcriptions",
+	 FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/moderations", ROUTE_GATEWAY, api_gw_call, "gw_openai_moderations", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages/count_tokens", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_count_tokens",
 	 FOREIGN_LOOKUP},
@@ -181,6 +186,18 @@ size_t router_describe(size_t i, struct router_doc *d)
 }
 
 /* ---- Content type ---- */
+
+/* 1 when r is a gateway route whose body is a form (a transcription's:
+ * docs/gateway.md, "Audio and speech") and ct says multipart/form-data;
+ * the route reads the form itself. A browser may send a form cross-site
+ * without a preflight, but never with a creditd key: the route needs one. */
+static int form_content_type(const struct route *r, const char *ct)
+{
+	static const char form[] = "multipart/form-data";
+	const struct gwkind_route *g = r->scope == ROUTE_GATEWAY ? gwkind_route(r->pattern) : NULL;
+	return g != NULL && gwkind_media(g) == GW_MEDIA_TRANSCRIPTION && ct != NULL &&
+	       strncasecmp(ct, form, sizeof(form) - 1) == 0;
+}
 
 /* 1 when a request may be read as JSON: no Content-Type (old clients), or
  * application/json with parameters. Anything else is refused before the
@@ -375,7 +392,8 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes",
 			  (long long)(gwkind_of_path(rq->path) != NULL ? gwconfig_of(ctx->cfg)->max_body_bytes
 								      : ctx->cfg->max_body_bytes));
-	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type))
+	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type) &&
+		 !form_content_type(r, rq->content_type))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {
 		/* With several database nodes, an account's requests run on the

@@ -482,6 +482,11 @@ int ledger_price_action_wait(const char *name, int64_t *price_micros);
 /* Looks a model up in the cache only, never waits (the batch's decisions,
  * which never reach the database). 1 found, 0 not. */
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps);
+/* The price a call answered by provider is charged (docs/gateway.md,
+ * "Which price a call is charged"): the provider's own row for the model
+ * (*own 1), else the model's general row (*own 0); from the cache only.
+ * 1 found, 0 not. */
+int ledger_price_model_at(const char *name, const char *provider, struct price *p, int64_t *margin_bps, int *own);
 int ledger_price_action(const char *name, int64_t *price_micros);
 /* 1 once the cache was loaded (the reload thread loads it at start; a
  * request may come first). */
@@ -510,6 +515,7 @@ struct ledger_price_change {
 	int64_t seq;			/* its row in price_history: the cursor with effective_at */
 	struct price price;
 	int64_t effective_at;		/* unix seconds */
+	char provider[PRICING_PROVIDER_MAX + 1];	/* a provider's row's (sql/062); "": the general row's */
 };
 /* A page of a model's prices in the order they took effect, oldest
  * first: those after *after (NULL: from the first), at most cap, copied

@@ -25,33 +25,47 @@
 
 /* A plan's credit for this month is due (its account names a plan the
  * month has not credited yet). */
-static int period_due(const struct store *db, const struct acct *a)
+/* The transaction's clock as the store fixed it for the attempt running
+ * (store_clock): what a guard batch copies into its own (b->clock). */
+static struct ledger_clock clock_of(const struct store *db)
 {
-	return a->plan[0] != '\0' && a->plan_period != db->now_month;
+	return (struct ledger_clock){db->now, db->now_month, db->now_day};
 }
 
-void ledger_due_roll(const struct store *db, struct acct *a)
+static int period_due(const struct ledger_clock *clock, const struct acct *a)
+{
+	return a->plan[0] != '\0' && a->plan_period != clock->month;
+}
+
+void ledger_due_roll_at(const struct ledger_clock *clock, struct acct *a)
 {
 	struct roll_effect month, day;
 	assert(a->id > 0);
-	money_rule_roll(a->month_key, a->month_spent, db->now_month, &month);
-	money_rule_roll(a->day_key, a->day_spent, db->now_day, &day);
+	money_rule_roll(a->month_key, a->month_spent, clock->month, &month);
+	money_rule_roll(a->day_key, a->day_spent, clock->day, &day);
 	a->month_key = month.key;
 	a->month_spent = month.spent;
 	a->day_key = day.key;
 	a->day_spent = day.spent;
 	a->dirty = month.rolled || day.rolled;
 	/* Its month and day are the clock's now, decided in memory. */
-	assert(a->month_key == db->now_month);
-	assert(a->day_key == db->now_day);
+	assert(a->month_key == clock->month);
+	assert(a->day_key == clock->day);
+}
+
+void ledger_due_roll(const struct store *db, struct acct *a)
+{
+	const struct ledger_clock clock = clock_of(db);
+	ledger_due_roll_at(&clock, a);
 }
 
 enum cd_err ledger_due_apply(struct store *db, struct acct *a)
 {
-	ledger_due_roll(db, a);
+	const struct ledger_clock clock = clock_of(db);
+	ledger_due_roll_at(&clock, a);
 	/* The plan's credit for a new period comes first: its rollover reads
 	 * what the last period left, before the sweep writes that off. */
-	if (period_due(db, a)) {
+	if (period_due(&clock, a)) {
 		enum cd_err rc = ledger_periods_credit(db, a, a->plan, db->now, PERIOD_RENEWAL, NULL);
 		if (rc != CD_OK)
 			return rc;
@@ -69,9 +83,9 @@ enum cd_err ledger_due_apply(struct store *db, struct acct *a)
 	return CD_OK;
 }
 
-int ledger_due_writes(const struct store *db, const struct acct *a)
+int ledger_due_writes(const struct ledger_clock *clock, const struct acct *a)
 {
-	return period_due(db, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= db->now);
+	return period_due(clock, a) || (a->sweep_due_at >= 0 && a->sweep_due_at <= clock->now);
 }
 
 /* An account locked by the running attempt: its month and day rolled, or,
@@ -79,15 +93,16 @@ int ledger_due_writes(const struct store *db, const struct acct *a)
  * it due by attempts of ledger_due_bring_tx and runs the attempt again). */
 static enum cd_err opened(struct store *db, struct acct *a)
 {
-	if (ledger_due_writes(db, a)) {
+	const struct ledger_clock clock = clock_of(db);
+	if (ledger_due_writes(&clock, a)) {
 		store_due_add(db, a->id, ledger_due_bring_tx);
 		return CD_E_DUE;
 	}
-	ledger_due_roll(db, a);
+	ledger_due_roll_at(&clock, a);
 	/* Opened under its lock, in this transaction, nothing due on it:
 	 * money may be written from it. */
 	assert(a->locked_tx == db->tx_serial);
-	assert(!ledger_due_writes(db, a));
+	assert(!ledger_due_writes(&clock, a));
 	return CD_OK;
 }
 
@@ -322,7 +337,8 @@ enum cd_err ledger_due_bring_tx(struct store *db, int64_t id)
 	if (rc == CD_OK && a.dirty)
 		rc = ledger_events_acct_save(db, &a);
 	/* Brought due at this transaction's clock: nothing more is due. */
-	assert(rc != CD_OK || !ledger_due_writes(db, &a));
+	const struct ledger_clock clock = clock_of(db);
+	assert(rc != CD_OK || !ledger_due_writes(&clock, &a));
 	return rc;
 }
 

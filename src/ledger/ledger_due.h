@@ -10,17 +10,21 @@
 #ifndef CREDITD_LEDGER_DUE_H
 #define CREDITD_LEDGER_DUE_H
 #include "ledger_members.h"
+#include "ledger_clock.h"
 
 /* Rolls the account's month and day over to the clock's, in memory
  * (money_rule_roll; a->dirty when either moved): written with the row by
- * its next write. Nothing else. */
+ * its next write. Nothing else. ledger_due_roll reads the transaction's
+ * clock from the store; a guard batch hands its own (b->clock). */
+void ledger_due_roll_at(const struct ledger_clock *clock, struct acct *a);
 void ledger_due_roll(const struct store *db, struct acct *a);
 /* Rolls the month over and applies what is due, on a row locked by the
  * caller (sets a->dirty when it changed anything). */
 enum cd_err ledger_due_apply(struct store *db, struct acct *a);
 /* 1 when ledger_due_apply will write rows besides the account's (a renewal's
- * grants, expiries): what was read of them must be read again. */
-int ledger_due_writes(const struct store *db, const struct acct *a);
+ * grants, expiries) at the clock's time: what was read of them must be
+ * read again. Pure: the row and the time. */
+int ledger_due_writes(const struct ledger_clock *clock, const struct acct *a);
 /* Locks the account row (FOR UPDATE) and rolls its month and day over.
  * CD_E_NOT_FOUND when no such account; CD_E_DUE when something else fell
  * due on it (ledger_due_writes): the caller returns it, its transaction

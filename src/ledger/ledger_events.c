@@ -4,7 +4,6 @@
 #include "ledger_config.h"
 #include "ledger_events.h"
 #include "money_alert.h"
-#include "money_rule.h"
 #include "store_write.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -97,24 +96,6 @@ const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struc
 	assert(type != NULL || *data == NULL);
 	assert(type == NULL || strcmp(type, EVENT_BALANCE_DEPLETED) == 0 || strcmp(type, EVENT_LIMIT_REACHED) == 0);
 	return type;
-}
-
-int ledger_events_notice_recharge(const struct store *db, const struct ledger_clock *clock, struct acct *a)
-{
-	const int in_flight = a->recharge_pending;
-	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
-				  .has_card = a->recharge_card, .pending = a->recharge_pending,
-				  .disputed = strcmp(a->status_reason, "dispute") == 0,
-				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
-				  .day_count = a->recharge_day_count, .today = clock->day,
-				  .max_per_day = ledger_config_of(db->cfg)->auto_recharge_max_per_day};
-	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
-	if (queue)
-		a->recharge_pending = 1;
-	/* One recharge in flight at a time, marked when queued. */
-	assert(!queue || !in_flight);
-	assert(!queue || a->recharge_pending);
-	return queue;
 }
 
 /* docs/pay-as-you-go.md, "The suspension ends by itself": when a credit pays the debt (the balance,

@@ -59,15 +59,6 @@ json_t *ledger_events_notice_balance(const struct store *db, struct acct *a);
  * nothing to tell. */
 const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struct acct *a, struct member_row *m,
 					 enum refusal_why why, int64_t available, int64_t required, json_t **data);
-/* Auto-recharge (docs/api.md, "Auto-recharge"): 1 when a charge (the guard's batches: holds
- * and charges) left available below the account's threshold, a card is
- * saved, no recharge is in flight and fewer than [stripe]
- * auto_recharge_max_per_day ran this UTC day: the recharge is then counted
- * and marked in flight on a, and its row must be written in the same
- * transaction (the guard's batch writes it: ledger_batch.c). A failure or a credit queues none by
- * itself: the next charge does. The day is the clock's; db gives the
- * configuration only. */
-int ledger_events_notice_recharge(const struct store *db, const struct ledger_clock *clock, struct acct *a);
 /* Writes an alert.threshold of the account's for each data in fired (a
  * JSON array, ledger_alerts.h), in the running transaction (an
  * operation outside the guard's batches: theirs go with the batch's

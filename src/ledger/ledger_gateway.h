@@ -91,6 +91,9 @@ struct ledger_usage_billed {
 	const char *provider;
 	int attempts;
 	int usage_unknown;		/* tokens no reading placed, at the dearest price (sql/056) */
+	/* The provider whose own price for the model was charged (sql/062);
+	 * NULL: the model's general price. */
+	const char *price_provider;
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,

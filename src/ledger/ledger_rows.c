@@ -34,7 +34,7 @@ static const char SQL_ACCT_READ[] = "SELECT " ACCT_COLS " FROM accounts WHERE ex
 static const char SQL_ACCT_ID[] = "SELECT id, ext_id FROM accounts WHERE ext_id = ?";
 static const char SQL_ACCT_EXT[] = "SELECT id, ext_id FROM accounts WHERE id = ?";
 static const char SQL_ACCT_WRITE_LOCK_ID[] = "UPDATE accounts SET row_version = row_version WHERE id = ?";
-/* The same, writing the transaction's mark (sql/053, store_end.c). */
+/* The same, writing the transaction's mark (sql/053, store_tx.c). */
 static const char SQL_ACCT_MARK_LOCK_ID[] = "UPDATE accounts SET tx_mark = ? WHERE id = ?";
 static const char SQL_DEBT_GET[] = "SELECT id, remaining_micros FROM grants WHERE account_id = ? "
 				   "AND source = 'debt' FOR UPDATE";

@@ -202,12 +202,16 @@ enum cd_err money_guard_authorize(const struct guard_ask *r, const struct guard_
 
 /* ---- Settle and release ---- */
 
-/* The price and margin a model's settle charges at: pinned at authorize
- * (a price change since does not touch it) for the same model, else the
- * request's, else the list's; 0 when none. */
+/* The price and margin a model's settle charges at: a gateway call's
+ * answering provider's, else pinned at authorize (a price change since
+ * does not touch it) for the same model, else the request's, else the
+ * list's; 0 when none. */
 static int settle_price(const struct guard_settle_prices *p, const struct price **price, int64_t *margin)
 {
-	if (p->pinned != NULL && p->same_model) {
+	if (p->asked != NULL && p->asked_first) {
+		*price = p->asked;
+		*margin = p->asked_margin;
+	} else if (p->pinned != NULL && p->same_model) {
 		*price = p->pinned;
 		*margin = p->pinned_margin;
 	} else if (p->asked != NULL) {

@@ -114,13 +114,17 @@ struct guard_settle_prices {
 	int same_model;			/* the settle names the hold's model, or none */
 	const struct price *asked;	/* the request's (NULL: none) */
 	int64_t asked_margin;
+	/* asked is a gateway call's: the price of the provider that answered
+	 * it (docs/gateway.md, "Which price a call is charged"), charged
+	 * over the pin, which the hold took at the dearest candidate's. */
+	int asked_first;
 	const struct price *listed;	/* the price list's (NULL: not listed) */
 	int64_t listed_margin;
 };
 /* A settle's cost: byok 0, an action its listed price, a model its
  * tokens (and extra_raw, the gateway's dimensions before the margin) at
- * the pinned prices for the same model, else the request's, else the
- * list's. CD_OK with *cost (0 to LIMIT_AMOUNT_MICROS_MAX), or a 400 in
+ * the answering provider's prices (asked_first), else the pinned prices
+ * for the same model, else the request's, else the list's. CD_OK with *cost (0 to LIMIT_AMOUNT_MICROS_MAX), or a 400 in
  * *why: no price, a cost the formula cannot give, or above the cap
  * (docs/api.md, "Money stays in range", blaming the token field that makes it). */
 enum cd_err money_guard_settle_cost(const struct guard_settle_prices *p, const struct pricing_tokens *used,

@@ -243,9 +243,14 @@ const char *pricing_blame(const struct price *p, const struct pricing_tokens *t,
 /* One parsed row of a price-list CSV file (see pricing_parse_row). */
 enum price_row_kind { PRICE_ROW_SKIP = 0, PRICE_ROW_MODEL, PRICE_ROW_ACTION, PRICE_ROW_MARGIN };
 #define PRICING_NAME_MAX 64
+/* A provider's name as the gateway's config names it ([provider NAME]). */
+#define PRICING_PROVIDER_MAX 32
 struct price_row {
 	enum price_row_kind kind;
 	char name[PRICING_NAME_MAX + 1];	/* model or action name */
+	/* A model's row for one provider (docs/gateway.md, "Which price a
+	 * call is charged"); "": the model's general row. */
+	char provider[PRICING_PROVIDER_MAX + 1];
 	struct price price;			/* PRICE_ROW_MODEL */
 	int64_t price_micros;			/* PRICE_ROW_ACTION */
 	int64_t margin_bps;			/* PRICE_ROW_MARGIN */

@@ -1,21 +1,23 @@
-/* store.c: the store's handle, its connection per database node, the
- * prepared-statement cache, statements run (the transaction loop is
- * store_tx.c's, result sets store_sets.c's, the one writer
- * store_write.c's, parameters store_params.c's, the database's health
- * store_health.c's).
+/* store.c: the store's handle and its connection, what a transaction's
+ * attempt meets first: the connection per database node (made with its
+ * TLS options, store_ensure), the node an account's writes go to (the
+ * routing, store_noderoute.h), the attempt connected and its reads made
+ * causal (store_connect), a MariaDB error mapped to the API's answer
+ * (store_err), and the one list of reasons an attempt is run again
+ * (store_retry). A statement run is store_sets.c's; the transaction's
+ * loop, its end and its marks are store_tx.c's; the database's health
+ * store_health.c's. This file calls none of them: they call down here.
  *
- * Every statement creditd sends goes through store_exec here, so the round
- * trip counter is exact. The connection runs with autocommit off and READ
- * COMMITTED: a transaction starts with the first statement (no BEGIN round
- * trip), and every read that a write depends on is a locking read. */
+ * The connection runs with autocommit off and READ COMMITTED: a
+ * transaction starts with the first statement (no BEGIN round trip), and
+ * every read that a write depends on is a locking read. */
 #include "store_db.h"
 #include "keys.h"
 #include "log.h"
 #include "store_noderoute.h"
-#include "store_params.h"
-#include "store_tls.h"
 #include "refusal.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -117,6 +119,76 @@ void store_free(struct store *db)
 	mysql_thread_end();
 }
 
+/* TLS to MariaDB through Connector/C's options
+ * (docs/configuration.md, "TLS to MariaDB").
+ *
+ * off asks for no TLS; required insists on it (MYSQL_OPT_SSL_ENFORCE: a
+ * server without TLS is refused) and checks no certificate, or only its
+ * chain when ca_file is given; verify adds MYSQL_OPT_SSL_VERIFY_SERVER_CERT:
+ * the chain to ca_file (empty: OpenSSL's default store, the system's CAs)
+ * and the host name or address in the certificate. Verification is set
+ * both ways, never left to the library's default, which changed in
+ * Connector/C 3.4 (it verifies unless told not to). A client certificate
+ * goes with any mode but off. */
+
+/* Sets my's TLS options from c (c->db_tls, ca_file, cert_file,
+ * key_file): the same on every node's connection. 0, or -1 when the
+ * library refused one (out of memory). */
+static int tls_options(MYSQL *db, const struct cfg *c)
+{
+	my_bool enforce = c->db_tls != CFG_TLS_OFF, verify = c->db_tls == CFG_TLS_VERIFY;
+	int rc = 0;
+	rc |= mysql_optionsv(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+	if (c->db_tls == CFG_TLS_OFF)
+		return rc != 0 ? -1 : 0;
+	rc |= mysql_optionsv(db, MYSQL_OPT_SSL_ENFORCE, &enforce);
+	if (c->db_ca_file[0] != '\0')
+		rc |= mysql_optionsv(db, MYSQL_OPT_SSL_CA, c->db_ca_file);
+	if (c->db_cert_file[0] != '\0') {
+		rc |= mysql_optionsv(db, MYSQL_OPT_SSL_CERT, c->db_cert_file);
+		rc |= mysql_optionsv(db, MYSQL_OPT_SSL_KEY, c->db_key_file);
+	}
+	return rc != 0 ? -1 : 0;
+}
+
+/* 1 when the connection to host goes through a unix socket (secure
+ * transport to the server whatever tls says). */
+static int over_socket(const struct cfg *c, const char *host)
+{
+	return (c->db_nodes[0] == '\0' && c->db_socket[0] != '\0') || host[0] == '\0' || strcmp(host, "localhost") == 0;
+}
+
+/* A sentence for a connect that failed with MariaDB's error dberr and
+ * message msg, when TLS (or its absence) is the likely cause, naming
+ * database.tls and its files (written into buf of cap bytes); "" when
+ * none applies. host is the node's. Returns buf. */
+static const char *tls_hint(const struct cfg *c, const char *host, unsigned dberr, const char *msg, char *buf,
+			    size_t cap)
+{
+	buf[0] = '\0';
+	int tls_said = strstr(msg, "SSL") != NULL || strstr(msg, "TLS") != NULL || strstr(msg, "certificate") != NULL;
+	/* MariaDB 10.11 refuses a plain connection to a server with
+	 * require_secure_transport, or as a user REQUIRE SSL or X509, as
+	 * it refuses a wrong password: 1045, access denied. */
+	if (c->db_tls == CFG_TLS_OFF) {
+		if (dberr == ER_ACCESS_DENIED_ERROR && !over_socket(c, host))
+			snprintf(buf, cap, " (database.tls = off: a server that requires TLS (require_secure_transport, "
+				 "or the user's REQUIRE SSL or X509) refuses a plain connection so; set database.tls = "
+				 "verify with database.ca_file)");
+		return buf;
+	}
+	if (dberr != CR_SSL_CONNECTION_ERROR && !tls_said)
+		return buf;
+	if (c->db_tls == CFG_TLS_REQUIRED)
+		snprintf(buf, cap, " (database.tls = required%s%s)", c->db_ca_file[0] ? ": database.ca_file " : "",
+			 c->db_ca_file);
+	else
+		snprintf(buf, cap, " (database.tls = verify: the server's certificate must be signed by %s%s and "
+			 "name %s)", c->db_ca_file[0] ? "database.ca_file " : "the system's CAs (database.ca_file is empty)",
+			 c->db_ca_file, host[0] ? host : "localhost");
+	return buf;
+}
+
 static const char *nonempty(const char *s)
 {
 	return s != NULL && s[0] != '\0' ? s : NULL;
@@ -189,7 +261,7 @@ enum cd_err store_ensure(struct store *db)
 	mysql_options(db->c->db, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(db->c->db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	const struct cfg_node *n = &c->db_node[db->node];
-	if (store_tls_options(db->c->db, c) != 0) {
+	if (tls_options(db->c->db, c) != 0) {
 		snprintf(db->errmsg, sizeof(db->errmsg), "database.tls: the client library refused its options");
 		store_disconnect(db);
 		return CD_E_UNAVAILABLE;
@@ -201,7 +273,7 @@ enum cd_err store_ensure(struct store *db)
 		char hint[LIMIT_DB_NODE_BYTES + 320];
 		snprintf(db->errmsg, sizeof(db->errmsg), "cannot connect to MariaDB%s%s: %s%s",
 			 c->db_node_count > 1 ? " node " : "", c->db_node_count > 1 ? n->name : "", mysql_error(db->c->db),
-			 store_tls_hint(c, n->host, mysql_errno(db->c->db), mysql_error(db->c->db), hint, sizeof(hint)));
+			 tls_hint(c, n->host, mysql_errno(db->c->db), mysql_error(db->c->db), hint, sizeof(hint)));
 		db->connect_errno = (int)mysql_errno(db->c->db);
 		store_disconnect(db);
 		return CD_E_UNAVAILABLE;
@@ -238,8 +310,8 @@ int store_node_count(const struct store *db)
 void store_use_node(struct store *db, int node)
 {
 	if (node != db->node && db->in_tx && db->c->connected) {
-		/* Never leave a transaction open behind (store_end_tx's
-		 * rollback, which this file, below store_end.c, does not call). */
+		/* Never leave a transaction open behind (store_tx.c's
+		 * rollback, which this file, below store_tx.c, does not call). */
 		db->round_trips++;
 		db->in_tx = 0;
 		db->tx_serial++;
@@ -259,11 +331,7 @@ static int retryable(int e)
 	       e == 1180 /* commit failed (Galera) */ || e == 1047 /* WSREP not ready */;
 }
 
-/* A connection that cannot go on: lost, killed, or out of step with the
- * server (2014, commands out of sync: a result left unread by some path,
- * seen once under Galera's load): dropped and made again, so its state
- * never outlives the statement that met it. */
-static int conn_lost(int e)
+int store_conn_lost(int e)
 {
 	return e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST || e == CR_CONNECTION_ERROR ||
 	       e == CR_CONN_HOST_ERROR || e == CR_COMMANDS_OUT_OF_SYNC || e == 1927 /* connection killed */ ||
@@ -278,7 +346,7 @@ enum cd_err store_err(struct store *db, int dberr, const char *what)
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
 	if (dberr == ER_QUERY_INTERRUPTED && !db->commit_sent)
 		return store_retry(db, RETRY_DEADLOCK);
-	if (conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
+	if (store_conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a
 		 * timeout, say) says nothing of the node: the next attempt
@@ -293,257 +361,9 @@ enum cd_err store_err(struct store *db, int dberr, const char *what)
 	return CD_E_INTERNAL;
 }
 
-static int bind_results(struct dbstmt *s)
-{
-	MYSQL_RES *meta = mysql_stmt_result_metadata(s->st);
-	if (meta == NULL)
-		return 0;
-	s->ncols = mysql_num_fields(meta);
-	MYSQL_FIELD *fields = mysql_fetch_fields(meta);
-	s->res = calloc(s->ncols, sizeof(MYSQL_BIND));
-	s->buf = calloc(s->ncols, sizeof(char *));
-	s->len = calloc(s->ncols, sizeof(unsigned long));
-	s->isnull = calloc(s->ncols, sizeof(my_bool));
-	s->error = calloc(s->ncols, sizeof(my_bool));
-	int rc = s->res && s->buf && s->len && s->isnull && s->error ? 0 : -1;
-	for (unsigned int i = 0; rc == 0 && i < s->ncols; i++) {
-		unsigned long size = fields[i].length + 2;
-		if (size < 32)
-			size = 32;
-		if (size > DB_COL_MAX_BYTES)
-			size = DB_COL_MAX_BYTES;
-		s->buf[i] = malloc(size);
-		if (s->buf[i] == NULL) {
-			rc = -1;
-			break;
-		}
-		s->res[i].buffer_type = MYSQL_TYPE_STRING;
-		s->res[i].buffer = s->buf[i];
-		s->res[i].buffer_length = size - 1;
-		s->res[i].length = &s->len[i];
-		s->res[i].is_null = &s->isnull[i];
-		s->res[i].error = &s->error[i];
-	}
-	mysql_free_result(meta);
-	if (rc == 0 && mysql_stmt_bind_result(s->st, s->res) != 0)
-		rc = -1;
-	return rc;
-}
-
-static struct dbstmt *stmt_get(struct store *db, const char *sql, int *dberr)
-{
-	for (int i = 0; i < db->c->nstmts; i++)
-		if (db->c->stmts[i].sql == sql)
-			return &db->c->stmts[i];
-	if (db->c->nstmts == DB_STMTS_MAX) {
-		log_error("prepared statement cache full");
-		*dberr = CR_OUT_OF_MEMORY;
-		return NULL;
-	}
-	struct dbstmt *s = &db->c->stmts[db->c->nstmts];
-	memset(s, 0, sizeof(*s));
-	s->st = mysql_stmt_init(db->c->db);
-	if (s->st == NULL) {
-		*dberr = CR_OUT_OF_MEMORY;
-		return NULL;
-	}
-	db->round_trips++;
-	if (mysql_stmt_prepare(s->st, sql, (unsigned long)strlen(sql)) != 0 || bind_results(s) != 0) {
-		*dberr = (int)mysql_stmt_errno(s->st);
-		if (*dberr == 0)
-			*dberr = CR_OUT_OF_MEMORY;
-		snprintf(db->errmsg, sizeof(db->errmsg), "prepare failed: %s: %.120s", mysql_stmt_error(s->st), sql);
-		mysql_stmt_close(s->st);
-		s->st = NULL;
-		return NULL;
-	}
-	s->sql = sql;
-	s->is_call = strncmp(sql, "CALL ", 5) == 0;
-	db->c->nstmts++;
-	return s;
-}
-
-struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct db_params *p, int *dberr)
-{
-	*dberr = 0;
-	if (!db->c->connected) {
-		*dberr = CR_SERVER_GONE_ERROR;
-		return NULL;
-	}
-	struct dbstmt *s = stmt_get(db, sql, dberr);
-	if (s == NULL)
-		return NULL;
-	int n = p->overflow ? -1 : p->n;
-	if (n < 0 || (unsigned long)n != mysql_stmt_param_count(s->st)) {
-		log_error("parameter mismatch for: %.120s", sql);
-		*dberr = CR_UNKNOWN_ERROR;
-		return NULL;
-	}
-	mysql_stmt_free_result(s->st);
-	db->in_tx = 1;
-	db->round_trips++;
-	if ((n > 0 && mysql_stmt_bind_param(s->st, (MYSQL_BIND *)p->bind) != 0) || mysql_stmt_execute(s->st) != 0) {
-		/* An error answered to the execute leaves it prepared. */
-		*dberr = (int)mysql_stmt_errno(s->st);
-		return NULL;
-	}
-	if (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0) {
-		*dberr = (int)mysql_stmt_errno(s->st);
-		store_stmt_failed(db, s, *dberr);
-		return NULL;
-	}
-	return s;
-}
-
-void store_stmt_failed(struct store *db, struct dbstmt *s, int dberr)
-{
-	if (conn_lost(dberr) || !db->c->connected)
-		return;
-	db->round_trips++;
-	if (mysql_stmt_reset(s->st) != 0) {
-		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);
-		store_disconnect(db);
-	}
-}
-
-static struct dbstmt *db_vexec(struct store *db, const char *sql, int *dberr, const char *fmt, va_list ap)
-{
-	struct db_params p;
-	if (store_params_vformat(&p, fmt, ap) < 0) {
-		log_error("bad parameter format for: %.120s", sql);
-		*dberr = CR_UNKNOWN_ERROR;
-		return NULL;
-	}
-	return store_exec_params(db, sql, &p, dberr);
-}
-
-struct dbstmt *store_exec(struct store *db, const char *sql, int *dberr, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	struct dbstmt *s = db_vexec(db, sql, dberr, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
-/* Binds the result of a CALL, whose shape is only known after execute. */
-static int bind_call_results(struct dbstmt *s)
-{
-	if (s->ncols > 0)
-		return mysql_stmt_bind_result(s->st, s->res) != 0 ? -1 : 0;
-	return bind_results(s);
-}
-
-struct dbstmt *store_call(struct store *db, const char *sql, const struct db_params *p, int *dberr, int *got_row)
-{
-	*got_row = 0;
-	struct dbstmt *s = store_exec_params(db, sql, p, dberr);
-	if (s == NULL)
-		return NULL;
-	/* Every result set of the CALL is read here, the row (if any) into
-	 * the statement's buffers, so the connection is free afterwards. */
-	int status = 0;
-	do {
-		if (mysql_stmt_field_count(s->st) > 0) {
-			if (bind_call_results(s) != 0 || mysql_stmt_store_result(s->st) != 0) {
-				*dberr = (int)mysql_stmt_errno(s->st);
-				store_stmt_failed(db, s, *dberr);
-				return NULL;
-			}
-			if (!*got_row && mysql_stmt_fetch(s->st) == 0)
-				*got_row = 1;
-			mysql_stmt_free_result(s->st);
-		}
-		status = mysql_stmt_next_result(s->st);
-	} while (status == 0);
-	if (status > 0) {
-		*dberr = (int)mysql_stmt_errno(s->st);
-		store_stmt_failed(db, s, *dberr);
-		return NULL;
-	}
-	return s;
-}
-
 int store_may_commit(const struct store *db)
 {
 	return db->idem_key == NULL;
-}
-
-void store_committed(struct store *db)
-{
-	db->committed = 1;
-	db->in_tx = 0;
-	db->tx_serial++;
-	db->mark_first = 0;
-}
-
-int store_fetch(struct dbstmt *s)
-{
-	int rc = mysql_stmt_fetch(s->st);
-	if (rc == 0)
-		return 1;
-	if (rc == MYSQL_NO_DATA)
-		return 0;
-	if (rc == MYSQL_DATA_TRUNCATED)
-		log_error("column truncated in: %.120s", s->sql);
-	return -1;
-}
-
-int store_null(const struct dbstmt *s, unsigned int col)
-{
-	return col >= s->ncols || s->isnull[col];
-}
-
-const char *store_str(const struct dbstmt *s, unsigned int col)
-{
-	if (store_null(s, col))
-		return NULL;
-	s->buf[col][s->len[col] < s->res[col].buffer_length ? s->len[col] : s->res[col].buffer_length] = '\0';
-	return s->buf[col];
-}
-
-unsigned long store_len(const struct dbstmt *s, unsigned int col)
-{
-	return store_null(s, col) ? 0 : s->len[col];
-}
-
-int store_copy(const struct dbstmt *s, unsigned int col, char *dst, size_t cap, const char *null_text)
-{
-	const char *v = store_null(s, col) ? null_text : store_str(s, col);
-	size_t len = strlen(v);
-	if (len >= cap) {
-		log_error("a value of %zu bytes (column %u) does not fit its row's %zu", len, col, cap);
-		dst[0] = '\0';
-		return -1;
-	}
-	memcpy(dst, v, len + 1);
-	return 0;
-}
-
-int64_t store_i64(const struct dbstmt *s, unsigned int col)
-{
-	const char *v = store_str(s, col);
-	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : 0;
-}
-
-uint64_t store_affected(const struct dbstmt *s)
-{
-	return (uint64_t)mysql_stmt_affected_rows(s->st);
-}
-
-uint64_t store_insert_id(const struct dbstmt *s)
-{
-	return (uint64_t)mysql_stmt_insert_id(s->st);
-}
-
-enum cd_err store_do(struct store *db, const char *sql, const char *what, const char *fmt, ...)
-{
-	va_list ap;
-	int dberr;
-	va_start(ap, fmt);
-	struct dbstmt *s = db_vexec(db, sql, &dberr, fmt, ap);
-	va_end(ap);
-	return s != NULL ? CD_OK : store_err(db, dberr, what);
 }
 
 void store_backoff(int attempt)
@@ -604,4 +424,184 @@ enum cd_err store_text(struct store *db, const char *sql, const char *what)
 	if (mysql_real_query(db->c->db, sql, (unsigned long)strlen(sql)) != 0)
 		return store_err(db, (int)mysql_errno(db->c->db), what);
 	return CD_OK;
+}
+
+/* ---- The attempt connected ---- */
+
+/* With several Galera nodes, what belongs to no account (webhooks, the
+ * outbox, keys) runs on one node, and reads what other nodes committed:
+ * it waits for their commits to be applied (wsrep_sync_wait), so a
+ * webhook finds the top-up its account's node wrote a moment ago, and the
+ * outbox never shows a later event before an earlier one. An account's
+ * own transactions run on the node that wrote its rows and need not wait. */
+static enum cd_err causal_reads(struct store *db)
+{
+	int want = store_node_count(db) > 1 && (!db->routed || db->rerouted || db->causal) && db->c->galera;
+	if (want == db->c->sync_wait)
+		return CD_OK;
+	db->round_trips++;
+	if (mysql_query(db->c->db, want ? "SET SESSION wsrep_sync_wait = 1" : "SET SESSION wsrep_sync_wait = 0") != 0)
+		return store_err(db, (int)mysql_errno(db->c->db), "wsrep_sync_wait");
+	db->c->sync_wait = want;
+	return CD_OK;
+}
+
+enum cd_err store_connect(struct store *db, int tries, int *next_node)
+{
+	enum cd_err rc;
+	*next_node = 0;
+	if (store_node_count(db) > 1) {
+		int node = store_noderoute_pick(db->routed ? db->route : NULL);
+		if (node < 0)
+			return CD_E_UNAVAILABLE;
+		store_use_node(db, node);
+	}
+	db->commit_sent = 0;
+	db->connect_errno = 0;
+	rc = store_ensure(db);
+	/* Unreachable: refused, timed out or not answering (a server with no
+	 * connection to spare is alive, and stays in the routing). */
+	int unreachable = rc != CD_OK && db->connect_errno != ER_CON_COUNT_ERROR;
+	if (rc == CD_OK)
+		rc = causal_reads(db);
+	if (rc == CD_E_UNAVAILABLE && store_node_count(db) > 1) {
+		/* A node that cannot be reached leaves the routing, and the
+		 * next attempt goes to the next node; a connection found dead
+		 * is made again. Bounded by the attempts and the deadline. */
+		if (unreachable && store_noderoute_set(db->node, 0))
+			log_warn("database node %s: down (%s)", db->cfg->db_node[db->node].name, db->errmsg);
+		if (store_noderoute_live() > 0 && tries < LIMIT_TX_RETRIES)
+			*next_node = 1;
+	}
+	return rc;
+}
+
+/* ---- The node an account's writes go to (store_noderoute.h) ---- */
+
+static int route_count = 1;
+static uint64_t route_seeds[NODEROUTE_MAX];
+static atomic_int route_up[NODEROUTE_MAX] = {1};
+static atomic_uint route_epochs[NODEROUTE_MAX];
+
+/* FNV-1a: a stable hash of text, the same on every build and machine. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* splitmix64's finaliser: spreads the combined hash over all 64 bits, so
+ * the highest score is a fair draw among the nodes. */
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+void store_noderoute_init(int n, const char *const names[])
+{
+	route_count = n < 1 ? 1 : n > NODEROUTE_MAX ? NODEROUTE_MAX : n;
+	for (int i = 0; i < route_count; i++) {
+		route_seeds[i] = names != NULL && names[i] != NULL ? fnv1a(names[i]) : (uint64_t)i;
+		atomic_store(&route_up[i], 1);
+	}
+}
+
+int store_noderoute_count(void)
+{
+	return route_count;
+}
+
+int store_noderoute_pick(const char *key)
+{
+	uint64_t h = fnv1a(key != NULL ? key : "");
+	int best = -1;
+	uint64_t best_score = 0;
+	if (key == NULL)
+		h = mix(h ^ 0x9e3779b97f4a7c15ULL);	/* apart from an account named "" */
+	for (int i = 0; i < route_count; i++) {
+		if (!atomic_load(&route_up[i]))
+			continue;
+		uint64_t score = mix(h ^ route_seeds[i]);
+		if (best < 0 || score > best_score) {
+			best = i;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+int store_noderoute_set(int node, int is_up)
+{
+	if (node < 0 || node >= route_count)
+		return 0;
+	int was = atomic_exchange(&route_up[node], is_up ? 1 : 0);
+	if (was && !is_up)
+		atomic_fetch_add(&route_epochs[node], 1);
+	return was;
+}
+
+unsigned store_noderoute_epoch(int node)
+{
+	return node >= 0 && node < route_count ? atomic_load(&route_epochs[node]) : 0;
+}
+
+int store_noderoute_is_up(int node)
+{
+	return node >= 0 && node < route_count && atomic_load(&route_up[node]);
+}
+
+int store_noderoute_live(void)
+{
+	int n = 0;
+	for (int i = 0; i < route_count; i++)
+		n += atomic_load(&route_up[i]);
+	return n;
+}
+
+/* ---- The reasons an attempt is run again (store.h enum store_retry,
+ * docs/architecture.md "One retry loop"): the running attempt's reason
+ * named, and each counted (creditd_tx_retries_total). The loop that
+ * bounds them is store_tx.c's. ---- */
+
+/* The reasons' labels, in enum store_retry's order. */
+static const char *const retry_names[STORE_RETRY_REASONS] = {"none", "deadlock", "moved", "due", "rollback",
+							      "node", "route", "race", "schema"};
+static atomic_ullong retries[STORE_RETRY_REASONS];
+
+enum cd_err store_retry(struct store *db, enum store_retry why)
+{
+	assert(why > RETRY_NONE);
+	assert(why < STORE_RETRY_REASONS);
+	if (db->retry_why == RETRY_NONE)
+		db->retry_why = why;
+	return CD_E_RETRY;
+}
+
+const char *store_retry_name(enum store_retry why)
+{
+	assert(why >= RETRY_NONE);
+	assert(why < STORE_RETRY_REASONS);
+	return retry_names[why];
+}
+
+void store_retry_count(enum store_retry why)
+{
+	assert(why > RETRY_NONE);
+	assert(why < STORE_RETRY_REASONS);
+	atomic_fetch_add_explicit(&retries[why], 1, memory_order_relaxed);
+}
+
+void store_tx_retries(unsigned long long *counts)
+{
+	for (int i = 0; i < STORE_RETRY_REASONS; i++)
+		counts[i] = atomic_load_explicit(&retries[i], memory_order_relaxed);
 }

@@ -41,7 +41,7 @@ enum store_retry {
 	 * LIMIT_TX_DUE_PASSES passes, no backoff. */
 	RETRY_DUE,
 	/* Galera rolled the transaction back without telling it (its lock
-	 * mark gone: store_end.c). */
+	 * mark gone: store_tx.c). */
 	RETRY_ROLLBACK,
 	/* The connection or its node was lost before any COMMIT was sent:
 	 * nothing applied. Once at the first attempt when it died at once

@@ -87,7 +87,7 @@ struct store {
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* On Galera, the mark the transaction writes on each account it
 	 * locks, and the first account it marked (0: none yet), whose mark
-	 * is looked at before the COMMIT (store_end.c, sql/053). */
+	 * is looked at before the COMMIT (store_tx.c, sql/053). */
 	int64_t tx_mark;
 	int64_t mark_first;
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
@@ -112,7 +112,7 @@ struct store {
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */
-	char errmsg[1024];	/* a connect's error with its TLS hint (store_tls_hint) */
+	char errmsg[1024];	/* a connect's error with its TLS hint (store.c tls_hint) */
 	/* An attempt that met accounts with something due (expiries, a
 	 * plan's credit) ends with CD_E_DUE, naming them here
 	 * (store_due_add); the loop then runs due_bring (one transaction's
@@ -157,15 +157,6 @@ void store_param_blob(struct db_params *p, const void *data, size_t len);	/* NUL
 /* Runs a cached prepared statement with p (a CALL's results are left
  * unread: store_sets.h reads them). NULL with *dberr as store_exec. */
 struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct db_params *p, int *dberr);
-/* After s failed (dberr): Connector/C leaves a statement whose error came
- * while its rows were read (a deadlock or a lock wait timeout of a locking
- * read, after the result's metadata) expecting rows, and the next execute
- * of it on this connection would wait for them until the read timeout,
- * its transaction's locks held all the while: a wait no deadlock detector
- * sees. The statement is reset (COM_STMT_RESET); a connection lost, or a
- * reset that fails, is dropped instead. store_exec_params and store_call call
- * it; so does whoever reads a CALL's results itself (store_sets). */
-void store_stmt_failed(struct store *db, struct dbstmt *s, int dberr);
 /* Runs a CALL of a stored procedure with p. Reads every result set it
  * returns; the first row of the first one is left in the statement's
  * buffers (*got_row = 1) for store_i64/store_str. */
@@ -179,7 +170,8 @@ int store_may_commit(const struct store *db);
  * multi-statement script once ran on past such an abort in a new
  * transaction and committed half a batch). */
 int store_galera(const struct store *db);
-/* Records that a procedure ended the transaction. */
+/* Records that a procedure ended the transaction (the writer's CALL with
+ * its COMMIT, store_write.c). */
 void store_committed(struct store *db);
 /* 1 when a row was fetched, 0 at the end, -1 on error. */
 int store_fetch(struct dbstmt *s);
@@ -201,6 +193,11 @@ uint64_t store_insert_id(const struct dbstmt *s);
  * CD_E_RETRY, lost connections to CD_E_UNAVAILABLE, the rest to
  * CD_E_INTERNAL (logged with the message). */
 enum cd_err store_err(struct store *db, int dberr, const char *what);
+/* A connection that cannot go on after MariaDB's error e: lost, killed,
+ * or out of step with the server (2014, commands out of sync: a result
+ * left unread by some path, seen once under Galera's load): dropped and
+ * made again, so its state never outlives the statement that met it. */
+int store_conn_lost(int e);
 /* Runs a statement for its effect only; CD_OK or the mapped error. */
 enum cd_err store_do(struct store *db, const char *sql, const char *what, const char *fmt, ...);
 
@@ -264,6 +261,12 @@ void store_tx_init(struct store *db, struct store_tx *t);
  * most LIMIT_TX_DUE_PASSES passes). An id named twice is brought once. */
 void store_due_add(struct store *db, int64_t id, enum cd_err (*bring)(struct store *db, int64_t account_id));
 int store_tx_next(struct store *db, struct store_tx *t);
+/* An attempt's connection (store.c, for store_tx_next): connected to
+ * the node the attempt runs on (its account's, routed), its reads causal
+ * when they must be. CD_OK or the failure; *next_node = 1 when an
+ * unreachable node of several was left for the next (the attempt to be
+ * opened again there; tries: the attempts made, bounding it). */
+enum cd_err store_connect(struct store *db, int tries, int *next_node);
 void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc);
 /* A transaction on the node of no account that is about to lock the row
  * of account ext_id, the first account it meets: its loop is pinned to
@@ -277,22 +280,21 @@ enum cd_err store_tx_reroute(struct store *db, const char *ext_id);
  * outside a transaction; each transaction's first attempt reads it too. */
 void store_holdid_ensure(struct store *db);
 
-/* What the connection layer's files share (ledger.c, ledger_tx.c): the
+/* What the store's files share: the
  * nodes configured (1 without [database] nodes), switching the
  * connection in use to a node (between transactions), a random pause
- * before a retry, and ending a transaction (0, or MariaDB's error). */
+ * before a retry. */
 int store_node_count(const struct store *db);
 void store_use_node(struct store *db, int node);
 void store_backoff(int attempt);
-int store_end_tx(struct store *db, int commit);
 /* Closes the connection in use; its transaction is the server's to roll back. */
 void store_disconnect(struct store *db);
 /* 1 when the node in use takes queries (Galera's wsrep_ready and
  * Synced; always without Galera), else 0 (why in store_errmsg). */
 int store_node_ready(struct store *db);
 
-/* Galera's aborts it does not tell (store_end.c, sql/053): a transaction
- * marks every account it locks, and store_end_tx looks at the first
+/* Galera's aborts it does not tell (store_tx.c, sql/053): a transaction
+ * marks every account it locks, and its end (store_tx.c) looks at the first
  * account's mark before it commits. store_mark_next gives the mark to
  * write before locking account id (0: the accounts of a batch, not
  * known yet); when the lock may write the first account's mark again, it
@@ -302,14 +304,7 @@ int store_node_ready(struct store *db);
  * applied): logged once, and locks go on unmarked. */
 enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark);
 void store_mark_locked(struct store *db, int64_t id);
-/* The transaction marked an account whose mark is gone: rolled back
- * untold (logged), so what it decided since is the rollback's doing. */
-int store_mark_lost(struct store *db);
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
-#ifdef CREDITD_TEST_CLOCK
-/* The untold rollback fault after a write CALL (what: the write), tests only. */
-void store_mark_fault(struct store *db, const char *what);
-#endif
 
 #endif

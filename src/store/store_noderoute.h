@@ -1,5 +1,5 @@
 /* store_noderoute.h: which database node serves an account (docs/scale-out.md,
- * "Scale-out").
+ * "Scale-out"); the routing is store.c's, beside the connections it picks.
  *
  * With `[database] nodes` naming several nodes of one Galera cluster, each
  * account's writes go to one node, so `SELECT … FOR UPDATE` keeps its

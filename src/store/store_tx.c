@@ -1,10 +1,13 @@
-/* store_tx.c: the transaction loop (see store_db.h "The transaction
- * loop", docs/architecture.md "One retry loop"): its caller drives it, so
- * the layers above call down into this one and are never called back.
- * Attempts, the one list of reasons an attempt is run again (each bounded
- * and counted here, and nowhere else), the accounts met due brought due
- * by attempts of the same loop, failover to the next database node, and
- * the commit. */
+/* store_tx.c: a transaction, from its attempt's start to its end (see
+ * store_db.h "The transaction loop", docs/architecture.md "One retry
+ * loop"): its caller drives the loop, so the layers above call down into
+ * this one and are never called back. Attempts, each bounded and counted
+ * by the one list of reasons an attempt is run again (store.c's
+ * store_retry names them), the accounts met due brought due by attempts
+ * of the same loop, failover to the next database node; and the end:
+ * the commit or rollback, and on Galera the marks that catch an abort
+ * not told (below). The attempt's connection is store.c's, its
+ * statements store_sets.c's. */
 #include "store_db.h"
 #include "holdid.h"
 #include "log.h"
@@ -12,9 +15,11 @@
 #include "timefmt.h"
 #include <assert.h>
 #include <errmsg.h>
+#include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 void store_tx_init(struct store *db, struct store_tx *t)
@@ -40,23 +45,6 @@ void store_due_add(struct store *db, int64_t id, enum cd_err (*bring)(struct sto
 		db->due_ids[db->ndue++] = id;
 }
 
-/* With several Galera nodes, what belongs to no account (webhooks, the
- * outbox, keys) runs on one node, and reads what other nodes committed:
- * it waits for their commits to be applied (wsrep_sync_wait), so a
- * webhook finds the top-up its account's node wrote a moment ago, and the
- * outbox never shows a later event before an earlier one. An account's
- * own transactions run on the node that wrote its rows and need not wait. */
-static enum cd_err causal_reads(struct store *db)
-{
-	int want = store_node_count(db) > 1 && (!db->routed || db->rerouted || db->causal) && db->c->galera;
-	if (want == db->c->sync_wait)
-		return CD_OK;
-	db->round_trips++;
-	if (mysql_query(db->c->db, want ? "SET SESSION wsrep_sync_wait = 1" : "SET SESSION wsrep_sync_wait = 0") != 0)
-		return store_err(db, (int)mysql_errno(db->c->db), "wsrep_sync_wait");
-	db->c->sync_wait = want;
-	return CD_OK;
-}
 
 void store_route(struct store *db, const char *account)
 {
@@ -72,10 +60,16 @@ void store_route_causal(struct store *db, const char *account)
 }
 
 static int tx_next(struct store *db, struct store_tx *t);
+static int end_tx(struct store *db, int commit);
+static int mark_lost(struct store *db);
 
 /* The hold ids' key (src/core/holdid.h, sql/044), read by the first
  * transaction of the process that finds a database. A database before
- * 044 leaves the ids in their old form, said once. */
+ * 044 leaves the ids in their old form, said once. Read here, by an
+ * attempt, rather than once as a worker starts: the database may be down
+ * then (the attempt that finds it up reads the key before anything makes
+ * or parses a hold id), a database migrated to 044 while creditd runs is
+ * looked at again, and nothing rotates the key (044 writes it once). */
 static atomic_int holdid_read;
 static _Atomic int64_t holdid_missing_ms;	/* when the key was last found missing, 0: never */
 
@@ -222,41 +216,6 @@ static int tx_bounded(struct store *db, struct store_tx *t, int tries, int64_t s
 	return 1;
 }
 
-/* Connected to the node the attempt runs on (t->rc), its reads causal
- * when they must be; 1 when an unreachable node of several is left for
- * the next (the attempt to be opened again). */
-static int tx_connect(struct store *db, struct store_tx *t, int tries)
-{
-	if (store_node_count(db) > 1) {
-		int node = store_noderoute_pick(db->routed ? db->route : NULL);
-		if (node < 0) {
-			t->rc = CD_E_UNAVAILABLE;
-			return 0;
-		}
-		store_use_node(db, node);
-	}
-	db->commit_sent = 0;
-	db->connect_errno = 0;
-	t->rc = store_ensure(db);
-	/* Unreachable: refused, timed out or not answering (a server with no
-	 * connection to spare is alive, and stays in the routing). */
-	int unreachable = t->rc != CD_OK && db->connect_errno != ER_CON_COUNT_ERROR;
-	if (t->rc == CD_OK)
-		t->rc = causal_reads(db);
-	if (t->rc == CD_E_UNAVAILABLE && store_node_count(db) > 1) {
-		/* A node that cannot be reached leaves the routing, and the
-		 * next attempt goes to the next node; a connection found dead
-		 * is made again. Bounded by the attempts and the deadline. */
-		if (unreachable && store_noderoute_set(db->node, 0))
-			log_warn("database node %s: down (%s)", db->cfg->db_node[db->node].name, db->errmsg);
-		if (store_noderoute_live() > 0 && tries < LIMIT_TX_RETRIES) {
-			t->rc = CD_E_RETRY;
-			t->why = RETRY_NODE;
-			return 1;
-		}
-	}
-	return 0;
-}
 
 static int tx_next(struct store *db, struct store_tx *t)
 {
@@ -278,8 +237,13 @@ static int tx_next(struct store *db, struct store_tx *t)
 		store_retry_count(t->why);
 	t->why = RETRY_NONE;
 	db->retry_why = RETRY_NONE;
-	if (tx_connect(db, t, *tries))
+	int next_node;
+	t->rc = store_connect(db, *tries, &next_node);
+	if (next_node) {
+		t->rc = CD_E_RETRY;
+		t->why = RETRY_NODE;
 		return tx_next(db, t);
+	}
 	if (t->rc != CD_OK) {
 		t->done = 1;
 		return 0;
@@ -304,7 +268,7 @@ static int tx_next(struct store *db, struct store_tx *t)
  * answer was lost may have happened and never is. */
 static void tx_commit(struct store *db, struct store_tx *t)
 {
-	int e = store_end_tx(db, 1);
+	int e = end_tx(db, 1);
 	if (e == 0)
 		db->c->ok_ms = timefmt_mono_ms();
 	if (e != 0)
@@ -360,14 +324,14 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 	/* A failure met after an abort Galera did not tell (a row this
 	 * transaction wrote read back as missing, a refusal decided on rows
 	 * the abort took back) is the abort's: run again. */
-	if (rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && store_mark_lost(db)) {
+	if (rc != CD_E_RETRY && rc != CD_E_DUE && rc != CD_E_UNAVAILABLE && mark_lost(db)) {
 		t->rc = rc = CD_E_RETRY;
 		why = RETRY_ROLLBACK;
 	}
 	int tries = t->bringing ? t->bring_attempt : t->attempt;
 	int64_t started = t->bringing ? t->bring_started_ms : t->started_ms;
 	if (db->c->connected) {
-		int e = store_end_tx(db, 0);
+		int e = end_tx(db, 0);
 		if (e != 0)
 			store_err(db, e, "rollback");
 	} else if (rc == CD_E_UNAVAILABLE && tries == 1 && timefmt_mono_ms() - started < LIMIT_RECONNECT_RETRY_MS) {
@@ -395,4 +359,149 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 	t->done = rc != CD_E_RETRY;
 	if (rc == CD_E_RETRY)
 		t->why = why != RETRY_NONE ? why : RETRY_DEADLOCK;
+}
+
+/* ---- A transaction's end, its commit or rollback, and on
+ * Galera the mark that says whether the transaction committing is still
+ * the one that locked its accounts (sql/053 says why: a brute-force
+ * abort inside a procedure can be eaten, the statements after it run on
+ * in a new transaction, and the CALL answers success).
+ *
+ * Each transaction draws a mark of 63 random bits at its first lock; the
+ * ledger writes it on every account it locks (ledger_rows.c, and
+ * cd_batch_mark_read for a batch). Before the COMMIT, the first account
+ * marked is read: its mark is this transaction's while nothing it did was
+ * rolled back, since the lock it holds keeps every other writer off the
+ * row; after an abort it was not told of, the row shows what is
+ * committed, another transaction's mark. Then the new transaction is
+ * rolled back and the attempt fails as a deadlock does (run again). A
+ * lock that would write the first account's mark again looks at it first,
+ * so a transaction rolled back unseen cannot mark it anew and pass.
+ *
+ * The mark covers a transaction from its first lock on. What one writes
+ * before it locks an account (a webhook's record of its event) is not
+ * money, and what it decides after is decided again under the lock. ---- */
+
+static const char SQL_MARK_READ[] = "SELECT tx_mark FROM accounts WHERE id = ?";
+
+static atomic_int mark_absent;		/* accounts.tx_mark missing: 053 not applied */
+static atomic_uint_fast64_t mark_draws;
+
+/* A mark no other transaction draws (63 random bits, never 0). */
+static int64_t mark_draw(void)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* Never seen; the clock and a count still differ per draw. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_sec ^ atomic_fetch_add(&mark_draws, 1) << 32;
+	}
+	r &= INT64_MAX;
+	return r != 0 ? (int64_t)r : 1;
+}
+
+/* 0 when the first account marked still bears this transaction's mark;
+ * else MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
+static int mark_check(struct store *db, const char *when)
+{
+	int e;
+	struct dbstmt *s = store_exec(db, SQL_MARK_READ, &e, "i", db->mark_first);
+	if (s == NULL)
+		return e;
+	int got = store_fetch(s);
+	if (got < 0)
+		return CR_UNKNOWN_ERROR;
+	if (got == 1 && store_i64(s, 0) == db->tx_mark)
+		return 0;
+	log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
+		 "brute-force abort inside a procedure), seen %s: rolled back and run again", db->mark_first, when);
+	(void)store_retry(db, RETRY_ROLLBACK);	/* its reason, before store_err names a deadlock */
+	return ER_LOCK_DEADLOCK;
+}
+
+enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark)
+{
+	assert(id >= 0);
+	if (db->mark_first == 0) {
+		db->tx_mark = mark_draw();
+	} else if (id == 0 || id == db->mark_first) {
+		int e = mark_check(db, "before a lock");
+		if (e != 0)
+			return store_err(db, e, "account lock mark");
+	}
+	*mark = db->tx_mark;
+	return CD_OK;
+}
+
+/* The transaction marked an account whose mark is gone: rolled back
+ * untold (logged), so what it decided since is the rollback's doing. */
+static int mark_lost(struct store *db)
+{
+	return db->mark_first != 0 && db->c->galera && db->c->connected &&
+	       mark_check(db, "after the operation failed") != 0;
+}
+
+void store_mark_locked(struct store *db, int64_t id)
+{
+	assert(id > 0);
+	if (db->mark_first == 0)
+		db->mark_first = id;
+}
+
+void store_mark_missing(const char *what)
+{
+	if (!atomic_exchange(&mark_absent, 1))
+		log_error("%s: accounts.tx_mark is missing: run creditctl migrate (053), then restart; until then a "
+			  "Galera abort not told inside a procedure is not caught before the commit", what);
+}
+
+int store_mark_absent(void)
+{
+	return atomic_load(&mark_absent);
+}
+
+/* Ends the transaction, its commit (looking at the first account's mark
+ * first, on Galera) or its rollback: 0, or MariaDB's error. */
+static int end_tx(struct store *db, int commit)
+{
+	if (!db->c->connected)
+		return CR_SERVER_GONE_ERROR;
+	int check = commit && db->mark_first != 0 && db->c->galera ? mark_check(db, "before the commit") : 0;
+	db->round_trips++;
+	db->in_tx = 0;
+	db->tx_serial++;
+	db->mark_first = 0;
+	if (check != 0) {
+		/* What ran since the abort is a transaction of its own: gone.
+		 * No COMMIT was sent, so whatever stopped the check (the mark
+		 * gone, a lost connection, an interrupted read), nothing was
+		 * committed: run again, as for a deadlock. */
+		if (mysql_rollback(db->c->db) != 0)
+			store_disconnect(db);
+		return ER_LOCK_DEADLOCK;
+	}
+	db->commit_sent |= commit;
+	if ((commit ? mysql_commit(db->c->db) : mysql_rollback(db->c->db)) != 0) {
+		int e = (int)mysql_errno(db->c->db);
+		/* A rollback that fails, or on Galera a commit that fails, may
+		 * leave statements open in the session (Galera runs what follows
+		 * a brute-force abort in a new transaction and reports the abort
+		 * at the next command): the connection is dropped, and the
+		 * server rolls back whatever it had. */
+		if (!commit || db->c->galera)
+			store_disconnect(db);
+		return e;
+	}
+	return 0;
+}
+
+void store_end_request(struct store *db)
+{
+	db->routed = db->rerouted = db->causal = db->reroute_now = 0;
+	if (db->c->connected && db->in_tx) {
+		int e = end_tx(db, 0);
+		if (e != 0)
+			store_err(db, e, "rollback");
+	}
 }

@@ -18,7 +18,10 @@
 /* CALL cd_write(db->now, commit, ...) with the lists written in doc (a
  * jsonw object: each list under its name, absent or empty: SQL NULL),
  * what it answers read into sets (what: the step, for the log). CD_OK,
- * or the mapped error with the MariaDB error number in *dberr. */
+ * or the mapped error with the MariaDB error number in *dberr. With
+ * commit the CALL commits: the transaction is over when it answers, and
+ * when its answer is lost (CD_E_UNAVAILABLE: it may have committed, so
+ * it is never run again). */
 enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr);
 

@@ -66,7 +66,7 @@ def local_commits(nodes):
     return [int(status(n, "wsrep_local_commits")) for n in nodes]
 
 
-# The routing, computed here as store_noderoute.c does (FNV-1a, splitmix64's
+# The routing, computed here as src/store/store.c does (FNV-1a, splitmix64's
 # finaliser, the highest score wins), to know which node serves an account.
 M64 = (1 << 64) - 1
 

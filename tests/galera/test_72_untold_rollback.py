@@ -1,5 +1,5 @@
 """test_72_untold_rollback.py: a transaction Galera rolled back without
-telling creditd is never committed in part (sql/053, src/store/store_end.c).
+telling creditd is never committed in part (sql/053, src/store/store_tx.c).
 
 A brute-force abort inside a stored procedure can be eaten: the CALL
 answers success, what it wrote is gone, and the statements after it run

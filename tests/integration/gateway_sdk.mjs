@@ -3,7 +3,7 @@
 // only the base URL and the key changed, the account in a default header.
 // Usage: node gateway_sdk.mjs CASE; env BASE (creditd's URL), KEY (a
 // creditd key), ACCOUNT. Prints one JSON line of what the case saw.
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
 
 const base = process.env.BASE;
@@ -173,6 +173,25 @@ const cases = {
     return { retrieve: await error(() => openai.responses.retrieve(id), OpenAI.NotFoundError),
              items: await error(() => openai.responses.inputItems.list(id), OpenAI.NotFoundError),
              delete: await error(() => openai.responses.delete(id), OpenAI.NotFoundError) };
+  },
+  // docs/gateway.md, "Audio and speech": speech, a transcription, a moderation.
+  async openai_speech() {
+    const { data, response } = await openai.audio.speech
+      .create({ model: "tts-1", voice: "alloy", input: "Hello from the SDK, spoken." }).withResponse();
+    const audio = new Uint8Array(await data.arrayBuffer());
+    return { bytes: audio.length, first: Array.from(audio.slice(0, 2)), type: response.headers.get("content-type"),
+             charged: response.headers.get("creditd-charged-micros"), hold: response.headers.get("creditd-hold-id") };
+  },
+  async openai_transcription() {
+    const file = await toFile(Buffer.alloc(48000, 7), "speech.mp3", { type: "audio/mpeg" });
+    const { data, response } = await openai.audio.transcriptions
+      .create({ model: "whisper-1", file, response_format: "verbose_json" }).withResponse();
+    return { text: data.text, duration: data.duration, charged: response.headers.get("creditd-charged-micros"),
+             hold: response.headers.get("creditd-hold-id") };
+  },
+  async openai_moderation() {
+    const r = await openai.moderations.create({ input: ["one", "two"] });
+    return { model: r.model, results: r.results.length, flagged: r.results[0].flagged };
   },
   async anthropic_402() {
     return error(() => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 20, messages: user }), Anthropic.APIError);

@@ -195,3 +195,32 @@ def test_the_sdks_through_apache():
     check(r["text"], "an Anthropic answer through Apache")
     check(settled(acct) < before, "charged")
     verify()
+
+
+def test_the_openai_sdk_speaks_transcribes_and_moderates():
+    """client.audio.speech.create, client.audio.transcriptions.create and
+    client.moderations.create through creditd (docs/gateway.md, "Audio
+    and speech"): the audio as the provider sent it, charged the
+    characters it billed; the SDK's form read and forwarded whole, charged
+    the seconds the answer reports; a moderation answered free."""
+    from gateway_bill import charge, last_reported
+    from test_92_gateway_audio import _price
+    _price()
+    reset()
+    acct = new_account("sdkaudio")
+    before = state(acct)[0]
+    out = sdk("openai_speech", acct)
+    eq((out["type"], out["first"], out["bytes"]), ("audio/mpeg", [0xFF, 0xF3], 100 * 27), "the audio, whole")
+    said = last_reported()
+    eq(said["characters"], 27, "the characters billed")
+    eq(int(out["charged"]), charge(27 * 15000000), "charged them")
+    eq(settled(acct), before - int(out["charged"]), "and no more")
+    out = sdk("openai_transcription", acct)
+    said = last_reported()
+    eq((out["text"], out["duration"], said["seconds"]), ("w0 w1 w2 w3 w4", 3.0, 3), "the transcription, verbose")
+    eq(int(out["charged"]), charge(3000 * 100000), "charged the seconds the provider billed")
+    spent = int(out["charged"])
+    out = sdk("openai_moderation", acct)
+    eq(out, {"model": "omni-moderation-latest", "results": 2, "flagged": False}, "the moderation, in its shape")
+    eq(settled(acct), before - charge(27 * 15000000) - spent, "free")
+    verify()

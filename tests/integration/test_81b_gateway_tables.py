@@ -19,7 +19,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # The SDKs' routes and the table each is held to (count_tokens' members
 # are the Messages route's).
 TABLES = {"openai.chat": "openai_chat", "openai.responses": "openai_responses",
-          "openai.embeddings": "openai_embeddings", "anthropic.messages": "anthropic_messages",
+          "openai.embeddings": "openai_embeddings", "openai.speech": "openai_speech",
+          "openai.moderations": "openai_moderations", "openai.transcriptions": "openai_transcriptions",
+          "anthropic.messages": "anthropic_messages",
           "anthropic.count_tokens": "anthropic_messages"}
 
 

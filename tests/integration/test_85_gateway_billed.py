@@ -245,11 +245,13 @@ def test_a_hold_shows_what_its_call_held_charged_and_used():
         g = api("GET", "/v1/holds/" + hold_id, auth=scope)
         eq(g.status, 200, "%s key: %r" % (scope, g.raw[:200]))
     h = g.json
-    eq(sorted(h), sorted(["hold_id", "account", "member", "model", "provider", "attempts", "status", "held_micros",
+    eq(sorted(h), sorted(["hold_id", "account", "member", "model", "provider", "price_provider", "attempts", "status",
+                          "held_micros",
                           "charged_micros", "usage", "settle_reason", "resolved", "over_hold", "usage_unknown",
                           "created_at", "settled_at"]),
        "its fields")
     eq(h["attempts"], 1, "one provider tried")
+    eq(h["price_provider"], None, "charged at the model's general price")
     eq(h["resolved"], None, "never unresolved")
     eq((h["hold_id"], h["account"], h["member"], h["model"], h["provider"], h["status"]),
        (hold_id, acct, None, "claude-haiku-4-5", "anthropic", "settled"), "whose and what")
@@ -268,7 +270,8 @@ def test_a_hold_shows_what_its_call_held_charged_and_used():
            auth="guard").status, 200, "settled")
     g = api("GET", "/v1/holds/" + a.json["hold_id"], auth="read").json
     eq((g["status"], g["usage"]["output_tokens"], g["over_hold"]), ("settled", 5, False), "settled within its hold")
-    eq((g["provider"], g["attempts"]), (None, None), "a guard hold has no provider and no tries")
+    eq((g["provider"], g["attempts"], g["price_provider"]), (None, None, None),
+       "a guard hold has no provider, no tries, and the model's general price")
     eq(api("GET", "/v1/holds/hold_" + "0" * 32, auth="read").status, 404, "an id nobody made")
     eq(api("GET", "/v1/holds/nonsense", auth="read").status, 404, "not a hold id")
     from lib import creditctl

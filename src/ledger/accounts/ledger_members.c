@@ -72,12 +72,24 @@ enum cd_err ledger_members_lock(struct store *db, const struct acct *a, const ch
 	if (store_fetch(s) != 1)
 		return CD_E_NOT_FOUND;
 	struct db_row row = {s, NULL, 0};
-	ledger_members_from_row_at(db, &row, 0, m);
+	ledger_members_from_row_at(db->now_month, &row, 0, m);
 	assert(m->found);
 	return CD_OK;
 }
 
-void ledger_members_from_row_at(const struct store *db, const struct db_row *r, unsigned int c, struct member_row *m)
+/* Starts a new month on a member row read in an older one (now_month:
+ * the transaction's, timefmt_month_key). */
+static void roll(int64_t now_month, struct member_row *m)
+{
+	struct roll_effect month;
+	money_rule_roll(m->month_key, m->month_spent, now_month, &month);
+	m->month_key = month.key;
+	m->month_spent = month.spent;
+	assert(m->month_key == now_month);
+	assert(!month.rolled || m->month_spent == 0);	/* a new month spends from 0 */
+}
+
+void ledger_members_from_row_at(int64_t now_month, const struct db_row *r, unsigned int c, struct member_row *m)
 {
 	m->found = 1;
 	COL_TEXT(m->member, MEMBER_NAME);
@@ -91,9 +103,9 @@ void ledger_members_from_row_at(const struct store *db, const struct db_row *r, 
 	m->rate.minute = COL_I64(MEMBER_RATE_MINUTE);
 	m->rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
 	m->rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
-	ledger_members_roll(db, m);
+	roll(now_month, m);
 	assert(m->found);
-	assert(m->month_key == timefmt_month_key(db->now));	/* rolled to this month */
+	assert(m->month_key == now_month);	/* rolled to this month */
 }
 
 enum cd_err ledger_members_create(struct store *db, const struct acct *a, const char *member, struct member_row *m)
@@ -141,7 +153,7 @@ static enum cd_err member_read(struct store *db, const struct acct *a, const cha
 	*plan_cap = store_null(s, 4) ? -1 : store_i64(s, 4);
 	m->rate.rpm = m->rate.tpm = -1;
 	snprintf(m->member, sizeof(m->member), "%s", member);
-	ledger_members_roll(db, m);
+	roll(db->now_month, m);
 	return CD_OK;
 }
 
@@ -154,16 +166,6 @@ enum cd_err ledger_members_read(struct store *db, const struct acct *a, const ch
 	assert(rc != CD_OK || m->found);
 	assert(rc == CD_OK || *plan_cap == -1);
 	return rc;
-}
-
-void ledger_members_roll(const struct store *db, struct member_row *m)
-{
-	struct roll_effect month;
-	money_rule_roll(m->month_key, m->month_spent, db->now_month, &month);
-	m->month_key = month.key;
-	m->month_spent = month.spent;
-	assert(m->month_key == db->now_month);
-	assert(!month.rolled || m->month_spent == 0);	/* a new month spends from 0 */
 }
 
 enum cd_err ledger_members_store(struct store *db, const struct acct *a, const struct member_row *m)

@@ -15,8 +15,9 @@ struct member_row {
 	struct rate rate;		/* the member's requests and tokens per minute */
 };
 /* A member row read from column c on (MEMBER_COLUMNS' order), its month
- * rolled over to db's. */
-void ledger_members_from_row_at(const struct store *db, const struct db_row *r, unsigned int c, struct member_row *m);
+ * rolled over to now_month (the transaction's: a guard batch's clock,
+ * or the store's). No statement: the row was read by the caller. */
+void ledger_members_from_row_at(int64_t now_month, const struct db_row *r, unsigned int c, struct member_row *m);
 /* Locks a member row (CD_E_NOT_FOUND when none), every column read, and
  * rolls its month over. */
 enum cd_err ledger_members_lock(struct store *db, const struct acct *a, const char *member, struct member_row *m);
@@ -38,8 +39,6 @@ int ledger_members_row_due(const struct acct *a);
  * not read (-1). */
 enum cd_err ledger_members_read(struct store *db, const struct acct *a, const char *member, struct member_row *m,
 			int64_t *plan_cap);
-/* Starts a new month on a member row read in an older one. */
-void ledger_members_roll(const struct store *db, struct member_row *m);
 enum cd_err ledger_members_store(struct store *db, const struct acct *a, const struct member_row *m);
 /* The figures of account a and member m (NULL: none) that the guard's
  * money decisions read (money_guard.h), into *ga and *gm: returns gm, or

@@ -16,6 +16,8 @@
  * and commits. */
 #include "ledger_batch.h"
 #include "ledger_events.h"
+#include "ledger_config.h"
+#include "money_rule.h"
 #include "jsonw.h"
 #include "log.h"
 #include "money.h"
@@ -126,6 +128,32 @@ void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum ref
 	event_push(b, acct, type, data);
 }
 
+/* Auto-recharge (docs/api.md, "Auto-recharge"): 1 when a charge (the
+ * guard's batches, the only ones to queue one: holds and charges) left
+ * available below the account's threshold, a card is saved, no recharge
+ * is in flight and fewer than [stripe] auto_recharge_max_per_day ran this
+ * UTC day: the recharge is then counted and marked in flight on a, and
+ * its row is written with the batch. A failure or a credit queues none by
+ * itself: the next charge does. The day is the clock's; db gives the
+ * configuration only. */
+static int notice_recharge(const struct store *db, const struct ledger_clock *clock, struct acct *a)
+{
+	const int in_flight = a->recharge_pending;
+	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
+				  .has_card = a->recharge_card, .pending = a->recharge_pending,
+				  .disputed = strcmp(a->status_reason, "dispute") == 0,
+				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
+				  .day_count = a->recharge_day_count, .today = clock->day,
+				  .max_per_day = ledger_config_of(db->cfg)->auto_recharge_max_per_day};
+	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
+	if (queue)
+		a->recharge_pending = 1;
+	/* One recharge in flight at a time, marked when queued. */
+	assert(!queue || !in_flight);
+	assert(!queue || a->recharge_pending);
+	return queue;
+}
+
 void ledger_batch_notice_balances(struct store *db, struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {
@@ -134,7 +162,7 @@ void ledger_batch_notice_balances(struct store *db, struct batch *b)
 		json_t *data = ledger_events_notice_balance(db, &b->accts[i].a);
 		if (data != NULL)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
-		if (ledger_events_notice_recharge(db, &b->clock, &b->accts[i].a))
+		if (notice_recharge(db, &b->clock, &b->accts[i].a))
 			b->accts[i].recharge = 1;
 		/* A recharge queued is one in flight on its account's row. */
 		assert(!b->accts[i].recharge || b->accts[i].a.recharge_pending);

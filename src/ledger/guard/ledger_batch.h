@@ -267,7 +267,7 @@ void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum ref
 				 int64_t required);
 /* balance.low for every account the batch changed that crossed below
  * its threshold (ledger_events_notice_balance), and an auto-recharge for those that
- * call for one (ledger_events_notice_recharge, on the batch's day); db
+ * call for one (money_rule_recharge, on the batch's day); db
  * for the configured thresholds only: no statement. */
 void ledger_batch_notice_balances(struct store *db, struct batch *b);
 

@@ -328,14 +328,9 @@ enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int comm
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
 	 * except on Galera (store_galera), where it is a command of its own. */
 	int in_call = commit && !store_galera(db);
-	if (in_call)
-		db->commit_sent = 1;
 	enum cd_err rc = store_write_call(db, &j, in_call, &b->sets, "batch write", &e);
-	if (rc == CD_E_UNAVAILABLE && in_call) {
-		/* The commit may have happened: this batch never runs again. */
-		store_committed(db);
-		return rc;
-	}
+	if (rc == CD_E_UNAVAILABLE && in_call)
+		return rc;	/* the commit may have happened: this batch never runs again */
 	if (e == ER_SIGNAL_EXCEPTION && b->kept_check) {
 		/* A kept row moved since it was written (sql/037): the next
 		 * attempt reads them all. */
@@ -354,8 +349,6 @@ enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int comm
 	}
 	if (rc != CD_OK)
 		return rc;
-	if (in_call)
-		store_committed(db);
 	for (int i = 0; !in_call && i < b->naccts; i++)
 		ledger_rows_acct_mark_locked(db, &b->accts[i].a);	/* by the read, or by the write's check */
 	rc = read_ids(b);

@@ -354,6 +354,7 @@ static void settle_prices(const struct hold_row *h, const struct guard_settle *r
 	p->pinned_margin = h->pin_margin;
 	p->asked = r->price;
 	p->asked_margin = r->margin_bps;
+	p->asked_first = r->price != NULL && r->settle_reason != NULL;	/* the gateway's answering provider's */
 	if ((p->pinned != NULL && p->same_model) || p->asked != NULL)
 		return;
 	/* A media row prices no token: as no row (docs/decisions.md). */

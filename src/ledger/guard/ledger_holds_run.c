@@ -412,8 +412,8 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	assert(n <= BATCH_MAX);
 	ledger_batch_reset(b);
 	/* The attempt's clock, as store_tx_next fixed it for this attempt:
-	 * the decisions and notices made in memory read this copy (the
-	 * read's month roll and the statements, the store's: the same
+	 * the decisions and notices made in memory, and the read's members'
+	 * month roll, read this copy (the statements, the store's: the same
 	 * values; docs/architecture.md, "Where money is decided"). */
 	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
 	b->failed_op = b->failed_acct = -1;
@@ -480,10 +480,7 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
 	 * moved: the next attempt reads them under their locks. */
 	if (rc == CD_E_RETRY && b->kept_off && !kept_off)
 		rc = store_retry(db, RETRY_MOVED);
-	if (rc == CD_OK)
-		ledger_rowcache_store(db, b);
-	else
-		ledger_rowcache_forget(db, b);
+	ledger_rowcache_end(db, b, rc);
 	return rc;
 }
 

@@ -39,7 +39,7 @@
 static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* On Galera the accounts are locked by writing them first (sql/043). */
 static const char SQL_READ_GALERA[] = "CALL cd_batch_lock_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-/* The same, writing the transaction's mark (sql/053, store_end.c). */
+/* The same, writing the transaction's mark (sql/053, store_tx.c). */
 static const char SQL_READ_MARK[] = "CALL cd_batch_mark_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static atomic_int lock_read_missing;	/* a database before 043: said once, then SQL_READ */
 /* cd_batch_read's lists, in its parameters' order. */
@@ -107,7 +107,7 @@ static int hold_keep(struct batch *b, const struct hold_row *h)
 
 /* A member row from columns c.. (the procedure's member column order),
  * once. */
-static enum cd_err member_add(const struct store *db, struct batch *b, const struct db_row *r, unsigned int c)
+static enum cd_err member_add(struct batch *b, const struct db_row *r, unsigned int c)
 {
 	int acct = ledger_batch_acct_by_id(b, COL_I64(MEMBER_ACCOUNT_ID));
 	if (acct < 0 || ledger_batch_member(b, acct, store_row_str(r, c + MEMBER_NAME)) >= 0)
@@ -117,7 +117,7 @@ static enum cd_err member_add(const struct store *db, struct batch *b, const str
 	struct ledger_batch_member *m = &b->members[b->nmembers++];
 	memset(m, 0, sizeof(*m));
 	m->acct = acct;
-	ledger_members_from_row_at(db, r, c, &m->m);
+	ledger_members_from_row_at(b->clock.month, r, c, &m->m);
 	/* A member's reserve is a sum of its pending holds, as an account's
 	 * (read_accounts): one below 0 was edited by hand. */
 	if (m->m.reserved < 0)
@@ -152,7 +152,7 @@ static enum cd_err read_accounts(const struct store *db, struct batch *b)
 	return CD_OK;
 }
 
-static enum cd_err read_holds(const struct store *db, struct batch *b)
+static enum cd_err read_holds(struct batch *b)
 {
 	struct db_row r;
 	struct hold_row h;
@@ -164,7 +164,7 @@ static enum cd_err read_holds(const struct store *db, struct batch *b)
 		hold_pin_cache_write(&r, HOLDS_SET_COLS - 1, &h);
 		if (ledger_batch_acct_by_id(b, h.account_id) < 0)
 			continue;	/* not of an account this batch locked */
-		enum cd_err rc = store_row_null(&r, 1 + HOLD_NCOLS) ? CD_OK : member_add(db, b, &r, 1 + HOLD_NCOLS);
+		enum cd_err rc = store_row_null(&r, 1 + HOLD_NCOLS) ? CD_OK : member_add(b, &r, 1 + HOLD_NCOLS);
 		if (rc != CD_OK)
 			return rc;
 		if (ledger_batch_hold_by_id(b, h.id) < 0 && hold_keep(b, &h) < 0)
@@ -177,7 +177,7 @@ static enum cd_err read_holds(const struct store *db, struct batch *b)
 			return CD_E_INTERNAL;
 	}
 	BATCH_EACH_ROW(b, "members", r) {
-		enum cd_err rc = member_add(db, b, &r, 1);
+		enum cd_err rc = member_add(b, &r, 1);
 		if (rc != CD_OK)
 			return rc;
 	}
@@ -408,7 +408,7 @@ static enum cd_err read_call(struct store *db, struct batch *b, const struct bat
 	if (rc == CD_OK && marked && b->naccts > 0)
 		store_mark_locked(db, b->accts[0].a.id);
 	if (rc == CD_OK)
-		rc = read_holds(db, b);
+		rc = read_holds(b);
 	if (rc == CD_OK)
 		rc = read_usages(b);
 	if (rc == CD_OK && w != NULL)
@@ -473,7 +473,7 @@ static int due_found(struct store *db, struct batch *b, int kept)
 {
 	int n = 0;
 	for (int i = 0; i < b->naccts; i++) {
-		if (!ledger_due_writes(db, &b->accts[i].a))
+		if (!ledger_due_writes(&b->clock, &b->accts[i].a))
 			continue;
 		assert(!kept);
 		store_due_add(db, b->accts[i].a.id, ledger_due_bring_tx);
@@ -496,8 +496,8 @@ static void open_accounts(const struct store *db, struct batch *b)
 		const struct acct before = *a;
 		/* Nothing due but the month and the day (the caller brought the
 		 * rest due in a transaction of its own). */
-		assert(!ledger_due_writes(db, a));
-		ledger_due_roll(db, a);
+		assert(!ledger_due_writes(&b->clock, a));
+		ledger_due_roll_at(&b->clock, a);
 		b->accts[i].changed = a->dirty;
 		/* Only the month and the day moved: no credit, no expiry. */
 		assert(a->balance == before.balance);

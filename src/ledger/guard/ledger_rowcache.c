@@ -110,9 +110,9 @@ static struct kept_acct *find_ext(struct node_table *t, const char *ext)
 }
 
 /* Kept, and with nothing due that only a read can apply. */
-static int usable(const struct store *db, const struct kept_acct *e)
+static int usable(const struct ledger_clock *clock, const struct kept_acct *e)
 {
-	return e != NULL && !ledger_due_writes(db, &e->a);
+	return e != NULL && !ledger_due_writes(clock, &e->a);
 }
 
 /* Adds e to the list of distinct accounts; its place in it. */
@@ -130,19 +130,19 @@ enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
 /* The accounts, holds and grants w needs: all kept and free (OK, with
  * them in list and spends, which of them may spend), all kept but some
  * claimed by another batch (CLAIMED), or not all kept (MISS). */
-static enum gathered gather(const struct store *db, struct node_table *t, const struct batch_want *w,
+static enum gathered gather(const struct ledger_clock *clock, struct node_table *t, const struct batch_want *w,
 			    struct kept_acct **list, int *n, int *spends)
 {
 	*n = 0;
 	for (int i = 0; i < w->nacct_ext; i++) {
 		struct kept_acct *e = find_ext(t, w->acct_ext[i]);
-		if (!usable(db, e))
+		if (!usable(clock, e))
 			return GATHER_MISS;
 		spends[add_once(list, n, e)] = 0;
 	}
 	for (int i = 0; i < w->nacct_ids; i++) {
 		struct kept_acct *e = find_id(t, w->acct_ids[i]);
-		if (!usable(db, e))
+		if (!usable(clock, e))
 			return GATHER_MISS;
 		spends[add_once(list, n, e)] = 1;	/* a settle may charge */
 		const struct kept_hold *kh = &t->holds[id_slot(w->hold_ids[i], HOLD_MASK)];
@@ -220,7 +220,7 @@ int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_w
 	/* Rows another batch is deciding on are waited for (it writes
 	 * within milliseconds): a read now would take their lock first and
 	 * make that batch's write find them moved. */
-	enum gathered g = t != NULL ? gather(db, t, w, list, &n, spends) : GATHER_MISS;
+	enum gathered g = t != NULL ? gather(&b->clock, t, w, list, &n, spends) : GATHER_MISS;
 	if (g == GATHER_CLAIMED) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -228,7 +228,7 @@ int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_w
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		while (g == GATHER_CLAIMED && pthread_cond_timedwait(&released, &lock, &until) == 0)
-			g = gather(db, t, w, list, &n, spends);
+			g = gather(&b->clock, t, w, list, &n, spends);
 	}
 	if (g == GATHER_OK) {
 		fill_from(b, t, w, list, n, spends);
@@ -317,7 +317,9 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 	return e->epoch;
 }
 
-void ledger_rowcache_store(struct store *db, struct batch *b)
+/* After b's write committed: keeps its accounts as written (their
+ * versions read back by the write) and releases its claims. */
+static void keep_written(const struct store *db, struct batch *b)
 {
 	uint64_t epoch[BATCH_MAX];
 	pthread_mutex_lock(&lock);
@@ -346,7 +348,9 @@ void ledger_rowcache_store(struct store *db, struct batch *b)
 	b->kept = b->kept_check = 0;
 }
 
-void ledger_rowcache_forget(struct store *db, struct batch *b)
+/* After an attempt that did not commit: forgets b's accounts and
+ * releases its claims (a kept write refused, b->kept_off, is counted). */
+static void forget(const struct store *db, struct batch *b)
 {
 	pthread_mutex_lock(&lock);
 	if (b->kept && b->kept_off)
@@ -362,6 +366,15 @@ void ledger_rowcache_forget(struct store *db, struct batch *b)
 	pthread_cond_broadcast(&released);
 	pthread_mutex_unlock(&lock);
 	b->kept = b->kept_check = 0;
+}
+
+void ledger_rowcache_end(const struct store *db, struct batch *b, enum cd_err rc)
+{
+	if (rc == CD_OK)
+		keep_written(db, b);
+	else
+		forget(db, b);
+	assert(!b->kept && !b->kept_check);
 }
 
 void ledger_kept_stats(struct ledger_kept_stats *s)

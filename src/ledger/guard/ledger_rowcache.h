@@ -29,12 +29,11 @@
 /* Fills b for w from the rows kept and claims them: 1 when every row w
  * needs is kept (b->kept is then set), else 0 and b untouched. */
 int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_want *w);
-/* After b's write committed: keeps its accounts as written (their
- * versions read back by the write) and releases its claims. */
-void ledger_rowcache_store(struct store *db, struct batch *b);
-/* After an attempt that did not commit: forgets b's accounts and
- * releases its claims (a kept write refused, b->kept_off, is counted). */
-void ledger_rowcache_forget(struct store *db, struct batch *b);
+/* After an attempt of b that ended with rc: when its write committed
+ * (CD_OK), keeps its accounts as written (their versions read back by
+ * the write); else forgets them (a kept write refused, b->kept_off, is
+ * counted). Its claims released either way. */
+void ledger_rowcache_end(const struct store *db, struct batch *b, enum cd_err rc);
 /* Whether this connection's node keeps rows (not a Galera node). */
 int ledger_rowcache_on(const struct store *db);
 

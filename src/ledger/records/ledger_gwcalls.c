@@ -18,7 +18,8 @@ static const char SQL_RENEW[] = "UPDATE holds SET expires_at = GREATEST(expires_
 
 static const char SQL_BILLED[] = "UPDATE usage_records SET over_hold = ?, service_tier = ?, long_context = ?, "
 				 "cache_write_1h_tokens = ?, audio_input_tokens = ?, audio_output_tokens = ?, "
-				 "web_search_calls = ?, provider = ?, attempts = ?, usage_unknown = ? WHERE hold_id = ? AND account_id = ?";
+				 "web_search_calls = ?, provider = ?, attempts = ?, usage_unknown = ?, price_provider = ? "
+				 "WHERE hold_id = ? AND account_id = ?";
 
 struct gw_call_tx {
 	const char *account;
@@ -31,10 +32,10 @@ static enum cd_err call_tx(struct store *db, struct gw_call_tx *x)
 {
 	const struct ledger_usage_billed *b = x->billed;
 	if (b != NULL)
-		return store_do(db, SQL_BILLED, "usage billed", "isiiiiisiiii", (int64_t)b->over_hold, b->service_tier,
+		return store_do(db, SQL_BILLED, "usage billed", "isiiiiisiisii", (int64_t)b->over_hold, b->service_tier,
 				    (int64_t)b->long_context, b->cache_write_1h_tokens, b->audio_input_tokens,
 				    b->audio_output_tokens, b->web_search_calls, b->provider, (int64_t)b->attempts,
-				    (int64_t)b->usage_unknown, x->hold, x->account_id);
+				    (int64_t)b->usage_unknown, b->price_provider, x->hold, x->account_id);
 	assert(x->renew_ttl > 0);
 	return store_do(db, SQL_RENEW, "hold renewal", "iiii", db->now + x->renew_ttl, x->hold, x->account_id, db->now);
 }
@@ -88,7 +89,7 @@ static const char SQL_HOLD_GET[] =
 	"u.cache_write_input_tokens, u.output_tokens, u.settle_reason, COALESCE(u.over_hold, 0), "
 	"COALESCE(u.service_tier, 'standard'), u.long_context, u.cache_write_1h_tokens, u.audio_input_tokens, "
 	"u.audio_output_tokens, u.web_search_calls, u.provider, u.attempts, COALESCE(u.usage_unknown, 0), "
-	"h.unresolved_at IS NOT NULL, h.resolved "
+	"h.unresolved_at IS NOT NULL, h.resolved, u.price_provider "
 	"FROM holds h STRAIGHT_JOIN accounts a ON a.id = h.account_id "
 	"LEFT JOIN usage_records u FORCE INDEX (ix_hold) ON u.hold_id = h.id AND u.account_id = h.account_id "
 	"WHERE h.id = ? AND h.account_id = ? ORDER BY u.id DESC LIMIT 1";
@@ -140,11 +141,12 @@ static enum cd_err hold_get_tx(struct store *db, const char *hold_id, int64_t ac
 	int unresolved = store_i64(s, 26) != 0;
 	const char *status = unresolved && strcmp(store_str(s, 5), "pending") == 0 ? "unresolved" : store_str(s, 5);
 	const char *reason = recorded ? store_str(s, 15) : unresolved ? LEDGER_REASON_PROVIDER_TIMEOUT : NULL;
-	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:o, s:b, s:b, s:o, s:o}", "hold_id",
+	*out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:o, s:o, s:o, s:b, s:b, s:o, s:o}", "hold_id",
 			 hold_id,
 			 "account", store_str(s, 0), "member", text_or_null(store_str(s, 1)), "model",
 			 text_or_null(store_str(s, 2) != NULL ? store_str(s, 2) : store_str(s, 3)), "provider",
-			 provider_of(store_str(s, 23), store_str(s, 4)), "attempts",
+			 provider_of(store_str(s, 23), store_str(s, 4)), "price_provider",
+			 recorded ? text_or_null(store_str(s, 28)) : json_null(), "attempts",
 			 recorded && strncmp(store_str(s, 4) != NULL ? store_str(s, 4) : "", LEDGER_GATEWAY_REQUEST_PREFIX, 3) == 0
 			 ? json_integer((json_int_t)store_i64(s, 24)) : json_null(), "status", status, "held_micros",
 			 (json_int_t)store_i64(s, 6), "charged_micros", (json_int_t)store_i64(s, 7), "usage", usage,

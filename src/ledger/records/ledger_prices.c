@@ -9,9 +9,14 @@
  * itself. A model's price carries its optional dimensions (pricing.h
  * PRICE_DIMS: NULL columns are not priced), read and written from that
  * one table; a media row's token prices are NULL (no_tokens:
- * docs/decisions.md, "A media row prices no token"). The import (creditctl price import) writes every row in one
- * transaction, and refuses one that would leave more than the cache
- * holds. Nothing here touches an account. */
+ * docs/decisions.md, "A media row prices no token"). A provider's own row for a model (sql/062, provider_prices;
+ * docs/gateway.md, "Which price a call is charged") sits in the cache
+ * beside the model's general row, found by (model, provider); the guard
+ * and every lookup that names no provider get the general row. The import
+ * (creditctl price import) writes every row in one transaction, and
+ * refuses one that would leave more than the cache holds, or a
+ * provider's row without its model's general row. Nothing here touches
+ * an account. */
 #include "ledger_int.h"
 #include "ledger_reconcile.h"
 #include "log.h"
@@ -29,6 +34,7 @@
 #define PRICES_MAX LIMIT_PRICES
 struct price_entry {
 	char name[LEDGER_NAME_MAX + 1];
+	char provider[PRICING_PROVIDER_MAX + 1];	/* "": the model's general row (and every action) */
 	struct price p;
 	int64_t action_micros;		/* -1 for models */
 };
@@ -38,7 +44,7 @@ static struct {
 	int n;
 	int64_t margin_bps;
 	int loaded;			/* a reload succeeded once */
-} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", {0, 0, 0, 0, 0, PRICING_NO_DIMS}, 0}}, 0, 10000, 0};
+} prices = {PTHREAD_RWLOCK_INITIALIZER, {{"", "", {0, 0, 0, 0, 0, PRICING_NO_DIMS}, 0}}, 0, 10000, 0};
 
 struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
 
@@ -49,7 +55,8 @@ struct price_load { struct price_entry e[PRICES_MAX]; int n; int64_t margin; };
 #define DIM_COLS PRICE_DIMS(DIM_COL)
 #define DIM_PARAM(id, field) ", ?"
 #define DIM_UPDATE(id, field) ", " #field " = VALUES(" #field ")"
-_Static_assert(7 + PRICE_DIM_COUNT <= LIMIT_DB_PARAMS, "a model's upsert binds every column");
+_Static_assert(8 + PRICE_DIM_COUNT <= LIMIT_DB_PARAMS, "a model's upsert binds every column");
+_Static_assert(PRICING_PROVIDER_MAX + 1 == LIMIT_CONFIG_NAME_BYTES, "a provider's row names a provider of the config");
 
 /* The dimensions in columns col.. of the row s is on: NULL is not
  * priced. */
@@ -86,13 +93,14 @@ static void dims_bind(struct db_params *dp, const struct price *p)
 		store_param_i64_or_null(dp, pricing_dim_get(p, d, NULL) ? &p->dims.v[d] : NULL);
 }
 
-/* Models first, then actions, each by name (strcmp): the order of the
- * binary search. */
+/* Models first, then actions, each by name (strcmp), a model's general
+ * row ("") before its providers' rows: the order of the binary search. */
 static int entry_order(const void *a, const void *b)
 {
 	const struct price_entry *x = a, *y = b;
 	int kind = (x->action_micros >= 0) - (y->action_micros >= 0);
-	return kind != 0 ? kind : strcmp(x->name, y->name);
+	int name = kind != 0 ? kind : strcmp(x->name, y->name);
+	return name != 0 ? name : strcmp(x->provider, y->provider);
 }
 
 static enum cd_err too_many(void)
@@ -105,10 +113,13 @@ static enum cd_err prices_tx(struct store *db, struct price_load *l)
 {
 	/* A model with no cache-write price of its own (NULL) writes its
 	 * cache at its input price (docs/api.md, "Costs"). */
-	static const char sql_models[] = "SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	static const char sql_models[] = "SELECT name, '', input_micros_per_mtok, cached_input_micros_per_mtok, "
 					 "output_micros_per_mtok, max_output_tokens, "
 					 "COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS
-					 " FROM models ORDER BY name";
+					 " FROM models UNION ALL SELECT name, provider, input_micros_per_mtok, "
+					 "cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, "
+					 "COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS
+					 " FROM provider_prices";
 	static const char sql_actions[] = "SELECT name, price_micros FROM actions ORDER BY name";
 	static const char sql_margin[] = "SELECT value FROM settings WHERE name = 'margin_bps'";
 	int e;
@@ -119,13 +130,14 @@ static enum cd_err prices_tx(struct store *db, struct price_load *l)
 	while (l->n < PRICES_MAX && store_fetch(s) == 1) {
 		struct price_entry *p = &l->e[l->n++];
 		snprintf(p->name, sizeof(p->name), "%s", store_str(s, 0));
-		p->p.input_micros_per_mtok = store_i64(s, 1);
-		p->p.cached_input_micros_per_mtok = store_i64(s, 2);
-		p->p.output_micros_per_mtok = store_i64(s, 3);
-		p->p.max_output_tokens = store_i64(s, 4);
-		p->p.cache_write_micros_per_mtok = store_i64(s, 5);
-		dims_read(s, 6, &p->p);
-		tokens_read(s, 3, &p->p);
+		snprintf(p->provider, sizeof(p->provider), "%s", store_str(s, 1));
+		p->p.input_micros_per_mtok = store_i64(s, 2);
+		p->p.cached_input_micros_per_mtok = store_i64(s, 3);
+		p->p.output_micros_per_mtok = store_i64(s, 4);
+		p->p.max_output_tokens = store_i64(s, 5);
+		p->p.cache_write_micros_per_mtok = store_i64(s, 6);
+		dims_read(s, 7, &p->p);
+		tokens_read(s, 4, &p->p);
 		p->action_micros = -1;
 	}
 	if (l->n == PRICES_MAX && store_fetch(s) == 1)
@@ -353,17 +365,22 @@ int ledger_prices_ready(void)
 	return ledger_prices_loaded();
 }
 
-static int price_find(const char *name, int want_action, struct price_entry *out, int64_t *margin)
+/* The entry of name (a model's row for provider, "" its general row; an
+ * action's), copied to *out, with the margin. 1 found, 0 not. */
+static int price_find(const char *name, const char *provider, int want_action, struct price_entry *out,
+		      int64_t *margin)
 {
 	struct price_entry key;
 	const struct price_entry *hit = NULL;
-	size_t len = strlen(name);
-	if (len < sizeof(key.name)) {	/* a longer name is priced by none */
+	size_t len = strlen(name), plen = strlen(provider);
+	int fits = len < sizeof(key.name) && plen < sizeof(key.provider);	/* a longer name is priced by none */
+	if (fits) {
 		memcpy(key.name, name, len + 1);
+		memcpy(key.provider, provider, plen + 1);
 		key.action_micros = want_action ? 0 : -1;
 	}
 	pthread_rwlock_rdlock(&prices.lock);
-	if (len < sizeof(key.name))
+	if (fits)
 		hit = bsearch(&key, prices.e, (size_t)prices.n, sizeof(prices.e[0]), entry_order);
 	if (hit != NULL)
 		*out = *hit;
@@ -384,7 +401,17 @@ int ledger_prices_loaded(void)
 int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps)
 {
 	struct price_entry e;
-	if (!price_find(name, 0, &e, margin_bps))
+	if (!price_find(name, "", 0, &e, margin_bps))
+		return 0;
+	*p = e.p;
+	return 1;
+}
+
+int ledger_price_model_at(const char *name, const char *provider, struct price *p, int64_t *margin_bps, int *own)
+{
+	struct price_entry e;
+	*own = provider[0] != '\0' && price_find(name, provider, 0, &e, margin_bps);
+	if (!*own && !price_find(name, "", 0, &e, margin_bps))
 		return 0;
 	*p = e.p;
 	return 1;
@@ -393,7 +420,7 @@ int ledger_price_model(const char *name, struct price *p, int64_t *margin_bps)
 int ledger_price_action(const char *name, int64_t *price_micros)
 {
 	struct price_entry e;
-	if (!price_find(name, 1, &e, NULL))
+	if (!price_find(name, "", 1, &e, NULL))
 		return 0;
 	*price_micros = e.action_micros;
 	return 1;
@@ -437,7 +464,8 @@ json_t *ledger_prices_json(const char *currency)
 								 (json_int_t)p->action_micros));
 		else
 			json_array_append_new(models, ledger_price_dims_json(&p->p,
-				ledger_price_tokens_json(&p->p, json_pack("{s:s}", "model", p->name))));
+				ledger_price_tokens_json(&p->p, json_pack("{s:s, s:o}", "model", p->name, "provider",
+				p->provider[0] != '\0' ? json_string(p->provider) : json_null()))));
 	}
 	int64_t margin = prices.margin_bps;
 	pthread_rwlock_unlock(&prices.lock);
@@ -445,38 +473,66 @@ json_t *ledger_prices_json(const char *currency)
 			 "data", models, "actions", actions);
 }
 
-/* One model's price written, and entered in its history when it is new
- * or changed (the same price imported again is not; a NULL cache-write
- * price is the input price, the same as that price written out). Every
- * price is written as the row has it: a row without a cache-write price
- * has its input price there (pricing_parse_row), so only a model priced
- * before sql/034 keeps NULL (the input price). */
+/* The statements of one model's write: its general row (models) or a
+ * provider's (provider_prices, sql/062), each binding the name, then the
+ * provider for a provider's row. The history entry is the row as just
+ * written. Each written out whole (the tests read the SQL text). */
+struct row_sql { const char *was, *upsert, *history; };
+static const struct row_sql general_sql = {
+	"SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, "
+	"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " FROM models WHERE name = ? FOR UPDATE",
+	"INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", updated_at) "
+	"VALUES (?, ?, ?, ?, ?, ?" PRICE_DIMS(DIM_PARAM) ", ?) "
+	"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
+	"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
+	"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
+	"max_output_tokens = VALUES(max_output_tokens), "
+	"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok)" PRICE_DIMS(DIM_UPDATE)
+	", updated_at = VALUES(updated_at)",
+	"INSERT INTO price_history (model, input_micros_per_mtok, "
+	"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok"
+	DIM_COLS ", effective_at) SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", ? "
+	"FROM models WHERE name = ?",
+};
+static const struct row_sql provider_sql = {
+	"SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, "
+	"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " FROM provider_prices "
+	"WHERE name = ? AND provider = ? FOR UPDATE",
+	"INSERT INTO provider_prices (name, provider, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", updated_at) "
+	"VALUES (?, ?, ?, ?, ?, ?, ?" PRICE_DIMS(DIM_PARAM) ", ?) "
+	"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
+	"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
+	"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
+	"max_output_tokens = VALUES(max_output_tokens), "
+	"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok)" PRICE_DIMS(DIM_UPDATE)
+	", updated_at = VALUES(updated_at)",
+	"INSERT INTO price_history (model, provider, input_micros_per_mtok, "
+	"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok"
+	DIM_COLS ", effective_at) SELECT name, provider, input_micros_per_mtok, cached_input_micros_per_mtok, "
+	"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", ? "
+	"FROM provider_prices WHERE name = ? AND provider = ?",
+};
+
+/* One model's price written (its general row, or a provider's), and
+ * entered in its history when it is new or changed (the same price
+ * imported again is not; a NULL cache-write price is the input price, the
+ * same as that price written out). Every price is written as the row has
+ * it: a row without a cache-write price has its input price there
+ * (pricing_parse_row), so only a model priced before sql/034 keeps NULL
+ * (the input price). */
 static enum cd_err import_model(struct store *db, const struct price_row *row)
 {
-	static const char sql_was[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, "
-		"output_micros_per_mtok, max_output_tokens, "
-		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS
-		" FROM models WHERE name = ? FOR UPDATE";
-	static const char sql_model[] = "INSERT INTO models (name, input_micros_per_mtok, cached_input_micros_per_mtok, "
-		"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", updated_at) "
-		"VALUES (?, ?, ?, ?, ?, ?" PRICE_DIMS(DIM_PARAM) ", ?) "
-		"ON DUPLICATE KEY UPDATE input_micros_per_mtok = VALUES(input_micros_per_mtok), "
-		"cached_input_micros_per_mtok = VALUES(cached_input_micros_per_mtok), "
-		"output_micros_per_mtok = VALUES(output_micros_per_mtok), "
-		"max_output_tokens = VALUES(max_output_tokens), "
-		"cache_write_micros_per_mtok = VALUES(cache_write_micros_per_mtok)" PRICE_DIMS(DIM_UPDATE)
-		", updated_at = VALUES(updated_at)";
-	/* The history entry is the row as just written. */
-	static const char sql_history[] = "INSERT INTO price_history (model, input_micros_per_mtok, "
-		"cached_input_micros_per_mtok, output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok"
-		DIM_COLS ", effective_at) SELECT name, input_micros_per_mtok, cached_input_micros_per_mtok, "
-		"output_micros_per_mtok, max_output_tokens, cache_write_micros_per_mtok" DIM_COLS ", ? "
-		"FROM models WHERE name = ?";
+	int own = row->provider[0] != '\0';
+	const struct row_sql *sql = own ? &provider_sql : &general_sql;
 	const struct price *q = &row->price;
 	struct price was = {0, 0, 0, 0, 0, PRICING_NO_DIMS};
 	struct db_params dp;
 	int e, found;
-	struct dbstmt *s = store_exec(db, sql_was, &e, "s", row->name);
+	struct dbstmt *s = own ? store_exec(db, sql->was, &e, "ss", row->name, row->provider)
+			       : store_exec(db, sql->was, &e, "s", row->name);
 	if (s == NULL)
 		return store_err(db, e, "price import");
 	found = store_fetch(s) == 1;
@@ -488,6 +544,8 @@ static enum cd_err import_model(struct store *db, const struct price_row *row)
 	}
 	store_params_init(&dp);
 	store_param_str(&dp, row->name);
+	if (own)
+		store_param_str(&dp, row->provider);
 	token_bind(&dp, q, &q->input_micros_per_mtok, 1);
 	token_bind(&dp, q, &q->cached_input_micros_per_mtok, 1);
 	token_bind(&dp, q, &q->output_micros_per_mtok, 0);
@@ -495,18 +553,37 @@ static enum cd_err import_model(struct store *db, const struct price_row *row)
 	token_bind(&dp, q, &q->cache_write_micros_per_mtok, 1);
 	dims_bind(&dp, q);
 	store_param_i64(&dp, db->now);
-	if (store_exec_params(db, sql_model, &dp, &e) == NULL)
+	if (store_exec_params(db, sql->upsert, &dp, &e) == NULL)
 		return store_err(db, e, "price import");
 	if (found && pricing_same(&was, q))
 		return CD_OK;
-	return store_do(db, sql_history, "price history", "is", db->now, row->name);
+	return own ? store_do(db, sql->history, "price history", "iss", db->now, row->name, row->provider)
+		   : store_do(db, sql->history, "price history", "is", db->now, row->name);
+}
+
+/* A provider's row whose model has no general row: refused, the pair
+ * named (docs/creditctl.md, "price set --provider"). */
+static enum cd_err import_general_first(struct store *db)
+{
+	static const char sql[] = "SELECT p.name, p.provider FROM provider_prices p LEFT JOIN models m ON m.name = p.name "
+				  "WHERE m.name IS NULL LIMIT 1";
+	int e;
+	struct dbstmt *s = store_exec(db, sql, &e, "");
+	if (s == NULL)
+		return store_err(db, e, "price import");
+	if (store_fetch(s) != 1)
+		return CD_OK;
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s has a price for the provider %s but no general price: set the "
+		 "model's own price first; nothing imported", store_str(s, 0), store_str(s, 1));
+	return CD_E_INVALID;
 }
 
 /* The models and actions the list holds once written: more than the
  * cache takes would leave creditd unable to load its prices. */
 static enum cd_err import_fits(struct store *db)
 {
-	static const char sql[] = "SELECT (SELECT COUNT(*) FROM models) + (SELECT COUNT(*) FROM actions)";
+	static const char sql[] = "SELECT (SELECT COUNT(*) FROM models) + (SELECT COUNT(*) FROM provider_prices) + "
+				  "(SELECT COUNT(*) FROM actions)";
 	int e;
 	struct dbstmt *s = store_exec(db, sql, &e, "");
 	if (s == NULL)
@@ -535,6 +612,7 @@ static enum cd_err import_tx(struct store *db, const struct price_row *rows, siz
 		else if (p->kind == PRICE_ROW_MARGIN)
 			rc = store_do(db, sql_margin, "price import", "i", p->margin_bps);
 	}
+	rc = rc == CD_OK ? import_general_first(db) : rc;
 	return rc == CD_OK ? import_fits(db) : rc;
 }
 
@@ -553,7 +631,8 @@ static enum cd_err history_tx(struct store *db, const char *model, const struct 
 {
 	static const char sql[] = "SELECT id, input_micros_per_mtok, cached_input_micros_per_mtok, "
 		"output_micros_per_mtok, max_output_tokens, effective_at, "
-		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " FROM price_history WHERE model = ? "
+		"COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS ", provider "
+		"FROM price_history WHERE model = ? "
 		"AND (effective_at > ? OR (effective_at = ? AND id > ?)) ORDER BY effective_at, id LIMIT ?";
 	/* From the first: before every row (effective_at is unix seconds). */
 	int64_t at = after != NULL ? after->effective_at : INT64_MIN, seq = after != NULL ? after->seq : INT64_MIN;
@@ -564,9 +643,11 @@ static enum cd_err history_tx(struct store *db, const char *model, const struct 
 		return store_err(db, e, "price history");
 	while (*n < cap && store_fetch(s) == 1) {
 		rows[*n] = (struct ledger_price_change){store_i64(s, 0), {store_i64(s, 1), store_i64(s, 2),
-			store_i64(s, 3), store_i64(s, 4), store_i64(s, 6), PRICING_NO_DIMS}, store_i64(s, 5)};
+			store_i64(s, 3), store_i64(s, 4), store_i64(s, 6), PRICING_NO_DIMS}, store_i64(s, 5), ""};
 		dims_read(s, 7, &rows[*n].price);
 		tokens_read(s, 3, &rows[*n].price);
+		snprintf(rows[*n].provider, sizeof(rows[*n].provider), "%s",
+			 store_null(s, 7 + PRICE_DIM_COUNT) ? "" : store_str(s, 7 + PRICE_DIM_COUNT));
 		(*n)++;
 	}
 	return CD_OK;
@@ -591,7 +672,7 @@ static enum cd_err price_tx(struct store *db, const char *model, int64_t before,
 	 * day (or after) is reconciled at its first price. */
 	static const char sql[] = "SELECT input_micros_per_mtok, cached_input_micros_per_mtok, output_micros_per_mtok, "
 		"max_output_tokens, COALESCE(cache_write_micros_per_mtok, input_micros_per_mtok)" DIM_COLS " "
-		"FROM price_history WHERE model = ? "
+		"FROM price_history WHERE model = ? AND provider IS NULL "
 		"ORDER BY effective_at < ? DESC, CASE WHEN effective_at < ? THEN -effective_at ELSE effective_at END, "
 		"CASE WHEN effective_at < ? THEN -id ELSE id END LIMIT 1";
 	int e;

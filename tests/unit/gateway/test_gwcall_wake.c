@@ -61,10 +61,11 @@ int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct
 	return 0;
 }
 static int settles;
-enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider, const struct gw_usage *u,
+enum cd_err gwcall_ledger_charge(const struct gw_job *job, int try_of, const char *provider, const struct gw_usage *u,
 				 int64_t extra_raw, const char *reason, int64_t *charged, int64_t *balance)
 {
 	(void)job;
+	(void)try_of;
 	(void)provider;
 	(void)u;
 	(void)extra_raw;
@@ -74,9 +75,10 @@ enum cd_err gwcall_ledger_charge(const struct gw_job *job, const char *provider,
 	*balance = 5678;
 	return CD_OK;
 }
-void gwcall_ledger_unresolve(const struct gw_job *job)
+void gwcall_ledger_unresolve(const struct gw_job *job, int try_of)
 {
 	(void)job;
+	(void)try_of;
 }
 void gwcall_release(struct store *lg, const char *hold_id)
 {

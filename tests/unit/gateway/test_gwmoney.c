@@ -254,8 +254,60 @@ static void test_tool_model(void)
 	   strcmp(est.model, "claude-opus-4-1") == 0, "an estimate without runs seen: the runs held");
 }
 
+/* A call that may be answered by two providers, each at its own price
+ * (docs/gateway.md, "Which price a call is charged"): the hold covers the
+ * dearer at every output it may be shrunk to, input and output each at
+ * the dearer's, the dearer fees; the charge is the answering provider's,
+ * to the micro. */
+static void test_provider_prices(void)
+{
+	/* b bills input 35 % dearer and output 10 % cheaper than a, and its
+	 * searches cost more. */
+	struct price a = {2000000, 1000000, 10000000, 4096, 2000000, PRICING_NO_DIMS};
+	struct price b = {2700000, 1350000, 9000000, 4096, 2700000, PRICING_NO_DIMS};
+	pricing_dim_put(&a, PRICE_DIM_WEB_SEARCH, 10000);
+	pricing_dim_put(&b, PRICE_DIM_WEB_SEARCH, 25000);
+	struct gw_ask ask;
+	memset(&ask, 0, sizeof(ask));
+	ask.web_search_max = 2;
+	ask.web_search = "tools";
+	struct price held, hb;
+	int64_t fees, fb, searches;
+	ok(gwmoney_hold(&ask, &a, 5, &held, &fees, &searches) == 0 && gwmoney_hold(&ask, &b, 5, &hb, &fb, &searches) == 0,
+	   "each candidate's hold");
+	gwmoney_hold_max(&held, &fees, &hb, fb);
+	is_int(held.input_micros_per_mtok, 2700000, "input held at the dearer's (b)");
+	is_int(held.output_micros_per_mtok, 10000000, "output held at the dearer's (a)");
+	is_int(fees, 2 * 25000 * 1000000LL, "the dearer fees (b's searches)");
+	/* Covers either provider's worst case at every output the hold may
+	 * be shrunk to. */
+	int covers = 1;
+	for (int64_t out = 0; out <= 4096; out += 256) {
+		const struct pricing_tokens t = {50000, 0, 0, out};
+		int64_t h = 0, ca = 0, cb = 0;
+		pricing_cost_with_extra(&held, 10000, &t, fees, &h);
+		pricing_cost_with_extra(&a, 10000, &t, 2 * 10000 * 1000000LL, &ca);
+		pricing_cost_with_extra(&b, 10000, &t, 2 * 25000 * 1000000LL, &cb);
+		covers &= h >= ca && h >= cb;
+	}
+	ok(covers, "the hold covers both providers' worst case at every output");
+	/* Kept: a candidate cheaper in both leaves the hold as it was. */
+	struct price c = {1000000, 500000, 1000000, 4096, 1000000, PRICING_NO_DIMS};
+	gwmoney_hold_max(&held, &fees, &c, 0);
+	ok(held.input_micros_per_mtok == 2700000 && held.output_micros_per_mtok == 10000000 &&
+	   fees == 2 * 25000 * 1000000LL, "a cheaper candidate changes nothing");
+	/* Charged at the one that answered, each its own: 1000 in, 200 out. */
+	const struct pricing_tokens used = {1000, 0, 0, 200};
+	int64_t at_a = 0, at_b = 0;
+	pricing_token_cost(&a, 10000, &used, &at_a);
+	pricing_token_cost(&b, 10000, &used, &at_b);
+	is_int(at_a, 4000, "answered by a: 2000 + 2000");
+	is_int(at_b, 4500, "answered by b: 2700 + 1800");
+}
+
 int main(void)
 {
+	test_provider_prices();
 	test_tool_model();
 	test_long_context();
 	struct gw_charge c;

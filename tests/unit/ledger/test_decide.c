@@ -410,6 +410,63 @@ static void test_late_refund(void)
 	ledger_batch_free(b);
 }
 
+/* A pending hold of account 7 (no member) pinned at PRICE, its amount in
+ * the account's reserve. */
+static struct batch_hold *pinned_hold(struct batch *b, int64_t id, const char *request_id)
+{
+	struct batch_hold *bh = &b->holds[b->nholds++];
+	memset(bh, 0, sizeof(*bh));
+	bh->h.id = id;
+	bh->h.account_id = 7;
+	bh->h.amount = 1000;
+	bh->h.has_pin = 1;
+	bh->h.pin = PRICE;
+	bh->h.pin_margin = 10000;
+	bh->h.rate_minute = -1;
+	bh->h.expires_at = NOW + 600;
+	snprintf(bh->h.state, sizeof(bh->h.state), "pending");
+	snprintf(bh->h.model, sizeof(bh->h.model), "m");
+	snprintf(bh->h.request_id, sizeof(bh->h.request_id), "%s", request_id);
+	b->accts[0].a.reserved += bh->h.amount;
+	return bh;
+}
+
+/* A gateway call answered by a provider with its own price
+ * (docs/gateway.md, "Which price a call is charged"): its settle names
+ * that price and is charged it, not the hold's pin (the first
+ * provider's); a guard settle naming a price keeps the pin. */
+static void test_answering_price(void)
+{
+	static const unsigned char hash[32] = {6}, hash2[32] = {7};
+	static const struct price dear = {2090000, 1045000, 4180000, 1000, 2090000, PRICING_NO_DIMS};
+	struct batch *b = batch_made();
+	if (b == NULL) {
+		ok(0, "a batch in memory");
+		return;
+	}
+	struct batch_hold *gw = pinned_hold(b, 31, "gw_pa_0123abcd");
+	struct batch_hold *guard = pinned_hold(b, 32, "guard-req");
+	ledger_batch_balances_mark(b);
+	struct guard_settle r = {.hold_id = "hold_7_31", .input_tokens = 100, .output_tokens = 150, .request_hash = hash,
+				 .settle_reason = "provider_usage", .price = &dear, .margin_bps = 10000};
+	struct guard_op op;
+	op_init(&op, GUARD_SETTLE);
+	op.in.settle = &r;
+	op.account_id = 7;
+	op.hold_id = 31;
+	is_int(ledger_decide_settle(b, &op), CD_OK, "a gateway settle at the answering provider's price");
+	is_int(gw->h.charged, 836, "charged 100 × 2.09 + 150 × 4.18, not the pin's 400");
+	struct guard_settle g = {.hold_id = "hold_7_32", .input_tokens = 100, .output_tokens = 150, .request_hash = hash2,
+				 .price = &dear, .margin_bps = 10000};
+	op_init(&op, GUARD_SETTLE);
+	op.in.settle = &g;
+	op.account_id = 7;
+	op.hold_id = 32;
+	is_int(ledger_decide_settle(b, &op), CD_OK, "a guard settle naming a price");
+	is_int(guard->h.charged, 400, "charged at its pin (100 + 2 × 150), as before");
+	ledger_batch_free(b);
+}
+
 /* docs/architecture.md, "Which rows a write decides on": money is written
  * only from rows locked in the transaction writing. Each refusal here happens
  * before anything is sent (lg has no connection: a write that went on would
@@ -506,6 +563,7 @@ int main(void)
 		ledger_batch_free(b);
 		test_new_member_row();
 		test_late_refund();
+		test_answering_price();
 		test_count_only();
 	}
 	test_written_only_when_locked(&lg);

@@ -270,6 +270,37 @@ static void test_settle_cost(void)
 	is_str(why.param, "output_tokens", "blaming the output");
 }
 
+/* A gateway call answered by a provider with its own price
+ * (docs/gateway.md, "Which price a call is charged"): charged that price,
+ * not the hold's pin (its first provider's), to the micro; a guard
+ * settle naming a price keeps the pin (asked_first unset). */
+static void test_settle_answering_provider(void)
+{
+	struct refusal why;
+	/* The first provider's price pinned; the one that answered bills
+	 * 109 % more (LiteLLM #39294's case). */
+	struct price first = {1000000, 500000, 2000000, 1000, 1000000, PRICING_NO_DIMS},
+		     answered = {2090000, 1045000, 4180000, 1000, 2090000, PRICING_NO_DIMS};
+	struct guard_settle_prices p = pinned_prices(&first);
+	struct pricing_tokens used = {1000, 0, 0, 500};
+	int64_t cost = -1;
+	memset(&why, 0, sizeof(why));
+	p.asked = &answered;
+	p.asked_margin = 10000;
+	p.asked_first = 1;
+	is_int(money_guard_settle_cost(&p, &used, 0, &cost, &why), CD_OK, "the answering provider's price");
+	is_int(cost, 4180, "1000 × 2.09 + 500 × 4.18: its price, not the pin's 2000");
+	money_guard_settle_cost(&p, &used, 1000000, &cost, &why);
+	is_int(cost, 4181, "with the gateway's dimensions before the margin (1)");
+	p.asked_first = 0;
+	money_guard_settle_cost(&p, &used, 0, &cost, &why);
+	is_int(cost, 2000, "a price asked without asked_first: the pin holds (the guard's rule)");
+	p.asked = NULL;
+	p.asked_first = 1;
+	money_guard_settle_cost(&p, &used, 0, &cost, &why);
+	is_int(cost, 2000, "asked_first without a price: the pin");
+}
+
 /* Cache writes at the cache-write price pinned with the others
  * (docs/api.md, "Prices pinned at authorize"): 3 micros a token here, where plain input is 1. */
 static void test_settle_cost_cache_write(void)
@@ -324,6 +355,7 @@ int main(void)
 	test_hold_cost();
 	test_authorize();
 	test_settle_cost();
+	test_settle_answering_provider();
 	test_settle_cost_cache_write();
 	test_settle_release();
 	return done_testing();

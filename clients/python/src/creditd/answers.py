@@ -24,6 +24,10 @@ class Health(TypedDict):
 
 class ModelPrice(TypedDict):
     model: str
+    # None: the model's general price; else the gateway provider whose own
+    # price for the model this row is (docs/gateway.md, "Which price a
+    # call is charged").
+    provider: Optional[str]
     input_micros_per_mtok: int
     cached_input_micros_per_mtok: int
     cache_write_micros_per_mtok: int
