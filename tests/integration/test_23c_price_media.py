@@ -290,3 +290,26 @@ def test_a_media_row_pricing_its_prompt_s_text_round_trips():
     openai_error(call("/openai/v1/chat/completions", {"model": m, "messages": [{"role": "user", "content": "hi"}]},
                       headers={"Creditd-Account": acct}), 400, "invalid_request", "model")
     eq(received(), [], "nothing forwarded")
+
+
+def test_the_catalogue_s_media_rows_serve_the_media_routes():
+    """tts-1 and omni-moderation-latest as the catalogue imports them (media
+    rows) are taken by the speech and moderations routes: a speech call held
+    and charged by its characters at the catalogue's 1.5e-05 a character
+    (15,000,000 micros per million), a moderation free."""
+    from gateway_bill import charge
+    prefix, _ = imported()
+    reset()
+    acct = new_account("gwmediaok")
+    text = "hello media row"
+    r = call("/openai/v1/audio/speech", {"model": prefix + "/tts-1", "input": text, "voice": "alloy"},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "the speech route takes a media row: %r" % r.body[:300])
+    eq(int(r.headers["creditd-charged-micros"]), charge(len(text) * 15000000),
+       "charged the input's characters at the catalogue's price")
+    before = state(acct)
+    r = call("/openai/v1/moderations", {"model": prefix + "/omni-moderation-latest", "input": "x"},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "the moderations route takes a media row pricing nothing: %r" % r.body[:300])
+    eq(state(acct), before, "free")
+    verify()
