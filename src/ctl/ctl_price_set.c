@@ -113,10 +113,17 @@ static int new_row(const char *model, const char *provider, const struct wanted 
 		fprintf(stderr, "creditctl: price set: %s has no general price: set it first (without --provider)\n", model);
 		return -1;
 	}
+	int any = 0;
 	const int64_t now[TOKEN_FIELDS] = {was.input_micros_per_mtok, was.cached_input_micros_per_mtok,
 					   was.output_micros_per_mtok, was.max_output_tokens, was.cache_write_micros_per_mtok};
+	for (int f = 0; f < TOKEN_FIELDS; f++)
+		any |= w->tokens[f] >= 0;
+	/* A media row stays one unless its tokens are priced whole: then it
+	 * is a row with token prices (docs/decisions.md, "A media row prices
+	 * no token"). */
+	int media = priced && !pricing_prices_tokens(&was) && !any;
 	for (int f = 0; f < TOKEN_FIELDS; f++) {
-		v[f] = w->tokens[f] >= 0 ? w->tokens[f] : priced ? now[f] : -1;
+		v[f] = w->tokens[f] >= 0 ? w->tokens[f] : media ? now[f] : priced && pricing_prices_tokens(&was) ? now[f] : -1;
 		if (v[f] < 0 && f != 1 && f != 4) {
 			fprintf(stderr, "creditctl: price set: %s is not priced yet: give its %s\n", model, token_fields[f]);
 			return -1;
@@ -125,12 +132,17 @@ static int new_row(const char *model, const char *provider, const struct wanted 
 	/* A new model's cached and cache-write input: its input price. */
 	v[1] = v[1] >= 0 ? v[1] : v[0];
 	v[4] = v[4] >= 0 ? v[4] : v[0];
-	if (pricing_model_row(model, v, row, err, sizeof(err)) != 0) {
+	int bad = media ? pricing_media_row(model, row, err, sizeof(err)) : pricing_model_row(model, v, row, err, sizeof(err));
+	if (bad != 0) {
 		fprintf(stderr, "creditctl: price set: %s\n", err);
 		return -1;
 	}
-	if (priced)
+	if (media)
+		row->price = was;	/* its prompt's text prices kept, if any */
+	else if (priced)
 		row->price.dims = was.dims;
+	row->price.dims.no_tokens = media;
+	row->price.dims.text_input &= media;
 	snprintf(row->provider, sizeof(row->provider), "%s", provider);
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		if (w->dims[d] != -1)

@@ -10,6 +10,7 @@
 #include "pricing.h"
 #include "pricing_catalogue.h"
 #include "timefmt.h"
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -69,13 +70,14 @@ struct report {
 /* One model of a JSON list, checked as a CSV line would be: v[4] is its
  * cache-write price, or PRICING_NO_CACHE_WRITE. The row, or NULL (said). */
 static struct price_row *json_model(const char *path, size_t entry, const char *name, const int64_t v[5],
-				    struct rows *r)
+				    int media, struct rows *r)
 {
 	char err[256];
 	struct price_row *row = row_next(r);
 	if (row == NULL)
 		return NULL;
-	if (pricing_model_row(name, v, row, err, sizeof(err)) != 0) {
+	int bad = media ? pricing_media_row(name, row, err, sizeof(err)) : pricing_model_row(name, v, row, err, sizeof(err));
+	if (bad != 0) {
 		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name, err);
 		return NULL;
 	}
@@ -102,6 +104,36 @@ static int json_dims(const char *path, size_t entry, const char *name, json_t *e
 		}
 		pricing_dim_put(p, d, v);
 	}
+	return 0;
+}
+
+/* A media row's prompt text prices in a list entry: none when its input
+ * price is null or absent, else the input price and the cached input's
+ * and cache write's (each the input price when null or absent). 0, or -1
+ * said. */
+static int json_media_text(const char *path, size_t entry, const char *name, json_t *e, struct price *p)
+{
+	static const char *const keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
+					   "cache_write_micros_per_mtok"};
+	int64_t *const to[] = {&p->input_micros_per_mtok, &p->cached_input_micros_per_mtok,
+			       &p->cache_write_micros_per_mtok};
+	assert(!pricing_prices_tokens(p));
+	for (int k = 0; k < 3; k++) {
+		json_t *f = json_object_get(e, keys[k]);
+		if (f == NULL || json_is_null(f)) {
+			if (k == 0)
+				return 0;	/* no text price */
+			*to[k] = p->input_micros_per_mtok;
+			continue;
+		}
+		if (!json_is_integer(f) || json_integer_value(f) < 0) {
+			fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be a non-negative integer or null; nothing "
+				"imported\n", path, entry, name, keys[k]);
+			return -1;
+		}
+		*to[k] = (int64_t)json_integer_value(f);
+	}
+	p->dims.text_input = 1;
 	return 0;
 }
 
@@ -141,7 +173,12 @@ static int read_json_list(const struct cfg *cfg, json_t *root, const char *path,
 		const char *name = json_string_value(json_object_get(e, "model"));
 		int64_t v[5] = {0, 0, 0, 0, PRICING_NO_CACHE_WRITE};
 		struct price_row *row;
-		for (int k = 0; k < 5; k++) {
+		/* Output price and max_output_tokens null: a media row, as GET
+		 * /v1/models lists one (docs/decisions.md, "A media row prices no
+		 * token"). */
+		int media = json_is_null(json_object_get(e, micros_keys[2])) &&
+			    json_is_null(json_object_get(e, micros_keys[3]));
+		for (int k = 0; k < 5 && !media; k++) {
 			json_t *f = json_object_get(e, micros_keys[k]);
 			if (k == 4 && f == NULL)
 				break;
@@ -156,8 +193,9 @@ static int read_json_list(const struct cfg *cfg, json_t *root, const char *path,
 			fprintf(stderr, "creditctl: %s: entry %zu: no \"model\" name; nothing imported\n", path, i + 1);
 			return -1;
 		}
-		if ((row = json_model(path, i + 1, name, v, r)) == NULL ||
-		    json_dims(path, i + 1, name, e, &row->price) != 0 || json_provider(cfg, path, i + 1, name, e, row) != 0)
+		if ((row = json_model(path, i + 1, name, v, media, r)) == NULL ||
+		    json_dims(path, i + 1, name, e, &row->price) != 0 || json_provider(cfg, path, i + 1, name, e, row) != 0 ||
+		    (media && json_media_text(path, i + 1, name, e, &row->price) != 0))
 			return -1;
 	}
 	return 0;
@@ -267,33 +305,42 @@ static const char *dim_text(const struct price *p, enum price_dim d, char buf[24
 	return buf;
 }
 
+/* Token field k of p (input, cached input, output, max output tokens,
+ * cache write) as creditctl prints it: the number, or "none" on a media
+ * row, which prices no token (docs/decisions.md), but for the text
+ * prices (input, cached input, cache write) of one pricing them. */
+static const char *token_text(const struct price *p, int k, char buf[24])
+{
+	const int64_t v[] = {p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->output_micros_per_mtok,
+			     p->max_output_tokens, p->cache_write_micros_per_mtok};
+	assert(k >= 0 && k < 5);
+	if (!pricing_prices_tokens(p) && !(k != 2 && k != 3 && pricing_prices_text_input(p)))
+		snprintf(buf, 24, "none");
+	else
+		snprintf(buf, 24, "%" PRId64, v[k]);
+	return buf;
+}
+
 /* A dry run's line for a model: its new price (was NULL), or each field
  * from what it was to what it would be; a dimension when it is priced
  * (new) or changes. */
 static void print_change(const struct price_row *row, const struct price *was)
 {
+	static const char *const names[] = {"input", "cached_input", "output", "max_output_tokens", "cache_write"};
 	const struct price *p = &row->price;
 	char a[24], b[24];
-	if (was == NULL) {
-		printf("%s%s%s: new: input %" PRId64 ", cached_input %" PRId64 ", output %" PRId64 ", max_output_tokens %" PRId64
-		       ", cache_write %" PRId64, row->name, row->provider[0] != '\0' ? " at " : "", row->provider,
-		       p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
-		       p->output_micros_per_mtok, p->max_output_tokens, p->cache_write_micros_per_mtok);
-		for (int d = 0; d < PRICE_DIM_COUNT; d++)
-			if (pricing_dim_get(p, d, NULL))
-				printf(", %s %s", pricing_dim_name(d), dim_text(p, d, a));
-		printf("\n");
-		return;
+	printf("%s%s%s: %s", row->name, row->provider[0] != '\0' ? " at " : "", row->provider, was == NULL ? "new: " : "");
+	for (int k = 0; k < 5; k++) {
+		if (was == NULL)
+			printf("%s%s %s", k > 0 ? ", " : "", names[k], token_text(p, k, a));
+		else
+			printf("%s%s %s -> %s", k > 0 ? ", " : "", names[k], token_text(was, k, a), token_text(p, k, b));
 	}
-	printf("%s%s%s: input %" PRId64 " -> %" PRId64 ", cached_input %" PRId64 " -> %" PRId64 ", output %" PRId64
-	       " -> %" PRId64 ", max_output_tokens %" PRId64 " -> %" PRId64 ", cache_write %" PRId64 " -> %" PRId64,
-	       row->name, row->provider[0] != '\0' ? " at " : "", row->provider, was->input_micros_per_mtok, p->input_micros_per_mtok, was->cached_input_micros_per_mtok,
-	       p->cached_input_micros_per_mtok, was->output_micros_per_mtok, p->output_micros_per_mtok,
-	       was->max_output_tokens, p->max_output_tokens, was->cache_write_micros_per_mtok,
-	       p->cache_write_micros_per_mtok);
 	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
-		const char *then = dim_text(was, d, a), *now = dim_text(p, d, b);
-		if (strcmp(then, now) != 0)
+		const char *then = was != NULL ? dim_text(was, d, a) : "none", *now = dim_text(p, d, b);
+		if (was == NULL && pricing_dim_get(p, d, NULL))
+			printf(", %s %s", pricing_dim_name(d), now);
+		else if (was != NULL && strcmp(then, now) != 0)
 			printf(", %s %s -> %s", pricing_dim_name(d), then, now);
 	}
 	printf("\n");
@@ -409,9 +456,11 @@ static void print_price_change(const struct ledger_price_change *c)
 	char at[TIMEFMT_LEN], v[24];
 	const struct price *p = &c->price;
 	timefmt_rfc3339(c->effective_at, at);
-	printf("%s  input %" PRId64 "  cached_input %" PRId64 "  output %" PRId64 "  max_output_tokens %" PRId64
-	       "  cache_write %" PRId64, at, p->input_micros_per_mtok, p->cached_input_micros_per_mtok,
-	       p->output_micros_per_mtok, p->max_output_tokens, p->cache_write_micros_per_mtok);
+	char t[5][24];
+	for (int k = 0; k < 5; k++)
+		token_text(p, k, t[k]);
+	printf("%s  input %s  cached_input %s  output %s  max_output_tokens %s  cache_write %s", at, t[0], t[1], t[2],
+	       t[3], t[4]);
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		if (pricing_dim_get(p, d, NULL))
 			printf("  %s %s", pricing_dim_name(d), dim_text(p, d, v));

@@ -93,7 +93,8 @@ void gwcall_ledger_keep_response(const struct gw_job *job, const char *provider,
 void gwcall_ledger_forget(const struct gw_job *job, int status, const char *body, size_t len);
 /* The row of the model a tool's runs named, when not the one the tool
  * asked (docs/gateway.md, "A tool's own model"): 1 with *named, 0 when
- * the one asked, several, or a model not priced. */
+ * the one asked, several, or a model not priced per token (none, or a
+ * media row: docs/decisions.md). */
 int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct price *named);
 /* Settles job's hold with u under reason at the price of the provider
  * of try try_of (docs/gateway.md, "Which price a call is charged"; provider:

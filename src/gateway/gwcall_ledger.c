@@ -279,10 +279,11 @@ void gwcall_release(struct store *db, const char *hold_id)
 
 /* A tool's runs naming another model than the tool asked (gwmoney_tool):
  * that model's row, from the prices loaded (no I/O). 1 with *named, 0
- * when they name the one asked, several, or one not priced. */
+ * when they name the one asked, several, or one not priced per token
+ * (none, or a media row). */
 int gwcall_tool_named(const struct gw_job *job, const struct gw_usage *u, struct price *named)
 {
 	int64_t margin;
 	return u->tool.runs > 0 && !u->tool.models && strcmp(u->tool.model, job->ask.tool_model) != 0 &&
-	       ledger_price_model(u->tool.model, named, &margin);
+	       ledger_price_model(u->tool.model, named, &margin) && pricing_prices_tokens(named);
 }

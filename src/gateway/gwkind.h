@@ -285,6 +285,12 @@ struct gwkind_route {
 	/* An image route (GW_IMAGES_GENERATE, GW_IMAGES_EDIT: gwkind_images.h;
 	 * docs/gateway.md, "Images"): held and charged by its images. */
 	int images;
+	/* Bills by the media dimensions (images, transcription, speech,
+	 * moderations: docs/gateway.md, "Images, audio and speech"): a media
+	 * row (struct price no_tokens) may serve it. 0, every token route:
+	 * such a row is refused (400 naming "model"), as a call there would
+	 * be charged 0 (docs/decisions.md, "A media row prices no token"). */
+	int media;
 };
 
 /* The upstream request's headers beyond Content-Type, as the kind writes

@@ -21,12 +21,12 @@ enum { MESSAGES, COUNT_TOKENS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_anthropic, MESSAGES, "/anthropic/v1/messages", "/v1/messages", "gw_anthropic_messages", "messages", 0,
-	 "messages", 0, "anthropic_messages", 0, NULL, NULL, NULL, 0},
+	 "messages", 0, "anthropic_messages", 0, NULL, NULL, NULL, 0, 0},
 	/* Counting a request's input tokens: forwarded, free (not billed). */
 	{&gwkind_anthropic, COUNT_TOKENS, "/anthropic/v1/messages/count_tokens", "/v1/messages/count_tokens",
 	 "gw_anthropic_count_tokens", "count_tokens", 0, "messages", 1,
 	 /* Its members are the Messages route's (the SDKs' types say so). */
-	 "anthropic_messages", 0, NULL, NULL, NULL, 0},
+	 "anthropic_messages", 0, NULL, NULL, NULL, 0, 0},
 };
 
 /* ---- what a request asks, the body sent upstream ------------------------- */

@@ -58,50 +58,52 @@ enum { IMAGES_GENERATIONS = 32, IMAGES_EDITS };
 
 static const struct gwkind_route routes[] = {
 	{&gwkind_openai, CHAT, "/openai/v1/chat/completions", "/chat/completions", "gw_openai_chat", "chat_completions", 0,
-	 "messages", 0, "openai_chat", 0, NULL, NULL, NULL, 0},
+	 "messages", 0, "openai_chat", 0, NULL, NULL, NULL, 0, 0},
 	{&gwkind_openai, RESPONSES, "/openai/v1/responses", "/responses", "gw_openai_responses", "responses", 0, "input", 0,
-	 "openai_responses", 0, NULL, NULL, NULL, 0},
+	 "openai_responses", 0, NULL, NULL, NULL, 0, 0},
 	{&gwkind_openai, EMBEDDINGS, "/openai/v1/embeddings", "/embeddings", "gw_openai_embeddings", "embeddings", 1,
-	 "input", 0, "openai_embeddings", 0, NULL, NULL, NULL, 0},
+	 "input", 0, "openai_embeddings", 0, NULL, NULL, NULL, 0, 0},
 	/* GET: the priced models in OpenAI's list shape, answered by creditd
 	 * (api_gw_models), never forwarded. */
-	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL, 0, NULL, NULL, NULL, 0},
+	{&gwkind_openai, MODELS, "/openai/v1/models", NULL, "gw_openai_models", "models", 1, NULL, 0, NULL, 0, NULL, NULL, NULL,
+	 0, 0},
 	/* GET: one of them (api_gw_model), answered by creditd too. */
-	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL, 0, NULL, NULL, NULL, 0},
+	{&gwkind_openai, MODEL, "/openai/v1/models/*", NULL, "gw_openai_model", "model", 1, NULL, 0, NULL, 0, NULL, NULL, NULL,
+	 0, 0},
 	/* A response the caller's account made through creditd (docs/gateway.md,
 	 * "Provider objects"): retrieved, deleted, its input items listed,
 	 * at the provider that made it; free. */
 	{&gwkind_openai, RESPONSE_GET, "/openai/v1/responses/*", "/responses/*", "gw_openai_response_get", "response_get",
-	 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "GET", retrieve_query, NULL, 0},
+	 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "GET", retrieve_query, NULL, 0, 0},
 	{&gwkind_openai, RESPONSE_DELETE, "/openai/v1/responses/*", "/responses/*", "gw_openai_response_delete",
-	 "response_delete", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "DELETE", NULL, NULL, 0},
+	 "response_delete", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "DELETE", NULL, NULL, 0, 0},
 	{&gwkind_openai, RESPONSE_ITEMS, "/openai/v1/responses/*/input_items", "/responses/*/input_items",
 	 "gw_openai_response_input_items", "response_input_items", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "GET",
-	 items_query, NULL, 0},
+	 items_query, NULL, 0, 0},
 	/* Only a background response can be cancelled, and creditd makes none. */
 	{&gwkind_openai, RESPONSE_CANCEL, "/openai/v1/responses/*/cancel", "/responses/*/cancel",
 	 "gw_openai_response_cancel", "response_cancel", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "POST", NULL,
 	 "only a background response can be cancelled, and creditd makes none (\"background\" is refused when a "
-	 "response is created): nothing was forwarded", 0},
+	 "response is created): nothing was forwarded", 0, 0},
 	/* Audio (gwkind_openai_audio.c): speech held by its characters or its
 	 * audio tokens; a transcription by its file; moderations free, its
 	 * model OpenAI's default when the body names none. */
 	{&gwkind_openai, SPEECH, "/openai/v1/audio/speech", "/audio/speech", "gw_openai_speech", "audio_speech", 0, "input",
-	 0, "openai_speech", 0, NULL, NULL, NULL, 0},
+	 0, "openai_speech", 0, NULL, NULL, NULL, 0, 1},
 	/* A multipart/form-data body (gwkind_audio_read_form), held by its
 	 * file's seconds or its tokens; never streamed (its table refuses it). */
 	{&gwkind_openai, TRANSCRIPTIONS, "/openai/v1/audio/transcriptions", "/audio/transcriptions",
 	 "gw_openai_transcriptions", "audio_transcriptions", 0, "file", 0, "openai_transcriptions", 0,
-	 NULL, NULL, NULL, 0},
+	 NULL, NULL, NULL, 0, 1},
 	{&gwkind_openai, MODERATIONS, "/openai/v1/moderations", "/moderations", "gw_openai_moderations", "moderations", 1,
-	 "input", 1, "openai_moderations", 0, NULL, NULL, NULL, 0},
+	 "input", 1, "openai_moderations", 0, NULL, NULL, NULL, 0, 1},
 	/* Images (docs/gateway.md, "Images"): held and charged by the images
 	 * asked and made. */
 	{&gwkind_openai, IMAGES_GENERATIONS, "/openai/v1/images/generations", "/images/generations",
 	 "gw_openai_images_generations", "images_generations", 0, "prompt", 0, "openai_images_generations", 0, NULL,
-	 NULL, NULL, GW_IMAGES_GENERATE},
+	 NULL, NULL, GW_IMAGES_GENERATE, 1},
 	{&gwkind_openai, IMAGES_EDITS, "/openai/v1/images/edits", "/images/edits", "gw_openai_images_edits", "images_edits",
-	 0, "prompt", 0, "openai_images_edits", 0, NULL, NULL, NULL, GW_IMAGES_EDIT},
+	 0, "prompt", 0, "openai_images_edits", 0, NULL, NULL, NULL, GW_IMAGES_EDIT, 1},
 };
 
 /* ---- what a request asks ------------------------------------------------- */

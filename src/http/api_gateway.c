@@ -247,9 +247,9 @@ static int tool_model(struct api_ctx *ctx, struct gw_job *job, struct response *
 		return -1;
 	if (job->byok || job->route->free)
 		return 0;
-	if (!ledger_price_model_wait(m, &job->tool_price, &margin))
+	if (!ledger_price_model_wait(m, &job->tool_price, &margin) || !pricing_prices_tokens(&job->tool_price))
 		api_error(rs, CD_E_INVALID, "tools", "the advisor tool runs the model '%s', which creditd does not "
-			  "price: not forwarded", m);
+			  "price per token: not forwarded", m);
 	else if (job->ask.tool_model_cache_1h && !pricing_dim_get(&job->tool_price, PRICE_DIM_CACHE_WRITE_1H, NULL))
 		api_error(rs, CD_E_INVALID, "tools", "the advisor tool's caching asks 1-hour cache writes, which %s's "
 			  "price row does not price: not forwarded", m);

@@ -39,6 +39,24 @@ static void charge_refuse(struct response *rs, int64_t cost_micros, const char *
 }
 
 /* min_output_tokens, when given, is at most max_output_tokens. */
+/* The model a guard call counts tokens of, priced per token: 0 with *p
+ * and *margin, or -1 with the refusal in rs: an unknown model, or a
+ * media row (docs/decisions.md, "A media row prices no token": its
+ * tokens would be charged 0), both 400 naming "model". */
+static int token_model(const char *model, struct price *p, int64_t *margin, struct response *rs)
+{
+	if (!ledger_price_model_wait(model, p, margin)) {
+		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", model);
+		return -1;
+	}
+	if (!pricing_prices_tokens(p)) {
+		api_error(rs, CD_E_INVALID, "model", "'%s' is an image, audio or moderation model: its price row prices "
+			  "no tokens", model);
+		return -1;
+	}
+	return 0;
+}
+
 static int min_output_check(const struct guard_authorize *r, struct response *rs)
 {
 	if (r->min_output_tokens >= 0 && r->max_output_tokens >= 0 && r->min_output_tokens > r->max_output_tokens) {
@@ -82,10 +100,8 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 			r->max_output_tokens = p.max_output_tokens;
 		return min_output_check(r, rs);
 	}
-	if (!ledger_price_model_wait(r->model, &p, &margin)) {
-		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r->model);
+	if (token_model(r->model, &p, &margin, rs) != 0)
 		return -1;
-	}
 	if (r->max_output_tokens < 0)
 		r->max_output_tokens = p.max_output_tokens;
 	if (r->max_output_tokens > p.max_output_tokens) {
@@ -201,8 +217,8 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 		;
 	else if (input_parts_check(r.input_tokens, r.cached_input_tokens, r.cache_write_input_tokens, rs) != 0)
 		;
-	else if (r.model != NULL && !ledger_price_model_wait(r.model, &p, &margin))
-		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", r.model);
+	else if (r.model != NULL && token_model(r.model, &p, &margin, rs) != 0)
+		;
 	else if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
 	else if (!api_key_reaches_hold(ctx, r.hold_id))
@@ -295,8 +311,8 @@ static int usage_check(struct api_ctx *ctx, json_t *body, struct guard_usage *u,
 			  "input_tokens and output_tokens are required with a model");
 	else if (input_parts_check(u->input_tokens, u->cached_input_tokens, u->cache_write_input_tokens, rs) != 0)
 		;
-	else if (!u->byok && u->model != NULL && !ledger_price_model_wait(u->model, &p, &margin))
-		api_error(rs, CD_E_INVALID, "model", "unknown model '%s'", u->model);
+	else if (!u->byok && u->model != NULL && token_model(u->model, &p, &margin, rs) != 0)
+		;
 	else if (!u->byok && u->action != NULL && !ledger_price_action_wait(u->action, &u->cost_micros))
 		api_error(rs, CD_E_INVALID, "action", "unknown action '%s'", u->action);
 	else if (!u->byok && u->model != NULL && pricing_token_cost(&p, margin, &used, &u->cost_micros) != PRICING_OK)

@@ -213,6 +213,12 @@ static int priced_each(struct gw_job *job, struct response *rs)
 				  "models", job->ask.model);
 			return -1;
 		}
+		if (!pricing_prices_tokens(p) && !job->route->media) {
+			api_error(rs, CD_E_INVALID, "model", "'%s' at %s is an image, audio or moderation model: its price "
+				  "row prices no tokens, and %s bills tokens: not forwarded", job->ask.model,
+				  job->providers[i]->name, job->route->path);
+			return -1;
+		}
 		job->price_own[i] = (unsigned char)own;
 		const struct gw_ask ask = ask_at(job, p);
 		if (multiplied(job, p, rs) != 0 || billed(job, &ask, p, own ? job->providers[i]->name : NULL, rs) != 0)
@@ -231,6 +237,13 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	if (!priced && !job->byok) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s': creditd holds and charges only priced models",
 			  job->ask.model);
+		return -1;
+	}
+	/* A media row on a token route, BYOK or not: its tokens are priced
+	 * by nothing (docs/decisions.md, "A media row prices no token"). */
+	if (priced && !pricing_prices_tokens(&p) && !job->route->media) {
+		api_error(rs, CD_E_INVALID, "model", "'%s' is an image, audio or moderation model: its price row prices "
+			  "no tokens, and %s bills tokens: not forwarded", job->ask.model, job->route->path);
 		return -1;
 	}
 	if (documents(job, &p, priced, rs) != 0 || stored_input(ctx, job, &p, rs) != 0)

@@ -501,6 +501,12 @@ json_t *ledger_prices_json(const char *currency);
  * (pricing.h PRICE_DIMS): its value, reasoning true or false, null when
  * p does not price it. Returns into (its caller's). */
 json_t *ledger_price_dims_json(const struct price *p, json_t *into);
+/* The five token fields of p (input, cached input, cache write, output
+ * prices and max_output_tokens) into the object into, each null when p
+ * is a media row (no_tokens: docs/decisions.md, "A media row prices no
+ * token"), but for the first three of one pricing its prompt's text
+ * (text_input). Returns into (its caller's). */
+json_t *ledger_price_tokens_json(const struct price *p, json_t *into);
 /* Upserts rows (creditctl price import): all or nothing. A model's new
  * or changed price enters its history, effective now. */
 enum cd_err ledger_prices_import(struct store *db, const struct price_row *rows, size_t n);

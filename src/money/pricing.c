@@ -557,6 +557,23 @@ int pricing_model_row(const char *name, const int64_t v[5], struct price_row *ro
 	return pricing_parse_row(line, row, errbuf, errcap);
 }
 
+int pricing_media_row(const char *name, struct price_row *row, char *errbuf, size_t errcap)
+{
+	assert(name != NULL);
+	assert(row != NULL);
+	memset(row, 0, sizeof(*row));
+	if (!pricing_name_valid(name)) {
+		snprintf(errbuf, errcap, "a model name of creditd is 1 to %d characters of [A-Za-z0-9._:/-]",
+			 PRICING_NAME_MAX);
+		return -1;
+	}
+	row->kind = PRICE_ROW_MODEL;
+	memcpy(row->name, name, strlen(name) + 1);
+	row->price.dims.no_tokens = 1;
+	assert(!pricing_prices_tokens(&row->price));
+	return 0;
+}
+
 /* Reports an unknown field 1, quoting it only when it is short and printable. */
 static void unknown_kind(const struct field *f, char *errbuf, size_t errcap)
 {
@@ -690,7 +707,7 @@ int pricing_rise_above(const struct price *was, const struct price *now, int64_t
 				was->output_micros_per_mtok, was->cache_write_micros_per_mtok};
 	const int64_t news[] = {now->input_micros_per_mtok, now->cached_input_micros_per_mtok,
 				now->output_micros_per_mtok, now->cache_write_micros_per_mtok};
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4 && !was->dims.no_tokens && !now->dims.no_tokens; i++) {
 		if (rises(olds[i], news[i], max_pct)) {
 			*field = names[i];
 			*old_v = olds[i];

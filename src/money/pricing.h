@@ -80,6 +80,20 @@ _Static_assert(PRICE_DIM_COUNT <= 64, "a dimension's bit fits in price_dims.set"
 struct price_dims {
 	uint64_t set;			/* bit d: dimension d is priced */
 	int64_t v[PRICE_DIM_COUNT];	/* its value, >= 0 (reasoning: 0 or 1) */
+	/* 1: a media row (docs/decisions.md, "A media row prices no
+	 * token"): an image, transcription, speech or moderation model
+	 * priced by its dimensions alone. Its struct price's four token
+	 * prices and max_output_tokens are not priced (0 there, NULL in
+	 * models, null in GET /v1/models), and no token route takes it: a
+	 * call there would be charged 0. 0 (every row with token prices,
+	 * and every price made with PRICING_NO_DIMS): they are prices. */
+	int no_tokens;
+	/* On a media row, 1 when its input, cached-input and cache-write
+	 * prices are priced: the text tokens of a media call's prompt
+	 * (gpt-image-1's input_cost_per_token), which its route bills; still
+	 * no token route takes the row. 0: NULL too. Always 0 on a row with
+	 * token prices. */
+	int text_input;
 };
 /* The initializer of a struct price's dims when none is priced. */
 #define PRICING_NO_DIMS {0}
@@ -115,6 +129,14 @@ int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v);
 /* Prices d at v (pricing_dim_valid), or with v < 0 leaves it not
  * priced. */
 void pricing_dim_put(struct price *p, enum price_dim d, int64_t v);
+/* 1 when p prices tokens: a token route (chat, responses, embeddings,
+ * Anthropic's messages) may hold and charge a call at it; 0 for a media
+ * row (dims.no_tokens). */
+int pricing_prices_tokens(const struct price *p);
+/* 1 when p's input, cached-input and cache-write prices are prices: a
+ * row with token prices, or a media row pricing its prompt's text
+ * (dims.text_input). */
+int pricing_prices_text_input(const struct price *p);
 /* 1 when a and b are the same price, every field and dimension. */
 int pricing_same(const struct price *a, const struct price *b);
 
@@ -255,6 +277,11 @@ int pricing_parse_row(const char *line, struct price_row *row, char *errbuf, siz
  * errbuf (a name with a comma included). */
 #define PRICING_NO_CACHE_WRITE INT64_MIN
 int pricing_model_row(const char *name, const int64_t v[5], struct price_row *row, char *errbuf, size_t errcap);
+/* A media row called name (docs/decisions.md, "A media row prices no
+ * token"): no token price (dims.no_tokens), no dimension yet. 0, or -1
+ * with a sentence in errbuf when name is not one pricing_name_valid
+ * takes. */
+int pricing_media_row(const char *name, struct price_row *row, char *errbuf, size_t errcap);
 
 /* A decimal number as text ("2.5e-06", "0.000003", "3") times 10^shift,
  * exactly: 0 and *out when the result is a whole number from 0 to
@@ -268,7 +295,9 @@ int pricing_decimal_scaled(const char *text, int shift, int64_t *out);
  * before and after, rises by more than max_pct % of what it was (integer
  * math), with the first such field, its old and new values in *field,
  * *old_v, *new_v; 0 when none does. A dimension priced for the first
- * time is not a rise (a call that needed it was refused before). */
+ * time is not a rise (a call that needed it was refused before), and
+ * neither are token prices when either row is a media row (no_tokens:
+ * they were not priced before, or are not priced after). */
 int pricing_rise_above(const struct price *was, const struct price *now, int64_t max_pct, const char **field,
 		       int64_t *old_v, int64_t *new_v);
 #endif

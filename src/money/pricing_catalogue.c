@@ -46,6 +46,40 @@ static const struct dim_key tier_stems[] = {
 #define WEB_SEARCH_KEY "search_context_cost_per_query"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* LiteLLM's modes of the media routes (docs/gateway.md, "Images, audio
+ * and speech"): an entry of one of them may be priced by its media keys
+ * alone, as a media row (no_tokens). */
+enum media_mode { MODE_OTHER = 0, MODE_IMAGE, MODE_TRANSCRIPTION, MODE_SPEECH, MODE_MODERATION };
+static const char *const media_modes[] = {NULL, "image_generation", "audio_transcription", "audio_speech",
+					  "moderation"};
+
+/* The media keys of an entry of a media mode, each scaled to its
+ * column's unit (10^shift: per pixel 15 is micros per 10^9 pixels, per
+ * second 9 micros per 1,000 seconds, per character or token 12 micros
+ * per million, per image 6 micros). An entry of another mode (chat:
+ * Vertex's per-character and per-image prices of a prompt) names them
+ * as not applied. */
+struct media_key {
+	const char *key;
+	enum price_dim dim;
+	int shift;
+	const char *unit;	/* as a refusal names it */
+};
+static const struct media_key media_keys[] = {
+	{"input_cost_per_pixel", PRICE_DIM_INPUT_PIXEL, 15, "10^9 pixels"},
+	{"output_cost_per_pixel", PRICE_DIM_OUTPUT_PIXEL, 15, "10^9 pixels"},
+	{"input_cost_per_image_token", PRICE_DIM_INPUT_IMAGE, 12, "million image tokens"},
+	{"output_cost_per_image_token", PRICE_DIM_OUTPUT_IMAGE, 12, "million image tokens"},
+	{"output_cost_per_image", PRICE_DIM_OUTPUT_PER_IMAGE, 6, "image"},
+	/* LiteLLM's name for an image made on OpenAI's image models
+	 * (dall-e-3, gpt-image-1's sizes): image_generation only. */
+	{"input_cost_per_image", PRICE_DIM_OUTPUT_PER_IMAGE, 6, "image"},
+	{"input_cost_per_second", PRICE_DIM_INPUT_SECOND, 9, "1,000 seconds"},
+	{"output_cost_per_second", PRICE_DIM_OUTPUT_SECOND, 9, "1,000 seconds"},
+	{"input_cost_per_character", PRICE_DIM_INPUT_CHAR, 12, "million characters"},
+};
+#define IMAGE_MADE_AS_INPUT 5	/* media_keys' input_cost_per_image */
+
 __attribute__((format(printf, 2, 3)))
 static int skip(struct pricing_entry *out, const char *fmt, ...)
 {
@@ -102,13 +136,14 @@ int pricing_catalogue_billing_key(const char *key, const json_t *value)
 }
 
 /* A price given per unit, times 10^shift: per token (12) is micros per
- * million tokens, per call (6) micros. -1 when it is not a number, is
- * negative, or finer than that. */
+ * million tokens, per call (6) micros, per second (9) micros per 1,000
+ * seconds, per pixel (15) micros per 10^9 pixels. -1 when it is not a
+ * number, is negative, or finer than that. */
 static int price_of(const json_t *v, int shift, int64_t *out)
 {
 	char num[64];
 	assert(out != NULL);
-	assert(shift == 6 || shift == 12);	/* per call or per token */
+	assert(shift == 6 || shift == 9 || shift == 12 || shift == 15);	/* the units of pricing.h */
 	int rc = jsonio_number_text(v, num, sizeof(num)) == 0 ? pricing_decimal_scaled(num, shift, out) : -1;
 	assert(rc != 0 || *out >= 0);		/* a price is never below 0 */
 	return rc;
@@ -250,6 +285,82 @@ static int multipliers(const json_t *v, struct pricing_entry *out)
 	return other;
 }
 
+/* The entry's mode, when it is one of the media routes'. */
+static enum media_mode mode_of(const json_t *e)
+{
+	const char *mode = json_string_value(json_object_get(e, "mode"));
+	for (size_t i = 1; i < COUNT(media_modes) && mode != NULL; i++)
+		if (strcmp(mode, media_modes[i]) == 0)
+			return (enum media_mode)i;
+	return MODE_OTHER;
+}
+
+/* The media key key of an entry of mode, or NULL: input_cost_per_image
+ * is one of image_generation alone; no key is of another mode. */
+static const struct media_key *media_key_of(const char *key, enum media_mode mode)
+{
+	assert(strcmp(media_keys[IMAGE_MADE_AS_INPUT].key, "input_cost_per_image") == 0);
+	for (size_t i = 0; i < COUNT(media_keys) && mode != MODE_OTHER; i++)
+		if (strcmp(key, media_keys[i].key) == 0)
+			return i == IMAGE_MADE_AS_INPUT && mode != MODE_IMAGE ? NULL : &media_keys[i];
+	return NULL;
+}
+
+/* A media row (docs/decisions.md, "A media row prices no token"): the
+ * name checked as a CSV line's is, no token price but its prompt's text
+ * where the entry gives input_cost_per_token (gpt-image-1's: then
+ * cache_read_input_token_cost, else the input price, and
+ * cache_creation_input_token_cost, else the input price; a moderation
+ * model's are not read: it is free), dimensions to come. */
+static int read_media(const char *name, const json_t *e, enum media_mode mode, struct pricing_entry *out)
+{
+	static const size_t text[] = {0, 1, 3};	/* base_keys: input, cache read, cache write */
+	int64_t v[3];
+	assert(name != NULL);
+	if (pricing_media_row(name, &out->row, out->why, sizeof(out->why)) != 0)
+		return 1;
+	if (json_object_get(e, base_keys[0]) == NULL || mode == MODE_MODERATION)
+		return 0;	/* no text price, or free */
+	for (size_t k = 0; k < COUNT(text); k++) {
+		const json_t *f = json_object_get(e, base_keys[text[k]]);
+		if (price_of(f != NULL ? f : json_object_get(e, base_keys[0]), 12, &v[k]) != 0)
+			return skip(out, "%s is not a price in whole micros per million tokens", base_keys[text[k]]);
+	}
+	out->row.price.input_micros_per_mtok = v[0];
+	out->row.price.cached_input_micros_per_mtok = v[1];
+	out->row.price.cache_write_micros_per_mtok = v[2];
+	out->row.price.dims.text_input = 1;
+	assert(pricing_prices_text_input(&out->row.price) && !pricing_prices_tokens(&out->row.price));
+	return 0;
+}
+
+/* 1 when a media row prices what a media route bills: pixels, image
+ * tokens, an image made, seconds, characters or audio tokens. */
+static int prices_media(const struct price *p)
+{
+	static const enum price_dim media[] = {PRICE_DIM_INPUT_PIXEL, PRICE_DIM_OUTPUT_PIXEL, PRICE_DIM_INPUT_IMAGE,
+		PRICE_DIM_OUTPUT_IMAGE, PRICE_DIM_OUTPUT_PER_IMAGE, PRICE_DIM_INPUT_SECOND, PRICE_DIM_OUTPUT_SECOND,
+		PRICE_DIM_INPUT_CHAR, PRICE_DIM_INPUT_AUDIO, PRICE_DIM_OUTPUT_AUDIO};
+	for (size_t i = 0; i < COUNT(media); i++)
+		if (pricing_dim_get(p, media[i], NULL))
+			return 1;
+	return 0;
+}
+
+/* A media key's price into its dimension: 0, or 1 (skipped) when it is
+ * not whole micros in the column's unit, or when an image made is priced
+ * twice (input_cost_per_image and output_cost_per_image). */
+static int read_media_key(const struct media_key *mk, const json_t *value, struct pricing_entry *out)
+{
+	int64_t v;
+	if (price_of(value, mk->shift, &v) != 0)
+		return skip(out, "%s is not a price in whole micros per %s", mk->key, mk->unit);
+	if (pricing_dim_get(&out->row.price, mk->dim, NULL))
+		return skip(out, "input_cost_per_image and output_cost_per_image both price an image made");
+	pricing_dim_put(&out->row.price, mk->dim, v);
+	return 0;
+}
+
 /* The dimensions that are facts, not prices: a context window, whether
  * the model reasons. */
 static int read_facts(const json_t *e, struct pricing_entry *out)
@@ -268,9 +379,25 @@ static int read_facts(const json_t *e, struct pricing_entry *out)
 	return 0;
 }
 
+/* A billing key read_dims neither reads nor names: one of the base keys
+ * of a row with token prices (read already), a text price of a media row
+ * pricing its prompt's text (read already), and a moderation model's
+ * token price of 0 (its row is free: docs/decisions.md). */
+static int read_already(const char *key, const json_t *value, enum media_mode mode, int tokens, const struct price *p)
+{
+	int base = 0;
+	int64_t v;
+	for (size_t i = 0; i < COUNT(base_keys); i++)
+		base |= strcmp(key, base_keys[i]) == 0;
+	if (base && p->dims.text_input && strcmp(key, base_keys[2]) != 0)
+		return 1;
+	return base && (tokens || (mode == MODE_MODERATION && price_of(value, 12, &v) == 0 && v == 0));
+}
+
 /* Every billing key of the entry: a dimension it prices, read; one of
- * the base keys, read already; any other, named as not applied. */
-static int read_dims(const json_t *e, struct pricing_entry *out)
+ * the base keys, read already (a row with token prices); any other,
+ * named as not applied. */
+static int read_dims(const json_t *e, enum media_mode mode, int tokens, struct pricing_entry *out)
 {
 	assert(out != NULL);
 	assert(out->n_unapplied == 0);	/* read once, after read_base and read_facts */
@@ -278,6 +405,12 @@ static int read_dims(const json_t *e, struct pricing_entry *out)
 	const char *key;
 	json_t *value;
 	json_object_foreach((json_t *)e, key, value) {
+		const struct media_key *mk = media_key_of(key, mode);
+		if (mk != NULL) {
+			if (read_media_key(mk, value, out) != 0)
+				return 1;
+			continue;
+		}
 		int d = dim_of(key, tier), bad;
 		if (d < 0 && strcmp(key, "provider_specific_entry") == 0 && json_is_object(value)) {
 			bad = multipliers(value, out);
@@ -288,10 +421,8 @@ static int read_dims(const json_t *e, struct pricing_entry *out)
 				continue;
 		}
 		if (d < 0) {
-			int base = 0;
-			for (size_t i = 0; i < COUNT(base_keys); i++)
-				base |= strcmp(key, base_keys[i]) == 0;
-			if (base || !pricing_catalogue_billing_key(key, value))
+			if (read_already(key, value, mode, tokens, &out->row.price) ||
+			    !pricing_catalogue_billing_key(key, value))
 				continue;
 			if (out->n_unapplied == PRICING_UNAPPLIED_MAX)
 				return skip(out, "more than %d billing keys creditd does not apply", PRICING_UNAPPLIED_MAX);
@@ -320,10 +451,20 @@ int pricing_catalogue_entry(const char *name, const json_t *entry, struct pricin
 		return skip(out, "LiteLLM's description of its fields, not a model");
 	if (!json_is_object(entry))
 		return skip(out, "not an object");
-	if (json_object_get(entry, base_keys[0]) == NULL || json_object_get(entry, base_keys[2]) == NULL)
+	/* Priced per token, as every model before the media rows; an entry
+	 * of a media mode without both token prices (and every moderation
+	 * model: free) is a media row (docs/decisions.md, "A media row
+	 * prices no token"). */
+	enum media_mode mode = mode_of(entry);
+	int tokens = json_object_get(entry, base_keys[0]) != NULL && json_object_get(entry, base_keys[2]) != NULL &&
+		     mode != MODE_MODERATION;
+	if (!tokens && mode == MODE_OTHER)
 		return skip(out, "%s is missing: not priced per token",
 			    json_object_get(entry, base_keys[0]) == NULL ? base_keys[0] : base_keys[2]);
-	if (read_base(name, entry, out) != 0 || read_facts(entry, out) != 0 || read_dims(entry, out) != 0) {
+	if ((tokens ? read_base(name, entry, out) : read_media(name, entry, mode, out)) != 0 || read_facts(entry, out) != 0 ||
+	    read_dims(entry, mode, tokens, out) != 0 ||
+	    (!tokens && mode != MODE_MODERATION && !prices_media(&out->row.price) &&
+	     skip(out, "an %s model with no price creditd applies", media_modes[mode]))) {
 		out->row = (struct price_row){0};
 		out->n_unapplied = 0;
 		return 1;

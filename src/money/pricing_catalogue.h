@@ -30,9 +30,22 @@ struct pricing_entry {
 
 /* Reads the catalogue's entry called name into *out. 0: a model creditd
  * prices (out->row, out->unapplied); 1: skipped, out->why saying why (not
- * an object, LiteLLM's sample_spec, no per-token input or output price,
- * a price finer than one micro per million tokens, no integer
- * max_output_tokens or max_tokens, a name creditd does not take, ...).
+ * an object, LiteLLM's sample_spec, no per-token input or output price
+ * on a model that is not a media one, a price finer than one micro in its
+ * column's unit, no integer max_output_tokens or max_tokens, a name
+ * creditd does not take, ...). An entry of LiteLLM's modes
+ * image_generation, audio_transcription or audio_speech without both
+ * token prices, and every moderation entry, is a media row
+ * (row.price.no_tokens; docs/decisions.md, "A media row prices no
+ * token"): priced by its media keys (and its prompt's text by
+ * input_cost_per_token where given: dims.text_input), input_cost_per_pixel and
+ * output_cost_per_pixel (micros per 10^9 pixels), input_ and
+ * output_cost_per_image_token, output_cost_per_image (and, of
+ * image_generation, input_cost_per_image: LiteLLM's name for an image
+ * made), input_ and output_cost_per_second (micros per 1,000 seconds),
+ * input_cost_per_character (micros per million); a moderation row
+ * prices nothing (free), any other media row at least one of them. An
+ * entry of a media mode with token prices reads them as well.
  * What is read (docs/creditctl.md): input_cost_per_token,
  * output_cost_per_token, cache_read_input_token_cost (else the input
  * price), cache_creation_input_token_cost (else the input price),

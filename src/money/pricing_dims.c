@@ -125,6 +125,20 @@ void pricing_dim_put(struct price *p, enum price_dim d, int64_t v)
 	p->dims.v[d] = v;
 }
 
+int pricing_prices_tokens(const struct price *p)
+{
+	assert(p != NULL);
+	assert(p->dims.no_tokens == 0 || p->dims.no_tokens == 1);
+	return !p->dims.no_tokens;
+}
+
+int pricing_prices_text_input(const struct price *p)
+{
+	assert(p != NULL);
+	assert(!p->dims.text_input || p->dims.no_tokens);	/* a media row's alone */
+	return !p->dims.no_tokens || p->dims.text_input;
+}
+
 int pricing_same(const struct price *a, const struct price *b)
 {
 	assert(a != NULL);
@@ -132,7 +146,8 @@ int pricing_same(const struct price *a, const struct price *b)
 	if (a->input_micros_per_mtok != b->input_micros_per_mtok ||
 	    a->cached_input_micros_per_mtok != b->cached_input_micros_per_mtok ||
 	    a->output_micros_per_mtok != b->output_micros_per_mtok || a->max_output_tokens != b->max_output_tokens ||
-	    a->cache_write_micros_per_mtok != b->cache_write_micros_per_mtok || a->dims.set != b->dims.set)
+	    a->cache_write_micros_per_mtok != b->cache_write_micros_per_mtok || a->dims.set != b->dims.set ||
+	    a->dims.no_tokens != b->dims.no_tokens || a->dims.text_input != b->dims.text_input)
 		return 0;
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		if ((a->dims.set & (UINT64_C(1) << d)) && a->dims.v[d] != b->dims.v[d])

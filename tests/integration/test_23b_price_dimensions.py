@@ -2,14 +2,15 @@
 prices, carried by a model's price as optional fields (DESIGN §14, "The
 gateway charges what the provider bills"; sql/042).
 
-litellm_catalogue.json is ten entries of LiteLLM's own
-model_prices_and_context_window.json, as it has them: its sample_spec, an
-image model and a Databricks model priced finer than a micro (skipped, and
-said why), and seven models between them carrying every dimension creditd
+litellm_catalogue.json is a subset of LiteLLM's own
+model_prices_and_context_window.json, as it has them; this test takes nine
+of its entries: its sample_spec, a Databricks model priced finer than a
+micro (skipped, and said why), and seven models between them carrying every dimension creditd
 reads (the long-context tier at 200k and 272k, 1-hour cache writes, the
 priority and flex service tiers, web search, audio, reasoning, the context
 window) and billing keys it does not apply (batches, tiers of tiers,
-regional uplifts, fast mode's factor). The test imports it with each model
+regional uplifts, fast mode's factor). Its image, audio and moderation
+entries are test_23c's. The test imports these with each model
 renamed to a private name (sample_spec kept), and checks GET /v1/models and
 `creditctl price list` show each dimension to the micro (null where the
 catalogue gives none), the import's report names each billing key not
@@ -72,7 +73,6 @@ WANT = {
         "flex_cached_input_micros_per_mtok": 130000}),
 }
 SKIPPED = {"sample_spec": "LiteLLM's description of its fields",
-           "dall-e-3": "input_cost_per_token is missing",
            "databricks/databricks-claude-3-7-sonnet": "input_cost_per_token is not a price in whole micros"}
 # The billing keys creditd does not apply, with the models (of those taken) carrying them.
 UNAPPLIED = {
@@ -113,7 +113,8 @@ def private_catalogue():
     with open(os.path.join(HERE, "litellm_catalogue.json")) as f:
         entries = json.load(f)
     prefix = uid("d")
-    renamed = {(k if k == "sample_spec" else "%s/%s" % (prefix, k)): v for k, v in entries.items()}
+    renamed = {(k if k == "sample_spec" else "%s/%s" % (prefix, k)): v for k, v in entries.items()
+               if k in WANT or k in SKIPPED}
     return write("litellm.json", renamed), prefix
 
 

@@ -357,7 +357,9 @@ static void settle_prices(const struct hold_row *h, const struct guard_settle *r
 	p->asked_first = r->price != NULL && r->settle_reason != NULL;	/* the gateway's answering provider's */
 	if ((p->pinned != NULL && p->same_model) || p->asked != NULL)
 		return;
-	if (ledger_price_model(r->model != NULL ? r->model : h->model, listed, &p->listed_margin))
+	/* A media row prices no token: as no row (docs/decisions.md). */
+	if (ledger_price_model(r->model != NULL ? r->model : h->model, listed, &p->listed_margin) &&
+	    pricing_prices_tokens(listed))
 		p->listed = listed;
 }
 

@@ -8,7 +8,8 @@
  * yet, which waits for that reload and never opens a transaction
  * itself. A model's price carries its optional dimensions (pricing.h
  * PRICE_DIMS: NULL columns are not priced), read and written from that
- * one table. A provider's own row for a model (sql/062, provider_prices;
+ * one table; a media row's token prices are NULL (no_tokens:
+ * docs/decisions.md, "A media row prices no token"). A provider's own row for a model (sql/062, provider_prices;
  * docs/gateway.md, "Which price a call is charged") sits in the cache
  * beside the model's general row, found by (model, provider); the guard
  * and every lookup that names no provider get the general row. The import
@@ -67,6 +68,25 @@ static void dims_read(const struct dbstmt *s, unsigned int col, struct price *p)
 			pricing_dim_put(p, d, store_i64(s, col + (unsigned int)d));
 }
 
+/* A row's output price NULL: a media row (written so by token_bind),
+ * pricing its prompt's text when its input price is not NULL. The input
+ * price is two columns before the output's in every read. */
+static void tokens_read(const struct dbstmt *s, unsigned int output_col, struct price *p)
+{
+	assert(output_col >= 2);
+	p->dims.no_tokens = store_null(s, output_col);
+	p->dims.text_input = p->dims.no_tokens && !store_null(s, output_col - 2);
+	assert(!p->dims.no_tokens || p->output_micros_per_mtok == 0);	/* store_i64 reads NULL as 0 */
+}
+
+/* A token price or max_output_tokens (text: an input, cached-input or
+ * cache-write price): NULL on a media row, but for the text prices of one
+ * that prices them. */
+static void token_bind(struct db_params *dp, const struct price *p, const int64_t *v, int text)
+{
+	store_param_i64_or_null(dp, pricing_prices_tokens(p) || (text && pricing_prices_text_input(p)) ? v : NULL);
+}
+
 static void dims_bind(struct db_params *dp, const struct price *p)
 {
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
@@ -117,6 +137,7 @@ static enum cd_err prices_tx(struct store *db, struct price_load *l)
 		p->p.max_output_tokens = store_i64(s, 5);
 		p->p.cache_write_micros_per_mtok = store_i64(s, 6);
 		dims_read(s, 7, &p->p);
+		tokens_read(s, 4, &p->p);
 		p->action_micros = -1;
 	}
 	if (l->n == PRICES_MAX && store_fetch(s) == 1)
@@ -417,6 +438,21 @@ json_t *ledger_price_dims_json(const struct price *p, json_t *into)
 	return into;
 }
 
+json_t *ledger_price_tokens_json(const struct price *p, json_t *into)
+{
+	static const char *const names[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
+					    "cache_write_micros_per_mtok", "output_micros_per_mtok", "max_output_tokens"};
+	const int64_t v[] = {p->input_micros_per_mtok, p->cached_input_micros_per_mtok, p->cache_write_micros_per_mtok,
+			     p->output_micros_per_mtok, p->max_output_tokens};
+	const int text[] = {1, 1, 1, 0, 0};
+	_Static_assert(sizeof(v) / sizeof(v[0]) == sizeof(names) / sizeof(names[0]), "a name a field");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int priced = pricing_prices_tokens(p) || (text[i] && pricing_prices_text_input(p));
+		json_object_set_new(into, names[i], priced ? json_integer((json_int_t)v[i]) : json_null());
+	}
+	return into;
+}
+
 json_t *ledger_prices_json(const char *currency)
 {
 	json_t *models = json_array(), *actions = json_array();
@@ -428,13 +464,8 @@ json_t *ledger_prices_json(const char *currency)
 								 (json_int_t)p->action_micros));
 		else
 			json_array_append_new(models, ledger_price_dims_json(&p->p,
-				json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "model", p->name, "provider",
-				p->provider[0] != '\0' ? json_string(p->provider) : json_null(),
-				"input_micros_per_mtok", (json_int_t)p->p.input_micros_per_mtok,
-				"cached_input_micros_per_mtok", (json_int_t)p->p.cached_input_micros_per_mtok,
-				"cache_write_micros_per_mtok", (json_int_t)p->p.cache_write_micros_per_mtok,
-				"output_micros_per_mtok", (json_int_t)p->p.output_micros_per_mtok,
-				"max_output_tokens", (json_int_t)p->p.max_output_tokens)));
+				ledger_price_tokens_json(&p->p, json_pack("{s:s, s:o}", "model", p->name, "provider",
+				p->provider[0] != '\0' ? json_string(p->provider) : json_null()))));
 	}
 	int64_t margin = prices.margin_bps;
 	pthread_rwlock_unlock(&prices.lock);
@@ -509,16 +540,17 @@ static enum cd_err import_model(struct store *db, const struct price_row *row)
 		was = (struct price){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 3),
 				     store_i64(s, 4), PRICING_NO_DIMS};
 		dims_read(s, 5, &was);
+		tokens_read(s, 2, &was);
 	}
 	store_params_init(&dp);
 	store_param_str(&dp, row->name);
 	if (own)
 		store_param_str(&dp, row->provider);
-	store_param_i64(&dp, q->input_micros_per_mtok);
-	store_param_i64(&dp, q->cached_input_micros_per_mtok);
-	store_param_i64(&dp, q->output_micros_per_mtok);
-	store_param_i64(&dp, q->max_output_tokens);
-	store_param_i64(&dp, q->cache_write_micros_per_mtok);
+	token_bind(&dp, q, &q->input_micros_per_mtok, 1);
+	token_bind(&dp, q, &q->cached_input_micros_per_mtok, 1);
+	token_bind(&dp, q, &q->output_micros_per_mtok, 0);
+	token_bind(&dp, q, &q->max_output_tokens, 0);
+	token_bind(&dp, q, &q->cache_write_micros_per_mtok, 1);
 	dims_bind(&dp, q);
 	store_param_i64(&dp, db->now);
 	if (store_exec_params(db, sql->upsert, &dp, &e) == NULL)
@@ -613,6 +645,7 @@ static enum cd_err history_tx(struct store *db, const char *model, const struct 
 		rows[*n] = (struct ledger_price_change){store_i64(s, 0), {store_i64(s, 1), store_i64(s, 2),
 			store_i64(s, 3), store_i64(s, 4), store_i64(s, 6), PRICING_NO_DIMS}, store_i64(s, 5), ""};
 		dims_read(s, 7, &rows[*n].price);
+		tokens_read(s, 3, &rows[*n].price);
 		snprintf(rows[*n].provider, sizeof(rows[*n].provider), "%s",
 			 store_null(s, 7 + PRICE_DIM_COUNT) ? "" : store_str(s, 7 + PRICE_DIM_COUNT));
 		(*n)++;
@@ -651,6 +684,7 @@ static enum cd_err price_tx(struct store *db, const char *model, int64_t before,
 		*p = (struct price){store_i64(s, 0), store_i64(s, 1), store_i64(s, 2), store_i64(s, 3),
 				    store_i64(s, 4), PRICING_NO_DIMS};
 		dims_read(s, 5, p);	/* with its dimensions (docs/reconciliation.md: reconcile prices them) */
+		tokens_read(s, 2, p);
 	}
 	return CD_OK;
 }

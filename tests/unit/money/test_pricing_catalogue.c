@@ -219,8 +219,10 @@ static void test_skipped(void)
 {
 	static const struct { const char *name, *text, *why; } cases[] = {
 		{"sample_spec", "{\"input_cost_per_token\": 0.0, \"max_tokens\": \"LEGACY\"}", "LiteLLM's description"},
-		{"dall-e-3", "{\"litellm_provider\": \"openai\", \"mode\": \"image_generation\", "
-			     "\"output_cost_per_image\": 0.04}", "input_cost_per_token is missing"},
+		/* A chat model priced per character (Vertex's medlm-large):
+		 * not a media mode, so not a media row. */
+		{"medlm-large", "{\"input_cost_per_character\": 5e-06, \"max_output_tokens\": 1024, \"mode\": \"chat\", "
+				"\"output_cost_per_character\": 1.5e-05}", "input_cost_per_token is missing"},
 		{"databricks/databricks-claude-3-7-sonnet", "{\"input_cost_per_token\": 2.9999900000000002e-06, "
 			"\"output_cost_per_token\": 1.5000020000000002e-05, \"max_tokens\": 200000}",
 		 "input_cost_per_token is not a price in whole micros"},
@@ -246,6 +248,117 @@ static void test_skipped(void)
 	}
 }
 
+/* Media rows (docs/decisions.md, "A media row prices no token"): each
+ * media key to its column's unit, exactly; no token price. */
+static void test_media_entries(void)
+{
+	struct pricing_entry e;
+	json_t *keep;
+	is_int(read_one("hd/1024-x-1792/dall-e-3", "{\"input_cost_per_pixel\": 6.539e-08, \"litellm_provider\": "
+			"\"openai\", \"mode\": \"image_generation\", \"output_cost_per_pixel\": 0.0}", &e, &keep), 0,
+	       "a size's row of dall-e-3 taken: %s", e.why);
+	ok(!pricing_prices_tokens(&e.row.price) && e.row.kind == PRICE_ROW_MODEL, "a media row: no token price");
+	is_str(e.row.name, "hd/1024-x-1792/dall-e-3", "named as LiteLLM names it");
+	is_int(dim(&e.row.price, PRICE_DIM_INPUT_PIXEL), 65390000, "6.539e-08 a pixel: micros per 10^9 pixels");
+	ok(!pricing_prices_text_input(&e.row.price), "no text price either");
+	is_int(dim(&e.row.price, PRICE_DIM_OUTPUT_PIXEL), 0, "output pixels priced 0, as the catalogue says");
+	is_int(e.row.price.max_output_tokens + e.row.price.input_micros_per_mtok + e.row.price.output_micros_per_mtok, 0,
+	       "token fields 0");
+	is_int((int64_t)e.n_unapplied, 0, "nothing left over");
+	json_decref(keep);
+	is_int(read_one("high/1024-x-1024/gpt-image-1", "{\"input_cost_per_image\": 0.167, \"input_cost_per_pixel\": "
+			"1.59263611e-07, \"mode\": \"image_generation\", \"output_cost_per_pixel\": 0.0}", &e, &keep), 0,
+	       "taken");
+	is_int(dim(&e.row.price, PRICE_DIM_OUTPUT_PER_IMAGE), 167000, "input_cost_per_image: an image made, 0.167");
+	is_int(dim(&e.row.price, PRICE_DIM_INPUT_PIXEL), 159263611, "1.59263611e-07 a pixel");
+	json_decref(keep);
+	is_int(read_one("gpt-image-1", "{\"cache_read_input_token_cost\": 1.25e-06, \"input_cost_per_image_token\": 1e-05, "
+			"\"input_cost_per_token\": 5e-06, \"mode\": \"image_generation\", \"output_cost_per_image_token\": "
+			"4e-05}", &e, &keep), 0, "gpt-image-1: no output token price, a media row");
+	ok(!pricing_prices_tokens(&e.row.price), "its text input price does not make it a token row");
+	ok(pricing_prices_text_input(&e.row.price) && e.row.price.input_micros_per_mtok == 5000000 &&
+	   e.row.price.cached_input_micros_per_mtok == 1250000 && e.row.price.cache_write_micros_per_mtok == 5000000,
+	   "its prompt's text priced: input, cache read, cache write (the input price)");
+	is_int(dim(&e.row.price, PRICE_DIM_INPUT_IMAGE), 10000000, "image tokens in");
+	is_int(dim(&e.row.price, PRICE_DIM_OUTPUT_IMAGE), 40000000, "image tokens out");
+	is_int((int64_t)e.n_unapplied, 0, "its text prices read, none left over");
+	json_decref(keep);
+	is_int(read_one("whisper-1", "{\"input_cost_per_second\": 0.0001, \"mode\": \"audio_transcription\", "
+			"\"output_cost_per_second\": 0.0001}", &e, &keep), 0, "whisper-1 taken");
+	is_int(dim(&e.row.price, PRICE_DIM_INPUT_SECOND), 100000, "0.0001 a second: micros per 1,000 seconds");
+	is_int(dim(&e.row.price, PRICE_DIM_OUTPUT_SECOND), 100000, "and out");
+	json_decref(keep);
+	is_int(read_one("tts-1", "{\"input_cost_per_character\": 1.5e-05, \"mode\": \"audio_speech\"}", &e, &keep), 0,
+	       "tts-1 taken");
+	is_int(dim(&e.row.price, PRICE_DIM_INPUT_CHAR), 15000000, "1.5e-05 a character: micros per million");
+	json_decref(keep);
+	is_int(read_one("omni-moderation-latest", "{\"input_cost_per_token\": 0.0, \"max_input_tokens\": 32768, "
+			"\"mode\": \"moderation\", \"output_cost_per_token\": 0.0}", &e, &keep), 0,
+	       "a moderation model taken, free");
+	ok(!pricing_prices_tokens(&e.row.price) && !pricing_prices_text_input(&e.row.price) && e.n_unapplied == 0 &&
+	   dim(&e.row.price, PRICE_DIM_INPUT_CHAR) < 0, "a media row pricing nothing, its zero token prices not named");
+	is_int(dim(&e.row.price, PRICE_DIM_MAX_INPUT_TOKENS), 32768, "its context window kept");
+	json_decref(keep);
+	/* A chat model's per-image price is a prompt's image, not one made. */
+	is_int(read_one("gpt-realtime", "{\"input_cost_per_image\": 5e-06, \"input_cost_per_token\": 4e-06, "
+			"\"max_output_tokens\": 4096, \"mode\": \"realtime\", \"output_cost_per_token\": 1.6e-05}",
+			&e, &keep), 0, "a token row");
+	ok(pricing_prices_tokens(&e.row.price) && unapplied(&e, "input_cost_per_image") &&
+	   dim(&e.row.price, PRICE_DIM_OUTPUT_PER_IMAGE) < 0, "input_cost_per_image of another mode: not applied");
+	json_decref(keep);
+	/* A media mode with token prices: a token row, its media keys read. */
+	is_int(read_one("gpt-4o-mini-tts", "{\"input_cost_per_token\": 2.5e-06, \"mode\": \"audio_speech\", "
+			"\"output_cost_per_audio_token\": 1.2e-05, \"output_cost_per_second\": 0.00025, "
+			"\"output_cost_per_token\": 1e-05, \"max_output_tokens\": 2000}", &e, &keep), 0, "taken");
+	ok(pricing_prices_tokens(&e.row.price) && e.row.price.output_micros_per_mtok == 10000000 &&
+	   dim(&e.row.price, PRICE_DIM_OUTPUT_SECOND) == 250000, "tokens and seconds");
+	json_decref(keep);
+}
+
+static void test_media_refused(void)
+{
+	static const struct { const char *name, *text, *why; } cases[] = {
+		{"m", "{\"input_cost_per_pixel\": 1.59263611e-16, \"mode\": \"image_generation\"}",
+		 "input_cost_per_pixel is not a price in whole micros per 10^9 pixels"},
+		{"m", "{\"input_cost_per_second\": 3.08333e-05, \"mode\": \"audio_transcription\"}",
+		 "input_cost_per_second is not a price in whole micros per 1,000 seconds"},
+		{"m", "{\"input_cost_per_character\": 1.5e-13, \"mode\": \"audio_speech\"}",
+		 "input_cost_per_character is not a price in whole micros per million characters"},
+		{"m", "{\"output_cost_per_image\": 0.0000005, \"mode\": \"image_generation\"}",
+		 "output_cost_per_image is not a price in whole micros per image"},
+		{"m", "{\"input_cost_per_image\": 0.04, \"output_cost_per_image\": 0.04, \"mode\": \"image_generation\"}",
+		 "both price an image made"},
+		{"m", "{\"input_cost_per_pixel\": -1e-08, \"mode\": \"image_generation\"}", "input_cost_per_pixel is not"},
+		{"1024 x 1024/dall-e-2", "{\"input_cost_per_pixel\": 1.9e-08, \"mode\": \"image_generation\"}",
+		 "a model name of creditd"},
+		{"m", "{\"mode\": \"image_generation\", \"output_cost_per_image_premium_image\": 0.1}",
+		 "an image_generation model with no price creditd applies"},
+		{"m", "{\"mode\": \"rerank\", \"input_cost_per_query\": 0.002}", "input_cost_per_token is missing"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pricing_entry e;
+		json_t *keep;
+		int rc = read_one(cases[i].name, cases[i].text, &e, &keep);
+		ok(rc == 1 && strstr(e.why, cases[i].why) != NULL && e.row.kind == PRICE_ROW_SKIP && e.n_unapplied == 0,
+		   "%s refused: %s", cases[i].name, e.why);
+		json_decref(keep);
+	}
+	/* A media row and a row with token prices are never the same, and a
+	 * row's first token prices are no rise. */
+	struct price media = {0, 0, 0, 0, 0, PRICING_NO_DIMS}, tokens = {1000, 1000, 99000000, 1, 1000, PRICING_NO_DIMS};
+	const char *field = NULL;
+	int64_t was, now;
+	media.dims.no_tokens = 1;
+	ok(!pricing_same(&media, &tokens) && pricing_prices_tokens(&tokens), "no_tokens tells them apart");
+	ok(!pricing_rise_above(&media, &tokens, 20, &field, &was, &now) &&
+	   !pricing_rise_above(&tokens, &media, 20, &field, &was, &now), "no rise across a media row");
+	struct price_row row;
+	char err[160];
+	ok(pricing_media_row("low/1024-x-1536/gpt-image-1", &row, err, sizeof(err)) == 0 &&
+	   !pricing_prices_tokens(&row.price) && row.kind == PRICE_ROW_MODEL, "a media row made by name");
+	ok(pricing_media_row("a,b", &row, err, sizeof(err)) != 0 && strstr(err, "model name") != NULL, "a bad name refused");
+}
+
 static void test_billing_keys(void)
 {
 	json_t *factors = json_pack("{s:f}", "fast", 6.0), *schema = json_pack("{s:s}", "schema", "titan_v2");
@@ -268,6 +381,8 @@ int main(void)
 	test_openai_entry();
 	test_search_and_audio();
 	test_skipped();
+	test_media_entries();
+	test_media_refused();
 	test_billing_keys();
 	return done_testing();
 }
