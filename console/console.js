@@ -1,0 +1,723 @@
+/* console.js: the operator's console (docs/operations.md, "Console"), one
+ * page served by creditd at {base}/console/ with its views routed by the
+ * URL's hash (#/overview, #/accounts, #/accounts/ID, #/keys, #/prices,
+ * #/events, #/reconcile, #/health). No framework, no build step, nothing
+ * from another origin: plain DOM, and no inline script or style (the
+ * page's Content-Security-Policy allows none).
+ *
+ * Every call goes to {base}/console/api/v1/... (the API's own operations,
+ * authenticated by the session's cookie) with credentials "same-origin";
+ * a write carries the session's X-CSRF-Token and a fresh Idempotency-Key.
+ * The key typed at sign-in is sent once to {base}/console/session and
+ * never kept (no storage holds it). Money arrives as integer micros and is
+ * shown exactly: digits of the integer, never a float's. A read key's
+ * session shows no action (the server refuses one anyway). */
+"use strict";
+(function () {
+  const ROOT = location.pathname.replace(/[^/]*$/, "");
+  const API = ROOT + "api";
+  const S = { session: null, lang: "en", currency: "EUR" };
+  const main = document.getElementById("main");
+  const $ = (id) => document.getElementById(id);
+
+  /* Strings: English and French, picked as the widget picks them (the
+   * browser's language), and switched by the header's button. */
+  const T = {
+    en: {
+      "nav.overview": "Overview", "nav.accounts": "Accounts", "nav.keys": "Keys", "nav.prices": "Prices",
+      "nav.events": "Events and mail", "nav.reconcile": "Reconcile", "nav.health": "Health",
+      skip: "Skip to the content", other: "Français", dark: "Dark", light: "Light", signout: "Sign out",
+      signin: "Sign in", "signin.title": "Sign in to the creditd console", key: "Admin or read key",
+      "signin.help": "The key is exchanged for a session of 12 hours at most; it is not kept in this browser.",
+      "signin.bad": "This key cannot sign in.", "signin.slow": "Too many failed sign-ins: wait a minute.",
+      signedin: "Signed in as {0} ({1})", loading: "Loading…", none: "Nothing to show.", yes: "yes", no: "no",
+      denied: "This key's scope may not see this.", failed: "The request failed", done: "Done.",
+      search: "Search", "search.label": "Id, email or external id", next: "Next page", prev: "Previous page",
+      "acc.title": "Account {0}", balance: "Balance", reserved: "Reserved", available: "Available",
+      grants: "Grants", holds: "Holds in flight", journal: "Journal", usage: "Usage", alerts: "Alerts",
+      gwkeys: "Gateway keys", actions: "Actions", "by.day": "By day", "by.model": "By model", "by.member": "By member",
+      filter: "Show", "f.all": "every row", "f.topup": "top-ups", "f.refund": "refunds", "f.dispute": "disputes",
+      "f.referral": "referrals", "f.note": "Filters the journal's rows loaded on this page.",
+      grant: "Grant credit", debit: "Debit", amount: "Amount", source: "Source", expires: "Expires at (UTC)",
+      description: "Description", reason: "Reason", send: "Send", suspend: "Suspend", resume: "Resume",
+      "status.label": "Status", caps: "Limits", "monthly_limit_micros": "Monthly limit",
+      "daily_limit_micros": "Daily limit", "overdraft_limit_micros": "Overdraft", "low_balance_micros": "Low balance at",
+      "caps.help": "An empty field removes the limit.", save: "Save", "alert.add": "Add an alert", kind: "Kind",
+      threshold: "Threshold (% or amount)", member: "Member", remove: "Remove", revoke: "Revoke",
+      mint: "Mint a gateway key", name: "Name", "models.in": "Models (comma-separated)", scopes: "Scopes",
+      account: "Account", "key.create": "Create a key", "secret.once": "The secret, shown this once:",
+      copy: "Copy", copied: "Copied.", "keys.title": "API keys", "prices.title": "Prices",
+      "price.set": "Set a price", model: "Model", provider: "Provider (optional)",
+      "p.input": "Input per million tokens", "p.cached": "Cached input per million tokens",
+      "p.output": "Output per million tokens", "p.max": "Max output tokens", history: "History",
+      "history.of": "History of {0}", import: "Import a price list (JSON)", "import.btn": "Import",
+      "events.title": "Events and mail", events: "Events", after: "After event id", show: "Show",
+      mails: "Failed deliveries", retry: "Retry", "rec.title": "Reconcile", from: "From", to: "To",
+      "health.title": "Health", "ov.title": "Overview", "acc.list": "Accounts", usagechart: "Cost by {0}",
+      balance_micros: "Balance", reserved_micros: "Reserved", available_micros: "Available",
+      month_spent_micros: "Spent this month", day_spent_micros: "Spent today", remaining_micros: "Remaining",
+      amount_micros: "Amount", balance_after_micros: "Balance after", cost_micros: "Cost", expires_at: "Expires",
+      created_at: "Created", last_used_at: "Last used", input_tokens: "Input tokens", output_tokens: "Output tokens",
+      requests: "Requests", state: "State", cause: "Cause", id: "Id", day: "Day", priority: "Priority",
+      "bad.amount": "An amount with at most 6 decimals.", "bad.json": "Not JSON: {0}", active: "active",
+    },
+    fr: {
+      "nav.overview": "Vue d’ensemble", "nav.accounts": "Comptes", "nav.keys": "Clés", "nav.prices": "Prix",
+      "nav.events": "Événements et mails", "nav.reconcile": "Rapprochement", "nav.health": "Santé",
+      skip: "Aller au contenu", other: "English", dark: "Sombre", light: "Clair", signout: "Se déconnecter",
+      signin: "Se connecter", "signin.title": "Connexion à la console creditd", key: "Clé admin ou lecture",
+      "signin.help": "La clé est échangée contre une session de 12 heures au plus ; ce navigateur ne la garde pas.",
+      "signin.bad": "Cette clé ne peut pas se connecter.", "signin.slow": "Trop d’échecs : attendez une minute.",
+      signedin: "Connecté : {0} ({1})", loading: "Chargement…", none: "Rien à afficher.", yes: "oui", no: "non",
+      denied: "La portée de cette clé ne permet pas de voir ceci.", failed: "La requête a échoué", done: "Fait.",
+      search: "Chercher", "search.label": "Id, e-mail ou id externe", next: "Page suivante", prev: "Page précédente",
+      "acc.title": "Compte {0}", balance: "Solde", reserved: "Réservé", available: "Disponible",
+      grants: "Crédits", holds: "Réservations en cours", journal: "Journal", usage: "Consommation", alerts: "Alertes",
+      gwkeys: "Clés de passerelle", actions: "Actions", "by.day": "Par jour", "by.model": "Par modèle",
+      "by.member": "Par membre", filter: "Afficher", "f.all": "toutes les lignes", "f.topup": "recharges",
+      "f.refund": "remboursements", "f.dispute": "litiges", "f.referral": "parrainages",
+      "f.note": "Filtre les lignes du journal chargées sur cette page.",
+      grant: "Créditer", debit: "Débiter", amount: "Montant", source: "Origine", expires: "Expire le (UTC)",
+      description: "Description", reason: "Motif", send: "Envoyer", suspend: "Suspendre", resume: "Réactiver",
+      "status.label": "État", caps: "Limites", "monthly_limit_micros": "Limite mensuelle",
+      "daily_limit_micros": "Limite journalière", "overdraft_limit_micros": "Découvert",
+      "low_balance_micros": "Solde bas sous", "caps.help": "Un champ vide retire la limite.", save: "Enregistrer",
+      "alert.add": "Ajouter une alerte", kind: "Type", threshold: "Seuil (% ou montant)", member: "Membre",
+      remove: "Retirer", revoke: "Révoquer", mint: "Créer une clé de passerelle", name: "Nom",
+      "models.in": "Modèles (séparés par des virgules)", scopes: "Portées", account: "Compte",
+      "key.create": "Créer une clé", "secret.once": "Le secret, affiché cette seule fois :", copy: "Copier",
+      copied: "Copié.", "keys.title": "Clés d’API", "prices.title": "Prix", "price.set": "Fixer un prix",
+      model: "Modèle", provider: "Fournisseur (facultatif)", "p.input": "Entrée par million de jetons",
+      "p.cached": "Entrée en cache par million de jetons", "p.output": "Sortie par million de jetons",
+      "p.max": "Jetons de sortie au plus", history: "Historique", "history.of": "Historique de {0}",
+      import: "Importer une liste de prix (JSON)", "import.btn": "Importer", "events.title": "Événements et mails",
+      events: "Événements", after: "Après l’événement n°", show: "Afficher", mails: "Envois en échec",
+      retry: "Réessayer", "rec.title": "Rapprochement", from: "Du", to: "Au", "health.title": "Santé",
+      "ov.title": "Vue d’ensemble", "acc.list": "Comptes", usagechart: "Coût {0}",
+      balance_micros: "Solde", reserved_micros: "Réservé", available_micros: "Disponible",
+      month_spent_micros: "Dépensé ce mois", day_spent_micros: "Dépensé aujourd’hui", remaining_micros: "Restant",
+      amount_micros: "Montant", balance_after_micros: "Solde après", cost_micros: "Coût", expires_at: "Expire le",
+      created_at: "Créé le", last_used_at: "Dernier usage", input_tokens: "Jetons d’entrée", output_tokens: "Jetons de sortie",
+      requests: "Requêtes", state: "État", cause: "Cause", id: "Id", day: "Jour", priority: "Priorité",
+      plan: "Offre", email: "E-mail", kind: "Type", source: "Origine", description: "Description",
+      "bad.amount": "Un montant d’au plus 6 décimales.", "bad.json": "Pas du JSON : {0}", active: "actif",
+    },
+  };
+  function t(k, ...a) {
+    const s = (T[S.lang] && T[S.lang][k]) || T.en[k] || k;
+    return s.replace(/\{(\d)\}/g, (m, i) => String(a[+i]));
+  }
+  function words(k) {   // a field's name as a heading: its string, else its words
+    if (T[S.lang][k] || T.en[k]) return t(k);
+    const w = k.replace(/_micros(_per_mtok)?$/, (m, p) => (p ? " /Mtok" : "")).replace(/_/g, " ");
+    return w.charAt(0).toUpperCase() + w.slice(1);
+  }
+
+  /* Money: int64 micros, exact. JSON numbers beyond 2^53 are read from
+   * their source text (BigInt), so no digit is lost. */
+  function parse(text) {
+    return JSON.parse(text, function (k, v, ctx) {
+      if (typeof v === "number" && !Number.isSafeInteger(v) && ctx && /^-?\d+$/.test(ctx.source || "")) return BigInt(ctx.source);
+      return v;
+    });
+  }
+  const SYM = { EUR: "€", USD: "$", GBP: "£" };
+  function money(v, cur) {
+    let b;
+    try { b = BigInt(v); } catch (e) { return String(v); }
+    const neg = b < 0n;
+    if (neg) b = -b;
+    const fr = S.lang === "fr";
+    let frac = (b % 1000000n).toString().padStart(6, "0").replace(/0+$/, "");
+    while (frac.length < 2) frac += "0";
+    const whole = (b / 1000000n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, fr ? "\u202f" : ",");
+    const num = whole + (fr ? "," : ".") + frac, c = cur || S.currency, sym = SYM[c];
+    return (neg ? "-" : "") + (fr ? num + "\u00a0" + (sym || c) : (sym ? sym + num : num + " " + c));
+  }
+  /* "12.5" -> 12500000 (micros); null when it is not an amount. */
+  function micros(text) {
+    const m = /^\s*(-?)(\d{1,13})(?:[.,](\d{1,6}))?\s*$/.exec(text || "");
+    if (!m) return null;
+    const v = BigInt(m[2]) * 1000000n + BigInt((m[3] || "").padEnd(6, "0"));
+    return Number(m[1] ? -v : v);
+  }
+  function when(v) {
+    if (typeof v === "number") v = new Date(v * 1000).toISOString();
+    return typeof v === "string" ? v.replace("T", " ").replace(/(:\d\d)(\.\d+)?Z$/, "$1 UTC") : String(v);
+  }
+  function isMoney(k) { return /_micros($|_per_)/.test(k) || k === "amount" || k === "cost"; }
+  function text(k, v, cur) {
+    if (v === null || v === undefined || v === "") return "—";
+    if (isMoney(k) && (typeof v === "number" || typeof v === "bigint")) return money(v, cur);
+    if ((/_at$/.test(k) || k === "at") && v) return when(v);
+    if (typeof v === "boolean") return t(v ? "yes" : "no");
+    if (Array.isArray(v) && v.length === 0) return "—";
+    if (Array.isArray(v) && v.every((x) => x === null || typeof x !== "object")) return v.join(", ");
+    if (typeof v === "object") return JSON.stringify(v, (kk, x) => (typeof x === "bigint" ? x.toString() : x));
+    return String(v);
+  }
+
+  /* DOM helpers. */
+  function el(tag, attrs, ...kids) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") n.className = v; else if (k === "text") n.textContent = v;
+      else if (k.startsWith("on")) n.addEventListener(k.slice(2), v); else n.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of kids.flat()) if (c !== null && c !== undefined && c !== false) n.append(c);
+    return n;
+  }
+  function panel(title, ...kids) { return el("section", { class: "panel" }, title ? el("h2", { text: title }) : null, ...kids); }
+  function say(msg) { $("status").textContent = msg; }
+  function errText(r) {
+    const e = r.data && r.data.error;
+    return t("failed") + " (" + r.status + (e ? " " + e.code + "): " + e.message : ")");
+  }
+  function cards(obj, keys, cur) {
+    return el("div", { class: "cards" }, keys.filter((k) => k in obj).map((k) =>
+      el("div", { class: "card", "data-k": k }, el("span", { class: "k", text: words(k) }),
+         el("span", { class: "v", text: text(k, obj[k], cur) }))));
+  }
+  /* A table of rows (objects): columns given or every key met. */
+  function table(rows, cols, opt) {
+    opt = opt || {};
+    if (!rows || rows.length === 0) return el("p", { class: "empty", text: t("none") });
+    cols = cols || [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    const num = (k) => isMoney(k) || rows.some((r) => typeof r[k] === "number" && !/_at$|^id$/.test(k));
+    const head = el("tr", {}, cols.map((k) => el("th", { scope: "col", class: num(k) ? "num" : null, text: words(k) })),
+                    opt.act ? el("th", { scope: "col" }, el("span", { class: "sr-only", text: t("actions") })) : null);
+    const body = rows.map((r) => el("tr", {}, cols.map((k) => {
+      const v = r[k], s = text(k, v, opt.cur);
+      const link = opt.link && opt.link(k, r);
+      return el("td", { class: num(k) ? "num" : /_at$|^day$/.test(k) ? "nw" : (typeof v === "object" && v ? "mono" : null) },
+                link ? el("a", { href: link, text: s }) : s);
+    }), opt.act ? el("td", {}, opt.act(r)) : null));
+    /* A wide table scrolls in its own region, which the keyboard reaches. */
+    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": opt.label || opt.caption || cols.map(words).join(", ") },
+              el("table", {}, opt.caption ? el("caption", { text: opt.caption }) : null, el("thead", {}, head), el("tbody", {}, body)));
+  }
+  /* Any answer, shown as it is: figures as cards, lists as tables, objects
+   * as their own panels (overview, health, reconcile: what the API gives). */
+  function show(obj, opt) {
+    opt = opt || {};
+    const out = [], scal = {}, keys = [];
+    for (const [k, v] of Object.entries(obj || {})) {
+      if (Array.isArray(v) && v.some((x) => x && typeof x === "object")) {
+        out.push(panel(words(k), table(v, null, { cur: obj.currency, link: opt.link, label: words(k) })));
+      } else if (v && typeof v === "object" && !Array.isArray(v)) {
+        out.push(panel(words(k), ...show(v, opt)));
+      } else if (k !== "currency") { scal[k] = v; keys.push(k); }
+    }
+    if (keys.length) out.unshift(cards(scal, keys, obj.currency));
+    return out;
+  }
+  const accountLink = (k, r) => ((k === "account" || (k === "id" && r.balance_micros !== undefined)) && typeof r[k] === "string"
+    ? "#/accounts/" + encodeURIComponent(r[k]) : null);
+
+  /* Calls. */
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
+  async function call(method, path, body) {
+    const h = { Accept: "application/json" };
+    if (method !== "GET") {
+      if (S.session) h["X-CSRF-Token"] = S.session.csrf;
+      h["Idempotency-Key"] = uuid();
+      if (body !== undefined) h["Content-Type"] = "application/json";
+    }
+    let r;
+    try {
+      r = await fetch((path.startsWith("/v1/") ? API : ROOT) + path, { method, headers: h, credentials: "same-origin",
+        cache: "no-store", body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) { return { status: 0, ok: false, data: { error: { code: "network", message: String(e) } } }; }
+    const raw = await r.text();
+    let data = null;
+    try { data = raw ? parse(raw) : null; } catch (e) { data = null; }
+    if (r.status === 401 && path !== "session" && S.session) { S.session = null; signinView(); }
+    return { status: r.status, ok: r.ok, data };
+  }
+  const admin = () => !!(S.session && S.session.scopes.includes("admin"));
+  const enc = encodeURIComponent;
+
+  /* A form that sends one operation and shows its result. fields: [{name,
+   * label, type: text|money|select|datetime|textarea|checks, options}]. */
+  function form(id, fields, submit, handler) {
+    const result = el("div", { class: "result", role: "status", "aria-live": "polite" });
+    const inputs = fields.map((f) => {
+      const fid = id + "-" + f.name;
+      if (f.type === "checks") {
+        return el("fieldset", { class: "field" }, el("legend", { text: f.label }),
+          f.options.map((o) => el("label", {}, el("input", { type: "checkbox", name: f.name, value: o, id: fid + "-" + o }), " " + o)));
+      }
+      const input = f.type === "select"
+        ? el("select", { id: fid, name: f.name }, f.options.map((o) => el("option", { value: o[0], text: o[1] })))
+        : f.type === "textarea" ? el("textarea", { id: fid, name: f.name, required: f.required })
+          : el("input", { id: fid, name: f.name, type: f.secret ? "password" : "text", required: f.required,
+                          autocomplete: f.secret ? "off" : null, inputmode: f.type === "money" ? "decimal" : null,
+                          placeholder: f.placeholder || (f.type === "datetime" ? "2027-01-01T00:00:00Z" : null) });
+      return el("div", { class: "field" + (f.type === "textarea" ? " wide" : "") }, el("label", { for: fid, text: f.label }), input);
+    });
+    const button = el("button", { type: "submit", id: id + "-submit", text: submit });
+    const f = el("form", { class: "act", id, novalidate: true }, inputs, el("div", {}, button));
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const v = {};
+      for (const x of fields) {
+        v[x.name] = x.type === "checks" ? Array.from(f.querySelectorAll("input[name=" + x.name + "]:checked"), (c) => c.value)
+          : f.elements[x.name].value.trim();
+      }
+      button.disabled = true;
+      result.className = "result";
+      result.textContent = t("loading");
+      try {
+        const out = await handler(v);
+        result.replaceChildren();
+        result.className = "result " + (out.ok ? "ok" : "err");
+        result.append(out.node || (out.ok ? t("done") : out.text || errText(out)));
+        if (out.ok && !out.keep) f.reset();
+      } finally { button.disabled = false; }
+    });
+    return el("div", {}, f, result);
+  }
+  /* The secret of a new key, shown once with a copy button. */
+  function secret(value) {
+    const note = el("span", { role: "status" });
+    return el("div", { class: "secret" }, el("span", { text: t("secret.once") }), el("code", { class: "secret-value", text: value }),
+      el("button", { type: "button", class: "ghost copy", text: t("copy"), onclick: async () => {
+        try { await navigator.clipboard.writeText(value); note.textContent = t("copied"); } catch (e) { note.textContent = value; }
+      } }), note);
+  }
+  function need(v, name) { return v[name] === "" ? undefined : v[name]; }
+  function badAmount() { return { ok: false, text: t("bad.amount") }; }
+
+  /* Views. Each fills main and returns once its first answer is shown. */
+  async function overviewView() {
+    const r = await call("GET", "/v1/overview");
+    return [el("h1", { text: t("ov.title") }), ...(r.ok ? show(r.data, { link: accountLink }) : [refused(r)])];
+  }
+  function refused(r) { return el("p", { class: "error", role: "alert", text: r.status === 403 ? t("denied") : errText(r) }); }
+
+  async function accountsView() {
+    const box = el("div", { id: "acc-results" });
+    const cursors = [""];
+    async function load(q, i) {
+      const r = await call("GET", "/v1/accounts?limit=25&q=" + enc(q) + (cursors[i] ? "&cursor=" + enc(cursors[i]) : ""));
+      if (!r.ok) { box.replaceChildren(refused(r)); return; }
+      const rows = r.data.data || [];
+      const cur = rows.length && rows[0].currency;
+      const tb = table(rows, null, { link: (k, row) => (k === "id" ? "#/accounts/" + enc(row.id) : null), cur, label: t("acc.list") });
+      const pager = el("div", { class: "pager" });
+      if (i > 0) pager.append(el("button", { type: "button", class: "ghost", id: "acc-prev", text: t("prev"), onclick: () => load(q, i - 1) }));
+      if (r.data.has_more && r.data.next_cursor) {
+        cursors[i + 1] = r.data.next_cursor;
+        pager.append(el("button", { type: "button", class: "ghost", id: "acc-next", text: t("next"), onclick: () => load(q, i + 1) }));
+      }
+      box.replaceChildren(tb, pager);
+    }
+    const search = el("input", { type: "search", id: "acc-q", name: "q" });
+    const f = el("form", { class: "act", role: "search", id: "acc-search" },
+      el("div", { class: "field" }, el("label", { for: "acc-q", text: t("search.label") }), search),
+      el("div", {}, el("button", { type: "submit", id: "acc-search-submit", text: t("search") })));
+    f.addEventListener("submit", (e) => { e.preventDefault(); cursors.length = 1; load(search.value.trim(), 0); });
+    await load("", 0);
+    return [el("h1", { text: t("acc.list") }), panel(null, f), panel(null, box)];
+  }
+
+  async function keysView() {
+    const list = el("div", { id: "keys-list" });
+    async function load() {
+      const r = await call("GET", "/v1/keys");
+      if (!r.ok) { list.replaceChildren(refused(r)); return; }
+      list.replaceChildren(table(r.data.data || r.data.keys || [], null, { label: t("keys.title"), act: admin() ? (k) => el("button", {
+        type: "button", class: "danger revoke", "data-id": k.id, text: t("revoke"), "aria-label": t("revoke") + " " + (k.name || k.id),
+        onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else e.target.after(refused(x)); } }) : null }));
+    }
+    await load();
+    const out = [el("h1", { text: t("keys.title") }), panel(null, list)];
+    if (admin()) {
+      out.push(panel(t("key.create"), form("f-key", [
+        { name: "name", label: t("name") }, { name: "scopes", label: t("scopes"), type: "checks", options: ["read", "app", "admin", "guard"] },
+        { name: "models", label: t("models.in") }, { name: "account", label: t("account") }], t("key.create"), async (v) => {
+        const body = { scopes: v.scopes };
+        if (v.name) body.name = v.name;
+        if (v.models) body.models = v.models.split(",").map((s) => s.trim()).filter(Boolean);
+        if (v.account) body.account = v.account;
+        const r = await call("POST", "/v1/keys", body);
+        if (r.ok) { load(); return { ok: true, node: secret(r.data.key) }; }
+        return r;
+      })));
+    }
+    return out;
+  }
+
+  async function pricesView() {
+    const list = el("div", { id: "prices-list" }), hist = el("div", { id: "price-history" });
+    async function load() {
+      const r = await call("GET", "/v1/models");
+      if (!r.ok) { list.replaceChildren(refused(r)); return; }
+      const cols = ["model", "provider", "input_micros_per_mtok", "cached_input_micros_per_mtok", "cache_write_micros_per_mtok",
+                    "output_micros_per_mtok", "max_output_tokens"];
+      list.replaceChildren(table(r.data.data, cols, { cur: r.data.currency, label: t("prices.title"), act: (m) => el("button", { type: "button", class: "ghost history",
+        "data-model": m.model, text: t("history"), "aria-label": t("history") + " " + m.model, onclick: () => history(m.model) }) }));
+    }
+    async function history(name) {
+      const r = await call("GET", "/v1/models/" + enc(name) + "/history");
+      hist.replaceChildren(panel(t("history.of", name), r.ok ? table(r.data.data || [], null, { label: t("history.of", name) }) : refused(r)));
+      hist.querySelector("h2").setAttribute("tabindex", "-1");
+      hist.querySelector("h2").focus();
+    }
+    await load();
+    const out = [el("h1", { text: t("prices.title") }), panel(null, list), hist];
+    if (admin()) {
+      out.push(panel(t("price.set"), form("f-price", [
+        { name: "model", label: t("model"), required: true }, { name: "provider", label: t("provider") },
+        { name: "input", label: t("p.input"), type: "money" }, { name: "cached", label: t("p.cached"), type: "money" },
+        { name: "output", label: t("p.output"), type: "money" }, { name: "max", label: t("p.max") }], t("save"), async (v) => {
+        const body = {};
+        for (const [f, k] of [["input", "input_micros_per_mtok"], ["cached", "cached_input_micros_per_mtok"], ["output", "output_micros_per_mtok"]]) {
+          if (v[f] === "") continue;
+          if ((body[k] = micros(v[f])) === null) return badAmount();
+        }
+        if (v.max) body.max_output_tokens = Number(v.max);
+        if (v.provider) body.provider = v.provider;
+        const r = await call("PUT", "/v1/models/" + enc(v.model), body);
+        if (r.ok) load();
+        return r;
+      })));
+      out.push(panel(t("import"), form("f-import", [{ name: "list", label: t("import"), type: "textarea", required: true }],
+        t("import.btn"), async (v) => {
+          let body;
+          try { body = JSON.parse(v.list); } catch (e) { return { ok: false, text: t("bad.json", e.message) }; }
+          const r = await call("POST", "/v1/models/import", body);
+          if (r.ok) { load(); return { ok: true, node: t("done") + " " + text("", r.data) }; }
+          return r;
+        })));
+    }
+    return out;
+  }
+
+  async function eventsView() {
+    const evs = el("div", { id: "events-list" }), mails = el("div", { id: "mails-list" });
+    async function loadEvents(after) {
+      const r = await call("GET", "/v1/events?limit=50&after=" + enc(after || "0"));
+      evs.replaceChildren(r.ok ? table((r.data.data || []).map((e) => ({ id: e.id, type: e.type, created_at: e.created_at,
+        account: e.account, data: e.data })), null, { link: accountLink, label: t("events") }) : refused(r));
+    }
+    async function loadMails() {
+      const r = await call("GET", "/v1/mails?status=failed");
+      mails.replaceChildren(r.ok ? table(r.data.data || [], null, { link: accountLink, label: t("mails"), act: admin() ? (m) => el("button", {
+        type: "button", class: "retry", "data-id": m.id, text: t("retry"), "aria-label": t("retry") + " " + m.id, onclick: async (e) => {
+          const x = await call("POST", "/v1/mails/" + enc(m.id) + "/retry");
+          say(x.ok ? t("done") : errText(x));
+          if (x.ok) loadMails(); else e.target.after(refused(x));
+        } }) : null }) : refused(r));
+    }
+    await Promise.all([loadEvents("0"), loadMails()]);
+    const after = el("input", { type: "text", id: "ev-after", inputmode: "numeric", value: "0" });
+    const f = el("form", { class: "act", id: "f-events" }, el("div", { class: "field" }, el("label", { for: "ev-after", text: t("after") }), after),
+      el("div", {}, el("button", { type: "submit", id: "f-events-submit", text: t("show") })));
+    f.addEventListener("submit", (e) => { e.preventDefault(); loadEvents(after.value.trim()); });
+    return [el("h1", { text: t("events.title") }), panel(t("mails"), mails), panel(t("events"), f, evs)];
+  }
+
+  async function reconcileView() {
+    const box = el("div", { id: "rec-result" });
+    const today = new Date().toISOString().slice(0, 10);
+    const from0 = new Date(Date.now() - 30 * 86400000).toISOString().slice(0, 10);
+    async function load(from, to) {
+      const r = await call("GET", "/v1/reconcile?from=" + enc(from) + "&to=" + enc(to));
+      box.replaceChildren(...(r.ok ? show(r.data) : [refused(r)]));
+    }
+    const f = el("form", { class: "act", id: "f-rec" },
+      el("div", { class: "field" }, el("label", { for: "rec-from", text: t("from") }), el("input", { type: "text", id: "rec-from", value: from0 })),
+      el("div", { class: "field" }, el("label", { for: "rec-to", text: t("to") }), el("input", { type: "text", id: "rec-to", value: today })),
+      el("div", {}, el("button", { type: "submit", id: "f-rec-submit", text: t("show") })));
+    f.addEventListener("submit", (e) => { e.preventDefault(); load($("rec-from").value.trim(), $("rec-to").value.trim()); });
+    await load(from0, today);
+    return [el("h1", { text: t("rec.title") }), panel(null, f), box];
+  }
+
+  async function healthView() {
+    const r = await call("GET", "/v1/health");
+    return [el("h1", { text: t("health.title") }), ...(r.ok ? show(r.data) : [refused(r)])];
+  }
+
+  /* The account's page lives in its own part of this file (below). */
+  const views = { overview: overviewView, accounts: accountsView, keys: keysView, prices: pricesView,
+                  events: eventsView, reconcile: reconcileView, health: healthView };
+
+  /* An account: its figures, grants, holds, usage chart, journal, alerts,
+   * gateway keys, and (admin) its actions. */
+  async function accountView(id) {
+    const path = "/v1/accounts/" + enc(id);
+    const top = el("div", { id: "acc-top" }), journal = el("div", { id: "journal" });
+    let acct = null;
+    async function refresh() {
+      const r = await call("GET", path);
+      if (!r.ok) { top.replaceChildren(refused(r)); return; }
+      acct = r.data;
+      S.currency = acct.currency || S.currency;
+      const holds = acct.holds || acct.holds_in_flight;
+      top.replaceChildren(
+        el("p", {}, el("span", { class: "badge " + (acct.status === "active" ? "good" : "bad"), id: "acc-status",
+                                 text: acct.status + (acct.status_reason ? " (" + acct.status_reason + ")" : "") })),
+        cards(acct, ["balance_micros", "reserved_micros", "available_micros", "month_spent_micros", "day_spent_micros",
+                     "monthly_limit_micros", "daily_limit_micros", "overdraft_limit_micros", "low_balance_micros", "plan",
+                     "email", "kind", "created_at"], acct.currency),
+        panel(t("grants"), table(acct.grants || [], ["id", "source", "remaining_micros", "priority", "expires_at"], { cur: acct.currency, label: t("grants") })),
+        ...(holds ? [panel(t("holds"), table(holds, null, { cur: acct.currency, label: t("holds") }))] : []));
+      await loadJournal(0);
+    }
+    const cursors = [""];
+    let filter = "all", jrows = [];
+    const sel = el("select", { id: "journal-filter", onchange: () => { filter = sel.value; drawJournal(); } },
+      ["all", "topup", "refund", "dispute", "referral"].map((f) => el("option", { value: f, text: t("f." + f) })));
+    const jbox = el("div");
+    function drawJournal() {
+      const keep = (r) => filter === "all" || (filter === "topup" && r.source === "topup") || (filter === "refund" && r.cause === "refund")
+        || (filter === "dispute" && /^dispute/.test(r.cause || "")) || (filter === "referral" && r.source === "referral");
+      const rows = jrows.filter(keep).map((r) => ({ id: r.id, created_at: r.created_at, cause: r.cause, source: r.source,
+        amount_micros: r.amount_micros, balance_after_micros: r.balance_after_micros, description: r.description,
+        actor: r.actor, model: r.usage ? r.usage.model : null, member: r.usage ? r.usage.member : null }));
+      jbox.replaceChildren(table(rows, null, { cur: acct && acct.currency, label: t("journal") }));
+    }
+    async function loadJournal(i) {
+      const r = await call("GET", path + "/transactions?limit=50" + (cursors[i] ? "&cursor=" + enc(cursors[i]) : ""));
+      if (!r.ok) { journal.replaceChildren(refused(r)); return; }
+      jrows = r.data.data || [];
+      drawJournal();
+      const pager = el("div", { class: "pager" });
+      if (i > 0) pager.append(el("button", { type: "button", class: "ghost", id: "journal-prev", text: t("prev"), onclick: () => loadJournal(i - 1) }));
+      if (r.data.has_more && r.data.next_cursor) {
+        cursors[i + 1] = r.data.next_cursor;
+        pager.append(el("button", { type: "button", class: "ghost", id: "journal-next", text: t("next"), onclick: () => loadJournal(i + 1) }));
+      }
+      journal.replaceChildren(el("div", { class: "act" }, el("label", { for: "journal-filter", text: t("filter") + " " }), sel,
+        el("span", { class: "muted", text: " " + t("f.note") })), jbox, pager);
+    }
+    await refresh();
+    const usage = await usagePanel(path);
+    const alerts = el("div", { id: "alerts" }), gw = el("div", { id: "gwkeys" });
+    let alertList = [];
+    async function loadAlerts() {
+      const r = await call("GET", path + "/alerts");
+      if (!r.ok) { alerts.replaceChildren(refused(r)); return; }
+      alertList = r.data.alerts || [];
+      alerts.replaceChildren(table(alertList, ["kind", "pct", "micros", "member", "state", "members_fired"], { cur: acct && acct.currency, label: t("alerts"),
+        act: admin() ? (a) => el("button", { type: "button", class: "ghost alert-remove", text: t("remove"), "aria-label": t("remove") + " " + a.kind,
+          onclick: async () => { const x = await putAlerts(alertList.filter((b) => b !== a)); say(x.ok ? t("done") : errText(x)); } }) : null }));
+    }
+    function putAlerts(list) {
+      const body = list.map((a) => { const o = { kind: a.kind }; if (a.pct !== undefined && a.pct !== null) o.pct = a.pct;
+        if (a.micros !== undefined && a.micros !== null) o.micros = a.micros; if (a.member) o.member = a.member; return o; });
+      return call("PUT", path + "/alerts", { alerts: body }).then((r) => { if (r.ok) loadAlerts(); return r; });
+    }
+    async function loadGw() {
+      const r = await call("GET", path + "/gateway_keys");
+      gw.replaceChildren(r.ok ? table(r.data.data || [], null, { label: t("gwkeys"), act: (k) => el("button", { type: "button", class: "danger gw-revoke",
+        text: t("revoke"), "aria-label": t("revoke") + " " + k.id, onclick: async () => {
+          const x = await call("DELETE", path + "/gateway_keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) loadGw(); } }) }) : refused(r));
+    }
+    await loadAlerts();
+    const out = [el("h1", { text: t("acc.title", id) }), top, usage, panel(t("journal"), journal), panel(t("alerts"), alerts)];
+    if (admin()) {
+      await loadGw();
+      out.push(panel(t("gwkeys"), gw), panel(t("actions"), ...accountActions(path, () => acct, { refresh, putAlerts, loadGw, alertList: () => alertList })));
+    }
+    return out;
+  }
+
+  function accountActions(path, acct, h) {
+    const act = (r) => { if (r.ok) h.refresh(); return r; };
+    const status = el("div", { id: "f-status" });
+    const drawStatus = () => {
+      const susp = acct() && acct().status === "suspended";
+      status.replaceChildren(el("button", { type: "button", id: "f-status-submit", class: susp ? null : "danger", text: t(susp ? "resume" : "suspend"),
+        onclick: async () => { const r = await call("PATCH", path, { status: susp ? "active" : "suspended" }); say(r.ok ? t("done") : errText(r));
+          if (r.ok) { await h.refresh(); drawStatus(); } } }));
+    };
+    drawStatus();
+    const capFields = ["monthly_limit_micros", "daily_limit_micros", "overdraft_limit_micros", "low_balance_micros"];
+    return [
+      el("h3", { text: t("grant") }),
+      form("f-grant", [{ name: "amount", label: t("amount"), type: "money", required: true },
+        { name: "source", label: t("source"), type: "select", options: [["adjustment", "adjustment"], ["promo", "promo"], ["signup_bonus", "signup_bonus"]] },
+        { name: "expires_at", label: t("expires"), type: "datetime" }, { name: "description", label: t("description") }], t("grant"), async (v) => {
+        const m = micros(v.amount);
+        if (m === null || m <= 0) return badAmount();
+        return act(await call("POST", path + "/grants", { amount_micros: m, source: v.source, expires_at: need(v, "expires_at"), description: need(v, "description") }));
+      }),
+      el("h3", { text: t("debit") }),
+      form("f-debit", [{ name: "amount", label: t("amount"), type: "money", required: true }, { name: "reason", label: t("reason"), required: true }],
+        t("debit"), async (v) => {
+          const m = micros(v.amount);
+          if (m === null || m <= 0) return badAmount();
+          return act(await call("POST", path + "/debits", { amount_micros: m, reason: v.reason }));
+        }),
+      el("h3", { text: t("status.label") }), status,
+      el("h3", { text: t("caps") }), el("p", { class: "muted", text: t("caps.help") }),
+      form("f-caps", capFields.map((k) => ({ name: k, label: t(k), type: "money" })), t("save"), async (v) => {
+        const body = {};
+        for (const k of capFields) {
+          if (v[k] === "") { if (acct()[k] !== null && acct()[k] !== undefined) body[k] = null; continue; }
+          if ((body[k] = micros(v[k])) === null) return badAmount();
+        }
+        return act(await call("PATCH", path, body));
+      }),
+      el("h3", { text: t("alert.add") }),
+      form("f-alert", [{ name: "kind", label: t("kind"), type: "select", options: ["balance_below", "monthly_spend_pct", "daily_spend_pct",
+        "member_cap_pct", "plan_credits_used_pct"].map((k) => [k, k]) }, { name: "threshold", label: t("threshold"), required: true },
+        { name: "member", label: t("member") }], t("alert.add"), async (v) => {
+        const a = { kind: v.kind };
+        if (v.kind === "balance_below") { if ((a.micros = micros(v.threshold)) === null) return badAmount(); } else a.pct = Number(v.threshold);
+        if (v.member) a.member = v.member;
+        return h.putAlerts(h.alertList().concat([a]));
+      }),
+      el("h3", { text: t("mint") }),
+      form("f-gwkey", [{ name: "name", label: t("name") }, { name: "member", label: t("member") }, { name: "models", label: t("models.in") },
+        { name: "expires_at", label: t("expires"), type: "datetime" }], t("mint"), async (v) => {
+        const body = {};
+        for (const k of ["name", "member", "expires_at"]) if (v[k]) body[k] = v[k];
+        if (v.models) body.models = v.models.split(",").map((s) => s.trim()).filter(Boolean);
+        const r = await call("POST", path + "/gateway_keys", body);
+        if (r.ok) { h.loadGw(); return { ok: true, node: secret(r.data.key) }; }
+        return r;
+      }),
+    ];
+  }
+
+  /* Usage by day, model or member: a bar chart of the cost (SVG drawn
+   * here, no library) and the same figures as a table. */
+  async function usagePanel(path) {
+    const box = el("div", { id: "usage" });
+    const tabs = el("div", { class: "tabs", role: "group", "aria-label": t("usage") });
+    async function load(by) {
+      for (const b of tabs.children) b.setAttribute("aria-pressed", String(b.dataset.by === by));
+      const r = await call("GET", path + "/usage?group_by=" + by);
+      if (!r.ok) { box.replaceChildren(refused(r)); return; }
+      const rows = r.data.data || [];
+      box.replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("usagechart", t("by." + by).toLowerCase()) },
+        chart(rows, by, r.data.currency)), table(rows.map((x) => ({ [by]: x[by], requests: x.requests,
+        input_tokens: x.input_tokens, output_tokens: x.output_tokens, cost_micros: x.cost_micros })), null, { cur: r.data.currency, label: t("usage") + " · " + t("by." + by) }));
+    }
+    for (const by of ["day", "model", "member"]) {
+      tabs.append(el("button", { type: "button", "data-by": by, id: "usage-" + by, "aria-pressed": "false", text: t("by." + by), onclick: () => load(by) }));
+    }
+    await load("day");
+    return panel(t("usage"), tabs, box);
+  }
+  function chart(rows, by, cur) {
+    const NS = "http://www.w3.org/2000/svg";
+    const svg = (tag, a) => { const n = document.createElementNS(NS, tag); for (const k in a) n.setAttribute(k, a[k]); return n; };
+    if (!rows.length) return el("p", { class: "empty", text: t("none") });
+    const W = 640, rowH = 22, pad = 150, H = rows.length * rowH + 8;
+    const max = rows.reduce((m, x) => (Number(x.cost_micros) > m ? Number(x.cost_micros) : m), 0) || 1;
+    const g = svg("svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img", id: "usage-chart",
+                           "aria-label": t("usagechart", t("by." + by).toLowerCase()) });
+    rows.forEach((x, i) => {
+      const y = 4 + i * rowH, w = Math.max(1, Math.round((W - pad - 110) * Number(x.cost_micros) / max));
+      const lbl = svg("text", { x: pad - 6, y: y + 14, "text-anchor": "end", class: "lbl" });
+      lbl.textContent = String(x[by] === null || x[by] === undefined ? "—" : x[by]).slice(0, 22);
+      const bar = svg("rect", { x: pad, y: y + 3, width: w, height: rowH - 8, class: "bar", rx: 2 });
+      const v = svg("text", { x: pad + w + 6, y: y + 14 });
+      v.textContent = money(x.cost_micros, cur);
+      g.append(lbl, bar, v);
+    });
+    g.append(svg("line", { x1: pad, y1: 0, x2: pad, y2: H, class: "axis" }));
+    return g;
+  }
+
+  /* Sign-in, sign-out and the router. */
+  function signinView() {
+    $("nav").hidden = true; $("signout").hidden = true; $("who").hidden = true;
+    const key = el("input", { type: "password", id: "signin-key", name: "key", autocomplete: "off", required: true, spellcheck: "false" });
+    const msg = el("p", { id: "signin-msg", role: "alert" });
+    const f = el("form", { id: "f-signin" }, el("label", { for: "signin-key", text: t("key") }), key,
+      el("p", { class: "muted", text: t("signin.help") }), el("button", { type: "submit", id: "f-signin-submit", text: t("signin") }), msg);
+    f.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const r = await call("POST", "session", { key: key.value.trim() });
+      key.value = "";
+      if (r.status === 204 || r.ok) { await start(); return; }
+      msg.className = "error";
+      msg.textContent = r.status === 429 ? t("signin.slow") : t("signin.bad");
+    });
+    main.replaceChildren(el("div", { class: "signin panel" }, el("h1", { text: t("signin.title") }), f));
+    main.dataset.state = "ready";
+    main.dataset.view = "signin";
+    document.title = t("signin") + " · creditd";
+  }
+  async function start() {
+    const r = await call("GET", "session");
+    if (!r.ok || !r.data) { S.session = null; signinView(); return; }
+    S.session = r.data;
+    $("nav").hidden = false; $("signout").hidden = false; $("who").hidden = false;
+    $("who").textContent = t("signedin", S.session.key_prefix, S.session.scopes.join(", "));
+    document.body.classList.toggle("is-admin", admin());
+    await route(true);
+  }
+  let seq = 0;
+  async function route(first) {
+    if (!S.session) { signinView(); return; }
+    const parts = (location.hash.replace(/^#\/?/, "") || "overview").split("/");
+    let name = parts[0], view = views[name];
+    const mine = ++seq;
+    main.dataset.state = "loading";
+    main.replaceChildren(el("p", { class: "muted", text: t("loading") }));
+    let nodes;
+    if (name === "accounts" && parts[1]) { name = "account"; nodes = await accountView(decodeURIComponent(parts.slice(1).join("/"))); }
+    else { if (!view) { name = "overview"; view = views.overview; } nodes = await view(); }
+    if (mine !== seq || !S.session) return;
+    main.replaceChildren(...nodes);
+    for (const a of document.querySelectorAll("#nav a")) {
+      if (a.dataset.view === (name === "account" ? "accounts" : name)) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    }
+    const h1 = main.querySelector("h1");
+    document.title = (h1 ? h1.textContent : name) + " · creditd";
+    main.dataset.view = name;
+    main.dataset.state = "ready";
+    if (!first) main.focus();
+  }
+  function labels() {
+    document.documentElement.lang = S.lang;
+    for (const a of document.querySelectorAll("[data-t]")) a.textContent = t(a.dataset.t);
+    $("skip").textContent = t("skip");
+    $("lang").textContent = t("other");
+    $("lang").setAttribute("lang", S.lang === "fr" ? "en" : "fr");
+    $("signout").textContent = t("signout");
+    const dark = document.documentElement.dataset.theme === "dark" ||
+      (!document.documentElement.dataset.theme && matchMedia("(prefers-color-scheme: dark)").matches);
+    $("theme").textContent = t(dark ? "light" : "dark");
+    $("theme").setAttribute("aria-pressed", String(dark));
+  }
+  function init() {
+    const saved = localStorage.getItem("creditd-console-lang");
+    S.lang = saved || ((navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en");
+    const theme = localStorage.getItem("creditd-console-theme");
+    if (theme) document.documentElement.dataset.theme = theme;
+    labels();
+    $("lang").addEventListener("click", () => {
+      S.lang = S.lang === "fr" ? "en" : "fr";
+      localStorage.setItem("creditd-console-lang", S.lang);
+      labels();
+      if (S.session) { $("who").textContent = t("signedin", S.session.key_prefix, S.session.scopes.join(", ")); route(true); } else signinView();
+    });
+    $("theme").addEventListener("click", () => {
+      const dark = $("theme").getAttribute("aria-pressed") !== "true";
+      document.documentElement.dataset.theme = dark ? "dark" : "light";
+      localStorage.setItem("creditd-console-theme", dark ? "dark" : "light");
+      labels();
+    });
+    $("signout").addEventListener("click", async () => {
+      await call("DELETE", "session");
+      S.session = null;
+      signinView();
+    });
+    window.addEventListener("hashchange", () => route(false));
+    start();
+  }
+  init();
+})();

@@ -1,0 +1,152 @@
+// console.js: drives the operator's console ({base}/console/) in Debian's
+// chromium (headless, through puppeteer-core) through a list of steps, and
+// reports what a person saw as JSON on stdout.
+//
+//   node console.js '{"url": ".../console/", "out": "DIR", "width": 1280, "dark": false,
+//                     "lang": "en-US", "steps": [...]}'
+//
+// Steps, run in order (the first failing one stops the run and is named in
+// "error"):
+//   {"goto": URL}                      open a page (the console or another)
+//   {"signin": KEY}                    type the key, Tab to "Sign in", Enter; wait for a view
+//   {"hash": "#/keys"}                 go to a view and wait until it is shown
+//   {"fill": SEL, "value": V}          type into a field (cleared first)
+//   {"select": SEL, "value": V}        pick an option
+//   {"check": SEL}                     tick a box (by keyboard: focus, Space)
+//   {"tab_to": SEL, "press": "Enter"}  press Tab until SEL has the focus (at most
+//                                      "max" times), then the key: an action
+//                                      reached and done by keyboard alone
+//   {"wait": SEL, "text": T}           wait until SEL is shown (and holds T)
+//   {"wait_ready": true}               wait until the view is shown again
+//   {"read": NAME, "sel": SEL}         the text of each element SEL matches
+//   {"count": NAME, "sel": SEL}        how many SEL match and are shown
+//   {"eval": NAME, "js": JS}           the value of an expression in the page
+//   {"shot": NAME}                     a full-page screenshot NAME.png in out
+//   {"axe": NAME}                      axe-core's serious and critical violations
+// Besides "reads", the report has the page's console errors, every
+// Content-Security-Policy violation, and the requests the page sent (method
+// and path). The assertions live in tests/integration/test_95_console_browser.py.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const puppeteer = require("puppeteer-core");
+
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+async function ready(page) {
+  await page.waitForFunction(() => {
+    const m = document.getElementById("main");
+    return m && m.dataset.state === "ready";
+  }, { timeout: 20000 });
+}
+
+async function shown(page, sel, text) {
+  await page.waitForFunction((s, t) => Array.from(document.querySelectorAll(s)).some((n) =>
+    n.checkVisibility() && (!t || n.innerText.includes(t))), { timeout: 20000 }, sel, text || "");
+}
+
+async function tabTo(page, sel, max) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), sel)) return i + 1;
+  }
+  throw new Error("Tab never reached " + sel + " in " + max + " presses");
+}
+
+async function step(page, s, spec, out) {
+  if (s.goto) {
+    await page.goto(s.goto, { waitUntil: "load" });
+  } else if (s.signin !== undefined) {
+    await page.goto(spec.url, { waitUntil: "load" });
+    await shown(page, "#signin-key");
+    await page.focus("#signin-key");
+    await page.keyboard.type(s.signin);
+    await tabTo(page, "#f-signin-submit", 5);
+    await page.keyboard.press("Enter");
+    if (s.expect_fail) await shown(page, "#signin-msg.error"); else await page.waitForSelector("main[data-view]:not([data-view=signin])[data-state=ready]", { timeout: 20000 });
+  } else if (s.hash) {
+    await page.evaluate((h) => { document.getElementById("main").dataset.state = "loading"; location.hash = h; }, s.hash);
+    await ready(page);
+  } else if (s.fill) {
+    await page.focus(s.fill);
+    await page.$eval(s.fill, (e) => { e.value = ""; });
+    await page.keyboard.type(String(s.value));
+  } else if (s.select) {
+    await page.select(s.select, s.value);
+  } else if (s.check) {
+    await page.focus(s.check);
+    await page.keyboard.press("Space");
+  } else if (s.tab_to) {
+    out.tabs[s.tab_to] = await tabTo(page, s.tab_to, s.max || 250);
+    if (s.press) await page.keyboard.press(s.press);
+  } else if (s.wait) {
+    await shown(page, s.wait, s.text);
+  } else if (s.wait_ready) {
+    await ready(page);
+  } else if (s.read) {
+    out.reads[s.read] = await page.$$eval(s.sel, (ns) => ns.map((n) => n.innerText.trim()));
+  } else if (s.count) {
+    out.reads[s.count] = await page.$$eval(s.sel, (ns) => ns.filter((n) => n.checkVisibility()).length);
+  } else if (s.eval) {
+    out.reads[s.eval] = await page.evaluate("(async () => (" + s.js + "))()");
+  } else if (s.shot) {
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    const file = path.join(spec.out, s.shot + ".png");
+    await page.screenshot({ path: file, fullPage: true });
+    out.shots.push(file);
+  } else if (s.axe) {
+    if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE);
+    const res = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ["violations"] });
+      return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+    });
+    out.axe[s.axe] = res;
+  } else if (s.sleep) {
+    await new Promise((r) => setTimeout(r, s.sleep));
+  } else {
+    throw new Error("unknown step " + JSON.stringify(s));
+  }
+}
+
+(async () => {
+  const spec = JSON.parse(process.argv[2]);
+  fs.mkdirSync(spec.out, { recursive: true });
+  const lang = spec.lang || "en-US";
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--lang=" + lang] });
+  const out = { reads: {}, console: [], csp: [], axe: {}, shots: [], tabs: {}, requests: [], error: null, at: null };
+  try {
+    const context = browser.defaultBrowserContext();
+    await context.overridePermissions(new URL(spec.url).origin, ["clipboard-read", "clipboard-write"]);
+    const page = await browser.newPage();
+    await page.setViewport({ width: spec.width || 1280, height: spec.height || 900 });
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: spec.dark ? "dark" : "light" }]);
+    await page.setExtraHTTPHeaders({ "Accept-Language": lang });
+    await page.evaluateOnNewDocument((l) => {
+      Object.defineProperty(navigator, "language", { get: () => l });
+      document.addEventListener("securitypolicyviolation", (e) => {
+        (window.__csp = window.__csp || []).push(e.violatedDirective + " " + e.blockedURI);
+      });
+    }, lang);
+    page.on("console", (m) => { if (m.type() === "error") out.console.push("error: " + m.text()); });
+    page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
+    page.on("request", (r) => {
+      const u = new URL(r.url());
+      out.requests.push(r.method() + " " + u.host + u.pathname + u.search);
+    });
+    for (let i = 0; i < spec.steps.length; i++) {
+      out.at = i;
+      await step(page, spec.steps[i], spec, out);
+      const csp = await page.evaluate(() => window.__csp || []).catch(() => []);
+      for (const c of csp) if (!out.csp.includes(c)) out.csp.push(c);
+    }
+    out.at = null;
+  } catch (e) {
+    out.error = "step " + out.at + " " + JSON.stringify((JSON.parse(process.argv[2]).steps || [])[out.at]) + ": " + e.message;
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(out));
+})();
