@@ -153,6 +153,7 @@
     if (typeof v === "boolean") return t(v ? "yes" : "no");
     if (Array.isArray(v) && v.length === 0) return "—";
     if (Array.isArray(v) && v.every((x) => x === null || typeof x !== "object")) return v.join(", ");
+    if (typeof v === "object" && !Array.isArray(v)) return Object.entries(v).map(([a, b]) => words(a) + ": " + text(a, b, cur)).join(", ");
     if (typeof v === "object") return JSON.stringify(v, (kk, x) => (typeof x === "bigint" ? x.toString() : x));
     return String(v);
   }
@@ -212,7 +213,8 @@
     if (keys.length) out.unshift(cards(scal, keys, obj.currency));
     return out;
   }
-  const accountLink = (k, r) => ((k === "account" || (k === "id" && r.balance_micros !== undefined)) && typeof r[k] === "string"
+  const accountLink = (k, r) => ((k === "account" || (k === "id" && (r.balance_micros !== undefined || r.month_spent_micros !== undefined)))
+    && typeof r[k] === "string"
     ? "#/accounts/" + encodeURIComponent(r[k]) : null);
 
   /* Calls. */
@@ -331,7 +333,7 @@
     async function load() {
       const r = await call("GET", "/v1/keys");
       if (!r.ok) { list.replaceChildren(refused(r)); return; }
-      list.replaceChildren(table(r.data.data || r.data.keys || [], null, { label: t("keys.title"), act: admin() ? (k) => el("button", {
+      list.replaceChildren(table(r.data.data || r.data.keys || [], null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at ? null : el("button", {
         type: "button", class: "danger revoke", "data-id": k.id, text: t("revoke"), "aria-label": t("revoke") + " " + (k.name || k.id),
         onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else e.target.after(refused(x)); } }) : null }));
     }
