@@ -161,6 +161,9 @@ api_handler api_gwkey_create, api_gwkey_list, api_gwkey_revoke;
 api_handler api_promo_create, api_redeem, api_referral_code;
 api_handler api_plan_put, api_plans;
 api_handler api_events;
+/* The operator's reads and keys (api_console.c, api_keys.c; docs/api.md,
+ * "The operator's reads"). */
+api_handler api_account_search, api_health, api_overview, api_keys_list, api_key_create, api_key_revoke;
 api_handler api_browser_token, api_me, api_me_transactions, api_me_usage, api_me_topup, api_me_preflight, api_widget_js;
 /* A journal page of account (GET .../transactions and /v1/me/transactions);
  * member: NULL for every row, else that member's usage rows only. */
