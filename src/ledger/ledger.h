@@ -64,6 +64,7 @@ struct ledger_key_row {
 	int64_t created_at;		/* unix seconds */
 	int64_t revoked_at;		/* unix seconds; -1: not revoked */
 	char account[LEDGER_ID_MAX + 1];	/* the account it is bound to; "": none */
+	char models[LIMIT_KEY_MODELS_BYTES + 1];	/* the models it may call, comma-separated; "": any */
 };
 /* A page of keys: those with an id above after_id, oldest first, at most
  * cap (creditctl asks for LIMIT_LIST_PAGE), copied into the caller's

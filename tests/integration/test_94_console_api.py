@@ -1,0 +1,215 @@
+"""test_94_console_api.py: the operator's reads and keys the console's
+pages use (docs/api.md, "The operator's reads", "API keys"): accounts
+searched and paged, GET /v1/health, GET /v1/overview, GET/POST/DELETE
+/v1/keys. Each route is checked for its answer against what MariaDB holds,
+for who may call it (a read key reads, only an admin key writes, an app
+key and a bound key are refused), and for its errors in creditd's shape."""
+import os
+import urllib.parse
+
+from lib import api, check, creditctl, eq, key, new_account, sql, uid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+def search(text, auth="read", **params):
+    query = "q=" + q(text) + "".join("&%s=%s" % (k, q(str(v))) for k, v in params.items())
+    return api("GET", "/v1/accounts?" + query, auth=auth)
+
+
+def bound_read_key(acct_id):
+    out = creditctl("key", "create", "--scope", "read", "--account", acct_id, "--name", "bound")
+    return out.stdout.strip().splitlines()[-1]
+
+
+# ---- accounts search ----
+
+def test_search_by_id_prefix_and_email_paged():
+    stem = uid("srch")
+    ids = [new_account(stem + "-%d" % i) for i in range(5)]
+    mailed = new_account("other", email="%s@example.com" % stem.replace("-", "."))
+    r = search(stem)
+    eq(r.status, 200, "search: %r" % r)
+    eq([a["id"] for a in r.json["data"]], sorted(ids), "the id prefix's accounts in id order")
+    eq(r.json["has_more"], False, "one page")
+    row = r.json["data"][0]
+    eq(set(row), {"id", "kind", "status", "balance_micros", "reserved_micros", "email", "created_at"}, "fields")
+    eq(row["balance_micros"], int(sql("SELECT balance_micros FROM accounts WHERE ext_id = '%s'" % row["id"])[0][0]),
+       "balance as MariaDB has it")
+    # By email (case does not matter for an address).
+    r = search(stem.replace("-", ".").upper())
+    eq([a["id"] for a in r.json["data"]], [mailed], "by the email's start")
+    eq(r.json["data"][0]["email"], "%s@example.com" % stem.replace("-", "."), "the email shown")
+    # Paged: two, two, one; the cursor walks on in id order, nothing twice.
+    seen, cursor, pages = [], None, 0
+    while True:
+        extra = {"limit": 2} if cursor is None else {"limit": 2, "cursor": cursor}
+        r = search(stem, **extra)
+        eq(r.status, 200, "page: %r" % r)
+        seen += [a["id"] for a in r.json["data"]]
+        pages += 1
+        if not r.json["has_more"]:
+            eq(r.json["next_cursor"], None, "no cursor on the last page")
+            break
+        cursor = r.json["next_cursor"]
+    eq((seen, pages), (sorted(ids), 3), "every account once, in three pages")
+
+
+def test_search_wildcards_are_literal_and_limits_refused():
+    stem = uid("wild")
+    new_account(stem)
+    eq(search("%").json["data"], [], "% is a character, not a wildcard")
+    eq(search(stem[:4] + "_").json["data"], [], "_ is literal")
+    for bad in ("0", "101", "x"):
+        r = search(stem, limit=bad)
+        eq((r.status, r.err.get("param"), r.err.get("code")), (400, "limit", "invalid_request"), "limit=%s" % bad)
+    r = search("x" * 129)
+    eq((r.status, r.err.get("param")), (400, "q"), "q too long")
+    # Every account, no q: a page of the first ones in id order.
+    r = api("GET", "/v1/accounts?limit=3", auth="admin")
+    eq(r.status, 200, "no q")
+    ids = [a["id"] for a in r.json["data"]]
+    eq(ids, sorted(ids), "in id order")
+
+
+def test_operator_reads_refuse_app_and_bound_keys():
+    acct_id = new_account("bnd")
+    bound = bound_read_key(acct_id)
+    for path in ("/v1/accounts?q=a", "/v1/health", "/v1/overview", "/v1/keys"):
+        r = api("GET", path, auth="app")
+        eq((r.status, r.err.get("code")), (403, "forbidden"), "app key on %s" % path)
+        r = api("GET", path, auth=bound)
+        eq((r.status, r.err.get("code")), (403, "forbidden"), "bound read key on %s" % path)
+        r = api("GET", path, auth=None)
+        eq(r.status, 401, "no key on %s" % path)
+        eq(api("GET", path, auth="read").status, 200, "read key on %s" % path)
+        eq(api("GET", path, auth="admin").status, 200, "admin key on %s" % path)
+
+
+# ---- health ----
+
+def test_health_names_database_migrations_version_and_no_secret():
+    r = api("GET", "/v1/health", auth="read")
+    eq(r.status, 200, "health: %r" % r)
+    h = r.json
+    eq(h["database"]["reachable"], True, "database reachable")
+    latest = sorted(f for f in os.listdir(os.path.join(HERE, "..", "..", "sql")) if f[:3].isdigit())[-1]
+    applied = sql("SELECT MAX(name), COUNT(*) FROM schema_migrations")[0]
+    eq(h["migrations"], {"expected": latest, "applied_latest": applied[0], "applied": int(applied[1]),
+                         "current": applied[0] == latest}, "migrations as sql/ and the database have them")
+    eq(h["status"], "ok" if applied[0] == latest else "degraded", "status")
+    check(h["version"], "a version")
+    check(isinstance(h["providers"], list), "providers listed")
+    for p in h["providers"]:
+        eq(set(p), {"name", "tries", "failed"}, "a provider's fields")
+    text = r.raw.decode()
+    for name in ("admin", "read", "guard", "app"):
+        check(key(name) not in text, "no API key in the answer")
+    check("password" not in text and "sk-" not in text, "no secret in the answer")
+
+
+# ---- overview ----
+
+def test_overview_sums_match_the_ledger():
+    debtor = new_account("debt", overdraft_limit_micros=50000000)
+    r = api("POST", "/v1/accounts/%s/debits" % q(debtor), {"amount_micros": 30000000, "reason": "test",
+                                                           "idempotency_key": uid("d")})
+    check(r.status in (200, 201), "debit into overdraft: %r" % r)
+    spender = new_account("spend")
+    r = api("POST", "/v1/usage", {"account": spender, "model": "gpt-4o", "input_tokens": 1000,
+                                  "output_tokens": 100, "request_id": uid("u")}, auth="guard")
+    eq(r.status, 200, "usage: %r" % r)
+    r = api("GET", "/v1/overview", auth="read")
+    eq(r.status, 200, "overview: %r" % r)
+    o = r.json
+    row = sql("SELECT SUM(GREATEST(balance_micros, 0)), -SUM(LEAST(balance_micros, 0)), COUNT(*), "
+              "SUM(balance_micros < 0) FROM accounts")[0]
+    eq((o["prepaid_micros"], o["debt_micros"], o["accounts"], o["accounts_in_debt"]),
+       tuple(int(x) for x in row), "balances as MariaDB sums them")
+    check(o["debt_micros"] >= 20000000, "the overdrawn account's debt counted")
+    month = sql("SELECT IFNULL(SUM(cost_micros), 0), COUNT(*) FROM usage_records WHERE byok = 0 AND "
+                "created_at >= UNIX_TIMESTAMP(DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-01'))")[0]
+    eq((o["month"]["spend_micros"], o["month"]["calls"]), (int(month[0]), int(month[1])), "the month's spend")
+    check(o["today"]["calls"] >= 1 and o["calls_last_minute"] >= 1, "the usage just made is counted")
+    eq(o["today"]["margin_micros"], None, "no margin: records keep the charged cost only")
+    top = [a["id"] for a in o["top_accounts"]]
+    check(spender in top, "the spender among the top accounts: %r" % top)
+    spends = [a["month_spent_micros"] for a in o["top_accounts"]]
+    eq(spends, sorted(spends, reverse=True), "top accounts by the month's spend")
+    check(len(top) <= 10, "ten at most")
+    eq(o["mails_failed"], int(sql("SELECT COUNT(*) FROM event_mails WHERE state = 'failed'")[0][0]), "mails")
+    eq(o["events_failed"], int(sql("SELECT COUNT(*) FROM events WHERE state = 'failed'")[0][0]), "events")
+    check(isinstance(o["failing_providers"], list), "failing providers listed")
+
+
+# ---- keys ----
+
+def test_keys_create_list_revoke_as_creditctl():
+    acct_id = new_account("kb")
+    r = api("POST", "/v1/keys", {"scopes": ["read", "app"], "name": "console made", "account": acct_id,
+                                 "models": ["gpt-4o"]})
+    eq(r.status, 201, "create: %r" % r)
+    made = r.json
+    secret = made["key"]
+    check(secret.startswith("crd_") and made["prefix"] == secret[:12], "the secret and its prefix")
+    eq((made["scopes"], made["account"], made["models"], made["revoked_at"]),
+       (["read", "app"], acct_id, ["gpt-4o"], None), "as asked")
+    # The key works, bound as asked.
+    eq(api("GET", "/v1/accounts/%s" % q(acct_id), auth=secret).status, 200, "the new key reads its account")
+    # Listed without the secret or its hash, as creditctl lists it.
+    listed, cursor = [], None
+    while True:
+        r = api("GET", "/v1/keys?limit=2" + ("&cursor=%d" % cursor if cursor else ""), auth="read")
+        eq(r.status, 200, "list: %r" % r)
+        listed += r.json["data"]
+        if not r.json["has_more"]:
+            break
+        cursor = r.json["next_cursor"]
+    ids = [k["id"] for k in listed]
+    eq(ids, sorted(set(ids)), "every key once, by id")
+    mine = [k for k in listed if k["id"] == made["id"]][0]
+    check("key" not in mine and secret not in str(listed), "no secret listed")
+    eq(set(mine), {"id", "prefix", "name", "scopes", "models", "account", "created_at", "revoked_at"}, "fields")
+    check(str(made["id"]) in creditctl("key", "list").stdout, "creditctl sees it")
+    # Revoked: refused from then on; a second revoke answers the same.
+    r = api("DELETE", "/v1/keys/%d" % made["id"])
+    eq((r.status, r.json), (200, {"id": made["id"], "revoked": True}), "revoke")
+    eq(api("DELETE", "/v1/keys/%d" % made["id"]).status, 200, "revoke again")
+    check(sql("SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = %d" % made["id"])[0][0] == "1", "revoked row")
+    eq(api("GET", "/v1/accounts/%s" % q(acct_id), auth=secret).status, 401, "the revoked key is refused")
+    r = api("DELETE", "/v1/keys/999999999")
+    eq((r.status, r.err.get("code")), (404, "not_found"), "unknown key")
+    eq(api("DELETE", "/v1/keys/abc").status, 404, "a key id of no shape")
+
+
+def test_keys_rules_and_scopes():
+    acct_id = new_account("kr")
+    cases = [({"scopes": ["admin"], "account": acct_id}, "account"),
+             ({"scopes": ["gateway"]}, "scopes"),
+             ({"scopes": ["root"]}, "scopes"),
+             ({"scopes": []}, "scopes"),
+             ({"scopes": ["read"], "models": []}, "models"),
+             ({"scopes": ["read"], "models": ["a b"]}, "models"),
+             ({"scopes": ["read"], "secret": "x"}, "secret"),
+             ({}, "scopes")]
+    before = sql("SELECT COUNT(*) FROM api_keys")[0][0]
+    for body, param in cases:
+        r = api("POST", "/v1/keys", body)
+        eq((r.status, r.err.get("param"), r.err.get("type")), (400, param, "invalid_request_error"), repr(body))
+    r = api("POST", "/v1/keys", {"scopes": ["read"], "account": uid("nobody")})
+    eq(r.status, 404, "an unknown account: %r" % r)
+    eq(sql("SELECT COUNT(*) FROM api_keys")[0][0], before, "nothing stored")
+    # Writes: admin only.
+    for auth in ("read", "app", "guard"):
+        eq(api("POST", "/v1/keys", {"scopes": ["read"]}, auth=auth).status, 403, "create with %s" % auth)
+        eq(api("DELETE", "/v1/keys/1", auth=auth).status, 403, "revoke with %s" % auth)
+    # An admin key never revokes itself here (docs/api.md): 409, still live.
+    made = api("POST", "/v1/keys", {"scopes": ["admin"], "name": "self"}).json
+    r = api("DELETE", "/v1/keys/%d" % made["id"], auth=made["key"])
+    eq((r.status, r.err.get("code")), (409, "conflict"), "self-revoke: %r" % r)
+    eq(api("GET", "/v1/keys?limit=1", auth=made["key"]).status, 200, "still live")
+    eq(api("DELETE", "/v1/keys/%d" % made["id"]).status, 200, "another admin key revokes it")
