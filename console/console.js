@@ -31,7 +31,7 @@
       "signin.help": "The key is exchanged for a session of 12 hours at most; it is not kept in this browser.",
       "signin.bad": "This key cannot sign in.", "signin.slow": "Too many failed sign-ins: wait a minute.",
       signedin: "Signed in as {0} ({1})", loading: "Loading…", none: "Nothing to show.", yes: "yes", no: "no",
-      denied: "This key's scope may not see this.", failed: "The request failed", done: "Done.",
+      denied: "This key's scope may not see this.", "call.failed": "The request failed", done: "Done.",
       search: "Search", "search.label": "Id, email or external id", next: "Next page", prev: "Previous page",
       "acc.title": "Account {0}", balance: "Balance", reserved: "Reserved", available: "Available",
       grants: "Grants", holds: "Holds in flight", journal: "Journal", usage: "Usage", alerts: "Alerts",
@@ -42,11 +42,11 @@
       description: "Description", reason: "Reason", send: "Send", suspend: "Suspend", resume: "Resume",
       "status.label": "Status", caps: "Limits", "monthly_limit_micros": "Monthly limit",
       "daily_limit_micros": "Daily limit", "overdraft_limit_micros": "Overdraft", "low_balance_micros": "Low balance at",
-      "caps.help": "An empty field removes the limit.", save: "Save", "alert.add": "Add an alert", kind: "Kind",
+      "caps.help": "A field left empty is not changed; “none” removes the limit.", save: "Save", "alert.add": "Add an alert", kind: "Kind",
       threshold: "Threshold (% or amount)", member: "Member", remove: "Remove", revoke: "Revoke",
       mint: "Mint a gateway key", name: "Name", "models.in": "Models (comma-separated)", scopes: "Scopes",
       account: "Account", "key.create": "Create a key", "secret.once": "The secret, shown this once:",
-      copy: "Copy", copied: "Copied.", "keys.title": "API keys", "prices.title": "Prices",
+      copy: "Copy", copied: "Copied.", "copy.self": "Selected: copy it with Ctrl+C.", "keys.title": "API keys", "prices.title": "Prices",
       "price.set": "Set a price", model: "Model", provider: "Provider (optional)",
       "p.input": "Input per million tokens", "p.cached": "Cached input per million tokens",
       "p.output": "Output per million tokens", "p.max": "Max output tokens", history: "History",
@@ -69,7 +69,7 @@
       "signin.help": "La clé est échangée contre une session de 12 heures au plus ; ce navigateur ne la garde pas.",
       "signin.bad": "Cette clé ne peut pas se connecter.", "signin.slow": "Trop d’échecs : attendez une minute.",
       signedin: "Connecté : {0} ({1})", loading: "Chargement…", none: "Rien à afficher.", yes: "oui", no: "non",
-      denied: "La portée de cette clé ne permet pas de voir ceci.", failed: "La requête a échoué", done: "Fait.",
+      denied: "La portée de cette clé ne permet pas de voir ceci.", "call.failed": "La requête a échoué", done: "Fait.",
       search: "Chercher", "search.label": "Id, e-mail ou id externe", next: "Page suivante", prev: "Page précédente",
       "acc.title": "Compte {0}", balance: "Solde", reserved: "Réservé", available: "Disponible",
       grants: "Crédits", holds: "Réservations en cours", journal: "Journal", usage: "Consommation", alerts: "Alertes",
@@ -81,12 +81,12 @@
       description: "Description", reason: "Motif", send: "Envoyer", suspend: "Suspendre", resume: "Réactiver",
       "status.label": "État", caps: "Limites", "monthly_limit_micros": "Limite mensuelle",
       "daily_limit_micros": "Limite journalière", "overdraft_limit_micros": "Découvert",
-      "low_balance_micros": "Solde bas sous", "caps.help": "Un champ vide retire la limite.", save: "Enregistrer",
+      "low_balance_micros": "Solde bas sous", "caps.help": "Un champ vide ne change rien ; « aucune » retire la limite.", save: "Enregistrer",
       "alert.add": "Ajouter une alerte", kind: "Type", threshold: "Seuil (% ou montant)", member: "Membre",
       remove: "Retirer", revoke: "Révoquer", mint: "Créer une clé de passerelle", name: "Nom",
       "models.in": "Modèles (séparés par des virgules)", scopes: "Portées", account: "Compte",
       "key.create": "Créer une clé", "secret.once": "Le secret, affiché cette seule fois :", copy: "Copier",
-      copied: "Copié.", "keys.title": "Clés d’API", "prices.title": "Prix", "price.set": "Fixer un prix",
+      copied: "Copié.", "copy.self": "Sélectionné : copiez-le avec Ctrl+C.", "keys.title": "Clés d’API", "prices.title": "Prix", "price.set": "Fixer un prix",
       model: "Modèle", provider: "Fournisseur (facultatif)", "p.input": "Entrée par million de jetons",
       "p.cached": "Entrée en cache par million de jetons", "p.output": "Sortie par million de jetons",
       "p.max": "Jetons de sortie au plus", history: "Historique", "history.of": "Historique de {0}",
@@ -173,7 +173,7 @@
   function say(msg) { $("status").textContent = msg; }
   function errText(r) {
     const e = r.data && r.data.error;
-    return t("failed") + " (" + r.status + (e ? " " + e.code + "): " + e.message : ")");
+    return t("call.failed") + " (" + r.status + (e ? " " + e.code + "): " + e.message : ")");
   }
   function cards(obj, keys, cur) {
     return el("div", { class: "cards" }, keys.filter((k) => k in obj).map((k) =>
@@ -287,9 +287,18 @@
   /* The secret of a new key, shown once with a copy button. */
   function secret(value) {
     const note = el("span", { role: "status" });
-    return el("div", { class: "secret" }, el("span", { text: t("secret.once") }), el("code", { class: "secret-value", text: value }),
+    const code = el("code", { class: "secret-value", text: value });
+    return el("div", { class: "secret" }, el("span", { text: t("secret.once") }), code,
       el("button", { type: "button", class: "ghost copy", text: t("copy"), onclick: async () => {
-        try { await navigator.clipboard.writeText(value); note.textContent = t("copied"); } catch (e) { note.textContent = value; }
+        let ok = false;
+        try { await navigator.clipboard.writeText(value); ok = true; } catch (e) {
+          const r = document.createRange();   // no clipboard API (plain http, no focus): the selection
+          r.selectNodeContents(code);
+          getSelection().removeAllRanges();
+          getSelection().addRange(r);
+          try { ok = document.execCommand("copy"); } catch (x) { ok = false; }
+        }
+        note.textContent = ok ? t("copied") : t("copy.self");
       } }), note);
   }
   function need(v, name) { return v[name] === "" ? undefined : v[name]; }
@@ -564,7 +573,8 @@
       form("f-caps", capFields.map((k) => ({ name: k, label: t(k), type: "money" })), t("save"), async (v) => {
         const body = {};
         for (const k of capFields) {
-          if (v[k] === "") { if (acct()[k] !== null && acct()[k] !== undefined) body[k] = null; continue; }
+          if (v[k] === "") continue;
+          if (/^(none|aucune?)$/i.test(v[k])) { body[k] = k === "overdraft_limit_micros" ? 0 : null; continue; }
           if ((body[k] = micros(v[k])) === null) return badAmount();
         }
         return act(await call("PATCH", path, body));

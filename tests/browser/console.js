@@ -8,6 +8,7 @@
 // Steps, run in order (the first failing one stops the run and is named in
 // "error"):
 //   {"goto": URL}                      open a page (the console or another)
+//   {"reload": true}                   load the page again and wait for its view
 //   {"signin": KEY}                    type the key, Tab to "Sign in", Enter; wait for a view
 //   {"hash": "#/keys"}                 go to a view and wait until it is shown
 //   {"fill": SEL, "value": V}          type into a field (cleared first)
@@ -57,6 +58,9 @@ async function tabTo(page, sel, max) {
 async function step(page, s, spec, out) {
   if (s.goto) {
     await page.goto(s.goto, { waitUntil: "load" });
+  } else if (s.reload) {
+    await page.reload({ waitUntil: "load" });
+    await ready(page);
   } else if (s.signin !== undefined) {
     await page.goto(spec.url, { waitUntil: "load" });
     await shown(page, "#signin-key");
