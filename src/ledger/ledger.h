@@ -511,6 +511,10 @@ json_t *ledger_price_tokens_json(const struct price *p, json_t *into);
 /* Upserts rows (creditctl price import): all or nothing. A model's new
  * or changed price enters its history, effective now. */
 enum cd_err ledger_prices_import(struct store *db, const struct price_row *rows, size_t n);
+/* Waits until the cache holds a list read after the call began (creditd:
+ * the reload thread reloads, asked if none is coming; creditctl, which
+ * has none, reloads itself with ledger_prices_reload). */
+void ledger_prices_sync(void);
 /* One price a model had (creditctl price history). */
 struct ledger_price_change {
 	int64_t seq;			/* its row in price_history: the cursor with effective_at */

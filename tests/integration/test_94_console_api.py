@@ -213,3 +213,78 @@ def test_keys_rules_and_scopes():
     eq((r.status, r.err.get("code")), (409, "conflict"), "self-revoke: %r" % r)
     eq(api("GET", "/v1/keys?limit=1", auth=made["key"]).status, 200, "still live")
     eq(api("DELETE", "/v1/keys/%d" % made["id"]).status, 200, "another admin key revokes it")
+
+
+# ---- prices ----
+
+def listed_model(model, provider=None):
+    for m in api("GET", "/v1/models", auth="read").json["data"]:
+        if m["model"] == model and m.get("provider") == provider:
+            return m
+    return None
+
+
+def test_price_put_sets_as_creditctl_price_set_and_history_lists_it():
+    model = uid("put-model")
+    path = "/v1/models/" + q(model)
+    r = api("PUT", path, {"input_micros_per_mtok": 1000000})
+    eq((r.status, r.err.get("code")), (400, "invalid_request"), "a new model without its output: %r" % r)
+    check("output_micros_per_mtok" in r.err["message"], "names what is missing")
+    eq(listed_model(model), None, "nothing priced")
+    r = api("PUT", path, {"input_micros_per_mtok": 1000000, "output_micros_per_mtok": 4000000,
+                          "max_output_tokens": 8000, "priority_input_micros_per_mtok": 2000000,
+                          "web_search_micros_per_call": 10000}, headers={"Idempotency-Key": uid("k")})
+    eq(r.status, 200, "set: %r" % r)
+    eq((r.json["model"], r.json["cached_input_micros_per_mtok"], r.json["cache_write_micros_per_mtok"],
+        r.json["web_search_micros_per_call"], r.json["flex_input_micros_per_mtok"]),
+       (model, 1000000, 1000000, 10000, None), "priced as said, shown as listed")
+    m = listed_model(model)
+    check(m is not None, "GET /v1/models lists it at once")
+    eq((m["output_micros_per_mtok"], m["priority_input_micros_per_mtok"]), (4000000, 2000000), "listed")
+    # A change keeps what is not named; null unprices a dimension.
+    r = api("PUT", path, {"cached_input_micros_per_mtok": 100000, "web_search_micros_per_call": None})
+    eq(r.status, 200, "change: %r" % r)
+    m = listed_model(model)
+    eq((m["input_micros_per_mtok"], m["cached_input_micros_per_mtok"], m["web_search_micros_per_call"],
+        m["priority_input_micros_per_mtok"]), (1000000, 100000, None, 2000000), "kept, changed, unpriced")
+    # The same body again changes nothing and adds no history.
+    eq(api("PUT", path, {"cached_input_micros_per_mtok": 100000}).status, 200, "again")
+    eq(int(sql("SELECT COUNT(*) FROM price_history WHERE model = '%s'" % model)[0][0]), 2, "two changes kept")
+    # creditctl sees the same history; the API pages it.
+    check(len(creditctl("price", "history", model).stdout.strip().splitlines()) == 2, "creditctl's history")
+    r = api("GET", path + "/history?limit=1", auth="read")
+    eq((r.status, len(r.json["data"]), r.json["has_more"]), (200, 1, True), "page one: %r" % r)
+    first = r.json["data"][0]
+    eq((first["input_micros_per_mtok"], first["web_search_micros_per_call"], first["provider"]),
+       (1000000, 10000, None), "the first price")
+    r = api("GET", path + "/history?limit=1&cursor=" + q(r.json["next_cursor"]), auth="read")
+    eq((len(r.json["data"]), r.json["has_more"], r.json["data"][0]["cached_input_micros_per_mtok"]),
+       (1, False, 100000), "page two, the last")
+    r = api("GET", "/v1/models/%s/history" % q(uid("never")), auth="read")
+    eq((r.status, r.err.get("code")), (404, "not_found"), "a model never priced")
+    eq(api("GET", path + "/history?cursor=zz", auth="read").status, 400, "a bad cursor")
+
+
+def test_price_put_refusals_and_a_provider_row():
+    model = uid("put-prov")
+    path = "/v1/models/" + q(model)
+    r = api("PUT", path + "?provider=openai", {"input_micros_per_mtok": 1, "output_micros_per_mtok": 1,
+                                               "max_output_tokens": 10})
+    eq(r.status, 400, "a provider's row needs the general one first: %r" % r)
+    eq(api("PUT", path, {"input_micros_per_mtok": 3000000, "output_micros_per_mtok": 6000000,
+                         "max_output_tokens": 4000}).status, 200, "general row")
+    r = api("PUT", path + "?provider=openai", {"input_micros_per_mtok": 2000000})
+    eq((r.status, r.json.get("provider"), r.json.get("output_micros_per_mtok")), (200, "openai", 6000000),
+       "the provider's row starts from the general one: %r" % r)
+    eq(listed_model(model, "openai")["input_micros_per_mtok"], 2000000, "listed for its provider")
+    r = api("PUT", path + "?provider=nosuch", {"input_micros_per_mtok": 1})
+    eq((r.status, r.err.get("param")), (400, "provider"), "an unknown provider")
+    for body, param in (({"input_micros_per_mtok": -5}, "input_micros_per_mtok"), ({"reasoning": 2}, "reasoning"),
+                        ({"tier_threshold_tokens": 0}, "tier_threshold_tokens"), ({"bogus": 1}, "bogus"),
+                        ({"input_micros_per_mtok": "12"}, "input_micros_per_mtok"), ({}, None)):
+        r = api("PUT", path, body)
+        eq((r.status, r.err.get("param")), (400, param), repr(body))
+    eq(listed_model(model)["input_micros_per_mtok"], 3000000, "nothing changed")
+    for auth in ("read", "app", "guard"):
+        eq(api("PUT", path, {"input_micros_per_mtok": 1}, auth=auth).status, 403, "PUT with %s" % auth)
+    eq(api("GET", path + "/history", auth="app").status, 403, "history with an app key")
