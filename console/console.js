@@ -364,19 +364,21 @@
     return out;
   }
 
+  const PRICE_COLS = ["model", "provider", "input_micros_per_mtok", "cached_input_micros_per_mtok", "cache_write_micros_per_mtok",
+                      "output_micros_per_mtok", "max_output_tokens"];
   async function pricesView() {
     const list = el("div", { id: "prices-list" }), hist = el("div", { id: "price-history" });
     async function load() {
       const r = await call("GET", "/v1/models");
       if (!r.ok) { list.replaceChildren(refused(r)); return; }
-      const cols = ["model", "provider", "input_micros_per_mtok", "cached_input_micros_per_mtok", "cache_write_micros_per_mtok",
-                    "output_micros_per_mtok", "max_output_tokens"];
-      list.replaceChildren(table(r.data.data, cols, { cur: r.data.currency, label: t("prices.title"), act: (m) => el("button", { type: "button", class: "ghost history",
+      S.currency = r.data.currency || S.currency;
+      list.replaceChildren(table(r.data.data, PRICE_COLS, { cur: r.data.currency, label: t("prices.title"), act: (m) => el("button", { type: "button", class: "ghost history",
         "data-model": m.model, text: t("history"), "aria-label": t("history") + " " + m.model, onclick: () => history(m.model) }) }));
     }
     async function history(name) {
       const r = await call("GET", "/v1/models/" + enc(name) + "/history");
-      hist.replaceChildren(panel(t("history.of", name), r.ok ? table(r.data.data || [], null, { label: t("history.of", name) }) : refused(r)));
+      hist.replaceChildren(panel(t("history.of", name), r.ok ? table(r.data.data || [], ["effective_at", "provider", ...PRICE_COLS.slice(2)],
+        { cur: S.currency, label: t("history.of", name) }) : refused(r)));
       hist.querySelector("h2").setAttribute("tabindex", "-1");
       hist.querySelector("h2").focus();
     }
@@ -393,8 +395,7 @@
           if ((body[k] = micros(v[f])) === null) return badAmount();
         }
         if (v.max) body.max_output_tokens = Number(v.max);
-        if (v.provider) body.provider = v.provider;
-        const r = await call("PUT", "/v1/models/" + enc(v.model), body);
+        const r = await call("PUT", "/v1/models/" + enc(v.model) + (v.provider ? "?provider=" + enc(v.provider) : ""), body);
         if (r.ok) load();
         return r;
       })));

@@ -187,13 +187,24 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     eq(out["reads"]["clip"], secret, "the copy button copied the secret")
 
     # Then: resume, revoke the gateway key, and the other views' actions.
-    name = uid("key")
-    out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/accounts/" + acct},
+    name, model = uid("key"), uid("console-model")
+    out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/prices"},
+                 {"fill": "#f-price-model", "value": model}, {"fill": "#f-price-input", "value": "1.5"},
+                 {"fill": "#f-price-output", "value": "6"}, {"fill": "#f-price-max", "value": "4096"},
+                 {"tab_to": "#f-price-submit", "press": "Enter"}, {"wait": "#f-price ~ .result.ok"},
+                 {"wait": "#prices-list td", "text": model},
+                 {"tab_to": "#prices-list button.history[data-model='%s']" % model, "press": "Enter"},
+                 {"wait": "#price-history td", "text": "€1.50"}, {"read": "history", "sel": "#price-history tbody tr"},
+                 {"axe": "prices-history"}, {"hash": "#/accounts/" + acct},
                  {"tab_to": "#f-status-submit", "press": "Enter"}, {"wait": "#acc-status", "text": "active"},
                  {"tab_to": "#gwkeys button.gw-revoke", "press": "Enter"}, {"wait": "#gwkeys .empty"},
                  {"hash": "#/keys"}, {"fill": "#f-key-name", "value": name}, {"check": "#f-key-scopes-read"},
                  {"tab_to": "#f-key-submit", "press": "Enter"}, {"wait": "#f-key ~ .result.ok .secret-value"},
                  {"read": "key-secret", "sel": "#f-key ~ .result .secret-value"}, {"axe": "keys-created"}])
+    row = [m for m in api("GET", "/v1/models", auth="read").json["data"] if m["model"] == model]
+    eq([(m["input_micros_per_mtok"], m["output_micros_per_mtok"], m["max_output_tokens"]) for m in row],
+       [(1500000, 6000000, 4096)], "the price set")
+    eq(len(out["reads"]["history"]), 1, "its history: one price")
     eq(acct_state(acct)["status"], "active", "resumed")
     eq(api("GET", "/v1/accounts/%s/gateway_keys" % acct).json["data"], [], "the gateway key revoked")
     ksecret = out["reads"]["key-secret"][0]
