@@ -145,7 +145,7 @@
     if (typeof v === "number") v = new Date(v * 1000).toISOString();
     return typeof v === "string" ? v.replace("T", " ").replace(/(:\d\d)(\.\d+)?Z$/, "$1 UTC") : String(v);
   }
-  function isMoney(k) { return /_micros($|_per_)/.test(k) || k === "amount" || k === "cost"; }
+  function isMoney(k) { return /(^|_)micros($|_per_)/.test(k) || k === "amount" || k === "cost"; }
   function text(k, v, cur) {
     if (v === null || v === undefined || v === "") return "—";
     if (isMoney(k) && (typeof v === "number" || typeof v === "bigint")) return money(v, cur);
@@ -278,7 +278,9 @@
         const out = await handler(v);
         result.replaceChildren();
         result.className = "result " + (out.ok ? "ok" : "err");
-        result.append(out.node || (out.ok ? t("done") : out.text || errText(out)));
+        const bal = out.ok && out.data && out.data.balance_micros !== undefined
+          ? " " + t("balance") + " " + money(out.data.balance_micros, out.data.currency) : "";
+        result.append(out.node || (out.ok ? t("done") + bal : out.text || errText(out)));
         if (out.ok && !out.keep) f.reset();
       } finally { button.disabled = false; }
     });
