@@ -148,7 +148,9 @@ async function step(page, s, spec, out) {
     }
     out.at = null;
   } catch (e) {
-    out.error = "step " + out.at + " " + JSON.stringify((JSON.parse(process.argv[2]).steps || [])[out.at]) + ": " + e.message;
+    const s = Object.assign({}, (JSON.parse(process.argv[2]).steps || [])[out.at]);
+    if (s.signin) s.signin = s.signin.slice(0, 8) + "…";   // a key is not written out
+    out.error = "step " + out.at + " " + JSON.stringify(s) + ": " + e.message;
   } finally {
     await browser.close();
   }
