@@ -32,4 +32,8 @@ enum cd_err ledger_console_db_state(struct store *db, struct ledger_console_db_s
 
 /* The id of the live key with this SHA-256 into *id (0: none). */
 enum cd_err ledger_console_key_id(struct store *db, const unsigned char hash[32], int64_t *id);
+/* As ledger_events_list (ledger.h), but state (pending|failed, NULL: all)
+ * matches the event's push or its mail (ledger_events.c): GET /v1/mails. */
+enum cd_err ledger_events_deliveries(struct store *db, const char *state, int64_t after,
+				     struct ledger_event_row *rows, int cap, int *n);
 #endif
