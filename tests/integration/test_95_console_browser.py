@@ -20,7 +20,7 @@ import subprocess
 import threading
 
 import stack
-from lib import ENV, Fail, api, check, eq, free_port, new_account, uid
+from lib import ENV, Fail, api, check, eq, free_port, new_account, sql, uid
 
 BROWSER_DIR = os.path.join(stack.ROOT, "tests", "browser")
 OUT = os.path.join(BROWSER_DIR, "output", "console")
@@ -187,6 +187,15 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     eq(out["reads"]["clip"], secret, "the copy button copied the secret")
 
     # Then: resume, revoke the gateway key, and the other views' actions.
+    # A delivery given up: the push of the account's alert (crossed by a
+    # debit), marked failed as the notify thread marks one it gave up.
+    macct = new_account("conm")
+    avail = acct_state(macct)["available_micros"]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % macct, {"alerts": [{"kind": "balance_below", "micros": avail - 1}]}).status,
+       200, "an alert")
+    eq(api("POST", "/v1/accounts/%s/debits" % macct, {"amount_micros": 2, "reason": "cross"}).status, 201, "debit")
+    ev = int(sql("SELECT MAX(e.id) FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s'" % macct)[0][0])
+    sql("UPDATE events SET state = 'failed', attempts = 8, last_error = 'HTTP 500' WHERE id = %d" % ev)
     name, model = uid("key"), uid("console-model")
     out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/prices"},
                  {"fill": "#f-price-model", "value": model}, {"fill": "#f-price-input", "value": "1.5"},
@@ -195,7 +204,10 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
                  {"wait": "#prices-list td", "text": model},
                  {"tab_to": "#prices-list button.history[data-model='%s']" % model, "press": "Enter"},
                  {"wait": "#price-history td", "text": "€1.50"}, {"read": "history", "sel": "#price-history tbody tr"},
-                 {"axe": "prices-history"}, {"hash": "#/accounts/" + acct},
+                 {"axe": "prices-history"}, {"hash": "#/events"}, {"wait": "#mails-list td", "text": "HTTP 500"},
+                 {"tab_to": "#mails-list button.retry[data-id='%d']" % ev, "press": "Enter"}, {"sleep": 1500},
+                 {"count": "retry-left", "sel": "#mails-list button.retry[data-id='%d']" % ev},
+                 {"hash": "#/accounts/" + acct},
                  {"tab_to": "#f-status-submit", "press": "Enter"}, {"wait": "#acc-status", "text": "active"},
                  {"tab_to": "#gwkeys button.gw-revoke", "press": "Enter"}, {"wait": "#gwkeys .empty"},
                  {"hash": "#/keys"}, {"fill": "#f-key-name", "value": name}, {"check": "#f-key-scopes-read"},
@@ -205,6 +217,8 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     eq([(m["input_micros_per_mtok"], m["output_micros_per_mtok"], m["max_output_tokens"]) for m in row],
        [(1500000, 6000000, 4096)], "the price set")
     eq(len(out["reads"]["history"]), 1, "its history: one price")
+    eq(out["reads"]["retry-left"], 0, "the delivery retried is no longer listed as failed")
+    check(sql("SELECT state FROM events WHERE id = %d" % ev)[0][0] != "failed", "the push is due again")
     eq(acct_state(acct)["status"], "active", "resumed")
     eq(api("GET", "/v1/accounts/%s/gateway_keys" % acct).json["data"], [], "the gateway key revoked")
     ksecret = out["reads"]["key-secret"][0]
