@@ -256,6 +256,15 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 /* The accounts GET /v1/overview lists by the month's spend: a glance,
  * not a report (the usage report and export are those). */
 #define LIMIT_OVERVIEW_TOP_ACCOUNTS 10
+/* GET /v1/reconcile (docs/api.md, "Reconciliation, creditd's side"): a
+ * month of days, and at most as many day × model rows as a page can show
+ * and a request can build in memory (about 1 KiB of JSON each); a wider
+ * range is refused, not cut (creditctl reconcile takes a year). */
+#define LIMIT_RECONCILE_API_DAYS 31
+#define LIMIT_RECONCILE_API_ROWS 2000
+/* The expired holds it lists: the first ones, and whether there are more
+ * (creditctl reconcile lists them all). */
+#define LIMIT_RECONCILE_API_HOLDS 100
 /* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
 /* Token counts of one call (input, cached input, cache-write input, output, a

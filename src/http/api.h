@@ -201,6 +201,8 @@ api_handler api_account_search, api_health, api_overview, api_keys_list, api_key
 api_handler api_price_history, api_price_put;
 /* Deliveries (api_mails.c; docs/api.md, "Deliveries"). */
 api_handler api_mails, api_mail_retry;
+/* creditd's side of a reconciliation (api_reconcile.c). */
+api_handler api_reconcile;
 api_handler api_browser_token, api_me, api_me_transactions, api_me_usage, api_me_topup, api_me_preflight, api_widget_js;
 /* A journal page of account (GET .../transactions and /v1/me/transactions);
  * member: NULL for every row, else that member's usage rows only. */

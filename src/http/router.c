@@ -125,6 +125,7 @@ static const struct route routes[] = {
 	{"GET", "/v1/plans", KEY_SCOPE_READ, api_plans, "plans", FOREIGN_LOOKUP},
 	{"PUT", "/v1/plans/*", KEY_SCOPE_ADMIN, api_plan_put, "plan_put", FOREIGN_LOOKUP},
 	{"GET", "/v1/events", KEY_SCOPE_ADMIN, api_events, "events", FOREIGN_LOOKUP},
+	{"GET", "/v1/reconcile", ROUTE_OPERATOR, api_reconcile, "reconcile", FOREIGN_LOOKUP},
 	{"GET", "/v1/mails", ROUTE_OPERATOR, api_mails, "mails", FOREIGN_LOOKUP},
 	{"POST", "/v1/mails/*/retry", KEY_SCOPE_ADMIN, api_mail_retry, "mail_retry", FOREIGN_LOOKUP},
 	{"POST", "/v1/guard/authorize", KEY_SCOPE_GUARD, api_authorize, "authorize", FOREIGN_LOOKUP},

@@ -328,3 +328,30 @@ def test_mails_lists_failed_deliveries_and_retry_sends_again():
     for auth in ("read", "app"):
         eq(api("POST", "/v1/mails/%d/retry" % base, {}, auth=auth).status, 403, "retry with %s" % auth)
     eq(api("GET", "/v1/mails", auth="app").status, 403, "list with an app key")
+
+
+# ---- reconcile ----
+
+def test_reconcile_gives_creditds_side_by_day_and_model():
+    acct_id = new_account("recon")
+    model = "gpt-4o"
+    for _ in range(2):
+        eq(api("POST", "/v1/usage", {"account": acct_id, "model": model, "input_tokens": 1000, "output_tokens": 50,
+                                     "request_id": uid("u")}, auth="guard").status, 200, "usage")
+    today = sql("SELECT DATE_FORMAT(FROM_UNIXTIME(MAX(created_at)), '%Y-%m-%d') FROM usage_records")[0][0]
+    r = api("GET", "/v1/reconcile?from=%s&to=%s" % (today, today), auth="read")
+    eq(r.status, 200, "reconcile: %r" % r)
+    eq((r.json["from"][:10], r.json["drift"]), (today, None), "the day, and no drift (nothing stored)")
+    row = [d for d in r.json["data"] if d["model"] == model and d["day"] == today][0]
+    want = sql("SELECT COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros) FROM usage_records "
+               "WHERE byok = 0 AND model = '%s' AND created_at >= UNIX_TIMESTAMP('%s') AND "
+               "created_at < UNIX_TIMESTAMP('%s') + 86400" % (model, today, today))[0]
+    eq((row["requests"], row["input_tokens"], row["output_tokens"], row["charged_micros"]),
+       tuple(int(x) for x in want), "creditd's side as MariaDB sums it")
+    check(set(row["by_settle_reason"]) == {"provider_usage", "client_gone", "estimated", "provider_error"},
+          "by settle reason")
+    for query, param in (("from=%s" % today, "to"), ("to=%s" % today, "from"), ("from=2026-13-01&to=2026-13-02", "from"),
+                         ("from=2026-01-10&to=2026-01-09", "to"), ("from=2026-01-01&to=2026-03-01", "to")):
+        r = api("GET", "/v1/reconcile?" + query, auth="read")
+        eq((r.status, r.err.get("param")), (400, param), query)
+    eq(api("GET", "/v1/reconcile?from=%s&to=%s" % (today, today), auth="app").status, 403, "app key")
