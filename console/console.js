@@ -52,7 +52,7 @@
       "p.output": "Output per million tokens", "p.max": "Max output tokens", history: "History",
       "history.of": "History of {0}", import: "Import a price list (JSON)", "import.btn": "Import",
       "events.title": "Events and mail", events: "Events", after: "After event id", show: "Show",
-      mails: "Failed deliveries", retry: "Retry", "rec.title": "Reconcile", from: "From", to: "To",
+      mails: "Failed deliveries", retry: "Retry", "rec.title": "Reconcile", "rec.rows": "By day and model", from: "From", to: "To",
       "health.title": "Health", "ov.title": "Overview", "acc.list": "Accounts", usagechart: "Cost by {0}",
       balance_micros: "Balance", reserved_micros: "Reserved", available_micros: "Available",
       month_spent_micros: "Spent this month", day_spent_micros: "Spent today", remaining_micros: "Remaining",
@@ -92,7 +92,7 @@
       "p.max": "Jetons de sortie au plus", history: "Historique", "history.of": "Historique de {0}",
       import: "Importer une liste de prix (JSON)", "import.btn": "Importer", "events.title": "Événements et mails",
       events: "Événements", after: "Après l’événement n°", show: "Afficher", mails: "Envois en échec",
-      retry: "Réessayer", "rec.title": "Rapprochement", from: "Du", to: "Au", "health.title": "Santé",
+      retry: "Réessayer", "rec.title": "Rapprochement", "rec.rows": "Par jour et modèle", from: "Du", to: "Au", "health.title": "Santé",
       "ov.title": "Vue d’ensemble", "acc.list": "Comptes", usagechart: "Coût {0}",
       balance_micros: "Solde", reserved_micros: "Réservé", available_micros: "Disponible",
       month_spent_micros: "Dépensé ce mois", day_spent_micros: "Dépensé aujourd’hui", remaining_micros: "Restant",
@@ -149,7 +149,7 @@
   function text(k, v, cur) {
     if (v === null || v === undefined || v === "") return "—";
     if (isMoney(k) && (typeof v === "number" || typeof v === "bigint")) return money(v, cur);
-    if ((/_at$/.test(k) || k === "at") && v) return when(v);
+    if ((/_at$/.test(k) || k === "at" || /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(\.\d+)?Z$/.test(v)) && v) return when(v);
     if (typeof v === "boolean") return t(v ? "yes" : "no");
     if (Array.isArray(v) && v.length === 0) return "—";
     if (Array.isArray(v) && v.every((x) => x === null || typeof x !== "object")) return v.join(", ");
@@ -191,7 +191,7 @@
     const body = rows.map((r) => el("tr", {}, cols.map((k) => {
       const v = r[k], s = text(k, v, opt.cur);
       const link = opt.link && opt.link(k, r);
-      return el("td", { class: num(k) ? "num" : /_at$|^day$/.test(k) ? "nw" : (typeof v === "object" && v ? "mono" : null) },
+      return el("td", { class: num(k) ? "num" : /_at$|^day$/.test(k) ? "nw" : (v && typeof v === "object" && !Array.isArray(v) ? "small" : null) },
                 link ? el("a", { href: link, text: s }) : s);
     }), opt.act ? el("td", {}, opt.act(r)) : null));
     /* A wide table scrolls in its own region, which the keyboard reaches. */
@@ -344,7 +344,7 @@
     async function load() {
       const r = await call("GET", "/v1/keys");
       if (!r.ok) { list.replaceChildren(refused(r)); return; }
-      list.replaceChildren(table(r.data.data || r.data.keys || [], null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at ? null : el("button", {
+      list.replaceChildren(table(r.data.data || r.data.keys || [], null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at || k.prefix === S.session.key_prefix ? null : el("button", {
         type: "button", class: "danger revoke", "data-id": k.id, text: t("revoke"), "aria-label": t("revoke") + " " + (k.name || k.id),
         onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else e.target.after(refused(x)); } }) : null }));
     }
@@ -443,7 +443,9 @@
     const from0 = new Date(Date.now() - 30 * 86400000).toISOString().slice(0, 10);
     async function load(from, to) {
       const r = await call("GET", "/v1/reconcile?from=" + enc(from) + "&to=" + enc(to));
-      box.replaceChildren(...(r.ok ? show(r.data) : [refused(r)]));
+      if (!r.ok) { box.replaceChildren(refused(r)); return; }
+      const { data, ...rest } = r.data;   // the day × model rows under a heading of their own
+      box.replaceChildren(...show(Object.assign({ "rec.rows": data }, rest)));
     }
     const f = el("form", { class: "act", id: "f-rec" },
       el("div", { class: "field" }, el("label", { for: "rec-from", text: t("from") }), el("input", { type: "text", id: "rec-from", value: from0 })),
