@@ -51,9 +51,10 @@
 /* Path segments a route pattern may capture with '*': our deepest route,
  * /v1/accounts/{id}/members/{member}, has two. */
 #define LIMIT_PATH_PARAMS 2
-/* Routes /metrics keeps counters for (the route table has about 75); the
- * counters are a static array, so this bounds it. */
-#define LIMIT_METRICS_ROUTES 80
+/* Routes /metrics keeps counters for (the route table has about 75 with the console's and the
+ * operator's reads);
+ * the counters are a static array, so this bounds it. */
+#define LIMIT_METRICS_ROUTES 96
 /* A route's name as it appears in a metrics label: short identifiers. */
 #define LIMIT_METRICS_ROUTE_NAME_BYTES 32
 /* What a route's lines in /metrics number: one per status creditd
@@ -588,6 +589,10 @@ _Static_assert(LIMIT_KEY_LAST_USED_SECONDS > LIMIT_KEY_CACHE_SECONDS, "fewer wri
 #define LIMIT_CONSOLE_IDLE_SECONDS (30 * 60)
 #define LIMIT_CONSOLE_SEEN_SECONDS 60
 #define LIMIT_CONSOLE_RANDOM_BYTES 32
+/* The longest text a sign-in's "key" is checked as: any wrong text up to
+ * it is the same 401 (keys_wellformed refuses all but a key's length);
+ * more is a 400, as a body field past its bound is. */
+#define LIMIT_CONSOLE_SIGNIN_KEY_BYTES 1024
 /* A Set-Cookie value creditd writes: the name, the id's hex, a Path of
  * the base path (LIMIT_PATH_BYTES at most) and the flags. */
 #define LIMIT_CONSOLE_COOKIE_BYTES (2 * LIMIT_CONSOLE_RANDOM_BYTES + LIMIT_PATH_BYTES + 128)

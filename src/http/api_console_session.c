@@ -32,6 +32,7 @@
 
 #define COOKIE_NAME "creditd_console"
 #define ID_HEX (2 * LIMIT_CONSOLE_RANDOM_BYTES)
+_Static_assert(LIMIT_CONSOLE_SIGNIN_KEY_BYTES >= KEYS_LEN, "every key fits");
 
 /* ---- The request's own origin ---- */
 
@@ -148,8 +149,10 @@ static int cookie_set(const struct api_ctx *ctx, const struct request *rq, const
 
 /* ---- Sign-in ---- */
 
+/* Any text is a key to check (a wrong one is 401, whatever its length
+ * up to this); only a missing or non-string key is 400. */
 static const struct jfield signin_fields[] = {
-	{"key", J_STR, 1, 0, 1, KEYS_LEN, NULL},
+	{"key", J_STR, 1, 0, 0, LIMIT_CONSOLE_SIGNIN_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
@@ -179,7 +182,7 @@ static int signin_key(struct api_ctx *ctx, const struct request *rq, const char 
 		log_warn("console sign-in: %lld failures from %s within %d s: its requests are answered 429 "
 			 "until the window ends", (long long)limit, rq->remote_addr != NULL ? rq->remote_addr : "(no address)",
 			 LIMIT_AUTH_WINDOW_SECONDS);
-	api_error(rs, CD_E_UNAUTHORIZED, "key", "invalid key: the console takes a live key with the admin or read scope");
+	api_error(rs, CD_E_UNAUTHORIZED, NULL, "invalid key: the console takes a live key with the admin or read scope");
 	return -1;
 }
 
@@ -216,7 +219,7 @@ void api_console_session_create(struct api_ctx *ctx, const struct request *rq, c
 	keys_sha256(id, ID_HEX, id_hash);
 	enum cd_err rc = ledger_console_open(ctx->db, id_hash, key_hash, csrf);
 	if (rc == CD_E_UNAUTHORIZED)
-		api_error(rs, rc, "key", "invalid key: the console takes a live key with the admin or read scope");
+		api_error(rs, rc, NULL, "invalid key: the console takes a live key with the admin or read scope");
 	else if (rc != CD_OK)
 		api_fail(rs, rc, "console session");
 	else if (cookie_set(ctx, rq, id, rs) != 0)

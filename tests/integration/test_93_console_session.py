@@ -228,7 +228,8 @@ def test_other_keys_sign_in_nowhere():
     eq(gw.status, 201, "a gateway key: %r" % gw)
     n = sql("SELECT COUNT(*) FROM console_sessions")[0][0]
     keys = {"guard": ENV["CREDITD_GUARD_KEY"], "app": ENV["CREDITD_APP_KEY"], "gateway": gw.json["key"],
-            "unknown": "crd_" + secrets.token_hex(32), "malformed": "not-a-key"}
+            "unknown": "crd_" + secrets.token_hex(32), "malformed": "not-a-key", "empty": "",
+            "too long for a key": "crd_" + "0" * 200}
     for what, k in keys.items():
         r = sign_in(k)
         eq(r.status, 401, "%s key: %r" % (what, r))
