@@ -51,9 +51,9 @@
 /* Path segments a route pattern may capture with '*': our deepest route,
  * /v1/accounts/{id}/members/{member}, has two. */
 #define LIMIT_PATH_PARAMS 2
-/* Routes /metrics keeps counters for (the route table has about 75 with the console's and the
- * operator's reads);
- * the counters are a static array, so this bounds it. */
+/* Routes /metrics keeps counters for (the route table has about 75, the
+ * console's and the operator's reads among them); the counters are a
+ * static array, so this bounds it. */
 #define LIMIT_METRICS_ROUTES 96
 /* A route's name as it appears in a metrics label: short identifiers. */
 #define LIMIT_METRICS_ROUTE_NAME_BYTES 32
