@@ -47,10 +47,10 @@
       mint: "Mint a gateway key", name: "Name", "models.in": "Models (comma-separated)", scopes: "Scopes",
       account: "Account", "key.create": "Create a key", "secret.once": "The secret, shown this once:",
       copy: "Copy", copied: "Copied.", "copy.self": "Selected: copy it with Ctrl+C.", "keys.title": "API keys", "prices.title": "Prices",
-      "price.set": "Set a price", model: "Model", provider: "Provider (optional)",
+      "price.set": "Set a price", model: "Model", "provider.opt": "Provider (optional)",
       "p.input": "Input per million tokens", "p.cached": "Cached input per million tokens",
       "p.output": "Output per million tokens", "p.max": "Max output tokens", history: "History",
-      "history.of": "History of {0}", import: "Import a price list (JSON)", "import.btn": "Import",
+      "history.of": "History of {0}",
       "events.title": "Events and mail", events: "Events", after: "After event id", show: "Show",
       mails: "Failed deliveries", retry: "Retry", "rec.title": "Reconcile", "rec.rows": "By day and model", from: "From", to: "To",
       "health.title": "Health", "ov.title": "Overview", "acc.list": "Accounts", usagechart: "Cost by {0}",
@@ -87,10 +87,10 @@
       "models.in": "Modèles (séparés par des virgules)", scopes: "Portées", account: "Compte",
       "key.create": "Créer une clé", "secret.once": "Le secret, affiché cette seule fois :", copy: "Copier",
       copied: "Copié.", "copy.self": "Sélectionné : copiez-le avec Ctrl+C.", "keys.title": "Clés d’API", "prices.title": "Prix", "price.set": "Fixer un prix",
-      model: "Modèle", provider: "Fournisseur (facultatif)", "p.input": "Entrée par million de jetons",
+      model: "Modèle", "provider.opt": "Fournisseur (facultatif)", "p.input": "Entrée par million de jetons",
       "p.cached": "Entrée en cache par million de jetons", "p.output": "Sortie par million de jetons",
       "p.max": "Jetons de sortie au plus", history: "Historique", "history.of": "Historique de {0}",
-      import: "Importer une liste de prix (JSON)", "import.btn": "Importer", "events.title": "Événements et mails",
+      "events.title": "Événements et mails",
       events: "Événements", after: "Après l’événement n°", show: "Afficher", mails: "Envois en échec",
       retry: "Réessayer", "rec.title": "Rapprochement", "rec.rows": "Par jour et modèle", from: "Du", to: "Au", "health.title": "Santé",
       "ov.title": "Vue d’ensemble", "acc.list": "Comptes", usagechart: "Coût {0}",
@@ -388,7 +388,7 @@
     const out = [el("h1", { text: t("prices.title") }), panel(null, list), hist];
     if (admin()) {
       out.push(panel(t("price.set"), form("f-price", [
-        { name: "model", label: t("model"), required: true }, { name: "provider", label: t("provider") },
+        { name: "model", label: t("model"), required: true }, { name: "provider", label: t("provider.opt") },
         { name: "input", label: t("p.input"), type: "money" }, { name: "cached", label: t("p.cached"), type: "money" },
         { name: "output", label: t("p.output"), type: "money" }, { name: "max", label: t("p.max") }], t("save"), async (v) => {
         const body = {};
@@ -401,14 +401,6 @@
         if (r.ok) load();
         return r;
       })));
-      out.push(panel(t("import"), form("f-import", [{ name: "list", label: t("import"), type: "textarea", required: true }],
-        t("import.btn"), async (v) => {
-          let body;
-          try { body = JSON.parse(v.list); } catch (e) { return { ok: false, text: t("bad.json", e.message) }; }
-          const r = await call("POST", "/v1/models/import", body);
-          if (r.ok) { load(); return { ok: true, node: t("done") + " " + text("", r.data) }; }
-          return r;
-        })));
     }
     return out;
   }
