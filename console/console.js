@@ -58,7 +58,7 @@
       month_spent_micros: "Spent this month", day_spent_micros: "Spent today", remaining_micros: "Remaining",
       amount_micros: "Amount", balance_after_micros: "Balance after", cost_micros: "Cost", expires_at: "Expires",
       created_at: "Created", last_used_at: "Last used", input_tokens: "Input tokens", output_tokens: "Output tokens",
-      requests: "Requests", state: "State", cause: "Cause", id: "Id", day: "Day", priority: "Priority",
+      requests: "Requests", actor: "Key", state: "State", cause: "Cause", id: "Id", day: "Day", priority: "Priority",
       "bad.amount": "An amount with at most 6 decimals.", "bad.json": "Not JSON: {0}", active: "active",
     },
     fr: {
@@ -98,7 +98,7 @@
       month_spent_micros: "Dépensé ce mois", day_spent_micros: "Dépensé aujourd’hui", remaining_micros: "Restant",
       amount_micros: "Montant", balance_after_micros: "Solde après", cost_micros: "Coût", expires_at: "Expire le",
       created_at: "Créé le", last_used_at: "Dernier usage", input_tokens: "Jetons d’entrée", output_tokens: "Jetons de sortie",
-      requests: "Requêtes", state: "État", cause: "Cause", id: "Id", day: "Jour", priority: "Priorité",
+      requests: "Requêtes", actor: "Clé", state: "État", cause: "Cause", id: "Id", day: "Jour", priority: "Priorité",
       plan: "Offre", email: "E-mail", kind: "Type", source: "Origine", description: "Description",
       "bad.amount": "Un montant d’au plus 6 décimales.", "bad.json": "Pas du JSON : {0}", active: "actif",
     },
@@ -487,9 +487,10 @@
     function drawJournal() {
       const keep = (r) => filter === "all" || (filter === "topup" && r.source === "topup") || (filter === "refund" && r.cause === "refund")
         || (filter === "dispute" && /^dispute/.test(r.cause || "")) || (filter === "referral" && r.source === "referral");
-      const rows = jrows.filter(keep).map((r) => ({ id: r.id, created_at: r.created_at, cause: r.cause, source: r.source,
-        amount_micros: r.amount_micros, balance_after_micros: r.balance_after_micros, description: r.description,
-        actor: r.actor, model: r.usage ? r.usage.model : null, member: r.usage ? r.usage.member : null }));
+      const rows = jrows.filter(keep).map((r) => Object.assign({ id: r.id, created_at: r.created_at, cause: r.cause, source: r.source,
+        amount_micros: r.amount_micros, balance_after_micros: r.balance_after_micros, description: r.description },
+        "actor" in r ? { actor: r.actor } : {},   // the key that acted, where the API names it
+        { model: r.usage ? r.usage.model : null, member: r.usage ? r.usage.member : null }));
       jbox.replaceChildren(table(rows, null, { cur: acct && acct.currency, label: t("journal") }));
     }
     async function loadJournal(i) {
