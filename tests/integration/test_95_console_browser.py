@@ -208,6 +208,9 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
                  {"tab_to": "#mails-list button.retry[data-id='%d']" % ev, "press": "Enter"}, {"sleep": 1500},
                  {"count": "retry-left", "sel": "#mails-list button.retry[data-id='%d']" % ev},
                  {"hash": "#/accounts/" + acct},
+                 {"select": "#journal-filter", "value": "topup"}, {"count": "topups", "sel": "#journal tbody tr"},
+                 {"select": "#journal-filter", "value": "all"}, {"count": "all-rows", "sel": "#journal tbody tr"},
+                 {"tab_to": "#alerts button.alert-remove", "press": "Enter"}, {"wait": "#alerts .empty"},
                  {"tab_to": "#f-status-submit", "press": "Enter"}, {"wait": "#acc-status", "text": "active"},
                  {"tab_to": "#gwkeys button.gw-revoke", "press": "Enter"}, {"wait": "#gwkeys .empty"},
                  {"hash": "#/keys"}, {"fill": "#f-key-name", "value": name}, {"check": "#f-key-scopes-read"},
@@ -219,6 +222,9 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     eq(len(out["reads"]["history"]), 1, "its history: one price")
     eq(out["reads"]["retry-left"], 0, "the delivery retried is no longer listed as failed")
     check(sql("SELECT state FROM events WHERE id = %d" % ev)[0][0] != "failed", "the push is due again")
+    eq(out["reads"]["topups"], 0, "no top-up among the journal's rows")
+    eq(out["reads"]["all-rows"], len(journal(acct)), "every row again")
+    eq(api("GET", "/v1/accounts/%s/alerts" % acct, auth="read").json["alerts"], [], "the alert removed")
     eq(acct_state(acct)["status"], "active", "resumed")
     eq(api("GET", "/v1/accounts/%s/gateway_keys" % acct).json["data"], [], "the gateway key revoked")
     ksecret = out["reads"]["key-secret"][0]
