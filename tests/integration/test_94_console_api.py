@@ -355,3 +355,20 @@ def test_reconcile_gives_creditds_side_by_day_and_model():
         r = api("GET", "/v1/reconcile?" + query, auth="read")
         eq((r.status, r.err.get("param")), (400, param), query)
     eq(api("GET", "/v1/reconcile?from=%s&to=%s" % (today, today), auth="app").status, 403, "app key")
+
+
+def test_operator_queries_read_index_ranges():
+    """EXPLAIN of the search's two halves and of the spend sums: each an
+    index range (uq_ext_id, ix_email of sql/065, ix_created_model), never
+    a scan of the table."""
+    cols = "ext_id, kind, status, balance_micros, reserved_micros, email, created_at"
+    plans = sql("EXPLAIN (SELECT %s FROM accounts WHERE ext_id LIKE 'ab%%' AND ext_id > '' ORDER BY ext_id LIMIT 26) "
+                "UNION (SELECT %s FROM accounts WHERE email LIKE 'ab%%' AND ext_id > '' ORDER BY ext_id LIMIT 26) "
+                "ORDER BY ext_id LIMIT 26" % (cols, cols))
+    print("search plan: %r" % plans)
+    keys = [p[5] for p in plans if p[2] == "accounts"]
+    eq(sorted(keys), ["ix_email", "uq_ext_id"], "each half reads its own index")
+    plan = sql("EXPLAIN SELECT CAST(IFNULL(SUM(cost_micros), 0) AS SIGNED), COUNT(*) FROM usage_records "
+               "WHERE created_at >= 0 AND created_at < 60 AND byok = 0")
+    print("spend plan: %r" % plan)
+    eq(plan[0][5], "ix_created_model", "the spend reads ix_created_model")
