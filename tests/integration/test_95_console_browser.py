@@ -237,6 +237,23 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     eq(api("GET", "/v1/models", auth=ksecret).status, 401, "the key revoked")
 
 
+def test_accounts_are_searched_and_paged_by_keyboard():
+    prefix = uid("pg")
+    ids = sorted("%s-%02d" % (prefix, i) for i in range(27))
+    for i in ids:
+        eq(api("POST", "/v1/accounts", {"id": i, "kind": "user"}).status, 201, "account")
+    out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/accounts"}, {"fill": "#acc-q", "value": prefix},
+                 {"tab_to": "#acc-search-submit", "press": "Enter"}, {"wait": "#acc-results a", "text": ids[0]},
+                 {"read": "page1", "sel": "#acc-results tbody td:first-child"},
+                 {"tab_to": "#acc-next", "press": "Enter"}, {"wait": "#acc-results a", "text": ids[-1]},
+                 {"read": "page2", "sel": "#acc-results tbody td:first-child"}, {"count": "next", "sel": "#acc-next"},
+                 {"tab_to": "#acc-prev", "press": "Enter"}, {"wait": "#acc-results a", "text": ids[0]},
+                 {"count": "back", "sel": "#acc-results tbody tr"}])
+    eq(out["reads"]["page1"], ids[:25], "the first page: 25, in id order")
+    eq(out["reads"]["page2"], ids[25:], "the next page: the rest")
+    eq((out["reads"]["next"], out["reads"]["back"]), (0, 25), "no page after the last; back to the first")
+
+
 def test_signout_and_a_wrong_key():
     out = drive([{"signin": "crd_" + "0" * 64, "expect_fail": True}, {"read": "msg", "sel": "#signin-msg"},
                  {"eval": "stored", "js": "JSON.stringify(localStorage) + JSON.stringify(sessionStorage)"}])
