@@ -98,9 +98,13 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 			   (job->route->images && gwmoney_images(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK))) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
-		d->extra_raw = 0;
+		/* A media call's whole charge is its extra: the units held are
+		 * charged (docs/gateway.md, "Images, audio and speech"), never 0. */
+		int media = job->route->images || job->ask.media_priced != 0;
+		d->extra_raw = media ? job->hold_fees_raw : 0;
 		d->over_hold = 1;
-		snprintf(d->why, sizeof(d->why), "dimensions beyond tokens past what creditd can price: its tokens charged");
+		snprintf(d->why, sizeof(d->why), media ? "units beyond what creditd can price: the units held charged"
+			 : "dimensions beyond tokens past what creditd can price: its tokens charged");
 	}
 }
 
@@ -338,7 +342,7 @@ static void end_stream(struct gwcall *c)
 	const char *reason = c->gone ? GW_REASON_CLIENT_GONE : GW_REASON_PROVIDER_USAGE;
 	/* An error event before any output (Anthropic's overloaded_error
 	 * after message_start): an error before output, as a status is. */
-	if (c->stream.error && c->stream.text_bytes == 0 && !u.have) {
+	if (c->stream.error && c->stream.text_bytes == 0 && c->stream.audio_bytes == 0 && !u.have) {
 		settle_nothing(c);
 		return;
 	}

@@ -124,8 +124,10 @@ static int form_put(json_t *o, const char *name, json_t *v)
 	}
 	memcpy(key, name, n);
 	key[n] = '\0';
+	/* A plain name after "x[k]" or "x[]" would hide them from the table's
+	 * walk while both are forwarded: refused, as a field given twice. */
 	if (open == NULL)
-		return json_object_set_new(o, key, v);
+		return json_object_get(o, key) != NULL ? (json_decref(v), -1) : json_object_set_new(o, key, v);
 	const char *close = strchr(open, ']');
 	json_t *inner = json_object_get(o, key);
 	if (close == NULL || close[1] != '\0') {	/* one level of brackets: all the SDK's forms use */
@@ -361,8 +363,10 @@ int gwkind_audio_whole(const struct gwkind_route *r, const struct gw_ask *ask, c
 		json_decref(root);
 		/* Each pricing takes its own figure: seconds a duration, tokens
 		 * a token usage; the other is none. */
-		int tokens = u->input_tokens > 0 || u->output_tokens > 0;
-		if (u->have && (ask->media_priced == GW_AUDIO_BY_SECONDS ? !tokens : u->audio_ms == 0))
+		/* A row by seconds takes a duration alone (a token usage of
+		 * zeros is no length); a row by tokens some tokens. */
+		int seconds = u->audio_ms > 0, tokens = u->input_tokens > 0 || u->output_tokens > 0;
+		if (u->have && (ask->media_priced == GW_AUDIO_BY_SECONDS ? seconds : tokens && !seconds))
 			return 0;
 		memset(u, 0, sizeof(*u));
 	}
