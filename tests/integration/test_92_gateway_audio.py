@@ -215,7 +215,7 @@ def test_a_key_limited_to_some_models_moderates_with_those_alone():
 
 # ---- transcriptions: a multipart/form-data body ----
 
-def form(fields, filename="speech.mp3", data=b"\x00" * 48000):
+def form(fields, filename="speech.mp3", data=b"\xff\xf3" + b"\x00" * 47998):
     """A form as the SDKs write one: (body, Content-Type)."""
     b = "----creditd" + uuid.uuid4().hex
     out = b""
@@ -261,6 +261,20 @@ def test_whisper_is_held_at_its_file_s_lowest_bitrate_and_charged_the_seconds_it
     verify()
 
 
+def test_a_container_carrying_flac_is_held_at_flac_s_floor():
+    """Ogg may carry FLAC, whose floor is far below Ogg's own codecs': the
+    file held at FLAC's (140 bit/s), not Ogg's (a review's finding)."""
+    _price()
+    reset()
+    acct = new_account("gwoggflac")
+    data = b"OggS" + b"\x00" * 24 + b"\x7fFLAC" + b"\x00" * (48000 - 33)
+    r = transcribe(acct, [("model", "whisper-1"), ("response_format", "json")], filename="speech.ogg", data=data)
+    eq(r.status, 200, "%r" % r.body[:200])
+    ms = -(-48000 * 8 * 1000 // 140)	# 48,000 bytes at 140 bit/s, in ms, rounded up
+    eq(held(r), charge(ms * 100000), "held at FLAC's floor")
+    verify()
+
+
 def test_gpt_4o_transcribe_is_held_at_max_input_tokens_and_charged_its_usage():
     _price()
     reset()
@@ -286,6 +300,11 @@ def test_transcription_refusals_forward_nothing():
     openai_error(transcribe(acct, [("model", "whisper-1")], filename="a.aiff"), 400, "invalid_request", "file")
     openai_error(transcribe(acct, [("model", "whisper-1")], filename="noextension"), 400, "invalid_request", "file")
     openai_error(transcribe(acct, [("model", "whisper-1")], filename=None), 400, "invalid_request", "file")
+    # The name's format held to the file's first bytes: a FLAC file named
+    # .mp3 would be held at MP3's floor, a fiftieth of its length.
+    openai_error(transcribe(acct, [("model", "whisper-1")], data=b"fLaC" + b"\x00" * 47996), 400,
+                 "invalid_request", "file")
+    openai_error(transcribe(acct, [("model", "whisper-1")], data=b"\x00" * 48000), 400, "invalid_request", "file")
     openai_error(transcribe(acct, []), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-mini")]), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-mini-transcribe")]), 400, "invalid_request", "model")
