@@ -157,6 +157,12 @@ static json_t *form_object(const struct gwmultipart *mp, struct gwkind_refusal *
 	for (size_t i = 0; o != NULL && i < mp->n; i++) {
 		const struct gwmultipart_part *p = &mp->parts[i];
 		gwmultipart_copy(mp, p->name_offset, p->name_len, name, sizeof(name));
+		if (!p->has_filename && p->data_len > LIMIT_GATEWAY_MULTIPART_TEXT_BYTES) {
+			json_decref(o);
+			gwkind_refuse(rf, name, "the field \"%s\" is longer than %d bytes", name,
+				      LIMIT_GATEWAY_MULTIPART_TEXT_BYTES);
+			return NULL;
+		}
 		json_t *v = p->has_filename ? json_string("")
 			    : json_stringn((const char *)mp->body + p->data_offset, p->data_len);
 		if (v == NULL || form_put(o, name, v) != 0) {

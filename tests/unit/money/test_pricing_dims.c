@@ -130,7 +130,9 @@ static void test_media_units_alone(void)
 	ok(!pricing_prices_tokens(&w), "per second and 0 token prices: no token priced");
 	struct price i = {0, 0, 0, 4096, 0, PRICING_NO_DIMS};
 	pricing_dim_put(&i, PRICE_DIM_INPUT_IMAGE, 10000000);
-	ok(pricing_prices_tokens(&i), "image tokens are tokens: not a media unit");
+	ok(!pricing_prices_tokens(&i), "image tokens and 0 token prices: no text token priced");
+	i.input_micros_per_mtok = 5000000;
+	ok(pricing_prices_tokens(&i), "with a text input price: tokens priced");
 }
 
 int main(void)
