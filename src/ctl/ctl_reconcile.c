@@ -558,11 +558,18 @@ static json_t *row_json(const struct recon_row *w)
 	day_text(w->day, day);
 	for (int f = 0; f < F_MEDIA; f++)
 		json_object_set_new(drift, field_names[f], drift_json(w->provider[f], w->creditd[f], reported(w, f)));
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model,
-			 "provider", side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
-			 "by_settle_reason", reasons_json(w->by_settle_reason), "media", media_json(w),
-			 "expected_micros", w->expected_micros >= 0 ? json_integer(w->expected_micros) : json_null(),
-			 "charged_micros", (json_int_t)w->charged_micros, "within_tolerance", w->within);
+	json_t *media = media_json(w);
+	json_t *row = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model,
+				"provider", side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
+				"by_settle_reason", reasons_json(w->by_settle_reason),
+				"expected_micros", w->expected_micros >= 0 ? json_integer(w->expected_micros) : json_null(),
+				"charged_micros", (json_int_t)w->charged_micros, "within_tolerance", w->within);
+	/* Only a row with media calls or a media report has "media": the
+	 * token routes' rows keep their keys. */
+	if (row != NULL && json_array_size(media) > 0)
+		json_object_set(row, "media", media);
+	json_decref(media);
+	return row;
 }
 
 static int print_json(const struct recon *r, int ok)
