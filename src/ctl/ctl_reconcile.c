@@ -4,8 +4,9 @@
  * so bad input answers 2 before the ledger is asked anything. Provider
  * names are mapped to creditd's models (the same name, an alias, or an
  * OpenAI dated snapshot "-YYYY-MM-DD"); creditd's side is one grouped
- * query by day and model. Money stays integer: expected_micros is the
- * pricing module's cost of the provider's tokens at the price in effect
+ * query by day and model, its media calls by kind beside (sql/066). Money
+ * stays integer: expected_micros is the pricing module's cost of the
+ * provider's tokens (and characters and seconds) at the price in effect
  * that day; only the drift shown in % is a double, for display. */
 #include "ctl_reconcile.h"
 #include "ctl_common.h"

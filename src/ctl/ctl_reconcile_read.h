@@ -1,6 +1,7 @@
 /* ctl_reconcile_read.h: reading the providers' usage reports for
- * creditctl reconcile (docs/reconciliation.md): OpenAI's and Anthropic's admin usage
- * report pages as their APIs return them, or a CSV. Reads files and says
+ * creditctl reconcile (docs/reconciliation.md): OpenAI's (its media
+ * reports too) and Anthropic's admin usage report pages as their APIs
+ * return them, or a CSV. Reads files and says
  * what is wrong on stderr (file, line or field named); never prints a
  * result and never touches the ledger. */
 #ifndef CREDITD_CTL_RECONCILE_READ_H
