@@ -51,9 +51,10 @@
 /* Path segments a route pattern may capture with '*': our deepest route,
  * /v1/accounts/{id}/members/{member}, has two. */
 #define LIMIT_PATH_PARAMS 2
-/* Routes /metrics keeps counters for (the route table has under 20); the
- * counters are a static array, so this bounds it. */
-#define LIMIT_METRICS_ROUTES 64
+/* Routes /metrics keeps counters for (the route table has 62, the
+ * console's among them, and the console's pages want more of the API);
+ * the counters are a static array, so this bounds it. */
+#define LIMIT_METRICS_ROUTES 96
 /* A route's name as it appears in a metrics label: short identifiers. */
 #define LIMIT_METRICS_ROUTE_NAME_BYTES 32
 /* What a route's lines in /metrics number: one per status creditd
@@ -559,6 +560,27 @@ _Static_assert(LIMIT_KEY_UNKNOWN_SECONDS >= LIMIT_KEY_CACHE_SECONDS, "a refusal 
  * per call. The list shows a key's last use to the minute. */
 #define LIMIT_KEY_LAST_USED_SECONDS 60
 _Static_assert(LIMIT_KEY_LAST_USED_SECONDS > LIMIT_KEY_CACHE_SECONDS, "fewer writes than look-ups");
+
+/* The operator's console's sessions (docs/operations.md, "Console"): a
+ * session lasts 12 hours at most from its sign-in (a working day; a
+ * stolen cookie is good for no longer) and ends after 30 minutes without
+ * a call (a browser left open). Its last call is written at most once a
+ * LIMIT_CONSOLE_SEEN_SECONDS (a write a minute, not one per call): the
+ * idle limit is then kept to within a minute. The id and the CSRF token
+ * are 32 random bytes each (RAND_bytes), sent as hex. */
+#define LIMIT_CONSOLE_SESSION_SECONDS (12 * 3600)
+#define LIMIT_CONSOLE_IDLE_SECONDS (30 * 60)
+#define LIMIT_CONSOLE_SEEN_SECONDS 60
+#define LIMIT_CONSOLE_RANDOM_BYTES 32
+/* The longest text a sign-in's "key" is checked as: any wrong text up to
+ * it is the same 401 (keys_wellformed refuses all but a key's length);
+ * more is a 400, as a body field past its bound is. */
+#define LIMIT_CONSOLE_SIGNIN_KEY_BYTES 1024
+/* A Set-Cookie value creditd writes: the name, the id's hex, a Path of
+ * the base path (LIMIT_PATH_BYTES at most) and the flags. */
+#define LIMIT_CONSOLE_COOKIE_BYTES (2 * LIMIT_CONSOLE_RANDOM_BYTES + LIMIT_PATH_BYTES + 128)
+_Static_assert(LIMIT_CONSOLE_SEEN_SECONDS < LIMIT_CONSOLE_IDLE_SECONDS, "the idle clock moves well within its limit");
+_Static_assert(LIMIT_CONSOLE_IDLE_SECONDS < LIMIT_CONSOLE_SESSION_SECONDS, "idle ends a session before its age does");
 /* Live gateway keys (neither revoked nor expired) one account may have
  * (docs/decisions.md, "Gateway keys"): one for each member of a large workspace, and spares. A
  * create counts them under the account's lock, an index range of at most

@@ -32,6 +32,13 @@ struct request {
 	const char *origin;		/* a browser's Origin header, NULL when none */
 	const char *if_none_match;
 	const char *remote_addr;	/* the client's address (REMOTE_ADDR) as text, NULL when none */
+	/* The console's (docs/api.md, "Console sessions"); NULL when absent. */
+	const char *cookie;		/* Cookie */
+	const char *csrf_token;		/* X-CSRF-Token */
+	const char *sec_fetch_site;	/* Sec-Fetch-Site */
+	const char *host;		/* Host (nginx's fastcgi_params: without its port) */
+	const char *server_port;	/* SERVER_PORT: the port the web server took the request on */
+	int https;			/* the web server said HTTPS (the FastCGI param HTTPS "on") */
 	/* The gateway's headers (docs/gateway.md, "Who pays"); NULL when absent. */
 	const char *gw_account;		/* Creditd-Account */
 	const char *gw_member;		/* Creditd-Member */
@@ -69,6 +76,10 @@ struct response {
 	 * preflight: also the methods and headers a browser may use. */
 	const char *allow_origin;
 	int preflight;
+	/* The console's answers (api_console*.c): its security headers
+	 * (API_CONSOLE_HEADERS), and a Set-Cookie when not "". */
+	int console;
+	char set_cookie[LIMIT_CONSOLE_COOKIE_BYTES];
 	/* A 405's Allow header (the path's methods), "" otherwise; filled
 	 * by the router. */
 	char allow[LIMIT_ALLOW_BYTES];
@@ -87,7 +98,19 @@ struct api_ctx {
 	/* The stored form of a bound key's Idempotency-Key (api_call_of);
 	 * lives until the next request. */
 	char idem_key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
+	/* 1 while a {base}/console/api/v1/ call runs: the router
+	 * authenticates it by its session (api_console_session.c), never by
+	 * Authorization. */
+	int console;
 };
+
+/* What every console answer carries (docs/api.md, "Console sessions";
+ * written by the worker when rs->console is set): a policy that runs no
+ * inline script and lets no page frame the console. */
+#define API_CONSOLE_HEADERS                                                                                      \
+	"Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
+	"connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'\r\n"     \
+	"X-Frame-Options: DENY\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
 
 /* A handler gets the decoded path segments matched by '*' in its route. */
 #define API_PARAMS_MAX 2
@@ -161,6 +184,16 @@ api_handler api_gwkey_create, api_gwkey_list, api_gwkey_revoke;
 api_handler api_promo_create, api_redeem, api_referral_code;
 api_handler api_plan_put, api_plans;
 api_handler api_events;
+/* The operator's console (docs/api.md, "Console sessions"): its page
+ * and assets (api_console.c), sign-in, its session and sign-out
+ * (api_console_session.c). */
+api_handler api_console_page;
+api_handler api_console_session_create, api_console_session_get, api_console_session_delete;
+/* A {base}/console/api/v1/ call (ctx->console set): the session of its
+ * cookie into ctx->key (its key's scopes, narrowed to admin and read),
+ * and, for a write, its X-CSRF-Token and its Origin / Sec-Fetch-Site
+ * checked. 0, or -1 with rs answered (401, 403, 500) and nothing done. */
+int api_console_authorize(struct api_ctx *ctx, const struct request *rq, struct response *rs);
 api_handler api_browser_token, api_me, api_me_transactions, api_me_usage, api_me_topup, api_me_preflight, api_widget_js;
 /* A journal page of account (GET .../transactions and /v1/me/transactions);
  * member: NULL for every row, else that member's usage rows only. */

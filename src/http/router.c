@@ -23,6 +23,11 @@
  * it names (and the member, when it names one); those routes answer CORS
  * for [widget] origins.
  *
+ * The operator's console's calls, {base}/console/api/v1/PATH, are the
+ * routes of /v1/PATH, authenticated by the console's session cookie
+ * (api_console_session.c) as the session's key, never by Authorization;
+ * /v1 itself never reads a cookie (docs/api.md, "Console sessions").
+ *
  * HTTP's own conventions are kept here, not left to the web server in
  * front: every GET route answers HEAD too (its handler runs; the worker
  * writes the headers and drops the body), and a path whose routes take
@@ -49,6 +54,7 @@
 #define ROUTE_STRIPE (-1)	/* the Stripe signature, checked by the handler */
 #define ROUTE_BROWSER (-2)	/* a browser token; CORS for the widget's origins */
 #define ROUTE_PREFLIGHT (-3)	/* no key; CORS for the widget's origins */
+#define ROUTE_CONSOLE (-4)	/* the console's session cookie, checked by the handler */
 /* The gateway's routes (docs/gateway.md, "Routes"): a guard key, or an end user's
  * gateway key, which opens these routes only (keys_allows). */
 #define ROUTE_GATEWAY (KEY_SCOPE_GUARD | KEY_SCOPE_GATEWAY)
@@ -113,6 +119,15 @@ static const struct route routes[] = {
 	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage", FOREIGN_LOOKUP},
 	{"GET", "/v1/holds/*", ROUTE_HOLD, api_hold_get, "hold_get", FOREIGN_LOOKUP},
 	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
+	/* The operator's console (docs/api.md, "Console sessions"): its page,
+	 * its sign-in (a key in the body) and its session. Its calls,
+	 * /console/api/v1/..., are the /v1 routes below (console_path). */
+	{"GET", "/console/", 0, api_console_page, "console_page", FOREIGN_LOOKUP},
+	{"GET", "/console/console.js", 0, api_console_page, "console_js", FOREIGN_LOOKUP},
+	{"GET", "/console/console.css", 0, api_console_page, "console_css", FOREIGN_LOOKUP},
+	{"POST", "/console/session", 0, api_console_session_create, "console_signin", FOREIGN_LOOKUP},
+	{"GET", "/console/session", ROUTE_CONSOLE, api_console_session_get, "console_session", FOREIGN_LOOKUP},
+	{"DELETE", "/console/session", ROUTE_CONSOLE, api_console_session_delete, "console_signout", FOREIGN_LOOKUP},
 	/* The gateway (docs/gateway.md): answers in the provider's shape. */
 	{"POST", "/openai/v1/chat/completions", ROUTE_GATEWAY, api_gw_call, "gw_openai_chat", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/responses", ROUTE_GATEWAY, api_gw_call, "gw_openai_responses", FOREIGN_LOOKUP},
@@ -168,6 +183,8 @@ static const char *scope_doc(int scope)
 		return "browser token";
 	case ROUTE_STRIPE:
 		return "Stripe signature";
+	case ROUTE_CONSOLE:
+		return "console session";
 	case ROUTE_GATEWAY:
 		return "guard or gateway key";
 	case ROUTE_HOLD:
@@ -325,13 +342,10 @@ static int browser_route(struct api_ctx *ctx, const struct request *rq, struct r
 	return -1;
 }
 
-static int authorize_route(struct api_ctx *ctx, const struct request *rq, const struct route *r,
-			   struct response *rs)
+/* The request's key into ctx->key, from Authorization: 0; else -1 with
+ * rs answered (401, 429, 500). */
+static int key_of(struct api_ctx *ctx, const struct request *rq, struct response *rs)
 {
-	if (r->scope == ROUTE_BROWSER)
-		return browser_route(ctx, rq, rs);
-	if (r->scope <= 0)
-		return 0;
 	int64_t retry_after = 0;
 	enum cd_err rc = authenticate(ctx, rq, &ctx->key, &retry_after);
 	if (rc == CD_E_RATE_LIMITED) {
@@ -351,6 +365,24 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 		api_fail(rs, rc, "key lookup");
 		return -1;
 	}
+	return 0;
+}
+
+/* A console call (ctx->console) reaches the routes a key opens, by its
+ * session (api_console_authorize); every other call by its key. */
+static int authorize_route(struct api_ctx *ctx, const struct request *rq, const struct route *r,
+			   struct response *rs)
+{
+	if (ctx->console && r->scope <= 0) {
+		api_error(rs, CD_E_NOT_FOUND, NULL, "no console route for %s %s", rq->method, rq->path);
+		return -1;
+	}
+	if (r->scope == ROUTE_BROWSER)
+		return browser_route(ctx, rq, rs);
+	if (r->scope <= 0)
+		return 0;
+	if ((ctx->console ? api_console_authorize(ctx, rq, rs) : key_of(ctx, rq, rs)) != 0)
+		return -1;
 	if (!keys_allows(ctx->key.scopes, r->scope)) {
 		if (r->scope == ROUTE_GATEWAY)
 			api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the 'guard' or 'gateway' scope");
@@ -453,8 +485,28 @@ static void provider_shape(struct response *rs, const struct gwkind *p)
 
 static void dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route);
 
+/* {base}/console/api/v1/PATH is the operation /v1/PATH, authenticated by
+ * the console's session instead of Authorization (docs/api.md, "Console
+ * sessions"): the same route table, the same handlers and answers. The
+ * request is the same but for its path. */
+static void console_path(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
+{
+	static const char prefix[] = "/console/api";
+	struct request crq = *rq;
+	crq.path = rq->path + sizeof(prefix) - 1;
+	ctx->console = 1;
+	rs->console = 1;
+	dispatch(ctx, &crq, rs, route);
+	ctx->console = 0;
+}
+
 void router_dispatch(struct api_ctx *ctx, const struct request *rq, struct response *rs, const char **route)
 {
+	ctx->console = 0;
+	if (strncmp(rq->path, "/console/api/v1/", 16) == 0) {
+		console_path(ctx, rq, rs, route);
+		return;
+	}
 	/* A path with a body limit of its own (gwbody.h) answers a body over
 	 * it 413, whether or not its route is served yet; elsewhere a path
 	 * is looked up first (an unknown one is 404 whatever its body). */

@@ -368,6 +368,10 @@ static void write_headers(FCGX_Request *req, const struct request *rq, const str
 		FCGX_FPrintF(req->out, "Allow: %s\r\n", rs->allow);
 	if (rs->status == 401)
 		write_challenge(req, rq);
+	if (rs->console)
+		FCGX_PutS(API_CONSOLE_HEADERS, req->out);
+	if (rs->set_cookie[0] != '\0')
+		FCGX_FPrintF(req->out, "Set-Cookie: %s\r\n", rs->set_cookie);
 	if (rs->allow_origin != NULL) {
 		/* CORS for the widget's origins: never with credentials (a token
 		 * travels in Authorization, no cookie is involved). */
@@ -477,6 +481,12 @@ static void request_headers(FCGX_Request *req, struct request *rq, int gateway, 
 	rq->origin = param(req, "HTTP_ORIGIN");
 	rq->if_none_match = param(req, "HTTP_IF_NONE_MATCH");
 	rq->remote_addr = param(req, "REMOTE_ADDR");
+	rq->cookie = param(req, "HTTP_COOKIE");
+	rq->csrf_token = param(req, "HTTP_X_CSRF_TOKEN");
+	rq->sec_fetch_site = param(req, "HTTP_SEC_FETCH_SITE");
+	rq->host = param(req, "HTTP_HOST");
+	rq->server_port = param(req, "SERVER_PORT");
+	rq->https = param(req, "HTTPS") != NULL && strcmp(param(req, "HTTPS"), "off") != 0;
 	if (!gateway)
 		return;
 	const char *x_api_key = param(req, "HTTP_X_API_KEY");

@@ -662,7 +662,7 @@ enum cd_err ledger_sweep(struct store *db, int max, int *swept);
 /* The tables the sweep purges, for /metrics: ledger_purged_rows(i, &name)
  * for i below LEDGER_PURGE_TABLES is the rows purged from table `name` (a
  * static string) since the process started. Any thread, no round trip. */
-#define LEDGER_PURGE_TABLES 5
+#define LEDGER_PURGE_TABLES 6
 unsigned long long ledger_purged_rows(int i, const char **table);
 
 /* ---- Stripe ---- */

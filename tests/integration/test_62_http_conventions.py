@@ -77,10 +77,19 @@ def browser_token(acct):
     return r.json["token"]
 
 
-def credential(scope, tok):
+def console_cookie():
+    """A console session's cookie (docs/api.md, "Console sessions"), signed in with the read key."""
+    r = api("POST", "/console/session", {"key": ENV["CREDITD_READ_KEY"]}, auth=None)
+    eq(r.status, 204, "console sign-in %r" % r)
+    return r.headers["set-cookie"].split(";", 1)[0]
+
+
+def credential(scope, tok, cookie=None):
     """(auth for lib.api, extra headers) that open a route of this scope."""
     if scope == "ROUTE_BROWSER":
         return None, {"Authorization": "Bearer " + tok}
+    if scope == "ROUTE_CONSOLE":
+        return None, {"Cookie": cookie}
     return {"0": None, "KEY_SCOPE_READ": "read", "KEY_SCOPE_APP": "app", "KEY_SCOPE_GUARD": "guard",
             "KEY_SCOPE_ADMIN": "admin", "ROUTE_HOLD": "read"}.get(scope, "admin"), {}
 
@@ -128,13 +137,14 @@ def same_headers(where, g, h, path):
 def test_head_on_every_get_route_is_get_without_a_body():
     acct = new_account("head")
     tok = browser_token(acct)
+    cookie = console_cookie()
     _paths, routes = table()
     gets = [(p, s) for m, p, s, _n in routes if m == "GET"]
     check(len(gets) >= 8, "GET routes in routes[]: %s" % gets)
     for label, base in bases():
         for pattern, scope in gets:
             path = concrete(pattern, acct)
-            auth, headers = credential(scope, tok)
+            auth, headers = credential(scope, tok, cookie)
             where = "HEAD %s via %s" % (path, label)
             g = api("GET", path, auth=auth, headers=headers, base=base)
             h = api("HEAD", path, auth=auth, headers=headers, base=base)

@@ -32,6 +32,7 @@ SECURITY = {
     "ROUTE_HOLD": [{"apiKey": ["guard"]}, {"apiKey": ["read"]}, {"apiKey": ["app"]}, {"apiKey": ["gateway"]}],
     "ROUTE_PREFLIGHT": [],
     "ROUTE_STRIPE": [{"stripeSignature": []}],
+    "ROUTE_CONSOLE": [{"consoleSession": []}],
 }
 # Answers of the router itself, for a path no operation takes.
 ROUTER_ANSWERS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}

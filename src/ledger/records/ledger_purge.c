@@ -4,7 +4,8 @@
  * idempotency_ttl_hours, receipts kept for a top-up past
  * LIMIT_RECEIPT_WAIT_DAYS, Stripe event ids past [retention]
  * stripe_events_days, and finished holds (settled, released: docs/decisions.md)
- * past [retention] holds_days. It must never delete a journal or usage
+ * past [retention] holds_days, and the console's sessions idle past
+ * LIMIT_CONSOLE_IDLE_SECONDS. It must never delete a journal or usage
  * row, a pending, expired or captured hold: the journal and the usage are
  * the ledger itself (creditctl export is their archive), a pending hold
  * still reserves, an expired one may still be settled late (docs/decisions.md, "Expired holds":
@@ -52,11 +53,12 @@ static const char SQL_HOLDS[] =
 	"FROM usage_records u WHERE u.hold_id = holds.id AND (u.cost_micros > holds.amount_micros "
 	"OR u.created_at >= holds.expires_at)) ORDER BY expires_at" PURGE_LIMIT(LIMIT_PURGE_BATCH);
 
-enum { PURGE_IDEMPOTENCY, PURGE_RECEIPTS, PURGE_STRIPE_EVENTS, PURGE_HOLDS, PURGE_GW_RESPONSES };
+enum { PURGE_IDEMPOTENCY, PURGE_RECEIPTS, PURGE_STRIPE_EVENTS, PURGE_HOLDS, PURGE_GW_RESPONSES, PURGE_CONSOLE };
 
 /* The tables as logged and in /metrics, by the enum above. */
 static const char *const table_names[LEDGER_PURGE_TABLES] = {"idempotency_keys", "receipts_waiting",
-							     "stripe_events", "holds", "gateway_responses"};
+							     "stripe_events", "holds", "gateway_responses",
+							     "console_sessions"};
 
 /* Each DELETE the sweep runs, batch after batch: the table it purges,
  * its text (? the cutoff, after the hold's state when there is one). */
@@ -78,6 +80,11 @@ static const struct purge_stmt {
 	 * under the name their table had (sql/045), as before. */
 	{PURGE_GW_RESPONSES, "DELETE FROM gateway_objects WHERE kind = 'response' AND created_at < ? ORDER BY created_at"
 			     PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
+	/* The console's sessions idle past their limit (sql/064): they open
+	 * nothing any more. One used past its 12 hours stops being seen and
+	 * goes LIMIT_CONSOLE_IDLE_SECONDS after its last call. */
+	{PURGE_CONSOLE, "DELETE FROM console_sessions WHERE last_seen_at < ? ORDER BY last_seen_at"
+			PURGE_LIMIT(LIMIT_PURGE_BATCH), NULL},
 };
 #define PURGE_STMTS (sizeof(stmts) / sizeof(stmts[0]))
 
@@ -99,6 +106,8 @@ static int64_t purge_cutoff(const struct store *db, int i)
 		return days > 0 ? db->now - days * TIMEFMT_SECONDS_PER_DAY : -1;
 	case PURGE_GW_RESPONSES:
 		return db->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY;
+	case PURGE_CONSOLE:
+		return db->now - LIMIT_CONSOLE_IDLE_SECONDS;
 	default:
 		return c->retention_holds_seconds > 0 ? db->now - c->retention_holds_seconds : -1;
 	}
