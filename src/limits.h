@@ -51,9 +51,9 @@
 /* Path segments a route pattern may capture with '*': our deepest route,
  * /v1/accounts/{id}/members/{member}, has two. */
 #define LIMIT_PATH_PARAMS 2
-/* Routes /metrics keeps counters for (the route table has 62, the
- * console's among them, and the console's pages want more of the API);
- * the counters are a static array, so this bounds it. */
+/* Routes /metrics keeps counters for (the route table has about 80, the
+ * console's and the operator's reads among them); the counters are a
+ * static array, so this bounds it. */
 #define LIMIT_METRICS_ROUTES 96
 /* A route's name as it appears in a metrics label: short identifiers. */
 #define LIMIT_METRICS_ROUTE_NAME_BYTES 32
@@ -249,6 +249,23 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 /* Journal pages. */
 #define LIMIT_PAGE_DEFAULT 50
 #define LIMIT_PAGE_MAX 200
+/* A page of GET /v1/accounts?q= (docs/api.md, "The operator's reads"):
+ * a screen of rows for a person to look at, and each of the search's two
+ * index ranges reads at most a page and one. */
+#define LIMIT_ACCOUNT_SEARCH_PAGE_MAX 100
+#define LIMIT_ACCOUNT_SEARCH_PAGE_DEFAULT 25
+/* The accounts GET /v1/overview lists by the month's spend: a glance,
+ * not a report (the usage report and export are those). */
+#define LIMIT_OVERVIEW_TOP_ACCOUNTS 10
+/* GET /v1/reconcile (docs/api.md, "Reconciliation, creditd's side"): a
+ * month of days, and at most as many day × model rows as a page can show
+ * and a request can build in memory (about 1 KiB of JSON each); a wider
+ * range is refused, not cut (creditctl reconcile takes a year). */
+#define LIMIT_RECONCILE_API_DAYS 31
+#define LIMIT_RECONCILE_API_ROWS 2000
+/* The expired holds it lists: the first ones, and whether there are more
+ * (creditctl reconcile lists them all). */
+#define LIMIT_RECONCILE_API_HOLDS 100
 /* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
 /* Token counts of one call (input, cached input, cache-write input, output, a

@@ -144,6 +144,22 @@ void metrics_gateway_try(size_t provider, enum metrics_try outcome)
 		atomic_fetch_add_explicit(&gw_tries[provider][outcome], 1, memory_order_relaxed);
 }
 
+int metrics_gateway_provider_tries(size_t index, const char **name, unsigned long long tries[METRICS_TRY_OUTCOMES])
+{
+	_Static_assert(METRICS_TRY_OUTCOMES == GW_OUTCOMES, "one count per outcome");
+	if (index >= gw_nproviders)
+		return 0;
+	*name = gw_providers[index];
+	for (int o = 0; o < GW_OUTCOMES; o++)
+		tries[o] = atomic_load_explicit(&gw_tries[index][o], memory_order_relaxed);
+	return 1;
+}
+
+const char *metrics_try_name(int o)
+{
+	return o >= 0 && o < GW_OUTCOMES ? gw_outcomes[o] : "?";
+}
+
 static size_t route_index(const char *name)
 {
 	for (size_t i = 0; name != NULL && i < route_count; i++)

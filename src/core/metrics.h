@@ -46,6 +46,14 @@ int metrics_gateway_provider(size_t index, const char *name);
 enum metrics_try { METRICS_TRY_OK, METRICS_TRY_CLIENT_ERROR, METRICS_TRY_RATE_LIMITED, METRICS_TRY_SERVER_ERROR,
 		   METRICS_TRY_UNREACHABLE, METRICS_TRY_TIMEOUT };
 void metrics_gateway_try(size_t provider, enum metrics_try outcome);
+/* The tries of the provider at index since start into tries (one count
+ * per enum metrics_try, in its order) and its name into *name (lives as
+ * long as the process): 1, or 0 past the last provider registered. GET
+ * /v1/health shows them (docs/api.md). */
+#define METRICS_TRY_OUTCOMES (METRICS_TRY_TIMEOUT + 1)
+int metrics_gateway_provider_tries(size_t index, const char **name, unsigned long long tries[METRICS_TRY_OUTCOMES]);
+/* The name of outcome o (enum metrics_try) as /metrics labels it. */
+const char *metrics_try_name(int o);
 /* A gateway call's usage beyond what was asked (gwmoney.h), charged. */
 void metrics_gateway_over_hold(void);
 /* A gateway call ended unresolved (docs/gateway.md); the unresolved holds

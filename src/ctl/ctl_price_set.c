@@ -2,11 +2,9 @@
  * (docs/creditctl.md): one model's price, its fields named as GET
  * /v1/models names them; with --provider, that provider's own price for
  * the model (docs/gateway.md, "Which price a call is charged"), a
- * provider of the config's gateway, for a model with a general price. A
- * row already priced keeps every field not named (a provider's new row
- * starts from the general one); a new model needs its input, output and
- * max_output_tokens. Checked as a price list's row is
- * (pricing_parse_row, pricing_dim_valid) before anything is written; the
+ * provider of the config's gateway, for a model with a general price.
+ * The row is the ledger's ledger_price_set_row, as PUT /v1/models/{name}
+ * builds it (what is kept, what a new model needs, the checks); the
  * write is the import's (a changed price enters the model's history). */
 #include "ctl_prices.h"
 #include "ctl_common.h"
@@ -14,23 +12,12 @@
 #include "gwconfig.h"
 #include "jsonio.h"
 #include "ledger.h"
+#include "ledger_price_set.h"
 #include "pricing.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The five fields every model has, by name, in the CSV row's order. */
-static const char *const token_fields[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
-					   "output_micros_per_mtok", "max_output_tokens", "cache_write_micros_per_mtok"};
-enum { TOKEN_FIELDS = 5 };
-
-/* What the command line sets: each token field's value (-1: not named),
- * each dimension's (-1: not named, -2: "none", not priced). */
-struct wanted {
-	int64_t tokens[TOKEN_FIELDS];
-	int64_t dims[PRICE_DIM_COUNT];
-};
 
 /* name, or name with its unit left off ("input" for
  * input_micros_per_mtok, "web_search" for web_search_micros_per_call),
@@ -58,7 +45,7 @@ static int names(const char *name, size_t len, const char *field)
 }
 
 /* One FIELD=VALUE (or --FIELD VALUE: *used 2) into w. 0, or -1 said. */
-static int parse_one(int argc, char **argv, int i, struct wanted *w, int *used)
+static int parse_one(int argc, char **argv, int i, struct ledger_price_wanted *w, int *used)
 {
 	const char *arg = argv[i], *eq = strchr(arg, '='), *value = eq != NULL ? eq + 1 : NULL;
 	size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
@@ -74,10 +61,11 @@ static int parse_one(int argc, char **argv, int i, struct wanted *w, int *used)
 			" (a dimension also none)");
 		return -1;
 	}
-	for (int f = 0; f < TOKEN_FIELDS; f++)
-		if (names(arg, len, token_fields[f])) {
+	for (int f = 0; f < LEDGER_PRICE_TOKEN_FIELDS; f++)
+		if (names(arg, len, ledger_price_set_field(f))) {
 			if (none || v < 0) {
-				fprintf(stderr, "creditctl: price set: %s must be a non-negative integer\n", token_fields[f]);
+				fprintf(stderr, "creditctl: price set: %s must be a non-negative integer\n",
+					ledger_price_set_field(f));
 				return -1;
 			}
 			w->tokens[f] = v;
@@ -98,56 +86,14 @@ static int parse_one(int argc, char **argv, int i, struct wanted *w, int *used)
 	return -1;
 }
 
-/* The model's new row (provider's: "" the general one): its price now
- * (a provider's new row: the general price) with w's fields, checked as
- * a price list's row. 0, or -1 said. */
-static int new_row(const char *model, const char *provider, const struct wanted *w, struct price_row *row)
+/* The model's new row (ledger_price_set_row): 0, or -1 said. */
+static int new_row(const char *model, const char *provider, const struct ledger_price_wanted *w, struct price_row *row)
 {
-	struct price was;
-	int64_t margin, v[TOKEN_FIELDS];
 	char err[256];
-	int own;
-	memset(&was, 0, sizeof(was));
-	int priced = ledger_price_model_at(model, provider, &was, &margin, &own);
-	if (provider[0] != '\0' && !priced) {
-		fprintf(stderr, "creditctl: price set: %s has no general price: set it first (without --provider)\n", model);
-		return -1;
-	}
-	int any = 0;
-	const int64_t now[TOKEN_FIELDS] = {was.input_micros_per_mtok, was.cached_input_micros_per_mtok,
-					   was.output_micros_per_mtok, was.max_output_tokens, was.cache_write_micros_per_mtok};
-	for (int f = 0; f < TOKEN_FIELDS; f++)
-		any |= w->tokens[f] >= 0;
-	/* A media row stays one unless its tokens are priced whole: then it
-	 * is a row with token prices (docs/decisions.md, "A media row prices
-	 * no token"). */
-	int media = priced && !pricing_prices_tokens(&was) && !any;
-	for (int f = 0; f < TOKEN_FIELDS; f++) {
-		v[f] = w->tokens[f] >= 0 ? w->tokens[f] : media ? now[f] : priced && pricing_prices_tokens(&was) ? now[f] : -1;
-		if (v[f] < 0 && f != 1 && f != 4) {
-			fprintf(stderr, "creditctl: price set: %s is not priced yet: give its %s\n", model, token_fields[f]);
-			return -1;
-		}
-	}
-	/* A new model's cached and cache-write input: its input price. */
-	v[1] = v[1] >= 0 ? v[1] : v[0];
-	v[4] = v[4] >= 0 ? v[4] : v[0];
-	int bad = media ? pricing_media_row(model, row, err, sizeof(err)) : pricing_model_row(model, v, row, err, sizeof(err));
-	if (bad != 0) {
-		fprintf(stderr, "creditctl: price set: %s\n", err);
-		return -1;
-	}
-	if (media)
-		row->price = was;	/* its prompt's text prices kept, if any */
-	else if (priced)
-		row->price.dims = was.dims;
-	row->price.dims.no_tokens = media;
-	row->price.dims.text_input &= media;
-	snprintf(row->provider, sizeof(row->provider), "%s", provider);
-	for (int d = 0; d < PRICE_DIM_COUNT; d++)
-		if (w->dims[d] != -1)
-			pricing_dim_put(&row->price, d, w->dims[d] == -2 ? -1 : w->dims[d]);
-	return 0;
+	if (ledger_price_set_row(model, provider, w, row, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "creditctl: price set: %s\n", err);
+	return -1;
 }
 
 /* Prints model's entry of the price list (as GET /v1/models lists it;
@@ -212,13 +158,10 @@ static const char *provider_take(int *argc, char **argv, int from)
 
 int ctl_price_set(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
-	struct wanted w;
+	struct ledger_price_wanted w;
 	struct price_row row;
 	const char *provider = provider_take(&argc, argv, 3);	/* before MODEL or after it */
-	for (int f = 0; f < TOKEN_FIELDS; f++)
-		w.tokens[f] = -1;
-	for (int d = 0; d < PRICE_DIM_COUNT; d++)
-		w.dims[d] = -1;
+	ledger_price_set_init(&w);
 	if (argc < 5) {
 		fprintf(stderr, "usage: creditctl price set MODEL [--provider NAME] FIELD=VALUE... (a field as GET "
 				"/v1/models names it; a dimension =none is no longer priced)\n");

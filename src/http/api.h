@@ -194,6 +194,15 @@ api_handler api_console_session_create, api_console_session_get, api_console_ses
  * and, for a write, its X-CSRF-Token and its Origin / Sec-Fetch-Site
  * checked. 0, or -1 with rs answered (401, 403, 500) and nothing done. */
 int api_console_authorize(struct api_ctx *ctx, const struct request *rq, struct response *rs);
+/* The operator's reads and keys (api_operator.c, api_keys.c; docs/api.md,
+ * "The operator's reads"). */
+api_handler api_account_search, api_health, api_overview, api_keys_list, api_key_create, api_key_revoke;
+/* A model's prices (api_prices.c; docs/api.md, "Prices"). */
+api_handler api_price_history, api_price_put;
+/* Deliveries (api_mails.c; docs/api.md, "Deliveries"). */
+api_handler api_mails, api_mail_retry;
+/* creditd's side of a reconciliation (api_reconcile.c). */
+api_handler api_reconcile;
 api_handler api_browser_token, api_me, api_me_transactions, api_me_usage, api_me_topup, api_me_preflight, api_widget_js;
 /* A journal page of account (GET .../transactions and /v1/me/transactions);
  * member: NULL for every row, else that member's usage rows only. */

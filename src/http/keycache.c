@@ -2,7 +2,20 @@
  * or looks anything up: the router asks the database on a miss and tells
  * the cache what it said. */
 #include "keycache.h"
+#include <stdatomic.h>
 #include <string.h>
+
+static atomic_uint epoch;
+
+unsigned int keycache_epoch(void)
+{
+	return atomic_load_explicit(&epoch, memory_order_acquire);
+}
+
+void keycache_revoked(void)
+{
+	atomic_fetch_add_explicit(&epoch, 1, memory_order_release);
+}
 
 int keycache_find(const struct keycache *c, const char *key, int64_t now, struct key_grant *grant)
 {

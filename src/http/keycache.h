@@ -55,6 +55,12 @@ void keycache_trust(struct keycache_trusted *c, const char *key, int64_t now);
 /* 1 with *grant filled when a well-formed key is known at time now and
  * has not expired by then (struct key_grant's expires_at): a key that
  * expires is refused from that second, cached or not. */
+/* The one process-wide state here: an epoch that keycache_revoked moves
+ * (a key revoked through the API); a thread whose last seen epoch
+ * differs empties its struct keycache before its next look-up (the
+ * router does). Safe from any thread. */
+unsigned int keycache_epoch(void);
+void keycache_revoked(void);
 int keycache_find(const struct keycache *c, const char *key, int64_t now, struct key_grant *grant);
 /* Remembers what the database granted key at time now (copies both). */
 void keycache_remember(struct keycache *c, const char *key, const struct key_grant *grant, int64_t now);

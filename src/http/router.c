@@ -61,6 +61,10 @@
 /* GET /v1/holds/{hold_id} (docs/api.md): the guard that made it, a reader,
  * the app, or an end user's gateway key for its own calls. */
 #define ROUTE_HOLD (KEY_SCOPE_GUARD | KEY_SCOPE_READ | KEY_SCOPE_APP | KEY_SCOPE_GATEWAY)
+/* The operator's reads (docs/api.md, "The operator's reads"): a read or an
+ * admin key, not an app key (an app reads its own users' accounts, not
+ * the operator's keys and sums), and not a key bound to an account. */
+#define ROUTE_OPERATOR (KEY_SCOPE_READ | KEY_SCOPE_ADMIN)
 
 /* How a route answers a bound key naming another account in its path:
  * as the route answers an account that does not exist. */
@@ -82,7 +86,15 @@ static const struct route routes[] = {
 	{"GET", "/healthz", 0, api_healthz, "healthz", FOREIGN_LOOKUP},
 	{"GET", "/metrics", 0, api_metrics, "metrics", FOREIGN_LOOKUP},
 	{"GET", "/v1/models", KEY_SCOPE_READ, api_models, "models", FOREIGN_LOOKUP},
+	{"PUT", "/v1/models/*", KEY_SCOPE_ADMIN, api_price_put, "price_put", FOREIGN_LOOKUP},
+	{"GET", "/v1/models/*/history", ROUTE_OPERATOR, api_price_history, "price_history", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts", KEY_SCOPE_ADMIN, api_account_create, "account_create", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts", ROUTE_OPERATOR, api_account_search, "account_search", FOREIGN_LOOKUP},
+	{"GET", "/v1/health", ROUTE_OPERATOR, api_health, "health", FOREIGN_LOOKUP},
+	{"GET", "/v1/overview", ROUTE_OPERATOR, api_overview, "overview", FOREIGN_LOOKUP},
+	{"GET", "/v1/keys", ROUTE_OPERATOR, api_keys_list, "keys", FOREIGN_LOOKUP},
+	{"POST", "/v1/keys", KEY_SCOPE_ADMIN, api_key_create, "key_create", FOREIGN_LOOKUP},
+	{"DELETE", "/v1/keys/*", KEY_SCOPE_ADMIN, api_key_revoke, "key_revoke", FOREIGN_LOOKUP},
 	{"GET", "/v1/accounts/*", KEY_SCOPE_READ, api_account_get, "account_get", FOREIGN_LOOKUP},
 	{"PATCH", "/v1/accounts/*", KEY_SCOPE_ADMIN, api_account_patch, "account_patch", FOREIGN_REFUSAL},
 	{"GET", "/v1/accounts/*/transactions", KEY_SCOPE_READ, api_transactions, "transactions", FOREIGN_LOOKUP},
@@ -113,6 +125,9 @@ static const struct route routes[] = {
 	{"GET", "/v1/plans", KEY_SCOPE_READ, api_plans, "plans", FOREIGN_LOOKUP},
 	{"PUT", "/v1/plans/*", KEY_SCOPE_ADMIN, api_plan_put, "plan_put", FOREIGN_LOOKUP},
 	{"GET", "/v1/events", KEY_SCOPE_ADMIN, api_events, "events", FOREIGN_LOOKUP},
+	{"GET", "/v1/reconcile", ROUTE_OPERATOR, api_reconcile, "reconcile", FOREIGN_LOOKUP},
+	{"GET", "/v1/mails", ROUTE_OPERATOR, api_mails, "mails", FOREIGN_LOOKUP},
+	{"POST", "/v1/mails/*/retry", KEY_SCOPE_ADMIN, api_mail_retry, "mail_retry", FOREIGN_LOOKUP},
 	{"POST", "/v1/guard/authorize", KEY_SCOPE_GUARD, api_authorize, "authorize", FOREIGN_LOOKUP},
 	{"POST", "/v1/guard/settle", KEY_SCOPE_GUARD, api_settle, "settle", FOREIGN_LOOKUP},
 	{"POST", "/v1/guard/release", KEY_SCOPE_GUARD, api_release, "release", FOREIGN_LOOKUP},
@@ -189,6 +204,8 @@ static const char *scope_doc(int scope)
 		return "guard or gateway key";
 	case ROUTE_HOLD:
 		return "guard, read, app or gateway key";
+	case ROUTE_OPERATOR:
+		return "read or admin";
 	default:
 		return "?";
 	}
@@ -259,6 +276,11 @@ static int has_body(const struct request *rq)
  * whole process, so a repeated bogus key is answered from memory
  * whichever thread takes it. */
 static __thread struct keycache known_keys;
+/* keycache_epoch() as this thread last saw it: when a key is revoked
+ * through the API it moves, and the thread forgets its known keys, so the
+ * revoked key is refused at once by this process (creditctl's revoke:
+ * within LIMIT_KEY_CACHE_SECONDS). */
+static __thread unsigned int keys_epoch_seen;
 static struct keycache_refused refused_keys;
 static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct keycache_trusted trusted_keys;
@@ -300,6 +322,11 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, s
 	const char *key = keys_bearer(rq->authorization);
 	unsigned char hash[KEYS_HASH_LEN];
 	int64_t now = timefmt_now(), limit = ctx->cfg->auth_failures_per_minute;
+	unsigned int epoch = keycache_epoch();
+	if (epoch != keys_epoch_seen) {
+		memset(&known_keys, 0, sizeof(known_keys));
+		keys_epoch_seen = epoch;
+	}
 	if (key != NULL && keys_wellformed(key) && keycache_find(&known_keys, key, now, grant))
 		return CD_OK;
 	*retry_after_seconds = authlimit_wait(rq->remote_addr, limit, now);
@@ -389,8 +416,15 @@ static int authorize_route(struct api_ctx *ctx, const struct request *rq, const 
 		else if (ctx->key.scopes == KEY_SCOPE_GATEWAY)
 			api_error(rs, CD_E_FORBIDDEN, NULL, "a gateway key reaches the gateway's routes only (/openai/, "
 				  "/anthropic/), not %s", r->pattern);
+		else if (r->scope == ROUTE_OPERATOR)
+			api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the 'read' or 'admin' scope");
 		else
 			api_error(rs, CD_E_FORBIDDEN, NULL, "this API key lacks the '%s' scope", keys_scope_name(r->scope));
+		return -1;
+	}
+	if (r->scope == ROUTE_OPERATOR && ctx->key.account_id != 0) {
+		api_error(rs, CD_E_FORBIDDEN, NULL, "a key bound to an account reaches that account's routes only, "
+			  "not %s", r->pattern);
 		return -1;
 	}
 	return 0;

@@ -64,6 +64,7 @@ struct ledger_key_row {
 	int64_t created_at;		/* unix seconds */
 	int64_t revoked_at;		/* unix seconds; -1: not revoked */
 	char account[LEDGER_ID_MAX + 1];	/* the account it is bound to; "": none */
+	char models[LIMIT_KEY_MODELS_BYTES + 1];	/* the models it may call, comma-separated; "": any */
 };
 /* A page of keys: those with an id above after_id, oldest first, at most
  * cap (creditctl asks for LIMIT_LIST_PAGE), copied into the caller's
@@ -510,6 +511,10 @@ json_t *ledger_price_tokens_json(const struct price *p, json_t *into);
 /* Upserts rows (creditctl price import): all or nothing. A model's new
  * or changed price enters its history, effective now. */
 enum cd_err ledger_prices_import(struct store *db, const struct price_row *rows, size_t n);
+/* Waits until the cache holds a list read after the call began (creditd:
+ * the reload thread reloads, asked if none is coming; creditctl, which
+ * has none, reloads itself with ledger_prices_reload). */
+void ledger_prices_sync(void);
 /* One price a model had (creditctl price history). */
 struct ledger_price_change {
 	int64_t seq;			/* its row in price_history: the cursor with effective_at */

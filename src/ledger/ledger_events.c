@@ -2,6 +2,7 @@
  * route's page of them. */
 #include "ledger_alerts.h"
 #include "ledger_config.h"
+#include "ledger_operator.h"
 #include "ledger_events.h"
 #include "money_alert.h"
 #include "store_write.h"
@@ -336,16 +337,21 @@ long long ledger_outbox_pending(void)
 
 /* ---- creditctl ---- */
 
-static enum cd_err list_tx(struct store *db, const char *state, int64_t after, struct ledger_event_row *rows,
-			   int cap, int *n)
+#define SQL_EVENT_ROWS                                                                                        \
+	"SELECT e.id, e.account, e.type, e.state, e.attempts, e.created_at, e.next_attempt_at, e.delivered_at, " \
+	"e.last_error, m.state, m.attempts, m.next_at, m.delivered_at, m.last_error FROM events e "          \
+	"LEFT JOIN event_mails m ON m.event_id = e.id "
+/* either: the push's state or its mail's matches (GET /v1/mails). */
+static enum cd_err list_tx(struct store *db, const char *state, int either, int64_t after,
+			   struct ledger_event_row *rows, int cap, int *n)
 {
-	static const char sql[] = "SELECT e.id, e.account, e.type, e.state, e.attempts, e.created_at, "
-				  "e.next_attempt_at, e.delivered_at, e.last_error, m.state, m.attempts, m.next_at, "
-				  "m.delivered_at, m.last_error FROM events e LEFT JOIN event_mails m ON m.event_id = e.id "
-				  "WHERE e.id > ? AND (? IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?";
+	static const char sql[] = SQL_EVENT_ROWS "WHERE e.id > ? AND (? IS NULL OR e.state = ?) ORDER BY e.id LIMIT ?";
+	static const char sql_either[] = SQL_EVENT_ROWS "WHERE e.id > ? AND (? IS NULL OR e.state = ? OR m.state = ?) "
+					 "ORDER BY e.id LIMIT ?";
 	int e;
 	*n = 0;	/* a retried transaction starts the page again */
-	struct dbstmt *s = store_exec(db, sql, &e, "issi", after, state, state, (int64_t)cap);
+	struct dbstmt *s = either ? store_exec(db, sql_either, &e, "isssi", after, state, state, state, (int64_t)cap)
+				  : store_exec(db, sql, &e, "issi", after, state, state, (int64_t)cap);
 	if (s == NULL)
 		return store_err(db, e, "event list");
 	while (*n < cap && store_fetch(s) == 1) {
@@ -377,7 +383,19 @@ enum cd_err ledger_events_list(struct store *db, const char *state, int64_t afte
 	struct store_tx t;
 	*n = 0;
 	for (store_tx_init(db, &t); store_tx_next(db, &t);)
-		store_tx_end(db, &t, list_tx(db, state, after, rows, cap, n));
+		store_tx_end(db, &t, list_tx(db, state, 0, after, rows, cap, n));
+	if (t.rc != CD_OK)
+		*n = 0;
+	return t.rc;
+}
+
+enum cd_err ledger_events_deliveries(struct store *db, const char *state, int64_t after,
+				     struct ledger_event_row *rows, int cap, int *n)
+{
+	struct store_tx t;
+	*n = 0;
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, list_tx(db, state, 1, after, rows, cap, n));
 	if (t.rc != CD_OK)
 		*n = 0;
 	return t.rc;

@@ -30,6 +30,7 @@ SECURITY = {
     "KEY_SCOPE_ADMIN": [{"apiKey": ["admin"]}],
     "ROUTE_BROWSER": [{"browserToken": []}],
     "ROUTE_HOLD": [{"apiKey": ["guard"]}, {"apiKey": ["read"]}, {"apiKey": ["app"]}, {"apiKey": ["gateway"]}],
+    "ROUTE_OPERATOR": [{"apiKey": ["read"]}, {"apiKey": ["admin"]}],
     "ROUTE_PREFLIGHT": [],
     "ROUTE_STRIPE": [{"stripeSignature": []}],
     "ROUTE_CONSOLE": [{"consoleSession": []}],

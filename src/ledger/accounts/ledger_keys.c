@@ -109,7 +109,7 @@ enum cd_err ledger_key_create(struct store *db, const struct ledger_key_new *n, 
 
 static enum cd_err key_list_tx(struct store *db, int64_t after_id, struct ledger_key_row *rows, int cap, int *n)
 {
-	static const char sql[] = "SELECT k.id, k.prefix, k.name, k.scopes, k.created_at, k.revoked_at, a.ext_id "
+	static const char sql[] = "SELECT k.id, k.prefix, k.name, k.scopes, k.created_at, k.revoked_at, a.ext_id, k.models "
 				  "FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id WHERE k.id > ? "
 				  "ORDER BY k.id LIMIT ?";
 	int e;
@@ -125,7 +125,8 @@ static enum cd_err key_list_tx(struct store *db, int64_t after_id, struct ledger
 		k->revoked_at = store_null(s, 5) ? -1 : store_i64(s, 5);
 		if (store_copy(s, 1, k->prefix, sizeof(k->prefix), "") != 0 ||
 		    store_copy(s, 2, k->name, sizeof(k->name), "") != 0 ||
-		    store_copy(s, 6, k->account, sizeof(k->account), "") != 0)
+		    store_copy(s, 6, k->account, sizeof(k->account), "") != 0 ||
+		    store_copy(s, 7, k->models, sizeof(k->models), "") != 0)
 			return CD_E_INTERNAL;
 		(*n)++;
 	}

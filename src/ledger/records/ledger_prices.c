@@ -356,6 +356,11 @@ int ledger_price_action_wait(const char *name, int64_t *price_micros)
 	return ledger_price_action(name, price_micros);
 }
 
+void ledger_prices_sync(void)
+{
+	reload_after(reloads_started(), 0);
+}
+
 int ledger_prices_ready(void)
 {
 	uint64_t seen = reloads_started();
