@@ -292,4 +292,9 @@
 /* A part's name: the providers' longest is "known_speaker_references[]"
  * (26 characters); a longer one is no field any route knows. */
 #define LIMIT_GATEWAY_MULTIPART_NAME_BYTES 128
+/* A form's text field (a prompt, a language): OpenAI takes a prompt of
+ * 32,000 characters at most, 128 KiB of UTF-8; a longer one is refused
+ * before it is copied (a 25 MiB upload's text fields would otherwise be
+ * copied whole, twice). */
+#define LIMIT_GATEWAY_MULTIPART_TEXT_BYTES (128 * 1024)
 #endif

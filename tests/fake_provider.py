@@ -57,7 +57,7 @@ DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interv
                 "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
                 "silent_seconds": 30, "word_bytes": 0, "end_gate": False,
                 "images_made": None, "image_size": None, "image_quality": None, "image_output_tokens": None}
-MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall")
+MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall", "error_event", "zero_usage")
 
 
 def take_mode():

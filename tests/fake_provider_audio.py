@@ -147,6 +147,8 @@ def transcription_reported(form, p, mode):
     fmt = form.get("response_format") or "json"
     if mode["mode"] in ("error", "silent"):
         return None
+    if mode["mode"] == "zero_usage":
+        return None	# its answer states no length (below): a bill the provider sends apart
     if by_seconds(form["model"]):
         return _usage(seconds=p["billed_seconds"]) if fmt in ("json", "verbose_json") else None
     if fmt not in ("json", "verbose_json"):
@@ -239,11 +241,17 @@ def handle(h, route, body, auth_error, take_mode):
         for i, ev in enumerate(speech_events(parsed, p)):
             if mode["mode"] == "cut" and i >= 1:
                 return h.cut()
-            if mode["mode"] == "no_usage" and "speech.audio.done" in ev:
+            if mode["mode"] in ("no_usage", "error_event") and "speech.audio.done" in ev:
+                if mode["mode"] == "error_event":	# the audio sent, then an error event
+                    h.chunk("data: %s\n\n" % json.dumps({"type": "error", "error": {
+                        "message": "fake provider: an error mid-stream", "type": "server_error"}}))
                 break
             h.chunk(ev)
         return h.end_stream()
     data, ctype = speech_audio(parsed, p) if route == "speech" else transcription_answer(parsed, p)
+    if route == "transcriptions" and mode["mode"] == "zero_usage":	# a token usage of zeros, no duration
+        data = json.dumps({"text": "w0", "usage": {"type": "tokens", "input_tokens": 0, "output_tokens": 0,
+                                                   "total_tokens": 0}}).encode()
     h.send_response(200)
     h.send_header("Content-Type", ctype)
     h.send_header("Content-Length", str(len(data)))

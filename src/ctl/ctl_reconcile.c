@@ -4,8 +4,9 @@
  * so bad input answers 2 before the ledger is asked anything. Provider
  * names are mapped to creditd's models (the same name, an alias, or an
  * OpenAI dated snapshot "-YYYY-MM-DD"); creditd's side is one grouped
- * query by day and model. Money stays integer: expected_micros is the
- * pricing module's cost of the provider's tokens at the price in effect
+ * query by day and model, its media calls by kind beside (sql/066). Money
+ * stays integer: expected_micros is the pricing module's cost of the
+ * provider's tokens (and characters and seconds) at the price in effect
  * that day; only the drift shown in % is a double, for display. */
 #include "ctl_reconcile.h"
 #include "ctl_common.h"
@@ -13,6 +14,7 @@
 #include "ledger.h"
 #include "ledger_reconcile.h"
 #include "pricing.h"
+#include "pricing_audio.h"
 #include "timefmt.h"
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,10 +25,13 @@
  * (docs/reconciliation.md, "Read the table": F_BILLED on, shown under a row
  * when either side has any): 1-hour writes, audio, searches, and the tokens
  * (input and output) of calls at the priority and flex tiers and in the
- * long-context tier. */
+ * long-context tier; then the media routes' units (F_MEDIA on: "Images,
+ * audio and speech"): characters of speech, milliseconds of audio
+ * transcribed, images made, each of its kind (LEDGER_MEDIA_KINDS' order). */
 enum { F_REQUESTS, F_INPUT, F_CACHED, F_CACHE_WRITE, F_OUTPUT, F_CACHE_WRITE_1H, F_AUDIO_IN, F_AUDIO_OUT, F_SEARCHES,
-       F_PRIORITY, F_FLEX, F_LONG, F_COUNT };
-enum { F_BILLED = F_CACHE_WRITE_1H };
+       F_PRIORITY, F_FLEX, F_LONG, F_IMAGES, F_SPEECH_CHARS, F_TRANSCRIPTION_MS, F_COUNT };
+enum { F_BILLED = F_CACHE_WRITE_1H, F_MEDIA = F_IMAGES };
+_Static_assert(F_COUNT - F_MEDIA == LEDGER_MEDIA_KIND_COUNT, "a unit for each media kind");
 /* A model name on either side: an alias's or usage's creditd model
  * (utf8mb4 text) or a provider's name. */
 #define RECON_MODEL_BYTES LEDGER_TEXT_BYTES(LIMIT_PROVIDER_MODEL_BYTES)
@@ -34,7 +39,8 @@ _Static_assert(LIMIT_PROVIDER_MODEL_BYTES >= LIMIT_NAME_BYTES, "a creditd model 
 static const char *const field_names[F_COUNT] = {"requests", "input_tokens", "cached_input_tokens",
 						 "cache_write_input_tokens", "output_tokens", "cache_write_1h_tokens",
 						 "audio_input_tokens", "audio_output_tokens", "web_search_calls",
-						 "priority_tokens", "flex_tokens", "long_context_tokens"};
+						 "priority_tokens", "flex_tokens", "long_context_tokens", "images",
+						 "speech_characters", "transcription_ms"};
 
 /* The provider's tokens of one service tier × context window of a row:
  * each is priced at its own prices, the row's expected cost their sum. */
@@ -51,6 +57,7 @@ struct recon_row {
 	/* creditd's calls settled by each reason (docs/gateway.md, "settle reason"): drift should
 	 * come from estimated ones alone. */
 	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
+	int64_t media_calls[LEDGER_MEDIA_KIND_COUNT];	/* creditd's media calls by kind (sql/066) */
 	int provider_requests;		/* every bucket counted requests */
 	unsigned int provider_reports;	/* RECON_REPORTS_* every bucket gave */
 	int provider_seen, matched;
@@ -249,10 +256,12 @@ static void rows_fold(struct recon *r)
 		parts_add(o, w);
 		for (int k = 0; k < LEDGER_SETTLE_REASON_COUNT; k++)
 			o->by_settle_reason[k] += w->by_settle_reason[k];
+		for (int k = 0; k < LEDGER_MEDIA_KIND_COUNT; k++)
+			o->media_calls[k] += w->media_calls[k];
 		o->provider_requests = (o->provider_seen ? o->provider_requests : 1) &&
 				       (w->provider_seen ? w->provider_requests : 1);
-		o->provider_reports = (o->provider_seen ? o->provider_reports : ~0u) &
-				      (w->provider_seen ? w->provider_reports : ~0u);
+		o->provider_reports = ctl_reconcile_read_reports_join(o->provider_seen ? o->provider_reports : 0,
+								      w->provider_seen ? w->provider_reports : 0);
 		o->provider_seen |= w->provider_seen;
 		o->matched |= w->matched;
 		o->charged_micros += w->charged_micros;
@@ -273,6 +282,9 @@ static void provider_billed(struct recon_row *w, const struct recon_bucket *k)
 	w->provider[F_PRIORITY] = k->tier == RECON_TIER_PRIORITY ? tier_tokens : 0;
 	w->provider[F_FLEX] = k->tier == RECON_TIER_FLEX ? tier_tokens : 0;
 	w->provider[F_LONG] = k->long_context ? tier_tokens : 0;
+	w->provider[F_IMAGES] = k->images;
+	w->provider[F_SPEECH_CHARS] = k->speech_characters;
+	w->provider[F_TRANSCRIPTION_MS] = k->transcription_seconds * 1000;	/* at most 10^18 */
 	struct recon_part *p = &w->parts[k->tier][k->long_context != 0];
 	p->t = (struct pricing_tokens){k->input_tokens, k->cached_input_tokens, k->cache_write_input_tokens,
 				       k->output_tokens};
@@ -351,6 +363,10 @@ static int creditd_rows(struct store *db, struct recon *r)
 					  u[i].web_search_calls, u[i].priority_tokens, u[i].flex_tokens,
 					  u[i].long_context_tokens};
 		memcpy(&w->creditd[F_BILLED], billed, sizeof(billed));
+		w->creditd[F_IMAGES] = u[i].images;
+		w->creditd[F_SPEECH_CHARS] = u[i].speech_characters;
+		w->creditd[F_TRANSCRIPTION_MS] = u[i].transcription_ms;
+		memcpy(w->media_calls, u[i].media_calls, sizeof(w->media_calls));
 		memcpy(w->by_settle_reason, u[i].by_settle_reason, sizeof(w->by_settle_reason));
 	}
 	free(u);
@@ -363,14 +379,20 @@ static int creditd_rows(struct store *db, struct recon *r)
 /* ---- Judging a row ---- */
 
 /* 1 when the provider's files give field f of row w (requests: every
- * bucket counted them; a figure beyond tokens: every bucket's report
- * gives it). A field not given is shown and not compared. */
+ * bucket counted them; tokens: a report of tokens is among them; a
+ * figure beyond tokens: every such report gives it; a media unit: its
+ * kind's report is among them). A field not given is shown and not
+ * compared. */
 static int reported(const struct recon_row *w, int f)
 {
 	static const unsigned int needs[F_COUNT] = {
+		[F_INPUT] = RECON_REPORTS_TOKENS, [F_CACHED] = RECON_REPORTS_TOKENS,
+		[F_CACHE_WRITE] = RECON_REPORTS_TOKENS, [F_OUTPUT] = RECON_REPORTS_TOKENS,
 		[F_CACHE_WRITE_1H] = RECON_REPORTS_1H, [F_AUDIO_IN] = RECON_REPORTS_AUDIO,
 		[F_AUDIO_OUT] = RECON_REPORTS_AUDIO, [F_SEARCHES] = RECON_REPORTS_SEARCHES,
-		[F_PRIORITY] = RECON_REPORTS_TIER, [F_FLEX] = RECON_REPORTS_TIER, [F_LONG] = RECON_REPORTS_WINDOW};
+		[F_PRIORITY] = RECON_REPORTS_TIER, [F_FLEX] = RECON_REPORTS_TIER, [F_LONG] = RECON_REPORTS_WINDOW,
+		[F_IMAGES] = RECON_REPORTS_IMAGES, [F_SPEECH_CHARS] = RECON_REPORTS_SPEECH,
+		[F_TRANSCRIPTION_MS] = RECON_REPORTS_TRANSCRIPTION};
 	if (f == F_REQUESTS)
 		return w->provider_requests;
 	return !w->provider_seen || (w->provider_reports & needs[f]) == needs[f];
@@ -386,11 +408,34 @@ static int field_within(int64_t provider, int64_t creditd, int64_t tolerance_bps
 	return provider == 0 ? creditd == 0 : diff * 10000 <= (__int128)tolerance_bps * provider;
 }
 
+/* The provider's media units at price p (docs/reconciliation.md,
+ * "Images, audio and speech"): characters and milliseconds at the row's
+ * prices for them, into *extra (a row that bills speech by tokens prices
+ * its tokens instead). 0, or -1 when they cannot be priced: images (the
+ * report's sizes name no quality, the price rows do), or too large. */
+static int expected_media(const struct recon_row *w, const struct price *p, __int128 *extra)
+{
+	static const int fields[] = {F_SPEECH_CHARS, F_TRANSCRIPTION_MS};
+	static const enum price_dim dims[] = {PRICE_DIM_INPUT_CHAR, PRICE_DIM_INPUT_SECOND};
+	if (w->provider[F_IMAGES] > 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		int64_t price, raw;
+		if (w->provider[fields[i]] == 0 || !pricing_dim_get(p, dims[i], &price))
+			continue;
+		if (pricing_audio_raw(w->provider[fields[i]], price, &raw) != PRICING_OK)
+			return -1;
+		*extra += raw;
+	}
+	return 0;
+}
+
 /* The provider's figures at price p (docs/gateway.md, "What is billed"): each part at its
  * service tier's and context window's prices with its 1-hour writes,
- * audio and searches, summed before the margin, rounded up once. 0, or
- * -1 when they cannot be priced (a part's audio above its uncached
- * input: OpenAI counts cached audio, creditd prices audio as uncached). */
+ * audio and searches, and its media units, summed before the margin,
+ * rounded up once. 0, or -1 when they cannot be priced (a part's audio
+ * above its uncached input: OpenAI counts cached audio, creditd prices
+ * audio as uncached; images). */
 static int expected(const struct recon_row *w, const struct price *p, int64_t margin, int64_t *cost)
 {
 	const struct pricing_tokens all = {w->provider[F_INPUT], w->provider[F_CACHED], w->provider[F_CACHE_WRITE],
@@ -413,6 +458,8 @@ static int expected(const struct recon_row *w, const struct price *p, int64_t ma
 				return -1;
 			extra += x;
 		}
+	if (expected_media(w, p, &extra) != 0)
+		return -1;
 	if (extra > INT64_MAX || extra < -INT64_MAX)
 		return -1;
 	return pricing_cost_with_extra(p, margin, &all, (int64_t)extra, cost) == PRICING_OK ? 0 : -1;
@@ -465,7 +512,7 @@ static json_t *drift_json(int64_t provider, int64_t creditd, int reported)
 static json_t *side_json(const int64_t *v)
 {
 	json_t *o = json_object();
-	for (int f = 0; f < F_COUNT; f++)
+	for (int f = 0; f < F_MEDIA; f++)	/* the media units: the row's "media" */
 		json_object_set_new(o, field_names[f], json_integer((json_int_t)v[f]));
 	return o;
 }
@@ -478,18 +525,52 @@ static json_t *reasons_json(const int64_t *v)
 	return o;
 }
 
+/* 1 when row w has media calls of kind k (LEDGER_MEDIA_KINDS' order)
+ * on creditd's side, or the provider's report of that kind. */
+static int has_media(const struct recon_row *w, int k)
+{
+	static const unsigned int bits[LEDGER_MEDIA_KIND_COUNT] = {RECON_REPORTS_IMAGES, RECON_REPORTS_SPEECH,
+								   RECON_REPORTS_TRANSCRIPTION};
+	return w->media_calls[k] > 0 || w->creditd[F_MEDIA + k] > 0 || w->provider[F_MEDIA + k] > 0 ||
+	       (w->provider_seen && (w->provider_reports & bits[k]) != 0);
+}
+
+/* Each media kind of w: its kind, creditd's calls of it, its unit and
+ * both sides' figures of it (the provider's null when not reported). */
+static json_t *media_json(const struct recon_row *w)
+{
+	json_t *a = json_array();
+	for (int k = 0; k < LEDGER_MEDIA_KIND_COUNT; k++) {
+		int f = F_MEDIA + k, rep = reported(w, f);
+		if (has_media(w, k))
+			json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:o, s:I, s:o}", "kind", ledger_media_kind(k),
+							   "calls", (json_int_t)w->media_calls[k], "units", field_names[f],
+							   "provider", rep ? json_integer(w->provider[f]) : json_null(),
+							   "creditd", (json_int_t)w->creditd[f], "drift_pct",
+							   drift_json(w->provider[f], w->creditd[f], rep)));
+	}
+	return a;
+}
+
 static json_t *row_json(const struct recon_row *w)
 {
 	char day[TIMEFMT_LEN];
 	json_t *drift = json_object();
 	day_text(w->day, day);
-	for (int f = 0; f < F_COUNT; f++)
+	for (int f = 0; f < F_MEDIA; f++)
 		json_object_set_new(drift, field_names[f], drift_json(w->provider[f], w->creditd[f], reported(w, f)));
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model, "provider",
-			 side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
-			 "by_settle_reason", reasons_json(w->by_settle_reason),
-			 "expected_micros", w->expected_micros >= 0 ? json_integer(w->expected_micros) : json_null(),
-			 "charged_micros", (json_int_t)w->charged_micros, "within_tolerance", w->within);
+	json_t *media = media_json(w);
+	json_t *row = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model,
+				"provider", side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
+				"by_settle_reason", reasons_json(w->by_settle_reason),
+				"expected_micros", w->expected_micros >= 0 ? json_integer(w->expected_micros) : json_null(),
+				"charged_micros", (json_int_t)w->charged_micros, "within_tolerance", w->within);
+	/* Only a row with media calls or a media report has "media": the
+	 * token routes' rows keep their keys. */
+	if (row != NULL && json_array_size(media) > 0)
+		json_object_set(row, "media", media);
+	json_decref(media);
+	return row;
 }
 
 static int print_json(const struct recon *r, int ok)
@@ -530,12 +611,12 @@ static void print_cell(int64_t provider, int64_t creditd, int reported)
 static void print_billed(const struct recon_row *w)
 {
 	int64_t any = 0;
-	for (int f = F_BILLED; f < F_COUNT; f++)
+	for (int f = F_BILLED; f < F_MEDIA; f++)
 		any |= w->provider[f] | w->creditd[f];
 	if (any == 0)
 		return;
 	printf("%-10s %-32s beyond tokens:", "", "");
-	for (int f = F_BILLED; f < F_COUNT; f++) {
+	for (int f = F_BILLED; f < F_MEDIA; f++) {
 		if ((w->provider[f] | w->creditd[f]) == 0)
 			continue;
 		printf(" %s", field_names[f]);
@@ -546,6 +627,30 @@ static void print_billed(const struct recon_row *w)
 		printf(";");
 	}
 	printf("\n");
+}
+
+/* Under a row with media calls or the provider's media report: each
+ * kind, creditd's calls of it, and its unit's provider creditd drift
+ * ("not reported" when the files do not give it). */
+static void print_media(const struct recon_row *w)
+{
+	int any = 0;
+	for (int k = 0; k < LEDGER_MEDIA_KIND_COUNT; k++) {
+		int f = F_MEDIA + k;
+		if (!has_media(w, k))
+			continue;
+		if (!any++)
+			printf("%-10s %-32s media:", "", "");
+		printf(" %s %" PRId64 " call%s, %s", ledger_media_kind(k), w->media_calls[k],
+		       w->media_calls[k] == 1 ? "" : "s", field_names[f]);
+		if (reported(w, f))
+			print_cell(w->provider[f], w->creditd[f], 1);
+		else
+			printf(" (not reported) %" PRId64, w->creditd[f]);
+		printf(";");
+	}
+	if (any)
+		printf("\n");
 }
 
 /* Under a row with gateway calls, creditd's calls by settle reason. */
@@ -578,6 +683,7 @@ static void print_table(const struct recon *r, int ok)
 			snprintf(expected, sizeof(expected), "%" PRId64, w->expected_micros);
 		printf(" %14s %14" PRId64 " %s\n", expected, w->charged_micros, w->within ? "ok" : "OUTSIDE");
 		print_billed(w);
+		print_media(w);
 		print_reasons(w);
 	}
 	for (size_t i = 0; i < r->nunmatched; i++)

@@ -122,8 +122,42 @@ static int tier_of(json_t *r)
 	return strncmp(t, "flex", 4) == 0 ? RECON_TIER_FLEX : RECON_TIER_STANDARD;
 }
 
+/* One of OpenAI's media usage results (docs/reconciliation.md, "Images,
+ * audio and speech"; the organization usage API's audio_speeches,
+ * audio_transcriptions and images endpoints): its requests and units,
+ * no tokens. 1 when r is one (0 read, -1 wrong), 0 when it is not. */
+static int openai_media(const char *file, const char *where, json_t *r, struct recon_bucket *k)
+{
+	static const struct {
+		const char *object, *units;
+		int media;
+		unsigned int reports;
+	} kinds[] = {
+		{"organization.usage.audio_speeches.result", "characters", RECON_MEDIA_SPEECH, RECON_REPORTS_SPEECH},
+		{"organization.usage.audio_transcriptions.result", "seconds", RECON_MEDIA_TRANSCRIPTION,
+		 RECON_REPORTS_TRANSCRIPTION},
+		{"organization.usage.images.result", "images", RECON_MEDIA_IMAGES, RECON_REPORTS_IMAGES}};
+	const char *object = json_string_value(json_object_get(r, "object"));
+	for (size_t i = 0; object != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(object, kinds[i].object) != 0)
+			continue;
+		int64_t *units[] = {&k->speech_characters, &k->transcription_seconds, &k->images};
+		if (json_count(file, where, r, "num_model_requests", 0, &k->requests) != 0 ||
+		    json_count(file, where, r, kinds[i].units, 0, units[kinds[i].media - 1]) != 0)
+			return -1;
+		k->media = kinds[i].media;
+		k->reports = kinds[i].reports;
+		k->has_requests = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static int openai_result(const char *file, const char *where, json_t *r, struct recon_bucket *k)
 {
+	int media = openai_media(file, where, r, k);
+	if (media != 0)
+		return media < 0 ? -1 : 0;
 	if (json_count(file, where, r, "input_tokens", 0, &k->input_tokens) != 0 ||
 	    json_count(file, where, r, "input_cached_tokens", 0, &k->cached_input_tokens) != 0 ||
 	    json_count(file, where, r, "output_tokens", 0, &k->output_tokens) != 0 ||
@@ -132,7 +166,8 @@ static int openai_result(const char *file, const char *where, json_t *r, struct 
 	    json_count(file, where, r, "output_audio_tokens", 1, &k->audio_output_tokens) != 0)
 		return -1;
 	k->tier = tier_of(r);
-	k->reports = RECON_REPORTS_AUDIO | (json_object_get(r, "service_tier") != NULL ? RECON_REPORTS_TIER : 0);
+	k->reports = RECON_REPORTS_TOKENS | RECON_REPORTS_AUDIO |
+		     (json_object_get(r, "service_tier") != NULL ? RECON_REPORTS_TIER : 0);
 	if (k->audio_input_tokens > k->input_tokens || k->audio_output_tokens > k->output_tokens) {
 		fprintf(stderr, "creditctl: %s: %s: audio tokens above the input or output tokens (which count them)\n",
 			file, where);
@@ -187,7 +222,7 @@ static int anthropic_result(const char *file, const char *where, json_t *r, stru
 	 * tier. */
 	const char *window = json_string_value(json_object_get(r, "context_window"));
 	k->long_context = window != NULL && strcmp(window, "0-200k") != 0;
-	k->reports = RECON_REPORTS_1H | RECON_REPORTS_SEARCHES |
+	k->reports = RECON_REPORTS_TOKENS | RECON_REPORTS_1H | RECON_REPORTS_SEARCHES |
 		     (json_object_get(r, "service_tier") != NULL ? RECON_REPORTS_TIER : 0) |
 		     (json_object_get(r, "context_window") != NULL ? RECON_REPORTS_WINDOW : 0);
 	return 0;
@@ -248,14 +283,17 @@ static int merge_result(struct recon_buckets *b, size_t first, const struct reco
 {
 	for (size_t j = first; j < b->n; j++) {
 		struct recon_bucket *o = &b->v[j];
-		if (strcmp(o->model, k->model) != 0 || o->tier != k->tier || o->long_context != k->long_context)
+		if (strcmp(o->model, k->model) != 0 || o->tier != k->tier || o->long_context != k->long_context ||
+		    o->media != k->media)
 			continue;
 		int64_t *into[] = {&o->requests, &o->input_tokens, &o->cached_input_tokens, &o->cache_write_input_tokens,
 				   &o->output_tokens, &o->cache_write_1h_tokens, &o->audio_input_tokens,
-				   &o->audio_output_tokens, &o->web_search_calls};
+				   &o->audio_output_tokens, &o->web_search_calls, &o->speech_characters,
+				   &o->transcription_seconds, &o->images};
 		const int64_t from[] = {k->requests, k->input_tokens, k->cached_input_tokens, k->cache_write_input_tokens,
 					k->output_tokens, k->cache_write_1h_tokens, k->audio_input_tokens,
-					k->audio_output_tokens, k->web_search_calls};
+					k->audio_output_tokens, k->web_search_calls, k->speech_characters,
+					k->transcription_seconds, k->images};
 		for (size_t f = 0; f < sizeof(from) / sizeof(from[0]); f++)
 			*into[f] += from[f];
 		o->reports &= k->reports;
@@ -464,7 +502,8 @@ static int csv_billed(const char *file, int lineno, char **f, int n, struct reco
 		return -1;
 	}
 	k->long_context = n == 13 && strcmp(f[12], "1") == 0;
-	k->reports = (n >= 11 ? RECON_REPORTS_1H | RECON_REPORTS_AUDIO | RECON_REPORTS_SEARCHES : 0) |
+	k->reports = RECON_REPORTS_TOKENS |
+		     (n >= 11 ? RECON_REPORTS_1H | RECON_REPORTS_AUDIO | RECON_REPORTS_SEARCHES : 0) |
 		     (n >= 12 ? RECON_REPORTS_TIER : 0) | (n >= 13 ? RECON_REPORTS_WINDOW : 0);
 	if (k->cache_write_1h_tokens > k->cache_write_input_tokens ||
 	    k->audio_input_tokens > k->input_tokens - k->cached_input_tokens - k->cache_write_input_tokens ||
@@ -633,7 +672,17 @@ static int bucket_cmp(const void *a, const void *b)
 		return c;
 	if (x->tier != y->tier)
 		return x->tier < y->tier ? -1 : 1;
+	if (x->media != y->media)
+		return x->media - y->media;
 	return x->long_context - y->long_context;
+}
+
+unsigned int ctl_reconcile_read_reports_join(unsigned int a, unsigned int b)
+{
+	unsigned int media = (a | b) & RECON_REPORTS_MEDIA, ta = a & ~RECON_REPORTS_MEDIA, tb = b & ~RECON_REPORTS_MEDIA;
+	if (!(a & RECON_REPORTS_TOKENS))
+		return media | tb;
+	return media | ((b & RECON_REPORTS_TOKENS) ? ta & tb : ta);
 }
 
 int ctl_reconcile_read_check_duplicates(struct recon_buckets *b)

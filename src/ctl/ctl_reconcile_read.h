@@ -1,6 +1,7 @@
 /* ctl_reconcile_read.h: reading the providers' usage reports for
- * creditctl reconcile (docs/reconciliation.md): OpenAI's and Anthropic's admin usage
- * report pages as their APIs return them, or a CSV. Reads files and says
+ * creditctl reconcile (docs/reconciliation.md): OpenAI's (its media
+ * reports too) and Anthropic's admin usage report pages as their APIs
+ * return them, or a CSV. Reads files and says
  * what is wrong on stderr (file, line or field named); never prints a
  * result and never touches the ledger. */
 #ifndef CREDITD_CTL_RECONCILE_READ_H
@@ -19,8 +20,21 @@ enum {
 	RECON_REPORTS_AUDIO = 2,
 	RECON_REPORTS_SEARCHES = 4,
 	RECON_REPORTS_TIER = 8,		/* grouped by service_tier */
-	RECON_REPORTS_WINDOW = 16	/* grouped by context_window */
+	RECON_REPORTS_WINDOW = 16,	/* grouped by context_window */
+	RECON_REPORTS_TOKENS = 32,	/* a report of tokens (the bits above are its) */
+	/* OpenAI's media usage (docs/reconciliation.md, "Images, audio and
+	 * speech"): audio_speeches' characters, audio_transcriptions'
+	 * seconds, images' images. A row has them when any of its buckets
+	 * came from that report; the token bits when every token bucket
+	 * gives them (ctl_reconcile_read_reports_join). */
+	RECON_REPORTS_SPEECH = 64,
+	RECON_REPORTS_TRANSCRIPTION = 128,
+	RECON_REPORTS_IMAGES = 256
 };
+enum { RECON_REPORTS_MEDIA = RECON_REPORTS_SPEECH | RECON_REPORTS_TRANSCRIPTION | RECON_REPORTS_IMAGES };
+/* What a bucket is a report of: tokens, or one of OpenAI's media
+ * usages (each its own bucket: a model may be in two reports). */
+enum recon_media { RECON_MEDIA_NONE = 0, RECON_MEDIA_SPEECH, RECON_MEDIA_TRANSCRIPTION, RECON_MEDIA_IMAGES };
 
 /* One day × model of the provider's report (one minute × model when
  * read by minutes, struct recon_buckets). input_tokens counts cached
@@ -40,6 +54,8 @@ struct recon_bucket {
 	int tier;
 	int long_context;
 	unsigned int reports;			/* RECON_REPORTS_*: what the report gives */
+	int media;				/* enum recon_media */
+	int64_t speech_characters, transcription_seconds, images;	/* a media report's units */
 	const char *path;			/* borrowed from argv: the file it came from */
 };
 
@@ -73,4 +89,8 @@ int ctl_reconcile_read_covered(const struct recon_buckets *b, int64_t minute);
  * twice (both files named). 0, or -1 after saying so. */
 int ctl_reconcile_read_check_duplicates(struct recon_buckets *b);
 void ctl_reconcile_read_buckets_free(struct recon_buckets *b);
+/* What two buckets of one row give together: the token bits both give
+ * (those of the one report of tokens, when only one is), the media bits
+ * either gives. 0 is the identity. */
+unsigned int ctl_reconcile_read_reports_join(unsigned int a, unsigned int b);
 #endif

@@ -98,9 +98,34 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 			   (job->route->images && gwmoney_images(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK))) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
-		d->extra_raw = 0;
+		/* A media call's whole charge is its extra: the units held are
+		 * charged (docs/gateway.md, "Images, audio and speech"), never 0. */
+		int media = job->route->images || job->ask.media_priced != 0;
+		d->extra_raw = media ? job->hold_fees_raw : 0;
 		d->over_hold = 1;
-		snprintf(d->why, sizeof(d->why), "dimensions beyond tokens past what creditd can price: its tokens charged");
+		snprintf(d->why, sizeof(d->why), media ? "units beyond what creditd can price: the units held charged"
+			 : "dimensions beyond tokens past what creditd can price: its tokens charged");
+	}
+}
+
+/* A media call's route kind and its units as charged (sql/066;
+ * docs/reconciliation.md, "Images, audio and speech"): characters of
+ * speech (those sent, when its row bills tokens), milliseconds of audio
+ * transcribed, images made (those asked when the answer was not read:
+ * what was charged). A call settled for nothing has none. */
+static void media_billed(const struct gw_job *job, const struct gw_charge *d, struct ledger_usage_billed *b)
+{
+	const struct gw_usage *u = &d->usage;
+	int settled = u->have || d->extra_raw > 0;
+	if (job->route->images) {
+		b->media_kind = "images";
+		b->media_images = u->img.answered ? u->img.made : settled ? job->ask.img.n : 0;
+	} else if (gwkind_media(job->route) == GW_MEDIA_SPEECH) {
+		b->media_kind = "speech";
+		b->media_characters = u->speech_chars > 0 ? u->speech_chars : settled ? job->ask.speech_chars : 0;
+	} else if (gwkind_media(job->route) == GW_MEDIA_TRANSCRIPTION) {
+		b->media_kind = "transcription";
+		b->media_audio_ms = u->audio_ms;
 	}
 }
 
@@ -115,7 +140,8 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
 					x->audio_output_tokens, x->web_search_calls,
 					c->attempt > 0 ? gwcall_provider(c)->name : NULL, c->attempt + 1, d->usage_unknown,
-					c->job->price_own[c->attempt] ? gwcall_provider(c)->name : NULL};
+					c->job->price_own[c->attempt] ? gwcall_provider(c)->name : NULL, NULL, 0, 0, 0};
+	media_billed(c->job, d, &b);
 	if (d->usage_unknown) {
 		metrics_gateway_usage_unknown();
 		log_warn("gateway: %s: the provider's usage named tokens creditd does not know: %s", c->job->hold_id,
@@ -128,7 +154,7 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 	}
 	if (!b.over_hold && !b.usage_unknown && b.service_tier == NULL && !b.long_context && b.cache_write_1h_tokens == 0 &&
 	    b.audio_input_tokens == 0 && b.audio_output_tokens == 0 && b.web_search_calls == 0 && b.attempts == 1 &&
-	    b.price_provider == NULL)
+	    b.price_provider == NULL && b.media_kind == NULL)
 		return;
 	struct store *db = gwcall_ledger_borrow();
 	enum cd_err rc = db != NULL ? ledger_usage_billed(db, c->job->account, c->job->hold_id, &b) : CD_E_UNAVAILABLE;
@@ -338,7 +364,7 @@ static void end_stream(struct gwcall *c)
 	const char *reason = c->gone ? GW_REASON_CLIENT_GONE : GW_REASON_PROVIDER_USAGE;
 	/* An error event before any output (Anthropic's overloaded_error
 	 * after message_start): an error before output, as a status is. */
-	if (c->stream.error && c->stream.text_bytes == 0 && !u.have) {
+	if (c->stream.error && c->stream.text_bytes == 0 && c->stream.audio_bytes == 0 && !u.have) {
 		settle_nothing(c);
 		return;
 	}

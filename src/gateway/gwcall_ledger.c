@@ -233,14 +233,15 @@ void gwcall_ledger_unresolve(const struct gw_job *job, int try_of)
 	if (job->hold_id[0] == '\0')
 		return;
 	/* What the provider surely received: its input bound at that
-	 * provider's price (the ledger keeps it at most the hold), an audio
+	 * provider's price as held (audio input at the audio price; the
+	 * ledger keeps it at most the hold), an audio
 	 * call's characters or seconds held with it (docs/gateway.md, "Audio
 	 * and speech": its input is the text or the file). */
 	struct pricing_tokens bound = {job->hold_input, 0, 0, 0};
 	struct price held;
 	int64_t units = 0;
 	if (gwmoney_audio_hold(&job->ask, &job->prices[try_of], &held, &units) != 0 ||
-	    pricing_cost_with_extra(&job->prices[try_of], job->margin, &bound, units, &micros) != PRICING_OK)
+	    pricing_cost_with_extra(&held, job->margin, &bound, units, &micros) != PRICING_OK)
 		micros = 0;
 	for (int attempt = 0; attempt < LIMIT_GATEWAY_SETTLE_TRIES && rc == CD_E_UNAVAILABLE; attempt++) {
 		if (attempt > 0) {

@@ -70,6 +70,7 @@ struct gw_job {
 	 * provider's), and the web searches the hold covers. */
 	struct price price;
 	int64_t margin;
+	int64_t hold_fees_raw;		/* the hold's fees (raw units): what a media call's units held cost */
 	int64_t searches_held;
 	/* A tool's own model (ask.tool_model, docs/gateway.md "A tool's own
 	 * model"): its row as pinned when the call was admitted, and what

@@ -158,6 +158,11 @@ int gwkind_images_read(const struct gwkind_route *r, const json_t *root, struct 
 	if (read_word(r, root, "size", a->size, sizeof(a->size), rf) != 0 ||
 	    read_word(r, root, "quality", a->quality, sizeof(a->quality), rf) != 0)
 		return -1;
+	/* The SDK's types say a left-out quality is "auto", the provider's
+	 * choice, and a dall-e-3 answer names none: the quality held, its
+	 * default, is written into the body sent, so the provider makes what
+	 * is charged. */
+	a->quality_defaulted = a->family == GW_IMAGE_DALLE3 && a->quality[0] == '\0';
 	const json_t *prompt = gwkind_member(r, root, "prompt");
 	a->text_bytes = json_is_string(prompt) ? (int64_t)json_string_length(prompt) : 0;
 	return 0;

@@ -34,6 +34,7 @@ struct gw_image_combo {
 struct gw_images_ask {
 	int family;			/* enum gw_image_family */
 	int model_defaulted;		/* no "model" given: the reference's default, written into the body sent */
+	int quality_defaulted;		/* dall-e-3 with no "quality": "standard", held and written into the body sent */
 	int64_t n;			/* images asked: "n", 1 when left out */
 	char size[GW_IMAGE_WORD_BYTES];	/* as asked: "" left out, "auto", "WxH" */
 	char quality[GW_IMAGE_WORD_BYTES];

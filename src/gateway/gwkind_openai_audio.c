@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- which route ---------------------------------------------------------- */
 
@@ -124,8 +125,10 @@ static int form_put(json_t *o, const char *name, json_t *v)
 	}
 	memcpy(key, name, n);
 	key[n] = '\0';
+	/* A plain name after "x[k]" or "x[]" would hide them from the table's
+	 * walk while both are forwarded: refused, as a field given twice. */
 	if (open == NULL)
-		return json_object_set_new(o, key, v);
+		return json_object_get(o, key) != NULL ? (json_decref(v), -1) : json_object_set_new(o, key, v);
 	const char *close = strchr(open, ']');
 	json_t *inner = json_object_get(o, key);
 	if (close == NULL || close[1] != '\0') {	/* one level of brackets: all the SDK's forms use */
@@ -154,6 +157,12 @@ static json_t *form_object(const struct gwmultipart *mp, struct gwkind_refusal *
 	for (size_t i = 0; o != NULL && i < mp->n; i++) {
 		const struct gwmultipart_part *p = &mp->parts[i];
 		gwmultipart_copy(mp, p->name_offset, p->name_len, name, sizeof(name));
+		if (!p->has_filename && p->data_len > LIMIT_GATEWAY_MULTIPART_TEXT_BYTES) {
+			json_decref(o);
+			gwkind_refuse(rf, name, "the field \"%s\" is longer than %d bytes", name,
+				      LIMIT_GATEWAY_MULTIPART_TEXT_BYTES);
+			return NULL;
+		}
 		json_t *v = p->has_filename ? json_string("")
 			    : json_stringn((const char *)mp->body + p->data_offset, p->data_len);
 		if (v == NULL || form_put(o, name, v) != 0) {
@@ -168,6 +177,53 @@ static json_t *form_object(const struct gwmultipart *mp, struct gwkind_refusal *
 
 /* The file's format from its name's extension (docs/gateway.md, "Audio
  * and speech"): its place in the bitrate table, -1 when none. */
+/* The container a file's first bytes name: its magic number, as the
+ * decoders read it (ID3 or an MPEG frame sync, an ISO BMFF "ftyp" box,
+ * OggS, EBML, RIFF WAVE, fLaC); NULL for none of them. */
+static const char *container_of(const unsigned char *d, size_t n)
+{
+	if (n >= 4 && memcmp(d, "fLaC", 4) == 0)
+		return "flac";
+	if ((n >= 3 && memcmp(d, "ID3", 3) == 0) || (n >= 2 && d[0] == 0xFF && (d[1] & 0xE0) == 0xE0))
+		return "mp3";
+	if (n >= 8 && memcmp(d + 4, "ftyp", 4) == 0)
+		return "mp4";
+	if (n >= 4 && memcmp(d, "OggS", 4) == 0)
+		return "ogg";
+	if (n >= 4 && d[0] == 0x1A && d[1] == 0x45 && d[2] == 0xDF && d[3] == 0xA3)
+		return "webm";
+	if (n >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WAVE", 4) == 0)
+		return "wav";
+	return NULL;
+}
+
+/* The container an extension names (mpeg and mpga are MP3's, m4a MP4's). */
+static const char *container_named(const char *ext)
+{
+	static const char *const alias[][2] = {{"mp3", "mp3"}, {"mpeg", "mp3"}, {"mpga", "mp3"}, {"mp4", "mp4"},
+					       {"m4a", "mp4"}, {"ogg", "ogg"}, {"webm", "webm"}, {"wav", "wav"},
+					       {"flac", "flac"}};
+	for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+		if (strcasecmp(ext, alias[i][0]) == 0)
+			return alias[i][1];
+	return NULL;
+}
+
+/* 1 when a container that may carry FLAC (Ogg, MP4, Matroska/WebM)
+ * carries it: its stream's mark anywhere in the file (a false mark only
+ * raises the hold). */
+static int carries_flac(const char *c, const unsigned char *d, size_t n)
+{
+	const char *mark = strcmp(c, "ogg") == 0 ? "\x7f" "FLAC" : strcmp(c, "mp4") == 0 ? "fLaC"
+			   : strcmp(c, "webm") == 0 ? "A_FLAC" : NULL;
+	return mark != NULL && memmem(d, n, mark, strlen(mark)) != NULL;
+}
+
+/* The file's format (docs/gateway.md, "Audio and speech"): its name's
+ * extension, held to the container its bytes name (a FLAC file named
+ * .mp3 would be held at MP3's floor, a fiftieth of its length), and a
+ * container carrying FLAC at FLAC's floor. Its place in the bitrate
+ * table, -1 when none (refused). */
 static int file_format(const struct gwmultipart *mp, const struct gwmultipart_part *file)
 {
 	char fname[256], *dot;
@@ -175,6 +231,12 @@ static int file_format(const struct gwmultipart *mp, const struct gwmultipart_pa
 	int index = -1;
 	if (gwmultipart_copy(mp, file->filename_offset, file->filename_len, fname, sizeof(fname)) != 0 ||
 	    (dot = strrchr(fname, '.')) == NULL || !pricing_audio_format(dot + 1, &bps, &index))
+		return -1;
+	const unsigned char *d = mp->body + file->data_offset;
+	const char *named = container_named(dot + 1), *is = container_of(d, file->data_len);
+	if (named == NULL || is == NULL || strcmp(named, is) != 0)
+		return -1;
+	if (carries_flac(is, d, file->data_len) && !pricing_audio_format("flac", &bps, &index))
 		return -1;
 	return index;
 }
@@ -345,6 +407,45 @@ void gwkind_audio_event(struct gw_stream *s, const char *type, const json_t *roo
 
 /* ---- a whole answer ------------------------------------------------------ */
 
+/* n digits at *p as a number, *p moved past them; -1 when fewer. */
+static int64_t digits(const char **p, const char *end, int n)
+{
+	int64_t v = 0;
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (*p >= end || **p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
+/* The latest end of a cue ("--> HH:MM:SS,mmm" in srt, "--> HH:MM:SS.mmm"
+ * or "--> MM:SS.mmm" in vtt) in a transcription's text, in ms; 0 when it
+ * names none (text, json). */
+static int64_t cues_end_ms(const char *body, size_t len)
+{
+	const char *end = body + len, *p = body;
+	int64_t last = 0;
+	while (p != NULL && p < end && (p = memmem(p, (size_t)(end - p), "-->", 3)) != NULL) {
+		p += 3;
+		while (p < end && *p == ' ')
+			p++;
+		const char *q = p;
+		int64_t a = digits(&q, end, 2), b = -1, c = -1, ms = -1;
+		if (a >= 0 && q < end && *q == ':' && (q++, b = digits(&q, end, 2)) >= 0 && q < end && *q == ':') {
+			q++;
+			c = digits(&q, end, 2);
+		} else if (b >= 0) {	/* vtt's MM:SS: no hours */
+			c = b, b = a, a = 0;
+		}
+		if (c >= 0 && q < end && (*q == ',' || *q == '.') && (q++, ms = digits(&q, end, 3)) >= 0) {
+			int64_t at = ((a * 60 + b) * 60 + c) * 1000 + ms;
+			last = at > last ? at : last;
+		}
+	}
+	return last;
+}
+
 int gwkind_audio_whole(const struct gwkind_route *r, const struct gw_ask *ask, const char *body, size_t len,
 		       struct gw_usage *u, int *estimated)
 {
@@ -361,8 +462,10 @@ int gwkind_audio_whole(const struct gwkind_route *r, const struct gw_ask *ask, c
 		json_decref(root);
 		/* Each pricing takes its own figure: seconds a duration, tokens
 		 * a token usage; the other is none. */
-		int tokens = u->input_tokens > 0 || u->output_tokens > 0;
-		if (u->have && (ask->media_priced == GW_AUDIO_BY_SECONDS ? !tokens : u->audio_ms == 0))
+		/* A row by seconds takes a duration alone (a token usage of
+		 * zeros is no length); a row by tokens some tokens. */
+		int seconds = u->audio_ms > 0, tokens = u->input_tokens > 0 || u->output_tokens > 0;
+		if (u->have && (ask->media_priced == GW_AUDIO_BY_SECONDS ? seconds : tokens && !seconds))
 			return 0;
 		memset(u, 0, sizeof(*u));
 	}
@@ -376,8 +479,11 @@ int gwkind_audio_whole(const struct gwkind_route *r, const struct gw_ask *ask, c
 		return 0;
 	}
 	if (ask->media_priced == GW_AUDIO_BY_SECONDS) {
+		/* srt and vtt say where their last cue ends: at least that
+		 * long, past the bound too (charged and flagged). */
+		int64_t cues = cues_end_ms(body, len);
 		u->have = 1;
-		u->audio_ms = ask->media_bound;
+		u->audio_ms = cues > ask->media_bound ? cues : ask->media_bound;
 		*estimated = 1;
 		return 0;
 	}

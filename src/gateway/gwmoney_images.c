@@ -85,7 +85,11 @@ enum pricing_status gwmoney_images(const struct gw_ask *ask, const struct price 
 			say(c, clause);
 			c->over_hold = 1;
 		}
-		st = pricing_image_tokens_extra(p, u->img.image_input_tokens, u->img.image_output_tokens, &add);
+		/* A media row prices no text output: every output token at
+		 * the image price, never 0 (docs/decisions.md, "A media row
+		 * prices no token"). */
+		int64_t out = pricing_prices_tokens(p) ? u->img.image_output_tokens : u->output_tokens;
+		st = pricing_image_tokens_extra(p, u->img.image_input_tokens, out, &add);
 	} else if (k == NULL) {
 		return made == 0 ? PRICING_OK : PRICING_INVALID;
 	} else {

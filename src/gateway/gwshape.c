@@ -421,6 +421,7 @@ char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size
 {
 	int usage = r->kind->rewrites(r, ask);
 	int renamed = (model != NULL && strcmp(model, ask->model) != 0) || ask->img.model_defaulted;
+	int quality = ask->img.quality_defaulted;	/* dall-e-3's held quality, written (gwkind_images.c) */
 	if (model == NULL)
 		model = ask->model;
 	int lower = cap >= 0 && ask->cap_field != NULL && (ask->output_cap < 0 || cap < ask->output_cap);
@@ -431,7 +432,7 @@ char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size
 	*outlen = len;
 	/* A form's body goes as it came (docs/gateway.md, "Images": a
 	 * provider's rename is not written into a form). */
-	if ((!usage && !lower && !renamed) || gwkind_form(r))
+	if ((!usage && !lower && !renamed && !quality) || gwkind_form(r))
 		return NULL;
 	/* gwshape_read took this body: a failure now is memory. */
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
@@ -441,6 +442,8 @@ char *gwshape_upstream_body(const struct gwkind_route *r, const char *body, size
 		goto out;
 	/* Every kind names its model in the body's top-level "model". */
 	if (renamed && json_object_set_new(root, "model", json_string(model)) != 0)
+		goto out;
+	if (quality && json_object_set_new(root, "quality", json_string("standard")) != 0)
 		goto out;
 	text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 out:

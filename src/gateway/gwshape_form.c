@@ -57,6 +57,9 @@ static int add_part(const struct gwmultipart *mp, const struct gwmultipart_part 
 		return gwkind_refuse(rf, NULL, "a form field's name could not be read");
 	if (p->has_filename)
 		return add_file(root, name, f, rf);
+	if (p->data_len > LIMIT_GATEWAY_MULTIPART_TEXT_BYTES)
+		return gwkind_refuse(rf, name, "the form field \"%s\" is longer than %d bytes", name,
+				     LIMIT_GATEWAY_MULTIPART_TEXT_BYTES);
 	char *v = malloc(p->data_len + 1);
 	if (v == NULL)
 		return gwkind_refuse(rf, NULL, "out of memory");

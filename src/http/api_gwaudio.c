@@ -63,7 +63,8 @@ static int transcription_bound(struct gw_job *job, const struct price *p, int64_
 		if (ask->audio_format < 0 || !pricing_audio_format_at(ask->audio_format, &ext, &bps) ||
 		    pricing_audio_file_ms(ask->audio_file_bytes, bps, &ask->media_bound) != PRICING_OK) {
 			api_error(rs, CD_E_INVALID, "file", "the file's format is none whose lowest bitrate creditd knows "
-				  "(flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, webm, by the file name's extension): its "
+				  "(flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, webm, by the file name's extension, which the file's "
+				  "first bytes must bear out): its "
 				  "length, which %s is billed by, cannot be bounded; not forwarded", ask->model);
 			return -1;
 		}

@@ -334,6 +334,7 @@ int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the call's id");
 		return -1;
 	}
+	job->hold_fees_raw = r->hold_fees_raw;	/* a media call's charge when its units cannot be priced */
 	/* gw_<provider>_<random>: the prefix marks it the gateway's, the
 	 * provider tried first is what GET /v1/holds/{hold_id} shows (one
 	 * that fell back names the last on its usage record). */

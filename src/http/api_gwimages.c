@@ -18,16 +18,21 @@
 #include <string.h>
 
 /* The names of combo k of model (NULL: the model's own row alone), most
- * specific first: QUALITY/W-x-H/MODEL, W-x-H/MODEL, MODEL. Their count. */
+ * specific first: QUALITY/W-x-H/MODEL, W-x-H/MODEL, MODEL. Their count.
+ * The reference's models are priced by size and quality: dall-e-3 at its
+ * QUALITY/W-x-H row alone, dall-e-2 (one quality) at its W-x-H row too,
+ * never at a row of the model alone (LiteLLM's "dall-e-3" prices a
+ * standard 1024x1024 image: an hd or larger one would be charged it). */
 static int names_of(const char *model, const struct gw_image_combo *k, char names[3][2 * LIMIT_NAME_BYTES])
 {
-	int n = 0;
+	int n = 0, family = gwkind_images_family(model);
 	if (k != NULL && k->quality[0] != '\0' && k->width > 0)
 		snprintf(names[n++], sizeof(names[0]), "%s/%lld-x-%lld/%s", k->quality, (long long)k->width,
 			 (long long)k->height, model);
-	if (k != NULL && k->width > 0)
+	if (k != NULL && k->width > 0 && family != GW_IMAGE_DALLE3)
 		snprintf(names[n++], sizeof(names[0]), "%lld-x-%lld/%s", (long long)k->width, (long long)k->height, model);
-	snprintf(names[n++], sizeof(names[0]), "%s", model);
+	if (k == NULL || family == GW_IMAGE_OTHER)
+		snprintf(names[n++], sizeof(names[0]), "%s", model);
 	return n;
 }
 
@@ -77,6 +82,12 @@ static int by_tokens(struct gw_job *job, const struct price *base, struct guard_
 			  "tokens its images take: not forwarded", job->ask.model);
 		return -1;
 	}
+	if (!pricing_prices_text_input(base)) {
+		api_error(rs, CD_E_INVALID, "model", "'%s' is priced by image tokens but its row prices no text input, "
+			  "which its prompt is billed as: not forwarded", job->ask.model);
+		return -1;
+	}
+	a->held = 0;
 	for (size_t i = 0; i < a->ncombos; i++) {
 		if (pricing_image_tokens_raw(base, 1, a->combos[i].tokens, &a->combos[i].raw) != PRICING_OK)
 			return -1;
@@ -104,6 +115,13 @@ static int by_images(struct gw_job *job, int final, size_t *missing, struct guar
 	struct gw_images_ask *a = &job->ask.img;
 	struct price p;
 	int64_t m;
+	/* The GPT image models bill their prompt and input images by
+	 * tokens, which a row per pixel or per image does not price. */
+	if (a->family == GW_IMAGE_GPT) {
+		api_error(rs, CD_E_INVALID, "model", "'%s' bills its prompt and input images by tokens: its own row must "
+			  "price image tokens (output_image_micros_per_mtok): not forwarded", job->ask.model);
+		return -1;
+	}
 	for (size_t i = 0; i < a->ncombos; i++) {
 		struct gw_image_combo *k = &a->combos[i];
 		int unsized = 0, found = row_of(job->ask.model, k, &p, &m);
@@ -130,6 +148,33 @@ static int by_images(struct gw_job *job, int final, size_t *missing, struct guar
 	}
 	r->hold_price = r->price;
 	r->input_tokens = 0;
+	return 0;
+}
+
+/* A provider's own price for any row of the call (docs/gateway.md,
+ * "Which price a call is charged"): the image routes charge the general
+ * rows, so a call a provider with its own price may answer is refused
+ * rather than charged another price than its provider's. 0, or -1 with
+ * rs filled. */
+static int provider_rows(const struct gw_job *job, struct response *rs)
+{
+	const struct gw_images_ask *a = &job->ask.img;
+	char names[3][2 * LIMIT_NAME_BYTES];
+	struct price p;
+	int64_t m;
+	for (int i = 0; i < job->nproviders; i++)
+		for (size_t c = 0; c <= a->ncombos; c++) {
+			int n = names_of(job->ask.model, c < a->ncombos ? &a->combos[c] : NULL, names), own = 0;
+			for (int j = 0; j < n && !own; j++)
+				if (strlen(names[j]) <= LIMIT_NAME_BYTES && pricing_name_valid(names[j]))
+					ledger_price_model_at(names[j], job->providers[i]->name, &p, &m, &own);
+			if (own) {
+				api_error(rs, CD_E_INVALID, "model", "provider %s has its own price for '%s', which the image "
+					  "routes do not apply (they charge the general rows): not forwarded",
+					  job->providers[i]->name, names[0]);
+				return -1;
+			}
+		}
 	return 0;
 }
 
@@ -166,6 +211,8 @@ int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_
 	if (rc != 0)
 		return rs->status != 0 ? -1 : (api_error(rs, CD_E_INVALID, "n", "the call's worst case is above what one "
 							 "operation may move"), -1);
+	if (provider_rows(job, rs) != 0)
+		return -1;
 	__int128 fees = (__int128)a->n * a->combos[a->held].raw;
 	job->hold_input = r->input_tokens;
 	job->price = r->price;

@@ -190,7 +190,7 @@ void api_key_revoke(struct api_ctx *ctx, const struct request *rq, char **params
 		return;
 	}
 	keys_sha256(bearer != NULL ? bearer : "", bearer != NULL ? strlen(bearer) : 0, hash);
-	enum cd_err rc = ledger_console_key_id(ctx->db, hash, &own);
+	enum cd_err rc = ledger_operator_key_id(ctx->db, hash, &own);
 	if (rc == CD_OK && own == id) {
 		api_error(rs, CD_E_CONFLICT, NULL, "a key cannot revoke itself through the API: revoke it with another "
 			  "admin key, or with creditctl key revoke");

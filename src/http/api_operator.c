@@ -31,7 +31,7 @@ void api_account_search(struct api_ctx *ctx, const struct request *rq, char **pa
 		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
 		return;
 	}
-	enum cd_err rc = ledger_console_search(ctx->db, q, cursor, (int)limit, &out);
+	enum cd_err rc = ledger_operator_search(ctx->db, q, cursor, (int)limit, &out);
 	if (rc != CD_OK)
 		api_fail(rs, rc, NULL);
 	else
@@ -60,10 +60,10 @@ static json_t *providers_json(void)
 
 void api_health(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
-	struct ledger_console_db_state st;
+	struct ledger_operator_db_state st;
 	(void)rq;
 	(void)params;
-	enum cd_err rc = ledger_console_db_state(ctx->db, &st);
+	enum cd_err rc = ledger_operator_db_state(ctx->db, &st);
 	json_t *db = rc == CD_OK ?
 		json_pack("{s:b, s:o}", "reachable", 1, "galera", st.galera[0] != '\0' ? json_string(st.galera) : json_null()) :
 		json_pack("{s:b, s:s}", "reachable", 0, "error", errors_strerror(rc));
@@ -81,7 +81,7 @@ void api_overview(struct api_ctx *ctx, const struct request *rq, char **params, 
 	json_t *out = NULL;
 	(void)rq;
 	(void)params;
-	enum cd_err rc = ledger_console_overview(ctx->db, &out);
+	enum cd_err rc = ledger_operator_overview(ctx->db, &out);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, NULL);
 		return;

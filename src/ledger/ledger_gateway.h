@@ -94,6 +94,12 @@ struct ledger_usage_billed {
 	/* The provider whose own price for the model was charged (sql/062);
 	 * NULL: the model's general price. */
 	const char *price_provider;
+	/* A media call's route kind and units, as charged (sql/066;
+	 * docs/reconciliation.md): "images", "speech", "transcription"; NULL
+	 * for a token route. Characters of speech, milliseconds of audio
+	 * transcribed, images made. */
+	const char *media_kind;
+	int64_t media_characters, media_audio_ms, media_images;
 };
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,

@@ -11,27 +11,27 @@
  * NULL: every account), ordered by external id, those after after ("":
  * from the first), at most limit: *out {"data": [...], "has_more",
  * "next_cursor"} (the caller owns it). */
-enum cd_err ledger_console_search(struct store *db, const char *q, const char *after, int limit, json_t **out);
+enum cd_err ledger_operator_search(struct store *db, const char *q, const char *after, int limit, json_t **out);
 
 /* The overview's figures at the transaction's clock into *out (the caller
  * owns it): balances, debts, spend today and this month, calls in the last
  * minute, the month's top accounts, mails and events failed. */
-enum cd_err ledger_console_overview(struct store *db, json_t **out);
+enum cd_err ledger_operator_overview(struct store *db, json_t **out);
 
 /* The last migration this build knows (sql/): GET /v1/health compares the
  * database's with it. A new migration changes it (test_94 holds it to
  * the sql/ folder). */
-#define LEDGER_SCHEMA_LATEST "065_console_api.sql"
+#define LEDGER_SCHEMA_LATEST "066_usage_media.sql"
 /* The database as GET /v1/health shows it. */
-struct ledger_console_db_state {
+struct ledger_operator_db_state {
 	char latest[LEDGER_TEXT_BYTES(255)];	/* the last migration applied; "" when none */
 	int64_t applied;			/* how many are */
 	char galera[LEDGER_TEXT_BYTES(64)];	/* wsrep_local_state_comment; "" without Galera */
 };
-enum cd_err ledger_console_db_state(struct store *db, struct ledger_console_db_state *st);
+enum cd_err ledger_operator_db_state(struct store *db, struct ledger_operator_db_state *st);
 
 /* The id of the live key with this SHA-256 into *id (0: none). */
-enum cd_err ledger_console_key_id(struct store *db, const unsigned char hash[32], int64_t *id);
+enum cd_err ledger_operator_key_id(struct store *db, const unsigned char hash[32], int64_t *id);
 /* As ledger_events_list (ledger.h), but state (pending|failed, NULL: all)
  * matches the event's push or its mail (ledger_events.c): GET /v1/mails. */
 enum cd_err ledger_events_deliveries(struct store *db, const char *state, int64_t after,

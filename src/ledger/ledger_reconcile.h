@@ -9,6 +9,13 @@
 /* ---- Reconciliation with the provider (creditctl reconcile) ----
  * Reads only. Periods are [from, to) in unix seconds, whole UTC days. */
 
+/* A media route's kind as its usage record names it (sql/066): images,
+ * speech, transcription; moderations are free and record nothing. */
+#define LEDGER_MEDIA_KINDS(X) X(images) X(speech) X(transcription)
+enum { LEDGER_MEDIA_KIND_COUNT = 3 };
+/* The name of kind i (< LEDGER_MEDIA_KIND_COUNT). */
+const char *ledger_media_kind(int i);
+
 /* creditd's side of one UTC day × model: its usage records, BYOK left out
  * (those calls ran on the user's own key). */
 struct ledger_usage_day {
@@ -25,6 +32,11 @@ struct ledger_usage_day {
 	 * tier. */
 	int64_t cache_write_1h_tokens, audio_input_tokens, audio_output_tokens, web_search_calls;
 	int64_t priority_tokens, flex_tokens, long_context_tokens;
+	/* The media routes' calls among requests, by kind (sql/066;
+	 * LEDGER_MEDIA_KINDS' order), and their units: characters of
+	 * speech, milliseconds of audio transcribed, images made. */
+	int64_t media_calls[LEDGER_MEDIA_KIND_COUNT];
+	int64_t speech_characters, transcription_ms, images;
 };
 /* Every day × model of [from, to) in one grouped query, ordered by day
  * and model, into rows (cap of them). *more = 1 when there were more than

@@ -131,7 +131,8 @@ int pricing_dim_get(const struct price *p, enum price_dim d, int64_t *v);
 void pricing_dim_put(struct price *p, enum price_dim d, int64_t v);
 /* 1 when p prices tokens: a token route (chat, responses, embeddings,
  * Anthropic's messages) may hold and charge a call at it; 0 for a media
- * row (dims.no_tokens). */
+ * row (dims.no_tokens), or a row priced by a media unit (pixels, images,
+ * seconds, characters, image or audio tokens) whose token prices are both 0. */
 int pricing_prices_tokens(const struct price *p);
 /* 1 when p's input, cached-input and cache-write prices are prices: a
  * row with token prices, or a media row pricing its prompt's text

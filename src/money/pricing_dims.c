@@ -125,11 +125,27 @@ void pricing_dim_put(struct price *p, enum price_dim d, int64_t v)
 	p->dims.v[d] = v;
 }
 
+/* A row priced by a media unit (pixels, images, seconds, characters,
+ * image or audio tokens) whose token prices are both 0 prices no token either: one set by hand
+ * as `creditctl price set tts-1 0 0 … input_micros_per_mchar=…` would
+ * otherwise serve a token route free. */
+static int media_units_alone(const struct price *p)
+{
+	static const enum price_dim units[] = {PRICE_DIM_INPUT_PIXEL, PRICE_DIM_OUTPUT_PIXEL, PRICE_DIM_OUTPUT_PER_IMAGE,
+					       PRICE_DIM_INPUT_SECOND, PRICE_DIM_OUTPUT_SECOND, PRICE_DIM_INPUT_CHAR,
+					       PRICE_DIM_INPUT_IMAGE, PRICE_DIM_OUTPUT_IMAGE, PRICE_DIM_INPUT_AUDIO,
+					       PRICE_DIM_OUTPUT_AUDIO};
+	int any = 0;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		any |= pricing_dim_get(p, units[i], NULL);
+	return any && p->input_micros_per_mtok == 0 && p->output_micros_per_mtok == 0;
+}
+
 int pricing_prices_tokens(const struct price *p)
 {
 	assert(p != NULL);
 	assert(p->dims.no_tokens == 0 || p->dims.no_tokens == 1);
-	return !p->dims.no_tokens;
+	return !p->dims.no_tokens && !media_units_alone(p);
 }
 
 int pricing_prices_text_input(const struct price *p)

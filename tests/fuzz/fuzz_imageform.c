@@ -2,7 +2,10 @@
  * creditd reads it (docs/gateway.md, "Images"): any bytes as an
  * images/edits form (multipart/form-data with the seeds' boundary, read by
  * gwshape_read_form: gwmultipart, then the form's fields as the route's
- * JSON) and as an images/generations body (gwshape_read). What it reads
+ * JSON) and as an images/generations body (gwshape_read); the same bytes
+ * as an audio/transcriptions form (gwkind_audio_read_form: the file's
+ * format by its name and its first bytes) and as a transcription's
+ * answer (gwkind_audio_whole: an srt or vtt's cues). What it reads
  * must hold together: n in 1..10, the files at most 17, the input bound
  * the prompt's bytes at most, the sizes and qualities it may be answered
  * at within their array. A crash, a leak or undefined behaviour is a bug at
@@ -49,5 +52,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		held_together(&ask, (int64_t)size);
 	else if (err[0] == '\0')
 		abort();
+	const struct gwkind_route *tr = gwkind_route("/openai/v1/audio/transcriptions");
+	if (tr == NULL)
+		abort();
+	int rc = gwkind_audio_read_form(tr, "multipart/form-data; boundary=fuzz", (const char *)data, size, &ask, err,
+					sizeof(err), &param);
+	if (rc == 0 && (ask.audio_file_bytes < 0 || ask.audio_file_bytes > (int64_t)size))
+		abort();
+	if (rc != 0 && err[0] == '\0')
+		abort();
+	struct gw_usage u;
+	int estimated;
+	memset(&ask, 0, sizeof(ask));
+	ask.media_priced = GW_AUDIO_BY_SECONDS;
+	ask.media_bound = 1000;
+	if (gwkind_audio_whole(tr, &ask, (const char *)data, size, &u, &estimated) == 0 &&
+	    (u.audio_ms < 0 || (estimated && u.audio_ms < ask.media_bound)))
+		abort();	/* a length it did not read is never below the bound held */
 	return 0;
 }

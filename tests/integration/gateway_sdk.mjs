@@ -183,7 +183,8 @@ const cases = {
              charged: response.headers.get("creditd-charged-micros"), hold: response.headers.get("creditd-hold-id") };
   },
   async openai_transcription() {
-    const file = await toFile(Buffer.alloc(48000, 7), "speech.mp3", { type: "audio/mpeg" });
+    const file = await toFile(Buffer.concat([Buffer.from([0xff, 0xf3]), Buffer.alloc(47998, 7)]), "speech.mp3",
+      { type: "audio/mpeg" });
     const { data, response } = await openai.audio.transcriptions
       .create({ model: "whisper-1", file, response_format: "verbose_json" }).withResponse();
     return { text: data.text, duration: data.duration, charged: response.headers.get("creditd-charged-micros"),

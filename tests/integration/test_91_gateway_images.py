@@ -306,3 +306,36 @@ def test_an_edit_creditd_cannot_read_or_price_is_refused_and_not_forwarded():
     eq(r.status, 415, "a form on a JSON route: %r" % r.body[:200])
     eq(received(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held or charged")
+
+
+def test_what_a_review_found_is_priced_as_the_provider_bills_or_refused():
+    """A dall-e-3 generation that names no quality is sent naming the one
+    held; a GPT image model priced per image is refused (its prompt and
+    input images bill by tokens); a form's text field past 128 KiB is
+    refused before it is read; a model a provider has its own price for
+    is refused (the image routes charge the general rows)."""
+    from lib import creditctl
+    _price()
+    reset()
+    acct = new_account("imgreview")
+    before = state(acct)[0]
+    r = _images(acct, {"model": "dall-e-3", "prompt": "a red fox", "size": "1024x1024"})
+    eq(r.status, 200, "%r" % r.body[:200])
+    eq(received()[-1]["json"].get("quality"), "standard", "the quality held, written into the body sent")
+    _settled(acct, before, r)
+    import_prices([_row("gpt-image-1-mini", output_micros_per_image=EACH)], "--force")
+    reset()
+    before = state(acct)
+    openai_error(_images(acct, {"model": "gpt-image-1-mini", "prompt": "x"}), 400, "invalid_request", "model")
+    openai_error(_edit(acct, form([("model", "dall-e-2"), ("prompt", "x" * (128 * 1024 + 1))], [("image", "a.png")])),
+                 400, "invalid_request", "prompt")
+    # A model no request named yet: its first call waits for a reload
+    # that brings its general row and the provider's together.
+    own = "img-own-" + acct[-6:]
+    creditctl("price", "set", own, "input=0", "output=0", "max_output_tokens=1", "output_micros_per_image=%d" % EACH)
+    creditctl("price", "set", own, "--provider", "openai", "input=0", "output=0", "max_output_tokens=1",
+              "output_micros_per_image=%d" % (3 * EACH))
+    openai_error(_images(acct, {"model": own, "prompt": "x", "size": "1024x1024"}), 400, "invalid_request", "model")
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+    verify()

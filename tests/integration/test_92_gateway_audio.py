@@ -124,6 +124,42 @@ def test_gpt_4o_mini_tts_streamed_is_charged_its_usage_event():
     verify()
 
 
+def test_speech_audio_then_an_error_event_is_charged_not_freed():
+    """The audio delivered before an error event is the provider's work:
+    charged (the hold, as no usage came), never settled at 0 as an error
+    before any output is (a review's finding)."""
+    _price()
+    reset()
+    acct = new_account("gwttserr")
+    mode(mode="error_event")
+    body = {"model": "gpt-4o-mini-tts", "input": "three little words", "voice": "alloy", "stream_format": "sse"}
+    r = speech(acct, body)
+    eq(r.status, 200, "%r" % r.body[:200])
+    types = [json.loads(e)["type"] for e in r.events()]
+    eq(types, ["speech.audio.delta", "speech.audio.delta", "error"], "the audio, then the error, passed on")
+    raw = len(json.dumps(body)) * 600000 + 18 * 20 * 12000000
+    charged = api("GET", "/v1/holds/" + r.headers["creditd-hold-id"], auth="read").json["charged_micros"]
+    eq(charged, -(-raw * MARGIN_BPS // 10 ** 10), "the audio delivered is charged: its hold, no usage came")
+    verify()
+
+
+def test_whisper_answering_a_token_usage_of_zeros_is_charged_its_bound():
+    """A row priced by seconds takes a duration alone: a token usage of
+    zeros is no length, and the call is charged the bound it held, never 0
+    (a review's finding)."""
+    _price()
+    reset()
+    acct = new_account("gwwzero")
+    mode(mode="zero_usage")
+    r = transcribe(acct, [("model", "whisper-1"), ("response_format", "json")])
+    eq(r.status, 200, "%r" % r.body[:200])
+    bound = charge(48000 * 100000)
+    eq(held(r), bound, "held at the file's bound")
+    eq(int(r.headers["creditd-charged-micros"]), bound, "charged the bound, not 0")
+    eq(settled(acct, 1), "estimated", "said so")
+    verify()
+
+
 def test_gpt_4o_mini_tts_whole_is_charged_its_hold():
     _price()
     reset()
@@ -179,7 +215,7 @@ def test_a_key_limited_to_some_models_moderates_with_those_alone():
 
 # ---- transcriptions: a multipart/form-data body ----
 
-def form(fields, filename="speech.mp3", data=b"\x00" * 48000):
+def form(fields, filename="speech.mp3", data=b"\xff\xf3" + b"\x00" * 47998):
     """A form as the SDKs write one: (body, Content-Type)."""
     b = "----creditd" + uuid.uuid4().hex
     out = b""
@@ -225,6 +261,20 @@ def test_whisper_is_held_at_its_file_s_lowest_bitrate_and_charged_the_seconds_it
     verify()
 
 
+def test_a_container_carrying_flac_is_held_at_flac_s_floor():
+    """Ogg may carry FLAC, whose floor is far below Ogg's own codecs': the
+    file held at FLAC's (140 bit/s), not Ogg's (a review's finding)."""
+    _price()
+    reset()
+    acct = new_account("gwoggflac")
+    data = b"OggS" + b"\x00" * 24 + b"\x7fFLAC" + b"\x00" * (48000 - 33)
+    r = transcribe(acct, [("model", "whisper-1"), ("response_format", "json")], filename="speech.ogg", data=data)
+    eq(r.status, 200, "%r" % r.body[:200])
+    ms = -(-48000 * 8 * 1000 // 140)	# 48,000 bytes at 140 bit/s, in ms, rounded up
+    eq(held(r), charge(ms * 100000), "held at FLAC's floor")
+    verify()
+
+
 def test_gpt_4o_transcribe_is_held_at_max_input_tokens_and_charged_its_usage():
     _price()
     reset()
@@ -250,6 +300,11 @@ def test_transcription_refusals_forward_nothing():
     openai_error(transcribe(acct, [("model", "whisper-1")], filename="a.aiff"), 400, "invalid_request", "file")
     openai_error(transcribe(acct, [("model", "whisper-1")], filename="noextension"), 400, "invalid_request", "file")
     openai_error(transcribe(acct, [("model", "whisper-1")], filename=None), 400, "invalid_request", "file")
+    # The name's format held to the file's first bytes: a FLAC file named
+    # .mp3 would be held at MP3's floor, a fiftieth of its length.
+    openai_error(transcribe(acct, [("model", "whisper-1")], data=b"fLaC" + b"\x00" * 47996), 400,
+                 "invalid_request", "file")
+    openai_error(transcribe(acct, [("model", "whisper-1")], data=b"\x00" * 48000), 400, "invalid_request", "file")
     openai_error(transcribe(acct, []), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-mini")]), 400, "invalid_request", "model")
     openai_error(transcribe(acct, [("model", "gpt-4o-mini-transcribe")]), 400, "invalid_request", "model")
@@ -259,6 +314,10 @@ def test_transcription_refusals_forward_nothing():
                  "stream")
     openai_error(transcribe(acct, [("model", "whisper-1"), ("diarize", "yes")]), 400, "invalid_request", "diarize")
     openai_error(transcribe(acct, [("model", "whisper-1"), ("model", "gpt-4o-transcribe")]), 400, "invalid_request")
+    # A plain name after its bracketed form would hide the bracketed one
+    # from the table while both are forwarded (a review's finding).
+    openai_error(transcribe(acct, [("model", "whisper-1"), ("chunking_strategy[type]", "mystery"),
+                                   ("chunking_strategy", "auto")]), 400, "invalid_request")
     body, ctype = form([("model", "whisper-1")])
     openai_error(call("/openai/v1/audio/transcriptions", None, raw=body.replace(b"\r\n", b"\n"),
                       headers={"Creditd-Account": acct, "Content-Type": ctype}), 400, "invalid_request")

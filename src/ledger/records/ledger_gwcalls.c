@@ -18,7 +18,8 @@ static const char SQL_RENEW[] = "UPDATE holds SET expires_at = GREATEST(expires_
 
 static const char SQL_BILLED[] = "UPDATE usage_records SET over_hold = ?, service_tier = ?, long_context = ?, "
 				 "cache_write_1h_tokens = ?, audio_input_tokens = ?, audio_output_tokens = ?, "
-				 "web_search_calls = ?, provider = ?, attempts = ?, usage_unknown = ?, price_provider = ? "
+				 "web_search_calls = ?, provider = ?, attempts = ?, usage_unknown = ?, price_provider = ?, "
+				 "media_kind = ?, media_characters = ?, media_audio_ms = ?, media_images = ? "
 				 "WHERE hold_id = ? AND account_id = ?";
 
 struct gw_call_tx {
@@ -32,10 +33,11 @@ static enum cd_err call_tx(struct store *db, struct gw_call_tx *x)
 {
 	const struct ledger_usage_billed *b = x->billed;
 	if (b != NULL)
-		return store_do(db, SQL_BILLED, "usage billed", "isiiiiisiisii", (int64_t)b->over_hold, b->service_tier,
+		return store_do(db, SQL_BILLED, "usage billed", "isiiiiisiissiiiii", (int64_t)b->over_hold, b->service_tier,
 				    (int64_t)b->long_context, b->cache_write_1h_tokens, b->audio_input_tokens,
 				    b->audio_output_tokens, b->web_search_calls, b->provider, (int64_t)b->attempts,
-				    (int64_t)b->usage_unknown, b->price_provider, x->hold, x->account_id);
+				    (int64_t)b->usage_unknown, b->price_provider, b->media_kind, b->media_characters,
+				    b->media_audio_ms, b->media_images, x->hold, x->account_id);
 	assert(x->renew_ttl > 0);
 	return store_do(db, SQL_RENEW, "hold renewal", "iiii", db->now + x->renew_ttl, x->hold, x->account_id, db->now);
 }

@@ -8,7 +8,9 @@
  * usage_records.ix_created_model, which covers every column it sums (the
  * cache-write tokens and settle reasons too, sql/034): a month at 100k
  * calls a day is read from the index in seconds, never fetched row by
- * row (what the gateway charged beyond tokens too, sql/047); by minute
+ * row (what the gateway charged beyond tokens too, sql/047); the media
+ * calls' kinds and units (sql/066) by a second query from an index of
+ * their own; by minute
  * too, for creditctl hold resolve --from-usage. Nothing here changes an account. */
 #include "ledger_int.h"
 #include "ledger_reconcile.h"
@@ -16,6 +18,51 @@
 #include "timefmt.h"
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#define MEDIA_NAME(k) #k,
+static const char *const media_kinds[LEDGER_MEDIA_KIND_COUNT] = {LEDGER_MEDIA_KINDS(MEDIA_NAME)};
+#undef MEDIA_NAME
+
+const char *ledger_media_kind(int i)
+{
+	return i >= 0 && i < LEDGER_MEDIA_KIND_COUNT ? media_kinds[i] : "";
+}
+
+/* The media calls of the rows' days and models, by kind (sql/066), added
+ * to rows: read from ix_media_created alone (its kind first: the media
+ * calls of the period and no other record), in the rows' order. Every
+ * such call is a record the grouped query counted: its row is there. */
+static enum cd_err media_tx(struct store *db, int64_t from, int64_t to, struct ledger_usage_day *rows, int n)
+{
+#define MEDIA_IN(k) "'" #k "',"
+	static const char sql[] = "SELECT created_at DIV " TIMEFMT_DAY_SQL " AS day, model, media_kind, COUNT(*), "
+		"SUM(media_characters), SUM(media_audio_ms), SUM(media_images) "
+		"FROM usage_records FORCE INDEX (ix_media_created) "
+		"WHERE media_kind IN (" LEDGER_MEDIA_KINDS(MEDIA_IN) "'') AND created_at >= ? AND created_at < ? "
+		"AND model IS NOT NULL AND byok = 0 GROUP BY day, model, media_kind ORDER BY day, model, media_kind";
+#undef MEDIA_IN
+	int e, got, at = 0;
+	struct dbstmt *s = store_exec(db, sql, &e, "ii", from, to);
+	if (s == NULL)
+		return store_err(db, e, "reconcile media");
+	while ((got = store_fetch(s)) == 1) {
+		int64_t day = store_i64(s, 0) * TIMEFMT_SECONDS_PER_DAY;
+		const char *model = store_str(s, 1), *kind = store_str(s, 2);
+		while (at < n && (rows[at].day != day || model == NULL || strcasecmp(rows[at].model, model) != 0))
+			at++;
+		if (at == n)
+			return CD_E_INTERNAL;	/* a media call the grouped query did not count (one collation, one order) */
+		struct ledger_usage_day *r = &rows[at];
+		for (int k = 0; k < LEDGER_MEDIA_KIND_COUNT; k++)
+			if (kind != NULL && strcmp(kind, media_kinds[k]) == 0)
+				r->media_calls[k] += store_i64(s, 3);
+		r->speech_characters += store_i64(s, 4);
+		r->transcription_ms += store_i64(s, 5);
+		r->images += store_i64(s, 6);
+	}
+	return got < 0 ? CD_E_INTERNAL : CD_OK;
+}
 
 static enum cd_err usage_tx(struct store *db, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,
 			    int *n, int *more)
@@ -62,9 +109,13 @@ static enum cd_err usage_tx(struct store *db, int64_t from, int64_t to, struct l
 				     &r->web_search_calls, &r->priority_tokens, &r->flex_tokens, &r->long_context_tokens};
 		for (unsigned int i = 0; i < sizeof(billed) / sizeof(billed[0]); i++)
 			*billed[i] = store_i64(s, 8 + LEDGER_SETTLE_REASON_COUNT + i);
+		memset(r->media_calls, 0, sizeof(r->media_calls));
+		r->speech_characters = r->transcription_ms = r->images = 0;
 		(*n)++;
 	}
-	return got < 0 ? CD_E_INTERNAL : CD_OK;
+	if (got < 0)
+		return CD_E_INTERNAL;
+	return *more ? CD_OK : media_tx(db, from, to, rows, *n);	/* more: the caller refuses */
 }
 
 enum cd_err ledger_usage_by_day(struct store *db, int64_t from, int64_t to, struct ledger_usage_day *rows, int cap,

@@ -115,9 +115,30 @@ static void test_sizes_and_multipliers(void)
 	   "a multiplier in 1..LIMIT_PRICE_MULTIPLIER_BPS");
 }
 
+/* A row priced by a media unit whose token prices are 0 serves no token
+ * route (it would charge a chat call 0); with token prices it does. */
+static void test_media_units_alone(void)
+{
+	struct price p = {0, 0, 0, 4096, 0, PRICING_NO_DIMS};
+	ok(pricing_prices_tokens(&p), "a row of 0 token prices and nothing else: a free model, priced by tokens");
+	pricing_dim_put(&p, PRICE_DIM_INPUT_CHAR, 15000000);
+	ok(!pricing_prices_tokens(&p), "per character and 0 token prices: no token priced");
+	p.output_micros_per_mtok = 1;
+	ok(pricing_prices_tokens(&p), "with an output price: tokens priced");
+	struct price w = {0, 0, 0, 4096, 0, PRICING_NO_DIMS};
+	pricing_dim_put(&w, PRICE_DIM_INPUT_SECOND, 100000);
+	ok(!pricing_prices_tokens(&w), "per second and 0 token prices: no token priced");
+	struct price i = {0, 0, 0, 4096, 0, PRICING_NO_DIMS};
+	pricing_dim_put(&i, PRICE_DIM_INPUT_IMAGE, 10000000);
+	ok(!pricing_prices_tokens(&i), "image tokens and 0 token prices: no text token priced");
+	i.input_micros_per_mtok = 5000000;
+	ok(pricing_prices_tokens(&i), "with a text input price: tokens priced");
+}
+
 int main(void)
 {
 	test_sizes_and_multipliers();
+	test_media_units_alone();
 	long_context();
 	struct price p = row();
 	uint64_t un;

@@ -1,4 +1,4 @@
-/* ledger_console.c: the operator's reads behind the console's pages
+/* ledger_operator.c: the operator's reads behind the console's pages
  * (ledger_operator.h; docs/api.md, "The operator's reads"). Reads only,
  * each in one transaction, each bounded: a search walks the index of the
  * column it matches (uq_ext_id, ix_email of sql/065) for at most a page;
@@ -85,7 +85,7 @@ static enum cd_err search_tx(struct store *db, const char *q, const char *after,
 	return *out != NULL ? CD_OK : CD_E_INTERNAL;
 }
 
-enum cd_err ledger_console_search(struct store *db, const char *q, const char *after, int limit, json_t **out)
+enum cd_err ledger_operator_search(struct store *db, const char *q, const char *after, int limit, json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
@@ -206,7 +206,7 @@ static enum cd_err overview_tx(struct store *db, json_t **out)
 	return CD_OK;
 }
 
-enum cd_err ledger_console_overview(struct store *db, json_t **out)
+enum cd_err ledger_operator_overview(struct store *db, json_t **out)
 {
 	struct store_tx t;
 	*out = NULL;
@@ -226,7 +226,7 @@ enum cd_err ledger_console_overview(struct store *db, json_t **out)
 static const char SQL_GALERA[] = "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 				 "WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT'";
 
-static enum cd_err schema_tx(struct store *db, struct ledger_console_db_state *st)
+static enum cd_err schema_tx(struct store *db, struct ledger_operator_db_state *st)
 {
 	int e;
 	struct dbstmt *s = store_exec(db, "SELECT MAX(name), COUNT(*) FROM schema_migrations", &e, "");
@@ -246,7 +246,7 @@ static enum cd_err schema_tx(struct store *db, struct ledger_console_db_state *s
 	return CD_OK;
 }
 
-enum cd_err ledger_console_db_state(struct store *db, struct ledger_console_db_state *st)
+enum cd_err ledger_operator_db_state(struct store *db, struct ledger_operator_db_state *st)
 {
 	struct store_tx t;
 	memset(st, 0, sizeof(*st));
@@ -266,7 +266,7 @@ static enum cd_err key_id_tx(struct store *db, const unsigned char hash[32], int
 	return CD_OK;
 }
 
-enum cd_err ledger_console_key_id(struct store *db, const unsigned char hash[32], int64_t *id)
+enum cd_err ledger_operator_key_id(struct store *db, const unsigned char hash[32], int64_t *id)
 {
 	struct store_tx t;
 	*id = 0;
