@@ -43,6 +43,7 @@ LAST = ("test_99_openapi.py",)
 SLOW_FIRST = ("test_33_payg.py", "test_87_gateway_providers.py", "test_39_collection_tries.py",
               "test_84_gateway_attacks.py", "test_69_every_writer.py", "test_88_mail.py", "test_56_push.py",
               "test_34_payment_news.py", "test_53_client_suites.py", "test_59_widget_browser.py",
+              "test_95_console_browser.py",
               "test_87b_unresolved_usage.py", "test_05_shared_hosting.py")
 
 _NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
