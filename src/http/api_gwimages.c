@@ -117,6 +117,10 @@ static int by_images(struct gw_job *job, int final, size_t *missing, struct guar
 	int64_t m;
 	/* The GPT image models bill their prompt and input images by
 	 * tokens, which a row per pixel or per image does not price. */
+	if (a->family == GW_IMAGE_GPT && !final) {
+		*missing = 0;	/* its own row may be priced a moment ago: one reload waited for */
+		return 1;
+	}
 	if (a->family == GW_IMAGE_GPT) {
 		api_error(rs, CD_E_INVALID, "model", "'%s' bills its prompt and input images by tokens: its own row must "
 			  "price image tokens (output_image_micros_per_mtok): not forwarded", job->ask.model);
