@@ -56,12 +56,19 @@ static json_t *usage_day_json(const struct ledger_usage_day *d)
 }
 
 /* The range [from, to): both days given, to at or after from, at most
- * LIMIT_RECONCILE_API_DAYS days (to included). 0, or -1 with rs. */
+ * LIMIT_RECONCILE_API_DAYS days (to included); neither given, the last
+ * seven UTC days, today included. 0, or -1 with rs. */
 static int range_of(const struct request *rq, int64_t *from, int64_t *to, struct response *rs)
 {
 	int f = day_of(rq, "from", from, rs), t = f < 0 ? -1 : day_of(rq, "to", to, rs);
 	if (f < 0 || t < 0)
 		return -1;
+	if (f == 0 && t == 0) {
+		int64_t now = timefmt_now();
+		*to = now - now % TIMEFMT_SECONDS_PER_DAY;
+		*from = *to - 6 * TIMEFMT_SECONDS_PER_DAY;
+		f = t = 1;
+	}
 	if (f == 0 || t == 0) {
 		api_error(rs, CD_E_INVALID, f == 0 ? "from" : "to", "give from and to, UTC days (YYYY-MM-DD), to included");
 		return -1;

@@ -60,6 +60,8 @@ def concrete(pattern, acct):
         r = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 10,
                                                 "max_output_tokens": 10, "request_id": "head-hold"}, auth="guard")
         return "/v1/holds/" + (r.json["hold_id"] if r.status == 200 else "hold_" + "0" * 32)
+    if pattern.startswith("/v1/models/*"):
+        return pattern.replace("*", "gpt-4o")	# a model's, one the stack prices
     parts = pattern.split("/")
     filled, n = [], 0
     for p in parts:

@@ -29,6 +29,9 @@ from test_98_readme import FRESH, ROOT, demo_env
 NOT_RUN = {
     ("docs/reconciliation.md", 'curl -fsS "https://api.openai.com/v1/organization/usage/completions?start_time=$start'):
         "OpenAI's organization usage API: needs a real OpenAI admin key (test_65 replays its answers)",
+    ("docs/reconciliation.md", 'curl -fsS "https://api.openai.com/v1/organization/usage/$kind?start_time=$start&'):
+        "OpenAI's organization usage API for the media routes: needs a real OpenAI admin key (test_65c replays "
+        "their answers)",
     ("docs/reconciliation.md", 'curl -fsS "https://api.anthropic.com/v1/organizations/usage_report/messages'):
         "Anthropic's usage report API: needs a real Anthropic admin key (test_65 replays its answers)",
     ("docs/reconciliation.md", 'curl -fsS "https://api.openai.com/v1/organization/usage/completions?start_time=$from&'):
