@@ -26,7 +26,8 @@ from lib import ENV, api, check, eq, new_account, wait_until
 
 
 def run(cmd, cwd=None, timeout=900, env=None):
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=timeout,
+                          env=env)
 
 
 def doc_block(name):

@@ -687,7 +687,7 @@ static void test_read_billed(void)
 
 int main(void)
 {
-	char e[256];
+	char e[256] = "";
 	is_int(gwtable_init(e, sizeof(e)), 0, "the gateway's tables read: %s", e);
 	test_read_billed();
 	test_read_stored();
