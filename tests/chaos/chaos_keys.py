@@ -28,7 +28,8 @@ from chaos_input import (authorize, creditd_unharmed, encode_body, error_problem
 
 SCOPE_NAMES = {"0": "none", "-1": "stripe", "ROUTE_STRIPE": "stripe", "ROUTE_BROWSER": "browser",
                "ROUTE_PREFLIGHT": "preflight", "KEY_SCOPE_GUARD": "guard", "KEY_SCOPE_READ": "read",
-               "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin", "ROUTE_GATEWAY": "gateway", "ROUTE_HOLD": "hold"}
+               "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin", "ROUTE_GATEWAY": "gateway", "ROUTE_HOLD": "hold",
+               "ROUTE_OPERATOR": "operator"}
 # Which stack keys a scope lets in (keys.c keys_allows: admin may use every
 # route, app what read may and its own, guard and read only their own;
 # "guard,read" both of those; a gateway key, an end user's, none of these:
@@ -37,21 +38,26 @@ ALLOWS = {"guard": {"guard", "admin", "guard,read"}, "read": {"read", "app", "ad
           "app": {"app", "admin"}, "admin": {"admin"},
           # GET /v1/holds/{hold_id}: any key that reads or guards, and the
           # account's own gateway key (the hold is of its account).
-          "hold": {"guard", "read", "app", "admin", "guard,read", "gateway"}}
+          "hold": {"guard", "read", "app", "admin", "guard,read", "gateway"},
+          # The operator's reads (docs/api.md, "The operator's reads"): a
+          # read or admin key bound to no account; an app key is an app's.
+          "operator": {"read", "admin", "guard,read"}}
 
 
 def router_routes():
     """(method, pattern, scope) of every entry of routes[] in src/http/router.c
     but the gateway's (/openai/, /anthropic/): those answer in the
     providers' error shapes (Anthropic's has no param), and their keys are
-    tests/integration/test_80_gateway.py's and test_83_gateway_keys.py's."""
+    tests/integration/test_80_gateway.py's and test_83_gateway_keys.py's;
+    and the console's (/console/): a session cookie opens them, not a key
+    (tests/integration/test_93_console_session.py, test_95)."""
     with open(os.path.join(stack.ROOT, "src", "http", "router.c")) as f:
         text = f.read()
     table = text[text.index("routes[] = {"):]
     table = table[:table.index("};")]
     found = re.findall(r'\{"([A-Z]+)",\s*"([^"]+)",\s*([-\w]+),', table)
     check(len(found) >= 10, "could not read routes[] in router.c")
-    return [(m, p, SCOPE_NAMES[s]) for m, p, s in found if not p.startswith(("/openai/", "/anthropic/"))]
+    return [(m, p, SCOPE_NAMES[s]) for m, p, s in found if not p.startswith(("/openai/", "/anthropic/", "/console/"))]
 
 
 def new_key(scope, revoke=False):
@@ -121,6 +127,17 @@ def authorization_matrix(short):
                                               "output_tokens": 10, "request_id": uid("authz-use")}),
         ("POST", "/v1/webhooks/stripe"): ("/v1/webhooks/stripe", None),
         ("GET", "/v1/holds/*"): ("/v1/holds/" + hold, None),
+        ("PUT", "/v1/models/*"): ("/v1/models/" + uid("authz-model"), {}),
+        ("GET", "/v1/models/*/history"): ("/v1/models/gpt-4o/history", None),
+        ("GET", "/v1/accounts"): ("/v1/accounts?q=authz&limit=5", None),
+        ("GET", "/v1/health"): ("/v1/health", None),
+        ("GET", "/v1/overview"): ("/v1/overview", None),
+        ("GET", "/v1/keys"): ("/v1/keys", None),
+        ("POST", "/v1/keys"): ("/v1/keys", {}),
+        ("DELETE", "/v1/keys/*"): ("/v1/keys/999999999", None),
+        ("GET", "/v1/reconcile"): ("/v1/reconcile", None),
+        ("GET", "/v1/mails"): ("/v1/mails?status=failed", None),
+        ("POST", "/v1/mails/*/retry"): ("/v1/mails/999999999/retry", None),
     }
     routes = router_routes()
     missing = [(m, p) for m, p, _ in routes if (m, p) not in requests]
