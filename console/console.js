@@ -672,7 +672,8 @@
   let seq = 0;
   async function route(first) {
     if (!S.session) { signinView(); return; }
-    const parts = (location.hash.replace(/^#\/?/, "") || "overview").split("/");
+    const hash = location.hash;
+    const parts = (hash.replace(/^#\/?/, "") || "overview").split("/");
     let name = parts[0], view = views[name];
     const mine = ++seq;
     main.dataset.state = "loading";
@@ -688,6 +689,7 @@
     const h1 = main.querySelector("h1");
     document.title = (h1 ? h1.textContent : name) + " · creditd";
     main.dataset.view = name;
+    main.dataset.route = hash;	/* the location this view shows (a test waits for it) */
     main.dataset.state = "ready";
     if (!first) main.focus();
   }

@@ -38,7 +38,9 @@ const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 async function ready(page) {
   await page.waitForFunction(() => {
     const m = document.getElementById("main");
-    return m && m.dataset.state === "ready";
+    /* ready, and for the location shown now: a link's hash change
+     * routes a moment after its Enter (the sign-in view has no route) */
+    return m && m.dataset.state === "ready" && (m.dataset.view === "signin" || m.dataset.route === location.hash);
   }, { timeout: 20000 });
 }
 
