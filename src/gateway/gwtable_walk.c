@@ -229,6 +229,7 @@ int gwtable_betas(const struct gwtable *t, const char *header, const struct gwta
 	struct walk w = {t, extras, nextras, seen, "anthropic-beta", 14, err, errcap};
 	char name[LIMIT_GATEWAY_HEADER_BYTES], key[LIMIT_GATEWAY_HEADER_BYTES + 8];
 	struct hit h;
+	seen->dims = 0;	/* the header's own, as gwtable_walk's are the body's */
 	for (const char *p = header; *p != '\0';) {
 		size_t n = strcspn(p, ",");
 		const char *s = p, *e = p + n;

@@ -209,7 +209,7 @@ static int table_again(const struct gwconfig *gw, const struct request *rq, stru
 static int table_betas(const struct gwconfig *gw, struct gw_job *job, struct response *rs)
 {
 	const struct gwkind *k = job->route->kind;
-	struct gwtable_seen seen;
+	struct gwtable_seen seen = {0};
 	char err[256];
 	if (k->beta_forwarded < 0 || job->forwarded[k->beta_forwarded][0] == '\0')
 		return 0;

@@ -150,8 +150,10 @@ static void anthropic(void)
 static void betas_and_extras(void)
 {
 	const struct gwtable *t = gwtable_named("anthropic_messages");
+	seen.dims = ~0u;	/* a caller's stack: the header's dimensions are its own, never what was there */
 	is_int(gwtable_betas(t, "prompt-caching-2024-07-31, context-1m-2025-08-07", NULL, 0, &seen, err, sizeof(err)), 0,
 	       "known free betas pass: %s", err);
+	is_int(seen.dims, 0, "free betas ask no dimension (whatever the struct held before)");
 	is_int(gwtable_betas(t, "prompt-caching-2024-07-31,my-beta-1", NULL, 0, &seen, err, sizeof(err)), -1,
 	       "a beta no row names is refused");
 	ok(strstr(err, "my-beta-1") != NULL, "named: %s", err);
