@@ -309,33 +309,39 @@ def test_price_put_refusals_and_a_provider_row():
 def test_mails_lists_failed_deliveries_and_retry_sends_again():
     acct_id = new_account("mail")
     aid = int(sql("SELECT id FROM accounts WHERE ext_id = '%s'" % acct_id)[0][0])
-    base = 900000000 + int(uid("")[-6:], 16)
-    # A push given up; a push delivered whose mail was given up; one delivered.
-    for off, state in ((0, "failed"), (1, "delivered"), (2, "delivered")):
-        sql("INSERT INTO events (id, account_id, account, type, data, created_at, state, attempts, next_attempt_at, "
-            "last_error) VALUES (%d, %d, '%s', 'balance.low', '{}', UNIX_TIMESTAMP(), '%s', 8, 0, %s)"
-            % (base + off, aid, acct_id, state, "'HTTP 500'" if state == "failed" else "NULL"))
+    # A push given up; a push delivered whose mail was given up; one
+    # delivered. Their ids from event_seq, as creditd takes them (an id
+    # set by hand far ahead would move the stack's mailer past every
+    # event creditd writes after it).
+    for state in ("failed", "delivered", "delivered"):
+        sql("START TRANSACTION; UPDATE event_seq SET last_id = LAST_INSERT_ID(last_id + 1) WHERE id = 1; "
+            "INSERT INTO events (id, account_id, account, type, data, created_at, state, attempts, next_attempt_at, "
+            "last_error) VALUES (LAST_INSERT_ID(), %d, '%s', 'balance.low', '{}', UNIX_TIMESTAMP(), '%s', 8, 0, %s); "
+            "COMMIT" % (aid, acct_id, state, "'HTTP 500'" if state == "failed" else "NULL"))
+    ids = [int(r[0]) for r in sql("SELECT id FROM events WHERE account_id = %d ORDER BY id" % aid)]
+    eq(len(ids), 3, "the three events made")
+    base = ids[0]
     sql("INSERT INTO event_mails (event_id, account_id, state, attempts, next_at, last_error, created_at) "
-        "VALUES (%d, %d, 'failed', 5, 0, 'smtp 550', UNIX_TIMESTAMP())" % (base + 1, aid))
+        "VALUES (%d, %d, 'failed', 5, 0, 'smtp 550', UNIX_TIMESTAMP())" % (ids[1], aid))
     r = api("GET", "/v1/mails?status=failed&limit=100&cursor=%d" % (base - 1), auth="read")
     eq(r.status, 200, "list: %r" % r)
     got = {d["id"]: d for d in r.json["data"]}
-    eq(sorted(got), [base, base + 1], "the failed push and the failed mail, not the delivered one")
+    eq(sorted(got), [base, ids[1]], "the failed push and the failed mail, not the delivered one")
     eq((got[base]["push"]["state"], got[base]["push"]["last_error"], got[base]["mail"], got[base]["account"]),
        ("failed", "HTTP 500", None, acct_id), "the failed push")
-    eq((got[base + 1]["push"]["state"], got[base + 1]["mail"]["state"], got[base + 1]["mail"]["last_error"]),
+    eq((got[ids[1]]["push"]["state"], got[ids[1]]["mail"]["state"], got[ids[1]]["mail"]["last_error"]),
        ("delivered", "failed", "smtp 550"), "the failed mail")
     r = api("GET", "/v1/mails?status=failed&limit=1&cursor=%d" % (base - 1), auth="read")
     eq((len(r.json["data"]), r.json["has_more"], r.json["next_cursor"]), (1, True, base), "paged by id")
     eq(api("GET", "/v1/mails?status=sent", auth="read").err.get("param"), "status", "a bad status")
     # Retry: the push and the mail are due again, as creditctl events retry.
-    r = api("POST", "/v1/mails/%d/retry" % (base + 1), {}, headers={"Idempotency-Key": uid("k")})
-    eq((r.status, r.json), (200, {"id": base + 1, "push_retried": False, "mail_retried": True}), "retry a mail")
-    check(sql("SELECT state FROM event_mails WHERE event_id = %d" % (base + 1))[0][0] != "failed", "mail due")
+    r = api("POST", "/v1/mails/%d/retry" % (ids[1]), {}, headers={"Idempotency-Key": uid("k")})
+    eq((r.status, r.json), (200, {"id": ids[1], "push_retried": False, "mail_retried": True}), "retry a mail")
+    check(sql("SELECT state FROM event_mails WHERE event_id = %d" % (ids[1]))[0][0] != "failed", "mail due")
     r = api("POST", "/v1/mails/%d/retry" % base, {})
     eq((r.status, r.json["push_retried"]), (200, True), "retry a push")
     check(sql("SELECT state FROM events WHERE id = %d" % base)[0][0] != "failed", "push due")
-    r = api("POST", "/v1/mails/%d/retry" % (base + 2), {})
+    r = api("POST", "/v1/mails/%d/retry" % (ids[2]), {})
     eq((r.status, r.err.get("code")), (404, "not_found"), "a delivered one has nothing to retry")
     eq(api("POST", "/v1/mails/x/retry", {}).status, 404, "an id of no shape")
     for auth in ("read", "app"):
