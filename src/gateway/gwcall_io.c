@@ -227,11 +227,13 @@ static int headers_of(const struct gwcall *c, struct dynbuf *lines, const char *
 		forwarded[i] = job->forwarded[i];
 	struct gwkind_upstream up = {job->byok ? job->provider_key : p->api_key, forwarded};
 	char type[LIMIT_GATEWAY_CONTENT_TYPE_BYTES + 64];
-	snprintf(type, sizeof(type), "Content-Type: %s", job->content_type[0] != '\0' ? job->content_type : "application/json");
-	if (gwkind_form(job->route))	/* the form's own, its body unchanged */
+	if (gwkind_form(job->route))	/* the form's own, its body unchanged; quoted where RFC 2045's tspecials need it */
 		snprintf(type, sizeof(type), strpbrk(job->ask.form_boundary, "()<>@,;:\\\"/[]?= ") != NULL ?
 			 "Content-Type: multipart/form-data; boundary=\"%s\"" : "Content-Type: multipart/form-data; boundary=%s",
-			 job->ask.form_boundary);	/* quoted where RFC 2045's tspecials need it */
+			 job->ask.form_boundary);
+	else	/* a transcription's form as the client sent it (job->content_type), else JSON */
+		snprintf(type, sizeof(type), "Content-Type: %s",
+			 job->content_type[0] != '\0' ? job->content_type : "application/json");
 	dynbuf_reset(lines);
 	if (add_line(lines, type) != 0 || job->route->kind->headers(&up, add_line, lines) != 0)
 		return -1;
