@@ -48,7 +48,10 @@ enum store_retry {
 	 * (LIMIT_RECONNECT_RETRY_MS), or on the next live node of several.
 	 * A COMMIT that may have happened is never run again. */
 	RETRY_NODE,
-	/* Moved to the node of the account it met (store_tx_reroute), at once. */
+	/* Moved to the node of the account it met (store_tx_reroute), at once;
+	 * or a row not found on its account's node, read there without
+	 * waiting for the cluster, looked for once more with causal reads
+	 * (store_tx.c, stale_miss). */
 	RETRY_ROUTE,
 	/* Another transaction made, claimed or committed meanwhile a row this
 	 * one looked for (a duplicate key, a claim rolled back, a credit

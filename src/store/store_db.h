@@ -246,6 +246,7 @@ struct store_tx {
 	int64_t started_ms;		/* its read timeout counts from here */
 	enum store_retry why;		/* why the last attempt is run again */
 	int due_passes;			/* times accounts were brought due between its attempts */
+	int looked_causal;		/* a miss on its account's node looked for again causally */
 	/* Accounts to bring due before the body's next attempt, the first
 	 * one by the attempt open (bringing), each bring its own attempts and
 	 * read timeout, as a transaction of its own would have. */

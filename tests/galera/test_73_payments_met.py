@@ -38,6 +38,21 @@ def disputed(pi):
         "livemode": False, "metadata": {}, "payment_intent": pi, "reason": "fraudulent", "status": "needs_response"})
 
 
+def seen(acct, credit, dispute):
+    """What each node holds of acct's credit and dispute, and what the two
+    requests answered: said when a round finds the money wrong."""
+    lines = ["%s: the credit answered %r, the dispute %r" % (acct, credit.json, dispute.json)]
+    for n in galera():
+        for causal in (False, True):
+            rows = node_sql(n, "SELECT x.balance_micros, (SELECT GROUP_CONCAT(CONCAT_WS(':', d.dispute_id, d.state, "
+                               "IFNULL(d.account_id, '-'), IFNULL(d.topup_id, '-')) SEPARATOR ' ') FROM disputes d "
+                               "JOIN topups t ON t.payment_intent = d.payment_intent WHERE t.account_id = x.id), "
+                               "(SELECT GROUP_CONCAT(CONCAT_WS(':', t.id, t.status) SEPARATOR ' ') FROM topups t "
+                               "WHERE t.account_id = x.id) FROM accounts x WHERE x.ext_id = '%s'" % acct, causal=causal)
+            lines.append("  node %d%s: %r" % (n["n"], " (causal)" if causal else "", rows))
+    return "\n".join(lines)
+
+
 def one_round(n):
     """n payments credited through one instance while their disputes come
     through the other, all at once; each dispute applied. Returns how the
@@ -62,7 +77,10 @@ def one_round(n):
     for i, a in enumerate(accts):
         # A dispute of the whole payment takes the whole credit back,
         # whichever came first.
-        eq(account(a)["balance_micros"], before[i], "%s: credited and disputed, nothing kept" % a)
+        got = account(a)["balance_micros"]
+        if got != before[i]:
+            print(seen(a, res[2 * i], res[2 * i + 1]))
+        eq(got, before[i], "%s: credited and disputed, nothing kept" % a)
         rows = node_sql(galera()[0], "SELECT COUNT(*) FROM disputes d JOIN accounts x ON x.id = d.account_id "
                         "WHERE x.ext_id = '%s'" % a, causal=True)
         eq(rows[0][0], "1", "%s: its dispute attached to its credit" % a)
