@@ -86,8 +86,9 @@ void api_account_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	    api_call_of(ctx, rq, body, &call, hash, rs) == 0) {
 		snprintf(rs->account, sizeof(rs->account), "%s", n.id);
 		/* A referral code is the referrer's row, written through its
-		 * node: read causally (docs/scale-out.md). */
-		if (n.referral_code != NULL)
+		 * node, and a plan is written on the node of no account: read
+		 * causally (docs/scale-out.md). */
+		if (n.referral_code != NULL || n.plan != NULL)
 			store_route_causal(ctx->db, n.id);
 		else
 			store_route(ctx->db, n.id);
@@ -179,6 +180,8 @@ void api_account_patch(struct api_ctx *ctx, const struct request *rq, char **par
 	p.tokens_per_minute = jsonio_int(body, "tokens_per_minute", -1);
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
 	p.set_email = json_object_get(body, "email") != NULL;
+	if (p.set_plan)
+		store_route_causal(ctx->db, params[0]);	/* the plan: as at creation */
 	if (recharge_of(ctx->cfg, body, &p, rs) == 0 && email_of(body, &p.email, rs) == 0 &&
 	    api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_account_patch(ctx->db, &call, &p, &res), &res);

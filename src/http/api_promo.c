@@ -75,6 +75,9 @@ void api_redeem(struct api_ctx *ctx, const struct request *rq, char **params, st
 		return;
 	const char *code = jsonio_str(body, "code");
 	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	/* The code is written on the node of no account: read causally
+	 * (docs/scale-out.md). */
+	store_route_causal(ctx->db, params[0]);
 	if (code_ok(code, rs) && api_call_of(ctx, rq, body, &call, hash, rs) == 0)
 		api_answer(rs, ledger_promo_redeem(ctx->db, &call, params[0], code, &res), &res);
 	json_decref(body);
