@@ -69,6 +69,10 @@ void bgpoll_run(const struct cfg *c, atomic_int *stopping, const struct bgpoll_h
 	struct store *db = store_new(c);
 	if (db == NULL)
 		return;
+	/* A webhook sent while no creditd ran is lost (OpenAI tries again
+	 * for a while only): every running run is looked at once at start. */
+	if (ledger_gw_run_wake_all(db) != CD_OK)
+		log_warn("gateway: the background runs were not all looked at on start: each at its next poll");
 	while (!atomic_load(stopping)) {
 		size_t n = 0;
 		if (ledger_gw_run_due(db, runs, LIMIT_GATEWAY_BACKGROUND_BATCH, &n) != CD_OK)

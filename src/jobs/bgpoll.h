@@ -27,8 +27,10 @@ struct bgpoll_hooks {
 	int64_t (*next_at)(int64_t polls, int64_t now);
 };
 
-/* Runs rounds until *stopping: creditd's background-run poll thread. A
- * round each second, or at once when woken (bgpoll_wake). */
+/* Runs rounds until *stopping: creditd's background-run poll thread. It
+ * first brings every running run's poll to now (a webhook may have come
+ * while no creditd ran), then a round each second, or at once when woken
+ * (bgpoll_wake). */
 void bgpoll_run(const struct cfg *c, atomic_int *stopping, const struct bgpoll_hooks *h);
 /* Wakes the poll for a round now (a webhook said a run ended). */
 void bgpoll_wake(void);

@@ -118,6 +118,9 @@ enum cd_err ledger_gw_run_end(struct store *db, const char *response_id, const c
 /* A running run looked at now (a provider's webhook said it ended): its
  * next poll moved to now. *found 0 when no running run has that id. */
 enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *found);
+/* Every running run looked at now: a creditd that starts may have missed
+ * a webhook while it was down. */
+enum cd_err ledger_gw_run_wake_all(struct store *db);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
  * (docs/gateway.md, "it lives as long as the call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */

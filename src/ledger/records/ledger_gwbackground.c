@@ -32,8 +32,10 @@ static const char SQL_NEXT[] = "UPDATE gateway_background SET status = ?, polls 
 static const char SQL_END[] = "UPDATE gateway_background SET state = 'ended', status = ?, ended_at = ? "
 			      "WHERE response_id = ? AND state = 'running'";
 static const char SQL_WAKE[] = "UPDATE gateway_background SET next_poll_at = ? WHERE response_id = ? AND state = 'running'";
+static const char SQL_WAKE_ALL[] = "UPDATE gateway_background SET next_poll_at = ? WHERE state = 'running' "
+				   "AND next_poll_at > ?";
 
-enum op { OP_START, OP_FIND, OP_DUE, OP_NEXT, OP_END, OP_WAKE };
+enum op { OP_START, OP_FIND, OP_DUE, OP_NEXT, OP_END, OP_WAKE, OP_WAKE_ALL };
 
 struct run_tx {
 	enum op op;
@@ -104,6 +106,8 @@ static enum cd_err run_tx(struct store *db, struct run_tx *x)
 		return store_do(db, SQL_NEXT, "background run's next poll", "siis", x->status, x->polls, x->next_at, x->id);
 	case OP_END:
 		return store_do(db, SQL_END, "background run ended", "sis", x->status, db->now, x->id);
+	case OP_WAKE_ALL:
+		return store_do(db, SQL_WAKE_ALL, "background runs woken", "ii", db->now, db->now);
 	case OP_WAKE:
 		s = store_exec(db, SQL_WAKE, &e, "is", db->now, x->id);
 		if (s == NULL)
@@ -174,4 +178,10 @@ enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *f
 	enum cd_err rc = one_tx(db, NULL, &x);
 	*found = rc == CD_OK && x.found;
 	return rc;
+}
+
+enum cd_err ledger_gw_run_wake_all(struct store *db)
+{
+	struct run_tx x = {.op = OP_WAKE_ALL};
+	return one_tx(db, NULL, &x);
 }
