@@ -29,6 +29,7 @@ from test_81_gateway_sdks import sdk
 SECRET = "whsec_" + base64.b64encode(hashlib.sha256(b"creditd background test").digest()).decode()
 INPUT = "say some words for the background run"
 _conf = {}
+_holds = {}	# a run's hold, as its create answer named it
 
 
 def config(poll, most):
@@ -65,6 +66,8 @@ def create(acct, **extra):
                                            "background": True}, **extra), headers={"Creditd-Account": acct})
     eq(r.status, 200, "a background run made: %r" % r.body[:300])
     eq((r.json["status"], r.json["usage"], r.json.get("background")), ("queued", None, True), "answered at once, queued")
+    check("creditd-charged-micros" not in r.headers, "nothing charged yet: %r" % r.headers)
+    _holds[r.json["id"]] = r.headers.get("creditd-hold-id")
     return r.json["id"]
 
 
@@ -143,6 +146,10 @@ def test_a_background_run_is_held_answered_queued_and_charged_nothing_while_it_r
     r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
     eq(r.status, 200, "retrieved again")
     settled_once(acct, before[0], u, "a GET again")
+    h = api("GET", "/v1/holds/" + _holds[rid], auth="read")
+    eq(h.status, 200, "its hold, as the create answer named it: %r" % h.raw[:300])
+    eq((h.json["status"], h.json["charged_micros"], h.json["settle_reason"]),
+       ("settled", charge_of(u), "provider_usage"), "settled once at its usage: %r" % h.json)
     verify()
 
 
