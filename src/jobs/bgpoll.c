@@ -63,9 +63,19 @@ static void look(struct store *db, const struct ledger_gw_run *run, const struct
 		log_warn("gateway: background %s: its next poll not set (%s)", run->response_id, errors_strerror(rc));
 }
 
+int bgpoll_round(struct store *db, const struct bgpoll_hooks *h, atomic_int *stopping)
+{
+	static struct ledger_gw_run runs[LIMIT_GATEWAY_BACKGROUND_BATCH];	/* one caller a process */
+	size_t n = 0;
+	enum cd_err rc = ledger_gw_run_due(db, runs, LIMIT_GATEWAY_BACKGROUND_BATCH, &n);
+	for (size_t i = 0; rc == CD_OK && i < n && !atomic_load(stopping); i++)
+		look(db, &runs[i], h);
+	store_end_request(db);
+	return rc == CD_OK ? (int)n : -1;
+}
+
 void bgpoll_run(const struct cfg *c, atomic_int *stopping, const struct bgpoll_hooks *h)
 {
-	static struct ledger_gw_run runs[LIMIT_GATEWAY_BACKGROUND_BATCH];
 	struct store *db = store_new(c);
 	if (db == NULL)
 		return;
@@ -74,13 +84,7 @@ void bgpoll_run(const struct cfg *c, atomic_int *stopping, const struct bgpoll_h
 	if (ledger_gw_run_wake_all(db) != CD_OK)
 		log_warn("gateway: the background runs were not all looked at on start: each at its next poll");
 	while (!atomic_load(stopping)) {
-		size_t n = 0;
-		if (ledger_gw_run_due(db, runs, LIMIT_GATEWAY_BACKGROUND_BATCH, &n) != CD_OK)
-			n = 0;
-		for (size_t i = 0; i < n && !atomic_load(stopping); i++)
-			look(db, &runs[i], h);
-		store_end_request(db);
-		if (n < LIMIT_GATEWAY_BACKGROUND_BATCH)
+		if (bgpoll_round(db, h, stopping) < LIMIT_GATEWAY_BACKGROUND_BATCH)
 			wait_round(stopping);
 	}
 	store_free(db);

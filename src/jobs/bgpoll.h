@@ -27,6 +27,12 @@ struct bgpoll_hooks {
 	int64_t (*next_at)(int64_t polls, int64_t now);
 };
 
+/* One round on db: the running runs due (at most
+ * LIMIT_GATEWAY_BACKGROUND_BATCH) each looked at, none once *stopping.
+ * The runs looked at, or -1 when the database failed. creditctl sweep
+ * runs rounds too (a shared host may have no creditd alive between
+ * requests). */
+int bgpoll_round(struct store *db, const struct bgpoll_hooks *h, atomic_int *stopping);
 /* Runs rounds until *stopping: creditd's background-run poll thread. It
  * first brings every running run's poll to now (a webhook may have come
  * while no creditd ran), then a round each second, or at once when woken
