@@ -127,6 +127,32 @@
 /* How long a kept response id may be named: OpenAI keeps a stored
  * response 30 days; `creditctl purge` forgets older ids. */
 #define LIMIT_GATEWAY_RESPONSE_DAYS 30
+/* Background runs (docs/gateway.md, "Background responses"). A webhook's
+ * timestamp is taken within 5 minutes of now either way, as OpenAI's SDKs
+ * take it (their tolerance's default). A secret's key is at most 256
+ * bytes (OpenAI's are 32), its text at most 512. */
+#define LIMIT_GATEWAY_WEBHOOK_TOLERANCE_SECONDS 300
+#define LIMIT_GATEWAY_WEBHOOK_KEY_BYTES 256
+#define LIMIT_GATEWAY_WEBHOOK_SECRET_BYTES 512
+/* A webhook's body: an event names one object by id (~300 bytes). */
+#define LIMIT_GATEWAY_WEBHOOK_BODY_BYTES (64 * 1024)
+/* The runs one poll round looks at; more wait for the next round (a
+ * second later). */
+#define LIMIT_GATEWAY_BACKGROUND_BATCH 64
+/* A running run's hold lives this long past each poll (renewed every
+ * poll, so never captured while its run lives): longer than the longest
+ * wait between two polls, with room for a poll that fails. */
+#define LIMIT_GATEWAY_BACKGROUND_HOLD_SECONDS 3600
+/* The longest wait between two polls [gateway] background_poll_max_seconds may set. */
+#define LIMIT_GATEWAY_BACKGROUND_POLL_MAX_SECONDS 900
+_Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_MAX_SECONDS * 2 < LIMIT_GATEWAY_BACKGROUND_HOLD_SECONDS,
+	       "a run's hold outlives two polls' wait");
+/* A run the provider has not ended after this long is given up: its
+ * hold is kept unresolved for the operator (OpenAI's background runs
+ * end within hours; a run it forgot would otherwise be polled forever). */
+#define LIMIT_GATEWAY_BACKGROUND_DAYS 3
+/* A poll's GET answer kept whole (a response object with its output). */
+#define LIMIT_GATEWAY_BACKGROUND_ANSWER_BYTES (16 * 1024 * 1024)
 /* The headers of one provider answer kept to pass some on: the providers
  * send ~30 lines, ~2 KiB. Lines past either limit are dropped. */
 #define LIMIT_PROVIDER_HEADERS 64

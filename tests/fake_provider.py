@@ -10,6 +10,7 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
   GET  /v1/models             OpenAI's model list
   GET, DELETE /v1/responses/{id}, GET /v1/responses/{id}/input_items
                               OpenAI's stored responses (those it answered)
+  POST /v1/responses/{id}/cancel  a background run cancelled (fake_provider_background.py)
   POST /v1/messages           Anthropic Messages
   POST /v1/messages/count_tokens  Anthropic's token count (not streamed)
   POST /v1/audio/speech, /v1/audio/transcriptions, /v1/moderations
@@ -46,9 +47,10 @@ sys.path.insert(0, HERE)
 import fake_provider_images as images  # noqa: E402
 import fake_provider_shapes as shapes  # noqa: E402
 import fake_provider_audio as audio  # noqa: E402
+import fake_provider_background as background  # noqa: E402
 
 STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}, "gate": threading.Event(),
-         "responses": {}}
+         "responses": {}, "runs": {}}
 DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interval_ms": 0, "delay_ms": 0,
                 "cut_after": 2, "status": 500, "cached_tokens": 0, "cache_creation_tokens": 0,
                 "reasoning_tokens": 0, "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0,
@@ -156,6 +158,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "POST" and self.path == "/_open_gate":
             STATE["gate"].set()
             return self.send_json(200, {"ok": True})
+        if self.command == "POST" and self.path == "/_background":
+            with STATE["lock"]:
+                return self.send_json(*background.move(STATE, json.loads(body or b"{}")))
+        if self.command == "GET" and self.path.startswith("/_background/"):
+            with STATE["lock"]:
+                run = STATE["runs"].get(self.path[len("/_background/"):])
+                return self.send_json(200 if run else 404, {"status": run["status"], "usage": run["usage"]}
+                                      if run else {"error": "no such run"})
         if self.path == "/_mode":
             if self.command == "POST":
                 want = json.loads(body or b"{}")
@@ -207,6 +217,13 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body_bytes()
         if self.path.startswith("/_"):
             return self.control(body)
+        if self.path.startswith("/v1/responses/") and self.path.endswith("/cancel"):
+            err = shapes.openai_auth(self.headers, self.server.openai_key)
+            if err is None:
+                with STATE["lock"]:
+                    err = background.cancel(STATE, self.path[len("/v1/responses/"):-len("/cancel")])
+            self.record(body, None, err[0], usage=err[1].get("usage") if err[0] == 200 else None)
+            return self.send_json(*err)
         if self.path.split("?", 1)[0] in audio.ROUTES:
             return audio.handle(self, audio.ROUTES[self.path.split("?", 1)[0]], body,
                                 shapes.openai_auth(self.headers, self.server.openai_key), take_mode)
@@ -272,6 +289,9 @@ class Handler(BaseHTTPRequestHandler):
         extra["x-ratelimit-remaining-requests"] = "9999"
         if route == "count_tokens":
             return self.send_json(200, shapes.count_tokens(req), extra)
+        if route == "responses" and req.get("background") is True:
+            with STATE["lock"]:
+                return self.send_json(200, background.start(STATE, req, plan), extra)
         if route == "responses" and req.get("store", True) is not False:
             with STATE["lock"]:
                 STATE["responses"][shapes.response_id(plan)] = shapes.store_entry(req, plan)

@@ -1,6 +1,9 @@
 /* ctl_sweep.c: creditctl sweep (see ctl_sweep.h). It owns the run's
  * order, its time and its lock (one run at a time on a database); every
  * pass and round is src/jobs/'s, the code the daemon's threads loop on.
+ * The gateway's background runs due are polled too (docs/gateway.md,
+ * "Background responses": on a shared host no creditd may be alive to
+ * poll them); what that did is logged, not in the line.
  * Its line, for a cron job's log:
  *   TIME sweep: accounts=N collections=N topups_expired=N
  *     charges_sent=N charges_failed=N charges_held=N charges_looked_up=N
@@ -16,6 +19,8 @@
 #include "limits.h"
 #include "log.h"
 #include "email_config.h"
+#include "bgpoll.h"
+#include "gwbackground.h"
 #include "mail.h"
 #include "notify.h"
 #include "notify_config.h"
@@ -127,6 +132,18 @@ static void mail_rounds(const struct cfg *cfg, struct run *r)
 	mail_sender_free(m);
 }
 
+static void background_rounds(const struct cfg *cfg, struct store *db, struct run *r)
+{
+	static const struct bgpoll_hooks hooks = {gwbackground_poll, gwbackground_next_at};
+	atomic_int stopping = 0;
+	int n = LIMIT_GATEWAY_BACKGROUND_BATCH;
+	gwbackground_init(cfg);
+	while (n == LIMIT_GATEWAY_BACKGROUND_BATCH && time_left(r))
+		n = bgpoll_round(db, &hooks, &stopping);
+	if (n < 0)
+		failed(r, "the background runs' poll", store_errmsg(db));
+}
+
 static void print_line(const struct cfg *cfg, const struct run *r)
 {
 	char when[TIMEFMT_LEN], charges[160] = "charges=off", events[96] = "events=off", mails[96] = "mails=off";
@@ -196,6 +213,8 @@ int ctl_sweep(struct store *db, const struct cfg *cfg, int argc, char **argv)
 		event_rounds(cfg, &r);
 	if (email_config_on(cfg) && !r.unreachable)
 		mail_rounds(cfg, &r);
+	if (!r.unreachable)
+		background_rounds(cfg, db, &r);
 	print_line(cfg, &r);
 	stripe_global_cleanup();
 	return r.failed ? 1 : 0;

@@ -26,6 +26,7 @@
  * the client is written) are gwcall_io.c's, its ledger's side
  * gwcall_ledger.c's. */
 #include "gwcall.h"
+#include "gwbackground.h"
 #include "gwcall_int.h"
 #include "answer.h"
 #include "gwmoney.h"
@@ -56,6 +57,7 @@
 int gwcall_init(const struct cfg *cfg)
 {
 	gwcall_io_init(cfg);
+	gwbackground_init(cfg);
 	return gwcall_ledger_init(cfg);
 }
 
@@ -269,6 +271,26 @@ static void estimate(const struct gwcall *c, struct gw_usage *u)
  * and answered 502. */
 static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t balance);
 
+/* A background run answered "queued" (docs/gateway.md, "Background
+ * responses"): recorded, its hold left to wait for the run's end, the
+ * answer passed on as it came. 1 when it was one (answered), else 0. */
+static int background_started(struct gwcall *c, int whole)
+{
+	if (!c->job->ask.background || !whole)
+		return 0;
+	struct store *db = gwcall_ledger_borrow();
+	int rc = gwbackground_started(db, c->job, c->attempt, c->whole.data, c->whole.len);
+	if (db != NULL)
+		gwcall_ledger_giveback(db);
+	if (rc == 0)
+		return 0;
+	if (rc < 0)	/* the provider runs it and will bill it: kept for the operator */
+		gwcall_ledger_unresolve(c->job, c->attempt);
+	gwcall_head_write(c, c->status, "");
+	gwcall_client_write(c, c->whole.data, c->whole.len);
+	return 1;
+}
+
 static void end_whole(struct gwcall *c, enum provider_result r)
 {
 	struct gw_usage u;
@@ -276,6 +298,8 @@ static void end_whole(struct gwcall *c, enum provider_result r)
 	int64_t charged, balance;
 	const char *reason = GW_REASON_PROVIDER_USAGE;
 	int whole = r == PROVIDER_OK && !c->whole.failed && !c->over_budget;
+	if (background_started(c, whole))
+		return;
 	if (gwkind_media(c->job->route) != GW_MEDIA_NONE) {
 		/* Audio bytes or a transcription's text (docs/gateway.md, "Audio
 		 * and speech"), whole, cut, too large or not kept (its tail): its
@@ -398,6 +422,14 @@ static void end_free(struct gwcall *c, enum provider_result r, const char *err)
 	}
 	if (c->status != 0 && r == PROVIDER_OK && !c->whole.failed) {
 		gwcall_ledger_forget(c->job, c->status, c->whole.data, c->whole.len);
+		if (c->status >= 200 && c->status < 300 && c->job->route->object && !c->job->byok) {
+			/* A background run's end seen by its client: settled before
+			 * the client reads it (docs/gateway.md, "Background responses"). */
+			struct store *db = gwcall_ledger_borrow();
+			gwbackground_seen(db, c->job, c->whole.data, c->whole.len);
+			if (db != NULL)
+				gwcall_ledger_giveback(db);
+		}
 		gwcall_head_write(c, c->status, "");
 		gwcall_client_write(c, c->whole.data, c->whole.len);
 		return;

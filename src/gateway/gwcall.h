@@ -60,11 +60,7 @@ void gwcall_finish(struct gwcall *c);
 /* The call's place among max_streams (gateway_admit), for its ending. */
 int gwcall_place(const struct gwcall *c);
 
-/* The settle reasons (docs/gateway.md, "settle reason"). */
-#define GW_REASON_PROVIDER_USAGE "provider_usage"
-#define GW_REASON_CLIENT_GONE "client_gone"
-#define GW_REASON_ESTIMATED "estimated"
-#define GW_REASON_PROVIDER_ERROR "provider_error"
+/* The settle reasons, GW_REASON_*: gwjob.h (a background run's settle names them too). */
 
 /* Renews the hold of a call in flight by ttl seconds (ledger_hold_renew),
  * on a ledger connection of the gateway's: 0, or -1 when it could not

@@ -6,6 +6,7 @@
  * names; a section names its kind by the kind's name (gwkind_named), and
  * the rest of the gateway reaches a provider through this list. */
 #include "gwconfig.h"
+#include "gwwebhook.h"
 #include "gwkind.h"
 #include <ctype.h>
 #include <stddef.h>
@@ -21,6 +22,20 @@
 static const char *spool_dir_valid(const char *v)
 {
 	return v[0] == '\0' || v[0] == '/' ? NULL : "must be an absolute path (or empty: $TMPDIR, else /tmp)";
+}
+
+/* OpenAI's webhook secret (docs/gateway.md, "Background responses"):
+ * "whsec_" and base64, or the key's own text; at least 16 bytes of key,
+ * as the official SDKs require. "" : no webhook route. */
+static const char *webhook_secret_valid(const char *v)
+{
+	unsigned char key[LIMIT_GATEWAY_WEBHOOK_KEY_BYTES];
+	size_t n;
+	if (v[0] == '\0')
+		return NULL;
+	if (strlen(v) > LIMIT_GATEWAY_WEBHOOK_SECRET_BYTES || gwwebhook_key(v, key, sizeof(key), &n) != 0)
+		return "must be OpenAI's webhook secret (whsec_ and base64 of at least 16 bytes)";
+	return NULL;
 }
 
 static const struct config_key keys[] = {
@@ -52,6 +67,9 @@ static const struct config_key keys[] = {
 	{"gateway", "slowest_tokens_per_second", CONFIG_INT, OFF(slowest_tokens_per_second), LIMIT_GATEWAY_SLOWEST_TPS_MIN, LIMIT_GATEWAY_SLOWEST_TPS_MAX, "30", NULL, NULL, NULL},
 	{"gateway", "unresolved_days", CONFIG_INT, OFF(unresolved_days), 1, LIMIT_GATEWAY_UNRESOLVED_DAYS_MAX, "7", NULL, NULL, NULL},
 	{"gateway", "max_attempts", CONFIG_INT, OFF(max_attempts), 1, LIMIT_GATEWAY_ATTEMPTS_MAX, "3", NULL, NULL, NULL},
+	{"gateway", "openai_webhook_secret", CONFIG_SECRET, OFF(openai_webhook_secret), 0, 0, "", NULL, "CREDITD_OPENAI_WEBHOOK_SECRET", webhook_secret_valid},
+	{"gateway", "background_poll_seconds", CONFIG_INT, OFF(background_poll_seconds), 1, LIMIT_GATEWAY_BACKGROUND_POLL_MAX_SECONDS, "5", NULL, NULL, NULL},
+	{"gateway", "background_poll_max_seconds", CONFIG_INT, OFF(background_poll_max_seconds), 1, LIMIT_GATEWAY_BACKGROUND_POLL_MAX_SECONDS, "300", NULL, NULL, NULL},
 };
 
 static const char *kind_valid(const char *v)

@@ -94,6 +94,12 @@ struct gwconfig {
 	int64_t unresolved_days;	/* an unresolved hold's wait for the operator */
 	int64_t idle_timeout_seconds;	/* between two bytes of an answer */
 	int64_t max_attempts;		/* providers tried for one call, the first included */
+	/* Background runs (docs/gateway.md, "Background responses"): OpenAI's
+	 * webhook secret ("" : POST /openai/webhooks answers 404), and the
+	 * poll's first wait and longest wait (doubled each poll up to it). */
+	char *openai_webhook_secret;
+	int64_t background_poll_seconds;
+	int64_t background_poll_max_seconds;
 
 	/* Derived at load time. */
 	int shrink;			/* gateway.shrink == on */

@@ -14,6 +14,12 @@
 struct gwconfig_provider;
 struct spool;
 
+/* The settle reasons (docs/gateway.md, "settle reason"). */
+#define GW_REASON_PROVIDER_USAGE "provider_usage"
+#define GW_REASON_CLIENT_GONE "client_gone"
+#define GW_REASON_ESTIMATED "estimated"
+#define GW_REASON_PROVIDER_ERROR "provider_error"
+
 /* The client's side of a call, provided by the worker (which owns
  * FastCGI): the gateway writes the answer through it. */
 struct gw_edge {

@@ -34,6 +34,7 @@ enum gw_tier { GW_TIER_STANDARD = 0, GW_TIER_PRIORITY, GW_TIER_FLEX, GW_TIER_AUT
 struct gw_ask {
 	char model[65];			/* the body's "model" */
 	int stream;			/* "stream": true */
+	int background;			/* Responses' "background": true (docs/gateway.md, "Background responses") */
 	int usage_asked;		/* OpenAI chat: stream_options.include_usage was true in the client's body */
 	int64_t output_cap;		/* max_tokens / max_completion_tokens / max_output_tokens; -1 when absent */
 	const char *cap_field;		/* the field that held it (static), or the one a lowered cap is written to */

@@ -35,10 +35,10 @@ enum { CHAT, RESPONSES, EMBEDDINGS, MODELS, MODEL, RESPONSE_GET, RESPONSE_DELETE
 static const struct gwkind_query retrieve_query[] = {
 	{"include", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
 	{"include[]", GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
-	/* A stream resumes a background response's events; creditd makes
-	 * no background response ("background" is refused on create). */
+	/* A stream resumes a background response's events; creditd streams
+	 * no background run (docs/gateway.md, "Background responses"). */
 	{"stream", GWKIND_Q_BOOL, 0, 0, NULL, "true", "a response's stream is resumed only for a background response, "
-	 "and creditd makes none (\"background\" is refused when a response is created): retrieve it whole"},
+	 "and creditd streams none (\"background\" is taken without \"stream\"): retrieve it whole"},
 	{"starting_after", GWKIND_Q_INT, 0, LIMIT_TOKENS_MAX, NULL, NULL, NULL},
 	{"include_obfuscation", GWKIND_Q_BOOL, 0, 0, NULL, NULL, NULL},
 	{NULL, GWKIND_Q_TEXT, 0, 0, NULL, NULL, NULL},
@@ -80,11 +80,11 @@ static const struct gwkind_route routes[] = {
 	{&gwkind_openai, RESPONSE_ITEMS, "/openai/v1/responses/*/input_items", "/responses/*/input_items",
 	 "gw_openai_response_input_items", "response_input_items", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "GET",
 	 items_query, NULL, 0, 0},
-	/* Only a background response can be cancelled, and creditd makes none. */
+	/* A background run cancelled (docs/gateway.md, "Background
+	 * responses"): forwarded; the run's hold is settled with the usage
+	 * its answer says ran so far. */
 	{&gwkind_openai, RESPONSE_CANCEL, "/openai/v1/responses/*/cancel", "/responses/*/cancel",
-	 "gw_openai_response_cancel", "response_cancel", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "POST", NULL,
-	 "only a background response can be cancelled, and creditd makes none (\"background\" is refused when a "
-	 "response is created): nothing was forwarded", 0, 0},
+	 "gw_openai_response_cancel", "response_cancel", 0, NULL, 1, NULL, GW_OBJECT_RESPONSE, "POST", NULL, NULL, 0, 0},
 	/* Audio (gwkind_openai_audio.c): speech held by its characters or its
 	 * audio tokens; a transcription by its file; moderations free, its
 	 * model OpenAI's default when the body names none. */
@@ -171,9 +171,15 @@ static int openai_read(const struct gwkind_route *r, const json_t *root, struct 
 		ask->cap_field = "max_output_tokens";
 		if (gwkind_read_int(rf, r, root, "max_output_tokens", 1, LIMIT_TOKENS_MAX, &ask->output_cap) != 0)
 			return -1;
-		if (json_is_true(gwkind_member(r, root, "background")))
-			return gwkind_refuse(rf, "background", "\"background\": true is not taken: the provider bills a "
-					      "background response after the call has returned, which creditd cannot charge");
+		/* A background run (docs/gateway.md, "Background responses"):
+		 * held as a whole call, its hold settled when the run ends. Its
+		 * events streamed are refused: a background stream is resumed
+		 * from the provider by its sequence numbers, and its usage comes
+		 * only with the run's end, which the poll learns anyway. */
+		ask->background = json_is_true(gwkind_member(r, root, "background"));
+		if (ask->background && ask->stream)
+			return gwkind_refuse(rf, "stream", "\"background\": true is taken without \"stream\": creditd does "
+					      "not stream a background run: retrieve it (GET /openai/v1/responses/{id}) until it ends");
 		return 0;
 	default:
 		return read_vectors(r, root, ask);	/* embeddings: no cap */

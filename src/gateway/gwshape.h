@@ -66,9 +66,10 @@
  * search stored files (file_search) or run in a stored container
  * (code_interpreter with a container id, Anthropic's container) add input
  * the body does not show: ask->stored names the first such member.
- * Responses' "background": true is refused (param "background"): the
- * provider answers "queued" and bills the run after the call returned,
- * which no settle at the call's end can know. */
+ * Responses' "background": true is read into ask->background (the
+ * provider answers "queued" and bills the run when it ends: its hold
+ * waits for that, docs/gateway.md "Background responses"); with
+ * "stream": true it is refused (param "stream"). */
 int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param);
 

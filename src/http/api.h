@@ -27,6 +27,9 @@ struct request {
 	const char *authorization;
 	const char *idempotency_key;
 	const char *stripe_signature;
+	/* A Standard Webhooks signature's headers (OpenAI's webhooks:
+	 * docs/gateway.md, "Background responses"); NULL when absent. */
+	const char *webhook_id, *webhook_timestamp, *webhook_signature;
 	const char *content_type;
 	const char *request_id;
 	const char *origin;		/* a browser's Origin header, NULL when none */
@@ -174,7 +177,7 @@ api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
 /* The gateway (api_gateway.c; docs/gateway.md). */
 api_handler api_gw_call, api_gw_models, api_gw_model;
 /* The object routes (api_gwobjects.c; docs/gateway.md, "Provider objects"). */
-api_handler api_gw_object;
+api_handler api_gw_object, api_gw_hook;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 /* Threshold alerts (api_alerts.c; docs/api.md, "Threshold alerts"). */

@@ -401,6 +401,19 @@ static int read_body(const struct gwkind_route *route, const struct request *rq,
 	return 0;
 }
 
+/* A background run brought with the caller's own key (docs/gateway.md,
+ * "Background responses"): refused, nothing forwarded. Its end is learnt
+ * by creditd's poll with the deployment's key, which cannot see another
+ * organization's run, and creditd keeps no caller's key. 0 when taken. */
+static int background_byok(const struct gw_job *job, struct response *rs)
+{
+	if (!job->ask.background || !job->byok)
+		return 0;
+	api_error(rs, CD_E_INVALID, "background", "\"background\": true is not taken with Creditd-Provider-Key: creditd "
+		  "follows a background run with the deployment's key and keeps no caller's key");
+	return -1;
+}
+
 static void gw_call(struct api_ctx *ctx, const struct request *rq, struct response *rs,
 		    const struct gwkind_route *route)
 {
@@ -420,7 +433,8 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	     : read_body(route, rq, job, err, sizeof(err), &param)) != 0)
 		api_error(rs, CD_E_INVALID, param, "%s", err);
 	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || api_gw_payer(ctx, rq, job, rs) != 0 ||
-		 providers(ctx, rq, job, rs) != 0 || api_gw_forwarded(rq, job, rs) != 0 || table_check(ctx, rq, job, rs) != 0 ||
+		 providers(ctx, rq, job, rs) != 0 || background_byok(job, rs) != 0 || api_gw_forwarded(rq, job, rs) != 0 ||
+		 table_check(ctx, rq, job, rs) != 0 ||
 		 (!route->free && (gwkind_media(route) != GW_MEDIA_NONE ? api_gwaudio_hold_of(ctx, job, &r, rs)
 								 : api_gw_hold_of(ctx, job, &r, rs)) != 0))
 		;

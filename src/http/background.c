@@ -1,10 +1,12 @@
 /* background.c: creditd's threads beside the workers (worker.h), each
  * on its own so none waits behind another: the sweeper (due holds and
  * grants, the outbox's and the mails' counts, the allocator trimmed), the
- * price reloads, the health watchdog, the event push, the alerts by email
- * and the auto-recharge sender; started, stopped and woken here. Apart
+ * price reloads, the health watchdog, the event push, the alerts by email,
+ * the auto-recharge sender and the poll of the gateway's background runs; started, stopped and woken here. Apart
  * from worker.c, which owns the FastCGI requests (docs/architecture.md). */
 #include "background.h"
+#include "bgpoll.h"
+#include "gwbackground.h"
 #include "config.h"
 #include "email_config.h"
 #include "ledger.h"
@@ -37,6 +39,7 @@ static atomic_int watchdog_alive;
 static atomic_int notify_alive;
 static atomic_int mail_alive;
 static atomic_int recharge_alive;
+static atomic_int bgpoll_alive;
 
 /* Hands the allocator's free pages back to the system, at most once per
  * LIMIT_MALLOC_TRIM_SECONDS: glibc keeps what a burst of requests freed
@@ -134,6 +137,18 @@ static void *recharge_main(void *arg)
 	return NULL;
 }
 
+/* The poll of the gateway's background runs (docs/gateway.md,
+ * "Background responses"): a provider may take seconds to answer a
+ * poll, so a thread of its own; the gateway looks at each run. */
+static void *bgpoll_main(void *arg)
+{
+	static const struct bgpoll_hooks hooks = {gwbackground_poll, gwbackground_next_at};
+	(void)arg;
+	bgpoll_run(bg_cfg, &stopping, &hooks);
+	atomic_store(&bgpoll_alive, 0);
+	return NULL;
+}
+
 /* The health watchdog: its own connection with short timeouts, probed
  * every LIMIT_HEALTH_INTERVAL_MS, so /healthz and the workers learn of a
  * stalled or lost database within two seconds without a round trip of
@@ -198,6 +213,12 @@ int background_start(const struct cfg *cfg)
 			return -1;
 		}
 	}
+	gwbackground_init(cfg);
+	atomic_store(&bgpoll_alive, 1);
+	if (pthread_create(&t, &attr, bgpoll_main, NULL) != 0) {
+		log_error("cannot start the poll of background runs: %s", strerror(errno));
+		return -1;
+	}
 	pthread_attr_destroy(&attr);
 	return 0;
 }
@@ -208,12 +229,14 @@ void background_stop(void)
 	pthread_mutex_lock(&bg_lock);
 	pthread_cond_broadcast(&bg_cond);
 	pthread_mutex_unlock(&bg_lock);
+	bgpoll_stop();
 }
 
 int background_running(void)
 {
 	return atomic_load(&bg_alive) != 0 || atomic_load(&prices_alive) != 0 || atomic_load(&watchdog_alive) != 0 ||
-	       atomic_load(&notify_alive) != 0 || atomic_load(&mail_alive) != 0 || atomic_load(&recharge_alive) != 0;
+	       atomic_load(&notify_alive) != 0 || atomic_load(&mail_alive) != 0 || atomic_load(&recharge_alive) != 0 ||
+	       atomic_load(&bgpoll_alive) != 0;
 }
 
 void background_reload(void)

@@ -55,6 +55,7 @@
 #define ROUTE_BROWSER (-2)	/* a browser token; CORS for the widget's origins */
 #define ROUTE_PREFLIGHT (-3)	/* no key; CORS for the widget's origins */
 #define ROUTE_CONSOLE (-4)	/* the console's session cookie, checked by the handler */
+#define ROUTE_PROVIDER_SIGNED (-5)	/* a provider's webhook signature, checked by the handler */
 /* The gateway's routes (docs/gateway.md, "Routes"): a guard key, or an end user's
  * gateway key, which opens these routes only (keys_allows). */
 #define ROUTE_GATEWAY (KEY_SCOPE_GUARD | KEY_SCOPE_GATEWAY)
@@ -134,6 +135,8 @@ static const struct route routes[] = {
 	{"POST", "/v1/usage", KEY_SCOPE_GUARD, api_usage, "usage", FOREIGN_LOOKUP},
 	{"GET", "/v1/holds/*", ROUTE_HOLD, api_hold_get, "hold_get", FOREIGN_LOOKUP},
 	{"POST", "/v1/webhooks/stripe", ROUTE_STRIPE, api_webhook, "webhook", FOREIGN_LOOKUP},
+	/* OpenAI's webhooks (docs/gateway.md, "Background responses"). */
+	{"POST", "/v1/webhooks/openai", ROUTE_PROVIDER_SIGNED, api_gw_hook, "webhook_openai", FOREIGN_LOOKUP},
 	/* The operator's console (docs/api.md, "Console sessions"): its page,
 	 * its sign-in (a key in the body) and its session. Its calls,
 	 * /console/api/v1/..., are the /v1 routes below (console_path). */
@@ -198,6 +201,8 @@ static const char *scope_doc(int scope)
 		return "browser token";
 	case ROUTE_STRIPE:
 		return "Stripe signature";
+	case ROUTE_PROVIDER_SIGNED:
+		return "OpenAI webhook signature";
 	case ROUTE_CONSOLE:
 		return "console session";
 	case ROUTE_GATEWAY:
@@ -466,8 +471,8 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	memset(&ctx->key, 0, sizeof(ctx->key));
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes", (long long)rq->body_max_bytes);
-	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type) &&
-		 !form_content_type(rq))
+	else if (r->scope != ROUTE_STRIPE && r->scope != ROUTE_PROVIDER_SIGNED && has_body(rq) &&
+		 !json_content_type(rq->content_type) && !form_content_type(rq))
 		api_error(rs, CD_E_MEDIA_TYPE, NULL, "send the body as Content-Type: application/json");
 	else if (authorize_route(ctx, rq, r, rs) == 0 && path_reachable(ctx, r, params, rs) == 0) {
 		/* With several database nodes, an account's requests run on the

@@ -476,6 +476,9 @@ static void request_headers(FCGX_Request *req, struct request *rq, int gateway, 
 	rq->authorization = param(req, "HTTP_AUTHORIZATION");
 	rq->idempotency_key = param(req, "HTTP_IDEMPOTENCY_KEY");
 	rq->stripe_signature = param(req, "HTTP_STRIPE_SIGNATURE");
+	rq->webhook_id = param(req, "HTTP_WEBHOOK_ID");
+	rq->webhook_timestamp = param(req, "HTTP_WEBHOOK_TIMESTAMP");
+	rq->webhook_signature = param(req, "HTTP_WEBHOOK_SIGNATURE");
 	rq->content_type = param(req, "CONTENT_TYPE");
 	rq->request_id = param(req, "HTTP_X_REQUEST_ID");
 	rq->origin = param(req, "HTTP_ORIGIN");

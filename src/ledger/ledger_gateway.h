@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "errors.h"
+#include "limits.h"
 
 struct store;
 
@@ -75,6 +76,51 @@ enum cd_err ledger_gw_object_find(struct store *db, const char *account, enum le
 /* Forgets account's object id of kind (the provider said it deleted it);
  * CD_OK whether it was there or not. */
 enum cd_err ledger_gw_object_forget(struct store *db, const char *account, enum ledger_gw_kind kind, const char *id);
+/* ---- Background runs (ledger_gwbackground.c; sql/072; docs/gateway.md, "Background responses") ----
+ * A Responses run made with "background": true, one row a run, keyed by
+ * the provider's response id: whose it is, the hold that waits for it,
+ * where it runs, what its charge is judged against, and when creditd's
+ * poll looks at it next. The row keeps no money: the hold does. Each
+ * operation is one small transaction. */
+struct ledger_gw_run {
+	char response_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* external id */
+	char hold_id[LIMIT_HOLD_ID_BYTES];
+	char provider[LIMIT_CONFIG_NAME_BYTES];	/* the [provider NAME] (or §12's name) that runs it */
+	char model[65];			/* the model priced (the body's) */
+	int64_t output_cap;		/* the cap sent, -1: none */
+	int64_t hold_input;		/* the input bound the hold covers */
+	int64_t searches_held;		/* the web searches the hold covers */
+	int running;			/* 1 until its hold was settled (or kept unresolved) */
+	char status[16];		/* the provider's last word: queued, in_progress, completed, ... */
+	int64_t polls;			/* polls made so far (the back-off's step) */
+	int64_t next_poll_at;		/* unix seconds */
+	int64_t created_at;
+};
+/* Records run (running, first poll at run->next_poll_at) for its account;
+ * CD_E_NOT_FOUND when no such account; an id recorded already is kept as
+ * it was (CD_OK). */
+enum cd_err ledger_gw_run_start(struct store *db, const struct ledger_gw_run *run);
+/* The run of response id (any account's: a provider's webhook names only
+ * the id) into *out, *found 1; *found 0 when none. */
+enum cd_err ledger_gw_run_find(struct store *db, const char *response_id, struct ledger_gw_run *out, int *found);
+/* The running runs due by now (next_poll_at <= now), earliest first, at
+ * most cap into out[], *n of them. */
+enum cd_err ledger_gw_run_due(struct store *db, struct ledger_gw_run *out, size_t cap, size_t *n);
+/* A poll of a running run seen still running at status: polls made so far
+ * (the caller's count: its row's and this one), looked at again at
+ * next_poll_at. Nothing for an ended run. */
+enum cd_err ledger_gw_run_next(struct store *db, const char *response_id, const char *status, int64_t polls,
+			       int64_t next_poll_at);
+/* The run is over, with the provider's last status: its hold settled (or
+ * kept unresolved). CD_OK whether it was running or not. */
+enum cd_err ledger_gw_run_end(struct store *db, const char *response_id, const char *status);
+/* A running run looked at now (a provider's webhook said it ended): its
+ * next poll moved to now. *found 0 when no running run has that id. */
+enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *found);
+/* Every running run looked at now: a creditd that starts may have missed
+ * a webhook while it was down. */
+enum cd_err ledger_gw_run_wake_all(struct store *db);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
  * (docs/gateway.md, "it lives as long as the call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */

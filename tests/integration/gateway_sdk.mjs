@@ -224,6 +224,20 @@ Object.assign(cases, {
   },
 });
 
+// Responses "background": true (docs/gateway.md, "Background responses"):
+// made, then retrieved once the test moved the fake provider's run on.
+Object.assign(cases, {
+  async openai_background_create() {
+    const r = await openai.responses.create({ model: "gpt-4o-mini", input: "a long job", max_output_tokens: 40,
+                                              background: true });
+    return { id: r.id, status: r.status, usage: r.usage ?? null };
+  },
+  async openai_background_retrieve() {
+    const r = await openai.responses.retrieve(process.env.RESPONSE_ID);
+    return { id: r.id, status: r.status, usage: r.usage, text: r.output_text };
+  },
+});
+
 const name = process.argv[2];
 if (!cases[name]) {
   console.error("no case " + name);

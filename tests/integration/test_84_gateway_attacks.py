@@ -111,8 +111,9 @@ def test_input_stored_at_the_provider_is_refused_before_anything_is_forwarded():
     URL) makes the provider bill a context creditd never saw: held at the
     body's bound, one tiny call would settle the whole re-billed context.
     Refused 400 in the provider's shape naming the member, nothing
-    forwarded, nothing held; and a background response, which the
-    provider bills after the call returned, is refused too."""
+    forwarded, nothing held; and a background run with the caller's own
+    key, which creditd could not follow, is refused too (test_87d has the
+    background runs)."""
     ensure_prices()
     reset()
     acct = new_account("gwstored")
@@ -128,7 +129,8 @@ def test_input_stored_at_the_provider_is_refused_before_anything_is_forwarded():
          "tools[0].type"),
         ({"model": "gpt-4o-mini", "input": "later", "background": True}, "background"))
     for body, param in openai_responses:
-        r = call("/openai/v1/responses", body, headers={"Creditd-Account": acct})
+        byok = {"Creditd-Provider-Key": "sk-callers-own"} if "background" in body else {}
+        r = call("/openai/v1/responses", body, headers=dict({"Creditd-Account": acct}, **byok))
         openai_error(r, 400, "invalid_request", param)
     r = chat(acct, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
         {"type": "file", "file": {"file_id": "file-2"}}]}]})

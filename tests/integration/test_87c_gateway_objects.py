@@ -4,8 +4,9 @@ provider (tests/fake_provider.md), raw HTTP and the official SDK: a
 response an account made through creditd is retrieved, its input items
 listed and deleted at the provider that made it, free; another
 account's id, an unknown one, one deleted or forgotten after 30 days is
-OpenAI's own 404 and nothing is forwarded; a resumed stream and cancel
-are refused; the query passes only as the reference names it. The
+OpenAI's own 404 and nothing is forwarded; a resumed stream is refused, a
+cancel forwarded (the provider refuses one of a response that is not a
+background run: test_87d has the runs); the query passes only as the reference names it. The
 second provider's part restarts the nginx-side creditd with a section
 appended (test_87's way) and starts it again as the stack has it."""
 import http.client
@@ -141,7 +142,7 @@ def test_another_account_s_id_and_an_unknown_one_are_404_and_never_forwarded():
     verify()
 
 
-def test_a_resumed_stream_cancel_and_a_query_the_reference_does_not_name_are_refused():
+def test_a_resumed_stream_and_a_query_the_reference_does_not_name_are_refused_a_cancel_forwarded():
     reset()
     acct = new_account("gwobj")
     rid = made(acct)
@@ -154,10 +155,14 @@ def test_a_resumed_stream_cancel_and_a_query_the_reference_does_not_name_are_ref
         status, _, body = req("GET", path, acct)
         eq((status, body["error"]["type"], body["error"]["param"]), (400, "invalid_request_error", param),
            "%s refused naming %s: %r" % (path, param, body))
-    status, _, body = req("POST", "/openai/v1/responses/%s/cancel" % rid, acct)
-    eq((status, body["error"]["type"]), (400, "invalid_request_error"), "cancel refused: %r" % body)
-    check("background" in body["error"]["message"], "saying why: %r" % body)
     eq(received(), [], "nothing forwarded")
+    before = state(acct)
+    status, _, body = req("POST", "/openai/v1/responses/%s/cancel" % rid, acct)
+    eq((status, body["error"]["type"]), (400, "invalid_request_error"), "the provider's refusal passed on: %r" % body)
+    check("background" in body["error"]["message"], "saying why: %r" % body)
+    eq([(r["method"], r["path"]) for r in received()], [("POST", "/v1/responses/%s/cancel" % rid)],
+       "the cancel forwarded to the provider that made it")
+    eq(state(acct), before, "nothing held or charged")
     status, _, body = req("GET", "/openai/v1/responses/%s?stream=false" % rid, acct)
     eq(status, 200, "stream=false is a whole retrieve: %r" % body)
 

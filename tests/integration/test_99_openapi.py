@@ -33,6 +33,7 @@ SECURITY = {
     "ROUTE_OPERATOR": [{"apiKey": ["read"]}, {"apiKey": ["admin"]}],
     "ROUTE_PREFLIGHT": [],
     "ROUTE_STRIPE": [{"stripeSignature": []}],
+    "ROUTE_PROVIDER_SIGNED": [{"openaiWebhookSignature": []}],
     "ROUTE_CONSOLE": [{"consoleSession": []}],
 }
 # Answers of the router itself, for a path no operation takes.

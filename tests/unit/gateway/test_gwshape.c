@@ -559,7 +559,7 @@ static void test_errors(void)
 }
 
 /* docs/gateway.md, "Input the body does not carry": input stored at the
- * provider is named; background refused. */
+ * provider is named; background read apart. */
 static void stored(const struct gwkind_route *r, const char *body_j, const char *want)
 {
 	struct gw_ask ask;
@@ -568,6 +568,16 @@ static void stored(const struct gwkind_route *r, const char *body_j, const char 
 	int rc = read_j(r, body_j, &ask, err, sizeof(err), &param);
 	is_int(rc, 0, "read: %s (%s)", body_j, err);
 	is_str(ask.stored, want, "stored input named: %s", body_j);
+}
+
+static void background(const struct gwkind_route *r, const char *body_j, int want)
+{
+	struct gw_ask ask;
+	char err[256] = "";
+	const char *param = NULL;
+	int rc = read_j(r, body_j, &ask, err, sizeof(err), &param);
+	is_int(rc, 0, "read: %s (%s)", body_j, err);
+	is_int(ask.background, want, "background read: %s", body_j);
 }
 
 static void previous(const struct gwkind_route *r, const char *body_j, const char *want, int want_rc)
@@ -619,7 +629,13 @@ static void test_read_stored(void)
 	stored(A, "{'model':'m','max_tokens':5,'messages':[{'role':'user','content':[{'type':'document','source':"
 		  "{'type':'text','media_type':'text/plain','data':'inline'}}]}]}", NULL);
 	stored(A, "{'model':'m','max_tokens':5,'container':'container_1','messages':[]}", "container");
-	refused(R, "{'model':'m','input':'hi','background':true}", "background", "a background response");
+	/* A background run is taken (docs/gateway.md, "Background
+	 * responses"), read apart; streamed it is refused. */
+	stored(R, "{'model':'m','input':'hi','background':true}", NULL);
+	background(R, "{'model':'m','input':'hi','background':true}", 1);
+	background(R, "{'model':'m','input':'hi','background':false}", 0);
+	background(R, "{'model':'m','input':'hi'}", 0);
+	refused(R, "{'model':'m','input':'hi','background':true,'stream':true}", "stream", "a background run streamed");
 	stored(R, "{'model':'m','input':'hi','background':false}", NULL);
 }
 

@@ -1,0 +1,187 @@
+/* ledger_gwbackground.c: the record of the Responses API's background runs
+ * made through the gateway (sql/072, gateway_background; docs/gateway.md,
+ * "Background responses"): one row a run, which account it is of, the
+ * hold that waits for its end, the provider that runs it, and when
+ * creditd's poll looks at it next. It is the poll's durable list: a
+ * creditd restarted mid-run reads its runs here again.
+ *
+ * Never: reads or writes money. The run's hold is settled by the ledger's
+ * own settle (ledger_settle), once, whoever learns first that the run
+ * ended; this file only says which runs still wait. One small transaction
+ * an operation, on the account's node when it is known. */
+#include "ledger_int.h"
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#define RUN_COLUMNS "g.response_id, a.ext_id, g.hold_id, g.provider, g.model, g.output_cap, g.hold_input, " \
+		    "g.searches_held, g.state, g.status, g.polls, g.next_poll_at, g.created_at"
+enum { C_ID, C_ACCOUNT, C_HOLD, C_PROVIDER, C_MODEL, C_CAP, C_INPUT, C_SEARCHES, C_STATE, C_STATUS, C_POLLS, C_NEXT,
+       C_CREATED, C_COUNT };
+
+static const char SQL_START[] = "INSERT IGNORE INTO gateway_background (response_id, account_id, hold_id, provider, model, "
+				"output_cap, hold_input, searches_held, next_poll_at, created_at) "
+				"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+static const char SQL_FIND[] = "SELECT " RUN_COLUMNS " FROM gateway_background g STRAIGHT_JOIN accounts a "
+			       "ON a.id = g.account_id WHERE g.response_id = ?";
+static const char SQL_DUE[] = "SELECT " RUN_COLUMNS " FROM gateway_background g STRAIGHT_JOIN accounts a "
+			      "ON a.id = g.account_id WHERE g.state = 'running' AND g.next_poll_at <= ? "
+			      "ORDER BY g.next_poll_at LIMIT ?";
+static const char SQL_NEXT[] = "UPDATE gateway_background SET status = ?, polls = ?, next_poll_at = ? "
+			       "WHERE response_id = ? AND state = 'running'";
+static const char SQL_END[] = "UPDATE gateway_background SET state = 'ended', status = ?, ended_at = ? "
+			      "WHERE response_id = ? AND state = 'running'";
+static const char SQL_WAKE[] = "UPDATE gateway_background SET next_poll_at = ? WHERE response_id = ? AND state = 'running'";
+static const char SQL_WAKE_ALL[] = "UPDATE gateway_background SET next_poll_at = ? WHERE state = 'running' "
+				   "AND next_poll_at > ?";
+
+enum op { OP_START, OP_FIND, OP_DUE, OP_NEXT, OP_END, OP_WAKE, OP_WAKE_ALL };
+
+struct run_tx {
+	enum op op;
+	const struct ledger_gw_run *in;	/* OP_START */
+	const char *id, *status;	/* OP_FIND, OP_NEXT, OP_END, OP_WAKE */
+	int64_t polls, next_at;		/* OP_NEXT */
+	struct ledger_gw_run *out;	/* OP_FIND (one), OP_DUE (cap) */
+	size_t cap, n;
+	int found;
+};
+
+/* One row of RUN_COLUMNS into r. 0, or -1 when a value does not fit (logged by store_copy). */
+static int row_of(const struct dbstmt *s, struct ledger_gw_run *r)
+{
+	char state[16];
+	memset(r, 0, sizeof(*r));
+	if (store_copy(s, C_ID, r->response_id, sizeof(r->response_id), "") != 0 ||
+	    store_copy(s, C_ACCOUNT, r->account, sizeof(r->account), "") != 0 ||
+	    store_copy(s, C_HOLD, r->hold_id, sizeof(r->hold_id), "") != 0 ||
+	    store_copy(s, C_PROVIDER, r->provider, sizeof(r->provider), "") != 0 ||
+	    store_copy(s, C_MODEL, r->model, sizeof(r->model), "") != 0 ||
+	    store_copy(s, C_STATE, state, sizeof(state), "") != 0 ||
+	    store_copy(s, C_STATUS, r->status, sizeof(r->status), "") != 0)
+		return -1;
+	r->output_cap = store_i64(s, C_CAP);
+	r->hold_input = store_i64(s, C_INPUT);
+	r->searches_held = store_i64(s, C_SEARCHES);
+	r->running = strcmp(state, "running") == 0;
+	r->polls = store_i64(s, C_POLLS);
+	r->next_poll_at = store_i64(s, C_NEXT);
+	r->created_at = store_i64(s, C_CREATED);
+	return 0;
+}
+
+static enum cd_err rows(struct store *db, struct run_tx *x)
+{
+	int e, got;
+	struct dbstmt *s = x->op == OP_FIND ? store_exec(db, SQL_FIND, &e, "s", x->id)
+					    : store_exec(db, SQL_DUE, &e, "ii", db->now, (int64_t)x->cap);
+	if (s == NULL)
+		return store_err(db, e, "background runs read");
+	x->n = 0;
+	while (x->n < x->cap) {
+		got = store_fetch(s);
+		if (got < 0)
+			return CD_E_INTERNAL;
+		if (got == 0)
+			break;
+		if (row_of(s, &x->out[x->n]) != 0)
+			return CD_E_INTERNAL;
+		x->n++;
+	}
+	x->found = x->n > 0;
+	return CD_OK;
+}
+
+static enum cd_err run_tx(struct store *db, struct run_tx *x)
+{
+	int e;
+	const struct ledger_gw_run *r = x->in;
+	struct dbstmt *s;
+	switch (x->op) {
+	case OP_START:
+		return store_do(db, SQL_START, "background run kept", "sssiiiiiis", r->response_id, r->hold_id,
+				r->provider, r->model, r->output_cap, r->hold_input, r->searches_held, r->next_poll_at,
+				db->now, r->account);
+	case OP_NEXT:
+		return store_do(db, SQL_NEXT, "background run's next poll", "siis", x->status, x->polls, x->next_at, x->id);
+	case OP_END:
+		return store_do(db, SQL_END, "background run ended", "sis", x->status, db->now, x->id);
+	case OP_WAKE_ALL:
+		return store_do(db, SQL_WAKE_ALL, "background runs woken", "ii", db->now, db->now);
+	case OP_WAKE:
+		s = store_exec(db, SQL_WAKE, &e, "is", db->now, x->id);
+		if (s == NULL)
+			return store_err(db, e, "background run woken");
+		x->found = store_affected(s) > 0;
+		return CD_OK;
+	default:
+		return rows(db, x);
+	}
+}
+
+/* One transaction, on account's node when it is known (NULL: as routed). */
+static enum cd_err one_tx(struct store *db, const char *account, struct run_tx *x)
+{
+	struct store_tx t;
+	char route[sizeof(db->route)];
+	int routed = db->routed;
+	memcpy(route, db->route, sizeof(route));
+	if (account != NULL)
+		store_route(db, account);
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, run_tx(db, x));
+	db->routed = routed;
+	memcpy(db->route, route, sizeof(route));
+	return t.rc;
+}
+
+enum cd_err ledger_gw_run_start(struct store *db, const struct ledger_gw_run *run)
+{
+	struct run_tx x = {.op = OP_START, .in = run};
+	assert(run->response_id[0] != '\0');
+	assert(run->hold_id[0] != '\0');
+	return one_tx(db, run->account, &x);
+}
+
+enum cd_err ledger_gw_run_find(struct store *db, const char *response_id, struct ledger_gw_run *out, int *found)
+{
+	struct run_tx x = {.op = OP_FIND, .id = response_id, .out = out, .cap = 1};
+	enum cd_err rc = one_tx(db, NULL, &x);
+	*found = rc == CD_OK && x.found;
+	return rc;
+}
+
+enum cd_err ledger_gw_run_due(struct store *db, struct ledger_gw_run *out, size_t cap, size_t *n)
+{
+	struct run_tx x = {.op = OP_DUE, .out = out, .cap = cap};
+	enum cd_err rc = one_tx(db, NULL, &x);
+	*n = rc == CD_OK ? x.n : 0;
+	return rc;
+}
+
+enum cd_err ledger_gw_run_next(struct store *db, const char *response_id, const char *status, int64_t polls,
+			       int64_t next_poll_at)
+{
+	struct run_tx x = {.op = OP_NEXT, .id = response_id, .status = status, .polls = polls, .next_at = next_poll_at};
+	return one_tx(db, NULL, &x);
+}
+
+enum cd_err ledger_gw_run_end(struct store *db, const char *response_id, const char *status)
+{
+	struct run_tx x = {.op = OP_END, .id = response_id, .status = status};
+	return one_tx(db, NULL, &x);
+}
+
+enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *found)
+{
+	struct run_tx x = {.op = OP_WAKE, .id = response_id};
+	enum cd_err rc = one_tx(db, NULL, &x);
+	*found = rc == CD_OK && x.found;
+	return rc;
+}
+
+enum cd_err ledger_gw_run_wake_all(struct store *db)
+{
+	struct run_tx x = {.op = OP_WAKE_ALL};
+	return one_tx(db, NULL, &x);
+}

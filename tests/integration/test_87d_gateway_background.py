@@ -1,0 +1,300 @@
+"""test_87d_gateway_background.py: Responses "background": true through
+nginx -> creditd -> the fake provider's background runs (tests/fake_provider.md,
+"Background runs"; docs/gateway.md, "Background responses"): a run is held
+as a whole call and answered "queued", its hold waits while the run lives
+and is settled once when it ends, from whichever tells creditd first:
+OpenAI's signed webhook (POST /v1/webhooks/openai, Standard Webhooks, signed
+here with Python's hmac, not creditd's code), creditd's own poll, or the
+client's GET through creditd. A bad signature changes nothing; a cancel is
+forwarded and charged the usage so far; a creditd killed mid-run settles
+the run after its restart; the official SDK's responses.create({background:
+true}) then responses.retrieve; creditctl verify 0.
+
+The module runs creditd with a config of its own: a webhook secret and, first,
+a poll slow enough (60 s) that what settles a run is the webhook or the GET;
+then (after a kill -9) a poll of 1 s. teardown_module starts it as the stack has it."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import threading
+import time
+
+import stack
+from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
+from test_80_gateway import call, cost, ensure_prices, provider, reasons, reset, state
+from test_81_gateway_sdks import sdk
+
+SECRET = "whsec_" + base64.b64encode(hashlib.sha256(b"creditd background test").digest()).decode()
+INPUT = "say some words for the background run"
+_conf = {}
+_holds = {}	# a run's hold, as its create answer named it
+
+
+def config(poll, most):
+    """The stack's config with the webhook secret and this poll, creditd
+    restarted on it (kill -9: nothing of the old one's memory survives)."""
+    conf = stack.path("creditd-background-%d.conf" % poll)
+    text = open(ENV["CREDITD_CONFIG"]).read()
+    check("[gateway]\n" in text, "the stack's config has a [gateway] section")
+    text = text.replace("[gateway]\n", "[gateway]\nopenai_webhook_secret = %s\nbackground_poll_seconds = %d\n"
+                        "background_poll_max_seconds = %d\n" % (SECRET, poll, most), 1)
+    with open(conf, "w") as f:
+        f.write(text)
+    os.chmod(conf, 0o600)
+    stack.creditd_kill9()
+    stack.creditd_start(config=conf)
+    _conf["poll"] = poll
+
+
+def slow():
+    if _conf.get("poll") != 60:
+        config(60, 120)
+
+
+def teardown_module():
+    if _conf:
+        stack.creditd_kill9()
+        stack.creditd_start()
+        _conf.clear()
+
+
+def create(acct, **extra):
+    """A background run made through creditd: its id (answered queued)."""
+    r = call("/openai/v1/responses", dict({"model": "gpt-4o-mini", "input": INPUT, "max_output_tokens": 40,
+                                           "background": True}, **extra), headers={"Creditd-Account": acct})
+    eq(r.status, 200, "a background run made: %r" % r.body[:300])
+    eq((r.json["status"], r.json["usage"], r.json.get("background")), ("queued", None, True), "answered at once, queued")
+    check("creditd-charged-micros" not in r.headers, "nothing charged yet: %r" % r.headers)
+    _holds[r.json["id"]] = r.headers.get("creditd-hold-id")
+    return r.json["id"]
+
+
+def move(rid, status, **extra):
+    got = provider("POST", "/_background", dict({"id": rid, "status": status}, **extra))
+    eq(got.get("status"), status, "the fake's run moved: %r" % got)
+    return got
+
+
+def usage_of(rid):
+    return provider("GET", "/_background/" + rid)["usage"]
+
+
+def charge_of(u):
+    return cost("gpt-4o-mini", u["input_tokens"], u["input_tokens_details"]["cached_tokens"], u["output_tokens"])
+
+
+def hook(body, secret=SECRET, at=None, msg_id="msg_test", signature=None):
+    """POST /v1/webhooks/openai, signed as OpenAI signs (Standard Webhooks)."""
+    raw = json.dumps(body).encode()
+    ts = str(int(time.time()) if at is None else at)
+    k = base64.b64decode(secret[len("whsec_"):])
+    mac = base64.b64encode(hmac.new(k, b"%s.%s.%s" % (msg_id.encode(), ts.encode(), raw), hashlib.sha256).digest())
+    headers = {"webhook-id": msg_id, "webhook-timestamp": ts,
+               "webhook-signature": signature if signature is not None else "v1," + mac.decode()}
+    return api("POST", "/v1/webhooks/openai", auth=None, raw=raw, headers=headers)
+
+
+def event(rid, kind="response.completed"):
+    return {"id": "evt_" + rid, "object": "event", "created_at": int(time.time()), "type": kind, "data": {"id": rid}}
+
+
+def run_row(rid):
+    rows = sql("SELECT state, status FROM gateway_background WHERE response_id = '%s'" % rid)
+    return tuple(rows[0]) if rows else None
+
+
+def settled_once(acct, before, u, what):
+    """The run's hold settled once, charged its usage to the micro."""
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=15), "%s: the hold ended" % what)
+    eq(reasons(acct), ["provider_usage"], "%s: one usage record, the provider's usage" % what)
+    eq(before - state(acct)[0], charge_of(u), "%s: charged its usage to the micro" % what)
+
+
+def test_a_background_run_is_held_answered_queued_and_charged_nothing_while_it_runs():
+    slow()
+    reset()
+    acct = new_account("gwbg")
+    before = state(acct)
+    rid = create(acct)
+    balance, reserved = state(acct)
+    eq(balance, before[0], "nothing charged while it runs")
+    check(reserved > 0, "its hold waits for the run's end: %r" % reserved)
+    eq(reasons(acct), [], "no usage record yet")
+    eq(run_row(rid), ("running", "queued"), "the run on record")
+    left = int(sql("SELECT h.expires_at - UNIX_TIMESTAMP() FROM holds h JOIN accounts a ON a.id = h.account_id "
+                   "WHERE a.ext_id = '%s' AND h.state = 'pending'" % acct)[0][0])
+    check(left > 3000, "the hold lives while the run does (renewed past expiry capture): %d s left" % left)
+    r = call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": INPUT, "background": True, "stream": True},
+             headers={"Creditd-Account": acct})
+    eq((r.status, r.json["error"]["param"]), (400, "stream"), "background with stream refused: %r" % r.body[:300])
+    other = new_account("gwbgx")
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": other})
+    eq(r.status, 404, "another account's id: 404")
+    move(rid, "in_progress")
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "in_progress"), "its own: retrieved while it runs")
+    eq(state(acct), (balance, reserved), "a GET of a running run settles nothing")
+    move(rid, "completed")
+    u = usage_of(rid)
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "completed"), "the client's GET sees it ended")
+    # Settled before the GET was answered: no wait.
+    eq(state(acct), (before[0] - charge_of(u), 0), "the GET that saw the end settled it, before it was answered")
+    eq(run_row(rid), ("ended", "completed"), "the run ended on record")
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "retrieved again")
+    settled_once(acct, before[0], u, "a GET again")
+    h = api("GET", "/v1/holds/" + _holds[rid], auth="read")
+    eq(h.status, 200, "its hold, as the create answer named it: %r" % h.raw[:300])
+    eq((h.json["status"], h.json["charged_micros"], h.json["settle_reason"]),
+       ("settled", charge_of(u), "provider_usage"), "settled once at its usage: %r" % h.json)
+    verify()
+
+
+def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing():
+    slow()
+    reset()
+    acct = new_account("gwbg")
+    rid = create(acct)
+    move(rid, "completed")
+    held = state(acct)
+    for what, r in (("another secret", hook(event(rid), secret="whsec_" + base64.b64encode(b"x" * 32).decode())),
+                    ("a signature of another body", hook(event(rid), signature="v1," + base64.b64encode(
+                        hmac.new(b"y" * 32, b"other", hashlib.sha256).digest()).decode())),
+                    ("no signature", hook(event(rid), signature="")),
+                    ("a timestamp ten minutes old", hook(event(rid), at=int(time.time()) - 600)),
+                    ("a timestamp ten minutes ahead", hook(event(rid), at=int(time.time()) + 600))):
+        eq(r.status, 400, "%s: refused (%r)" % (what, r.raw[:200]))
+        eq(r.json["error"]["param"], "webhook-signature", "%s: the signature named" % what)
+    time.sleep(1.5)
+    eq(state(acct), held, "nothing charged or released")
+    eq(reasons(acct), [], "no usage record")
+    eq(run_row(rid), ("running", "queued"), "the run still waits")
+    eq(sql("SELECT next_poll_at - UNIX_TIMESTAMP() > 30 FROM gateway_background WHERE response_id = '%s'" % rid),
+       [["1"]], "its poll not moved")
+    # The same event signed with the secret settles it.
+    r = hook(event(rid))
+    eq((r.status, r.json), (200, {"received": True}), "the signed webhook taken")
+    settled_once(acct, held[0], usage_of(rid), "the signed webhook")
+    verify()
+
+
+def test_the_signed_webhook_settles_the_run_with_its_usage_and_other_events_are_ignored():
+    slow()
+    reset()
+    acct = new_account("gwbg")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "in_progress")
+    eq(hook(event(rid, "response.in_progress")).status, 200, "an event creditd does not act on: 200")
+    eq(hook(event("resp_nobodymadethis")).status, 200, "an id creditd did not make: 200, ignored")
+    eq(hook({"id": "evt_b", "type": "batch.completed", "data": {"id": "batch_1"}}).status, 200, "another kind: 200")
+    time.sleep(1)
+    eq(run_row(rid), ("running", "queued"), "still running")
+    move(rid, "completed")
+    eq(hook(event(rid)).status, 200, "response.completed taken")
+    settled_once(acct, before, usage_of(rid), "the webhook")
+    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    eq(hook(event(rid)).status, 200, "the same event again (OpenAI retries): 200")
+    time.sleep(1)
+    settled_once(acct, before, usage_of(rid), "a webhook again")
+    verify()
+
+
+def test_failed_and_incomplete_runs_are_charged_what_the_provider_reports():
+    slow()
+    reset()
+    for end in ("failed", "incomplete"):
+        acct = new_account("gwbg")
+        before = state(acct)[0]
+        rid = create(acct)
+        move(rid, end, output_tokens=5)
+        eq(hook(event(rid, "response." + end)).status, 200, "%s taken" % end)
+        settled_once(acct, before, usage_of(rid), end)
+        eq(run_row(rid), ("ended", end), "%s on record" % end)
+    verify()
+
+
+def test_a_cancel_is_forwarded_and_charged_the_usage_so_far():
+    slow()
+    reset()
+    acct = new_account("gwbg")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "in_progress")
+    r = call("/openai/v1/responses/%s/cancel" % rid, {}, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "cancelled"), "cancelled at the provider: %r" % r.body[:300])
+    u = usage_of(rid)
+    check(0 < u["output_tokens"] < 40, "the usage so far is part of the run: %r" % u)
+    eq(state(acct), (before - charge_of(u), 0), "charged the usage so far when the cancel was answered")
+    settled_once(acct, before, u, "the cancel")
+    r = call("/openai/v1/responses/%s/cancel" % rid, {}, headers={"Creditd-Account": acct})
+    eq(r.status, 400, "a cancel of a cancelled run: the provider's 400")
+    settled_once(acct, before, u, "a cancel again")
+    other = new_account("gwbgx")
+    r = call("/openai/v1/responses/%s/cancel" % rid, {}, headers={"Creditd-Account": other})
+    eq(r.status, 404, "another account's cancel: 404")
+    verify()
+
+
+def test_a_creditd_killed_mid_run_settles_the_run_after_its_restart():
+    slow()
+    reset()
+    acct = new_account("gwbg")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "in_progress")
+    stack.creditd_kill9()
+    move(rid, "completed")
+    config(1, 2)	# the restart, with a fast poll: the run is found in the database
+    settled_once(acct, before, usage_of(rid), "after the restart, by the poll")
+    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    verify()
+
+
+def test_the_webhook_the_poll_and_the_client_s_get_racing_settle_each_run_once():
+    if _conf.get("poll") != 1:
+        config(1, 2)
+    reset()
+    runs = []
+    for i in range(6):
+        acct = new_account("gwbgr")
+        runs.append((acct, state(acct)[0], create(acct)))
+    for acct, _, rid in runs:
+        move(rid, "completed")
+    threads = []
+    for acct, _, rid in runs:
+        threads.append(threading.Thread(target=hook, args=(event(rid),)))
+        threads.append(threading.Thread(target=call, args=("/openai/v1/responses/" + rid, None),
+                                        kwargs={"headers": {"Creditd-Account": acct}}))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(3)	# the poll's round comes too
+    for acct, before, rid in runs:
+        settled_once(acct, before, usage_of(rid), "raced " + rid)
+        eq(run_row(rid), ("ended", "completed"), "ended")
+    verify()
+
+
+def test_the_official_sdk_creates_a_background_run_and_retrieves_it_settled():
+    ensure_prices()
+    reset()
+    acct = new_account("gwbgsdk")
+    before = state(acct)[0]
+    out = sdk("openai_background_create", acct)
+    eq(out["status"], "queued", "the SDK's create answered queued: %r" % out)
+    rid = out["id"]
+    move(rid, "completed")
+    os.environ["RESPONSE_ID"] = rid
+    try:
+        out = sdk("openai_background_retrieve", acct)
+    finally:
+        del os.environ["RESPONSE_ID"]
+    eq((out["status"], out["id"]), ("completed", rid), "retrieved ended: %r" % out)
+    eq(out["usage"], usage_of(rid), "its usage as the provider reported it")
+    settled_once(acct, before, usage_of(rid), "the SDK's retrieve")
+    verify()
