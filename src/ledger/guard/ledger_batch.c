@@ -134,17 +134,17 @@ void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum ref
  * is in flight and fewer than [stripe] auto_recharge_max_per_day ran this
  * UTC day: the recharge is then counted and marked in flight on a, and
  * its row is written with the batch. A failure or a credit queues none by
- * itself: the next charge does. The day is the clock's; db gives the
- * configuration only. */
-static int notice_recharge(const struct store *db, const struct ledger_clock *clock, struct acct *a)
+ * itself: the next charge does. The day is the batch's clock's, the
+ * day's most its config's. */
+static int notice_recharge(const struct batch *b, struct acct *a)
 {
 	const int in_flight = a->recharge_pending;
 	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
 				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
-				  .day_count = a->recharge_day_count, .today = clock->day,
-				  .max_per_day = ledger_config_of(db->cfg)->auto_recharge_max_per_day};
+				  .day_count = a->recharge_day_count, .today = b->clock.day,
+				  .max_per_day = b->config.recharges_per_day};
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)
 		a->recharge_pending = 1;
@@ -154,15 +154,15 @@ static int notice_recharge(const struct store *db, const struct ledger_clock *cl
 	return queue;
 }
 
-void ledger_batch_notice_balances(struct store *db, struct batch *b)
+void ledger_batch_notice_balances(struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {
 		if (!b->accts[i].changed && !b->accts[i].touched)
 			continue;
-		json_t *data = ledger_events_notice_balance(db, &b->accts[i].a);
+		json_t *data = ledger_events_notice_balance(b->config.low_balance_default, &b->accts[i].a);
 		if (data != NULL)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
-		if (notice_recharge(db, &b->clock, &b->accts[i].a))
+		if (notice_recharge(b, &b->accts[i].a))
 			b->accts[i].recharge = 1;
 		/* A recharge queued is one in flight on its account's row. */
 		assert(!b->accts[i].recharge || b->accts[i].a.recharge_pending);

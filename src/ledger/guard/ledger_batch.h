@@ -191,6 +191,17 @@ struct batch {
 	 * (ledger_holds_run.c, after store_tx_next fixed it): the time every
 	 * decision and notice of the batch reads (ledger_clock.h). */
 	struct ledger_clock clock;
+	/* What the batch's notices read beyond its rows, copied with the
+	 * clock: the configured balance.low default ([ledger]
+	 * low_balance_default_micros) and the auto-recharges an account may
+	 * queue a UTC day ([stripe] auto_recharge_max_per_day). */
+	struct batch_config {
+		int64_t low_balance_default, recharges_per_day;
+	} config;
+	/* The transaction the attempt reads and locks its rows in (the
+	 * store's tx_serial, copied with the clock): a decision writes money
+	 * only from rows locked in it (ledger_rows_acct_check_locked_in). */
+	uint64_t tx_serial;
 	/* The idempotency key the journal rows of the operation being decided
 	 * record (docs/decisions.md, "Journal keys"; NULL: none): set by the
 	 * batch's run for each operation (ledger_holds_run.c's decide), the
@@ -266,10 +277,10 @@ struct batch_answer {
 void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum refusal_why why, int64_t available,
 				 int64_t required);
 /* balance.low for every account the batch changed that crossed below
- * its threshold (ledger_events_notice_balance), and an auto-recharge for those that
- * call for one (money_rule_recharge, on the batch's day); db
- * for the configured thresholds only: no statement. */
-void ledger_batch_notice_balances(struct store *db, struct batch *b);
+ * its threshold (ledger_events_notice_balance), and an auto-recharge for
+ * those that call for one (money_rule_recharge, on the batch's day), from
+ * the batch's rows, clock and config alone: no statement, no handle. */
+void ledger_batch_notice_balances(struct batch *b);
 
 /* A batch for a combiner to run (from a pool, or new; NULL when memory
  * runs out), and back to the pool when the combiner is done (emptied;

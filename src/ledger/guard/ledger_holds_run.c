@@ -23,6 +23,7 @@
 #include "ledger_holds_run.h"
 #include "ledger_alerts_batch.h"
 #include "ledger_decide.h"
+#include "ledger_config.h"
 #include "ledger_events.h"
 #include "ledger_rowcache.h"
 #include "log.h"
@@ -389,11 +390,11 @@ static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op
 /* The threshold alerts of the accounts the batch changed, decided on the
  * rows its read loaded; their states and events go with its write
  * (ledger_alerts_batch.h). */
-static enum cd_err batch_alerts(const struct store *db, struct batch *b)
+static enum cd_err batch_alerts(struct batch *b)
 {
 	enum cd_err rc = CD_OK;
 	for (int i = 0; rc == CD_OK && i < b->naccts; i++)
-		rc = ledger_alerts_batch_notice(db, b, i);
+		rc = ledger_alerts_batch_notice(b, i);
 	return rc;
 }
 
@@ -416,6 +417,9 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	 * month roll, read this copy (the statements, the store's: the same
 	 * values; docs/architecture.md, "Where money is decided"). */
 	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
+	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
+					   ledger_config_of(db->cfg)->auto_recharge_max_per_day};
+	b->tx_serial = db->tx_serial;
 	b->failed_op = b->failed_acct = -1;
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
@@ -427,8 +431,8 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	if (rc != CD_OK)
 		return rc;
 	unsigned long long trips = store_round_trips(db);
-	ledger_batch_notice_balances(db, b);
-	rc = batch_alerts(db, b);
+	ledger_batch_notice_balances(b);
+	rc = batch_alerts(b);
 	/* The notices and alerts are decided on the rows loaded: no statement
 	 * between them and the write (docs/architecture.md, "One writer"). */
 	assert(store_round_trips(db) == trips);
