@@ -78,7 +78,16 @@ struct batch_acct {
 struct batch_grant {
 	int acct;
 	struct spend_grant g;
-	int is_new;			/* a debt row to insert at the next flush */
+	int is_new;			/* a row to insert at the next flush: a debt row, or a refund's grant */
+};
+/* A settle's refund grant made by this batch (ledger_batch_refund): its
+ * b->grants row (is_new, not a debt), what it credited and its reference
+ * (the hold's id); the k-th of a write is grants_new's k-th, named by its
+ * journal row's grant_id -1 - k. */
+struct batch_refund {
+	int grant;
+	int64_t amount;
+	char reference[LIMIT_HOLD_ID_BYTES];
 };
 #define BATCH_GRANTS (BATCH_MAX * (LIMIT_SPEND_GRANTS + 2))
 struct batch_hold {
@@ -219,6 +228,8 @@ struct batch {
 	int nkeys;
 	struct batch_grant grants[BATCH_GRANTS];
 	int ngrants;
+	struct batch_refund refunds[BATCH_MAX];	/* pending for the next flush */
+	int nrefunds;
 	/* Pending appends, in the order made, as JSON rows of the write CALL
 	 * (sql/020_batch_calls.sql): journal rows, a settle's usage rows, and
 	 * POST /v1/usage's rows (whose ids come back: new_usage[k] is the
@@ -292,8 +303,7 @@ void ledger_batch_free(struct batch *b);
 void ledger_batch_reset(struct batch *b);
 /* Takes every account's balance as it is now as the start of the check
  * that balances move only with the batch's journal rows: after the read,
- * and after a journal row the batch did not append (a refund grant,
- * written right after a flush). */
+ * and after each flush. */
 void ledger_batch_balances_mark(struct batch *b);
 /* Rows of account acct that contradict each other (what), met by a
  * decision: CD_E_RETRY when the attempt decided on rows kept in memory
@@ -363,6 +373,17 @@ enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const 
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more);
 /* The grants read burnt for amount: what they could not cover. */
 int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);
+/* A late settle below its captured hold (ledger_decide_settle's
+ * op->refund) gives amount (> 0) back as a grant of source "refund",
+ * reference the hold's id: the debt row among those read repaid first
+ * (money_rule_grant), the balance raised now with the grant's journal
+ * row appended in the batch's order (recording b->journal_key), the
+ * grant written with the batch's next flush (grants_new). In memory only.
+ * The account's grants are stale from here (a later spend of the batch
+ * reads them again, ledger_load_spend_more). CD_E_INTERNAL, logged, when
+ * the balance would pass the money range or the account's grants were
+ * not read. */
+enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const char *reference);
 /* left (> 0) onto the account's debt row among those read, or a new one. */
 enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
 /* Writes every pending change in one CALL; with commit, commits too

@@ -224,32 +224,17 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 }
 
 /* A late settle below its captured hold gives the difference back as a
- * refund grant, written at once after what the batch wrote before it
- * (the journal keeps the operations' order). The account's grants read
- * are stale then: a later spend of the batch reads them again. */
-static enum cd_err settle_refund(struct store *db, struct batch *b, struct guard_op *op)
+ * refund grant, in the batch's rows with its journal row in the
+ * operations' order, written with the batch (ledger_batch_refund). */
+static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
 {
 	char ref[LIMIT_HOLD_ID_BYTES];
-	int64_t grant_id;
-	struct acct *a = &b->accts[op->acct].a;
 	assert(op->refund > 0);
-	enum cd_err rc = ledger_batch_write_flush(db, b, 0, NULL, 0);
-	if (rc != CD_OK)
-		return rc;
-	int64_t before = a->balance;
-	ledger_rows_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
-	rc = ledger_rows_add_grant(db, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
-			      NULL);
-	if (rc != CD_OK)
-		return rc;
-	b->accts[op->acct].changed = 1;
-	/* Its journal row is written already: the batch's count of balance
-	 * moves against journal rows starts again from here. */
-	assert(a->balance == before + op->refund);
-	ledger_batch_balances_mark(b);
-	b->accts[op->acct].grants_stale = 1;
-	op->refunded = op->refund;
-	return CD_OK;
+	ledger_rows_hold_id_format(ref, sizeof(ref), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+	enum cd_err rc = ledger_batch_refund(b, op->acct, op->refund, ref);
+	if (rc == CD_OK)
+		op->refunded = op->refund;
+	return rc;
 }
 
 /* A settle: decided, its refund written and decided again when it asks
@@ -259,7 +244,7 @@ static enum cd_err decide_settle(struct store *db, struct batch *b, struct guard
 	op->refunded = 0;
 	enum cd_err rc = ledger_decide_settle(b, op);
 	if (rc == CD_OK && op->refund > 0) {
-		rc = settle_refund(db, b, op);
+		rc = settle_refund(b, op);
 		if (rc == CD_OK)
 			rc = ledger_decide_settle(b, op);
 		assert(rc != CD_OK || op->refund == 0);
