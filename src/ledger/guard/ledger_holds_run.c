@@ -237,9 +237,9 @@ static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
 	return rc;
 }
 
-/* A settle: decided, its refund written and decided again when it asks
- * for one, the rest of its charge burnt when it leaves some. */
-static enum cd_err decide_settle(struct store *db, struct batch *b, struct guard_op *op)
+/* A settle: decided, its refund made and decided again when it asks for
+ * one; the rest of its charge (op->spend_more) is its caller's to load. */
+static enum cd_err decide_settle(struct batch *b, struct guard_op *op)
 {
 	op->refunded = 0;
 	enum cd_err rc = ledger_decide_settle(b, op);
@@ -249,52 +249,62 @@ static enum cd_err decide_settle(struct store *db, struct batch *b, struct guard
 			rc = ledger_decide_settle(b, op);
 		assert(rc != CD_OK || op->refund == 0);
 	}
-	if (rc == CD_OK && op->spend_more > 0)
-		rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
 	return rc;
 }
 
-/* Decides one operation; its journal rows record its key (docs/decisions.md,
- * "Journal keys"): the store's for rows it writes (a refund grant), the
- * batch's (b->journal_key) for those its decision appends. */
-static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op)
+/* The key a settle's or a usage's journal rows record (docs/decisions.md,
+ * "Journal keys"): its Idempotency-Key, else "settle:" its hold's id or
+ * "usage:" its request_id (in buf); NULL for the others, which append none. */
+static const char *journal_key_of(const struct guard_op *op, char buf[JOURNAL_KEY_BYTES])
 {
-	char key[JOURNAL_KEY_BYTES];
-	const char *outer;
-	enum cd_err rc;
-	db->journal_key = op_key(op);
+	const char *id = op->kind == GUARD_SETTLE ? op->in.settle->hold_id
+			 : op->kind == GUARD_USAGE ? op->in.usage->request_id : NULL;
+	if (op->kind != GUARD_SETTLE && op->kind != GUARD_USAGE)
+		return NULL;
+	if (op_key(op) != NULL || id == NULL)
+		return op_key(op);
+	snprintf(buf, JOURNAL_KEY_BYTES, "%s:%s", op->kind == GUARD_SETTLE ? "settle" : "usage", id);
+	return buf;
+}
+
+/* One operation decided on the batch's rows alone (ledger_decide.h): no
+ * handle, its journal rows at b->journal_key. */
+static enum cd_err decide(struct batch *b, struct guard_op *op)
+{
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
 		op->looked_up = 0;
-		rc = ledger_decide_authorize(b, op);
-		if (op->lookup) {
-			/* Refused, its request_id not read: is it held already? */
-			int found;
-			op->looked_up = 1;
-			rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
-			if (rc == CD_OK)
-				rc = ledger_decide_authorize(b, op);
-		}
-		break;
+		return ledger_decide_authorize(b, op);
 	case GUARD_SETTLE:
-		outer = ledger_rows_journal_key_push(db, key, "settle", op->in.settle->hold_id, 0);
-		b->journal_key = db->journal_key;
-		rc = decide_settle(db, b, op);
-		db->journal_key = outer;
-		break;
+		return decide_settle(b, op);
 	case GUARD_RELEASE:
-		rc = ledger_decide_release(b, op);
-		break;
+		return ledger_decide_release(b, op);
 	default:
-		outer = ledger_rows_journal_key_push(db, key, "usage", op->in.usage->request_id, 0);
-		b->journal_key = db->journal_key;
-		rc = ledger_decide_usage(b, op);
-		if (rc == CD_OK && op->spend_more > 0)
-			rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
-		db->journal_key = outer;
-		break;
+		return ledger_decide_usage(b, op);
 	}
-	db->journal_key = NULL;
+}
+
+/* One operation decided, and what its decision asked for beyond the rows
+ * the load brought loaded for it: a refused authorize's request_id (is it
+ * held already? one point read, then decided again), the rest of a charge
+ * past the grants read (ledger_load_spend_more). */
+static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op *op)
+{
+	char key[JOURNAL_KEY_BYTES];
+	b->journal_key = journal_key_of(op, key);
+	enum cd_err rc = decide(b, op);
+	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
+		int found;
+		op->looked_up = 1;
+		rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
+		if (rc == CD_OK)
+			rc = ledger_decide_authorize(b, op);
+	}
+	if (rc == CD_OK && (op->kind == GUARD_SETTLE || op->kind == GUARD_USAGE) && op->spend_more > 0) {
+		db->journal_key = b->journal_key;	/* its flush's, as a fault names it */
+		rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
+		db->journal_key = NULL;
+	}
 	b->journal_key = NULL;
 	return rc;
 }
@@ -349,7 +359,7 @@ static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op
 		if (key_answered(b, ops, i))
 			continue;
 		batch_sums(b, &before);
-		op->decided = decide(db, b, op);
+		op->decided = decide_op(db, b, op);
 		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
 			rc = op->decided;	/* no answer: the transaction fails */
 		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
