@@ -337,9 +337,10 @@ int ledger_batch_hold_by_request(const struct batch *b, int acct, const char *re
 int ledger_batch_member(const struct batch *b, int acct, const char *member);
 int ledger_batch_usage_by_key(const struct batch *b, int acct, const char *key);
 const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const char *key);
-/* The hold of an account's request_id: in the batch, or read now (one
- * point read, for a refusal that must know whether it is a replay);
- * *index -1 when there is none. */
+/* The hold of an account's request_id: in the batch, or read now (the
+ * load's read CALL for that request_id alone, no lock asked: its account
+ * is locked already; for a refusal that must know whether it is a
+ * replay); *index -1 when there is none. */
 enum cd_err ledger_load_hold_lookup(struct store *db, struct batch *b, int acct, const char *request_id, int *index);
 
 /* A new hold (h filled but for id); its index. */

@@ -286,7 +286,7 @@ static enum cd_err decide(struct batch *b, struct guard_op *op)
 
 /* One operation decided, and what its decision asked for beyond the rows
  * the load brought loaded for it: a refused authorize's request_id (is it
- * held already? one point read, then decided again), the rest of a charge
+ * held already? the load's read of it, then decided again), the rest of a charge
  * past the grants read (ledger_load_spend_more). */
 static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op *op)
 {
