@@ -476,6 +476,19 @@ static void refund_row(struct batch *b, const struct acct *a, const struct batch
 	jsonw_close(w, ']');
 }
 
+int ledger_batch_refund_ready(const struct batch *b, int acct)
+{
+	int64_t owed;
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	int debt = debt_of(b, acct, &owed);
+	if (b->accts[acct].a.balance >= 0)
+		return 1;
+	/* A debt row read (its id known) or made by this write; one written
+	 * by an earlier flush of the batch has no id here. */
+	return debt >= 0 && (b->grants[debt].g.id > 0 || b->grants[debt].is_new);
+}
+
 enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const char *reference)
 {
 	struct batch_acct *ba = &b->accts[acct];
@@ -486,7 +499,7 @@ enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const
 	assert(acct < b->naccts);
 	const int64_t before = ba->a.balance, journal_before = ba->journal_micros;
 	int debt = debt_of(b, acct, &owed);
-	if (!ba->spends || b->ngrants == BATCH_GRANTS || b->nrefunds == BATCH_MAX ||
+	if (!ba->spends || !ledger_batch_refund_ready(b, acct) || b->ngrants == BATCH_GRANTS || b->nrefunds == BATCH_MAX ||
 	    money_rule_grant(ba->a.balance, owed, amount, &e) != 0) {
 		log_error("account %" PRId64 ": a late settle's refund of %" PRId64 " on grants not read, or beyond the range",
 			  ba->a.id, amount);

@@ -382,9 +382,15 @@ int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);
  * grant written with the batch's next flush (grants_new). In memory only.
  * The account's grants are stale from here (a later spend of the batch
  * reads them again, ledger_load_spend_more). CD_E_INTERNAL, logged, when
- * the balance would pass the money range or the account's grants were
- * not read. */
+ * the balance would pass the money range, the account's grants were not
+ * read or its debt row is not known (ledger_batch_refund_ready). */
 enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const char *reference);
+/* Whether account acct's refund can be made on the batch's rows: 1 when
+ * it owes nothing (balance 0 or more) or its debt row is among them with
+ * its id (read) or new in the next write; 0 when the batch wrote it at an
+ * earlier flush (its id unknown here): the caller reads the account's
+ * grants again first (ledger_load_grants_reload). */
+int ledger_batch_refund_ready(const struct batch *b, int acct);
 /* left (> 0) onto the account's debt row among those read, or a new one. */
 enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
 /* Writes every pending change in one CALL; with commit, commits too

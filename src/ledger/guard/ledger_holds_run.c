@@ -238,11 +238,15 @@ static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
 }
 
 /* A settle: decided, its refund made and decided again when it asks for
- * one; the rest of its charge (op->spend_more) is its caller's to load. */
+ * one; the rest of its charge (op->spend_more) is its caller's to load,
+ * and so are the account's grants when its debt row is not known here
+ * (CD_OK with op->refund still asked, nothing changed). */
 static enum cd_err decide_settle(struct batch *b, struct guard_op *op)
 {
 	op->refunded = 0;
 	enum cd_err rc = ledger_decide_settle(b, op);
+	if (rc == CD_OK && op->refund > 0 && !ledger_batch_refund_ready(b, op->acct))
+		return CD_OK;
 	if (rc == CD_OK && op->refund > 0) {
 		rc = settle_refund(b, op);
 		if (rc == CD_OK)
@@ -293,6 +297,17 @@ static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op 
 	char key[JOURNAL_KEY_BYTES];
 	b->journal_key = journal_key_of(op, key);
 	enum cd_err rc = decide(b, op);
+	if (rc == CD_OK && op->kind == GUARD_SETTLE && op->refund > 0) {
+		/* Its debt row written by an earlier flush of the batch: the
+		 * account's grants read again, the settle decided again. */
+		db->journal_key = b->journal_key;
+		rc = ledger_load_grants_reload(db, b, op->acct);
+		db->journal_key = NULL;
+		if (rc == CD_OK && !ledger_batch_refund_ready(b, op->acct))
+			rc = ledger_batch_rows_disagree(b, op->acct, "a debt owed with no debt row");
+		if (rc == CD_OK)
+			rc = decide(b, op);
+	}
 	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
 		int found;
 		op->looked_up = 1;

@@ -447,6 +447,24 @@ static void test_refund_in_write(void)
 	ledger_batch_balances_mark(b);
 	is_int(ledger_batch_refund(b, 0, 600, "hold_7_23"), CD_E_INTERNAL, "past the money range: refused");
 	ok(b->nrefunds == 2 && a->balance == LIMIT_BALANCE_MICROS_MAX - 10, "nothing moved");
+	/* A debt row an earlier flush of the batch wrote has no id here: its
+	 * grants are read again first; one read, or new in this write, does. */
+	a->balance = -100;
+	b->grants[0].g.remaining = -100;
+	b->grants[0].g.id = 0;
+	b->grants[0].is_new = 0;
+	ledger_batch_balances_mark(b);
+	is_int(ledger_batch_refund_ready(b, 0), 0, "a debt row written by an earlier flush: not ready");
+	is_int(ledger_batch_refund(b, 0, 50, "hold_7_24"), CD_E_INTERNAL, "a refund on it is refused");
+	ok(b->nrefunds == 2 && a->balance == -100 && b->grants[0].g.remaining == -100, "nothing moved");
+	b->grants[0].is_new = 1;
+	is_int(ledger_batch_refund_ready(b, 0), 1, "new in this write: ready");
+	b->grants[0].is_new = 0;
+	b->grants[0].g.id = 1;
+	is_int(ledger_batch_refund_ready(b, 0), 1, "read: ready");
+	a->balance = 0;
+	b->grants[0].g.id = 0;
+	is_int(ledger_batch_refund_ready(b, 0), 1, "owing nothing: ready");
 	ledger_batch_free(b);
 }
 
