@@ -2,6 +2,7 @@
  * which, and why [stripe] is shared with stripe_config.c), and the checks
  * and values derived from them. */
 #include "ledger_config.h"
+#include "money_alert.h"
 #include "timefmt.h"
 #include <ctype.h>
 #include <stddef.h>
@@ -71,5 +72,5 @@ const struct ledger_config *ledger_config_of(const struct cfg *c)
 
 int64_t ledger_config_low_threshold(const struct ledger_config *c, int64_t own)
 {
-	return own >= 0 ? own : c->low_balance_default_micros;
+	return money_alert_low_threshold(own, c->low_balance_default_micros);
 }

@@ -44,8 +44,7 @@ struct ledger_config {
 extern const struct config_module ledger_config_module;
 const struct ledger_config *ledger_config_of(const struct cfg *c);
 /* The balance.low threshold of an account whose own low_balance_micros is
- * `own` (-1: none): its own, else ledger.low_balance_default_micros. 0 or
- * less: the account is never low. The one copy of the rule (events and
- * the widget's low state). */
+ * `own` (-1: none) under this configuration (money_alert_low_threshold,
+ * with ledger.low_balance_default_micros). */
 int64_t ledger_config_low_threshold(const struct ledger_config *c, int64_t own);
 #endif

@@ -36,9 +36,9 @@ enum cd_err ledger_events_add(struct store *db, const struct acct *a, const char
 	return rc;
 }
 
-static json_t *notice_balance(const struct store *db, struct acct *a)
+static json_t *notice_balance(int64_t low_default, struct acct *a)
 {
-	int64_t threshold = ledger_config_low_threshold(ledger_config_of(db->cfg), a->low_balance);
+	int64_t threshold = money_alert_low_threshold(a->low_balance, low_default);
 	int noted;
 	/* Judged on the balance after settles, holds excluded (money_alert.h). */
 	enum money_alert_step step = money_alert_low(a->balance, a->overdraft, threshold > 0 ? threshold : 0,
@@ -50,9 +50,9 @@ static json_t *notice_balance(const struct store *db, struct acct *a)
 			 "balance_micros", (json_int_t)a->balance, "threshold_micros", (json_int_t)threshold);
 }
 
-json_t *ledger_events_notice_balance(const struct store *db, struct acct *a)
+json_t *ledger_events_notice_balance(int64_t low_default, struct acct *a)
 {
-	json_t *low = notice_balance(db, a);
+	json_t *low = notice_balance(low_default, a);
 	/* Told once a crossing: told now, or re-armed at the threshold. */
 	assert(low == NULL || a->low_noted);
 	return low;
@@ -158,7 +158,7 @@ enum cd_err ledger_events_acct_save(struct store *db, struct acct *a)
 {
 	/* Every operation saves the account it opened locked (ledger_due_lock). */
 	assert(a->locked_tx == db->tx_serial);
-	json_t *low = ledger_events_notice_balance(db, a);
+	json_t *low = ledger_events_notice_balance(ledger_config_of(db->cfg)->low_balance_default_micros, a);
 	enum cd_err rc = low != NULL ? ledger_events_add(db, a, EVENT_BALANCE_LOW, low) : CD_OK;
 	if (rc == CD_OK)
 		rc = notice_debt_paid(db, a);

@@ -47,10 +47,11 @@ enum cd_err ledger_events_add(struct store *db, const struct acct *a, const char
 
 /* What a change of the account calls for: balance.low when its balance
  * after settles (holds excluded: money_alert_low) fell below the
- * account's low_balance_micros (else the configured default) and was not
- * told for this crossing; rising to the threshold again (money coming
- * in) re-arms it. Sets a->low_noted; returns the event's data or NULL. */
-json_t *ledger_events_notice_balance(const struct store *db, struct acct *a);
+ * account's low_balance_micros (else low_default, the configured
+ * default: money_alert_low_threshold) and was not told for this
+ * crossing; rising to the threshold again (money coming in) re-arms it.
+ * Sets a->low_noted; returns the event's data or NULL. No I/O. */
+json_t *ledger_events_notice_balance(int64_t low_default, struct acct *a);
 /* What a refusal calls for: balance.depleted at the first 402 since
  * credit last came in; limit.reached at the first 429 of a month (monthly,
  * member_cap) or a day (daily). m: the member's row (member_cap), or NULL.

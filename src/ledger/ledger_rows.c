@@ -189,15 +189,20 @@ void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a)
 	a->locked_tx = db->tx_serial;
 }
 
-enum cd_err ledger_rows_acct_check_locked(const struct store *db, const struct acct *a, const char *what)
+enum cd_err ledger_rows_acct_check_locked_in(uint64_t tx_serial, const struct acct *a, const char *what)
 {
 	assert(what != NULL);
-	assert(db->tx_serial != 0);	/* numbered from 1 (store_new): 0 is "not locked" */
-	if (a->locked_tx == db->tx_serial && a->locked_tx != 0)
+	assert(tx_serial != 0);	/* numbered from 1 (store_new): 0 is "not locked" */
+	if (a->locked_tx == tx_serial && a->locked_tx != 0)
 		return CD_OK;
 	log_error("%s of account %" PRId64 " from a row not locked in this transaction (locked in %" PRIu64
-		  ", now %" PRIu64 "): not written", what, a->id, a->locked_tx, db->tx_serial);
+		  ", now %" PRIu64 "): not written", what, a->id, a->locked_tx, tx_serial);
 	return CD_E_INTERNAL;
+}
+
+enum cd_err ledger_rows_acct_check_locked(const struct store *db, const struct acct *a, const char *what)
+{
+	return ledger_rows_acct_check_locked_in(db->tx_serial, a, what);
 }
 
 enum cd_err ledger_rows_acct_load_locked(struct store *db, const char *ext_id, struct acct *a)

@@ -79,6 +79,9 @@ void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a);
  * CD_E_INTERNAL, logged with what, when a was not (a row from an earlier
  * transaction, a GET's read, rows kept in memory): nothing is written. */
 enum cd_err ledger_rows_acct_check_locked(const struct store *db, const struct acct *a, const char *what);
+/* The same against the transaction numbered tx_serial (a guard batch's,
+ * copied into its record when its attempt began): no handle. */
+enum cd_err ledger_rows_acct_check_locked_in(uint64_t tx_serial, const struct acct *a, const char *what);
 /* Reads without locking (for GET). */
 enum cd_err ledger_rows_acct_read(struct store *db, const char *ext_id, struct acct *a);
 /* available = balance − reserved + overdraft_limit (docs/decisions.md, "Invariants"): the one

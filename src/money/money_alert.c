@@ -220,3 +220,11 @@ enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_
 	assert(*noted_after == below);
 	return step;
 }
+
+int64_t money_alert_low_threshold(int64_t own, int64_t fallback)
+{
+	int64_t threshold = own >= 0 ? own : fallback;
+	/* An account's own threshold, even 0 (never low), wins over the default. */
+	assert(own < 0 || threshold == own);
+	return threshold;
+}

@@ -126,6 +126,12 @@ int money_alert_plan(const int64_t *amounts, const int64_t *remaining, int n, in
  * overdraft changed); else KEEP. *noted_after is the note to keep. */
 enum money_alert_step money_alert_low(int64_t balance, int64_t overdraft, int64_t threshold, int noted,
 				      int *noted_after);
+/* The balance.low threshold of an account whose own low_balance_micros is
+ * `own` (-1: none): its own, else `fallback` (the configured default,
+ * [ledger] low_balance_default_micros); 0 or less: the account is never
+ * low. The one copy of the rule: a guard batch's notices, every other
+ * operation's and the widget's low state read it. */
+int64_t money_alert_low_threshold(int64_t own, int64_t fallback);
 
 /* A refusal's notice (docs/api.md, "Events"): balance.depleted for an
  * insufficient balance, once until a credit arms it again; limit.reached

@@ -127,6 +127,39 @@ def test_expired_holds_are_captured_and_a_late_settle_refunds_the_difference():
         check("0 violations" in _ctl(conf, "verify"), "verify clean on the capture database")
 
 
+def _calls():
+    """The database server's procedure CALLs so far (MariaDB's
+    Com_call_procedure: a guard batch's read and each of its writes)."""
+    return int(sql("SHOW GLOBAL STATUS LIKE 'Com_call_procedure'")[0][1])
+
+
+def test_a_late_settles_refund_is_written_with_its_batch():
+    """A settle below its captured hold gives the difference back as a
+    refund grant decided in the batch and written with it: the settle is
+    the read CALL and the write CALL (its hold, captured, is not kept in
+    memory), nothing written between them; the grant and its journal row
+    name each other."""
+    with _instance() as (conf, sock, key):
+        eq(_call(sock, key, "POST", "/v1/accounts", {"id": "late", "kind": "user"})[0], 201, "account")
+        st, hold = _call(sock, key, "POST", "/v1/guard/authorize",
+                         {"account": "late", "model": "gpt-4o", "input_tokens": 1000, "max_output_tokens": 1000,
+                          "request_id": "r1", "ttl_seconds": 1})
+        eq((st, hold["amount_micros"]), (200, 13125), "hold")
+        check(wait_until(lambda: sql("SELECT state FROM %s.holds" % DB) == [["captured"]], timeout=10),
+              "captured by the sweeper")
+        before = _calls()
+        st, settled = _call(sock, key, "POST", "/v1/guard/settle",
+                            {"hold_id": hold["hold_id"], "input_tokens": 1000, "output_tokens": 100})
+        calls = _calls() - before
+        eq((st, settled["charged_micros"], settled["late"]), (200, 3675, True), "the late settle")
+        eq(calls, 2, "the read CALL and the write CALL: the refund grant written with the batch")
+        eq(sql("SELECT g.amount_micros, g.remaining_micros, j.amount_micros, j.cause, j.reference = g.reference "
+               "FROM %s.grants g JOIN %s.journal j ON j.grant_id = g.id WHERE g.source = 'refund'"
+               % (DB, DB)), [["9450", "9450", "9450", "grant", "1"]],
+           "one refund grant of 13125 - 3675 and its journal row, naming each other")
+        check("0 violations" in _ctl(conf, "verify"), "verify clean on the capture database")
+
+
 def _next_month_start(t):
     g = time.gmtime(t)
     y, m = (g.tm_year + 1, 1) if g.tm_mon == 12 else (g.tm_year, g.tm_mon + 1)

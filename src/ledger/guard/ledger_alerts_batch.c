@@ -97,7 +97,7 @@ static enum cd_err keep_changes(struct batch *b, int acct, const int *at, const 
 	return CD_OK;
 }
 
-enum cd_err ledger_alerts_batch_notice(const struct store *db, struct batch *b, int acct)
+enum cd_err ledger_alerts_batch_notice(struct batch *b, int acct)
 {
 	struct money_alert_rule rules[LIMIT_ALERTS];
 	struct money_alert_member members[2 * BATCH_MAX];
@@ -111,7 +111,7 @@ enum cd_err ledger_alerts_batch_notice(const struct store *db, struct batch *b, 
 	assert(!b->kept);
 	assert(b->alerts != NULL);
 	assert(b->alerts->read[acct]);
-	enum cd_err rc = ledger_rows_acct_check_locked(db, &ba->a, "an alert's decision");
+	enum cd_err rc = ledger_rows_acct_check_locked_in(b->tx_serial, &ba->a, "an alert's decision");
 	if (rc != CD_OK)
 		return rc;
 	decision_input(b, acct, rules, at, members, at_member, &in);

@@ -17,7 +17,7 @@
  * and grants included: the states that move and the events to tell,
  * pending for the batch's write. Nothing when it has no alerts or the
  * batch did not change it. No I/O. */
-enum cd_err ledger_alerts_batch_notice(const struct store *db, struct batch *b, int acct);
+enum cd_err ledger_alerts_batch_notice(struct batch *b, int acct);
 /* The write CALL's lists alerts_set, alert_members_set and
  * alert_members_del (each written whole, empty when nothing is pending). */
 void ledger_alerts_batch_lists(const struct batch *b, struct jw *j);

@@ -134,17 +134,17 @@ void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum ref
  * is in flight and fewer than [stripe] auto_recharge_max_per_day ran this
  * UTC day: the recharge is then counted and marked in flight on a, and
  * its row is written with the batch. A failure or a credit queues none by
- * itself: the next charge does. The day is the clock's; db gives the
- * configuration only. */
-static int notice_recharge(const struct store *db, const struct ledger_clock *clock, struct acct *a)
+ * itself: the next charge does. The day is the batch's clock's, the
+ * day's most its config's. */
+static int notice_recharge(const struct batch *b, struct acct *a)
 {
 	const int in_flight = a->recharge_pending;
 	struct recharge_case c = {.threshold = a->recharge_threshold, .amount_cents = a->recharge_amount_cents,
 				  .has_card = a->recharge_card, .pending = a->recharge_pending,
 				  .disputed = strcmp(a->status_reason, "dispute") == 0,
 				  .available = ledger_rows_acct_available(a), .day_key = a->recharge_day_key,
-				  .day_count = a->recharge_day_count, .today = clock->day,
-				  .max_per_day = ledger_config_of(db->cfg)->auto_recharge_max_per_day};
+				  .day_count = a->recharge_day_count, .today = b->clock.day,
+				  .max_per_day = b->config.recharges_per_day};
 	int queue = money_rule_recharge(&c, &a->recharge_day_key, &a->recharge_day_count);
 	if (queue)
 		a->recharge_pending = 1;
@@ -154,15 +154,15 @@ static int notice_recharge(const struct store *db, const struct ledger_clock *cl
 	return queue;
 }
 
-void ledger_batch_notice_balances(struct store *db, struct batch *b)
+void ledger_batch_notice_balances(struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {
 		if (!b->accts[i].changed && !b->accts[i].touched)
 			continue;
-		json_t *data = ledger_events_notice_balance(db, &b->accts[i].a);
+		json_t *data = ledger_events_notice_balance(b->config.low_balance_default, &b->accts[i].a);
 		if (data != NULL)
 			event_push(b, i, EVENT_BALANCE_LOW, data);
-		if (notice_recharge(db, &b->clock, &b->accts[i].a))
+		if (notice_recharge(b, &b->accts[i].a))
 			b->accts[i].recharge = 1;
 		/* A recharge queued is one in flight on its account's row. */
 		assert(!b->accts[i].recharge || b->accts[i].a.recharge_pending);
@@ -206,7 +206,7 @@ void ledger_batch_free(struct batch *b)
 
 void ledger_batch_reset(struct batch *b)
 {
-	b->naccts = b->nholds = b->nmembers = b->nusages = b->ngrants = 0;
+	b->naccts = b->nholds = b->nmembers = b->nusages = b->ngrants = b->nrefunds = 0;
 	keys_clear(b);
 	ledger_batch_events_clear(b);
 	dynbuf_reset(&b->journal_rows);
@@ -444,6 +444,91 @@ enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left)
 	g->g.remaining = -left;
 	g->g.debt = 1;
 	g->is_new = 1;
+	return CD_OK;
+}
+
+/* The account's debt row among its grants read (-1: none), and what it
+ * owes: only while the balance is below 0, as ledger_rows_debt_read. */
+static int debt_of(const struct batch *b, int acct, int64_t *owed)
+{
+	*owed = 0;
+	for (int i = 0; i < b->ngrants; i++) {
+		const struct batch_grant *g = &b->grants[i];
+		if (g->acct == acct && g->g.debt && g->g.remaining < 0 && b->accts[acct].a.balance < 0) {
+			*owed = -g->g.remaining;
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* The refund grant's journal row (cause grant, its grant the k-th new). */
+static void refund_row(struct batch *b, const struct acct *a, const struct batch_refund *r, int k, int64_t after)
+{
+	struct journal_line line = {.amount = r->amount, .cause = "grant", .source = "refund",
+				    .grant_id = -1 - k, .reference = r->reference,
+				    .description = "late settle below captured hold"};
+	struct jw j, *w = &j;
+	jsonw_init(w, &b->journal_rows);
+	w->items[0] = b->njournal++ > 0;
+	jsonw_open(w, '[');
+	JOURNAL_TABLE(COL_WRITE, a->id, &line, after, b->journal_key)
+	jsonw_close(w, ']');
+}
+
+int ledger_batch_refund_ready(const struct batch *b, int acct)
+{
+	int64_t owed;
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	int debt = debt_of(b, acct, &owed);
+	if (b->accts[acct].a.balance >= 0)
+		return 1;
+	/* A debt row read (its id known) or made by this write; one written
+	 * by an earlier flush of the batch has no id here. */
+	return debt >= 0 && (b->grants[debt].g.id > 0 || b->grants[debt].is_new);
+}
+
+enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const char *reference)
+{
+	struct batch_acct *ba = &b->accts[acct];
+	struct grant_effect e;
+	int64_t owed;
+	assert(amount > 0);
+	assert(acct >= 0);
+	assert(acct < b->naccts);
+	const int64_t before = ba->a.balance, journal_before = ba->journal_micros;
+	int debt = debt_of(b, acct, &owed);
+	if (!ba->spends || !ledger_batch_refund_ready(b, acct) || b->ngrants == BATCH_GRANTS || b->nrefunds == BATCH_MAX ||
+	    money_rule_grant(ba->a.balance, owed, amount, &e) != 0) {
+		log_error("account %" PRId64 ": a late settle's refund of %" PRId64 " on grants not read, or beyond the range",
+			  ba->a.id, amount);
+		return CD_E_INTERNAL;
+	}
+	if (debt >= 0 && e.repay > 0) {
+		b->grants[debt].g.remaining += e.repay;
+		b->grants[debt].g.changed = 1;
+	}
+	struct batch_refund *r = &b->refunds[b->nrefunds];
+	struct batch_grant *g = &b->grants[b->ngrants++];
+	memset(g, 0, sizeof(*g));
+	g->acct = acct;
+	g->g.remaining = e.remaining;
+	g->is_new = 1;
+	r->grant = (int)(g - b->grants);
+	r->amount = amount;
+	snprintf(r->reference, sizeof(r->reference), "%s", reference);
+	refund_row(b, &ba->a, r, b->nrefunds++, e.balance_after);
+	ba->a.balance = e.balance_after;
+	ba->a.depleted_noted = 0;	/* credit came in: the next 402 is news again */
+	ba->journal_micros += amount;
+	ba->changed = 1;
+	ba->grants_stale = 1;
+	/* Invariant 1: the balance moved by the grant's journal row, the debt
+	 * repaid and the grant's remaining making up the amount. */
+	assert(ba->a.balance == before + amount);
+	assert(ba->journal_micros == journal_before + amount);
+	assert(e.repay + e.remaining == amount);
 	return CD_OK;
 }
 

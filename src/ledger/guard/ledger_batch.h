@@ -78,7 +78,16 @@ struct batch_acct {
 struct batch_grant {
 	int acct;
 	struct spend_grant g;
-	int is_new;			/* a debt row to insert at the next flush */
+	int is_new;			/* a row to insert at the next flush: a debt row, or a refund's grant */
+};
+/* A settle's refund grant made by this batch (ledger_batch_refund): its
+ * b->grants row (is_new, not a debt), what it credited and its reference
+ * (the hold's id); the k-th of a write is grants_new's k-th, named by its
+ * journal row's grant_id -1 - k. */
+struct batch_refund {
+	int grant;
+	int64_t amount;
+	char reference[LIMIT_HOLD_ID_BYTES];
 };
 #define BATCH_GRANTS (BATCH_MAX * (LIMIT_SPEND_GRANTS + 2))
 struct batch_hold {
@@ -191,6 +200,17 @@ struct batch {
 	 * (ledger_holds_run.c, after store_tx_next fixed it): the time every
 	 * decision and notice of the batch reads (ledger_clock.h). */
 	struct ledger_clock clock;
+	/* What the batch's notices read beyond its rows, copied with the
+	 * clock: the configured balance.low default ([ledger]
+	 * low_balance_default_micros) and the auto-recharges an account may
+	 * queue a UTC day ([stripe] auto_recharge_max_per_day). */
+	struct batch_config {
+		int64_t low_balance_default, recharges_per_day;
+	} config;
+	/* The transaction the attempt reads and locks its rows in (the
+	 * store's tx_serial, copied with the clock): a decision writes money
+	 * only from rows locked in it (ledger_rows_acct_check_locked_in). */
+	uint64_t tx_serial;
 	/* The idempotency key the journal rows of the operation being decided
 	 * record (docs/decisions.md, "Journal keys"; NULL: none): set by the
 	 * batch's run for each operation (ledger_holds_run.c's decide), the
@@ -208,6 +228,8 @@ struct batch {
 	int nkeys;
 	struct batch_grant grants[BATCH_GRANTS];
 	int ngrants;
+	struct batch_refund refunds[BATCH_MAX];	/* pending for the next flush */
+	int nrefunds;
 	/* Pending appends, in the order made, as JSON rows of the write CALL
 	 * (sql/020_batch_calls.sql): journal rows, a settle's usage rows, and
 	 * POST /v1/usage's rows (whose ids come back: new_usage[k] is the
@@ -266,10 +288,10 @@ struct batch_answer {
 void ledger_batch_notice_refusal(struct batch *b, int acct, int member, enum refusal_why why, int64_t available,
 				 int64_t required);
 /* balance.low for every account the batch changed that crossed below
- * its threshold (ledger_events_notice_balance), and an auto-recharge for those that
- * call for one (money_rule_recharge, on the batch's day); db
- * for the configured thresholds only: no statement. */
-void ledger_batch_notice_balances(struct store *db, struct batch *b);
+ * its threshold (ledger_events_notice_balance), and an auto-recharge for
+ * those that call for one (money_rule_recharge, on the batch's day), from
+ * the batch's rows, clock and config alone: no statement, no handle. */
+void ledger_batch_notice_balances(struct batch *b);
 
 /* A batch for a combiner to run (from a pool, or new; NULL when memory
  * runs out), and back to the pool when the combiner is done (emptied;
@@ -281,8 +303,7 @@ void ledger_batch_free(struct batch *b);
 void ledger_batch_reset(struct batch *b);
 /* Takes every account's balance as it is now as the start of the check
  * that balances move only with the batch's journal rows: after the read,
- * and after a journal row the batch did not append (a refund grant,
- * written right after a flush). */
+ * and after each flush. */
 void ledger_batch_balances_mark(struct batch *b);
 /* Rows of account acct that contradict each other (what), met by a
  * decision: CD_E_RETRY when the attempt decided on rows kept in memory
@@ -316,9 +337,10 @@ int ledger_batch_hold_by_request(const struct batch *b, int acct, const char *re
 int ledger_batch_member(const struct batch *b, int acct, const char *member);
 int ledger_batch_usage_by_key(const struct batch *b, int acct, const char *key);
 const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const char *key);
-/* The hold of an account's request_id: in the batch, or read now (one
- * point read, for a refusal that must know whether it is a replay);
- * *index -1 when there is none. */
+/* The hold of an account's request_id: in the batch, or read now (the
+ * load's read CALL for that request_id alone, no lock asked: its account
+ * is locked already; for a refusal that must know whether it is a
+ * replay); *index -1 when there is none. */
 enum cd_err ledger_load_hold_lookup(struct store *db, struct batch *b, int acct, const char *request_id, int *index);
 
 /* A new hold (h filled but for id); its index. */
@@ -352,6 +374,23 @@ enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const 
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more);
 /* The grants read burnt for amount: what they could not cover. */
 int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);
+/* A late settle below its captured hold (ledger_decide_settle's
+ * op->refund) gives amount (> 0) back as a grant of source "refund",
+ * reference the hold's id: the debt row among those read repaid first
+ * (money_rule_grant), the balance raised now with the grant's journal
+ * row appended in the batch's order (recording b->journal_key), the
+ * grant written with the batch's next flush (grants_new). In memory only.
+ * The account's grants are stale from here (a later spend of the batch
+ * reads them again, ledger_load_spend_more). CD_E_INTERNAL, logged, when
+ * the balance would pass the money range, the account's grants were not
+ * read or its debt row is not known (ledger_batch_refund_ready). */
+enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const char *reference);
+/* Whether account acct's refund can be made on the batch's rows: 1 when
+ * it owes nothing (balance 0 or more) or its debt row is among them with
+ * its id (read) or new in the next write; 0 when the batch wrote it at an
+ * earlier flush (its id unknown here): the caller reads the account's
+ * grants again first (ledger_load_grants_reload). */
+int ledger_batch_refund_ready(const struct batch *b, int acct);
 /* left (> 0) onto the account's debt row among those read, or a new one. */
 enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
 /* Writes every pending change in one CALL; with commit, commits too

@@ -41,7 +41,25 @@ static void write_changed_holds(struct batch *b, struct jw *w)
 	jsonw_close(w, ']');
 }
 
-/* The burnt grants and new debt rows. */
+/* The refund grants a settle made (ledger_batch_refund), in their order:
+ * the k-th is the one its journal row names by -1 - k. */
+static void write_refunds(struct batch *b, struct jw *w)
+{
+	jsonw_array(w, "grants_new");
+	for (int k = 0; k < b->nrefunds; k++) {
+		const struct batch_refund *r = &b->refunds[k];
+		const struct batch_grant *g = &b->grants[r->grant];
+		const struct grant_row n = {"refund", r->amount, g->g.remaining, 0, -1, r->reference,
+					    "late settle below captured hold"};
+		assert(g->is_new && !g->g.debt);
+		jsonw_open(w, '[');
+		GRANTS_NEW_TABLE(COL_WRITE, b->accts[g->acct].a.id, &n)
+		jsonw_close(w, ']');
+	}
+	jsonw_close(w, ']');
+}
+
+/* The burnt grants, new debt rows and refund grants. */
 static void write_grants(struct batch *b, struct jw *w)
 {
 	jsonw_array(w, "grants_set");
@@ -57,15 +75,17 @@ static void write_grants(struct batch *b, struct jw *w)
 	jsonw_array(w, "debts");
 	for (int i = 0; i < b->ngrants; i++) {
 		const struct batch_grant *g = &b->grants[i];
-		if (!g->is_new)
+		if (!g->is_new || !g->g.debt)
 			continue;
-		assert(g->g.debt);
-		assert(g->g.remaining < 0);
+		/* Below 0 when made; 0 when a refund of the same batch repaid it
+		 * (written so, as a debt row written before the refund was). */
+		assert(g->g.remaining <= 0);
 		jsonw_open(w, '[');
 		DEBTS_TABLE(COL_WRITE, b->accts[g->acct].a.id, &g->g)
 		jsonw_close(w, ']');
 	}
 	jsonw_close(w, ']');
+	write_refunds(b, w);
 }
 
 static void write_members(struct batch *b, struct jw *w)
@@ -295,6 +315,7 @@ static void written(struct batch *b)
 			b->accts[b->grants[i].acct].grants_stale = 1;
 		b->grants[i].g.changed = b->grants[i].is_new = 0;
 	}
+	b->nrefunds = 0;
 	ledger_batch_events_clear(b);
 	dynbuf_reset(&b->settle_usage);
 	dynbuf_reset(&b->journal_rows);

@@ -23,6 +23,7 @@
 #include "ledger_holds_run.h"
 #include "ledger_alerts_batch.h"
 #include "ledger_decide.h"
+#include "ledger_config.h"
 #include "ledger_events.h"
 #include "ledger_rowcache.h"
 #include "log.h"
@@ -223,92 +224,102 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 }
 
 /* A late settle below its captured hold gives the difference back as a
- * refund grant, written at once after what the batch wrote before it
- * (the journal keeps the operations' order). The account's grants read
- * are stale then: a later spend of the batch reads them again. */
-static enum cd_err settle_refund(struct store *db, struct batch *b, struct guard_op *op)
+ * refund grant, in the batch's rows with its journal row in the
+ * operations' order, written with the batch (ledger_batch_refund). */
+static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
 {
 	char ref[LIMIT_HOLD_ID_BYTES];
-	int64_t grant_id;
-	struct acct *a = &b->accts[op->acct].a;
 	assert(op->refund > 0);
-	enum cd_err rc = ledger_batch_write_flush(db, b, 0, NULL, 0);
-	if (rc != CD_OK)
-		return rc;
-	int64_t before = a->balance;
-	ledger_rows_hold_id_format(ref, sizeof(ref), a->id, b->holds[op->hold].h.id);
-	rc = ledger_rows_add_grant(db, a, "refund", op->refund, 0, -1, ref, "late settle below captured hold", &grant_id,
-			      NULL);
-	if (rc != CD_OK)
-		return rc;
-	b->accts[op->acct].changed = 1;
-	/* Its journal row is written already: the batch's count of balance
-	 * moves against journal rows starts again from here. */
-	assert(a->balance == before + op->refund);
-	ledger_batch_balances_mark(b);
-	b->accts[op->acct].grants_stale = 1;
-	op->refunded = op->refund;
-	return CD_OK;
+	ledger_rows_hold_id_format(ref, sizeof(ref), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+	enum cd_err rc = ledger_batch_refund(b, op->acct, op->refund, ref);
+	if (rc == CD_OK)
+		op->refunded = op->refund;
+	return rc;
 }
 
-/* A settle: decided, its refund written and decided again when it asks
- * for one, the rest of its charge burnt when it leaves some. */
-static enum cd_err decide_settle(struct store *db, struct batch *b, struct guard_op *op)
+/* A settle: decided, its refund made and decided again when it asks for
+ * one; the rest of its charge (op->spend_more) is its caller's to load,
+ * and so are the account's grants when its debt row is not known here
+ * (CD_OK with op->refund still asked, nothing changed). */
+static enum cd_err decide_settle(struct batch *b, struct guard_op *op)
 {
 	op->refunded = 0;
 	enum cd_err rc = ledger_decide_settle(b, op);
+	if (rc == CD_OK && op->refund > 0 && !ledger_batch_refund_ready(b, op->acct))
+		return CD_OK;
 	if (rc == CD_OK && op->refund > 0) {
-		rc = settle_refund(db, b, op);
+		rc = settle_refund(b, op);
 		if (rc == CD_OK)
 			rc = ledger_decide_settle(b, op);
 		assert(rc != CD_OK || op->refund == 0);
 	}
-	if (rc == CD_OK && op->spend_more > 0)
-		rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
 	return rc;
 }
 
-/* Decides one operation; its journal rows record its key (docs/decisions.md,
- * "Journal keys"): the store's for rows it writes (a refund grant), the
- * batch's (b->journal_key) for those its decision appends. */
-static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op)
+/* The key a settle's or a usage's journal rows record (docs/decisions.md,
+ * "Journal keys"): its Idempotency-Key, else "settle:" its hold's id or
+ * "usage:" its request_id (in buf); NULL for the others, which append none. */
+static const char *journal_key_of(const struct guard_op *op, char buf[JOURNAL_KEY_BYTES])
 {
-	char key[JOURNAL_KEY_BYTES];
-	const char *outer;
-	enum cd_err rc;
-	db->journal_key = op_key(op);
+	const char *id = op->kind == GUARD_SETTLE ? op->in.settle->hold_id
+			 : op->kind == GUARD_USAGE ? op->in.usage->request_id : NULL;
+	if (op->kind != GUARD_SETTLE && op->kind != GUARD_USAGE)
+		return NULL;
+	if (op_key(op) != NULL || id == NULL)
+		return op_key(op);
+	snprintf(buf, JOURNAL_KEY_BYTES, "%s:%s", op->kind == GUARD_SETTLE ? "settle" : "usage", id);
+	return buf;
+}
+
+/* One operation decided on the batch's rows alone (ledger_decide.h): no
+ * handle, its journal rows at b->journal_key. */
+static enum cd_err decide(struct batch *b, struct guard_op *op)
+{
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
 		op->looked_up = 0;
-		rc = ledger_decide_authorize(b, op);
-		if (op->lookup) {
-			/* Refused, its request_id not read: is it held already? */
-			int found;
-			op->looked_up = 1;
-			rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
-			if (rc == CD_OK)
-				rc = ledger_decide_authorize(b, op);
-		}
-		break;
+		return ledger_decide_authorize(b, op);
 	case GUARD_SETTLE:
-		outer = ledger_rows_journal_key_push(db, key, "settle", op->in.settle->hold_id, 0);
-		b->journal_key = db->journal_key;
-		rc = decide_settle(db, b, op);
-		db->journal_key = outer;
-		break;
+		return decide_settle(b, op);
 	case GUARD_RELEASE:
-		rc = ledger_decide_release(b, op);
-		break;
+		return ledger_decide_release(b, op);
 	default:
-		outer = ledger_rows_journal_key_push(db, key, "usage", op->in.usage->request_id, 0);
-		b->journal_key = db->journal_key;
-		rc = ledger_decide_usage(b, op);
-		if (rc == CD_OK && op->spend_more > 0)
-			rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
-		db->journal_key = outer;
-		break;
+		return ledger_decide_usage(b, op);
 	}
-	db->journal_key = NULL;
+}
+
+/* One operation decided, and what its decision asked for beyond the rows
+ * the load brought loaded for it: a refused authorize's request_id (is it
+ * held already? the load's read of it, then decided again), the rest of a charge
+ * past the grants read (ledger_load_spend_more). */
+static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op *op)
+{
+	char key[JOURNAL_KEY_BYTES];
+	b->journal_key = journal_key_of(op, key);
+	enum cd_err rc = decide(b, op);
+	if (rc == CD_OK && op->kind == GUARD_SETTLE && op->refund > 0) {
+		/* Its debt row written by an earlier flush of the batch: the
+		 * account's grants read again, the settle decided again. */
+		db->journal_key = b->journal_key;
+		rc = ledger_load_grants_reload(db, b, op->acct);
+		db->journal_key = NULL;
+		if (rc == CD_OK && !ledger_batch_refund_ready(b, op->acct))
+			rc = ledger_batch_rows_disagree(b, op->acct, "a debt owed with no debt row");
+		if (rc == CD_OK)
+			rc = decide(b, op);
+	}
+	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
+		int found;
+		op->looked_up = 1;
+		rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
+		if (rc == CD_OK)
+			rc = ledger_decide_authorize(b, op);
+	}
+	if (rc == CD_OK && (op->kind == GUARD_SETTLE || op->kind == GUARD_USAGE) && op->spend_more > 0) {
+		db->journal_key = b->journal_key;	/* its flush's, as a fault names it */
+		rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
+		db->journal_key = NULL;
+	}
 	b->journal_key = NULL;
 	return rc;
 }
@@ -363,7 +374,7 @@ static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op
 		if (key_answered(b, ops, i))
 			continue;
 		batch_sums(b, &before);
-		op->decided = decide(db, b, op);
+		op->decided = decide_op(db, b, op);
 		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
 			rc = op->decided;	/* no answer: the transaction fails */
 		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
@@ -389,11 +400,11 @@ static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op
 /* The threshold alerts of the accounts the batch changed, decided on the
  * rows its read loaded; their states and events go with its write
  * (ledger_alerts_batch.h). */
-static enum cd_err batch_alerts(const struct store *db, struct batch *b)
+static enum cd_err batch_alerts(struct batch *b)
 {
 	enum cd_err rc = CD_OK;
 	for (int i = 0; rc == CD_OK && i < b->naccts; i++)
-		rc = ledger_alerts_batch_notice(db, b, i);
+		rc = ledger_alerts_batch_notice(b, i);
 	return rc;
 }
 
@@ -416,6 +427,9 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	 * month roll, read this copy (the statements, the store's: the same
 	 * values; docs/architecture.md, "Where money is decided"). */
 	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
+	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
+					   ledger_config_of(db->cfg)->auto_recharge_max_per_day};
+	b->tx_serial = db->tx_serial;
 	b->failed_op = b->failed_acct = -1;
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
@@ -427,8 +441,8 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	if (rc != CD_OK)
 		return rc;
 	unsigned long long trips = store_round_trips(db);
-	ledger_batch_notice_balances(db, b);
-	rc = batch_alerts(db, b);
+	ledger_batch_notice_balances(b);
+	rc = batch_alerts(b);
 	/* The notices and alerts are decided on the rows loaded: no statement
 	 * between them and the write (docs/architecture.md, "One writer"). */
 	assert(store_round_trips(db) == trips);

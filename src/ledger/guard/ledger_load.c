@@ -25,14 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HOLD_COLS HOLD_COLS_OF("")
 /* The hold's cache-write pin (sql/034) comes last in every set with a
  * hold, after what a creditd before 034 reads: one still running against
  * the migrated procedures reads its columns where they were. Its place in
  * each set (after the set's name), and the sets' widths, checked before
  * they are read: a creditd on procedures older than it says so, and
  * never reads a column past a row. */
-#define HOLD_PIN_CACHE_WRITE "pin_cache_write_micros_per_mtok"
 #define HOLDS_SET_COLS (1 + HOLD_NCOLS + MEMBER_NCOLS + 1)
 #define HOLD_REQS_SET_COLS (1 + HOLD_NCOLS + 1)
 
@@ -564,25 +562,28 @@ enum cd_err ledger_load_grants(struct store *db, struct batch *b, int acct)
 
 enum cd_err ledger_load_hold_lookup(struct store *db, struct batch *b, int acct, const char *request_id, int *index)
 {
-	static const char sql[] = "SELECT " HOLD_COLS ", " HOLD_PIN_CACHE_WRITE " FROM holds "
-				  "WHERE account_id = ? AND request_id = ?";
-	struct hold_row h;
-	int e;
+	struct jw j;
 	assert(acct >= 0);
 	assert(acct < b->naccts);
 	*index = ledger_batch_hold_by_request(b, acct, request_id);
 	if (*index >= 0)
 		return CD_OK;
-	struct dbstmt *st = store_exec(db, sql, &e, "is", b->accts[acct].a.id, request_id);
-	if (st == NULL)
-		return store_err(db, e, "hold lookup");
-	if (store_fetch(st) != 1)
-		return CD_OK;
-	struct db_row row = {st, NULL, 0};
-	hold_from_row(&row, 0, &h);
-	hold_pin_cache_write(&row, HOLD_NCOLS, &h);
-	*index = hold_keep(b, &h);
-	return *index >= 0 ? CD_OK : CD_E_INTERNAL;
+	/* The load's own read, asked for this request_id alone (its account
+	 * locked already): the hold comes in as a replay read would bring it. */
+	dynbuf_reset(&b->doc);
+	jsonw_init(&j, &b->doc);
+	jsonw_open(&j, '{');
+	jsonw_array(&j, "reqs");
+	jsonw_open(&j, '[');
+	jsonw_str(&j, b->accts[acct].a.ext_id);
+	jsonw_str(&j, request_id);
+	jsonw_close(&j, ']');
+	jsonw_close(&j, ']');
+	jsonw_close(&j, '}');
+	enum cd_err rc = read_call(db, b, NULL, 0, &j);
+	if (rc == CD_OK)
+		*index = ledger_batch_hold_by_request(b, acct, request_id);
+	return rc;
 }
 
 /* Grants read again once the batch written so far is flushed (a

@@ -400,13 +400,71 @@ static void test_late_refund(void)
 	is_int(ledger_decide_settle(b, &op), CD_OK, "a late settle below its capture");
 	ok(op.refund == 600 && a->balance == before && strcmp(bh->h.state, "captured") == 0 && b->njournal == 0,
 	   "asks for its 600 refund with nothing changed");
-	a->balance += op.refund;		/* as ledger_holds writes it */
-	b->grants[0].g.remaining += op.refund;
-	ledger_batch_balances_mark(b);
+	is_int(ledger_batch_refund(b, 0, op.refund, "hold_7_21"), CD_OK, "its refund grant made in the batch");
 	op.refunded = op.refund;
-	is_int(ledger_decide_settle(b, &op), CD_OK, "decided again once it is written, in range as it was");
+	is_int(ledger_decide_settle(b, &op), CD_OK, "decided again on it, in range as it was");
 	ok(op.refund == 0 && strcmp(bh->h.state, "settled") == 0 && bh->h.charged == 400, "settled at 400");
-	ok(a->balance == before + 600 && b->njournal == 0, "the balance moved by the refund alone, no charge row");
+	ok(a->balance == before + 600 && b->njournal == 1, "the balance moved by the refund alone: its row, no charge row");
+	ledger_batch_free(b);
+}
+
+/* A late settle's refund is the batch's, written with its one write: the
+ * debt row read repaid first, the rest a new grant of source refund whose
+ * journal row names it as the write's first new grant (-1), at the
+ * batch's journal key; a second refund is the second (-2). The balance
+ * moves with the journal rows the write will carry, and the grants read
+ * are stale after it. Beyond the money range nothing moves. */
+static void test_refund_in_write(void)
+{
+	struct batch *b = batch_made();
+	if (b == NULL) {
+		ok(0, "a batch in memory");
+		return;
+	}
+	struct batch_acct *ba = &b->accts[0];
+	struct acct *a = &ba->a;
+	a->balance = -250;			/* a debt of 250, no grant left */
+	b->grants[0].g.remaining = -250;
+	b->grants[0].g.debt = 1;
+	ledger_batch_balances_mark(b);
+	b->journal_key = "settle:hold_7_21";
+	is_int(ledger_batch_refund(b, 0, 600, "hold_7_21"), CD_OK, "a refund of 600 over a debt of 250");
+	ok(b->grants[0].g.remaining == 0 && b->grants[0].g.changed, "the debt row repaid first, to be written");
+	ok(b->ngrants == 2 && b->grants[1].is_new && !b->grants[1].g.debt && b->grants[1].g.remaining == 350,
+	   "the rest a new grant of 350");
+	ok(b->nrefunds == 1 && b->refunds[0].grant == 1 && b->refunds[0].amount == 600 &&
+	   strcmp(b->refunds[0].reference, "hold_7_21") == 0, "pending for the write's grants_new");
+	ok(a->balance == 350 && ba->journal_micros == 600 && ba->changed && ba->grants_stale,
+	   "the balance up by its journal row; grants stale");
+	is_str(b->journal_rows.data,
+	       "[7,600,350,\"grant\",\"refund\",null,\"hold_7_21\",\"settle:hold_7_21\",-1,"
+	       "\"late settle below captured hold\"]",
+	       "its journal row names the write's first new grant, at the batch's key");
+	is_int(ledger_batch_refund(b, 0, 100, "hold_7_22"), CD_OK, "a second refund");
+	ok(b->nrefunds == 2 && a->balance == 450 && strstr(b->journal_rows.data, ",-2,") != NULL,
+	   "the write's second new grant");
+	a->balance = LIMIT_BALANCE_MICROS_MAX - 10;
+	ledger_batch_balances_mark(b);
+	is_int(ledger_batch_refund(b, 0, 600, "hold_7_23"), CD_E_INTERNAL, "past the money range: refused");
+	ok(b->nrefunds == 2 && a->balance == LIMIT_BALANCE_MICROS_MAX - 10, "nothing moved");
+	/* A debt row an earlier flush of the batch wrote has no id here: its
+	 * grants are read again first; one read, or new in this write, does. */
+	a->balance = -100;
+	b->grants[0].g.remaining = -100;
+	b->grants[0].g.id = 0;
+	b->grants[0].is_new = 0;
+	ledger_batch_balances_mark(b);
+	is_int(ledger_batch_refund_ready(b, 0), 0, "a debt row written by an earlier flush: not ready");
+	is_int(ledger_batch_refund(b, 0, 50, "hold_7_24"), CD_E_INTERNAL, "a refund on it is refused");
+	ok(b->nrefunds == 2 && a->balance == -100 && b->grants[0].g.remaining == -100, "nothing moved");
+	b->grants[0].is_new = 1;
+	is_int(ledger_batch_refund_ready(b, 0), 1, "new in this write: ready");
+	b->grants[0].is_new = 0;
+	b->grants[0].g.id = 1;
+	is_int(ledger_batch_refund_ready(b, 0), 1, "read: ready");
+	a->balance = 0;
+	b->grants[0].g.id = 0;
+	is_int(ledger_batch_refund_ready(b, 0), 1, "owing nothing: ready");
 	ledger_batch_free(b);
 }
 
@@ -563,6 +621,7 @@ int main(void)
 		ledger_batch_free(b);
 		test_new_member_row();
 		test_late_refund();
+		test_refund_in_write();
 		test_answering_price();
 		test_count_only();
 	}

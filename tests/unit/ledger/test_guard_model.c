@@ -11,8 +11,8 @@
  * (some forced, some byok) and a hold's expiry (released or captured, as
  * the account-open step does with money_rule_hold_expiry). What a
  * decision asks its caller for is done here as ledger_holds_run.c does it, on
- * rows in memory: a refund grant (op->refund: the debt repaid first, the
- * grants read stale after it, as after a new debt row is written), the
+ * rows in memory: a refund grant (op->refund, ledger_batch_refund: the
+ * debt repaid first, the grants read stale after it), the
  * rest of a charge burnt from the unread grants or from the stale ones
  * read again (op->spend_more).
  *
@@ -179,29 +179,16 @@ static void spend_more(struct model *m, struct batch *b, int64_t left)
 	m->debts += left > 0;
 }
 
-/* The refund grant a late settle below its capture asks for, as
- * ledger_holds_run.c writes it (ledger_rows_add_grant, its journal row written
- * apart): the debt repaid first (money_rule_grant), the grants read
- * stale after it. */
-static void refund(struct batch *b, struct guard_op *op)
+/* The refund grant a late settle below its capture asks for, made as
+ * ledger_holds_run.c makes it (ledger_batch_refund): in the batch's rows,
+ * the debt repaid first (money_rule_grant), its journal row pending with
+ * the batch's, the grants read stale after it. */
+static void refund(struct model *m, struct batch *b, struct guard_op *op)
 {
-	int64_t left = op->refund;
-	for (int i = 0; i < b->ngrants && left > 0; i++) {
-		struct spend_grant *d = &b->grants[i].g;
-		if (d->debt && d->remaining < 0) {
-			int64_t repay = -d->remaining < left ? -d->remaining : left;
-			d->remaining += repay;
-			left -= repay;
-		}
-	}
-	struct batch_grant *g = &b->grants[b->ngrants++];
-	memset(g, 0, sizeof(*g));
-	g->g.id = 300 + b->ngrants;
-	g->g.remaining = left;
-	b->accts[0].a.balance += op->refund;
-	ledger_batch_balances_mark(b);
-	b->accts[0].grants_stale = 1;
-	op->refunded = op->refund;
+	if (ledger_batch_refund(b, 0, op->refund, "hold_7_1") != CD_OK)
+		fail(m, "the refund grant");
+	else
+		op->refunded = op->refund;
 }
 
 static int64_t pending_sum(const struct batch *b, int member_only)
@@ -329,7 +316,7 @@ static enum cd_err step_settle(struct model *m, struct batch *b, struct guard_op
 	if (rc == CD_OK && op->refund > 0) {
 		if (!was_captured || op->refund != charged - cost)
 			fail(m, "a refund asked of a settle that owes none");
-		refund(b, op);
+		refund(m, b, op);
 		m->balance += op->refunded;
 		m->refunds++;
 		rc = ledger_decide_settle(b, op);

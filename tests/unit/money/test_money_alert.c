@@ -183,6 +183,25 @@ static void balance_low(void)
 	       "figures at the money range's edge do not turn over");
 }
 
+/* balance.low's threshold (money_alert_low_threshold): the account's own
+ * wins, 0 included (never low), else the configured default; with
+ * money_alert_low, a guard batch's notice decided from its rows and its
+ * config alone. */
+static void low_threshold(void)
+{
+	int noted = 0;
+	is_int(money_alert_low_threshold(-1, 2000000), 2000000, "no own threshold: the default");
+	is_int(money_alert_low_threshold(500000, 2000000), 500000, "its own, below the default");
+	is_int(money_alert_low_threshold(5000000, 2000000), 5000000, "its own, above the default");
+	is_int(money_alert_low_threshold(0, 2000000), 0, "its own 0: never low, whatever the default");
+	is_int(money_alert_low_threshold(-1, 0), 0, "neither: never low");
+	int64_t t = money_alert_low_threshold(-1, 1000000);
+	is_int(money_alert_low(900000, 0, t, 0, &noted), ALERT_STEP_FIRE, "under the default: told");
+	t = money_alert_low_threshold(0, 1000000);
+	is_int(money_alert_low(900000, 0, t, noted, &noted), ALERT_STEP_REARM, "own 0: never low, armed again");
+	is_int(noted, 0, "armed");
+}
+
 /* One account's alerts after a change, decided at once (a guard batch's):
  * its own alerts in order, then each member with the member_cap_pct
  * alerts of every member or of that one, from the states loaded. */
@@ -298,6 +317,7 @@ int main(void)
 	members();
 	plan_and_initial();
 	balance_low();
+	low_threshold();
 	changes();
 	refusals();
 	return done_testing();
