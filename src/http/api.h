@@ -102,6 +102,11 @@ struct api_ctx {
 	 * authenticates it by its session (api_console_session.c), never by
 	 * Authorization. */
 	int console;
+	/* Who acted, as the journal rows this request writes name it
+	 * (docs/api.md, "Transactions", actor; ctx->db->actor points here):
+	 * the key's prefix, "console:" and it for a console call, "widget"
+	 * for a browser token's. */
+	char actor[sizeof("console:") + sizeof(((struct key_grant *)0)->prefix)];
 };
 
 /* What every console answer carries (docs/api.md, "Console sessions";

@@ -450,6 +450,21 @@ static int path_reachable(const struct api_ctx *ctx, const struct route *r, char
 	return -1;
 }
 
+/* Who acted, for the journal rows the route writes (docs/api.md,
+ * "Transactions", actor): the key's prefix, with "console:" before it
+ * for a console call; "widget" for a browser token; none (creditd
+ * itself, "system") for a route of no key (Stripe's webhook names its
+ * own, "stripe"). */
+static void actor_set(struct api_ctx *ctx, const struct route *r)
+{
+	if (r->scope == ROUTE_BROWSER)
+		snprintf(ctx->actor, sizeof(ctx->actor), "widget");
+	else if (r->scope > 0 && ctx->key.prefix[0] != '\0')
+		snprintf(ctx->actor, sizeof(ctx->actor), "%s%s", ctx->console ? "console:" : "", ctx->key.prefix);
+	else
+		return;
+	store_actor(ctx->db, ctx->actor);
+}
 
 static void run_route(struct api_ctx *ctx, const struct request *rq, const struct route *r, char **params,
 		      struct response *rs)
@@ -464,6 +479,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	ctx->me[0] = '\0';
 	ctx->me_member[0] = '\0';
 	memset(&ctx->key, 0, sizeof(ctx->key));
+	store_actor(ctx->db, NULL);
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes", (long long)rq->body_max_bytes);
 	else if (r->scope != ROUTE_STRIPE && has_body(rq) && !json_content_type(rq->content_type) &&
@@ -477,6 +493,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 			store_route(ctx->db, params[0]);
 		else if (r->scope == ROUTE_BROWSER && ctx->me[0] != '\0')
 			store_route(ctx->db, ctx->me);
+		actor_set(ctx, r);
 		r->handler(ctx, rq, params, rs);
 	}
 }

@@ -276,7 +276,9 @@ static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op
 	char key[JOURNAL_KEY_BYTES];
 	const char *outer;
 	enum cd_err rc;
+	const char *actor = db->actor;
 	db->journal_key = op_key(op);
+	db->actor = b->actor = op->actor;
 	switch (op->kind) {
 	case GUARD_AUTHORIZE:
 		op->looked_up = 0;
@@ -310,6 +312,8 @@ static enum cd_err decide(struct store *db, struct batch *b, struct guard_op *op
 	}
 	db->journal_key = NULL;
 	b->journal_key = NULL;
+	db->actor = actor;
+	b->actor = NULL;
 	return rc;
 }
 

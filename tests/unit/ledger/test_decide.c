@@ -238,8 +238,11 @@ static void test_settle(struct batch *b)
 	op.account_id = 7;
 	op.hold_id = 11;
 	b->journal_key = "settle:hold_7_11";	/* the batch's run sets it per operation */
+	b->actor = NULL;	/* an operation of no key: creditd's own */
 	is_int(ledger_decide_settle(b, &op), CD_OK, "settle: charged");
 	ok(journal_key_is(b, "settle:hold_7_11"), "its journal row records the key the batch gives: %s",
+	   b->journal_rows.data);
+	ok(ends_with(&b->journal_rows, ",\"system\"]"), "its journal row names creditd as the actor: %s",
 	   b->journal_rows.data);
 	ok(a->balance == 9300 && b->grants[0].g.remaining == 9300, "700 (100 + 2*300) spent from the grant");
 	ok(a->reserved == 900 && m->reserved == 900, "the hold's 2100 released from both reserves");
@@ -285,9 +288,13 @@ static void test_release_usage(struct batch *b)
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
 	b->journal_key = "idem-usage-1";
+	b->actor = "crd_ab12cd34";	/* the batch's run sets it per operation: its request's key */
 	is_int(ledger_decide_usage(b, &op), CD_OK, "usage: charged");
 	ok(journal_key_is(b, "idem-usage-1"), "its journal row records the key the batch gives: %s", b->journal_rows.data);
+	ok(ends_with(&b->journal_rows, ",\"crd_ab12cd34\"]"), "its journal row names the key that acted: %s",
+	   b->journal_rows.data);
 	b->journal_key = NULL;
+	b->actor = NULL;
 	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
 	ok(a->rate.minute == NOW / 60, "counted in the batch's clock's minute (%lld)", (long long)a->rate.minute);
 	ok(b->usage_rows.len > 0 && strstr(b->usage_rows.data, ",10,0,20,500,") != NULL &&
