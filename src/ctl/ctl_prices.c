@@ -208,7 +208,7 @@ static int check_rises(const struct ledger_price_list *r, const char *path, int6
  * skipped, billing keys not applied) is printed first, whatever follows. */
 static int price_import(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
-	int64_t max_pct = 20;
+	int64_t max_pct = LIMIT_PRICE_RISE_PCT_DEFAULT;
 	int force = 0, dry = 0, rc = 0, refused = 0;
 	for (int i = 4; i < argc; i++) {
 		if (strcmp(argv[i], "--force") == 0)
@@ -216,7 +216,7 @@ static int price_import(struct store *db, const struct cfg *cfg, int argc, char 
 		else if (strcmp(argv[i], "--dry-run") == 0)
 			dry = 1;
 		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 < argc && ctl_common_parse_i64(argv[i + 1], &max_pct) == 0 &&
-			 max_pct >= 0 && max_pct <= 1000000)
+			 max_pct >= 0 && max_pct <= LIMIT_PRICE_RISE_PCT_MAX)
 			i++;
 		else {
 			price_usage();

@@ -87,6 +87,7 @@ static const struct route routes[] = {
 	{"GET", "/metrics", 0, api_metrics, "metrics", FOREIGN_LOOKUP},
 	{"GET", "/v1/models", KEY_SCOPE_READ, api_models, "models", FOREIGN_LOOKUP},
 	{"PUT", "/v1/models/*", KEY_SCOPE_ADMIN, api_price_put, "price_put", FOREIGN_LOOKUP},
+	{"POST", "/v1/models/import", KEY_SCOPE_ADMIN, api_price_import, "price_import", FOREIGN_LOOKUP},
 	{"GET", "/v1/models/*/history", ROUTE_OPERATOR, api_price_history, "price_history", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts", KEY_SCOPE_ADMIN, api_account_create, "account_create", FOREIGN_LOOKUP},
 	{"GET", "/v1/accounts", ROUTE_OPERATOR, api_account_search, "account_search", FOREIGN_LOOKUP},

@@ -111,3 +111,109 @@ def test_the_end_users_page_shows_no_actor():
     check(me.json["data"], "rows")
     check(all("actor" not in x for x in me.json["data"]), "no actor on the end user's page: %r" % me.json["data"])
     check(all("actor" in x for x in rows(acct)), "the operator's page has it")
+
+
+# ---- prices imported through the API ----
+
+def stored_price(model):
+    rows = [m for m in api("GET", "/v1/models", auth="read").json["data"] if m["model"] == model]
+    return rows[0] if rows else None
+
+
+def price_history(model):
+    r = api("GET", "/v1/models/%s/history" % q(model), auth="read")
+    return r.json["data"] if r.status == 200 else []
+
+
+def imported(body, auth="admin", idem=True):
+    h = {"Idempotency-Key": uid("idem")} if idem else {}
+    return api("POST", "/v1/models/import", body, auth=auth, headers=h)
+
+
+def row(model, inp, out, **more):
+    r = {"model": model, "input_micros_per_mtok": inp, "cached_input_micros_per_mtok": inp // 10,
+         "output_micros_per_mtok": out, "max_output_tokens": 4096}
+    r.update(more)
+    return r
+
+
+def test_a_price_list_is_imported_all_or_nothing_with_its_rise_bound():
+    a, b = uid("imp-a"), uid("imp-b")
+    r = imported({"prices": [row(a, 1000000, 4000000), row(b, 500000, 1500000)]})
+    eq(r.status, 200, "imported: %r" % r)
+    eq((r.json["imported"], r.json["dry_run"]), (2, False), "two rows")
+    eq([(x["model"], x["new"], x["changed"]) for x in r.json["data"]], [(a, True, True), (b, True, True)], "both new")
+    eq(stored_price(a)["output_micros_per_mtok"], 4000000, "listed at once, as given")
+    eq(sql("SELECT output_micros_per_mtok FROM models WHERE name = '%s'" % a), [["4000000"]], "as MariaDB holds it")
+    eq(len(price_history(a)), 1, "one history row")
+    # The same list again: a state, nothing new in the history.
+    r = imported({"prices": [row(a, 1000000, 4000000), row(b, 500000, 1500000)]})
+    eq((r.status, [x["changed"] for x in r.json["data"]]), (200, [False, False]), "unchanged")
+    eq(len(price_history(a)), 1, "still one history row")
+    # a's output 50 % up, b's input 10 %: refused whole under the default 20 %.
+    rise = {"prices": [row(b, 550000, 1500000), row(a, 1000000, 6000000)]}
+    r = imported(rise)
+    eq((r.status, r.err.get("code"), r.err.get("param")), (409, "conflict", "prices"), "refused: %r" % r)
+    check(a in r.err["message"] and "4000000" in r.err["message"] and "6000000" in r.err["message"],
+          "names the model and the prices: %r" % r.err["message"])
+    eq((stored_price(a)["output_micros_per_mtok"], stored_price(b)["input_micros_per_mtok"]), (4000000, 500000),
+       "nothing imported, not even the 10 % rise")
+    # A dry run says what would change and changes nothing.
+    r = imported(dict(rise, dry_run=True, max_increase_pct=60))
+    eq((r.status, r.json["dry_run"], r.json["imported"]), (200, True, 0), "a dry run: %r" % r)
+    eq([(x["model"], x["changed"]) for x in r.json["data"]], [(b, True), (a, True)], "both would change")
+    eq(stored_price(a)["output_micros_per_mtok"], 4000000, "unchanged by the dry run")
+    r = imported(dict(rise, force=True))
+    eq(r.status, 200, "forced: %r" % r)
+    eq((stored_price(a)["output_micros_per_mtok"], stored_price(b)["input_micros_per_mtok"]), (6000000, 550000),
+       "both imported")
+    eq(len(price_history(a)), 2, "the change in the history")
+
+
+def test_a_catalogue_is_read_as_creditctl_reads_it():
+    m = uid("imp-cat")
+    cat = {m: {"input_cost_per_token": 2.5e-06, "output_cost_per_token": 0.00001, "cache_read_input_token_cost": 1.25e-06,
+               "max_output_tokens": 16384, "litellm_provider": "openai", "mode": "chat"},
+           "sample_spec": {"input_cost_per_token": 0}}
+    r = imported({"prices": cat})
+    eq(r.status, 200, "imported: %r" % r)
+    eq([x["model"] for x in r.json["skipped"]], ["sample_spec"], "LiteLLM's sample skipped, with why")
+    check(r.json["skipped"][0]["why"], "a reason")
+    got = stored_price(m)
+    eq((got["input_micros_per_mtok"], got["cached_input_micros_per_mtok"], got["output_micros_per_mtok"],
+        got["max_output_tokens"]), (2500000, 1250000, 10000000, 16384), "exact micros per million tokens")
+
+
+def test_a_bad_import_names_its_entry_and_imports_nothing():
+    good, bad = uid("imp-good"), uid("imp-bad")
+    cases = [
+        ({"prices": [row(good, 1, 1), {"model": bad, "input_micros_per_mtok": "x"}]}, 400, "entry 2 (%s)" % bad),
+        ({"prices": [row(good, 1, 1), row(bad, 1, 1, provider="nosuch")]}, 400, "nosuch"),
+        ({"prices": 3}, 400, "prices"),
+        ({}, 400, "prices is required"),
+        ({"prices": [], "extra": 1}, 400, "extra"),
+        ({"prices": [], "max_increase_pct": -1}, 400, "max_increase_pct"),
+    ]
+    for body, status, says in cases:
+        r = imported(body)
+        eq(r.status, status, "refused: %r" % (body,))
+        check(says in r.err.get("message", ""), "says %r: %r" % (says, r.err))
+    eq((stored_price(good), price_history(good)), (None, []), "the good entry before the bad one was not imported")
+
+
+def test_only_an_admin_imports_and_the_console_sends_its_key():
+    m = uid("imp-who")
+    body = {"prices": [row(m, 1000, 2000)]}
+    for auth in ("read", "app", "guard"):
+        r = imported(body, auth=auth)
+        eq((r.status, r.err.get("code")), (403, "forbidden"), "%s key refused" % auth)
+    cookie, csrf = session("read")
+    r = call("POST", "/console/api/v1/models/import", body, headers={"X-CSRF-Token": csrf,
+                                                                      "Idempotency-Key": uid("idem")}, cookie=cookie)
+    eq(r.status, 403, "a read key's console is refused: %r" % r)
+    eq(stored_price(m), None, "nothing imported")
+    cookie, csrf = session("admin")
+    r = call("POST", "/console/api/v1/models/import", body, headers={"X-CSRF-Token": csrf,
+                                                                      "Idempotency-Key": uid("idem")}, cookie=cookie)
+    eq((r.status, r.json["imported"]), (200, 1), "an admin's console imports: %r" % r)
+    eq(stored_price(m)["output_micros_per_mtok"], 2000, "imported")
