@@ -204,6 +204,7 @@ int api_console_authorize(struct api_ctx *ctx, const struct request *rq, struct 
 api_handler api_account_search, api_health, api_overview, api_keys_list, api_key_create, api_key_revoke;
 /* A model's prices (api_prices.c; docs/api.md, "Prices"). */
 api_handler api_price_history, api_price_put, api_price_import;
+api_handler api_account_holds, api_account_topups, api_account_referrals;
 /* Deliveries (api_mails.c; docs/api.md, "Deliveries"). */
 api_handler api_mails, api_mail_retry;
 /* creditd's side of a reconciliation (api_reconcile.c). */

@@ -6,12 +6,21 @@ flight"; docs/operations.md, "Console").
   API key whose request wrote it, "console:" and that prefix when the
   console sent it, "stripe" for a Stripe webhook's credit, "system" for
   what creditd did of itself (an expiry, whichever request ran it); shown
-  by GET /v1/accounts/{id}/transactions as MariaDB holds it."""
+  by GET /v1/accounts/{id}/transactions as MariaDB holds it.
+* POST /v1/models/import: a price list or LiteLLM's catalogue imported as
+  creditctl price import does (all or nothing, the rise bound, a dry
+  run), by an admin key or an admin's console only.
+* GET /v1/accounts/{id}/holds|topups|referrals: the account's holds in
+  flight (oldest first, by the ids the API gives out), its top-ups with
+  their refunds and disputes, the accounts it referred; paged; a bound
+  key reads its own account's only."""
 import time
 import urllib.parse
 
 from lib import ENV, api, check, clock_now, creditctl, eq, key, new_account, sql, uid
-from test_30_stripe import checkout_event, delivered, open_session
+from test_30_stripe import RATE, charge_event, checkout_event, delivered, open_session
+from test_30_stripe import session as stripe_session
+from test_31_stripe_trust import dispute_event
 from test_93_console_session import call, session
 
 
@@ -217,3 +226,103 @@ def test_only_an_admin_imports_and_the_console_sends_its_key():
                                                                       "Idempotency-Key": uid("idem")}, cookie=cookie)
     eq((r.status, r.json["imported"]), (200, 1), "an admin's console imports: %r" % r)
     eq(stored_price(m)["output_micros_per_mtok"], 2000, "imported")
+
+
+# ---- an account's lists: holds in flight, top-ups, referrals ----
+
+def authorize(acct, n=10):
+    r = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-3.5-turbo", "input_tokens": n,
+                                            "max_output_tokens": 10, "request_id": uid("r")}, auth="guard")
+    eq(r.status, 200, "authorize: %r" % r)
+    return r.json["hold_id"]
+
+
+def page(acct, what, auth="read", **params):
+    query = "&".join("%s=%s" % (k, q(str(v))) for k, v in params.items())
+    return api("GET", "/v1/accounts/%s/%s%s" % (q(acct), what, "?" + query if query else ""), auth=auth)
+
+
+def test_an_accounts_holds_in_flight_paged_oldest_first():
+    acct = new_account("holds")
+    ids = [authorize(acct, 10 + i) for i in range(3)]
+    r = api("POST", "/v1/guard/settle", {"hold_id": ids[1], "input_tokens": 5, "output_tokens": 5}, auth="guard")
+    eq(r.status, 200, "settled: %r" % r)
+    r = page(acct, "holds")
+    eq(r.status, 200, "holds: %r" % r)
+    got = r.json["data"]
+    eq([h["hold_id"] for h in got], [ids[0], ids[2]], "the pending ones, oldest first, by the ids the API gave")
+    held = sql("SELECT amount_micros FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' "
+               "AND h.state = 'pending' ORDER BY h.id" % acct)
+    eq([h["held_micros"] for h in got], [int(x[0]) for x in held], "held as MariaDB holds it")
+    eq(sum(h["held_micros"] for h in got), api("GET", "/v1/accounts/" + acct, auth="read").json["reserved_micros"],
+       "they make the account's reserved")
+    eq(set(got[0]), {"hold_id", "member", "model", "action", "held_micros", "created_at", "expires_at", "unresolved",
+                     "byok"}, "fields")
+    eq((got[0]["model"], got[0]["unresolved"]), ("gpt-3.5-turbo", False), "its model, not unresolved")
+    # Paged one at a time.
+    r1 = page(acct, "holds", limit=1)
+    eq((len(r1.json["data"]), r1.json["has_more"], r1.json["next_cursor"]), (1, True, ids[0]), "first page")
+    r2 = page(acct, "holds", limit=1, cursor=r1.json["next_cursor"])
+    eq(([h["hold_id"] for h in r2.json["data"]], r2.json["has_more"]), ([ids[2]], False), "second and last")
+    # Another account's hold id is no cursor here; an unknown account is 404.
+    other = authorize(new_account("holds-other"))
+    r = page(acct, "holds", cursor=other)
+    eq((r.status, r.err.get("param")), (400, "cursor"), "a foreign cursor: %r" % r)
+    eq(page(uid("nobody"), "holds").status, 404, "unknown account")
+
+
+def test_an_accounts_topups_with_refunds_and_disputes():
+    acct = new_account("topups")
+    sid1 = open_session(acct, 2000)
+    delivered(checkout_event(sid1))
+    sid2 = open_session(acct, 1000)
+    pi1 = stripe_session(sid1)["payment_intent"]
+    delivered(charge_event(pi1, acct, 500))
+    r = page(acct, "topups")
+    eq(r.status, 200, "top-ups: %r" % r)
+    got = r.json["data"]
+    eq([(t["session_id"], t["status"], t["amount_cents"]) for t in got], [(sid2, "pending", 1000),
+                                                                         (sid1, "credited", 2000)], "newest first")
+    eq((got[1]["credited_micros"], got[1]["refunded_cents"], got[1]["refunded_micros"]),
+       (2000 * RATE, 500, 500 * RATE), "the refund of the first")
+    stored = sql("SELECT credited_micros, refunded_micros FROM topups WHERE session_id = '%s'" % sid1)[0]
+    eq([got[1]["credited_micros"], got[1]["refunded_micros"]], [int(x) for x in stored], "as MariaDB holds it")
+    eq(got[1]["disputes"], [], "no dispute on the first")
+    r = page(acct, "topups", limit=1)
+    eq((len(r.json["data"]), r.json["has_more"]), (1, True), "paged")
+    r = page(acct, "topups", limit=1, cursor=r.json["next_cursor"])
+    eq(([t["session_id"] for t in r.json["data"]], r.json["has_more"]), ([sid1], False), "the next page")
+
+
+def test_a_dispute_shows_on_its_topup():
+    acct = new_account("topup-du")
+    sid = open_session(acct, 1500)
+    delivered(checkout_event(sid))
+    du = "du_" + uid("x").replace("-", "")
+    delivered(dispute_event("charge.dispute.created", stripe_session(sid)["payment_intent"], 1500, dispute=du))
+    got = page(acct, "topups").json["data"][0]
+    eq([(d["dispute_id"], d["amount_cents"], d["taken_micros"], d["state"]) for d in got["disputes"]],
+       [(du, 1500, 1500 * RATE, "open")], "the dispute, what it took")
+    check(got["disputes"][0]["created_at"].endswith("Z"), "a time as the API writes one")
+
+
+def test_an_accounts_referrals():
+    a = new_account("ref-list")
+    code = api("GET", "/v1/accounts/%s/referral_code" % q(a), auth="app").json["code"]
+    b = new_account("ref-b", referral_code=code)
+    c = new_account("ref-c", referral_code=code)
+    r = page(a, "referrals")
+    eq(r.status, 200, "referrals: %r" % r)
+    eq(([x["account"] for x in r.json["data"]], r.json["referred_by"]), ([c, b], None), "newest first")
+    eq((r.json["data"][0]["rewarded_at"], r.json["data"][0]["reward_micros"]), (None, None), "not rewarded yet")
+    eq(page(b, "referrals").json["referred_by"], a, "who referred b")
+
+
+def test_a_bound_key_reads_its_own_lists_only():
+    acct, other = new_account("bound-lists"), new_account("bound-other")
+    bound = creditctl("key", "create", "--scope", "read", "--account", acct, "--name", "bound").stdout.strip()
+    bound = bound.splitlines()[-1]
+    for what in ("holds", "topups", "referrals"):
+        eq(page(acct, what, auth=bound).status, 200, "its own %s" % what)
+        eq(page(other, what, auth=bound).status, 404, "another's %s" % what)
+        eq(page(acct, what, auth=None).status, 401, "no key")
