@@ -143,6 +143,7 @@ static const struct route routes[] = {
 	 * /console/api/v1/..., are the /v1 routes below (console_path). */
 	{"GET", "/console/", 0, api_console_page, "console_page", FOREIGN_LOOKUP},
 	{"GET", "/console/console.js", 0, api_console_page, "console_js", FOREIGN_LOOKUP},
+	{"GET", "/console/console_account.js", 0, api_console_page, "console_account_js", FOREIGN_LOOKUP},
 	{"GET", "/console/console.css", 0, api_console_page, "console_css", FOREIGN_LOOKUP},
 	{"POST", "/console/session", 0, api_console_session_create, "console_signin", FOREIGN_LOOKUP},
 	{"GET", "/console/session", ROUTE_CONSOLE, api_console_session_get, "console_session", FOREIGN_LOOKUP},
