@@ -185,6 +185,8 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     check(re.fullmatch(r"crd_[0-9a-f]{64}", secret), "the secret shown once: %r" % secret)
     eq([(k["name"], k["member"], k["prefix"]) for k in keys], [("console laptop", "ann", secret[:12])], "the key minted")
     eq(out["reads"]["clip"], secret, "the copy button copied the secret")
+    for w in out["writes"]:
+        eq(w["idem"], True, "every action sent an Idempotency-Key: %s %s" % (w["method"], w["path"]))
 
     # Then: resume, revoke the gateway key, and the other views' actions.
     # A delivery given up: the push of the account's alert (crossed by a
