@@ -45,7 +45,7 @@ struct key_grant {
 	char models[LIMIT_KEY_MODELS_BYTES + 1];
 	/* Its prefix as the keys list shows it (api_keys.prefix, 16 bytes at
 	 * most): what the journal rows its requests write name as their
-	 * actor (docs/api.md, "Transactions"). */
+	 * actor (docs/api.md, "`actor` names who wrote the row"). */
 	char prefix[16 + 1];
 };
 

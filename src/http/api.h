@@ -103,7 +103,7 @@ struct api_ctx {
 	 * Authorization. */
 	int console;
 	/* Who acted, as the journal rows this request writes name it
-	 * (docs/api.md, "Transactions", actor; ctx->db->actor points here):
+	 * (docs/api.md, "`actor` names who wrote the row"; ctx->db->actor points here):
 	 * the key's prefix, "console:" and it for a console call, "widget"
 	 * for a browser token's. */
 	char actor[sizeof("console:") + sizeof(((struct key_grant *)0)->prefix)];

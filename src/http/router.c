@@ -456,7 +456,7 @@ static int path_reachable(const struct api_ctx *ctx, const struct route *r, char
 }
 
 /* Who acted, for the journal rows the route writes (docs/api.md,
- * "Transactions", actor): the key's prefix, with "console:" before it
+ * "`actor` names who wrote the row"): the key's prefix, with "console:" before it
  * for a console call; "widget" for a browser token; none (creditd
  * itself, "system") for a route of no key (Stripe's webhook names its
  * own, "stripe"). */

@@ -93,7 +93,7 @@ void store_route(struct store *db, const char *account);
  * account made with a referral code reads the referrer's code). */
 void store_route_causal(struct store *db, const char *account);
 /* Who acts in the writes that follow, as their journal rows name it
- * (docs/api.md, "Transactions", actor; at most 64 bytes), until the next
+ * (docs/api.md, "`actor` names who wrote the row"; at most 64 bytes), until the next
  * call; NULL: creditd itself ("system"). actor must outlive its use: the
  * request's. */
 void store_actor(struct store *db, const char *actor);

@@ -510,7 +510,8 @@ static enum cd_err webhook_tx(struct store *db, struct hook_run *h)
 	/* The effects' journal rows record the event id: each event has
 	 * effect once. */
 	db->journal_key = h->ev->id;
-	db->actor = "stripe";	/* who acted (docs/api.md, "Transactions") */
+	/* Who acted (docs/api.md, "`actor` names who wrote the row"). */
+	db->actor = "stripe";
 	enum cd_err rc = hook_effect(db, h);
 	db->journal_key = NULL;
 	db->actor = NULL;
