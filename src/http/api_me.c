@@ -174,13 +174,6 @@ void api_me_transactions(struct api_ctx *ctx, const struct request *rq, char **p
 {
 	(void)params;
 	api_transactions_of(ctx, rq, ctx->me, me_member(ctx), rs);
-	/* Who acted is the operator's to know (a key's prefix is 8 of its
-	 * secret's characters): the end user's page shows no actor. */
-	json_t *data = rs->status == 200 ? json_object_get(rs->json, "data") : NULL;
-	size_t i;
-	json_t *row;
-	json_array_foreach(data, i, row)
-		json_object_del(row, "actor");
 }
 
 void api_me_usage(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
