@@ -111,7 +111,8 @@ def visit_all(axe=True, shots=None):
 
 
 def test_the_page_and_its_headers():
-    for path, ctype in (("", "text/html"), ("console.js", "application/javascript"), ("console.css", "text/css")):
+    for path, ctype in (("", "text/html"), ("console.js", "application/javascript"),
+                        ("console_account.js", "application/javascript"), ("console.css", "text/css")):
         r = api("GET", "/console/" + path, auth=None)
         eq(r.status, 200, "GET /console/%s" % path)
         check(r.headers.get("content-type", "").startswith(ctype), "%s: %r" % (path, r.headers.get("content-type")))
