@@ -58,8 +58,15 @@
       month_spent_micros: "Spent this month", day_spent_micros: "Spent today", remaining_micros: "Remaining",
       amount_micros: "Amount", balance_after_micros: "Balance after", cost_micros: "Cost", expires_at: "Expires",
       created_at: "Created", last_used_at: "Last used", input_tokens: "Input tokens", output_tokens: "Output tokens",
-      requests: "Requests", actor: "Key", state: "State", cause: "Cause", id: "Id", day: "Day", priority: "Priority",
+      requests: "Requests", actor: "Acted by", status: "Status", state: "State", cause: "Cause", id: "Id", day: "Day", priority: "Priority",
       "bad.amount": "An amount with at most 6 decimals.", "bad.json": "Not JSON: {0}", active: "active",
+      import: "Import prices", "import.text": "Price list or LiteLLM catalogue (JSON)", "import.file": "Read a JSON file",
+      "import.opts": "Options", "import.max": "Largest rise allowed (%)", "import.skipped": "Skipped entries",
+      "import.help": "As creditctl price import: all or nothing; a rise above the bound is refused unless forced. A dry run changes nothing.",
+      "import.dry": "Dry run: {0} rows checked, nothing imported.", "import.done": "Imported {1} rows.",
+      "rec.recent": "Charged by day (creditd's side, last 7 days)", "import.dry_run": "Dry run (change nothing)",
+      "import.force": "Force (allow any rise)", new: "New", changed: "Changed", provider: "Provider",
+      "rec.note": "Drift against the providers' bills is creditctl reconcile's: it reads their reports and stores none (docs/reconciliation.md).",
     },
     fr: {
       "nav.overview": "Vue d’ensemble", "nav.accounts": "Comptes", "nav.keys": "Clés", "nav.prices": "Prix",
@@ -98,9 +105,16 @@
       month_spent_micros: "Dépensé ce mois", day_spent_micros: "Dépensé aujourd’hui", remaining_micros: "Restant",
       amount_micros: "Montant", balance_after_micros: "Solde après", cost_micros: "Coût", expires_at: "Expire le",
       created_at: "Créé le", last_used_at: "Dernier usage", input_tokens: "Jetons d’entrée", output_tokens: "Jetons de sortie",
-      requests: "Requêtes", actor: "Clé", state: "État", cause: "Cause", id: "Id", day: "Jour", priority: "Priorité",
+      requests: "Requêtes", actor: "Auteur", status: "Statut", state: "État", cause: "Cause", id: "Id", day: "Jour", priority: "Priorité",
       plan: "Offre", email: "E-mail", kind: "Type", source: "Origine", description: "Description",
       "bad.amount": "Un montant d’au plus 6 décimales.", "bad.json": "Pas du JSON : {0}", active: "actif",
+      import: "Importer des prix", "import.text": "Liste de prix ou catalogue LiteLLM (JSON)", "import.file": "Lire un fichier JSON",
+      "import.opts": "Options", "import.max": "Hausse la plus forte admise (%)", "import.skipped": "Entrées ignorées",
+      "import.help": "Comme creditctl price import : tout ou rien ; une hausse au-delà de la limite est refusée sauf si forcée. Un essai ne change rien.",
+      "import.dry": "Essai : {0} lignes vérifiées, rien d’importé.", "import.done": "{1} lignes importées.",
+      "rec.recent": "Facturé par jour (côté creditd, 7 derniers jours)", "import.dry_run": "Essai (ne rien changer)",
+      "import.force": "Forcer (toute hausse admise)", new: "Nouveau", changed: "Modifié", provider: "Fournisseur",
+      "rec.note": "L’écart avec les factures des fournisseurs est celui de creditctl reconcile : il lit leurs rapports et n’en garde aucun (docs/reconciliation.md).",
     },
   };
   function t(k, ...a) {
@@ -252,7 +266,8 @@
       const fid = id + "-" + f.name;
       if (f.type === "checks") {
         return el("fieldset", { class: "field" }, el("legend", { text: f.label }),
-          f.options.map((o) => el("label", {}, el("input", { type: "checkbox", name: f.name, value: o, id: fid + "-" + o }), " " + o)));
+          f.options.map((o) => el("label", {}, el("input", { type: "checkbox", name: f.name, value: o, id: fid + "-" + o }),
+            " " + ((f.labels && f.labels[o]) || o))));
       }
       const input = f.type === "select"
         ? el("select", { id: fid, name: f.name }, f.options.map((o) => el("option", { value: o[0], text: o[1] })))
@@ -308,8 +323,19 @@
 
   /* Views. Each fills main and returns once its first answer is shown. */
   async function overviewView() {
-    const r = await call("GET", "/v1/overview");
-    return [el("h1", { text: t("ov.title") }), ...(r.ok ? show(r.data, { link: accountLink }) : [refused(r)])];
+    const [r, rec] = await Promise.all([call("GET", "/v1/overview"), call("GET", "/v1/reconcile")]);
+    const out = [el("h1", { text: t("ov.title") }), ...(r.ok ? show(r.data, { link: accountLink }) : [refused(r)])];
+    /* Reconcile as GET /v1/reconcile reads it (nothing stores a drift):
+     * creditd's charged sums by day, drawn as the usage chart is. */
+    if (rec.ok) {
+      const days = {};
+      for (const x of rec.data.data || []) days[x.day] = (days[x.day] || 0n) + BigInt(x.charged_micros);
+      const rows = Object.keys(days).sort().map((d) => ({ day: d, cost_micros: days[d] }));
+      out.push(panel(t("rec.recent"), el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("rec.recent") },
+        C.chart(rows, "day", S.currency, "rec-chart", t("rec.recent"))), el("p", { class: "muted", text: t("rec.note") }),
+        el("p", {}, el("a", { href: "#/reconcile", text: t("nav.reconcile") }))));
+    }
+    return out;
   }
   function refused(r) { return el("p", { class: "error", role: "alert", text: r.status === 403 ? t("denied") : errText(r) }); }
 
@@ -400,9 +426,37 @@
         const r = await call("PUT", "/v1/models/" + enc(v.model) + (v.provider ? "?provider=" + enc(v.provider) : ""), body);
         if (r.ok) load();
         return r;
-      })));
+      })), importPanel(load));
     }
     return out;
+  }
+  /* Import (POST /v1/models/import): a price list or LiteLLM's catalogue,
+   * pasted or read from a file here (never uploaded elsewhere), with a
+   * dry run first if the operator asks; the answer's rows and skips. */
+  function importPanel(reload) {
+    const file = el("input", { type: "file", id: "import-file", accept: ".json,application/json" });
+    const f = form("f-import", [{ name: "prices", label: t("import.text"), type: "textarea", required: true },
+      { name: "opts", label: t("import.opts"), type: "checks", options: ["dry_run", "force"],
+        labels: { dry_run: t("import.dry_run"), force: t("import.force") } },
+      { name: "max", label: t("import.max"), placeholder: "20" }], t("import"), async (v) => {
+      let prices;
+      try { prices = JSON.parse(v.prices); } catch (e) { return { ok: false, text: t("bad.json", e.message) }; }
+      const body = { prices, dry_run: v.opts.includes("dry_run"), force: v.opts.includes("force") };
+      if (v.max) body.max_increase_pct = Number(v.max);
+      const r = await call("POST", "/v1/models/import", body);
+      if (!r.ok) return r;
+      if (!body.dry_run) reload();
+      const d = r.data;
+      return { ok: true, keep: body.dry_run, node: el("div", {}, el("p", { text: t(d.dry_run ? "import.dry" : "import.done", d.data.length, d.imported) }),
+        table(d.data.map((x) => ({ model: x.model, provider: x.provider, input_micros_per_mtok: x.input_micros_per_mtok,
+          output_micros_per_mtok: x.output_micros_per_mtok, new: x.new, changed: x.changed })), null, { cur: S.currency, label: t("import") }),
+        d.skipped.length ? table(d.skipped, null, { label: t("import.skipped"), caption: t("import.skipped") }) : null) };
+    });
+    file.addEventListener("change", async () => {
+      if (file.files[0]) $("f-import-prices").value = await file.files[0].text();
+    });
+    return panel(t("import"), el("p", { class: "muted", text: t("import.help") }),
+      el("div", { class: "field" }, el("label", { for: "import-file", text: t("import.file") }), file), f);
   }
 
   async function eventsView() {
@@ -453,192 +507,10 @@
     return [el("h1", { text: t("health.title") }), ...(r.ok ? show(r.data) : [refused(r)])];
   }
 
-  /* The account's page lives in its own part of this file (below). */
+  /* The account's page lives in console_account.js, which this file's
+   * helpers (window.creditdConsole) serve. */
   const views = { overview: overviewView, accounts: accountsView, keys: keysView, prices: pricesView,
                   events: eventsView, reconcile: reconcileView, health: healthView };
-
-  /* An account: its figures, grants, holds, usage chart, journal, alerts,
-   * gateway keys, and (admin) its actions. */
-  async function accountView(id) {
-    const path = "/v1/accounts/" + enc(id);
-    const top = el("div", { id: "acc-top" }), journal = el("div", { id: "journal" });
-    let acct = null;
-    async function refresh() {
-      const r = await call("GET", path);
-      if (!r.ok) { top.replaceChildren(refused(r)); return; }
-      acct = r.data;
-      S.currency = acct.currency || S.currency;
-      const holds = acct.holds || acct.holds_in_flight;
-      top.replaceChildren(
-        el("p", {}, el("span", { class: "badge " + (acct.status === "active" ? "good" : "bad"), id: "acc-status",
-                                 text: acct.status + (acct.status_reason ? " (" + acct.status_reason + ")" : "") })),
-        cards(acct, ["balance_micros", "reserved_micros", "available_micros", "month_spent_micros", "day_spent_micros",
-                     "monthly_limit_micros", "daily_limit_micros", "overdraft_limit_micros", "low_balance_micros", "plan",
-                     "email", "kind", "created_at"], acct.currency),
-        panel(t("grants"), table(acct.grants || [], ["id", "source", "remaining_micros", "priority", "expires_at"], { cur: acct.currency, label: t("grants") })),
-        ...(holds ? [panel(t("holds"), table(holds, null, { cur: acct.currency, label: t("holds") }))] : []));
-      await loadJournal(0);
-    }
-    const cursors = [""];
-    let filter = "all", jrows = [];
-    const sel = el("select", { id: "journal-filter", onchange: () => { filter = sel.value; drawJournal(); } },
-      ["all", "topup", "refund", "dispute", "referral"].map((f) => el("option", { value: f, text: t("f." + f) })));
-    const jbox = el("div");
-    function drawJournal() {
-      const keep = (r) => filter === "all" || (filter === "topup" && r.source === "topup") || (filter === "refund" && r.cause === "refund")
-        || (filter === "dispute" && /^dispute/.test(r.cause || "")) || (filter === "referral" && r.source === "referral");
-      const rows = jrows.filter(keep).map((r) => Object.assign({ id: r.id, created_at: r.created_at, cause: r.cause, source: r.source,
-        amount_micros: r.amount_micros, balance_after_micros: r.balance_after_micros, description: r.description },
-        "actor" in r ? { actor: r.actor } : {},   // the key that acted, where the API names it
-        { model: r.usage ? r.usage.model : null, member: r.usage ? r.usage.member : null }));
-      jbox.replaceChildren(table(rows, null, { cur: acct && acct.currency, label: t("journal") }));
-    }
-    async function loadJournal(i) {
-      const r = await call("GET", path + "/transactions?limit=50" + (cursors[i] ? "&cursor=" + enc(cursors[i]) : ""));
-      if (!r.ok) { journal.replaceChildren(refused(r)); return; }
-      jrows = r.data.data || [];
-      drawJournal();
-      const pager = el("div", { class: "pager" });
-      if (i > 0) pager.append(el("button", { type: "button", class: "ghost", id: "journal-prev", text: t("prev"), onclick: () => loadJournal(i - 1) }));
-      if (r.data.has_more && r.data.next_cursor) {
-        cursors[i + 1] = r.data.next_cursor;
-        pager.append(el("button", { type: "button", class: "ghost", id: "journal-next", text: t("next"), onclick: () => loadJournal(i + 1) }));
-      }
-      journal.replaceChildren(el("div", { class: "act" }, el("label", { for: "journal-filter", text: t("filter") + " " }), sel,
-        el("span", { class: "muted", text: " " + t("f.note") })), jbox, pager);
-    }
-    await refresh();
-    const usage = await usagePanel(path);
-    const alerts = el("div", { id: "alerts" }), gw = el("div", { id: "gwkeys" });
-    let alertList = [];
-    async function loadAlerts() {
-      const r = await call("GET", path + "/alerts");
-      if (!r.ok) { alerts.replaceChildren(refused(r)); return; }
-      alertList = r.data.alerts || [];
-      alerts.replaceChildren(table(alertList, ["kind", "pct", "micros", "member", "state", "members_fired"], { cur: acct && acct.currency, label: t("alerts"),
-        act: admin() ? (a) => el("button", { type: "button", class: "ghost alert-remove", text: t("remove"), "aria-label": t("remove") + " " + a.kind,
-          onclick: async () => { const x = await putAlerts(alertList.filter((b) => b !== a)); say(x.ok ? t("done") : errText(x)); } }) : null }));
-    }
-    function putAlerts(list) {
-      const body = list.map((a) => { const o = { kind: a.kind }; if (a.pct !== undefined && a.pct !== null) o.pct = a.pct;
-        if (a.micros !== undefined && a.micros !== null) o.micros = a.micros; if (a.member) o.member = a.member; return o; });
-      return call("PUT", path + "/alerts", { alerts: body }).then((r) => { if (r.ok) loadAlerts(); return r; });
-    }
-    async function loadGw() {
-      const r = await call("GET", path + "/gateway_keys");
-      gw.replaceChildren(r.ok ? table(r.data.data || [], null, { label: t("gwkeys"), act: (k) => el("button", { type: "button", class: "danger gw-revoke",
-        text: t("revoke"), "aria-label": t("revoke") + " " + k.id, onclick: async () => {
-          const x = await call("DELETE", path + "/gateway_keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) loadGw(); } }) }) : refused(r));
-    }
-    await loadAlerts();
-    const out = [el("h1", { text: t("acc.title", id) }), top, usage, panel(t("journal"), journal), panel(t("alerts"), alerts)];
-    if (admin()) {
-      await loadGw();
-      out.push(panel(t("gwkeys"), gw), panel(t("actions"), ...accountActions(path, () => acct, { refresh, putAlerts, loadGw, alertList: () => alertList })));
-    }
-    return out;
-  }
-
-  function accountActions(path, acct, h) {
-    const act = (r) => { if (r.ok) h.refresh(); return r; };
-    const status = el("div", { id: "f-status" });
-    const drawStatus = () => {
-      const susp = acct() && acct().status === "suspended";
-      status.replaceChildren(el("button", { type: "button", id: "f-status-submit", class: susp ? null : "danger", text: t(susp ? "resume" : "suspend"),
-        onclick: async () => { const r = await call("PATCH", path, { status: susp ? "active" : "suspended" }); say(r.ok ? t("done") : errText(r));
-          if (r.ok) { await h.refresh(); drawStatus(); } } }));
-    };
-    drawStatus();
-    const capFields = ["monthly_limit_micros", "daily_limit_micros", "overdraft_limit_micros", "low_balance_micros"];
-    return [
-      el("h3", { text: t("grant") }),
-      form("f-grant", [{ name: "amount", label: t("amount"), type: "money", required: true },
-        { name: "source", label: t("source"), type: "select", options: [["adjustment", "adjustment"], ["promo", "promo"], ["signup_bonus", "signup_bonus"]] },
-        { name: "expires_at", label: t("expires"), type: "datetime" }, { name: "description", label: t("description") }], t("grant"), async (v) => {
-        const m = micros(v.amount);
-        if (m === null || m <= 0) return badAmount();
-        return act(await call("POST", path + "/grants", { amount_micros: m, source: v.source, expires_at: need(v, "expires_at"), description: need(v, "description") }));
-      }),
-      el("h3", { text: t("debit") }),
-      form("f-debit", [{ name: "amount", label: t("amount"), type: "money", required: true }, { name: "reason", label: t("reason"), required: true }],
-        t("debit"), async (v) => {
-          const m = micros(v.amount);
-          if (m === null || m <= 0) return badAmount();
-          return act(await call("POST", path + "/debits", { amount_micros: m, reason: v.reason }));
-        }),
-      el("h3", { text: t("status.label") }), status,
-      el("h3", { text: t("caps") }), el("p", { class: "muted", text: t("caps.help") }),
-      form("f-caps", capFields.map((k) => ({ name: k, label: t(k), type: "money" })), t("save"), async (v) => {
-        const body = {};
-        for (const k of capFields) {
-          if (v[k] === "") continue;
-          if (/^(none|aucune?)$/i.test(v[k])) { body[k] = k === "overdraft_limit_micros" ? 0 : null; continue; }
-          if ((body[k] = micros(v[k])) === null) return badAmount();
-        }
-        return act(await call("PATCH", path, body));
-      }),
-      el("h3", { text: t("alert.add") }),
-      form("f-alert", [{ name: "kind", label: t("kind"), type: "select", options: ["balance_below", "monthly_spend_pct", "daily_spend_pct",
-        "member_cap_pct", "plan_credits_used_pct"].map((k) => [k, k]) }, { name: "threshold", label: t("threshold"), required: true },
-        { name: "member", label: t("member") }], t("alert.add"), async (v) => {
-        const a = { kind: v.kind };
-        if (v.kind === "balance_below") { if ((a.micros = micros(v.threshold)) === null) return badAmount(); } else a.pct = Number(v.threshold);
-        if (v.member) a.member = v.member;
-        return h.putAlerts(h.alertList().concat([a]));
-      }),
-      el("h3", { text: t("mint") }),
-      form("f-gwkey", [{ name: "name", label: t("name") }, { name: "member", label: t("member") }, { name: "models", label: t("models.in") },
-        { name: "expires_at", label: t("expires"), type: "datetime" }], t("mint"), async (v) => {
-        const body = {};
-        for (const k of ["name", "member", "expires_at"]) if (v[k]) body[k] = v[k];
-        if (v.models) body.models = v.models.split(",").map((s) => s.trim()).filter(Boolean);
-        const r = await call("POST", path + "/gateway_keys", body);
-        if (r.ok) { h.loadGw(); return { ok: true, node: secret(r.data.key) }; }
-        return r;
-      }),
-    ];
-  }
-
-  /* Usage by day, model or member: a bar chart of the cost (SVG drawn
-   * here, no library) and the same figures as a table. */
-  async function usagePanel(path) {
-    const box = el("div", { id: "usage" });
-    const tabs = el("div", { class: "tabs", role: "group", "aria-label": t("usage") });
-    async function load(by) {
-      for (const b of tabs.children) b.setAttribute("aria-pressed", String(b.dataset.by === by));
-      const r = await call("GET", path + "/usage?group_by=" + by);
-      if (!r.ok) { box.replaceChildren(refused(r)); return; }
-      const rows = r.data.data || [];
-      box.replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("usagechart", t("by." + by).toLowerCase()) },
-        chart(rows, by, r.data.currency)), table(rows.map((x) => ({ [by]: x[by], requests: x.requests,
-        input_tokens: x.input_tokens, output_tokens: x.output_tokens, cost_micros: x.cost_micros })), null, { cur: r.data.currency, label: t("usage") + " · " + t("by." + by) }));
-    }
-    for (const by of ["day", "model", "member"]) {
-      tabs.append(el("button", { type: "button", "data-by": by, id: "usage-" + by, "aria-pressed": "false", text: t("by." + by), onclick: () => load(by) }));
-    }
-    await load("day");
-    return panel(t("usage"), tabs, box);
-  }
-  function chart(rows, by, cur) {
-    const NS = "http://www.w3.org/2000/svg";
-    const svg = (tag, a) => { const n = document.createElementNS(NS, tag); for (const k in a) n.setAttribute(k, a[k]); return n; };
-    if (!rows.length) return el("p", { class: "empty", text: t("none") });
-    const W = 640, rowH = 22, pad = 150, H = rows.length * rowH + 8;
-    const max = rows.reduce((m, x) => (Number(x.cost_micros) > m ? Number(x.cost_micros) : m), 0) || 1;
-    const g = svg("svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img", id: "usage-chart",
-                           "aria-label": t("usagechart", t("by." + by).toLowerCase()) });
-    rows.forEach((x, i) => {
-      const y = 4 + i * rowH, w = Math.max(1, Math.round((W - pad - 110) * Number(x.cost_micros) / max));
-      const lbl = svg("text", { x: pad - 6, y: y + 14, "text-anchor": "end", class: "lbl" });
-      lbl.textContent = String(x[by] === null || x[by] === undefined ? "—" : x[by]).slice(0, 22);
-      const bar = svg("rect", { x: pad, y: y + 3, width: w, height: rowH - 8, class: "bar", rx: 2 });
-      const v = svg("text", { x: pad + w + 6, y: y + 14 });
-      v.textContent = money(x.cost_micros, cur);
-      g.append(lbl, bar, v);
-    });
-    g.append(svg("line", { x1: pad, y1: 0, x2: pad, y2: H, class: "axis" }));
-    return g;
-  }
 
   /* Sign-in, sign-out and the router. */
   function signinView() {
@@ -679,7 +551,7 @@
     main.dataset.state = "loading";
     main.replaceChildren(el("p", { class: "muted", text: t("loading") }));
     let nodes;
-    if (name === "accounts" && parts[1]) { name = "account"; nodes = await accountView(decodeURIComponent(parts.slice(1).join("/"))); }
+    if (name === "accounts" && parts[1]) { name = "account"; nodes = await C.accountView(decodeURIComponent(parts.slice(1).join("/"))); }
     else { if (!view) { name = "overview"; view = views.overview; } nodes = await view(); }
     if (mine !== seq || !S.session) return;
     main.replaceChildren(...nodes);
@@ -731,5 +603,9 @@
     window.addEventListener("hashchange", () => route(false));
     start();
   }
-  init();
+  /* What console_account.js (the account's page) uses of this file. */
+  const C = window.creditdConsole = { S, T, t, el, panel, say, errText, cards, table, show, accountLink, call, admin, enc,
+    form, secret, need, badAmount, refused, money, micros, text, words };
+  /* Once every deferred script ran (console_account.js after this one). */
+  document.addEventListener("DOMContentLoaded", init);
 })();

@@ -217,6 +217,12 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 /* A JSON price catalogue creditctl reads whole: public catalogues of
  * every provider's models run to about 1 MiB. */
 #define LIMIT_PRICE_FILE_BYTES (16 * 1024 * 1024)
+/* A price import's rise bound (creditctl price import --max-increase-pct,
+ * POST /v1/models/import's max_increase_pct): 20 % by default, so that a
+ * catalogue's mistake is not billed; at most 10,000 times the price
+ * (1,000,000 %), beyond which the bound means nothing. */
+#define LIMIT_PRICE_RISE_PCT_DEFAULT 20
+#define LIMIT_PRICE_RISE_PCT_MAX 1000000
 /* A price multiplier (fast_multiplier_bps, ...), in basis points: the
  * providers' run to 6x (60,000); 100x is past any, and keeps a scaled
  * price of the largest row (10^12 micros a million tokens) in int64. */

@@ -43,6 +43,10 @@ struct key_grant {
 	/* The models its gateway calls may name, comma-separated; "" for
 	 * any priced model (docs/gateway.md, "What a key holder can and cannot do"). */
 	char models[LIMIT_KEY_MODELS_BYTES + 1];
+	/* Its prefix as the keys list shows it (api_keys.prefix, 16 bytes at
+	 * most): what the journal rows its requests write name as their
+	 * actor (docs/api.md, "`actor` names who wrote the row"). */
+	char prefix[16 + 1];
 };
 
 /* 1 when name may be listed among a key's models: 1 to LIMIT_NAME_BYTES

@@ -7,8 +7,8 @@
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "ledger.h"
+#include "ledger_price_list.h"
 #include "pricing.h"
-#include "pricing_catalogue.h"
 #include "timefmt.h"
 #include <assert.h>
 #include <errno.h>
@@ -25,28 +25,14 @@ static void price_usage(void)
 }
 
 
-struct rows { struct price_row *v; size_t n, cap; };
-
-static struct price_row *row_next(struct rows *r)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		struct price_row *bigger = realloc(r->v, cap * sizeof(*bigger));
-		if (bigger == NULL)
-			return NULL;
-		r->v = bigger;
-		r->cap = cap;
-	}
-	return &r->v[r->n];
-}
-
-static int read_csv(FILE *f, const char *path, struct rows *r)
+/* A CSV price list, a row a line (pricing_parse_row). */
+static int read_csv(FILE *f, const char *path, struct ledger_price_list *r)
 {
 	char line[1024], err[256];
 	int lineno = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
-		struct price_row *row = row_next(r);
+		struct price_row *row = ledger_price_list_next(r);
 		if (row == NULL)
 			return -1;
 		if (pricing_parse_row(line, row, err, sizeof(err)) != 0) {
@@ -59,209 +45,31 @@ static int read_csv(FILE *f, const char *path, struct rows *r)
 	return 0;
 }
 
-/* What an import of a LiteLLM-shaped catalogue says besides its rows:
- * the entries it skipped and why, and each billing key creditd does not
- * apply with the models that carry it. Never silently dropped. */
-struct report {
-	json_t *skipped;	/* [[name, why], ...], the file's order */
-	json_t *unapplied;	/* {key: [model, ...]}, keys in the order first seen */
-};
-
-/* One model of a JSON list, checked as a CSV line would be: v[4] is its
- * cache-write price, or PRICING_NO_CACHE_WRITE. The row, or NULL (said). */
-static struct price_row *json_model(const char *path, size_t entry, const char *name, const int64_t v[5],
-				    int media, struct rows *r)
+static int provider_known(void *arg, const char *name)
 {
-	char err[256];
-	struct price_row *row = row_next(r);
-	if (row == NULL)
-		return NULL;
-	int bad = media ? pricing_media_row(name, row, err, sizeof(err)) : pricing_model_row(name, v, row, err, sizeof(err));
-	if (bad != 0) {
-		fprintf(stderr, "creditctl: %s: entry %zu (%s): %s; nothing imported\n", path, entry, name, err);
-		return NULL;
-	}
-	r->n++;
-	return row;
+	return ctl_price_set_provider_known(arg, name);
 }
 
-/* A list entry's optional dimensions, by their names (pricing.h): an
- * integer each (reasoning true or false too), null or absent for none. */
-static int json_dims(const char *path, size_t entry, const char *name, json_t *e, struct price *p)
-{
-	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
-		json_t *f = json_object_get(e, pricing_dim_name(d));
-		int64_t v = json_is_integer(f) ? (int64_t)json_integer_value(f) : -1;
-		if (d == PRICE_DIM_REASONING && json_is_boolean(f))
-			v = json_is_true(f);
-		if (f == NULL || json_is_null(f))
-			continue;
-		if (!pricing_dim_valid(d, v)) {
-			fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be %s; nothing imported\n", path, entry,
-				name, pricing_dim_name(d), d == PRICE_DIM_REASONING ? "true or false" :
-				d == PRICE_DIM_TIER_THRESHOLD ? "an integer of at least 1" : "a non-negative integer");
-			return -1;
-		}
-		pricing_dim_put(p, d, v);
-	}
-	return 0;
-}
-
-/* A media row's prompt text prices in a list entry: none when its input
- * price is null or absent, else the input price and the cached input's
- * and cache write's (each the input price when null or absent). 0, or -1
- * said. */
-static int json_media_text(const char *path, size_t entry, const char *name, json_t *e, struct price *p)
-{
-	static const char *const keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
-					   "cache_write_micros_per_mtok"};
-	int64_t *const to[] = {&p->input_micros_per_mtok, &p->cached_input_micros_per_mtok,
-			       &p->cache_write_micros_per_mtok};
-	assert(!pricing_prices_tokens(p));
-	for (int k = 0; k < 3; k++) {
-		json_t *f = json_object_get(e, keys[k]);
-		if (f == NULL || json_is_null(f)) {
-			if (k == 0)
-				return 0;	/* no text price */
-			*to[k] = p->input_micros_per_mtok;
-			continue;
-		}
-		if (!json_is_integer(f) || json_integer_value(f) < 0) {
-			fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be a non-negative integer or null; nothing "
-				"imported\n", path, entry, name, keys[k]);
-			return -1;
-		}
-		*to[k] = (int64_t)json_integer_value(f);
-	}
-	p->dims.text_input = 1;
-	return 0;
-}
-
-/* An entry's "provider" (docs/creditctl.md: that provider's own price
- * for the model), a provider of cfg's gateway, into row; absent or null:
- * the model's general price. 0, or -1 said. */
-static int json_provider(const struct cfg *cfg, const char *path, size_t entry, const char *name, json_t *e,
-			 struct price_row *row)
-{
-	json_t *f = json_object_get(e, "provider");
-	if (f == NULL || json_is_null(f))
-		return 0;
-	const char *provider = json_string_value(f);
-	if (provider == NULL || provider[0] == '\0' || strlen(provider) > PRICING_PROVIDER_MAX) {
-		fprintf(stderr, "creditctl: %s: entry %zu (%s): \"provider\" must be a provider's name; nothing imported\n",
-			path, entry, name);
-		return -1;
-	}
-	if (!ctl_price_set_provider_known(cfg, provider)) {
-		fprintf(stderr, "creditctl: %s: entry %zu (%s): nothing imported\n", path, entry, name);
-		return -1;
-	}
-	snprintf(row->provider, sizeof(row->provider), "%s", provider);
-	return 0;
-}
-
-/* A list of {model, provider?, input_micros_per_mtok, ...} in micros;
- * cache_write_micros_per_mtok and the dimensions may be absent. */
-static int read_json_list(const struct cfg *cfg, json_t *root, const char *path, struct rows *r)
-{
-	static const char *const micros_keys[] = {"input_micros_per_mtok", "cached_input_micros_per_mtok",
-						  "output_micros_per_mtok", "max_output_tokens",
-						  "cache_write_micros_per_mtok"};
-	size_t i;
-	json_t *e;
-	json_array_foreach(root, i, e) {
-		const char *name = json_string_value(json_object_get(e, "model"));
-		int64_t v[5] = {0, 0, 0, 0, PRICING_NO_CACHE_WRITE};
-		struct price_row *row;
-		/* Output price and max_output_tokens null: a media row, as GET
-		 * /v1/models lists one (docs/decisions.md, "A media row prices no
-		 * token"). */
-		int media = json_is_null(json_object_get(e, micros_keys[2])) &&
-			    json_is_null(json_object_get(e, micros_keys[3]));
-		for (int k = 0; k < 5 && !media; k++) {
-			json_t *f = json_object_get(e, micros_keys[k]);
-			if (k == 4 && f == NULL)
-				break;
-			if (!json_is_integer(f) || json_integer_value(f) == PRICING_NO_CACHE_WRITE) {
-				fprintf(stderr, "creditctl: %s: entry %zu (%s): %s must be an integer; nothing imported\n",
-					path, i + 1, name ? name : "no model", micros_keys[k]);
-				return -1;
-			}
-			v[k] = (int64_t)json_integer_value(f);
-		}
-		if (name == NULL) {
-			fprintf(stderr, "creditctl: %s: entry %zu: no \"model\" name; nothing imported\n", path, i + 1);
-			return -1;
-		}
-		if ((row = json_model(path, i + 1, name, v, media, r)) == NULL ||
-		    json_dims(path, i + 1, name, e, &row->price) != 0 || json_provider(cfg, path, i + 1, name, e, row) != 0 ||
-		    (media && json_media_text(path, i + 1, name, e, &row->price) != 0))
-			return -1;
-	}
-	return 0;
-}
-
-/* An object of models as LiteLLM's catalogue has them
- * (pricing_catalogue.h): every entry creditd can price is taken, every
- * other is skipped and reported with why. */
-static int read_json_models(json_t *root, struct rows *r, struct report *rep)
-{
-	const char *name;
-	json_t *e;
-	json_object_foreach(root, name, e) {
-		struct price_row *row = row_next(r);
-		struct pricing_entry *got = malloc(sizeof(*got));
-		if (row == NULL || got == NULL) {
-			free(got);
-			return -1;
-		}
-		if (pricing_catalogue_entry(name, e, got) != 0) {
-			json_array_append_new(rep->skipped, json_pack("[s, s]", name, got->why));
-		} else {
-			*row = got->row;
-			r->n++;
-		}
-		for (size_t k = 0; k < got->n_unapplied; k++) {
-			json_t *models = json_object_get(rep->unapplied, got->unapplied[k]);
-			if (models == NULL)
-				json_object_set_new(rep->unapplied, got->unapplied[k], models = json_array());
-			json_array_append_new(models, json_string(name));
-		}
-		free(got);
-	}
-	return 0;
-}
-
-/* A JSON catalogue (docs/api.md, "Price sync with a guard"): a list of {model,
- * input_micros_per_mtok, cached_input_micros_per_mtok,
- * output_micros_per_mtok, max_output_tokens,
- * cache_write_micros_per_mtok?, and the optional dimensions by name},
- * all or nothing; or an object of models with per-token prices in
- * currency units as LiteLLM publishes them, converted exactly to micros
- * per million tokens (pricing_catalogue.h), what cannot be priced
- * skipped and reported. */
-static int read_json(const struct cfg *cfg, const char *text, const char *path, struct rows *r, struct report *rep)
+/* A JSON catalogue (docs/api.md, "Price sync with a guard"), as
+ * ledger_price_list_json reads it: a list in micros, all or nothing, or
+ * LiteLLM's object of models, what cannot be priced skipped and reported. */
+static int read_json(const struct cfg *cfg, const char *text, const char *path, struct ledger_price_list *r)
 {
 	json_error_t je;
 	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	int rc;
+	char err[512];
 	if (root == NULL) {
 		fprintf(stderr, "creditctl: %s:%d: not JSON: %s; nothing imported\n", path, je.line, je.text);
 		return -1;
 	}
-	if (json_is_array(root))
-		rc = read_json_list(cfg, root, path, r);
-	else if (json_is_object(root))
-		rc = read_json_models(root, r, rep);
-	else {
-		fprintf(stderr, "creditctl: %s: a JSON catalogue is a list or an object of models; nothing imported\n", path);
-		rc = -1;
-	}
+	int rc = ledger_price_list_json(root, provider_known, (void *)cfg, r, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, "creditctl: %s: %s; nothing imported\n", path, err);
 	json_decref(root);
 	return rc;
 }
 
-static int read_prices(const struct cfg *cfg, const char *path, struct rows *r, struct report *rep)
+static int read_prices(const struct cfg *cfg, const char *path, struct ledger_price_list *r)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
@@ -284,7 +92,7 @@ static int read_prices(const struct cfg *cfg, const char *path, struct rows *r, 
 		if (all == NULL)
 			fprintf(stderr, "creditctl: %s: unreadable or larger than %d bytes; nothing imported\n", path,
 				LIMIT_PRICE_FILE_BYTES);
-		rc = all == NULL ? -1 : read_json(cfg, all, path, r, rep);
+		rc = all == NULL ? -1 : read_json(cfg, all, path, r);
 		free(all);
 		dynbuf_free(&text);
 	} else {
@@ -348,7 +156,7 @@ static void print_change(const struct price_row *row, const struct price *was)
 
 /* The report of a catalogue's import (stdout): nothing when it skipped
  * nothing and applies every billing key. */
-static void print_report(const struct report *rep)
+static void print_report(const struct ledger_price_list *rep)
 {
 	const char *key;
 	json_t *v, *models;
@@ -370,34 +178,26 @@ static void print_report(const struct report *rep)
 /* Checks every model row against the price it has now: a rise above
  * max_pct % refuses the import (said on stderr) unless force; a dry run
  * prints each change. 1 when refused, 0 when not. */
-static int check_rises(const struct rows *r, const char *path, int64_t max_pct, int force, int dry)
+static int check_rises(const struct ledger_price_list *r, const char *path, int64_t max_pct, int force, int dry)
 {
-	int refused = 0;
-	for (size_t i = 0; i < r->n; i++) {
+	char err[512];
+	for (size_t i = 0; dry && i < r->n; i++) {
 		const struct price_row *row = &r->v[i];
 		struct price was;
-		int64_t margin, old_v, new_v;
-		const char *field;
+		int64_t margin;
 		int own = 0;
 		if (row->kind != PRICE_ROW_MODEL)
 			continue;
-		/* A provider's row rises from what it has now, a new one from
-		 * nothing (as a new model: the operator's figure). */
-		if (!ledger_price_model_at(row->name, row->provider, &was, &margin, &own) || own != (row->provider[0] != '\0')) {
-			if (dry)
-				print_change(row, NULL);
-			continue;
-		}
-		if (dry && !pricing_same(&was, &row->price))
+		if (!ledger_price_model_at(row->name, row->provider, &was, &margin, &own) || own != (row->provider[0] != '\0'))
+			print_change(row, NULL);
+		else if (!pricing_same(&was, &row->price))
 			print_change(row, &was);
-		if (!force && !refused && pricing_rise_above(&was, &row->price, max_pct, &field, &old_v, &new_v)) {
-			fprintf(stderr, "creditctl: %s: %s: %s rises from %" PRId64 " to %" PRId64
-				", more than --max-increase-pct %" PRId64 "; nothing imported (--force imports it)\n",
-				path, row->name, field, old_v, new_v, max_pct);
-			refused = 1;
-		}
 	}
-	return refused;
+	if (force || !ledger_price_list_rise(r, max_pct, err, sizeof(err)))
+		return 0;
+	fprintf(stderr, "creditctl: %s: %s (--max-increase-pct %" PRId64 "); nothing imported (--force imports it)\n",
+		path, err, max_pct);
+	return 1;
 }
 
 /* price import FILE [--max-increase-pct N] [--force] [--dry-run]: a
@@ -408,7 +208,7 @@ static int check_rises(const struct rows *r, const char *path, int64_t max_pct, 
  * skipped, billing keys not applied) is printed first, whatever follows. */
 static int price_import(struct store *db, const struct cfg *cfg, int argc, char **argv)
 {
-	int64_t max_pct = 20;
+	int64_t max_pct = LIMIT_PRICE_RISE_PCT_DEFAULT;
 	int force = 0, dry = 0, rc = 0, refused = 0;
 	for (int i = 4; i < argc; i++) {
 		if (strcmp(argv[i], "--force") == 0)
@@ -416,21 +216,20 @@ static int price_import(struct store *db, const struct cfg *cfg, int argc, char 
 		else if (strcmp(argv[i], "--dry-run") == 0)
 			dry = 1;
 		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 < argc && ctl_common_parse_i64(argv[i + 1], &max_pct) == 0 &&
-			 max_pct >= 0 && max_pct <= 1000000)
+			 max_pct >= 0 && max_pct <= LIMIT_PRICE_RISE_PCT_MAX)
 			i++;
 		else {
 			price_usage();
 			return 2;
 		}
 	}
-	struct rows r = {NULL, 0, 0};
-	struct report rep = {json_array(), json_object()};
+	struct ledger_price_list r;
 	enum cd_err err = CD_OK;
-	if (read_prices(cfg, argv[3], &r, &rep) != 0) {
+	if (ledger_price_list_init(&r) != 0 || read_prices(cfg, argv[3], &r) != 0) {
 		rc = 1;
 		goto out;
 	}
-	print_report(&rep);
+	print_report(&r);
 	err = ledger_prices_reload(db);
 	if (err == CD_OK)
 		refused = check_rises(&r, argv[3], max_pct, force, dry);
@@ -443,9 +242,7 @@ static int price_import(struct store *db, const struct cfg *cfg, int argc, char 
 	else
 		printf(dry ? "dry run: %zu price rows checked, nothing imported\n" : "imported %zu price rows\n", r.n);
 out:
-	free(r.v);
-	json_decref(rep.skipped);
-	json_decref(rep.unapplied);
+	ledger_price_list_free(&r);
 	return rc;
 }
 

@@ -105,6 +105,11 @@ struct api_ctx {
 	 * authenticates it by its session (api_console_session.c), never by
 	 * Authorization. */
 	int console;
+	/* Who acted, as the journal rows this request writes name it
+	 * (docs/api.md, "`actor` names who wrote the row"; ctx->db->actor points here):
+	 * the key's prefix, "console:" and it for a console call, "widget"
+	 * for a browser token's. */
+	char actor[sizeof("console:") + sizeof(((struct key_grant *)0)->prefix)];
 };
 
 /* What every console answer carries (docs/api.md, "Console sessions";
@@ -201,7 +206,8 @@ int api_console_authorize(struct api_ctx *ctx, const struct request *rq, struct 
  * "The operator's reads"). */
 api_handler api_account_search, api_health, api_overview, api_keys_list, api_key_create, api_key_revoke;
 /* A model's prices (api_prices.c; docs/api.md, "Prices"). */
-api_handler api_price_history, api_price_put;
+api_handler api_price_history, api_price_put, api_price_import;
+api_handler api_account_holds, api_account_topups, api_account_referrals;
 /* Deliveries (api_mails.c; docs/api.md, "Deliveries"). */
 api_handler api_mails, api_mail_retry;
 /* creditd's side of a reconciliation (api_reconcile.c). */

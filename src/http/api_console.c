@@ -1,5 +1,5 @@
 /* api_console.c: GET {base}/console/ and its assets (console.js,
- * console.css): the operator's console's page (docs/operations.md,
+ * console_account.js, console.css): the operator's console's page (docs/operations.md,
  * "Console"), from the console/ folder, built into the binary as the
  * widget's script is (api_widget.c), so that creditd serves the very page
  * of its own version wherever it is mounted (nginx, Apache, mod_fcgid
@@ -24,9 +24,11 @@
 	".global " sym "_end\n.type " sym "_end, @object\n" sym "_end:\n.byte 0\n"
 
 __asm__(".section .rodata\n" CONSOLE_ASSET("api_console_html", "index.html")
-		CONSOLE_ASSET("api_console_js", "console.js") CONSOLE_ASSET("api_console_css", "console.css") ".previous\n");
+		CONSOLE_ASSET("api_console_js", "console.js") CONSOLE_ASSET("api_console_account_js", "console_account.js")
+		CONSOLE_ASSET("api_console_css", "console.css") ".previous\n");
 extern const char api_console_html[], api_console_html_end[];
 extern const char api_console_js[], api_console_js_end[];
+extern const char api_console_account_js[], api_console_account_js_end[];
 extern const char api_console_css[], api_console_css_end[];
 
 static const struct asset {
@@ -37,6 +39,8 @@ static const struct asset {
 } assets[] = {
 	{"", api_console_html, api_console_html_end, "text/html; charset=utf-8", "no-store"},
 	{"console.js", api_console_js, api_console_js_end, "application/javascript; charset=utf-8", "no-cache"},
+	{"console_account.js", api_console_account_js, api_console_account_js_end, "application/javascript; charset=utf-8",
+	 "no-cache"},
 	{"console.css", api_console_css, api_console_css_end, "text/css; charset=utf-8", "no-cache"},
 };
 #define ASSETS (sizeof(assets) / sizeof(assets[0]))

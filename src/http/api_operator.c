@@ -5,10 +5,14 @@
  * /v1/overview (money held and owed, spend, failures). A read or admin
  * key that is not bound to an account may call them (the router's
  * ROUTE_OPERATOR); they never show a secret: no key, no hash, no
- * password, no provider key. */
+ * password, no provider key. An account's lists for its console page,
+ * its holds in flight, top-ups (with refunds and disputes) and referrals
+ * (GET /v1/accounts/{id}/holds|topups|referrals), are read routes as
+ * its journal is: a key bound to the account reads its own. */
 #include "api.h"
 #include "config.h"
 #include "ledger.h"
+#include "ledger_account_lists.h"
 #include "ledger_operator.h"
 #include "metrics.h"
 #include "urlpath.h"
@@ -100,4 +104,43 @@ void api_overview(struct api_ctx *ctx, const struct request *rq, char **params, 
 	json_object_set_new(out, "failing_providers", failing);
 	json_object_set_new(out, "currency", json_string(ctx->cfg->currency));
 	api_json(rs, 200, out);
+}
+
+/* ---- An account's lists (docs/api.md, "An account's holds, top-ups and referrals") ---- */
+
+static void account_list(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs,
+			 enum ledger_account_list which)
+{
+	int64_t limit = LIMIT_PAGE_DEFAULT;
+	char cur[LIMIT_HOLD_ID_BYTES + 1] = "";
+	json_t *out = NULL;
+	if (!api_path_account_ok(params[0], rs) || api_query_int(rq->query, "limit", 1, LIMIT_LIST_PAGE, &limit, rs) < 0)
+		return;
+	if (urlpath_query_get(rq->query, "cursor", cur, sizeof(cur)) < 0) {
+		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
+		return;
+	}
+	snprintf(rs->account, sizeof(rs->account), "%s", params[0]);
+	enum cd_err rc = ledger_account_lists_read(ctx->db, which, params[0], cur, (int)limit, &out);
+	if (rc == CD_E_INVALID)
+		api_error(rs, rc, "cursor", "cursor must be a next_cursor value from a previous page");
+	else if (rc != CD_OK)
+		api_fail(rs, rc, "account");
+	else
+		api_json(rs, 200, out);
+}
+
+void api_account_holds(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	account_list(ctx, rq, params, rs, LEDGER_LIST_HOLDS);
+}
+
+void api_account_topups(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	account_list(ctx, rq, params, rs, LEDGER_LIST_TOPUPS);
+}
+
+void api_account_referrals(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	account_list(ctx, rq, params, rs, LEDGER_LIST_REFERRALS);
 }

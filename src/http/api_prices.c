@@ -6,11 +6,16 @@
  * history prints it, paged. The rows are shown as GET /v1/models shows a
  * price (its token fields and its dimensions). A PUT sets a state: the
  * same body again sets the same price and adds no history, so it needs
- * no Idempotency-Key (one sent is accepted and not stored). */
+ * no Idempotency-Key (one sent is accepted and not stored). POST
+ * /v1/models/import (admin) imports a price list or LiteLLM's catalogue
+ * as creditctl price import does (ledger_price_list.h: the same reader,
+ * the same rise bound), all or nothing; a state too, so its
+ * Idempotency-Key is accepted and not stored either. */
 #include "api.h"
 #include "config.h"
 #include "gwconfig.h"
 #include "ledger.h"
+#include "ledger_price_list.h"
 #include "ledger_price_set.h"
 #include <string.h>
 #include "timefmt.h"
@@ -184,4 +189,129 @@ void api_price_put(struct api_ctx *ctx, const struct request *rq, char **params,
 	ledger_price_tokens_json(&row.price, out);
 	ledger_price_dims_json(&row.price, out);
 	api_json(rs, 200, out);
+}
+
+/* ---- POST /v1/models/import ---- */
+
+static int provider_in_config(void *arg, const char *name)
+{
+	const struct gwconfig *gw = gwconfig_of(arg);
+	for (size_t i = 0; i < gw->nproviders; i++)
+		if (strcmp(gw->providers[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The import's body, {prices, max_increase_pct?, force?, dry_run?,
+ * idempotency_key?}, into its options; prices borrowed from body. 0, or
+ * -1 with rs answered 400 naming the member. */
+static int import_options(json_t *body, json_t **prices, int64_t *max_pct, int *force, int *dry, struct response *rs)
+{
+	const char *name;
+	json_t *v;
+	json_object_foreach(body, name, v) {
+		if (strcmp(name, "prices") == 0 && (json_is_array(v) || json_is_object(v)))
+			*prices = v;
+		else if (strcmp(name, "max_increase_pct") == 0 && json_is_integer(v) && json_integer_value(v) >= 0 &&
+			 json_integer_value(v) <= LIMIT_PRICE_RISE_PCT_MAX)
+			*max_pct = (int64_t)json_integer_value(v);
+		else if ((strcmp(name, "force") == 0 || strcmp(name, "dry_run") == 0) && json_is_boolean(v))
+			*(name[0] == 'f' ? force : dry) = json_is_true(v);
+		else if (strcmp(name, "prices") == 0) {
+			api_error(rs, CD_E_INVALID, name, "prices must be a price list (a JSON list) or LiteLLM's catalogue "
+				  "(an object of models)");
+			return -1;
+		} else if (strcmp(name, "max_increase_pct") == 0) {
+			api_error(rs, CD_E_INVALID, name, "max_increase_pct must be an integer from 0 to %d",
+				  LIMIT_PRICE_RISE_PCT_MAX);
+			return -1;
+		} else if (strcmp(name, "idempotency_key") != 0 || !json_is_string(v)) {
+			api_error(rs, CD_E_INVALID, name, "%s is no member of an import (prices, max_increase_pct, force, "
+				  "dry_run)", name);
+			return -1;
+		}
+	}
+	if (*prices == NULL) {
+		api_error(rs, CD_E_INVALID, "prices", "prices is required: a price list or LiteLLM's catalogue");
+		return -1;
+	}
+	return 0;
+}
+
+/* The answer: each model row as GET /v1/models shows a price, with
+ * whether it is new or changes what the cache has; the catalogue's
+ * skipped entries and billing keys not applied. */
+static json_t *import_answer(const struct ledger_price_list *l, int dry)
+{
+	json_t *data = json_array(), *skipped = json_array(), *v;
+	size_t i;
+	for (i = 0; i < l->n; i++) {
+		const struct price_row *row = &l->v[i];
+		struct price was;
+		int64_t margin;
+		int own = 0;
+		if (row->kind != PRICE_ROW_MODEL)
+			continue;
+		int known = ledger_price_model_at(row->name, row->provider, &was, &margin, &own) &&
+			    own == (row->provider[0] != '\0');
+		json_t *o = json_pack("{s:s, s:o}", "model", row->name, "provider",
+				      row->provider[0] != '\0' ? json_string(row->provider) : json_null());
+		ledger_price_tokens_json(&row->price, o);
+		ledger_price_dims_json(&row->price, o);
+		json_object_set_new(o, "new", json_boolean(!known));
+		json_object_set_new(o, "changed", json_boolean(!known || !pricing_same(&was, &row->price)));
+		json_array_append_new(data, o);
+	}
+	json_array_foreach(l->skipped, i, v)
+		json_array_append_new(skipped, json_pack("{s:O, s:O}", "model", json_array_get(v, 0), "why",
+							 json_array_get(v, 1)));
+	return json_pack("{s:b, s:I, s:o, s:o, s:O}", "dry_run", dry, "imported", (json_int_t)(dry ? 0 : l->n), "data",
+			 data, "skipped", skipped, "unapplied", l->unapplied);
+}
+
+void api_price_import(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	struct jerr e;
+	json_t *prices = NULL, *body = jsonio_parse_object(rq->body, rq->body_len, &e);
+	int64_t max_pct = LIMIT_PRICE_RISE_PCT_DEFAULT;
+	int force = 0, dry = 0;
+	char err[512];
+	struct ledger_price_list l;
+	(void)params;
+	if (body == NULL) {
+		api_error(rs, CD_E_INVALID, e.param, "%s", e.message);
+		return;
+	}
+	if (ledger_price_list_init(&l) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+		goto out;
+	}
+	if (import_options(body, &prices, &max_pct, &force, &dry, rs) != 0)
+		goto out;
+	if (ledger_price_list_json(prices, provider_in_config, (void *)ctx->cfg, &l, err, sizeof(err)) != 0) {
+		api_error(rs, CD_E_INVALID, "prices", "%s; nothing imported", err);
+		goto out;
+	}
+	/* The prices as the database has them now, not as the cache last
+	 * read them: the rises are judged from those. */
+	ledger_prices_sync();
+	if (!force && ledger_price_list_rise(&l, max_pct, err, sizeof(err))) {
+		api_error(rs, CD_E_CONFLICT, "prices", "%s (max_increase_pct %" PRId64 "); nothing imported "
+			  "(force: true imports it)", err, max_pct);
+		goto out;
+	}
+	json_t *answer = import_answer(&l, dry);
+	enum cd_err rc = dry ? CD_OK : ledger_prices_import(ctx->db, l.v, l.n);
+	if (rc == CD_E_INVALID)
+		api_error(rs, rc, "prices", "%s", store_errmsg(ctx->db));
+	else if (rc != CD_OK)
+		api_fail(rs, rc, NULL);
+	else
+		api_json(rs, 200, json_incref(answer));
+	json_decref(answer);
+	if (rc == CD_OK && !dry)
+		ledger_prices_sync();
+out:
+	ledger_price_list_free(&l);
+	json_decref(body);
 }

@@ -88,6 +88,7 @@ static const struct route routes[] = {
 	{"GET", "/metrics", 0, api_metrics, "metrics", FOREIGN_LOOKUP},
 	{"GET", "/v1/models", KEY_SCOPE_READ, api_models, "models", FOREIGN_LOOKUP},
 	{"PUT", "/v1/models/*", KEY_SCOPE_ADMIN, api_price_put, "price_put", FOREIGN_LOOKUP},
+	{"POST", "/v1/models/import", KEY_SCOPE_ADMIN, api_price_import, "price_import", FOREIGN_LOOKUP},
 	{"GET", "/v1/models/*/history", ROUTE_OPERATOR, api_price_history, "price_history", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts", KEY_SCOPE_ADMIN, api_account_create, "account_create", FOREIGN_LOOKUP},
 	{"GET", "/v1/accounts", ROUTE_OPERATOR, api_account_search, "account_search", FOREIGN_LOOKUP},
@@ -100,6 +101,9 @@ static const struct route routes[] = {
 	{"PATCH", "/v1/accounts/*", KEY_SCOPE_ADMIN, api_account_patch, "account_patch", FOREIGN_REFUSAL},
 	{"GET", "/v1/accounts/*/transactions", KEY_SCOPE_READ, api_transactions, "transactions", FOREIGN_LOOKUP},
 	{"GET", "/v1/accounts/*/usage", KEY_SCOPE_READ, api_usage_report, "usage_report", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts/*/holds", KEY_SCOPE_READ, api_account_holds, "account_holds", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts/*/topups", KEY_SCOPE_READ, api_account_topups, "account_topups", FOREIGN_LOOKUP},
+	{"GET", "/v1/accounts/*/referrals", KEY_SCOPE_READ, api_account_referrals, "account_referrals", FOREIGN_LOOKUP},
 	{"POST", "/v1/accounts/*/grants", KEY_SCOPE_ADMIN, api_grant, "grant", FOREIGN_REFUSAL},
 	{"POST", "/v1/accounts/*/debits", KEY_SCOPE_ADMIN, api_debit, "debit", FOREIGN_REFUSAL},
 	{"POST", "/v1/accounts/*/topup", KEY_SCOPE_APP, api_topup, "topup", FOREIGN_LOOKUP},
@@ -142,6 +146,7 @@ static const struct route routes[] = {
 	 * /console/api/v1/..., are the /v1 routes below (console_path). */
 	{"GET", "/console/", 0, api_console_page, "console_page", FOREIGN_LOOKUP},
 	{"GET", "/console/console.js", 0, api_console_page, "console_js", FOREIGN_LOOKUP},
+	{"GET", "/console/console_account.js", 0, api_console_page, "console_account_js", FOREIGN_LOOKUP},
 	{"GET", "/console/console.css", 0, api_console_page, "console_css", FOREIGN_LOOKUP},
 	{"POST", "/console/session", 0, api_console_session_create, "console_signin", FOREIGN_LOOKUP},
 	{"GET", "/console/session", ROUTE_CONSOLE, api_console_session_get, "console_session", FOREIGN_LOOKUP},
@@ -455,6 +460,21 @@ static int path_reachable(const struct api_ctx *ctx, const struct route *r, char
 	return -1;
 }
 
+/* Who acted, for the journal rows the route writes (docs/api.md,
+ * "`actor` names who wrote the row"): the key's prefix, with "console:" before it
+ * for a console call; "widget" for a browser token; none (creditd
+ * itself, "system") for a route of no key (Stripe's webhook names its
+ * own, "stripe"). */
+static void actor_set(struct api_ctx *ctx, const struct route *r)
+{
+	if (r->scope == ROUTE_BROWSER)
+		snprintf(ctx->actor, sizeof(ctx->actor), "widget");
+	else if (r->scope > 0 && ctx->key.prefix[0] != '\0')
+		snprintf(ctx->actor, sizeof(ctx->actor), "%s%s", ctx->console ? "console:" : "", ctx->key.prefix);
+	else
+		return;
+	store_actor(ctx->db, ctx->actor);
+}
 
 static void run_route(struct api_ctx *ctx, const struct request *rq, const struct route *r, char **params,
 		      struct response *rs)
@@ -469,6 +489,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 	ctx->me[0] = '\0';
 	ctx->me_member[0] = '\0';
 	memset(&ctx->key, 0, sizeof(ctx->key));
+	store_actor(ctx->db, NULL);
 	if (rq->body_too_large)
 		api_error(rs, CD_E_TOO_LARGE, NULL, "request body is larger than %lld bytes", (long long)rq->body_max_bytes);
 	else if (r->scope != ROUTE_STRIPE && r->scope != ROUTE_PROVIDER_SIGNED && has_body(rq) &&
@@ -482,6 +503,7 @@ static void run_route(struct api_ctx *ctx, const struct request *rq, const struc
 			store_route(ctx->db, params[0]);
 		else if (r->scope == ROUTE_BROWSER && ctx->me[0] != '\0')
 			store_route(ctx->db, ctx->me);
+		actor_set(ctx, r);
 		r->handler(ctx, rq, params, rs);
 	}
 }

@@ -148,15 +148,16 @@ _Static_assert(ACCT_NCOLS == 38 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	X("rate_requests", i, (m)->rate.requests) X("rate_tokens", i, (m)->rate.tokens)
 
 /* journal: line jl of account id acct, the balance after it, under
- * idempotency key key (NULL: none); at the write's clock (db->now). Its
+ * idempotency key key (NULL: none), written by actor (NULL: creditd
+ * itself, "system"; sql/074); at the write's clock (db->now). Its
  * grant_id -1 - k names the k-th grant of the same write's grants_new. */
-#define JOURNAL_TABLE(X, acct, jl, after, key) \
+#define JOURNAL_TABLE(X, acct, jl, after, key, actor) \
 	X("account_id", i, acct) X("amount_micros", i, (jl)->amount) \
 	X("balance_after_micros", i, after) X("cause", s, (jl)->cause) \
 	X("source", s, (jl)->source) X("hold_id", I, (jl)->hold_id > 0 ? &(jl)->hold_id : NULL) \
 	X("reference", s, (jl)->reference) X("idempotency_key", s, key) \
 	X("grant_id", I, (jl)->grant_id != 0 ? &(jl)->grant_id : NULL) \
-	X("description", s, (jl)->description)
+	X("description", s, (jl)->description) X("actor", s, (actor) != NULL ? (actor) : "system")
 
 /* accounts: account a, by its id. */
 #define ACCT_TABLE(X, a) \
@@ -197,7 +198,7 @@ _Static_assert(0 HOLDS_NEW_TABLE(COL_COUNT, _, _) == 17 && 0 USAGES_TABLE(COL_CO
 		       0 DEBTS_TABLE(COL_COUNT, _, _) == 2 && 0 MEMBERS_TABLE(COL_COUNT, _, _) == 9 &&
 		       0 GRANTS_NEW_TABLE(COL_COUNT, _, _) == 8 && 0 EVENTS_TABLE(COL_COUNT, _, _, _, _) == 4 &&
 		       0 RECHARGES_TABLE(COL_COUNT, _, _) == 2 &&
-		       0 JOURNAL_TABLE(COL_COUNT, _, _, _, _) == 10 && 0 ACCT_TABLE(COL_COUNT, _) == 21 &&
+		       0 JOURNAL_TABLE(COL_COUNT, _, _, _, _, _) == 11 && 0 ACCT_TABLE(COL_COUNT, _) == 21 &&
 		       0 ALERTS_SET_TABLE(COL_COUNT, _, _) == 2 && 0 ALERT_MEMBERS_SET_TABLE(COL_COUNT, _, _, _) == 3 &&
 		       0 ALERT_MEMBERS_DEL_TABLE(COL_COUNT, _, _) == 2,
 	       "the rows have the positions cd_write reads (sql/039; test_columns holds each to its column by name)");

@@ -184,7 +184,8 @@ enum cd_err ledger_due_hold_close(struct store *db, struct acct *a, const struct
 	enum cd_err rc;
 	assert(x->release == h->amount);
 	ledger_rows_hold_id_format(ref, sizeof(ref), a->id, h->id);
-	const char *outer = ledger_rows_journal_key_push(db, key, "expire", ref, 1);
+	const char *outer = ledger_rows_journal_key_push(db, key, "expire", ref, 1), *actor = db->actor;
+	db->actor = NULL;	/* an expiry is creditd's, whichever request ran it: "system" */
 	a->reserved -= x->release;
 	if (x->captured) {
 		rc = ledger_rows_spend(db, a, x->charge, "usage", h->id, ref, why, NULL);
@@ -195,6 +196,7 @@ enum cd_err ledger_due_hold_close(struct store *db, struct acct *a, const struct
 				.reference = ref, .description = why}, NULL);
 	}
 	db->journal_key = outer;
+	db->actor = actor;
 	if (rc == CD_OK)
 		rc = ledger_members_adjust(db, a, h->has_member ? h->member : NULL, -x->release, x->charge);
 	if (rc == CD_OK && h->has_member && x->charge > 0)
@@ -282,11 +284,13 @@ static enum cd_err expire_grant_batch(struct store *db, struct acct *a, int *don
 		char key[JOURNAL_KEY_BYTES];
 		ledger_ids_format(ref, sizeof(ref), "grant_", ids[i]);
 		const struct spend_grant gone = {ids[i], 0, 0, 1};
-		const char *outer = ledger_rows_journal_key_push(db, key, "expire", ref, 1);
+		const char *outer = ledger_rows_journal_key_push(db, key, "expire", ref, 1), *actor = db->actor;
+		db->actor = NULL;	/* creditd's, whichever request ran it: "system" */
 		enum cd_err rc = ledger_rows_grants_journal(db, a, &gone, 1, &(struct journal_line){.amount = -left[i],
 				.cause = "expiry", .source = sources[i], .grant_id = ids[i], .reference = ref,
 				.description = "expired grant written off"}, NULL);
 		db->journal_key = outer;
+		db->actor = actor;
 		if (rc != CD_OK)
 			return rc;
 	}

@@ -284,7 +284,7 @@ static enum cd_err write_journal(struct store *db, struct store_write *lw, const
 	 * that keeps a wrapped balance out of the journal whatever they do. */
 	if (money_add(a->balance, j->amount, after) != 0)
 		return refusal_set_range(&db->refusal, REFUSE_OUT_OF_RANGE, "balance", j->amount, NULL);
-	LEDGER_WRITE_ONE(lw, "journal", JOURNAL_TABLE(COL_WRITE, a->id, j, *after, db->journal_key));
+	LEDGER_WRITE_ONE(lw, "journal", JOURNAL_TABLE(COL_WRITE, a->id, j, *after, db->journal_key, db->actor));
 	return CD_OK;
 }
 

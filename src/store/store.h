@@ -95,6 +95,11 @@ void store_route(struct store *db, const char *account);
  * read what another account's node may have written a moment ago (an
  * account made with a referral code reads the referrer's code). */
 void store_route_causal(struct store *db, const char *account);
+/* Who acts in the writes that follow, as their journal rows name it
+ * (docs/api.md, "`actor` names who wrote the row"; at most 64 bytes), until the next
+ * call; NULL: creditd itself ("system"). actor must outlive its use: the
+ * request's. */
+void store_actor(struct store *db, const char *actor);
 /* Statements, commits and rollbacks sent so far (for the bench). */
 unsigned long long store_round_trips(const struct store *db);
 /* The last error sentence (for creditctl). */

@@ -101,6 +101,13 @@ struct store {
 	 * expiries record their own ("expire:hold_…", "expire:grant_…")
 	 * whichever request ran them. NULL: none. */
 	const char *journal_key;
+	/* Who acted, as journal rows name it (docs/api.md, "`actor` names
+	 * who wrote the row"): the request's key's prefix, "console:" and it for the
+	 * console's calls, "stripe" while a Stripe event is applied; NULL is
+	 * creditd itself ("system": the sweep, expiries, renewals). Set by
+	 * the router for each request, by the guard for each operation of a
+	 * batch; lives as long as the request. */
+	const char *actor;
 	/* Why the running operation refused, set where it decided (refusal_set
 	 * returns the error code to return); read by ledger_write. */
 	struct refusal refusal;

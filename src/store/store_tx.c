@@ -46,6 +46,11 @@ void store_due_add(struct store *db, int64_t id, enum cd_err (*bring)(struct sto
 }
 
 
+void store_actor(struct store *db, const char *actor)
+{
+	db->actor = actor;
+}
+
 void store_route(struct store *db, const char *account)
 {
 	db->routed = account != NULL;

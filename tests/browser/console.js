@@ -25,8 +25,9 @@
 //   {"shot": NAME}                     a full-page screenshot NAME.png in out
 //   {"axe": NAME}                      axe-core's serious and critical violations
 // Besides "reads", the report has the page's console errors, every
-// Content-Security-Policy violation, and the requests the page sent (method
-// and path). The assertions live in tests/integration/test_95_console_browser.py.
+// Content-Security-Policy violation, the requests the page sent (method
+// and path), and for each write (any method but GET and HEAD) whether it
+// carried an Idempotency-Key and an X-CSRF-Token ("writes"). The assertions live in tests/integration/test_95_console_browser.py.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -122,7 +123,7 @@ async function step(page, s, spec, out) {
   const lang = spec.lang || "en-US";
   const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--lang=" + lang] });
-  const out = { reads: {}, console: [], csp: [], axe: {}, shots: [], tabs: {}, requests: [], error: null, at: null };
+  const out = { reads: {}, console: [], csp: [], axe: {}, shots: [], tabs: {}, requests: [], writes: [], error: null, at: null };
   try {
     const context = browser.defaultBrowserContext();
     await context.overridePermissions(new URL(spec.url).origin, ["clipboard-read", "clipboard-write"]);
@@ -141,6 +142,10 @@ async function step(page, s, spec, out) {
     page.on("request", (r) => {
       const u = new URL(r.url());
       out.requests.push(r.method() + " " + u.host + u.pathname + u.search);
+      if (r.method() !== "GET" && r.method() !== "HEAD") {
+        const h = r.headers();
+        out.writes.push({ method: r.method(), path: u.pathname, idem: !!h["idempotency-key"], csrf: !!h["x-csrf-token"] });
+      }
     });
     for (let i = 0; i < spec.steps.length; i++) {
       out.at = i;

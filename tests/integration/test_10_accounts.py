@@ -553,7 +553,8 @@ def test_transactions_shape_and_order():
     data = r.json["data"]
     eq(len(data), 3, "three entries")
     for e in data:
-        eq(set(e), TXN_FIELDS | {"usage"}, "entry fields (a page's rows carry usage, DESIGN §11)")
+        eq(set(e), TXN_FIELDS | {"usage", "actor"}, "entry fields (a page's rows carry usage, DESIGN §11, and who "
+           "acted, sql/074)")
         eq(e["usage"], None, "no usage record on a grant or an adjustment")
         check(isinstance(e["id"], str) and isinstance(e["created_at"], str), "opaque id, RFC 3339 time")
         check(abs(rfc3339_epoch(e["created_at"]) - time.time()) < 120, "created_at is now")

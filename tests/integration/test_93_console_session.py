@@ -392,7 +392,7 @@ def test_the_sweep_purges_idle_sessions():
 
 
 def test_the_page_route_answers_with_the_consoles_headers():
-    for path in ("/console/", "/console/console.js", "/console/console.css"):
+    for path in ("/console/", "/console/console.js", "/console/console_account.js", "/console/console.css"):
         r = call("GET", path)
         eq(r.status, 200, path)
         eq(r.headers.get("content-security-policy"), CSP, "the policy on " + path)

@@ -111,7 +111,8 @@ def visit_all(axe=True, shots=None):
 
 
 def test_the_page_and_its_headers():
-    for path, ctype in (("", "text/html"), ("console.js", "application/javascript"), ("console.css", "text/css")):
+    for path, ctype in (("", "text/html"), ("console.js", "application/javascript"),
+                        ("console_account.js", "application/javascript"), ("console.css", "text/css")):
         r = api("GET", "/console/" + path, auth=None)
         eq(r.status, 200, "GET /console/%s" % path)
         check(r.headers.get("content-type", "").startswith(ctype), "%s: %r" % (path, r.headers.get("content-type")))
@@ -185,6 +186,8 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     check(re.fullmatch(r"crd_[0-9a-f]{64}", secret), "the secret shown once: %r" % secret)
     eq([(k["name"], k["member"], k["prefix"]) for k in keys], [("console laptop", "ann", secret[:12])], "the key minted")
     eq(out["reads"]["clip"], secret, "the copy button copied the secret")
+    for w in out["writes"]:
+        eq(w["idem"], True, "every action sent an Idempotency-Key: %s %s" % (w["method"], w["path"]))
 
     # Then: resume, revoke the gateway key, and the other views' actions.
     # A delivery given up: the push of the account's alert (crossed by a
@@ -243,7 +246,9 @@ def test_accounts_are_searched_and_paged_by_keyboard():
     for i in ids:
         eq(api("POST", "/v1/accounts", {"id": i, "kind": "user"}).status, 201, "account")
     out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/accounts"}, {"fill": "#acc-q", "value": prefix},
-                 {"tab_to": "#acc-search-submit", "press": "Enter"}, {"wait": "#acc-results a", "text": ids[0]},
+                 # The first row is the search's (the list before it may hold ids[0] further down).
+                 {"tab_to": "#acc-search-submit", "press": "Enter"},
+                 {"wait": "#acc-results tbody tr:first-child td:first-child a", "text": ids[0]},
                  {"read": "page1", "sel": "#acc-results tbody td:first-child"},
                  {"tab_to": "#acc-next", "press": "Enter"}, {"wait": "#acc-results a", "text": ids[-1]},
                  {"read": "page2", "sel": "#acc-results tbody td:first-child"}, {"count": "next", "sel": "#acc-next"},

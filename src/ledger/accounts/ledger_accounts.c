@@ -391,7 +391,7 @@ enum cd_err ledger_account_patch(struct store *db, const struct ledger_call *cal
 	"IF(uh.id IS NULL, uk.byok, uh.byok), t.receipt_url, t.invoice_url, t.invoice_pdf, "                    \
 	"IF(uh.id IS NULL, uk.cache_write_input_tokens, uh.cache_write_input_tokens), "                         \
 	"IF(uh.id IS NULL, uk.settle_reason, uh.settle_reason), IF(uh.id IS NULL, uk.over_hold, uh.over_hold), " \
-	"IF(uh.id IS NULL, uk.usage_unknown, uh.usage_unknown) FROM journal j "                                 \
+	"IF(uh.id IS NULL, uk.usage_unknown, uh.usage_unknown), j.actor FROM journal j "                        \
 	"LEFT JOIN usage_records uh FORCE INDEX (ix_hold) ON j.cause = 'usage' AND j.hold_id > 0 "               \
 	"AND uh.hold_id = j.hold_id "                                                                           \
 	"AND uh.account_id = j.account_id "                                                                     \
@@ -420,6 +420,12 @@ static json_t *journal_row_json(const struct dbstmt *s)
 				  "member", store_null(s, 13) ? json_null() : json_string(store_str(s, 13)), "byok", store_i64(s, 14) != 0,
 				  "settle_reason", store_null(s, 19) ? json_null() : json_string(store_str(s, 19)),
 				  "over_hold", store_i64(s, 20) != 0, "usage_unknown", store_i64(s, 21) != 0);
+	/* Who acted (sql/074): null on rows written before it. */
+	if (row != NULL && json_object_set_new(row, "actor", store_null(s, 22) ? json_null() : json_string(store_str(s, 22))) != 0) {
+		json_decref(row);
+		json_decref(usage);
+		return NULL;
+	}
 	if (row != NULL && json_object_set_new(row, "usage", usage) != 0) {
 		json_decref(row);
 		return NULL;

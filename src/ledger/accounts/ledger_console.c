@@ -61,7 +61,8 @@ static enum cd_err find_row(const struct dbstmt *s, struct ledger_console_sessio
 	}
 	if (store_copy(s, 3, g->member, sizeof(g->member), "") != 0 ||
 	    store_copy(s, 5, out->key_prefix, sizeof(out->key_prefix), "") != 0 ||
-	    store_copy(s, 6, out->csrf, sizeof(out->csrf), "") != 0)
+	    store_copy(s, 6, out->csrf, sizeof(out->csrf), "") != 0 ||
+	    store_copy(s, 5, g->prefix, sizeof(g->prefix), "") != 0)
 		return CD_E_INTERNAL;
 	out->created_at = store_i64(s, 7);
 	out->last_seen_at = store_i64(s, 8);

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char SQL_KEY_AUTH[] = "SELECT k.scopes, k.account_id, a.ext_id, k.member, k.expires_at, k.id, "
-				   "k.last_used_at, k.models FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id "
+				   "k.last_used_at, k.models, k.prefix FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id "
 				   "WHERE k.key_hash = ? AND k.revoked_at IS NULL";
 static const char SQL_KEY_USED[] = "UPDATE api_keys SET last_used_at = ? "
 				   "WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)";
@@ -48,7 +48,8 @@ static enum cd_err key_auth_tx(struct store *db, const unsigned char hash[32], s
 		snprintf(grant->account, sizeof(grant->account), "%s", store_str(s, 2) != NULL ? store_str(s, 2) : "");
 	}
 	if (store_copy(s, 3, grant->member, sizeof(grant->member), "") != 0 ||
-	    store_copy(s, 7, grant->models, sizeof(grant->models), "") != 0)
+	    store_copy(s, 7, grant->models, sizeof(grant->models), "") != 0 ||
+	    store_copy(s, 8, grant->prefix, sizeof(grant->prefix), "") != 0)
 		return CD_E_INTERNAL;
 	return key_used(db, s, store_i64(s, 5));
 }

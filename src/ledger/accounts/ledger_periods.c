@@ -185,6 +185,9 @@ enum cd_err ledger_periods_credit(struct store *db, struct acct *a, const char *
 	timefmt_month_bounds(at, &start, &end);
 	snprintf(keytext, sizeof(keytext), "%" PRId64, key);
 	const char *outer = ledger_rows_journal_key_push(db, jkey, "period", keytext, why == PERIOD_RENEWAL);
+	const char *actor = db->actor;
+	if (why == PERIOD_RENEWAL)
+		db->actor = NULL;	/* a month's renewal is creditd's, whichever request ran it */
 	if (found) {
 		struct period_case c = {.credits = t.credits, .rollover = t.rollover, .cap = t.cap};
 		rc = period_read(db, a, plan, key, timefmt_month_key(start - 1), &c);
@@ -194,6 +197,7 @@ enum cd_err ledger_periods_credit(struct store *db, struct acct *a, const char *
 			rc = period_write(db, a, plan, &d, at);
 	}
 	db->journal_key = outer;
+	db->actor = actor;
 	/* Settled for this month, with or without a credit: an uncatalogued
 	 * name (a Stripe price in no plan) is not looked up again. */
 	if (rc == CD_OK && key == this_month && a->plan_period != key) {

@@ -409,7 +409,7 @@ static void journal_row(struct batch *b, int64_t account, int64_t amount, int64_
 	jsonw_init(w, &b->journal_rows);
 	w->items[0] = b->njournal++ > 0;
 	jsonw_open(w, '[');
-	JOURNAL_TABLE(COL_WRITE, account, &line, after, b->journal_key)
+	JOURNAL_TABLE(COL_WRITE, account, &line, after, b->journal_key, b->actor)
 	jsonw_close(w, ']');
 }
 
@@ -472,7 +472,7 @@ static void refund_row(struct batch *b, const struct acct *a, const struct batch
 	jsonw_init(w, &b->journal_rows);
 	w->items[0] = b->njournal++ > 0;
 	jsonw_open(w, '[');
-	JOURNAL_TABLE(COL_WRITE, a->id, &line, after, b->journal_key)
+	JOURNAL_TABLE(COL_WRITE, a->id, &line, after, b->journal_key, b->actor)
 	jsonw_close(w, ']');
 }
 

@@ -216,6 +216,9 @@ struct batch {
 	 * batch's run for each operation (ledger_holds_run.c's decide), the
 	 * key the store's journal_key has for that operation's other rows. */
 	const char *journal_key;
+	/* Who acted (struct store's actor) for that operation's rows: the
+	 * key of the request that queued it; NULL: creditd itself. */
+	const char *actor;
 	struct batch_acct accts[BATCH_MAX];
 	int naccts;
 	struct batch_hold holds[2 * BATCH_MAX];	/* read ones, then new ones */

@@ -31,6 +31,9 @@ struct guard_op {
 	struct combine_op link;		/* first: the queue's */
 	enum guard_kind kind;
 	const struct ledger_call *call;	/* NULL: no Idempotency-Key */
+	/* Who acted (the queuing request's store's actor, NULL: creditd
+	 * itself): its journal rows name it whichever thread runs the batch. */
+	const char *actor;
 	/* The caller's renderer (struct ledger_call): a settle's answer is
 	 * kept with its hold for a replay, rendered when it is decided. */
 	enum cd_err (*render)(const struct ledger_done *d, int *status, json_t **body);

@@ -74,6 +74,7 @@ static enum cd_err guard_submit(struct store *db, struct guard_op *op, const str
 	int node = 0;
 	op->call = call != NULL && call->idem_key != NULL ? call : NULL;
 	op->render = call != NULL ? call->render : NULL;
+	op->actor = db->actor;
 	/* An answer stored under a key, and a settle's, are rendered when
 	 * decided: by the caller's renderer. */
 	assert(op->call == NULL || op->render != NULL);

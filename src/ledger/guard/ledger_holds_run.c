@@ -295,6 +295,8 @@ static enum cd_err decide(struct batch *b, struct guard_op *op)
 static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op *op)
 {
 	char key[JOURNAL_KEY_BYTES];
+	const char *actor = db->actor;
+	db->actor = b->actor = op->actor;
 	b->journal_key = journal_key_of(op, key);
 	enum cd_err rc = decide(b, op);
 	if (rc == CD_OK && op->kind == GUARD_SETTLE && op->refund > 0) {
@@ -321,6 +323,8 @@ static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op 
 		db->journal_key = NULL;
 	}
 	b->journal_key = NULL;
+	db->actor = actor;
+	b->actor = NULL;
 	return rc;
 }
 

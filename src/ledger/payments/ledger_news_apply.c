@@ -510,8 +510,11 @@ static enum cd_err webhook_tx(struct store *db, struct hook_run *h)
 	/* The effects' journal rows record the event id: each event has
 	 * effect once. */
 	db->journal_key = h->ev->id;
+	/* Who acted (docs/api.md, "`actor` names who wrote the row"). */
+	db->actor = "stripe";
 	enum cd_err rc = hook_effect(db, h);
 	db->journal_key = NULL;
+	db->actor = NULL;
 	/* Which account an event changed is known only once its effect is
 	 * decided, after the row that claims the event id was written. */
 	if (rc == CD_OK && h->account_id > 0)

@@ -14,7 +14,7 @@ static void key_of(int n, char *out)
 static void test_known(void)
 {
 	char a[KEYS_LEN + 1], b[KEYS_LEN + 1];
-	struct key_grant g = {KEY_SCOPE_APP, 42, "alice", "", 0, ""}, got;
+	struct key_grant g = {KEY_SCOPE_APP, 42, "alice", "", 0, "", "crd_ab12cd34"}, got;
 	key_of(1, a);
 	key_of(2, b);
 	ok(!keycache_find(&cache, a, 1000, &got), "an empty cache knows nothing");
@@ -42,7 +42,7 @@ static void test_known(void)
 static void test_gateway_grant(void)
 {
 	char a[KEYS_LEN + 1];
-	struct key_grant g = {KEY_SCOPE_GATEWAY, 7, "acme", "bob", 5000, "gpt-4o-mini,claude-haiku-4-5"}, got;
+	struct key_grant g = {KEY_SCOPE_GATEWAY, 7, "acme", "bob", 5000, "gpt-4o-mini,claude-haiku-4-5", "crd_ef56gh78"}, got;
 	key_of(4242, a);
 	keycache_remember(&cache, a, &g, 4999);
 	ok(keycache_find(&cache, a, 4999, &got), "a gateway key is found before it expires");

@@ -339,7 +339,7 @@ static void batch_write(void)
 		{"p_grants_set", NAMES(GRANTS_SET_TABLE, g)},
 		{"p_debts", NAMES(DEBTS_TABLE, acct, g)},
 		{"p_grants_new", NAMES(GRANTS_NEW_TABLE, acct, g)},
-		{"p_journal", NAMES(JOURNAL_TABLE, acct, jl, after, key)},
+		{"p_journal", NAMES(JOURNAL_TABLE, acct, jl, after, key, actor)},
 		{"p_members", NAMES(MEMBERS_TABLE, acct, m)},
 		{"p_accounts", NAMES(ACCT_TABLE, a)},
 		{"p_events", NAMES(EVENTS_TABLE, acct, ext, type, data)},

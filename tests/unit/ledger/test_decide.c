@@ -238,8 +238,11 @@ static void test_settle(struct batch *b)
 	op.account_id = 7;
 	op.hold_id = 11;
 	b->journal_key = "settle:hold_7_11";	/* the batch's run sets it per operation */
+	b->actor = NULL;	/* an operation of no key: creditd's own */
 	is_int(ledger_decide_settle(b, &op), CD_OK, "settle: charged");
 	ok(journal_key_is(b, "settle:hold_7_11"), "its journal row records the key the batch gives: %s",
+	   b->journal_rows.data);
+	ok(ends_with(&b->journal_rows, ",\"system\"]"), "its journal row names creditd as the actor: %s",
 	   b->journal_rows.data);
 	ok(a->balance == 9300 && b->grants[0].g.remaining == 9300, "700 (100 + 2*300) spent from the grant");
 	ok(a->reserved == 900 && m->reserved == 900, "the hold's 2100 released from both reserves");
@@ -285,9 +288,13 @@ static void test_release_usage(struct batch *b)
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;
 	b->journal_key = "idem-usage-1";
+	b->actor = "crd_ab12cd34";	/* the batch's run sets it per operation: its request's key */
 	is_int(ledger_decide_usage(b, &op), CD_OK, "usage: charged");
 	ok(journal_key_is(b, "idem-usage-1"), "its journal row records the key the batch gives: %s", b->journal_rows.data);
+	ok(ends_with(&b->journal_rows, ",\"crd_ab12cd34\"]"), "its journal row names the key that acted: %s",
+	   b->journal_rows.data);
 	b->journal_key = NULL;
+	b->actor = NULL;
 	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
 	ok(a->rate.minute == NOW / 60, "counted in the batch's clock's minute (%lld)", (long long)a->rate.minute);
 	ok(b->usage_rows.len > 0 && strstr(b->usage_rows.data, ",10,0,20,500,") != NULL &&
@@ -438,8 +445,8 @@ static void test_refund_in_write(void)
 	   "the balance up by its journal row; grants stale");
 	is_str(b->journal_rows.data,
 	       "[7,600,350,\"grant\",\"refund\",null,\"hold_7_21\",\"settle:hold_7_21\",-1,"
-	       "\"late settle below captured hold\"]",
-	       "its journal row names the write's first new grant, at the batch's key");
+	       "\"late settle below captured hold\",\"system\"]",
+	       "its journal row names the write's first new grant, at the batch's key, and no key acted");
 	is_int(ledger_batch_refund(b, 0, 100, "hold_7_22"), CD_OK, "a second refund");
 	ok(b->nrefunds == 2 && a->balance == 450 && strstr(b->journal_rows.data, ",-2,") != NULL,
 	   "the write's second new grant");
