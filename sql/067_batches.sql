@@ -12,8 +12,14 @@
 --       (Claude's, and every row's cached input)
 -- A line of a batch is held and charged at them; a batch naming a model
 -- whose row has neither is refused before anything is held or forwarded.
--- Added at the end of each table, NULL by default: instant, metadata only.
+-- Added at the end of each table (a provider's own rows, sql/062, too),
+-- NULL by default: instant, metadata only.
 ALTER TABLE models
+  ADD COLUMN IF NOT EXISTS batch_input_micros_per_mtok BIGINT NULL,
+  ADD COLUMN IF NOT EXISTS batch_output_micros_per_mtok BIGINT NULL,
+  ADD COLUMN IF NOT EXISTS batch_discount_bps BIGINT NULL;
+
+ALTER TABLE provider_prices
   ADD COLUMN IF NOT EXISTS batch_input_micros_per_mtok BIGINT NULL,
   ADD COLUMN IF NOT EXISTS batch_output_micros_per_mtok BIGINT NULL,
   ADD COLUMN IF NOT EXISTS batch_discount_bps BIGINT NULL;
@@ -37,8 +43,13 @@ ALTER TABLE price_history
 -- has ended it; its results are being charged, line_cursor lines done),
 -- 'done' (settled and the hold released; kept for GET and the purge).
 -- Each line is charged under a request_id of its own (the job's hold id
--- and the line's number), so a line settled again replays, never charges
--- twice.
+-- and a hash of the line's custom_id), so a line settled again, or a
+-- custom_id the provider wrote twice, replays, never charges twice.
+-- route is the gateway route of the job's lines ('/openai/v1/chat/completions'),
+-- model the dearest model its lines named, which a line's answer naming
+-- a model creditd does not price is charged at (never less).
+-- answer is the provider's object as last seen (GET, the list: creditd's
+-- own records answer them).
 CREATE TABLE IF NOT EXISTS gateway_jobs (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
   kind ENUM('batch', 'background') NOT NULL,
@@ -46,6 +57,7 @@ CREATE TABLE IF NOT EXISTS gateway_jobs (
   member VARBINARY(128) NULL,
   object_id VARBINARY(128) NOT NULL,
   route VARCHAR(64) CHARACTER SET ascii NOT NULL,
+  model VARCHAR(64) NULL,
   provider VARBINARY(32) NULL,
   hold_id VARBINARY(128) NOT NULL,
   state ENUM('running', 'settling', 'done') NOT NULL DEFAULT 'running',
@@ -57,6 +69,7 @@ CREATE TABLE IF NOT EXISTS gateway_jobs (
   lines_released BIGINT NOT NULL DEFAULT 0,
   next_poll_at BIGINT NOT NULL,
   polls INT NOT NULL DEFAULT 0,
+  answer MEDIUMBLOB NULL,
   created_at BIGINT NOT NULL,
   updated_at BIGINT NOT NULL,
   UNIQUE KEY uq_object (kind, object_id),
@@ -67,13 +80,14 @@ CREATE TABLE IF NOT EXISTS gateway_jobs (
 -- gateway_batch_inputs: what creditd read of a batch's input file when
 -- it was uploaded through it (each line checked against its route's
 -- table and the key's models, custom_ids unique): the lines' endpoint,
--- how many, and the sum of their worst cases at batch prices, which a
--- batch made from the file holds. A file with any line refused is never
+-- the dearest line's model, how many, and the sum of their worst cases
+-- at batch prices, which a batch made from the file holds. A file with any line refused is never
 -- forwarded, so it has no row, and no batch can be made from it.
 CREATE TABLE IF NOT EXISTS gateway_batch_inputs (
   account_id BIGINT UNSIGNED NOT NULL,
   file_id VARBINARY(128) NOT NULL,
   endpoint VARCHAR(64) CHARACTER SET ascii NOT NULL,
+  model VARCHAR(64) NOT NULL,
   line_count BIGINT NOT NULL,
   hold_micros BIGINT NOT NULL,
   created_at BIGINT NOT NULL,

@@ -531,11 +531,11 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
  * (their ids are read into arrays of this size); the sweep of an account
  * loops until none is due, so this bounds memory, not the work. */
 #define LIMIT_SWEEP_BATCH 64
-/* Prepared statements one connection keeps: creditd has about 230
+/* Prepared statements one connection keeps: creditd has about 260
  * distinct statements (tests/unit/test_layering.sh counts them and fails
  * past half of this), and a long-lived connection may in time prepare
  * every one; a new one past this is an error, not a leak. 64 bytes each. */
-#define LIMIT_DB_STATEMENTS 512
+#define LIMIT_DB_STATEMENTS 640
 /* Parameters of one statement: the widest, the price import's model (a
  * name, five prices, the 29 optional dimensions of pricing.h and the
  * time), has 36; room for a few more dimensions. A struct db_params is
