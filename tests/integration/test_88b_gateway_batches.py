@@ -277,3 +277,23 @@ def test_anthropic_message_batches_are_held_at_the_row_s_discount_and_settled_li
     other = {"Creditd-Account": new_account("msgother"), "anthropic-version": "2023-06-01"}
     eq(call("/anthropic/v1/messages/batches/%s/results" % bid, None, headers=other).status, 404, "another's: 404")
     verify()
+
+
+def test_the_official_sdks_make_batches_through_creditd():
+    from test_81_gateway_sdks import sdk
+    batch_prices()
+    reset()
+    control(reset=True)
+    acct = new_account("batchsdk")
+    balance = state(acct)[0]
+    r = sdk("openai_batch", acct)
+    eq((r["purpose"], r["again"]), ("batch", r["batch"]), "files.create, batches.create, batches.retrieve: %r" % r)
+    done(r["batch"])
+    charge, _ = expected_charge(r["batch"])
+    eq(state(acct), (balance - charge, 0), "the SDK's batch settled to the micro")
+    balance = state(acct)[0]
+    r = sdk("anthropic_batch", acct)
+    eq((r["type"], r["status"]), ("message_batch", "in_progress"), "messages.batches.create: %r" % r)
+    done(r["batch"])
+    b = [x for x in provider("GET", "/_batches") if x["id"] == r["batch"]][0]
+    eq(state(acct), (balance - sum(discounted_cost(x["usage"]) for x in b["lines"]), 0), "settled to the micro")
