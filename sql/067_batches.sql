@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS gateway_jobs (
 -- it was uploaded through it (each line checked against its route's
 -- table and the key's models, custom_ids unique): the lines' endpoint,
 -- the dearest line's model, how many, and the sum of their worst cases
--- at batch prices, which a batch made from the file holds. A file with any line refused is never
+-- at batch prices, which a batch made from the file holds; answer is the
+-- provider's file object (GET /openai/v1/files and its list answer it). A file with any line refused is never
 -- forwarded, so it has no row, and no batch can be made from it.
 CREATE TABLE IF NOT EXISTS gateway_batch_inputs (
   account_id BIGINT UNSIGNED NOT NULL,
@@ -90,6 +91,7 @@ CREATE TABLE IF NOT EXISTS gateway_batch_inputs (
   model VARCHAR(64) NOT NULL,
   line_count BIGINT NOT NULL,
   hold_micros BIGINT NOT NULL,
+  answer BLOB NULL,
   created_at BIGINT NOT NULL,
   PRIMARY KEY (account_id, file_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -278,6 +278,9 @@ static void poll_one(struct pass *x)
 			snprintf(x->j->output_file_id, sizeof(x->j->output_file_id), "%s", out != NULL ? out : "");
 			snprintf(x->j->error_file_id, sizeof(x->j->error_file_id), "%s", errf != NULL ? errf : "");
 			snprintf(x->j->state, sizeof(x->j->state), "settling");
+			/* Its files are the account's to read through creditd. */
+			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, out, x->p->name);
+			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, errf, x->p->name);
 			x->j->next_poll_at = x->now + lease();	/* this pass settles it */
 		} else if (ledger_hold_renew(x->db, x->j->account, x->j->hold_id, LIMIT_GATEWAY_BATCH_HOLD_SECONDS) != CD_OK) {
 			log_warn("gateway: batch %s: its hold %s was not renewed", x->j->object_id, x->j->hold_id);

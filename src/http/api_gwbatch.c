@@ -252,9 +252,13 @@ static int file_keep(struct api_ctx *ctx, const struct gw_job *payer_job, const 
 		api_error(rs, CD_E_UPSTREAM, NULL, "the provider's file has no id creditd can keep");
 		return -1;
 	}
-	enum cd_err rc = ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name);
+	char *answer = json_dumps(file, JSON_COMPACT);
+	enum cd_err rc = answer != NULL ? ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name)
+					: CD_E_INTERNAL;
 	if (rc == CD_OK)
-		rc = ledger_gw_batch_input_keep(ctx->db, payer_job->account, id, b->endpoint, b->model, b->lines, b->hold);
+		rc = ledger_gw_batch_input_keep(ctx->db, payer_job->account, id, b->endpoint, b->model, b->lines, b->hold,
+						answer);
+	free(answer);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file record");
 		return -1;
@@ -652,4 +656,93 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 	rs->status = 200;
 	rs->text = answer.data;	/* the answer's, freed with it */
 	rs->content_type = "application/binary";
+}
+
+/* ---- A batch's files (OpenAI): the account's own, input or output ---- */
+
+/* The provider of account's file id (an input file it uploaded, or a
+ * batch's output or error file), NULL with rs filled (404 when not its). */
+static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const char *account, const char *id,
+						     struct response *rs)
+{
+	char provider[LIMIT_CONFIG_NAME_BYTES] = "";
+	int owned = 0;
+	enum cd_err rc = CD_OK;
+	if (gwobject_id_ok(id))
+		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_FILE, id, &owned, provider, sizeof(provider));
+	if (rc == CD_OK && !owned && gwobject_id_ok(id))
+		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_BATCH_OUTPUT, id, &owned, provider,
+					   sizeof(provider));
+	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), &gwkind_openai, provider)
+						  : NULL;
+	if (rc != CD_OK)
+		api_fail(rs, rc, "file lookup");
+	else if (p == NULL)
+		api_error(rs, CD_E_NOT_FOUND, "id", "No such File object: %s", gwobject_id_ok(id) ? id : "?");
+	return rc == CD_OK ? p : NULL;
+}
+
+/* GET /openai/v1/files/{id} (as kept when uploaded, else the provider's),
+ * /content (the provider's bytes) and DELETE (then forgotten). */
+void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	char path[LIMIT_GATEWAY_URL_BYTES], err[256];
+	int content = strstr(rq->path, "/content") != NULL, del = strcmp(rq->method, "DELETE") == 0, found = 0, status = 0;
+	json_t *kept = NULL, *out = NULL;
+	struct gw_job *job = payer(ctx, rq, rs);
+	const struct gwconfig_provider *p = job != NULL ? file_provider(ctx, job->account, params[0], rs) : NULL;
+	if (p != NULL && !content && !del && ledger_gw_file_answer(ctx->db, job->account, params[0], &kept, &found) ==
+	    CD_OK && kept != NULL) {
+		api_json(rs, 200, kept);
+	} else if (p != NULL && !content) {
+		snprintf(path, sizeof(path), "/files/%s", params[0]);
+		struct gwbatch_request r = {del ? "DELETE" : "GET", path, NULL, NULL, 0, NULL, 0, 0};
+		if (forward(ctx, p, &r, &out, rs) == 0) {
+			if (del && json_is_true(json_object_get(out, "deleted")))
+				(void)ledger_gw_object_forget(ctx->db, job->account, LEDGER_GW_FILE, params[0]);
+			api_json(rs, 200, json_incref(out));
+		}
+	} else if (p != NULL) {
+		struct dynbuf answer;
+		snprintf(path, sizeof(path), "/files/%s/content", params[0]);
+		dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_RESULTS_ANSWER_BYTES);
+		struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)gwconfig_of(ctx->cfg)->connect_timeout_ms,
+					    LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L};
+		if (gwbatch_io_call(p, &r, &status, &answer, err, sizeof(err)) == 0 && status == 200) {
+			rs->status = 200;
+			rs->text = answer.data != NULL ? answer.data : strdup("");
+			rs->content_type = "application/octet-stream";
+		} else {
+			api_error(rs, CD_E_UPSTREAM, NULL, "the provider gave no content creditd can pass on (%d)", status);
+			dynbuf_free(&answer);
+		}
+	}
+	json_decref(out);
+	free(job);
+}
+
+/* GET /openai/v1/files: the account's batch input files, newest first,
+ * from creditd's records. */
+void api_gw_file_list(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
+{
+	char after[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	json_t *data = NULL;
+	int more = 0;
+	(void)params;
+	struct gw_job *job = payer(ctx, rq, rs);
+	if (job == NULL)
+		return;
+	list_after(rq->query, "after", after, sizeof(after));
+	enum cd_err rc = ledger_gw_file_list(ctx->db, job->account, after[0] != '\0' ? after : NULL,
+					     list_limit(rq->query), &data, &more);
+	free(job);
+	if (rc != CD_OK) {
+		api_fail(rs, rc, "file list");
+		return;
+	}
+	size_t n = json_array_size(data);
+	json_t *first = n > 0 ? json_object_get(json_array_get(data, 0), "id") : NULL;
+	json_t *last = n > 0 ? json_object_get(json_array_get(data, n - 1), "id") : NULL;
+	api_json(rs, 200, json_pack("{s:s, s:o, s:O?, s:O?, s:b}", "object", "list", "data", data, "first_id", first,
+				    "last_id", last, "has_more", more));
 }

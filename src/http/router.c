@@ -169,6 +169,10 @@ static const struct route routes[] = {
 	 FOREIGN_LOOKUP},
 	/* The Batch API (api_gwbatch.c): held when made, settled by its job. */
 	{"POST", "/openai/v1/files", ROUTE_GATEWAY, api_gw_file_create, "gw_openai_files_create", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/files", ROUTE_GATEWAY, api_gw_file_list, "gw_openai_files_list", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/files/*", ROUTE_GATEWAY, api_gw_file, "gw_openai_file_get", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/files/*/content", ROUTE_GATEWAY, api_gw_file, "gw_openai_file_content", FOREIGN_LOOKUP},
+	{"DELETE", "/openai/v1/files/*", ROUTE_GATEWAY, api_gw_file, "gw_openai_file_delete", FOREIGN_LOOKUP},
 	{"POST", "/openai/v1/batches", ROUTE_GATEWAY, api_gw_batch_create, "gw_openai_batches_create", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/batches", ROUTE_GATEWAY, api_gw_batch_list, "gw_openai_batches_list", FOREIGN_LOOKUP},
 	{"GET", "/openai/v1/batches/*", ROUTE_GATEWAY, api_gw_batch_get, "gw_openai_batch_get", FOREIGN_LOOKUP},

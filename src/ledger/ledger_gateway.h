@@ -101,9 +101,19 @@ struct ledger_gw_job {
 };
 /* Keeps what creditd read of a batch input file account uploaded: its
  * lines' endpoint, the dearest line's model, their count, the sum of
- * their worst cases. */
+ * their worst cases, and the provider's file object (JSON text). */
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
-				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros);
+				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
+				       const char *answer);
+/* The provider's object of account's batch file file_id as kept, into
+ * *answer (the caller owns it; NULL: none); *found 0 when not the
+ * account's. */
+enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const char *file_id, json_t **answer,
+				  int *found);
+/* A page of account's batch files, newest first, after after_id (NULL:
+ * from the newest), at most limit, into *data (the caller's), *has_more. */
+enum cd_err ledger_gw_file_list(struct store *db, const char *account, const char *after_id, int limit, json_t **data,
+				int *has_more);
 /* *found 1 with the file's endpoint (cap bytes), model, lines and hold
  * when account uploaded file_id through creditd; 0 otherwise. */
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,

@@ -76,6 +76,11 @@ def get(acct, path):
     return call(path, None, headers={"Creditd-Account": acct})
 
 
+def http_delete(acct, path):
+    from test_87c_gateway_objects import req
+    return req("DELETE", path, acct)[0]
+
+
 def job(batch_id):
     rows = sql("SELECT state, lines_charged, lines_released FROM gateway_jobs WHERE object_id = '%s'" % batch_id)
     return rows[0] if rows else None
@@ -158,11 +163,24 @@ def test_a_batch_is_settled_line_by_line_each_succeeded_line_once_the_rest_relea
     check(charge < held, "below the hold (%d < %d)" % (charge, held))
     eq((int(row[1]), int(row[2])), (5, 3), "5 lines charged (the duplicate once), 3 released")
     eq(usage_records(acct), 5, "one usage record a succeeded line")
+    files = get(acct, "/openai/v1/files").json
+    eq([x["purpose"] for x in files["data"]], ["batch"], "its input file listed from creditd's records")
+    fid = files["data"][0]["id"]
+    eq(get(acct, "/openai/v1/files/" + fid).json["id"], fid, "and retrieved")
+    out = get(acct, "/openai/v1/batches/" + bid).json["output_file_id"]
+    content = get(acct, "/openai/v1/files/%s/content" % out)
+    eq((content.status, len(content.body.decode().splitlines())), (200, 6), "the output read through creditd")
     listed = get(acct, "/openai/v1/batches").json
     eq([x["id"] for x in listed["data"]], [bid], "listed from creditd's records")
     other = new_account("batchother")
     eq(get(other, "/openai/v1/batches/" + bid).status, 404, "another account's batch: 404")
     eq(get(other, "/openai/v1/batches").json["data"], [], "and not listed")
+    eq([get(other, p % x).status for p, x in (("/openai/v1/files/%s", fid), ("/openai/v1/files/%s/content", out))],
+       [404, 404], "nor its files")
+    gone = http_delete(other, "/openai/v1/files/" + fid)
+    eq(gone, 404, "another account's delete: 404")
+    eq(http_delete(acct, "/openai/v1/files/" + fid), 200, "its own deleted")
+    eq(get(acct, "/openai/v1/files").json["data"] != [], True, "kept in the list until the record goes")
     verify()
 
 

@@ -13,7 +13,15 @@
 
 static const char SQL_INPUT_KEEP[] =
 	"INSERT IGNORE INTO gateway_batch_inputs (account_id, file_id, endpoint, model, line_count, hold_micros, "
-	"created_at) SELECT id, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+	"answer, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+static const char SQL_FILE_ANSWER[] =
+	"SELECT i.answer FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i ON i.account_id = a.id "
+	"WHERE a.ext_id = ? AND i.file_id = ?";
+static const char SQL_FILE_LIST[] =
+	"SELECT i.answer FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i ON i.account_id = a.id "
+	"LEFT JOIN gateway_batch_inputs k ON k.account_id = a.id AND k.file_id = ? "
+	"WHERE a.ext_id = ? AND (k.file_id IS NULL OR i.created_at < k.created_at OR "
+	"(i.created_at = k.created_at AND i.file_id < k.file_id)) ORDER BY i.created_at DESC, i.file_id DESC LIMIT ?";
 static const char SQL_INPUT_FIND[] =
 	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i "
 	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
@@ -62,7 +70,7 @@ static enum cd_err on_node(struct store *db, const char *account, enum cd_err (*
 }
 
 struct input_tx {
-	const char *account, *file_id, *endpoint, *model;
+	const char *account, *file_id, *endpoint, *model, *answer;
 	int64_t lines, hold;
 	char *found_endpoint, *found_model;
 	size_t cap;
@@ -72,8 +80,8 @@ struct input_tx {
 static enum cd_err input_keep(struct store *db, void *arg)
 {
 	struct input_tx *x = arg;
-	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiiis", x->file_id, x->endpoint, x->model, x->lines,
-			x->hold, db->now, x->account);
+	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiisis", x->file_id, x->endpoint, x->model, x->lines,
+			x->hold, x->answer, db->now, x->account);
 }
 
 static enum cd_err input_find(struct store *db, void *arg)
@@ -96,9 +104,10 @@ static enum cd_err input_find(struct store *db, void *arg)
 }
 
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
-				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros)
+				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
+				       const char *answer)
 {
-	struct input_tx x = {account, file_id, endpoint, model, lines, hold_micros, NULL, NULL, 0, 0};
+	struct input_tx x = {account, file_id, endpoint, model, answer, lines, hold_micros, NULL, NULL, 0, 0};
 	assert(lines >= 0);
 	assert(hold_micros >= 0);
 	return on_node(db, account, input_keep, &x);
@@ -107,7 +116,7 @@ enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, co
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
 				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found)
 {
-	struct input_tx x = {account, file_id, NULL, NULL, 0, 0, endpoint, model, cap, 0};
+	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0};
 	model[0] = '\0';
 	enum cd_err rc = on_node(db, account, input_find, &x);
 	*found = rc == CD_OK && x.found;
@@ -306,6 +315,68 @@ enum cd_err ledger_gw_job_list(struct store *db, const char *account, const char
 	struct answer_tx x = {account, kind, after_id, limit, NULL, 0, 0};
 	assert(limit > 0);
 	enum cd_err rc = on_node(db, account, job_list, &x);
+	*data = rc == CD_OK ? x.out : NULL;
+	*has_more = x.more;
+	if (rc != CD_OK)
+		json_decref(x.out);
+	return rc;
+}
+
+/* The answers of statement sql (one column) for (account, id), into an
+ * array (list: at most limit, *more when there were more) or the one. */
+struct file_tx {
+	const char *account, *id;
+	int limit, list, found, more;
+	json_t *out;
+};
+
+static enum cd_err file_read(struct store *db, void *arg)
+{
+	struct file_tx *x = arg;
+	int e, got;
+	struct dbstmt *s = x->list ? store_exec(db, SQL_FILE_LIST, &e, "ssi", x->id, x->account, (int64_t)x->limit + 1)
+				   : store_exec(db, SQL_FILE_ANSWER, &e, "ss", x->account, x->id);
+	if (s == NULL)
+		return store_err(db, e, "batch file read");
+	json_decref(x->out);
+	x->out = x->list ? json_array() : NULL;
+	x->found = x->more = 0;
+	while ((got = store_fetch(s)) == 1) {
+		json_t *a = answer_of(s);
+		x->found = 1;
+		if (!x->list) {
+			x->out = a;
+			break;
+		}
+		if ((int)json_array_size(x->out) == x->limit) {
+			json_decref(a);
+			x->more = 1;
+			break;
+		}
+		if (a != NULL)
+			json_array_append_new(x->out, a);
+	}
+	return got < 0 ? CD_E_INTERNAL : CD_OK;
+}
+
+enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const char *file_id, json_t **answer,
+				  int *found)
+{
+	struct file_tx x = {account, file_id, 0, 0, 0, 0, NULL};
+	enum cd_err rc = on_node(db, account, file_read, &x);
+	*found = rc == CD_OK && x.found;
+	*answer = rc == CD_OK ? x.out : NULL;
+	if (rc != CD_OK)
+		json_decref(x.out);
+	return rc;
+}
+
+enum cd_err ledger_gw_file_list(struct store *db, const char *account, const char *after_id, int limit, json_t **data,
+				int *has_more)
+{
+	struct file_tx x = {account, after_id != NULL ? after_id : "", limit, 1, 0, 0, NULL};
+	assert(limit > 0);
+	enum cd_err rc = on_node(db, account, file_read, &x);
 	*data = rc == CD_OK ? x.out : NULL;
 	*has_more = x.more;
 	if (rc != CD_OK)
