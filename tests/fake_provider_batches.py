@@ -15,7 +15,8 @@ next poll ends it: the first half of its lines ran (as their custom_ids
 say), the rest cancelled.
 
 Control (no auth): POST /_batches {"complete": false} keeps batches
-running until {"complete": true}; {"results_gate": true} makes a
+running until {"complete": true}; {"fail_polls": true} answers an OpenAI
+batch's poll 503; {"results_gate": true} makes a
 download of results wait until POST /_open_results (or 60 s); GET
 /_batches is every batch with its lines' outcomes and usage (what a test's
 expected charge is computed from)."""
@@ -28,7 +29,7 @@ from email.policy import HTTP
 import fake_provider_shapes as shapes
 
 B = {"lock": threading.Lock(), "files": {}, "batches": {}, "seq": 0, "complete": True, "results_gate": False,
-     "gate": threading.Event()}
+     "gate": threading.Event(), "fail_polls": False}
 ROUTE_OF = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings"}
 MODE = {"mode": "ok", "output_tokens": 16, "cached_tokens": 0, "cache_creation_tokens": 0, "reasoning_tokens": 0,
         "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0, "audio_input_tokens": 0,
@@ -213,8 +214,8 @@ def _control(h, method, path, body):
             if want.get("reset"):
                 B["files"].clear()
                 B["batches"].clear()
-                B["complete"], B["results_gate"], B["gate"] = True, False, threading.Event()
-            for k in ("complete", "results_gate"):
+                B["complete"], B["results_gate"], B["gate"], B["fail_polls"] = True, False, threading.Event(), False
+            for k in ("complete", "results_gate", "fail_polls"):
                 if k in want:
                     B[k] = bool(want[k])
     with B["lock"]:
@@ -254,6 +255,8 @@ def _openai(h, method, path, body):
         if b["status"] == "in_progress":
             b["status"], b["cancelling_at"] = "cancelling", int(time.time())
         return 200, _openai_batch(b)
+    if B["fail_polls"]:
+        return 503, shapes.openai_error("overloaded", "server_error", None, None)
     return 200, _poll(b)
 
 

@@ -226,11 +226,34 @@ static int settle_file(struct pass *x, const char *file_id, int64_t *line)
 	return rc;
 }
 
+/* 1 when the batch's hold is no longer reserved but charged: the sweep
+ * captured it at its ttl (creditd was away longer than a day, no poll
+ * renewed it). Its worst case was charged then, so no line is charged
+ * on top of it. */
+static int hold_taken(struct pass *x)
+{
+	json_t *h = NULL;
+	if (ledger_hold_get(x->db, x->j->hold_id, &h) != CD_OK)
+		return 0;
+	const char *st = json_string_value(json_object_get(h, "status"));
+	int taken = st != NULL && (strcmp(st, "expired") == 0 || strcmp(st, "captured") == 0);
+	json_decref(h);
+	return taken;
+}
+
 /* An ended batch settled: its files' lines, then its hold released and
  * the job done. */
 static void settle(struct pass *x)
 {
 	int64_t line = 0;
+	if (x->j->line_cursor == 0 && hold_taken(x)) {
+		log_error("gateway: batch %s of %s: its hold %s was captured at its ttl before the batch ended: its lines "
+			  "are not charged again", x->j->object_id, x->j->account, x->j->hold_id);
+		snprintf(x->j->state, sizeof(x->j->state), "done");
+		if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
+			later(x, "its end could not be kept");
+		return;
+	}
 	const char *files[2] = {x->j->output_file_id, x->j->error_file_id};
 	for (int i = 0; i < 2; i++) {
 		if (x->shape == GWBATCH_ANTHROPIC && i > 0)

@@ -315,3 +315,26 @@ def test_the_official_sdks_make_batches_through_creditd():
     done(r["batch"])
     b = [x for x in provider("GET", "/_batches") if x["id"] == r["batch"]][0]
     eq(state(acct), (balance - sum(discounted_cost(x["usage"]) for x in b["lines"]), 0), "settled to the micro")
+
+
+def test_a_batch_whose_hold_was_captured_at_its_ttl_is_not_charged_again():
+    from lib import clock_reset, clock_set
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchttl")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["t1", "t2", "t3"], cancel=True)
+    control(fail_polls=True)     # no poll renews the hold: creditd away for days, as the sweep sees it
+    try:
+        time.sleep(1.5)
+        clock_set(time.time() + 2 * 86400)
+        creditctl("sweep")
+        eq(state(acct), (balance - held, 0), "the sweep captured the hold in full")
+        control(fail_polls=False, complete=True)
+        row = done(bid)
+    finally:
+        clock_reset()
+    eq(state(acct), (balance - held, 0), "its lines not charged on top of it")
+    eq(int(row[1]), 0, "no line charged")
+    verify()
