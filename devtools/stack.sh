@@ -180,6 +180,7 @@ openai_base_url = $OPENAI_BASE
 anthropic_base_url = $ANTHROPIC_BASE
 openai_api_key = $OPENAI_KEY
 anthropic_api_key = $ANTHROPIC_KEY
+batch_poll_seconds = 1
 EOF
 	# The demo's alerts by email (./dev demo with CREDITD_SMTP_URL set):
 	# creditd reads the URL from its environment; the sender is here.
@@ -235,9 +236,15 @@ $servers
             location = /openai/v1/images/edits {
                 include $ROOT/nginx/creditd-gateway-upload.conf;
             }
+            location = /openai/v1/files {
+                include $ROOT/nginx/creditd-gateway-batch.conf;
+            }
         }
         location /anthropic/ {
             include $ROOT/nginx/creditd-gateway.conf;
+            location = /anthropic/v1/messages/batches {
+                include $ROOT/nginx/creditd-gateway-batch.conf;
+            }
         }
         # The demo's and the browser tests' pages (static files).
         location /demo/ {

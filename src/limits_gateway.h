@@ -107,6 +107,13 @@
  * per-minute usage about that long, and a reserve kept longer only
  * blocks the account's money). */
 #define LIMIT_GATEWAY_UNRESOLVED_DAYS_MAX 90
+/* A running batch is polled every [gateway] batch_poll_seconds, at most
+ * an hour apart: a batch's results are kept by the provider for 30 days
+ * (OpenAI's output files; Anthropic's results 29 days), and the hold
+ * lives LIMIT_GATEWAY_BATCH_HOLD_SECONDS past each poll. */
+#define LIMIT_GATEWAY_BATCH_POLL_SECONDS_MAX 3600
+_Static_assert(LIMIT_GATEWAY_BATCH_POLL_SECONDS_MAX * 4 <= LIMIT_HOLD_TTL_MAX_SECONDS,
+	       "a batch's hold outlives several of its polls");
 /* Header lines sent upstream beyond the kind's own: a provider's
  * configured headers ([provider NAME] headers). */
 #define LIMIT_GATEWAY_PROVIDER_HEADERS 16
@@ -175,9 +182,56 @@ _Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_MAX_SECONDS * 2 < LIMIT_GATEWAY_BAC
  * 50 MB, 16 at most, dall-e-2's under 4 MB). A body past [gateway]
  * max_body_bytes is kept on disk, not in memory (spool.h). */
 #define LIMIT_GATEWAY_UPLOAD_BODY_BYTES (25 * 1024 * 1024)
-/* The batch `files` route's limit, when it comes: OpenAI's Batch API
- * takes an input file of up to 200 MB. */
+/* The batch `files` route's limit (and Anthropic's Message Batches
+ * create, whose requests come in its body): OpenAI's Batch API takes an
+ * input file of up to 200 MB; Anthropic a create body of up to 256 MB,
+ * held here to the same 200 MB so that one snippet's limit serves both. */
 #define LIMIT_GATEWAY_FILES_BODY_BYTES (200 * 1000 * 1000)
+/* The lines of one batch (docs/gateway.md, "Batches"): OpenAI takes
+ * 50,000 requests a batch, Anthropic 100,000; each line is checked and
+ * held when the batch is made, and settled once when it ends. */
+#define LIMIT_GATEWAY_BATCH_LINES 100000
+/* A line's custom_id: Anthropic's are 1 to 64 characters; OpenAI
+ * documents none, and the SDKs' examples use short ones. 512 bytes is
+ * past both and keeps the per-line request id (a hash of it) fixed. */
+#define LIMIT_GATEWAY_BATCH_CUSTOM_ID_BYTES 512
+/* Lines settled in one pass before the job's progress is written
+ * (docs/gateway.md, "Batches": chunks of at most 1,000 lines): each line
+ * is its own idempotent charge, so a crash mid-chunk only settles that
+ * chunk's lines again, which replay. */
+#define LIMIT_GATEWAY_BATCH_CHUNK_LINES 1000
+/* A batch's output (and error) file as fetched to be settled: a
+ * 100,000-line batch of long answers; kept on disk ([gateway] spool_dir)
+ * while it is read, never in memory whole. */
+#define LIMIT_GATEWAY_BATCH_RESULT_BYTES ((int64_t)2 * 1024 * 1024 * 1024)
+/* Batches a job pass polls at most, and how long a provider's answer to
+ * a poll or a download may take before the pass moves on (the job is
+ * polled again at its next time). */
+#define LIMIT_GATEWAY_BATCH_JOBS_A_PASS 64
+#define LIMIT_GATEWAY_BATCH_FETCH_SECONDS 600
+/* The hold of a batch lives a hold's longest ttl and is renewed that
+ * long by each poll (at most an hour apart), so that the sweep never
+ * captures it while its job runs (docs/gateway.md, "Batches"). */
+#define LIMIT_GATEWAY_BATCH_HOLD_SECONDS LIMIT_HOLD_TTL_MAX_SECONDS
+/* A provider's batch object as creditd keeps it (GET, the list): ~1 KiB,
+ * with up to 16 metadata pairs of 64-character keys and 512-character
+ * values. */
+#define LIMIT_GATEWAY_BATCH_ANSWER_BYTES (64 * 1024)
+/* A job taken for a pass (ledger_gw_job_claim) is not taken by another
+ * creditd for this many of its polls ([gateway] batch_poll_seconds),
+ * renewed by each chunk settled: a creditd that died mid-pass leaves its
+ * job to the next that finds it due then. A pass that outlives it may
+ * meet another on the same job: each line's charge replays, so neither
+ * charges a line twice. */
+#define LIMIT_GATEWAY_BATCH_LEASE_POLLS 10
+/* Anthropic's results of a batch passed on through creditd (GET
+ * .../results), held in memory while they are: 64 MiB is ~30,000 long
+ * answers; a larger batch's results are read from the provider itself
+ * (the job settles them from disk whatever their size). */
+#define LIMIT_GATEWAY_BATCH_RESULTS_ANSWER_BYTES (64 * 1024 * 1024)
+/* The job thread looks for jobs due at least this often (a job's own
+ * time is its poll's, [gateway] batch_poll_seconds). */
+#define LIMIT_GATEWAY_BATCH_TICK_SECONDS 5
 /* A body kept on disk is read from the web server and written to its
  * file this much at a time: a few system calls a megabyte, and a buffer
  * that fits any thread's stack budget when it is on the heap. */

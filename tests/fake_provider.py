@@ -16,6 +16,9 @@ them, streamed (server-sent events, HTTP/1.1 chunked) and not:
   POST /v1/audio/speech, /v1/audio/transcriptions, /v1/moderations
                               OpenAI's audio and moderations (fake_provider_audio.py)
   POST /v1/images/generations, /v1/images/edits  OpenAI's images (fake_provider_images.py)
+  POST /v1/files, GET /v1/files/{id}[/content], POST /v1/batches, GET /v1/batches/{id},
+  POST /v1/batches/{id}/cancel, POST /v1/messages/batches, GET /v1/messages/batches/{id}[/results],
+  POST /v1/messages/batches/{id}/cancel   the Batch APIs (fake_provider_batches.py)
 so a gateway is configured with openai_base_url = http://HOST:PORT/v1 and
 anthropic_base_url = http://HOST:PORT.
 
@@ -48,6 +51,7 @@ import fake_provider_images as images  # noqa: E402
 import fake_provider_shapes as shapes  # noqa: E402
 import fake_provider_audio as audio  # noqa: E402
 import fake_provider_background as background  # noqa: E402
+import fake_provider_batches as batches  # noqa: E402
 
 STATE = {"lock": threading.Lock(), "requests": [], "seq": 0, "mode": None, "keys": {}, "gate": threading.Event(),
          "responses": {}, "runs": {}}
@@ -179,6 +183,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- the providers ----
     def do_GET(self):
+        if batches.handles("GET", self.path):
+            return batches.handle(self, "GET", b"")
         if self.path.startswith("/_"):
             return self.control(b"")
         if self.path == "/v1/models":
@@ -194,6 +200,8 @@ class Handler(BaseHTTPRequestHandler):
                                                        "invalid_request_error", None, "unknown_url"))
 
     def do_DELETE(self):
+        if batches.handles("DELETE", self.path):
+            return batches.handle(self, "DELETE", b"")
         if self.path.startswith("/v1/responses/"):
             return self.stored_response()
         self.record(b"", None, 404)
@@ -215,6 +223,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.body_bytes()
+        if batches.handles("POST", self.path):
+            return batches.handle(self, "POST", body)
         if self.path.startswith("/_"):
             return self.control(body)
         if self.path.startswith("/v1/responses/") and self.path.endswith("/cancel"):

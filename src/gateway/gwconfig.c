@@ -66,6 +66,8 @@ static const struct config_key keys[] = {
 	{"gateway", "idle_timeout_seconds", CONFIG_INT, OFF(idle_timeout_seconds), 1, 3600, "300", NULL, NULL, NULL},
 	{"gateway", "slowest_tokens_per_second", CONFIG_INT, OFF(slowest_tokens_per_second), LIMIT_GATEWAY_SLOWEST_TPS_MIN, LIMIT_GATEWAY_SLOWEST_TPS_MAX, "30", NULL, NULL, NULL},
 	{"gateway", "unresolved_days", CONFIG_INT, OFF(unresolved_days), 1, LIMIT_GATEWAY_UNRESOLVED_DAYS_MAX, "7", NULL, NULL, NULL},
+	{"gateway", "batch_poll_seconds", CONFIG_INT, OFF(batch_poll_seconds), 1, LIMIT_GATEWAY_BATCH_POLL_SECONDS_MAX, "60",
+	 NULL, NULL, NULL},
 	{"gateway", "max_attempts", CONFIG_INT, OFF(max_attempts), 1, LIMIT_GATEWAY_ATTEMPTS_MAX, "3", NULL, NULL, NULL},
 	{"gateway", "openai_webhook_secret", CONFIG_SECRET, OFF(openai_webhook_secret), 0, 0, "", NULL, "CREDITD_OPENAI_WEBHOOK_SECRET", webhook_secret_valid},
 	{"gateway", "background_poll_seconds", CONFIG_INT, OFF(background_poll_seconds), 1, LIMIT_GATEWAY_BACKGROUND_POLL_MAX_SECONDS, "5", NULL, NULL, NULL},

@@ -92,6 +92,7 @@ struct gwconfig {
 	int64_t first_byte_timeout_seconds;	/* the provider's first byte */
 	int64_t slowest_tokens_per_second;	/* a whole answer's wait grows by its cap at this rate */
 	int64_t unresolved_days;	/* an unresolved hold's wait for the operator */
+	int64_t batch_poll_seconds;	/* a running batch's poll (docs/gateway.md, "Batches") */
 	int64_t idle_timeout_seconds;	/* between two bytes of an answer */
 	int64_t max_attempts;		/* providers tried for one call, the first included */
 	/* Background runs (docs/gateway.md, "Background responses"): OpenAI's

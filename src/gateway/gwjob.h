@@ -66,6 +66,9 @@ struct gw_job {
 	int64_t cap;			/* the output cap to send; -1: the body's own */
 	int shrunk;			/* cap was lowered (Creditd-Output-Cap) */
 	int byok;
+	/* A line of a batch (docs/gateway.md, "Batches"): held at the row's
+	 * batch prices (pricing_batch), refused where the row has none. */
+	int batch;
 	int stream_cost;		/* Creditd-Stream-Cost: 1: a stream ends with its cost line (docs/gateway.md) */
 	char hold_id[LIMIT_HOLD_ID_BYTES];	/* "" with BYOK: nothing held */
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];

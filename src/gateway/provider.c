@@ -449,6 +449,36 @@ struct provider_xfer *provider_start(struct provider_multi *m, const struct prov
 	return x;
 }
 
+enum provider_result provider_wait(const struct provider_call *call, long total_ms, char *err, size_t errcap)
+{
+	struct provider_xfer x;
+	memset(&x, 0, sizeof(x));
+	x.call = call;
+	snprintf(err, errcap, "out of memory");
+	if (!provider_url_allowed(call->url) && !(call->allow_http && has_prefix_ci(call->url, "http://"))) {
+		snprintf(err, errcap, "the provider's URL is not https (http only to a loopback address, or with "
+			 "allow_http = true)");
+		return PROVIDER_FAILED;
+	}
+	dynbuf_init(&x.lines, LIMIT_PROVIDER_HEADER_BYTES);
+	x.curl = curl_easy_init();
+	x.headers = header_list(call);
+	enum provider_result r = PROVIDER_FAILED;
+	if (x.curl != NULL && x.headers != NULL && set_options(x.curl, call, x.headers, &x) == CURLE_OK &&
+	    curl_easy_setopt(x.curl, CURLOPT_TIMEOUT_MS, total_ms) == CURLE_OK &&
+	    curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK &&
+	    curl_easy_setopt(x.curl, CURLOPT_LOW_SPEED_TIME, (call->idle_timeout_ms + 999) / 1000) == CURLE_OK) {
+		CURLcode rc = curl_easy_perform(x.curl);
+		r = result_of(rc, &x, request_sent(&x, x.curl));
+		snprintf(err, errcap, "%s", rc == CURLE_OK ? "" : curl_easy_strerror(rc));
+	}
+	if (x.curl != NULL)
+		curl_easy_cleanup(x.curl);
+	curl_slist_free_all(x.headers);
+	dynbuf_free(&x.lines);
+	return r;
+}
+
 void provider_socket(struct provider_multi *m, int fd, uint32_t epoll_events)
 {
 	int running = 0;

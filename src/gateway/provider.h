@@ -91,6 +91,13 @@ void provider_multi_free(struct provider_multi *m);
  * it cannot start (the call has then ended, PROVIDER_FAILED). */
 struct provider_xfer *provider_start(struct provider_multi *m, const struct provider_call *call, void *owner,
 				     char *err, size_t errcap);
+/* One call run to its end on the calling thread, with an easy handle of
+ * its own, not the loop's (a batch job's poll and download, a batch's
+ * create: docs/gateway.md, "Batches"); on_head and on_data as above,
+ * on_tick not called. total_ms bounds the whole call, idle_timeout_ms
+ * (rounded up to seconds) a stall. Its result, err a sentence ("" when
+ * PROVIDER_OK). Any thread but the loop's. */
+enum provider_result provider_wait(const struct provider_call *call, long total_ms, char *err, size_t errcap);
 /* An event of epoll on one of curl's sockets. */
 void provider_socket(struct provider_multi *m, int fd, uint32_t epoll_events);
 /* Milliseconds until curl's timer is due (-1: none). */

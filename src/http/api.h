@@ -183,6 +183,9 @@ api_handler api_authorize, api_settle, api_release, api_usage, api_hold_get;
 api_handler api_gw_call, api_gw_models, api_gw_model;
 /* The object routes (api_gwobjects.c; docs/gateway.md, "Provider objects"). */
 api_handler api_gw_object, api_gw_hook;
+/* The Batch API (api_gwbatch.c; docs/gateway.md, "Batches"). */
+api_handler api_gw_file_create, api_gw_batch_create, api_gw_batch_get, api_gw_batch_list, api_gw_batch_cancel;
+api_handler api_gw_message_batch_create, api_gw_message_batch_results, api_gw_file, api_gw_file_list;
 api_handler api_topup, api_webhook;
 api_handler api_member_put, api_member_delete;
 /* Threshold alerts (api_alerts.c; docs/api.md, "Threshold alerts"). */

@@ -449,6 +449,45 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	free(job);
 }
 
+int api_gw_batch_line(struct api_ctx *ctx, const struct request *rq, const struct gwkind_route *route,
+		      const char *body, size_t len, int64_t *amount, char *model, size_t mcap, struct response *rs)
+{
+	char err[256];
+	const char *param = NULL;
+	struct guard_authorize r;
+	struct request line = *rq;
+	struct gw_job *job = calloc(1, sizeof(*job));
+	int rc = -1;
+	if (job == NULL) {
+		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+		return -1;
+	}
+	line.body = body;
+	line.body_len = len;
+	line.content_type = "application/json";
+	memset(&r, 0, sizeof(r));
+	job->route = route;
+	job->place = -1;
+	job->batch = 1;
+	if (gwshape_read(route, body, len, &job->ask, err, sizeof(err), &param) != 0)
+		api_error(rs, CD_E_INVALID, param, "%s", err);
+	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || api_gw_payer(ctx, &line, job, rs) != 0 ||
+		 providers(ctx, &line, job, rs) != 0 || table_check(ctx, &line, job, rs) != 0)
+		;
+	else if (job->byok)
+		api_error(rs, CD_E_INVALID, "Creditd-Provider-Key", "a batch is held and charged by creditd: send it "
+			  "without the caller's own key");
+	else if (job->ask.stream)
+		api_error(rs, CD_E_INVALID, "stream", "a batch's line does not stream");
+	else if (api_gw_hold_of(ctx, job, &r, rs) == 0) {
+		*amount = r.amount_micros;
+		snprintf(model, mcap, "%s", job->ask.model);
+		rc = 0;
+	}
+	free(job);
+	return rc;
+}
+
 /* POST on a route a provider kind serves (gwkind.h): the route is the
  * request's path. */
 void api_gw_call(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)

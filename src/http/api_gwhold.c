@@ -197,6 +197,26 @@ static int fees_held(const struct gwconfig *gw, struct gw_job *job, struct guard
 static int billed(const struct gw_job *job, const struct gw_ask *ask, const struct price *p, const char *at,
 		  struct response *rs);
 
+/* A batch line's row at its batch prices (pricing_batch): refused, 400
+ * naming the model and the dimension to set, where it has none. */
+static int batch_priced(struct gw_job *job, struct price *p, int i, struct response *rs)
+{
+	struct price b;
+	const char *missing = NULL;
+	int rc = pricing_batch(p, &b, &missing);
+	if (rc == 0) {
+		*p = b;
+		return 0;
+	}
+	if (rc == -1)
+		api_error(rs, CD_E_INVALID, "model", "'%s' at %s has no batch price: its row needs %s (or both batch token "
+			  "prices): not held, not forwarded", job->ask.model, job->providers[i]->name, missing);
+	else
+		api_error(rs, CD_E_INVALID, "model", "'%s' at %s: its batch prices pass what creditd can hold",
+			  job->ask.model, job->providers[i]->name);
+	return -1;
+}
+
 /* Each provider the call may try priced (docs/gateway.md, "Which price a
  * call is charged"): its own row for the model, else the general row,
  * each multiplied as the call asks and checked to price all it asks
@@ -220,6 +240,8 @@ static int priced_each(struct gw_job *job, struct response *rs)
 			return -1;
 		}
 		job->price_own[i] = (unsigned char)own;
+		if (job->batch && batch_priced(job, p, i, rs) != 0)
+			return -1;
 		const struct gw_ask ask = ask_at(job, p);
 		if (multiplied(job, p, rs) != 0 || billed(job, &ask, p, own ? job->providers[i]->name : NULL, rs) != 0)
 			return -1;

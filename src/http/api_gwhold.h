@@ -18,6 +18,15 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
  * "Images"): n images at the dearest size and quality asked, at the rows
  * that price them. 0, or -1 with rs filled. */
 int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
+/* One line of a batch (docs/gateway.md, "Batches"): body (len bytes, a
+ * NUL after them) checked as a call of route would be (the route's table
+ * with the operator's free_fields, the key's models, the providers that
+ * serve the model, every member priced) and its worst case at the row's
+ * batch prices into *amount, its model into model (mcap bytes). Nothing
+ * held or forwarded. 0, or -1 with rs filled (400 naming the member; a
+ * model without batch prices: "model"). */
+int api_gw_batch_line(struct api_ctx *ctx, const struct request *rq, const struct gwkind_route *route,
+		      const char *body, size_t len, int64_t *amount, char *model, size_t mcap, struct response *rs);
 /* Authorizes the hold of r; the granted output (a shrunk hold's) becomes
  * the cap sent. 0, or -1 with the refusal in rs. */
 int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);

@@ -1,12 +1,15 @@
 /* background.c: creditd's threads beside the workers (worker.h), each
  * on its own so none waits behind another: the sweeper (due holds and
  * grants, the outbox's and the mails' counts, the allocator trimmed), the
- * price reloads, the health watchdog, the event push, the alerts by email,
- * the auto-recharge sender and the poll of the gateway's background runs; started, stopped and woken here. Apart
- * from worker.c, which owns the FastCGI requests (docs/architecture.md). */
+ * price reloads, the health watchdog, the event push, the alerts by
+ * email, the auto-recharge sender, the poll of the gateway's background
+ * runs and the batch jobs (gwbatch_job.h); started, stopped and woken
+ * here. Apart from worker.c, which owns the FastCGI requests
+ * (docs/architecture.md). */
 #include "background.h"
 #include "bgpoll.h"
 #include "gwbackground.h"
+#include "gwbatch_job.h"
 #include "config.h"
 #include "email_config.h"
 #include "ledger.h"
@@ -220,12 +223,13 @@ int background_start(const struct cfg *cfg)
 		return -1;
 	}
 	pthread_attr_destroy(&attr);
-	return 0;
+	return gwbatch_job_start(cfg);
 }
 
 void background_stop(void)
 {
 	atomic_store(&stopping, 1);
+	gwbatch_job_stop();
 	pthread_mutex_lock(&bg_lock);
 	pthread_cond_broadcast(&bg_cond);
 	pthread_mutex_unlock(&bg_lock);
@@ -236,7 +240,7 @@ int background_running(void)
 {
 	return atomic_load(&bg_alive) != 0 || atomic_load(&prices_alive) != 0 || atomic_load(&watchdog_alive) != 0 ||
 	       atomic_load(&notify_alive) != 0 || atomic_load(&mail_alive) != 0 || atomic_load(&recharge_alive) != 0 ||
-	       atomic_load(&bgpoll_alive) != 0;
+	       atomic_load(&bgpoll_alive) != 0 || gwbatch_job_running();
 }
 
 void background_reload(void)

@@ -175,6 +175,27 @@ static const struct route routes[] = {
 	{"POST", "/anthropic/v1/messages", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_messages", FOREIGN_LOOKUP},
 	{"POST", "/anthropic/v1/messages/count_tokens", ROUTE_GATEWAY, api_gw_call, "gw_anthropic_count_tokens",
 	 FOREIGN_LOOKUP},
+	/* The Batch API (api_gwbatch.c): held when made, settled by its job. */
+	{"POST", "/openai/v1/files", ROUTE_GATEWAY, api_gw_file_create, "gw_openai_files_create", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/files", ROUTE_GATEWAY, api_gw_file_list, "gw_openai_files_list", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/files/*", ROUTE_GATEWAY, api_gw_file, "gw_openai_file_get", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/files/*/content", ROUTE_GATEWAY, api_gw_file, "gw_openai_file_content", FOREIGN_LOOKUP},
+	{"DELETE", "/openai/v1/files/*", ROUTE_GATEWAY, api_gw_file, "gw_openai_file_delete", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/batches", ROUTE_GATEWAY, api_gw_batch_create, "gw_openai_batches_create", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/batches", ROUTE_GATEWAY, api_gw_batch_list, "gw_openai_batches_list", FOREIGN_LOOKUP},
+	{"GET", "/openai/v1/batches/*", ROUTE_GATEWAY, api_gw_batch_get, "gw_openai_batch_get", FOREIGN_LOOKUP},
+	{"POST", "/openai/v1/batches/*/cancel", ROUTE_GATEWAY, api_gw_batch_cancel, "gw_openai_batch_cancel",
+	 FOREIGN_LOOKUP},
+	{"POST", "/anthropic/v1/messages/batches", ROUTE_GATEWAY, api_gw_message_batch_create,
+	 "gw_anthropic_batches_create", FOREIGN_LOOKUP},
+	{"GET", "/anthropic/v1/messages/batches", ROUTE_GATEWAY, api_gw_batch_list, "gw_anthropic_batches_list",
+	 FOREIGN_LOOKUP},
+	{"GET", "/anthropic/v1/messages/batches/*", ROUTE_GATEWAY, api_gw_batch_get, "gw_anthropic_batch_get",
+	 FOREIGN_LOOKUP},
+	{"POST", "/anthropic/v1/messages/batches/*/cancel", ROUTE_GATEWAY, api_gw_batch_cancel,
+	 "gw_anthropic_batch_cancel", FOREIGN_LOOKUP},
+	{"GET", "/anthropic/v1/messages/batches/*/results", ROUTE_GATEWAY, api_gw_message_batch_results,
+	 "gw_anthropic_batch_results", FOREIGN_LOOKUP},
 };
 #define ROUTES (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTES <= LIMIT_METRICS_ROUTES, "every route needs its metrics counters");
@@ -266,7 +287,9 @@ static int form_content_type(const struct request *rq)
 	static const char form[] = "multipart/form-data";
 	const struct gwkind_route *g = gwkind_route(rq->path);
 	const char *ct = rq->content_type;
-	if (g == NULL || !(gwkind_form(g) || gwkind_media(g) == GW_MEDIA_TRANSCRIPTION) || ct == NULL)
+	/* The Batch API's input file (api_gwbatch.c) is a form too. */
+	int files = strcmp(rq->path, "/openai/v1/files") == 0;
+	if ((!files && (g == NULL || !(gwkind_form(g) || gwkind_media(g) == GW_MEDIA_TRANSCRIPTION))) || ct == NULL)
 		return 0;
 	while (*ct == ' ' || *ct == '\t')
 		ct++;

@@ -121,6 +121,72 @@ enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *f
 /* Every running run looked at now: a creditd that starts may have missed
  * a webhook while it was down. */
 enum cd_err ledger_gw_run_wake_all(struct store *db);
+/* ---- Jobs: long work a provider runs after its call answered
+ * (ledger_gwjobs.c; sql/076; docs/gateway.md, "Batches") ----
+ * One row a job (a batch today; kind says which), kept until it is
+ * settled so that a restart loses none. No money here: a job's lines are
+ * charged by ledger_usage and its hold released by ledger_release, each
+ * idempotent; these operations keep where the job stands. */
+struct ledger_gw_job {
+	int64_t id;
+	char kind[16];			/* "batch" */
+	char account[LIMIT_ACCOUNT_ID_BYTES + 1];
+	char member[LIMIT_ACCOUNT_ID_BYTES + 1];	/* "": none */
+	char object_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	char route[64];			/* its lines' gateway route ("/openai/v1/chat/completions") */
+	char model[65];			/* the dearest model its lines named (a price list name) */
+	char provider[LIMIT_CONFIG_NAME_BYTES];
+	char hold_id[LIMIT_HOLD_ID_BYTES];
+	char state[16];			/* running, settling, done */
+	char status[32];		/* the provider's last status */
+	char output_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	char error_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
+	int64_t line_cursor, lines_charged, lines_released;
+	int64_t next_poll_at, polls, created_at;
+};
+/* Keeps what creditd read of a batch input file account uploaded: its
+ * lines' endpoint, the dearest line's model, their count, the sum of
+ * their worst cases, and the provider's file object (JSON text). */
+enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
+				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
+				       const char *answer);
+/* The provider's object of account's batch file file_id as kept, into
+ * *answer (the caller owns it; NULL: none); *found 0 when not the
+ * account's. */
+enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const char *file_id, json_t **answer,
+				  int *found);
+/* A page of account's batch files, newest first, after after_id (NULL:
+ * from the newest), at most limit, into *data (the caller's), *has_more. */
+enum cd_err ledger_gw_file_list(struct store *db, const char *account, const char *after_id, int limit, json_t **data,
+				int *has_more);
+/* *found 1 with the file's endpoint (cap bytes), model, lines and hold
+ * when account uploaded file_id through creditd; 0 otherwise. */
+enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
+				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found);
+/* Adds job j (its id, state and counts are the table's defaults) with
+ * answer (the provider's object, JSON text; NULL: none). */
+enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer);
+/* Up to cap jobs not done whose next_poll_at has come (now), oldest poll
+ * first, into rows[0..*n). */
+enum cd_err ledger_gw_jobs_due(struct store *db, int64_t now, struct ledger_gw_job *rows, int cap, int *n);
+/* Takes job j for one pass of one creditd (several may serve one
+ * database): its next poll moved to until, if it is still the one j was
+ * read with (*claimed 1, j's next_poll_at until); *claimed 0 when another
+ * took it first. */
+enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64_t until, int *claimed);
+/* Writes j's state, status, files, counts, next poll and polls, and
+ * answer when not NULL. */
+enum cd_err ledger_gw_job_save(struct store *db, const struct ledger_gw_job *j, const char *answer);
+/* The provider's object as last kept for account's job of kind over
+ * object_id, into *answer (the caller owns it; NULL: none kept); *found
+ * 0 when the account has no such job. */
+enum cd_err ledger_gw_job_answer(struct store *db, const char *account, const char *kind, const char *object_id,
+				 json_t **answer, int *found);
+/* A page of account's jobs of kind, newest first, after the job over
+ * after_id (NULL: from the newest), at most limit: their answers into
+ * *data (an array the caller owns), *has_more. */
+enum cd_err ledger_gw_job_list(struct store *db, const char *account, const char *kind, const char *after_id,
+			       int limit, json_t **data, int *has_more);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
  * (docs/gateway.md, "it lives as long as the call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */

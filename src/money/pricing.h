@@ -35,7 +35,11 @@
  * image tokens per million (_per_mtok), an image made (_per_image), audio
  * seconds per 1,000 seconds (_per_ksec: whisper's 0.0001 USD a second is
  * 100,000) and characters of speech per million (_per_mchar: tts-1's
- * 1.5e-05 USD is 15,000,000). */
+ * 1.5e-05 USD is 15,000,000). The Batch API's prices come last
+ * (docs/gateway.md, "Batches"): batch_input_ and batch_output_ are
+ * LiteLLM's *_cost_per_token_batches; batch_discount_bps is the
+ * operator's discount off every token price of the row (5000: half),
+ * for rows the catalogue gives no batch keys (Claude, cached input). */
 #define PRICE_DIMS(X) \
 	X(MAX_INPUT_TOKENS, max_input_tokens) \
 	X(REASONING, reasoning) \
@@ -65,7 +69,10 @@
 	X(OUTPUT_PER_IMAGE, output_micros_per_image) \
 	X(INPUT_SECOND, input_micros_per_ksec) \
 	X(OUTPUT_SECOND, output_micros_per_ksec) \
-	X(INPUT_CHAR, input_micros_per_mchar)
+	X(INPUT_CHAR, input_micros_per_mchar) \
+	X(BATCH_INPUT, batch_input_micros_per_mtok) \
+	X(BATCH_OUTPUT, batch_output_micros_per_mtok) \
+	X(BATCH_DISCOUNT, batch_discount_bps)
 
 #define PRICE_DIM_ENUM_(id, field) PRICE_DIM_##id,
 enum price_dim { PRICE_DIMS(PRICE_DIM_ENUM_) PRICE_DIM_COUNT };
@@ -186,6 +193,15 @@ int64_t pricing_search_fee(const struct price *p, enum pricing_search_size size,
  * dimension per million tokens) times bps / 10000, rounded up: 0, or -1
  * when one passes int64 (the call is refused). bps >= 1. */
 int pricing_scaled(const struct price *p, int64_t bps, struct price *out);
+/* The row p as a Batch API line is held and charged at (docs/gateway.md,
+ * "Batches"): with batch_discount_bps, every token price scaled by
+ * (10000 - discount) / 10000, rounded up (pricing_scaled); then the
+ * input and output prices replaced by batch_input_ and batch_output_
+ * where the row has them (LiteLLM's *_cost_per_token_batches). 0; -1
+ * when the row has neither a discount nor both batch token prices
+ * (*missing names the dimension to set: nothing may be held or
+ * forwarded); -2 past int64. */
+int pricing_batch(const struct price *p, struct price *out, const char **missing);
 
 struct pricing_dims_usage {
 	enum pricing_tier tier;

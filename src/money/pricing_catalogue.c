@@ -33,6 +33,9 @@ static const struct dim_key dim_keys[] = {
 	{"cache_read_input_token_cost_flex", PRICE_DIM_FLEX_CACHED_INPUT},
 	{"input_cost_per_audio_token", PRICE_DIM_INPUT_AUDIO},
 	{"output_cost_per_audio_token", PRICE_DIM_OUTPUT_AUDIO},
+	/* The Batch API's prices (docs/gateway.md, "Batches"). */
+	{"input_cost_per_token_batches", PRICE_DIM_BATCH_INPUT},
+	{"output_cost_per_token_batches", PRICE_DIM_BATCH_OUTPUT},
 };
 
 /* The long-context tier: stem + "<N>_tokens". The input's key sets N. */

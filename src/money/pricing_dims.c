@@ -39,7 +39,8 @@ int pricing_dim_is_money(enum price_dim d)
 {
 	assert((int)d >= 0);
 	assert(d < PRICE_DIM_COUNT);
-	return d != PRICE_DIM_MAX_INPUT_TOKENS && d != PRICE_DIM_REASONING && d != PRICE_DIM_TIER_THRESHOLD;
+	return d != PRICE_DIM_MAX_INPUT_TOKENS && d != PRICE_DIM_REASONING && d != PRICE_DIM_TIER_THRESHOLD &&
+	       d != PRICE_DIM_BATCH_DISCOUNT;
 }
 
 static int is_multiplier(enum price_dim d)
@@ -56,6 +57,8 @@ int pricing_dim_valid(enum price_dim d, int64_t v)
 		return v == 0 || v == 1;
 	if (is_multiplier(d))
 		return v >= 1 && v <= LIMIT_PRICE_MULTIPLIER_BPS;
+	if (d == PRICE_DIM_BATCH_DISCOUNT)	/* a discount of the whole price would serve batches free */
+		return v >= 0 && v < 10000;
 	return v >= (d == PRICE_DIM_TIER_THRESHOLD ? 1 : 0);
 }
 
@@ -169,4 +172,34 @@ int pricing_same(const struct price *a, const struct price *b)
 		if ((a->dims.set & (UINT64_C(1) << d)) && a->dims.v[d] != b->dims.v[d])
 			return 0;
 	return 1;
+}
+
+int pricing_batch(const struct price *p, struct price *out, const char **missing)
+{
+	int64_t discount = 0, in = 0, outp = 0;
+	assert(p != NULL);
+	assert(out != NULL);
+	int has_discount = pricing_dim_get(p, PRICE_DIM_BATCH_DISCOUNT, &discount);
+	int has_in = pricing_dim_get(p, PRICE_DIM_BATCH_INPUT, &in);
+	int has_out = pricing_dim_get(p, PRICE_DIM_BATCH_OUTPUT, &outp);
+	*missing = NULL;
+	*out = *p;
+	if (!has_discount && !(has_in && has_out)) {
+		*missing = has_in ? "batch_output_micros_per_mtok"
+			 : has_out ? "batch_input_micros_per_mtok" : "batch_discount_bps";
+		return -1;
+	}
+	assert(discount >= 0 && discount < 10000);	/* pricing_dim_valid */
+	if (has_discount && pricing_scaled(p, 10000 - discount, out) != 0)
+		return -2;
+	if (has_in)
+		out->input_micros_per_mtok = in;
+	if (has_out)
+		out->output_micros_per_mtok = outp;
+	/* A batch line is priced at its batch prices, not scaled again by a
+	 * later call: the result prices no batch dimension of its own. */
+	pricing_dim_put(out, PRICE_DIM_BATCH_DISCOUNT, -1);
+	pricing_dim_put(out, PRICE_DIM_BATCH_INPUT, -1);
+	pricing_dim_put(out, PRICE_DIM_BATCH_OUTPUT, -1);
+	return 0;
 }

@@ -238,6 +238,27 @@ Object.assign(cases, {
   },
 });
 
+// The Batch API (docs/gateway.md, "Batches"): a batch input file uploaded
+// with files.create, a batch made from it and retrieved; Anthropic's
+// messages.batches.create.
+Object.assign(cases, {
+  async openai_batch() {
+    const lines = ["s1", "s2", "s3"].map((id) => JSON.stringify({ custom_id: id, method: "POST",
+      url: "/v1/chat/completions", body: { model: "gpt-4o-mini", messages: user, max_tokens: 20 } })).join("\n");
+    const file = await openai.files.create({ file: await toFile(Buffer.from(lines + "\n"), "batch.jsonl"),
+                                             purpose: "batch" });
+    const batch = await openai.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions",
+                                                completion_window: "24h" });
+    const again = await openai.batches.retrieve(batch.id);
+    return { file: file.id, purpose: file.purpose, batch: batch.id, status: batch.status, again: again.id };
+  },
+  async anthropic_batch() {
+    const b = await anthropic.messages.batches.create({ requests: ["s1", "s2"].map((id) => ({ custom_id: id,
+      params: { model: "claude-sonnet-4-5", max_tokens: 20, messages: user } })) });
+    return { batch: b.id, type: b.type, status: b.processing_status };
+  },
+});
+
 const name = process.argv[2];
 if (!cases[name]) {
   console.error("no case " + name);

@@ -326,7 +326,7 @@ def test_refusals_are_in_the_provider_s_shape_and_forward_nothing():
     openai_error(chat(acct, body_chat(model="no-such-model")), 400, "invalid_request", "model")
     openai_error(call("/openai/v1/chat/completions", body_chat()), 400, "invalid_request", "Creditd-Account")
     openai_error(chat(acct, body_chat(), auth="crd_" + "0" * 64), 401, "unauthorized")
-    openai_error(call("/openai/v1/files", {"purpose": "x"}), 404, "not_found")
+    openai_error(call("/openai/v1/fine_tuning/jobs", {"model": "x"}), 404, "not_found")
     openai_error(chat(acct, {"model": 5, "messages": []}), 400, "invalid_request", "model")
     openai_error(chat(acct, body_chat(max_completion_tokens=10 ** 7)), 400, "invalid_request",
                  "max_completion_tokens")

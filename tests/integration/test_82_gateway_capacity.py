@@ -148,7 +148,7 @@ def test_the_gateway_s_paths_and_the_pooled_routes_at_once_lose_no_request():
         out = []
         for j in range(120):
             if j % 2:
-                out.append(call("/openai/v1/files", {"purpose": "x"}).status)
+                out.append(call("/openai/v1/fine_tuning/jobs", {"model": "x"}).status)
             else:
                 out.append(api("POST", "/v1/no_such_route", {"x": 1}).status)
         return out

@@ -17,7 +17,9 @@ int main(void)
 	is_int(gwbody_limit("/anthropic/v1/messages", common), common, "messages: the common limit");
 	is_int(gwbody_limit("/openai/v1/images/generations", common), common, "images/generations (JSON): common");
 	is_int(gwbody_limit("/openai/v1/audio/speech", common), common, "audio/speech (JSON): common");
-	is_int(gwbody_limit("/openai/v1/files", common), common, "files: common until its route comes");
+	is_int(gwbody_limit("/openai/v1/files", common), 200000000, "files: a batch's input file, 200 MB");
+	is_int(gwbody_limit("/anthropic/v1/messages/batches", common), 200000000, "Anthropic's batch create: 200 MB");
+	is_int(gwbody_limit("/openai/v1/batches", common), common, "a batch's create (JSON): common");
 	is_int(gwbody_limit("/openai/v1/audio/transcriptions/", common), common, "a trailing slash is another path");
 	is_int(gwbody_limit("/openai/v1/audio/transcriptions/x", common), common, "so is a path below it");
 	is_int(gwbody_limit("/anthropic/v1/audio/transcriptions", common), common, "and another kind's");
@@ -29,12 +31,13 @@ int main(void)
 	const char *path = NULL;
 	int64_t max = 0;
 	size_t n = gwbody_row(0, &path, &max);
-	is_int(n, 2, "two rows: the two upload routes");
+	is_int(n, 4, "four rows: the two upload routes, the two batch ones");
 	for (size_t i = 0; i < n; i++) {
 		gwbody_row(i, &path, &max);
-		ok(strncmp(path, "/openai/v1/", 11) == 0 && max > common, "row %zu: %s, %lld bytes", i, path, (long long)max);
+		ok((strncmp(path, "/openai/v1/", 11) == 0 || strncmp(path, "/anthropic/v1/", 14) == 0) && max > common,
+		   "row %zu: %s, %lld bytes", i, path, (long long)max);
 		is_int(gwbody_limit(path, common), max, "row %zu: looked up by its path", i);
 	}
-	ok(LIMIT_GATEWAY_FILES_BODY_BYTES == 200000000, "the files route's row, when it comes: 200 MB");
+	ok(LIMIT_GATEWAY_FILES_BODY_BYTES == 200000000, "the files route's row: 200 MB");
 	return done_testing();
 }

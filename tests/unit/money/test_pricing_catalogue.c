@@ -179,9 +179,11 @@ static void test_openai_entry(void)
 	is_int(dim(p, PRICE_DIM_FLEX_OUTPUT), 7500000, "flex output");
 	is_int(dim(p, PRICE_DIM_FLEX_CACHED_INPUT), 130000, "flex cache reads");
 	is_int(dim(p, PRICE_DIM_CACHE_WRITE_1H), -1, "no 1-hour writes");
-	ok(e.n_unapplied == 3 && unapplied(&e, "input_cost_per_token_batches") &&
-	   unapplied(&e, "output_cost_per_token_batches") && unapplied(&e, "regional_processing_uplift_multiplier_eu"),
-	   "batches and the regional uplift are named, not applied (%zu)", e.n_unapplied);
+	is_int(dim(p, PRICE_DIM_BATCH_INPUT), 1250000, "batch input (the Batch API's)");
+	is_int(dim(p, PRICE_DIM_BATCH_OUTPUT), 7500000, "batch output");
+	is_int(dim(p, PRICE_DIM_BATCH_DISCOUNT), -1, "no discount: the catalogue has none");
+	ok(e.n_unapplied == 1 && unapplied(&e, "regional_processing_uplift_multiplier_eu"),
+	   "the regional uplift is named, not applied (%zu)", e.n_unapplied);
 	json_decref(keep);
 }
 

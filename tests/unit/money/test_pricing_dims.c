@@ -135,8 +135,48 @@ static void test_media_units_alone(void)
 	ok(pricing_prices_tokens(&i), "with a text input price: tokens priced");
 }
 
+/* A batch line's prices (docs/gateway.md, "Batches"): the catalogue's
+ * batch token prices, else the row's discount; neither: refused, naming
+ * what to set. */
+static void test_batch_prices(void)
+{
+	const char *missing = NULL;
+	struct price p = {2500000, 1250000, 10000000, 4096, 3125000, PRICING_NO_DIMS}, b;
+	is_int(pricing_batch(&p, &b, &missing), -1, "no batch price and no discount: refused");
+	ok(missing != NULL && strcmp(missing, "batch_discount_bps") == 0, "naming the discount to set");
+	pricing_dim_put(&p, PRICE_DIM_BATCH_INPUT, 1250000);
+	is_int(pricing_batch(&p, &b, &missing), -1, "a batch input price without its output price: refused");
+	ok(missing != NULL && strcmp(missing, "batch_output_micros_per_mtok") == 0, "naming the output's");
+	pricing_dim_put(&p, PRICE_DIM_BATCH_OUTPUT, 5000000);
+	is_int(pricing_batch(&p, &b, &missing), 0, "both batch token prices: priced");
+	ok(b.input_micros_per_mtok == 1250000 && b.output_micros_per_mtok == 5000000, "at the batch prices");
+	ok(b.cached_input_micros_per_mtok == 1250000 && b.cache_write_micros_per_mtok == 3125000,
+	   "cached input and cache writes at the row's own (the catalogue has no batch keys for them)");
+	ok(!pricing_dim_get(&b, PRICE_DIM_BATCH_INPUT, NULL), "the result prices no batch dimension of its own");
+	pricing_dim_put(&p, PRICE_DIM_BATCH_DISCOUNT, 5000);
+	is_int(pricing_batch(&p, &b, &missing), 0, "batch prices and a discount: priced");
+	ok(b.input_micros_per_mtok == 1250000 && b.cached_input_micros_per_mtok == 625000 &&
+	   b.cache_write_micros_per_mtok == 1562500, "the batch keys where given, the discount on the rest");
+	struct price c = {3000000, 300000, 15000001, 8192, 3750000, PRICING_NO_DIMS};
+	pricing_dim_put(&c, PRICE_DIM_BATCH_DISCOUNT, 5000);
+	pricing_dim_put(&c, PRICE_DIM_TIER_INPUT, 6000000);
+	is_int(pricing_batch(&c, &b, &missing), 0, "a discount alone (Claude's rows): priced");
+	ok(b.input_micros_per_mtok == 1500000 && b.output_micros_per_mtok == 7500001 &&
+	   b.cached_input_micros_per_mtok == 150000, "every token price halved, rounded up");
+	int64_t v = 0;
+	ok(pricing_dim_get(&b, PRICE_DIM_TIER_INPUT, &v) && v == 3000000, "the long-context tier's too");
+	ok(!pricing_dim_valid(PRICE_DIM_BATCH_DISCOUNT, 10000) && pricing_dim_valid(PRICE_DIM_BATCH_DISCOUNT, 9999) &&
+	   pricing_dim_valid(PRICE_DIM_BATCH_DISCOUNT, 0), "a discount below the whole price");
+	ok(!pricing_dim_is_money(PRICE_DIM_BATCH_DISCOUNT) && pricing_dim_is_money(PRICE_DIM_BATCH_INPUT),
+	   "batch prices are money, the discount a factor");
+	struct price big = {INT64_MAX, 0, 0, 1, 0, PRICING_NO_DIMS};
+	pricing_dim_put(&big, PRICE_DIM_BATCH_DISCOUNT, 1);
+	is_int(pricing_batch(&big, &b, &missing), 0, "a discount never raises a price past int64");
+}
+
 int main(void)
 {
+	test_batch_prices();
 	test_sizes_and_multipliers();
 	test_media_units_alone();
 	long_context();

@@ -1,0 +1,166 @@
+/* gwbatch.c: a batch's lines read (see gwbatch.h; docs/gateway.md,
+ * "Batches"). An input line is refused whole when it carries anything
+ * its provider's type does not (a batch's line is a call, and a call
+ * forwards only what creditd read); a result line is read as the
+ * provider wrote it, and one that is not a result is the caller's to
+ * skip and log, never charged. */
+#include "gwbatch.h"
+#include <stdio.h>
+#include <string.h>
+
+static int fail(char *param, size_t pcap, const char *member, char *err, size_t errcap, const char *why)
+{
+	snprintf(param, pcap, "%s", member);
+	snprintf(err, errcap, "%s", why);
+	return -1;
+}
+
+/* custom_id: text of 1 to LIMIT_GATEWAY_BATCH_CUSTOM_ID_BYTES - 1 bytes. */
+static int custom_id_of(const json_t *v, char *out)
+{
+	const char *s = json_string_value(v);
+	size_t n = s != NULL ? json_string_length(v) : 0;
+	if (s == NULL || n == 0 || n >= LIMIT_GATEWAY_BATCH_CUSTOM_ID_BYTES || strlen(s) != n)
+		return -1;
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+int gwbatch_input_line(const char *line, size_t n, struct gwbatch_input *in, char *param, size_t pcap, char *err,
+		       size_t errcap)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *v;
+	memset(in, 0, sizeof(*in));
+	json_t *root = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
+	int rc = -1;
+	if (!json_is_object(root))
+		fail(param, pcap, "", err, errcap, "a line of a batch input file must be one JSON object");
+	else if (custom_id_of(json_object_get(root, "custom_id"), in->custom_id) != 0)
+		fail(param, pcap, "custom_id", err, errcap, "custom_id must be text of 1 to 511 bytes");
+	else if (!json_is_string(json_object_get(root, "method")) ||
+		 strcmp(json_string_value(json_object_get(root, "method")), "POST") != 0)
+		fail(param, pcap, "method", err, errcap, "method must be \"POST\"");
+	else if (!json_is_string(json_object_get(root, "url")) ||
+		 json_string_length(json_object_get(root, "url")) >= sizeof(in->url))
+		fail(param, pcap, "url", err, errcap, "url must name the route of the line's call");
+	else if (!json_is_object(json_object_get(root, "body")))
+		fail(param, pcap, "body", err, errcap, "body must be the call's JSON object");
+	else
+		rc = 0;
+	json_object_foreach(rc == 0 ? root : NULL, key, v)
+		if (strcmp(key, "custom_id") != 0 && strcmp(key, "method") != 0 && strcmp(key, "url") != 0 &&
+		    strcmp(key, "body") != 0)
+			rc = fail(param, pcap, key, err, errcap, "a batch line carries custom_id, method, url and body alone");
+	if (rc == 0) {
+		snprintf(in->url, sizeof(in->url), "%s", json_string_value(json_object_get(root, "url")));
+		in->body = json_incref(json_object_get(root, "body"));
+	}
+	json_decref(root);
+	return rc;
+}
+
+int gwbatch_input_request(const json_t *req, struct gwbatch_input *in, char *param, size_t pcap, char *err,
+			  size_t errcap)
+{
+	const char *key;
+	json_t *v;
+	memset(in, 0, sizeof(*in));
+	if (!json_is_object(req))
+		return fail(param, pcap, "requests", err, errcap, "each of requests must be an object");
+	if (custom_id_of(json_object_get(req, "custom_id"), in->custom_id) != 0)
+		return fail(param, pcap, "custom_id", err, errcap, "custom_id must be text of 1 to 511 bytes");
+	if (!json_is_object(json_object_get(req, "params")))
+		return fail(param, pcap, "params", err, errcap, "params must be the Messages call's JSON object");
+	json_object_foreach((json_t *)req, key, v)
+		if (strcmp(key, "custom_id") != 0 && strcmp(key, "params") != 0)
+			return fail(param, pcap, key, err, errcap, "a batch's request carries custom_id and params alone");
+	snprintf(in->url, sizeof(in->url), "/v1/messages");
+	in->body = json_incref(json_object_get(req, "params"));
+	return 0;
+}
+
+/* OpenAI's: the response's status and body, else the error's code. */
+static void openai_result(struct gwbatch_result *out)
+{
+	const json_t *resp = json_object_get(out->root, "response");
+	const json_t *error = json_object_get(out->root, "error");
+	json_int_t status = json_integer_value(json_object_get(resp, "status_code"));
+	const json_t *body = json_object_get(resp, "body");
+	const char *code = json_string_value(json_object_get(error, "code"));
+	out->outcome = GWBATCH_ERRORED;
+	if (status >= 200 && status < 300 && json_is_object(body) && !json_is_object(error)) {
+		out->outcome = GWBATCH_SUCCEEDED;
+		out->body = body;
+	} else if (code != NULL && strcmp(code, "batch_expired") == 0) {
+		out->outcome = GWBATCH_EXPIRED;
+	} else if (code != NULL && strcmp(code, "batch_cancelled") == 0) {
+		out->outcome = GWBATCH_CANCELLED;
+	}
+}
+
+/* Anthropic's: result.type, the message of a succeeded one. */
+static void anthropic_result(struct gwbatch_result *out)
+{
+	const json_t *result = json_object_get(out->root, "result");
+	const char *type = json_string_value(json_object_get(result, "type"));
+	const json_t *message = json_object_get(result, "message");
+	out->outcome = GWBATCH_ERRORED;
+	if (type == NULL)
+		return;
+	if (strcmp(type, "succeeded") == 0 && json_is_object(message)) {
+		out->outcome = GWBATCH_SUCCEEDED;
+		out->body = message;
+	} else if (strcmp(type, "expired") == 0) {
+		out->outcome = GWBATCH_EXPIRED;
+	} else if (strcmp(type, "canceled") == 0) {
+		out->outcome = GWBATCH_CANCELLED;
+	}
+}
+
+int gwbatch_result_line(enum gwbatch_shape shape, const char *line, size_t n, struct gwbatch_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->root = json_loadb(line, n, 0, NULL);
+	if (!json_is_object(out->root) || custom_id_of(json_object_get(out->root, "custom_id"), out->custom_id) != 0) {
+		json_decref(out->root);
+		out->root = NULL;
+		return -1;
+	}
+	if (shape == GWBATCH_OPENAI)
+		openai_result(out);
+	else
+		anthropic_result(out);
+	return 0;
+}
+
+int gwbatch_ended(enum gwbatch_shape shape, const json_t *batch)
+{
+	static const char *const ended[] = {"completed", "failed", "expired", "cancelled"};
+	const char *s = json_string_value(json_object_get(batch, shape == GWBATCH_OPENAI ? "status" : "processing_status"));
+	if (s == NULL)
+		return 0;
+	if (shape == GWBATCH_ANTHROPIC)
+		return strcmp(s, "ended") == 0;
+	for (size_t i = 0; i < sizeof(ended) / sizeof(ended[0]); i++)
+		if (strcmp(s, ended[i]) == 0)
+			return 1;
+	return 0;
+}
+
+const char *gwbatch_output_file(enum gwbatch_shape shape, const json_t *batch)
+{
+	return json_string_value(json_object_get(batch, shape == GWBATCH_OPENAI ? "output_file_id" : "results_url"));
+}
+
+const char *gwbatch_error_file(enum gwbatch_shape shape, const json_t *batch)
+{
+	return shape == GWBATCH_OPENAI ? json_string_value(json_object_get(batch, "error_file_id")) : NULL;
+}
+
+const char *gwbatch_outcome_name(enum gwbatch_outcome o)
+{
+	static const char *const names[] = {"succeeded", "errored", "expired", "cancelled"};
+	return o >= GWBATCH_SUCCEEDED && o <= GWBATCH_CANCELLED ? names[o] : "?";
+}

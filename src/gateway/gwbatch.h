@@ -1,0 +1,65 @@
+/* gwbatch.h: the lines of a batch as the providers write them
+ * (docs/gateway.md, "Batches"): an OpenAI input file's lines and an
+ * Anthropic batch's requests read into a route and a body to check, and
+ * each result line of either read into its custom_id, its outcome and, for
+ * a line that succeeded, the answer whose usage is charged. Pure: no I/O,
+ * no ledger, no clock; the checks and the money are the callers'.
+ *
+ * Followed: OpenAI's Batch API reference (openai-openapi, BatchRequestInput
+ * and BatchRequestOutput; the error file's lines carry error.code
+ * "batch_expired" and "batch_cancelled" for the lines a batch never ran)
+ * and Anthropic's Message Batches (MessageBatchIndividualResponse:
+ * result.type succeeded, errored, canceled, expired). */
+#ifndef CREDITD_GWBATCH_H
+#define CREDITD_GWBATCH_H
+#include <jansson.h>
+#include <stddef.h>
+#include "limits.h"
+
+enum gwbatch_shape { GWBATCH_OPENAI = 0, GWBATCH_ANTHROPIC };
+/* What became of one line: only a succeeded line is charged. */
+enum gwbatch_outcome { GWBATCH_SUCCEEDED = 0, GWBATCH_ERRORED, GWBATCH_EXPIRED, GWBATCH_CANCELLED };
+
+/* One request of a batch. body is a reference the caller releases
+ * (json_decref). */
+struct gwbatch_input {
+	char custom_id[LIMIT_GATEWAY_BATCH_CUSTOM_ID_BYTES];
+	char url[64];			/* the provider's path: "/v1/chat/completions", "/v1/messages" */
+	json_t *body;
+};
+/* An OpenAI input line (n bytes at line, no newline): an object of
+ * custom_id (text), method "POST", url and body (an object), nothing
+ * else. 0, or -1 with the member to name in param (pcap bytes) and a
+ * sentence in err. */
+int gwbatch_input_line(const char *line, size_t n, struct gwbatch_input *in, char *param, size_t pcap, char *err,
+		       size_t errcap);
+/* One of an Anthropic create body's requests[]: {custom_id, params};
+ * url is "/v1/messages". As gwbatch_input_line. */
+int gwbatch_input_request(const json_t *req, struct gwbatch_input *in, char *param, size_t pcap, char *err,
+			  size_t errcap);
+
+/* One result line. body is a reference into root, live while root is;
+ * the caller releases root (json_decref). */
+struct gwbatch_result {
+	char custom_id[LIMIT_GATEWAY_BATCH_CUSTOM_ID_BYTES];
+	enum gwbatch_outcome outcome;
+	json_t *root;
+	const json_t *body;		/* a succeeded line's answer; NULL otherwise */
+};
+/* A line of an OpenAI output or error file, or of Anthropic's results
+ * (n bytes at line). OpenAI: response.status_code 2xx with a body:
+ * succeeded; error.code "batch_expired": expired; "batch_cancelled":
+ * cancelled; anything else errored. 0, or -1 when the line is not one
+ * (no custom_id, not JSON): the caller skips it and says so. */
+int gwbatch_result_line(enum gwbatch_shape shape, const char *line, size_t n, struct gwbatch_result *out);
+/* 1 when a batch object of shape has ended (its results are final):
+ * OpenAI's status completed, failed, expired or cancelled; Anthropic's
+ * processing_status ended. */
+int gwbatch_ended(enum gwbatch_shape shape, const json_t *batch);
+/* The output and error files of an ended OpenAI batch (NULL: none), or
+ * Anthropic's results_url; static strings of batch. */
+const char *gwbatch_output_file(enum gwbatch_shape shape, const json_t *batch);
+const char *gwbatch_error_file(enum gwbatch_shape shape, const json_t *batch);
+/* The outcome's name, as logs and tests say it. */
+const char *gwbatch_outcome_name(enum gwbatch_outcome o);
+#endif

@@ -1,0 +1,408 @@
+/* gwbatch_job.c: a batch carried from its create to its settle (see
+ * gwbatch_job.h; docs/gateway.md, "Batches"). One thread, one ledger
+ * connection of its own, the provider called with an easy handle of its
+ * own (gwbatch_io.h): a poll that waits on a provider never holds a
+ * worker or the gateway's loop.
+ *
+ * Exactly once: each line is charged by ledger_usage under a request_id
+ * made of the job's hold and the line's custom_id, so a line settled
+ * again (after a crash, or a custom_id the provider wrote twice) replays
+ * its first charge; the hold is released only after every line is
+ * charged, and its release is idempotent. The job's row moves running →
+ * settling (the provider ended it: committed before the first line is
+ * charged) → done (the hold released), and the line cursor after each
+ * chunk of LIMIT_GATEWAY_BATCH_CHUNK_LINES lines. The money decisions are
+ * src/money's (pricing_batch, pricing_token_cost); no SQL here. */
+#include "gwbatch_job.h"
+#include "gwbatch.h"
+#include "gwbatch_io.h"
+#include "gwcall.h"
+#include "gwconfig.h"
+#include "gwkind.h"
+#include "gwmoney.h"
+#include "answer.h"
+#include "config.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "pricing.h"
+#include "spool.h"
+#include "timefmt.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct cfg *cc;
+static const struct gwconfig *gw;
+static pthread_t thread;
+static int started;
+static atomic_int alive;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int stopping;
+
+/* One job's pass: its provider, its lines' route and shape. */
+struct pass {
+	struct store *db;
+	struct ledger_gw_job *j;
+	const struct gwconfig_provider *p;
+	const struct gwkind_route *route;
+	enum gwbatch_shape shape;
+	int64_t now;
+};
+
+static const struct gwkind_route *route_of(const char *path)
+{
+	const struct gwkind *k = gwkind_of_path(path);
+	for (size_t i = 0; k != NULL && i < k->nroutes; i++)
+		if (!k->routes[i].object && strcmp(k->routes[i].path, path) == 0)
+			return &k->routes[i];
+	return NULL;
+}
+
+int gwbatch_job_path(const char *route, const char *id, const char *action, char *out, unsigned long cap)
+{
+	int anthropic = strncmp(route, "/anthropic/", 11) == 0;
+	int n = snprintf(out, cap, "%s/%s%s%s", anthropic ? "/v1/messages/batches" : "/batches", id, action[0] != '\0' ? "/" : "",
+			 action);
+	return n >= 0 && (unsigned long)n < cap ? 0 : -1;
+}
+
+/* How long a pass holds its job (LIMIT_GATEWAY_BATCH_LEASE_POLLS). */
+static int64_t lease(void)
+{
+	return LIMIT_GATEWAY_BATCH_LEASE_POLLS * gw->batch_poll_seconds;
+}
+
+/* The job polled again at its next time (a provider away, an answer not read). */
+static void later(struct pass *x, const char *why)
+{
+	log_warn("gateway: batch %s of %s: %s; polled again in %lld s", x->j->object_id, x->j->account, why,
+		 (long long)gw->batch_poll_seconds);
+	x->j->next_poll_at = x->now + gw->batch_poll_seconds;
+	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
+		log_error("gateway: batch %s: its next poll could not be kept", x->j->object_id);
+}
+
+/* The price a line's answer is charged at: the model it names (the
+ * answering provider's own row first), else the job's dearest model;
+ * at the row's batch prices (pricing_batch), else its own (never free). */
+static int line_price(const struct pass *x, const char *model, struct price *bp, int64_t *margin)
+{
+	struct price p;
+	const char *missing;
+	int own = 0;
+	if ((model == NULL || !ledger_price_model_at(model, x->p->name, &p, margin, &own)) &&
+	    !ledger_price_model_at(x->j->model, x->p->name, &p, margin, &own))
+		return -1;
+	if (pricing_batch(&p, bp, &missing) != 0)
+		*bp = p;
+	return 0;
+}
+
+/* One succeeded line charged (ledger_usage, forced: its money is the
+ * batch's hold's, reserved when the batch was made). 0 charged, 1
+ * charged before (a replay), -1 released (logged), -2 the ledger away. */
+static int charge_line(struct pass *x, const struct gwbatch_result *res)
+{
+	char *text = json_dumps(res->body, JSON_COMPACT);
+	struct gw_usage u;
+	struct gw_charge c;
+	memset(&u, 0, sizeof(u));
+	int read = text != NULL && gwshape_usage(x->route, text, strlen(text), &u) == 0 && u.have;
+	free(text);
+	struct price bp;
+	int64_t margin = 0, cost = 0;
+	const char *model = json_string_value(json_object_get(res->body, "model"));
+	if (!read || line_price(x, model, &bp, &margin) != 0) {
+		log_error("gateway: batch %s line %s: %s: released, not charged", x->j->object_id, res->custom_id,
+			  read ? "its model is not priced" : "its answer has no usage creditd can read");
+		return -1;
+	}
+	const struct gw_asked asked = {x->route, -1, 1, u.input_tokens};
+	gwmoney_charge(&asked, &u, &c);
+	const struct pricing_tokens t = {c.usage.input_tokens, c.usage.cached_input_tokens, c.usage.cache_write_tokens,
+					 c.usage.output_tokens};
+	if (pricing_token_cost(&bp, margin, &t, &cost) != PRICING_OK)
+		return -1;
+	unsigned char hash[KEYS_HASH_LEN];
+	char hex[2 * KEYS_HASH_LEN + 1], rid[64];
+	struct keys_part parts[] = {{x->j->hold_id, strlen(x->j->hold_id)}, {"\n", 1},
+				    {res->custom_id, strlen(res->custom_id)}};
+	keys_sha256_parts(parts, 3, hash);
+	keys_hex(hash, hex);
+	snprintf(rid, sizeof(rid), LEDGER_GATEWAY_REQUEST_PREFIX "bl_%.40s", hex);
+	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
+	struct guard_usage r = {.account = x->j->account, .member = x->j->member[0] != '\0' ? x->j->member : NULL,
+				.model = model != NULL && strlen(model) < 65 ? model : x->j->model, .request_id = rid,
+				.input_tokens = t.input_tokens, .cached_input_tokens = t.cached_input_tokens,
+				.output_tokens = t.output_tokens, .force = 1, .cost_micros = cost, .request_hash = hash,
+				.settle_reason = "provider_usage", .cache_write_input_tokens = t.cache_write_input_tokens};
+	struct ledger_result lr = {0};
+	enum cd_err rc = ledger_usage(x->db, &call, &r, &lr);
+	json_decref(lr.body);
+	if (rc != CD_OK) {
+		log_error("gateway: batch %s line %s not charged (%s): the job settles it again", x->j->object_id,
+			  res->custom_id, errors_strerror(rc));
+		return -2;
+	}
+	if (lr.refusal.why != REFUSE_NONE) {
+		log_error("gateway: batch %s line %s: its charge of %lld micros was refused (%d): released",
+			  x->j->object_id, res->custom_id, (long long)cost, lr.status);
+		return -1;
+	}
+	/* Charged already (a custom_id the provider wrote twice, or a
+	 * line settled before a restart): its first charge stands. */
+	return lr.done.kind == LEDGER_DONE_USAGE && lr.done.u.usage.replayed ? 1 : 0;
+}
+
+/* The lines of one result file, from the job's cursor on (*line counts
+ * the lines of the files before, then this one's): each succeeded line
+ * charged, the others released; the cursor kept after each chunk. 0, or
+ * -1 when the pass must stop (the ledger away: polled again). */
+static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *line)
+{
+	int64_t in_chunk = 0;
+	for (size_t at = 0; at < len;) {
+		const char *nl = memchr(data + at, '\n', len - at);
+		size_t n = nl != NULL ? (size_t)(nl - (data + at)) : len - at;
+		const char *start = data + at;
+		at += n + (nl != NULL);
+		if (n == 0 || (n == 1 && start[0] == '\r'))
+			continue;
+		if ((*line)++ < x->j->line_cursor)
+			continue;	/* settled before this pass */
+		struct gwbatch_result res;
+		int rc = 0;
+		if (gwbatch_result_line(x->shape, start, n, &res) != 0)
+			log_warn("gateway: batch %s: line %lld of its results is not a result: skipped", x->j->object_id,
+				 (long long)*line);
+		else if (res.outcome == GWBATCH_SUCCEEDED)
+			rc = charge_line(x, &res);
+		else
+			rc = -1;
+		json_decref(res.root);
+		if (rc == -2)
+			return -1;
+		x->j->lines_charged += rc == 0;
+		x->j->lines_released += rc < 0;
+		x->j->line_cursor = *line;
+		if (++in_chunk == LIMIT_GATEWAY_BATCH_CHUNK_LINES) {
+			in_chunk = 0;
+			x->j->next_poll_at = timefmt_now() + lease();	/* the pass holds it on */
+			if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* One result file fetched and settled. 0, or -1 (polled again). */
+static int settle_file(struct pass *x, const char *file_id, int64_t *line)
+{
+	char path[LIMIT_GATEWAY_URL_BYTES], err[256];
+	struct spool *s = NULL;
+	int status = 0;
+	if (x->shape == GWBATCH_OPENAI)
+		snprintf(path, sizeof(path), "/files/%s/content", file_id);
+	else if (gwbatch_job_path(x->j->route, x->j->object_id, "results", path, sizeof(path)) != 0)
+		return -1;
+	struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)gw->connect_timeout_ms,
+				    LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L};
+	if (gwbatch_io_download(x->p, &r, gw->spool_dir, &status, &s, err, sizeof(err)) != 0 || status != 200) {
+		snprintf(err + strlen(err), sizeof(err) - strlen(err), " (status %d)", status);
+		later(x, status == 0 ? err : "its results were not given");
+		spool_free(s);
+		return -1;
+	}
+	const unsigned char *data = spool_len(s) > 0 ? spool_map(s) : (const unsigned char *)"";
+	int rc = data != NULL ? settle_lines(x, (const char *)data, spool_len(s), line) : -1;
+	spool_free(s);
+	if (rc != 0)
+		later(x, "its results could not all be settled");
+	return rc;
+}
+
+/* 1 when the batch's hold is no longer reserved but charged: the sweep
+ * captured it at its ttl (creditd was away longer than a day, no poll
+ * renewed it). Its worst case was charged then, so no line is charged
+ * on top of it. */
+static int hold_taken(struct pass *x)
+{
+	json_t *h = NULL;
+	if (ledger_hold_get(x->db, x->j->hold_id, &h) != CD_OK)
+		return 0;
+	const char *st = json_string_value(json_object_get(h, "status"));
+	int taken = st != NULL && (strcmp(st, "expired") == 0 || strcmp(st, "captured") == 0);
+	json_decref(h);
+	return taken;
+}
+
+/* An ended batch settled: its files' lines, then its hold released and
+ * the job done. */
+static void settle(struct pass *x)
+{
+	int64_t line = 0;
+	if (x->j->line_cursor == 0 && hold_taken(x)) {
+		log_error("gateway: batch %s of %s: its hold %s was captured at its ttl before the batch ended: its lines "
+			  "are not charged again", x->j->object_id, x->j->account, x->j->hold_id);
+		snprintf(x->j->state, sizeof(x->j->state), "done");
+		if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
+			later(x, "its end could not be kept");
+		return;
+	}
+	const char *files[2] = {x->j->output_file_id, x->j->error_file_id};
+	for (int i = 0; i < 2; i++) {
+		if (x->shape == GWBATCH_ANTHROPIC && i > 0)
+			break;
+		if (x->shape == GWBATCH_OPENAI && files[i][0] == '\0')
+			continue;
+		if (settle_file(x, files[i], &line) != 0)
+			return;
+	}
+	gwcall_release(x->db, x->j->hold_id);
+	snprintf(x->j->state, sizeof(x->j->state), "done");
+	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
+		later(x, "its end could not be kept");
+		return;
+	}
+	log_info("gateway: batch %s of %s settled: %lld lines charged, %lld released", x->j->object_id, x->j->account,
+		 (long long)x->j->lines_charged, (long long)x->j->lines_released);
+}
+
+/* A running job polled: its hold renewed while it runs; ended, its
+ * files noted and the job settling (committed before any line is
+ * charged), then settled. */
+static void poll_one(struct pass *x)
+{
+	char path[LIMIT_GATEWAY_URL_BYTES], err[256];
+	struct dynbuf answer;
+	int status = 0;
+	if (gwbatch_job_path(x->j->route, x->j->object_id, "", path, sizeof(path)) != 0)
+		return;
+	dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_ANSWER_BYTES);
+	struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)gw->connect_timeout_ms,
+				    LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L};
+	int rc = gwbatch_io_call(x->p, &r, &status, &answer, err, sizeof(err));
+	json_t *root = rc == 0 && status == 200 && answer.data != NULL ? json_loadb(answer.data, answer.len, 0, NULL) : NULL;
+	if (!json_is_object(root)) {
+		later(x, rc != 0 ? err : "its provider's answer to the poll was not the batch");
+	} else {
+		const char *st = json_string_value(json_object_get(root, x->shape == GWBATCH_OPENAI ? "status"
+											  : "processing_status"));
+		snprintf(x->j->status, sizeof(x->j->status), "%s", st != NULL ? st : "");
+		x->j->polls++;
+		x->j->next_poll_at = x->now + gw->batch_poll_seconds;
+		if (gwbatch_ended(x->shape, root)) {
+			const char *out = gwbatch_output_file(x->shape, root), *errf = gwbatch_error_file(x->shape, root);
+			snprintf(x->j->output_file_id, sizeof(x->j->output_file_id), "%s", out != NULL ? out : "");
+			snprintf(x->j->error_file_id, sizeof(x->j->error_file_id), "%s", errf != NULL ? errf : "");
+			snprintf(x->j->state, sizeof(x->j->state), "settling");
+			/* Its files are the account's to read through creditd. */
+			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, out, x->p->name);
+			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, errf, x->p->name);
+			x->j->next_poll_at = x->now + lease();	/* this pass settles it */
+		} else if (ledger_hold_renew(x->db, x->j->account, x->j->hold_id, LIMIT_GATEWAY_BATCH_HOLD_SECONDS) != CD_OK) {
+			log_warn("gateway: batch %s: its hold %s was not renewed", x->j->object_id, x->j->hold_id);
+		}
+		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK)
+			log_error("gateway: batch %s: its poll could not be kept", x->j->object_id);
+		else if (strcmp(x->j->state, "settling") == 0)
+			settle(x);
+	}
+	json_decref(root);
+	dynbuf_free(&answer);
+}
+
+static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
+{
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now};
+	int claimed = 0;
+	/* One creditd a pass: another serving the same database that read
+	 * the job too finds it taken (its lines' charges would replay, but
+	 * the job's counts are one pass's). */
+	if (ledger_gw_job_claim(db, j, now + lease(), &claimed) != CD_OK || !claimed)
+		return;
+	if (x.route == NULL) {
+		log_error("gateway: batch %s names a route creditd does not serve (%s)", j->object_id, j->route);
+		return;
+	}
+	x.shape = x.route->kind == &gwkind_anthropic ? GWBATCH_ANTHROPIC : GWBATCH_OPENAI;
+	x.p = gwconfig_provider_of(gw, x.route->kind, j->provider);
+	if (x.p == NULL) {
+		later(&x, "the provider that runs it is no longer configured");
+		return;
+	}
+	if (strcmp(j->state, "settling") == 0)
+		settle(&x);
+	else
+		poll_one(&x);
+}
+
+static void *loop(void *arg)
+{
+	struct store *db = arg;
+	struct ledger_gw_job *rows = calloc(LIMIT_GATEWAY_BATCH_JOBS_A_PASS, sizeof(*rows));
+	pthread_mutex_lock(&lock);
+	while (!stopping && rows != NULL) {
+		pthread_mutex_unlock(&lock);
+		int n = 0;
+		int64_t now = timefmt_now();
+		if (ledger_gw_jobs_due(db, now, rows, LIMIT_GATEWAY_BATCH_JOBS_A_PASS, &n) == CD_OK)
+			for (int i = 0; i < n && !stopping; i++)
+				run_one(db, &rows[i], now);
+		store_end_request(db);
+		pthread_mutex_lock(&lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += gw->batch_poll_seconds < LIMIT_GATEWAY_BATCH_TICK_SECONDS ? gw->batch_poll_seconds
+											   : LIMIT_GATEWAY_BATCH_TICK_SECONDS;
+		if (!stopping)
+			pthread_cond_timedwait(&cond, &lock, &until);
+	}
+	pthread_mutex_unlock(&lock);
+	free(rows);
+	store_free(db);
+	atomic_store(&alive, 0);
+	return NULL;
+}
+
+int gwbatch_job_start(const struct cfg *cfg)
+{
+	cc = cfg;
+	gw = gwconfig_of(cfg);
+	struct store *db = store_new(cfg);
+	if (db == NULL) {
+		log_error("gateway: the batch jobs' ledger connection could not be made");
+		return -1;
+	}
+	stopping = 0;
+	atomic_store(&alive, 1);
+	if (pthread_create(&thread, NULL, loop, db) != 0) {
+		log_error("gateway: the batch jobs' thread could not start");
+		atomic_store(&alive, 0);
+		store_free(db);
+		return -1;
+	}
+	pthread_detach(thread);
+	started = 1;
+	return 0;
+}
+
+void gwbatch_job_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = 1;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+int gwbatch_job_running(void)
+{
+	return atomic_load(&alive) != 0;
+}

@@ -1,0 +1,340 @@
+"""test_88b_gateway_batches.py: the Batch API through nginx -> creditd ->
+the fake provider (tests/fake_provider_batches.py; docs/gateway.md,
+"Batches"): a batch input file read line by line before it is forwarded
+(each line its route's table, the key's models, batch prices; custom_ids
+unique), the batch held at the sum of its lines' worst cases at batch
+prices, and settled by its job when the provider ends it: each succeeded
+line charged once at batch prices (a duplicated custom_id once), every
+other line released; a cancel mid-run charged what ran; a creditd killed
+between the final poll and the settle settles exactly once after its
+restart; thousands of lines leave creditctl verify clean."""
+import json
+import os
+import signal
+import uuid
+
+import stack
+from every_writer_mail import launched, restart
+from lib import ENV, api, check, creditctl, eq, new_account, sql, verify, wait_until
+from test_80_gateway import call, ensure_prices, prices, provider, received, reset, state
+
+BATCH_IN, BATCH_OUT = 75000, 300000     # gpt-4o-mini's batch prices (half its own)
+
+
+def batch_prices():
+    """The batch prices set once, and seen by both creditd of the stack
+    (either may check a batch's lines or settle them)."""
+    ensure_prices()
+    if _batch_priced:
+        return
+    creditctl("price", "set", "gpt-4o-mini", "batch_input_micros_per_mtok=%d" % BATCH_IN,
+              "batch_output_micros_per_mtok=%d" % BATCH_OUT)
+    creditctl("price", "set", "claude-sonnet-4-5", "batch_discount_bps=5000")
+
+    def seen(base):
+        models = {m["model"]: m for m in api("GET", "/v1/models", auth="read", base=base).json["data"]}
+        return ((models.get("gpt-4o-mini") or {}).get("batch_output_micros_per_mtok") == BATCH_OUT and
+                (models.get("claude-sonnet-4-5") or {}).get("batch_discount_bps") == 5000)
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "the batch prices reach %s" % base)
+    _batch_priced.append(1)
+
+
+_batch_priced = []
+
+
+def control(**want):
+    return provider("POST", "/_batches", want)
+
+
+def line(custom_id, text="hello there friend", model="gpt-4o-mini", url="/v1/chat/completions", **extra):
+    body = dict({"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 40}, **extra)
+    return {"custom_id": custom_id, "method": "POST", "url": url, "body": body}
+
+
+def multipart(lines, purpose="batch"):
+    boundary = "----creditdtest" + uuid.uuid4().hex
+    data = "".join(json.dumps(x) + "\n" for x in lines).encode()
+    parts = [b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n" +
+             purpose.encode() + b"\r\n",
+             b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data; name=\"file\"; filename=\"in.jsonl\""
+             b"\r\nContent-Type: application/jsonl\r\n\r\n" + data + b"\r\n"]
+    return b"".join(parts) + b"--" + boundary.encode() + b"--\r\n", "multipart/form-data; boundary=" + boundary
+
+
+def upload(acct, lines, **kw):
+    raw, ctype = multipart(lines, **kw)
+    return call("/openai/v1/files", None, raw=raw, headers={"Creditd-Account": acct, "Content-Type": ctype})
+
+
+def create(acct, file_id, endpoint="/v1/chat/completions"):
+    return call("/openai/v1/batches", {"input_file_id": file_id, "endpoint": endpoint, "completion_window": "24h"},
+                headers={"Creditd-Account": acct})
+
+
+def get(acct, path):
+    return call(path, None, headers={"Creditd-Account": acct})
+
+
+def http_delete(acct, path):
+    from test_87c_gateway_objects import req
+    return req("DELETE", path, acct)[0]
+
+
+def job(batch_id):
+    rows = sql("SELECT state, lines_charged, lines_released FROM gateway_jobs WHERE object_id = '%s'" % batch_id)
+    return rows[0] if rows else None
+
+
+def done(batch_id, timeout=30):
+    check(wait_until(lambda: (job(batch_id) or ["-"])[0] == "done", timeout=timeout),
+          "the batch's job settled: %r" % (job(batch_id),))
+    return job(batch_id)
+
+
+def batch_cost(usage):
+    """One line's charge at gpt-4o-mini's batch prices (cached input at its
+    own cached price): ceil(raw * margin / 10^10), once a line."""
+    p, margin = prices()
+    m = p["gpt-4o-mini"]
+    inp, cached, out = usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]
+    raw = ((inp - cached) * BATCH_IN + cached * m["cached_input_micros_per_mtok"] + out * BATCH_OUT) * margin
+    return -(-raw // 10 ** 10)
+
+
+def expected_charge(batch_id):
+    """The sum over the lines the provider says succeeded (each once)."""
+    b = [x for x in provider("GET", "/_batches") if x["id"] == batch_id][0]
+    return sum(batch_cost(x["usage"]) for x in b["lines"] if x.get("outcome") == "succeeded"), b
+
+
+def usage_records(acct):
+    return int(sql("SELECT COUNT(*) FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                   "WHERE a.ext_id = '%s'" % acct)[0][0])
+
+
+def test_a_model_without_batch_prices_is_refused_before_anything_is_held_or_forwarded():
+    batch_prices()
+    reset()
+    acct = new_account("batchno")
+    before = state(acct)
+    emb = {"custom_id": "e1", "method": "POST", "url": "/v1/embeddings",
+           "body": {"model": "text-embedding-3-small", "input": "some words"}}
+    r = upload(acct, [emb])
+    eq(r.status, 400, "a model without batch prices: %r" % r.body)
+    eq(r.json["error"]["param"], "model", "naming the member")
+    check("batch_discount_bps" in r.json["error"]["message"], "and the dimension to set: %r" % r.json)
+    r = upload(acct, [line("a"), line("a")])
+    eq((r.status, r.json["error"]["param"]), (400, "custom_id"), "a custom_id twice: %r" % r.body)
+    r = upload(acct, [line("a", temperature_x=1)])
+    eq((r.status, r.json["error"]["param"]), (400, "temperature_x"), "a member no table names: %r" % r.body)
+    check("line 1" in r.json["error"]["message"], "the line is named: %r" % r.json)
+    r = upload(acct, [line("a")], purpose="fine-tune")
+    eq((r.status, r.json["error"]["param"]), (400, "purpose"), "another purpose: %r" % r.body)
+    eq([x for x in received() if x["path"].startswith("/v1/files")], [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+
+
+def run_batch(acct, ids, cancel=False):
+    control(reset=True, complete=not cancel)
+    r = upload(acct, [line(c, text="words for line %s" % c) for c in ids])
+    eq(r.status, 200, "the file uploaded: %r" % r.body)
+    held = int(sql("SELECT hold_micros FROM gateway_batch_inputs WHERE file_id = '%s'" % r.json["id"])[0][0])
+    r = create(acct, r.json["id"])
+    eq(r.status, 200, "the batch made: %r" % r.body)
+    bid = r.json["id"]
+    eq(state(acct)[1], held, "held: the sum of the lines' worst cases at batch prices")
+    return bid, held
+
+
+def test_a_batch_is_settled_line_by_line_each_succeeded_line_once_the_rest_released():
+    batch_prices()
+    reset()
+    acct = new_account("batchok")
+    balance = state(acct)[0]
+    ids = ["ok1", "ok2", "ok3", "ok4", "err1", "exp1", "can1", "dup1"]
+    bid, held = run_batch(acct, ids)
+    eq(get(acct, "/openai/v1/batches/" + bid).json["id"], bid, "retrieved from creditd's record")
+    row = done(bid)
+    charge, b = expected_charge(bid)
+    eq(sorted(x["outcome"] for x in b["lines"]), sorted(["succeeded"] * 5 + ["errored", "expired", "cancelled"]),
+       "the provider's outcomes")
+    eq(state(acct), (balance - charge, 0), "charged the succeeded lines to the micro, the hold released")
+    check(charge < held, "below the hold (%d < %d)" % (charge, held))
+    eq((int(row[1]), int(row[2])), (5, 3), "5 lines charged (the duplicate once), 3 released")
+    eq(usage_records(acct), 5, "one usage record a succeeded line")
+    files = get(acct, "/openai/v1/files").json
+    eq([x["purpose"] for x in files["data"]], ["batch"], "its input file listed from creditd's records")
+    fid = files["data"][0]["id"]
+    eq(get(acct, "/openai/v1/files/" + fid).json["id"], fid, "and retrieved")
+    out = get(acct, "/openai/v1/batches/" + bid).json["output_file_id"]
+    content = get(acct, "/openai/v1/files/%s/content" % out)
+    eq((content.status, len(content.body.decode().splitlines())), (200, 6), "the output read through creditd")
+    listed = get(acct, "/openai/v1/batches").json
+    eq([x["id"] for x in listed["data"]], [bid], "listed from creditd's records")
+    other = new_account("batchother")
+    eq(get(other, "/openai/v1/batches/" + bid).status, 404, "another account's batch: 404")
+    eq(get(other, "/openai/v1/batches").json["data"], [], "and not listed")
+    eq([get(other, p % x).status for p, x in (("/openai/v1/files/%s", fid), ("/openai/v1/files/%s/content", out))],
+       [404, 404], "nor its files")
+    gone = http_delete(other, "/openai/v1/files/" + fid)
+    eq(gone, 404, "another account's delete: 404")
+    eq(http_delete(acct, "/openai/v1/files/" + fid), 200, "its own deleted")
+    eq(get(acct, "/openai/v1/files").json["data"] != [], True, "kept in the list until the record goes")
+    verify()
+
+
+def test_a_batch_cancelled_midway_is_charged_what_ran():
+    batch_prices()
+    reset()
+    acct = new_account("batchcancel")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["c%d" % i for i in range(10)], cancel=True)
+    r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "cancelling"), "the cancel forwarded: %r" % r.body)
+    row = done(bid)
+    charge, b = expected_charge(bid)
+    eq(sum(1 for x in b["lines"] if x["outcome"] == "succeeded"), 5, "half the lines ran")
+    eq(state(acct), (balance - charge, 0), "charged the lines that ran to the micro, the rest released")
+    eq((int(row[1]), int(row[2])), (5, 5), "5 charged, 5 released")
+
+
+def test_creditd_killed_between_the_final_poll_and_the_settle_settles_exactly_once():
+    batch_prices()
+    reset()
+    acct = new_account("batchkill")
+    balance = state(acct)[0]
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("k%d" % i) for i in range(6)])
+    bid = create(acct, r.json["id"]).json["id"]
+    check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+    # Both creditd of the stack (either may hold the job) killed while the
+    # results' download waits: nothing of the batch charged yet.
+    launched_as = {n: launched(n) for n in ("creditd", "creditd-apache")}
+    for name in launched_as:
+        pid = stack.pid_of(name)
+        os.kill(pid, signal.SIGKILL)
+        check(wait_until(lambda: not stack.alive(pid), timeout=10, step=0.01), "%s killed" % name)
+    eq((job(bid)[0], usage_records(acct)), ("settling", 0), "killed before the settle's commit")
+    provider("POST", "/_open_results", {})
+    for name, (argv, env) in launched_as.items():
+        restart(name, argv, env)
+    row = done(bid)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged once, to the micro")
+    eq(usage_records(acct), 6, "one usage record a line, none twice")
+    eq((int(row[1]), int(row[2])), (6, 0), "6 lines charged")
+
+
+def test_thousands_of_lines_end_with_verify_clean():
+    batch_prices()
+    reset()
+    acct = new_account("batchbig")
+    eq(api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 10 ** 9, "source": "promo"}).status in (200, 201),
+       True, "funded")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["n%d" % i for i in range(3000)])
+    row = done(bid, timeout=180)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "3000 lines charged to the micro")
+    eq(int(row[1]), 3000, "every line")
+    verify()
+
+
+def messages_batch(acct, ids, model="claude-sonnet-4-5"):
+    reqs = [{"custom_id": c, "params": {"model": model, "max_tokens": 32,
+                                        "messages": [{"role": "user", "content": "words for %s" % c}]}} for c in ids]
+    return call("/anthropic/v1/messages/batches", {"requests": reqs},
+                headers={"Creditd-Account": acct, "anthropic-version": "2023-06-01"})
+
+
+def discounted_cost(usage, model="claude-sonnet-4-5", bps=5000):
+    """A line at the row's prices less its batch discount (each price
+    rounded up), cache writes at the cache-write price."""
+    p, margin = prices()
+    m = p[model]
+    half = {k: -(-m[k] * (10000 - bps) // 10000) for k in ("input_micros_per_mtok", "cached_input_micros_per_mtok",
+                                                            "cache_write_micros_per_mtok", "output_micros_per_mtok")}
+    inp, cached, cw, out = (usage["input_tokens"], usage["cached_input_tokens"], usage["cache_write_input_tokens"],
+                            usage["output_tokens"])
+    raw = ((inp - cached - cw) * half["input_micros_per_mtok"] + cached * half["cached_input_micros_per_mtok"] +
+           cw * half["cache_write_micros_per_mtok"] + out * half["output_micros_per_mtok"]) * margin
+    return -(-raw // 10 ** 10)
+
+
+def test_anthropic_message_batches_are_held_at_the_row_s_discount_and_settled_line_by_line():
+    batch_prices()
+    reset()
+    control(reset=True)
+    acct = new_account("msgbatch")
+    balance = state(acct)[0]
+    r = messages_batch(acct, ["a", "a"])
+    eq((r.status, r.json["error"]["type"]), (400, "invalid_request_error"), "a custom_id twice: %r" % r.body)
+    r = messages_batch(acct, ["x"], model="claude-haiku-4-5")
+    eq(r.status, 400, "a model without batch prices: %r" % r.body)
+    check("batch_discount_bps" in r.json["error"]["message"], "names what to set: %r" % r.json)
+    eq([x for x in received() if "/batches" in x["path"]], [], "nothing forwarded")
+    r = messages_batch(acct, ["ok1", "ok2", "err1", "exp1", "can1", "dup1"])
+    eq(r.status, 200, "made: %r" % r.body)
+    bid = r.json["id"]
+    eq((r.json["type"], r.json["processing_status"]), ("message_batch", "in_progress"), "Anthropic's shape")
+    check(state(acct)[1] > 0, "held")
+    row = done(bid)
+    b = [x for x in provider("GET", "/_batches") if x["id"] == bid][0]
+    charge = sum(discounted_cost(x["usage"]) for x in b["lines"] if x["outcome"] == "succeeded")
+    eq(state(acct), (balance - charge, 0), "charged the succeeded lines at the discount, to the micro")
+    eq((int(row[1]), int(row[2])), (3, 3), "3 charged (the duplicate once), 3 released")
+    h = {"Creditd-Account": acct, "anthropic-version": "2023-06-01"}
+    got = call("/anthropic/v1/messages/batches/%s" % bid, None, headers=h)
+    eq((got.status, got.json["processing_status"]), (200, "ended"), "retrieved as last polled")
+    res = call("/anthropic/v1/messages/batches/%s/results" % bid, None, headers=h)
+    eq(res.status, 200, "results passed on: %r" % res.body[:200])
+    eq(sorted(json.loads(x)["result"]["type"] for x in res.body.decode().splitlines()),
+       sorted(["succeeded"] * 4 + ["errored", "expired", "canceled"]), "the provider's JSONL")
+    eq([x["id"] for x in call("/anthropic/v1/messages/batches", None, headers=h).json["data"]], [bid], "listed")
+    other = {"Creditd-Account": new_account("msgother"), "anthropic-version": "2023-06-01"}
+    eq(call("/anthropic/v1/messages/batches/%s/results" % bid, None, headers=other).status, 404, "another's: 404")
+    verify()
+
+
+def test_the_official_sdks_make_batches_through_creditd():
+    from test_81_gateway_sdks import sdk
+    batch_prices()
+    reset()
+    control(reset=True)
+    acct = new_account("batchsdk")
+    balance = state(acct)[0]
+    r = sdk("openai_batch", acct)
+    eq((r["purpose"], r["again"]), ("batch", r["batch"]), "files.create, batches.create, batches.retrieve: %r" % r)
+    done(r["batch"])
+    charge, _ = expected_charge(r["batch"])
+    eq(state(acct), (balance - charge, 0), "the SDK's batch settled to the micro")
+    balance = state(acct)[0]
+    r = sdk("anthropic_batch", acct)
+    eq((r["type"], r["status"]), ("message_batch", "in_progress"), "messages.batches.create: %r" % r)
+    done(r["batch"])
+    b = [x for x in provider("GET", "/_batches") if x["id"] == r["batch"]][0]
+    eq(state(acct), (balance - sum(discounted_cost(x["usage"]) for x in b["lines"]), 0), "settled to the micro")
+
+
+def test_a_batch_whose_hold_was_captured_at_its_ttl_is_not_charged_again():
+    from lib import clock_reset, clock_set
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchttl")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["t1", "t2", "t3"], cancel=True)
+    control(fail_polls=True)     # no poll renews the hold: creditd away for days, as the sweep sees it
+    try:
+        time.sleep(1.5)
+        clock_set(time.time() + 2 * 86400)
+        creditctl("sweep")
+        eq(state(acct), (balance - held, 0), "the sweep captured the hold in full")
+        control(fail_polls=False, complete=True)
+        row = done(bid)
+    finally:
+        clock_reset()
+    eq(state(acct), (balance - held, 0), "its lines not charged on top of it")
+    eq(int(row[1]), 0, "no line charged")
+    verify()

@@ -1,0 +1,118 @@
+/* test_gwbatch.c: unit tests for src/gateway/gwbatch.c (docs/gateway.md,
+ * "Batches"): an OpenAI input line and an Anthropic request read into a
+ * custom_id, a url and a body, anything else refused by name; a result
+ * line of either read into its outcome (succeeded with its answer,
+ * errored, expired, cancelled), one that is no result skipped; a batch's
+ * end and its files told. No network, no clock. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gwbatch.h"
+#include "tap.h"
+
+static int input(const char *line, struct gwbatch_input *in, char *param)
+{
+	char err[256];
+	return gwbatch_input_line(line, strlen(line), in, param, 64, err, sizeof(err));
+}
+
+static void test_input_lines(void)
+{
+	struct gwbatch_input in;
+	char param[64];
+	is_int(input("{\"custom_id\":\"a1\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\"}}",
+		     &in, param), 0, "a line read");
+	ok(strcmp(in.custom_id, "a1") == 0 && strcmp(in.url, "/v1/chat/completions") == 0, "its custom_id and url");
+	ok(json_is_object(in.body) && strcmp(json_string_value(json_object_get(in.body, "model")), "m") == 0, "its body");
+	json_decref(in.body);
+	is_int(input("{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/x\",\"body\":{},\"extra\":1}", &in, param), -1,
+	       "a member beside the four: refused");
+	ok(strcmp(param, "extra") == 0, "named");
+	is_int(input("{\"custom_id\":\"a\",\"method\":\"GET\",\"url\":\"/v1/x\",\"body\":{}}", &in, param), -1, "GET refused");
+	ok(strcmp(param, "method") == 0, "method named");
+	is_int(input("{\"custom_id\":\"\",\"method\":\"POST\",\"url\":\"/v1/x\",\"body\":{}}", &in, param), -1,
+	       "an empty custom_id refused");
+	is_int(input("{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/x\",\"body\":[]}", &in, param), -1,
+	       "a body not an object refused");
+	ok(strcmp(param, "body") == 0, "body named");
+	is_int(input("{\"custom_id\":\"a\",\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/x\",\"body\":{}}", &in,
+		     param), -1, "a member given twice refused");
+	is_int(input("not json", &in, param), -1, "not JSON refused");
+	char err[256];
+	json_t *req = json_loads("{\"custom_id\":\"r1\",\"params\":{\"model\":\"claude\"}}", 0, NULL);
+	is_int(gwbatch_input_request(req, &in, param, sizeof(param), err, sizeof(err)), 0, "an Anthropic request read");
+	ok(strcmp(in.url, "/v1/messages") == 0 && strcmp(in.custom_id, "r1") == 0, "as a Messages call");
+	json_decref(in.body);
+	json_decref(req);
+	req = json_loads("{\"custom_id\":\"r1\",\"params\":{},\"x\":1}", 0, NULL);
+	is_int(gwbatch_input_request(req, &in, param, sizeof(param), err, sizeof(err)), -1, "a member beside refused");
+	json_decref(req);
+}
+
+static enum gwbatch_outcome outcome(enum gwbatch_shape shape, const char *line, int *have_body)
+{
+	struct gwbatch_result r;
+	if (gwbatch_result_line(shape, line, strlen(line), &r) != 0)
+		return (enum gwbatch_outcome)-1;
+	*have_body = r.body != NULL;
+	json_decref(r.root);
+	return r.outcome;
+}
+
+static void test_result_lines(void)
+{
+	int body = 0;
+	is_int(outcome(GWBATCH_OPENAI, "{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{\"usage\":{}}},"
+		       "\"error\":null}", &body), GWBATCH_SUCCEEDED, "OpenAI: a 200 with a body succeeded");
+	ok(body, "its answer kept");
+	is_int(outcome(GWBATCH_OPENAI, "{\"custom_id\":\"a\",\"response\":{\"status_code\":400,\"body\":{}},\"error\":null}",
+		       &body), GWBATCH_ERRORED, "a 400: errored");
+	ok(!body, "no answer to charge");
+	is_int(outcome(GWBATCH_OPENAI, "{\"custom_id\":\"a\",\"response\":null,\"error\":{\"code\":\"batch_expired\"}}",
+		       &body), GWBATCH_EXPIRED, "batch_expired: expired");
+	is_int(outcome(GWBATCH_OPENAI, "{\"custom_id\":\"a\",\"response\":null,\"error\":{\"code\":\"batch_cancelled\"}}",
+		       &body), GWBATCH_CANCELLED, "batch_cancelled: cancelled");
+	is_int(outcome(GWBATCH_OPENAI, "{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{}},"
+		       "\"error\":{\"code\":\"x\"}}", &body), GWBATCH_ERRORED, "a 200 with an error: never charged");
+	is_int(outcome(GWBATCH_ANTHROPIC, "{\"custom_id\":\"a\",\"result\":{\"type\":\"succeeded\",\"message\":{}}}", &body),
+	       GWBATCH_SUCCEEDED, "Anthropic: succeeded");
+	is_int(outcome(GWBATCH_ANTHROPIC, "{\"custom_id\":\"a\",\"result\":{\"type\":\"canceled\"}}", &body),
+	       GWBATCH_CANCELLED, "canceled");
+	is_int(outcome(GWBATCH_ANTHROPIC, "{\"custom_id\":\"a\",\"result\":{\"type\":\"expired\"}}", &body),
+	       GWBATCH_EXPIRED, "expired");
+	is_int(outcome(GWBATCH_ANTHROPIC, "{\"custom_id\":\"a\",\"result\":{\"type\":\"errored\"}}", &body),
+	       GWBATCH_ERRORED, "errored");
+	is_int(outcome(GWBATCH_ANTHROPIC, "{\"custom_id\":\"a\",\"result\":{\"type\":\"succeeded\"}}", &body),
+	       GWBATCH_ERRORED, "succeeded without a message: never charged");
+	is_int((int)outcome(GWBATCH_OPENAI, "{\"response\":{}}", &body), -1, "no custom_id: no result");
+	is_int((int)outcome(GWBATCH_OPENAI, "garbage", &body), -1, "not JSON: no result");
+}
+
+static void test_ends(void)
+{
+	const char *ended[] = {"completed", "failed", "expired", "cancelled"}, *running[] = {"validating", "in_progress",
+		"finalizing", "cancelling"};
+	for (int i = 0; i < 4; i++) {
+		json_t *b = json_pack("{s:s, s:s}", "status", ended[i], "output_file_id", "file-out");
+		ok(gwbatch_ended(GWBATCH_OPENAI, b), "%s has ended", ended[i]);
+		json_decref(b);
+		b = json_pack("{s:s}", "status", running[i]);
+		ok(!gwbatch_ended(GWBATCH_OPENAI, b), "%s runs", running[i]);
+		json_decref(b);
+	}
+	json_t *b = json_pack("{s:s, s:s, s:s}", "processing_status", "ended", "output_file_id", "o", "error_file_id", "e");
+	ok(gwbatch_ended(GWBATCH_ANTHROPIC, b) && !gwbatch_ended(GWBATCH_OPENAI, b), "Anthropic's ended");
+	ok(strcmp(gwbatch_output_file(GWBATCH_OPENAI, b), "o") == 0 && strcmp(gwbatch_error_file(GWBATCH_OPENAI, b), "e") == 0,
+	   "OpenAI's files");
+	ok(gwbatch_error_file(GWBATCH_ANTHROPIC, b) == NULL, "Anthropic has one results file");
+	json_decref(b);
+}
+
+int main(void)
+{
+	test_input_lines();
+	test_result_lines();
+	test_ends();
+	return done_testing();
+}
