@@ -314,6 +314,46 @@ static __thread struct keycache known_keys;
  * revoked key is refused at once by this process (creditctl's revoke:
  * within LIMIT_KEY_CACHE_SECONDS). */
 static __thread unsigned int keys_epoch_seen;
+/* Known keys for the whole process too, for as long (LIMIT_KEY_CACHE_SECONDS),
+ * looked at when the thread's own miss: a connection kept by the web server
+ * stays on one thread, whose own table answers, but each gateway call comes
+ * on a connection of its own and the workers take them in turn, so at one
+ * client every thread's table had gone stale by its next call and most calls
+ * paid a SELECT and a COMMIT before their hold (docs/architecture.md, the
+ * path of one settle, step 2). Emptied, like the threads', when the epoch
+ * moves. */
+static struct keycache shared_keys;
+static unsigned int shared_epoch;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The process's known key into grant: 1, or 0 when it has none (epoch: the
+ * caller's keycache_epoch(), read before its own look-up). */
+static int key_shared_find(const char *key, int64_t now, unsigned int epoch, struct key_grant *grant)
+{
+	pthread_mutex_lock(&shared_lock);
+	if (shared_epoch != epoch) {
+		memset(&shared_keys, 0, sizeof(shared_keys));
+		shared_epoch = epoch;
+	}
+	int hit = keycache_find(&shared_keys, key, now, grant);
+	pthread_mutex_unlock(&shared_lock);
+	return hit;
+}
+
+/* What the database granted key, remembered for the process unless a key
+ * was revoked since the caller read epoch (its look-up may predate it). */
+static void key_shared_remember(const char *key, const struct key_grant *grant, int64_t now, unsigned int epoch)
+{
+	pthread_mutex_lock(&shared_lock);
+	if (epoch == keycache_epoch()) {
+		if (shared_epoch != epoch) {
+			memset(&shared_keys, 0, sizeof(shared_keys));
+			shared_epoch = epoch;
+		}
+		keycache_remember(&shared_keys, key, grant, now);
+	}
+	pthread_mutex_unlock(&shared_lock);
+}
 static struct keycache_refused refused_keys;
 static pthread_mutex_t refused_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct keycache_trusted trusted_keys;
@@ -360,7 +400,8 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, s
 		memset(&known_keys, 0, sizeof(known_keys));
 		keys_epoch_seen = epoch;
 	}
-	if (key != NULL && keys_wellformed(key) && keycache_find(&known_keys, key, now, grant))
+	if (key != NULL && keys_wellformed(key) &&
+	    (keycache_find(&known_keys, key, now, grant) || key_shared_find(key, now, epoch, grant)))
 		return CD_OK;
 	*retry_after_seconds = authlimit_wait(rq->remote_addr, limit, now);
 	if (*retry_after_seconds > 0 && !(key != NULL && keys_wellformed(key) && key_trusted(key, now, 0)))
@@ -381,6 +422,7 @@ static enum cd_err authenticate(struct api_ctx *ctx, const struct request *rq, s
 	if (rc != CD_OK)
 		return rc;
 	keycache_remember(&known_keys, key, grant, now);
+	key_shared_remember(key, grant, now, epoch);
 	key_trusted(key, now, 1);
 	return CD_OK;
 }

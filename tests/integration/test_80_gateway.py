@@ -8,6 +8,7 @@ SDKs are test_81_gateway_sdks.py's."""
 import http.client
 import json
 import os
+import re
 import socket
 import tempfile
 import time
@@ -546,3 +547,30 @@ def test_each_chunk_reaches_the_client_before_the_provider_sends_the_next():
         gaps = [b[0] - a[0] for a, b in zip(text, text[1:])]
         check(all(g > 0.25 for g in gaps), "%s: each chunk came as the provider sent it, gaps %r" % (base, gaps))
         check(text[0][0] < text[-1][0] - 0.8, "%s: the first word long before the last" % base)
+
+
+def _key_lookups():
+    text = api("GET", "/metrics", auth=None).raw.decode()
+    m = re.search(r'^creditd_auth_lookups_total (\d+)$', text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_calls_on_connections_of_their_own_look_the_key_up_about_once_a_second():
+    # Each gateway call comes on a FastCGI connection of its own (the
+    # gateway's upstream keeps none) and the workers take them in turn:
+    # the key is looked up in the database about once a second for the
+    # process, not once a second for each worker (before, nearly every
+    # call at one client paid a SELECT and a COMMIT before its hold).
+    reset()
+    mode(output_tokens=3)
+    acct = new_account("gwkeyonce")
+    eq(chat(acct, body_chat(max_completion_tokens=10)).status, 200, "a first call")
+    n = 24
+    before = _key_lookups()
+    started = time.monotonic()
+    for i in range(n):
+        r = chat(acct, body_chat(max_completion_tokens=10))
+        eq(r.status, 200, "call %d answered: %r" % (i, r.body[:200]))
+    seconds = time.monotonic() - started
+    looked = _key_lookups() - before
+    check(looked <= int(seconds) + 2, "%d key look-ups for %d calls in %.1f s: about one a second" % (looked, n, seconds))
