@@ -21,10 +21,15 @@ import os
 import threading
 import time
 
+import http.client
+import urllib.parse
+
 import stack
-from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
-from test_80_gateway import call, cost, ensure_prices, provider, reasons, reset, state
+from gateway_bill import expected
+from lib import ENV, api, check, creditctl, eq, key, new_account, sql, verify, wait_until
+from test_80_gateway import call, cost, ensure_prices, mode, provider, reasons, reset, state
 from test_81_gateway_sdks import sdk
+from test_86_gateway_dimensions import PRICE, _price
 
 SECRET = "whsec_" + base64.b64encode(hashlib.sha256(b"creditd background test").digest()).decode()
 INPUT = "say some words for the background run"
@@ -277,6 +282,155 @@ def test_the_webhook_the_poll_and_the_client_s_get_racing_settle_each_run_once()
     for acct, before, rid in runs:
         settled_once(acct, before, usage_of(rid), "raced " + rid)
         eq(run_row(rid), ("ended", "completed"), "ended")
+    verify()
+
+
+def fast():
+    if _conf.get("poll") != 1:
+        config(1, 2)
+
+
+def hold_row(acct):
+    """The account's one hold: its state, amount, what it keeps unresolved, seconds left."""
+    rows = sql("SELECT h.state, h.amount_micros, COALESCE(h.unresolved_input_micros, -1), "
+               "h.expires_at - UNIX_TIMESTAMP() FROM holds h JOIN accounts a ON a.id = h.account_id "
+               "WHERE a.ext_id = '%s'" % acct)
+    eq(len(rows), 1, "one hold")
+    return rows[0][0], int(rows[0][1]), int(rows[0][2]), int(rows[0][3])
+
+
+def dims_usage(rid, searches):
+    """The run's usage as gateway_bill.expected reads it (the fake's figures)."""
+    u = usage_of(rid)
+    return {"input_tokens": u["input_tokens"], "cached_input_tokens": u["input_tokens_details"]["cached_tokens"],
+            "cache_write_input_tokens": 0, "audio_input_tokens": 0, "cache_write_1h_tokens": 0,
+            "output_tokens": u["output_tokens"], "audio_output_tokens": 0, "web_searches": searches}
+
+
+def dims_run(acct, searches, size):
+    """A gpt-dims run at the priority tier with web searches of size."""
+    mode(service_tier="priority", web_searches=searches)
+    try:
+        return create(acct, model="gpt-dims", service_tier="priority",
+                      tools=[{"type": "web_search", "search_context_size": size}])
+    finally:
+        mode()
+
+
+def last_over_hold(acct):
+    return [r[0] for r in sql("SELECT u.over_hold FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                              "WHERE a.ext_id = '%s' ORDER BY u.id" % acct)]
+
+
+def test_a_run_s_tier_and_web_searches_are_charged_as_asked_not_flagged():
+    fast()
+    _price()
+    reset()
+    acct = new_account("gwbgd")
+    before = state(acct)[0]
+    rid = dims_run(acct, 2, "high")
+    move(rid, "completed")
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=15), "settled by the poll")
+    want = expected(PRICE["gpt-dims"], dims_usage(rid, 2), "priority", "high")
+    eq(before - state(acct)[0], want, "the priority tokens and two high-size searches, to the micro")
+    eq(last_over_hold(acct), ["0"], "asked priority and searches: nothing beyond what was asked")
+    verify()
+
+
+def test_creditctl_sweep_settles_a_run_with_its_searches_priced():
+    fast()
+    _price()
+    reset()
+    acct = new_account("gwbgs")
+    before = state(acct)[0]
+    rid = dims_run(acct, 1, "medium")
+    stack.creditd_kill9()	# no poll but the sweep's
+    _conf.clear()
+    move(rid, "completed")
+    sql("UPDATE gateway_background SET next_poll_at = 0 WHERE response_id = '%s'" % rid)
+    creditctl("sweep")
+    # Read before creditd is back (its poll would settle the run too).
+    eq(run_row(rid), ("ended", "completed"), "the sweep's poll ended it")
+    want = expected(PRICE["gpt-dims"], dims_usage(rid, 1), "priority", "medium")
+    cost = sql("SELECT u.cost_micros FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+               "WHERE a.ext_id = '%s'" % acct)
+    eq(cost, [[str(want)]], "charged its search's fee too (the sweep loaded the prices)")
+    eq(last_over_hold(acct), ["0"], "not flagged")
+    fast()
+    eq(before - state(acct)[0], want, "the balance moved by that")
+    verify()
+
+
+def test_every_running_run_s_hold_is_renewed_each_round_due_or_not():
+    fast()
+    reset()
+    acct = new_account("gwbgn")
+    rid = create(acct)
+    sql("UPDATE gateway_background SET next_poll_at = UNIX_TIMESTAMP() + 3600 WHERE response_id = '%s'" % rid)
+    sql("UPDATE holds h JOIN accounts a ON a.id = h.account_id SET h.expires_at = UNIX_TIMESTAMP() + 30 "
+        "WHERE a.ext_id = '%s'" % acct)
+    check(wait_until(lambda: hold_row(acct)[3] > 3000, timeout=10),
+          "a run not due has its hold renewed all the same: %r" % (hold_row(acct),))
+    move(rid, "completed")
+    eq(hook(event(rid)).status, 200, "the webhook")
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=15), "settled")
+    verify()
+
+
+def fake_delete(rid):
+    """DELETE /v1/responses/{id} at the fake provider itself (not through creditd)."""
+    u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"])
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("DELETE", "/v1/responses/" + rid, headers={"Authorization": "Bearer sk-fake-openai"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+
+
+def test_a_delete_of_a_running_run_is_refused_and_of_an_ended_one_settles_it_first():
+    slow()
+    reset()
+    acct = new_account("gwbgdel")
+    before = state(acct)[0]
+    rid = create(acct)
+    held = state(acct)
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "retrieved")
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    def delete():
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        c.request("DELETE", "/openai/v1/responses/" + rid, headers={"Authorization": "Bearer " + key("guard"),
+                                                                    "Creditd-Account": acct})
+        got = c.getresponse()
+        body = json.loads(got.read() or b"null")
+        c.close()
+        return got.status, body
+    status, body = delete()
+    eq(status, 409, "a running run's response is not deleted: %r" % body)
+    eq((body["error"]["type"], "cancel" in body["error"]["message"]), ("invalid_request_error", True),
+       "OpenAI's error shape, saying to cancel it first: %r" % body)
+    eq(state(acct), held, "nothing settled")
+    eq(run_row(rid), ("running", "queued"), "still running")
+    move(rid, "completed")
+    status, body = delete()
+    eq((status, body.get("deleted")), (200, True), "an ended run: deleted at the provider: %r" % body)
+    settled_once(acct, before, usage_of(rid), "the DELETE of an ended run")
+    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    verify()
+
+
+def test_a_run_its_provider_no_longer_knows_is_given_up_at_its_hold():
+    fast()
+    reset()
+    acct = new_account("gwbg404")
+    rid = create(acct)
+    eq(fake_delete(rid), 200, "deleted at the provider behind creditd's back")
+    check(wait_until(lambda: run_row(rid)[0] == "ended", timeout=15), "given up after two 404 polls: %r"
+          % (run_row(rid),))
+    eq(run_row(rid), ("ended", "gone"), "ended as gone")
+    st, amount, unresolved, _ = hold_row(acct)
+    eq((st, unresolved), ("pending", amount), "its hold kept unresolved at all it held (not its input bound)")
     verify()
 
 

@@ -10,6 +10,7 @@
  * ended; this file only says which runs still wait. One small transaction
  * an operation, on the account's node when it is known. */
 #include "ledger_int.h"
+#include "ledger_rows.h"
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,10 +30,10 @@ enum { C_ID, C_ACCOUNT, C_HOLD, C_PROVIDER, C_MODEL, C_CAP, C_INPUT, C_SEARCHES,
 #define PRICE_TEXT_BYTES 2048
 #define PRICE_HEAD 8
 
-static const char SQL_START[] = "INSERT IGNORE INTO gateway_background (response_id, account_id, hold_id, provider, model, "
-				"output_cap, hold_input, searches_held, next_poll_at, created_at, price, margin_bps, "
+static const char SQL_START[] = "INSERT IGNORE INTO gateway_background (response_id, account_id, hold_id, hold_row, "
+				"provider, model, output_cap, hold_input, searches_held, next_poll_at, created_at, price, margin_bps, "
 				"attempt, price_own, tier, web_search, web_search_max, web_search_size, long_context_off) "
-				"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+				"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
 static const char SQL_FIND[] = "SELECT " RUN_COLUMNS " FROM gateway_background g STRAIGHT_JOIN accounts a "
 			       "ON a.id = g.account_id WHERE g.response_id = ?";
 static const char SQL_DUE[] = "SELECT " RUN_COLUMNS " FROM gateway_background g STRAIGHT_JOIN accounts a "
@@ -45,7 +46,7 @@ static const char SQL_END[] = "UPDATE gateway_background SET state = 'ended', st
 static const char SQL_WAKE[] = "UPDATE gateway_background SET next_poll_at = ? WHERE response_id = ? AND state = 'running'";
 static const char SQL_WAKE_ALL[] = "UPDATE gateway_background SET next_poll_at = ? WHERE state = 'running' "
 				   "AND next_poll_at > ?";
-static const char SQL_RENEW_ALL[] = "UPDATE holds h JOIN gateway_background g ON g.hold_id = h.id "
+static const char SQL_RENEW_ALL[] = "UPDATE holds h JOIN gateway_background g ON g.hold_row = h.id "
 				    "AND g.account_id = h.account_id SET h.expires_at = GREATEST(h.expires_at, ?) "
 				    "WHERE g.state = 'running' AND h.state = 'pending' AND h.expires_at > ?";
 static const char SQL_CLAIM[] = "UPDATE gateway_background SET next_poll_at = ? WHERE response_id = ? "
@@ -162,10 +163,13 @@ static enum cd_err rows(struct store *db, struct run_tx *x)
 static enum cd_err start(struct store *db, const struct ledger_gw_run *r)
 {
 	char price[PRICE_TEXT_BYTES] = "";
+	int64_t account_id, hold;
+	if (ledger_rows_hold_id_parse(r->hold_id, &account_id, &hold) != 0)
+		return CD_E_INVALID;
 	if (r->has_price)
 		price_text(&r->price, price);
-	return store_do(db, SQL_START, "background run kept", "sssiiiiiisiiiiiiiis", r->response_id, r->hold_id,
-			r->provider, r->model, r->output_cap, r->hold_input, r->searches_held, r->next_poll_at, db->now,
+	return store_do(db, SQL_START, "background run kept", "ssissiiiiisiiiiiiiis", r->response_id, r->hold_id,
+			hold, r->provider, r->model, r->output_cap, r->hold_input, r->searches_held, r->next_poll_at, db->now,
 			price, r->margin_bps, r->attempt, (int64_t)r->price_own, (int64_t)r->tier, (int64_t)r->web_search,
 			r->web_search_max, (int64_t)r->web_search_size, (int64_t)r->long_context_off, r->account);
 }
@@ -225,6 +229,7 @@ enum cd_err ledger_gw_run_start(struct store *db, const struct ledger_gw_run *ru
 	struct run_tx x = {.op = OP_START, .in = run};
 	assert(run->response_id[0] != '\0');
 	assert(run->hold_id[0] != '\0');
+	store_holdid_ensure(db);
 	return one_tx(db, run->account, &x);
 }
 
