@@ -434,6 +434,22 @@ def test_a_run_its_provider_no_longer_knows_is_given_up_at_its_hold():
     verify()
 
 
+def test_a_run_whose_answer_is_past_the_poll_s_budget_is_settled_from_its_tail():
+    fast()
+    reset()
+    acct = new_account("gwbgbig")
+    before = state(acct)[0]
+    mode(word_bytes=1100000)	# 16 words of 1.1 MB: past the poll's 16 MiB
+    try:
+        rid = create(acct)
+    finally:
+        mode()
+    provider("POST", "/_background", {"id": rid, "status": "completed"})
+    settled_once(acct, before, usage_of(rid), "an answer too large to keep, its usage read from its tail")
+    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    verify()
+
+
 def test_the_official_sdk_creates_a_background_run_and_retrieves_it_settled():
     ensure_prices()
     reset()
