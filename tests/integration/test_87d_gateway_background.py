@@ -450,6 +450,29 @@ def test_a_run_whose_answer_is_past_the_poll_s_budget_is_settled_from_its_tail()
     verify()
 
 
+def gets_of(rid):
+    return len([r for r in provider("GET", "/_requests")
+                if r["method"] == "GET" and r["path"] == "/v1/responses/" + rid])
+
+
+def test_a_run_being_polled_is_not_polled_again_by_creditctl_sweep():
+    fast()
+    reset()
+    acct = new_account("gwbgclaim")
+    before = state(acct)[0]
+    rid = create(acct)
+    mode(get_delay_ms=6000)	# a poll's GET answered 6 s after it came
+    check(wait_until(lambda: gets_of(rid) == 1, timeout=10), "creditd's poll asked once")
+    creditctl("sweep")	# creditd's poll still waits for its answer
+    eq(gets_of(rid), 1, "the sweep did not ask for the run creditd's poll has in hand")
+    mode()
+    move(rid, "completed")
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "completed"), "the client's GET sees it ended")
+    settled_once(acct, before, usage_of(rid), "the client's GET after")
+    verify()
+
+
 def test_the_official_sdk_creates_a_background_run_and_retrieves_it_settled():
     ensure_prices()
     reset()
