@@ -7,8 +7,14 @@ OpenAI's signed webhook (POST /v1/webhooks/openai, Standard Webhooks, signed
 here with Python's hmac, not creditd's code), creditd's own poll, or the
 client's GET through creditd. A bad signature changes nothing; a cancel is
 forwarded and charged the usage so far; a creditd killed mid-run settles
-the run after its restart; the official SDK's responses.create({background:
-true}) then responses.retrieve; creditctl verify 0.
+the run after its restart; the tier and web searches asked are charged as
+asked (never flagged), creditctl sweep prices a run's searches, every
+running run's hold is renewed each round, a DELETE of a running run is
+refused (409) and of an ended one settles it first, a run its provider
+forgot is given up at its hold, a poll answer past its budget is settled
+from its tail, a run one poller has in hand is not asked for by another;
+the official SDK's responses.create({background: true}) then
+responses.retrieve; creditctl verify 0.
 
 The module runs creditd with a config of its own: a webhook secret and, first,
 a poll slow enough (60 s) that what settles a run is the webhook or the GET;
