@@ -12,7 +12,9 @@ asked (never flagged), creditctl sweep prices a run's searches, every
 running run's hold is renewed each round, a DELETE of a running run is
 refused (409) and of an ended one settles it first, a run its provider
 forgot is given up at its hold, a poll answer past its budget is settled
-from its tail, a run one poller has in hand is not asked for by another;
+from its tail, a run one poller has in hand is not asked for by another,
+a run past its days whose hold is pending no more ends, a queued answer
+not received whole keeps its hold unresolved (504, never an estimate);
 the official SDK's responses.create({background: true}) then
 responses.retrieve; creditctl verify 0.
 
@@ -477,6 +479,47 @@ def test_a_run_being_polled_is_not_polled_again_by_creditctl_sweep():
     eq((r.status, r.json["status"]), (200, "completed"), "the client's GET sees it ended")
     settled_once(acct, before, usage_of(rid), "the client's GET after")
     verify()
+
+
+def test_a_run_past_its_days_whose_hold_is_pending_no_more_ends_not_polled_forever():
+    fast()
+    reset()
+    acct = new_account("gwbgold")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "completed")
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "retrieved: settled")
+    settled_once(acct, before, usage_of(rid), "the GET")
+    # A row left running past its days (its settle's end not written), its hold settled.
+    sql("UPDATE gateway_background SET state = 'running', ended_at = NULL, created_at = UNIX_TIMESTAMP() - 4 * 86400, "
+        "next_poll_at = 0 WHERE response_id = '%s'" % rid)
+    check(wait_until(lambda: run_row(rid)[0] == "ended", timeout=10), "given up and ended: %r" % (run_row(rid),))
+    settled_once(acct, before, usage_of(rid), "nothing more charged or kept")
+    verify()
+
+
+def test_a_queued_answer_not_received_whole_keeps_its_hold_unresolved_never_an_estimate():
+    from test_82_gateway_capacity import with_gateway
+
+    def run():
+        reset()
+        acct = new_account("gwbgcut")
+        before = state(acct)[0]
+        # The fake echoes instructions in the response object: a queued
+        # answer past max_buffered_mib (1 MiB), not kept whole.
+        r = call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": INPUT, "max_output_tokens": 40,
+                                          "background": True, "instructions": "x " * 700000},
+                 headers={"Creditd-Account": acct})
+        eq(r.status, 504, "not answered as a run creditd follows: %r" % r.body[:300])
+        eq(r.headers.get("x-should-retry"), "false", "an SDK must not make a second run")
+        st, amount, unresolved, _ = hold_row(acct)
+        eq(st, "pending", "its hold waits for the operator (the provider runs it and bills it)")
+        check(0 <= unresolved <= amount, "kept unresolved: %r" % ((st, amount, unresolved),))
+        eq(reasons(acct), [], "no estimate settled")
+        eq(state(acct)[0], before, "nothing charged")
+    _conf.clear()
+    with_gateway("max_buffered_mib = 1\n", run)
 
 
 def test_the_official_sdk_creates_a_background_run_and_retrieves_it_settled():
