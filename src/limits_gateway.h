@@ -158,6 +158,19 @@ _Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_MAX_SECONDS * 2 < LIMIT_GATEWAY_BAC
  * hold is kept unresolved for the operator (OpenAI's background runs
  * end within hours; a run it forgot would otherwise be polled forever). */
 #define LIMIT_GATEWAY_BACKGROUND_DAYS 3
+/* A poll's GET of a run is given this long to answer (a first byte, and
+ * between bytes): a round polls its runs one after another, and the
+ * provider's own first_byte_timeout_seconds (minutes, for a model's
+ * first token) would let one silent provider hold every other run's
+ * poll. A response object is answered at once, never generated. */
+#define LIMIT_GATEWAY_BACKGROUND_POLL_TIMEOUT_SECONDS 20
+/* A run claimed for a poll is not due to another poller for this long
+ * (two creditd, or creditctl sweep, share the list): longer than a
+ * poll's GET and its settle take; a poller that dies mid-poll leaves
+ * the run to the next after it. */
+#define LIMIT_GATEWAY_BACKGROUND_LEASE_SECONDS 120
+_Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_TIMEOUT_SECONDS * 3 < LIMIT_GATEWAY_BACKGROUND_LEASE_SECONDS,
+	       "a claim outlives its poll");
 /* A poll's GET answer kept whole (a response object with its output). */
 #define LIMIT_GATEWAY_BACKGROUND_ANSWER_BYTES (16 * 1024 * 1024)
 /* The headers of one provider answer kept to pass some on: the providers

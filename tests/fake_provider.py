@@ -61,7 +61,7 @@ DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interv
                 "audio_input_tokens": 0, "audio_output_tokens": 0, "web_searches": 0, "count": None,
                 "compaction_input_tokens": 0, "compaction_output_tokens": 0, "unknown_tokens": 0,
                 "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
-                "silent_seconds": 30, "word_bytes": 0, "end_gate": False,
+                "silent_seconds": 30, "word_bytes": 0, "end_gate": False, "get_delay_ms": 0,
                 "images_made": None, "image_size": None, "image_quality": None, "image_output_tokens": None}
 MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall", "error_event", "zero_usage")
 
@@ -219,6 +219,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             status, obj = err
         self.record(b"", None, status)
+        with STATE["lock"]:
+            delay = (STATE["mode"] or DEFAULT_MODE).get("get_delay_ms", 0) if self.command == "GET" else 0
+        time.sleep(delay / 1000.0)	# recorded on arrival, answered late
         return self.send_json(status, obj)
 
     def do_POST(self):

@@ -138,6 +138,12 @@ static void background_rounds(const struct cfg *cfg, struct store *db, struct ru
 	atomic_int stopping = 0;
 	int n = LIMIT_GATEWAY_BACKGROUND_BATCH;
 	gwbackground_init(cfg);
+	/* A run's settle prices its dimensions beyond tokens: never from an
+	 * empty price cache (creditctl has no reload thread). */
+	if (ledger_prices_reload(db) != CD_OK) {
+		failed(r, "the background runs' poll (the prices not loaded)", store_errmsg(db));
+		return;
+	}
 	while (n == LIMIT_GATEWAY_BACKGROUND_BATCH && time_left(r))
 		n = bgpoll_round(db, &hooks, &stopping);
 	if (n < 0)

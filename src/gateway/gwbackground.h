@@ -42,12 +42,20 @@ void gwbackground_seen(struct store *db, const struct gw_job *job, const char *b
  * provider or the database failed: logged, polled again later). */
 int gwbackground_poll(struct store *db, const struct ledger_gw_run *run, char *status, size_t cap);
 
+/* Before a DELETE of account's response id is forwarded, on db: a run of
+ * it still running (on record) is polled now (gwbackground_poll), and
+ * settled when it ended; deleted while it runs, its usage could never be
+ * read again. 1 it may be deleted (no running run, or it ended now), 0
+ * it still runs (the caller refuses: cancel it first), -1 not learnt (the
+ * database or the provider failed: logged). */
+int gwbackground_deletable(struct store *db, const char *account, const char *id);
+
 /* When a run polled polls times is looked at next: now plus the first
  * wait doubled each poll, at most the longest ([gateway]
  * background_poll_seconds, background_poll_max_seconds). */
 int64_t gwbackground_next_at(int64_t polls, int64_t now);
 
-/* OpenAI's webhook (POST /openai/webhooks) as received, on db: its
+/* OpenAI's webhook (POST /v1/webhooks/openai) as received, on db: its
  * signature checked (gwwebhook.h), then a response.completed, .failed,
  * .cancelled or .incomplete event of a running run moves its poll to now
  * (*wake set: the poll's thread is to be woken). 200 taken (other events,

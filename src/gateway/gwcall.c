@@ -276,8 +276,21 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
  * answer passed on as it came. 1 when it was one (answered), else 0. */
 static int background_started(struct gwcall *c, int whole)
 {
-	if (!c->job->ask.background || !whole)
+	if (!c->job->ask.background)
 		return 0;
+	if (!whole) {
+		/* Its run's id not read (cut, or past the budget): the provider
+		 * runs it and bills it, and creditd cannot poll it. Never an
+		 * estimate settled and a retry asked for (a second run). */
+		metrics_gateway_unresolved_call();
+		log_warn("gateway: %s: a background run's answer was not received whole: its hold is kept unresolved "
+			 "(creditctl hold resolve)", c->job->hold_id);
+		gwcall_ledger_unresolve(c->job, c->attempt);
+		gwcall_error_write_with(c, 504, CD_E_UPSTREAM, "the provider's answer to a background run was not "
+					"received whole; the run may be running, which creditd does not send again",
+					"x-should-retry: false\r\n");
+		return 1;
+	}
 	struct store *db = gwcall_ledger_borrow();
 	int rc = gwbackground_started(db, c->job, c->attempt, c->whole.data, c->whole.len);
 	if (db != NULL)

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "api_gwhold.h"
 #include "gateway.h"
+#include "gwbackground.h"
 #include "gwconfig.h"
 #include "gwkind.h"
 #include "gwobject.h"
@@ -53,6 +54,29 @@ static void not_found(struct response *rs, const char *id)
 		msg = json_string("No response found with that id.");
 	api_json(rs, 404, json_pack("{s:{s:o, s:s, s:n, s:n}}", "error", "message", msg, "type", "invalid_request_error",
 				    "param", "code"));
+}
+
+/* A DELETE of a response whose background run still runs is refused as
+ * OpenAI refuses a request it will not take (409, invalid_request_error):
+ * its usage, read at its end, would be gone with it (docs/gateway.md,
+ * "Background responses"). A run that ended is settled first. 0 the
+ * DELETE goes on, or -1 with rs filled. */
+static int delete_checked(struct api_ctx *ctx, const struct gw_job *job, const char *id, struct response *rs)
+{
+	if (strcmp(job->route->method, "DELETE") != 0)
+		return 0;
+	int r = gwbackground_deletable(ctx->db, job->account, id);
+	if (r == 1)
+		return 0;
+	if (r < 0) {
+		api_error(rs, CD_E_UNAVAILABLE, NULL, "whether this response's background run still runs could not be "
+			  "learnt: retry");
+		return -1;
+	}
+	api_json(rs, 409, json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", "This response's background run "
+				    "is still running: cancel it first (POST /openai/v1/responses/{id}/cancel).", "type",
+				    "invalid_request_error", "param", "code"));
+	return -1;
 }
 
 /* The provider that made the object (its record's, or the stream's in
@@ -126,7 +150,7 @@ static int object_checked(struct api_ctx *ctx, const struct request *rq, struct 
 		return -1;
 	}
 	snprintf(job->object_id, sizeof(job->object_id), "%s", id);
-	return 0;
+	return delete_checked(ctx, job, id, rs);
 }
 
 /* GET and DELETE /openai/v1/responses/{id}, GET .../input_items, POST

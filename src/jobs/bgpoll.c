@@ -1,7 +1,8 @@
 /* bgpoll.c: the poll of the gateway's background runs (bgpoll.h;
  * docs/gateway.md, "Background responses"): the due runs read from the
- * ledger, each looked at through the gateway's hook, its hold renewed
- * while it runs, its next look set by the back-off.
+ * ledger, every running run's hold renewed first (one statement a
+ * round), each due run claimed (one poller looks at it) and looked at
+ * through the gateway's hook, its next look set by the back-off.
  *
  * Never: keeps a run in memory between rounds (the database's list is
  * the only one: a restart loses nothing); settles or charges (the
@@ -46,17 +47,19 @@ static void wait_round(atomic_int *stopping)
 	pthread_mutex_unlock(&wake_lock);
 }
 
-/* One run looked at: ended, or its hold renewed and its next look set. */
+/* One run looked at, once claimed (another poller sharing the database
+ * may have taken it first: then it is its): ended, or its next look set. */
 static void look(struct store *db, const struct ledger_gw_run *run, const struct bgpoll_hooks *h)
 {
 	char status[sizeof(run->status)];
+	int claimed = 0;
+	enum cd_err rc = ledger_gw_run_claim(db, run->response_id, run->next_poll_at,
+					     timefmt_now() + LIMIT_GATEWAY_BACKGROUND_LEASE_SECONDS, &claimed);
+	if (rc != CD_OK || !claimed)
+		return;
 	int r = h->poll(db, run, status, sizeof(status));
 	if (r == 1)
 		return;
-	enum cd_err rc = ledger_hold_renew(db, run->account, run->hold_id, LIMIT_GATEWAY_BACKGROUND_HOLD_SECONDS);
-	if (rc != CD_OK)
-		log_warn("gateway: background %s: its hold %s not renewed (%s)", run->response_id, run->hold_id,
-			 errors_strerror(rc));
 	rc = ledger_gw_run_next(db, run->response_id, r == 0 ? status : run->status, run->polls + 1,
 				h->next_at(run->polls + 1, timefmt_now()));
 	if (rc != CD_OK)
@@ -67,7 +70,13 @@ int bgpoll_round(struct store *db, const struct bgpoll_hooks *h, atomic_int *sto
 {
 	static struct ledger_gw_run runs[LIMIT_GATEWAY_BACKGROUND_BATCH];	/* one caller a process */
 	size_t n = 0;
-	enum cd_err rc = ledger_gw_run_due(db, runs, LIMIT_GATEWAY_BACKGROUND_BATCH, &n);
+	/* Every running run's hold first, in one statement: a round's polls
+	 * run one after another, and a hold must not expire behind them. */
+	enum cd_err rc = ledger_gw_run_renew_all(db, LIMIT_GATEWAY_BACKGROUND_HOLD_SECONDS);
+	if (rc != CD_OK)
+		log_warn("gateway: the background runs' holds not renewed (%s): tried again next round",
+			 errors_strerror(rc));
+	rc = ledger_gw_run_due(db, runs, LIMIT_GATEWAY_BACKGROUND_BATCH, &n);
 	for (size_t i = 0; rc == CD_OK && i < n && !atomic_load(stopping); i++)
 		look(db, &runs[i], h);
 	store_end_request(db);

@@ -1,11 +1,12 @@
 /* bgpoll.h: the poll of the gateway's background runs (docs/gateway.md,
  * "Background responses"): one thread of creditd that takes the running
- * runs due from the ledger's durable list (sql/072), has each one looked
- * at by the gateway (its provider asked how it goes, the run settled when
- * it ended), renews the hold of each one still running, and schedules its
- * next look with a back-off. The list is the database's: a creditd
- * restarted mid-run finds its runs there, and two creditd sharing a
- * database may both look at a run (its settle is once per hold).
+ * runs due from the ledger's durable list (sql/072), renews the hold of
+ * every running run first (one statement a round), claims each due one
+ * (of pollers sharing the database, one looks at it), has it looked at
+ * by the gateway (its provider asked how it goes, the run settled when
+ * it ended), and schedules its next look with a back-off. The list is
+ * the database's: a creditd restarted mid-run finds its runs there (and
+ * a settle is once per hold whoever makes it).
  *
  * The provider's HTTP and the settle are the gateway's, a layer above
  * this one: they come in as hooks (as qsort is handed a comparator). */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "errors.h"
 #include "limits.h"
+#include "pricing.h"
 
 struct store;
 
@@ -91,6 +92,22 @@ struct ledger_gw_run {
 	int64_t output_cap;		/* the cap sent, -1: none */
 	int64_t hold_input;		/* the input bound the hold covers */
 	int64_t searches_held;		/* the web searches the hold covers */
+	/* The answering try's price, as a whole call's settle charges it
+	 * (docs/gateway.md, "Which price a call is charged"), and its usage
+	 * record's figures: the try (1 the first) and whether the provider's
+	 * own row priced it. has_price 0: a row kept without one (the
+	 * hold's pin is charged). */
+	int has_price;
+	struct price price;
+	int64_t margin_bps;
+	int64_t attempt;
+	int price_own;
+	/* The request's fields the charge is decided with (gw_ask's): its
+	 * tier (GW_TIER_*), its web search (0 none, 1 tools, 2
+	 * web_search_options), at most web_search_max searches (-1 unsaid),
+	 * their context size, and long_context_off. */
+	int tier, web_search, web_search_size, long_context_off;
+	int64_t web_search_max;
 	int running;			/* 1 until its hold was settled (or kept unresolved) */
 	char status[16];		/* the provider's last word: queued, in_progress, completed, ... */
 	int64_t polls;			/* polls made so far (the back-off's step) */
@@ -121,6 +138,15 @@ enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *f
 /* Every running run looked at now: a creditd that starts may have missed
  * a webhook while it was down. */
 enum cd_err ledger_gw_run_wake_all(struct store *db);
+/* The hold of every running run lives ttl_seconds from now (one UPDATE:
+ * renewed before a round polls any, so that a slow round never lets a
+ * hold expire); a hold already expired is left as it is. */
+enum cd_err ledger_gw_run_renew_all(struct store *db, int64_t ttl_seconds);
+/* Claims the run due at next_poll_at (as ledger_gw_run_due read it) for
+ * one poll: its next poll moved to until, *claimed 1; *claimed 0 when
+ * another poller moved it first (or it ended): not polled here. */
+enum cd_err ledger_gw_run_claim(struct store *db, const char *response_id, int64_t next_poll_at, int64_t until,
+				int *claimed);
 /* ---- Jobs: long work a provider runs after its call answered
  * (ledger_gwjobs.c; sql/076; docs/gateway.md, "Batches") ----
  * One row a job (a batch today; kind says which), kept until it is

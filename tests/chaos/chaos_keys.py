@@ -29,7 +29,7 @@ from chaos_input import (authorize, creditd_unharmed, encode_body, error_problem
 SCOPE_NAMES = {"0": "none", "-1": "stripe", "ROUTE_STRIPE": "stripe", "ROUTE_BROWSER": "browser",
                "ROUTE_PREFLIGHT": "preflight", "KEY_SCOPE_GUARD": "guard", "KEY_SCOPE_READ": "read",
                "KEY_SCOPE_APP": "app", "KEY_SCOPE_ADMIN": "admin", "ROUTE_GATEWAY": "gateway", "ROUTE_HOLD": "hold",
-               "ROUTE_OPERATOR": "operator"}
+               "ROUTE_OPERATOR": "operator", "ROUTE_PROVIDER_SIGNED": "provider_signed"}
 # Which stack keys a scope lets in (keys.c keys_allows: admin may use every
 # route, app what read may and its own, guard and read only their own;
 # "guard,read" both of those; a gateway key, an end user's, none of these:
@@ -208,6 +208,22 @@ def authorization_matrix(short):
                     extra = {"Stripe-Signature": sig} if sig is not None else {}
                     r = call(method, path, event, authorization, extra)
                     expect("%s, %s, %s" % (where, sig_name, name), r, 400, "invalid_request")
+            continue
+        if scope == "provider_signed":
+            # A provider's webhook (OpenAI's, Standard Webhooks): no key
+            # opens it, a bad or missing signature is refused (400), or
+            # 404 where no secret is set; nothing else is looked at.
+            for sig_name, sig in (("no signature", None), ("a bad signature", "v1,AAAA")):
+                for name, authorization in [("no key", None), ("admin key", "Bearer " + keys["admin"]),
+                                            ("Basic abc", "Basic abc")]:
+                    extra = {"webhook-id": "msg_chaos", "webhook-timestamp": str(int(time.time())),
+                             "webhook-signature": sig} if sig is not None else {}
+                    r = call(method, path, b'{"type":"response.completed","data":{"id":"resp_chaos"}}',
+                             authorization, extra)
+                    cells += 1
+                    if r.status not in (400, 404):
+                        failures.append("%s, %s, %s -> %d, want 400 or 404 (%s)" % (where, sig_name, name, r.status,
+                                                                                  r.raw[:200]))
             continue
         for name, authorization in bad_auth.items():
             expect("%s with %s" % (where, name), call(method, path, body, authorization), 401, "unauthorized")

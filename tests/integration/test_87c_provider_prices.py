@@ -220,6 +220,28 @@ def test_a_fallback_from_a_dearer_first_provider_is_charged_the_cheaper_price():
     verify()
 
 
+def test_a_background_run_answered_by_a_fallback_is_charged_its_price_when_it_ends():
+    a, b = fresh()
+    a.mode(mode="error", status=429)
+    acct = new_account("ppbg")
+    before = state(acct)[0]
+    r = call("/openai/v1/responses", {"model": "pp-down", "input": "a run in the background", "max_output_tokens": 20,
+                                      "background": True}, headers={"Creditd-Account": acct})
+    eq((r.status, r.json.get("status")), (200, "queued"), "a background run, queued at pb: %r" % r.body[:300])
+    rid = r.json["id"]
+    got = b.ctl("POST", "/_background", {"id": rid, "status": "completed"})
+    eq(got.get("status"), "completed", "pb's run ended: %r" % got)
+    u = b.ctl("GET", "/_background/" + rid)["usage"]
+    g = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq((g.status, g.json.get("status")), (200, "completed"), "retrieved from pb, ended")
+    want = micros(GENERAL, u["input_tokens"], u["output_tokens"])
+    eq(state(acct), (before - want, 0), "charged pb's (the general) price, not the pin (pa's 35 % more)")
+    h = hold_of(r)
+    eq((h["charged_micros"], h["provider"], h["attempts"], h["price_provider"]), (want, "pb", 2, None),
+       "its usage record names the provider that ran it and the tries: %r" % h)
+    verify()
+
+
 def test_the_lists_show_the_provider_rows():
     up()
     models = [m for m in api("GET", "/v1/models", auth="read").json["data"]

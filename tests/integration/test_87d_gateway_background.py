@@ -7,8 +7,16 @@ OpenAI's signed webhook (POST /v1/webhooks/openai, Standard Webhooks, signed
 here with Python's hmac, not creditd's code), creditd's own poll, or the
 client's GET through creditd. A bad signature changes nothing; a cancel is
 forwarded and charged the usage so far; a creditd killed mid-run settles
-the run after its restart; the official SDK's responses.create({background:
-true}) then responses.retrieve; creditctl verify 0.
+the run after its restart; the tier and web searches asked are charged as
+asked (never flagged), creditctl sweep prices a run's searches, every
+running run's hold is renewed each round, a DELETE of a running run is
+refused (409) and of an ended one settles it first, a run its provider
+forgot is given up at its hold, a poll answer past its budget is settled
+from its tail, a run one poller has in hand is not asked for by another,
+a run past its days whose hold is pending no more ends, a queued answer
+not received whole keeps its hold unresolved (504, never an estimate);
+the official SDK's responses.create({background: true}) then
+responses.retrieve; creditctl verify 0.
 
 The module runs creditd with a config of its own: a webhook secret and, first,
 a poll slow enough (60 s) that what settles a run is the webhook or the GET;
@@ -21,10 +29,15 @@ import os
 import threading
 import time
 
+import http.client
+import urllib.parse
+
 import stack
-from lib import ENV, api, check, eq, key, new_account, sql, verify, wait_until
-from test_80_gateway import call, cost, ensure_prices, provider, reasons, reset, state
+from gateway_bill import expected
+from lib import ENV, api, check, creditctl, eq, key, new_account, sql, verify, wait_until
+from test_80_gateway import call, cost, ensure_prices, mode, provider, reasons, reset, state
 from test_81_gateway_sdks import sdk
+from test_86_gateway_dimensions import PRICE, _price
 
 SECRET = "whsec_" + base64.b64encode(hashlib.sha256(b"creditd background test").digest()).decode()
 INPUT = "say some words for the background run"
@@ -278,6 +291,235 @@ def test_the_webhook_the_poll_and_the_client_s_get_racing_settle_each_run_once()
         settled_once(acct, before, usage_of(rid), "raced " + rid)
         eq(run_row(rid), ("ended", "completed"), "ended")
     verify()
+
+
+def fast():
+    if _conf.get("poll") != 1:
+        config(1, 2)
+
+
+def hold_row(acct):
+    """The account's one hold: its state, amount, what it keeps unresolved, seconds left."""
+    rows = sql("SELECT h.state, h.amount_micros, COALESCE(h.unresolved_input_micros, -1), "
+               "h.expires_at - UNIX_TIMESTAMP() FROM holds h JOIN accounts a ON a.id = h.account_id "
+               "WHERE a.ext_id = '%s'" % acct)
+    eq(len(rows), 1, "one hold")
+    return rows[0][0], int(rows[0][1]), int(rows[0][2]), int(rows[0][3])
+
+
+def dims_usage(rid, searches):
+    """The run's usage as gateway_bill.expected reads it (the fake's figures)."""
+    u = usage_of(rid)
+    return {"input_tokens": u["input_tokens"], "cached_input_tokens": u["input_tokens_details"]["cached_tokens"],
+            "cache_write_input_tokens": 0, "audio_input_tokens": 0, "cache_write_1h_tokens": 0,
+            "output_tokens": u["output_tokens"], "audio_output_tokens": 0, "web_searches": searches}
+
+
+def dims_run(acct, searches, size):
+    """A gpt-dims run at the priority tier with web searches of size."""
+    mode(service_tier="priority", web_searches=searches)
+    try:
+        return create(acct, model="gpt-dims", service_tier="priority",
+                      tools=[{"type": "web_search", "search_context_size": size}])
+    finally:
+        mode()
+
+
+def last_over_hold(acct):
+    return [r[0] for r in sql("SELECT u.over_hold FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                              "WHERE a.ext_id = '%s' ORDER BY u.id" % acct)]
+
+
+def test_a_run_s_tier_and_web_searches_are_charged_as_asked_not_flagged():
+    fast()
+    _price()
+    reset()
+    acct = new_account("gwbgd")
+    before = state(acct)[0]
+    rid = dims_run(acct, 2, "high")
+    move(rid, "completed")
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=15), "settled by the poll")
+    want = expected(PRICE["gpt-dims"], dims_usage(rid, 2), "priority", "high")
+    eq(before - state(acct)[0], want, "the priority tokens and two high-size searches, to the micro")
+    eq(last_over_hold(acct), ["0"], "asked priority and searches: nothing beyond what was asked")
+    verify()
+
+
+def test_creditctl_sweep_settles_a_run_with_its_searches_priced():
+    fast()
+    _price()
+    reset()
+    acct = new_account("gwbgs")
+    before = state(acct)[0]
+    rid = dims_run(acct, 1, "medium")
+    stack.creditd_kill9()	# no poll but the sweep's
+    _conf.clear()
+    move(rid, "completed")
+    sql("UPDATE gateway_background SET next_poll_at = 0 WHERE response_id = '%s'" % rid)
+    creditctl("sweep")
+    # Read before creditd is back (its poll would settle the run too).
+    eq(run_row(rid), ("ended", "completed"), "the sweep's poll ended it")
+    want = expected(PRICE["gpt-dims"], dims_usage(rid, 1), "priority", "medium")
+    cost = sql("SELECT u.cost_micros FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+               "WHERE a.ext_id = '%s'" % acct)
+    eq(cost, [[str(want)]], "charged its search's fee too (the sweep loaded the prices)")
+    eq(last_over_hold(acct), ["0"], "not flagged")
+    fast()
+    eq(before - state(acct)[0], want, "the balance moved by that")
+    verify()
+
+
+def test_every_running_run_s_hold_is_renewed_each_round_due_or_not():
+    fast()
+    reset()
+    acct = new_account("gwbgn")
+    rid = create(acct)
+    sql("UPDATE gateway_background SET next_poll_at = UNIX_TIMESTAMP() + 3600 WHERE response_id = '%s'" % rid)
+    sql("UPDATE holds h JOIN accounts a ON a.id = h.account_id SET h.expires_at = UNIX_TIMESTAMP() + 30 "
+        "WHERE a.ext_id = '%s'" % acct)
+    check(wait_until(lambda: hold_row(acct)[3] > 3000, timeout=10),
+          "a run not due has its hold renewed all the same: %r" % (hold_row(acct),))
+    move(rid, "completed")
+    eq(hook(event(rid)).status, 200, "the webhook")
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=15), "settled")
+    verify()
+
+
+def fake_delete(rid):
+    """DELETE /v1/responses/{id} at the fake provider itself (not through creditd)."""
+    u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"])
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("DELETE", "/v1/responses/" + rid, headers={"Authorization": "Bearer sk-fake-openai"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status
+
+
+def test_a_delete_of_a_running_run_is_refused_and_of_an_ended_one_settles_it_first():
+    slow()
+    reset()
+    acct = new_account("gwbgdel")
+    before = state(acct)[0]
+    rid = create(acct)
+    held = state(acct)
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "retrieved")
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    def delete():
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        c.request("DELETE", "/openai/v1/responses/" + rid, headers={"Authorization": "Bearer " + key("guard"),
+                                                                    "Creditd-Account": acct})
+        got = c.getresponse()
+        body = json.loads(got.read() or b"null")
+        c.close()
+        return got.status, body
+    status, body = delete()
+    eq(status, 409, "a running run's response is not deleted: %r" % body)
+    eq((body["error"]["type"], "cancel" in body["error"]["message"]), ("invalid_request_error", True),
+       "OpenAI's error shape, saying to cancel it first: %r" % body)
+    eq(state(acct), held, "nothing settled")
+    eq(run_row(rid), ("running", "queued"), "still running")
+    move(rid, "completed")
+    status, body = delete()
+    eq((status, body.get("deleted")), (200, True), "an ended run: deleted at the provider: %r" % body)
+    settled_once(acct, before, usage_of(rid), "the DELETE of an ended run")
+    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    verify()
+
+
+def test_a_run_its_provider_no_longer_knows_is_given_up_at_its_hold():
+    fast()
+    reset()
+    acct = new_account("gwbg404")
+    rid = create(acct)
+    eq(fake_delete(rid), 200, "deleted at the provider behind creditd's back")
+    check(wait_until(lambda: run_row(rid)[0] == "ended", timeout=15), "given up after two 404 polls: %r"
+          % (run_row(rid),))
+    eq(run_row(rid), ("ended", "gone"), "ended as gone")
+    st, amount, unresolved, _ = hold_row(acct)
+    eq((st, unresolved), ("pending", amount), "its hold kept unresolved at all it held (not its input bound)")
+    verify()
+
+
+def test_a_run_whose_answer_is_past_the_poll_s_budget_is_settled_from_its_tail():
+    fast()
+    reset()
+    acct = new_account("gwbgbig")
+    before = state(acct)[0]
+    mode(word_bytes=1100000)	# 16 words of 1.1 MB: past the poll's 16 MiB
+    try:
+        rid = create(acct)
+    finally:
+        mode()
+    provider("POST", "/_background", {"id": rid, "status": "completed"})
+    settled_once(acct, before, usage_of(rid), "an answer too large to keep, its usage read from its tail")
+    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    verify()
+
+
+def gets_of(rid):
+    return len([r for r in provider("GET", "/_requests")
+                if r["method"] == "GET" and r["path"] == "/v1/responses/" + rid])
+
+
+def test_a_run_being_polled_is_not_polled_again_by_creditctl_sweep():
+    fast()
+    reset()
+    acct = new_account("gwbgclaim")
+    before = state(acct)[0]
+    rid = create(acct)
+    mode(get_delay_ms=6000)	# a poll's GET answered 6 s after it came
+    check(wait_until(lambda: gets_of(rid) == 1, timeout=10), "creditd's poll asked once")
+    creditctl("sweep")	# creditd's poll still waits for its answer
+    eq(gets_of(rid), 1, "the sweep did not ask for the run creditd's poll has in hand")
+    mode()
+    move(rid, "completed")
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "completed"), "the client's GET sees it ended")
+    settled_once(acct, before, usage_of(rid), "the client's GET after")
+    verify()
+
+
+def test_a_run_past_its_days_whose_hold_is_pending_no_more_ends_not_polled_forever():
+    fast()
+    reset()
+    acct = new_account("gwbgold")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "completed")
+    r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "retrieved: settled")
+    settled_once(acct, before, usage_of(rid), "the GET")
+    # A row left running past its days (its settle's end not written), its hold settled.
+    sql("UPDATE gateway_background SET state = 'running', ended_at = NULL, created_at = UNIX_TIMESTAMP() - 4 * 86400, "
+        "next_poll_at = 0 WHERE response_id = '%s'" % rid)
+    check(wait_until(lambda: run_row(rid)[0] == "ended", timeout=10), "given up and ended: %r" % (run_row(rid),))
+    settled_once(acct, before, usage_of(rid), "nothing more charged or kept")
+    verify()
+
+
+def test_a_queued_answer_not_received_whole_keeps_its_hold_unresolved_never_an_estimate():
+    from test_82_gateway_capacity import with_gateway
+
+    def run():
+        reset()
+        acct = new_account("gwbgcut")
+        before = state(acct)[0]
+        # The fake echoes instructions in the response object: a queued
+        # answer past max_buffered_mib (1 MiB), not kept whole.
+        r = call("/openai/v1/responses", {"model": "gpt-4o-mini", "input": INPUT, "max_output_tokens": 40,
+                                          "background": True, "instructions": "x " * 700000},
+                 headers={"Creditd-Account": acct})
+        eq(r.status, 504, "not answered as a run creditd follows: %r" % r.body[:300])
+        eq(r.headers.get("x-should-retry"), "false", "an SDK must not make a second run")
+        st, amount, unresolved, _ = hold_row(acct)
+        eq(st, "pending", "its hold waits for the operator (the provider runs it and bills it)")
+        check(0 <= unresolved <= amount, "kept unresolved: %r" % ((st, amount, unresolved),))
+        eq(reasons(acct), [], "no estimate settled")
+        eq(state(acct)[0], before, "nothing charged")
+    _conf.clear()
+    with_gateway("max_buffered_mib = 1\n", run)
 
 
 def test_the_official_sdk_creates_a_background_run_and_retrieves_it_settled():
