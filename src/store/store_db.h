@@ -308,4 +308,25 @@ void store_mark_locked(struct store *db, int64_t id);
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
 
+/* A guard batch's read CALL, its statements' work done in the store
+ * (docs/architecture.md, "The guard's path: load, decide, write"): on
+ * Galera the procedure that locks the accounts by writing them, marked
+ * once 053 is applied (a database before 043 or 053 read the older way,
+ * said once); its parameters the mark, the first account marked, the
+ * grants' page and the lists of j named in lists; its sets into sets.
+ * *marked: the accounts it reads are to be recorded (store_mark_locked). */
+struct jw;
+struct db_sets;
+struct store_read {
+	const char *sql, *sql_galera, *sql_mark;	/* the procedure, each way */
+	int lock;				/* 1: the accounts locked */
+	int64_t page;				/* the grants read per account, one more */
+	const struct jw *j;
+	const char *const *lists;
+	int nlists;
+	struct db_sets *sets;
+	const char *what;
+};
+enum cd_err store_read_call(struct store *db, const struct store_read *r, int *marked);
+
 #endif

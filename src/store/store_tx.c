@@ -9,6 +9,7 @@
  * not told (below). The attempt's connection is store.c's, its
  * statements store_sets.c's. */
 #include "store_db.h"
+#include "store_sets.h"
 #include "holdid.h"
 #include "log.h"
 #include "store_noderoute.h"
@@ -479,6 +480,34 @@ void store_mark_missing(const char *what)
 int store_mark_absent(void)
 {
 	return atomic_load(&mark_absent);
+}
+
+static atomic_int lock_read_missing;	/* a database before 043: said once, then the plain read */
+
+enum cd_err store_read_call(struct store *db, const struct store_read *r, int *marked)
+{
+	int e = 0;
+	int galera = r->lock && db->c->galera && !atomic_load(&lock_read_missing);
+	*marked = galera && !atomic_load(&mark_absent);
+	int64_t head[3], mark = r->lock;
+	int n = 0;
+	enum cd_err rc = *marked ? store_mark_next(db, 0, &mark) : CD_OK;
+	if (rc != CD_OK)
+		return rc;
+	head[n++] = mark;
+	if (*marked)
+		head[n++] = db->mark_first;	/* locked already: not marked again */
+	head[n++] = r->page;
+	rc = store_sets_call_lists(db, *marked ? r->sql_mark : galera ? r->sql_galera : r->sql, head, n,
+				   r->j, r->lists, r->nlists, r->sets, r->what, &e);
+	if (galera && e == ER_SP_DOES_NOT_EXIST)
+		rc = store_retry(db, RETRY_SCHEMA);	/* read again the old way */
+	if (*marked && e == ER_SP_DOES_NOT_EXIST)
+		store_mark_missing(r->what);
+	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
+		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "
+			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
+	return rc;
 }
 
 /* Ends the transaction, its commit (looking at the first account's mark

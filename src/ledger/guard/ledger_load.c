@@ -20,7 +20,6 @@
 #include "jsonw.h"
 #include "log.h"
 #include <assert.h>
-#include <mysqld_error.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,6 @@ static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 static const char SQL_READ_GALERA[] = "CALL cd_batch_lock_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* The same, writing the transaction's mark (sql/053, store_tx.c). */
 static const char SQL_READ_MARK[] = "CALL cd_batch_mark_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static atomic_int lock_read_missing;	/* a database before 043: said once, then SQL_READ */
 /* cd_batch_read's lists, in its parameters' order. */
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
 					 "spend_ext", "keys"};
@@ -371,34 +369,16 @@ static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, int lock,
 			     const struct jw *j)
 {
-	struct db_params p;
-	int e;
+	int marked;
 	if (b->doc.failed) {
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
 	}
-	int galera = lock && store_galera(db) && !atomic_load(&lock_read_missing);
-	int marked = galera && !store_mark_absent();
-	int64_t mark = lock;
-	enum cd_err rc = marked ? store_mark_next(db, 0, &mark) : CD_OK;
-	if (rc != CD_OK)
-		return rc;
-	store_params_init(&p);
-	store_param_i64(&p, mark);
-	if (marked)
-		store_param_i64(&p, db->mark_first);	/* locked already: not marked again */
-	store_param_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
-	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
-		store_sets_bind_list(&p, j, READ_LISTS[i]);
-	rc = store_sets_call(db, marked ? SQL_READ_MARK : galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
-			     "batch read", &e);
-	if (galera && e == ER_SP_DOES_NOT_EXIST)
-		rc = store_retry(db, RETRY_SCHEMA);	/* read again the old way */
-	if (marked && e == ER_SP_DOES_NOT_EXIST)
-		store_mark_missing("batch read");
-	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
-		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "
-			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
+	const struct store_read r = {SQL_READ, SQL_READ_GALERA, SQL_READ_MARK, lock,
+				     LIMIT_SPEND_GRANTS + 1,	/* one more: there are more */
+				     j, READ_LISTS, (int)(sizeof(READ_LISTS) / sizeof(READ_LISTS[0])), &b->sets,
+				     "batch read"};
+	enum cd_err rc = store_read_call(db, &r, &marked);
 	if (rc == CD_OK && lock)
 		rc = read_accounts(db, b);
 	/* Every account read was marked (one made between the procedure's
