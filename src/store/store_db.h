@@ -309,7 +309,7 @@ void store_mark_missing(const char *what);
 int store_mark_absent(void);
 
 /* A guard batch's read CALL, its statements' work done in the store
- * (docs/architecture.md, "The guard's path: load, decide, write"): on
+ * (docs/architecture.md, "The guard's round trips"): on
  * Galera the procedure that locks the accounts by writing them, marked
  * once 053 is applied (a database before 043 or 053 read the older way,
  * said once); its parameters the mark, the first account marked, the
