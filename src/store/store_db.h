@@ -266,8 +266,14 @@ int store_tx_next(struct store *db, struct store_tx *t);
  * the node the attempt runs on (its account's, routed), its reads causal
  * when they must be. CD_OK or the failure; *next_node = 1 when an
  * unreachable node of several was left for the next (the attempt to be
- * opened again there; tries: the attempts made, bounding it). */
-enum cd_err store_connect(struct store *db, int tries, int *next_node);
+ * opened again there; tries: the attempts made, bounding it). While the
+ * hold ids' key is due (store_holdid_due) it is read here, on the
+ * connection made ready: *key_rc, CD_OK or the read's failure (the
+ * attempt's, run again as any other). */
+enum cd_err store_connect(struct store *db, int tries, int *next_node, enum cd_err *key_rc);
+/* The hold ids' key is to be read: not read yet, and not found missing
+ * in the last LIMIT_HOLDID_RECHECK_MS. */
+int store_holdid_due(void);
 void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc);
 /* A transaction on the node of no account that is about to lock the row
  * of account ext_id, the first account it meets: its loop is pinned to

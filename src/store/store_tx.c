@@ -10,7 +10,6 @@
  * statements store_sets.c's. */
 #include "store_db.h"
 #include "store_sets.h"
-#include "holdid.h"
 #include "log.h"
 #include "store_noderoute.h"
 #include "timefmt.h"
@@ -63,60 +62,6 @@ void store_route_causal(struct store *db, const char *account)
 static int tx_next(struct store *db, struct store_tx *t);
 static int end_tx(struct store *db, int commit);
 static int mark_lost(struct store *db);
-
-/* The hold ids' key (src/core/holdid.h, sql/044), read by the first
- * transaction of the process that finds a database. A database before
- * 044 leaves the ids in their old form, said once. Read here, by an
- * attempt, rather than once as a worker starts: the database may be down
- * then (the attempt that finds it up reads the key before anything makes
- * or parses a hold id), a database migrated to 044 while creditd runs is
- * looked at again, and nothing rotates the key (044 writes it once). */
-static atomic_int holdid_read;
-static _Atomic int64_t holdid_missing_ms;	/* when the key was last found missing, 0: never */
-
-/* The key is to be read: not read yet, and not found missing in the last
- * LIMIT_HOLDID_RECHECK_MS. */
-static int holdid_due(void)
-{
-	int64_t missing = atomic_load(&holdid_missing_ms);
-	return !atomic_load(&holdid_read) && (missing == 0 || timefmt_mono_ms() - missing > LIMIT_HOLDID_RECHECK_MS);
-}
-
-static enum cd_err holdid_load(struct store *db)
-{
-	static const char sql[] = "SELECT name, value FROM settings WHERE name IN ('hold_id_key_1', "
-				  "'hold_id_key_2', 'hold_id_key_3', 'hold_id_opaque_from')";
-	int64_t v[4] = {0, 0, 0, 0};
-	int found = 0, e;
-	struct dbstmt *s = store_exec(db, sql, &e, "");
-	if (s == NULL)
-		return store_err(db, e, "hold id key");
-	int got;
-	while ((got = store_fetch(s)) == 1) {
-		const char *name = store_str(s, 0);
-		int i = strcmp(name, "hold_id_opaque_from") == 0 ? 3 : name[strlen(name) - 1] - '1';
-		if (i >= 0 && i < 4 && !(found & 1 << i)) {
-			v[i] = store_i64(s, 1);
-			found |= 1 << i;
-		}
-	}
-	if (got < 0)
-		return CD_E_INTERNAL;
-	if (found != 15) {
-		/* A database before 044: looked at again a minute on, so a
-		 * migration made while this process runs takes hold. */
-		int64_t now = timefmt_mono_ms(), was = atomic_exchange(&holdid_missing_ms, now);
-		if (was == 0)
-			log_warn("hold ids keep their old form (hold_<account>_<n>): run creditctl migrate (044)");
-		return CD_OK;
-	}
-	uint8_t key[HOLDID_KEY_BYTES];
-	for (int i = 0; i < HOLDID_KEY_BYTES; i++)	/* 7 bytes of each setting, low first */
-		key[i] = (uint8_t)((uint64_t)v[i / 7] >> (8 * (i % 7)));
-	holdid_set_key(key, v[3]);
-	atomic_store(&holdid_read, 1);
-	return CD_OK;
-}
 
 /* An attempt that brings t->due[0] due: the layer above's body for it
  * (db->due_bring), with no key of the operation's on what it writes
@@ -195,7 +140,7 @@ enum cd_err store_tx_reroute(struct store *db, const char *ext_id)
 void store_holdid_ensure(struct store *db)
 {
 	struct store_tx t;
-	for (store_tx_init(db, &t); holdid_due() && store_tx_next(db, &t);)
+	for (store_tx_init(db, &t); store_holdid_due() && store_tx_next(db, &t);)
 		store_tx_end(db, &t, CD_OK);
 }
 
@@ -239,7 +184,8 @@ static int tx_next(struct store *db, struct store_tx *t)
 	t->why = RETRY_NONE;
 	db->retry_why = RETRY_NONE;
 	int next_node;
-	t->rc = store_connect(db, *tries, &next_node);
+	enum cd_err key_rc;
+	t->rc = store_connect(db, *tries, &next_node, &key_rc);
 	if (next_node) {
 		t->rc = CD_E_RETRY;
 		t->why = RETRY_NODE;
@@ -249,14 +195,12 @@ static int tx_next(struct store *db, struct store_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (holdid_due()) {
-		/* The key is read before anything makes or reads a hold id: a
-		 * failed read fails this attempt, never lets it go on without. */
-		enum cd_err rc = holdid_load(db);
-		if (rc != CD_OK) {
-			store_tx_end(db, t, rc);
-			return tx_next(db, t);
-		}
+	if (key_rc != CD_OK) {
+		/* The hold ids' key is read before anything makes or reads a
+		 * hold id (store_connect): a failed read fails this attempt,
+		 * never lets it go on without. */
+		store_tx_end(db, t, key_rc);
+		return tx_next(db, t);
 	}
 	store_clock(db);
 	db->committed = 0;
