@@ -135,6 +135,10 @@ enum cd_err store_ensure(struct store *db);
  * statements may run before fetching. Returns the statement or NULL with
  * *dberr set to the MariaDB error number (2000+ for client errors). */
 struct dbstmt *store_exec(struct store *db, const char *sql, int *dberr, const char *fmt, ...);
+/* store_exec of sql with one integer parameter, and its first row's first
+ * column into *out: 1 (a row), 0 (none: *out 0), or -1 with *dberr set
+ * (CR_UNKNOWN_ERROR when the row could not be fetched). */
+int store_exec_i64(struct store *db, const char *sql, int64_t arg, int64_t *out, int *dberr);
 /* A statement's parameters, bound in order one typed call at a time, so
  * the compiler checks each value (procedure calls take a dozen or more,
  * where a format string could not be checked). Values are not copied:

@@ -344,6 +344,20 @@ uint64_t store_insert_id(const struct dbstmt *s)
 	return (uint64_t)mysql_stmt_insert_id(s->st);
 }
 
+int store_exec_i64(struct store *db, const char *sql, int64_t arg, int64_t *out, int *dberr)
+{
+	struct dbstmt *s = store_exec(db, sql, dberr, "i", arg);
+	if (s == NULL)
+		return -1;
+	int got = store_fetch(s);
+	if (got < 0) {
+		*dberr = CR_UNKNOWN_ERROR;
+		return -1;
+	}
+	*out = got == 1 ? store_i64(s, 0) : 0;
+	return got;
+}
+
 enum cd_err store_do(struct store *db, const char *sql, const char *what, const char *fmt, ...)
 {
 	va_list ap;

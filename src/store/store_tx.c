@@ -370,14 +370,12 @@ static int64_t mark_draw(void)
  * else MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
 static int mark_check(struct store *db, const char *when)
 {
-	int e;
-	struct dbstmt *s = store_exec(db, SQL_MARK_READ, &e, "i", db->mark_first);
-	if (s == NULL)
-		return e;
-	int got = store_fetch(s);
+	int e = 0;
+	int64_t mark;
+	int got = store_exec_i64(db, SQL_MARK_READ, db->mark_first, &mark, &e);
 	if (got < 0)
-		return CR_UNKNOWN_ERROR;
-	if (got == 1 && store_i64(s, 0) == db->tx_mark)
+		return e;
+	if (got == 1 && mark == db->tx_mark)
 		return 0;
 	log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
 		 "brute-force abort inside a procedure), seen %s: rolled back and run again", db->mark_first, when);

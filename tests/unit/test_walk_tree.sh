@@ -29,11 +29,11 @@ hold() {
 		check "$1: at most $2 rooms and $3 returns ($rooms, $returns)" ""
 	fi
 }
-hold "authorize" 21 54
-hold "settle" 21 54
-hold "release" 20 53
-hold "usage" 20 53
-hold "gateway call, whole" 56 245
-hold "gateway call, streamed" 56 229
+hold "authorize" 21 50
+hold "settle" 21 50
+hold "release" 20 49
+hold "usage" 20 49
+hold "gateway call, whole" 56 241
+hold "gateway call, streamed" 56 225
 echo "1..$n"
 exit $fail
