@@ -186,7 +186,13 @@ static enum cd_err acct_load(struct store *db, const char *sql, const char *fmt,
 
 void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a)
 {
-	a->locked_tx = db->tx_serial;
+	ledger_rows_acct_mark_locked_in(db->tx_serial, a);
+}
+
+void ledger_rows_acct_mark_locked_in(uint64_t tx_serial, struct acct *a)
+{
+	assert(tx_serial != 0);	/* numbered from 1 (store_new): 0 is "not locked" */
+	a->locked_tx = tx_serial;
 }
 
 enum cd_err ledger_rows_acct_check_locked_in(uint64_t tx_serial, const struct acct *a, const char *what)

@@ -74,6 +74,9 @@ enum cd_err ledger_rows_acct_load_locked_id(struct store *db, int64_t id, struct
 /* Marks a as read under its lock in the running transaction (a read
  * other than ledger_rows_acct_load_locked's: the guard's read CALL). */
 void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a);
+/* The same under the transaction numbered tx_serial (a guard batch's,
+ * copied into its record when its attempt began): no handle. */
+void ledger_rows_acct_mark_locked_in(uint64_t tx_serial, struct acct *a);
 /* docs/architecture.md, "Which rows a write decides on": money is written
  * only from an account row locked in the transaction writing. CD_OK, or
  * CD_E_INTERNAL, logged with what, when a was not (a row from an earlier

@@ -12,6 +12,7 @@
  * transaction starts with the first statement (no BEGIN round trip), and
  * every read that a write depends on is a locking read. */
 #include "store_db.h"
+#include "holdid.h"
 #include "keys.h"
 #include "log.h"
 #include "store_noderoute.h"
@@ -446,10 +447,81 @@ static enum cd_err causal_reads(struct store *db)
 	return CD_OK;
 }
 
-enum cd_err store_connect(struct store *db, int tries, int *next_node)
+/* The hold ids' key (src/core/holdid.h, sql/044), read by the first
+ * attempt of the process that finds a database, as its connection is
+ * made ready (store_connect), with the session's own set-up: once a
+ * process, not a statement on every request's way. A database before
+ * 044 leaves the ids in their old form, said once, and is looked at
+ * again a minute on (a migration made while creditd runs takes hold).
+ * Read by an attempt, rather than as a worker starts: the database may
+ * be down then (the attempt that finds it up reads the key before
+ * anything makes or parses a hold id); nothing rotates the key (044
+ * writes it once). */
+static atomic_int holdid_read;
+static _Atomic int64_t holdid_missing_ms;	/* when the key was last found missing, 0: never */
+
+int store_holdid_due(void)
+{
+	int64_t missing = atomic_load(&holdid_missing_ms);
+	return !atomic_load(&holdid_read) && (missing == 0 || timefmt_mono_ms() - missing > LIMIT_HOLDID_RECHECK_MS);
+}
+
+/* The key's four settings into v (found: a bit each); 0, or MariaDB's
+ * error. A text query of constant text, as the session's set-up. */
+static int holdid_settings(struct store *db, int64_t v[4], int *found)
+{
+	static const char sql[] = "SELECT name, value FROM settings WHERE name IN ('hold_id_key_1', "
+				  "'hold_id_key_2', 'hold_id_key_3', 'hold_id_opaque_from')";
+	MYSQL *my = db->c->db;
+	db->round_trips++;
+	if (mysql_query(my, sql) != 0)
+		return (int)mysql_errno(my);
+	MYSQL_RES *res = mysql_store_result(my);
+	if (res == NULL)
+		return mysql_errno(my) != 0 ? (int)mysql_errno(my) : CR_UNKNOWN_ERROR;
+	MYSQL_ROW row;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		const char *name = row[0];
+		if (name == NULL || row[1] == NULL || name[0] == '\0')
+			continue;
+		int i = strcmp(name, "hold_id_opaque_from") == 0 ? 3 : name[strlen(name) - 1] - '1';
+		if (i >= 0 && i < 4 && !(*found & 1 << i)) {
+			v[i] = strtoll(row[1], NULL, 10);
+			*found |= 1 << i;
+		}
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+static enum cd_err holdid_load(struct store *db)
+{
+	int64_t v[4] = {0, 0, 0, 0};
+	int found = 0;
+	int e = holdid_settings(db, v, &found);
+	if (e != 0)
+		return store_err(db, e, "hold id key");
+	if (found != 15) {
+		/* A database before 044: looked at again a minute on, so a
+		 * migration made while this process runs takes hold. */
+		int64_t now = timefmt_mono_ms(), was = atomic_exchange(&holdid_missing_ms, now);
+		if (was == 0)
+			log_warn("hold ids keep their old form (hold_<account>_<n>): run creditctl migrate (044)");
+		return CD_OK;
+	}
+	uint8_t key[HOLDID_KEY_BYTES];
+	for (int i = 0; i < HOLDID_KEY_BYTES; i++)	/* 7 bytes of each setting, low first */
+		key[i] = (uint8_t)((uint64_t)v[i / 7] >> (8 * (i % 7)));
+	holdid_set_key(key, v[3]);
+	atomic_store(&holdid_read, 1);
+	return CD_OK;
+}
+
+enum cd_err store_connect(struct store *db, int tries, int *next_node, enum cd_err *key_rc)
 {
 	enum cd_err rc;
 	*next_node = 0;
+	*key_rc = CD_OK;
 	if (store_node_count(db) > 1) {
 		int node = store_noderoute_pick(db->routed ? db->route : NULL);
 		if (node < 0)
@@ -464,6 +536,8 @@ enum cd_err store_connect(struct store *db, int tries, int *next_node)
 	int unreachable = rc != CD_OK && db->connect_errno != ER_CON_COUNT_ERROR;
 	if (rc == CD_OK)
 		rc = causal_reads(db);
+	if (rc == CD_OK && store_holdid_due())
+		*key_rc = holdid_load(db);
 	if (rc == CD_E_UNAVAILABLE && store_node_count(db) > 1) {
 		/* A node that cannot be reached leaves the routing, and the
 		 * next attempt goes to the next node; a connection found dead

@@ -142,6 +142,10 @@ enum cd_err store_ensure(struct store *db);
  * statements may run before fetching. Returns the statement or NULL with
  * *dberr set to the MariaDB error number (2000+ for client errors). */
 struct dbstmt *store_exec(struct store *db, const char *sql, int *dberr, const char *fmt, ...);
+/* store_exec of sql with one integer parameter, and its first row's first
+ * column into *out: 1 (a row), 0 (none: *out 0), or -1 with *dberr set
+ * (CR_UNKNOWN_ERROR when the row could not be fetched). */
+int store_exec_i64(struct store *db, const char *sql, int64_t arg, int64_t *out, int *dberr);
 /* A statement's parameters, bound in order one typed call at a time, so
  * the compiler checks each value (procedure calls take a dozen or more,
  * where a format string could not be checked). Values are not copied:
@@ -273,8 +277,14 @@ int store_tx_next(struct store *db, struct store_tx *t);
  * the node the attempt runs on (its account's, routed), its reads causal
  * when they must be. CD_OK or the failure; *next_node = 1 when an
  * unreachable node of several was left for the next (the attempt to be
- * opened again there; tries: the attempts made, bounding it). */
-enum cd_err store_connect(struct store *db, int tries, int *next_node);
+ * opened again there; tries: the attempts made, bounding it). While the
+ * hold ids' key is due (store_holdid_due) it is read here, on the
+ * connection made ready: *key_rc, CD_OK or the read's failure (the
+ * attempt's, run again as any other). */
+enum cd_err store_connect(struct store *db, int tries, int *next_node, enum cd_err *key_rc);
+/* The hold ids' key is to be read: not read yet, and not found missing
+ * in the last LIMIT_HOLDID_RECHECK_MS. */
+int store_holdid_due(void);
 void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc);
 /* A transaction on the node of no account that is about to lock the row
  * of account ext_id, the first account it meets: its loop is pinned to
@@ -314,5 +324,26 @@ enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark);
 void store_mark_locked(struct store *db, int64_t id);
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
+
+/* A guard batch's read CALL, its statements' work done in the store
+ * (docs/architecture.md, "The guard's round trips"): on
+ * Galera the procedure that locks the accounts by writing them, marked
+ * once 053 is applied (a database before 043 or 053 read the older way,
+ * said once); its parameters the mark, the first account marked, the
+ * grants' page and the lists of j named in lists; its sets into sets.
+ * *marked: the accounts it reads are to be recorded (store_mark_locked). */
+struct jw;
+struct db_sets;
+struct store_read {
+	const char *sql, *sql_galera, *sql_mark;	/* the procedure, each way */
+	int lock;				/* 1: the accounts locked */
+	int64_t page;				/* the grants read per account, one more */
+	const struct jw *j;
+	const char *const *lists;
+	int nlists;
+	struct db_sets *sets;
+	const char *what;
+};
+enum cd_err store_read_call(struct store *db, const struct store_read *r, int *marked);
 
 #endif

@@ -8,6 +8,7 @@
  * store_exec_params here, so the round trip counter is exact. It calls
  * the connection (store.c) for the errors it maps, and nothing above. */
 #include "store_sets.h"
+#include <assert.h>
 #include "jsonw.h"
 #include "log.h"
 #include <stdarg.h>
@@ -343,6 +344,20 @@ uint64_t store_insert_id(const struct dbstmt *s)
 	return (uint64_t)mysql_stmt_insert_id(s->st);
 }
 
+int store_exec_i64(struct store *db, const char *sql, int64_t arg, int64_t *out, int *dberr)
+{
+	struct dbstmt *s = store_exec(db, sql, dberr, "i", arg);
+	if (s == NULL)
+		return -1;
+	int got = store_fetch(s);
+	if (got < 0) {
+		*dberr = CR_UNKNOWN_ERROR;
+		return -1;
+	}
+	*out = got == 1 ? store_i64(s, 0) : 0;
+	return got;
+}
+
 enum cd_err store_do(struct store *db, const char *sql, const char *what, const char *fmt, ...)
 {
 	va_list ap;
@@ -513,6 +528,21 @@ void store_sets_bind_list(struct db_params *p, const struct jw *j, const char *k
 		store_param_text(p, NULL, 0);
 	else
 		store_param_text(p, j->b->data + s->off, s->len);
+}
+
+enum cd_err store_sets_call_lists(struct store *db, const char *sql, const int64_t *head, int nhead,
+				  const struct jw *j, const char *const *lists, int nlists, struct db_sets *s,
+				  const char *what, int *dberr)
+{
+	struct db_params p;
+	assert(nhead >= 0);
+	assert(nlists >= 0);
+	store_params_init(&p);
+	for (int i = 0; i < nhead; i++)
+		store_param_i64(&p, head[i]);
+	for (int i = 0; i < nlists; i++)
+		store_sets_bind_list(&p, j, lists[i]);
+	return store_sets_call(db, sql, &p, s, what, dberr);
 }
 
 const struct dbsets_set *store_sets_find(const struct db_sets *s, const char *name)

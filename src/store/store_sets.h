@@ -42,6 +42,11 @@ enum cd_err store_sets_call(struct store *db, const char *sql, const struct db_p
  * parameter, or SQL NULL when it is absent or empty. */
 struct jw;
 void store_sets_bind_list(struct db_params *p, const struct jw *j, const char *key);
+/* store_sets_call with its parameters made here: the nhead integers of
+ * head, then the arrays of j written under lists (store_sets_bind_list). */
+enum cd_err store_sets_call_lists(struct store *db, const char *sql, const int64_t *head, int nhead,
+				  const struct jw *j, const char *const *lists, int nlists, struct db_sets *s,
+				  const char *what, int *dberr);
 /* The set named name, or NULL when the CALL returned none. */
 const struct dbsets_set *store_sets_find(const struct db_sets *s, const char *name);
 /* 0 when set `name` of what procedure `what` answered is absent or has

@@ -9,7 +9,7 @@
  * not told (below). The attempt's connection is store.c's, its
  * statements store_sets.c's. */
 #include "store_db.h"
-#include "holdid.h"
+#include "store_sets.h"
 #include "log.h"
 #include "store_noderoute.h"
 #include "timefmt.h"
@@ -67,60 +67,6 @@ void store_route_causal(struct store *db, const char *account)
 static int tx_next(struct store *db, struct store_tx *t);
 static int end_tx(struct store *db, int commit);
 static int mark_lost(struct store *db);
-
-/* The hold ids' key (src/core/holdid.h, sql/044), read by the first
- * transaction of the process that finds a database. A database before
- * 044 leaves the ids in their old form, said once. Read here, by an
- * attempt, rather than once as a worker starts: the database may be down
- * then (the attempt that finds it up reads the key before anything makes
- * or parses a hold id), a database migrated to 044 while creditd runs is
- * looked at again, and nothing rotates the key (044 writes it once). */
-static atomic_int holdid_read;
-static _Atomic int64_t holdid_missing_ms;	/* when the key was last found missing, 0: never */
-
-/* The key is to be read: not read yet, and not found missing in the last
- * LIMIT_HOLDID_RECHECK_MS. */
-static int holdid_due(void)
-{
-	int64_t missing = atomic_load(&holdid_missing_ms);
-	return !atomic_load(&holdid_read) && (missing == 0 || timefmt_mono_ms() - missing > LIMIT_HOLDID_RECHECK_MS);
-}
-
-static enum cd_err holdid_load(struct store *db)
-{
-	static const char sql[] = "SELECT name, value FROM settings WHERE name IN ('hold_id_key_1', "
-				  "'hold_id_key_2', 'hold_id_key_3', 'hold_id_opaque_from')";
-	int64_t v[4] = {0, 0, 0, 0};
-	int found = 0, e;
-	struct dbstmt *s = store_exec(db, sql, &e, "");
-	if (s == NULL)
-		return store_err(db, e, "hold id key");
-	int got;
-	while ((got = store_fetch(s)) == 1) {
-		const char *name = store_str(s, 0);
-		int i = strcmp(name, "hold_id_opaque_from") == 0 ? 3 : name[strlen(name) - 1] - '1';
-		if (i >= 0 && i < 4 && !(found & 1 << i)) {
-			v[i] = store_i64(s, 1);
-			found |= 1 << i;
-		}
-	}
-	if (got < 0)
-		return CD_E_INTERNAL;
-	if (found != 15) {
-		/* A database before 044: looked at again a minute on, so a
-		 * migration made while this process runs takes hold. */
-		int64_t now = timefmt_mono_ms(), was = atomic_exchange(&holdid_missing_ms, now);
-		if (was == 0)
-			log_warn("hold ids keep their old form (hold_<account>_<n>): run creditctl migrate (044)");
-		return CD_OK;
-	}
-	uint8_t key[HOLDID_KEY_BYTES];
-	for (int i = 0; i < HOLDID_KEY_BYTES; i++)	/* 7 bytes of each setting, low first */
-		key[i] = (uint8_t)((uint64_t)v[i / 7] >> (8 * (i % 7)));
-	holdid_set_key(key, v[3]);
-	atomic_store(&holdid_read, 1);
-	return CD_OK;
-}
 
 /* An attempt that brings t->due[0] due: the layer above's body for it
  * (db->due_bring), with no key of the operation's on what it writes
@@ -199,7 +145,7 @@ enum cd_err store_tx_reroute(struct store *db, const char *ext_id)
 void store_holdid_ensure(struct store *db)
 {
 	struct store_tx t;
-	for (store_tx_init(db, &t); holdid_due() && store_tx_next(db, &t);)
+	for (store_tx_init(db, &t); store_holdid_due() && store_tx_next(db, &t);)
 		store_tx_end(db, &t, CD_OK);
 }
 
@@ -243,7 +189,8 @@ static int tx_next(struct store *db, struct store_tx *t)
 	t->why = RETRY_NONE;
 	db->retry_why = RETRY_NONE;
 	int next_node;
-	t->rc = store_connect(db, *tries, &next_node);
+	enum cd_err key_rc;
+	t->rc = store_connect(db, *tries, &next_node, &key_rc);
 	if (next_node) {
 		t->rc = CD_E_RETRY;
 		t->why = RETRY_NODE;
@@ -253,14 +200,12 @@ static int tx_next(struct store *db, struct store_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (holdid_due()) {
-		/* The key is read before anything makes or reads a hold id: a
-		 * failed read fails this attempt, never lets it go on without. */
-		enum cd_err rc = holdid_load(db);
-		if (rc != CD_OK) {
-			store_tx_end(db, t, rc);
-			return tx_next(db, t);
-		}
+	if (key_rc != CD_OK) {
+		/* The hold ids' key is read before anything makes or reads a
+		 * hold id (store_connect): a failed read fails this attempt,
+		 * never lets it go on without. */
+		store_tx_end(db, t, key_rc);
+		return tx_next(db, t);
 	}
 	store_clock(db);
 	db->committed = 0;
@@ -430,14 +375,12 @@ static int64_t mark_draw(void)
  * else MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
 static int mark_check(struct store *db, const char *when)
 {
-	int e;
-	struct dbstmt *s = store_exec(db, SQL_MARK_READ, &e, "i", db->mark_first);
-	if (s == NULL)
-		return e;
-	int got = store_fetch(s);
+	int e = 0;
+	int64_t mark;
+	int got = store_exec_i64(db, SQL_MARK_READ, db->mark_first, &mark, &e);
 	if (got < 0)
-		return CR_UNKNOWN_ERROR;
-	if (got == 1 && store_i64(s, 0) == db->tx_mark)
+		return e;
+	if (got == 1 && mark == db->tx_mark)
 		return 0;
 	log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
 		 "brute-force abort inside a procedure), seen %s: rolled back and run again", db->mark_first, when);
@@ -484,6 +427,34 @@ void store_mark_missing(const char *what)
 int store_mark_absent(void)
 {
 	return atomic_load(&mark_absent);
+}
+
+static atomic_int lock_read_missing;	/* a database before 043: said once, then the plain read */
+
+enum cd_err store_read_call(struct store *db, const struct store_read *r, int *marked)
+{
+	int e = 0;
+	int galera = r->lock && db->c->galera && !atomic_load(&lock_read_missing);
+	*marked = galera && !atomic_load(&mark_absent);
+	int64_t head[3], mark = r->lock;
+	int n = 0;
+	enum cd_err rc = *marked ? store_mark_next(db, 0, &mark) : CD_OK;
+	if (rc != CD_OK)
+		return rc;
+	head[n++] = mark;
+	if (*marked)
+		head[n++] = db->mark_first;	/* locked already: not marked again */
+	head[n++] = r->page;
+	rc = store_sets_call_lists(db, *marked ? r->sql_mark : galera ? r->sql_galera : r->sql, head, n,
+				   r->j, r->lists, r->nlists, r->sets, r->what, &e);
+	if (galera && e == ER_SP_DOES_NOT_EXIST)
+		rc = store_retry(db, RETRY_SCHEMA);	/* read again the old way */
+	if (*marked && e == ER_SP_DOES_NOT_EXIST)
+		store_mark_missing(r->what);
+	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
+		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "
+			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
+	return rc;
 }
 
 /* Ends the transaction, its commit (looking at the first account's mark

@@ -83,17 +83,13 @@ void store_committed(struct store *db)
 enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit, struct db_sets *sets,
 			      const char *what, int *dberr)
 {
-	struct db_params p;
-	store_params_init(&p);
-	store_param_i64(&p, db->now);
-	store_param_i64(&p, commit);
-	for (unsigned int i = 0; i < sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0]); i++)
-		store_sets_bind_list(&p, doc, WRITE_LISTS[i]);
+	const int64_t head[2] = {db->now, commit};
 	/* A CALL that commits: if its connection dies, the change may have
 	 * happened, so it is never run again on another node. */
 	if (commit)
 		db->commit_sent = 1;
-	enum cd_err rc = store_sets_call(db, SQL_WRITE, &p, sets, what, dberr);
+	enum cd_err rc = store_sets_call_lists(db, SQL_WRITE, head, 2, doc, WRITE_LISTS,
+					       (int)(sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0])), sets, what, dberr);
 #ifdef CREDITD_TEST_CLOCK
 	if (rc == CD_OK && !commit)
 		mark_fault(db, what);

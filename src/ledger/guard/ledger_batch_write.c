@@ -371,7 +371,7 @@ enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int comm
 	if (rc != CD_OK)
 		return rc;
 	for (int i = 0; !in_call && i < b->naccts; i++)
-		ledger_rows_acct_mark_locked(db, &b->accts[i].a);	/* by the read, or by the write's check */
+		ledger_rows_acct_mark_locked_in(b->tx_serial, &b->accts[i].a);	/* by the read, or by the write's check */
 	rc = read_ids(b);
 	if (rc == CD_OK) {
 		read_versions(b);

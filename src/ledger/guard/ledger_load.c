@@ -20,7 +20,6 @@
 #include "jsonw.h"
 #include "log.h"
 #include <assert.h>
-#include <mysqld_error.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,6 @@ static const char SQL_READ[] = "CALL cd_batch_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 static const char SQL_READ_GALERA[] = "CALL cd_batch_lock_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* The same, writing the transaction's mark (sql/053, store_tx.c). */
 static const char SQL_READ_MARK[] = "CALL cd_batch_mark_read(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static atomic_int lock_read_missing;	/* a database before 043: said once, then SQL_READ */
 /* cd_batch_read's lists, in its parameters' order. */
 static const char *const READ_LISTS[] = {"ids", "ext", "holds", "reqs", "members", "usages", "spend_ids",
 					 "spend_ext", "keys"};
@@ -124,7 +122,7 @@ static enum cd_err member_add(struct batch *b, const struct db_row *r, unsigned 
 }
 
 
-static enum cd_err read_accounts(const struct store *db, struct batch *b)
+static enum cd_err read_accounts(struct batch *b)
 {
 	struct db_row r;
 	BATCH_EACH_ROW(b, "accounts", r) {
@@ -132,7 +130,7 @@ static enum cd_err read_accounts(const struct store *db, struct batch *b)
 			return CD_E_INTERNAL;
 		memset(&b->accts[b->naccts], 0, sizeof(b->accts[0]));
 		ledger_rows_acct_from_row_at(&r, 1, &b->accts[b->naccts].a);
-		ledger_rows_acct_mark_locked(db, &b->accts[b->naccts].a);	/* cd_batch_read locks them */
+		ledger_rows_acct_mark_locked_in(b->tx_serial, &b->accts[b->naccts].a);	/* cd_batch_read locks them */
 		b->accts[b->naccts].start_version = b->accts[b->naccts].a.row_version;
 		ledger_idcache_remember(b->accts[b->naccts].a.ext_id, b->accts[b->naccts].a.id);
 		b->naccts++;
@@ -371,36 +369,18 @@ static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, int lock,
 			     const struct jw *j)
 {
-	struct db_params p;
-	int e;
+	int marked;
 	if (b->doc.failed) {
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
 	}
-	int galera = lock && store_galera(db) && !atomic_load(&lock_read_missing);
-	int marked = galera && !store_mark_absent();
-	int64_t mark = lock;
-	enum cd_err rc = marked ? store_mark_next(db, 0, &mark) : CD_OK;
-	if (rc != CD_OK)
-		return rc;
-	store_params_init(&p);
-	store_param_i64(&p, mark);
-	if (marked)
-		store_param_i64(&p, db->mark_first);	/* locked already: not marked again */
-	store_param_i64(&p, LIMIT_SPEND_GRANTS + 1);	/* one more: there are more */
-	for (unsigned int i = 0; i < sizeof(READ_LISTS) / sizeof(READ_LISTS[0]); i++)
-		store_sets_bind_list(&p, j, READ_LISTS[i]);
-	rc = store_sets_call(db, marked ? SQL_READ_MARK : galera ? SQL_READ_GALERA : SQL_READ, &p, &b->sets,
-			     "batch read", &e);
-	if (galera && e == ER_SP_DOES_NOT_EXIST)
-		rc = store_retry(db, RETRY_SCHEMA);	/* read again the old way */
-	if (marked && e == ER_SP_DOES_NOT_EXIST)
-		store_mark_missing("batch read");
-	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
-		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "
-			  "locked by SELECT ... FOR UPDATE alone, which Galera may take back unseen");
+	const struct store_read r = {SQL_READ, SQL_READ_GALERA, SQL_READ_MARK, lock,
+				     LIMIT_SPEND_GRANTS + 1,	/* one more: there are more */
+				     j, READ_LISTS, (int)(sizeof(READ_LISTS) / sizeof(READ_LISTS[0])), &b->sets,
+				     "batch read"};
+	enum cd_err rc = store_read_call(db, &r, &marked);
 	if (rc == CD_OK && lock)
-		rc = read_accounts(db, b);
+		rc = read_accounts(b);
 	/* Every account read was marked (one made between the procedure's
 	 * UPDATE and its read would not be: a retry, told as an abort). */
 	if (rc == CD_OK && marked && b->naccts > 0)
@@ -484,11 +464,10 @@ static int due_found(struct store *db, struct batch *b, int kept)
 
 /* Opens each account as every request does, in memory: its month and
  * day rolled to the batch's clock (written with the row at the flush).
- * Nothing is due on it (due_found), so the opening sends no statement
- * and changes nothing else. */
-static void open_accounts(const struct store *db, struct batch *b)
+ * Nothing is due on it (due_found), so the opening changes nothing else;
+ * it takes no store, so it sends no statement. */
+static void open_accounts(struct batch *b)
 {
-	unsigned long long trips = store_round_trips(db);
 	for (int i = 0; i < b->naccts; i++) {
 		struct acct *a = &b->accts[i].a;
 		const struct acct before = *a;
@@ -503,8 +482,6 @@ static void open_accounts(const struct store *db, struct batch *b)
 		assert(a->sweep_due_at == before.sweep_due_at);
 		assert(a->plan_period == before.plan_period);
 	}
-	/* The read wrote nothing. */
-	assert(store_round_trips(db) == trips);
 }
 
 enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_want *w)
@@ -513,6 +490,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	enum cd_err rc = CD_OK;
 	assert(w->nacct_ext <= BATCH_MAX);
 	assert(w->nacct_ids <= BATCH_MAX);
+	assert(b->tx_serial == db->tx_serial);	/* the rows read are marked locked under it */
 	b->hold_reqs_read = w->read_hold_reqs;
 	/* Rows kept from the last writes: no read CALL (nothing is due on
 	 * them, so their opening writes nothing either). */
@@ -538,7 +516,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	mark_spenders(b, w);
 	/* Every account opened: nothing due on it, its month and day the
 	 * batch's clock's (open_accounts and ledger_due_roll assert both). */
-	open_accounts(db, b);
+	open_accounts(b);
 	rc = members_start(db, b, w);
 	/* The alert rows came with the read (none with rows kept: an account
 	 * with alerts is never kept). */
