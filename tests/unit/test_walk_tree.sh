@@ -33,7 +33,7 @@ hold "authorize" 21 50
 hold "settle" 21 50
 hold "release" 20 49
 hold "usage" 20 49
-hold "gateway call, whole" 56 241
-hold "gateway call, streamed" 56 225
+hold "gateway call, whole" 56 249
+hold "gateway call, streamed" 56 233
 echo "1..$n"
 exit $fail
