@@ -184,11 +184,6 @@ static enum cd_err acct_load(struct store *db, const char *sql, const char *fmt,
 	return CD_OK;
 }
 
-void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a)
-{
-	ledger_rows_acct_mark_locked_in(db->tx_serial, a);
-}
-
 void ledger_rows_acct_mark_locked_in(uint64_t tx_serial, struct acct *a)
 {
 	assert(tx_serial != 0);	/* numbered from 1 (store_new): 0 is "not locked" */

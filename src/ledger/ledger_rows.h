@@ -71,11 +71,10 @@ void ledger_rows_acct_from_row_at(const struct db_row *r, unsigned int c, struct
  * CD_E_NOT_FOUND (refusal REFUSE_ACCOUNT_UNKNOWN) when there is none. */
 enum cd_err ledger_rows_acct_load_locked(struct store *db, const char *ext_id, struct acct *a);
 enum cd_err ledger_rows_acct_load_locked_id(struct store *db, int64_t id, struct acct *a);
-/* Marks a as read under its lock in the running transaction (a read
- * other than ledger_rows_acct_load_locked's: the guard's read CALL). */
-void ledger_rows_acct_mark_locked(const struct store *db, struct acct *a);
-/* The same under the transaction numbered tx_serial (a guard batch's,
- * copied into its record when its attempt began): no handle. */
+/* Marks a as read under its lock in the transaction numbered tx_serial
+ * (a read other than ledger_rows_acct_load_locked's: the guard's read
+ * CALL; a guard batch's number, copied into its record when its attempt
+ * began): no handle. */
 void ledger_rows_acct_mark_locked_in(uint64_t tx_serial, struct acct *a);
 /* docs/architecture.md, "Which rows a write decides on": money is written
  * only from an account row locked in the transaction writing. CD_OK, or

@@ -474,6 +474,7 @@ static int holdid_settings(struct store *db, int64_t v[4], int *found)
 				  "'hold_id_key_2', 'hold_id_key_3', 'hold_id_opaque_from')";
 	MYSQL *my = db->c->db;
 	db->round_trips++;
+	db->in_tx = 1;		/* autocommit off: the read opens the attempt's transaction */
 	if (mysql_query(my, sql) != 0)
 		return (int)mysql_errno(my);
 	MYSQL_RES *res = mysql_store_result(my);

@@ -347,8 +347,11 @@ uint64_t store_insert_id(const struct dbstmt *s)
 int store_exec_i64(struct store *db, const char *sql, int64_t arg, int64_t *out, int *dberr)
 {
 	struct dbstmt *s = store_exec(db, sql, dberr, "i", arg);
-	if (s == NULL)
+	if (s == NULL) {
+		if (*dberr == 0)
+			*dberr = CR_UNKNOWN_ERROR;	/* a failure never reads as an answer */
 		return -1;
+	}
 	int got = store_fetch(s);
 	if (got < 0) {
 		*dberr = CR_UNKNOWN_ERROR;

@@ -200,6 +200,7 @@ static int tx_next(struct store *db, struct store_tx *t)
 		t->done = 1;
 		return 0;
 	}
+	db->committed = 0;	/* of this attempt: nothing it ran committed yet */
 	if (key_rc != CD_OK) {
 		/* The hold ids' key is read before anything makes or reads a
 		 * hold id (store_connect): a failed read fails this attempt,
@@ -208,7 +209,6 @@ static int tx_next(struct store *db, struct store_tx *t)
 		return tx_next(db, t);
 	}
 	store_clock(db);
-	db->committed = 0;
 	db->ndue = 0;		/* what this attempt meets due, named afresh */
 	return 1;
 }

@@ -546,7 +546,7 @@ static void test_written_only_when_locked(struct store *lg)
 	is_int(ledger_rows_acct_store(lg, &a), CD_E_INTERNAL, "an account row never locked is not written");
 	is_int(ledger_rows_journal_append(lg, &a, &j, NULL), CD_E_INTERNAL, "nor is a journal row from it");
 	ok(a.balance == 0, "the balance did not move");
-	ledger_rows_acct_mark_locked(lg, &a);
+	ledger_rows_acct_mark_locked_in(lg->tx_serial, &a);
 	is_int(ledger_rows_acct_check_locked(lg, &a, "a test"), CD_OK, "locked in this transaction: written");
 	store_committed(lg);	/* the transaction ends: the lock with it */
 	is_int(ledger_rows_acct_check_locked(lg, &a, "a test"), CD_E_INTERNAL, "a row locked in an earlier transaction is not");
