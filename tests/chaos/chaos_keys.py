@@ -138,6 +138,11 @@ def authorization_matrix(short):
         ("GET", "/v1/reconcile"): ("/v1/reconcile", None),
         ("GET", "/v1/mails"): ("/v1/mails?status=failed", None),
         ("POST", "/v1/mails/*/retry"): ("/v1/mails/999999999/retry", None),
+        ("POST", "/v1/models/import"): ("/v1/models/import", {"prices": [], "dry_run": True}),
+        ("GET", "/v1/accounts/*/holds"): (A + "/holds?limit=5", None),
+        ("GET", "/v1/accounts/*/topups"): (A + "/topups?limit=5", None),
+        ("GET", "/v1/accounts/*/referrals"): (A + "/referrals?limit=5", None),
+        ("POST", "/v1/webhooks/openai"): ("/v1/webhooks/openai", None),
     }
     routes = router_routes()
     missing = [(m, p) for m, p, _ in routes if (m, p) not in requests]

@@ -370,7 +370,6 @@ enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int comm
 	}
 	if (rc != CD_OK)
 		return rc;
-	assert(b->tx_serial == db->tx_serial);	/* the attempt's transaction still: the marks are true */
 	for (int i = 0; !in_call && i < b->naccts; i++)
 		ledger_rows_acct_mark_locked_in(b->tx_serial, &b->accts[i].a);	/* by the read, or by the write's check */
 	rc = read_ids(b);
