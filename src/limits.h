@@ -272,6 +272,10 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 /* The expired holds it lists: the first ones, and whether there are more
  * (creditctl reconcile lists them all). */
 #define LIMIT_RECONCILE_API_HOLDS 100
+/* The stored drift rows it answers (docs/reconciliation.md, "What is
+ * stored"): a row a figure compared, about 16 of them for each of its
+ * day × model rows; a range with more is refused as a wider one is. */
+#define LIMIT_RECONCILE_API_DRIFT_ROWS (16 * LIMIT_RECONCILE_API_ROWS)
 /* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
 /* Token counts of one call (input, cached input, cache-write input, output, a
