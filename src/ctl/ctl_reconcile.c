@@ -23,11 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const ctl_reconcile_fields[F_COUNT] = {"requests", "input_tokens", "cached_input_tokens",
-						 "cache_write_input_tokens", "output_tokens", "cache_write_1h_tokens",
-						 "audio_input_tokens", "audio_output_tokens", "web_search_calls",
-						 "priority_tokens", "flex_tokens", "long_context_tokens", "images",
-						 "speech_characters", "transcription_ms"};
 
 static void reconcile_usage(void)
 {
@@ -334,25 +329,6 @@ static int creditd_rows(struct store *db, struct recon *r)
 
 /* ---- Judging a row ---- */
 
-/* 1 when the provider's files give field f of row w (requests: every
- * bucket counted them; tokens: a report of tokens is among them; a
- * figure beyond tokens: every such report gives it; a media unit: its
- * kind's report is among them). A field not given is shown and not
- * compared. */
-int ctl_reconcile_reported(const struct recon_row *w, int f)
-{
-	static const unsigned int needs[F_COUNT] = {
-		[F_INPUT] = RECON_REPORTS_TOKENS, [F_CACHED] = RECON_REPORTS_TOKENS,
-		[F_CACHE_WRITE] = RECON_REPORTS_TOKENS, [F_OUTPUT] = RECON_REPORTS_TOKENS,
-		[F_CACHE_WRITE_1H] = RECON_REPORTS_1H, [F_AUDIO_IN] = RECON_REPORTS_AUDIO,
-		[F_AUDIO_OUT] = RECON_REPORTS_AUDIO, [F_SEARCHES] = RECON_REPORTS_SEARCHES,
-		[F_PRIORITY] = RECON_REPORTS_TIER, [F_FLEX] = RECON_REPORTS_TIER, [F_LONG] = RECON_REPORTS_WINDOW,
-		[F_IMAGES] = RECON_REPORTS_IMAGES, [F_SPEECH_CHARS] = RECON_REPORTS_SPEECH,
-		[F_TRANSCRIPTION_MS] = RECON_REPORTS_TRANSCRIPTION};
-	if (f == F_REQUESTS)
-		return w->provider_requests;
-	return !w->provider_seen || (w->provider_reports & needs[f]) == needs[f];
-}
 
 /* |creditd - provider| within tolerance_bps hundredths of a percent of
  * the provider's figure; a figure the provider has as 0 only matches 0. */
@@ -428,7 +404,7 @@ static int judge(struct store *db, struct recon *r)
 		struct recon_row *w = &r->rows[i];
 		w->within = 1;
 		for (int f = 0; f < F_COUNT; f++)
-			if (ctl_reconcile_reported(w, f) && !field_within(w->provider[f], w->creditd[f], r->tolerance_bps))
+			if (ctl_reconcile_rows_reported(w, f) && !field_within(w->provider[f], w->creditd[f], r->tolerance_bps))
 				w->within = 0;
 		all &= w->within;
 		struct price p, now;
@@ -469,7 +445,7 @@ static json_t *side_json(const int64_t *v)
 {
 	json_t *o = json_object();
 	for (int f = 0; f < F_MEDIA; f++)	/* the media units: the row's "media" */
-		json_object_set_new(o, ctl_reconcile_fields[f], json_integer((json_int_t)v[f]));
+		json_object_set_new(o, ctl_reconcile_rows_fields[f], json_integer((json_int_t)v[f]));
 	return o;
 }
 
@@ -497,10 +473,10 @@ static json_t *media_json(const struct recon_row *w)
 {
 	json_t *a = json_array();
 	for (int k = 0; k < LEDGER_MEDIA_KIND_COUNT; k++) {
-		int f = F_MEDIA + k, rep = ctl_reconcile_reported(w, f);
+		int f = F_MEDIA + k, rep = ctl_reconcile_rows_reported(w, f);
 		if (has_media(w, k))
 			json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:o, s:I, s:o}", "kind", ledger_media_kind(k),
-							   "calls", (json_int_t)w->media_calls[k], "units", ctl_reconcile_fields[f],
+							   "calls", (json_int_t)w->media_calls[k], "units", ctl_reconcile_rows_fields[f],
 							   "provider", rep ? json_integer(w->provider[f]) : json_null(),
 							   "creditd", (json_int_t)w->creditd[f], "drift_pct",
 							   drift_json(w->provider[f], w->creditd[f], rep)));
@@ -514,7 +490,8 @@ static json_t *row_json(const struct recon_row *w)
 	json_t *drift = json_object();
 	day_text(w->day, day);
 	for (int f = 0; f < F_MEDIA; f++)
-		json_object_set_new(drift, ctl_reconcile_fields[f], drift_json(w->provider[f], w->creditd[f], ctl_reconcile_reported(w, f)));
+		json_object_set_new(drift, ctl_reconcile_rows_fields[f],
+				    drift_json(w->provider[f], w->creditd[f], ctl_reconcile_rows_reported(w, f)));
 	json_t *media = media_json(w);
 	json_t *row = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model,
 				"provider", side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
@@ -575,8 +552,8 @@ static void print_billed(const struct recon_row *w)
 	for (int f = F_BILLED; f < F_MEDIA; f++) {
 		if ((w->provider[f] | w->creditd[f]) == 0)
 			continue;
-		printf(" %s", ctl_reconcile_fields[f]);
-		if (ctl_reconcile_reported(w, f))
+		printf(" %s", ctl_reconcile_rows_fields[f]);
+		if (ctl_reconcile_rows_reported(w, f))
 			print_cell(w->provider[f], w->creditd[f], 1);
 		else
 			printf(" (not reported) %" PRId64, w->creditd[f]);
@@ -598,8 +575,8 @@ static void print_media(const struct recon_row *w)
 		if (!any++)
 			printf("%-10s %-32s media:", "", "");
 		printf(" %s %" PRId64 " call%s, %s", ledger_media_kind(k), w->media_calls[k],
-		       w->media_calls[k] == 1 ? "" : "s", ctl_reconcile_fields[f]);
-		if (ctl_reconcile_reported(w, f))
+		       w->media_calls[k] == 1 ? "" : "s", ctl_reconcile_rows_fields[f]);
+		if (ctl_reconcile_rows_reported(w, f))
 			print_cell(w->provider[f], w->creditd[f], 1);
 		else
 			printf(" (not reported) %" PRId64, w->creditd[f]);
@@ -634,7 +611,7 @@ static void print_table(const struct recon *r, int ok)
 		day_text(w->day, day);
 		printf("%-10s %-32s", day, w->model);
 		for (int f = 0; f < F_BILLED; f++)
-			print_cell(w->provider[f], w->creditd[f], ctl_reconcile_reported(w, f));
+			print_cell(w->provider[f], w->creditd[f], ctl_reconcile_rows_reported(w, f));
 		if (w->expected_micros >= 0)
 			snprintf(expected, sizeof(expected), "%" PRId64, w->expected_micros);
 		printf(" %14s %14" PRId64 " %s\n", expected, w->charged_micros, w->within ? "ok" : "OUTSIDE");

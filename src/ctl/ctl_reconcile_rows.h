@@ -63,8 +63,8 @@ struct recon {
 };
 
 /* The fields' names, as --json and the stored rows name them. */
-extern const char *const ctl_reconcile_fields[F_COUNT];
+extern const char *const ctl_reconcile_rows_fields[F_COUNT];
 /* 1 when the provider's files give field f of row w (a field not given is
  * shown and neither compared nor stored). */
-int ctl_reconcile_reported(const struct recon_row *w, int f);
+int ctl_reconcile_rows_reported(const struct recon_row *w, int f);
 #endif

@@ -29,7 +29,8 @@ const char *ctl_reconcile_store_provider(const struct recon *r, unsigned int for
 	return formats == 1u << RECON_CSV || formats == 0 ? "csv" : "mixed";
 }
 
-static void add(struct ledger_drift_row *out, size_t *n, const struct recon_row *w, const char *dim, int64_t p, int64_t c)
+static void add(struct ledger_drift_row *out, size_t *n, const struct recon_row *w, const char *dim, int64_t p,
+		int64_t c)
 {
 	if (p == 0 && c == 0)
 		return;
@@ -46,8 +47,8 @@ int ctl_reconcile_store(struct store *db, const struct recon *r, unsigned int fo
 	for (size_t i = 0; i < r->n; i++) {
 		const struct recon_row *w = &r->rows[i];
 		for (int f = 0; f < F_COUNT; f++)
-			if (ctl_reconcile_reported(w, f))
-				add(rows, &n, w, ctl_reconcile_fields[f], w->provider[f], w->creditd[f]);
+			if (ctl_reconcile_rows_reported(w, f))
+				add(rows, &n, w, ctl_reconcile_rows_fields[f], w->provider[f], w->creditd[f]);
 		if (w->expected_micros >= 0)
 			add(rows, &n, w, "charged_micros", w->expected_micros, w->charged_micros);
 	}
