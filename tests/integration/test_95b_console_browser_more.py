@@ -6,7 +6,7 @@ from the console names "console:" and the key's prefix, a webhook's
 credit "stripe"); the prices page imports a list by keyboard alone (a dry
 run that changes nothing, then the import, read back from the API); the
 overview draws creditd's charged sums by day (GET /v1/reconcile) and
-the reconcile drift creditctl reconcile stored, which the reconcile page
+today's margin, the reconcile drift creditctl reconcile stored, which the reconcile page
 lists by day, provider, model and figure; a read
 key's prices page shows no import; no serious axe-core violation; the
 same in French."""
@@ -137,7 +137,8 @@ def test_overview_chart_french_and_a_read_keys_prices_page():
 
 def test_the_stored_reconcile_drift_on_the_overview_and_reconcile_page():
     """creditctl reconcile's stored drift (test_94c), as the overview's
-    panel and the reconcile page's table show it, in English and French."""
+    panel and the reconcile page's table show it, in English and French;
+    the overview's margin of today's settled calls (test_94d)."""
     day, d = today()
     try:
         m = private_model("con-drift")
@@ -151,6 +152,11 @@ def test_the_stored_reconcile_drift_on_the_overview_and_reconcile_page():
                  {"hash": "#/reconcile"}, {"read": "head", "sel": "#rec-result section:first-child h2"},
                  {"read": "cols", "sel": "#rec-result section:first-child thead th"}, {"read": "rows", "sel": sel},
                  {"axe": "reconcile-drift"}])
+    # The margin of today's settled calls (sql/078), as the API gives it.
+    today_panel = [p for p in out["reads"]["panels"] if p.startswith("Today")]
+    margin = api("GET", "/v1/overview", auth="read").json["today"]["margin_micros"]
+    check(margin is not None and len(today_panel) == 1 and "Margin\n%s\n" % money_en(margin) in today_panel[0],
+          "today's margin %r shown: %r" % (margin, today_panel))
     panel = [p for p in out["reads"]["panels"] if p.startswith("Reconcile drift")]
     eq(len(panel), 1, "the overview's drift panel: %r" % out["reads"]["panels"])
     for part in ("Compared", "|Drift| charged", "|Drift| tokens"):
