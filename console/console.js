@@ -66,7 +66,10 @@
       "import.dry": "Dry run: {0} rows checked, nothing imported.", "import.done": "Imported {1} rows.",
       "rec.recent": "Charged by day (creditd's side, last 7 days)", "import.dry_run": "Dry run (change nothing)",
       "import.force": "Force (allow any rise)", new: "New", changed: "Changed", provider: "Provider",
-      "rec.note": "Drift against the providers' bills is creditctl reconcile's: it reads their reports and stores none (docs/reconciliation.md).",
+      "rec.note": "Drift against the providers' bills: what creditctl reconcile compared when it last read their reports, by day, model and figure (docs/reconciliation.md). charged_micros: creditd's charge beside the provider's figures at creditd's prices, in micros.",
+      "rec.drift": "Drift against the providers' reports", drift: "Reconcile drift", dimension: "Figure",
+      provider_value: "Provider's", creditd_value: "creditd's", compared_at: "Compared", since: "Since",
+      abs_drift_micros: "|Drift| charged", abs_drift_tokens: "|Drift| tokens",
     },
     fr: {
       "nav.overview": "Vue d’ensemble", "nav.accounts": "Comptes", "nav.keys": "Clés", "nav.prices": "Prix",
@@ -114,7 +117,10 @@
       "import.dry": "Essai : {0} lignes vérifiées, rien d’importé.", "import.done": "{1} lignes importées.",
       "rec.recent": "Facturé par jour (côté creditd, 7 derniers jours)", "import.dry_run": "Essai (ne rien changer)",
       "import.force": "Forcer (toute hausse admise)", new: "Nouveau", changed: "Modifié", provider: "Fournisseur",
-      "rec.note": "L’écart avec les factures des fournisseurs est celui de creditctl reconcile : il lit leurs rapports et n’en garde aucun (docs/reconciliation.md).",
+      "rec.note": "L’écart avec les factures des fournisseurs : ce que creditctl reconcile a comparé à sa dernière lecture de leurs rapports, par jour, modèle et grandeur (docs/reconciliation.md). charged_micros : le montant facturé par creditd face aux chiffres du fournisseur aux prix de creditd, en micros.",
+      "rec.drift": "Écart avec les rapports des fournisseurs", drift: "Écart de rapprochement", dimension: "Grandeur",
+      provider_value: "Fournisseur", creditd_value: "creditd", compared_at: "Comparé", since: "Depuis",
+      abs_drift_micros: "|Écart| facturé", abs_drift_tokens: "|Écart| jetons",
     },
   };
   function t(k, ...a) {
@@ -325,8 +331,8 @@
   async function overviewView() {
     const [r, rec] = await Promise.all([call("GET", "/v1/overview"), call("GET", "/v1/reconcile")]);
     const out = [el("h1", { text: t("ov.title") }), ...(r.ok ? show(r.data, { link: accountLink }) : [refused(r)])];
-    /* Reconcile as GET /v1/reconcile reads it (nothing stores a drift):
-     * creditd's charged sums by day, drawn as the usage chart is. */
+    /* creditd's charged sums by day as GET /v1/reconcile reads them, drawn
+     * as the usage chart is; the stored drift is the overview's own panel. */
     if (rec.ok) {
       const days = {};
       for (const x of rec.data.data || []) days[x.day] = (days[x.day] || 0n) + BigInt(x.charged_micros);
@@ -490,8 +496,10 @@
     async function load(from, to) {
       const r = await call("GET", "/v1/reconcile?from=" + enc(from) + "&to=" + enc(to));
       if (!r.ok) { box.replaceChildren(refused(r)); return; }
-      const { data, ...rest } = r.data;   // the day × model rows under a heading of their own
-      box.replaceChildren(...show(Object.assign({ "rec.rows": data }, rest)));
+      const { data, drift, ...rest } = r.data;   // the stored drift, then the day × model rows, each under its heading
+      const cols = ["day", "provider", "model", "dimension", "provider_value", "creditd_value", "drift", "compared_at"];
+      box.replaceChildren(panel(t("rec.drift"), table(drift || [], cols, { label: t("rec.drift") }),
+        el("p", { class: "muted", text: t("rec.note") })), ...show(Object.assign({ "rec.rows": data }, rest)));
     }
     const f = el("form", { class: "act", id: "f-rec" },
       el("div", { class: "field" }, el("label", { for: "rec-from", text: t("from") }), el("input", { type: "text", id: "rec-from", value: from0 })),

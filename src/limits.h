@@ -260,8 +260,7 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * index ranges reads at most a page and one. */
 #define LIMIT_ACCOUNT_SEARCH_PAGE_MAX 100
 #define LIMIT_ACCOUNT_SEARCH_PAGE_DEFAULT 25
-/* The accounts GET /v1/overview lists by the month's spend: a glance,
- * not a report (the usage report and export are those). */
+/* The accounts GET /v1/overview lists by the month's spend: a glance, not a report (the usage report is). */
 #define LIMIT_OVERVIEW_TOP_ACCOUNTS 10
 /* GET /v1/reconcile (docs/api.md, "Reconciliation, creditd's side"): a
  * month of days, and at most as many day × model rows as a page can show
@@ -269,9 +268,10 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * range is refused, not cut (creditctl reconcile takes a year). */
 #define LIMIT_RECONCILE_API_DAYS 31
 #define LIMIT_RECONCILE_API_ROWS 2000
-/* The expired holds it lists: the first ones, and whether there are more
- * (creditctl reconcile lists them all). */
+/* The expired holds it lists: the first ones, and whether there are more (creditctl reconcile lists
+ * them all); the stored drift rows, about 16 figures a day × model row (docs/reconciliation.md, "What is stored"). */
 #define LIMIT_RECONCILE_API_HOLDS 100
+#define LIMIT_RECONCILE_API_DRIFT_ROWS (16 * LIMIT_RECONCILE_API_ROWS)
 /* Grants listed in GET /v1/accounts/{id} (spending order, first ones). */
 #define LIMIT_GRANTS_LISTED 100
 /* Token counts of one call (input, cached input, cache-write input, output, a

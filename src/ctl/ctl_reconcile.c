@@ -11,6 +11,8 @@
 #include "ctl_reconcile.h"
 #include "ctl_common.h"
 #include "ctl_reconcile_read.h"
+#include "ctl_reconcile_rows.h"
+#include "ctl_reconcile_store.h"
 #include "ledger.h"
 #include "ledger_reconcile.h"
 #include "pricing.h"
@@ -21,67 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The fields compared: the tokens, then what is billed beyond them
- * (docs/reconciliation.md, "Read the table": F_BILLED on, shown under a row
- * when either side has any): 1-hour writes, audio, searches, and the tokens
- * (input and output) of calls at the priority and flex tiers and in the
- * long-context tier; then the media routes' units (F_MEDIA on: "Images,
- * audio and speech"): characters of speech, milliseconds of audio
- * transcribed, images made, each of its kind (LEDGER_MEDIA_KINDS' order). */
-enum { F_REQUESTS, F_INPUT, F_CACHED, F_CACHE_WRITE, F_OUTPUT, F_CACHE_WRITE_1H, F_AUDIO_IN, F_AUDIO_OUT, F_SEARCHES,
-       F_PRIORITY, F_FLEX, F_LONG, F_IMAGES, F_SPEECH_CHARS, F_TRANSCRIPTION_MS, F_COUNT };
-enum { F_BILLED = F_CACHE_WRITE_1H, F_MEDIA = F_IMAGES };
-_Static_assert(F_COUNT - F_MEDIA == LEDGER_MEDIA_KIND_COUNT, "a unit for each media kind");
-/* A model name on either side: an alias's or usage's creditd model
- * (utf8mb4 text) or a provider's name. */
-#define RECON_MODEL_BYTES LEDGER_TEXT_BYTES(LIMIT_PROVIDER_MODEL_BYTES)
-_Static_assert(LIMIT_PROVIDER_MODEL_BYTES >= LIMIT_NAME_BYTES, "a creditd model name fits");
-static const char *const field_names[F_COUNT] = {"requests", "input_tokens", "cached_input_tokens",
-						 "cache_write_input_tokens", "output_tokens", "cache_write_1h_tokens",
-						 "audio_input_tokens", "audio_output_tokens", "web_search_calls",
-						 "priority_tokens", "flex_tokens", "long_context_tokens", "images",
-						 "speech_characters", "transcription_ms"};
-
-/* The provider's tokens of one service tier × context window of a row:
- * each is priced at its own prices, the row's expected cost their sum. */
-struct recon_part {
-	struct pricing_tokens t;
-	struct pricing_dims_usage d;
-};
-
-struct recon_row {
-	int64_t day;
-	char model[RECON_MODEL_BYTES];	/* creditd's, or the provider's when unmatched */
-	int64_t provider[F_COUNT], creditd[F_COUNT];
-	struct recon_part parts[RECON_TIER_COUNT][2];	/* the provider's, by tier and long context */
-	/* creditd's calls settled by each reason (docs/gateway.md, "settle reason"): drift should
-	 * come from estimated ones alone. */
-	int64_t by_settle_reason[LEDGER_SETTLE_REASON_COUNT];
-	int64_t media_calls[LEDGER_MEDIA_KIND_COUNT];	/* creditd's media calls by kind (sql/066) */
-	int provider_requests;		/* every bucket counted requests */
-	unsigned int provider_reports;	/* RECON_REPORTS_* every bucket gave */
-	int provider_seen, matched;
-	int64_t expected_micros;	/* -1: no price (unmatched, or too large) */
-	int64_t charged_micros;
-	int within;
-};
-
-struct recon {
-	struct recon_row *rows;
-	size_t n, cap;
-	int64_t from, to;		/* [from, to), whole UTC days */
-	int64_t tolerance_bps;		/* hundredths of a percent */
-	char (*unmatched)[RECON_MODEL_BYTES];
-	size_t nunmatched;
-	struct ledger_expired_hold *holds;
-	int nholds, more_holds;
-	int json;
-};
 
 static void reconcile_usage(void)
 {
 	fprintf(stderr, "usage: creditctl reconcile FILE... [--format openai|anthropic|csv] [--from YYYY-MM-DD]\n"
-			"       [--to YYYY-MM-DD] [--tolerance-pct N] [--json]\n");
+			"       [--to YYYY-MM-DD] [--tolerance-pct N] [--json] [--provider NAME] [--no-store]\n");
 }
 
 /* ---- Options ---- */
@@ -91,10 +37,15 @@ static int parse_args(int argc, char **argv, struct recon *r, enum recon_format 
 	const char *from = ctl_common_opt(argc, argv, 2, "--from"), *to = ctl_common_opt(argc, argv, 2, "--to");
 	const char *tol = ctl_common_opt(argc, argv, 2, "--tolerance-pct"), *fmt = ctl_common_opt(argc, argv, 2, "--format");
 	*first_file = 0;
+	r->provider = ctl_common_opt(argc, argv, 2, "--provider");
+	if (r->provider != NULL && !ctl_reconcile_store_name_ok(r->provider))
+		return -1;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			r->json = 1;
-		else if (strcmp(argv[i], "--from") == 0 || strcmp(argv[i], "--to") == 0 ||
+		else if (strcmp(argv[i], "--no-store") == 0)
+			r->no_store = 1;
+		else if (strcmp(argv[i], "--from") == 0 || strcmp(argv[i], "--to") == 0 || strcmp(argv[i], "--provider") == 0 ||
 			 strcmp(argv[i], "--tolerance-pct") == 0 || strcmp(argv[i], "--format") == 0)
 			i++;
 		else if (strncmp(argv[i], "--", 2) == 0)
@@ -378,25 +329,6 @@ static int creditd_rows(struct store *db, struct recon *r)
 
 /* ---- Judging a row ---- */
 
-/* 1 when the provider's files give field f of row w (requests: every
- * bucket counted them; tokens: a report of tokens is among them; a
- * figure beyond tokens: every such report gives it; a media unit: its
- * kind's report is among them). A field not given is shown and not
- * compared. */
-static int reported(const struct recon_row *w, int f)
-{
-	static const unsigned int needs[F_COUNT] = {
-		[F_INPUT] = RECON_REPORTS_TOKENS, [F_CACHED] = RECON_REPORTS_TOKENS,
-		[F_CACHE_WRITE] = RECON_REPORTS_TOKENS, [F_OUTPUT] = RECON_REPORTS_TOKENS,
-		[F_CACHE_WRITE_1H] = RECON_REPORTS_1H, [F_AUDIO_IN] = RECON_REPORTS_AUDIO,
-		[F_AUDIO_OUT] = RECON_REPORTS_AUDIO, [F_SEARCHES] = RECON_REPORTS_SEARCHES,
-		[F_PRIORITY] = RECON_REPORTS_TIER, [F_FLEX] = RECON_REPORTS_TIER, [F_LONG] = RECON_REPORTS_WINDOW,
-		[F_IMAGES] = RECON_REPORTS_IMAGES, [F_SPEECH_CHARS] = RECON_REPORTS_SPEECH,
-		[F_TRANSCRIPTION_MS] = RECON_REPORTS_TRANSCRIPTION};
-	if (f == F_REQUESTS)
-		return w->provider_requests;
-	return !w->provider_seen || (w->provider_reports & needs[f]) == needs[f];
-}
 
 /* |creditd - provider| within tolerance_bps hundredths of a percent of
  * the provider's figure; a figure the provider has as 0 only matches 0. */
@@ -472,7 +404,7 @@ static int judge(struct store *db, struct recon *r)
 		struct recon_row *w = &r->rows[i];
 		w->within = 1;
 		for (int f = 0; f < F_COUNT; f++)
-			if (reported(w, f) && !field_within(w->provider[f], w->creditd[f], r->tolerance_bps))
+			if (ctl_reconcile_rows_reported(w, f) && !field_within(w->provider[f], w->creditd[f], r->tolerance_bps))
 				w->within = 0;
 		all &= w->within;
 		struct price p, now;
@@ -513,7 +445,7 @@ static json_t *side_json(const int64_t *v)
 {
 	json_t *o = json_object();
 	for (int f = 0; f < F_MEDIA; f++)	/* the media units: the row's "media" */
-		json_object_set_new(o, field_names[f], json_integer((json_int_t)v[f]));
+		json_object_set_new(o, ctl_reconcile_rows_fields[f], json_integer((json_int_t)v[f]));
 	return o;
 }
 
@@ -541,10 +473,10 @@ static json_t *media_json(const struct recon_row *w)
 {
 	json_t *a = json_array();
 	for (int k = 0; k < LEDGER_MEDIA_KIND_COUNT; k++) {
-		int f = F_MEDIA + k, rep = reported(w, f);
+		int f = F_MEDIA + k, rep = ctl_reconcile_rows_reported(w, f);
 		if (has_media(w, k))
 			json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:o, s:I, s:o}", "kind", ledger_media_kind(k),
-							   "calls", (json_int_t)w->media_calls[k], "units", field_names[f],
+							   "calls", (json_int_t)w->media_calls[k], "units", ctl_reconcile_rows_fields[f],
 							   "provider", rep ? json_integer(w->provider[f]) : json_null(),
 							   "creditd", (json_int_t)w->creditd[f], "drift_pct",
 							   drift_json(w->provider[f], w->creditd[f], rep)));
@@ -558,7 +490,8 @@ static json_t *row_json(const struct recon_row *w)
 	json_t *drift = json_object();
 	day_text(w->day, day);
 	for (int f = 0; f < F_MEDIA; f++)
-		json_object_set_new(drift, field_names[f], drift_json(w->provider[f], w->creditd[f], reported(w, f)));
+		json_object_set_new(drift, ctl_reconcile_rows_fields[f],
+				    drift_json(w->provider[f], w->creditd[f], ctl_reconcile_rows_reported(w, f)));
 	json_t *media = media_json(w);
 	json_t *row = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:b}", "day", day, "model", w->model,
 				"provider", side_json(w->provider), "creditd", side_json(w->creditd), "drift_pct", drift,
@@ -619,8 +552,8 @@ static void print_billed(const struct recon_row *w)
 	for (int f = F_BILLED; f < F_MEDIA; f++) {
 		if ((w->provider[f] | w->creditd[f]) == 0)
 			continue;
-		printf(" %s", field_names[f]);
-		if (reported(w, f))
+		printf(" %s", ctl_reconcile_rows_fields[f]);
+		if (ctl_reconcile_rows_reported(w, f))
 			print_cell(w->provider[f], w->creditd[f], 1);
 		else
 			printf(" (not reported) %" PRId64, w->creditd[f]);
@@ -642,8 +575,8 @@ static void print_media(const struct recon_row *w)
 		if (!any++)
 			printf("%-10s %-32s media:", "", "");
 		printf(" %s %" PRId64 " call%s, %s", ledger_media_kind(k), w->media_calls[k],
-		       w->media_calls[k] == 1 ? "" : "s", field_names[f]);
-		if (reported(w, f))
+		       w->media_calls[k] == 1 ? "" : "s", ctl_reconcile_rows_fields[f]);
+		if (ctl_reconcile_rows_reported(w, f))
 			print_cell(w->provider[f], w->creditd[f], 1);
 		else
 			printf(" (not reported) %" PRId64, w->creditd[f]);
@@ -678,7 +611,7 @@ static void print_table(const struct recon *r, int ok)
 		day_text(w->day, day);
 		printf("%-10s %-32s", day, w->model);
 		for (int f = 0; f < F_BILLED; f++)
-			print_cell(w->provider[f], w->creditd[f], reported(w, f));
+			print_cell(w->provider[f], w->creditd[f], ctl_reconcile_rows_reported(w, f));
 		if (w->expected_micros >= 0)
 			snprintf(expected, sizeof(expected), "%" PRId64, w->expected_micros);
 		printf(" %14s %14" PRId64 " %s\n", expected, w->charged_micros, w->within ? "ok" : "OUTSIDE");
@@ -706,7 +639,7 @@ static int read_inputs(int argc, char **argv, int first_file, enum recon_format 
 {
 	for (int i = first_file; i < argc; i++) {
 		if (strncmp(argv[i], "--", 2) == 0) {
-			i += strcmp(argv[i], "--json") != 0;
+			i += strcmp(argv[i], "--json") != 0 && strcmp(argv[i], "--no-store") != 0;
 			continue;
 		}
 		if (ctl_reconcile_read_read_file(argv[i], format, b) != 0)
@@ -744,7 +677,7 @@ out:
 int ctl_reconcile(struct store *db, int argc, char **argv)
 {
 	struct recon r;
-	struct recon_buckets b = {NULL, 0, 0, 0, NULL, 0, 0};
+	struct recon_buckets b = {NULL, 0, 0, 0, NULL, 0, 0, 0};
 	enum recon_format format;
 	int first_file, status;
 	memset(&r, 0, sizeof(r));
@@ -758,6 +691,10 @@ int ctl_reconcile(struct store *db, int argc, char **argv)
 	}
 	int ok = reconcile_ledger(db, &r, &b);
 	if (ok < 0) {
+		status = 1;
+		goto out;
+	}
+	if (!r.no_store && ctl_reconcile_store(db, &r, b.formats) != 0) {
 		status = 1;
 		goto out;
 	}

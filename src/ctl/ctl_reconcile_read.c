@@ -363,6 +363,8 @@ static int read_page(const char *file, const char *text, enum recon_format f, st
 		}
 	}
 	size_t i;
+	if (rc == 0 && f != RECON_GUESS)
+		b->formats |= 1u << f;
 	if (rc == 0)
 		json_array_foreach(data, i, bucket)
 			if (read_bucket(file, i, bucket, f, b) != 0) {
@@ -654,9 +656,10 @@ int ctl_reconcile_read_read_file(const char *path, enum recon_format format, str
 		return -1;
 	const char *first = text + strspn(text, " \t\r\n");
 	int rc;
-	if (format == RECON_CSV || (format == RECON_GUESS && *first != '{'))
+	if (format == RECON_CSV || (format == RECON_GUESS && *first != '{')) {
 		rc = read_csv(path, text, b);
-	else
+		b->formats |= 1u << RECON_CSV;
+	} else
 		rc = read_page(path, text, format, b);
 	free(text);
 	return rc;

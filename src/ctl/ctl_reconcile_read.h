@@ -73,6 +73,7 @@ struct recon_buckets {
 	int minutes;
 	int64_t *covered;
 	size_t ncovered, covcap;
+	unsigned int formats;		/* 1 << each enum recon_format read */
 };
 
 /* Parses "YYYY-MM-DD" into its UTC midnight: 0, or -1. */

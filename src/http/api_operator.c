@@ -14,7 +14,9 @@
 #include "ledger.h"
 #include "ledger_account_lists.h"
 #include "ledger_operator.h"
+#include "ledger_reconcile.h"
 #include "metrics.h"
+#include "timefmt.h"
 #include "urlpath.h"
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +105,17 @@ void api_overview(struct api_ctx *ctx, const struct request *rq, char **params, 
 	}
 	json_object_set_new(out, "failing_providers", failing);
 	json_object_set_new(out, "currency", json_string(ctx->cfg->currency));
+	/* The reconcile drift stored over the last seven UTC days, today
+	 * included (docs/api.md): null when none was compared. */
+	json_t *drift = NULL;
+	int64_t now = timefmt_now();
+	rc = ledger_drift_recent(ctx->db, now - now % TIMEFMT_SECONDS_PER_DAY - 6 * TIMEFMT_SECONDS_PER_DAY, &drift);
+	if (rc != CD_OK) {
+		json_decref(out);
+		api_fail(rs, rc, NULL);
+		return;
+	}
+	json_object_set_new(out, "drift", drift);
 	api_json(rs, 200, out);
 }
 

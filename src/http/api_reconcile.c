@@ -2,10 +2,11 @@
  * docs/api.md, "Reconciliation, creditd's side"): creditd's side of a
  * reconciliation, per UTC day and model, every dimension creditctl
  * reconcile lines up against the provider's report, and the holds that
- * expired unsettled. The provider's side is a file creditctl reconcile
- * reads and never stores (docs/reconciliation.md), so the drift itself
- * is not here: the answer says so (drift null). Reads only, through the
- * ledger functions creditctl reconcile calls (ledger_reconcile.h). */
+ * expired unsettled, and beside it the drift creditctl reconcile stored
+ * when it last compared each day with the provider's report
+ * (docs/reconciliation.md, "What is stored"; sql/077). Reads only,
+ * through the ledger functions creditctl reconcile calls
+ * (ledger_reconcile.h). */
 #include "api.h"
 #include "ledger.h"
 #include "ledger_reconcile.h"
@@ -85,7 +86,8 @@ static int range_of(const struct request *rq, int64_t *from, int64_t *to, struct
 void api_reconcile(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	int64_t from, to;
-	int n = 0, more = 0, nh = 0, more_holds = 0;
+	int n = 0, more = 0, nh = 0, more_holds = 0, more_drift = 0;
+	json_t *drift = NULL;
 	(void)params;
 	if (range_of(rq, &from, &to, rs) != 0)
 		return;
@@ -95,14 +97,17 @@ void api_reconcile(struct api_ctx *ctx, const struct request *rq, char **params,
 			 ledger_usage_by_day(ctx->db, from, to, rows, LIMIT_RECONCILE_API_ROWS, &n, &more);
 	if (rc == CD_OK)
 		rc = ledger_expired_holds(ctx->db, from, to, holds, LIMIT_RECONCILE_API_HOLDS, &nh, &more_holds);
+	if (rc == CD_OK)
+		rc = ledger_drift_read(ctx->db, from, to, LIMIT_RECONCILE_API_DRIFT_ROWS, &drift, &more_drift);
 	if (rc != CD_OK)
 		api_fail(rs, rc, NULL);
-	else if (more)
-		api_error(rs, CD_E_INVALID, "to", "more than %d day × model rows in the range: ask fewer days",
-			  LIMIT_RECONCILE_API_ROWS);
-	if (rc != CD_OK || more) {
+	else if (more || more_drift)
+		api_error(rs, CD_E_INVALID, "to", "more than %d day × model rows (or %d stored drift rows) in the range: "
+			  "ask fewer days", LIMIT_RECONCILE_API_ROWS, LIMIT_RECONCILE_API_DRIFT_ROWS);
+	if (rc != CD_OK || more || more_drift) {
 		free(rows);
 		free(holds);
+		json_decref(drift);
 		return;
 	}
 	json_t *data = json_array();
@@ -115,9 +120,13 @@ void api_reconcile(struct api_ctx *ctx, const struct request *rq, char **params,
 							 json_string(holds[i].model) : json_null()));
 	free(rows);
 	free(holds);
+	if (json_array_size(drift) == 0) {	/* never compared in the range: null, as before sql/077 */
+		json_decref(drift);
+		drift = json_null();
+	}
 	char f[TIMEFMT_LEN], t[TIMEFMT_LEN];
 	timefmt_rfc3339(from, f);
 	timefmt_rfc3339(to, t);
-	api_json(rs, 200, json_pack("{s:s, s:s, s:o, s:o, s:b, s:n}", "from", f, "to", t, "data", data,
-				    "expired_holds", expired, "expired_holds_more", more_holds, "drift"));
+	api_json(rs, 200, json_pack("{s:s, s:s, s:o, s:o, s:b, s:o}", "from", f, "to", t, "data", data,
+				    "expired_holds", expired, "expired_holds_more", more_holds, "drift", drift));
 }

@@ -120,7 +120,8 @@ _Static_assert(ACCT_NCOLS == 38 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 	X("cost_micros", i, (u)->cost) X("byok", i, (u)->byok) \
 	X("request_id", s, (u)->request_id) X("conversation_id", s, (u)->conversation) \
 	X("request_hash", x, hash) X("cache_write_input_tokens", i, (u)->cache_write) \
-	X("settle_reason", s, (u)->settle_reason)
+	X("settle_reason", s, (u)->settle_reason) \
+	X("base_cost_micros", I, (u)->base_cost >= 0 ? &(u)->base_cost : NULL)
 
 /* holds_set: a settled or released hold h. */
 #define HOLDS_SET_TABLE(X, h) \
@@ -193,7 +194,7 @@ _Static_assert(ACCT_NCOLS == 38 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
 #define ALERT_MEMBERS_DEL_TABLE(X, alert, member) X("alert_id", i, alert) X("member", s, member)
 
 #define COL_COUNT(col, fmt, value) +1
-_Static_assert(0 HOLDS_NEW_TABLE(COL_COUNT, _, _) == 17 && 0 USAGES_TABLE(COL_COUNT, _, _, _, _) == 16 &&
+_Static_assert(0 HOLDS_NEW_TABLE(COL_COUNT, _, _) == 17 && 0 USAGES_TABLE(COL_COUNT, _, _, _, _) == 17 &&
 		       0 HOLDS_SET_TABLE(COL_COUNT, _) == 5 && 0 GRANTS_SET_TABLE(COL_COUNT, _) == 2 &&
 		       0 DEBTS_TABLE(COL_COUNT, _, _) == 2 && 0 MEMBERS_TABLE(COL_COUNT, _, _) == 9 &&
 		       0 GRANTS_NEW_TABLE(COL_COUNT, _, _) == 8 && 0 EVENTS_TABLE(COL_COUNT, _, _, _, _) == 4 &&

@@ -78,4 +78,28 @@ enum cd_err ledger_price_aliases(struct store *db, struct ledger_price_alias *ro
 /* Maps provider_name to model (replacing an earlier mapping). The caller
  * checked that model is priced. */
 enum cd_err ledger_price_alias_set(struct store *db, const char *provider_name, const char *model);
+
+/* ---- What a reconciliation compared (ledger_drift.c; sql/077) ---- */
+
+/* One figure of one UTC day × model as creditctl reconcile compared it:
+ * dimension a figure's name (docs/reconciliation.md, "What is stored"). */
+struct ledger_drift_row {
+	int64_t day;
+	const char *model, *dimension;		/* borrowed */
+	int64_t provider_value, creditd_value;
+};
+/* Replaces every stored row of provider in [from, to) with rows (n of
+ * them), compared at db->now, in one transaction: the one write of
+ * creditctl reconcile. */
+enum cd_err ledger_drift_store(struct store *db, const char *provider, int64_t from, int64_t to,
+			       const struct ledger_drift_row *rows, size_t n);
+/* The stored rows of [from, to) as a JSON list into *out (the caller owns
+ * it), by day, provider, model and dimension, each {"day", "provider",
+ * "model", "dimension", "provider_value", "creditd_value", "drift",
+ * "compared_at"}; at most cap, *more = 1 when there were more. */
+enum cd_err ledger_drift_read(struct store *db, int64_t from, int64_t to, int cap, json_t **out, int *more);
+/* The stored drift since `since` at a glance (GET /v1/overview): *out
+ * null when nothing was compared since, else {"since", "compared_at",
+ * "abs_drift_micros", "abs_drift_tokens", "rows"}. */
+enum cd_err ledger_drift_recent(struct store *db, int64_t since, json_t **out);
 #endif

@@ -263,6 +263,20 @@ enum cd_err money_guard_settle_cost(const struct guard_settle_prices *p, const s
 	return rc;
 }
 
+int64_t money_guard_settle_base(const struct guard_settle_prices *p, const struct pricing_tokens *used,
+				int64_t extra_raw)
+{
+	const struct price *price;
+	int64_t margin, base;
+	if (p->byok || p->action || !settle_price(p, &price, &margin))
+		return -1;
+	if (pricing_cost_with_extra(price, PRICING_NO_MARGIN_BPS, used, extra_raw, &base) != PRICING_OK ||
+	    base > LIMIT_AMOUNT_MICROS_MAX)
+		return -1;
+	assert(base >= 0);
+	return base;
+}
+
 void money_guard_settle(const struct guard_hold *h, int64_t cost, struct guard_settle_effect *e)
 {
 	/* A pending hold's amount is checked against its reserves by the

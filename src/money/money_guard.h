@@ -129,6 +129,13 @@ struct guard_settle_prices {
  * (docs/api.md, "Money stays in range", blaming the token field that makes it). */
 enum cd_err money_guard_settle_cost(const struct guard_settle_prices *p, const struct pricing_tokens *used,
 				    int64_t extra_raw, int64_t *cost, struct refusal *why);
+/* The same settle's cost before creditd's margin (docs/api.md, "GET
+ * /v1/overview", margin_micros): the tokens and extra_raw at the price
+ * money_guard_settle_cost charges, with a margin of 10000 bps (none),
+ * rounded up once as the charge is. -1 when it has none: byok, an
+ * action (a listed price, no margin), no price, or out of range. */
+int64_t money_guard_settle_base(const struct guard_settle_prices *p, const struct pricing_tokens *used,
+				int64_t extra_raw);
 /* A hold being settled or released, as its row stands. */
 struct guard_hold {
 	int pending, captured;		/* its state; neither: settled or released */

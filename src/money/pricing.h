@@ -249,6 +249,9 @@ enum pricing_status pricing_dims_extra(const struct price *p, const struct prici
  * 0 is PRICING_INVALID (a tier's discount never takes a call below 0). */
 enum pricing_status pricing_cost_with_extra(const struct price *p, int64_t margin_bps, const struct pricing_tokens *t,
 					    int64_t extra_raw, int64_t *cost_micros);
+/* The margin of a price without creditd's (basis points: × 1): a cost
+ * before the margin (docs/api.md, margin_micros). */
+#define PRICING_NO_MARGIN_BPS 10000
 
 /* The token field a charge too large is blamed on (docs/api.md, "Money stays in range"): the
  * output's when its term, out*p_out, is at least the input's (uncached,

@@ -5,15 +5,19 @@ disputes, its referrals and who acted in each journal row (a grant made
 from the console names "console:" and the key's prefix, a webhook's
 credit "stripe"); the prices page imports a list by keyboard alone (a dry
 run that changes nothing, then the import, read back from the API); the
-overview draws creditd's charged sums by day (GET /v1/reconcile); a read
+overview draws creditd's charged sums by day (GET /v1/reconcile) and
+today's margin, the reconcile drift creditctl reconcile stored, which the reconcile page
+lists by day, provider, model and figure; a read
 key's prices page shows no import; no serious axe-core violation; the
 same in French."""
 import json
 
-from lib import ENV, api, eq, check, new_account, uid
+from lib import ENV, api, clock_reset, eq, check, new_account, uid
 from test_30_stripe import RATE, charge_event, checkout_event, delivered, open_session
 from test_30_stripe import session as stripe_session
+from test_20_guard import funded
 from test_31_stripe_trust import dispute_event
+from test_65_reconcile import openai_pages, private_model, reconcile_json, today, use, write
 from test_95_console_browser import acct_state, drive, money_en, spend
 
 
@@ -129,3 +133,41 @@ def test_overview_chart_french_and_a_read_keys_prices_page():
     eq(out["reads"]["import"], 0, "a read key's console shows no import")
     eq(out["reads"]["holds"], 1, "but reads the holds in flight")
     eq(acct_state(acct)["reserved_micros"] > 0, True, "one is")
+
+
+def test_the_stored_reconcile_drift_on_the_overview_and_reconcile_page():
+    """creditctl reconcile's stored drift (test_94c), as the overview's
+    panel and the reconcile page's table show it, in English and French;
+    the overview's margin of today's settled calls (test_94d)."""
+    day, d = today()
+    try:
+        m = private_model("con-drift")
+        use(funded(50000000, prefix="con-drift"), m, [(1000, 0, 300, 300)])
+        p1, p2 = openai_pages(day, [(m, 1, 1000, 0, 400)], [])
+        eq(reconcile_json(write("p1.json", p1), write("p2.json", p2), "--from", d, "--to", d)[0], 1, "100 tokens off")
+    finally:
+        clock_reset()
+    sel = "#rec-result section:first-child tbody tr"
+    out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/overview"}, {"read": "panels", "sel": "main section.panel"},
+                 {"hash": "#/reconcile"}, {"read": "head", "sel": "#rec-result section:first-child h2"},
+                 {"read": "cols", "sel": "#rec-result section:first-child thead th"}, {"read": "rows", "sel": sel},
+                 {"axe": "reconcile-drift"}])
+    # The margin of today's settled calls (sql/078), as the API gives it.
+    today_panel = [p for p in out["reads"]["panels"] if p.startswith("Today")]
+    margin = api("GET", "/v1/overview", auth="read").json["today"]["margin_micros"]
+    check(margin is not None and len(today_panel) == 1 and "Margin\n%s\n" % money_en(margin) in today_panel[0],
+          "today's margin %r shown: %r" % (margin, today_panel))
+    panel = [p for p in out["reads"]["panels"] if p.startswith("Reconcile drift")]
+    eq(len(panel), 1, "the overview's drift panel: %r" % out["reads"]["panels"])
+    for part in ("Compared", "|Drift| charged", "|Drift| tokens"):
+        check(part in panel[0], "the panel shows %r: %r" % (part, panel[0]))
+    eq(out["reads"]["head"], ["Drift against the providers' reports"], "the reconcile page's drift heading")
+    eq(out["reads"]["cols"], ["Day", "Provider", "Model", "Figure", "Provider's", "creditd's", "Reconcile drift",
+                              "Compared"], "its columns")
+    mine = [r.split("\t") for r in out["reads"]["rows"] if "\t%s\t" % m in r]
+    got = {r[3]: (r[4], r[5], r[6]) for r in mine}
+    eq(got["output_tokens"], ("400", "300", "-100"), "the output tokens' drift: %r" % mine)
+    check({"requests", "input_tokens", "charged_micros"} <= set(got), "each figure compared: %r" % sorted(got))
+    out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/reconcile"},
+                 {"read": "head", "sel": "#rec-result section:first-child h2"}], lang="fr-FR")
+    eq(out["reads"]["head"], ["Écart avec les rapports des fournisseurs"], "in French")

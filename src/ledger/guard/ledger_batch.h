@@ -357,6 +357,7 @@ struct usage_fields {
 	int byok;
 	const char *request_id, *conversation;	/* NULL: none */
 	const char *settle_reason;	/* one of docs/api.md's, checked by the caller; NULL: none */
+	int64_t base_cost;		/* cost before the margin (sql/078); -1: not known (NULL) */
 };
 /* A new usage_records row of POST /v1/usage (its usage_key the
  * request_id, hash the request's); its index (id after the flush). */

@@ -490,9 +490,16 @@ static enum cd_err settle_finish(struct batch *b, struct guard_op *op, int64_t c
 	assert(cost >= 0);
 	assert(released >= 0);
 	assert(released <= h->amount);
+	/* The cost before the margin, at the price the charge was (sql/078). */
+	struct guard_settle_prices p;
+	struct price listed;
+	const struct pricing_tokens used = {r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
+					    r->output_tokens};
+	settle_prices(h, r, &p, &listed);
 	const struct usage_fields u = {h->id, h->has_member ? h->member : NULL, model, h->action[0] ? h->action : NULL,
 				       r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
-				       r->output_tokens, cost, h->byok, h->request_id, conv, r->settle_reason};
+				       r->output_tokens, cost, h->byok, h->request_id, conv, r->settle_reason,
+				       money_guard_settle_base(&p, &used, r->extra_raw)};
 	ledger_batch_settle_usage(b, op->acct, &u);
 	/* Its answer, kept with the hold for a replay, rendered by the
 	 * caller's renderer; its fields are bounded, so it always fits the
@@ -654,7 +661,7 @@ static enum cd_err usage_record(struct batch *b, struct guard_op *op, int64_t co
 	}
 	const struct usage_fields u = {0, r->member, r->model, r->action, r->input_tokens, r->cached_input_tokens,
 				       r->cache_write_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
-				       r->conversation_id, r->settle_reason};
+				       r->conversation_id, r->settle_reason, -1};
 	op->usage = ledger_batch_usage_add(b, op->acct, &u, r->request_hash);
 	if (op->usage < 0)
 		return CD_E_INTERNAL;

@@ -253,8 +253,9 @@ static void test_settle(struct batch *b)
 	ok(strstr(b->holds[0].h.response, "\"released_micros\":1400") != NULL, "its stored answer: 1400 released");
 	ok(b->nsettle_usage == 1 && b->settle_usage.len > 0 &&
 	   strstr(b->settle_usage.data, ",100,0,300,700,") != NULL &&
-	   ends_with(&b->settle_usage, ",0,\"estimated\"]"),
-	   "its usage row for the write CALL: tokens, cost, then no cache writes and its settle_reason: %s",
+	   ends_with(&b->settle_usage, ",0,\"estimated\",700]"),
+	   "its usage row for the write CALL: tokens, cost, then no cache writes, its settle_reason and its cost "
+	   "before the margin (sql/078; this test's margin is none): %s",
 	   b->settle_usage.data);
 	is_int(a->rate.tokens, 1600 - 1100 + 400, "the minute's tokens corrected to the actual 400");
 	is_int(ledger_decide_settle(b, &op), CD_OK, "the same settle again: answered from the stored one");
@@ -298,8 +299,9 @@ static void test_release_usage(struct batch *b)
 	ok(op.charged == 500 && a->balance == 8800 && b->nusages == 1, "500 spent, one usage row");
 	ok(a->rate.minute == NOW / 60, "counted in the batch's clock's minute (%lld)", (long long)a->rate.minute);
 	ok(b->usage_rows.len > 0 && strstr(b->usage_rows.data, ",10,0,20,500,") != NULL &&
-	   ends_with(&b->usage_rows, ",4,\"client_gone\"]"),
-	   "its row for the write CALL ends with its cache writes and settle_reason: %s", b->usage_rows.data);
+	   ends_with(&b->usage_rows, ",4,\"client_gone\",null]"),
+	   "its row for the write CALL ends with its cache writes, settle_reason and no cost before the margin "
+	   "(priced by its caller): %s", b->usage_rows.data);
 	is_int(a->balance - b->accts[0].balance_marked, b->accts[0].journal_micros, "with its journal row");
 	op_init(&op, GUARD_USAGE);
 	op.in.usage = &u;

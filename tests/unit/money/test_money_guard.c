@@ -270,6 +270,38 @@ static void test_settle_cost(void)
 	is_str(why.param, "output_tokens", "blaming the output");
 }
 
+/* A settle's cost before the margin (sql/078; docs/api.md, margin_micros):
+ * the price the charge is at, with no margin, rounded up once; none (-1)
+ * for byok, an action or no price. */
+static void test_settle_base(void)
+{
+	struct price dear = {3000000, 0, 6000000, 1000, 3000000, PRICING_NO_DIMS};
+	struct guard_settle_prices p = pinned_prices(&dear);
+	struct pricing_tokens used = {101, 0, 0, 51};
+	struct refusal why;
+	int64_t cost = -1;
+	memset(&why, 0, sizeof(why));
+	p.pinned_margin = 10500;
+	money_guard_settle_cost(&p, &used, 0, &cost, &why);
+	is_int(cost, 640, "charged: (303 + 306) * 1.05 = 639.45, up");
+	is_int(money_guard_settle_base(&p, &used, 0), 609, "before the margin: 303 + 306");
+	is_int(money_guard_settle_base(&p, &used, 500000), 610, "the gateway's dimensions too, rounded up once");
+	p.asked = &PRICE;
+	p.asked_margin = 20000;
+	p.asked_first = 1;
+	is_int(money_guard_settle_base(&p, &used, 0), 203, "at the price the charge is: the answering provider's");
+	p.byok = 1;
+	is_int(money_guard_settle_base(&p, &used, 0), -1, "byok: none");
+	p.byok = 0;
+	p.action = 1;
+	p.has_action = 1;
+	p.action_micros = 5000;
+	is_int(money_guard_settle_base(&p, &used, 0), -1, "an action: none (a listed price, no margin)");
+	p = pinned_prices(&dear);
+	p.same_model = 0;
+	is_int(money_guard_settle_base(&p, &used, 0), -1, "no price: none");
+}
+
 /* A gateway call answered by a provider with its own price
  * (docs/gateway.md, "Which price a call is charged"): charged that price,
  * not the hold's pin (its first provider's), to the micro; a guard
@@ -350,6 +382,7 @@ int main(void)
 {
 	test_rates();
 	test_check_order();
+	test_settle_base();
 	test_range();
 	test_shrink();
 	test_hold_cost();
