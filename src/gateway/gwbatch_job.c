@@ -226,15 +226,16 @@ static int settle_file(struct pass *x, const char *file_id, int64_t *line)
 	return rc;
 }
 
-/* 1 when the batch's hold is no longer reserved but charged: the sweep
- * captured it at its ttl (creditd was away longer than a day, no poll
- * renewed it). Its worst case was charged then, so no line is charged
- * on top of it. */
+/* 1 when the batch's hold is no longer reserved but charged (captured
+ * by a sweep before its job kept it from capture: sql/078), 0 when it is
+ * still held, -1 when it could not be read (the pass tries again later:
+ * never read as "not taken"). Its worst case was charged then, so no
+ * line is charged on top of it. */
 static int hold_taken(struct pass *x)
 {
 	json_t *h = NULL;
 	if (ledger_hold_get(x->db, x->j->hold_id, &h) != CD_OK)
-		return 0;
+		return -1;
 	const char *st = json_string_value(json_object_get(h, "status"));
 	int taken = st != NULL && (strcmp(st, "expired") == 0 || strcmp(st, "captured") == 0);
 	json_decref(h);
@@ -242,13 +243,18 @@ static int hold_taken(struct pass *x)
 }
 
 /* An ended batch settled: its files' lines, then its hold released and
- * the job done. */
+ * the job done. Every pass reads its hold first. */
 static void settle(struct pass *x)
 {
 	int64_t line = 0;
-	if (x->j->line_cursor == 0 && hold_taken(x)) {
-		log_error("gateway: batch %s of %s: its hold %s was captured at its ttl before the batch ended: its lines "
-			  "are not charged again", x->j->object_id, x->j->account, x->j->hold_id);
+	int taken = hold_taken(x);
+	if (taken < 0) {
+		later(x, "its hold could not be read");
+		return;
+	}
+	if (taken) {
+		log_error("gateway: batch %s of %s: its hold %s was captured before the batch was settled: its lines "
+			  "are not charged on top of it", x->j->object_id, x->j->account, x->j->hold_id);
 		snprintf(x->j->state, sizeof(x->j->state), "done");
 		if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
 			later(x, "its end could not be kept");
@@ -273,7 +279,7 @@ static void settle(struct pass *x)
 		 (long long)x->j->lines_charged, (long long)x->j->lines_released);
 }
 
-/* A running job polled: its hold renewed while it runs; ended, its
+/* A running job polled (its hold renewed by run_one); ended, its
  * files noted and the job settling (committed before any line is
  * charged), then settled. */
 static void poll_one(struct pass *x)
@@ -305,8 +311,6 @@ static void poll_one(struct pass *x)
 			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, out, x->p->name);
 			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, errf, x->p->name);
 			x->j->next_poll_at = x->now + lease();	/* this pass settles it */
-		} else if (ledger_hold_renew(x->db, x->j->account, x->j->hold_id, LIMIT_GATEWAY_BATCH_HOLD_SECONDS) != CD_OK) {
-			log_warn("gateway: batch %s: its hold %s was not renewed", x->j->object_id, x->j->hold_id);
 		}
 		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK)
 			log_error("gateway: batch %s: its poll could not be kept", x->j->object_id);
@@ -326,6 +330,13 @@ static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 	 * the job's counts are one pass's). */
 	if (ledger_gw_job_claim(db, j, now + lease(), &claimed) != CD_OK || !claimed)
 		return;
+	/* Its hold renewed first, every pass whatever follows (a provider
+	 * away, an answer not read, a settle): one not renewed, the pass
+	 * ends and the job is tried again at its next poll. */
+	if (ledger_hold_renew(db, j->account, j->hold_id, LIMIT_GATEWAY_BATCH_HOLD_SECONDS) != CD_OK) {
+		later(&x, "its hold could not be renewed");
+		return;
+	}
 	if (x.route == NULL) {
 		log_error("gateway: batch %s names a route creditd does not serve (%s)", j->object_id, j->route);
 		return;

@@ -682,6 +682,19 @@ static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const 
 	return rc == CD_OK ? p : NULL;
 }
 
+/* 1 with rs filled (409) when file id is a batch's output or error file
+ * whose job has not settled it yet (docs/gateway.md, "Batches"). */
+static int file_busy(struct api_ctx *ctx, const char *account, const char *id, struct response *rs)
+{
+	int busy = 0;
+	enum cd_err rc = ledger_gw_file_busy(ctx->db, account, id, &busy);
+	if (rc != CD_OK)
+		api_fail(rs, rc, "file lookup");
+	else if (busy)
+		api_error(rs, CD_E_CONFLICT, "id", "File %s is a batch's results still being settled", id);
+	return rc != CD_OK || busy;
+}
+
 /* GET /openai/v1/files/{id} (as kept when uploaded, else the provider's),
  * /content (the provider's bytes) and DELETE (then forgotten). */
 void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
@@ -691,6 +704,8 @@ void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, s
 	json_t *kept = NULL, *out = NULL;
 	struct gw_job *job = payer(ctx, rq, rs);
 	const struct gwconfig_provider *p = job != NULL ? file_provider(ctx, job->account, params[0], rs) : NULL;
+	if (p != NULL && del && file_busy(ctx, job->account, params[0], rs))
+		p = NULL;
 	if (p != NULL && !content && !del && ledger_gw_file_answer(ctx->db, job->account, params[0], &kept, &found) ==
 	    CD_OK && kept != NULL) {
 		api_json(rs, 200, kept);

@@ -177,6 +177,9 @@ enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64
 /* Writes j's state, status, files, counts, next poll and polls, and
  * answer when not NULL. */
 enum cd_err ledger_gw_job_save(struct store *db, const struct ledger_gw_job *j, const char *answer);
+/* *busy 1 when file_id is the output or error file of one of account's
+ * jobs not yet done (its lines still to be settled from it). */
+enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy);
 /* The provider's object as last kept for account's job of kind over
  * object_id, into *answer (the caller owns it; NULL: none kept); *found
  * 0 when the account has no such job. */

@@ -317,7 +317,9 @@ def test_the_official_sdks_make_batches_through_creditd():
     eq(state(acct), (balance - sum(discounted_cost(x["usage"]) for x in b["lines"]), 0), "settled to the micro")
 
 
-def test_a_batch_whose_hold_was_captured_at_its_ttl_is_not_charged_again():
+def test_a_batch_s_hold_is_not_captured_while_its_job_is_not_done():
+    """Its provider away for days (no poll answered): the sweep leaves the
+    hold of a job not done, and the batch is settled at its lines."""
     from lib import clock_reset, clock_set
     import time
     batch_prices()
@@ -325,16 +327,34 @@ def test_a_batch_whose_hold_was_captured_at_its_ttl_is_not_charged_again():
     acct = new_account("batchttl")
     balance = state(acct)[0]
     bid, held = run_batch(acct, ["t1", "t2", "t3"], cancel=True)
-    control(fail_polls=True)     # no poll renews the hold: creditd away for days, as the sweep sees it
+    control(fail_polls=True)     # no poll answered: the provider away for days
     try:
         time.sleep(1.5)
         clock_set(time.time() + 2 * 86400)
         creditctl("sweep")
-        eq(state(acct), (balance - held, 0), "the sweep captured the hold in full")
+        eq(state(acct), (balance, held), "the sweep leaves the hold of a batch not settled")
         control(fail_polls=False, complete=True)
         row = done(bid)
     finally:
         clock_reset()
-    eq(state(acct), (balance - held, 0), "its lines not charged on top of it")
-    eq(int(row[1]), 0, "no line charged")
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged its lines to the micro, the hold released")
+    eq(int(row[1]), 3, "every line charged")
     verify()
+
+
+def test_a_batch_s_results_file_is_not_deleted_while_its_job_settles_it():
+    batch_prices()
+    reset()
+    acct = new_account("batchdel")
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("d%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    try:
+        check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+        out = get(acct, "/openai/v1/batches/" + bid).json["output_file_id"]
+        eq(http_delete(acct, "/openai/v1/files/" + out), 409, "its results not deleted while it settles")
+    finally:
+        provider("POST", "/_open_results", {})
+    done(bid)
+    eq(http_delete(acct, "/openai/v1/files/" + out), 200, "deleted once settled")

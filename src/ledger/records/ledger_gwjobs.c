@@ -6,6 +6,7 @@
  * ledger_release); one small transaction an operation, on the account's
  * node. */
 #include "ledger_int.h"
+#include "ledger_rows.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,8 @@ static const char SQL_INPUT_FIND[] =
 	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
 static const char SQL_JOB_ADD[] =
 	"INSERT IGNORE INTO gateway_jobs (kind, account_id, member, object_id, route, model, provider, hold_id, status, "
-	"next_poll_at, answer, created_at, updated_at) SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts "
-	"WHERE ext_id = ?";
+	"next_poll_at, answer, created_at, updated_at, hold_row) SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+	"FROM accounts WHERE ext_id = ?";
 #define JOB_COLS "j.id, j.kind, a.ext_id, j.member, j.object_id, j.route, j.provider, j.hold_id, j.state, " \
 	"j.status, j.output_file_id, j.error_file_id, j.line_cursor, j.lines_charged, j.lines_released, " \
 	"j.next_poll_at, j.polls, j.created_at, j.model"
@@ -39,10 +40,11 @@ static const char SQL_JOB_CLAIM[] = "UPDATE gateway_jobs SET next_poll_at = ? WH
 				    "AND state <> 'done'";
 static const char SQL_JOB_SAVE[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ? WHERE id = ?";
+	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ?";
 static const char SQL_JOB_SAVE_ANSWER[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, answer = ? WHERE id = ?";
+	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ?, answer = ? "
+	"WHERE id = ?";
 static const char SQL_JOB_ANSWER[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.object_id = ?";
@@ -51,6 +53,11 @@ static const char SQL_JOB_LIST[] =
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.id < COALESCE((SELECT k.id FROM gateway_jobs k "
 	"WHERE k.account_id = a.id AND k.kind = ? AND k.object_id = ?), 18446744073709551615) "
 	"ORDER BY j.id DESC LIMIT ?";
+/* A batch's output or error file while its job is not done: its lines
+ * are still to be read (docs/gateway.md, "Batches"). */
+static const char SQL_FILE_BUSY[] =
+	"SELECT 1 FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id WHERE a.ext_id = ? "
+	"AND j.state <> 'done' AND (j.output_file_id = ? OR j.error_file_id = ?) LIMIT 1";
 
 /* Runs body(db, arg) in one transaction on account's node, the ledger's
  * routing as it was kept. */
@@ -138,13 +145,22 @@ static const char *or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* The row id of a job's hold (sql/078: the sweep skips it while the job
+ * is not done); 0 when its id is not one. */
+static int64_t hold_row(struct store *db, const char *hold_id)
+{
+	int64_t account, hold;
+	store_holdid_ensure(db);
+	return ledger_rows_hold_id_parse(hold_id, &account, &hold) == 0 ? hold : 0;
+}
+
 static enum cd_err job_add(struct store *db, void *arg)
 {
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
-	return store_do(db, SQL_JOB_ADD, "job kept", "ssssssssisiis", j->kind, or_null(j->member), j->object_id, j->route,
+	return store_do(db, SQL_JOB_ADD, "job kept", "ssssssssisiiis", j->kind, or_null(j->member), j->object_id, j->route,
 			or_null(j->model), or_null(j->provider), j->hold_id, or_null(j->status), j->next_poll_at, x->answer, db->now, db->now,
-			j->account);
+			hold_row(db, j->hold_id), j->account);
 }
 
 enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer)
@@ -202,12 +218,12 @@ static enum cd_err job_save(struct store *db, void *arg)
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
 	if (x->answer == NULL)	/* the provider's object as kept before */
-		return store_do(db, SQL_JOB_SAVE, "job saved", "ssssiiiiiii", j->state, or_null(j->status),
+		return store_do(db, SQL_JOB_SAVE, "job saved", "ssssiiiiiiii", j->state, or_null(j->status),
 				or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-				j->lines_released, j->next_poll_at, j->polls, db->now, j->id);
-	return store_do(db, SQL_JOB_SAVE_ANSWER, "job saved", "ssssiiiiiisi", j->state, or_null(j->status),
+				j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id);
+	return store_do(db, SQL_JOB_SAVE_ANSWER, "job saved", "ssssiiiiiiisi", j->state, or_null(j->status),
 			or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			j->lines_released, j->next_poll_at, j->polls, db->now, x->answer, j->id);
+			j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer, j->id);
 }
 
 struct claim_tx {
@@ -381,5 +397,30 @@ enum cd_err ledger_gw_file_list(struct store *db, const char *account, const cha
 	*has_more = x.more;
 	if (rc != CD_OK)
 		json_decref(x.out);
+	return rc;
+}
+
+struct busy_tx {
+	const char *account, *file_id;
+	int busy;
+};
+
+static enum cd_err file_busy(struct store *db, void *arg)
+{
+	struct busy_tx *x = arg;
+	int e;
+	struct dbstmt *s = store_exec(db, SQL_FILE_BUSY, &e, "sss", x->account, x->file_id, x->file_id);
+	if (s == NULL)
+		return store_err(db, e, "batch file in use");
+	int got = store_fetch(s);
+	x->busy = got == 1;
+	return got < 0 ? CD_E_INTERNAL : CD_OK;
+}
+
+enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy)
+{
+	struct busy_tx x = {account, file_id, 0};
+	enum cd_err rc = on_node(db, account, file_busy, &x);
+	*busy = rc == CD_OK && x.busy;
 	return rc;
 }
