@@ -269,7 +269,10 @@ static void settle(struct pass *x)
 		if (settle_file(x, files[i], &line) != 0)
 			return;
 	}
-	gwcall_release(x->db, x->j->hold_id);
+	if (gwcall_release(x->db, x->j->hold_id) != 0) {
+		later(x, "its hold could not be released");	/* settling still: released at its next pass */
+		return;
+	}
 	snprintf(x->j->state, sizeof(x->j->state), "done");
 	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
 		later(x, "its end could not be kept");

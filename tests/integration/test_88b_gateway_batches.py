@@ -358,3 +358,34 @@ def test_a_batch_s_results_file_is_not_deleted_while_its_job_settles_it():
         provider("POST", "/_open_results", {})
     done(bid)
     eq(http_delete(acct, "/openai/v1/files/" + out), 200, "deleted once settled")
+
+
+def test_a_batch_whose_hold_is_not_released_stays_settling_until_it_is():
+    """A release that fails (the database refuses it) leaves the job
+    settling, the hold held, and the next pass releases it."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchrel")
+    balance = state(acct)[0]
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("r%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    hold = sql("SELECT h.id FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' "
+               "AND h.state = 'pending'" % acct)[0][0]
+    check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+    sql("DELIMITER //\nCREATE TRIGGER t88b_no_release BEFORE UPDATE ON holds FOR EACH ROW BEGIN IF NEW.id = %s "
+        "AND NEW.state <> 'pending' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no release'; END IF; END //"
+        % hold)
+    try:
+        provider("POST", "/_open_results", {})
+        check(wait_until(lambda: usage_records(acct) == 3, timeout=20), "its lines charged")
+        time.sleep(3)
+        eq(job(bid)[0], "settling", "a hold not released leaves its job settling")
+        check(state(acct)[1] > 0, "its hold still held")
+    finally:
+        sql("DROP TRIGGER IF EXISTS t88b_no_release")
+    done(bid)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "released at a later pass, its lines charged once")
+    eq(usage_records(acct), 3, "one usage record a line")
