@@ -105,7 +105,10 @@ static int line_price(const struct pass *x, const char *model, struct price *bp,
 
 /* One succeeded line charged (ledger_usage, forced: its money is the
  * batch's hold's, reserved when the batch was made). 0 charged, 1
- * charged before (a replay), -1 released (logged), -2 the ledger away. */
+ * charged before (a replay), -1 released (logged), -2 not charged yet:
+ * the ledger away, its model not priced, its cost not computed, or its
+ * usage not read (kept unresolved: the job stays settling, its hold held,
+ * and tries the line again at its next pass; never released for free). */
 static int charge_line(struct pass *x, const struct gwbatch_result *res)
 {
 	char *text = json_dumps(res->body, JSON_COMPACT);
@@ -118,16 +121,19 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 	int64_t margin = 0, cost = 0;
 	const char *model = json_string_value(json_object_get(res->body, "model"));
 	if (!read || line_price(x, model, &bp, &margin) != 0) {
-		log_error("gateway: batch %s line %s: %s: released, not charged", x->j->object_id, res->custom_id,
-			  read ? "its model is not priced" : "its answer has no usage creditd can read");
-		return -1;
+		log_error("gateway: batch %s line %s: %s: not charged yet, tried again at the next pass", x->j->object_id,
+			  res->custom_id, read ? "its model is not priced" : "its answer has no usage creditd can read");
+		return -2;
 	}
 	const struct gw_asked asked = {x->route, -1, 1, u.input_tokens};
 	gwmoney_charge(&asked, &u, &c);
 	const struct pricing_tokens t = {c.usage.input_tokens, c.usage.cached_input_tokens, c.usage.cache_write_tokens,
 					 c.usage.output_tokens};
-	if (pricing_token_cost(&bp, margin, &t, &cost) != PRICING_OK)
-		return -1;
+	if (pricing_token_cost(&bp, margin, &t, &cost) != PRICING_OK) {
+		log_error("gateway: batch %s line %s: its cost could not be computed: not charged yet", x->j->object_id,
+			  res->custom_id);
+		return -2;
+	}
 	unsigned char hash[KEYS_HASH_LEN];
 	char hex[2 * KEYS_HASH_LEN + 1], rid[64];
 	struct keys_part parts[] = {{x->j->hold_id, strlen(x->j->hold_id)}, {"\n", 1},
@@ -247,6 +253,10 @@ static int hold_taken(struct pass *x)
 static void settle(struct pass *x)
 {
 	int64_t line = 0;
+	if (!ledger_prices_ready()) {	/* right after a start: no line is priced before the list is */
+		later(x, "the prices are not loaded yet");
+		return;
+	}
 	int taken = hold_taken(x);
 	if (taken < 0) {
 		later(x, "its hold could not be read");

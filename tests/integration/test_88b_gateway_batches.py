@@ -389,3 +389,32 @@ def test_a_batch_whose_hold_is_not_released_stays_settling_until_it_is():
     charge, _ = expected_charge(bid)
     eq(state(acct), (balance - charge, 0), "released at a later pass, its lines charged once")
     eq(usage_records(acct), 3, "one usage record a line")
+
+
+def test_a_line_whose_model_is_not_priced_is_not_released_but_charged_once_it_is():
+    """Neither the answer's model nor the batch's priced (a price list not
+    loaded yet, a row gone): the line waits, its job settling, the hold
+    held; once priced, it is charged."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchnoprice")
+    balance = state(acct)[0]
+    control(reset=True, complete=False, answer_model="gpt-unpriced-x")
+    r = upload(acct, [line("p%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    sql("UPDATE gateway_jobs SET model = 'gpt-unpriced-x' WHERE object_id = '%s'" % bid)
+    try:
+        time.sleep(2)       # a pass that read the row before the update is over
+        control(complete=True)
+        check(wait_until(lambda: (job(bid) or ["-"])[0] != "running", timeout=20), "the final poll seen")
+        time.sleep(3)
+        eq((job(bid)[0], usage_records(acct)), ("settling", 0), "its lines neither charged nor released")
+        check(state(acct)[1] > 0, "its hold still held")
+    finally:
+        sql("UPDATE gateway_jobs SET model = 'gpt-4o-mini' WHERE object_id = '%s'" % bid)
+        control(answer_model=None)
+    row = done(bid)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged at the batch's model once priced")
+    eq((int(row[1]), int(row[2])), (3, 0), "3 lines charged, none released")
