@@ -87,20 +87,23 @@ static void later(struct pass *x, const char *why)
 		log_error("gateway: batch %s: its next poll could not be kept", x->j->object_id);
 }
 
-/* The price a line's answer is charged at: the model it names (the
- * answering provider's own row first), else the job's dearest model;
- * at the row's batch prices (pricing_batch), else its own (never free). */
+/* The price a line's answer is charged at: the batch price of the model
+ * its answer names (the answering provider's own row first) when that
+ * row has one, else the batch price of the batch's model (the dearest its
+ * lines asked for): a dated snapshot the answer names without a batch
+ * price of its own is never charged the full list price. 0, or -1 when
+ * neither is priced (the line waits: charge_line). */
 static int line_price(const struct pass *x, const char *model, struct price *bp, int64_t *margin)
 {
 	struct price p;
 	const char *missing;
 	int own = 0;
-	if ((model == NULL || !ledger_price_model_at(model, x->p->name, &p, margin, &own)) &&
-	    !ledger_price_model_at(x->j->model, x->p->name, &p, margin, &own))
+	if (model != NULL && ledger_price_model_at(model, x->p->name, &p, margin, &own) &&
+	    pricing_batch(&p, bp, &missing) == 0)
+		return 0;
+	if (!ledger_price_model_at(x->j->model, x->p->name, &p, margin, &own))
 		return -1;
-	if (pricing_batch(&p, bp, &missing) != 0)
-		*bp = p;
-	return 0;
+	return pricing_batch(&p, bp, &missing) == 0 ? 0 : -1;
 }
 
 /* One succeeded line charged (ledger_usage, forced: its money is the

@@ -94,11 +94,14 @@ def done(batch_id, timeout=30):
 
 def batch_cost(usage):
     """One line's charge at gpt-4o-mini's batch prices (cached input at its
-    own cached price): ceil(raw * margin / 10^10), once a line."""
+    own cached price scaled by the batch input's ratio to the list's,
+    rounded up): ceil(raw * margin / 10^10), once a line."""
     p, margin = prices()
     m = p["gpt-4o-mini"]
+    bps = -(-BATCH_IN * 10000 // m["input_micros_per_mtok"])
+    cached_price = -(-m["cached_input_micros_per_mtok"] * bps // 10000)
     inp, cached, out = usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]
-    raw = ((inp - cached) * BATCH_IN + cached * m["cached_input_micros_per_mtok"] + out * BATCH_OUT) * margin
+    raw = ((inp - cached) * BATCH_IN + cached * cached_price + out * BATCH_OUT) * margin
     return -(-raw // 10 ** 10)
 
 
@@ -418,3 +421,30 @@ def test_a_line_whose_model_is_not_priced_is_not_released_but_charged_once_it_is
     charge, _ = expected_charge(bid)
     eq(state(acct), (balance - charge, 0), "charged at the batch's model once priced")
     eq((int(row[1]), int(row[2])), (3, 0), "3 lines charged, none released")
+
+
+def test_a_line_answered_by_a_snapshot_without_batch_prices_is_charged_the_batch_price():
+    """The answer names a dated snapshot priced at its list price alone:
+    the line is charged the batch price of the model it asked for, never
+    the full list price."""
+    batch_prices()
+    reset()
+    snap = "gpt-4o-mini-2024-07-18"
+    creditctl("price", "set", snap, "input_micros_per_mtok=150000", "output_micros_per_mtok=600000",
+             "max_output_tokens=16384")
+
+    def seen(base):
+        return any(m["model"] == snap for m in api("GET", "/v1/models", auth="read", base=base).json["data"])
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "the snapshot's price reaches %s" % base)
+    acct = new_account("batchsnap")
+    balance = state(acct)[0]
+    control(reset=True, answer_model=snap)
+    try:
+        r = upload(acct, [line("s%d" % i) for i in range(3)])
+        bid = create(acct, r.json["id"]).json["id"]
+        done(bid)
+    finally:
+        control(answer_model=None)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged gpt-4o-mini's batch prices, to the micro")
