@@ -16,7 +16,8 @@ say), the rest cancelled.
 
 Control (no auth): POST /_batches {"complete": false} keeps batches
 running until {"complete": true}; {"fail_polls": true} answers an OpenAI
-batch's poll 503; {"answer_model": "x"} names model x in the answers
+batch's poll 503; {"mode": {...}} sets the answers' usage as the fake provider's
+/_mode does (until a reset); {"answer_model": "x"} names model x in the answers
 of the lines that run from then on; {"results_gate": true} makes a
 download of results wait until POST /_open_results (or 60 s); GET
 /_batches is every batch with its lines' outcomes and usage (what a test's
@@ -37,6 +38,7 @@ MODE = {"mode": "ok", "output_tokens": 16, "cached_tokens": 0, "cache_creation_t
         "audio_output_tokens": 0, "web_searches": 0, "compaction_input_tokens": 0, "compaction_output_tokens": 0,
         "unknown_tokens": 0, "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
         "word_bytes": 0, "chunks": None, "cut_after": 2}
+MODE_DEFAULT = dict(MODE)
 
 
 def handles(method, path):
@@ -219,9 +221,12 @@ def _control(h, method, path, body):
                 B["batches"].clear()
                 B["complete"], B["results_gate"], B["gate"], B["fail_polls"] = True, False, threading.Event(), False
                 B["answer_model"] = None
+                MODE.clear()
+                MODE.update(MODE_DEFAULT)
             for k in ("complete", "results_gate", "fail_polls"):
                 if k in want:
                     B[k] = bool(want[k])
+            MODE.update(want.get("mode") or {})
             if "answer_model" in want:
                 B["answer_model"] = want["answer_model"]
     with B["lock"]:

@@ -25,6 +25,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "pricing.h"
 #include "spool.h"
 #include "timefmt.h"
@@ -52,6 +53,8 @@ struct pass {
 	const struct gwkind_route *route;
 	enum gwbatch_shape shape;
 	int64_t now;
+	int64_t held, charged;	/* the hold's micros, and this pass's lines' charges so far */
+	int past_hold;		/* the lines' charges passed the hold (logged once a pass) */
 };
 
 static const struct gwkind_route *route_of(const char *path)
@@ -106,6 +109,26 @@ static int line_price(const struct pass *x, const char *model, struct price *bp,
 	return pricing_batch(&p, bp, &missing) == 0 ? 0 : -1;
 }
 
+/* A line charged beyond what it asked (gwmoney's over_hold), or the
+ * lines' charges past the batch's hold: counted and logged as a whole
+ * call's over_hold is (docs/gateway.md, "Usage beyond what was asked"). */
+static void past_hold(struct pass *x, const char *custom_id, const struct gw_charge *c, int64_t cost)
+{
+	if (c->over_hold) {
+		metrics_gateway_over_hold();
+		log_warn("gateway: batch %s line %s: its usage went beyond what was asked, charged as reported: %s",
+			 x->j->object_id, custom_id, c->why);
+	}
+	if (__builtin_add_overflow(x->charged, cost, &x->charged))
+		x->charged = INT64_MAX;
+	if (!x->past_hold && x->held > 0 && x->charged > x->held) {
+		x->past_hold = 1;
+		metrics_gateway_over_hold();
+		log_warn("gateway: batch %s of %s: its lines' charges (%lld micros so far) passed its hold of %lld",
+			 x->j->object_id, x->j->account, (long long)x->charged, (long long)x->held);
+	}
+}
+
 /* One succeeded line charged (ledger_usage, forced: its money is the
  * batch's hold's, reserved when the batch was made). 0 charged, 1
  * charged before (a replay), -1 released (logged), -2 not charged yet:
@@ -130,9 +153,22 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 	}
 	const struct gw_asked asked = {x->route, -1, 1, u.input_tokens};
 	gwmoney_charge(&asked, &u, &c);
+	/* The dimensions beyond tokens, as a whole call's (web search, the
+	 * long-context tier, 1-hour cache writes, a service tier), at batch
+	 * prices; the batch asked for no tier and held no search. */
+	struct gw_ask ask;
+	memset(&ask, 0, sizeof(ask));
+	snprintf(ask.model, sizeof(ask.model), "%s", x->j->model);
+	ask.output_cap = -1;
+	ask.choices = 1;
+	if (gwmoney_dims(&ask, &bp, 0, &u, &c.extra_raw, &c) != PRICING_OK) {
+		log_error("gateway: batch %s line %s: its dimensions beyond tokens could not be priced: not charged yet",
+			  x->j->object_id, res->custom_id);
+		return -2;
+	}
 	const struct pricing_tokens t = {c.usage.input_tokens, c.usage.cached_input_tokens, c.usage.cache_write_tokens,
 					 c.usage.output_tokens};
-	if (pricing_token_cost(&bp, margin, &t, &cost) != PRICING_OK) {
+	if (pricing_cost_with_extra(&bp, margin, &t, c.extra_raw, &cost) != PRICING_OK) {
 		log_error("gateway: batch %s line %s: its cost could not be computed: not charged yet", x->j->object_id,
 			  res->custom_id);
 		return -2;
@@ -163,6 +199,7 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 			  x->j->object_id, res->custom_id, (long long)cost, lr.status);
 		return -1;
 	}
+	past_hold(x, res->custom_id, &c, cost);
 	/* Charged already (a custom_id the provider wrote twice, or a
 	 * line settled before a restart): its first charge stands. */
 	return lr.done.kind == LEDGER_DONE_USAGE && lr.done.u.usage.replayed ? 1 : 0;
@@ -246,6 +283,7 @@ static int hold_taken(struct pass *x)
 	if (ledger_hold_get(x->db, x->j->hold_id, &h) != CD_OK)
 		return -1;
 	const char *st = json_string_value(json_object_get(h, "status"));
+	x->held = json_integer_value(json_object_get(h, "held_micros"));
 	int taken = st != NULL && (strcmp(st, "expired") == 0 || strcmp(st, "captured") == 0);
 	json_decref(h);
 	return taken;
@@ -339,7 +377,7 @@ static void poll_one(struct pass *x)
 
 static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 {
-	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now};
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0};
 	int claimed = 0;
 	/* One creditd a pass: another serving the same database that read
 	 * the job too finds it taken (its lines' charges would replay, but

@@ -251,17 +251,20 @@ def messages_batch(acct, ids, model="claude-sonnet-4-5"):
                 headers={"Creditd-Account": acct, "anthropic-version": "2023-06-01"})
 
 
-def discounted_cost(usage, model="claude-sonnet-4-5", bps=5000):
+def discounted_cost(usage, model="claude-sonnet-4-5", bps=5000, write_1h=None):
     """A line at the row's prices less its batch discount (each price
-    rounded up), cache writes at the cache-write price."""
+    rounded up), cache writes at the cache-write price, 1-hour ones at
+    write_1h (the row's 1-hour price, discounted too) when given."""
     p, margin = prices()
     m = p[model]
     half = {k: -(-m[k] * (10000 - bps) // 10000) for k in ("input_micros_per_mtok", "cached_input_micros_per_mtok",
                                                             "cache_write_micros_per_mtok", "output_micros_per_mtok")}
     inp, cached, cw, out = (usage["input_tokens"], usage["cached_input_tokens"], usage["cache_write_input_tokens"],
                             usage["output_tokens"])
+    hour = usage.get("cache_write_1h_tokens", 0) if write_1h is not None else 0
+    extra = hour * (-(-write_1h * (10000 - bps) // 10000) - half["cache_write_micros_per_mtok"]) if hour else 0
     raw = ((inp - cached - cw) * half["input_micros_per_mtok"] + cached * half["cached_input_micros_per_mtok"] +
-           cw * half["cache_write_micros_per_mtok"] + out * half["output_micros_per_mtok"]) * margin
+           cw * half["cache_write_micros_per_mtok"] + out * half["output_micros_per_mtok"] + extra) * margin
     return -(-raw // 10 ** 10)
 
 
@@ -448,3 +451,32 @@ def test_a_line_answered_by_a_snapshot_without_batch_prices_is_charged_the_batch
         control(answer_model=None)
     charge, _ = expected_charge(bid)
     eq(state(acct), (balance - charge, 0), "charged gpt-4o-mini's batch prices, to the micro")
+
+
+def test_a_line_s_dimensions_beyond_tokens_are_charged_as_a_whole_call_s():
+    """1-hour cache writes at the row's 1-hour price (less the batch
+    discount), not at the 5-minute one."""
+    batch_prices()
+    reset()
+    creditctl("price", "set", "claude-sonnet-4-5", "cache_write_1h_micros_per_mtok=6000000")
+
+    def seen(base):
+        models = {m["model"]: m for m in api("GET", "/v1/models", auth="read", base=base).json["data"]}
+        return (models.get("claude-sonnet-4-5") or {}).get("cache_write_1h_micros_per_mtok") == 6000000
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "the 1-hour price reaches %s" % base)
+    control(reset=True, mode={"cache_creation_tokens": 4, "cache_1h_tokens": 4})
+    acct = new_account("batchdims")
+    balance = state(acct)[0]
+    reqs = [{"custom_id": c, "params": {"model": "claude-sonnet-4-5", "max_tokens": 40, "messages": [
+        {"role": "user", "content": "many words for the line to write to its cache here %s" % c}]}} for c in ("h1", "h2")]
+    r = call("/anthropic/v1/messages/batches", {"requests": reqs},
+             headers={"Creditd-Account": acct, "anthropic-version": "2023-06-01"})
+    eq(r.status, 200, "the batch made: %r" % r.body)
+    done(r.json["id"])
+    b = [x for x in provider("GET", "/_batches") if x["id"] == r.json["id"]]
+    lines = b[0]["lines"] if b else []
+    control(reset=True)
+    check(all(x["usage"].get("cache_write_1h_tokens", 0) > 0 for x in lines), "1-hour cache writes: %r" % lines)
+    eq(state(acct), (balance - sum(discounted_cost(x["usage"], write_1h=6000000) for x in lines), 0),
+       "charged the 1-hour writes at their price, to the micro")
