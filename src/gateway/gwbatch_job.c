@@ -11,7 +11,8 @@
  * charged, and its release is idempotent. The job's row moves running →
  * settling (the provider ended it: committed before the first line is
  * charged) → done (the hold released), and the line cursor after each
- * chunk of LIMIT_GATEWAY_BATCH_CHUNK_LINES lines. The money decisions are
+ * chunk of LIMIT_GATEWAY_BATCH_CHUNK_LINES lines: a resumed settle runs
+ * every line again (their order may differ), the cursor only counting. The money decisions are
  * src/money's (pricing_batch, pricing_token_cost); no SQL here. */
 #include "gwbatch_job.h"
 #include "gwbatch.h"
@@ -219,8 +220,11 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		at += n + (nl != NULL);
 		if (n == 0 || (n == 1 && start[0] == '\r'))
 			continue;
-		if ((*line)++ < x->j->line_cursor)
-			continue;	/* settled before this pass */
+		/* A line before the cursor is settled again all the same: a
+		 * download's lines may come in another order than the last
+		 * pass's (Anthropic's results are not ordered), and each charge
+		 * replays by its request id. Counted only when it was not. */
+		int again = (*line)++ < x->j->line_cursor;
 		struct gwbatch_result res;
 		int rc = 0;
 		if (gwbatch_result_line(x->shape, start, n, &res) != 0)
@@ -234,8 +238,8 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		if (rc == -2)
 			return -1;
 		x->j->lines_charged += rc == 0;
-		x->j->lines_released += rc < 0;
-		x->j->line_cursor = *line;
+		x->j->lines_released += rc < 0 && !again;
+		x->j->line_cursor = *line > x->j->line_cursor ? *line : x->j->line_cursor;
 		if (++in_chunk == LIMIT_GATEWAY_BATCH_CHUNK_LINES) {
 			in_chunk = 0;
 			x->j->next_poll_at = timefmt_now() + lease();	/* the pass holds it on */

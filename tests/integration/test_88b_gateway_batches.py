@@ -480,3 +480,34 @@ def test_a_line_s_dimensions_beyond_tokens_are_charged_as_a_whole_call_s():
     check(all(x["usage"].get("cache_write_1h_tokens", 0) > 0 for x in lines), "1-hour cache writes: %r" % lines)
     eq(state(acct), (balance - sum(discounted_cost(x["usage"], write_1h=6000000) for x in lines), 0),
        "charged the 1-hour writes at their price, to the micro")
+
+
+def test_a_resumed_settle_charges_every_line_whatever_their_order():
+    """A pass ended partway (a line not priced yet); the next download's
+    lines in another order (Anthropic's results are not ordered), which
+    the cursor left by the first pass stands for: every line is settled
+    again, each charge replaying, none skipped."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchresume")
+    balance = state(acct)[0]
+    control(reset=True, complete=False, answer_model="gpt-unpriced-x")
+    r = upload(acct, [line("o%d" % i) for i in range(4)])
+    bid = create(acct, r.json["id"]).json["id"]
+    sql("UPDATE gateway_jobs SET model = 'gpt-unpriced-x' WHERE object_id = '%s'" % bid)
+    try:
+        time.sleep(2)       # a pass that read the row before the update is over
+        control(complete=True)
+        check(wait_until(lambda: (job(bid) or ["-"])[0] != "running", timeout=20), "the final poll seen")
+        time.sleep(2)
+        eq(usage_records(acct), 0, "the first pass stopped at its first line")
+        # As if that pass had settled two lines of another order.
+        sql("UPDATE gateway_jobs SET line_cursor = 2, model = 'gpt-4o-mini' WHERE object_id = '%s'" % bid)
+    finally:
+        sql("UPDATE gateway_jobs SET model = 'gpt-4o-mini' WHERE object_id = '%s'" % bid)
+        control(answer_model=None)
+    done(bid)
+    charge, _ = expected_charge(bid)
+    eq(usage_records(acct), 4, "every line charged, none skipped")
+    eq(state(acct), (balance - charge, 0), "to the micro, the hold released")
