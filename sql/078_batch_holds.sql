@@ -9,3 +9,10 @@
 ALTER TABLE gateway_jobs
   ADD COLUMN IF NOT EXISTS hold_row BIGINT UNSIGNED NULL,
   ADD KEY IF NOT EXISTS ix_hold (account_id, hold_row);
+
+-- gateway_batch_inputs.models: the models a batch input file's lines name
+-- (a JSON array), checked again against the key that makes a batch from
+-- it (the file was checked under the key that uploaded it). NULL on a
+-- file kept before: its dearest model alone is checked.
+ALTER TABLE gateway_batch_inputs
+  ADD COLUMN IF NOT EXISTS models TEXT NULL;

@@ -44,6 +44,7 @@ struct lines_read {
 	char model[65];
 	char endpoint[64];
 	json_t *ids;			/* the custom_ids seen */
+	json_t *models;			/* the models the lines name (an object of them) */
 };
 
 /* The route a line's url names on kind k ("/v1/chat/completions" on
@@ -105,6 +106,10 @@ static int line_add(struct api_ctx *ctx, const struct request *rq, const struct 
 		return -1;
 	}
 	b->hold += amount;
+	if (json_object_set_new(b->models, model, json_true()) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+		return -1;
+	}
 	if (amount >= b->dearest) {
 		b->dearest = amount;
 		snprintf(b->model, sizeof(b->model), "%s", model);
@@ -252,13 +257,20 @@ static int file_keep(struct api_ctx *ctx, const struct gw_job *payer_job, const 
 		api_error(rs, CD_E_UPSTREAM, NULL, "the provider's file has no id creditd can keep");
 		return -1;
 	}
-	char *answer = json_dumps(file, JSON_COMPACT);
-	enum cd_err rc = answer != NULL ? ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name)
-					: CD_E_INTERNAL;
+	char *answer = json_dumps(file, JSON_COMPACT), *models = NULL;
+	json_t *names = json_array(), *v;
+	const char *name;
+	json_object_foreach(b->models, name, v)
+		json_array_append_new(names, json_string(name));
+	models = names != NULL ? json_dumps(names, JSON_COMPACT) : NULL;
+	json_decref(names);
+	enum cd_err rc = answer != NULL && models != NULL
+		? ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name) : CD_E_INTERNAL;
 	if (rc == CD_OK)
 		rc = ledger_gw_batch_input_keep(ctx->db, payer_job->account, id, b->endpoint, b->model, b->lines, b->hold,
-						answer);
+						answer, models);
 	free(answer);
+	free(models);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file record");
 		return -1;
@@ -272,7 +284,7 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 {
 	struct gwmultipart mp;
 	struct gwmultipart_part parts[4];
-	struct lines_read b = {0, 0, -1, "", "", json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
 	const char *data = NULL;
 	size_t len = 0;
 	json_t *file = NULL;
@@ -393,7 +405,7 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 	}
 	enum cd_err rc = file != NULL && gwobject_id_ok(file)
 		? ledger_gw_batch_input_find(ctx->db, job->account, file, b->endpoint, sizeof(b->endpoint), b->model,
-					     &b->lines, &b->hold, &found) : CD_OK;
+					     &b->lines, &b->hold, &found, &b->models) : CD_OK;
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file lookup");
 		return -1;
@@ -407,14 +419,22 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 		api_error(rs, CD_E_INVALID, "endpoint", "the file's lines call %s", b->endpoint);
 		return -1;
 	}
-	return 0;
+	/* The file was checked under the key that uploaded it: its models
+	 * again under the key that makes the batch (a file kept without its
+	 * models: its dearest). */
+	size_t i;
+	json_t *m;
+	json_array_foreach(b->models, i, m)
+		if (api_gw_model_allowed(ctx, json_string_value(m), "input_file_id", rs) != 0)
+			return -1;
+	return json_array_size(b->models) > 0 ? 0 : api_gw_model_allowed(ctx, b->model, "input_file_id", rs);
 }
 
 /* POST /openai/v1/batches: held, made, and its job begun. */
 void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES], route[64];
-	struct lines_read b = {0, 0, 0, "", "", NULL};
+	struct lines_read b = {0, 0, 0, "", "", NULL, NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
 	struct gw_job *job = json_is_object(body) ? payer(ctx, rq, rs)
@@ -436,6 +456,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 	}
 	json_decref(batch);
 	json_decref(body);
+	json_decref(b.models);
 	free(job);
 }
 
@@ -593,7 +614,7 @@ static int request_lines(struct api_ctx *ctx, const struct request *rq, const js
 void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES];
-	struct lines_read b = {0, 0, -1, "", "", json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
 	struct gw_job *job = json_is_object(body) && b.ids != NULL ? payer(ctx, rq, rs)

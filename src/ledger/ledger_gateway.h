@@ -146,10 +146,11 @@ struct ledger_gw_job {
 };
 /* Keeps what creditd read of a batch input file account uploaded: its
  * lines' endpoint, the dearest line's model, their count, the sum of
- * their worst cases, and the provider's file object (JSON text). */
+ * their worst cases, the provider's file object (JSON text) and the
+ * models its lines name (a JSON array's text). */
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
 				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
-				       const char *answer);
+				       const char *answer, const char *models);
 /* The provider's object of account's batch file file_id as kept, into
  * *answer (the caller owns it; NULL: none); *found 0 when not the
  * account's. */
@@ -159,10 +160,13 @@ enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const c
  * from the newest), at most limit, into *data (the caller's), *has_more. */
 enum cd_err ledger_gw_file_list(struct store *db, const char *account, const char *after_id, int limit, json_t **data,
 				int *has_more);
-/* *found 1 with the file's endpoint (cap bytes), model, lines and hold
- * when account uploaded file_id through creditd; 0 otherwise. */
+/* *found 1 with the file's endpoint (cap bytes), model, lines, hold and
+ * the models its lines name (*models, the caller's; NULL when the file
+ * was kept without them) when account uploaded file_id through creditd;
+ * 0 otherwise. */
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
-				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found);
+				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found,
+				       json_t **models);
 /* Adds job j (its id, state and counts are the table's defaults) with
  * answer (the provider's object, JSON text; NULL: none). */
 enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer);

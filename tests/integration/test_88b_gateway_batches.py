@@ -511,3 +511,25 @@ def test_a_resumed_settle_charges_every_line_whatever_their_order():
     charge, _ = expected_charge(bid)
     eq(usage_records(acct), 4, "every line charged, none skipped")
     eq(state(acct), (balance - charge, 0), "to the micro, the hold released")
+
+
+def test_a_batch_is_made_only_with_models_the_creating_key_may_call():
+    """A file uploaded under a key that may call its lines' models: a key
+    limited to other models may not make a batch of it (403
+    model_not_allowed), nothing held; the uploading key may."""
+    from test_83_gateway_keys import gw_key
+    batch_prices()
+    reset()
+    control(reset=True)
+    acct = new_account("batchkey")
+    balance = state(acct)[0]
+    r = upload(acct, [line("m%d" % i) for i in range(2)])
+    eq(r.status, 200, "uploaded under a key for every model")
+    k = gw_key(acct, models=["claude-sonnet-4-5"])
+    made = call("/openai/v1/batches", {"input_file_id": r.json["id"], "endpoint": "/v1/chat/completions",
+                                       "completion_window": "24h"}, auth=None,
+                headers={"Authorization": "Bearer " + k["key"]})
+    eq((made.status, (made.json.get("error") or {}).get("code")), (403, "model_not_allowed"),
+       "refused under the limited key: %r" % made.body)
+    eq(state(acct), (balance, 0), "nothing held")
+    eq(create(acct, r.json["id"]).status, 200, "made under a key that may")

@@ -14,7 +14,7 @@
 
 static const char SQL_INPUT_KEEP[] =
 	"INSERT IGNORE INTO gateway_batch_inputs (account_id, file_id, endpoint, model, line_count, hold_micros, "
-	"answer, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+	"answer, created_at, models) SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
 static const char SQL_FILE_ANSWER[] =
 	"SELECT i.answer FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i ON i.account_id = a.id "
 	"WHERE a.ext_id = ? AND i.file_id = ?";
@@ -24,7 +24,8 @@ static const char SQL_FILE_LIST[] =
 	"WHERE a.ext_id = ? AND (k.file_id IS NULL OR i.created_at < k.created_at OR "
 	"(i.created_at = k.created_at AND i.file_id < k.file_id)) ORDER BY i.created_at DESC, i.file_id DESC LIMIT ?";
 static const char SQL_INPUT_FIND[] =
-	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i "
+	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model, i.models FROM accounts a "
+	"STRAIGHT_JOIN gateway_batch_inputs i "
 	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
 static const char SQL_JOB_ADD[] =
 	"INSERT IGNORE INTO gateway_jobs (kind, account_id, member, object_id, route, model, provider, hold_id, status, "
@@ -82,13 +83,15 @@ struct input_tx {
 	char *found_endpoint, *found_model;
 	size_t cap;
 	int found;
+	const char *models;	/* kept: a JSON array's text */
+	json_t *found_models;	/* found: the array, NULL when none was kept */
 };
 
 static enum cd_err input_keep(struct store *db, void *arg)
 {
 	struct input_tx *x = arg;
-	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiisis", x->file_id, x->endpoint, x->model, x->lines,
-			x->hold, x->answer, db->now, x->account);
+	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiisiss", x->file_id, x->endpoint, x->model, x->lines,
+			x->hold, x->answer, db->now, x->models, x->account);
 }
 
 static enum cd_err input_find(struct store *db, void *arg)
@@ -107,26 +110,33 @@ static enum cd_err input_find(struct store *db, void *arg)
 		return CD_E_INTERNAL;
 	x->lines = x->found ? store_i64(s, 1) : 0;
 	x->hold = x->found ? store_i64(s, 2) : 0;
+	json_decref(x->found_models);
+	x->found_models = x->found && !store_null(s, 4) ? json_loadb(store_str(s, 4), store_len(s, 4), 0, NULL) : NULL;
 	return CD_OK;
 }
 
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
 				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
-				       const char *answer)
+				       const char *answer, const char *models)
 {
-	struct input_tx x = {account, file_id, endpoint, model, answer, lines, hold_micros, NULL, NULL, 0, 0};
+	struct input_tx x = {account, file_id, endpoint, model, answer, lines, hold_micros, NULL, NULL, 0, 0, models,
+			     NULL};
 	assert(lines >= 0);
 	assert(hold_micros >= 0);
 	return on_node(db, account, input_keep, &x);
 }
 
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
-				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found)
+				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found,
+				       json_t **models)
 {
-	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0};
+	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0, NULL, NULL};
 	model[0] = '\0';
 	enum cd_err rc = on_node(db, account, input_find, &x);
 	*found = rc == CD_OK && x.found;
+	*models = rc == CD_OK ? x.found_models : NULL;
+	if (rc != CD_OK)
+		json_decref(x.found_models);
 	*lines = x.lines;
 	*hold_micros = x.hold;
 	return rc;
