@@ -143,6 +143,7 @@ struct ledger_gw_job {
 	char error_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	int64_t line_cursor, lines_charged, lines_released;
 	int64_t next_poll_at, polls, created_at;
+	int64_t claim;			/* the next_poll_at this pass last wrote (its claim); 0: not claimed */
 };
 /* Keeps what creditd read of a batch input file account uploaded: its
  * lines' endpoint, the dearest line's model, their count, the sum of
@@ -179,8 +180,10 @@ enum cd_err ledger_gw_jobs_due(struct store *db, int64_t now, struct ledger_gw_j
  * took it first. */
 enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64_t until, int *claimed);
 /* Writes j's state, status, files, counts, next poll and polls, and
- * answer when not NULL. */
-enum cd_err ledger_gw_job_save(struct store *db, const struct ledger_gw_job *j, const char *answer);
+ * answer when not NULL, while j's pass still holds the job (its
+ * next_poll_at is j->claim, then j->next_poll_at): CD_E_CONFLICT when it
+ * does not (a pass that outlived its lease, another creditd's since). */
+enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const char *answer);
 /* *busy 1 when file_id is the output or error file of one of account's
  * jobs not yet done (its lines still to be settled from it). */
 enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy);

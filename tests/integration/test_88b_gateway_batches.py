@@ -533,3 +533,27 @@ def test_a_batch_is_made_only_with_models_the_creating_key_may_call():
        "refused under the limited key: %r" % made.body)
     eq(state(acct), (balance, 0), "nothing held")
     eq(create(acct, r.json["id"]).status, 200, "made under a key that may")
+
+
+def test_a_pass_that_lost_its_job_does_not_overwrite_its_row():
+    """A pass held up past its lease (its results' download waits) while
+    another pass took the job and ended it: the late pass's saves do not
+    overwrite the row (its charges replay; its release is idempotent)."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchlease")
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("l%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    try:
+        check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+        time.sleep(0.5)
+        # Another pass's work, as it would leave the row: taken, then done.
+        sql("UPDATE gateway_jobs SET state = 'done', lines_charged = 99, next_poll_at = next_poll_at + 7 "
+            "WHERE object_id = '%s'" % bid)
+    finally:
+        provider("POST", "/_open_results", {})
+    check(wait_until(lambda: usage_records(acct) == 3 and state(acct)[1] == 0, timeout=20), "the late pass ran")
+    time.sleep(1)
+    eq(job(bid)[:2], ["done", "99"], "the other pass's row stands")

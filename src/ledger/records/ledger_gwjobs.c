@@ -41,11 +41,12 @@ static const char SQL_JOB_CLAIM[] = "UPDATE gateway_jobs SET next_poll_at = ? WH
 				    "AND state <> 'done'";
 static const char SQL_JOB_SAVE[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ?";
+	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ? "
+	"AND next_poll_at = ?";
 static const char SQL_JOB_SAVE_ANSWER[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
 	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ?, answer = ? "
-	"WHERE id = ?";
+	"WHERE id = ? AND next_poll_at = ?";
 static const char SQL_JOB_ANSWER[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.object_id = ?";
@@ -189,6 +190,7 @@ static int job_read(const struct dbstmt *s, struct ledger_gw_job *r)
 	r->next_poll_at = store_i64(s, 15);
 	r->polls = store_i64(s, 16);
 	r->created_at = store_i64(s, 17);
+	r->claim = 0;
 	return store_copy(s, 1, r->kind, sizeof(r->kind), "") | store_copy(s, 2, r->account, sizeof(r->account), "") |
 	       store_copy(s, 3, r->member, sizeof(r->member), "") |
 	       store_copy(s, 4, r->object_id, sizeof(r->object_id), "") | store_copy(s, 5, r->route, sizeof(r->route), "") |
@@ -227,13 +229,19 @@ static enum cd_err job_save(struct store *db, void *arg)
 {
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
-	if (x->answer == NULL)	/* the provider's object as kept before */
-		return store_do(db, SQL_JOB_SAVE, "job saved", "ssssiiiiiiii", j->state, or_null(j->status),
-				or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-				j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id);
-	return store_do(db, SQL_JOB_SAVE_ANSWER, "job saved", "ssssiiiiiiisi", j->state, or_null(j->status),
-			or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer, j->id);
+	int e;
+	struct dbstmt *s = x->answer == NULL	/* the provider's object as kept before */
+		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiiiiiii", j->state, or_null(j->status),
+			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
+			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
+		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiiiiisii", j->state, or_null(j->status),
+			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
+			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
+			     j->id, j->claim);
+	if (s == NULL)
+		return store_err(db, e, "job saved");
+	x->n = (int)store_affected(s);	/* CLIENT_FOUND_ROWS: the row matched */
+	return CD_OK;
 }
 
 struct claim_tx {
@@ -259,15 +267,21 @@ enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64
 	enum cd_err rc = on_node(db, j->account, job_claim, &x);
 	*claimed = rc == CD_OK && x.claimed;
 	if (*claimed)
-		j->next_poll_at = until;
+		j->next_poll_at = j->claim = until;
 	return rc;
 }
 
-enum cd_err ledger_gw_job_save(struct store *db, const struct ledger_gw_job *j, const char *answer)
+enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const char *answer)
 {
 	struct job_tx x = {j, answer, NULL, 0, 0, 0};
 	assert(j->id > 0);
-	return on_node(db, j->account, job_save, &x);
+	enum cd_err rc = on_node(db, j->account, job_save, &x);
+	if (rc != CD_OK)
+		return rc;
+	if (x.n != 1)
+		return CD_E_CONFLICT;	/* no longer this pass's */
+	j->claim = j->next_poll_at;
+	return CD_OK;
 }
 
 struct answer_tx {
