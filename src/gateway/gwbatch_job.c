@@ -471,6 +471,15 @@ void gwbatch_job_stop(void)
 	pthread_mutex_unlock(&lock);
 }
 
+void gwbatch_job_wake(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&lock);
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
 int gwbatch_job_running(void)
 {
 	return atomic_load(&alive) != 0;

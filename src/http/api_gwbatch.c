@@ -259,7 +259,7 @@ static int file_keep(struct api_ctx *ctx, const struct gw_job *payer_job, const 
 	}
 	char *answer = json_dumps(file, JSON_COMPACT), *models = NULL;
 	json_t *names = json_array(), *v;
-	const char *name;
+	const char *name;	/* the models, as an array */
 	json_object_foreach(b->models, name, v)
 		json_array_append_new(names, json_string(name));
 	models = names != NULL ? json_dumps(names, JSON_COMPACT) : NULL;
@@ -541,6 +541,20 @@ void api_gw_batch_list(struct api_ctx *ctx, const struct request *rq, char **par
 	api_json(rs, 200, out);
 }
 
+/* The cancel's answer kept on the batch's job, which is woken (its next
+ * pass polls it at once). */
+static void cancel_kept(struct api_ctx *ctx, const char *account, const char *id, const json_t *batch)
+{
+	char *text = json_dumps(batch, JSON_COMPACT);
+	const char *st = json_string_value(json_object_get(batch, json_object_get(batch, "status") != NULL ? "status"
+							   : "processing_status"));
+	enum cd_err rc = text != NULL ? ledger_gw_job_cancelled(ctx->db, account, "batch", id, text, st) : CD_E_INTERNAL;
+	free(text);
+	if (rc != CD_OK)	/* its next poll keeps it */
+		log_warn("gateway: batch %s of %s: its cancel's answer was not kept (%s)", id, account, errors_strerror(rc));
+	gwbatch_job_wake();
+}
+
 /* POST /openai/v1/batches/{id}/cancel and Anthropic's: forwarded to the
  * provider that runs it, the batch's answer kept, its job polled at once
  * (a cancel mid-run is charged what ran, when the provider ends it). */
@@ -566,8 +580,10 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 			  provider);
 	else if (gwbatch_job_path(anthropic ? "/anthropic/" : "/openai/", params[0], "cancel", path, sizeof(path)) == 0) {
 		struct gwbatch_request r = {"POST", path, NULL, NULL, 0, NULL, 0, 0};
-		if (forward(ctx, p, &r, &batch, rs) == 0)
+		if (forward(ctx, p, &r, &batch, rs) == 0) {
+			cancel_kept(ctx, job->account, params[0], batch);
 			api_json(rs, 200, json_incref(batch));
+		}
 	}
 	json_decref(batch);
 	free(job);
@@ -703,8 +719,7 @@ static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const 
 	return rc == CD_OK ? p : NULL;
 }
 
-/* 1 with rs filled (409) when file id is a batch's output or error file
- * whose job has not settled it yet (docs/gateway.md, "Batches"). */
+/* 1 with rs 409 when file id is a batch's results not yet settled (docs/gateway.md, "Batches"). */
 static int file_busy(struct api_ctx *ctx, const char *account, const char *id, struct response *rs)
 {
 	int busy = 0;

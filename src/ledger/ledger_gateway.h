@@ -184,6 +184,11 @@ enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64
  * next_poll_at is j->claim, then j->next_poll_at): CD_E_CONFLICT when it
  * does not (a pass that outlived its lease, another creditd's since). */
 enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const char *answer);
+/* Keeps answer (the provider's object after a cancel, JSON text) and
+ * status on account's running job of kind over object_id, and makes it
+ * due now (its next pass polls it at once). A job not running: nothing. */
+enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const char *kind, const char *object_id,
+				    const char *answer, const char *status);
 /* *busy 1 when file_id is the output or error file of one of account's
  * jobs not yet done (its lines still to be settled from it). */
 enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy);

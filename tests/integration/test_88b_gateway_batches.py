@@ -557,3 +557,22 @@ def test_a_pass_that_lost_its_job_does_not_overwrite_its_row():
     check(wait_until(lambda: usage_records(acct) == 3 and state(acct)[1] == 0, timeout=20), "the late pass ran")
     time.sleep(1)
     eq(job(bid)[:2], ["done", "99"], "the other pass's row stands")
+
+
+def test_a_cancel_is_kept_at_once_and_its_job_woken():
+    """The cancel's answer is what creditd answers for the batch from
+    then on (not the last poll's in_progress), and its job is due at
+    once."""
+    batch_prices()
+    reset()
+    acct = new_account("batchcancelkept")
+    control(reset=True, complete=False)
+    r = upload(acct, [line("k%d" % i) for i in range(4)])
+    bid = create(acct, r.json["id"]).json["id"]
+    check(wait_until(lambda: int(sql("SELECT polls FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]) > 0,
+                     timeout=20), "polled once")
+    sql("UPDATE gateway_jobs SET next_poll_at = next_poll_at + 3600 WHERE object_id = '%s'" % bid)
+    r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "cancelling"), "the cancel forwarded")
+    eq(get(acct, "/openai/v1/batches/" + bid).json["status"], "cancelling", "kept: creditd answers it at once")
+    done(bid, timeout=15)

@@ -55,6 +55,11 @@ static const char SQL_JOB_LIST[] =
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.id < COALESCE((SELECT k.id FROM gateway_jobs k "
 	"WHERE k.account_id = a.id AND k.kind = ? AND k.object_id = ?), 18446744073709551615) "
 	"ORDER BY j.id DESC LIMIT ?";
+/* A cancel's answer kept on a running job, which is polled at once. */
+static const char SQL_JOB_CANCELLED[] =
+	"UPDATE accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id SET j.answer = ?, j.status = ?, "
+	"j.next_poll_at = LEAST(j.next_poll_at, ?), j.updated_at = ? WHERE a.ext_id = ? AND j.kind = ? "
+	"AND j.object_id = ? AND j.state = 'running'";
 /* A batch's output or error file while its job is not done: its lines
  * are still to be read (docs/gateway.md, "Batches"). */
 static const char SQL_FILE_BUSY[] =
@@ -447,4 +452,22 @@ enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const cha
 	enum cd_err rc = on_node(db, account, file_busy, &x);
 	*busy = rc == CD_OK && x.busy;
 	return rc;
+}
+
+struct cancel_tx {
+	const char *account, *kind, *id, *answer, *status;
+};
+
+static enum cd_err job_cancelled(struct store *db, void *arg)
+{
+	struct cancel_tx *x = arg;
+	return store_do(db, SQL_JOB_CANCELLED, "job cancelled", "ssiisss", x->answer, or_null(x->status), db->now,
+			db->now, x->account, x->kind, x->id);
+}
+
+enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const char *kind, const char *object_id,
+				    const char *answer, const char *status)
+{
+	struct cancel_tx x = {account, kind, object_id, answer, status};
+	return on_node(db, account, job_cancelled, &x);
 }
