@@ -57,9 +57,9 @@ static const char SQL_JOB_LIST[] =
 	"ORDER BY j.id DESC LIMIT ?";
 /* A cancel's answer kept on a running job, which is polled at once. */
 static const char SQL_JOB_CANCELLED[] =
-	"UPDATE accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id SET j.answer = ?, j.status = ?, "
-	"j.next_poll_at = LEAST(j.next_poll_at, ?), j.updated_at = ? WHERE a.ext_id = ? AND j.kind = ? "
-	"AND j.object_id = ? AND j.state = 'running'";
+	"UPDATE gateway_jobs SET answer = ?, status = ?, next_poll_at = ?, updated_at = ? "
+	"WHERE account_id = (SELECT id FROM accounts WHERE ext_id = ?) AND kind = ? AND object_id = ? "
+	"AND state = 'running'";
 /* A batch's output or error file while its job is not done: its lines
  * are still to be read (docs/gateway.md, "Batches"). */
 static const char SQL_FILE_BUSY[] =
