@@ -574,5 +574,6 @@ def test_a_cancel_is_kept_at_once_and_its_job_woken():
     sql("UPDATE gateway_jobs SET next_poll_at = next_poll_at + 3600 WHERE object_id = '%s'" % bid)
     r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
     eq((r.status, r.json["status"]), (200, "cancelling"), "the cancel forwarded")
-    eq(get(acct, "/openai/v1/batches/" + bid).json["status"], "cancelling", "kept: creditd answers it at once")
+    st = get(acct, "/openai/v1/batches/" + bid).json["status"]
+    check(st in ("cancelling", "cancelled"), "kept, or polled at once: creditd answers it (%r)" % st)
     done(bid, timeout=15)
