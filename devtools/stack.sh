@@ -243,7 +243,7 @@ $servers
         location /anthropic/ {
             include $ROOT/nginx/creditd-gateway.conf;
             location = /anthropic/v1/messages/batches {
-                include $ROOT/nginx/creditd-gateway-batch.conf;
+                include $ROOT/nginx/creditd-gateway-upload.conf;
             }
         }
         # The demo's and the browser tests' pages (static files).

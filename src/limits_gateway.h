@@ -195,11 +195,15 @@ _Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_TIMEOUT_SECONDS * 3 < LIMIT_GATEWAY
  * 50 MB, 16 at most, dall-e-2's under 4 MB). A body past [gateway]
  * max_body_bytes is kept on disk, not in memory (spool.h). */
 #define LIMIT_GATEWAY_UPLOAD_BODY_BYTES (25 * 1024 * 1024)
-/* The batch `files` route's limit (and Anthropic's Message Batches
- * create, whose requests come in its body): OpenAI's Batch API takes an
- * input file of up to 200 MB; Anthropic a create body of up to 256 MB,
- * held here to the same 200 MB so that one snippet's limit serves both. */
+/* The batch `files` route's limit: OpenAI's Batch API takes an input
+ * file of up to 200 MB (read line by line where it lies, on disk). */
 #define LIMIT_GATEWAY_FILES_BODY_BYTES (200 * 1000 * 1000)
+/* Anthropic's Message Batches create, whose requests come in its body:
+ * Anthropic takes up to 256 MB, but creditd parses the body whole as
+ * JSON in a worker's memory (jansson's tree is several times the text),
+ * so it takes what the upload routes take (25 MiB, their snippet and
+ * Apache rule): a larger batch is split by the client. */
+#define LIMIT_GATEWAY_BATCH_CREATE_BODY_BYTES LIMIT_GATEWAY_UPLOAD_BODY_BYTES
 /* The lines of one batch (docs/gateway.md, "Batches"): OpenAI takes
  * 50,000 requests a batch, Anthropic 100,000; each line is checked and
  * held when the batch is made, and settled once when it ends. */

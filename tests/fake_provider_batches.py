@@ -16,7 +16,9 @@ say), the rest cancelled.
 
 Control (no auth): POST /_batches {"complete": false} keeps batches
 running until {"complete": true}; {"fail_polls": true} answers an OpenAI
-batch's poll 503; {"results_gate": true} makes a
+batch's poll 503; {"mode": {...}} sets the answers' usage as the fake provider's
+/_mode does (until a reset); {"answer_model": "x"} names model x in the answers
+of the lines that run from then on; {"results_gate": true} makes a
 download of results wait until POST /_open_results (or 60 s); GET
 /_batches is every batch with its lines' outcomes and usage (what a test's
 expected charge is computed from)."""
@@ -29,13 +31,14 @@ from email.policy import HTTP
 import fake_provider_shapes as shapes
 
 B = {"lock": threading.Lock(), "files": {}, "batches": {}, "seq": 0, "complete": True, "results_gate": False,
-     "gate": threading.Event(), "fail_polls": False}
+     "gate": threading.Event(), "fail_polls": False, "answer_model": None}
 ROUTE_OF = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings"}
 MODE = {"mode": "ok", "output_tokens": 16, "cached_tokens": 0, "cache_creation_tokens": 0, "reasoning_tokens": 0,
         "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0, "audio_input_tokens": 0,
         "audio_output_tokens": 0, "web_searches": 0, "compaction_input_tokens": 0, "compaction_output_tokens": 0,
         "unknown_tokens": 0, "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
         "word_bytes": 0, "chunks": None, "cut_after": 2}
+MODE_DEFAULT = dict(MODE)
 
 
 def handles(method, path):
@@ -70,6 +73,8 @@ def _end(b, cancelled):
         line["outcome"] = _outcome(line["custom_id"], ran=not cancelled or i < n // 2)
         if line["outcome"] == "succeeded":
             line["answer"], line["usage"] = _answer(b["route"], line["body"])
+            if B.get("answer_model"):
+                line["answer"]["model"] = B["answer_model"]
     b["ended_at"] = int(time.time())
 
 
@@ -215,9 +220,15 @@ def _control(h, method, path, body):
                 B["files"].clear()
                 B["batches"].clear()
                 B["complete"], B["results_gate"], B["gate"], B["fail_polls"] = True, False, threading.Event(), False
+                B["answer_model"] = None
+                MODE.clear()
+                MODE.update(MODE_DEFAULT)
             for k in ("complete", "results_gate", "fail_polls"):
                 if k in want:
                     B[k] = bool(want[k])
+            MODE.update(want.get("mode") or {})
+            if "answer_model" in want:
+                B["answer_model"] = want["answer_model"]
     with B["lock"]:
         out = [{"id": b["id"], "status": b["status"], "lines": [{k: v for k, v in x.items() if k != "answer"}
                                                                for x in b["lines"]]} for b in B["batches"].values()]

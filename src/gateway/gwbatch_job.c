@@ -11,7 +11,8 @@
  * charged, and its release is idempotent. The job's row moves running →
  * settling (the provider ended it: committed before the first line is
  * charged) → done (the hold released), and the line cursor after each
- * chunk of LIMIT_GATEWAY_BATCH_CHUNK_LINES lines. The money decisions are
+ * chunk of LIMIT_GATEWAY_BATCH_CHUNK_LINES lines: a resumed settle runs
+ * every line again (their order may differ), the cursor only counting. The money decisions are
  * src/money's (pricing_batch, pricing_token_cost); no SQL here. */
 #include "gwbatch_job.h"
 #include "gwbatch.h"
@@ -25,6 +26,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "pricing.h"
 #include "spool.h"
 #include "timefmt.h"
@@ -52,6 +54,8 @@ struct pass {
 	const struct gwkind_route *route;
 	enum gwbatch_shape shape;
 	int64_t now;
+	int64_t held, charged;	/* the hold's micros, and this pass's lines' charges so far */
+	int past_hold;		/* the lines' charges passed the hold (logged once a pass) */
 };
 
 static const struct gwkind_route *route_of(const char *path)
@@ -87,25 +91,51 @@ static void later(struct pass *x, const char *why)
 		log_error("gateway: batch %s: its next poll could not be kept", x->j->object_id);
 }
 
-/* The price a line's answer is charged at: the model it names (the
- * answering provider's own row first), else the job's dearest model;
- * at the row's batch prices (pricing_batch), else its own (never free). */
+/* The price a line's answer is charged at: the batch price of the model
+ * its answer names (the answering provider's own row first) when that
+ * row has one, else the batch price of the batch's model (the dearest its
+ * lines asked for): a dated snapshot the answer names without a batch
+ * price of its own is never charged the full list price. 0, or -1 when
+ * neither is priced (the line waits: charge_line). */
 static int line_price(const struct pass *x, const char *model, struct price *bp, int64_t *margin)
 {
 	struct price p;
 	const char *missing;
 	int own = 0;
-	if ((model == NULL || !ledger_price_model_at(model, x->p->name, &p, margin, &own)) &&
-	    !ledger_price_model_at(x->j->model, x->p->name, &p, margin, &own))
+	if (model != NULL && ledger_price_model_at(model, x->p->name, &p, margin, &own) &&
+	    pricing_batch(&p, bp, &missing) == 0)
+		return 0;
+	if (!ledger_price_model_at(x->j->model, x->p->name, &p, margin, &own))
 		return -1;
-	if (pricing_batch(&p, bp, &missing) != 0)
-		*bp = p;
-	return 0;
+	return pricing_batch(&p, bp, &missing) == 0 ? 0 : -1;
+}
+
+/* A line charged beyond what it asked (gwmoney's over_hold), or the
+ * lines' charges past the batch's hold: counted and logged as a whole
+ * call's over_hold is (docs/gateway.md, "Usage beyond what was asked"). */
+static void past_hold(struct pass *x, const char *custom_id, const struct gw_charge *c, int64_t cost)
+{
+	if (c->over_hold) {
+		metrics_gateway_over_hold();
+		log_warn("gateway: batch %s line %s: its usage went beyond what was asked, charged as reported: %s",
+			 x->j->object_id, custom_id, c->why);
+	}
+	if (__builtin_add_overflow(x->charged, cost, &x->charged))
+		x->charged = INT64_MAX;
+	if (!x->past_hold && x->held > 0 && x->charged > x->held) {
+		x->past_hold = 1;
+		metrics_gateway_over_hold();
+		log_warn("gateway: batch %s of %s: its lines' charges (%lld micros so far) passed its hold of %lld",
+			 x->j->object_id, x->j->account, (long long)x->charged, (long long)x->held);
+	}
 }
 
 /* One succeeded line charged (ledger_usage, forced: its money is the
  * batch's hold's, reserved when the batch was made). 0 charged, 1
- * charged before (a replay), -1 released (logged), -2 the ledger away. */
+ * charged before (a replay), -1 released (logged), -2 not charged yet:
+ * the ledger away, its model not priced, its cost not computed, or its
+ * usage not read (kept unresolved: the job stays settling, its hold held,
+ * and tries the line again at its next pass; never released for free). */
 static int charge_line(struct pass *x, const struct gwbatch_result *res)
 {
 	char *text = json_dumps(res->body, JSON_COMPACT);
@@ -118,16 +148,32 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 	int64_t margin = 0, cost = 0;
 	const char *model = json_string_value(json_object_get(res->body, "model"));
 	if (!read || line_price(x, model, &bp, &margin) != 0) {
-		log_error("gateway: batch %s line %s: %s: released, not charged", x->j->object_id, res->custom_id,
-			  read ? "its model is not priced" : "its answer has no usage creditd can read");
-		return -1;
+		log_error("gateway: batch %s line %s: %s: not charged yet, tried again at the next pass", x->j->object_id,
+			  res->custom_id, read ? "its model is not priced" : "its answer has no usage creditd can read");
+		return -2;
 	}
 	const struct gw_asked asked = {x->route, -1, 1, u.input_tokens};
 	gwmoney_charge(&asked, &u, &c);
+	/* The dimensions beyond tokens, as a whole call's (web search, the
+	 * long-context tier, 1-hour cache writes, a service tier), at batch
+	 * prices; the batch asked for no tier and held no search. */
+	struct gw_ask ask;
+	memset(&ask, 0, sizeof(ask));
+	snprintf(ask.model, sizeof(ask.model), "%s", x->j->model);
+	ask.output_cap = -1;
+	ask.choices = 1;
+	if (gwmoney_dims(&ask, &bp, 0, &u, &c.extra_raw, &c) != PRICING_OK) {
+		log_error("gateway: batch %s line %s: its dimensions beyond tokens could not be priced: not charged yet",
+			  x->j->object_id, res->custom_id);
+		return -2;
+	}
 	const struct pricing_tokens t = {c.usage.input_tokens, c.usage.cached_input_tokens, c.usage.cache_write_tokens,
 					 c.usage.output_tokens};
-	if (pricing_token_cost(&bp, margin, &t, &cost) != PRICING_OK)
-		return -1;
+	if (pricing_cost_with_extra(&bp, margin, &t, c.extra_raw, &cost) != PRICING_OK) {
+		log_error("gateway: batch %s line %s: its cost could not be computed: not charged yet", x->j->object_id,
+			  res->custom_id);
+		return -2;
+	}
 	unsigned char hash[KEYS_HASH_LEN];
 	char hex[2 * KEYS_HASH_LEN + 1], rid[64];
 	struct keys_part parts[] = {{x->j->hold_id, strlen(x->j->hold_id)}, {"\n", 1},
@@ -154,6 +200,7 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 			  x->j->object_id, res->custom_id, (long long)cost, lr.status);
 		return -1;
 	}
+	past_hold(x, res->custom_id, &c, cost);
 	/* Charged already (a custom_id the provider wrote twice, or a
 	 * line settled before a restart): its first charge stands. */
 	return lr.done.kind == LEDGER_DONE_USAGE && lr.done.u.usage.replayed ? 1 : 0;
@@ -173,8 +220,11 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		at += n + (nl != NULL);
 		if (n == 0 || (n == 1 && start[0] == '\r'))
 			continue;
-		if ((*line)++ < x->j->line_cursor)
-			continue;	/* settled before this pass */
+		/* A line before the cursor is settled again all the same: a
+		 * download's lines may come in another order than the last
+		 * pass's (Anthropic's results are not ordered), and each charge
+		 * replays by its request id. Counted only when it was not. */
+		int again = (*line)++ < x->j->line_cursor;
 		struct gwbatch_result res;
 		int rc = 0;
 		if (gwbatch_result_line(x->shape, start, n, &res) != 0)
@@ -188,8 +238,8 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		if (rc == -2)
 			return -1;
 		x->j->lines_charged += rc == 0;
-		x->j->lines_released += rc < 0;
-		x->j->line_cursor = *line;
+		x->j->lines_released += rc < 0 && !again;
+		x->j->line_cursor = *line > x->j->line_cursor ? *line : x->j->line_cursor;
 		if (++in_chunk == LIMIT_GATEWAY_BATCH_CHUNK_LINES) {
 			in_chunk = 0;
 			x->j->next_poll_at = timefmt_now() + lease();	/* the pass holds it on */
@@ -226,29 +276,40 @@ static int settle_file(struct pass *x, const char *file_id, int64_t *line)
 	return rc;
 }
 
-/* 1 when the batch's hold is no longer reserved but charged: the sweep
- * captured it at its ttl (creditd was away longer than a day, no poll
- * renewed it). Its worst case was charged then, so no line is charged
- * on top of it. */
+/* 1 when the batch's hold is no longer reserved but charged (captured
+ * by a sweep before its job kept it from capture: sql/079), 0 when it is
+ * still held, -1 when it could not be read (the pass tries again later:
+ * never read as "not taken"). Its worst case was charged then, so no
+ * line is charged on top of it. */
 static int hold_taken(struct pass *x)
 {
 	json_t *h = NULL;
 	if (ledger_hold_get(x->db, x->j->hold_id, &h) != CD_OK)
-		return 0;
+		return -1;
 	const char *st = json_string_value(json_object_get(h, "status"));
+	x->held = json_integer_value(json_object_get(h, "held_micros"));
 	int taken = st != NULL && (strcmp(st, "expired") == 0 || strcmp(st, "captured") == 0);
 	json_decref(h);
 	return taken;
 }
 
 /* An ended batch settled: its files' lines, then its hold released and
- * the job done. */
+ * the job done. Every pass reads its hold first. */
 static void settle(struct pass *x)
 {
 	int64_t line = 0;
-	if (x->j->line_cursor == 0 && hold_taken(x)) {
-		log_error("gateway: batch %s of %s: its hold %s was captured at its ttl before the batch ended: its lines "
-			  "are not charged again", x->j->object_id, x->j->account, x->j->hold_id);
+	if (!ledger_prices_ready()) {	/* right after a start: no line is priced before the list is */
+		later(x, "the prices are not loaded yet");
+		return;
+	}
+	int taken = hold_taken(x);
+	if (taken < 0) {
+		later(x, "its hold could not be read");
+		return;
+	}
+	if (taken) {
+		log_error("gateway: batch %s of %s: its hold %s was captured before the batch was settled: its lines "
+			  "are not charged on top of it", x->j->object_id, x->j->account, x->j->hold_id);
 		snprintf(x->j->state, sizeof(x->j->state), "done");
 		if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
 			later(x, "its end could not be kept");
@@ -263,7 +324,10 @@ static void settle(struct pass *x)
 		if (settle_file(x, files[i], &line) != 0)
 			return;
 	}
-	gwcall_release(x->db, x->j->hold_id);
+	if (gwcall_release(x->db, x->j->hold_id) != 0) {
+		later(x, "its hold could not be released");	/* settling still: released at its next pass */
+		return;
+	}
 	snprintf(x->j->state, sizeof(x->j->state), "done");
 	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
 		later(x, "its end could not be kept");
@@ -273,7 +337,7 @@ static void settle(struct pass *x)
 		 (long long)x->j->lines_charged, (long long)x->j->lines_released);
 }
 
-/* A running job polled: its hold renewed while it runs; ended, its
+/* A running job polled (its hold renewed by run_one); ended, its
  * files noted and the job settling (committed before any line is
  * charged), then settled. */
 static void poll_one(struct pass *x)
@@ -305,8 +369,6 @@ static void poll_one(struct pass *x)
 			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, out, x->p->name);
 			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, errf, x->p->name);
 			x->j->next_poll_at = x->now + lease();	/* this pass settles it */
-		} else if (ledger_hold_renew(x->db, x->j->account, x->j->hold_id, LIMIT_GATEWAY_BATCH_HOLD_SECONDS) != CD_OK) {
-			log_warn("gateway: batch %s: its hold %s was not renewed", x->j->object_id, x->j->hold_id);
 		}
 		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK)
 			log_error("gateway: batch %s: its poll could not be kept", x->j->object_id);
@@ -319,13 +381,20 @@ static void poll_one(struct pass *x)
 
 static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 {
-	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now};
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0};
 	int claimed = 0;
 	/* One creditd a pass: another serving the same database that read
 	 * the job too finds it taken (its lines' charges would replay, but
 	 * the job's counts are one pass's). */
 	if (ledger_gw_job_claim(db, j, now + lease(), &claimed) != CD_OK || !claimed)
 		return;
+	/* Its hold renewed first, every pass whatever follows (a provider
+	 * away, an answer not read, a settle): one not renewed, the pass
+	 * ends and the job is tried again at its next poll. */
+	if (ledger_hold_renew(db, j->account, j->hold_id, LIMIT_GATEWAY_BATCH_HOLD_SECONDS) != CD_OK) {
+		later(&x, "its hold could not be renewed");
+		return;
+	}
 	if (x.route == NULL) {
 		log_error("gateway: batch %s names a route creditd does not serve (%s)", j->object_id, j->route);
 		return;
@@ -398,6 +467,15 @@ void gwbatch_job_stop(void)
 		return;
 	pthread_mutex_lock(&lock);
 	stopping = 1;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+void gwbatch_job_wake(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&lock);
 	pthread_cond_signal(&cond);
 	pthread_mutex_unlock(&lock);
 }

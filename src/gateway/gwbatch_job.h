@@ -12,6 +12,8 @@ int gwbatch_job_start(const struct cfg *cfg);
 /* Asks it to stop: it ends after the job it is on (whose row says where
  * it stands, for the next start). */
 void gwbatch_job_stop(void);
+/* Wakes it now (a batch was cancelled: its job is due at once). */
+void gwbatch_job_wake(void);
 /* 1 while it runs. */
 int gwbatch_job_running(void);
 /* The shape of a batch's lines' route ("/openai/v1/chat/completions",

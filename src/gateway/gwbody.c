@@ -14,9 +14,10 @@ struct row {
 static const struct row rows[] = {
 	{"/openai/v1/audio/transcriptions", LIMIT_GATEWAY_UPLOAD_BODY_BYTES},
 	{"/openai/v1/images/edits", LIMIT_GATEWAY_UPLOAD_BODY_BYTES},
-	/* The Batch API's input files, and Anthropic's batch of requests. */
+	/* The Batch API's input files, and Anthropic's batch of requests
+	 * (parsed whole in memory: limits_gateway.h). */
 	{"/openai/v1/files", LIMIT_GATEWAY_FILES_BODY_BYTES},
-	{"/anthropic/v1/messages/batches", LIMIT_GATEWAY_FILES_BODY_BYTES},
+	{"/anthropic/v1/messages/batches", LIMIT_GATEWAY_BATCH_CREATE_BODY_BYTES},
 };
 #define ROWS (sizeof(rows) / sizeof(rows[0]))
 _Static_assert(LIMIT_GATEWAY_UPLOAD_BODY_BYTES <= LIMIT_GATEWAY_FILES_BODY_BYTES, "the files route takes the most");

@@ -68,7 +68,7 @@ static void release(struct gwcall *c)
 	if (c->job->hold_id[0] == '\0')
 		return;
 	struct store *db = gwcall_ledger_borrow();
-	gwcall_release(db, c->job->hold_id);
+	(void)gwcall_release(db, c->job->hold_id);	/* logged: it expires at its ttl */
 	if (db != NULL)
 		gwcall_ledger_giveback(db);
 }

@@ -17,10 +17,11 @@ struct cfg;
 
 /* The ledger connections the calls settle on (made as needed). 0 or -1. */
 int gwcall_init(const struct cfg *cfg);
-/* Releases a call's hold on db (nothing held when hold_id is ""); a
- * failure is logged: the hold then expires at its ttl. */
+/* Releases a call's hold on db (nothing held when hold_id is ""). 0, or
+ * -1 when it was not (logged): a call's hold then expires at its ttl; a
+ * batch's job tries again at its next pass. */
 struct store;
-void gwcall_release(struct store *db, const char *hold_id);
+int gwcall_release(struct store *db, const char *hold_id);
 
 /* One call, from the worker that admitted it to the thread that ends it:
  * made on the worker (the body to send built there), started and read on

@@ -260,11 +260,11 @@ void gwcall_ledger_unresolve(const struct gw_job *job, int try_of)
 }
 
 /* Releases the job's hold (nothing was delivered, or the provider's
- * usage cannot be trusted). */
-void gwcall_release(struct store *db, const char *hold_id)
+ * usage cannot be trusted). 0 released (or nothing held), -1 not. */
+int gwcall_release(struct store *db, const char *hold_id)
 {
 	if (hold_id[0] == '\0')
-		return;
+		return 0;
 	unsigned char hash[KEYS_HASH_LEN];
 	struct ledger_result res = {0};
 	keys_sha256(hold_id, strlen(hold_id), hash);
@@ -275,6 +275,7 @@ void gwcall_release(struct store *db, const char *hold_id)
 		log_error("gateway: the release of %s failed (%s): the hold expires at its ttl", hold_id,
 			  rc != CD_OK ? errors_strerror(rc) : "refused");
 	json_decref(res.body);
+	return rc == CD_OK && res.refusal.why == REFUSE_NONE ? 0 : -1;
 }
 
 

@@ -324,6 +324,11 @@ int api_gw_admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 /* A key limited to some models (docs/gateway.md, "What a key holder can and cannot do") calling
  * another (the call's own, or a tool's: param): 403 model_not_allowed, in the provider's shape
  * (the router shapes it); nothing held or forwarded. 0 when it may. */
+int api_gw_model_allowed(const struct api_ctx *ctx, const char *model, const char *param, struct response *rs)
+{
+	return model_allowed(ctx, model, param, rs);
+}
+
 static int model_allowed(const struct api_ctx *ctx, const char *model, const char *param, struct response *rs)
 {
 	if (keys_model_allowed(ctx->key.models, model != NULL ? model : ""))

@@ -44,6 +44,7 @@ struct lines_read {
 	char model[65];
 	char endpoint[64];
 	json_t *ids;			/* the custom_ids seen */
+	json_t *models;			/* the models the lines name (an object of them) */
 };
 
 /* The route a line's url names on kind k ("/v1/chat/completions" on
@@ -105,6 +106,10 @@ static int line_add(struct api_ctx *ctx, const struct request *rq, const struct 
 		return -1;
 	}
 	b->hold += amount;
+	if (json_object_set_new(b->models, model, json_true()) != 0) {
+		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
+		return -1;
+	}
 	if (amount >= b->dearest) {
 		b->dearest = amount;
 		snprintf(b->model, sizeof(b->model), "%s", model);
@@ -252,13 +257,20 @@ static int file_keep(struct api_ctx *ctx, const struct gw_job *payer_job, const 
 		api_error(rs, CD_E_UPSTREAM, NULL, "the provider's file has no id creditd can keep");
 		return -1;
 	}
-	char *answer = json_dumps(file, JSON_COMPACT);
-	enum cd_err rc = answer != NULL ? ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name)
-					: CD_E_INTERNAL;
+	char *answer = json_dumps(file, JSON_COMPACT), *models = NULL;
+	json_t *names = json_array(), *v;
+	const char *name;	/* the models, as an array */
+	json_object_foreach(b->models, name, v)
+		json_array_append_new(names, json_string(name));
+	models = names != NULL ? json_dumps(names, JSON_COMPACT) : NULL;
+	json_decref(names);
+	enum cd_err rc = answer != NULL && models != NULL
+		? ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name) : CD_E_INTERNAL;
 	if (rc == CD_OK)
 		rc = ledger_gw_batch_input_keep(ctx->db, payer_job->account, id, b->endpoint, b->model, b->lines, b->hold,
-						answer);
+						answer, models);
 	free(answer);
+	free(models);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file record");
 		return -1;
@@ -272,7 +284,7 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 {
 	struct gwmultipart mp;
 	struct gwmultipart_part parts[4];
-	struct lines_read b = {0, 0, -1, "", "", json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
 	const char *data = NULL;
 	size_t len = 0;
 	json_t *file = NULL;
@@ -393,7 +405,7 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 	}
 	enum cd_err rc = file != NULL && gwobject_id_ok(file)
 		? ledger_gw_batch_input_find(ctx->db, job->account, file, b->endpoint, sizeof(b->endpoint), b->model,
-					     &b->lines, &b->hold, &found) : CD_OK;
+					     &b->lines, &b->hold, &found, &b->models) : CD_OK;
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file lookup");
 		return -1;
@@ -407,14 +419,22 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 		api_error(rs, CD_E_INVALID, "endpoint", "the file's lines call %s", b->endpoint);
 		return -1;
 	}
-	return 0;
+	/* The file was checked under the key that uploaded it: its models
+	 * again under the key that makes the batch (a file kept without its
+	 * models: its dearest). */
+	size_t i;
+	json_t *m;
+	json_array_foreach(b->models, i, m)
+		if (api_gw_model_allowed(ctx, json_string_value(m), "input_file_id", rs) != 0)
+			return -1;
+	return json_array_size(b->models) > 0 ? 0 : api_gw_model_allowed(ctx, b->model, "input_file_id", rs);
 }
 
 /* POST /openai/v1/batches: held, made, and its job begun. */
 void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES], route[64];
-	struct lines_read b = {0, 0, 0, "", "", NULL};
+	struct lines_read b = {0, 0, 0, "", "", NULL, NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
 	struct gw_job *job = json_is_object(body) ? payer(ctx, rq, rs)
@@ -436,6 +456,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 	}
 	json_decref(batch);
 	json_decref(body);
+	json_decref(b.models);
 	free(job);
 }
 
@@ -520,6 +541,20 @@ void api_gw_batch_list(struct api_ctx *ctx, const struct request *rq, char **par
 	api_json(rs, 200, out);
 }
 
+/* The cancel's answer kept on the batch's job, which is woken (its next
+ * pass polls it at once). */
+static void cancel_kept(struct api_ctx *ctx, const char *account, const char *id, const json_t *batch)
+{
+	char *text = json_dumps(batch, JSON_COMPACT);
+	const char *st = json_string_value(json_object_get(batch, json_object_get(batch, "status") != NULL ? "status"
+							   : "processing_status"));
+	enum cd_err rc = text != NULL ? ledger_gw_job_cancelled(ctx->db, account, "batch", id, text, st) : CD_E_INTERNAL;
+	free(text);
+	if (rc != CD_OK)	/* its next poll keeps it */
+		log_warn("gateway: batch %s of %s: its cancel's answer was not kept (%s)", id, account, errors_strerror(rc));
+	gwbatch_job_wake();
+}
+
 /* POST /openai/v1/batches/{id}/cancel and Anthropic's: forwarded to the
  * provider that runs it, the batch's answer kept, its job polled at once
  * (a cancel mid-run is charged what ran, when the provider ends it). */
@@ -545,8 +580,10 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 			  provider);
 	else if (gwbatch_job_path(anthropic ? "/anthropic/" : "/openai/", params[0], "cancel", path, sizeof(path)) == 0) {
 		struct gwbatch_request r = {"POST", path, NULL, NULL, 0, NULL, 0, 0};
-		if (forward(ctx, p, &r, &batch, rs) == 0)
+		if (forward(ctx, p, &r, &batch, rs) == 0) {
+			cancel_kept(ctx, job->account, params[0], batch);
 			api_json(rs, 200, json_incref(batch));
+		}
 	}
 	json_decref(batch);
 	free(job);
@@ -593,7 +630,7 @@ static int request_lines(struct api_ctx *ctx, const struct request *rq, const js
 void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES];
-	struct lines_read b = {0, 0, -1, "", "", json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
 	struct gw_job *job = json_is_object(body) && b.ids != NULL ? payer(ctx, rq, rs)
@@ -682,6 +719,18 @@ static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const 
 	return rc == CD_OK ? p : NULL;
 }
 
+/* 1 with rs 409 when file id is a batch's results not yet settled (docs/gateway.md, "Batches"). */
+static int file_busy(struct api_ctx *ctx, const char *account, const char *id, struct response *rs)
+{
+	int busy = 0;
+	enum cd_err rc = ledger_gw_file_busy(ctx->db, account, id, &busy);
+	if (rc != CD_OK)
+		api_fail(rs, rc, "file lookup");
+	else if (busy)
+		api_error(rs, CD_E_CONFLICT, "id", "File %s is a batch's results still being settled", id);
+	return rc != CD_OK || busy;
+}
+
 /* GET /openai/v1/files/{id} (as kept when uploaded, else the provider's),
  * /content (the provider's bytes) and DELETE (then forgotten). */
 void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
@@ -691,6 +740,8 @@ void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, s
 	json_t *kept = NULL, *out = NULL;
 	struct gw_job *job = payer(ctx, rq, rs);
 	const struct gwconfig_provider *p = job != NULL ? file_provider(ctx, job->account, params[0], rs) : NULL;
+	if (p != NULL && del && file_busy(ctx, job->account, params[0], rs))
+		p = NULL;
 	if (p != NULL && !content && !del && ledger_gw_file_answer(ctx->db, job->account, params[0], &kept, &found) ==
 	    CD_OK && kept != NULL) {
 		api_json(rs, 200, kept);

@@ -18,6 +18,9 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
  * "Images"): n images at the dearest size and quality asked, at the rows
  * that price them. 0, or -1 with rs filled. */
 int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
+/* 0 when the caller's key may call model, else -1 with rs 403
+ * model_not_allowed naming param (as a call's own model is checked). */
+int api_gw_model_allowed(const struct api_ctx *ctx, const char *model, const char *param, struct response *rs);
 /* One line of a batch (docs/gateway.md, "Batches"): body (len bytes, a
  * NUL after them) checked as a call of route would be (the route's table
  * with the operator's free_fields, the key's models, the providers that

@@ -537,7 +537,7 @@ static int hand_off(struct wreq *w, struct request *rq, struct response *rs, con
 	if (gateway_run(job, &edge) == 0)
 		return 0;
 	/* The gateway could not take it: its hold goes now, not at its ttl. */
-	gwcall_release(ctx->db, job->hold_id);
+	(void)gwcall_release(ctx->db, job->hold_id);
 	job->body = NULL;
 	job->body_memory = NULL;	/* still the worker's to free (b) */
 	job->body_spool = NULL;

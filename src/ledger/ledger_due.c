@@ -143,15 +143,22 @@ enum cd_err ledger_due_open_id(struct store *db, int64_t id, struct acct *a)
  * account's own index: by (state, expires_at), which MariaDB may prefer, the
  * read would lock its way through every account's due holds (on Galera, each
  * one a conflict with the node that writes that account). */
+/* A batch's hold is never captured while its job is not done (sql/079;
+ * docs/gateway.md, "Batches"): its job renews it each pass and settles
+ * it line by line, and releases it once every line is charged. */
+#define NOT_A_BATCH_HOLD "NOT EXISTS (SELECT 1 FROM gateway_jobs j FORCE INDEX (ix_hold) WHERE " \
+	"j.account_id = holds.account_id AND j.hold_row = holds.id AND j.state <> 'done')"
 static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member, LEFT(request_id, 3) = '"
 				    LEDGER_GATEWAY_REQUEST_PREFIX "', unresolved_at IS NOT NULL, "
 				    "COALESCE(unresolved_input_micros, 0) FROM holds FORCE INDEX (ix_pending) "
-				    "WHERE account_id = ? AND state = 'pending' AND expires_at <= ? FOR UPDATE";
+				    "WHERE account_id = ? AND state = 'pending' AND expires_at <= ? AND " NOT_A_BATCH_HOLD
+				    " FOR UPDATE";
 _Static_assert(sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) == 4, "SQL_HOLDS_DUE compares the prefix's 3 bytes");
 static const char SQL_RESOLVED[] = "UPDATE holds SET resolved = ? WHERE id = ? AND account_id = ?";
 static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants FORCE INDEX (ix_account) WHERE account_id = ? "
 				     "AND remaining_micros > 0 AND expires_at <= ? FOR UPDATE";
-static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending'), "
+static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending' AND "
+				   NOT_A_BATCH_HOLD "), "
 				   "(SELECT MIN(expires_at) FROM grants WHERE account_id = ? AND remaining_micros > 0)";
 
 #define SWEEP_BATCH LIMIT_SWEEP_BATCH

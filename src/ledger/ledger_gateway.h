@@ -169,13 +169,15 @@ struct ledger_gw_job {
 	char error_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	int64_t line_cursor, lines_charged, lines_released;
 	int64_t next_poll_at, polls, created_at;
+	int64_t claim;			/* the next_poll_at this pass last wrote (its claim); 0: not claimed */
 };
 /* Keeps what creditd read of a batch input file account uploaded: its
  * lines' endpoint, the dearest line's model, their count, the sum of
- * their worst cases, and the provider's file object (JSON text). */
+ * their worst cases, the provider's file object (JSON text) and the
+ * models its lines name (a JSON array's text). */
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
 				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
-				       const char *answer);
+				       const char *answer, const char *models);
 /* The provider's object of account's batch file file_id as kept, into
  * *answer (the caller owns it; NULL: none); *found 0 when not the
  * account's. */
@@ -185,10 +187,13 @@ enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const c
  * from the newest), at most limit, into *data (the caller's), *has_more. */
 enum cd_err ledger_gw_file_list(struct store *db, const char *account, const char *after_id, int limit, json_t **data,
 				int *has_more);
-/* *found 1 with the file's endpoint (cap bytes), model, lines and hold
- * when account uploaded file_id through creditd; 0 otherwise. */
+/* *found 1 with the file's endpoint (cap bytes), model, lines, hold and
+ * the models its lines name (*models, the caller's; NULL when the file
+ * was kept without them) when account uploaded file_id through creditd;
+ * 0 otherwise. */
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
-				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found);
+				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found,
+				       json_t **models);
 /* Adds job j (its id, state and counts are the table's defaults) with
  * answer (the provider's object, JSON text; NULL: none). */
 enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer);
@@ -201,8 +206,18 @@ enum cd_err ledger_gw_jobs_due(struct store *db, int64_t now, struct ledger_gw_j
  * took it first. */
 enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64_t until, int *claimed);
 /* Writes j's state, status, files, counts, next poll and polls, and
- * answer when not NULL. */
-enum cd_err ledger_gw_job_save(struct store *db, const struct ledger_gw_job *j, const char *answer);
+ * answer when not NULL, while j's pass still holds the job (its
+ * next_poll_at is j->claim, then j->next_poll_at): CD_E_CONFLICT when it
+ * does not (a pass that outlived its lease, another creditd's since). */
+enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const char *answer);
+/* Keeps answer (the provider's object after a cancel, JSON text) and
+ * status on account's running job of kind over object_id, and makes it
+ * due now (its next pass polls it at once). A job not running: nothing. */
+enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const char *kind, const char *object_id,
+				    const char *answer, const char *status);
+/* *busy 1 when file_id is the output or error file of one of account's
+ * jobs not yet done (its lines still to be settled from it). */
+enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy);
 /* The provider's object as last kept for account's job of kind over
  * object_id, into *answer (the caller owns it; NULL: none kept); *found
  * 0 when the account has no such job. */

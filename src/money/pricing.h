@@ -195,9 +195,11 @@ int64_t pricing_search_fee(const struct price *p, enum pricing_search_size size,
 int pricing_scaled(const struct price *p, int64_t bps, struct price *out);
 /* The row p as a Batch API line is held and charged at (docs/gateway.md,
  * "Batches"): with batch_discount_bps, every token price scaled by
- * (10000 - discount) / 10000, rounded up (pricing_scaled); then the
- * input and output prices replaced by batch_input_ and batch_output_
- * where the row has them (LiteLLM's *_cost_per_token_batches). 0; -1
+ * (10000 - discount) / 10000, rounded up (pricing_scaled); without it,
+ * by batch_input_ / the row's input price (its ratio in basis points,
+ * rounded up); then the input and output prices replaced by batch_input_
+ * and batch_output_ where the row has them (LiteLLM's
+ * *_cost_per_token_batches). 0; -1
  * when the row has neither a discount nor both batch token prices
  * (*missing names the dimension to set: nothing may be held or
  * forwarded); -2 past int64. */

@@ -190,7 +190,19 @@ int pricing_batch(const struct price *p, struct price *out, const char **missing
 		return -1;
 	}
 	assert(discount >= 0 && discount < 10000);	/* pricing_dim_valid */
-	if (has_discount && pricing_scaled(p, 10000 - discount, out) != 0)
+	int64_t bps = 10000 - discount;
+	if (!has_discount && p->input_micros_per_mtok > 0) {
+		/* Batch token keys alone: every other token price (cached
+		 * input, cache writes, each per-token dimension) at the batch
+		 * input's ratio to the list input, rounded up (docs/gateway.md,
+		 * "Batches"): never the full price on a batch line. */
+		int64_t num;
+		if (__builtin_mul_overflow(in, (int64_t)10000, &num))
+			return -2;
+		bps = num / p->input_micros_per_mtok + (num % p->input_micros_per_mtok != 0);
+		bps = bps < 1 ? 1 : bps;
+	}
+	if ((has_discount || p->input_micros_per_mtok > 0) && pricing_scaled(p, bps, out) != 0)
 		return -2;
 	if (has_in)
 		out->input_micros_per_mtok = in;

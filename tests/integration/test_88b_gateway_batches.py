@@ -94,11 +94,14 @@ def done(batch_id, timeout=30):
 
 def batch_cost(usage):
     """One line's charge at gpt-4o-mini's batch prices (cached input at its
-    own cached price): ceil(raw * margin / 10^10), once a line."""
+    own cached price scaled by the batch input's ratio to the list's,
+    rounded up): ceil(raw * margin / 10^10), once a line."""
     p, margin = prices()
     m = p["gpt-4o-mini"]
+    bps = -(-BATCH_IN * 10000 // m["input_micros_per_mtok"])
+    cached_price = -(-m["cached_input_micros_per_mtok"] * bps // 10000)
     inp, cached, out = usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]
-    raw = ((inp - cached) * BATCH_IN + cached * m["cached_input_micros_per_mtok"] + out * BATCH_OUT) * margin
+    raw = ((inp - cached) * BATCH_IN + cached * cached_price + out * BATCH_OUT) * margin
     return -(-raw // 10 ** 10)
 
 
@@ -248,17 +251,20 @@ def messages_batch(acct, ids, model="claude-sonnet-4-5"):
                 headers={"Creditd-Account": acct, "anthropic-version": "2023-06-01"})
 
 
-def discounted_cost(usage, model="claude-sonnet-4-5", bps=5000):
+def discounted_cost(usage, model="claude-sonnet-4-5", bps=5000, write_1h=None):
     """A line at the row's prices less its batch discount (each price
-    rounded up), cache writes at the cache-write price."""
+    rounded up), cache writes at the cache-write price, 1-hour ones at
+    write_1h (the row's 1-hour price, discounted too) when given."""
     p, margin = prices()
     m = p[model]
     half = {k: -(-m[k] * (10000 - bps) // 10000) for k in ("input_micros_per_mtok", "cached_input_micros_per_mtok",
                                                             "cache_write_micros_per_mtok", "output_micros_per_mtok")}
     inp, cached, cw, out = (usage["input_tokens"], usage["cached_input_tokens"], usage["cache_write_input_tokens"],
                             usage["output_tokens"])
+    hour = usage.get("cache_write_1h_tokens", 0) if write_1h is not None else 0
+    extra = hour * (-(-write_1h * (10000 - bps) // 10000) - half["cache_write_micros_per_mtok"]) if hour else 0
     raw = ((inp - cached - cw) * half["input_micros_per_mtok"] + cached * half["cached_input_micros_per_mtok"] +
-           cw * half["cache_write_micros_per_mtok"] + out * half["output_micros_per_mtok"]) * margin
+           cw * half["cache_write_micros_per_mtok"] + out * half["output_micros_per_mtok"] + extra) * margin
     return -(-raw // 10 ** 10)
 
 
@@ -317,7 +323,9 @@ def test_the_official_sdks_make_batches_through_creditd():
     eq(state(acct), (balance - sum(discounted_cost(x["usage"]) for x in b["lines"]), 0), "settled to the micro")
 
 
-def test_a_batch_whose_hold_was_captured_at_its_ttl_is_not_charged_again():
+def test_a_batch_s_hold_is_not_captured_while_its_job_is_not_done():
+    """Its provider away for days (no poll answered): the sweep leaves the
+    hold of a job not done, and the batch is settled at its lines."""
     from lib import clock_reset, clock_set
     import time
     batch_prices()
@@ -325,16 +333,247 @@ def test_a_batch_whose_hold_was_captured_at_its_ttl_is_not_charged_again():
     acct = new_account("batchttl")
     balance = state(acct)[0]
     bid, held = run_batch(acct, ["t1", "t2", "t3"], cancel=True)
-    control(fail_polls=True)     # no poll renews the hold: creditd away for days, as the sweep sees it
+    control(fail_polls=True)     # no poll answered: the provider away for days
     try:
         time.sleep(1.5)
         clock_set(time.time() + 2 * 86400)
         creditctl("sweep")
-        eq(state(acct), (balance - held, 0), "the sweep captured the hold in full")
+        eq(state(acct), (balance, held), "the sweep leaves the hold of a batch not settled")
         control(fail_polls=False, complete=True)
         row = done(bid)
     finally:
         clock_reset()
-    eq(state(acct), (balance - held, 0), "its lines not charged on top of it")
-    eq(int(row[1]), 0, "no line charged")
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged its lines to the micro, the hold released")
+    eq(int(row[1]), 3, "every line charged")
     verify()
+
+
+def test_a_batch_s_results_file_is_not_deleted_while_its_job_settles_it():
+    batch_prices()
+    reset()
+    acct = new_account("batchdel")
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("d%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    try:
+        check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+        out = get(acct, "/openai/v1/batches/" + bid).json["output_file_id"]
+        eq(http_delete(acct, "/openai/v1/files/" + out), 409, "its results not deleted while it settles")
+    finally:
+        provider("POST", "/_open_results", {})
+    done(bid)
+    eq(http_delete(acct, "/openai/v1/files/" + out), 200, "deleted once settled")
+
+
+def test_a_batch_whose_hold_is_not_released_stays_settling_until_it_is():
+    """A release that fails (the database refuses it) leaves the job
+    settling, the hold held, and the next pass releases it."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchrel")
+    balance = state(acct)[0]
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("r%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    hold = sql("SELECT h.id FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' "
+               "AND h.state = 'pending'" % acct)[0][0]
+    check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+    sql("DELIMITER //\nCREATE TRIGGER t88b_no_release BEFORE UPDATE ON holds FOR EACH ROW BEGIN IF NEW.id = %s "
+        "AND NEW.state <> 'pending' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no release'; END IF; END //"
+        % hold)
+    try:
+        provider("POST", "/_open_results", {})
+        check(wait_until(lambda: usage_records(acct) == 3, timeout=20), "its lines charged")
+        time.sleep(3)
+        eq(job(bid)[0], "settling", "a hold not released leaves its job settling")
+        check(state(acct)[1] > 0, "its hold still held")
+    finally:
+        sql("DROP TRIGGER IF EXISTS t88b_no_release")
+    done(bid)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "released at a later pass, its lines charged once")
+    eq(usage_records(acct), 3, "one usage record a line")
+
+
+def test_a_line_whose_model_is_not_priced_is_not_released_but_charged_once_it_is():
+    """Neither the answer's model nor the batch's priced (a price list not
+    loaded yet, a row gone): the line waits, its job settling, the hold
+    held; once priced, it is charged."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchnoprice")
+    balance = state(acct)[0]
+    control(reset=True, complete=False, answer_model="gpt-unpriced-x")
+    r = upload(acct, [line("p%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    sql("UPDATE gateway_jobs SET model = 'gpt-unpriced-x' WHERE object_id = '%s'" % bid)
+    try:
+        time.sleep(2)       # a pass that read the row before the update is over
+        control(complete=True)
+        check(wait_until(lambda: (job(bid) or ["-"])[0] != "running", timeout=20), "the final poll seen")
+        time.sleep(3)
+        eq((job(bid)[0], usage_records(acct)), ("settling", 0), "its lines neither charged nor released")
+        check(state(acct)[1] > 0, "its hold still held")
+    finally:
+        sql("UPDATE gateway_jobs SET model = 'gpt-4o-mini' WHERE object_id = '%s'" % bid)
+        control(answer_model=None)
+    row = done(bid)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged at the batch's model once priced")
+    eq((int(row[1]), int(row[2])), (3, 0), "3 lines charged, none released")
+
+
+def test_a_line_answered_by_a_snapshot_without_batch_prices_is_charged_the_batch_price():
+    """The answer names a dated snapshot priced at its list price alone:
+    the line is charged the batch price of the model it asked for, never
+    the full list price."""
+    batch_prices()
+    reset()
+    snap = "gpt-4o-mini-2024-07-18"
+    creditctl("price", "set", snap, "input_micros_per_mtok=150000", "output_micros_per_mtok=600000",
+             "max_output_tokens=16384")
+
+    def seen(base):
+        return any(m["model"] == snap for m in api("GET", "/v1/models", auth="read", base=base).json["data"])
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "the snapshot's price reaches %s" % base)
+    acct = new_account("batchsnap")
+    balance = state(acct)[0]
+    control(reset=True, answer_model=snap)
+    try:
+        r = upload(acct, [line("s%d" % i) for i in range(3)])
+        bid = create(acct, r.json["id"]).json["id"]
+        done(bid)
+    finally:
+        control(answer_model=None)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged gpt-4o-mini's batch prices, to the micro")
+
+
+def test_a_line_s_dimensions_beyond_tokens_are_charged_as_a_whole_call_s():
+    """1-hour cache writes at the row's 1-hour price (less the batch
+    discount), not at the 5-minute one."""
+    batch_prices()
+    reset()
+    creditctl("price", "set", "claude-sonnet-4-5", "cache_write_1h_micros_per_mtok=6000000")
+
+    def seen(base):
+        models = {m["model"]: m for m in api("GET", "/v1/models", auth="read", base=base).json["data"]}
+        return (models.get("claude-sonnet-4-5") or {}).get("cache_write_1h_micros_per_mtok") == 6000000
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "the 1-hour price reaches %s" % base)
+    control(reset=True, mode={"cache_creation_tokens": 4, "cache_1h_tokens": 4})
+    acct = new_account("batchdims")
+    balance = state(acct)[0]
+    reqs = [{"custom_id": c, "params": {"model": "claude-sonnet-4-5", "max_tokens": 40, "messages": [
+        {"role": "user", "content": "many words for the line to write to its cache here %s" % c}]}} for c in ("h1", "h2")]
+    r = call("/anthropic/v1/messages/batches", {"requests": reqs},
+             headers={"Creditd-Account": acct, "anthropic-version": "2023-06-01"})
+    eq(r.status, 200, "the batch made: %r" % r.body)
+    done(r.json["id"])
+    b = [x for x in provider("GET", "/_batches") if x["id"] == r.json["id"]]
+    lines = b[0]["lines"] if b else []
+    control(reset=True)
+    check(all(x["usage"].get("cache_write_1h_tokens", 0) > 0 for x in lines), "1-hour cache writes: %r" % lines)
+    eq(state(acct), (balance - sum(discounted_cost(x["usage"], write_1h=6000000) for x in lines), 0),
+       "charged the 1-hour writes at their price, to the micro")
+
+
+def test_a_resumed_settle_charges_every_line_whatever_their_order():
+    """A pass ended partway (a line not priced yet); the next download's
+    lines in another order (Anthropic's results are not ordered), which
+    the cursor left by the first pass stands for: every line is settled
+    again, each charge replaying, none skipped."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchresume")
+    balance = state(acct)[0]
+    control(reset=True, complete=False, answer_model="gpt-unpriced-x")
+    r = upload(acct, [line("o%d" % i) for i in range(4)])
+    bid = create(acct, r.json["id"]).json["id"]
+    sql("UPDATE gateway_jobs SET model = 'gpt-unpriced-x' WHERE object_id = '%s'" % bid)
+    try:
+        time.sleep(2)       # a pass that read the row before the update is over
+        control(complete=True)
+        check(wait_until(lambda: (job(bid) or ["-"])[0] != "running", timeout=20), "the final poll seen")
+        time.sleep(2)
+        eq(usage_records(acct), 0, "the first pass stopped at its first line")
+        # As if that pass had settled two lines of another order.
+        sql("UPDATE gateway_jobs SET line_cursor = 2, model = 'gpt-4o-mini' WHERE object_id = '%s'" % bid)
+    finally:
+        sql("UPDATE gateway_jobs SET model = 'gpt-4o-mini' WHERE object_id = '%s'" % bid)
+        control(answer_model=None)
+    done(bid)
+    charge, _ = expected_charge(bid)
+    eq(usage_records(acct), 4, "every line charged, none skipped")
+    eq(state(acct), (balance - charge, 0), "to the micro, the hold released")
+
+
+def test_a_batch_is_made_only_with_models_the_creating_key_may_call():
+    """A file uploaded under a key that may call its lines' models: a key
+    limited to other models may not make a batch of it (403
+    model_not_allowed), nothing held; the uploading key may."""
+    from test_83_gateway_keys import gw_key
+    batch_prices()
+    reset()
+    control(reset=True)
+    acct = new_account("batchkey")
+    balance = state(acct)[0]
+    r = upload(acct, [line("m%d" % i) for i in range(2)])
+    eq(r.status, 200, "uploaded under a key for every model")
+    k = gw_key(acct, models=["claude-sonnet-4-5"])
+    made = call("/openai/v1/batches", {"input_file_id": r.json["id"], "endpoint": "/v1/chat/completions",
+                                       "completion_window": "24h"}, auth=None,
+                headers={"Authorization": "Bearer " + k["key"]})
+    eq((made.status, (made.json.get("error") or {}).get("code")), (403, "model_not_allowed"),
+       "refused under the limited key: %r" % made.body)
+    eq(state(acct), (balance, 0), "nothing held")
+    eq(create(acct, r.json["id"]).status, 200, "made under a key that may")
+
+
+def test_a_pass_that_lost_its_job_does_not_overwrite_its_row():
+    """A pass held up past its lease (its results' download waits) while
+    another pass took the job and ended it: the late pass's saves do not
+    overwrite the row (its charges replay; its release is idempotent)."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchlease")
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("l%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    try:
+        check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+        time.sleep(0.5)
+        # Another pass's work, as it would leave the row: taken, then done.
+        sql("UPDATE gateway_jobs SET state = 'done', lines_charged = 99, next_poll_at = next_poll_at + 7 "
+            "WHERE object_id = '%s'" % bid)
+    finally:
+        provider("POST", "/_open_results", {})
+    check(wait_until(lambda: usage_records(acct) == 3 and state(acct)[1] == 0, timeout=20), "the late pass ran")
+    time.sleep(1)
+    eq(job(bid)[:2], ["done", "99"], "the other pass's row stands")
+
+
+def test_a_cancel_is_kept_at_once_and_its_job_woken():
+    """The cancel's answer is what creditd answers for the batch from
+    then on (not the last poll's in_progress), and its job is due at
+    once."""
+    batch_prices()
+    reset()
+    acct = new_account("batchcancelkept")
+    control(reset=True, complete=False)
+    r = upload(acct, [line("k%d" % i) for i in range(4)])
+    bid = create(acct, r.json["id"]).json["id"]
+    check(wait_until(lambda: int(sql("SELECT polls FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]) > 0,
+                     timeout=20), "polled once")
+    sql("UPDATE gateway_jobs SET next_poll_at = next_poll_at + 3600 WHERE object_id = '%s'" % bid)
+    r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
+    eq((r.status, r.json["status"]), (200, "cancelling"), "the cancel forwarded")
+    st = get(acct, "/openai/v1/batches/" + bid).json["status"]
+    check(st in ("cancelling", "cancelled"), "kept, or polled at once: creditd answers it (%r)" % st)
+    done(bid, timeout=15)

@@ -6,6 +6,7 @@
  * ledger_release); one small transaction an operation, on the account's
  * node. */
 #include "ledger_int.h"
+#include "ledger_rows.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 static const char SQL_INPUT_KEEP[] =
 	"INSERT IGNORE INTO gateway_batch_inputs (account_id, file_id, endpoint, model, line_count, hold_micros, "
-	"answer, created_at) SELECT id, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+	"answer, created_at, models) SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
 static const char SQL_FILE_ANSWER[] =
 	"SELECT i.answer FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i ON i.account_id = a.id "
 	"WHERE a.ext_id = ? AND i.file_id = ?";
@@ -23,12 +24,13 @@ static const char SQL_FILE_LIST[] =
 	"WHERE a.ext_id = ? AND (k.file_id IS NULL OR i.created_at < k.created_at OR "
 	"(i.created_at = k.created_at AND i.file_id < k.file_id)) ORDER BY i.created_at DESC, i.file_id DESC LIMIT ?";
 static const char SQL_INPUT_FIND[] =
-	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i "
+	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model, i.models FROM accounts a "
+	"STRAIGHT_JOIN gateway_batch_inputs i "
 	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
 static const char SQL_JOB_ADD[] =
 	"INSERT IGNORE INTO gateway_jobs (kind, account_id, member, object_id, route, model, provider, hold_id, status, "
-	"next_poll_at, answer, created_at, updated_at) SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts "
-	"WHERE ext_id = ?";
+	"next_poll_at, answer, created_at, updated_at, hold_row) SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+	"FROM accounts WHERE ext_id = ?";
 #define JOB_COLS "j.id, j.kind, a.ext_id, j.member, j.object_id, j.route, j.provider, j.hold_id, j.state, " \
 	"j.status, j.output_file_id, j.error_file_id, j.line_cursor, j.lines_charged, j.lines_released, " \
 	"j.next_poll_at, j.polls, j.created_at, j.model"
@@ -39,10 +41,12 @@ static const char SQL_JOB_CLAIM[] = "UPDATE gateway_jobs SET next_poll_at = ? WH
 				    "AND state <> 'done'";
 static const char SQL_JOB_SAVE[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ? WHERE id = ?";
+	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ? "
+	"AND next_poll_at = ?";
 static const char SQL_JOB_SAVE_ANSWER[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, answer = ? WHERE id = ?";
+	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ?, answer = ? "
+	"WHERE id = ? AND next_poll_at = ?";
 static const char SQL_JOB_ANSWER[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.object_id = ?";
@@ -51,6 +55,16 @@ static const char SQL_JOB_LIST[] =
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.id < COALESCE((SELECT k.id FROM gateway_jobs k "
 	"WHERE k.account_id = a.id AND k.kind = ? AND k.object_id = ?), 18446744073709551615) "
 	"ORDER BY j.id DESC LIMIT ?";
+/* A cancel's answer kept on a running job, which is polled at once. */
+static const char SQL_JOB_CANCELLED[] =
+	"UPDATE gateway_jobs SET answer = ?, status = ?, next_poll_at = ?, updated_at = ? "
+	"WHERE account_id = (SELECT id FROM accounts WHERE ext_id = ?) AND kind = ? AND object_id = ? "
+	"AND state = 'running'";
+/* A batch's output or error file while its job is not done: its lines
+ * are still to be read (docs/gateway.md, "Batches"). */
+static const char SQL_FILE_BUSY[] =
+	"SELECT 1 FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id WHERE a.ext_id = ? "
+	"AND j.state <> 'done' AND (j.output_file_id = ? OR j.error_file_id = ?) LIMIT 1";
 
 /* Runs body(db, arg) in one transaction on account's node, the ledger's
  * routing as it was kept. */
@@ -75,13 +89,15 @@ struct input_tx {
 	char *found_endpoint, *found_model;
 	size_t cap;
 	int found;
+	const char *models;	/* kept: a JSON array's text */
+	json_t *found_models;	/* found: the array, NULL when none was kept */
 };
 
 static enum cd_err input_keep(struct store *db, void *arg)
 {
 	struct input_tx *x = arg;
-	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiisis", x->file_id, x->endpoint, x->model, x->lines,
-			x->hold, x->answer, db->now, x->account);
+	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiisiss", x->file_id, x->endpoint, x->model, x->lines,
+			x->hold, x->answer, db->now, x->models, x->account);
 }
 
 static enum cd_err input_find(struct store *db, void *arg)
@@ -100,26 +116,33 @@ static enum cd_err input_find(struct store *db, void *arg)
 		return CD_E_INTERNAL;
 	x->lines = x->found ? store_i64(s, 1) : 0;
 	x->hold = x->found ? store_i64(s, 2) : 0;
+	json_decref(x->found_models);
+	x->found_models = x->found && !store_null(s, 4) ? json_loadb(store_str(s, 4), store_len(s, 4), 0, NULL) : NULL;
 	return CD_OK;
 }
 
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
 				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
-				       const char *answer)
+				       const char *answer, const char *models)
 {
-	struct input_tx x = {account, file_id, endpoint, model, answer, lines, hold_micros, NULL, NULL, 0, 0};
+	struct input_tx x = {account, file_id, endpoint, model, answer, lines, hold_micros, NULL, NULL, 0, 0, models,
+			     NULL};
 	assert(lines >= 0);
 	assert(hold_micros >= 0);
 	return on_node(db, account, input_keep, &x);
 }
 
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
-				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found)
+				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found,
+				       json_t **models)
 {
-	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0};
+	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0, NULL, NULL};
 	model[0] = '\0';
 	enum cd_err rc = on_node(db, account, input_find, &x);
 	*found = rc == CD_OK && x.found;
+	*models = rc == CD_OK ? x.found_models : NULL;
+	if (rc != CD_OK)
+		json_decref(x.found_models);
 	*lines = x.lines;
 	*hold_micros = x.hold;
 	return rc;
@@ -138,13 +161,22 @@ static const char *or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/* The row id of a job's hold (sql/079: the sweep skips it while the job
+ * is not done); 0 when its id is not one. */
+static int64_t hold_row(struct store *db, const char *hold_id)
+{
+	int64_t account, hold;
+	store_holdid_ensure(db);
+	return ledger_rows_hold_id_parse(hold_id, &account, &hold) == 0 ? hold : 0;
+}
+
 static enum cd_err job_add(struct store *db, void *arg)
 {
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
-	return store_do(db, SQL_JOB_ADD, "job kept", "ssssssssisiis", j->kind, or_null(j->member), j->object_id, j->route,
+	return store_do(db, SQL_JOB_ADD, "job kept", "ssssssssisiiis", j->kind, or_null(j->member), j->object_id, j->route,
 			or_null(j->model), or_null(j->provider), j->hold_id, or_null(j->status), j->next_poll_at, x->answer, db->now, db->now,
-			j->account);
+			hold_row(db, j->hold_id), j->account);
 }
 
 enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer)
@@ -163,6 +195,7 @@ static int job_read(const struct dbstmt *s, struct ledger_gw_job *r)
 	r->next_poll_at = store_i64(s, 15);
 	r->polls = store_i64(s, 16);
 	r->created_at = store_i64(s, 17);
+	r->claim = 0;
 	return store_copy(s, 1, r->kind, sizeof(r->kind), "") | store_copy(s, 2, r->account, sizeof(r->account), "") |
 	       store_copy(s, 3, r->member, sizeof(r->member), "") |
 	       store_copy(s, 4, r->object_id, sizeof(r->object_id), "") | store_copy(s, 5, r->route, sizeof(r->route), "") |
@@ -201,13 +234,19 @@ static enum cd_err job_save(struct store *db, void *arg)
 {
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
-	if (x->answer == NULL)	/* the provider's object as kept before */
-		return store_do(db, SQL_JOB_SAVE, "job saved", "ssssiiiiiii", j->state, or_null(j->status),
-				or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-				j->lines_released, j->next_poll_at, j->polls, db->now, j->id);
-	return store_do(db, SQL_JOB_SAVE_ANSWER, "job saved", "ssssiiiiiisi", j->state, or_null(j->status),
-			or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			j->lines_released, j->next_poll_at, j->polls, db->now, x->answer, j->id);
+	int e;
+	struct dbstmt *s = x->answer == NULL	/* the provider's object as kept before */
+		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiiiiiii", j->state, or_null(j->status),
+			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
+			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
+		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiiiiisii", j->state, or_null(j->status),
+			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
+			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
+			     j->id, j->claim);
+	if (s == NULL)
+		return store_err(db, e, "job saved");
+	x->n = (int)store_affected(s);	/* CLIENT_FOUND_ROWS: the row matched */
+	return CD_OK;
 }
 
 struct claim_tx {
@@ -233,15 +272,21 @@ enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64
 	enum cd_err rc = on_node(db, j->account, job_claim, &x);
 	*claimed = rc == CD_OK && x.claimed;
 	if (*claimed)
-		j->next_poll_at = until;
+		j->next_poll_at = j->claim = until;
 	return rc;
 }
 
-enum cd_err ledger_gw_job_save(struct store *db, const struct ledger_gw_job *j, const char *answer)
+enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const char *answer)
 {
 	struct job_tx x = {j, answer, NULL, 0, 0, 0};
 	assert(j->id > 0);
-	return on_node(db, j->account, job_save, &x);
+	enum cd_err rc = on_node(db, j->account, job_save, &x);
+	if (rc != CD_OK)
+		return rc;
+	if (x.n != 1)
+		return CD_E_CONFLICT;	/* no longer this pass's */
+	j->claim = j->next_poll_at;
+	return CD_OK;
 }
 
 struct answer_tx {
@@ -382,4 +427,47 @@ enum cd_err ledger_gw_file_list(struct store *db, const char *account, const cha
 	if (rc != CD_OK)
 		json_decref(x.out);
 	return rc;
+}
+
+struct busy_tx {
+	const char *account, *file_id;
+	int busy;
+};
+
+static enum cd_err file_busy(struct store *db, void *arg)
+{
+	struct busy_tx *x = arg;
+	int e;
+	struct dbstmt *s = store_exec(db, SQL_FILE_BUSY, &e, "sss", x->account, x->file_id, x->file_id);
+	if (s == NULL)
+		return store_err(db, e, "batch file in use");
+	int got = store_fetch(s);
+	x->busy = got == 1;
+	return got < 0 ? CD_E_INTERNAL : CD_OK;
+}
+
+enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy)
+{
+	struct busy_tx x = {account, file_id, 0};
+	enum cd_err rc = on_node(db, account, file_busy, &x);
+	*busy = rc == CD_OK && x.busy;
+	return rc;
+}
+
+struct cancel_tx {
+	const char *account, *kind, *id, *answer, *status;
+};
+
+static enum cd_err job_cancelled(struct store *db, void *arg)
+{
+	struct cancel_tx *x = arg;
+	return store_do(db, SQL_JOB_CANCELLED, "job cancelled", "ssiisss", x->answer, or_null(x->status), db->now,
+			db->now, x->account, x->kind, x->id);
+}
+
+enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const char *kind, const char *object_id,
+				    const char *answer, const char *status)
+{
+	struct cancel_tx x = {account, kind, object_id, answer, status};
+	return on_node(db, account, job_cancelled, &x);
 }

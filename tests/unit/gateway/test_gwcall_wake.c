@@ -82,10 +82,11 @@ void gwcall_ledger_unresolve(const struct gw_job *job, int try_of)
 	(void)job;
 	(void)try_of;
 }
-void gwcall_release(struct store *lg, const char *hold_id)
+int gwcall_release(struct store *lg, const char *hold_id)
 {
 	(void)lg;
 	(void)hold_id;
+	return 0;
 }
 int gwcall_renew(const char *account, const char *hold_id, int64_t ttl)
 {

@@ -150,9 +150,23 @@ static void test_batch_prices(void)
 	pricing_dim_put(&p, PRICE_DIM_BATCH_OUTPUT, 5000000);
 	is_int(pricing_batch(&p, &b, &missing), 0, "both batch token prices: priced");
 	ok(b.input_micros_per_mtok == 1250000 && b.output_micros_per_mtok == 5000000, "at the batch prices");
-	ok(b.cached_input_micros_per_mtok == 1250000 && b.cache_write_micros_per_mtok == 3125000,
-	   "cached input and cache writes at the row's own (the catalogue has no batch keys for them)");
+	ok(b.cached_input_micros_per_mtok == 625000 && b.cache_write_micros_per_mtok == 1562500,
+	   "cached input and cache writes at the batch input's ratio to the list's (no batch keys for them)");
 	ok(!pricing_dim_get(&b, PRICE_DIM_BATCH_INPUT, NULL), "the result prices no batch dimension of its own");
+	struct price r = {3000000, 300001, 12000000, 4096, 3750000, PRICING_NO_DIMS};
+	pricing_dim_put(&r, PRICE_DIM_BATCH_INPUT, 1000000);	/* a third: 3334 bps, rounded up */
+	pricing_dim_put(&r, PRICE_DIM_BATCH_OUTPUT, 4000000);
+	pricing_dim_put(&r, PRICE_DIM_TIER_INPUT, 6000000);
+	is_int(pricing_batch(&r, &b, &missing), 0, "batch keys alone, an uneven ratio: priced");
+	int64_t tier = 0;
+	ok(b.cached_input_micros_per_mtok == 100021 && b.cache_write_micros_per_mtok == 1250250 &&
+	   pricing_dim_get(&b, PRICE_DIM_TIER_INPUT, &tier) && tier == 2000400,
+	   "cached input, cache writes and the long-context tier at that ratio, rounded up");
+	ok(b.input_micros_per_mtok == 1000000 && b.output_micros_per_mtok == 4000000, "the batch keys as given");
+	struct price huge = {1, 0, 0, 1, 0, PRICING_NO_DIMS};
+	pricing_dim_put(&huge, PRICE_DIM_BATCH_INPUT, INT64_MAX);
+	pricing_dim_put(&huge, PRICE_DIM_BATCH_OUTPUT, 1);
+	is_int(pricing_batch(&huge, &b, &missing), -2, "a ratio past int64: refused, never free");
 	pricing_dim_put(&p, PRICE_DIM_BATCH_DISCOUNT, 5000);
 	is_int(pricing_batch(&p, &b, &missing), 0, "batch prices and a discount: priced");
 	ok(b.input_micros_per_mtok == 1250000 && b.cached_input_micros_per_mtok == 625000 &&
