@@ -15,12 +15,14 @@
 -- A run replaces every row of its period (--from to --to, else the
 -- report's days) for its provider in one transaction: the latest run of a
 -- day is what is shown. creditctl reconcile --no-store stores nothing.
--- ix_day serves the API's range of days.
+-- ix_day serves the API's range of days. The key's names compare byte
+-- for byte, as the report's rows are told apart ("GPT-4o" and "gpt-4o"
+-- are two rows, as a provider may report both).
 CREATE TABLE IF NOT EXISTS reconcile_drift (
   day BIGINT NOT NULL,
-  provider VARCHAR(64) CHARACTER SET ascii NOT NULL,
-  model VARCHAR(128) NOT NULL,
-  dimension VARCHAR(32) CHARACTER SET ascii NOT NULL,
+  provider VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  model VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  dimension VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   provider_value BIGINT NOT NULL,
   creditd_value BIGINT NOT NULL,
   compared_at BIGINT NOT NULL,

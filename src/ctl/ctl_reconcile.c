@@ -694,15 +694,15 @@ int ctl_reconcile(struct store *db, int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (!r.no_store && ctl_reconcile_store(db, &r, b.formats) != 0) {
-		status = 1;
-		goto out;
-	}
+	/* The report first: a store that fails still leaves it printed
+	 * (docs/reconciliation.md, "What is stored"), and exits 1. */
 	if (r.json)
 		print_json(&r, ok);
 	else
 		print_table(&r, ok);
 	status = ok ? 0 : 1;
+	if (!r.no_store && ctl_reconcile_store(db, &r, b.formats) != 0)
+		status = 1;
 out:
 	ctl_reconcile_read_buckets_free(&b);
 	free(r.rows);

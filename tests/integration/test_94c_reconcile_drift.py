@@ -97,3 +97,19 @@ def test_no_store_stores_nothing(day, d):
     eq(stored(d, m), {}, "nothing stored")
     p = creditctl("reconcile", f1, "--provider", "Bad Name", check_rc=False)
     eq(p.returncode, 2, "a provider name out of a-z0-9._-: usage")
+
+
+@on_one_day
+def test_names_that_differ_only_in_case_are_two_rows(day, d):
+    # The report's rows are told apart byte for byte: a provider's
+    # "DRIFT-CASE-…" beside creditd's "drift-case-…" are two rows, each
+    # stored, never one key met twice (a run that stored nothing, printed
+    # nothing and exited 1).
+    m = private_model("drift-case")
+    acct = funded(50000000, prefix="drift")
+    use(acct, m, [(1000, 0, 100, 100)])
+    p1, p2 = openai_pages(day, [(m, 1, 1000, 0, 100), (m.upper(), 1, 500, 0, 50)], [])
+    rc, out = reconcile_json(write("p1.json", p1), write("p2.json", p2), "--from", d, "--to", d)
+    check(rc in (0, 1) and "rows" in out, "the report printed: %r" % (out,))
+    eq(sorted(stored(d, m)) != [], True, "creditd's model stored")
+    eq(sorted(stored(d, m.upper())) != [], True, "the provider's other spelling stored beside it")

@@ -373,6 +373,7 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 	struct guard_settle_prices p;
 	struct price listed;
 	*replay = 0;
+	op->settle_base = -1;
 	enum cd_err rc = hold_find(b, op, r->hold_id);
 	if (rc != CD_OK)
 		return rc;
@@ -393,6 +394,7 @@ static enum cd_err settle_check(struct batch *b, struct guard_op *op, int64_t *c
 	rc = money_guard_settle_cost(&p, &used, r->extra_raw, cost, &op->refusal);
 	if (rc != CD_OK)
 		return rc;
+	op->settle_base = money_guard_settle_base(&p, &used, r->extra_raw);	/* the same price, before the margin */
 	struct guard_settle_effect e;
 	const struct guard_hold gh = hold_figures(h);
 	money_guard_settle(&gh, *cost, &e);
@@ -490,16 +492,12 @@ static enum cd_err settle_finish(struct batch *b, struct guard_op *op, int64_t c
 	assert(cost >= 0);
 	assert(released >= 0);
 	assert(released <= h->amount);
-	/* The cost before the margin, at the price the charge was (sql/078). */
-	struct guard_settle_prices p;
-	struct price listed;
-	const struct pricing_tokens used = {r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
-					    r->output_tokens};
-	settle_prices(h, r, &p, &listed);
+	/* The cost before the margin, decided with the charge (settle_check,
+	 * sql/078). */
 	const struct usage_fields u = {h->id, h->has_member ? h->member : NULL, model, h->action[0] ? h->action : NULL,
 				       r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 				       r->output_tokens, cost, h->byok, h->request_id, conv, r->settle_reason,
-				       money_guard_settle_base(&p, &used, r->extra_raw)};
+				       op->settle_base};
 	ledger_batch_settle_usage(b, op->acct, &u);
 	/* Its answer, kept with the hold for a replay, rendered by the
 	 * caller's renderer; its fields are bounded, so it always fits the

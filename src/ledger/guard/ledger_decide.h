@@ -65,6 +65,9 @@ struct guard_op {
 	 * back with refund > 0 and nothing changed: the caller writes that
 	 * refund grant, sets refunded to it and decides again. */
 	int64_t refund, refunded;
+	/* A settle's cost before the margin, at the very price its charge was
+	 * decided at (money_guard_settle_base; -1: not known). */
+	int64_t settle_base;
 	/* A charge the batch's grants did not cover, with more grants in the
 	 * database (or grants changed there since read): the caller burns it
 	 * (ledger_load_spend_more) once the decision is made. */
