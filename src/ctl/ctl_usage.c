@@ -29,7 +29,7 @@ void ctl_usage_print(FILE *out)
 		"  price history MODEL\n"
 		"  price alias PROVIDER_NAME MODEL\n"
 		"  reconcile FILE... [--format openai|anthropic|csv] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
-		"        [--tolerance-pct N] [--json]\n"
+		"        [--tolerance-pct N] [--json] [--provider NAME] [--no-store]\n"
 		"  promo create CODE AMOUNT_MICROS [--max N] [--expires RFC3339] [--ttl-days N]\n"
 		"  promo list\n"
 		"  events list [--state pending|delivered|failed] [--after ID] [--limit N]\n"

@@ -253,6 +253,10 @@ class Site:
             os.killpg(self.apache.pid, signal.SIGKILL)
             self.apache.wait()
         self.apache = None
+        # Stopped by the test itself: its number is forgotten, or a later
+        # process given the same number would read as this Apache, alive,
+        # and stopping under another file's run.
+        stack.forget("apache2-shared")
         check(wait_until(lambda: not self.creditd_pids(), timeout=20), "the site's creditd still runs after Apache")
 
     def creditd_pids(self):
