@@ -388,8 +388,8 @@ static void batch_keep(struct api_ctx *ctx, const struct gw_job *job, const stru
 static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json_t *body, struct lines_read *b,
 		       struct response *rs)
 {
-	static const char *const known[] = {"input_file_id", "endpoint", "completion_window", "metadata",
-					    "output_expires_after"};
+	/* No output_expires_after: results outlive a settle (gateway.md). */
+	static const char *const known[] = {"input_file_id", "endpoint", "completion_window", "metadata"};
 	const char *key, *file = json_string_value(json_object_get(body, "input_file_id"));
 	const char *endpoint = json_string_value(json_object_get(body, "endpoint"));
 	json_t *v;

@@ -190,6 +190,13 @@ int pricing_batch(const struct price *p, struct price *out, const char **missing
 		return -1;
 	}
 	assert(discount >= 0 && discount < 10000);	/* pricing_dim_valid */
+	/* A batch price is never above the list's: a row that says so is
+	 * read at the list's (docs/gateway.md, "Batches"); a list price of 0
+	 * leaves the batch price as given, never makes it free. */
+	if (has_in && p->input_micros_per_mtok > 0 && in > p->input_micros_per_mtok)
+		in = p->input_micros_per_mtok;
+	if (has_out && p->output_micros_per_mtok > 0 && outp > p->output_micros_per_mtok)
+		outp = p->output_micros_per_mtok;
 	int64_t bps = 10000 - discount;
 	if (!has_discount && p->input_micros_per_mtok > 0) {
 		/* Batch token keys alone: every other token price (cached
@@ -200,7 +207,7 @@ int pricing_batch(const struct price *p, struct price *out, const char **missing
 		if (__builtin_mul_overflow(in, (int64_t)10000, &num))
 			return -2;
 		bps = num / p->input_micros_per_mtok + (num % p->input_micros_per_mtok != 0);
-		bps = bps < 1 ? 1 : bps;
+		bps = bps < 1 ? 1 : bps > 10000 ? 10000 : bps;
 	}
 	if ((has_discount || p->input_micros_per_mtok > 0) && pricing_scaled(p, bps, out) != 0)
 		return -2;

@@ -577,3 +577,22 @@ def test_a_cancel_is_kept_at_once_and_its_job_woken():
     st = get(acct, "/openai/v1/batches/" + bid).json["status"]
     check(st in ("cancelling", "cancelled"), "kept, or polled at once: creditd answers it (%r)" % st)
     done(bid, timeout=15)
+
+
+def test_a_batch_asking_its_results_expire_early_is_refused():
+    # Its results must outlive a settle that waits (for the ledger, the
+    # prices or the provider): a create that asks them gone sooner is
+    # refused before anything is held or forwarded.
+    batch_prices()
+    reset()
+    acct = new_account("batchexp")
+    r = upload(acct, [line("a")])
+    eq(r.status, 200, "the file: %r" % r.body)
+    before = state(acct)
+    r = call("/openai/v1/batches", {"input_file_id": r.json["id"], "endpoint": "/v1/chat/completions",
+                                    "completion_window": "24h",
+                                    "output_expires_after": {"anchor": "created_at", "seconds": 3600}},
+             headers={"Creditd-Account": acct})
+    eq((r.status, r.json["error"]["param"]), (400, "output_expires_after"), "refused, naming it: %r" % r.body)
+    eq([x for x in received() if x["path"].startswith("/v1/batches")], [], "nothing forwarded")
+    eq(state(acct), before, "nothing held")

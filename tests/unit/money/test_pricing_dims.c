@@ -166,7 +166,20 @@ static void test_batch_prices(void)
 	struct price huge = {1, 0, 0, 1, 0, PRICING_NO_DIMS};
 	pricing_dim_put(&huge, PRICE_DIM_BATCH_INPUT, INT64_MAX);
 	pricing_dim_put(&huge, PRICE_DIM_BATCH_OUTPUT, 1);
-	is_int(pricing_batch(&huge, &b, &missing), -2, "a ratio past int64: refused, never free");
+	is_int(pricing_batch(&huge, &b, &missing), 0, "a batch input past int64: read at the list's, never free");
+	ok(b.input_micros_per_mtok == 1, "at the list input, not above it");
+	struct price dear = {2000000, 1000000, 8000000, 4096, 2500000, PRICING_NO_DIMS};
+	pricing_dim_put(&dear, PRICE_DIM_BATCH_INPUT, 3000000);	/* above the list: a row's mistake */
+	pricing_dim_put(&dear, PRICE_DIM_BATCH_OUTPUT, 9000000);
+	is_int(pricing_batch(&dear, &b, &missing), 0, "batch prices above the list's: priced");
+	ok(b.input_micros_per_mtok == 2000000 && b.output_micros_per_mtok == 8000000 &&
+	   b.cached_input_micros_per_mtok == 1000000 && b.cache_write_micros_per_mtok == 2500000,
+	   "never above the list: the batch keys and the prices scaled by their ratio at the list's");
+	struct price zero = {0, 0, 0, 4096, 0, PRICING_NO_DIMS};
+	pricing_dim_put(&zero, PRICE_DIM_BATCH_INPUT, 500000);
+	pricing_dim_put(&zero, PRICE_DIM_BATCH_OUTPUT, 700000);
+	is_int(pricing_batch(&zero, &b, &missing), 0, "a row with batch prices and no list token prices: priced");
+	ok(b.input_micros_per_mtok == 500000 && b.output_micros_per_mtok == 700000, "at its batch prices, never free");
 	pricing_dim_put(&p, PRICE_DIM_BATCH_DISCOUNT, 5000);
 	is_int(pricing_batch(&p, &b, &missing), 0, "batch prices and a discount: priced");
 	ok(b.input_micros_per_mtok == 1250000 && b.cached_input_micros_per_mtok == 625000 &&
