@@ -25,6 +25,7 @@
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
+#include "ledger_unresolved.h"
 #include "log.h"
 #include "metrics.h"
 #include "pricing.h"
@@ -32,6 +33,7 @@
 #include "timefmt.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +381,39 @@ static void poll_one(struct pass *x)
 	dynbuf_free(&answer);
 }
 
+/* A job not done LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS after its create
+ * ended as abandoned: its hold kept unresolved at the whole hold (all it
+ * may have cost: its lines' usage unread), never released, for the
+ * operator (creditctl hold resolve; docs/gateway.md, "Batches"). A hold
+ * pending no more (released, captured) has nothing to mark: the job ends
+ * all the same. 1 ended, 0 not yet due, -1 not kept (tried next pass). */
+static int abandon(struct pass *x)
+{
+	if (x->now - x->j->created_at < LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS)
+		return 0;
+	enum cd_err rc = ledger_unresolved_mark(x->db, x->j->account, x->j->hold_id, INT64_MAX, gw->unresolved_days);
+	int marked = rc == CD_OK;
+	if (rc == CD_E_CONFLICT || rc == CD_E_NOT_FOUND)
+		rc = CD_OK;
+	if (rc != CD_OK) {
+		later(x, "its hold could not be kept unresolved");
+		return -1;
+	}
+	snprintf(x->j->state, sizeof(x->j->state), "done");
+	snprintf(x->j->status, sizeof(x->j->status), "abandoned");
+	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
+		log_error("gateway: batch %s: its abandon could not be kept", x->j->object_id);
+		return -1;
+	}
+	if (marked)
+		metrics_gateway_unresolved_call();
+	log_error("gateway: batch %s of %s not settled %lld s after its create: abandoned, its hold %s kept "
+		  "unresolved (creditctl hold resolve); %lld lines charged, %lld released", x->j->object_id,
+		  x->j->account, (long long)LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS, x->j->hold_id,
+		  (long long)x->j->lines_charged, (long long)x->j->lines_released);
+	return 1;
+}
+
 static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 {
 	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0};
@@ -387,6 +422,8 @@ static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 	 * the job too finds it taken (its lines' charges would replay, but
 	 * the job's counts are one pass's). */
 	if (ledger_gw_job_claim(db, j, now + lease(), &claimed) != CD_OK || !claimed)
+		return;
+	if (abandon(&x) != 0)
 		return;
 	/* Its hold renewed first, every pass whatever follows (a provider
 	 * away, an answer not read, a settle): one not renewed, the pass

@@ -577,3 +577,37 @@ def test_a_cancel_is_kept_at_once_and_its_job_woken():
     st = get(acct, "/openai/v1/batches/" + bid).json["status"]
     check(st in ("cancelling", "cancelled"), "kept, or polled at once: creditd answers it (%r)" % st)
     done(bid, timeout=15)
+
+
+def test_a_batch_not_settled_within_its_days_is_abandoned_its_hold_kept_unresolved():
+    """A job its provider never ends (no poll answered) is not kept for
+    ever: 7 days after its create it is done, its status abandoned, and
+    its hold kept pending and unresolved at its whole amount for the
+    operator (never released); the sweep leaves it until its days."""
+    from lib import clock_reset, clock_set
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchabandon")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["a1", "a2"], cancel=True)
+    control(fail_polls=True)
+    try:
+        time.sleep(1.5)
+        clock_set(time.time() + 6 * 86400)
+        time.sleep(8)
+        eq(job(bid)[0], "running", "6 days on: still its job's")
+        clock_set(time.time() + 7 * 86400 + 60)
+        row = done(bid, timeout=30)
+        eq(row[1:], ["0", "0"], "no line charged nor released")
+        eq(sql("SELECT status FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0], "abandoned", "its status")
+        h = sql("SELECT h.state, h.amount_micros, h.unresolved_at IS NOT NULL, h.unresolved_input_micros FROM holds h "
+                "JOIN gateway_jobs j ON j.account_id = h.account_id AND j.hold_row = h.id "
+                "WHERE j.object_id = '%s'" % bid)[0]
+        eq([h[0], int(h[1]), int(h[2]), int(h[3])], ["pending", held, 1, held],
+           "its hold pending, unresolved at its whole amount")
+        creditctl("sweep")
+        eq(state(acct), (balance, held), "the sweep leaves an unresolved hold until its days: never released")
+    finally:
+        control(fail_polls=False)
+        clock_reset()
