@@ -295,11 +295,24 @@ static int hold_taken(struct pass *x)
 	return taken;
 }
 
+/* An ended batch's output and error files kept as the account's, to
+ * read through creditd, once its saved job names them (a DELETE of them
+ * is refused until the job is done: ledger_gw_file_busy); kept again by
+ * each settling pass (nothing new when kept). */
+static void keep_files(struct pass *x)
+{
+	const char *files[2] = {x->j->output_file_id, x->j->error_file_id};
+	for (int i = 0; i < 2; i++)
+		if (files[i][0] != '\0')
+			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, files[i], x->p->name);
+}
+
 /* An ended batch settled: its files' lines, then its hold released and
  * the job done. Every pass reads its hold first. */
 static void settle(struct pass *x)
 {
 	int64_t line = 0;
+	keep_files(x);
 	if (!ledger_prices_ready()) {	/* right after a start: no line is priced before the list is */
 		later(x, "the prices are not loaded yet");
 		return;
@@ -367,15 +380,13 @@ static void poll_one(struct pass *x)
 			snprintf(x->j->output_file_id, sizeof(x->j->output_file_id), "%s", out != NULL ? out : "");
 			snprintf(x->j->error_file_id, sizeof(x->j->error_file_id), "%s", errf != NULL ? errf : "");
 			snprintf(x->j->state, sizeof(x->j->state), "settling");
-			/* Its files are the account's to read through creditd. */
-			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, out, x->p->name);
-			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, errf, x->p->name);
 			x->j->next_poll_at = x->now + lease();	/* this pass settles it */
 		}
-		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK)
+		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK) {
 			log_error("gateway: batch %s: its poll could not be kept", x->j->object_id);
-		else if (strcmp(x->j->state, "settling") == 0)
+		} else if (strcmp(x->j->state, "settling") == 0) {
 			settle(x);
+		}
 	}
 	json_decref(root);
 	dynbuf_free(&answer);

@@ -571,7 +571,8 @@ def test_a_cancel_is_kept_at_once_and_its_job_woken():
     bid = create(acct, r.json["id"]).json["id"]
     check(wait_until(lambda: int(sql("SELECT polls FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]) > 0,
                      timeout=20), "polled once")
-    sql("UPDATE gateway_jobs SET next_poll_at = next_poll_at + 3600 WHERE object_id = '%s'" % bid)
+    # Its next poll a minute away ([gateway] batch_poll_seconds): done
+    # within 15 s only when the cancel wakes it.
     r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
     eq((r.status, r.json["status"]), (200, "cancelling"), "the cancel forwarded")
     st = get(acct, "/openai/v1/batches/" + bid).json["status"]
@@ -611,3 +612,51 @@ def test_a_batch_not_settled_within_its_days_is_abandoned_its_hold_kept_unresolv
     finally:
         control(fail_polls=False)
         clock_reset()
+
+
+def test_a_cancel_leaves_the_claim_of_a_pass_that_holds_its_job():
+    """A cancel wakes a job no pass holds; a job a pass holds (its
+    next_poll_at the pass's claim, a lease of ten polls ahead) keeps it,
+    so that cancels sent again and again never stop the pass's saves."""
+    batch_prices()
+    reset()
+    acct = new_account("batchcancelclaim")
+    control(reset=True, complete=False)
+    r = upload(acct, [line("c%d" % i) for i in range(2)])
+    bid = create(acct, r.json["id"]).json["id"]
+    check(wait_until(lambda: int(sql("SELECT polls FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]) > 0,
+                     timeout=20), "polled once")
+    # As a pass leaves it when it takes the job: 10 polls of 60 s ahead.
+    sql("UPDATE gateway_jobs SET next_poll_at = UNIX_TIMESTAMP() + 600 WHERE object_id = '%s'" % bid)
+    claim = sql("SELECT next_poll_at FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]
+    try:
+        for _ in range(3):
+            r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
+            eq(r.status, 200, "the cancel forwarded")
+        row = sql("SELECT next_poll_at, status FROM gateway_jobs WHERE object_id = '%s'" % bid)[0]
+        eq(row, [claim, "cancelling"], "the cancel kept, the pass's claim left as it was")
+    finally:
+        sql("UPDATE gateway_jobs SET next_poll_at = UNIX_TIMESTAMP() WHERE object_id = '%s'" % bid)
+    done(bid, timeout=20)
+
+
+def test_a_batch_output_file_kept_for_a_job_not_done_is_not_deleted():
+    """An output file kept as the account's whose job did not record it
+    (its save lost) is refused a DELETE while that job is not done: its
+    lines are still to be settled from it."""
+    batch_prices()
+    reset()
+    acct = new_account("batchkeptdel")
+    bid, _ = run_batch(acct, ["o1", "o2"])
+    done(bid)
+    out = get(acct, "/openai/v1/batches/" + bid).json["output_file_id"]
+    eq(int(sql("SELECT COUNT(*) FROM gateway_objects WHERE object_id = '%s' AND kind = 'batch_output'" % out)[0][0]),
+       1, "its output file kept as the account's")
+    # As a job whose save of its ended poll was lost leaves its row.
+    sql("UPDATE gateway_jobs SET state = 'running', output_file_id = '', error_file_id = '', "
+        "next_poll_at = UNIX_TIMESTAMP() + 86400 WHERE object_id = '%s'" % bid)
+    try:
+        eq(http_delete(acct, "/openai/v1/files/" + out), 409, "not deleted while its job is not done")
+    finally:
+        sql("UPDATE gateway_jobs SET state = 'done', output_file_id = '%s' WHERE object_id = '%s'" % (out, bid))
+    eq(http_delete(acct, "/openai/v1/files/" + out), 200, "deleted once its job is done")
