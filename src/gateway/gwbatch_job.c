@@ -58,6 +58,7 @@ struct pass {
 	int64_t now;
 	int64_t held, charged;	/* the hold's micros, and this pass's lines' charges so far */
 	int past_hold;		/* the lines' charges passed the hold (logged once a pass) */
+	int64_t unresolved;	/* this pass's lines not charged yet (or not read): nothing released */
 };
 
 static const struct gwkind_route *route_of(const char *path)
@@ -210,8 +211,10 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 
 /* The lines of one result file, from the job's cursor on (*line counts
  * the lines of the files before, then this one's): each succeeded line
- * charged, the others released; the cursor kept after each chunk. 0, or
- * -1 when the pass must stop (the ledger away: polled again). */
+ * charged, the others released; the cursor kept after each chunk. A line
+ * not charged yet, or not read as a result, is counted unresolved and
+ * the lines after it go on (the hold is then not released: settle). 0,
+ * or -1 when the pass must stop (its chunk's save lost: polled again). */
 static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *line)
 {
 	int64_t in_chunk = 0;
@@ -229,18 +232,18 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		int again = (*line)++ < x->j->line_cursor;
 		struct gwbatch_result res;
 		int rc = 0;
-		if (gwbatch_result_line(x->shape, start, n, &res) != 0)
-			log_warn("gateway: batch %s: line %lld of its results is not a result: skipped", x->j->object_id,
-				 (long long)*line);
-		else if (res.outcome == GWBATCH_SUCCEEDED)
+		if (gwbatch_result_line(x->shape, start, n, &res) != 0) {
+			log_error("gateway: batch %s: line %lld of its results is not a result: unresolved, its hold kept",
+				  x->j->object_id, (long long)*line);
+			rc = -2;
+		} else if (res.outcome == GWBATCH_SUCCEEDED)
 			rc = charge_line(x, &res);
 		else
 			rc = -1;
 		json_decref(res.root);
-		if (rc == -2)
-			return -1;
+		x->unresolved += rc == -2;
 		x->j->lines_charged += rc == 0;
-		x->j->lines_released += rc < 0 && !again;
+		x->j->lines_released += rc == -1 && !again;
 		x->j->line_cursor = *line > x->j->line_cursor ? *line : x->j->line_cursor;
 		if (++in_chunk == LIMIT_GATEWAY_BATCH_CHUNK_LINES) {
 			in_chunk = 0;
@@ -339,6 +342,10 @@ static void settle(struct pass *x)
 		if (settle_file(x, files[i], &line) != 0)
 			return;
 	}
+	if (x->unresolved > 0) {	/* settling still: tried again at its next pass, nothing released */
+		later(x, "some of its lines are not charged yet");
+		return;
+	}
 	if (gwcall_release(x->db, x->j->hold_id) != 0) {
 		later(x, "its hold could not be released");	/* settling still: released at its next pass */
 		return;
@@ -427,7 +434,7 @@ static int abandon(struct pass *x)
 
 static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 {
-	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0};
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0};
 	int claimed = 0;
 	/* One creditd a pass: another serving the same database that read
 	 * the job too finds it taken (its lines' charges would replay, but

@@ -660,3 +660,39 @@ def test_a_batch_output_file_kept_for_a_job_not_done_is_not_deleted():
     finally:
         sql("UPDATE gateway_jobs SET state = 'done', output_file_id = '%s' WHERE object_id = '%s'" % (out, bid))
     eq(http_delete(acct, "/openai/v1/files/" + out), 200, "deleted once its job is done")
+
+
+def test_a_line_not_charged_yet_does_not_stop_the_lines_after_it():
+    """A line whose answer has no usage creditd can read, and a line that
+    is not a result: both unresolved (neither charged nor released), the
+    lines after them charged in the same pass, and the hold not released
+    while any remain."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchunres")
+    bid, held = run_batch(acct, ["nouse1", "u1", "garb1", "u2"])
+    try:
+        check(wait_until(lambda: usage_records(acct) == 2, timeout=20), "the lines after the first charged: %r"
+              % (job(bid),))
+        time.sleep(2)
+        eq(job(bid), ["settling", "2", "0"], "2 lines charged, none released, the job settling")
+        eq(state(acct)[1], held, "its hold not released")
+    finally:
+        sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)
+
+
+def test_a_result_line_that_is_not_a_result_is_unresolved_never_charged_nor_released():
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchgarb")
+    bid, held = run_batch(acct, ["garb1", "g2"])
+    try:
+        check(wait_until(lambda: usage_records(acct) == 1, timeout=20), "the result line charged")
+        check(wait_until(lambda: (job(bid) or ["-"])[0] != "running", timeout=20), "the final poll seen")
+        time.sleep(2)
+        eq(job(bid), ["settling", "1", "0"], "1 line charged, the other neither counted charged nor released")
+        eq(state(acct)[1], held, "its hold not released")
+    finally:
+        sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)
