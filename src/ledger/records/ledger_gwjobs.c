@@ -55,13 +55,16 @@ static const char SQL_JOB_LIST[] =
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.id < COALESCE((SELECT k.id FROM gateway_jobs k "
 	"WHERE k.account_id = a.id AND k.kind = ? AND k.object_id = ?), 18446744073709551615) "
 	"ORDER BY j.id DESC LIMIT ?";
-/* A cancel's answer kept on a running job, which is polled at once
+/* A cancel's answer kept on a running job, which is then polled at once
  * unless a pass holds it (its claim is its next_poll_at: left as it is). */
 static const char SQL_JOB_CANCELLED[] =
-	"UPDATE gateway_jobs SET answer = ?, status = ?, next_poll_at = IF(next_poll_at <= ?, ?, next_poll_at), "
-	"updated_at = ? "
+	"UPDATE gateway_jobs SET answer = ?, status = ?, updated_at = ? "
 	"WHERE account_id = (SELECT id FROM accounts WHERE ext_id = ?) AND kind = ? AND object_id = ? "
 	"AND state = 'running'";
+static const char SQL_JOB_WOKEN[] =
+	"UPDATE gateway_jobs SET next_poll_at = ? "
+	"WHERE account_id = (SELECT id FROM accounts WHERE ext_id = ?) AND kind = ? AND object_id = ? "
+	"AND state = 'running' AND next_poll_at <= ?";
 /* A batch's output or error file while its job is not done: its lines
  * are still to be read (docs/gateway.md, "Batches"). */
 static const char SQL_FILE_BUSY[] =
@@ -468,8 +471,12 @@ struct cancel_tx {
 static enum cd_err job_cancelled(struct store *db, void *arg)
 {
 	struct cancel_tx *x = arg;
-	return store_do(db, SQL_JOB_CANCELLED, "job cancelled", "ssiiisss", x->answer, or_null(x->status),
-			db->now + x->poll_seconds, db->now, db->now, x->account, x->kind, x->id);
+	enum cd_err rc = store_do(db, SQL_JOB_CANCELLED, "job cancelled", "ssisss", x->answer, or_null(x->status),
+				  db->now, x->account, x->kind, x->id);
+	if (rc == CD_OK)
+		rc = store_do(db, SQL_JOB_WOKEN, "job woken", "isssi", db->now, x->account, x->kind, x->id,
+			      db->now + x->poll_seconds);
+	return rc;
 }
 
 enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const char *kind, const char *object_id,
