@@ -230,6 +230,15 @@ _Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_TIMEOUT_SECONDS * 3 < LIMIT_GATEWAY
  * long by each poll (at most an hour apart), so that the sweep never
  * captures it while its job runs (docs/gateway.md, "Batches"). */
 #define LIMIT_GATEWAY_BATCH_HOLD_SECONDS LIMIT_HOLD_TTL_MAX_SECONDS
+/* A batch job not done this long after its create is ended as
+ * abandoned, its hold kept unresolved for the operator (docs/gateway.md,
+ * "Batches"): a provider removed, a route no longer served, a batch its
+ * provider forgot, a line never chargeable would otherwise keep its hold
+ * for ever. 7 days: a batch's completion window is 24 hours (OpenAI;
+ * Anthropic's expire at 24 hours too), and its results are kept well
+ * beyond 7 days (OpenAI's output files 30 days, Anthropic's results 29
+ * days from creation), so a job that could still settle is never ended. */
+#define LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS (7 * 86400)
 /* A provider's batch object as creditd keeps it (GET, the list): ~1 KiB,
  * with up to 16 metadata pairs of 64-character keys and 512-character
  * values. */

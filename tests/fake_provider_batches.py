@@ -12,7 +12,9 @@ Anthropic's result.type), "dup" succeeded and written twice; any other
 succeeded, its answer the route's whole answer with its usage as the
 synchronous route would give it. A cancel marks the batch cancelling; the
 next poll ends it: the first half of its lines ran (as their custom_ids
-say), the rest cancelled.
+say), the rest cancelled. In an OpenAI output file, a succeeded line whose
+custom_id starts "nouse" has an answer without usage, and one that starts
+"garb" is written as a line that is not a result.
 
 Control (no auth): POST /_batches {"complete": false} keeps batches
 running until {"complete": true}; {"fail_polls": true} answers an OpenAI
@@ -83,9 +85,12 @@ def _openai_results(b):
     for i, line in enumerate(b["lines"]):
         rid = "batch_req_%s_%d" % (b["id"], i)
         if line["outcome"] == "succeeded":
+            body = line["answer"]
+            if line["custom_id"].startswith("nouse"):      # an answer without usage
+                body = {k: v for k, v in body.items() if k != "usage"}
             row = {"id": rid, "custom_id": line["custom_id"], "response": {"status_code": 200, "request_id":
-                   "req_%d" % i, "body": line["answer"]}, "error": None}
-            out.append(row)
+                   "req_%d" % i, "body": body}, "error": None}
+            out.append(row if not line["custom_id"].startswith("garb") else "not a result")
             if line["custom_id"].startswith("dup"):
                 out.append(row)
         elif line["outcome"] == "errored":

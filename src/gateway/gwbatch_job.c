@@ -25,6 +25,7 @@
 #include "config.h"
 #include "keys.h"
 #include "ledger.h"
+#include "ledger_unresolved.h"
 #include "log.h"
 #include "metrics.h"
 #include "pricing.h"
@@ -32,6 +33,7 @@
 #include "timefmt.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,7 @@ struct pass {
 	int64_t now;
 	int64_t held, charged;	/* the hold's micros, and this pass's lines' charges so far */
 	int past_hold;		/* the lines' charges passed the hold (logged once a pass) */
+	int64_t unresolved;	/* this pass's lines not charged yet (or not read): nothing released */
 };
 
 static const struct gwkind_route *route_of(const char *path)
@@ -208,8 +211,10 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 
 /* The lines of one result file, from the job's cursor on (*line counts
  * the lines of the files before, then this one's): each succeeded line
- * charged, the others released; the cursor kept after each chunk. 0, or
- * -1 when the pass must stop (the ledger away: polled again). */
+ * charged, the others released; the cursor kept after each chunk. A line
+ * not charged yet, or not read as a result, is counted unresolved and
+ * the lines after it go on (the hold is then not released: settle). 0,
+ * or -1 when the pass must stop (its chunk's save lost: polled again). */
 static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *line)
 {
 	int64_t in_chunk = 0;
@@ -227,18 +232,18 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		int again = (*line)++ < x->j->line_cursor;
 		struct gwbatch_result res;
 		int rc = 0;
-		if (gwbatch_result_line(x->shape, start, n, &res) != 0)
-			log_warn("gateway: batch %s: line %lld of its results is not a result: skipped", x->j->object_id,
-				 (long long)*line);
-		else if (res.outcome == GWBATCH_SUCCEEDED)
+		if (gwbatch_result_line(x->shape, start, n, &res) != 0) {
+			log_error("gateway: batch %s: line %lld of its results is not a result: unresolved, its hold kept",
+				  x->j->object_id, (long long)*line);
+			rc = -2;
+		} else if (res.outcome == GWBATCH_SUCCEEDED)
 			rc = charge_line(x, &res);
 		else
 			rc = -1;
 		json_decref(res.root);
-		if (rc == -2)
-			return -1;
+		x->unresolved += rc == -2;
 		x->j->lines_charged += rc == 0;
-		x->j->lines_released += rc < 0 && !again;
+		x->j->lines_released += rc == -1 && !again;
 		x->j->line_cursor = *line > x->j->line_cursor ? *line : x->j->line_cursor;
 		if (++in_chunk == LIMIT_GATEWAY_BATCH_CHUNK_LINES) {
 			in_chunk = 0;
@@ -293,11 +298,24 @@ static int hold_taken(struct pass *x)
 	return taken;
 }
 
+/* An ended batch's output and error files kept as the account's, to
+ * read through creditd, once its saved job names them (a DELETE of them
+ * is refused until the job is done: ledger_gw_file_busy); kept again by
+ * each settling pass (nothing new when kept). */
+static void keep_files(struct pass *x)
+{
+	const char *files[2] = {x->j->output_file_id, x->j->error_file_id};
+	for (int i = 0; i < 2; i++)
+		if (files[i][0] != '\0')
+			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, files[i], x->p->name);
+}
+
 /* An ended batch settled: its files' lines, then its hold released and
  * the job done. Every pass reads its hold first. */
 static void settle(struct pass *x)
 {
 	int64_t line = 0;
+	keep_files(x);
 	if (!ledger_prices_ready()) {	/* right after a start: no line is priced before the list is */
 		later(x, "the prices are not loaded yet");
 		return;
@@ -323,6 +341,10 @@ static void settle(struct pass *x)
 			continue;
 		if (settle_file(x, files[i], &line) != 0)
 			return;
+	}
+	if (x->unresolved > 0) {	/* settling still: tried again at its next pass, nothing released */
+		later(x, "some of its lines are not charged yet");
+		return;
 	}
 	if (gwcall_release(x->db, x->j->hold_id) != 0) {
 		later(x, "its hold could not be released");	/* settling still: released at its next pass */
@@ -365,28 +387,65 @@ static void poll_one(struct pass *x)
 			snprintf(x->j->output_file_id, sizeof(x->j->output_file_id), "%s", out != NULL ? out : "");
 			snprintf(x->j->error_file_id, sizeof(x->j->error_file_id), "%s", errf != NULL ? errf : "");
 			snprintf(x->j->state, sizeof(x->j->state), "settling");
-			/* Its files are the account's to read through creditd. */
-			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, out, x->p->name);
-			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, errf, x->p->name);
 			x->j->next_poll_at = x->now + lease();	/* this pass settles it */
 		}
-		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK)
+		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK) {
 			log_error("gateway: batch %s: its poll could not be kept", x->j->object_id);
-		else if (strcmp(x->j->state, "settling") == 0)
+		} else if (strcmp(x->j->state, "settling") == 0) {
 			settle(x);
+		}
 	}
 	json_decref(root);
 	dynbuf_free(&answer);
 }
 
+/* A job not done LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS after its create
+ * ended as abandoned: its hold kept unresolved, never released, for the
+ * operator (creditctl hold resolve; docs/gateway.md, "Batches"): at the
+ * whole hold when no line was charged (all it may have cost: its lines'
+ * usage unread), at nothing more when some were (they were charged apart
+ * from the hold, whose reserve stays: the sweep charging it whole would
+ * charge those lines twice; the rest is the operator's word). A hold
+ * pending no more (released, captured) has nothing to mark: the job ends
+ * all the same. 1 ended, 0 not yet due, -1 not kept (tried next pass). */
+static int abandon(struct pass *x)
+{
+	if (x->now - x->j->created_at < LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS)
+		return 0;
+	enum cd_err rc = ledger_unresolved_mark(x->db, x->j->account, x->j->hold_id,
+						 x->j->lines_charged > 0 ? 0 : INT64_MAX, gw->unresolved_days);
+	int marked = rc == CD_OK;
+	if (rc == CD_E_CONFLICT || rc == CD_E_NOT_FOUND)
+		rc = CD_OK;
+	if (rc != CD_OK) {
+		later(x, "its hold could not be kept unresolved");
+		return -1;
+	}
+	snprintf(x->j->state, sizeof(x->j->state), "done");
+	snprintf(x->j->status, sizeof(x->j->status), "abandoned");
+	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
+		log_error("gateway: batch %s: its abandon could not be kept", x->j->object_id);
+		return -1;
+	}
+	if (marked)
+		metrics_gateway_unresolved_call();
+	log_error("gateway: batch %s of %s not settled %lld s after its create: abandoned, its hold %s kept "
+		  "unresolved (creditctl hold resolve); %lld lines charged, %lld released", x->j->object_id,
+		  x->j->account, (long long)LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS, x->j->hold_id,
+		  (long long)x->j->lines_charged, (long long)x->j->lines_released);
+	return 1;
+}
+
 static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 {
-	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0};
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0};
 	int claimed = 0;
 	/* One creditd a pass: another serving the same database that read
 	 * the job too finds it taken (its lines' charges would replay, but
 	 * the job's counts are one pass's). */
 	if (ledger_gw_job_claim(db, j, now + lease(), &claimed) != CD_OK || !claimed)
+		return;
+	if (abandon(&x) != 0)
 		return;
 	/* Its hold renewed first, every pass whatever follows (a provider
 	 * away, an answer not read, a settle): one not renewed, the pass

@@ -541,14 +541,14 @@ void api_gw_batch_list(struct api_ctx *ctx, const struct request *rq, char **par
 	api_json(rs, 200, out);
 }
 
-/* The cancel's answer kept on the batch's job, which is woken (its next
- * pass polls it at once). */
+/* The cancel's answer kept on the batch's job, woken unless a pass holds it. */
 static void cancel_kept(struct api_ctx *ctx, const char *account, const char *id, const json_t *batch)
 {
 	char *text = json_dumps(batch, JSON_COMPACT);
+	int64_t poll = gwconfig_of(ctx->cfg)->batch_poll_seconds;
 	const char *st = json_string_value(json_object_get(batch, json_object_get(batch, "status") != NULL ? "status"
 							   : "processing_status"));
-	enum cd_err rc = text != NULL ? ledger_gw_job_cancelled(ctx->db, account, "batch", id, text, st) : CD_E_INTERNAL;
+	enum cd_err rc = text != NULL ? ledger_gw_job_cancelled(ctx->db, account, "batch", id, text, st, poll) : CD_E_INTERNAL;
 	free(text);
 	if (rc != CD_OK)	/* its next poll keeps it */
 		log_warn("gateway: batch %s of %s: its cancel's answer was not kept (%s)", id, account, errors_strerror(rc));

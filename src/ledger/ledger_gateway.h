@@ -212,11 +212,16 @@ enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64
 enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const char *answer);
 /* Keeps answer (the provider's object after a cancel, JSON text) and
  * status on account's running job of kind over object_id, and makes it
- * due now (its next pass polls it at once). A job not running: nothing. */
+ * due now (its next pass polls it at once) unless a pass holds it: its
+ * next_poll_at beyond poll_seconds from now is a pass's claim (a lease of
+ * LIMIT_GATEWAY_BATCH_LEASE_POLLS polls), left as it is so that the pass
+ * can still save. A job not running: nothing. */
 enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const char *kind, const char *object_id,
-				    const char *answer, const char *status);
+				    const char *answer, const char *status, int64_t poll_seconds);
 /* *busy 1 when file_id is the output or error file of one of account's
- * jobs not yet done (its lines still to be settled from it). */
+ * jobs not yet done (its lines still to be settled from it), or a batch
+ * output object kept for account that no done job names (its job's save
+ * not yet seen). */
 enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy);
 /* The provider's object as last kept for account's job of kind over
  * object_id, into *answer (the caller owns it; NULL: none kept); *found

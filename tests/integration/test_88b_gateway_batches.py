@@ -571,7 +571,8 @@ def test_a_cancel_is_kept_at_once_and_its_job_woken():
     bid = create(acct, r.json["id"]).json["id"]
     check(wait_until(lambda: int(sql("SELECT polls FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]) > 0,
                      timeout=20), "polled once")
-    sql("UPDATE gateway_jobs SET next_poll_at = next_poll_at + 3600 WHERE object_id = '%s'" % bid)
+    # Its next poll a minute away ([gateway] batch_poll_seconds): done
+    # within 15 s only when the cancel wakes it.
     r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
     eq((r.status, r.json["status"]), (200, "cancelling"), "the cancel forwarded")
     st = get(acct, "/openai/v1/batches/" + bid).json["status"]
@@ -596,3 +597,146 @@ def test_a_batch_asking_its_results_expire_early_is_refused():
     eq((r.status, r.json["error"]["param"]), (400, "output_expires_after"), "refused, naming it: %r" % r.body)
     eq([x for x in received() if x["path"].startswith("/v1/batches")], [], "nothing forwarded")
     eq(state(acct), before, "nothing held")
+def test_a_batch_not_settled_within_its_days_is_abandoned_its_hold_kept_unresolved():
+    """A job its provider never ends (no poll answered) is not kept for
+    ever: 7 days after its create it is done, its status abandoned, and
+    its hold kept pending and unresolved at its whole amount for the
+    operator (never released); the sweep leaves it until its days."""
+    from lib import clock_reset, clock_set
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchabandon")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["a1", "a2"], cancel=True)
+    control(fail_polls=True)
+    try:
+        time.sleep(1.5)
+        clock_set(time.time() + 6 * 86400)
+        time.sleep(8)
+        eq(job(bid)[0], "running", "6 days on: still its job's")
+        clock_set(time.time() + 7 * 86400 + 60)
+        row = done(bid, timeout=30)
+        eq(row[1:], ["0", "0"], "no line charged nor released")
+        eq(sql("SELECT status FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0], "abandoned", "its status")
+        h = sql("SELECT h.state, h.amount_micros, h.unresolved_at IS NOT NULL, h.unresolved_input_micros FROM holds h "
+                "JOIN gateway_jobs j ON j.account_id = h.account_id AND j.hold_row = h.id "
+                "WHERE j.object_id = '%s'" % bid)[0]
+        eq([h[0], int(h[1]), int(h[2]), int(h[3])], ["pending", held, 1, held],
+           "its hold pending, unresolved at its whole amount")
+        creditctl("sweep")
+        eq(state(acct), (balance, held), "the sweep leaves an unresolved hold until its days: never released")
+    finally:
+        control(fail_polls=False)
+        clock_reset()
+
+
+def test_a_cancel_leaves_the_claim_of_a_pass_that_holds_its_job():
+    """A cancel wakes a job no pass holds; a job a pass holds (its
+    next_poll_at the pass's claim, a lease of ten polls ahead) keeps it,
+    so that cancels sent again and again never stop the pass's saves."""
+    batch_prices()
+    reset()
+    acct = new_account("batchcancelclaim")
+    control(reset=True, complete=False)
+    r = upload(acct, [line("c%d" % i) for i in range(2)])
+    bid = create(acct, r.json["id"]).json["id"]
+    check(wait_until(lambda: int(sql("SELECT polls FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]) > 0,
+                     timeout=20), "polled once")
+    # As a pass leaves it when it takes the job: 10 polls of 60 s ahead.
+    sql("UPDATE gateway_jobs SET next_poll_at = UNIX_TIMESTAMP() + 600 WHERE object_id = '%s'" % bid)
+    claim = sql("SELECT next_poll_at FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]
+    try:
+        for _ in range(3):
+            r = call("/openai/v1/batches/%s/cancel" % bid, {}, headers={"Creditd-Account": acct})
+            eq(r.status, 200, "the cancel forwarded")
+        row = sql("SELECT next_poll_at, status FROM gateway_jobs WHERE object_id = '%s'" % bid)[0]
+        eq(row, [claim, "cancelling"], "the cancel kept, the pass's claim left as it was")
+    finally:
+        sql("UPDATE gateway_jobs SET next_poll_at = UNIX_TIMESTAMP() WHERE object_id = '%s'" % bid)
+    done(bid, timeout=20)
+
+
+def test_a_batch_output_file_kept_for_a_job_not_done_is_not_deleted():
+    """An output file kept as the account's whose job did not record it
+    (its save lost) is refused a DELETE while that job is not done: its
+    lines are still to be settled from it."""
+    batch_prices()
+    reset()
+    acct = new_account("batchkeptdel")
+    bid, _ = run_batch(acct, ["o1", "o2"])
+    done(bid)
+    out = get(acct, "/openai/v1/batches/" + bid).json["output_file_id"]
+    eq(int(sql("SELECT COUNT(*) FROM gateway_objects WHERE object_id = '%s' AND kind = 'batch_output'" % out)[0][0]),
+       1, "its output file kept as the account's")
+    # As a job whose save of its ended poll was lost leaves its row.
+    sql("UPDATE gateway_jobs SET state = 'running', output_file_id = '', error_file_id = '', "
+        "next_poll_at = UNIX_TIMESTAMP() + 86400 WHERE object_id = '%s'" % bid)
+    try:
+        eq(http_delete(acct, "/openai/v1/files/" + out), 409, "not deleted while its job is not done")
+    finally:
+        sql("UPDATE gateway_jobs SET state = 'done', output_file_id = '%s' WHERE object_id = '%s'" % (out, bid))
+    eq(http_delete(acct, "/openai/v1/files/" + out), 200, "deleted once its job is done")
+
+
+def test_a_line_not_charged_yet_does_not_stop_the_lines_after_it():
+    """A line whose answer has no usage creditd can read, and a line that
+    is not a result: both unresolved (neither charged nor released), the
+    lines after them charged in the same pass, and the hold not released
+    while any remain."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchunres")
+    bid, held = run_batch(acct, ["nouse1", "u1", "garb1", "u2"])
+    try:
+        check(wait_until(lambda: usage_records(acct) == 2, timeout=20), "the lines after the first charged: %r"
+              % (job(bid),))
+        time.sleep(2)
+        eq(job(bid), ["settling", "2", "0"], "2 lines charged, none released, the job settling")
+        eq(state(acct)[1], held, "its hold not released")
+    finally:
+        sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)
+
+
+def test_a_result_line_that_is_not_a_result_is_unresolved_never_charged_nor_released():
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchgarb")
+    bid, held = run_batch(acct, ["garb1", "g2"])
+    try:
+        check(wait_until(lambda: usage_records(acct) == 1, timeout=20), "the result line charged")
+        check(wait_until(lambda: (job(bid) or ["-"])[0] != "running", timeout=20), "the final poll seen")
+        time.sleep(2)
+        eq(job(bid), ["settling", "1", "0"], "1 line charged, the other neither counted charged nor released")
+        eq(state(acct)[1], held, "its hold not released")
+    finally:
+        sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)
+
+
+def test_a_batch_abandoned_with_lines_charged_keeps_its_hold_unresolved_at_nothing_more():
+    """A job abandoned after some of its lines were charged (one line never
+    chargeable: its answer gives no usage) keeps its hold unresolved at
+    nothing more: those lines were charged apart from the hold, and the
+    sweep charging the whole hold at its days would charge them twice."""
+    from lib import clock_reset, clock_set
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchabandon2")
+    bid, held = run_batch(acct, ["c1", "nouse-1", "c2"])
+    try:
+        check(wait_until(lambda: job(bid)[1:] == ["2", "0"] or job(bid)[0] == "done", timeout=30),
+              "its chargeable lines charged: %r" % (job(bid),))
+        eq(job(bid)[0], "settling", "the line with no usage keeps it settling")
+        clock_set(time.time() + 7 * 86400 + 60)
+        row = done(bid, timeout=30)
+        eq(row[1], "2", "its two lines charged")
+        h = sql("SELECT h.state, h.unresolved_at IS NOT NULL, h.unresolved_input_micros FROM holds h "
+                "JOIN gateway_jobs j ON j.account_id = h.account_id AND j.hold_row = h.id "
+                "WHERE j.object_id = '%s'" % bid)[0]
+        eq([h[0], int(h[1]), int(h[2])], ["pending", 1, 0], "its hold pending, unresolved at nothing more")
+    finally:
+        clock_reset()
+        sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)

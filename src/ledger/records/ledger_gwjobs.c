@@ -55,16 +55,24 @@ static const char SQL_JOB_LIST[] =
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.id < COALESCE((SELECT k.id FROM gateway_jobs k "
 	"WHERE k.account_id = a.id AND k.kind = ? AND k.object_id = ?), 18446744073709551615) "
 	"ORDER BY j.id DESC LIMIT ?";
-/* A cancel's answer kept on a running job, which is polled at once. */
+/* A cancel's answer kept on a running job, which is then polled at once
+ * unless a pass holds it (its claim is its next_poll_at: left as it is). */
 static const char SQL_JOB_CANCELLED[] =
-	"UPDATE gateway_jobs SET answer = ?, status = ?, next_poll_at = ?, updated_at = ? "
+	"UPDATE gateway_jobs SET answer = ?, status = ?, updated_at = ? "
 	"WHERE account_id = (SELECT id FROM accounts WHERE ext_id = ?) AND kind = ? AND object_id = ? "
 	"AND state = 'running'";
+static const char SQL_JOB_WOKEN[] =
+	"UPDATE gateway_jobs SET next_poll_at = ? "
+	"WHERE account_id = (SELECT id FROM accounts WHERE ext_id = ?) AND kind = ? AND object_id = ? "
+	"AND state = 'running' AND next_poll_at <= ?";
 /* A batch's output or error file while its job is not done: its lines
  * are still to be read (docs/gateway.md, "Batches"). */
 static const char SQL_FILE_BUSY[] =
-	"SELECT 1 FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id WHERE a.ext_id = ? "
-	"AND j.state <> 'done' AND (j.output_file_id = ? OR j.error_file_id = ?) LIMIT 1";
+	"SELECT 1 FROM accounts a WHERE a.ext_id = ? AND (EXISTS (SELECT 1 FROM gateway_jobs j WHERE "
+	"j.account_id = a.id AND j.state <> 'done' AND (j.output_file_id = ? OR j.error_file_id = ?)) OR "
+	"(EXISTS (SELECT 1 FROM gateway_objects o WHERE o.account_id = a.id AND o.object_id = ? AND "
+	"o.kind = 'batch_output') AND NOT EXISTS (SELECT 1 FROM gateway_jobs j WHERE j.account_id = a.id AND "
+	"j.state = 'done' AND (j.output_file_id = ? OR j.error_file_id = ?))))";
 
 /* Runs body(db, arg) in one transaction on account's node, the ledger's
  * routing as it was kept. */
@@ -438,7 +446,8 @@ static enum cd_err file_busy(struct store *db, void *arg)
 {
 	struct busy_tx *x = arg;
 	int e;
-	struct dbstmt *s = store_exec(db, SQL_FILE_BUSY, &e, "sss", x->account, x->file_id, x->file_id);
+	struct dbstmt *s = store_exec(db, SQL_FILE_BUSY, &e, "ssssss", x->account, x->file_id, x->file_id, x->file_id,
+				      x->file_id, x->file_id);
 	if (s == NULL)
 		return store_err(db, e, "batch file in use");
 	int got = store_fetch(s);
@@ -456,18 +465,23 @@ enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const cha
 
 struct cancel_tx {
 	const char *account, *kind, *id, *answer, *status;
+	int64_t poll_seconds;
 };
 
 static enum cd_err job_cancelled(struct store *db, void *arg)
 {
 	struct cancel_tx *x = arg;
-	return store_do(db, SQL_JOB_CANCELLED, "job cancelled", "ssiisss", x->answer, or_null(x->status), db->now,
-			db->now, x->account, x->kind, x->id);
+	enum cd_err rc = store_do(db, SQL_JOB_CANCELLED, "job cancelled", "ssisss", x->answer, or_null(x->status),
+				  db->now, x->account, x->kind, x->id);
+	if (rc == CD_OK)
+		rc = store_do(db, SQL_JOB_WOKEN, "job woken", "isssi", db->now, x->account, x->kind, x->id,
+			      db->now + x->poll_seconds);
+	return rc;
 }
 
 enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const char *kind, const char *object_id,
-				    const char *answer, const char *status)
+				    const char *answer, const char *status, int64_t poll_seconds)
 {
-	struct cancel_tx x = {account, kind, object_id, answer, status};
+	struct cancel_tx x = {account, kind, object_id, answer, status, poll_seconds};
 	return on_node(db, account, job_cancelled, &x);
 }
