@@ -95,6 +95,12 @@ void store_route(struct store *db, const char *account);
  * read what another account's node may have written a moment ago (an
  * account made with a referral code reads the referrer's code). */
 void store_route_causal(struct store *db, const char *account);
+/* body(db, arg) run as one transaction loop on account's node (NULL: as
+ * routed now), the routing the caller had put back after it: a record's
+ * small write beside a request's own (a gateway call's row, its objects,
+ * a background run, a batch job). Its outcome. */
+enum cd_err store_tx_on(struct store *db, const char *account, enum cd_err (*body)(struct store *db, void *arg),
+			void *arg);
 /* Who acts in the writes that follow, as their journal rows name it
  * (docs/api.md, "`actor` names who wrote the row"; at most 64 bytes), until the next
  * call; NULL: creditd itself ("system"). actor must outlive its use: the

@@ -64,6 +64,23 @@ void store_route_causal(struct store *db, const char *account)
 	db->causal = 1;
 }
 
+enum cd_err store_tx_on(struct store *db, const char *account, enum cd_err (*body)(struct store *db, void *arg),
+			void *arg)
+{
+	struct store_tx t;
+	char route[sizeof(db->route)];
+	int routed = db->routed;
+	assert(body != NULL);
+	memcpy(route, db->route, sizeof(route));
+	if (account != NULL)
+		store_route(db, account);
+	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_end(db, &t, body(db, arg));
+	db->routed = routed;
+	memcpy(db->route, route, sizeof(route));
+	return t.rc;
+}
+
 static int tx_next(struct store *db, struct store_tx *t);
 static int end_tx(struct store *db, int commit);
 static int mark_lost(struct store *db);

@@ -183,9 +183,11 @@ static enum cd_err touched(struct store *db, struct dbstmt *s, int e, const char
 	return CD_OK;
 }
 
-static enum cd_err run_tx(struct store *db, struct run_tx *x)
+static enum cd_err run_tx(struct store *db, void *arg)
 {
-	int e;
+	struct run_tx *x = arg;
+	struct dbstmt *s;
+	int e = 0;
 	switch (x->op) {
 	case OP_START:
 		return start(db, x->in);
@@ -198,30 +200,16 @@ static enum cd_err run_tx(struct store *db, struct run_tx *x)
 	case OP_RENEW_ALL:
 		return store_do(db, SQL_RENEW_ALL, "background runs' holds renewed", "ii", db->now + x->polls, db->now);
 	case OP_CLAIM:
-		return touched(db, store_exec(db, SQL_CLAIM, &e, "isi", x->polls, x->id, x->next_at), e,
-			       "background run claimed", &x->found);
+		/* The statement first, then its error: an argument's order of
+		 * evaluation is unspecified. */
+		s = store_exec(db, SQL_CLAIM, &e, "isi", x->polls, x->id, x->next_at);
+		return touched(db, s, e, "background run claimed", &x->found);
 	case OP_WAKE:
-		return touched(db, store_exec(db, SQL_WAKE, &e, "is", db->now, x->id), e, "background run woken",
-			       &x->found);
+		s = store_exec(db, SQL_WAKE, &e, "is", db->now, x->id);
+		return touched(db, s, e, "background run woken", &x->found);
 	default:
 		return rows(db, x);
 	}
-}
-
-/* One transaction, on account's node when it is known (NULL: as routed). */
-static enum cd_err one_tx(struct store *db, const char *account, struct run_tx *x)
-{
-	struct store_tx t;
-	char route[sizeof(db->route)];
-	int routed = db->routed;
-	memcpy(route, db->route, sizeof(route));
-	if (account != NULL)
-		store_route(db, account);
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
-		store_tx_end(db, &t, run_tx(db, x));
-	db->routed = routed;
-	memcpy(db->route, route, sizeof(route));
-	return t.rc;
 }
 
 enum cd_err ledger_gw_run_start(struct store *db, const struct ledger_gw_run *run)
@@ -230,13 +218,13 @@ enum cd_err ledger_gw_run_start(struct store *db, const struct ledger_gw_run *ru
 	assert(run->response_id[0] != '\0');
 	assert(run->hold_id[0] != '\0');
 	store_holdid_ensure(db);
-	return one_tx(db, run->account, &x);
+	return store_tx_on(db, run->account, run_tx, &x);
 }
 
 enum cd_err ledger_gw_run_find(struct store *db, const char *response_id, struct ledger_gw_run *out, int *found)
 {
 	struct run_tx x = {.op = OP_FIND, .id = response_id, .out = out, .cap = 1};
-	enum cd_err rc = one_tx(db, NULL, &x);
+	enum cd_err rc = store_tx_on(db, NULL, run_tx, &x);
 	*found = rc == CD_OK && x.found;
 	return rc;
 }
@@ -244,7 +232,7 @@ enum cd_err ledger_gw_run_find(struct store *db, const char *response_id, struct
 enum cd_err ledger_gw_run_due(struct store *db, struct ledger_gw_run *out, size_t cap, size_t *n)
 {
 	struct run_tx x = {.op = OP_DUE, .out = out, .cap = cap};
-	enum cd_err rc = one_tx(db, NULL, &x);
+	enum cd_err rc = store_tx_on(db, NULL, run_tx, &x);
 	*n = rc == CD_OK ? x.n : 0;
 	return rc;
 }
@@ -253,19 +241,19 @@ enum cd_err ledger_gw_run_next(struct store *db, const char *response_id, const 
 			       int64_t next_poll_at)
 {
 	struct run_tx x = {.op = OP_NEXT, .id = response_id, .status = status, .polls = polls, .next_at = next_poll_at};
-	return one_tx(db, NULL, &x);
+	return store_tx_on(db, NULL, run_tx, &x);
 }
 
 enum cd_err ledger_gw_run_end(struct store *db, const char *response_id, const char *status)
 {
 	struct run_tx x = {.op = OP_END, .id = response_id, .status = status};
-	return one_tx(db, NULL, &x);
+	return store_tx_on(db, NULL, run_tx, &x);
 }
 
 enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *found)
 {
 	struct run_tx x = {.op = OP_WAKE, .id = response_id};
-	enum cd_err rc = one_tx(db, NULL, &x);
+	enum cd_err rc = store_tx_on(db, NULL, run_tx, &x);
 	*found = rc == CD_OK && x.found;
 	return rc;
 }
@@ -273,20 +261,20 @@ enum cd_err ledger_gw_run_wake(struct store *db, const char *response_id, int *f
 enum cd_err ledger_gw_run_wake_all(struct store *db)
 {
 	struct run_tx x = {.op = OP_WAKE_ALL};
-	return one_tx(db, NULL, &x);
+	return store_tx_on(db, NULL, run_tx, &x);
 }
 
 enum cd_err ledger_gw_run_renew_all(struct store *db, int64_t ttl_seconds)
 {
 	struct run_tx x = {.op = OP_RENEW_ALL, .polls = ttl_seconds};
-	return one_tx(db, NULL, &x);
+	return store_tx_on(db, NULL, run_tx, &x);
 }
 
 enum cd_err ledger_gw_run_claim(struct store *db, const char *response_id, int64_t next_poll_at, int64_t until,
 				int *claimed)
 {
 	struct run_tx x = {.op = OP_CLAIM, .id = response_id, .next_at = next_poll_at, .polls = until};
-	enum cd_err rc = one_tx(db, NULL, &x);
+	enum cd_err rc = store_tx_on(db, NULL, run_tx, &x);
 	*claimed = rc == CD_OK && x.found;
 	return rc;
 }

@@ -29,8 +29,9 @@ struct gw_call_tx {
 	const struct ledger_usage_billed *billed;	/* kept on the usage of hold (account_id, hold) instead */
 };
 
-static enum cd_err call_tx(struct store *db, struct gw_call_tx *x)
+static enum cd_err call_tx(struct store *db, void *arg)
 {
+	struct gw_call_tx *x = arg;
 	const struct ledger_usage_billed *b = x->billed;
 	if (b != NULL)
 		return store_do(db, SQL_BILLED, "usage billed", "isiiiiisiissiiiii", (int64_t)b->over_hold, b->service_tier,
@@ -40,21 +41,6 @@ static enum cd_err call_tx(struct store *db, struct gw_call_tx *x)
 				    b->media_audio_ms, b->media_images, x->hold, x->account_id);
 	assert(x->renew_ttl > 0);
 	return store_do(db, SQL_RENEW, "hold renewal", "iiii", db->now + x->renew_ttl, x->hold, x->account_id, db->now);
-}
-
-/* One transaction on the account's node, the ledger's routing as it was. */
-static enum cd_err run(struct store *db, struct gw_call_tx *x)
-{
-	struct store_tx t;
-	char route[sizeof(db->route)];
-	int routed = db->routed;
-	memcpy(route, db->route, sizeof(route));
-	store_route(db, x->account);
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
-		store_tx_end(db, &t, call_tx(db, x));
-	db->routed = routed;
-	memcpy(db->route, route, sizeof(route));
-	return t.rc;
 }
 
 enum cd_err ledger_hold_renew(struct store *db, const char *account, const char *hold_id, int64_t ttl_seconds)
@@ -67,7 +53,7 @@ enum cd_err ledger_hold_renew(struct store *db, const char *account, const char 
 		return CD_E_NOT_FOUND;
 	assert(x.hold > 0);	/* a hold id parsed names a hold and its account */
 	assert(x.account_id > 0);
-	return run(db, &x);
+	return store_tx_on(db, x.account, call_tx, &x);
 }
 
 enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,
@@ -80,7 +66,7 @@ enum cd_err ledger_usage_billed(struct store *db, const char *account, const cha
 	if (ledger_rows_hold_id_parse(hold_id, &x.account_id, &x.hold) != 0)
 		return CD_E_NOT_FOUND;
 	assert(x.hold > 0);
-	return run(db, &x);
+	return store_tx_on(db, x.account, call_tx, &x);
 }
 
 /* ---- One hold as GET /v1/holds/{hold_id} shows it (docs/api.md) ---- */

@@ -74,23 +74,6 @@ static const char SQL_FILE_BUSY[] =
 	"o.kind = 'batch_output') AND NOT EXISTS (SELECT 1 FROM gateway_jobs j WHERE j.account_id = a.id AND "
 	"j.state = 'done' AND (j.output_file_id = ? OR j.error_file_id = ?))))";
 
-/* Runs body(db, arg) in one transaction on account's node, the ledger's
- * routing as it was kept. */
-static enum cd_err on_node(struct store *db, const char *account, enum cd_err (*body)(struct store *, void *), void *arg)
-{
-	struct store_tx t;
-	char route[sizeof(db->route)];
-	int routed = db->routed;
-	memcpy(route, db->route, sizeof(route));
-	if (account != NULL)
-		store_route(db, account);
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
-		store_tx_end(db, &t, body(db, arg));
-	db->routed = routed;
-	memcpy(db->route, route, sizeof(route));
-	return t.rc;
-}
-
 struct input_tx {
 	const char *account, *file_id, *endpoint, *model, *answer;
 	int64_t lines, hold;
@@ -137,7 +120,7 @@ enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, co
 			     NULL};
 	assert(lines >= 0);
 	assert(hold_micros >= 0);
-	return on_node(db, account, input_keep, &x);
+	return store_tx_on(db, account, input_keep, &x);
 }
 
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
@@ -146,7 +129,7 @@ enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, co
 {
 	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0, NULL, NULL};
 	model[0] = '\0';
-	enum cd_err rc = on_node(db, account, input_find, &x);
+	enum cd_err rc = store_tx_on(db, account, input_find, &x);
 	*found = rc == CD_OK && x.found;
 	*models = rc == CD_OK ? x.found_models : NULL;
 	if (rc != CD_OK)
@@ -190,7 +173,7 @@ static enum cd_err job_add(struct store *db, void *arg)
 enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer)
 {
 	struct job_tx x = {j, answer, NULL, 0, 0, 0};
-	return on_node(db, j->account, job_add, &x);
+	return store_tx_on(db, j->account, job_add, &x);
 }
 
 /* One row of JOB_COLS into r. 0, or -1 when a column does not fit. */
@@ -233,7 +216,7 @@ enum cd_err ledger_gw_jobs_due(struct store *db, int64_t now, struct ledger_gw_j
 {
 	struct job_tx x = {NULL, NULL, rows, cap, 0, now};
 	assert(cap > 0);
-	enum cd_err rc = on_node(db, NULL, jobs_due, &x);
+	enum cd_err rc = store_tx_on(db, NULL, jobs_due, &x);
 	*n = rc == CD_OK ? x.n : 0;
 	return rc;
 }
@@ -277,7 +260,7 @@ static enum cd_err job_claim(struct store *db, void *arg)
 enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64_t until, int *claimed)
 {
 	struct claim_tx x = {j, until, 0};
-	enum cd_err rc = on_node(db, j->account, job_claim, &x);
+	enum cd_err rc = store_tx_on(db, j->account, job_claim, &x);
 	*claimed = rc == CD_OK && x.claimed;
 	if (*claimed)
 		j->next_poll_at = j->claim = until;
@@ -288,7 +271,7 @@ enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const 
 {
 	struct job_tx x = {j, answer, NULL, 0, 0, 0};
 	assert(j->id > 0);
-	enum cd_err rc = on_node(db, j->account, job_save, &x);
+	enum cd_err rc = store_tx_on(db, j->account, job_save, &x);
 	if (rc != CD_OK)
 		return rc;
 	if (x.n != 1)
@@ -331,7 +314,7 @@ enum cd_err ledger_gw_job_answer(struct store *db, const char *account, const ch
 				 json_t **answer, int *found)
 {
 	struct answer_tx x = {account, kind, object_id, 0, NULL, 0, 0};
-	enum cd_err rc = on_node(db, account, job_answer, &x);
+	enum cd_err rc = store_tx_on(db, account, job_answer, &x);
 	*found = rc == CD_OK && x.found;
 	*answer = rc == CD_OK ? x.out : NULL;
 	if (rc != CD_OK)
@@ -367,7 +350,7 @@ enum cd_err ledger_gw_job_list(struct store *db, const char *account, const char
 {
 	struct answer_tx x = {account, kind, after_id, limit, NULL, 0, 0};
 	assert(limit > 0);
-	enum cd_err rc = on_node(db, account, job_list, &x);
+	enum cd_err rc = store_tx_on(db, account, job_list, &x);
 	*data = rc == CD_OK ? x.out : NULL;
 	*has_more = x.more;
 	if (rc != CD_OK)
@@ -416,7 +399,7 @@ enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const c
 				  int *found)
 {
 	struct file_tx x = {account, file_id, 0, 0, 0, 0, NULL};
-	enum cd_err rc = on_node(db, account, file_read, &x);
+	enum cd_err rc = store_tx_on(db, account, file_read, &x);
 	*found = rc == CD_OK && x.found;
 	*answer = rc == CD_OK ? x.out : NULL;
 	if (rc != CD_OK)
@@ -429,7 +412,7 @@ enum cd_err ledger_gw_file_list(struct store *db, const char *account, const cha
 {
 	struct file_tx x = {account, after_id != NULL ? after_id : "", limit, 1, 0, 0, NULL};
 	assert(limit > 0);
-	enum cd_err rc = on_node(db, account, file_read, &x);
+	enum cd_err rc = store_tx_on(db, account, file_read, &x);
 	*data = rc == CD_OK ? x.out : NULL;
 	*has_more = x.more;
 	if (rc != CD_OK)
@@ -458,7 +441,7 @@ static enum cd_err file_busy(struct store *db, void *arg)
 enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy)
 {
 	struct busy_tx x = {account, file_id, 0};
-	enum cd_err rc = on_node(db, account, file_busy, &x);
+	enum cd_err rc = store_tx_on(db, account, file_busy, &x);
 	*busy = rc == CD_OK && x.busy;
 	return rc;
 }
@@ -483,5 +466,5 @@ enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const
 				    const char *answer, const char *status, int64_t poll_seconds)
 {
 	struct cancel_tx x = {account, kind, object_id, answer, status, poll_seconds};
-	return on_node(db, account, job_cancelled, &x);
+	return store_tx_on(db, account, job_cancelled, &x);
 }

@@ -45,8 +45,9 @@ static int64_t oldest(const struct store *db, enum ledger_gw_kind kind)
 	return kind == LEDGER_GW_RESPONSE ? db->now - (int64_t)LIMIT_GATEWAY_RESPONSE_DAYS * TIMEFMT_SECONDS_PER_DAY : 0;
 }
 
-static enum cd_err object_tx(struct store *db, struct object_tx *x)
+static enum cd_err object_tx(struct store *db, void *arg)
 {
+	struct object_tx *x = arg;
 	int e;
 	const char *kind = kind_names[x->kind];
 	if (x->op == OP_KEEP)
@@ -67,20 +68,6 @@ static enum cd_err object_tx(struct store *db, struct object_tx *x)
 }
 
 /* One transaction on the account's node, the ledger's routing as it was. */
-static enum cd_err run(struct store *db, struct object_tx *x)
-{
-	struct store_tx t;
-	char route[sizeof(db->route)];
-	int routed = db->routed;
-	memcpy(route, db->route, sizeof(route));
-	store_route(db, x->account);
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
-		store_tx_end(db, &t, object_tx(db, x));
-	db->routed = routed;
-	memcpy(db->route, route, sizeof(route));
-	return t.rc;
-}
-
 enum cd_err ledger_gw_object_keep(struct store *db, const char *account, enum ledger_gw_kind kind, const char *id,
 				  const char *provider)
 {
@@ -89,7 +76,7 @@ enum cd_err ledger_gw_object_keep(struct store *db, const char *account, enum le
 	assert(kind >= 0 && kind < LEDGER_GW_KINDS);
 	if (id == NULL || id[0] == '\0')
 		return CD_OK;
-	return run(db, &x);
+	return store_tx_on(db, x.account, object_tx, &x);
 }
 
 enum cd_err ledger_gw_object_find(struct store *db, const char *account, enum ledger_gw_kind kind, const char *id,
@@ -100,7 +87,7 @@ enum cd_err ledger_gw_object_find(struct store *db, const char *account, enum le
 	assert(id != NULL);
 	assert(cap > 0);
 	assert(kind >= 0 && kind < LEDGER_GW_KINDS);
-	enum cd_err rc = run(db, &x);
+	enum cd_err rc = store_tx_on(db, x.account, object_tx, &x);
 	*owned = rc == CD_OK && x.owned;
 	if (!*owned)
 		provider[0] = '\0';
@@ -114,5 +101,5 @@ enum cd_err ledger_gw_object_forget(struct store *db, const char *account, enum 
 	assert(account != NULL);
 	assert(id != NULL);
 	assert(kind >= 0 && kind < LEDGER_GW_KINDS);
-	return run(db, &x);
+	return store_tx_on(db, x.account, object_tx, &x);
 }

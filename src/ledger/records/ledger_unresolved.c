@@ -50,8 +50,9 @@ struct mark {
 	int marked;
 };
 
-static enum cd_err mark_tx(struct store *db, struct mark *m)
+static enum cd_err mark_tx(struct store *db, void *arg)
 {
+	struct mark *m = arg;
 	int e;
 	struct dbstmt *s = store_exec(db, SQL_MARK, &e, "iiiii", db->now, m->input_micros,
 				      db->now + m->days * TIMEFMT_SECONDS_PER_DAY, m->hold, m->account_id);
@@ -65,21 +66,13 @@ enum cd_err ledger_unresolved_mark(struct store *db, const char *account, const 
 				  int64_t days)
 {
 	struct mark m = {0, 0, input_micros > 0 ? input_micros : 0, days, 0};
-	struct store_tx t;
-	char route[sizeof(db->route)];
-	int routed = db->routed;
 	assert(account != NULL);
 	assert(days > 0);
 	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &m.account_id, &m.hold) != 0)
 		return CD_E_NOT_FOUND;
-	memcpy(route, db->route, sizeof(route));
-	store_route(db, account);
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
-		store_tx_end(db, &t, mark_tx(db, &m));
-	db->routed = routed;
-	memcpy(db->route, route, sizeof(route));
-	return t.rc != CD_OK ? t.rc : m.marked ? CD_OK : CD_E_CONFLICT;
+	enum cd_err rc = store_tx_on(db, account, mark_tx, &m);
+	return rc != CD_OK ? rc : m.marked ? CD_OK : CD_E_CONFLICT;
 }
 
 /* ---- A resolution ---- */
