@@ -54,6 +54,8 @@ static void hold_route(struct store *db, struct guard_op *op, const char *hold_i
 	struct store_tx t;
 	int64_t account_id, hold;
 	op->route[0] = '\0';
+	if (store_noderoute_count() < 2)
+		return;
 	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
 		return;
@@ -66,6 +68,15 @@ static void hold_route(struct store *db, struct guard_op *op, const char *hold_i
 	else if (op->route[0] != '\0')
 		ledger_idcache_remember(op->route, account_id);
 	db->routed = routed;
+}
+
+/* The account an authorize or a usage names, into op->route. Only with
+ * several nodes. */
+static void account_route(struct guard_op *op, const char *account)
+{
+	op->route[0] = '\0';
+	if (store_noderoute_count() > 1)
+		snprintf(op->route, sizeof(op->route), "%s", account);
 }
 
 static enum cd_err guard_submit(struct store *db, struct guard_op *op, const struct ledger_call *call,
@@ -81,14 +92,9 @@ static enum cd_err guard_submit(struct store *db, struct guard_op *op, const str
 	assert(op->kind != GUARD_SETTLE || op->render != NULL);
 	op->res = res;
 	op->rc = CD_E_INTERNAL;
-	op->route[0] = '\0';
 	pthread_once(&guard_once, guard_init);
+	/* The operation's entry named its account's node (op->route). */
 	if (store_noderoute_count() > 1) {
-		if (op->kind == GUARD_AUTHORIZE || op->kind == GUARD_USAGE)
-			snprintf(op->route, sizeof(op->route), "%s", op->kind == GUARD_AUTHORIZE
-				 ? op->in.authorize->account : op->in.usage->account);
-		else
-			hold_route(db, op, op->kind == GUARD_SETTLE ? op->in.settle->hold_id : op->in.release->hold_id);
 		node = store_noderoute_pick(op->route[0] != '\0' ? op->route : NULL);
 		if (node < 0)
 			node = 0;	/* none is up: the batch answers 503 */
@@ -110,6 +116,7 @@ enum cd_err ledger_authorize(struct store *db, const struct ledger_call *call, c
 {
 	struct guard_op op = {.kind = GUARD_AUTHORIZE, .in.authorize = r};
 	assert(r->amount_micros <= LIMIT_AMOUNT_MICROS_MAX);	/* priced and capped by the caller */
+	account_route(&op, r->account);
 	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);	/* an answer whenever CD_OK */
 	return rc;
@@ -164,6 +171,7 @@ enum cd_err ledger_settle(struct store *db, const struct ledger_call *call, cons
 	if (!record_ok("settle", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
+	hold_route(db, &op, r->hold_id);
 	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
@@ -174,6 +182,7 @@ enum cd_err ledger_release(struct store *db, const struct ledger_call *call, con
 {
 	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
 	assert(r->hold_id != NULL);
+	hold_route(db, &op, r->hold_id);
 	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
@@ -187,6 +196,7 @@ enum cd_err ledger_usage(struct store *db, const struct ledger_call *call, const
 	if (!record_ok("usage", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
+	account_route(&op, r->account);
 	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
