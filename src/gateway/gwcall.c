@@ -88,7 +88,7 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 	int other = gwcall_tool_named(job, u, &named);
 	if (job->route->images && !job->byok) {
 		/* An image call's tokens, as its price bills them (gwmoney_images.h). */
-		gwmoney_images_usage(&job->ask, job->hold_input, u, &images);
+		gwmoney_images_usage(&job->ask, c->attempt, job->hold_input, u, &images);
 		u = &images;
 	}
 	gwmoney_charge(&a, u, d);
@@ -97,7 +97,7 @@ static void decide(const struct gwcall *c, const struct gw_usage *u, struct gw_c
 			   gwmoney_tool(&job->ask, job->ask.tool_model[0] != '\0' ? &job->tool_price : p,
 					other ? &named : NULL, &job->tool_held, u, &d->extra_raw, d) != PRICING_OK ||
 			   gwmoney_audio_extra(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK ||
-			   (job->route->images && gwmoney_images(&job->ask, p, u, &d->extra_raw, d) != PRICING_OK))) {
+			   (job->route->images && gwmoney_images(&job->ask, c->attempt, p, u, &d->extra_raw, d) != PRICING_OK))) {
 		log_error("gateway: %s: the usage's dimensions beyond tokens could not be priced: charged its tokens",
 			  job->hold_id);
 		/* A media call's whole charge is its extra: the units held are
@@ -131,6 +131,17 @@ static void media_billed(const struct gw_job *job, const struct gw_charge *d, st
 	}
 }
 
+/* The answering provider's own price was charged (docs/gateway.md,
+ * "Which price a call is charged"): an image call's is the row of the
+ * image it made (gwmoney_images_own), any other's its model's. */
+static int own_price(const struct gwcall *c, const struct gw_charge *d)
+{
+	const struct gw_job *job = c->job;
+	if (job->route->images && !job->byok)
+		return gwmoney_images_own(&job->ask, c->attempt, &d->usage);
+	return job->price_own[c->attempt];
+}
+
 /* What the call was charged for beyond its tokens kept on its usage
  * record (sql/047), when there is anything to keep; a call charged beyond
  * what it asked is counted, logged, and flagged over_hold there. */
@@ -142,7 +153,7 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 					x->long_context, x->cache_write_1h_tokens, x->audio_input_tokens,
 					x->audio_output_tokens, x->web_search_calls,
 					c->attempt > 0 ? gwcall_provider(c)->name : NULL, c->attempt + 1, d->usage_unknown,
-					c->job->price_own[c->attempt] ? gwcall_provider(c)->name : NULL, NULL, 0, 0, 0};
+					own_price(c, d) ? gwcall_provider(c)->name : NULL, NULL, 0, 0, 0};
 	media_billed(c->job, d, &b);
 	if (d->usage_unknown) {
 		metrics_gateway_usage_unknown();

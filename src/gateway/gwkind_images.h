@@ -8,6 +8,7 @@
 #define CREDITD_GWKIND_IMAGES_H
 #include <stddef.h>
 #include <stdint.h>
+#include "limits_gateway.h"
 
 struct gwkind_route;
 struct gwkind_refusal;
@@ -28,7 +29,13 @@ struct gw_image_combo {
 	int64_t width, height;		/* 0: the size is not known (OTHER, none named) */
 	char quality[GW_IMAGE_WORD_BYTES];	/* "" : none */
 	int64_t tokens;			/* image tokens: the output tokens of one image */
-	int64_t raw;			/* one image's worst case in the cost formula's raw units */
+	int64_t raw;			/* one image's worst case at the general rows, in the cost formula's raw units */
+	/* One image's price at each provider the call may try (gw_job's
+	 * providers[i]): that provider's own row where it has one (own_at[i]
+	 * 1), else the general row (docs/gateway.md, "Which price a call is
+	 * charged"); what a try answered by providers[i] is charged. */
+	int64_t raw_at[LIMIT_GATEWAY_ATTEMPTS_MAX];
+	unsigned char own_at[LIMIT_GATEWAY_ATTEMPTS_MAX];
 };
 
 struct gw_images_ask {
@@ -42,7 +49,7 @@ struct gw_images_ask {
 	int64_t text_bytes;		/* the prompt's bytes (its tokens are at most that) */
 	/* Set by the hold (api_gwimages.c). */
 	int basis;			/* enum pricing_image_basis */
-	size_t ncombos, held;		/* combos[held]: the dearest */
+	size_t ncombos, held;		/* combos[held]: the dearest at the general rows */
 	struct gw_image_combo combos[GW_IMAGE_COMBOS];
 	int64_t input_image_tokens;	/* images/edits, image tokens: the input images' bound */
 };

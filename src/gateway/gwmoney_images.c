@@ -4,6 +4,7 @@
 #include "gwmoney_images.h"
 #include "pricing_image.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,23 +18,28 @@ static void say(struct gw_charge *c, const char *clause)
 	snprintf(c->why + len, sizeof(c->why) - len, "%s%s", len > 0 ? "; " : "", clause);
 }
 
-/* The combo the answer made: the dearest of those held that agree with
- * what it says (its "size" "WxH", its "quality"; an answer that says
- * neither, or something no combo held has, is the hold's dearest). */
-static const struct gw_image_combo *answered(const struct gw_images_ask *a, const struct gw_images_usage *iu)
+/* The combo the answer made, at the prices of providers[at] (the try
+ * that answered): the dearest there of those held that agree with what
+ * it says (its "size" "WxH", its "quality"); an answer that says neither,
+ * or something no combo held has, is the dearest there of all held. */
+static const struct gw_image_combo *answered(const struct gw_images_ask *a, int at, const struct gw_images_usage *iu)
 {
 	char size[2 * GW_IMAGE_WORD_BYTES + 8];
 	const struct gw_image_combo *best = NULL;
-	for (size_t i = 0; (iu->size[0] != '\0' || iu->quality[0] != '\0') && i < a->ncombos; i++) {
-		const struct gw_image_combo *k = &a->combos[i];
-		snprintf(size, sizeof(size), "%lldx%lld", (long long)k->width, (long long)k->height);
-		if ((iu->size[0] != '\0' && strcmp(size, iu->size) != 0) ||
-		    (iu->quality[0] != '\0' && strcmp(k->quality, iu->quality) != 0))
-			continue;
-		if (best == NULL || k->raw > best->raw || (k->raw == best->raw && k->tokens > best->tokens))
-			best = k;
-	}
-	return best != NULL ? best : a->ncombos > 0 ? &a->combos[a->held] : NULL;
+	assert(at >= 0 && at < LIMIT_GATEWAY_ATTEMPTS_MAX);	/* a try's index */
+	for (int pass = 0; pass < 2 && best == NULL; pass++)
+		for (size_t i = 0; i < a->ncombos; i++) {
+			const struct gw_image_combo *k = &a->combos[i];
+			snprintf(size, sizeof(size), "%lldx%lld", (long long)k->width, (long long)k->height);
+			if (pass == 0 && ((iu->size[0] == '\0' && iu->quality[0] == '\0') ||
+					  (iu->size[0] != '\0' && strcmp(size, iu->size) != 0) ||
+					  (iu->quality[0] != '\0' && strcmp(k->quality, iu->quality) != 0)))
+				continue;
+			if (best == NULL || k->raw_at[at] > best->raw_at[at] ||
+			    (k->raw_at[at] == best->raw_at[at] && k->tokens > best->tokens))
+				best = k;
+		}
+	return best;
 }
 
 static int64_t made_of(const struct gw_ask *ask, const struct gw_usage *u)
@@ -41,7 +47,8 @@ static int64_t made_of(const struct gw_ask *ask, const struct gw_usage *u)
 	return u->img.answered ? u->img.made : ask->img.n;
 }
 
-void gwmoney_images_usage(const struct gw_ask *ask, int64_t hold_input, const struct gw_usage *u, struct gw_usage *out)
+void gwmoney_images_usage(const struct gw_ask *ask, int at, int64_t hold_input, const struct gw_usage *u,
+			  struct gw_usage *out)
 {
 	const struct gw_images_ask *a = &ask->img;
 	*out = *u;
@@ -53,7 +60,7 @@ void gwmoney_images_usage(const struct gw_ask *ask, int64_t hold_input, const st
 	}
 	if (u->img.usage)
 		return;
-	const struct gw_image_combo *k = answered(a, &u->img);
+	const struct gw_image_combo *k = answered(a, at, &u->img);
 	int64_t per = k != NULL ? k->tokens : 0, made = made_of(ask, u);
 	out->input_tokens = hold_input;
 	out->cached_input_tokens = out->cache_write_tokens = 0;
@@ -64,11 +71,17 @@ void gwmoney_images_usage(const struct gw_ask *ask, int64_t hold_input, const st
 	out->img.image_output_tokens = out->output_tokens;
 }
 
-enum pricing_status gwmoney_images(const struct gw_ask *ask, const struct price *p, const struct gw_usage *u,
+int gwmoney_images_own(const struct gw_ask *ask, int at, const struct gw_usage *u)
+{
+	const struct gw_image_combo *k = answered(&ask->img, at, &u->img);
+	return k != NULL && k->own_at[at];
+}
+
+enum pricing_status gwmoney_images(const struct gw_ask *ask, int at, const struct price *p, const struct gw_usage *u,
 				   int64_t *extra_raw, struct gw_charge *c)
 {
 	const struct gw_images_ask *a = &ask->img;
-	const struct gw_image_combo *k = answered(a, &u->img);
+	const struct gw_image_combo *k = answered(a, at, &u->img);
 	int64_t made = made_of(ask, u), add = 0;
 	char clause[128];
 	enum pricing_status st;
@@ -93,7 +106,7 @@ enum pricing_status gwmoney_images(const struct gw_ask *ask, const struct price 
 	} else if (k == NULL) {
 		return made == 0 ? PRICING_OK : PRICING_INVALID;
 	} else {
-		st = pricing_image_times(k->raw, made, &add);
+		st = pricing_image_times(k->raw_at[at], made, &add);
 	}
 	if (st != PRICING_OK)
 		return st;

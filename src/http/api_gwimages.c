@@ -4,7 +4,10 @@
  * each size × quality the call may be answered at, QUALITY/WxH/MODEL, then
  * WxH/MODEL, then MODEL, LiteLLM's names), the dearest of them held for
  * each of the n images asked, or the call refused naming the member whose
- * price is missing. The hold is then authorized as any gateway call's
+ * price is missing; then each provider the call may try priced at its own
+ * rows where it has them (docs/gateway.md, "Which price a call is
+ * charged"), the hold at the dearest of them and each try charged at its
+ * provider's. The hold is then authorized as any gateway call's
  * (api_gwhold.c). Never SQL, never FastCGI, never curl. */
 #include "api.h"
 #include "api_gwhold.h"
@@ -14,6 +17,7 @@
 #include "limits_gateway.h"
 #include "pricing.h"
 #include "pricing_image.h"
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,9 +75,10 @@ static const char *blamed(const struct gw_images_ask *a)
 	       : a->size[0] != '\0' && strcmp(a->size, "auto") != 0 ? "size" : "model";
 }
 
-/* A model priced by image tokens (its own row's output_image_micros_per_mtok):
- * each combo's output tokens from the published table, the prompt at the
- * row's input price, an edit's input images at its input image price. */
+/* A model priced by image tokens (its own general row's
+ * output_image_micros_per_mtok): each combo's output tokens from the
+ * published table at that row (raw), the input bound (the prompt, an
+ * edit's input images); each provider's price is held_dearest's. */
 static int by_tokens(struct gw_job *job, const struct price *base, struct guard_authorize *r, struct response *rs)
 {
 	struct gw_images_ask *a = &job->ask.img;
@@ -97,16 +102,12 @@ static int by_tokens(struct gw_job *job, const struct price *base, struct guard_
 	a->basis = PRICING_IMAGE_TOKENS;
 	a->input_image_tokens = a->input_images * LIMIT_GATEWAY_IMAGE_EDIT_TOKENS;
 	r->input_tokens = job->ask.input_bound + a->input_image_tokens;
-	r->price = r->hold_price = *base;
-	int64_t image_in;
-	if (a->input_image_tokens > 0 && pricing_dim_get(base, PRICE_DIM_INPUT_IMAGE, &image_in) &&
-	    image_in > r->hold_price.input_micros_per_mtok)
-		r->hold_price.input_micros_per_mtok = image_in;
 	return 0;
 }
 
-/* Models priced by pixels or by the image: each combo at its own row
- * (the first found of its names), pinned at the dearest's. 0; -1 with rs
+/* Models priced by pixels or by the image: each combo at its own general
+ * row (the first found of its names, raw), the dearest found (held); each
+ * provider's price is held_dearest's. 0; -1 with rs
  * filled; 1 (rs untouched, *missing the combo) when a combo has no row
  * and final is 0. */
 static int by_images(struct gw_job *job, int final, size_t *missing, struct guard_authorize *r, int64_t *margin,
@@ -146,39 +147,100 @@ static int by_images(struct gw_job *job, int final, size_t *missing, struct guar
 		if (i == 0 || k->raw > a->combos[a->held].raw) {
 			a->held = i;
 			a->basis = b;
-			r->price = p;
 			*margin = m;
 		}
 	}
-	r->hold_price = r->price;
 	r->input_tokens = 0;
 	return 0;
 }
 
-/* A provider's own price for any row of the call (docs/gateway.md,
- * "Which price a call is charged"): the image routes charge the general
- * rows, so a call a provider with its own price may answer is refused
- * rather than charged another price than its provider's. 0, or -1 with
- * rs filled. */
-static int provider_rows(const struct gw_job *job, struct response *rs)
+/* The first of combo k's names (names_of) that provider has a row for:
+ * its own where it has one (*own 1), else the general one; the cache
+ * only. A provider's own row needs the general one of its name, so the
+ * name found is the one the general rows' was. 1 found, 0 not. */
+static int row_at(const char *model, const struct gw_image_combo *k, const char *provider, struct price *p, int *own)
 {
-	const struct gw_images_ask *a = &job->ask.img;
 	char names[3][2 * LIMIT_NAME_BYTES];
-	struct price p;
-	int64_t m;
-	for (int i = 0; i < job->nproviders; i++)
-		for (size_t c = 0; c <= a->ncombos; c++) {
-			int n = names_of(job->ask.model, c < a->ncombos ? &a->combos[c] : NULL, names), own = 0;
-			for (int j = 0; j < n && !own; j++)
-				if (strlen(names[j]) <= LIMIT_NAME_BYTES && pricing_name_valid(names[j]))
-					ledger_price_model_at(names[j], job->providers[i]->name, &p, &m, &own);
-			if (own) {
-				api_error(rs, CD_E_INVALID, "model", "provider %s has its own price for '%s', which the image "
-					  "routes do not apply (they charge the general rows): not forwarded",
-					  job->providers[i]->name, names[0]);
-				return -1;
-			}
+	int64_t margin;
+	int n = names_of(model, k, names);
+	for (int i = 0; i < n; i++)
+		if (strlen(names[i]) <= LIMIT_NAME_BYTES && pricing_name_valid(names[i]) &&
+		    ledger_price_model_at(names[i], provider, p, &margin, own))
+			return 1;
+	return 0;
+}
+
+/* Each combo's price at provider i (raw_at[i], own_at[i]) and the
+ * hold's worst case there in c: by image tokens, the model's row at that
+ * provider (its prompt as text, an edit's files at the dearer input
+ * price); by pixels or by the image, each combo's row there, the dearest
+ * pinned. A row there that does not bill the call's images as the
+ * general rows do is refused naming the provider. 0, or -1 with rs filled. */
+static int priced_at(struct gw_job *job, int i, struct guard_authorize *c, struct response *rs)
+{
+	struct gw_images_ask *a = &job->ask.img;
+	const char *provider = job->providers[i]->name;
+	int tokens = a->basis == PRICING_IMAGE_TOKENS, own = 0, unsized = 0;
+	size_t held = 0;
+	for (size_t k = 0; k < a->ncombos; k++) {
+		struct gw_image_combo *ko = &a->combos[k];
+		struct price p;
+		enum pricing_image_basis b = PRICING_IMAGE_NONE;
+		if (row_at(job->ask.model, tokens ? NULL : ko, provider, &p, &own))
+			b = pricing_image_basis(&p, tokens || ko->width > 0, &unsized);
+		if (tokens ? b != PRICING_IMAGE_TOKENS || !pricing_prices_text_input(&p)
+			   : b != PRICING_IMAGE_PIXELS && b != PRICING_IMAGE_EACH) {
+			api_error(rs, CD_E_INVALID, unsized ? "size" : "model", "the price of '%s' at provider %s does not "
+				  "price its images as its general row%s does (%s): not forwarded", job->ask.model, provider,
+				  tokens ? "" : "s", tokens ? "by image tokens, with text input" : unsized
+				  ? "per pixel, the call must name its size" : "per pixel or per image");
+			return -1;
 		}
+		if ((tokens ? pricing_image_tokens_raw(&p, 1, ko->tokens, &ko->raw_at[i])
+			    : pricing_image_one_raw(&p, b, ko->width, ko->height, &ko->raw_at[i])) != PRICING_OK)
+			return -1;
+		ko->own_at[i] = (unsigned char)own;
+		if (k == 0 || ko->raw_at[i] > a->combos[held].raw_at[i]) {
+			held = k;
+			c->price = job->prices[i] = p;
+			job->price_own[i] = (unsigned char)own;
+		}
+	}
+	c->hold_price = c->price;
+	int64_t image_in;
+	if (tokens && a->input_image_tokens > 0 && pricing_dim_get(&c->price, PRICE_DIM_INPUT_IMAGE, &image_in) &&
+	    image_in > c->hold_price.input_micros_per_mtok)
+		c->hold_price.input_micros_per_mtok = image_in;
+	__int128 fees = (__int128)a->n * a->combos[held].raw_at[i];
+	c->hold_fees_raw = fees > INT64_MAX ? INT64_MAX : (int64_t)fees;
+	return fees > INT64_MAX || ledger_decide_hold_cost(c, 0, &c->amount_micros) != PRICING_OK ? -1 : 0;
+}
+
+/* The hold at the dearest of the providers the call may reach, each at
+ * its own rows where it has them, else the general rows (docs/gateway.md,
+ * "Which price a call is charged"), as the audio routes' (api_gwaudio.c):
+ * job->prices[i] the row a try answered by providers[i] is pinned at, the
+ * settle charging each image at the answering provider's price for it
+ * (gwmoney_images.h). 0, or -1 with rs filled. */
+static int held_dearest(struct gw_job *job, struct guard_authorize *r, struct response *rs)
+{
+	int64_t dearest = -1;
+	for (int i = 0; i < job->nproviders; i++) {
+		struct guard_authorize c = *r;
+		if (priced_at(job, i, &c, rs) != 0 || c.amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
+			if (rs->status == 0)
+				api_error(rs, CD_E_INVALID, "n", "the call's worst case is above the %lld micros one "
+					  "operation may move", (long long)LIMIT_AMOUNT_MICROS_MAX);
+			return -1;
+		}
+		if (c.amount_micros > dearest) {
+			dearest = c.amount_micros;
+			r->hold_price = c.hold_price;
+			r->hold_fees_raw = c.hold_fees_raw;
+			r->amount_micros = c.amount_micros;
+		}
+	}
+	assert(dearest >= 0);	/* a call has one provider at least */
 	return 0;
 }
 
@@ -215,26 +277,11 @@ int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_
 	if (rc != 0)
 		return rs->status != 0 ? -1 : (api_error(rs, CD_E_INVALID, "n", "the call's worst case is above what one "
 							 "operation may move"), -1);
-	if (provider_rows(job, rs) != 0)
-		return -1;
-	__int128 fees = (__int128)a->n * a->combos[a->held].raw;
 	job->hold_input = r->input_tokens;
-	job->price = r->price;
-	/* Every provider's at the general rows: an image call's rows are the
-	 * model's by size and quality (docs/gateway.md, "Images"); a
-	 * provider's own price applies to the token and audio routes. */
-	for (int i = 0; i < job->nproviders; i++) {
-		job->prices[i] = r->price;
-		job->price_own[i] = 0;
-	}
 	job->margin = r->margin_bps = margin;
 	r->priced = r->has_hold_price = 1;
-	r->hold_fees_raw = fees > INT64_MAX ? INT64_MAX : (int64_t)fees;
-	if (fees > INT64_MAX || ledger_decide_hold_cost(r, 0, &r->amount_micros) != PRICING_OK ||
-	    r->amount_micros > LIMIT_AMOUNT_MICROS_MAX) {
-		api_error(rs, CD_E_INVALID, "n", "the call's worst case is above the %lld micros one operation may move",
-			  (long long)LIMIT_AMOUNT_MICROS_MAX);
+	if (held_dearest(job, r, rs) != 0)
 		return -1;
-	}
+	r->price = job->price = job->prices[0];	/* pinned: the first provider's */
 	return 0;
 }

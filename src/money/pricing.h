@@ -194,12 +194,15 @@ int64_t pricing_search_fee(const struct price *p, enum pricing_search_size size,
  * when one passes int64 (the call is refused). bps >= 1. */
 int pricing_scaled(const struct price *p, int64_t bps, struct price *out);
 /* The row p as a Batch API line is held and charged at (docs/gateway.md,
- * "Batches"): with batch_discount_bps, every token price scaled by
- * (10000 - discount) / 10000, rounded up (pricing_scaled); without it,
- * by batch_input_ / the row's input price (its ratio in basis points,
- * rounded up); then the input and output prices replaced by batch_input_
- * and batch_output_ where the row has them (LiteLLM's
- * *_cost_per_token_batches). 0; -1
+ * "Batches"): the input and output prices at batch_input_ and
+ * batch_output_ where the row has them (LiteLLM's
+ * *_cost_per_token_batches), never above the list's; every other token
+ * price with batch_discount_bps scaled by (10000 - discount) / 10000,
+ * rounded up (pricing_scaled); without it, each at its side's exact
+ * ratio, rounded up once: input-like ones (cached input, cache writes,
+ * the tiers' inputs, audio and image input) × batch_input_ / the list
+ * input, output-like ones × batch_output_ / the list output (the other
+ * side's ratio where a list price is 0). 0; -1
  * when the row has neither a discount nor both batch token prices
  * (*missing names the dimension to set: nothing may be held or
  * forwarded); -2 past int64. */

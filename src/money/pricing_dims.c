@@ -174,6 +174,49 @@ int pricing_same(const struct price *a, const struct price *b)
 	return 1;
 }
 
+/* ceil(v × num / den), exactly: 0 <= num <= den (a batch price clamped
+ * at its list price), so it is at most v and never wraps. */
+static int64_t ratio_of(int64_t v, int64_t num, int64_t den)
+{
+	assert(den > 0);
+	assert(num >= 0 && num <= den);
+	assert(v >= 0);	/* a price (pricing_dim_valid) */
+	__int128 x = (__int128)v * num;	/* 0 <= x < 2^126: x + den - 1 does not wrap */
+	return (int64_t)((x + den - 1) / den);
+}
+
+/* p's token prices that no batch figure gives, each at its side's batch
+ * ratio into out, rounded up once (docs/gateway.md, "Batches"): cached
+ * input, cache writes and every input-like per-token dimension at
+ * num[0] / den[0] (the batch input's to the list input's), every
+ * output-like one (its name says output: the tiers' outputs, audio and
+ * image output) at num[1] / den[1]. */
+static void by_ratios(const struct price *p, struct price *out, const int64_t num[2], const int64_t den[2])
+{
+	out->cached_input_micros_per_mtok = ratio_of(p->cached_input_micros_per_mtok, num[0], den[0]);
+	out->cache_write_micros_per_mtok = ratio_of(p->cache_write_micros_per_mtok, num[0], den[0]);
+	for (int d = 0; d < PRICE_DIM_COUNT; d++) {
+		size_t n = strlen(dim_names[d]);
+		if (!(p->dims.set & (UINT64_C(1) << d)) || n < 16 || strcmp(dim_names[d] + n - 16, "_micros_per_mtok") != 0)
+			continue;
+		int side = strstr(dim_names[d], "output") != NULL;
+		out->dims.v[d] = ratio_of(p->dims.v[d], num[side], den[side]);
+	}
+}
+
+/* The batch keys alone: each side's ratio, exact (no basis point), the
+ * other side's where a list price is 0, none (the list's) where both are. */
+static void by_batch_keys(const struct price *p, int64_t in, int64_t outp, struct price *out)
+{
+	int64_t num[2] = {in, outp}, den[2] = {p->input_micros_per_mtok, p->output_micros_per_mtok};
+	for (int side = 0; side < 2; side++)
+		if (den[side] <= 0) {
+			num[side] = den[!side] > 0 ? num[!side] : 1;
+			den[side] = den[!side] > 0 ? den[!side] : 1;
+		}
+	by_ratios(p, out, num, den);
+}
+
 int pricing_batch(const struct price *p, struct price *out, const char **missing)
 {
 	int64_t discount = 0, in = 0, outp = 0;
@@ -197,20 +240,12 @@ int pricing_batch(const struct price *p, struct price *out, const char **missing
 		in = p->input_micros_per_mtok;
 	if (has_out && p->output_micros_per_mtok > 0 && outp > p->output_micros_per_mtok)
 		outp = p->output_micros_per_mtok;
-	int64_t bps = 10000 - discount;
-	if (!has_discount && p->input_micros_per_mtok > 0) {
-		/* Batch token keys alone: every other token price (cached
-		 * input, cache writes, each per-token dimension) at the batch
-		 * input's ratio to the list input, rounded up (docs/gateway.md,
-		 * "Batches"): never the full price on a batch line. */
-		int64_t num;
-		if (__builtin_mul_overflow(in, (int64_t)10000, &num))
-			return -2;
-		bps = num / p->input_micros_per_mtok + (num % p->input_micros_per_mtok != 0);
-		bps = bps < 1 ? 1 : bps > 10000 ? 10000 : bps;
-	}
-	if ((has_discount || p->input_micros_per_mtok > 0) && pricing_scaled(p, bps, out) != 0)
+	/* The discount where the row sets one, on every price no batch key
+	 * gives; else each price at its own side's batch ratio, exact. */
+	if (has_discount && pricing_scaled(p, 10000 - discount, out) != 0)
 		return -2;
+	if (!has_discount)
+		by_batch_keys(p, in, outp, out);
 	if (has_in)
 		out->input_micros_per_mtok = in;
 	if (has_out)

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 
 import stack
-from lib import ENV, api, check, eq, new_account, sql, verify
+from lib import ENV, api, check, eq, new_account, sql, verify, wait_until
 from test_80_gateway import body_chat, call, chat, openai_error, state
 from test_87_gateway_providers import Fake, hold_of
 
@@ -46,6 +46,41 @@ def row(model, prices, provider=None):
     return r
 
 
+# The image models of this file (docs/gateway.md, "Images"), each served
+# by pa then pb under its own name: pi-img per pixel at its 1024x1024 row,
+# pb's own dearer (109 % more); pi-each per image, pa's own dearer (35 %
+# more); gpt-image-1-pp by image tokens, pb's own dearer; pi-mixed per
+# image, pb's own row pricing no image.
+IMAGE_MODELS = ("pi-img", "pi-each", "gpt-image-1-pp", "pi-mixed")
+PX = (19070000, 39856300)
+EACH = (30000, 40500)
+GPT_GENERAL = {"input": 5000000, "output": 10000000, "input_image": 10000000, "output_image": 40000000}
+GPT_PB = {"input": 6000000, "output": 12000000, "input_image": 12500000, "output_image": 80000000}
+
+
+def image_row(model, provider=None, **dims):
+    r = dict({"model": model, "input_micros_per_mtok": 0, "cached_input_micros_per_mtok": 0,
+              "output_micros_per_mtok": 0, "max_output_tokens": 1}, **dims)
+    if provider is not None:
+        r["provider"] = provider
+    return r
+
+
+def gpt_row(model, prices, provider=None):
+    return image_row(model, provider, input_micros_per_mtok=prices["input"],
+                     cached_input_micros_per_mtok=prices["input"], output_micros_per_mtok=prices["output"],
+                     input_image_micros_per_mtok=prices["input_image"],
+                     output_image_micros_per_mtok=prices["output_image"])
+
+
+IMAGE_ROWS = [image_row("1024-x-1024/pi-img", input_pixel_micros_per_gpx=PX[0]),
+              image_row("1024-x-1024/pi-img", "pb", input_pixel_micros_per_gpx=PX[1]),
+              image_row("pi-each", output_micros_per_image=EACH[0]),
+              image_row("pi-each", "pa", output_micros_per_image=EACH[1]),
+              gpt_row("gpt-image-1-pp", GPT_GENERAL), gpt_row("gpt-image-1-pp", GPT_PB, "pb"),
+              image_row("pi-mixed", output_micros_per_image=EACH[0]),
+              image_row("pi-mixed", "pb", input_micros_per_mtok=1000000, output_micros_per_mtok=1000000)]
+
 _up = {}
 
 
@@ -61,14 +96,14 @@ def write_conf(a, b):
 kind = openai
 base_url = http://127.0.0.1:{a}/v1
 api_key = sk-fake-openai
-models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini, pp-on=gpt-4o-mini, pp-tier=gpt-4o-mini
+models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini, pp-on=gpt-4o-mini, pp-tier=gpt-4o-mini, {images}
 
 [provider pb]
 kind = openai
 base_url = http://127.0.0.1:{b}/v1
 api_key = sk-fake-openai
-models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini, pp-tier=gpt-4o-mini
-""".format(a=a.port, b=b.port)
+models = pp-up=gpt-4o-mini, pp-down=gpt-4o-mini, pp-tier=gpt-4o-mini, {images}
+""".format(a=a.port, b=b.port, images=", ".join(IMAGE_MODELS))
     conf = stack.path("creditd-pprice.conf")
     shutil.copy(ENV["CREDITD_CONFIG"], conf)
     with open(conf) as f:
@@ -98,7 +133,7 @@ def up():
     tiered = dict(row("pp-tier", GENERAL), priority_input_micros_per_mtok=2 * GENERAL[0],
                   priority_output_micros_per_mtok=2 * GENERAL[1])
     p = import_list([row("pp-up", GENERAL), row("pp-down", GENERAL), row("pp-on", GENERAL), tiered,
-                     row("pp-down", DEAR_FIRST, "pa"), row("pp-tier", GENERAL, "pb")])
+                     row("pp-down", DEAR_FIRST, "pa"), row("pp-tier", GENERAL, "pb")] + IMAGE_ROWS)
     eq(p.returncode, 0, "a JSON list with a provider's row imported: %s%s" % (p.stdout, p.stderr))
     p = ctl("price", "set", "pp-up", "--provider", "pb", "input=%d" % DEARER[0], "output=%d" % DEARER[1],
             "cached_input=%d" % (DEARER[0] // 2))
@@ -300,3 +335,126 @@ def test_a_call_a_candidate_s_own_row_does_not_price_is_refused_nothing_forwarde
     r = whole(acct, "pp-tier")
     eq(r.status, 200, "the standard tier is priced by both rows")
     verify()
+
+
+# ---- The image routes (docs/gateway.md, "Images"): held at the dearest
+# candidate's rows, charged at the answering provider's ----
+
+def images(acct, body):
+    return call("/openai/v1/images/generations", body, headers={"Creditd-Account": acct})
+
+
+def sent_usage(fake):
+    """What the fake's answer to the last call it was sent made and said."""
+    return [r for r in fake.received() if r["method"] == "POST"][-1]["usage"]
+
+
+def settled(acct, before, r):
+    """The call's charge, one figure in the answer, the balance and the hold."""
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "settled")
+    charged = int(r.headers["creditd-charged-micros"])
+    eq(state(acct)[0], before - charged, "the balance lost what the answer says was charged")
+    eq(hold_of(r)["charged_micros"], charged, "the hold says the same")
+    return charged
+
+
+def px_raw(px):
+    """One 1024x1024 image's raw cost at px micros per 10^9 pixels."""
+    return -(-1024 * 1024 * px // 1000)
+
+
+def raw_micros(raw):
+    return -(-raw * margin() // 10 ** 10)
+
+
+def test_an_image_answered_by_a_fallback_is_charged_its_own_per_pixel_price_and_held_at_it():
+    a, b = fresh()
+    a.mode(mode="error", status=503)
+    acct = new_account("ppimg")
+    before = state(acct)[0]
+    r = images(acct, {"model": "pi-img", "prompt": "a red fox", "size": "1024x1024", "n": 2})
+    eq(r.headers.get("creditd-provider"), "pb", "answered by pb: %r" % r.body[:300])
+    charged = settled(acct, before, r)
+    made = sent_usage(b)["images"]
+    eq(charged, raw_micros(made * px_raw(PX[1])), "charged at pb's own row per pixel, to the micro")
+    check(charged != raw_micros(made * px_raw(PX[0])), "not the general row's")
+    h = hold_of(r)
+    eq(h["held_micros"], raw_micros(2 * px_raw(PX[1])), "held at pb's, the dearer candidate")
+    eq((h["provider"], h["attempts"], h["price_provider"]), ("pb", 2, "pb"), "GET hold names pb's own price")
+    # pa answers: the general row charged, the hold still pb's.
+    a.mode()
+    before = state(acct)[0]
+    r = images(acct, {"model": "pi-img", "prompt": "a red fox", "size": "1024x1024", "n": 2})
+    eq(r.headers.get("creditd-provider"), "pa", "answered by pa")
+    eq(settled(acct, before, r), raw_micros(sent_usage(a)["images"] * px_raw(PX[0])), "the general row charged")
+    h = hold_of(r)
+    eq((h["held_micros"], h["price_provider"]), (raw_micros(2 * px_raw(PX[1])), None),
+       "held at pb's (it may have answered), the general price named")
+    verify()
+
+
+def test_an_image_priced_per_image_is_charged_the_answering_provider_s_price_or_refused_where_it_has_none():
+    a, b = fresh()
+    acct = new_account("ppeach")
+    before = state(acct)[0]
+    r = images(acct, {"model": "pi-each", "prompt": "a boat", "n": 3})
+    eq(r.headers.get("creditd-provider"), "pa", "answered by pa")
+    eq(settled(acct, before, r), raw_micros(sent_usage(a)["images"] * EACH[1] * 10 ** 6), "pa's own price an image")
+    h = hold_of(r)
+    eq((h["held_micros"], h["price_provider"]), (raw_micros(3 * EACH[1] * 10 ** 6), "pa"), "held and named: pa's")
+    a.mode(mode="error", status=429)
+    before = state(acct)[0]
+    r = images(acct, {"model": "pi-each", "prompt": "a boat", "n": 3})
+    eq(r.headers.get("creditd-provider"), "pb", "fell back to pb")
+    eq(settled(acct, before, r), raw_micros(sent_usage(b)["images"] * EACH[0] * 10 ** 6),
+       "pb's (the general) price, not pa's 35 % more")
+    h = hold_of(r)
+    eq((h["held_micros"], h["price_provider"]), (raw_micros(3 * EACH[1] * 10 ** 6), None), "held at pa's")
+    verify()
+    # A candidate's own row that prices no image: refused, naming it.
+    a, b = fresh()
+    before = state(acct)
+    r = images(acct, {"model": "pi-mixed", "prompt": "x"})
+    openai_error(r, 400, "invalid_request", "model")
+    check("pb" in r.json["error"]["message"], "the provider whose row does not price it named: %r" % r.json)
+    eq((len(a.received()), len(b.received())), (0, 0), "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
+
+
+def test_an_image_by_tokens_is_charged_the_answering_provider_s_image_token_prices():
+    a, b = fresh()
+    a.mode(mode="error", status=503)
+    acct = new_account("ppgpt")
+    before = state(acct)[0]
+    body = {"model": "gpt-image-1-pp", "prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"}
+    r = images(acct, body)
+    eq(r.headers.get("creditd-provider"), "pb", "answered by pb: %r" % r.body[:300])
+    charged = settled(acct, before, r)
+    u = sent_usage(b)
+    check(u["usage_reported"], "pb reported its usage")
+    eq(charged, raw_micros(u["text_input_tokens"] * GPT_PB["input"] + u["image_input_tokens"] * GPT_PB["input_image"]
+                           + u["image_output_tokens"] * GPT_PB["output_image"]), "pb's token prices, to the micro")
+    text = len(json.dumps(body).encode())
+    h = hold_of(r)
+    eq(h["held_micros"], raw_micros(text * GPT_PB["input"] + 272 * GPT_PB["output_image"]),
+       "held: the body's bytes and a low square at pb's prices")
+    eq(h["price_provider"], "pb", "named")
+    verify()
+
+
+def test_an_edit_answered_by_a_fallback_is_charged_its_own_price():
+    from test_91_gateway_images import BOUNDARY, form
+    a, b = fresh()
+    a.mode(mode="error", status=503)
+    acct = new_account("ppedit")
+    before = state(acct)[0]
+    r = call("/openai/v1/images/edits", None, raw=form([("model", "pi-img"), ("prompt", "a hat"), ("size", "1024x1024")],
+                                                       [("image", "a.png")]),
+             headers={"Creditd-Account": acct, "Content-Type": "multipart/form-data; boundary=" + BOUNDARY})
+    eq(r.headers.get("creditd-provider"), "pb", "answered by pb: %r" % r.body[:300])
+    eq(settled(acct, before, r), raw_micros(sent_usage(b)["images"] * px_raw(PX[1])), "pb's own per-pixel price")
+    h = hold_of(r)
+    eq((h["held_micros"], h["price_provider"]), (raw_micros(px_raw(PX[1])), "pb"), "held and named: pb's")
+    verify()
+

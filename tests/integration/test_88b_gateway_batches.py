@@ -94,12 +94,11 @@ def done(batch_id, timeout=30):
 
 def batch_cost(usage):
     """One line's charge at gpt-4o-mini's batch prices (cached input at its
-    own cached price scaled by the batch input's ratio to the list's,
-    rounded up): ceil(raw * margin / 10^10), once a line."""
+    own cached price times the batch input's ratio to the list's, exactly,
+    rounded up once): ceil(raw * margin / 10^10), once a line."""
     p, margin = prices()
     m = p["gpt-4o-mini"]
-    bps = -(-BATCH_IN * 10000 // m["input_micros_per_mtok"])
-    cached_price = -(-m["cached_input_micros_per_mtok"] * bps // 10000)
+    cached_price = -(-m["cached_input_micros_per_mtok"] * BATCH_IN // m["input_micros_per_mtok"])
     inp, cached, out = usage["input_tokens"], usage["cached_input_tokens"], usage["output_tokens"]
     raw = ((inp - cached) * BATCH_IN + cached * cached_price + out * BATCH_OUT) * margin
     return -(-raw // 10 ** 10)

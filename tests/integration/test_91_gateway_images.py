@@ -309,7 +309,8 @@ def test_what_a_review_found_is_priced_as_the_provider_bills_or_refused():
     held; a GPT image model priced per image is refused (its prompt and
     input images bill by tokens); a form's text field past 128 KiB is
     refused before it is read; a model a provider has its own price for
-    is refused (the image routes charge the general rows)."""
+    is charged that price (docs/gateway.md, "Which price a call is
+    charged")."""
     from lib import creditctl
     _price()
     reset()
@@ -325,13 +326,18 @@ def test_what_a_review_found_is_priced_as_the_provider_bills_or_refused():
     openai_error(_images(acct, {"model": "gpt-image-1-mini", "prompt": "x"}), 400, "invalid_request", "model")
     openai_error(_edit(acct, form([("model", "dall-e-2"), ("prompt", "x" * (128 * 1024 + 1))], [("image", "a.png")])),
                  400, "invalid_request", "prompt")
+    eq(received(), [], "nothing forwarded")
+    eq(state(acct), before, "nothing held or charged")
     # A model no request named yet: its first call waits for a reload
-    # that brings its general row and the provider's together.
+    # that brings its general row and the provider's together, and is
+    # held and charged at the provider's own price.
     own = "img-own-" + acct[-6:]
     creditctl("price", "set", own, "input=0", "output=0", "max_output_tokens=1", "output_micros_per_image=%d" % EACH)
     creditctl("price", "set", own, "--provider", "openai", "input=0", "output=0", "max_output_tokens=1",
               "output_micros_per_image=%d" % (3 * EACH))
-    openai_error(_images(acct, {"model": own, "prompt": "x", "size": "1024x1024"}), 400, "invalid_request", "model")
-    eq(received(), [], "nothing forwarded")
-    eq(state(acct), before, "nothing held or charged")
+    r = _images(acct, {"model": own, "prompt": "x", "size": "1024x1024"})
+    charged = _settled(acct, before[0], r)
+    eq(charged, _micros(last_reported()["images"] * 3 * EACH * 10 ** 6), "the provider's own price an image")
+    eq((_hold(r)["held_micros"], _hold(r)["price_provider"]), (_micros(3 * EACH * 10 ** 6), "openai"),
+       "held at it, and named")
     verify()

@@ -154,15 +154,52 @@ static void test_batch_prices(void)
 	   "cached input and cache writes at the batch input's ratio to the list's (no batch keys for them)");
 	ok(!pricing_dim_get(&b, PRICE_DIM_BATCH_INPUT, NULL), "the result prices no batch dimension of its own");
 	struct price r = {3000000, 300001, 12000000, 4096, 3750000, PRICING_NO_DIMS};
-	pricing_dim_put(&r, PRICE_DIM_BATCH_INPUT, 1000000);	/* a third: 3334 bps, rounded up */
+	pricing_dim_put(&r, PRICE_DIM_BATCH_INPUT, 1000000);	/* a third, exactly: no basis point */
 	pricing_dim_put(&r, PRICE_DIM_BATCH_OUTPUT, 4000000);
 	pricing_dim_put(&r, PRICE_DIM_TIER_INPUT, 6000000);
 	is_int(pricing_batch(&r, &b, &missing), 0, "batch keys alone, an uneven ratio: priced");
 	int64_t tier = 0;
-	ok(b.cached_input_micros_per_mtok == 100021 && b.cache_write_micros_per_mtok == 1250250 &&
-	   pricing_dim_get(&b, PRICE_DIM_TIER_INPUT, &tier) && tier == 2000400,
-	   "cached input, cache writes and the long-context tier at that ratio, rounded up");
+	is_int(b.cached_input_micros_per_mtok, 100001, "cached input at a third of the list's, rounded up once");
+	is_int(b.cache_write_micros_per_mtok, 1250000, "cache writes at a third, exactly");
+	ok(pricing_dim_get(&b, PRICE_DIM_TIER_INPUT, &tier), "the long-context tier's input priced");
+	is_int(tier, 2000000, "at a third, exactly");
 	ok(b.input_micros_per_mtok == 1000000 && b.output_micros_per_mtok == 4000000, "the batch keys as given");
+	/* Each side at its own batch figure's ratio: input half, output 60 %. */
+	struct price o = {2500000, 1250000, 10000000, 4096, 3125000, PRICING_NO_DIMS};
+	pricing_dim_put(&o, PRICE_DIM_BATCH_INPUT, 1250000);
+	pricing_dim_put(&o, PRICE_DIM_BATCH_OUTPUT, 6000000);
+	pricing_dim_put(&o, PRICE_DIM_TIER_OUTPUT, 15000000);
+	pricing_dim_put(&o, PRICE_DIM_OUTPUT_AUDIO, 80000001);
+	pricing_dim_put(&o, PRICE_DIM_INPUT_AUDIO, 40000000);
+	pricing_dim_put(&o, PRICE_DIM_PRIORITY_OUTPUT, 20000000);
+	is_int(pricing_batch(&o, &b, &missing), 0, "batch keys with another ratio for output: priced");
+	int64_t v = 0;
+	ok(pricing_dim_get(&b, PRICE_DIM_TIER_OUTPUT, &v), "the tier's output priced");
+	is_int(v, 9000000, "the tier's output at the batch output's ratio (60 %%), not the input's half");
+	ok(pricing_dim_get(&b, PRICE_DIM_OUTPUT_AUDIO, &v), "audio output priced");
+	is_int(v, 48000001, "audio output at 60 %%, rounded up once");
+	ok(pricing_dim_get(&b, PRICE_DIM_PRIORITY_OUTPUT, &v), "priority output priced");
+	is_int(v, 12000000, "priority output at 60 %%");
+	ok(pricing_dim_get(&b, PRICE_DIM_INPUT_AUDIO, &v), "audio input priced");
+	is_int(v, 20000000, "audio input at the input's half");
+	is_int(b.cached_input_micros_per_mtok, 625000, "cached input at the input's half");
+	/* A ratio no basis point holds: 1 against 7. */
+	struct price f = {7000000, 7000000, 7000000, 4096, 7000000, PRICING_NO_DIMS};
+	pricing_dim_put(&f, PRICE_DIM_BATCH_INPUT, 1000000);
+	pricing_dim_put(&f, PRICE_DIM_BATCH_OUTPUT, 1000000);
+	pricing_dim_put(&f, PRICE_DIM_FLEX_OUTPUT, 7000000);
+	is_int(pricing_batch(&f, &b, &missing), 0, "a seventh: priced");
+	is_int(b.cached_input_micros_per_mtok, 1000000, "cached input at a seventh, exactly (1429 bps was 1,000,300)");
+	ok(pricing_dim_get(&b, PRICE_DIM_FLEX_OUTPUT, &v), "flex output priced");
+	is_int(v, 1000000, "flex output at a seventh, exactly");
+	/* A list output of 0: its side at the input's ratio, never the list's. */
+	struct price z = {2000000, 1000000, 0, 4096, 2000000, PRICING_NO_DIMS};
+	pricing_dim_put(&z, PRICE_DIM_BATCH_INPUT, 1000000);
+	pricing_dim_put(&z, PRICE_DIM_BATCH_OUTPUT, 0);
+	pricing_dim_put(&z, PRICE_DIM_OUTPUT_IMAGE, 40000000);
+	is_int(pricing_batch(&z, &b, &missing), 0, "no list output: priced");
+	ok(pricing_dim_get(&b, PRICE_DIM_OUTPUT_IMAGE, &v), "image output priced");
+	is_int(v, 20000000, "image output at the input's half");
 	struct price huge = {1, 0, 0, 1, 0, PRICING_NO_DIMS};
 	pricing_dim_put(&huge, PRICE_DIM_BATCH_INPUT, INT64_MAX);
 	pricing_dim_put(&huge, PRICE_DIM_BATCH_OUTPUT, 1);
@@ -190,7 +227,6 @@ static void test_batch_prices(void)
 	is_int(pricing_batch(&c, &b, &missing), 0, "a discount alone (Claude's rows): priced");
 	ok(b.input_micros_per_mtok == 1500000 && b.output_micros_per_mtok == 7500001 &&
 	   b.cached_input_micros_per_mtok == 150000, "every token price halved, rounded up");
-	int64_t v = 0;
 	ok(pricing_dim_get(&b, PRICE_DIM_TIER_INPUT, &v) && v == 3000000, "the long-context tier's too");
 	ok(!pricing_dim_valid(PRICE_DIM_BATCH_DISCOUNT, 10000) && pricing_dim_valid(PRICE_DIM_BATCH_DISCOUNT, 9999) &&
 	   pricing_dim_valid(PRICE_DIM_BATCH_DISCOUNT, 0), "a discount below the whole price");
