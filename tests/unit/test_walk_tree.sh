@@ -37,7 +37,7 @@ hold "authorize" 21 54
 hold "settle" 21 50
 hold "release" 20 49
 hold "usage" 20 53
-hold "gateway call, whole" 56 239
-hold "gateway call, streamed" 56 223
+hold "gateway call, whole" 56 241
+hold "gateway call, streamed" 56 225
 echo "1..$n"
 exit $fail
