@@ -264,8 +264,15 @@ struct store_tx {
 	int64_t due[LIMIT_BATCH_OPS];
 	int ndue, bringing, bring_attempt;
 	int64_t bring_started_ms;
+	/* A loop begun on an account's node (store_tx_init_on): the caller's
+	 * routing, put back when the loop ends. */
+	int on, saved_routed, saved_causal;
+	char saved_route[LIMIT_ACCOUNT_ID_BYTES + 1];
 };
 void store_tx_init(struct store *db, struct store_tx *t);
+/* The same, the loop's transactions on account's node (NULL: the node of
+ * no account), the caller's routing put back when store_tx_next ends it. */
+void store_tx_init_on(struct store *db, struct store_tx *t, const char *account);
 /* The running attempt met account id with something due: named for the
  * loop, which runs bring(db, id) as the body of attempts of its own (a
  * transaction: committed, or run again on a conflict) once the attempt

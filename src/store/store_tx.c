@@ -64,20 +64,27 @@ void store_route_causal(struct store *db, const char *account)
 	db->causal = 1;
 }
 
+void store_tx_init_on(struct store *db, struct store_tx *t, const char *account)
+{
+	store_tx_init(db, t);
+	t->on = 1;
+	t->saved_routed = db->routed;
+	t->saved_causal = db->causal;
+	memcpy(t->saved_route, db->route, sizeof(t->saved_route));
+	store_route(db, account);
+}
+
 enum cd_err store_tx_on(struct store *db, const char *account, enum cd_err (*body)(struct store *db, void *arg),
 			void *arg)
 {
 	struct store_tx t;
-	char route[sizeof(db->route)];
-	int routed = db->routed;
 	assert(body != NULL);
-	memcpy(route, db->route, sizeof(route));
 	if (account != NULL)
-		store_route(db, account);
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+		store_tx_init_on(db, &t, account);
+	else
+		store_tx_init(db, &t);	/* on the caller's routing */
+	while (store_tx_next(db, &t))
 		store_tx_end(db, &t, body(db, arg));
-	db->routed = routed;
-	memcpy(db->route, route, sizeof(route));
 	return t.rc;
 }
 
@@ -136,6 +143,12 @@ int store_tx_next(struct store *db, struct store_tx *t)
 	if (db->rerouted) {
 		db->rerouted = db->reroute_now = 0;
 		store_route(db, NULL);
+	}
+	if (t->on) {
+		t->on = 0;
+		memcpy(db->route, t->saved_route, sizeof(t->saved_route));
+		db->routed = t->saved_routed;
+		db->causal = t->saved_causal;
 	}
 	return 0;
 }

@@ -32,11 +32,14 @@ hold() {
 # An authorize's and a usage's route is their account's (a settle's or
 # release's hold is read for it): the walk no longer passes through the
 # hold's lookup, and the store's loop, walked once at its first entry, is
-# now met inside the batch's run (more stays there; fewer in all).
-hold "authorize" 21 54
-hold "settle" 21 50
-hold "release" 20 49
-hold "usage" 20 53
+# now met inside the batch's run (more stays there; fewer in all). A
+# settle's hold lookup and the batch's run each begin their loop on their
+# account's node (store_tx_init_on), the caller's routing put back by the
+# loop: walked here at the loop's first entry, the hold lookup's.
+hold "authorize" 21 52
+hold "settle" 21 52
+hold "release" 20 51
+hold "usage" 20 51
 hold "gateway call, whole" 56 241
 hold "gateway call, streamed" 56 225
 echo "1..$n"

@@ -59,15 +59,12 @@ static void hold_route(struct store *db, struct guard_op *op, const char *hold_i
 	store_holdid_ensure(db);
 	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
 		return;
-	int routed = db->routed;
-	db->routed = 0;
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+	for (store_tx_init_on(db, &t, NULL); store_tx_next(db, &t);)
 		store_tx_end(db, &t, hold_route_tx(db, account_id, op->route, sizeof(op->route)));
 	if (t.rc != CD_OK)
 		op->route[0] = '\0';
 	else if (op->route[0] != '\0')
 		ledger_idcache_remember(op->route, account_id);
-	db->routed = routed;
 }
 
 /* The account an authorize or a usage names, into op->route. Only with

@@ -513,7 +513,7 @@ static enum cd_err batch_run(struct store *db, struct batch *b, struct guard_op 
 	struct store_tx t;
 	b->hold_reqs_needed = b->kept_off = 0;
 	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
-	for (store_tx_init(db, &t); store_tx_next(db, &t);)
+	for (store_tx_init_on(db, &t, ops[0]->route[0] != '\0' ? ops[0]->route : NULL); store_tx_next(db, &t);)
 		store_tx_end(db, &t, batch_attempt(db, b, ops, n));
 	assert(t.rc != CD_E_DUE);	/* brought due, or failed */
 	return t.rc;
@@ -571,16 +571,12 @@ void ledger_holds_run(struct store *db, struct combine_op **links, int n)
 {
 	struct guard_op *ops[BATCH_MAX];
 	enum cd_err rc = CD_E_INTERNAL;
-	char route[sizeof(db->route)];
-	int routed = db->routed;
 	assert(n >= 1);
 	assert(n <= BATCH_MAX);
-	memcpy(route, db->route, sizeof(route));
 	for (int i = 0; i < n; i++) {
 		ops[i] = (struct guard_op *)links[i];
 		ops[i]->out = NULL;
 	}
-	store_route(db, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	unsigned serving = guard_context(ops, n);
 	struct batch *b = ledger_batch_take();
 	int named = -1;
@@ -590,8 +586,6 @@ void ledger_holds_run(struct store *db, struct combine_op **links, int n)
 	}
 	ledger_batch_give(b);
 	log_context_pop(serving);
-	db->routed = routed;
-	memcpy(db->route, route, sizeof(route));
 	if (rc == CD_E_INTERNAL && n > 1 && !db->committed) {
 		guard_apart(db, links, ops, n, named);
 		return;
