@@ -168,6 +168,9 @@ struct ledger_gw_job {
 	char output_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	char error_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	int64_t line_cursor, lines_charged, lines_released;
+	/* What its lines charged, apart from its hold, as far as a pass has
+	 * counted them (sql/080); -1: unknown (a job kept before). */
+	int64_t charged_micros;
 	int64_t next_poll_at, polls, created_at;
 	int64_t claim;			/* the next_poll_at this pass last wrote (its claim); 0: not claimed */
 };
@@ -259,6 +262,10 @@ struct ledger_usage_billed {
 	const char *media_kind;
 	int64_t media_characters, media_audio_ms, media_images;
 };
+/* Marks over_hold on account's usage record of request_id (a batch
+ * line's: docs/gateway.md, "Batches"); nothing when there is none.
+ * Idempotent. */
+enum cd_err ledger_usage_over_hold(struct store *db, const char *account, const char *request_id);
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b);

@@ -33,7 +33,7 @@ static const char SQL_JOB_ADD[] =
 	"FROM accounts WHERE ext_id = ?";
 #define JOB_COLS "j.id, j.kind, a.ext_id, j.member, j.object_id, j.route, j.provider, j.hold_id, j.state, " \
 	"j.status, j.output_file_id, j.error_file_id, j.line_cursor, j.lines_charged, j.lines_released, " \
-	"j.next_poll_at, j.polls, j.created_at, j.model"
+	"j.next_poll_at, j.polls, j.created_at, j.model, COALESCE(j.charged_micros, -1)"
 static const char SQL_JOBS_DUE[] = "SELECT " JOB_COLS " FROM gateway_jobs j JOIN accounts a ON a.id = j.account_id "
 				   "WHERE j.state IN ('running', 'settling') AND j.next_poll_at <= ? "
 				   "ORDER BY j.next_poll_at LIMIT ?";
@@ -41,11 +41,11 @@ static const char SQL_JOB_CLAIM[] = "UPDATE gateway_jobs SET next_poll_at = ? WH
 				    "AND state <> 'done'";
 static const char SQL_JOB_SAVE[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ? "
+	"lines_charged = ?, lines_released = ?, charged_micros = NULLIF(?, -1), next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ? "
 	"AND next_poll_at = ?";
 static const char SQL_JOB_SAVE_ANSWER[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ?, answer = ? "
+	"lines_charged = ?, lines_released = ?, charged_micros = NULLIF(?, -1), next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ?, answer = ? "
 	"WHERE id = ? AND next_poll_at = ?";
 static const char SQL_JOB_ANSWER[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
@@ -186,6 +186,7 @@ static int job_read(const struct dbstmt *s, struct ledger_gw_job *r)
 	r->next_poll_at = store_i64(s, 15);
 	r->polls = store_i64(s, 16);
 	r->created_at = store_i64(s, 17);
+	r->charged_micros = store_i64(s, 19);
 	r->claim = 0;
 	return store_copy(s, 1, r->kind, sizeof(r->kind), "") | store_copy(s, 2, r->account, sizeof(r->account), "") |
 	       store_copy(s, 3, r->member, sizeof(r->member), "") |
@@ -227,12 +228,12 @@ static enum cd_err job_save(struct store *db, void *arg)
 	const struct ledger_gw_job *j = x->j;
 	int e;
 	struct dbstmt *s = x->answer == NULL	/* the provider's object as kept before */
-		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiiiiiii", j->state, or_null(j->status),
+		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiiiiiiii", j->state, or_null(j->status),
 			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
-		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiiiiisii", j->state, or_null(j->status),
+			     j->lines_released, j->charged_micros, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
+		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiiiiiisii", j->state, or_null(j->status),
 			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
+			     j->lines_released, j->charged_micros, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
 			     j->id, j->claim);
 	if (s == NULL)
 		return store_err(db, e, "job saved");
