@@ -17,8 +17,10 @@
  * it does not know; lists come from creditd's records, never the
  * provider's. The provider is the kind's own (§12's: [gateway]
  * openai_api_key, anthropic_api_key), called on the worker's thread
- * (gwbatch_io.h) for these short requests. Never SQL, never curl. */
+ * (gwbatch_io.h) for these short requests; a batch's files are read,
+ * listed and deleted by api_gwbatch_files.c. Never SQL, never curl. */
 #include "api.h"
+#include "api_gwbatch.h"
 #include "api_gwhold.h"
 #include "gwbatch.h"
 #include "gwbatch_io.h"
@@ -170,8 +172,8 @@ static const struct gwconfig_provider *kind_provider(struct api_ctx *ctx, const 
 
 /* Sends r to p and answers its answer as it came (its status, its JSON);
  * *out the answer when 2xx (the caller's), else NULL. 0 when 2xx. */
-static int forward(struct api_ctx *ctx, const struct gwconfig_provider *p, struct gwbatch_request *r, json_t **out,
-		   struct response *rs)
+int api_gwbatch_forward(struct api_ctx *ctx, const struct gwconfig_provider *p, struct gwbatch_request *r,
+			json_t **out, struct response *rs)
 {
 	char err[256];
 	struct dynbuf answer;
@@ -198,7 +200,7 @@ static int forward(struct api_ctx *ctx, const struct gwconfig_provider *p, struc
 
 /* Who pays, into the account and member of a job made for the purpose
  * (the caller frees it). NULL with rs filled. */
-static struct gw_job *payer(struct api_ctx *ctx, const struct request *rq, struct response *rs)
+struct gw_job *api_gwbatch_payer(struct api_ctx *ctx, const struct request *rq, struct response *rs)
 {
 	struct gw_job *job = calloc(1, sizeof(*job));
 	if (job == NULL) {
@@ -289,12 +291,12 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 	size_t len = 0;
 	json_t *file = NULL;
 	(void)params;
-	struct gw_job *job = b.ids != NULL ? payer(ctx, rq, rs) : NULL;
+	struct gw_job *job = b.ids != NULL ? api_gwbatch_payer(ctx, rq, rs) : NULL;
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_openai, rs) : NULL;
 	if (p != NULL && upload_form(rq, &mp, parts, sizeof(parts) / sizeof(parts[0]), &data, &len, rs) == 0 &&
 	    file_lines(ctx, rq, data, len, &b, rs) == 0) {
 		struct gwbatch_request r = {"POST", "/files", rq->content_type, rq->body, rq->body_len, NULL, 0, 0};
-		if (forward(ctx, p, &r, &file, rs) == 0 && file_keep(ctx, job, p, file, &b, rs) == 0)
+		if (api_gwbatch_forward(ctx, p, &r, &file, rs) == 0 && file_keep(ctx, job, p, file, &b, rs) == 0)
 			api_json(rs, 200, json_incref(file));
 	}
 	if (b.ids == NULL)
@@ -437,7 +439,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 	struct lines_read b = {0, 0, 0, "", "", NULL, NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
-	struct gw_job *job = json_is_object(body) ? payer(ctx, rq, rs)
+	struct gw_job *job = json_is_object(body) ? api_gwbatch_payer(ctx, rq, rs)
 			   : (api_error(rs, CD_E_INVALID, NULL, "the body must be a JSON object"), NULL);
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_openai, rs) : NULL;
 	if (p != NULL && create_body(ctx, job, body, &b, rs) == 0 &&
@@ -445,7 +447,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 		char *text = json_dumps(body, JSON_COMPACT);
 		struct gwbatch_request r = {"POST", "/batches", "application/json", text, text != NULL ? strlen(text) : 0,
 					    NULL, 0, 0};
-		if (text != NULL && forward(ctx, p, &r, &batch, rs) == 0) {
+		if (text != NULL && api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			snprintf(route, sizeof(route), "/openai%.50s", b.endpoint);
 			batch_keep(ctx, job, p, route, b.model, hold_id, batch);
 			api_json(rs, 200, json_incref(batch));
@@ -473,7 +475,7 @@ void api_gw_batch_get(struct api_ctx *ctx, const struct request *rq, char **para
 {
 	json_t *answer = NULL;
 	int found = 0;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	if (job == NULL)
 		return;
 	enum cd_err rc = gwobject_id_ok(params[0]) ? ledger_gw_job_answer(ctx->db, job->account, "batch", params[0],
@@ -489,7 +491,7 @@ void api_gw_batch_get(struct api_ctx *ctx, const struct request *rq, char **para
 }
 
 /* The page size of a list: the query's limit (1..100, default 20). */
-static int list_limit(const char *query)
+int api_gwbatch_list_limit(const char *query)
 {
 	const char *at = query != NULL ? strstr(query, "limit=") : NULL;
 	long n = at != NULL && (at == query || at[-1] == '&') ? strtol(at + 6, NULL, 10) : 20;
@@ -498,7 +500,7 @@ static int list_limit(const char *query)
 
 /* The after (OpenAI) or after_id / before_id (Anthropic) cursor of the
  * query, decoded, into out; "" when none. */
-static void list_after(const char *query, const char *name, char *out, size_t cap)
+void api_gwbatch_list_after(const char *query, const char *name, char *out, size_t cap)
 {
 	char key[32];
 	out[0] = '\0';
@@ -520,12 +522,12 @@ void api_gw_batch_list(struct api_ctx *ctx, const struct request *rq, char **par
 	json_t *data = NULL;
 	int more = 0, anthropic = strncmp(rq->path, "/anthropic/", 11) == 0;
 	(void)params;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	if (job == NULL)
 		return;
-	list_after(rq->query, anthropic ? "after_id" : "after", after, sizeof(after));
+	api_gwbatch_list_after(rq->query, anthropic ? "after_id" : "after", after, sizeof(after));
 	enum cd_err rc = ledger_gw_job_list(ctx->db, job->account, "batch", after[0] != '\0' ? after : NULL,
-					    list_limit(rq->query), &data, &more);
+					    api_gwbatch_list_limit(rq->query), &data, &more);
 	free(job);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch list");
@@ -563,7 +565,7 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 	char provider[LIMIT_CONFIG_NAME_BYTES] = "", path[LIMIT_GATEWAY_URL_BYTES];
 	int owned = 0, anthropic = strncmp(rq->path, "/anthropic/", 11) == 0;
 	json_t *batch = NULL;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	const struct gwkind *k = anthropic ? &gwkind_anthropic : &gwkind_openai;
 	if (job == NULL)
 		return;
@@ -580,7 +582,7 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 			  provider);
 	else if (gwbatch_job_path(anthropic ? "/anthropic/" : "/openai/", params[0], "cancel", path, sizeof(path)) == 0) {
 		struct gwbatch_request r = {"POST", path, NULL, NULL, 0, NULL, 0, 0};
-		if (forward(ctx, p, &r, &batch, rs) == 0) {
+		if (api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			cancel_kept(ctx, job->account, params[0], batch);
 			api_json(rs, 200, json_incref(batch));
 		}
@@ -633,14 +635,14 @@ void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, 
 	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
-	struct gw_job *job = json_is_object(body) && b.ids != NULL ? payer(ctx, rq, rs)
+	struct gw_job *job = json_is_object(body) && b.ids != NULL ? api_gwbatch_payer(ctx, rq, rs)
 			   : (api_error(rs, CD_E_INVALID, NULL, "the body must be a JSON object"), NULL);
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_anthropic, rs) : NULL;
 	if (p != NULL && request_lines(ctx, rq, body, &b, rs) == 0 &&
 	    batch_hold(ctx, job, b.model, b.hold, hold_id, rs) == 0) {
 		struct gwbatch_request r = {"POST", "/v1/messages/batches", "application/json", rq->body, rq->body_len, NULL,
 					    0, 0};
-		if (forward(ctx, p, &r, &batch, rs) == 0) {
+		if (api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			batch_keep(ctx, job, p, "/anthropic/v1/messages", b.model, hold_id, batch);
 			api_json(rs, 200, json_incref(batch));
 		} else {
@@ -660,7 +662,7 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 	char provider[LIMIT_CONFIG_NAME_BYTES] = "", path[LIMIT_GATEWAY_URL_BYTES], err[256];
 	int owned = 0, status = 0;
 	struct dynbuf answer;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	if (job == NULL)
 		return;
 	enum cd_err rc = gwobject_id_ok(params[0]) ? ledger_gw_object_find(ctx->db, job->account, LEDGER_GW_BATCH,
@@ -693,107 +695,4 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 	rs->status = 200;
 	rs->text = answer.data;	/* the answer's, freed with it */
 	rs->content_type = "application/binary";
-}
-
-/* ---- A batch's files (OpenAI): the account's own, input or output ---- */
-
-/* The provider of account's file id (an input file it uploaded, or a
- * batch's output or error file), NULL with rs filled (404 when not its). */
-static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const char *account, const char *id,
-						     struct response *rs)
-{
-	char provider[LIMIT_CONFIG_NAME_BYTES] = "";
-	int owned = 0;
-	enum cd_err rc = CD_OK;
-	if (gwobject_id_ok(id))
-		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_FILE, id, &owned, provider, sizeof(provider));
-	if (rc == CD_OK && !owned && gwobject_id_ok(id))
-		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_BATCH_OUTPUT, id, &owned, provider,
-					   sizeof(provider));
-	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), &gwkind_openai, provider)
-						  : NULL;
-	if (rc != CD_OK)
-		api_fail(rs, rc, "file lookup");
-	else if (p == NULL)
-		api_error(rs, CD_E_NOT_FOUND, "id", "No such File object: %s", gwobject_id_ok(id) ? id : "?");
-	return rc == CD_OK ? p : NULL;
-}
-
-/* 1 with rs 409 when file id is a batch's results not yet settled (docs/gateway.md, "Batches"). */
-static int file_busy(struct api_ctx *ctx, const char *account, const char *id, struct response *rs)
-{
-	int busy = 0;
-	enum cd_err rc = ledger_gw_file_busy(ctx->db, account, id, &busy);
-	if (rc != CD_OK)
-		api_fail(rs, rc, "file lookup");
-	else if (busy)
-		api_error(rs, CD_E_CONFLICT, "id", "File %s is a batch's results still being settled", id);
-	return rc != CD_OK || busy;
-}
-
-/* GET /openai/v1/files/{id} (as kept when uploaded, else the provider's),
- * /content (the provider's bytes) and DELETE (then forgotten). */
-void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	char path[LIMIT_GATEWAY_URL_BYTES], err[256];
-	int content = strstr(rq->path, "/content") != NULL, del = strcmp(rq->method, "DELETE") == 0, found = 0, status = 0;
-	json_t *kept = NULL, *out = NULL;
-	struct gw_job *job = payer(ctx, rq, rs);
-	const struct gwconfig_provider *p = job != NULL ? file_provider(ctx, job->account, params[0], rs) : NULL;
-	if (p != NULL && del && file_busy(ctx, job->account, params[0], rs))
-		p = NULL;
-	if (p != NULL && !content && !del && ledger_gw_file_answer(ctx->db, job->account, params[0], &kept, &found) ==
-	    CD_OK && kept != NULL) {
-		api_json(rs, 200, kept);
-	} else if (p != NULL && !content) {
-		snprintf(path, sizeof(path), "/files/%s", params[0]);
-		struct gwbatch_request r = {del ? "DELETE" : "GET", path, NULL, NULL, 0, NULL, 0, 0};
-		if (forward(ctx, p, &r, &out, rs) == 0) {
-			if (del && json_is_true(json_object_get(out, "deleted")))
-				(void)ledger_gw_object_forget(ctx->db, job->account, LEDGER_GW_FILE, params[0]);
-			api_json(rs, 200, json_incref(out));
-		}
-	} else if (p != NULL) {
-		struct dynbuf answer;
-		snprintf(path, sizeof(path), "/files/%s/content", params[0]);
-		dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_RESULTS_ANSWER_BYTES);
-		struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)gwconfig_of(ctx->cfg)->connect_timeout_ms,
-					    LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L};
-		if (gwbatch_io_call(p, &r, &status, &answer, err, sizeof(err)) == 0 && status == 200) {
-			rs->status = 200;
-			rs->text = answer.data != NULL ? answer.data : strdup("");
-			rs->content_type = "application/octet-stream";
-		} else {
-			api_error(rs, CD_E_UPSTREAM, NULL, "the provider gave no content creditd can pass on (%d)", status);
-			dynbuf_free(&answer);
-		}
-	}
-	json_decref(out);
-	free(job);
-}
-
-/* GET /openai/v1/files: the account's batch input files, newest first,
- * from creditd's records. */
-void api_gw_file_list(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	char after[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
-	json_t *data = NULL;
-	int more = 0;
-	(void)params;
-	struct gw_job *job = payer(ctx, rq, rs);
-	if (job == NULL)
-		return;
-	list_after(rq->query, "after", after, sizeof(after));
-	enum cd_err rc = ledger_gw_file_list(ctx->db, job->account, after[0] != '\0' ? after : NULL,
-					     list_limit(rq->query), &data, &more);
-	free(job);
-	if (rc != CD_OK) {
-		api_fail(rs, rc, "file list");
-		return;
-	}
-	size_t n = json_array_size(data);
-	json_t *first = n > 0 ? json_object_get(json_array_get(data, 0), "id") : NULL;
-	json_t *last = n > 0 ? json_object_get(json_array_get(data, n - 1), "id") : NULL;
-	api_json(rs, 200, json_pack("{s:s, s:o, s:O?, s:O?, s:b}", "object", "list", "data", data, "first_id", first,
-				    "last_id", last, "has_more", more));
 }
