@@ -5,6 +5,7 @@
  * provider wrote it, and one that is not a result is the caller's to
  * skip and log, never charged. */
 #include "gwbatch.h"
+#include "keys.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,4 +237,42 @@ void gwbatch_seen_free(struct gwbatch_seen *s)
 	free(s->slots);
 	free(s->used);
 	memset(s, 0, sizeof(*s));
+}
+
+void gwbatch_line_key(const char *custom_id, char out[GWBATCH_LINE_KEY_BYTES])
+{
+	unsigned char hash[KEYS_HASH_LEN];
+	char hex[2 * KEYS_HASH_LEN + 1];
+	keys_sha256(custom_id, strlen(custom_id), hash);
+	keys_hex(hash, hex);
+	memcpy(out, hex, GWBATCH_LINE_KEY_BYTES - 1);
+	out[GWBATCH_LINE_KEY_BYTES - 1] = '\0';
+}
+
+json_t *gwbatch_line_models(const json_t *ids, const char *dearest)
+{
+	json_t *out = json_object(), *v;
+	const char *id;
+	char key[GWBATCH_LINE_KEY_BYTES];
+	json_object_foreach((json_t *)ids, id, v) {
+		const char *model = json_string_value(v);
+		if (out == NULL || model == NULL || strcmp(model, dearest) == 0)
+			continue;
+		gwbatch_line_key(id, key);
+		if (json_object_set_new(out, key, json_string(model)) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+const char *gwbatch_line_model(const json_t *line_models, const char *custom_id, const char *dearest)
+{
+	char key[GWBATCH_LINE_KEY_BYTES];
+	if (line_models == NULL)
+		return dearest;
+	gwbatch_line_key(custom_id, key);
+	const char *model = json_string_value(json_object_get(line_models, key));
+	return model != NULL ? model : dearest;
 }

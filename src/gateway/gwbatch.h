@@ -82,6 +82,22 @@ struct gwbatch_seen {
 int gwbatch_seen_add(struct gwbatch_seen *s, const unsigned char hash[32]);
 void gwbatch_seen_free(struct gwbatch_seen *s);
 
+/* The models a batch's lines asked for, kept by line (docs/gateway.md,
+ * "Batches": a line is charged at the model it asked for): an object of
+ * each line's key (the first 24 hex digits of its custom_id's SHA-256: a
+ * fixed size whatever the custom_id's, 96 bits apart) to its model, for
+ * the lines whose model is not the batch's dearest (most batches name
+ * one model: an empty object). */
+#define GWBATCH_LINE_KEY_BYTES 25
+void gwbatch_line_key(const char *custom_id, char out[GWBATCH_LINE_KEY_BYTES]);
+/* That object from ids (each custom_id to the model its line asked for,
+ * a string; any other value is left out) and the batch's dearest model;
+ * a new reference, NULL when out of memory. */
+json_t *gwbatch_line_models(const json_t *ids, const char *dearest);
+/* The model line custom_id asked for, as line_models keeps it (a string
+ * of line_models, live while it is), or dearest when it keeps none. */
+const char *gwbatch_line_model(const json_t *line_models, const char *custom_id, const char *dearest);
+
 /* The outcome's name, as logs and tests say it. */
 const char *gwbatch_outcome_name(enum gwbatch_outcome o);
 #endif

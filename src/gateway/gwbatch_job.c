@@ -65,6 +65,7 @@ struct pass {
 	int past_hold;		/* the lines' charges passed the hold (logged once a pass) */
 	int64_t unresolved;	/* this pass's lines not charged yet (or not read): nothing released */
 	struct gwbatch_seen seen;	/* the succeeded lines met, by request id */
+	json_t *line_models;	/* the model each line asked for where not j->model (NULL: none kept) */
 };
 
 static const struct gwkind_route *route_of(const char *path)
@@ -100,23 +101,45 @@ static void later(struct pass *x, const char *why)
 		log_error("gateway: batch %s: its next poll could not be kept", x->j->object_id);
 }
 
-/* The price a line's answer is charged at: the batch price of the model
- * its answer names (the answering provider's own row first) when that
- * row has one, else the batch price of the batch's model (the dearest its
- * lines asked for): a dated snapshot the answer names without a batch
- * price of its own is never charged the full list price. 0, or -1 when
- * neither is priced (the line waits: charge_line). */
-static int line_price(const struct pass *x, const char *model, struct price *bp, int64_t *margin)
+/* The batch price of model on the job's provider (its own row first),
+ * into *bp and *margin. 0, or -1 when it has none. */
+static int batch_price_of(const struct pass *x, const char *model, struct price *bp, int64_t *margin)
 {
 	struct price p;
 	const char *missing;
 	int own = 0;
-	if (model != NULL && ledger_price_model_at(model, x->p->name, &p, margin, &own) &&
-	    pricing_batch(&p, bp, &missing) == 0)
-		return 0;
-	if (!ledger_price_model_at(x->j->model, x->p->name, &p, margin, &own))
+	if (model == NULL || !ledger_price_model_at(model, x->p->name, &p, margin, &own))
 		return -1;
 	return pricing_batch(&p, bp, &missing) == 0 ? 0 : -1;
+}
+
+/* The price a line is charged at: the batch price of the model it asked
+ * for (kept by line: sql/080), else, its row gone, of the batch's
+ * dearest model (x->j->model, which a job kept before sql/080 charges
+ * every line at). Never the model its answer names: a dated snapshot may
+ * be dearer than what was asked and held (dearer_answer flags it). 0, or
+ * -1 when neither is priced (the line waits: charge_line). */
+static int line_price(const struct pass *x, const char *custom_id, struct price *bp, int64_t *margin)
+{
+	const char *asked = gwbatch_line_model(x->line_models, custom_id, x->j->model);
+	if (batch_price_of(x, asked, bp, margin) == 0)
+		return 0;
+	return batch_price_of(x, x->j->model, bp, margin);
+}
+
+/* 1 when the model a line's answer names has a batch price dearer for
+ * its tokens t than what it is charged (cost, tokens alone at bp): the
+ * provider answered with more than was asked (over_hold, as a whole
+ * call's; the line charged at what it asked all the same). */
+static int dearer_answer(const struct pass *x, const char *model, const struct price *bp, int64_t margin,
+			 const struct pricing_tokens *t)
+{
+	struct price abp;
+	int64_t amargin = 0, asked = 0, answered = 0;
+	if (model == NULL || batch_price_of(x, model, &abp, &amargin) != 0)
+		return 0;
+	return pricing_cost_with_extra(bp, margin, t, 0, &asked) == PRICING_OK &&
+	       pricing_cost_with_extra(&abp, amargin, t, 0, &answered) == PRICING_OK && answered > asked;
 }
 
 /* A line charged beyond what it asked (gwmoney's over_hold): kept on
@@ -199,7 +222,7 @@ static int line_cost(const struct pass *x, const struct gwbatch_result *res, str
 	struct price bp;
 	int64_t margin = 0;
 	*model = json_string_value(json_object_get(res->body, "model"));
-	if (!read || line_price(x, *model, &bp, &margin) != 0) {
+	if (!read || line_price(x, res->custom_id, &bp, &margin) != 0) {
 		log_error("gateway: batch %s line %s: %s: not charged yet, tried again at the next pass", x->j->object_id,
 			  res->custom_id, read ? "its model is not priced" : "its answer has no usage creditd can read");
 		return -2;
@@ -225,6 +248,12 @@ static int line_cost(const struct pass *x, const struct gwbatch_result *res, str
 		log_error("gateway: batch %s line %s: its cost could not be computed: not charged yet", x->j->object_id,
 			  res->custom_id);
 		return -2;
+	}
+	if (dearer_answer(x, *model, &bp, margin, t)) {
+		size_t n = strlen(c->why);
+		snprintf(c->why + n, sizeof(c->why) - n, "%sanswered by %.64s, dearer than the model asked: charged at "
+			 "the model asked", n > 0 ? "; " : "", *model);
+		c->over_hold = 1;
 	}
 	return 0;
 }
@@ -475,6 +504,10 @@ static void settle(struct pass *x)
 			later(x, "its end could not be kept");
 		return;
 	}
+	if (ledger_gw_job_line_models(x->db, x->j->account, x->j->id, &x->line_models) != CD_OK) {
+		later(x, "the models its lines asked for could not be read");
+		return;
+	}
 	const char *files[2] = {x->j->output_file_id, x->j->error_file_id};
 	for (int i = 0; i < 2; i++) {
 		if (x->shape == GWBATCH_ANTHROPIC && i > 0)
@@ -599,9 +632,10 @@ static void run_pass(struct store *db, struct ledger_gw_job *j, struct pass *px)
 /* One job's pass; what it counted freed after. */
 static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 {
-	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0, 0, {NULL, NULL, 0, 0}};
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0, 0, {NULL, NULL, 0, 0}, NULL};
 	run_pass(db, j, &x);
 	gwbatch_seen_free(&x.seen);
+	json_decref(x.line_models);
 }
 
 static void *loop(void *arg)

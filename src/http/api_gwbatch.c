@@ -45,9 +45,24 @@ struct lines_read {
 	int64_t hold, lines, dearest;
 	char model[65];
 	char endpoint[64];
-	json_t *ids;			/* the custom_ids seen */
+	json_t *ids;			/* the custom_ids seen, each to the model its line asked for */
 	json_t *models;			/* the models the lines name (an object of them) */
+	json_t *line_models;		/* a batch's input file's: gwbatch_line_models' object (NULL: none kept) */
 };
+
+/* The model each line asked for where not the dearest, as a JSON
+ * object's text (gwbatch_line_models; the caller frees it): from the
+ * lines read (ids), else as the input file kept them. NULL when out of
+ * memory, or when the file kept none (its lines charged at the dearest). */
+static char *line_models_text(const struct lines_read *b)
+{
+	if (b->ids == NULL)
+		return b->line_models != NULL ? json_dumps(b->line_models, JSON_COMPACT) : NULL;
+	json_t *m = gwbatch_line_models(b->ids, b->model);
+	char *text = m != NULL ? json_dumps(m, JSON_COMPACT) : NULL;
+	json_decref(m);
+	return text;
+}
 
 /* The route a line's url names on kind k ("/v1/chat/completions" on
  * openai): a call's route that is held and charged by tokens, else NULL. */
@@ -108,7 +123,8 @@ static int line_add(struct api_ctx *ctx, const struct request *rq, const struct 
 		return -1;
 	}
 	b->hold += amount;
-	if (json_object_set_new(b->models, model, json_true()) != 0) {
+	if (json_object_set_new(b->models, model, json_true()) != 0 ||
+	    json_object_set_new(b->ids, in->custom_id, json_string(model)) != 0) {
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 		return -1;
 	}
@@ -259,20 +275,21 @@ static int file_keep(struct api_ctx *ctx, const struct gw_job *payer_job, const 
 		api_error(rs, CD_E_UPSTREAM, NULL, "the provider's file has no id creditd can keep");
 		return -1;
 	}
-	char *answer = json_dumps(file, JSON_COMPACT), *models = NULL;
+	char *answer = json_dumps(file, JSON_COMPACT), *models = NULL, *line_models = line_models_text(b);
 	json_t *names = json_array(), *v;
 	const char *name;	/* the models, as an array */
 	json_object_foreach(b->models, name, v)
 		json_array_append_new(names, json_string(name));
 	models = names != NULL ? json_dumps(names, JSON_COMPACT) : NULL;
 	json_decref(names);
-	enum cd_err rc = answer != NULL && models != NULL
+	enum cd_err rc = answer != NULL && models != NULL && line_models != NULL
 		? ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name) : CD_E_INTERNAL;
 	if (rc == CD_OK)
 		rc = ledger_gw_batch_input_keep(ctx->db, payer_job->account, id, b->endpoint, b->model, b->lines, b->hold,
-						answer, models);
+						answer, models, line_models);
 	free(answer);
 	free(models);
+	free(line_models);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file record");
 		return -1;
@@ -286,7 +303,7 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 {
 	struct gwmultipart mp;
 	struct gwmultipart_part parts[4];
-	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL};
 	const char *data = NULL;
 	size_t len = 0;
 	json_t *file = NULL;
@@ -303,6 +320,7 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 	json_decref(file);
 	json_decref(b.ids);
+	json_decref(b.models);
 	free(job);
 }
 
@@ -355,15 +373,16 @@ static void hold_back(struct api_ctx *ctx, const char *hold_id)
 	json_decref(res.body);
 }
 
-/* The batch made: its object kept for the account and its job begun. A
- * record that cannot be kept is logged (the batch runs; its hold is
- * captured at its ttl rather than let it run free). */
+/* The batch made: its object kept for the account and its job begun,
+ * with the model each of its lines asked for (b). A record that cannot
+ * be kept is logged (the batch runs; its hold is captured at its ttl
+ * rather than let it run free). */
 static void batch_keep(struct api_ctx *ctx, const struct gw_job *job, const struct gwconfig_provider *p,
-		       const char *route, const char *model, const char *hold_id, const json_t *batch)
+		       const char *route, const struct lines_read *b, const char *hold_id, const json_t *batch)
 {
 	struct ledger_gw_job j;
-	const char *id = json_string_value(json_object_get(batch, "id"));
-	char *answer = json_dumps(batch, JSON_COMPACT);
+	const char *id = json_string_value(json_object_get(batch, "id")), *model = b->model;
+	char *answer = json_dumps(batch, JSON_COMPACT), *line_models = line_models_text(b);
 	memset(&j, 0, sizeof(j));
 	snprintf(j.kind, sizeof(j.kind), "batch");
 	snprintf(j.account, sizeof(j.account), "%s", job->account);
@@ -376,12 +395,16 @@ static void batch_keep(struct api_ctx *ctx, const struct gw_job *job, const stru
 	j.next_poll_at = timefmt_now() + gwconfig_of(ctx->cfg)->batch_poll_seconds;
 	enum cd_err rc = id != NULL && gwobject_id_ok(id) && answer != NULL ? ledger_gw_object_keep(ctx->db, job->account,
 							 LEDGER_GW_BATCH, id, p->name) : CD_E_INTERNAL;
+	/* A file kept with no line's model (before sql/080): none. */
+	if (rc == CD_OK && line_models == NULL && (b->ids != NULL || b->line_models != NULL))
+		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
-		rc = ledger_gw_job_add(ctx->db, &j, answer);
+		rc = ledger_gw_job_add(ctx->db, &j, answer, line_models);
 	if (rc != CD_OK)
 		log_error("gateway: batch %s of %s is running but its job was not kept (%s): its hold %s is captured "
 			  "at its ttl", id != NULL ? id : "?", job->account, errors_strerror(rc), hold_id);
 	free(answer);
+	free(line_models);
 }
 
 /* OpenAI's create body: input_file_id the account's batch file, endpoint
@@ -407,7 +430,7 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 	}
 	enum cd_err rc = file != NULL && gwobject_id_ok(file)
 		? ledger_gw_batch_input_find(ctx->db, job->account, file, b->endpoint, sizeof(b->endpoint), b->model,
-					     &b->lines, &b->hold, &found, &b->models) : CD_OK;
+					     &b->lines, &b->hold, &found, &b->models, &b->line_models) : CD_OK;
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file lookup");
 		return -1;
@@ -436,7 +459,7 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES], route[64];
-	struct lines_read b = {0, 0, 0, "", "", NULL, NULL};
+	struct lines_read b = {0, 0, 0, "", "", NULL, NULL, NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
 	struct gw_job *job = json_is_object(body) ? api_gwbatch_payer(ctx, rq, rs)
@@ -449,7 +472,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 					    NULL, 0, 0};
 		if (text != NULL && api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			snprintf(route, sizeof(route), "/openai%.50s", b.endpoint);
-			batch_keep(ctx, job, p, route, b.model, hold_id, batch);
+			batch_keep(ctx, job, p, route, &b, hold_id, batch);
 			api_json(rs, 200, json_incref(batch));
 		} else {
 			hold_back(ctx, hold_id);
@@ -459,6 +482,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 	json_decref(batch);
 	json_decref(body);
 	json_decref(b.models);
+	json_decref(b.line_models);
 	free(job);
 }
 
@@ -632,7 +656,7 @@ static int request_lines(struct api_ctx *ctx, const struct request *rq, const js
 void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES];
-	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
 	struct gw_job *job = json_is_object(body) && b.ids != NULL ? api_gwbatch_payer(ctx, rq, rs)
@@ -643,7 +667,7 @@ void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, 
 		struct gwbatch_request r = {"POST", "/v1/messages/batches", "application/json", rq->body, rq->body_len, NULL,
 					    0, 0};
 		if (api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
-			batch_keep(ctx, job, p, "/anthropic/v1/messages", b.model, hold_id, batch);
+			batch_keep(ctx, job, p, "/anthropic/v1/messages", &b, hold_id, batch);
 			api_json(rs, 200, json_incref(batch));
 		} else {
 			hold_back(ctx, hold_id);
@@ -652,6 +676,7 @@ void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, 
 	json_decref(batch);
 	json_decref(body);
 	json_decref(b.ids);
+	json_decref(b.models);
 	free(job);
 }
 

@@ -5,9 +5,10 @@ cannot release its hold, and what it keeps of its lines (docs/gateway.md,
 charged keeps its hold unresolved at the hold less those lines' charges;
 a succeeded line the results do not carry (the provider's request_counts
 say more succeeded) keeps the hold unresolved, never released; a line's
-over_hold is kept on its usage record and counted once."""
-from lib import ENV, api, check, eq, new_account, sql, verify, wait_until
-from test_80_gateway import provider, state
+over_hold is kept on its usage record and counted once; a line is
+charged at the model it asked for."""
+from lib import ENV, api, check, creditctl, eq, new_account, sql, verify, wait_until
+from test_80_gateway import call, prices, provider, state
 from test_88b_gateway_batches import (batch_cost, batch_prices, control, create, discounted_cost, done, job, line,
                                       messages_batch, reset, run_batch, upload, usage_records)
 
@@ -117,9 +118,7 @@ def test_a_line_s_over_hold_is_kept_on_its_usage_record_and_counted_once():
         done(bid)
     finally:
         control(mode={"service_tier": None})    # its files kept: the resumed pass reads them
-    flags = [int(x[0]) for x in sql("SELECT u.over_hold FROM usage_records u JOIN accounts a ON a.id = u.account_id "
-                                    "WHERE a.ext_id = '%s' ORDER BY u.id" % acct)]
-    eq(flags, [1, 1], "kept on each line's usage record")
+    eq(_over_hold_flags(acct), [1, 1], "kept on each line's usage record")
     eq(_over_hold_metric(), metric + 2, "counted once a line")
     # A pass that settles the job again (as after a crash): its lines replay.
     sql("UPDATE gateway_jobs SET state = 'settling', line_cursor = 0, next_poll_at = 0 WHERE object_id = '%s'" % bid)
@@ -127,3 +126,91 @@ def test_a_line_s_over_hold_is_kept_on_its_usage_record_and_counted_once():
     eq(usage_records(acct), 2, "nothing charged twice")
     eq(_over_hold_metric(), metric + 2, "not counted again on a resumed pass")
     verify()
+
+
+def _haiku_batch_priced():
+    creditctl("price", "set", "claude-haiku-4-5", "batch_discount_bps=5000")
+
+    def seen(base):
+        models = {m["model"]: m for m in api("GET", "/v1/models", auth="read", base=base).json["data"]}
+        return (models.get("claude-haiku-4-5") or {}).get("batch_discount_bps") == 5000
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "haiku's batch discount reaches %s" % base)
+
+
+def _mixed_batch(acct, models):
+    reqs = [{"custom_id": c, "params": {"model": m, "max_tokens": 32,
+                                        "messages": [{"role": "user", "content": "words for %s" % c}]}}
+            for c, m in models.items()]
+    r = call("/anthropic/v1/messages/batches", {"requests": reqs},
+             headers={"Creditd-Account": acct, "anthropic-version": "2023-06-01"})
+    eq(r.status, 200, "the batch made: %r" % r.body)
+    return r.json["id"]
+
+
+def test_a_line_is_charged_at_the_model_it_asked_for_never_a_dearer_one():
+    """A batch of two models: each line charged at the batch price of the
+    model it asked for, whatever model its answer names (one creditd does
+    not price: not the batch's dearest for every line; a dearer one: not
+    that, and the line's usage record flagged over_hold). Anthropic, and
+    OpenAI's input file."""
+    batch_prices()
+    reset()
+    _haiku_batch_priced()
+    asked = {"h1": "claude-haiku-4-5", "s1": "claude-sonnet-4-5", "h2": "claude-haiku-4-5"}
+    acct = new_account("batchasked")
+    balance = state(acct)[0]
+    control(reset=True, answer_model="claude-unpriced-x")
+    try:
+        bid = _mixed_batch(acct, asked)
+        done(bid)
+    finally:
+        control(answer_model=None)
+    b = [x for x in provider("GET", "/_batches") if x["id"] == bid][0]
+    want = sum(discounted_cost(x["usage"], model=asked[x["custom_id"]]) for x in b["lines"])
+    eq(state(acct), (balance - want, 0), "each line at its own model's batch price, to the micro")
+    # Answered by a dearer model than asked: charged as asked, flagged.
+    acct = new_account("batchdearer")
+    balance = state(acct)[0]
+    control(reset=True, answer_model="claude-sonnet-4-5")
+    try:
+        bid = _mixed_batch(acct, {"d1": "claude-haiku-4-5", "d2": "claude-haiku-4-5"})
+        done(bid)
+    finally:
+        control(answer_model=None)
+    b = [x for x in provider("GET", "/_batches") if x["id"] == bid][0]
+    want = sum(discounted_cost(x["usage"], model="claude-haiku-4-5") for x in b["lines"])
+    eq(state(acct), (balance - want, 0), "charged at the model asked, not the answer's dearer one")
+    eq(_over_hold_flags(acct), [1, 1], "each line's usage record flagged over_hold")
+    verify()
+    # OpenAI: the models kept with the input file when it was uploaded.
+    acct = new_account("batchaskedoai")
+    balance = state(acct)[0]
+    creditctl("price", "set", "gpt-4o-mini-dear", "input_micros_per_mtok=300000", "output_micros_per_mtok=1200000",
+              "max_output_tokens=16384", "batch_discount_bps=5000")
+
+    def seen(base):
+        return any(m["model"] == "gpt-4o-mini-dear" for m in api("GET", "/v1/models", auth="read", base=base).json["data"])
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "the dearer model's price reaches %s" % base)
+    control(reset=True, answer_model="gpt-unpriced-x")
+    try:
+        r = upload(acct, [line("o1"), line("o2", model="gpt-4o-mini-dear")])
+        eq(r.status, 200, "uploaded: %r" % r.body)
+        bid = create(acct, r.json["id"]).json["id"]
+        done(bid)
+    finally:
+        control(answer_model=None)
+    b = [x for x in provider("GET", "/_batches") if x["id"] == bid][0]
+    want = sum(batch_cost(x["usage"]) for x in b["lines"] if x["custom_id"] == "o1")
+    dear = [x for x in b["lines"] if x["custom_id"] == "o2"][0]["usage"]
+    p, margin = prices()
+    raw = (dear["input_tokens"] * 150000 + dear["output_tokens"] * 600000) * margin
+    want += -(-raw // 10 ** 10)
+    eq(state(acct), (balance - want, 0), "o1 at gpt-4o-mini's batch price, o2 at its own")
+    verify()
+
+
+def _over_hold_flags(acct):
+    return [int(x[0]) for x in sql("SELECT u.over_hold FROM usage_records u JOIN accounts a ON a.id = u.account_id "
+                                   "WHERE a.ext_id = '%s' ORDER BY u.id" % acct)]

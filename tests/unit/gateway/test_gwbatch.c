@@ -4,7 +4,8 @@
  * line of either read into its outcome (succeeded with its answer,
  * errored, expired, cancelled), one that is no result skipped; a batch's
  * end and its files told; the provider's count of its succeeded lines
- * read; the lines a pass meets counted once each. No network, no clock. */
+ * read; the lines a pass meets counted once each; the model each line
+ * asked for kept by line. No network, no clock. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -167,6 +168,30 @@ static void test_seen(void)
 	gwbatch_seen_free(&s);
 }
 
+static void test_line_models(void)
+{
+	char k1[GWBATCH_LINE_KEY_BYTES], k2[GWBATCH_LINE_KEY_BYTES];
+	gwbatch_line_key("a", k1);
+	gwbatch_line_key("b", k2);
+	/* SHA-256("a") = ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb */
+	ok(strcmp(k1, "ca978112ca1bbdcafac231b3") == 0, "a line's key: 24 hex of its custom_id's SHA-256 (%s)", k1);
+	ok(strcmp(k1, k2) != 0, "each its own");
+	json_t *ids = json_pack("{s:s, s:s, s:s, s:b}", "a", "cheap", "b", "dear", "c", "cheap", "d", 1);
+	json_t *m = gwbatch_line_models(ids, "dear");
+	ok(m != NULL && json_object_size(m) == 2, "the lines not at the dearest kept, by key: %zu",
+	   json_object_size(m));
+	ok(strcmp(gwbatch_line_model(m, "a", "dear"), "cheap") == 0 && strcmp(gwbatch_line_model(m, "c", "dear"),
+	   "cheap") == 0, "a line's own model");
+	ok(strcmp(gwbatch_line_model(m, "b", "dear"), "dear") == 0, "the dearest's lines: the dearest");
+	ok(strcmp(gwbatch_line_model(m, "zz", "dear"), "dear") == 0, "a line not kept: the dearest");
+	ok(strcmp(gwbatch_line_model(NULL, "a", "dear"), "dear") == 0, "a job that kept none: the dearest");
+	json_decref(m);
+	m = gwbatch_line_models(json_object_get(ids, "nothing"), "dear");
+	ok(m != NULL && json_object_size(m) == 0, "no lines: an empty object");
+	json_decref(m);
+	json_decref(ids);
+}
+
 int main(void)
 {
 	test_input_lines();
@@ -174,5 +199,6 @@ int main(void)
 	test_ends();
 	test_counts();
 	test_seen();
+	test_line_models();
 	return done_testing();
 }
