@@ -44,12 +44,12 @@ static const char SQL_JOB_CLAIM[] = "UPDATE gateway_jobs SET next_poll_at = ? WH
 				    "AND state <> 'done'";
 static const char SQL_JOB_SAVE[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, charged_micros = NULLIF(?, -1), next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ? "
-	"AND next_poll_at = ?";
+	"lines_charged = ?, lines_released = ?, charged_micros = ?, next_poll_at = ?, polls = ?, updated_at = ?, "
+	"hold_row = ? WHERE id = ? AND next_poll_at = ?";
 static const char SQL_JOB_SAVE_ANSWER[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, charged_micros = NULLIF(?, -1), next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ?, answer = ? "
-	"WHERE id = ? AND next_poll_at = ?";
+	"lines_charged = ?, lines_released = ?, charged_micros = ?, next_poll_at = ?, polls = ?, updated_at = ?, "
+	"hold_row = ?, answer = ? WHERE id = ? AND next_poll_at = ?";
 static const char SQL_JOB_ANSWER[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.object_id = ?";
@@ -276,14 +276,15 @@ static enum cd_err job_save(struct store *db, void *arg)
 {
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
+	const int64_t *charged = j->charged_micros >= 0 ? &j->charged_micros : NULL;	/* -1: unknown, NULL */
 	int e;
 	struct dbstmt *s = x->answer == NULL	/* the provider's object as kept before */
-		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiiiiiiii", j->state, or_null(j->status),
+		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiIiiiiii", j->state, or_null(j->status),
 			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			     j->lines_released, j->charged_micros, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
-		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiiiiiisii", j->state, or_null(j->status),
+			     j->lines_released, charged, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
+		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiIiiiisii", j->state, or_null(j->status),
 			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			     j->lines_released, j->charged_micros, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
+			     j->lines_released, charged, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
 			     j->id, j->claim);
 	if (s == NULL)
 		return store_err(db, e, "job saved");
