@@ -217,6 +217,14 @@ _Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_TIMEOUT_SECONDS * 3 < LIMIT_GATEWAY
  * is its own idempotent charge, so a crash mid-chunk only settles that
  * chunk's lines again, which replay. */
 #define LIMIT_GATEWAY_BATCH_CHUNK_LINES 1000
+/* The succeeded lines a settling pass counts once each (gwbatch_seen: a
+ * table at most half full, 32 bytes and a flag a slot, 8.5 MiB at most):
+ * a power of two past twice a batch's lines, so every line of a batch
+ * fits; a results file naming more distinct lines than that is not a
+ * batch's, and its extra lines are kept unresolved. */
+#define LIMIT_GATEWAY_BATCH_SEEN_SLOTS (1 << 18)
+_Static_assert(LIMIT_GATEWAY_BATCH_SEEN_SLOTS / 2 >= LIMIT_GATEWAY_BATCH_LINES,
+	       "a batch's every line is counted");
 /* A batch's output (and error) file as fetched to be settled: a
  * 100,000-line batch of long answers; kept on disk ([gateway] spool_dir)
  * while it is read, never in memory whole. */

@@ -14,7 +14,10 @@ synchronous route would give it. A cancel marks the batch cancelling; the
 next poll ends it: the first half of its lines ran (as their custom_ids
 say), the rest cancelled. In an OpenAI output file, a succeeded line whose
 custom_id starts "nouse" has an answer without usage, and one that starts
-"garb" is written as a line that is not a result.
+"garb" is written as a line that is not a result. A line whose custom_id
+starts "lost" succeeds (the batch's request_counts count it) but is
+missing from the results (OpenAI's output file, Anthropic's results), as a
+provider's file that lost a line.
 
 Control (no auth): POST /_batches {"complete": false} keeps batches
 running until {"complete": true}; {"fail_polls": true} answers an OpenAI
@@ -90,7 +93,8 @@ def _openai_results(b):
                 body = {k: v for k, v in body.items() if k != "usage"}
             row = {"id": rid, "custom_id": line["custom_id"], "response": {"status_code": 200, "request_id":
                    "req_%d" % i, "body": body}, "error": None}
-            out.append(row if not line["custom_id"].startswith("garb") else "not a result")
+            if not line["custom_id"].startswith("lost"):
+                out.append(row if not line["custom_id"].startswith("garb") else "not a result")
             if line["custom_id"].startswith("dup"):
                 out.append(row)
         elif line["outcome"] == "errored":
@@ -208,6 +212,8 @@ def _results(b):
             result["message"] = line["answer"]
         elif kind == "errored":
             result["error"] = {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}}
+        if line["custom_id"].startswith("lost"):
+            continue
         rows.append({"custom_id": line["custom_id"], "result": result})
         if kind == "succeeded" and line["custom_id"].startswith("dup"):
             rows.append(rows[-1])

@@ -5,7 +5,9 @@
  * provider wrote it, and one that is not a result is the caller's to
  * skip and log, never charged. */
 #include "gwbatch.h"
+#include "keys.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int fail(char *param, size_t pcap, const char *member, char *err, size_t errcap, const char *why)
@@ -163,4 +165,114 @@ const char *gwbatch_outcome_name(enum gwbatch_outcome o)
 {
 	static const char *const names[] = {"succeeded", "errored", "expired", "cancelled"};
 	return o >= GWBATCH_SUCCEEDED && o <= GWBATCH_CANCELLED ? names[o] : "?";
+}
+
+int gwbatch_succeeded_count(enum gwbatch_shape shape, const json_t *batch, int64_t *n)
+{
+	const json_t *counts = json_object_get(batch, "request_counts");
+	const json_t *v = json_object_get(counts, shape == GWBATCH_OPENAI ? "completed" : "succeeded");
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*n = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+/* The slot of hash in a table of cap slots (a power of two): its own, or
+ * the first free one after its start. cap > n, so one is found. */
+static size_t seen_slot(unsigned char (*slots)[32], const unsigned char *used, size_t cap, const unsigned char *hash)
+{
+	uint64_t h;
+	memcpy(&h, hash, sizeof(h));	/* a SHA-256: its bytes are spread already */
+	size_t i = (size_t)h & (cap - 1);
+	while (used[i] && memcmp(slots[i], hash, 32) != 0)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+/* The table at twice its slots (its first 1,024), every hash moved. */
+static int seen_grow(struct gwbatch_seen *s)
+{
+	size_t cap = s->cap == 0 ? 1024 : s->cap * 2;
+	if (cap > (size_t)LIMIT_GATEWAY_BATCH_SEEN_SLOTS)
+		return -1;
+	unsigned char (*slots)[32] = calloc(cap, 32);
+	unsigned char *used = calloc(cap, 1);
+	if (slots == NULL || used == NULL) {
+		free(slots);
+		free(used);
+		return -1;
+	}
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->used[i]) {
+			size_t j = seen_slot(slots, used, cap, s->slots[i]);
+			memcpy(slots[j], s->slots[i], 32);
+			used[j] = 1;
+		}
+	free(s->slots);
+	free(s->used);
+	s->slots = slots;
+	s->used = used;
+	s->cap = cap;
+	return 0;
+}
+
+int gwbatch_seen_add(struct gwbatch_seen *s, const unsigned char hash[32])
+{
+	if (s->cap > 0) {
+		size_t i = seen_slot(s->slots, s->used, s->cap, hash);
+		if (s->used[i])
+			return 0;
+	}
+	if ((s->n + 1) * 2 > s->cap && seen_grow(s) != 0)	/* at most half full */
+		return -1;
+	size_t i = seen_slot(s->slots, s->used, s->cap, hash);
+	memcpy(s->slots[i], hash, 32);
+	s->used[i] = 1;
+	s->n++;
+	return 1;
+}
+
+void gwbatch_seen_free(struct gwbatch_seen *s)
+{
+	free(s->slots);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+void gwbatch_line_key(const char *custom_id, char out[GWBATCH_LINE_KEY_BYTES])
+{
+	unsigned char hash[KEYS_HASH_LEN];
+	char hex[2 * KEYS_HASH_LEN + 1];
+	keys_sha256(custom_id, strlen(custom_id), hash);
+	keys_hex(hash, hex);
+	memcpy(out, hex, GWBATCH_LINE_KEY_BYTES - 1);
+	out[GWBATCH_LINE_KEY_BYTES - 1] = '\0';
+}
+
+json_t *gwbatch_line_models(const json_t *ids, const char *dearest)
+{
+	json_t *out = json_object(), *v;
+	const char *id;
+	char key[GWBATCH_LINE_KEY_BYTES];
+	json_object_foreach((json_t *)ids, id, v) {
+		const char *model = json_string_value(v);
+		if (out == NULL || model == NULL || strcmp(model, dearest) == 0)
+			continue;
+		gwbatch_line_key(id, key);
+		if (json_object_set_new(out, key, json_string(model)) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+const char *gwbatch_line_model(const json_t *line_models, const char *custom_id, const char *dearest)
+{
+	char key[GWBATCH_LINE_KEY_BYTES];
+	if (line_models == NULL)
+		return dearest;
+	gwbatch_line_key(custom_id, key);
+	const char *model = json_string_value(json_object_get(line_models, key));
+	return model != NULL ? model : dearest;
 }

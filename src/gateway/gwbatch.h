@@ -14,6 +14,7 @@
 #define CREDITD_GWBATCH_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "limits.h"
 
 enum gwbatch_shape { GWBATCH_OPENAI = 0, GWBATCH_ANTHROPIC };
@@ -60,6 +61,43 @@ int gwbatch_ended(enum gwbatch_shape shape, const json_t *batch);
  * Anthropic's results_url; static strings of batch. */
 const char *gwbatch_output_file(enum gwbatch_shape shape, const json_t *batch);
 const char *gwbatch_error_file(enum gwbatch_shape shape, const json_t *batch);
+/* How many of an ended batch's lines its provider says succeeded, into
+ * *n: OpenAI's request_counts.completed, Anthropic's
+ * request_counts.succeeded. 0, or -1 when batch gives no such count. */
+int gwbatch_succeeded_count(enum gwbatch_shape shape, const json_t *batch, int64_t *n);
+
+/* The lines a settling pass has met, each by the 32-byte hash of its
+ * request id: a custom_id its provider wrote twice counted once. Open
+ * addressing over a table grown by doubling up to
+ * LIMIT_GATEWAY_BATCH_SEEN_SLOTS; zeroed to start, gwbatch_seen_free
+ * to end. */
+struct gwbatch_seen {
+	unsigned char (*slots)[32];
+	unsigned char *used;
+	size_t cap, n;
+};
+/* 1 when hash is met for the first time (kept), 0 when met before, -1
+ * when the table is full or could not grow (the caller counts the line
+ * unresolved: never settled uncounted). */
+int gwbatch_seen_add(struct gwbatch_seen *s, const unsigned char hash[32]);
+void gwbatch_seen_free(struct gwbatch_seen *s);
+
+/* The models a batch's lines asked for, kept by line (docs/gateway.md,
+ * "Batches": a line is charged at the model it asked for): an object of
+ * each line's key (the first 24 hex digits of its custom_id's SHA-256: a
+ * fixed size whatever the custom_id's, 96 bits apart) to its model, for
+ * the lines whose model is not the batch's dearest (most batches name
+ * one model: an empty object). */
+#define GWBATCH_LINE_KEY_BYTES 25
+void gwbatch_line_key(const char *custom_id, char out[GWBATCH_LINE_KEY_BYTES]);
+/* That object from ids (each custom_id to the model its line asked for,
+ * a string; any other value is left out) and the batch's dearest model;
+ * a new reference, NULL when out of memory. */
+json_t *gwbatch_line_models(const json_t *ids, const char *dearest);
+/* The model line custom_id asked for, as line_models keeps it (a string
+ * of line_models, live while it is), or dearest when it keeps none. */
+const char *gwbatch_line_model(const json_t *line_models, const char *custom_id, const char *dearest);
+
 /* The outcome's name, as logs and tests say it. */
 const char *gwbatch_outcome_name(enum gwbatch_outcome o);
 #endif

@@ -56,9 +56,16 @@ struct pass {
 	const struct gwkind_route *route;
 	enum gwbatch_shape shape;
 	int64_t now;
-	int64_t held, charged;	/* the hold's micros, and this pass's lines' charges so far */
+	int64_t held;		/* the hold's micros */
+	/* This pass's succeeded lines, each once (a custom_id written twice
+	 * counted once): how many (charged now, charged before, or refused)
+	 * and what they charged (a replay's first charge). Once a pass has
+	 * read every line, what the batch's lines charged, to the micro. */
+	int64_t succeeded, charged;
 	int past_hold;		/* the lines' charges passed the hold (logged once a pass) */
 	int64_t unresolved;	/* this pass's lines not charged yet (or not read): nothing released */
+	struct gwbatch_seen seen;	/* the succeeded lines met, by request id */
+	json_t *line_models;	/* the model each line asked for where not j->model (NULL: none kept) */
 };
 
 static const struct gwkind_route *route_of(const char *path)
@@ -94,69 +101,134 @@ static void later(struct pass *x, const char *why)
 		log_error("gateway: batch %s: its next poll could not be kept", x->j->object_id);
 }
 
-/* The price a line's answer is charged at: the batch price of the model
- * its answer names (the answering provider's own row first) when that
- * row has one, else the batch price of the batch's model (the dearest its
- * lines asked for): a dated snapshot the answer names without a batch
- * price of its own is never charged the full list price. 0, or -1 when
- * neither is priced (the line waits: charge_line). */
-static int line_price(const struct pass *x, const char *model, struct price *bp, int64_t *margin)
+/* The batch price of model on the job's provider (its own row first),
+ * into *bp and *margin. 0, or -1 when it has none. */
+static int batch_price_of(const struct pass *x, const char *model, struct price *bp, int64_t *margin)
 {
 	struct price p;
 	const char *missing;
 	int own = 0;
-	if (model != NULL && ledger_price_model_at(model, x->p->name, &p, margin, &own) &&
-	    pricing_batch(&p, bp, &missing) == 0)
-		return 0;
-	if (!ledger_price_model_at(x->j->model, x->p->name, &p, margin, &own))
+	if (model == NULL || !ledger_price_model_at(model, x->p->name, &p, margin, &own))
 		return -1;
 	return pricing_batch(&p, bp, &missing) == 0 ? 0 : -1;
 }
 
-/* A line charged beyond what it asked (gwmoney's over_hold), or the
- * lines' charges past the batch's hold: counted and logged as a whole
- * call's over_hold is (docs/gateway.md, "Usage beyond what was asked"). */
-static void past_hold(struct pass *x, const char *custom_id, const struct gw_charge *c, int64_t cost)
+/* The price a line is charged at: the batch price of the model it asked
+ * for (kept by line: sql/080), else, its row gone, of the batch's
+ * dearest model (x->j->model, which a job kept before sql/080 charges
+ * every line at). Never the model its answer names: a dated snapshot may
+ * be dearer than what was asked and held (dearer_answer flags it). 0, or
+ * -1 when neither is priced (the line waits: charge_line). */
+static int line_price(const struct pass *x, const char *custom_id, struct price *bp, int64_t *margin)
 {
-	if (c->over_hold) {
+	const char *asked = gwbatch_line_model(x->line_models, custom_id, x->j->model);
+	if (batch_price_of(x, asked, bp, margin) == 0)
+		return 0;
+	return batch_price_of(x, x->j->model, bp, margin);
+}
+
+/* 1 when the model a line's answer names has a batch price dearer for
+ * its tokens t than what it is charged (cost, tokens alone at bp): the
+ * provider answered with more than was asked (over_hold, as a whole
+ * call's; the line charged at what it asked all the same). */
+static int dearer_answer(const struct pass *x, const char *model, const struct price *bp, int64_t margin,
+			 const struct pricing_tokens *t)
+{
+	struct price abp;
+	int64_t amargin = 0, asked = 0, answered = 0;
+	if (model == NULL || batch_price_of(x, model, &abp, &amargin) != 0)
+		return 0;
+	return pricing_cost_with_extra(bp, margin, t, 0, &asked) == PRICING_OK &&
+	       pricing_cost_with_extra(&abp, amargin, t, 0, &answered) == PRICING_OK && answered > asked;
+}
+
+/* A line charged beyond what it asked (gwmoney's over_hold): kept on
+ * its usage record, as a whole call's is (docs/gateway.md, "Usage beyond
+ * what was asked"), on every pass (the record is written once; a pass
+ * that died between the two writes left it unflagged), and counted and
+ * logged when the line's record is first written (fresh), never again on
+ * a resumed pass. -1 when the flag could not be kept (the line is then
+ * unresolved: the next pass keeps it). */
+static int line_over_hold(struct pass *x, const char *custom_id, const char *rid, const struct gw_charge *c, int fresh)
+{
+	if (!c->over_hold)
+		return 0;
+	if (ledger_usage_over_hold(x->db, x->j->account, rid) != CD_OK) {
+		log_error("gateway: batch %s line %s: its over_hold could not be kept: tried again at the next pass",
+			  x->j->object_id, custom_id);
+		return -1;
+	}
+	if (fresh) {
 		metrics_gateway_over_hold();
 		log_warn("gateway: batch %s line %s: its usage went beyond what was asked, charged as reported: %s",
 			 x->j->object_id, custom_id, c->why);
 	}
-	if (__builtin_add_overflow(x->charged, cost, &x->charged))
+	return 0;
+}
+
+/* A succeeded line met by this pass, hash its request id: counted once
+ * (its charge, micros, added to the pass's) however often its provider
+ * wrote it; the lines' charges past the batch's hold logged once a pass
+ * and counted when a fresh charge took them past it. -1 when it could not
+ * be counted (kept unresolved: the hold is never released uncounted). */
+static int line_counted(struct pass *x, const char *custom_id, const unsigned char *hash, int64_t micros, int fresh)
+{
+	int first = gwbatch_seen_add(&x->seen, hash);
+	if (first < 0) {
+		log_error("gateway: batch %s line %s: the pass could not count it: unresolved, its hold kept",
+			  x->j->object_id, custom_id);
+		return -1;
+	}
+	if (first == 0)
+		return 0;
+	x->succeeded++;
+	if (__builtin_add_overflow(x->charged, micros, &x->charged))
 		x->charged = INT64_MAX;
+	if (x->charged > x->j->charged_micros)	/* kept with the job's next save */
+		x->j->charged_micros = x->charged;
 	if (!x->past_hold && x->held > 0 && x->charged > x->held) {
 		x->past_hold = 1;
-		metrics_gateway_over_hold();
+		if (fresh)
+			metrics_gateway_over_hold();
 		log_warn("gateway: batch %s of %s: its lines' charges (%lld micros so far) passed its hold of %lld",
 			 x->j->object_id, x->j->account, (long long)x->charged, (long long)x->held);
 	}
+	return 0;
 }
 
-/* One succeeded line charged (ledger_usage, forced: its money is the
- * batch's hold's, reserved when the batch was made). 0 charged, 1
- * charged before (a replay), -1 released (logged), -2 not charged yet:
- * the ledger away, its model not priced, its cost not computed, or its
- * usage not read (kept unresolved: the job stays settling, its hold held,
- * and tries the line again at its next pass; never released for free). */
-static int charge_line(struct pass *x, const struct gwbatch_result *res)
+/* The request id a line is charged under (rid, cap bytes): its job's
+ * hold and its custom_id, hashed into hash (KEYS_HASH_LEN bytes). */
+static void line_key(const struct pass *x, const char *custom_id, unsigned char *hash, char *rid, size_t cap)
+{
+	char hex[2 * KEYS_HASH_LEN + 1];
+	struct keys_part parts[] = {{x->j->hold_id, strlen(x->j->hold_id)}, {"\n", 1}, {custom_id, strlen(custom_id)}};
+	keys_sha256_parts(parts, 3, hash);
+	keys_hex(hash, hex);
+	snprintf(rid, cap, LEDGER_GATEWAY_REQUEST_PREFIX "bl_%.40s", hex);
+}
+
+/* A succeeded line's cost (into *cost, its tokens into *t, its charge's
+ * reading into *c, the model its record names into *model). 0, or -2
+ * when it cannot be charged yet (logged): its usage not read, its model
+ * not priced, its cost not computed. */
+static int line_cost(const struct pass *x, const struct gwbatch_result *res, struct gw_charge *c,
+		     struct pricing_tokens *t, int64_t *cost, const char **model)
 {
 	char *text = json_dumps(res->body, JSON_COMPACT);
 	struct gw_usage u;
-	struct gw_charge c;
 	memset(&u, 0, sizeof(u));
 	int read = text != NULL && gwshape_usage(x->route, text, strlen(text), &u) == 0 && u.have;
 	free(text);
 	struct price bp;
-	int64_t margin = 0, cost = 0;
-	const char *model = json_string_value(json_object_get(res->body, "model"));
-	if (!read || line_price(x, model, &bp, &margin) != 0) {
+	int64_t margin = 0;
+	*model = json_string_value(json_object_get(res->body, "model"));
+	if (!read || line_price(x, res->custom_id, &bp, &margin) != 0) {
 		log_error("gateway: batch %s line %s: %s: not charged yet, tried again at the next pass", x->j->object_id,
 			  res->custom_id, read ? "its model is not priced" : "its answer has no usage creditd can read");
 		return -2;
 	}
 	const struct gw_asked asked = {x->route, -1, 1, u.input_tokens};
-	gwmoney_charge(&asked, &u, &c);
+	gwmoney_charge(&asked, &u, c);
 	/* The dimensions beyond tokens, as a whole call's (web search, the
 	 * long-context tier, 1-hour cache writes, a service tier), at batch
 	 * prices; the batch asked for no tier and held no search. */
@@ -165,25 +237,46 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 	snprintf(ask.model, sizeof(ask.model), "%s", x->j->model);
 	ask.output_cap = -1;
 	ask.choices = 1;
-	if (gwmoney_dims(&ask, &bp, 0, &u, &c.extra_raw, &c) != PRICING_OK) {
+	if (gwmoney_dims(&ask, &bp, 0, &u, &c->extra_raw, c) != PRICING_OK) {
 		log_error("gateway: batch %s line %s: its dimensions beyond tokens could not be priced: not charged yet",
 			  x->j->object_id, res->custom_id);
 		return -2;
 	}
-	const struct pricing_tokens t = {c.usage.input_tokens, c.usage.cached_input_tokens, c.usage.cache_write_tokens,
-					 c.usage.output_tokens};
-	if (pricing_cost_with_extra(&bp, margin, &t, c.extra_raw, &cost) != PRICING_OK) {
+	*t = (struct pricing_tokens){c->usage.input_tokens, c->usage.cached_input_tokens, c->usage.cache_write_tokens,
+				     c->usage.output_tokens};
+	if (pricing_cost_with_extra(&bp, margin, t, c->extra_raw, cost) != PRICING_OK) {
 		log_error("gateway: batch %s line %s: its cost could not be computed: not charged yet", x->j->object_id,
 			  res->custom_id);
 		return -2;
 	}
+	if (dearer_answer(x, *model, &bp, margin, t)) {
+		size_t n = strlen(c->why);
+		snprintf(c->why + n, sizeof(c->why) - n, "%sanswered by %.64s, dearer than the model asked: charged at "
+			 "the model asked", n > 0 ? "; " : "", *model);
+		c->over_hold = 1;
+	}
+	return 0;
+}
+
+/* One succeeded line charged (ledger_usage, forced: its money is the
+ * batch's hold's, reserved when the batch was made), and counted once
+ * (line_counted). 0 charged, 1 charged before (a replay), -1 released
+ * (its charge refused: logged), -2 not charged yet: the ledger away, its
+ * model not priced, its cost not computed, its usage not read, or its
+ * count or over_hold not kept (kept unresolved: the job stays settling,
+ * its hold held, and tries the line again at its next pass; never
+ * released for free). */
+static int charge_line(struct pass *x, const struct gwbatch_result *res)
+{
+	struct gw_charge c;
+	struct pricing_tokens t;
+	int64_t cost = 0;
+	const char *model = NULL;
+	if (line_cost(x, res, &c, &t, &cost, &model) != 0)
+		return -2;
 	unsigned char hash[KEYS_HASH_LEN];
-	char hex[2 * KEYS_HASH_LEN + 1], rid[64];
-	struct keys_part parts[] = {{x->j->hold_id, strlen(x->j->hold_id)}, {"\n", 1},
-				    {res->custom_id, strlen(res->custom_id)}};
-	keys_sha256_parts(parts, 3, hash);
-	keys_hex(hash, hex);
-	snprintf(rid, sizeof(rid), LEDGER_GATEWAY_REQUEST_PREFIX "bl_%.40s", hex);
+	char rid[64];
+	line_key(x, res->custom_id, hash, rid, sizeof(rid));
 	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
 	struct guard_usage r = {.account = x->j->account, .member = x->j->member[0] != '\0' ? x->j->member : NULL,
 				.model = model != NULL && strlen(model) < 65 ? model : x->j->model, .request_id = rid,
@@ -198,15 +291,18 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 			  res->custom_id, errors_strerror(rc));
 		return -2;
 	}
-	if (lr.refusal.why != REFUSE_NONE) {
+	int refused = lr.refusal.why != REFUSE_NONE;
+	/* Charged already (a custom_id the provider wrote twice, or a line
+	 * settled before a restart): its first charge stands. */
+	int replayed = !refused && lr.done.kind == LEDGER_DONE_USAGE && lr.done.u.usage.replayed;
+	int64_t charged = refused ? 0 : lr.done.kind == LEDGER_DONE_USAGE ? lr.done.u.usage.charged_micros : cost;
+	if (refused)
 		log_error("gateway: batch %s line %s: its charge of %lld micros was refused (%d): released",
 			  x->j->object_id, res->custom_id, (long long)cost, lr.status);
-		return -1;
-	}
-	past_hold(x, res->custom_id, &c, cost);
-	/* Charged already (a custom_id the provider wrote twice, or a
-	 * line settled before a restart): its first charge stands. */
-	return lr.done.kind == LEDGER_DONE_USAGE && lr.done.u.usage.replayed ? 1 : 0;
+	if (line_counted(x, res->custom_id, hash, charged, !refused && !replayed) != 0 ||
+	    (!refused && line_over_hold(x, res->custom_id, rid, &c, !replayed) != 0))
+		return -2;
+	return refused ? -1 : replayed ? 1 : 0;
 }
 
 /* The lines of one result file, from the job's cursor on (*line counts
@@ -310,6 +406,81 @@ static void keep_files(struct pass *x)
 			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, files[i], x->p->name);
 }
 
+/* What a job's hold is kept unresolved at (x->held read): the hold less
+ * what its lines charged, apart from it; for a job kept before its
+ * lines' charges were (sql/080: unknown, -1), nothing more when any line
+ * was charged (the sweep charging more could charge them twice), the
+ * whole hold when none was. */
+static int64_t unresolved_micros(const struct pass *x)
+{
+	if (x->j->charged_micros < 0)
+		return x->j->lines_charged > 0 ? 0 : x->held;
+	return x->held > x->j->charged_micros ? x->held - x->j->charged_micros : 0;
+}
+
+/* The job ended with its hold kept pending and unresolved for the
+ * operator (creditctl hold resolve; docs/gateway.md, "Batches"), never
+ * released, at unresolved_micros; its status says why (abandoned,
+ * lines_missing). A hold pending no more (released, captured) has nothing
+ * to mark: the job ends all the same. 0, or -1 not kept (polled again). */
+static int keep_unresolved(struct pass *x, const char *why)
+{
+	int64_t micros = unresolved_micros(x);
+	enum cd_err rc = ledger_unresolved_mark(x->db, x->j->account, x->j->hold_id, micros, gw->unresolved_days);
+	int marked = rc == CD_OK;
+	if (rc == CD_E_CONFLICT || rc == CD_E_NOT_FOUND)
+		rc = CD_OK;
+	if (rc != CD_OK) {
+		later(x, "its hold could not be kept unresolved");
+		return -1;
+	}
+	snprintf(x->j->state, sizeof(x->j->state), "done");
+	snprintf(x->j->status, sizeof(x->j->status), "%s", why);
+	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
+		log_error("gateway: batch %s: its end (%s) could not be kept", x->j->object_id, why);
+		return -1;
+	}
+	if (marked)
+		metrics_gateway_unresolved_call();
+	log_error("gateway: batch %s of %s %s: its hold %s kept unresolved at %lld micros of %lld (creditctl hold "
+		  "resolve); %lld lines charged (%lld micros), %lld released", x->j->object_id, x->j->account, why,
+		  x->j->hold_id, (long long)micros, (long long)x->held, (long long)x->j->lines_charged,
+		  (long long)x->j->charged_micros, (long long)x->j->lines_released);
+	return 0;
+}
+
+/* Before the release, the lines this pass met set against its
+ * provider's own count of its succeeded lines (the ended batch's
+ * request_counts, kept by its final poll): more succeeded than the
+ * results carried means lines ran, billed by the provider, that no file
+ * named; releasing the hold would give them free. Its hold is kept
+ * unresolved at what its lines did not charge instead, the job done as
+ * lines_missing. A batch object with no such count is settled by its
+ * lines alone (logged). 0 the release goes on, 1 it does not. */
+static int lines_missing(struct pass *x)
+{
+	json_t *batch = NULL;
+	int found = 0;
+	int64_t said = 0;
+	if (ledger_gw_job_answer(x->db, x->j->account, x->j->kind, x->j->object_id, &batch, &found) != CD_OK) {
+		later(x, "its provider's counts could not be read");
+		return 1;
+	}
+	int counted = found && gwbatch_succeeded_count(x->shape, batch, &said) == 0;
+	json_decref(batch);
+	if (!counted) {
+		log_warn("gateway: batch %s: its provider gave no count of its succeeded lines: settled by its lines",
+			 x->j->object_id);
+		return 0;
+	}
+	if (said <= x->succeeded)
+		return 0;
+	log_error("gateway: batch %s of %s: its provider says %lld lines succeeded, its results carried %lld: the "
+		  "hold is not released", x->j->object_id, x->j->account, (long long)said, (long long)x->succeeded);
+	(void)keep_unresolved(x, "lines_missing");
+	return 1;
+}
+
 /* An ended batch settled: its files' lines, then its hold released and
  * the job done. Every pass reads its hold first. */
 static void settle(struct pass *x)
@@ -333,6 +504,10 @@ static void settle(struct pass *x)
 			later(x, "its end could not be kept");
 		return;
 	}
+	if (ledger_gw_job_line_models(x->db, x->j->account, x->j->id, &x->line_models) != CD_OK) {
+		later(x, "the models its lines asked for could not be read");
+		return;
+	}
 	const char *files[2] = {x->j->output_file_id, x->j->error_file_id};
 	for (int i = 0; i < 2; i++) {
 		if (x->shape == GWBATCH_ANTHROPIC && i > 0)
@@ -346,6 +521,8 @@ static void settle(struct pass *x)
 		later(x, "some of its lines are not charged yet");
 		return;
 	}
+	if (lines_missing(x) != 0)
+		return;
 	if (gwcall_release(x->db, x->j->hold_id) != 0) {
 		later(x, "its hold could not be released");	/* settling still: released at its next pass */
 		return;
@@ -401,73 +578,64 @@ static void poll_one(struct pass *x)
 
 /* A job not done LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS after its create
  * ended as abandoned: its hold kept unresolved, never released, for the
- * operator (creditctl hold resolve; docs/gateway.md, "Batches"): at the
- * whole hold when no line was charged (all it may have cost: its lines'
- * usage unread), at nothing more when some were (they were charged apart
- * from the hold, whose reserve stays: the sweep charging it whole would
- * charge those lines twice; the rest is the operator's word). A hold
- * pending no more (released, captured) has nothing to mark: the job ends
- * all the same. 1 ended, 0 not yet due, -1 not kept (tried next pass). */
+ * operator (keep_unresolved): at the hold less what its lines charged
+ * apart from it (all it may still have cost: the rest of its lines' usage
+ * unread). 1 ended, 0 not yet due, -1 not kept (tried next pass). */
 static int abandon(struct pass *x)
 {
 	if (x->now - x->j->created_at < LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS)
 		return 0;
-	enum cd_err rc = ledger_unresolved_mark(x->db, x->j->account, x->j->hold_id,
-						 x->j->lines_charged > 0 ? 0 : INT64_MAX, gw->unresolved_days);
-	int marked = rc == CD_OK;
-	if (rc == CD_E_CONFLICT || rc == CD_E_NOT_FOUND)
-		rc = CD_OK;
-	if (rc != CD_OK) {
-		later(x, "its hold could not be kept unresolved");
+	if (hold_taken(x) < 0) {
+		later(x, "its hold could not be read");
 		return -1;
 	}
-	snprintf(x->j->state, sizeof(x->j->state), "done");
-	snprintf(x->j->status, sizeof(x->j->status), "abandoned");
-	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
-		log_error("gateway: batch %s: its abandon could not be kept", x->j->object_id);
+	if (keep_unresolved(x, "abandoned") != 0)
 		return -1;
-	}
-	if (marked)
-		metrics_gateway_unresolved_call();
-	log_error("gateway: batch %s of %s not settled %lld s after its create: abandoned, its hold %s kept "
-		  "unresolved (creditctl hold resolve); %lld lines charged, %lld released", x->j->object_id,
-		  x->j->account, (long long)LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS, x->j->hold_id,
-		  (long long)x->j->lines_charged, (long long)x->j->lines_released);
+	log_error("gateway: batch %s of %s not settled %lld s after its create: abandoned", x->j->object_id,
+		  x->j->account, (long long)LIMIT_GATEWAY_BATCH_SETTLE_MAX_SECONDS);
 	return 1;
 }
 
-static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
+static void run_pass(struct store *db, struct ledger_gw_job *j, struct pass *px)
 {
-	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0};
 	int claimed = 0;
 	/* One creditd a pass: another serving the same database that read
 	 * the job too finds it taken (its lines' charges would replay, but
 	 * the job's counts are one pass's). */
-	if (ledger_gw_job_claim(db, j, now + lease(), &claimed) != CD_OK || !claimed)
+	if (ledger_gw_job_claim(db, j, px->now + lease(), &claimed) != CD_OK || !claimed)
 		return;
-	if (abandon(&x) != 0)
+	if (abandon(px) != 0)
 		return;
 	/* Its hold renewed first, every pass whatever follows (a provider
 	 * away, an answer not read, a settle): one not renewed, the pass
 	 * ends and the job is tried again at its next poll. */
 	if (ledger_hold_renew(db, j->account, j->hold_id, LIMIT_GATEWAY_BATCH_HOLD_SECONDS) != CD_OK) {
-		later(&x, "its hold could not be renewed");
+		later(px, "its hold could not be renewed");
 		return;
 	}
-	if (x.route == NULL) {
+	if (px->route == NULL) {
 		log_error("gateway: batch %s names a route creditd does not serve (%s)", j->object_id, j->route);
 		return;
 	}
-	x.shape = x.route->kind == &gwkind_anthropic ? GWBATCH_ANTHROPIC : GWBATCH_OPENAI;
-	x.p = gwconfig_provider_of(gw, x.route->kind, j->provider);
-	if (x.p == NULL) {
-		later(&x, "the provider that runs it is no longer configured");
+	px->shape = px->route->kind == &gwkind_anthropic ? GWBATCH_ANTHROPIC : GWBATCH_OPENAI;
+	px->p = gwconfig_provider_of(gw, px->route->kind, j->provider);
+	if (px->p == NULL) {
+		later(px, "the provider that runs it is no longer configured");
 		return;
 	}
 	if (strcmp(j->state, "settling") == 0)
-		settle(&x);
+		settle(px);
 	else
-		poll_one(&x);
+		poll_one(px);
+}
+
+/* One job's pass; what it counted freed after. */
+static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
+{
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0, 0, {NULL, NULL, 0, 0}, NULL};
+	run_pass(db, j, &x);
+	gwbatch_seen_free(&x.seen);
+	json_decref(x.line_models);
 }
 
 static void *loop(void *arg)

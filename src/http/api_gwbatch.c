@@ -17,8 +17,10 @@
  * it does not know; lists come from creditd's records, never the
  * provider's. The provider is the kind's own (§12's: [gateway]
  * openai_api_key, anthropic_api_key), called on the worker's thread
- * (gwbatch_io.h) for these short requests. Never SQL, never curl. */
+ * (gwbatch_io.h) for these short requests; a batch's files are read,
+ * listed and deleted by api_gwbatch_files.c. Never SQL, never curl. */
 #include "api.h"
+#include "api_gwbatch.h"
 #include "api_gwhold.h"
 #include "gwbatch.h"
 #include "gwbatch_io.h"
@@ -43,9 +45,24 @@ struct lines_read {
 	int64_t hold, lines, dearest;
 	char model[65];
 	char endpoint[64];
-	json_t *ids;			/* the custom_ids seen */
+	json_t *ids;			/* the custom_ids seen, each to the model its line asked for */
 	json_t *models;			/* the models the lines name (an object of them) */
+	json_t *line_models;		/* a batch's input file's: gwbatch_line_models' object (NULL: none kept) */
 };
+
+/* The model each line asked for where not the dearest, as a JSON
+ * object's text (gwbatch_line_models; the caller frees it): from the
+ * lines read (ids), else as the input file kept them. NULL when out of
+ * memory, or when the file kept none (its lines charged at the dearest). */
+static char *line_models_text(const struct lines_read *b)
+{
+	if (b->ids == NULL)
+		return b->line_models != NULL ? json_dumps(b->line_models, JSON_COMPACT) : NULL;
+	json_t *m = gwbatch_line_models(b->ids, b->model);
+	char *text = m != NULL ? json_dumps(m, JSON_COMPACT) : NULL;
+	json_decref(m);
+	return text;
+}
 
 /* The route a line's url names on kind k ("/v1/chat/completions" on
  * openai): a call's route that is held and charged by tokens, else NULL. */
@@ -106,7 +123,8 @@ static int line_add(struct api_ctx *ctx, const struct request *rq, const struct 
 		return -1;
 	}
 	b->hold += amount;
-	if (json_object_set_new(b->models, model, json_true()) != 0) {
+	if (json_object_set_new(b->models, model, json_true()) != 0 ||
+	    json_object_set_new(b->ids, in->custom_id, json_string(model)) != 0) {
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 		return -1;
 	}
@@ -170,8 +188,8 @@ static const struct gwconfig_provider *kind_provider(struct api_ctx *ctx, const 
 
 /* Sends r to p and answers its answer as it came (its status, its JSON);
  * *out the answer when 2xx (the caller's), else NULL. 0 when 2xx. */
-static int forward(struct api_ctx *ctx, const struct gwconfig_provider *p, struct gwbatch_request *r, json_t **out,
-		   struct response *rs)
+int api_gwbatch_forward(struct api_ctx *ctx, const struct gwconfig_provider *p, struct gwbatch_request *r,
+			json_t **out, struct response *rs)
 {
 	char err[256];
 	struct dynbuf answer;
@@ -198,7 +216,7 @@ static int forward(struct api_ctx *ctx, const struct gwconfig_provider *p, struc
 
 /* Who pays, into the account and member of a job made for the purpose
  * (the caller frees it). NULL with rs filled. */
-static struct gw_job *payer(struct api_ctx *ctx, const struct request *rq, struct response *rs)
+struct gw_job *api_gwbatch_payer(struct api_ctx *ctx, const struct request *rq, struct response *rs)
 {
 	struct gw_job *job = calloc(1, sizeof(*job));
 	if (job == NULL) {
@@ -257,20 +275,21 @@ static int file_keep(struct api_ctx *ctx, const struct gw_job *payer_job, const 
 		api_error(rs, CD_E_UPSTREAM, NULL, "the provider's file has no id creditd can keep");
 		return -1;
 	}
-	char *answer = json_dumps(file, JSON_COMPACT), *models = NULL;
+	char *answer = json_dumps(file, JSON_COMPACT), *models = NULL, *line_models = line_models_text(b);
 	json_t *names = json_array(), *v;
 	const char *name;	/* the models, as an array */
 	json_object_foreach(b->models, name, v)
 		json_array_append_new(names, json_string(name));
 	models = names != NULL ? json_dumps(names, JSON_COMPACT) : NULL;
 	json_decref(names);
-	enum cd_err rc = answer != NULL && models != NULL
+	enum cd_err rc = answer != NULL && models != NULL && line_models != NULL
 		? ledger_gw_object_keep(ctx->db, payer_job->account, LEDGER_GW_FILE, id, p->name) : CD_E_INTERNAL;
 	if (rc == CD_OK)
 		rc = ledger_gw_batch_input_keep(ctx->db, payer_job->account, id, b->endpoint, b->model, b->lines, b->hold,
-						answer, models);
+						answer, models, line_models);
 	free(answer);
 	free(models);
+	free(line_models);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file record");
 		return -1;
@@ -284,23 +303,24 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 {
 	struct gwmultipart mp;
 	struct gwmultipart_part parts[4];
-	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL};
 	const char *data = NULL;
 	size_t len = 0;
 	json_t *file = NULL;
 	(void)params;
-	struct gw_job *job = b.ids != NULL ? payer(ctx, rq, rs) : NULL;
+	struct gw_job *job = b.ids != NULL ? api_gwbatch_payer(ctx, rq, rs) : NULL;
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_openai, rs) : NULL;
 	if (p != NULL && upload_form(rq, &mp, parts, sizeof(parts) / sizeof(parts[0]), &data, &len, rs) == 0 &&
 	    file_lines(ctx, rq, data, len, &b, rs) == 0) {
 		struct gwbatch_request r = {"POST", "/files", rq->content_type, rq->body, rq->body_len, NULL, 0, 0};
-		if (forward(ctx, p, &r, &file, rs) == 0 && file_keep(ctx, job, p, file, &b, rs) == 0)
+		if (api_gwbatch_forward(ctx, p, &r, &file, rs) == 0 && file_keep(ctx, job, p, file, &b, rs) == 0)
 			api_json(rs, 200, json_incref(file));
 	}
 	if (b.ids == NULL)
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 	json_decref(file);
 	json_decref(b.ids);
+	json_decref(b.models);
 	free(job);
 }
 
@@ -353,15 +373,16 @@ static void hold_back(struct api_ctx *ctx, const char *hold_id)
 	json_decref(res.body);
 }
 
-/* The batch made: its object kept for the account and its job begun. A
- * record that cannot be kept is logged (the batch runs; its hold is
- * captured at its ttl rather than let it run free). */
+/* The batch made: its object kept for the account and its job begun,
+ * with the model each of its lines asked for (b). A record that cannot
+ * be kept is logged (the batch runs; its hold is captured at its ttl
+ * rather than let it run free). */
 static void batch_keep(struct api_ctx *ctx, const struct gw_job *job, const struct gwconfig_provider *p,
-		       const char *route, const char *model, const char *hold_id, const json_t *batch)
+		       const char *route, const struct lines_read *b, const char *hold_id, const json_t *batch)
 {
 	struct ledger_gw_job j;
-	const char *id = json_string_value(json_object_get(batch, "id"));
-	char *answer = json_dumps(batch, JSON_COMPACT);
+	const char *id = json_string_value(json_object_get(batch, "id")), *model = b->model;
+	char *answer = json_dumps(batch, JSON_COMPACT), *line_models = line_models_text(b);
 	memset(&j, 0, sizeof(j));
 	snprintf(j.kind, sizeof(j.kind), "batch");
 	snprintf(j.account, sizeof(j.account), "%s", job->account);
@@ -374,12 +395,16 @@ static void batch_keep(struct api_ctx *ctx, const struct gw_job *job, const stru
 	j.next_poll_at = timefmt_now() + gwconfig_of(ctx->cfg)->batch_poll_seconds;
 	enum cd_err rc = id != NULL && gwobject_id_ok(id) && answer != NULL ? ledger_gw_object_keep(ctx->db, job->account,
 							 LEDGER_GW_BATCH, id, p->name) : CD_E_INTERNAL;
+	/* A file kept with no line's model (before sql/080): none. */
+	if (rc == CD_OK && line_models == NULL && (b->ids != NULL || b->line_models != NULL))
+		rc = CD_E_INTERNAL;
 	if (rc == CD_OK)
-		rc = ledger_gw_job_add(ctx->db, &j, answer);
+		rc = ledger_gw_job_add(ctx->db, &j, answer, line_models);
 	if (rc != CD_OK)
 		log_error("gateway: batch %s of %s is running but its job was not kept (%s): its hold %s is captured "
 			  "at its ttl", id != NULL ? id : "?", job->account, errors_strerror(rc), hold_id);
 	free(answer);
+	free(line_models);
 }
 
 /* OpenAI's create body: input_file_id the account's batch file, endpoint
@@ -405,7 +430,7 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 	}
 	enum cd_err rc = file != NULL && gwobject_id_ok(file)
 		? ledger_gw_batch_input_find(ctx->db, job->account, file, b->endpoint, sizeof(b->endpoint), b->model,
-					     &b->lines, &b->hold, &found, &b->models) : CD_OK;
+					     &b->lines, &b->hold, &found, &b->models, &b->line_models) : CD_OK;
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch file lookup");
 		return -1;
@@ -434,10 +459,10 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES], route[64];
-	struct lines_read b = {0, 0, 0, "", "", NULL, NULL};
+	struct lines_read b = {0, 0, 0, "", "", NULL, NULL, NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
-	struct gw_job *job = json_is_object(body) ? payer(ctx, rq, rs)
+	struct gw_job *job = json_is_object(body) ? api_gwbatch_payer(ctx, rq, rs)
 			   : (api_error(rs, CD_E_INVALID, NULL, "the body must be a JSON object"), NULL);
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_openai, rs) : NULL;
 	if (p != NULL && create_body(ctx, job, body, &b, rs) == 0 &&
@@ -445,9 +470,9 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 		char *text = json_dumps(body, JSON_COMPACT);
 		struct gwbatch_request r = {"POST", "/batches", "application/json", text, text != NULL ? strlen(text) : 0,
 					    NULL, 0, 0};
-		if (text != NULL && forward(ctx, p, &r, &batch, rs) == 0) {
+		if (text != NULL && api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			snprintf(route, sizeof(route), "/openai%.50s", b.endpoint);
-			batch_keep(ctx, job, p, route, b.model, hold_id, batch);
+			batch_keep(ctx, job, p, route, &b, hold_id, batch);
 			api_json(rs, 200, json_incref(batch));
 		} else {
 			hold_back(ctx, hold_id);
@@ -457,6 +482,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 	json_decref(batch);
 	json_decref(body);
 	json_decref(b.models);
+	json_decref(b.line_models);
 	free(job);
 }
 
@@ -473,7 +499,7 @@ void api_gw_batch_get(struct api_ctx *ctx, const struct request *rq, char **para
 {
 	json_t *answer = NULL;
 	int found = 0;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	if (job == NULL)
 		return;
 	enum cd_err rc = gwobject_id_ok(params[0]) ? ledger_gw_job_answer(ctx->db, job->account, "batch", params[0],
@@ -489,7 +515,7 @@ void api_gw_batch_get(struct api_ctx *ctx, const struct request *rq, char **para
 }
 
 /* The page size of a list: the query's limit (1..100, default 20). */
-static int list_limit(const char *query)
+int api_gwbatch_list_limit(const char *query)
 {
 	const char *at = query != NULL ? strstr(query, "limit=") : NULL;
 	long n = at != NULL && (at == query || at[-1] == '&') ? strtol(at + 6, NULL, 10) : 20;
@@ -498,7 +524,7 @@ static int list_limit(const char *query)
 
 /* The after (OpenAI) or after_id / before_id (Anthropic) cursor of the
  * query, decoded, into out; "" when none. */
-static void list_after(const char *query, const char *name, char *out, size_t cap)
+void api_gwbatch_list_after(const char *query, const char *name, char *out, size_t cap)
 {
 	char key[32];
 	out[0] = '\0';
@@ -520,12 +546,12 @@ void api_gw_batch_list(struct api_ctx *ctx, const struct request *rq, char **par
 	json_t *data = NULL;
 	int more = 0, anthropic = strncmp(rq->path, "/anthropic/", 11) == 0;
 	(void)params;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	if (job == NULL)
 		return;
-	list_after(rq->query, anthropic ? "after_id" : "after", after, sizeof(after));
+	api_gwbatch_list_after(rq->query, anthropic ? "after_id" : "after", after, sizeof(after));
 	enum cd_err rc = ledger_gw_job_list(ctx->db, job->account, "batch", after[0] != '\0' ? after : NULL,
-					    list_limit(rq->query), &data, &more);
+					    api_gwbatch_list_limit(rq->query), &data, &more);
 	free(job);
 	if (rc != CD_OK) {
 		api_fail(rs, rc, "batch list");
@@ -563,7 +589,7 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 	char provider[LIMIT_CONFIG_NAME_BYTES] = "", path[LIMIT_GATEWAY_URL_BYTES];
 	int owned = 0, anthropic = strncmp(rq->path, "/anthropic/", 11) == 0;
 	json_t *batch = NULL;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	const struct gwkind *k = anthropic ? &gwkind_anthropic : &gwkind_openai;
 	if (job == NULL)
 		return;
@@ -580,7 +606,7 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 			  provider);
 	else if (gwbatch_job_path(anthropic ? "/anthropic/" : "/openai/", params[0], "cancel", path, sizeof(path)) == 0) {
 		struct gwbatch_request r = {"POST", path, NULL, NULL, 0, NULL, 0, 0};
-		if (forward(ctx, p, &r, &batch, rs) == 0) {
+		if (api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			cancel_kept(ctx, job->account, params[0], batch);
 			api_json(rs, 200, json_incref(batch));
 		}
@@ -630,18 +656,18 @@ static int request_lines(struct api_ctx *ctx, const struct request *rq, const js
 void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES];
-	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object()};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
-	struct gw_job *job = json_is_object(body) && b.ids != NULL ? payer(ctx, rq, rs)
+	struct gw_job *job = json_is_object(body) && b.ids != NULL ? api_gwbatch_payer(ctx, rq, rs)
 			   : (api_error(rs, CD_E_INVALID, NULL, "the body must be a JSON object"), NULL);
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_anthropic, rs) : NULL;
 	if (p != NULL && request_lines(ctx, rq, body, &b, rs) == 0 &&
 	    batch_hold(ctx, job, b.model, b.hold, hold_id, rs) == 0) {
 		struct gwbatch_request r = {"POST", "/v1/messages/batches", "application/json", rq->body, rq->body_len, NULL,
 					    0, 0};
-		if (forward(ctx, p, &r, &batch, rs) == 0) {
-			batch_keep(ctx, job, p, "/anthropic/v1/messages", b.model, hold_id, batch);
+		if (api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
+			batch_keep(ctx, job, p, "/anthropic/v1/messages", &b, hold_id, batch);
 			api_json(rs, 200, json_incref(batch));
 		} else {
 			hold_back(ctx, hold_id);
@@ -650,6 +676,7 @@ void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, 
 	json_decref(batch);
 	json_decref(body);
 	json_decref(b.ids);
+	json_decref(b.models);
 	free(job);
 }
 
@@ -660,7 +687,7 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 	char provider[LIMIT_CONFIG_NAME_BYTES] = "", path[LIMIT_GATEWAY_URL_BYTES], err[256];
 	int owned = 0, status = 0;
 	struct dynbuf answer;
-	struct gw_job *job = payer(ctx, rq, rs);
+	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	if (job == NULL)
 		return;
 	enum cd_err rc = gwobject_id_ok(params[0]) ? ledger_gw_object_find(ctx->db, job->account, LEDGER_GW_BATCH,
@@ -693,107 +720,4 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 	rs->status = 200;
 	rs->text = answer.data;	/* the answer's, freed with it */
 	rs->content_type = "application/binary";
-}
-
-/* ---- A batch's files (OpenAI): the account's own, input or output ---- */
-
-/* The provider of account's file id (an input file it uploaded, or a
- * batch's output or error file), NULL with rs filled (404 when not its). */
-static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const char *account, const char *id,
-						     struct response *rs)
-{
-	char provider[LIMIT_CONFIG_NAME_BYTES] = "";
-	int owned = 0;
-	enum cd_err rc = CD_OK;
-	if (gwobject_id_ok(id))
-		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_FILE, id, &owned, provider, sizeof(provider));
-	if (rc == CD_OK && !owned && gwobject_id_ok(id))
-		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_BATCH_OUTPUT, id, &owned, provider,
-					   sizeof(provider));
-	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), &gwkind_openai, provider)
-						  : NULL;
-	if (rc != CD_OK)
-		api_fail(rs, rc, "file lookup");
-	else if (p == NULL)
-		api_error(rs, CD_E_NOT_FOUND, "id", "No such File object: %s", gwobject_id_ok(id) ? id : "?");
-	return rc == CD_OK ? p : NULL;
-}
-
-/* 1 with rs 409 when file id is a batch's results not yet settled (docs/gateway.md, "Batches"). */
-static int file_busy(struct api_ctx *ctx, const char *account, const char *id, struct response *rs)
-{
-	int busy = 0;
-	enum cd_err rc = ledger_gw_file_busy(ctx->db, account, id, &busy);
-	if (rc != CD_OK)
-		api_fail(rs, rc, "file lookup");
-	else if (busy)
-		api_error(rs, CD_E_CONFLICT, "id", "File %s is a batch's results still being settled", id);
-	return rc != CD_OK || busy;
-}
-
-/* GET /openai/v1/files/{id} (as kept when uploaded, else the provider's),
- * /content (the provider's bytes) and DELETE (then forgotten). */
-void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	char path[LIMIT_GATEWAY_URL_BYTES], err[256];
-	int content = strstr(rq->path, "/content") != NULL, del = strcmp(rq->method, "DELETE") == 0, found = 0, status = 0;
-	json_t *kept = NULL, *out = NULL;
-	struct gw_job *job = payer(ctx, rq, rs);
-	const struct gwconfig_provider *p = job != NULL ? file_provider(ctx, job->account, params[0], rs) : NULL;
-	if (p != NULL && del && file_busy(ctx, job->account, params[0], rs))
-		p = NULL;
-	if (p != NULL && !content && !del && ledger_gw_file_answer(ctx->db, job->account, params[0], &kept, &found) ==
-	    CD_OK && kept != NULL) {
-		api_json(rs, 200, kept);
-	} else if (p != NULL && !content) {
-		snprintf(path, sizeof(path), "/files/%s", params[0]);
-		struct gwbatch_request r = {del ? "DELETE" : "GET", path, NULL, NULL, 0, NULL, 0, 0};
-		if (forward(ctx, p, &r, &out, rs) == 0) {
-			if (del && json_is_true(json_object_get(out, "deleted")))
-				(void)ledger_gw_object_forget(ctx->db, job->account, LEDGER_GW_FILE, params[0]);
-			api_json(rs, 200, json_incref(out));
-		}
-	} else if (p != NULL) {
-		struct dynbuf answer;
-		snprintf(path, sizeof(path), "/files/%s/content", params[0]);
-		dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_RESULTS_ANSWER_BYTES);
-		struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)gwconfig_of(ctx->cfg)->connect_timeout_ms,
-					    LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L};
-		if (gwbatch_io_call(p, &r, &status, &answer, err, sizeof(err)) == 0 && status == 200) {
-			rs->status = 200;
-			rs->text = answer.data != NULL ? answer.data : strdup("");
-			rs->content_type = "application/octet-stream";
-		} else {
-			api_error(rs, CD_E_UPSTREAM, NULL, "the provider gave no content creditd can pass on (%d)", status);
-			dynbuf_free(&answer);
-		}
-	}
-	json_decref(out);
-	free(job);
-}
-
-/* GET /openai/v1/files: the account's batch input files, newest first,
- * from creditd's records. */
-void api_gw_file_list(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	char after[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
-	json_t *data = NULL;
-	int more = 0;
-	(void)params;
-	struct gw_job *job = payer(ctx, rq, rs);
-	if (job == NULL)
-		return;
-	list_after(rq->query, "after", after, sizeof(after));
-	enum cd_err rc = ledger_gw_file_list(ctx->db, job->account, after[0] != '\0' ? after : NULL,
-					     list_limit(rq->query), &data, &more);
-	free(job);
-	if (rc != CD_OK) {
-		api_fail(rs, rc, "file list");
-		return;
-	}
-	size_t n = json_array_size(data);
-	json_t *first = n > 0 ? json_object_get(json_array_get(data, 0), "id") : NULL;
-	json_t *last = n > 0 ? json_object_get(json_array_get(data, n - 1), "id") : NULL;
-	api_json(rs, 200, json_pack("{s:s, s:o, s:O?, s:O?, s:b}", "object", "list", "data", data, "first_id", first,
-				    "last_id", last, "has_more", more));
 }

@@ -168,16 +168,21 @@ struct ledger_gw_job {
 	char output_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	char error_file_id[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	int64_t line_cursor, lines_charged, lines_released;
+	/* What its lines charged, apart from its hold, as far as a pass has
+	 * counted them (sql/080); -1: unknown (a job kept before). */
+	int64_t charged_micros;
 	int64_t next_poll_at, polls, created_at;
 	int64_t claim;			/* the next_poll_at this pass last wrote (its claim); 0: not claimed */
 };
 /* Keeps what creditd read of a batch input file account uploaded: its
  * lines' endpoint, the dearest line's model, their count, the sum of
- * their worst cases, the provider's file object (JSON text) and the
- * models its lines name (a JSON array's text). */
+ * their worst cases, the provider's file object (JSON text), the
+ * models its lines name (a JSON array's text) and the model each line
+ * asked for where not the dearest (gwbatch_line_models' object's text;
+ * sql/080). */
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
 				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
-				       const char *answer, const char *models);
+				       const char *answer, const char *models, const char *line_models);
 /* The provider's object of account's batch file file_id as kept, into
  * *answer (the caller owns it; NULL: none); *found 0 when not the
  * account's. */
@@ -187,16 +192,24 @@ enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const c
  * from the newest), at most limit, into *data (the caller's), *has_more. */
 enum cd_err ledger_gw_file_list(struct store *db, const char *account, const char *after_id, int limit, json_t **data,
 				int *has_more);
-/* *found 1 with the file's endpoint (cap bytes), model, lines, hold and
+/* *found 1 with the file's endpoint (cap bytes), model, lines, hold,
  * the models its lines name (*models, the caller's; NULL when the file
- * was kept without them) when account uploaded file_id through creditd;
- * 0 otherwise. */
+ * was kept without them) and the model each line asked for where not the
+ * dearest (*line_models, the caller's; NULL when kept without them) when
+ * account uploaded file_id through creditd; 0 otherwise. */
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
 				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found,
-				       json_t **models);
+				       json_t **models, json_t **line_models);
 /* Adds job j (its id, state and counts are the table's defaults) with
- * answer (the provider's object, JSON text; NULL: none). */
-enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer);
+ * answer (the provider's object, JSON text; NULL: none) and the model
+ * each of its lines asked for where not the dearest (line_models, a JSON
+ * object's text; NULL: none kept). */
+enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer,
+			      const char *line_models);
+/* The model each line of account's job job_id asked for where not its
+ * dearest, as kept (into *out, the caller's; NULL when the job kept
+ * none: a job kept before sql/080, every line charged at the dearest). */
+enum cd_err ledger_gw_job_line_models(struct store *db, const char *account, int64_t job_id, json_t **out);
 /* Up to cap jobs not done whose next_poll_at has come (now), oldest poll
  * first, into rows[0..*n). */
 enum cd_err ledger_gw_jobs_due(struct store *db, int64_t now, struct ledger_gw_job *rows, int cap, int *n);
@@ -259,6 +272,10 @@ struct ledger_usage_billed {
 	const char *media_kind;
 	int64_t media_characters, media_audio_ms, media_images;
 };
+/* Marks over_hold on account's usage record of request_id (a batch
+ * line's: docs/gateway.md, "Batches"); nothing when there is none.
+ * Idempotent. */
+enum cd_err ledger_usage_over_hold(struct store *db, const char *account, const char *request_id);
 /* Keeps b on the usage record of a gateway call's settled hold. */
 enum cd_err ledger_usage_billed(struct store *db, const char *account, const char *hold_id,
 				const struct ledger_usage_billed *b);

@@ -712,30 +712,3 @@ def test_a_result_line_that_is_not_a_result_is_unresolved_never_charged_nor_rele
         eq(state(acct)[1], held, "its hold not released")
     finally:
         sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)
-
-
-def test_a_batch_abandoned_with_lines_charged_keeps_its_hold_unresolved_at_nothing_more():
-    """A job abandoned after some of its lines were charged (one line never
-    chargeable: its answer gives no usage) keeps its hold unresolved at
-    nothing more: those lines were charged apart from the hold, and the
-    sweep charging the whole hold at its days would charge them twice."""
-    from lib import clock_reset, clock_set
-    import time
-    batch_prices()
-    reset()
-    acct = new_account("batchabandon2")
-    bid, held = run_batch(acct, ["c1", "nouse-1", "c2"])
-    try:
-        check(wait_until(lambda: job(bid)[1:] == ["2", "0"] or job(bid)[0] == "done", timeout=30),
-              "its chargeable lines charged: %r" % (job(bid),))
-        eq(job(bid)[0], "settling", "the line with no usage keeps it settling")
-        clock_set(time.time() + 7 * 86400 + 60)
-        row = done(bid, timeout=30)
-        eq(row[1], "2", "its two lines charged")
-        h = sql("SELECT h.state, h.unresolved_at IS NOT NULL, h.unresolved_input_micros FROM holds h "
-                "JOIN gateway_jobs j ON j.account_id = h.account_id AND j.hold_row = h.id "
-                "WHERE j.object_id = '%s'" % bid)[0]
-        eq([h[0], int(h[1]), int(h[2])], ["pending", 1, 0], "its hold pending, unresolved at nothing more")
-    finally:
-        clock_reset()
-        sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)

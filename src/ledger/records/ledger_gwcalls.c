@@ -22,6 +22,10 @@ static const char SQL_BILLED[] = "UPDATE usage_records SET over_hold = ?, servic
 				 "media_kind = ?, media_characters = ?, media_audio_ms = ?, media_images = ? "
 				 "WHERE hold_id = ? AND account_id = ?";
 
+/* A batch line's usage record, by its request_id (uq_request). */
+static const char SQL_OVER_HOLD[] = "UPDATE usage_records SET over_hold = 1 WHERE account_id = "
+				    "(SELECT id FROM accounts WHERE ext_id = ?) AND request_id = ?";
+
 struct gw_call_tx {
 	const char *account;
 	int64_t renew_ttl;		/* > 0: renew hold (account_id, hold) instead */
@@ -165,4 +169,22 @@ enum cd_err ledger_hold_get(struct store *db, const char *hold_id, json_t **out)
 	}
 	assert(t.rc != CD_OK || *out != NULL);
 	return t.rc;
+}
+
+struct over_hold_tx {
+	const char *account, *request_id;
+};
+
+static enum cd_err over_hold_tx(struct store *db, void *arg)
+{
+	struct over_hold_tx *x = arg;
+	return store_do(db, SQL_OVER_HOLD, "usage over_hold", "ss", x->account, x->request_id);
+}
+
+enum cd_err ledger_usage_over_hold(struct store *db, const char *account, const char *request_id)
+{
+	struct over_hold_tx x = {account, request_id};
+	assert(account != NULL);
+	assert(request_id != NULL);
+	return store_tx_on(db, account, over_hold_tx, &x);
 }

@@ -14,7 +14,7 @@
 
 static const char SQL_INPUT_KEEP[] =
 	"INSERT IGNORE INTO gateway_batch_inputs (account_id, file_id, endpoint, model, line_count, hold_micros, "
-	"answer, created_at, models) SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+	"answer, created_at, models, line_models) SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
 static const char SQL_FILE_ANSWER[] =
 	"SELECT i.answer FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i ON i.account_id = a.id "
 	"WHERE a.ext_id = ? AND i.file_id = ?";
@@ -24,16 +24,19 @@ static const char SQL_FILE_LIST[] =
 	"WHERE a.ext_id = ? AND (k.file_id IS NULL OR i.created_at < k.created_at OR "
 	"(i.created_at = k.created_at AND i.file_id < k.file_id)) ORDER BY i.created_at DESC, i.file_id DESC LIMIT ?";
 static const char SQL_INPUT_FIND[] =
-	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model, i.models FROM accounts a "
+	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model, i.models, i.line_models FROM accounts a "
 	"STRAIGHT_JOIN gateway_batch_inputs i "
 	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
 static const char SQL_JOB_ADD[] =
 	"INSERT IGNORE INTO gateway_jobs (kind, account_id, member, object_id, route, model, provider, hold_id, status, "
-	"next_poll_at, answer, created_at, updated_at, hold_row) SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-	"FROM accounts WHERE ext_id = ?";
+	"next_poll_at, answer, created_at, updated_at, hold_row, line_models) "
+	"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+static const char SQL_JOB_LINE_MODELS[] =
+	"SELECT j.line_models FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
+	"WHERE a.ext_id = ? AND j.id = ?";
 #define JOB_COLS "j.id, j.kind, a.ext_id, j.member, j.object_id, j.route, j.provider, j.hold_id, j.state, " \
 	"j.status, j.output_file_id, j.error_file_id, j.line_cursor, j.lines_charged, j.lines_released, " \
-	"j.next_poll_at, j.polls, j.created_at, j.model"
+	"j.next_poll_at, j.polls, j.created_at, j.model, COALESCE(j.charged_micros, -1)"
 static const char SQL_JOBS_DUE[] = "SELECT " JOB_COLS " FROM gateway_jobs j JOIN accounts a ON a.id = j.account_id "
 				   "WHERE j.state IN ('running', 'settling') AND j.next_poll_at <= ? "
 				   "ORDER BY j.next_poll_at LIMIT ?";
@@ -41,12 +44,12 @@ static const char SQL_JOB_CLAIM[] = "UPDATE gateway_jobs SET next_poll_at = ? WH
 				    "AND state <> 'done'";
 static const char SQL_JOB_SAVE[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ? WHERE id = ? "
-	"AND next_poll_at = ?";
+	"lines_charged = ?, lines_released = ?, charged_micros = ?, next_poll_at = ?, polls = ?, updated_at = ?, "
+	"hold_row = ? WHERE id = ? AND next_poll_at = ?";
 static const char SQL_JOB_SAVE_ANSWER[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
-	"lines_charged = ?, lines_released = ?, next_poll_at = ?, polls = ?, updated_at = ?, hold_row = ?, answer = ? "
-	"WHERE id = ? AND next_poll_at = ?";
+	"lines_charged = ?, lines_released = ?, charged_micros = ?, next_poll_at = ?, polls = ?, updated_at = ?, "
+	"hold_row = ?, answer = ? WHERE id = ? AND next_poll_at = ?";
 static const char SQL_JOB_ANSWER[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
 	"WHERE a.ext_id = ? AND j.kind = ? AND j.object_id = ?";
@@ -82,13 +85,21 @@ struct input_tx {
 	int found;
 	const char *models;	/* kept: a JSON array's text */
 	json_t *found_models;	/* found: the array, NULL when none was kept */
+	const char *line_models;	/* kept: a JSON object's text */
+	json_t *found_line_models;	/* found: the object, NULL when none was kept */
 };
+
+/* Column i of the row s is on, as JSON (NULL: none or not JSON). */
+static json_t *json_of(const struct dbstmt *s, int i)
+{
+	return store_null(s, i) ? NULL : json_loadb(store_str(s, i), store_len(s, i), 0, NULL);
+}
 
 static enum cd_err input_keep(struct store *db, void *arg)
 {
 	struct input_tx *x = arg;
-	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiisiss", x->file_id, x->endpoint, x->model, x->lines,
-			x->hold, x->answer, db->now, x->models, x->account);
+	return store_do(db, SQL_INPUT_KEEP, "batch input kept", "sssiisisss", x->file_id, x->endpoint, x->model, x->lines,
+			x->hold, x->answer, db->now, x->models, x->line_models, x->account);
 }
 
 static enum cd_err input_find(struct store *db, void *arg)
@@ -108,16 +119,18 @@ static enum cd_err input_find(struct store *db, void *arg)
 	x->lines = x->found ? store_i64(s, 1) : 0;
 	x->hold = x->found ? store_i64(s, 2) : 0;
 	json_decref(x->found_models);
-	x->found_models = x->found && !store_null(s, 4) ? json_loadb(store_str(s, 4), store_len(s, 4), 0, NULL) : NULL;
+	json_decref(x->found_line_models);
+	x->found_models = x->found ? json_of(s, 4) : NULL;
+	x->found_line_models = x->found ? json_of(s, 5) : NULL;
 	return CD_OK;
 }
 
 enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, const char *file_id,
 				       const char *endpoint, const char *model, int64_t lines, int64_t hold_micros,
-				       const char *answer, const char *models)
+				       const char *answer, const char *models, const char *line_models)
 {
 	struct input_tx x = {account, file_id, endpoint, model, answer, lines, hold_micros, NULL, NULL, 0, 0, models,
-			     NULL};
+			     NULL, line_models, NULL};
 	assert(lines >= 0);
 	assert(hold_micros >= 0);
 	return store_tx_on(db, account, input_keep, &x);
@@ -125,15 +138,18 @@ enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, co
 
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
 				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found,
-				       json_t **models)
+				       json_t **models, json_t **line_models)
 {
-	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0, NULL, NULL};
+	struct input_tx x = {account, file_id, NULL, NULL, NULL, 0, 0, endpoint, model, cap, 0, NULL, NULL, NULL, NULL};
 	model[0] = '\0';
 	enum cd_err rc = store_tx_on(db, account, input_find, &x);
 	*found = rc == CD_OK && x.found;
 	*models = rc == CD_OK ? x.found_models : NULL;
-	if (rc != CD_OK)
+	*line_models = rc == CD_OK ? x.found_line_models : NULL;
+	if (rc != CD_OK) {
 		json_decref(x.found_models);
+		json_decref(x.found_line_models);
+	}
 	*lines = x.lines;
 	*hold_micros = x.hold;
 	return rc;
@@ -142,6 +158,7 @@ enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, co
 struct job_tx {
 	const struct ledger_gw_job *j;
 	const char *answer;
+	const char *line_models;	/* added with the job */
 	struct ledger_gw_job *rows;
 	int cap, n;
 	int64_t now;
@@ -165,15 +182,48 @@ static enum cd_err job_add(struct store *db, void *arg)
 {
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
-	return store_do(db, SQL_JOB_ADD, "job kept", "ssssssssisiiis", j->kind, or_null(j->member), j->object_id, j->route,
-			or_null(j->model), or_null(j->provider), j->hold_id, or_null(j->status), j->next_poll_at, x->answer, db->now, db->now,
-			hold_row(db, j->hold_id), j->account);
+	return store_do(db, SQL_JOB_ADD, "job kept", "ssssssssisiiiss", j->kind, or_null(j->member), j->object_id,
+			j->route, or_null(j->model), or_null(j->provider), j->hold_id, or_null(j->status), j->next_poll_at,
+			x->answer, db->now, db->now, hold_row(db, j->hold_id), x->line_models, j->account);
 }
 
-enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer)
+enum cd_err ledger_gw_job_add(struct store *db, const struct ledger_gw_job *j, const char *answer,
+			      const char *line_models)
 {
-	struct job_tx x = {j, answer, NULL, 0, 0, 0};
+	struct job_tx x = {j, answer, line_models, NULL, 0, 0, 0};
 	return store_tx_on(db, j->account, job_add, &x);
+}
+
+struct line_models_tx {
+	const char *account;
+	int64_t id;
+	json_t *out;
+};
+
+static enum cd_err job_line_models(struct store *db, void *arg)
+{
+	struct line_models_tx *x = arg;
+	int e;
+	struct dbstmt *s = store_exec(db, SQL_JOB_LINE_MODELS, &e, "si", x->account, x->id);
+	if (s == NULL)
+		return store_err(db, e, "job line models");
+	int got = store_fetch(s);
+	if (got < 0)
+		return CD_E_INTERNAL;
+	json_decref(x->out);
+	x->out = got == 1 ? json_of(s, 0) : NULL;
+	/* Kept but not read as an object: never read as "none kept". */
+	return got == 1 && !store_null(s, 0) && !json_is_object(x->out) ? CD_E_INTERNAL : CD_OK;
+}
+
+enum cd_err ledger_gw_job_line_models(struct store *db, const char *account, int64_t job_id, json_t **out)
+{
+	struct line_models_tx x = {account, job_id, NULL};
+	enum cd_err rc = store_tx_on(db, account, job_line_models, &x);
+	*out = rc == CD_OK ? x.out : NULL;
+	if (rc != CD_OK)
+		json_decref(x.out);
+	return rc;
 }
 
 /* One row of JOB_COLS into r. 0, or -1 when a column does not fit. */
@@ -186,6 +236,7 @@ static int job_read(const struct dbstmt *s, struct ledger_gw_job *r)
 	r->next_poll_at = store_i64(s, 15);
 	r->polls = store_i64(s, 16);
 	r->created_at = store_i64(s, 17);
+	r->charged_micros = store_i64(s, 19);
 	r->claim = 0;
 	return store_copy(s, 1, r->kind, sizeof(r->kind), "") | store_copy(s, 2, r->account, sizeof(r->account), "") |
 	       store_copy(s, 3, r->member, sizeof(r->member), "") |
@@ -214,7 +265,7 @@ static enum cd_err jobs_due(struct store *db, void *arg)
 
 enum cd_err ledger_gw_jobs_due(struct store *db, int64_t now, struct ledger_gw_job *rows, int cap, int *n)
 {
-	struct job_tx x = {NULL, NULL, rows, cap, 0, now};
+	struct job_tx x = {NULL, NULL, NULL, rows, cap, 0, now};
 	assert(cap > 0);
 	enum cd_err rc = store_tx_on(db, NULL, jobs_due, &x);
 	*n = rc == CD_OK ? x.n : 0;
@@ -225,14 +276,15 @@ static enum cd_err job_save(struct store *db, void *arg)
 {
 	struct job_tx *x = arg;
 	const struct ledger_gw_job *j = x->j;
+	const int64_t *charged = j->charged_micros >= 0 ? &j->charged_micros : NULL;	/* -1: unknown, NULL */
 	int e;
 	struct dbstmt *s = x->answer == NULL	/* the provider's object as kept before */
-		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiiiiiii", j->state, or_null(j->status),
+		? store_exec(db, SQL_JOB_SAVE, &e, "ssssiiiIiiiiii", j->state, or_null(j->status),
 			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
-		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiiiiisii", j->state, or_null(j->status),
+			     j->lines_released, charged, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), j->id, j->claim)
+		: store_exec(db, SQL_JOB_SAVE_ANSWER, &e, "ssssiiiIiiiisii", j->state, or_null(j->status),
 			     or_null(j->output_file_id), or_null(j->error_file_id), j->line_cursor, j->lines_charged,
-			     j->lines_released, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
+			     j->lines_released, charged, j->next_poll_at, j->polls, db->now, hold_row(db, j->hold_id), x->answer,
 			     j->id, j->claim);
 	if (s == NULL)
 		return store_err(db, e, "job saved");
@@ -269,7 +321,7 @@ enum cd_err ledger_gw_job_claim(struct store *db, struct ledger_gw_job *j, int64
 
 enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const char *answer)
 {
-	struct job_tx x = {j, answer, NULL, 0, 0, 0};
+	struct job_tx x = {j, answer, NULL, NULL, 0, 0, 0};
 	assert(j->id > 0);
 	enum cd_err rc = store_tx_on(db, j->account, job_save, &x);
 	if (rc != CD_OK)

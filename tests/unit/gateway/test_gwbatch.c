@@ -3,8 +3,11 @@
  * custom_id, a url and a body, anything else refused by name; a result
  * line of either read into its outcome (succeeded with its answer,
  * errored, expired, cancelled), one that is no result skipped; a batch's
- * end and its files told. No network, no clock. */
+ * end and its files told; the provider's count of its succeeded lines
+ * read; the lines a pass meets counted once each; the model each line
+ * asked for kept by line. No network, no clock. */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -109,10 +112,93 @@ static void test_ends(void)
 	json_decref(b);
 }
 
+static void test_counts(void)
+{
+	int64_t n = -1;
+	json_t *b = json_loads("{\"request_counts\": {\"total\": 5, \"completed\": 3, \"failed\": 2}}", 0, NULL);
+	ok(gwbatch_succeeded_count(GWBATCH_OPENAI, b, &n) == 0 && n == 3, "OpenAI's completed: %lld", (long long)n);
+	ok(gwbatch_succeeded_count(GWBATCH_ANTHROPIC, b, &n) == -1, "no succeeded count in an OpenAI object");
+	json_decref(b);
+	b = json_loads("{\"request_counts\": {\"processing\": 0, \"succeeded\": 4, \"errored\": 1, "
+		       "\"canceled\": 0, \"expired\": 0}}", 0, NULL);
+	ok(gwbatch_succeeded_count(GWBATCH_ANTHROPIC, b, &n) == 0 && n == 4, "Anthropic's succeeded");
+	json_decref(b);
+	b = json_loads("{\"status\": \"completed\"}", 0, NULL);
+	ok(gwbatch_succeeded_count(GWBATCH_OPENAI, b, &n) == -1, "none given");
+	json_decref(b);
+	b = json_loads("{\"request_counts\": {\"completed\": -1}}", 0, NULL);
+	ok(gwbatch_succeeded_count(GWBATCH_OPENAI, b, &n) == -1, "a negative count is none");
+	json_decref(b);
+}
+
+static void test_seen(void)
+{
+	struct gwbatch_seen s;
+	unsigned char h[32];
+	int fresh = 0, again = 0;
+	memset(&s, 0, sizeof(s));
+	/* 100,000 distinct hashes (the table grows past its first 1,024),
+	 * each met twice: the second meeting is never counted. */
+	for (int round = 0; round < 2; round++)
+		for (uint32_t i = 0; i < 100000; i++) {
+			memset(h, 0, sizeof(h));
+			memcpy(h, &i, sizeof(i));
+			memcpy(h + 20, &i, sizeof(i));
+			int rc = gwbatch_seen_add(&s, h);
+			fresh += rc == 1;
+			again += rc == 0;
+		}
+	ok(fresh == 100000 && again == 100000, "each line counted once: %d fresh, %d again", fresh, again);
+	ok(s.n == 100000, "kept %zu", s.n);
+	/* Hashes alike in their first 8 bytes (one slot) told apart. */
+	memset(h, 7, sizeof(h));
+	int a = gwbatch_seen_add(&s, h);
+	h[31] = 8;
+	ok(a == 1 && gwbatch_seen_add(&s, h) == 1 && gwbatch_seen_add(&s, h) == 0, "told apart by every byte");
+	gwbatch_seen_free(&s);
+	ok(s.cap == 0 && s.slots == NULL, "freed");
+	/* Past its most slots: refused, never counted uncounted. */
+	int full = 0;
+	for (uint32_t i = 0; i <= LIMIT_GATEWAY_BATCH_SEEN_SLOTS / 2 && !full; i++) {
+		memset(h, 0, sizeof(h));
+		memcpy(h + 4, &i, sizeof(i));
+		full = gwbatch_seen_add(&s, h) < 0;
+	}
+	ok(full && s.n == LIMIT_GATEWAY_BATCH_SEEN_SLOTS / 2, "full at half its most slots (%zu)", s.n);
+	gwbatch_seen_free(&s);
+}
+
+static void test_line_models(void)
+{
+	char k1[GWBATCH_LINE_KEY_BYTES], k2[GWBATCH_LINE_KEY_BYTES];
+	gwbatch_line_key("a", k1);
+	gwbatch_line_key("b", k2);
+	/* SHA-256("a") = ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb */
+	ok(strcmp(k1, "ca978112ca1bbdcafac231b3") == 0, "a line's key: 24 hex of its custom_id's SHA-256 (%s)", k1);
+	ok(strcmp(k1, k2) != 0, "each its own");
+	json_t *ids = json_pack("{s:s, s:s, s:s, s:b}", "a", "cheap", "b", "dear", "c", "cheap", "d", 1);
+	json_t *m = gwbatch_line_models(ids, "dear");
+	ok(m != NULL && json_object_size(m) == 2, "the lines not at the dearest kept, by key: %zu",
+	   json_object_size(m));
+	ok(strcmp(gwbatch_line_model(m, "a", "dear"), "cheap") == 0 && strcmp(gwbatch_line_model(m, "c", "dear"),
+	   "cheap") == 0, "a line's own model");
+	ok(strcmp(gwbatch_line_model(m, "b", "dear"), "dear") == 0, "the dearest's lines: the dearest");
+	ok(strcmp(gwbatch_line_model(m, "zz", "dear"), "dear") == 0, "a line not kept: the dearest");
+	ok(strcmp(gwbatch_line_model(NULL, "a", "dear"), "dear") == 0, "a job that kept none: the dearest");
+	json_decref(m);
+	m = gwbatch_line_models(json_object_get(ids, "nothing"), "dear");
+	ok(m != NULL && json_object_size(m) == 0, "no lines: an empty object");
+	json_decref(m);
+	json_decref(ids);
+}
+
 int main(void)
 {
 	test_input_lines();
 	test_result_lines();
 	test_ends();
+	test_counts();
+	test_seen();
+	test_line_models();
 	return done_testing();
 }
