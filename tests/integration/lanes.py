@@ -40,7 +40,7 @@ import threading
 MACHINE = ("test_00_foundation.py", "test_06_systemd.py", "test_08_debian.py", "test_08_source_install.py",
            "test_97_demo_packages.py")
 LAST = ("test_99_openapi.py",)
-SLOW_FIRST = ("test_88b_gateway_batches.py", "test_33_payg.py", "test_87_gateway_providers.py", "test_39_collection_tries.py",
+SLOW_FIRST = ("test_88b_gateway_batches.py", "test_88c_gateway_batch_settle.py", "test_33_payg.py", "test_87_gateway_providers.py", "test_39_collection_tries.py",
               "test_84_gateway_attacks.py", "test_69_every_writer.py", "test_88_mail.py", "test_56_push.py",
               "test_34_payment_news.py", "test_53_client_suites.py", "test_59_widget_browser.py",
               "test_95_console_browser.py",
