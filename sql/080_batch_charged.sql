@@ -8,7 +8,10 @@
 -- operator, or the sweep at its days, charges what the lines did not.
 -- Rows kept before this migration have it NULL (unknown: such a job with
 -- a line charged keeps its hold unresolved at nothing more, as before);
--- their next settling pass counts it. New rows start at 0.
+-- their next settling pass counts it. New rows are written with 0 (no
+-- default: a creditd from before this migration still running beside the
+-- new one during an upgrade writes its jobs without the column, NULL,
+-- which reads as unknown, never as nothing charged).
 --
 -- line_models (gateway_batch_inputs: read at the upload; gateway_jobs:
 -- the batch's, from its input file or its requests): a JSON object of
@@ -23,7 +26,5 @@
 ALTER TABLE gateway_jobs
   ADD COLUMN IF NOT EXISTS charged_micros BIGINT NULL,
   ADD COLUMN IF NOT EXISTS line_models MEDIUMBLOB NULL;
-ALTER TABLE gateway_jobs
-  ALTER COLUMN charged_micros SET DEFAULT 0;
 ALTER TABLE gateway_batch_inputs
   ADD COLUMN IF NOT EXISTS line_models MEDIUMBLOB NULL;

@@ -114,17 +114,15 @@ static int batch_price_of(const struct pass *x, const char *model, struct price 
 }
 
 /* The price a line is charged at: the batch price of the model it asked
- * for (kept by line: sql/080), else, its row gone, of the batch's
- * dearest model (x->j->model, which a job kept before sql/080 charges
- * every line at). Never the model its answer names: a dated snapshot may
- * be dearer than what was asked and held (dearer_answer flags it). 0, or
- * -1 when neither is priced (the line waits: charge_line). */
+ * for (kept by line: sql/080; a job kept before it, the batch's model,
+ * x->j->model, for every line). Never the model its answer names: a dated
+ * snapshot may be dearer than what was asked and held (dearer_answer
+ * flags it); nor, the asked model's row gone, the batch's model, which
+ * may be cheaper by the token. 0, or -1 when it is not priced (the line
+ * waits: charge_line). */
 static int line_price(const struct pass *x, const char *custom_id, struct price *bp, int64_t *margin)
 {
-	const char *asked = gwbatch_line_model(x->line_models, custom_id, x->j->model);
-	if (batch_price_of(x, asked, bp, margin) == 0)
-		return 0;
-	return batch_price_of(x, x->j->model, bp, margin);
+	return batch_price_of(x, gwbatch_line_model(x->line_models, custom_id, x->j->model), bp, margin);
 }
 
 /* 1 when the model a line's answer names has a batch price dearer for

@@ -48,6 +48,7 @@ struct lines_read {
 	json_t *ids;			/* the custom_ids seen, each to the model its line asked for */
 	json_t *models;			/* the models the lines name (an object of them) */
 	json_t *line_models;		/* a batch's input file's: gwbatch_line_models' object (NULL: none kept) */
+	json_t *keys;			/* each line's key (gwbatch_line_key): no two the same */
 };
 
 /* The model each line asked for where not the dearest, as a JSON
@@ -110,6 +111,17 @@ static int line_add(struct api_ctx *ctx, const struct request *rq, const struct 
 			  in->custom_id);
 		return -1;
 	}
+	/* A line's model is kept by its key (a 96-bit hash of its custom_id):
+	 * two custom_ids of one batch with the same key could have one line
+	 * charged at the other's model. */
+	char key[GWBATCH_LINE_KEY_BYTES];
+	gwbatch_line_key(in->custom_id, key);
+	if (json_object_get(b->keys, key) != NULL) {
+		api_error(rs, CD_E_INVALID, "custom_id", "custom_id '%s' cannot be told from another line's: rename it",
+			  in->custom_id);
+		return -1;
+	}
+	json_object_set_new(b->keys, key, json_true());
 	json_object_set_new(b->ids, in->custom_id, json_true());
 	char *text = json_dumps(in->body, JSON_COMPACT);
 	int rc = text != NULL ? api_gw_batch_line(ctx, rq, route, text, strlen(text), &amount, model, sizeof(model), rs)
@@ -303,12 +315,12 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 {
 	struct gwmultipart mp;
 	struct gwmultipart_part parts[4];
-	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL, json_object()};
 	const char *data = NULL;
 	size_t len = 0;
 	json_t *file = NULL;
 	(void)params;
-	struct gw_job *job = b.ids != NULL ? api_gwbatch_payer(ctx, rq, rs) : NULL;
+	struct gw_job *job = b.ids != NULL && b.keys != NULL ? api_gwbatch_payer(ctx, rq, rs) : NULL;
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_openai, rs) : NULL;
 	if (p != NULL && upload_form(rq, &mp, parts, sizeof(parts) / sizeof(parts[0]), &data, &len, rs) == 0 &&
 	    file_lines(ctx, rq, data, len, &b, rs) == 0) {
@@ -316,11 +328,12 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 		if (api_gwbatch_forward(ctx, p, &r, &file, rs) == 0 && file_keep(ctx, job, p, file, &b, rs) == 0)
 			api_json(rs, 200, json_incref(file));
 	}
-	if (b.ids == NULL)
+	if (b.ids == NULL || b.keys == NULL)
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 	json_decref(file);
 	json_decref(b.ids);
 	json_decref(b.models);
+	json_decref(b.keys);
 	free(job);
 }
 
@@ -459,7 +472,7 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES], route[64];
-	struct lines_read b = {0, 0, 0, "", "", NULL, NULL, NULL};
+	struct lines_read b = {0, 0, 0, "", "", NULL, NULL, NULL, NULL};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
 	struct gw_job *job = json_is_object(body) ? api_gwbatch_payer(ctx, rq, rs)
@@ -656,10 +669,10 @@ static int request_lines(struct api_ctx *ctx, const struct request *rq, const js
 void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char hold_id[LIMIT_HOLD_ID_BYTES];
-	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL};
+	struct lines_read b = {0, 0, -1, "", "", json_object(), json_object(), NULL, json_object()};
 	json_t *batch = NULL, *body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, NULL);
 	(void)params;
-	struct gw_job *job = json_is_object(body) && b.ids != NULL ? api_gwbatch_payer(ctx, rq, rs)
+	struct gw_job *job = json_is_object(body) && b.ids != NULL && b.keys != NULL ? api_gwbatch_payer(ctx, rq, rs)
 			   : (api_error(rs, CD_E_INVALID, NULL, "the body must be a JSON object"), NULL);
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_anthropic, rs) : NULL;
 	if (p != NULL && request_lines(ctx, rq, body, &b, rs) == 0 &&
@@ -677,6 +690,7 @@ void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, 
 	json_decref(body);
 	json_decref(b.ids);
 	json_decref(b.models);
+	json_decref(b.keys);
 	free(job);
 }
 

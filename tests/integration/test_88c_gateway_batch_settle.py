@@ -214,3 +214,49 @@ def test_a_line_is_charged_at_the_model_it_asked_for_never_a_dearer_one():
 def _over_hold_flags(acct):
     return [int(x[0]) for x in sql("SELECT u.over_hold FROM usage_records u JOIN accounts a ON a.id = u.account_id "
                                    "WHERE a.ext_id = '%s' ORDER BY u.id" % acct)]
+
+
+def test_a_line_whose_asked_model_lost_its_price_waits_never_charged_at_the_batch_s_model():
+    """A line whose asked model has no batch price at its settle (its row
+    gone) is not charged at the batch's model (the dearest by worst case,
+    which may be cheaper by the token): it waits, unresolved, the hold
+    held; once its model is priced, it is charged at that model's price."""
+    import time
+    batch_prices()
+    reset()
+    creditctl("price", "set", "gpt-4o-mini-dear", "input_micros_per_mtok=300000", "output_micros_per_mtok=1200000",
+              "max_output_tokens=16384", "batch_discount_bps=5000")
+
+    def seen(base):
+        return any(m["model"] == "gpt-4o-mini-dear" for m in api("GET", "/v1/models", auth="read", base=base).json["data"])
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: seen(base), timeout=30), "the dearer model's price reaches %s" % base)
+    acct = new_account("batchaskedgone")
+    balance = state(acct)[0]
+    control(reset=True, complete=False, answer_model="gpt-unpriced-x")
+    # o1 the batch's model by worst case (many tokens asked), o2 dearer by the token.
+    r = upload(acct, [line("o1", max_tokens=4000), line("o2", model="gpt-4o-mini-dear")])
+    eq(r.status, 200, "uploaded: %r" % r.body)
+    bid = create(acct, r.json["id"]).json["id"]
+    eq(sql("SELECT model FROM gateway_jobs WHERE object_id = '%s'" % bid), [["gpt-4o-mini"]], "the batch's model")
+    gone = "UPDATE gateway_jobs SET line_models = REPLACE(line_models, '%s', '%s') WHERE object_id = '" + bid + "'"
+    sql(gone % ("gpt-4o-mini-dear", "gpt-unpriced-y"))
+    try:
+        time.sleep(2)       # a pass that read the row before the update is over
+        control(complete=True)
+        check(wait_until(lambda: (job(bid) or ["-"])[0] != "running", timeout=20), "the final poll seen")
+        time.sleep(3)
+        eq((job(bid)[0], usage_records(acct)), ("settling", 1), "o1 charged, o2 waits")
+        check(state(acct)[1] > 0, "its hold still held")
+    finally:
+        sql(gone % ("gpt-unpriced-y", "gpt-4o-mini-dear"))
+        control(answer_model=None)
+    done(bid)
+    b = [x for x in provider("GET", "/_batches") if x["id"] == bid][0]
+    want = sum(batch_cost(x["usage"]) for x in b["lines"] if x["custom_id"] == "o1")
+    dear = [x for x in b["lines"] if x["custom_id"] == "o2"][0]["usage"]
+    p, margin = prices()
+    raw = (dear["input_tokens"] * 150000 + dear["output_tokens"] * 600000) * margin
+    want += -(-raw // 10 ** 10)
+    eq(state(acct), (balance - want, 0), "o2 charged at its own model's batch price once priced")
+    verify()

@@ -29,8 +29,8 @@ static const char SQL_INPUT_FIND[] =
 	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
 static const char SQL_JOB_ADD[] =
 	"INSERT IGNORE INTO gateway_jobs (kind, account_id, member, object_id, route, model, provider, hold_id, status, "
-	"next_poll_at, answer, created_at, updated_at, hold_row, line_models) "
-	"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+	"next_poll_at, answer, created_at, updated_at, hold_row, line_models, charged_micros) "
+	"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0 FROM accounts WHERE ext_id = ?";
 static const char SQL_JOB_LINE_MODELS[] =
 	"SELECT j.line_models FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
 	"WHERE a.ext_id = ? AND j.id = ?";
