@@ -2,11 +2,13 @@
 cannot release its hold, and what it keeps of its lines (docs/gateway.md,
 "Batches"), through nginx -> creditd -> the fake provider
 (tests/fake_provider_batches.py): a job abandoned after some lines were
-charged keeps its hold unresolved at the hold less those lines' charges;
-a succeeded line the results do not carry (the provider's request_counts
-say more succeeded) keeps the hold unresolved, never released; a line's
-over_hold is kept on its usage record and counted once; a line is
-charged at the model it asked for."""
+charged keeps its hold unresolved at the hold less those lines' charges,
+read from their usage records even when the count kept on the job is
+short; a succeeded line the results do not carry (the provider's
+request_counts say more succeeded) keeps the hold unresolved, never
+released, and a duplicate line does not make up for it; a line's
+over_hold is kept on its usage record and counted once, by the pass that
+charged it; a line is charged at the model it asked for."""
 from lib import ENV, api, check, creditctl, eq, new_account, sql, verify, wait_until
 from test_80_gateway import call, prices, provider, state
 from test_88b_gateway_batches import (batch_cost, batch_prices, control, create, discounted_cost, done, job, line,
