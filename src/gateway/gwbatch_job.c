@@ -5,7 +5,9 @@
  * worker or the gateway's loop.
  *
  * Exactly once: each line is charged by ledger_usage under a request_id
- * made of the job's hold and the line's custom_id, so a line settled
+ * made of the job's hold and the line's custom_id (after the job's own
+ * id: sql/081, so that what its lines charged is one range of their
+ * usage records, read whole when its hold is kept), so a line settled
  * again (after a crash, or a custom_id the provider wrote twice) replays
  * its first charge; the hold is released only after every line is
  * charged, and its release is idempotent. The job's row moves running →

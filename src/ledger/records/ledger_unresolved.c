@@ -7,8 +7,12 @@
  * nothing). It stays pending, its reserve kept, marked unresolved, until
  * the operator resolves it (creditctl hold resolve: charge or release) or
  * the sweep finds it due unresolved_days later and charges its input
- * bound (ledger_due.c). The mark moves no money: it is written beside the
- * writer, as a renewal of a hold is (docs/architecture.md). A resolution
+ * bound (ledger_due.c). A batch's hold is marked at what its lines did
+ * not charge, their usage records summed under a locking read in the
+ * mark's own transaction (ledger_unresolved_mark_lines; docs/gateway.md,
+ * "Batches"; money_rule_batch_unresolved decides): a count kept
+ * elsewhere may be short. The mark moves no money: it is written beside
+ * the writer, as a renewal of a hold is (docs/architecture.md). A resolution
  * is an operation of the usual shape: the account locked first
  * (ledger_due_lock_id), the hold under its lock, decided by
  * money_rule_hold_unresolved, written as the sweep writes an expiry.
