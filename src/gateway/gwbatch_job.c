@@ -5,7 +5,9 @@
  * worker or the gateway's loop.
  *
  * Exactly once: each line is charged by ledger_usage under a request_id
- * made of the job's hold and the line's custom_id, so a line settled
+ * made of the job's hold and the line's custom_id (after the job's own
+ * id: sql/081, so that what its lines charged is one range of their
+ * usage records, read whole when its hold is kept), so a line settled
  * again (after a crash, or a custom_id the provider wrote twice) replays
  * its first charge; the hold is released only after every line is
  * charged, and its release is idempotent. The job's row moves running →
@@ -144,22 +146,23 @@ static int dearer_answer(const struct pass *x, const char *model, const struct p
  * its usage record, as a whole call's is (docs/gateway.md, "Usage beyond
  * what was asked"), on every pass (the record is written once; a pass
  * that died between the two writes left it unflagged), and counted and
- * logged when the line's record is first written (fresh), never again on
- * a resumed pass. -1 when the flag could not be kept (the line is then
- * unresolved: the next pass keeps it). */
+ * logged by the pass whose charge first wrote the line's record (fresh),
+ * whether or not its flag could be kept then, never again on a resumed
+ * pass (which replays the charge). -1 when the flag could not be kept
+ * (the line is then unresolved: the next pass keeps it). */
 static int line_over_hold(struct pass *x, const char *custom_id, const char *rid, const struct gw_charge *c, int fresh)
 {
 	if (!c->over_hold)
 		return 0;
-	if (ledger_usage_over_hold(x->db, x->j->account, rid) != CD_OK) {
-		log_error("gateway: batch %s line %s: its over_hold could not be kept: tried again at the next pass",
-			  x->j->object_id, custom_id);
-		return -1;
-	}
 	if (fresh) {
 		metrics_gateway_over_hold();
 		log_warn("gateway: batch %s line %s: its usage went beyond what was asked, charged as reported: %s",
 			 x->j->object_id, custom_id, c->why);
+	}
+	if (ledger_usage_over_hold(x->db, x->j->account, rid) != CD_OK) {
+		log_error("gateway: batch %s line %s: its over_hold could not be kept: tried again at the next pass",
+			  x->j->object_id, custom_id);
+		return -1;
 	}
 	return 0;
 }
@@ -194,15 +197,28 @@ static int line_counted(struct pass *x, const char *custom_id, const unsigned ch
 	return 0;
 }
 
+/* What the request ids of a job's lines start with (sql/081: the job's
+ * id), into out (cap bytes): their usage records are one range of
+ * usage_key, summed whole when its hold is kept unresolved. */
+static void job_key_prefix(const struct ledger_gw_job *j, char *out, size_t cap)
+{
+	snprintf(out, cap, LEDGER_GATEWAY_REQUEST_PREFIX "bj_%lld_", (long long)j->id);
+}
+
 /* The request id a line is charged under (rid, cap bytes): its job's
- * hold and its custom_id, hashed into hash (KEYS_HASH_LEN bytes). */
+ * hold and its custom_id, hashed into hash (KEYS_HASH_LEN bytes), after
+ * its job's prefix; a job kept before sql/081, the hash alone (its lines
+ * charged before must replay). */
 static void line_key(const struct pass *x, const char *custom_id, unsigned char *hash, char *rid, size_t cap)
 {
 	char hex[2 * KEYS_HASH_LEN + 1];
 	struct keys_part parts[] = {{x->j->hold_id, strlen(x->j->hold_id)}, {"\n", 1}, {custom_id, strlen(custom_id)}};
 	keys_sha256_parts(parts, 3, hash);
 	keys_hex(hash, hex);
-	snprintf(rid, cap, LEDGER_GATEWAY_REQUEST_PREFIX "bl_%.40s", hex);
+	if (x->j->line_keys)	/* job_key_prefix's, then 128 bits of the hash */
+		snprintf(rid, cap, LEDGER_GATEWAY_REQUEST_PREFIX "bj_%lld_%.32s", (long long)x->j->id, hex);
+	else
+		snprintf(rid, cap, LEDGER_GATEWAY_REQUEST_PREFIX "bl_%.40s", hex);
 }
 
 /* A succeeded line's cost (into *cost, its tokens into *t, its charge's
@@ -260,10 +276,11 @@ static int line_cost(const struct pass *x, const struct gwbatch_result *res, str
  * batch's hold's, reserved when the batch was made), and counted once
  * (line_counted). 0 charged, 1 charged before (a replay), -1 released
  * (its charge refused: logged), -2 not charged yet: the ledger away, its
- * model not priced, its cost not computed, its usage not read, or its
- * count or over_hold not kept (kept unresolved: the job stays settling,
- * its hold held, and tries the line again at its next pass; never
- * released for free). */
+ * model not priced, its cost not computed, its usage not read; or
+ * charged (then counted in the job's lines_charged here) but its count
+ * or over_hold not kept (kept unresolved: the job stays settling, its
+ * hold held, and tries the line again at its next pass; never released
+ * for free). */
 static int charge_line(struct pass *x, const struct gwbatch_result *res)
 {
 	struct gw_charge c;
@@ -297,9 +314,15 @@ static int charge_line(struct pass *x, const struct gwbatch_result *res)
 	if (refused)
 		log_error("gateway: batch %s line %s: its charge of %lld micros was refused (%d): released",
 			  x->j->object_id, res->custom_id, (long long)cost, lr.status);
-	if (line_counted(x, res->custom_id, hash, charged, !refused && !replayed) != 0 ||
-	    (!refused && line_over_hold(x, res->custom_id, rid, &c, !replayed) != 0))
+	int fresh = !refused && !replayed;
+	int counted = line_counted(x, res->custom_id, hash, charged, fresh);
+	int flagged = refused ? 0 : line_over_hold(x, res->custom_id, rid, &c, fresh);
+	if (counted != 0 || flagged != 0) {
+		/* Unresolved (tried again, a replay, at the next pass), but
+		 * charged now: counted by this pass, the one that charged it. */
+		x->j->lines_charged += fresh;
 		return -2;
+	}
 	return refused ? -1 : replayed ? 1 : 0;
 }
 
@@ -404,11 +427,14 @@ static void keep_files(struct pass *x)
 			(void)ledger_gw_object_keep(x->db, x->j->account, LEDGER_GW_BATCH_OUTPUT, files[i], x->p->name);
 }
 
-/* What a job's hold is kept unresolved at (x->held read): the hold less
- * what its lines charged, apart from it; for a job kept before its
- * lines' charges were (sql/080: unknown, -1), nothing more when any line
- * was charged (the sweep charging more could charge them twice), the
- * whole hold when none was. */
+/* What the hold of a job kept before sql/081 is kept unresolved at
+ * (x->held read): the hold less what its lines charged, apart from it,
+ * as its passes counted them; for a job kept before its lines' charges
+ * were (sql/080: unknown, -1), nothing more when any line was charged
+ * (the sweep charging more could charge them twice), the whole hold when
+ * none was. A job of sql/081 on decides on its lines' usage records read
+ * whole (keep_unresolved): a pass cut after its last save left the count
+ * short. */
 static int64_t unresolved_micros(const struct pass *x)
 {
 	if (x->j->charged_micros < 0)
@@ -418,13 +444,25 @@ static int64_t unresolved_micros(const struct pass *x)
 
 /* The job ended with its hold kept pending and unresolved for the
  * operator (creditctl hold resolve; docs/gateway.md, "Batches"), never
- * released, at unresolved_micros; its status says why (abandoned,
+ * released, at the hold less what its lines charged: read from their
+ * usage records in the mark's own transaction (sql/081), or for a job
+ * kept before, unresolved_micros; its status says why (abandoned,
  * lines_missing). A hold pending no more (released, captured) has nothing
  * to mark: the job ends all the same. 0, or -1 not kept (polled again). */
 static int keep_unresolved(struct pass *x, const char *why)
 {
-	int64_t micros = unresolved_micros(x);
-	enum cd_err rc = ledger_unresolved_mark(x->db, x->j->account, x->j->hold_id, micros, gw->unresolved_days);
+	int64_t micros = unresolved_micros(x), charged = 0;
+	char prefix[48];
+	enum cd_err rc;
+	if (x->j->line_keys) {	/* what its lines charged read whole in the mark's transaction */
+		job_key_prefix(x->j, prefix, sizeof(prefix));
+		rc = ledger_unresolved_mark_lines(x->db, x->j->account, x->j->hold_id, prefix, gw->unresolved_days,
+						  &charged, &micros);
+		if (rc == CD_OK)
+			x->j->charged_micros = charged;
+	} else {
+		rc = ledger_unresolved_mark(x->db, x->j->account, x->j->hold_id, micros, gw->unresolved_days);
+	}
 	int marked = rc == CD_OK;
 	if (rc == CD_E_CONFLICT || rc == CD_E_NOT_FOUND)
 		rc = CD_OK;

@@ -171,6 +171,10 @@ struct ledger_gw_job {
 	/* What its lines charged, apart from its hold, as far as a pass has
 	 * counted them (sql/080); -1: unknown (a job kept before). */
 	int64_t charged_micros;
+	/* 1: its lines are keyed under the job (sql/081: gw_bj_<id>_...),
+	 * what they charged read whole from their usage records; 0: a job
+	 * kept before, its lines keyed by its hold alone (gw_bl_...). */
+	int line_keys;
 	int64_t next_poll_at, polls, created_at;
 	int64_t claim;			/* the next_poll_at this pass last wrote (its claim); 0: not claimed */
 };

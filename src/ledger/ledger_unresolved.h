@@ -15,6 +15,14 @@
  * or expired first), CD_E_NOT_FOUND for an id that names no hold. */
 enum cd_err ledger_unresolved_mark(struct store *db, const char *account, const char *hold_id, int64_t input_micros,
 				  int64_t days);
+/* The same for a batch's hold (docs/gateway.md, "Batches"), at what
+ * its lines did not charge: in one transaction the hold locked, its
+ * lines' usage records (usage_key starting key_prefix, on account)
+ * summed under a locking read, and the hold kept at its amount less
+ * that sum (money_rule_batch_unresolved). *charged and *micros say what
+ * the lines charged and what the hold was kept at. The same errors. */
+enum cd_err ledger_unresolved_mark_lines(struct store *db, const char *account, const char *hold_id,
+					 const char *key_prefix, int64_t days, int64_t *charged, int64_t *micros);
 /* The settle reason GET /v1/holds/{hold_id} shows for an unresolved
  * hold (no usage record has it). */
 #define LEDGER_REASON_PROVIDER_TIMEOUT "provider_timeout"

@@ -281,6 +281,15 @@ void money_rule_hold_unresolved(int64_t amount, int64_t reserved, int64_t charge
 	assert(reserved - e->release >= 0);
 }
 
+int64_t money_rule_batch_unresolved(int64_t amount, int64_t charged)
+{
+	assert(amount >= 0);
+	assert(charged >= 0);
+	int64_t rest = charged < amount ? amount - charged : 0;
+	assert(rest >= 0 && rest <= amount);
+	return rest;
+}
+
 int64_t money_rule_payg_cents(int64_t balance, int64_t rate, int64_t min_cents)
 {
 	assert(rate > 0);

@@ -182,6 +182,12 @@ void money_rule_hold_expiry(int64_t amount, int64_t reserved, int capture, struc
  * charge (>= 0: its input bound, or the operator's figure) is charged,
  * never more than the amount held; captured when anything is. */
 void money_rule_hold_unresolved(int64_t amount, int64_t reserved, int64_t charge, struct hold_expiry *e);
+/* What a batch's hold of amount is kept unresolved at when its lines
+ * charged charged apart from it (docs/gateway.md, "Batches"): the
+ * rest, amount - charged, all the lines not charged may still cost;
+ * nothing when they charged the hold or more. Never below 0 nor above
+ * the amount. */
+int64_t money_rule_batch_unresolved(int64_t amount, int64_t charged);
 
 /* Pay-as-you-go (docs/pay-as-you-go.md): the cents a card pays for a balance below
  * zero, at rate micros a cent (> 0): rounded up, so the card pays at

@@ -2,11 +2,13 @@
 cannot release its hold, and what it keeps of its lines (docs/gateway.md,
 "Batches"), through nginx -> creditd -> the fake provider
 (tests/fake_provider_batches.py): a job abandoned after some lines were
-charged keeps its hold unresolved at the hold less those lines' charges;
-a succeeded line the results do not carry (the provider's request_counts
-say more succeeded) keeps the hold unresolved, never released; a line's
-over_hold is kept on its usage record and counted once; a line is
-charged at the model it asked for."""
+charged keeps its hold unresolved at the hold less those lines' charges,
+read from their usage records even when the count kept on the job is
+short; a succeeded line the results do not carry (the provider's
+request_counts say more succeeded) keeps the hold unresolved, never
+released, and a duplicate line does not make up for it; a line's
+over_hold is kept on its usage record and counted once, by the pass that
+charged it; a line is charged at the model it asked for."""
 from lib import ENV, api, check, creditctl, eq, new_account, sql, verify, wait_until
 from test_80_gateway import call, prices, provider, state
 from test_88b_gateway_batches import (batch_cost, batch_prices, control, create, discounted_cost, done, job, line,
@@ -89,8 +91,99 @@ def test_a_succeeded_line_missing_from_the_results_keeps_the_hold_unresolved_nev
     held = state(acct)[1]
     done(r.json["id"])
     charged = charged_lines(r.json["id"], lambda x: not x["custom_id"].startswith("lost"), discounted_cost)
+    eq(sql("SELECT status FROM gateway_jobs WHERE object_id = '%s'" % r.json["id"])[0][0], "lines_missing",
+       "flagged")
     eq(hold_of(r.json["id"]), ["pending", held, 1, held - charged], "its hold kept unresolved")
     eq(state(acct), (balance - charged, held), "its lines charged once, its hold kept")
+    verify()
+
+
+def test_a_duplicate_line_does_not_hide_a_missing_one():
+    """A custom_id the provider wrote twice beside one it counted
+    succeeded but left out of its results: the duplicate is counted once,
+    so the lines met fall short of the provider's count and the hold is
+    kept unresolved (counting it twice would have matched the count and
+    released the missing line free)."""
+    batch_prices()
+    reset()
+    acct = new_account("batchduplost")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["dup1", "lost1"])
+    row = done(bid)
+    charged = charged_lines(bid, lambda x: x["custom_id"] == "dup1")
+    eq(row[1], "1", "the duplicate charged once")
+    eq(sql("SELECT status FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0], "lines_missing", "flagged")
+    eq(hold_of(bid), ["pending", held, 1, held - charged], "its hold kept unresolved at the hold less its one line")
+    eq(state(acct), (balance - charged, held), "the duplicate charged once, the hold kept")
+    eq(usage_records(acct), 1, "one usage record")
+    verify()
+
+
+def test_an_abandoned_job_whose_count_is_short_keeps_its_hold_at_what_its_lines_did_not_charge():
+    """A pass cut after its last save (a kill -9, a lease outlived) leaves
+    the job's charged_micros short of what its lines charged. Abandoned
+    then, its hold is kept unresolved at the hold less what its lines'
+    usage records say they charged, read in the mark's transaction; at
+    the hold less the short count, the sweep would charge the lines the
+    count missed a second time."""
+    from lib import clock_reset, clock_set
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchshort")
+    balance = state(acct)[0]
+    bid, held = run_batch(acct, ["s1", "nouse-1", "s2", "s3"])
+    try:
+        check(wait_until(lambda: job(bid)[1:] == ["3", "0"], timeout=30), "its lines charged: %r" % (job(bid),))
+        charged = charged_lines(bid, lambda x: not x["custom_id"].startswith("nouse"))
+        one = charged_lines(bid, lambda x: x["custom_id"] == "s1")
+        # As a cut pass leaves it: one line counted of three. The poll
+        # time moved, so that a pass holding the job saves nothing.
+        sql("UPDATE gateway_jobs SET charged_micros = %d, lines_charged = 1, next_poll_at = next_poll_at + 1 "
+            "WHERE object_id = '%s'" % (one, bid))
+        clock_set(time.time() + 7 * 86400 + 60)
+        done(bid)
+        eq(sql("SELECT status FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0], "abandoned", "abandoned")
+        eq(hold_of(bid), ["pending", held, 1, held - charged],
+           "kept unresolved at the hold less its three lines' %d micros (the count said %d)" % (charged, one))
+        eq(state(acct), (balance - charged, held), "its lines charged once, the hold kept")
+        eq(int(sql("SELECT charged_micros FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0]), charged,
+           "what its lines charged kept on its job")
+        verify()
+    finally:
+        clock_reset()
+        sql("UPDATE gateway_jobs SET state = 'done' WHERE object_id = '%s'" % bid)
+
+
+def test_a_line_whose_over_hold_is_not_kept_is_counted_by_the_pass_that_charged_it():
+    """A line charged beyond what it asked whose over_hold flag cannot be
+    written just after its charge (the database refuses it): the line
+    waits unresolved, but the pass that charged it counts it, in the
+    job's lines_charged and in the over_hold metric; the pass that keeps
+    its flag later replays it and counts neither again."""
+    batch_prices()
+    reset()
+    acct = new_account("batchoverfail")
+    metric = _over_hold_metric()
+    sql("CREATE TRIGGER test_over_hold_refused BEFORE UPDATE ON usage_records FOR EACH ROW "
+        "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'over_hold refused by the test'")
+    control(reset=True, mode={"service_tier": "priority"})
+    try:
+        r = upload(acct, [line("w%d" % i) for i in range(2)])
+        bid = create(acct, r.json["id"]).json["id"]
+        check(wait_until(lambda: (job(bid) or ["", "0"])[1] == "2", timeout=30),
+              "its two lines counted by the pass that charged them: %r" % (job(bid),))
+        eq(job(bid)[0], "settling", "their flags not kept: settling still")
+        eq(_over_hold_flags(acct), [0, 0], "not flagged yet")
+        eq(_over_hold_metric(), metric + 2, "counted by the pass that charged them")
+    finally:
+        sql("DROP TRIGGER IF EXISTS test_over_hold_refused")
+        control(mode={"service_tier": None})
+    row = done(bid)
+    eq(row[1], "2", "counted once each")
+    eq(_over_hold_flags(acct), [1, 1], "flagged by a later pass")
+    eq(_over_hold_metric(), metric + 2, "not counted again")
+    eq(usage_records(acct), 2, "nothing charged twice")
     verify()
 
 

@@ -29,14 +29,14 @@ static const char SQL_INPUT_FIND[] =
 	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
 static const char SQL_JOB_ADD[] =
 	"INSERT IGNORE INTO gateway_jobs (kind, account_id, member, object_id, route, model, provider, hold_id, status, "
-	"next_poll_at, answer, created_at, updated_at, hold_row, line_models, charged_micros) "
-	"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0 FROM accounts WHERE ext_id = ?";
+	"next_poll_at, answer, created_at, updated_at, hold_row, line_models, charged_micros, line_keys) "
+	"SELECT ?, id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1 FROM accounts WHERE ext_id = ?";
 static const char SQL_JOB_LINE_MODELS[] =
 	"SELECT j.line_models FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
 	"WHERE a.ext_id = ? AND j.id = ?";
 #define JOB_COLS "j.id, j.kind, a.ext_id, j.member, j.object_id, j.route, j.provider, j.hold_id, j.state, " \
 	"j.status, j.output_file_id, j.error_file_id, j.line_cursor, j.lines_charged, j.lines_released, " \
-	"j.next_poll_at, j.polls, j.created_at, j.model, COALESCE(j.charged_micros, -1)"
+	"j.next_poll_at, j.polls, j.created_at, j.model, COALESCE(j.charged_micros, -1), COALESCE(j.line_keys, 0)"
 static const char SQL_JOBS_DUE[] = "SELECT " JOB_COLS " FROM gateway_jobs j JOIN accounts a ON a.id = j.account_id "
 				   "WHERE j.state IN ('running', 'settling') AND j.next_poll_at <= ? "
 				   "ORDER BY j.next_poll_at LIMIT ?";
@@ -237,6 +237,7 @@ static int job_read(const struct dbstmt *s, struct ledger_gw_job *r)
 	r->polls = store_i64(s, 16);
 	r->created_at = store_i64(s, 17);
 	r->charged_micros = store_i64(s, 19);
+	r->line_keys = store_i64(s, 20) == 1;
 	r->claim = 0;
 	return store_copy(s, 1, r->kind, sizeof(r->kind), "") | store_copy(s, 2, r->account, sizeof(r->account), "") |
 	       store_copy(s, 3, r->member, sizeof(r->member), "") |

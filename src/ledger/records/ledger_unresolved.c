@@ -7,8 +7,12 @@
  * nothing). It stays pending, its reserve kept, marked unresolved, until
  * the operator resolves it (creditctl hold resolve: charge or release) or
  * the sweep finds it due unresolved_days later and charges its input
- * bound (ledger_due.c). The mark moves no money: it is written beside the
- * writer, as a renewal of a hold is (docs/architecture.md). A resolution
+ * bound (ledger_due.c). A batch's hold is marked at what its lines did
+ * not charge, their usage records summed under a locking read in the
+ * mark's own transaction (ledger_unresolved_mark_lines; docs/gateway.md,
+ * "Batches"; money_rule_batch_unresolved decides): a count kept
+ * elsewhere may be short. The mark moves no money: it is written beside
+ * the writer, as a renewal of a hold is (docs/architecture.md). A resolution
  * is an operation of the usual shape: the account locked first
  * (ledger_due_lock_id), the hold under its lock, decided by
  * money_rule_hold_unresolved, written as the sweep writes an expiry.
@@ -73,6 +77,65 @@ enum cd_err ledger_unresolved_mark(struct store *db, const char *account, const 
 		return CD_E_NOT_FOUND;
 	enum cd_err rc = store_tx_on(db, account, mark_tx, &m);
 	return rc != CD_OK ? rc : m.marked ? CD_OK : CD_E_CONFLICT;
+}
+
+/* ---- A batch's hold, at what its lines did not charge ---- */
+
+static const char SQL_HOLD_PENDING[] = "SELECT amount_micros FROM holds WHERE id = ? AND account_id = ? "
+				       "AND state = 'pending' AND unresolved_at IS NULL FOR UPDATE";
+/* A range of uq_usage_key (account_id, usage_key): the job's lines'
+ * records alone, locked so that none is added before the mark commits. */
+static const char SQL_LINES_CHARGED[] = "SELECT COALESCE(SUM(cost_micros), 0) FROM usage_records "
+					"WHERE account_id = ? AND usage_key >= ? AND usage_key < ? LOCK IN SHARE MODE";
+
+struct mark_lines {
+	struct mark m;
+	const char *from;
+	char to[LIMIT_REQUEST_ID_BYTES + 1];	/* the prefix with its last byte one up */
+	int64_t charged, micros;
+};
+
+static enum cd_err mark_lines_tx(struct store *db, void *arg)
+{
+	struct mark_lines *x = arg;
+	int e;
+	x->m.marked = 0;
+	struct dbstmt *s = store_exec(db, SQL_HOLD_PENDING, &e, "ii", x->m.hold, x->m.account_id);
+	if (s == NULL)
+		return store_err(db, e, "batch hold unresolved");
+	int got = store_fetch(s);
+	if (got <= 0)
+		return got < 0 ? CD_E_INTERNAL : CD_OK;	/* pending no more: not marked */
+	int64_t amount = store_i64(s, 0);
+	s = store_exec(db, SQL_LINES_CHARGED, &e, "iss", x->m.account_id, x->from, x->to);
+	if (s == NULL)
+		return store_err(db, e, "batch lines charged");
+	if (store_fetch(s) != 1 || amount < 0 || store_i64(s, 0) < 0)
+		return CD_E_INTERNAL;
+	x->charged = store_i64(s, 0);
+	x->micros = money_rule_batch_unresolved(amount, x->charged);
+	x->m.input_micros = x->micros;
+	return mark_tx(db, &x->m);
+}
+
+enum cd_err ledger_unresolved_mark_lines(struct store *db, const char *account, const char *hold_id,
+					 const char *key_prefix, int64_t days, int64_t *charged, int64_t *micros)
+{
+	struct mark_lines x = {{0, 0, 0, days, 0}, key_prefix, "", 0, 0};
+	size_t n = strlen(key_prefix);
+	assert(account != NULL);
+	assert(days > 0);
+	assert(n > 0 && n < sizeof(x.to));
+	memcpy(x.to, key_prefix, n + 1);
+	assert((unsigned char)x.to[n - 1] < 0xff);
+	x.to[n - 1] = (char)((unsigned char)x.to[n - 1] + 1);
+	store_holdid_ensure(db);
+	if (ledger_rows_hold_id_parse(hold_id, &x.m.account_id, &x.m.hold) != 0)
+		return CD_E_NOT_FOUND;
+	enum cd_err rc = store_tx_on(db, account, mark_lines_tx, &x);
+	*charged = x.charged;
+	*micros = x.micros;
+	return rc != CD_OK ? rc : x.m.marked ? CD_OK : CD_E_CONFLICT;
 }
 
 /* ---- A resolution ---- */

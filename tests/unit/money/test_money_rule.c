@@ -574,6 +574,10 @@ static void hold_expiries(void)
 	ok(x.release == 700 && x.charge == 700 && x.captured, "unresolved: never charged above what was held");
 	money_rule_hold_unresolved(700, 700, 0, &x);
 	ok(x.release == 700 && x.charge == 0 && !x.captured, "unresolved, released: nothing charged");
+	ok(money_rule_batch_unresolved(10000000, 6000000) == 4000000, "a batch's hold kept at the rest of its lines' charges");
+	ok(money_rule_batch_unresolved(10000000, 0) == 10000000, "no line charged: kept whole");
+	ok(money_rule_batch_unresolved(10000000, 12000000) == 0, "its lines charged past it: kept at nothing more");
+	ok(money_rule_batch_unresolved(0, 5) == 0, "a hold of nothing: nothing");
 
 	/* Random holds on an account expiring in random order, as the sweep
 	 * applies them: the reserve comes back to zero, and the balance moves

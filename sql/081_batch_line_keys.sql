@@ -1,0 +1,24 @@
+-- 081_batch_line_keys.sql: a batch job's lines keyed under the job, so
+-- that what they charged is read whole from their usage records
+-- (docs/gateway.md, "Batches").
+--
+-- gateway_jobs.line_keys: 1 when each line of the job is charged under
+-- a request_id made of the job's id and a hash of its hold and the
+-- line's custom_id (gw_bj_<job id>_<hash>): the job's lines' usage
+-- records are then one range of usage_records.uq_usage_key (account_id,
+-- usage_key), which the transaction that keeps the job's hold unresolved
+-- (an abandoned job, lines missing from its results) sums under a
+-- locking read. gateway_jobs.charged_micros is only what a pass counted
+-- at its last save: a pass cut after it (a crash, a lease outlived)
+-- leaves it short by the lines charged since, and a hold kept at the
+-- hold less a short count would have those lines charged twice by the
+-- sweep.
+-- NULL on rows kept before this migration: their lines were charged
+-- under a request_id of the hold and the custom_id alone (gw_bl_<hash>),
+-- which names no job, so they keep that key (a line settled again must
+-- replay its first charge) and their hold is kept as before, at the
+-- hold less charged_micros. New rows are written with 1.
+--
+-- Added at the end of the table, NULL: instant, metadata only.
+ALTER TABLE gateway_jobs
+  ADD COLUMN IF NOT EXISTS line_keys TINYINT NULL;
