@@ -14,7 +14,6 @@ once. creditctl verify finds nothing."""
 import json
 import os
 import subprocess
-import time
 
 import test_88b_gateway_batches as batches
 import test_91_gateway_images as images
@@ -77,8 +76,8 @@ def hold(r):
 def untouched(acct, before, what):
     """Nothing held, charged or recorded for acct since before."""
     eq(state(acct), before, "%s: nothing held or charged" % what)
-    eq(holds_of(acct), [], "%s: no hold made" % what)
-    eq(usage_report(acct)["requests"], 0, "%s: no usage record" % what)
+    eq(holds_of(acct), [], "%s: no hold in flight" % what)
+    eq(usage_report(acct)["requests"], 0, "%s: no usage record (a call held and settled leaves one)" % what)
 
 
 def ceil(a, b):
@@ -342,6 +341,7 @@ def test_media_refusals_are_in_openai_s_shape_and_touch_nothing():
     openai_shape(r, 400, None, "a body that is not an object")
     eq(posted(), [], "nothing forwarded")
     untouched(acct, before, "media refusals")
+    verify()
 
 
 def test_who_may_call_is_checked_before_anything_on_every_media_route():
@@ -374,6 +374,7 @@ def test_who_may_call_is_checked_before_anything_on_every_media_route():
            (400, "BadRequestError", "invalid_request_error", want[route]), "%s refused, as the SDK sees it" % route)
     eq(posted(), [], "nothing forwarded")
     untouched(acct, before, "who may call")
+    verify()
 
 
 def test_a_media_call_the_account_cannot_cover_is_402_and_forwards_nothing():
@@ -392,6 +393,7 @@ def test_a_media_call_the_account_cannot_cover_is_402_and_forwards_nothing():
     openai_shape(r, 402, None, "no credit for speech")
     eq(posted(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held")
+    verify()
 
 
 # ---- issue 67: the Batch API ----
@@ -479,7 +481,8 @@ def test_batch_refusals_hold_and_forward_nothing():
         anthropic_shape(call(path, body, headers=head), 400, what)
     eq([x["path"] for x in posted() if "batches" in x["path"]], [], "no batch forwarded")
     eq(state(acct), before, "nothing held or charged")
-    eq(holds_of(acct), [], "no hold made")
+    eq(holds_of(acct), [], "no hold in flight")
+    verify()
 
 
 def test_an_openai_batch_cancelled_midway_is_charged_what_ran():
@@ -543,6 +546,41 @@ def test_an_anthropic_message_batch_through_the_sdk_is_charged_its_succeeded_lin
     verify()
 
 
+def test_the_lists_page_as_the_references_say():
+    """OpenAI's list (limit, after, has_more, first_id, last_id) and
+    Anthropic's (limit, after_id), newest first, each account's own."""
+    batches.batch_prices()
+    reset()
+    batches.control(reset=True, complete=True)
+    acct, anth = new_account("ctlist"), new_account("ctlista")
+    made = []
+    for i in range(2):
+        r = _create(acct, {"input_file_id": _upload(acct, [batches.line("l%d" % i)]),
+                           "endpoint": "/v1/chat/completions", "completion_window": "24h"})
+        made.append(r.json["id"])
+    head = {"Creditd-Account": anth, "anthropic-version": "2023-06-01"}
+    req = {"custom_id": "a", "params": {"model": "claude-sonnet-4-5", "max_tokens": 20,
+                                        "messages": [{"role": "user", "content": "hi"}]}}
+    msg = [call("/anthropic/v1/messages/batches", {"requests": [req]}, headers=head).json["id"] for _ in range(2)]
+    for bid in made + msg:
+        batches.done(bid)
+    page = call("/openai/v1/batches?limit=1", None, headers={"Creditd-Account": acct}).json
+    eq(([x["id"] for x in page["data"]], page["has_more"], page["first_id"], page["last_id"], page["object"]),
+       ([made[1]], True, made[1], made[1], "list"), "OpenAI's first page, newest first")
+    page = call("/openai/v1/batches?limit=1&after=" + made[1], None, headers={"Creditd-Account": acct}).json
+    eq(([x["id"] for x in page["data"]], page["has_more"]), ([made[0]], False), "and the next")
+    page = call("/anthropic/v1/messages/batches?limit=1", None, headers=head).json
+    eq(([x["id"] for x in page["data"]], page["has_more"], page["last_id"]), ([msg[1]], True, msg[1]),
+       "Anthropic's first page, newest first")
+    page = call("/anthropic/v1/messages/batches?limit=1&after_id=" + msg[1], None, headers=head).json
+    eq([x["id"] for x in page["data"]], [msg[0]], "and the next")
+    other = new_account("ctlisto")
+    eq(call("/openai/v1/batches", None, headers={"Creditd-Account": other}).json["data"], [], "none of another's")
+    eq(call("/anthropic/v1/messages/batches", None, headers=dict(head, **{"Creditd-Account": other})).json["data"], [],
+       "none of another's message batches")
+    verify()
+
+
 # ---- issue 67: Responses "background": true ----
 
 def _run_usage(rid):
@@ -575,8 +613,7 @@ def test_a_background_run_retrieved_twice_through_the_sdk_is_charged_once():
     eq(state(acct), (before - want, 0), "settled by the time the retrieve answered, at its usage")
     second = js("bg_retrieve", acct, made["id"])
     eq(second["usage"], first["usage"], "the same run")
-    time.sleep(1)
-    eq(state(acct), (before - want, 0), "a second retrieve charges nothing")
+    eq(state(acct), (before - want, 0), "a second retrieve charges nothing (a retrieve settles before it answers)")
     eq(usage_report(acct)["requests"], 1, "one usage record")
     run = js("bg_create", acct)
     provider("POST", "/_background", {"id": run["id"], "status": "in_progress"})
