@@ -19,7 +19,7 @@ import test_88b_gateway_batches as batches
 import test_91_gateway_images as images
 import test_92_gateway_audio as audio
 from gateway_bill import MARGIN_BPS
-from lib import ENV, api, check, eq, key, new_account, verify, wait_until
+from lib import ENV, api, check, creditctl, eq, key, new_account, verify, wait_until
 from test_80_gateway import call, cost, provider, received, reset, state
 from test_81_gateway_sdks import sdk_dir
 from test_83_gateway_keys import gw_key
@@ -467,6 +467,14 @@ def test_batch_refusals_hold_and_forward_nothing():
                                                                                    "seconds": 3600})),
                  400, "output_expires_after", "output_expires_after")
     openai_shape(_create(acct, dict(ok, input_file_id=mine, mystery=1)), 400, "mystery", "an unknown member")
+    # A model of this file's own without batch prices (another file of the
+    # stack may give any catalogue model a batch discount).
+    creditctl("price", "set", "claude-nobatch-96", "input_micros_per_mtok=1000000", "output_micros_per_mtok=5000000",
+              "max_output_tokens=8192")
+    for base in (ENV["CREDITD_URL"], ENV["CREDITD_APACHE_URL"]):
+        check(wait_until(lambda: any(m["model"] == "claude-nobatch-96" for m in
+                                     api("GET", "/v1/models", auth="read", base=base).json["data"]), timeout=30),
+              "the model's price reaches %s" % base)
     req = {"custom_id": "a", "params": {"model": "claude-sonnet-4-5", "max_tokens": 20,
                                         "messages": [{"role": "user", "content": "hi"}]}}
     head = {"Creditd-Account": acct, "anthropic-version": "2023-06-01"}
@@ -474,7 +482,7 @@ def test_batch_refusals_hold_and_forward_nothing():
     for body, what in [({"requests": []}, "no requests"), ({}, "requests missing"),
                        ({"requests": [req, req]}, "a custom_id twice"),
                        ({"requests": [dict(req, params=dict(req["params"], stream=True))]}, "a line that streams"),
-                       ({"requests": [dict(req, params=dict(req["params"], model="claude-haiku-4-5"))]},
+                       ({"requests": [dict(req, params=dict(req["params"], model="claude-nobatch-96"))]},
                         "a model without batch prices"),
                        ({"requests": [dict(req, params=dict(req["params"], model="claude-9"))]}, "an unknown model"),
                        ({"requests": [req], "mystery": 1}, "an unknown member")]:
