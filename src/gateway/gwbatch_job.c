@@ -68,6 +68,13 @@ struct pass {
 	int64_t unresolved;	/* this pass's lines not charged yet (or not read): nothing released */
 	struct gwbatch_seen seen;	/* the succeeded lines met, by request id */
 	json_t *line_models;	/* the model each line asked for where not j->model (NULL: none kept) */
+	/* Until when (timefmt_mono_ms) this pass surely still holds its job:
+	 * half its lease after the save that last renewed it (0: renewed by
+	 * none yet). Past it, no line is charged before a save renews the
+	 * lease: another creditd may take a job whose lease ran out and end
+	 * it (abandoned, its hold kept at what its lines had charged), and a
+	 * line this pass charged after that would be charged again. */
+	int64_t held_until_ms;
 };
 
 static const struct gwkind_route *route_of(const char *path)
@@ -91,6 +98,17 @@ int gwbatch_job_path(const char *route, const char *id, const char *action, char
 static int64_t lease(void)
 {
 	return LIMIT_GATEWAY_BATCH_LEASE_POLLS * gw->batch_poll_seconds;
+}
+
+/* The job's lease renewed with its progress (a save that holds only
+ * while this pass still holds the job). 0, or -1 when it is lost. */
+static int hold_on(struct pass *x)
+{
+	x->j->next_poll_at = timefmt_now() + lease();
+	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
+		return -1;
+	x->held_until_ms = timefmt_mono_ms() + lease() * 1000 / 2;
+	return 0;
 }
 
 /* The job polled again at its next time (a provider away, an answer not read). */
@@ -346,6 +364,8 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		 * download's lines may come in another order than the last
 		 * pass's (Anthropic's results are not ordered), and each charge
 		 * replays by its request id. Counted only when it was not. */
+		if (timefmt_mono_ms() > x->held_until_ms && hold_on(x) != 0)
+			return -1;
 		int again = (*line)++ < x->j->line_cursor;
 		struct gwbatch_result res;
 		int rc = 0;
@@ -364,8 +384,7 @@ static int settle_lines(struct pass *x, const char *data, size_t len, int64_t *l
 		x->j->line_cursor = *line > x->j->line_cursor ? *line : x->j->line_cursor;
 		if (++in_chunk == LIMIT_GATEWAY_BATCH_CHUNK_LINES) {
 			in_chunk = 0;
-			x->j->next_poll_at = timefmt_now() + lease();	/* the pass holds it on */
-			if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
+			if (hold_on(x) != 0)	/* the pass holds it on */
 				return -1;
 		}
 	}
@@ -668,7 +687,7 @@ static void run_pass(struct store *db, struct ledger_gw_job *j, struct pass *px)
 /* One job's pass; what it counted freed after. */
 static void run_one(struct store *db, struct ledger_gw_job *j, int64_t now)
 {
-	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0, 0, {NULL, NULL, 0, 0}, NULL};
+	struct pass x = {db, j, NULL, route_of(j->route), GWBATCH_OPENAI, now, 0, 0, 0, 0, 0, {NULL, NULL, 0, 0}, NULL, 0};
 	run_pass(db, j, &x);
 	gwbatch_seen_free(&x.seen);
 	json_decref(x.line_models);

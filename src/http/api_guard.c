@@ -126,6 +126,18 @@ static int hold_amount(struct api_ctx *ctx, json_t *body, struct guard_authorize
 	return 0;
 }
 
+/* 1, with a 400 in rs, when request_id is of the gateway's own kind (its
+ * calls', a batch's lines'): a client's would share their keys. */
+static int gateway_request_id(const char *request_id, struct response *rs)
+{
+	if (request_id == NULL ||
+	    strncmp(request_id, LEDGER_GATEWAY_REQUEST_PREFIX, sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) - 1) != 0)
+		return 0;
+	api_error(rs, CD_E_INVALID, "request_id", "request_ids starting '%s' are the gateway's calls'",
+		  LEDGER_GATEWAY_REQUEST_PREFIX);
+	return 1;
+}
+
 void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	struct guard_authorize r;
@@ -148,9 +160,8 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	r.ttl_seconds = jsonio_int(body, "ttl_seconds", ctx->cfg->hold_ttl_seconds);
 	r.byok = jsonio_bool(body, "byok", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
-	if (strncmp(r.request_id, LEDGER_GATEWAY_REQUEST_PREFIX, sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) - 1) == 0)
-		api_error(rs, CD_E_INVALID, "request_id", "request_ids starting '%s' are the gateway's calls'",
-			  LEDGER_GATEWAY_REQUEST_PREFIX);
+	if (gateway_request_id(r.request_id, rs))
+		;
 	else if (api_check_account_id(r.account, "account", rs) != 0 || hold_amount(ctx, body, &r, rs) != 0 ||
 	    api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
@@ -347,7 +358,8 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 	u.byok = jsonio_bool(body, "byok", 0);
 	u.force = jsonio_bool(body, "force", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", u.account);
-	if (usage_check(ctx, body, &u, rs) != 0 || api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+	if (gateway_request_id(u.request_id, rs) || usage_check(ctx, body, &u, rs) != 0 ||
+	    api_call_of(ctx, rq, body, &call, hash, rs) != 0)
 		;
 	else if (!api_key_reaches(ctx, u.account))
 		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, u.account);

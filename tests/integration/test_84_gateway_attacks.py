@@ -103,6 +103,13 @@ def test_a_guard_request_id_cannot_take_the_gateway_s_prefix():
                                             "max_output_tokens": 10, "request_id": "gw_mine"}, auth="guard")
     eq((r.status, r.err.get("param")), (400, "request_id"), "refused: %r" % r.json)
     eq(state(acct)[1], 0, "nothing held")
+    # Nor a usage record's: a batch's lines are recorded under the prefix,
+    # and a client's record there would be taken for one of them.
+    r = api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o-mini", "input_tokens": 10, "output_tokens": 10,
+                                  "request_id": "gw_bj_1_mine"}, auth="guard")
+    eq((r.status, r.err.get("param")), (400, "request_id"), "a usage refused: %r" % r.json)
+    eq(sql("SELECT COUNT(*) FROM usage_records u JOIN accounts a ON a.id = u.account_id WHERE a.ext_id = '%s'"
+           % acct), [["0"]], "no usage recorded")
 
 
 def test_input_stored_at_the_provider_is_refused_before_anything_is_forwarded():

@@ -11,8 +11,8 @@ over_hold is kept on its usage record and counted once, by the pass that
 charged it; a line is charged at the model it asked for."""
 from lib import ENV, api, check, creditctl, eq, new_account, sql, verify, wait_until
 from test_80_gateway import call, prices, provider, state
-from test_88b_gateway_batches import (batch_cost, batch_prices, control, create, discounted_cost, done, job, line,
-                                      messages_batch, reset, run_batch, upload, usage_records)
+from test_88b_gateway_batches import (batch_cost, batch_prices, control, create, discounted_cost, done, expected_charge, job,
+                                      line, messages_batch, reset, run_batch, upload, usage_records)
 
 
 def test_a_batch_abandoned_with_lines_charged_keeps_its_hold_unresolved_at_the_rest():
@@ -137,11 +137,14 @@ def test_an_abandoned_job_whose_count_is_short_keeps_its_hold_at_what_its_lines_
         check(wait_until(lambda: job(bid)[1:] == ["3", "0"], timeout=30), "its lines charged: %r" % (job(bid),))
         charged = charged_lines(bid, lambda x: not x["custom_id"].startswith("nouse"))
         one = charged_lines(bid, lambda x: x["custom_id"] == "s1")
-        # As a cut pass leaves it: one line counted of three. The poll
-        # time moved, so that a pass holding the job saves nothing.
-        sql("UPDATE gateway_jobs SET charged_micros = %d, lines_charged = 1, next_poll_at = next_poll_at + 1 "
+        # As a cut pass leaves it: one line counted of three. Not due
+        # until the clock is past its days (a pass in between would read
+        # its lines again and mend the count), and the poll time moved, so
+        # that a pass holding the job saves nothing.
+        sql("UPDATE gateway_jobs SET charged_micros = %d, lines_charged = 1, next_poll_at = 4000000000 "
             "WHERE object_id = '%s'" % (one, bid))
         clock_set(time.time() + 7 * 86400 + 60)
+        sql("UPDATE gateway_jobs SET next_poll_at = 0 WHERE object_id = '%s'" % bid)
         done(bid)
         eq(sql("SELECT status FROM gateway_jobs WHERE object_id = '%s'" % bid)[0][0], "abandoned", "abandoned")
         eq(hold_of(bid), ["pending", held, 1, held - charged],
@@ -352,4 +355,35 @@ def test_a_line_whose_asked_model_lost_its_price_waits_never_charged_at_the_batc
     raw = (dear["input_tokens"] * 150000 + dear["output_tokens"] * 600000) * margin
     want += -(-raw // 10 ** 10)
     eq(state(acct), (balance - want, 0), "o2 charged at its own model's batch price once priced")
+    verify()
+
+
+def test_a_pass_that_lost_its_job_charges_none_of_its_lines():
+    """A pass whose job another creditd took meanwhile (its lease ran out
+    while it downloaded the results: moved here by hand) charges no line:
+    the other may have ended the job already (abandoned, its hold kept
+    at what its lines had charged), and a line charged after that would be
+    charged again. The job's next pass settles every line once."""
+    import time
+    batch_prices()
+    reset()
+    acct = new_account("batchstale")
+    balance = state(acct)[0]
+    control(reset=True, results_gate=True)
+    r = upload(acct, [line("st%d" % i) for i in range(3)])
+    bid = create(acct, r.json["id"]).json["id"]
+    try:
+        check(wait_until(lambda: (job(bid) or ["-"])[0] == "settling", timeout=20), "the final poll seen")
+        time.sleep(0.5)     # the settling pass's download has begun, held at the gate
+        # Taken by another: its lease no longer the one the pass wrote.
+        sql("UPDATE gateway_jobs SET next_poll_at = next_poll_at + 1 WHERE object_id = '%s'" % bid)
+    finally:
+        provider("POST", "/_open_results", {})
+    time.sleep(2)
+    eq((job(bid)[0], usage_records(acct)), ("settling", 0), "the pass that lost its job charged none of its lines")
+    sql("UPDATE gateway_jobs SET next_poll_at = 0 WHERE object_id = '%s'" % bid)
+    row = done(bid)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged once, to the micro, by the next pass")
+    eq((int(row[1]), usage_records(acct)), (3, 3), "3 lines charged, one record each")
     verify()

@@ -81,10 +81,15 @@ enum cd_err ledger_unresolved_mark(struct store *db, const char *account, const 
 
 /* ---- A batch's hold, at what its lines did not charge ---- */
 
+/* The account first, as the guard locks it (account, then hold, then its
+ * usage rows): a line the guard is charging now either commits before
+ * this read and is in the sum, or waits for the mark (READ COMMITTED
+ * takes no gap locks: the range's lock below keeps no line out). */
+static const char SQL_ACCOUNT_LOCK[] = "SELECT id FROM accounts WHERE id = ? FOR UPDATE";
 static const char SQL_HOLD_PENDING[] = "SELECT amount_micros FROM holds WHERE id = ? AND account_id = ? "
 				       "AND state = 'pending' AND unresolved_at IS NULL FOR UPDATE";
 /* A range of uq_usage_key (account_id, usage_key): the job's lines'
- * records alone, locked so that none is added before the mark commits. */
+ * records alone. */
 static const char SQL_LINES_CHARGED[] = "SELECT COALESCE(SUM(cost_micros), 0) FROM usage_records "
 					"WHERE account_id = ? AND usage_key >= ? AND usage_key < ? LOCK IN SHARE MODE";
 
@@ -100,7 +105,12 @@ static enum cd_err mark_lines_tx(struct store *db, void *arg)
 	struct mark_lines *x = arg;
 	int e;
 	x->m.marked = 0;
-	struct dbstmt *s = store_exec(db, SQL_HOLD_PENDING, &e, "ii", x->m.hold, x->m.account_id);
+	struct dbstmt *s = store_exec(db, SQL_ACCOUNT_LOCK, &e, "i", x->m.account_id);
+	if (s == NULL)
+		return store_err(db, e, "batch hold's account");
+	if (store_fetch(s) != 1)
+		return CD_OK;	/* no account: nothing to mark */
+	s = store_exec(db, SQL_HOLD_PENDING, &e, "ii", x->m.hold, x->m.account_id);
 	if (s == NULL)
 		return store_err(db, e, "batch hold unresolved");
 	int got = store_fetch(s);
