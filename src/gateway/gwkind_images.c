@@ -143,6 +143,23 @@ static int read_stream(const struct gwkind_route *r, const json_t *root, const s
 	return 0;
 }
 
+/* The members the reference requires (ImageGenerateParams.prompt,
+ * ImageEditParams.image and .prompt): a prompt that is a text of one
+ * character at least, and on an edit an image (image, or image[], sent
+ * as files: gwshape_form.c writes each as ""). A call the provider would
+ * refuse is refused before anything is held or forwarded. */
+static int required_members(const struct gwkind_route *r, const json_t *root, struct gwkind_refusal *rf)
+{
+	const json_t *prompt = gwkind_member(r, root, "prompt");
+	if (r->images == GW_IMAGES_EDIT && !json_is_string(gwkind_member(r, root, "image")))
+		return gwkind_refuse(rf, "image", "\"image\" is required: the image to edit, sent as a file (image, "
+				     "or image[] for several)");
+	if (!json_is_string(prompt) || json_string_length(prompt) == 0)
+		return gwkind_refuse(rf, "prompt", "\"prompt\" is required: a text describing the image%s",
+				     r->images == GW_IMAGES_EDIT ? " wanted" : "s");
+	return 0;
+}
+
 int gwkind_images_read(const struct gwkind_route *r, const json_t *root, struct gw_ask *ask, struct gwkind_refusal *rf)
 {
 	struct gw_images_ask *a = &ask->img;
@@ -150,7 +167,8 @@ int gwkind_images_read(const struct gwkind_route *r, const json_t *root, struct 
 	int64_t n;
 	a->family = gwkind_images_family(ask->model);
 	f = family_of(a->family);
-	if (read_stream(r, root, ask, rf) != 0 || model_members(r, root, a->family, rf) != 0)
+	if (required_members(r, root, rf) != 0 || read_stream(r, root, ask, rf) != 0 ||
+	    model_members(r, root, a->family, rf) != 0)
 		return -1;
 	if (gwkind_read_int(rf, r, root, "n", 1, f != NULL ? f->max_n : LIMIT_GATEWAY_IMAGES_N, &n) != 0)
 		return -1;

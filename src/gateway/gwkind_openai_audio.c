@@ -60,6 +60,23 @@ static int64_t code_points(const json_t *v)
 	return count;
 }
 
+/* audio/speech's "voice" (required: a voice's name, or {"id": a custom
+ * voice's}) and "speed" (a number from 0.25 to 4.0), as the pinned
+ * openai SDK's SpeechCreateParams spell them: a call the provider would
+ * refuse is refused before anything is held (docs/gateway.md, "Audio and
+ * speech"). 0, or -1 through gwkind_refuse. */
+static int read_voice_speed(const struct gwkind_route *r, const json_t *root, struct gwkind_refusal *rf)
+{
+	const json_t *voice = gwkind_member(r, root, "voice"), *speed = gwkind_member(r, root, "speed");
+	const json_t *id = json_is_object(voice) ? json_object_get(voice, "id") : NULL;
+	if (!(json_is_string(voice) && json_string_length(voice) > 0) && !(json_is_string(id) && json_string_length(id) > 0))
+		return gwkind_refuse(rf, "voice", "\"voice\" must name the voice: a string (\"alloy\", ...) or "
+				     "{\"id\": a custom voice's id}");
+	if (speed != NULL && !(json_is_number(speed) && json_number_value(speed) >= 0.25 && json_number_value(speed) <= 4.0))
+		return gwkind_refuse(rf, "speed", "\"speed\" must be a number from 0.25 to 4.0");
+	return 0;
+}
+
 /* audio/speech: "input" (at most LIMIT_GATEWAY_SPEECH_CHARS_MAX code
  * points), "instructions", "stream_format" ("sse": the answer is a stream
  * of events; "audio", the default: audio bytes, read whole). */
@@ -75,6 +92,8 @@ static int read_speech(const struct gwkind_route *r, const json_t *root, struct 
 				     (long long)ask->speech_chars, LIMIT_GATEWAY_SPEECH_CHARS_MAX);
 	if (ins != NULL && !json_is_string(ins))
 		return gwkind_refuse(rf, "instructions", "\"instructions\" must be a string");
+	if (read_voice_speed(r, root, rf) != 0)
+		return -1;
 	ask->speech_instructions = ins != NULL && json_string_length(ins) > 0 ? "instructions" : NULL;
 	if (sf != NULL && !gwkind_str_is(sf, "sse") && !gwkind_str_is(sf, "audio"))
 		return gwkind_refuse(rf, "stream_format", "\"stream_format\" must be \"sse\" or \"audio\"");
@@ -251,6 +270,35 @@ json_t *gwkind_audio_form_json(const char *content_type, const char *body, size_
 	return form_parse(content_type, body, len, &mp, parts, &rf) == 0 ? form_object(&mp, &rf) : NULL;
 }
 
+/* 1 when f is a transcription's response format: the pinned openai SDK's
+ * AudioResponseFormat (resources/audio/audio.ts). Another is refused: it
+ * would be charged as an answer without usage, the bound held. */
+static int transcription_format(const char *f)
+{
+	static const char *const formats[] = {"json", "text", "srt", "verbose_json", "vtt", "diarized_json"};
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcmp(f, formats[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A transcription's "temperature": a number from 0 to 1 (the reference's
+ * "between 0 and 1"), written as text in the form. 0, or -1 through
+ * gwkind_refuse. */
+static int form_temperature(const struct gwmultipart *mp, struct gwkind_refusal *rf)
+{
+	char text[32], *end = NULL;
+	enum gwmultipart_text t = gwmultipart_text(mp, "temperature", text, sizeof(text));
+	double v = 0;
+	if (t == GWMULTIPART_TEXT_ABSENT)
+		return 0;
+	if (t == GWMULTIPART_TEXT_OK && text[0] != '\0' && strchr("0123456789.-+", text[0]) != NULL)
+		v = strtod(text, &end);
+	if (end == NULL || end == text || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+		return gwkind_refuse(rf, "temperature", "\"temperature\" must be a number from 0 to 1");
+	return 0;
+}
+
 /* The form's own members: its file (its bytes and format), its model, its
  * response_format. 0, or -1 through gwkind_refuse. */
 static int form_members(const struct gwmultipart *mp, struct gw_ask *ask, struct gwkind_refusal *rf)
@@ -267,8 +315,12 @@ static int form_members(const struct gwmultipart *mp, struct gw_ask *ask, struct
 	ask->audio_file_bytes = (int64_t)file->data_len;
 	ask->audio_format = file_format(mp, file);
 	t = gwmultipart_text(mp, "response_format", ask->response_format, sizeof(ask->response_format));
-	if (t != GWMULTIPART_TEXT_OK && t != GWMULTIPART_TEXT_ABSENT)
-		return gwkind_refuse(rf, "response_format", "\"response_format\" must be a text field");
+	if ((t != GWMULTIPART_TEXT_OK && t != GWMULTIPART_TEXT_ABSENT) ||
+	    (t == GWMULTIPART_TEXT_OK && !transcription_format(ask->response_format)))
+		return gwkind_refuse(rf, "response_format", "\"response_format\" must be one of json, text, srt, "
+				     "verbose_json, vtt, diarized_json");
+	if (form_temperature(mp, rf) != 0)
+		return -1;
 	/* A stream is not taken (docs/gateway.md, "Audio and speech"):
 	 * whisper-1 ignores it and answers whole, which would be read as a
 	 * stream without usage. Anything but "false" may read as true. */

@@ -57,6 +57,11 @@ static int add_part(const struct gwmultipart *mp, const struct gwmultipart_part 
 		return gwkind_refuse(rf, NULL, "a form field's name could not be read");
 	if (p->has_filename)
 		return add_file(root, name, f, rf);
+	/* An image or a mask is a file: a text field of that name would be
+	 * read here as the file the edit requires. */
+	if (strcmp(name, "image") == 0 || strcmp(name, "image[]") == 0 || strcmp(name, "mask") == 0)
+		return gwkind_refuse(rf, strcmp(name, "mask") == 0 ? "mask" : "image", "\"%s\" must be sent as a file "
+				     "(with its filename)", name);
 	if (p->data_len > LIMIT_GATEWAY_MULTIPART_TEXT_BYTES)
 		return gwkind_refuse(rf, name, "the form field \"%s\" is longer than %d bytes", name,
 				     LIMIT_GATEWAY_MULTIPART_TEXT_BYTES);

@@ -293,7 +293,10 @@ static int form_content_type(const struct request *rq)
 		return 0;
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
-	return strncasecmp(ct, form, sizeof(form) - 1) == 0 && (ct[sizeof(form) - 1] == ';' || ct[sizeof(form) - 1] == ' ');
+	/* A form without its boundary is the route's to refuse (400, saying
+	 * so), not a body of another type. */
+	return strncasecmp(ct, form, sizeof(form) - 1) == 0 &&
+	       (ct[sizeof(form) - 1] == ';' || ct[sizeof(form) - 1] == ' ' || ct[sizeof(form) - 1] == '\0');
 }
 
 /* Writes carry a body, even an empty one; so does any request that sent bytes. */

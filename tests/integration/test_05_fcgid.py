@@ -1,6 +1,7 @@
 """test_05_fcgid.py: shared hosting. Apache with mod_fcgid starts creditd
 itself and hands it its listening socket on fd 0; the config comes from
 FcgidInitialEnv, as apache/example-fcgid.conf shows."""
+import json
 import os
 import shutil
 import signal
@@ -32,7 +33,8 @@ def _config(d, port, binary):
         "LoadModule alias_module %s/mod_alias.so" % MODS,
         "LoadModule fcgid_module %s/mod_fcgid.so" % MODS,
         "User www-data", "Group www-data",
-        "FcgidIPCDir %s/ipc" % d, "FcgidProcessTableFile %s/run/fcgid_shm" % d, example, ""])
+        "FcgidIPCDir %s/ipc" % d, "FcgidProcessTableFile %s/run/fcgid_shm" % d,
+        "Define CREDITD_ERRORS_DIR %s/errors" % d, example, ""])
 
 
 def _site_dir():
@@ -46,6 +48,11 @@ def _site_dir():
         os.makedirs(os.path.join(d, sub), exist_ok=True)
         os.chmod(os.path.join(d, sub), mode)
     subprocess.run(["chown", "www-data", os.path.join(d, "ipc")], check=True)
+    errors = os.path.join(d, "errors")
+    shutil.rmtree(errors, ignore_errors=True)
+    shutil.copytree(os.path.join(stack.ROOT, "apache", "errors"), errors)
+    for name in [errors] + [os.path.join(errors, x) for x in os.listdir(errors)]:
+        os.chmod(name, 0o755 if os.path.isdir(name) else 0o644)
     binary = os.path.join(d, "bin", "creditd")
     shutil.copy(os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd"), binary)
     os.chmod(binary, 0o755)
@@ -113,15 +120,33 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
            "20 MiB to audio/transcriptions through mod_fcgid reaches creditd; %s" % _logs(d))
         r = _post(base, "/openai/v1/audio/transcriptions", 26 * 1024 * 1024)
         eq(r[0], 413, "26 MiB: 413: %r; %s" % (r[1][:300], _logs(d)))
+        _openai_too_large(r[1], "26 MiB to audio/transcriptions")
+        # Apache's 413 in the route's provider's shape, as creditd's own.
+        r = _post(base, "/anthropic/v1/messages", 9 * 1024 * 1024, ctype="application/json")
+        eq(r[0], 413, "9 MiB to /anthropic/v1/messages: 413: %r" % r[1][:300])
+        doc = json.loads(r[1])
+        eq((doc.get("type"), doc["error"]["type"]), ("error", "request_too_large"),
+           "9 MiB to /anthropic/v1/messages: Anthropic's shape: %r" % doc)
+        r = _post(base, "/v1/accounts", 2 * 1024 * 1024, ctype="application/json")
+        eq(r[0], 413, "2 MiB to /v1/accounts: 413")
+        _openai_too_large(r[1], "2 MiB to /v1/accounts")
         eq(_post(base, "/openai/v1/chat/completions", 9 * 1024 * 1024, ctype="application/json")[0], 413,
            "9 MiB to chat/completions: 413")
         eq(_post(base, "/openai/v1/chat/completions", 100000, ctype="application/json")[0], 401,
            "100 KB to chat/completions reaches creditd (no key: 401)")
-        eq(_post(base, "/v1/accounts", 2 * 1024 * 1024, ctype="application/json")[0], 413,
-           "2 MiB to /v1/accounts: 413")
     finally:
         _stop_group(proc)
         out.close()
+
+
+def _openai_too_large(body, what):
+    """A 413 in JSON, creditd's (and OpenAI's) shape, not Apache's HTML page."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    check(isinstance(doc, dict) and isinstance(doc.get("error"), dict), "%s: JSON: %r" % (what, body[:300]))
+    eq(doc["error"]["code"], "payload_too_large", "%s: its code" % what)
 
 
 def _get(url_base, path, source):
