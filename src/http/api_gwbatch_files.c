@@ -71,8 +71,10 @@ void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, s
 		snprintf(path, sizeof(path), "/files/%s", params[0]);
 		struct gwbatch_request r = {del ? "DELETE" : "GET", path, NULL, NULL, 0, NULL, 0, 0};
 		if (api_gwbatch_forward(ctx, p, &r, &out, rs) == 0) {
-			if (del && json_is_true(json_object_get(out, "deleted")))
+			if (del && json_is_true(json_object_get(out, "deleted"))) {	/* forgotten, whichever it was */
 				(void)ledger_gw_object_forget(ctx->db, job->account, LEDGER_GW_FILE, params[0]);
+				(void)ledger_gw_object_forget(ctx->db, job->account, LEDGER_GW_BATCH_OUTPUT, params[0]);
+			}
 			api_json(rs, 200, json_incref(out));
 		}
 	} else if (p != NULL) {

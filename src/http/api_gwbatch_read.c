@@ -93,7 +93,11 @@ static int list_query(const struct request *rq, int anthropic, int *limit, char 
 				return -1;
 			}
 			*limit = (int)n;
-		} else if (name == strlen(cursor) && strncmp(p, cursor, name) == 0 && vlen < cap) {
+		} else if (name == strlen(cursor) && strncmp(p, cursor, name) == 0) {
+			if (vlen == 0 || vlen >= cap) {	/* no id creditd keeps: never read as "from the newest" */
+				api_error(rs, CD_E_INVALID, cursor, "%s must be the id of a batch of this list", cursor);
+				return -1;
+			}
 			snprintf(after, cap, "%.*s", (int)vlen, value);
 		} else if (anthropic && name == 9 && strncmp(p, "before_id", 9) == 0) {
 			api_error(rs, CD_E_INVALID, "before_id", "creditd pages message batches forward only: "

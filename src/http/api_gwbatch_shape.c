@@ -96,9 +96,9 @@ void api_gwbatch_own_results(struct api_ctx *ctx, const struct request *rq, json
 	char origin[LIMIT_GATEWAY_HOST_BYTES + 16], id[3 * LIMIT_GATEWAY_RESPONSE_ID_BYTES];
 	const char *bid = json_string_value(json_object_get(batch, "id"));
 	const char *base = strcmp(ctx->cfg->base_path, "/") == 0 ? "" : ctx->cfg->base_path;
-	if (!json_is_object(batch) || json_is_null(json_object_get(batch, "results_url")) ||
-	    json_object_get(batch, "results_url") == NULL)
-		return;	/* none yet: the batch has not ended */
+	if (!api_gwbatch_anthropic(rq) || !json_is_object(batch) || json_object_get(batch, "results_url") == NULL ||
+	    json_is_null(json_object_get(batch, "results_url")))
+		return;	/* none yet (the batch has not ended), or no message batch */
 	if (bid == NULL || !gwobject_id_ok(bid) || segment(bid, id, sizeof(id)) != 0) {
 		json_object_set_new(batch, "results_url", json_null());	/* never the provider's */
 		return;

@@ -159,7 +159,8 @@ def test_a_create_and_a_list_are_checked_as_the_references_say_before_anything_i
         anthropic_shape(an(acct, "/anthropic/v1/messages/batches", {"requests": [dict(REQ, custom_id=cid)]}), 400,
                         "custom_id %r" % cid)
     for q, param in [("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"), ("limit=2.5", "limit"),
-                     ("limit=", "limit"), ("after=x&mystery=1", "mystery"), ("before_id=batch_1", "before_id")]:
+                     ("limit=", "limit"), ("after=", "after"), ("after=x&mystery=1", "mystery"),
+                     ("before_id=batch_1", "before_id")]:
         openai_shape(oa(acct, "/openai/v1/batches?" + q), 400, param, "OpenAI list ?%s" % q)
     for q in ("limit=0", "limit=1001", "limit=-1", "limit=ten", "before_id=msgbatch_1", "order=asc"):
         anthropic_shape(an(acct, "/anthropic/v1/messages/batches?" + q), 400, "Anthropic list ?%s" % q)
@@ -189,6 +190,25 @@ def test_a_deleted_input_file_is_forgotten_and_makes_no_batch():
     eq(len(posted()), sent, "nothing forwarded")
     eq(state(acct), before, "nothing held")
     eq(usage_report(acct)["requests"], 0, "nothing recorded")
+    verify()
+
+
+def test_a_deleted_output_file_is_forgotten_too():
+    """A settled batch's output file, deleted through creditd, is then
+    creditd's own 404, the provider no longer asked."""
+    batches.batch_prices()
+    batches.control(reset=True, complete=True)
+    acct = new_account("ctbdelout")
+    bid = openai_batch(acct)["id"]
+    batches.done(bid)
+    out = oa(acct, "/openai/v1/batches/" + bid).json["output_file_id"]
+    eq(oa(acct, "/openai/v1/files/" + out).status, 200, "the output file, the account's")
+    eq(batches.http_delete(acct, "/openai/v1/files/" + out), 200, "deleted")
+    before = len(received())
+    for path in ("/openai/v1/files/" + out, "/openai/v1/files/%s/content" % out):
+        e = openai_shape(oa(acct, path), 404, "id", path)
+        eq((e["type"], e["code"]), ("invalid_request_error", None), "OpenAI's own 404")
+    eq([x["path"] for x in received()[before:] if out in x["path"]], [], "the provider not asked")
     verify()
 
 
