@@ -14,9 +14,11 @@
  *
  * Objects belong to the account that made them: a batch or file another
  * account made, another provider kind's batch, or none, is answered 404
- * as the provider answers an id it does not know (api_gwbatch_read.c,
- * which also answers GET and the lists from creditd's records, never the
- * provider's, and makes a results_url creditd's own). The provider is the kind's own (§12's: [gateway]
+ * as the provider answers an id it does not know (api_gwbatch_shape.c,
+ * which also makes a message batch's results_url creditd's own: the
+ * provider's would take creditd's key around it); GET and the lists
+ * (api_gwbatch_read.c) come from creditd's records, never the
+ * provider's. The provider is the kind's own (§12's: [gateway]
  * openai_api_key, anthropic_api_key), called on the worker's thread
  * (gwbatch_io.h) for these short requests; a batch's files are read,
  * listed and deleted by api_gwbatch_files.c. Never SQL, never curl. */
