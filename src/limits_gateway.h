@@ -212,6 +212,22 @@ _Static_assert(LIMIT_GATEWAY_BACKGROUND_POLL_TIMEOUT_SECONDS * 3 < LIMIT_GATEWAY
  * documents none, and the SDKs' examples use short ones. 512 bytes is
  * past both and keeps the per-line request id (a hash of it) fixed. */
 #define LIMIT_GATEWAY_BATCH_CUSTOM_ID_BYTES 512
+/* Anthropic's custom_id, as its reference gives it: ^[a-zA-Z0-9_-]{1,64}$
+ * (docs/gateway.md, "Batches"); checked before anything is held or
+ * forwarded rather than refused by the provider after the hold. */
+#define LIMIT_GATEWAY_ANTHROPIC_CUSTOM_ID_CHARS 64
+_Static_assert(LIMIT_GATEWAY_ANTHROPIC_CUSTOM_ID_CHARS < LIMIT_GATEWAY_BATCH_CUSTOM_ID_BYTES,
+	       "an Anthropic custom_id fits a line's");
+/* A page of a batch list, as the references bound limit: OpenAI's list
+ * of batches 1 to 100, Anthropic's of message batches 1 to 1000 (each
+ * answer kept at most LIMIT_GATEWAY_BATCH_ANSWER_BYTES, read from
+ * creditd's records); 20 when none is given, as both default. */
+#define LIMIT_GATEWAY_BATCH_LIST_OPENAI_MAX 100
+#define LIMIT_GATEWAY_BATCH_LIST_ANTHROPIC_MAX 1000
+#define LIMIT_GATEWAY_BATCH_LIST_DEFAULT 20
+/* The Host a batch's results_url is made of (the request's own, as the
+ * client sent it): a host name of at most 253 characters, a port. */
+#define LIMIT_GATEWAY_HOST_BYTES 300
 /* Lines settled in one pass before the job's progress is written
  * (docs/gateway.md, "Batches": chunks of at most 1,000 lines): each line
  * is its own idempotent charge, so a crash mid-chunk only settles that

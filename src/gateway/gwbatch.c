@@ -28,6 +28,14 @@ static int custom_id_of(const json_t *v, char *out)
 	return 0;
 }
 
+/* Anthropic's custom_id: ^[a-zA-Z0-9_-]{1,64}$, as its reference says. */
+static int anthropic_custom_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= LIMIT_GATEWAY_ANTHROPIC_CUSTOM_ID_CHARS &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
 int gwbatch_input_line(const char *line, size_t n, struct gwbatch_input *in, char *param, size_t pcap, char *err,
 		       size_t errcap)
 {
@@ -71,8 +79,10 @@ int gwbatch_input_request(const json_t *req, struct gwbatch_input *in, char *par
 	memset(in, 0, sizeof(*in));
 	if (!json_is_object(req))
 		return fail(param, pcap, "requests", err, errcap, "each of requests must be an object");
-	if (custom_id_of(json_object_get(req, "custom_id"), in->custom_id) != 0)
-		return fail(param, pcap, "custom_id", err, errcap, "custom_id must be text of 1 to 511 bytes");
+	if (custom_id_of(json_object_get(req, "custom_id"), in->custom_id) != 0 ||
+	    !anthropic_custom_id_ok(in->custom_id))
+		return fail(param, pcap, "custom_id", err, errcap, "custom_id must be 1 to 64 letters, digits, '_' or "
+			    "'-' (^[a-zA-Z0-9_-]{1,64}$)");
 	if (!json_is_object(json_object_get(req, "params")))
 		return fail(param, pcap, "params", err, errcap, "params must be the Messages call's JSON object");
 	json_object_foreach((json_t *)req, key, v)

@@ -517,7 +517,7 @@ static int lines_missing(struct pass *x)
 	json_t *batch = NULL;
 	int found = 0;
 	int64_t said = 0;
-	if (ledger_gw_job_answer(x->db, x->j->account, x->j->kind, x->j->object_id, &batch, &found) != CD_OK) {
+	if (ledger_gw_job_answer(x->db, x->j->account, x->j->kind, "/", x->j->object_id, &batch, &found) != CD_OK) {
 		later(x, "its provider's counts could not be read");
 		return 1;
 	}

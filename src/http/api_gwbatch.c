@@ -13,8 +13,11 @@
  * provider refuses releases the hold.
  *
  * Objects belong to the account that made them: a batch or file another
- * account made, or none, is answered 404 as the provider answers an id
- * it does not know; lists come from creditd's records, never the
+ * account made, another provider kind's batch, or none, is answered 404
+ * as the provider answers an id it does not know (api_gwbatch_shape.c,
+ * which also makes a message batch's results_url creditd's own: the
+ * provider's would take creditd's key around it); GET and the lists
+ * (api_gwbatch_read.c) come from creditd's records, never the
  * provider's. The provider is the kind's own (§12's: [gateway]
  * openai_api_key, anthropic_api_key), called on the worker's thread
  * (gwbatch_io.h) for these short requests; a batch's files are read,
@@ -423,8 +426,8 @@ static void batch_keep(struct api_ctx *ctx, const struct gw_job *job, const stru
 /* OpenAI's create body: input_file_id the account's batch file, endpoint
  * its lines', nothing else but what the reference lists. 0 with the
  * file's figures in b, or -1 with rs filled. */
-static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json_t *body, struct lines_read *b,
-		       struct response *rs)
+static int create_body(struct api_ctx *ctx, const struct request *rq, const struct gw_job *job, const json_t *body,
+		       struct lines_read *b, struct response *rs)
 {
 	/* No output_expires_after: results outlive a settle (gateway.md). */
 	static const char *const known[] = {"input_file_id", "endpoint", "completion_window", "metadata"};
@@ -441,6 +444,17 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 			return -1;
 		}
 	}
+	const json_t *window = json_object_get(body, "completion_window");
+	if (!json_is_string(json_object_get(body, "input_file_id"))) {
+		api_error(rs, CD_E_INVALID, "input_file_id", "input_file_id must be the id (text) of a file of purpose "
+			  "batch");
+		return -1;
+	}
+	if (!json_is_string(window) || strcmp(json_string_value(window), "24h") != 0) {
+		api_error(rs, CD_E_INVALID, "completion_window", "completion_window must be \"24h\" (the only "
+			  "window the reference has)");
+		return -1;
+	}
 	enum cd_err rc = file != NULL && gwobject_id_ok(file)
 		? ledger_gw_batch_input_find(ctx->db, job->account, file, b->endpoint, sizeof(b->endpoint), b->model,
 					     &b->lines, &b->hold, &found, &b->models, &b->line_models) : CD_OK;
@@ -449,8 +463,8 @@ static int create_body(struct api_ctx *ctx, const struct gw_job *job, const json
 		return -1;
 	}
 	if (!found) {
-		api_error(rs, CD_E_NOT_FOUND, "input_file_id", "No such File object: %s (a batch is made from a file of "
-			  "purpose batch this account uploaded through creditd)", file != NULL ? file : "(none)");
+		api_gwbatch_not_found(rq, rs, "input_file_id", "No such File object: %s (a batch is made from a file of "
+				      "purpose batch this account uploaded through creditd)", gwobject_id_ok(file) ? file : "?");
 		return -1;
 	}
 	if (endpoint == NULL || strcmp(endpoint, b->endpoint) != 0) {
@@ -478,7 +492,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 	struct gw_job *job = json_is_object(body) ? api_gwbatch_payer(ctx, rq, rs)
 			   : (api_error(rs, CD_E_INVALID, NULL, "the body must be a JSON object"), NULL);
 	const struct gwconfig_provider *p = job != NULL ? kind_provider(ctx, &gwkind_openai, rs) : NULL;
-	if (p != NULL && create_body(ctx, job, body, &b, rs) == 0 &&
+	if (p != NULL && create_body(ctx, rq, job, body, &b, rs) == 0 &&
 	    batch_hold(ctx, job, b.model, b.hold, hold_id, rs) == 0) {
 		char *text = json_dumps(body, JSON_COMPACT);
 		struct gwbatch_request r = {"POST", "/batches", "application/json", text, text != NULL ? strlen(text) : 0,
@@ -499,87 +513,6 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 	free(job);
 }
 
-/* The answer to a batch the account does not have: the provider's own
- * 404 for an id it does not know. */
-static void no_batch(struct response *rs, const char *id)
-{
-	api_error(rs, CD_E_NOT_FOUND, NULL, "No batch found with id '%s'.", gwobject_id_ok(id) ? id : "?");
-}
-
-/* GET /openai/v1/batches/{id} and /anthropic/v1/messages/batches/{id}:
- * the batch as its job last saw it (its create's answer, then each poll's). */
-void api_gw_batch_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	json_t *answer = NULL;
-	int found = 0;
-	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
-	if (job == NULL)
-		return;
-	enum cd_err rc = gwobject_id_ok(params[0]) ? ledger_gw_job_answer(ctx->db, job->account, "batch", params[0],
-									  &answer, &found) : CD_OK;
-	if (rc != CD_OK)
-		api_fail(rs, rc, "batch lookup");
-	else if (!found || answer == NULL)
-		no_batch(rs, params[0]);
-	else
-		api_json(rs, 200, json_incref(answer));
-	json_decref(answer);
-	free(job);
-}
-
-/* The page size of a list: the query's limit (1..100, default 20). */
-int api_gwbatch_list_limit(const char *query)
-{
-	const char *at = query != NULL ? strstr(query, "limit=") : NULL;
-	long n = at != NULL && (at == query || at[-1] == '&') ? strtol(at + 6, NULL, 10) : 20;
-	return n >= 1 && n <= 100 ? (int)n : 20;
-}
-
-/* The after (OpenAI) or after_id / before_id (Anthropic) cursor of the
- * query, decoded, into out; "" when none. */
-void api_gwbatch_list_after(const char *query, const char *name, char *out, size_t cap)
-{
-	char key[32];
-	out[0] = '\0';
-	snprintf(key, sizeof(key), "%s=", name);
-	for (const char *p = query != NULL ? query : ""; *p != '\0';) {
-		size_t len = strcspn(p, "&");
-		if (strncmp(p, key, strlen(key)) == 0 && len - strlen(key) < cap)
-			snprintf(out, cap, "%.*s", (int)(len - strlen(key)), p + strlen(key));
-		p += len + (p[len] == '&');
-	}
-}
-
-/* GET /openai/v1/batches and /anthropic/v1/messages/batches: the
- * account's batches from creditd's records, newest first, in the
- * provider's list shape. */
-void api_gw_batch_list(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
-{
-	char after[LIMIT_GATEWAY_RESPONSE_ID_BYTES];
-	json_t *data = NULL;
-	int more = 0, anthropic = strncmp(rq->path, "/anthropic/", 11) == 0;
-	(void)params;
-	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
-	if (job == NULL)
-		return;
-	api_gwbatch_list_after(rq->query, anthropic ? "after_id" : "after", after, sizeof(after));
-	enum cd_err rc = ledger_gw_job_list(ctx->db, job->account, "batch", after[0] != '\0' ? after : NULL,
-					    api_gwbatch_list_limit(rq->query), &data, &more);
-	free(job);
-	if (rc != CD_OK) {
-		api_fail(rs, rc, "batch list");
-		return;
-	}
-	size_t n = json_array_size(data);
-	json_t *first = n > 0 ? json_object_get(json_array_get(data, 0), "id") : NULL;
-	json_t *last = n > 0 ? json_object_get(json_array_get(data, n - 1), "id") : NULL;
-	json_t *out = json_pack("{s:o, s:O?, s:O?, s:b}", "data", data, "first_id", first, "last_id", last, "has_more",
-				more);
-	if (out != NULL && !anthropic)
-		json_object_set_new(out, "object", json_string("list"));
-	api_json(rs, 200, out);
-}
-
 /* The cancel's answer kept on the batch's job, woken unless a pass holds it. */
 static void cancel_kept(struct api_ctx *ctx, const char *account, const char *id, const json_t *batch)
 {
@@ -594,26 +527,43 @@ static void cancel_kept(struct api_ctx *ctx, const char *account, const char *id
 	gwbatch_job_wake();
 }
 
+/* *owned 1 with its provider (cap bytes) when id is account's batch of
+ * rq's provider kind (its job's route names the kind: an OpenAI batch is
+ * no message batch, nor the reverse); 0 otherwise. */
+static enum cd_err batch_owned(struct api_ctx *ctx, const struct request *rq, const char *account, const char *id,
+			       int *owned, char *provider, size_t cap)
+{
+	json_t *answer = NULL;
+	int found = 0;
+	*owned = 0;
+	if (!gwobject_id_ok(id))
+		return CD_OK;
+	enum cd_err rc = ledger_gw_job_answer(ctx->db, account, "batch", api_gwbatch_anthropic(rq) ? "/anthropic/"
+					      : "/openai/", id, &answer, &found);
+	json_decref(answer);
+	if (rc == CD_OK && found)
+		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_BATCH, id, owned, provider, cap);
+	return rc;
+}
+
 /* POST /openai/v1/batches/{id}/cancel and Anthropic's: forwarded to the
  * provider that runs it, the batch's answer kept, its job polled at once
  * (a cancel mid-run is charged what ran, when the provider ends it). */
 void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char provider[LIMIT_CONFIG_NAME_BYTES] = "", path[LIMIT_GATEWAY_URL_BYTES];
-	int owned = 0, anthropic = strncmp(rq->path, "/anthropic/", 11) == 0;
+	int owned = 0, anthropic = api_gwbatch_anthropic(rq);
 	json_t *batch = NULL;
 	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	const struct gwkind *k = anthropic ? &gwkind_anthropic : &gwkind_openai;
 	if (job == NULL)
 		return;
-	enum cd_err rc = gwobject_id_ok(params[0]) ? ledger_gw_object_find(ctx->db, job->account, LEDGER_GW_BATCH,
-									    params[0], &owned, provider, sizeof(provider))
-						   : CD_OK;
+	enum cd_err rc = batch_owned(ctx, rq, job->account, params[0], &owned, provider, sizeof(provider));
 	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), k, provider) : NULL;
 	if (rc != CD_OK)
 		api_fail(rs, rc, "batch lookup");
 	else if (!owned)
-		no_batch(rs, params[0]);
+		api_gwbatch_no_batch(rq, rs, params[0]);
 	else if (p == NULL)
 		api_error(rs, CD_E_PROVIDER_OFF, NULL, "the provider that runs this batch ('%s') is no longer configured",
 			  provider);
@@ -621,6 +571,7 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 		struct gwbatch_request r = {"POST", path, NULL, NULL, 0, NULL, 0, 0};
 		if (api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			cancel_kept(ctx, job->account, params[0], batch);
+			api_gwbatch_own_results(ctx, rq, batch);
 			api_json(rs, 200, json_incref(batch));
 		}
 	}
@@ -681,6 +632,7 @@ void api_gw_message_batch_create(struct api_ctx *ctx, const struct request *rq, 
 					    0, 0};
 		if (api_gwbatch_forward(ctx, p, &r, &batch, rs) == 0) {
 			batch_keep(ctx, job, p, "/anthropic/v1/messages", &b, hold_id, batch);
+			api_gwbatch_own_results(ctx, rq, batch);
 			api_json(rs, 200, json_incref(batch));
 		} else {
 			hold_back(ctx, hold_id);
@@ -704,9 +656,7 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
 	if (job == NULL)
 		return;
-	enum cd_err rc = gwobject_id_ok(params[0]) ? ledger_gw_object_find(ctx->db, job->account, LEDGER_GW_BATCH,
-									    params[0], &owned, provider, sizeof(provider))
-						   : CD_OK;
+	enum cd_err rc = batch_owned(ctx, rq, job->account, params[0], &owned, provider, sizeof(provider));
 	free(job);
 	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), &gwkind_anthropic,
 									  provider) : NULL;
@@ -715,7 +665,7 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 		if (rc != CD_OK)
 			api_fail(rs, rc, "batch lookup");
 		else
-			no_batch(rs, params[0]);
+			api_gwbatch_no_batch(rq, rs, params[0]);
 		return;
 	}
 	dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_RESULTS_ANSWER_BYTES);

@@ -2,8 +2,9 @@
  * "Batches"): OpenAI's batch input files an account uploaded, and the
  * output and error files of its batches, read, listed and deleted as the
  * account's own. A file another account made, or none, is answered 404
- * as the provider answers an id it does not know; the list comes from
- * creditd's records; a batch's results are not deleted while its job
+ * as OpenAI answers an id it does not know (invalid_request_error, code
+ * null); the list comes from creditd's records, a file deleted through
+ * creditd forgotten there too; a batch's results are not deleted while its job
  * still settles them (409). The upload, which reads the file's lines, is
  * api_gwbatch.c's. Never SQL, never curl. */
 #include "api.h"
@@ -20,8 +21,8 @@
 
 /* The provider of account's file id (an input file it uploaded, or a
  * batch's output or error file), NULL with rs filled (404 when not its). */
-static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const char *account, const char *id,
-						     struct response *rs)
+static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const struct request *rq,
+						     const char *account, const char *id, struct response *rs)
 {
 	char provider[LIMIT_CONFIG_NAME_BYTES] = "";
 	int owned = 0;
@@ -36,7 +37,7 @@ static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const 
 	if (rc != CD_OK)
 		api_fail(rs, rc, "file lookup");
 	else if (p == NULL)
-		api_error(rs, CD_E_NOT_FOUND, "id", "No such File object: %s", gwobject_id_ok(id) ? id : "?");
+		api_gwbatch_not_found(rq, rs, "id", "No such File object: %s", gwobject_id_ok(id) ? id : "?");
 	return rc == CD_OK ? p : NULL;
 }
 
@@ -60,7 +61,7 @@ void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, s
 	int content = strstr(rq->path, "/content") != NULL, del = strcmp(rq->method, "DELETE") == 0, found = 0, status = 0;
 	json_t *kept = NULL, *out = NULL;
 	struct gw_job *job = api_gwbatch_payer(ctx, rq, rs);
-	const struct gwconfig_provider *p = job != NULL ? file_provider(ctx, job->account, params[0], rs) : NULL;
+	const struct gwconfig_provider *p = job != NULL ? file_provider(ctx, rq, job->account, params[0], rs) : NULL;
 	if (p != NULL && del && file_busy(ctx, job->account, params[0], rs))
 		p = NULL;
 	if (p != NULL && !content && !del && ledger_gw_file_answer(ctx->db, job->account, params[0], &kept, &found) ==
@@ -70,8 +71,10 @@ void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, s
 		snprintf(path, sizeof(path), "/files/%s", params[0]);
 		struct gwbatch_request r = {del ? "DELETE" : "GET", path, NULL, NULL, 0, NULL, 0, 0};
 		if (api_gwbatch_forward(ctx, p, &r, &out, rs) == 0) {
-			if (del && json_is_true(json_object_get(out, "deleted")))
+			if (del && json_is_true(json_object_get(out, "deleted"))) {	/* forgotten, whichever it was */
 				(void)ledger_gw_object_forget(ctx->db, job->account, LEDGER_GW_FILE, params[0]);
+				(void)ledger_gw_object_forget(ctx->db, job->account, LEDGER_GW_BATCH_OUTPUT, params[0]);
+			}
 			api_json(rs, 200, json_incref(out));
 		}
 	} else if (p != NULL) {

@@ -189,7 +189,8 @@ enum cd_err ledger_gw_batch_input_keep(struct store *db, const char *account, co
 				       const char *answer, const char *models, const char *line_models);
 /* The provider's object of account's batch file file_id as kept, into
  * *answer (the caller owns it; NULL: none); *found 0 when not the
- * account's. */
+ * account's (one it deleted through creditd included: its file record
+ * forgotten, every read below forgets its lines too). */
 enum cd_err ledger_gw_file_answer(struct store *db, const char *account, const char *file_id, json_t **answer,
 				  int *found);
 /* A page of account's batch files, newest first, after after_id (NULL:
@@ -200,7 +201,8 @@ enum cd_err ledger_gw_file_list(struct store *db, const char *account, const cha
  * the models its lines name (*models, the caller's; NULL when the file
  * was kept without them) and the model each line asked for where not the
  * dearest (*line_models, the caller's; NULL when kept without them) when
- * account uploaded file_id through creditd; 0 otherwise. */
+ * account uploaded file_id through creditd and has not deleted it; 0
+ * otherwise. */
 enum cd_err ledger_gw_batch_input_find(struct store *db, const char *account, const char *file_id, char *endpoint,
 				       size_t cap, char model[65], int64_t *lines, int64_t *hold_micros, int *found,
 				       json_t **models, json_t **line_models);
@@ -241,15 +243,18 @@ enum cd_err ledger_gw_job_cancelled(struct store *db, const char *account, const
  * not yet seen). */
 enum cd_err ledger_gw_file_busy(struct store *db, const char *account, const char *file_id, int *busy);
 /* The provider's object as last kept for account's job of kind over
- * object_id, into *answer (the caller owns it; NULL: none kept); *found
- * 0 when the account has no such job. */
-enum cd_err ledger_gw_job_answer(struct store *db, const char *account, const char *kind, const char *object_id,
-				 json_t **answer, int *found);
-/* A page of account's jobs of kind, newest first, after the job over
- * after_id (NULL: from the newest), at most limit: their answers into
- * *data (an array the caller owns), *has_more. */
-enum cd_err ledger_gw_job_list(struct store *db, const char *account, const char *kind, const char *after_id,
-			       int limit, json_t **data, int *has_more);
+ * object_id whose route starts with route ("/openai/", "/anthropic/": a
+ * provider kind's routes see only their own kind's jobs; "/": any), into
+ * *answer (the caller owns it; NULL: none kept); *found 0 when the
+ * account has no such job. */
+enum cd_err ledger_gw_job_answer(struct store *db, const char *account, const char *kind, const char *route,
+				 const char *object_id, json_t **answer, int *found);
+/* A page of account's jobs of kind whose route starts with route (as
+ * above), newest first, after the job over after_id (NULL: from the
+ * newest), at most limit: their answers into *data (an array the caller
+ * owns), *has_more. */
+enum cd_err ledger_gw_job_list(struct store *db, const char *account, const char *kind, const char *route,
+			       const char *after_id, int limit, json_t **data, int *has_more);
 /* The hold of a gateway call still in flight lives ttl_seconds from now
  * (docs/gateway.md, "it lives as long as the call"), if it is pending and
  * not expired yet; CD_E_NOT_FOUND for an id that names no hold. */

@@ -182,7 +182,10 @@ def test_a_batch_is_settled_line_by_line_each_succeeded_line_once_the_rest_relea
     gone = http_delete(other, "/openai/v1/files/" + fid)
     eq(gone, 404, "another account's delete: 404")
     eq(http_delete(acct, "/openai/v1/files/" + fid), 200, "its own deleted")
-    eq(get(acct, "/openai/v1/files").json["data"] != [], True, "kept in the list until the record goes")
+    # Deleted is forgotten (docs/gateway.md, "Routes": "then forgotten by
+    # creditd"): the list no longer shows it, as GET no longer finds it.
+    eq(get(acct, "/openai/v1/files").json["data"], [], "forgotten in the list too")
+    eq(get(acct, "/openai/v1/files/" + fid).status, 404, "and retrieved no more")
     verify()
 
 

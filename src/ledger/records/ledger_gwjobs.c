@@ -15,18 +15,24 @@
 static const char SQL_INPUT_KEEP[] =
 	"INSERT IGNORE INTO gateway_batch_inputs (account_id, file_id, endpoint, model, line_count, hold_micros, "
 	"answer, created_at, models, line_models) SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE ext_id = ?";
+/* A batch input file is the account's while its record says so
+ * (gateway_objects, kind file): a file deleted through creditd is
+ * forgotten there, and so in every read of its lines below (docs/gateway.md,
+ * "Routes": "then forgotten by creditd"). */
+#define FILE_KEPT "EXISTS (SELECT 1 FROM gateway_objects o WHERE o.object_id = i.file_id AND o.kind = 'file' " \
+	"AND o.account_id = a.id)"
 static const char SQL_FILE_ANSWER[] =
 	"SELECT i.answer FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i ON i.account_id = a.id "
-	"WHERE a.ext_id = ? AND i.file_id = ?";
+	"WHERE a.ext_id = ? AND i.file_id = ? AND " FILE_KEPT;
 static const char SQL_FILE_LIST[] =
 	"SELECT i.answer FROM accounts a STRAIGHT_JOIN gateway_batch_inputs i ON i.account_id = a.id "
 	"LEFT JOIN gateway_batch_inputs k ON k.account_id = a.id AND k.file_id = ? "
 	"WHERE a.ext_id = ? AND (k.file_id IS NULL OR i.created_at < k.created_at OR "
-	"(i.created_at = k.created_at AND i.file_id < k.file_id)) ORDER BY i.created_at DESC, i.file_id DESC LIMIT ?";
+	"(i.created_at = k.created_at AND i.file_id < k.file_id)) AND " FILE_KEPT " ORDER BY i.created_at DESC, i.file_id DESC LIMIT ?";
 static const char SQL_INPUT_FIND[] =
 	"SELECT i.endpoint, i.line_count, i.hold_micros, i.model, i.models, i.line_models FROM accounts a "
 	"STRAIGHT_JOIN gateway_batch_inputs i "
-	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ?";
+	"ON i.account_id = a.id WHERE a.ext_id = ? AND i.file_id = ? AND " FILE_KEPT;
 static const char SQL_JOB_ADD[] =
 	"INSERT IGNORE INTO gateway_jobs (kind, account_id, member, object_id, route, model, provider, hold_id, status, "
 	"next_poll_at, answer, created_at, updated_at, hold_row, line_models, charged_micros, line_keys) "
@@ -50,14 +56,17 @@ static const char SQL_JOB_SAVE_ANSWER[] =
 	"UPDATE gateway_jobs SET state = ?, status = ?, output_file_id = ?, error_file_id = ?, line_cursor = ?, "
 	"lines_charged = ?, lines_released = ?, charged_micros = ?, next_poll_at = ?, polls = ?, updated_at = ?, "
 	"hold_row = ?, answer = ? WHERE id = ? AND next_poll_at = ?";
+/* A job's route names its provider kind ("/openai/v1/...",
+ * "/anthropic/v1/messages"): a route of one kind reads its own kind's
+ * jobs alone (the prefix given, "/": any). */
 static const char SQL_JOB_ANSWER[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
-	"WHERE a.ext_id = ? AND j.kind = ? AND j.object_id = ?";
+	"WHERE a.ext_id = ? AND j.kind = ? AND j.object_id = ? AND LEFT(j.route, CHAR_LENGTH(?)) = ?";
 static const char SQL_JOB_LIST[] =
 	"SELECT j.answer FROM accounts a STRAIGHT_JOIN gateway_jobs j ON j.account_id = a.id "
-	"WHERE a.ext_id = ? AND j.kind = ? AND j.id < COALESCE((SELECT k.id FROM gateway_jobs k "
-	"WHERE k.account_id = a.id AND k.kind = ? AND k.object_id = ?), 18446744073709551615) "
-	"ORDER BY j.id DESC LIMIT ?";
+	"WHERE a.ext_id = ? AND j.kind = ? AND LEFT(j.route, CHAR_LENGTH(?)) = ? AND j.id < COALESCE((SELECT k.id "
+	"FROM gateway_jobs k WHERE k.account_id = a.id AND k.kind = ? AND k.object_id = ? AND "
+	"LEFT(k.route, CHAR_LENGTH(?)) = ?), 18446744073709551615) ORDER BY j.id DESC LIMIT ?";
 /* A cancel's answer kept on a running job, which is then polled at once
  * unless a pass holds it (its claim is its next_poll_at: left as it is). */
 static const char SQL_JOB_CANCELLED[] =
@@ -334,7 +343,7 @@ enum cd_err ledger_gw_job_save(struct store *db, struct ledger_gw_job *j, const 
 }
 
 struct answer_tx {
-	const char *account, *kind, *id;
+	const char *account, *kind, *id, *route;
 	int limit;
 	json_t *out;
 	int found, more;
@@ -351,7 +360,7 @@ static enum cd_err job_answer(struct store *db, void *arg)
 {
 	struct answer_tx *x = arg;
 	int e;
-	struct dbstmt *s = store_exec(db, SQL_JOB_ANSWER, &e, "sss", x->account, x->kind, x->id);
+	struct dbstmt *s = store_exec(db, SQL_JOB_ANSWER, &e, "sssss", x->account, x->kind, x->id, x->route, x->route);
 	if (s == NULL)
 		return store_err(db, e, "job lookup");
 	int got = store_fetch(s);
@@ -363,10 +372,10 @@ static enum cd_err job_answer(struct store *db, void *arg)
 	return CD_OK;
 }
 
-enum cd_err ledger_gw_job_answer(struct store *db, const char *account, const char *kind, const char *object_id,
-				 json_t **answer, int *found)
+enum cd_err ledger_gw_job_answer(struct store *db, const char *account, const char *kind, const char *route,
+				 const char *object_id, json_t **answer, int *found)
 {
-	struct answer_tx x = {account, kind, object_id, 0, NULL, 0, 0};
+	struct answer_tx x = {account, kind, object_id, route, 0, NULL, 0, 0};
 	enum cd_err rc = store_tx_on(db, account, job_answer, &x);
 	*found = rc == CD_OK && x.found;
 	*answer = rc == CD_OK ? x.out : NULL;
@@ -379,8 +388,8 @@ static enum cd_err job_list(struct store *db, void *arg)
 {
 	struct answer_tx *x = arg;
 	int e, got;
-	struct dbstmt *s = store_exec(db, SQL_JOB_LIST, &e, "ssssi", x->account, x->kind, x->kind,
-				      x->id != NULL ? x->id : "", (int64_t)x->limit + 1);
+	struct dbstmt *s = store_exec(db, SQL_JOB_LIST, &e, "ssssssssi", x->account, x->kind, x->route, x->route, x->kind,
+				      x->id != NULL ? x->id : "", x->route, x->route, (int64_t)x->limit + 1);
 	if (s == NULL)
 		return store_err(db, e, "job list");
 	json_decref(x->out);
@@ -398,10 +407,10 @@ static enum cd_err job_list(struct store *db, void *arg)
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-enum cd_err ledger_gw_job_list(struct store *db, const char *account, const char *kind, const char *after_id,
-			       int limit, json_t **data, int *has_more)
+enum cd_err ledger_gw_job_list(struct store *db, const char *account, const char *kind, const char *route,
+			       const char *after_id, int limit, json_t **data, int *has_more)
 {
-	struct answer_tx x = {account, kind, after_id, limit, NULL, 0, 0};
+	struct answer_tx x = {account, kind, after_id, route, limit, NULL, 0, 0};
 	assert(limit > 0);
 	enum cd_err rc = store_tx_on(db, account, job_list, &x);
 	*data = rc == CD_OK ? x.out : NULL;

@@ -51,6 +51,26 @@ static void test_input_lines(void)
 	req = json_loads("{\"custom_id\":\"r1\",\"params\":{},\"x\":1}", 0, NULL);
 	is_int(gwbatch_input_request(req, &in, param, sizeof(param), err, sizeof(err)), -1, "a member beside refused");
 	json_decref(req);
+	/* Anthropic's reference: ^[a-zA-Z0-9_-]{1,64}$ (OpenAI's lines take any text). */
+	static const char *const bad[] = {"has space", "dot.ted", "sl/ash", "\u00e9t\u00e9",
+		"a0123456789012345678901234567890123456789012345678901234567891234"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "{\"custom_id\":\"%s\",\"params\":{}}", bad[i]);
+		req = json_loads(text, 0, NULL);
+		param[0] = '\0';
+		ok(gwbatch_input_request(req, &in, param, sizeof(param), err, sizeof(err)) == -1 &&
+		   strcmp(param, "custom_id") == 0, "an Anthropic custom_id outside the reference's pattern refused, named");
+		json_decref(req);
+	}
+	req = json_loads("{\"custom_id\":\"A-z_012345678901234567890123456789012345678901234567890123456789\","
+			 "\"params\":{}}", 0, NULL);
+	is_int(gwbatch_input_request(req, &in, param, sizeof(param), err, sizeof(err)), 0, "64 of its characters taken");
+	json_decref(in.body);
+	json_decref(req);
+	is_int(input("{\"custom_id\":\"has space.x\",\"method\":\"POST\",\"url\":\"/v1/x\",\"body\":{}}", &in, param),
+	       0, "an OpenAI line's custom_id is any text");
+	json_decref(in.body);
 }
 
 static enum gwbatch_outcome outcome(enum gwbatch_shape shape, const char *line, int *have_body)
