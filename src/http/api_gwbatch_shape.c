@@ -13,6 +13,7 @@
 #include "api.h"
 #include "api_gwbatch.h"
 #include "gwobject.h"
+#include "urlpath.h"
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,29 +69,6 @@ static void own_origin(const struct request *rq, char *out, size_t cap)
 		out[0] = '\0';
 }
 
-/* id percent-encoded for a path segment (unreserved characters kept),
- * into out (cap bytes). 0, or -1 when it does not fit. */
-static int segment(const char *id, char *out, size_t cap)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-	for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++) {
-		int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			    *p == '-' || *p == '_' || *p == '.' || *p == '~';
-		if (n + (plain ? 1 : 3) >= cap)
-			return -1;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	out[n] = '\0';
-	return 0;
-}
-
 void api_gwbatch_own_results(struct api_ctx *ctx, const struct request *rq, json_t *batch)
 {
 	char origin[LIMIT_GATEWAY_HOST_BYTES + 16], id[3 * LIMIT_GATEWAY_RESPONSE_ID_BYTES];
@@ -99,7 +77,7 @@ void api_gwbatch_own_results(struct api_ctx *ctx, const struct request *rq, json
 	if (!api_gwbatch_anthropic(rq) || !json_is_object(batch) || json_object_get(batch, "results_url") == NULL ||
 	    json_is_null(json_object_get(batch, "results_url")))
 		return;	/* none yet (the batch has not ended), or no message batch */
-	if (bid == NULL || !gwobject_id_ok(bid) || segment(bid, id, sizeof(id)) != 0) {
+	if (bid == NULL || !gwobject_id_ok(bid) || urlpath_encode(bid, id, sizeof(id)) != 0) {
 		json_object_set_new(batch, "results_url", json_null());	/* never the provider's */
 		return;
 	}
