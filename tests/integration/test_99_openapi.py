@@ -329,6 +329,11 @@ def test_real_answers_validate_against_the_spec():
         if rec["stripe"]:
             continue        # the Stripe stand-in, not creditd
         method, rpath, status = rec["method"], rec["path"], rec["status"]
+        if rpath.startswith(("/openai/", "/anthropic/")):
+            # The gateway's routes are the providers' own APIs (docs/gateway.md),
+            # not in docs/openapi.yaml (router_routes leaves them out too).
+            skipped["gateway"] = skipped.get("gateway", 0) + 1
+            continue
         ctype = (rec.get("content_type") or "").split(";")[0].strip().lower()
         body = rec.get("body")
         where = "%s %s %d" % (method, rpath, status)
