@@ -44,7 +44,16 @@
 #define LIMIT_GATEWAY_RENEW_CHECK_SECONDS 5
 /* An idle ending thread ends after this long without a call. */
 #define LIMIT_GATEWAY_IDLE_SECONDS 60
-/* epoll events the loop takes at once: at 1,000 streams of 50 events a
+/* The gateway's loops (gateway.c): one a core, at most this many. A
+ * loop is one thread carrying every byte of its calls (curl's reads, the
+ * SSE scan, the FastCGI sends): at 1,000 streams of 50 events a second
+ * one loop needs most of a core, and on a busy machine the scheduler
+ * gives each runnable thread its share, so one loop fell behind (streams
+ * stalled) while the provider alone kept up. Calls go to the loops in
+ * turn. Past four, a loop's epoll and curl handle cost more than the
+ * cores they could use beside nginx and MariaDB on the same host. */
+#define LIMIT_GATEWAY_LOOPS 4
+/* epoll events a loop takes at once: at 1,000 streams of 50 events a
  * second, a wait finds tens ready. */
 #define LIMIT_GATEWAY_EVENTS 256
 /* An answer framed and not yet sent to the web server: the loop holds a

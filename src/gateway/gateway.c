@@ -53,10 +53,13 @@ static const struct gwconfig *gw_cfg;
 static atomic_llong in_flight;
 static atomic_int closing;		/* SIGTERM: no call admitted any more */
 
-/* ---- The loop ---- */
+/* ---- The loops ---- */
 
-/* A call on the loop. */
+struct loop;
+
+/* A call on a loop. */
 struct slot {
+	struct loop *lp;		/* the loop it is on */
 	struct gwcall *c;
 	struct gw_edge edge;
 	struct provider_xfer *x;
@@ -68,24 +71,37 @@ struct slot {
 	struct slot *next_listed;
 };
 
-static pthread_once_t loop_once = PTHREAD_ONCE_INIT;
-static int loop_ok, loop_epfd = -1, loop_efd = -1;
-static struct provider_multi *loop_m;
-static struct slot *slots;		/* max_streams of them */
-static int *free_slots, nfree;
-static struct slot *to_send;		/* the loop's alone: no lock */
-static pthread_t loop_thread;
-
-/* Calls for the loop: new ones from the workers, ended ones (settled,
- * their answer's rest to send) from the ending threads. A ring of
- * max_streams: a call in flight is in it at most once. */
+/* Calls for a loop: new ones from the workers, ended ones (settled,
+ * their answer's rest to send) from the ending threads. */
 struct inbound {
 	struct gwcall *c;
 	int ended;
 };
-static pthread_mutex_t inbox_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct inbound *inbox;
-static int64_t in_head, in_len;
+
+/* One loop: a thread on its own epoll and curl multi handle, with the
+ * calls given to it (docs/architecture.md, "The gateway's loops"). Its
+ * slots and its list of calls to send are its thread's alone; its inbox
+ * is shared, under its lock: a ring of max_streams (a call in flight is
+ * in one inbox at most once). */
+struct loop {
+	int epfd, efd, ok;
+	struct provider_multi *m;
+	struct slot *slots;		/* max_streams of them */
+	int *free_slots, nfree;
+	struct slot *to_send;		/* the loop's alone: no lock */
+	pthread_t thread;
+	int64_t slow_checked_ms;
+	pthread_mutex_t inbox_lock;
+	struct inbound *inbox;
+	int64_t in_head, in_len;
+};
+
+static pthread_once_t loop_once = PTHREAD_ONCE_INIT;
+static int loop_ok;			/* every loop runs */
+static struct loop *loops;
+static int nloops;
+static int *place_loop;			/* by place: the loop its call is on */
+static atomic_uint next_loop;
 
 /* ---- The ending threads ---- */
 
@@ -116,6 +132,33 @@ static int *free_places;
 static int64_t nfree_places;
 static pthread_mutex_t place_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The loops' memory: one loop a core, LIMIT_GATEWAY_LOOPS at most
+ * (limits_gateway.h says why), each with room for every call. */
+static int loops_make(size_t n)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	nloops = cores < 1 ? 1 : cores > LIMIT_GATEWAY_LOOPS ? LIMIT_GATEWAY_LOOPS : (int)cores;
+	loops = calloc((size_t)nloops, sizeof(*loops));
+	if (loops == NULL)
+		return -1;
+	for (int k = 0; k < nloops; k++) {
+		struct loop *lp = &loops[k];
+		lp->epfd = lp->efd = -1;
+		pthread_mutex_init(&lp->inbox_lock, NULL);
+		lp->inbox = calloc(n, sizeof(*lp->inbox));
+		lp->slots = calloc(n, sizeof(*lp->slots));
+		lp->free_slots = calloc(n, sizeof(*lp->free_slots));
+		if (lp->inbox == NULL || lp->slots == NULL || lp->free_slots == NULL)
+			return -1;
+		for (int i = (int)n - 1; i >= 0; i--) {
+			lp->slots[i].idx = i;
+			lp->slots[i].lp = lp;
+			lp->free_slots[lp->nfree++] = i;
+		}
+	}
+	return 0;
+}
+
 int gateway_init(const struct cfg *cfg)
 {
 	char err[256];
@@ -143,16 +186,10 @@ int gateway_init(const struct cfg *cfg)
 	if (gwbuffer_init((int64_t)n, gw_cfg->max_buffered_mib * 1024 * 1024,
 			  gw_cfg->max_buffered_per_account_mib * 1024 * 1024) != 0)
 		return -1;
-	inbox = calloc(n, sizeof(*inbox));
 	endq = calloc(n, sizeof(*endq));
-	slots = calloc(n, sizeof(*slots));
-	free_slots = calloc(n, sizeof(*free_slots));
-	if (inbox == NULL || endq == NULL || slots == NULL || free_slots == NULL)
+	place_loop = calloc(n, sizeof(*place_loop));
+	if (endq == NULL || place_loop == NULL || loops_make(n) != 0)
 		return -1;
-	for (int i = (int)n - 1; i >= 0; i--) {
-		slots[i].idx = i;
-		free_slots[nfree++] = i;
-	}
 	return gwcall_init(cfg);
 }
 
@@ -219,16 +256,24 @@ int64_t gateway_in_flight(void)
 	return atomic_load(&in_flight);
 }
 
-/* Hands c to the loop (ended: settled, its answer's rest to send). */
+/* The loop c is on: the one its place was given at gateway_run. */
+static struct loop *loop_of(const struct gwcall *c)
+{
+	int place = gwcall_place(c);
+	return &loops[place >= 0 && place < gw_cfg->max_streams ? place_loop[place] : 0];
+}
+
+/* Hands c to its loop (ended: settled, its answer's rest to send). */
 static void inbox_push(struct gwcall *c, int ended)
 {
-	pthread_mutex_lock(&inbox_lock);
-	inbox[(in_head + in_len) % gw_cfg->max_streams] = (struct inbound){c, ended};
-	in_len++;
-	pthread_mutex_unlock(&inbox_lock);
+	struct loop *lp = loop_of(c);
+	pthread_mutex_lock(&lp->inbox_lock);
+	lp->inbox[(lp->in_head + lp->in_len) % gw_cfg->max_streams] = (struct inbound){c, ended};
+	lp->in_len++;
+	pthread_mutex_unlock(&lp->inbox_lock);
 	uint64_t one = 1;
-	if (write(loop_efd, &one, sizeof(one)) < 0)
-		log_warn("gateway: waking the loop: %s", strerror(errno));
+	if (write(lp->efd, &one, sizeof(one)) < 0)
+		log_warn("gateway: waking a loop: %s", strerror(errno));
 }
 
 static void *ender_main(void *arg)
@@ -298,18 +343,18 @@ static void ending_push(struct gwcall *c, enum provider_result r, const char *er
 static void on_wake(void *arg)
 {
 	struct slot *s = arg;
-	assert(pthread_equal(pthread_self(), loop_thread));	/* the list is the loop's, unlocked */
+	assert(pthread_equal(pthread_self(), s->lp->thread));	/* the list is the loop's, unlocked */
 	if (!s->listed) {
 		s->listed = 1;
-		s->next_listed = to_send;
-		to_send = s;
+		s->next_listed = s->lp->to_send;
+		s->lp->to_send = s;
 	}
 }
 
 static void unwatch(struct slot *s)
 {
 	if (s->watching) {
-		epoll_ctl(loop_epfd, EPOLL_CTL_DEL, s->edge.fd(s->edge.req), NULL);
+		epoll_ctl(s->lp->epfd, EPOLL_CTL_DEL, s->edge.fd(s->edge.req), NULL);
 		s->watching = 0;
 	}
 }
@@ -322,7 +367,7 @@ static void watch(struct slot *s)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLOUT;
 	ev.data.u64 = TAG_CLIENT | (uint32_t)s->idx;
-	if (epoll_ctl(loop_epfd, EPOLL_CTL_ADD, s->edge.fd(s->edge.req), &ev) != 0) {
+	if (epoll_ctl(s->lp->epfd, EPOLL_CTL_ADD, s->edge.fd(s->edge.req), &ev) != 0) {
 		gwcall_client_gone(s->c);
 		return;
 	}
@@ -335,11 +380,11 @@ static void watch(struct slot *s)
 }
 
 /* The calls with bytes for their client, each sent once per turn. */
-static void send_listed(void)
+static void send_listed(struct loop *lp)
 {
-	while (to_send != NULL) {
-		struct slot *s = to_send;
-		to_send = s->next_listed;
+	while (lp->to_send != NULL) {
+		struct slot *s = lp->to_send;
+		lp->to_send = s->next_listed;
 		s->listed = 0;
 		if (s->c != NULL && !s->watching && gwcall_send(s->c) == 1)
 			watch(s);
@@ -355,7 +400,7 @@ static void finish_slot(struct slot *s)
 	gwcall_finish(s->c);
 	s->c = NULL;
 	s->ended = 0;
-	free_slots[nfree++] = s->idx;
+	s->lp->free_slots[s->lp->nfree++] = s->idx;
 	gateway_unadmit(place);
 }
 
@@ -382,9 +427,9 @@ static void client_ready(struct slot *s, int too_long)
 
 /* An ended call back from its ending thread: what its answer has left
  * sent without waiting, the rest when the client's socket takes it. */
-static void take_ended(struct gwcall *c)
+static void take_ended(struct loop *lp, struct gwcall *c)
 {
-	struct slot *s = &slots[free_slots[--nfree]];
+	struct slot *s = &lp->slots[lp->free_slots[--lp->nfree]];
 	s->c = c;
 	s->edge = *gwcall_edge(c);
 	s->x = NULL;
@@ -395,50 +440,51 @@ static void take_ended(struct gwcall *c)
 		finish_slot(s);
 }
 
-static void take_inbox(void)
+static void take_inbox(struct loop *lp)
 {
 	uint64_t n;
-	if (read(loop_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		log_warn("gateway: reading the loop's eventfd: %s", strerror(errno));
-	pthread_mutex_lock(&inbox_lock);
-	while (in_len > 0) {
-		struct inbound in = inbox[in_head];
+	if (read(lp->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("gateway: reading a loop's eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&lp->inbox_lock);
+	while (lp->in_len > 0) {
+		struct inbound in = lp->inbox[lp->in_head];
 		struct gwcall *c = in.c;
-		in_head = (in_head + 1) % gw_cfg->max_streams;
-		in_len--;
-		pthread_mutex_unlock(&inbox_lock);
+		lp->in_head = (lp->in_head + 1) % gw_cfg->max_streams;
+		lp->in_len--;
+		pthread_mutex_unlock(&lp->inbox_lock);
 		if (in.ended) {
-			take_ended(c);
-			pthread_mutex_lock(&inbox_lock);
+			take_ended(lp, c);
+			pthread_mutex_lock(&lp->inbox_lock);
 			continue;
 		}
 		char err[256] = "out of memory";
 		/* Admitted calls are at most max_streams: a slot is free. */
-		struct slot *s = &slots[free_slots[--nfree]];
+		assert(lp->nfree > 0);
+		struct slot *s = &lp->slots[lp->free_slots[--lp->nfree]];
 		s->c = c;
 		s->edge = *gwcall_edge(c);
 		const struct provider_call *pc = gwcall_start(c, on_wake, s);
-		s->x = pc != NULL ? provider_start(loop_m, pc, s, err, sizeof(err)) : NULL;
+		s->x = pc != NULL ? provider_start(lp->m, pc, s, err, sizeof(err)) : NULL;
 		/* A provider refused at once (its URL) falls back as a failed one does. */
 		while (s->x == NULL && pc != NULL && (pc = gwcall_retry(c, PROVIDER_FAILED, err)) != NULL)
-			s->x = provider_start(loop_m, pc, s, err, sizeof(err));
+			s->x = provider_start(lp->m, pc, s, err, sizeof(err));
 		if (s->x == NULL) {
 			s->c = NULL;
-			free_slots[nfree++] = s->idx;
+			lp->free_slots[lp->nfree++] = s->idx;
 			ending_push(c, PROVIDER_FAILED, err);
 		}
-		pthread_mutex_lock(&inbox_lock);
+		pthread_mutex_lock(&lp->inbox_lock);
 	}
-	pthread_mutex_unlock(&inbox_lock);
+	pthread_mutex_unlock(&lp->inbox_lock);
 }
 
 /* Calls whose answer has ended, to the ending threads. */
-static void hand_done(void)
+static void hand_done(struct loop *lp)
 {
 	void *owner;
 	enum provider_result r;
 	char err[256];
-	while (provider_next_done(loop_m, &owner, &r, err, sizeof(err)) == 0) {
+	while (provider_next_done(lp->m, &owner, &r, err, sizeof(err)) == 0) {
 		struct slot *s = owner;
 		struct gwcall *c = s->c;
 		/* A failure before the first byte: the next provider serving the
@@ -446,73 +492,89 @@ static void hand_done(void)
 		const struct provider_call *pc;
 		s->x = NULL;
 		while (s->x == NULL && (pc = gwcall_retry(c, r, err)) != NULL) {
-			s->x = provider_start(loop_m, pc, s, err, sizeof(err));
+			s->x = provider_start(lp->m, pc, s, err, sizeof(err));
 			r = PROVIDER_FAILED;
 		}
 		if (s->x != NULL)
 			continue;
 		unwatch(s);
 		s->c = NULL;
-		free_slots[nfree++] = s->idx;
+		lp->free_slots[lp->nfree++] = s->idx;
 		ending_push(c, r, err);
 	}
 }
 
 /* Clients that took nothing for idle_timeout_seconds: gone. */
-static void slow_clients(void)
+static void slow_clients(struct loop *lp)
 {
-	static int64_t last;
 	int64_t now = timefmt_mono_ms();
-	if (now - last < 200)
+	if (now - lp->slow_checked_ms < 200)
 		return;
-	last = now;
+	lp->slow_checked_ms = now;
 	for (int64_t i = 0; i < gw_cfg->max_streams; i++)
-		if (slots[i].watching && now - slots[i].blocked_ms > gw_cfg->idle_timeout_seconds * 1000)
-			client_ready(&slots[i], 1);
+		if (lp->slots[i].watching && now - lp->slots[i].blocked_ms > gw_cfg->idle_timeout_seconds * 1000)
+			client_ready(&lp->slots[i], 1);
 }
 
 static void *loop_main(void *arg)
 {
 	struct epoll_event evs[LIMIT_GATEWAY_EVENTS];
-	(void)arg;
-	loop_thread = pthread_self();
+	struct loop *lp = arg;
 	for (;;) {
-		long t = provider_timer_ms(loop_m);
-		int n = epoll_wait(loop_epfd, evs, LIMIT_GATEWAY_EVENTS, t >= 0 && t < 100 ? (int)t : 100);
+		long t = provider_timer_ms(lp->m);
+		int n = epoll_wait(lp->epfd, evs, LIMIT_GATEWAY_EVENTS, t >= 0 && t < 100 ? (int)t : 100);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = evs[i].data.u64 & ~0xffffffffULL;
 			uint32_t low = (uint32_t)evs[i].data.u64;
 			if (tag == TAG_INBOX)
-				take_inbox();
+				take_inbox(lp);
 			else if (tag == TAG_CURL)
-				provider_socket(loop_m, (int)low, evs[i].events);
+				provider_socket(lp->m, (int)low, evs[i].events);
 			else if (low < (uint32_t)gw_cfg->max_streams)
-				client_ready(&slots[low], 0);
+				client_ready(&lp->slots[low], 0);
 		}
-		provider_timers(loop_m);
-		send_listed();
-		hand_done();
-		slow_clients();
+		provider_timers(lp->m);
+		send_listed(lp);
+		hand_done(lp);
+		slow_clients(lp);
 	}
 	return NULL;
 }
 
 static void *renew_main(void *arg);
 
-static void loop_start(void)
+/* A loop's epoll, eventfd and multi handle, and its thread: 0, or -1
+ * logged. */
+static int loop_open(struct loop *lp)
 {
 	struct epoll_event ev;
 	memset(&ev, 0, sizeof(ev));
-	loop_epfd = epoll_create1(EPOLL_CLOEXEC);
-	loop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	lp->epfd = epoll_create1(EPOLL_CLOEXEC);
+	lp->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ev.events = EPOLLIN;
 	ev.data.u64 = TAG_INBOX;
-	if (loop_epfd < 0 || loop_efd < 0 || epoll_ctl(loop_epfd, EPOLL_CTL_ADD, loop_efd, &ev) != 0 ||
-	    (loop_m = provider_multi_new(loop_epfd, TAG_CURL)) == NULL) {
+	if (lp->epfd < 0 || lp->efd < 0 || epoll_ctl(lp->epfd, EPOLL_CTL_ADD, lp->efd, &ev) != 0 ||
+	    (lp->m = provider_multi_new(lp->epfd, TAG_CURL)) == NULL) {
 		log_error("gateway: cannot make its loop: %s", strerror(errno));
-		return;
+		return -1;
 	}
-	loop_ok = start_thread(loop_main) == 0;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, LIMIT_GATEWAY_STACK_BYTES);
+	int rc = pthread_create(&lp->thread, &attr, loop_main, lp);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		log_error("gateway: cannot start a loop's thread: %s", strerror(rc));
+	return rc == 0 ? 0 : -1;
+}
+
+static void loop_start(void)
+{
+	int ok = 1;
+	for (int k = 0; k < nloops && ok; k++)
+		ok = loop_open(&loops[k]) == 0;
+	loop_ok = ok;
 	if (loop_ok && start_thread(renew_main) != 0)
 		log_error("gateway: no thread renews holds: a call longer than its hold is captured in full");
 }
@@ -574,6 +636,9 @@ int gateway_run(struct gw_job *job, const struct gw_edge *edge)
 	struct gwcall *c = loop_ok ? gwcall_new(job, edge) : NULL;
 	if (c == NULL)
 		return -1;
+	/* Calls go to the loops in turn: each loop's thread a core's share. */
+	if (job->place >= 0 && job->place < gw_cfg->max_streams)
+		place_loop[job->place] = (int)(atomic_fetch_add(&next_loop, 1) % (unsigned)nloops);
 	/* Admitted calls are at most max_streams: the ring never overflows. */
 	inbox_push(c, 0);
 	return 0;

@@ -48,6 +48,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,11 +503,12 @@ const struct provider_call *gwcall_retry(struct gwcall *c, enum provider_result 
 		return NULL;
 	metrics_gateway_try(gwcall_provider(c)->index, (enum metrics_try)outcome);
 	/* Once in LIMIT_GATEWAY_FALLBACK_LOG_SECONDS a provider: one that is
-	 * down would write a line a call; the metric counts every try. */
-	static int64_t logged[LIMIT_METRICS_PROVIDERS];
-	int64_t now = timefmt_mono_ms() / 1000;
-	if (now - logged[gwcall_provider(c)->index] >= LIMIT_GATEWAY_FALLBACK_LOG_SECONDS || logged[gwcall_provider(c)->index] == 0) {
-		logged[gwcall_provider(c)->index] = now;
+	 * down would write a line a call; the metric counts every try.
+	 * The loops share it: its slots atomic. */
+	static _Atomic int64_t logged[LIMIT_METRICS_PROVIDERS];
+	int64_t now = timefmt_mono_ms() / 1000, was = atomic_load(&logged[gwcall_provider(c)->index]);
+	if ((now - was >= LIMIT_GATEWAY_FALLBACK_LOG_SECONDS || was == 0) &&
+	    atomic_compare_exchange_strong(&logged[gwcall_provider(c)->index], &was, now)) {
 		log_warn("gateway: %s: the provider %s failed before the first byte (%s): trying %s (its next failures "
 			 "in %d s are counted in creditd_gateway_provider_tries_total, not logged)", c->job->hold_id,
 			 gwcall_provider(c)->name, c->status != 0 ? errors_http_reason(c->status) : err,
