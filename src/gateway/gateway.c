@@ -100,12 +100,12 @@ static pthread_once_t loop_once = PTHREAD_ONCE_INIT;
 static int loop_ok;			/* every loop runs */
 static struct loop *loops;
 static int nloops;
-static int *place_loop;			/* by place: the loop its call is on */
 static atomic_uint next_loop;
 
 /* ---- The ending threads ---- */
 
 struct ending {
+	struct loop *lp;		/* the loop the call comes back to */
 	struct gwcall *c;
 	enum provider_result r;
 	char err[256];
@@ -187,8 +187,7 @@ int gateway_init(const struct cfg *cfg)
 			  gw_cfg->max_buffered_per_account_mib * 1024 * 1024) != 0)
 		return -1;
 	endq = calloc(n, sizeof(*endq));
-	place_loop = calloc(n, sizeof(*place_loop));
-	if (endq == NULL || place_loop == NULL || loops_make(n) != 0)
+	if (endq == NULL || loops_make(n) != 0)
 		return -1;
 	return gwcall_init(cfg);
 }
@@ -256,17 +255,9 @@ int64_t gateway_in_flight(void)
 	return atomic_load(&in_flight);
 }
 
-/* The loop c is on: the one its place was given at gateway_run. */
-static struct loop *loop_of(const struct gwcall *c)
+/* Hands c to its loop lp (ended: settled, its answer's rest to send). */
+static void inbox_push(struct loop *lp, struct gwcall *c, int ended)
 {
-	int place = gwcall_place(c);
-	return &loops[place >= 0 && place < gw_cfg->max_streams ? place_loop[place] : 0];
-}
-
-/* Hands c to its loop (ended: settled, its answer's rest to send). */
-static void inbox_push(struct gwcall *c, int ended)
-{
-	struct loop *lp = loop_of(c);
 	pthread_mutex_lock(&lp->inbox_lock);
 	lp->inbox[(lp->in_head + lp->in_len) % gw_cfg->max_streams] = (struct inbound){c, ended};
 	lp->in_len++;
@@ -303,7 +294,7 @@ static void *ender_main(void *arg)
 		end_len--;
 		pthread_mutex_unlock(&end_lock);
 		gwcall_end(e.c, e.r, e.err);
-		inbox_push(e.c, 1);
+		inbox_push(e.lp, e.c, 1);
 		pthread_mutex_lock(&end_lock);
 	}
 	end_threads--;
@@ -325,11 +316,13 @@ static int start_thread(void *(*fn)(void *))
 	return rc;
 }
 
-/* Queues c's ending; an ending thread is made when none is idle. */
-static void ending_push(struct gwcall *c, enum provider_result r, const char *err)
+/* Queues the ending of c, a call of the loop lp; an ending thread is
+ * made when none is idle. */
+static void ending_push(struct loop *lp, struct gwcall *c, enum provider_result r, const char *err)
 {
 	pthread_mutex_lock(&end_lock);
 	struct ending *e = &endq[(end_head + end_len) % gw_cfg->max_streams];
+	e->lp = lp;
 	e->c = c;
 	e->r = r;
 	snprintf(e->err, sizeof(e->err), "%s", err);
@@ -471,7 +464,7 @@ static void take_inbox(struct loop *lp)
 		if (s->x == NULL) {
 			s->c = NULL;
 			lp->free_slots[lp->nfree++] = s->idx;
-			ending_push(c, PROVIDER_FAILED, err);
+			ending_push(lp, c, PROVIDER_FAILED, err);
 		}
 		pthread_mutex_lock(&lp->inbox_lock);
 	}
@@ -500,7 +493,7 @@ static void hand_done(struct loop *lp)
 		unwatch(s);
 		s->c = NULL;
 		lp->free_slots[lp->nfree++] = s->idx;
-		ending_push(c, r, err);
+		ending_push(lp, c, r, err);
 	}
 }
 
@@ -636,11 +629,9 @@ int gateway_run(struct gw_job *job, const struct gw_edge *edge)
 	struct gwcall *c = loop_ok ? gwcall_new(job, edge) : NULL;
 	if (c == NULL)
 		return -1;
-	/* Calls go to the loops in turn: each loop's thread a core's share. */
-	if (job->place >= 0 && job->place < gw_cfg->max_streams)
-		place_loop[job->place] = (int)(atomic_fetch_add(&next_loop, 1) % (unsigned)nloops);
+	/* Calls go to the loops in turn, each staying on its loop to its end. */
 	/* Admitted calls are at most max_streams: the ring never overflows. */
-	inbox_push(c, 0);
+	inbox_push(&loops[atomic_fetch_add(&next_loop, 1) % (unsigned)nloops], c, 0);
 	return 0;
 }
 
