@@ -51,6 +51,9 @@ struct store {
 	struct db_conn *c;
 	struct db_conn *conns;
 	int node;
+	/* The database nodes configured, 1 or more (store_node_count): set
+	 * with the handle, read by the transaction loop on each attempt. */
+	int nodes;
 	/* Whose writes follow (store_route): the account the next
 	 * transactions route by, NULL for the node of no account. */
 	char route[LIMIT_ACCOUNT_ID_BYTES + 1];

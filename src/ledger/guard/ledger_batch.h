@@ -200,6 +200,10 @@ struct batch {
 	 * (ledger_holds_run.c, after store_tx_next fixed it): the time every
 	 * decision and notice of the batch reads (ledger_clock.h). */
 	struct ledger_clock clock;
+	/* The attempt's connection is a Galera node's (store_galera), copied
+	 * with the clock: its read locks and marks, its write's COMMIT, and
+	 * whether its rows are kept (ledger_rowcache_on) follow it. */
+	int galera;
 	/* What the batch's notices read beyond its rows, copied with the
 	 * clock: the configured balance.low default ([ledger]
 	 * low_balance_default_micros) and the auto-recharges an account may

@@ -431,6 +431,7 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	 * month roll, read this copy (the statements, the store's: the same
 	 * values; docs/architecture.md, "Where money is decided"). */
 	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
+	b->galera = db->c->galera;
 	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
 					   ledger_config_of(db->cfg)->auto_recharge_max_per_day};
 	b->tx_serial = db->tx_serial;
