@@ -2,10 +2,10 @@
  * first: the connection per database node (made with its
  * TLS options, store_ensure), the node an account's writes go to (the
  * routing, store_noderoute.h), the attempt connected and its reads made
- * causal (store_connect), a MariaDB error mapped to the API's answer
- * (store_err), and the one list of reasons an attempt is run again
- * (store_retry). A statement run is store_sets.c's; the transaction's
- * loop, its clock, its end, its marks and its write are store_tx.c's;
+ * causal (store_connect), and a MariaDB error mapped to the API's answer
+ * (store_err). A statement run is store_sets.c's; the transaction's
+ * loop, the one list of reasons an attempt is run again (store_retry),
+ * its clock, its end, its marks and its write are store_tx.c's;
  * the handle made and freed store_handle.c's; the database's health
  * store_health.c's. This file calls none of them: they call down here.
  *
@@ -282,14 +282,24 @@ int store_conn_lost(int e)
 	       e == ER_SERVER_SHUTDOWN;
 }
 
+/* A statement's deadlock, the attempt's reason unless one was named
+ * first (the first named holds: store_tx.c's store_retry, the loop's list
+ * of reasons, above this file). */
+static enum cd_err deadlock(struct store *db)
+{
+	if (db->retry_why == RETRY_NONE)
+		db->retry_why = RETRY_DEADLOCK;
+	return CD_E_RETRY;
+}
+
 enum cd_err store_err(struct store *db, int dberr, const char *what)
 {
 	if (retryable(dberr))
-		return store_retry(db, RETRY_DEADLOCK);
+		return deadlock(db);
 	/* Interrupted (1317: some Galera brute-force aborts, MariaDB PR #962): run
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
 	if (dberr == ER_QUERY_INTERRUPTED && !db->commit_sent)
-		return store_retry(db, RETRY_DEADLOCK);
+		return deadlock(db);
 	if (store_conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a
@@ -583,43 +593,4 @@ int store_noderoute_live(void)
 	for (int i = 0; i < route_count; i++)
 		n += atomic_load(&route_up[i]);
 	return n;
-}
-
-/* ---- The reasons an attempt is run again (store.h enum store_retry,
- * docs/architecture.md "One retry loop"): the running attempt's reason
- * named, and each counted (creditd_tx_retries_total). The loop that
- * bounds them is store_tx.c's. ---- */
-
-/* The reasons' labels, in enum store_retry's order. */
-static const char *const retry_names[STORE_RETRY_REASONS] = {"none", "deadlock", "moved", "due", "rollback",
-							      "node", "route", "race", "schema"};
-static atomic_ullong retries[STORE_RETRY_REASONS];
-
-enum cd_err store_retry(struct store *db, enum store_retry why)
-{
-	assert(why > RETRY_NONE);
-	assert(why < STORE_RETRY_REASONS);
-	if (db->retry_why == RETRY_NONE)
-		db->retry_why = why;
-	return CD_E_RETRY;
-}
-
-const char *store_retry_name(enum store_retry why)
-{
-	assert(why >= RETRY_NONE);
-	assert(why < STORE_RETRY_REASONS);
-	return retry_names[why];
-}
-
-void store_retry_count(enum store_retry why)
-{
-	assert(why > RETRY_NONE);
-	assert(why < STORE_RETRY_REASONS);
-	atomic_fetch_add_explicit(&retries[why], 1, memory_order_relaxed);
-}
-
-void store_tx_retries(unsigned long long *counts)
-{
-	for (int i = 0; i < STORE_RETRY_REASONS; i++)
-		counts[i] = atomic_load_explicit(&retries[i], memory_order_relaxed);
 }

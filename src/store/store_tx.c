@@ -2,8 +2,8 @@
  * store_db.h "The transaction loop", docs/architecture.md "One retry
  * loop"): its caller drives the loop, so the layers above call down into
  * this one and are never called back. Attempts, each bounded and counted
- * by the one list of reasons an attempt is run again (store.c's
- * store_retry names them), the accounts met due brought due by attempts
+ * by the one list of reasons an attempt is run again (store_retry,
+ * below), the accounts met due brought due by attempts
  * of the same loop, failover to the next database node; and the end:
  * the commit or rollback, and on Galera the marks that catch an abort
  * not told (below); the attempt's clock; and the one writer's CALL
@@ -378,6 +378,47 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 	t->done = rc != CD_E_RETRY;
 	if (rc == CD_E_RETRY)
 		t->why = why != RETRY_NONE ? why : RETRY_DEADLOCK;
+}
+
+/* ---- The reasons an attempt is run again (store.h enum store_retry,
+ * docs/architecture.md "One retry loop"): the running attempt's reason
+ * named (the first named holds; a statement's deadlock is named by
+ * store.c's store_err the same way), and each counted
+ * (creditd_tx_retries_total) by the loop above as it runs the attempt
+ * again. ---- */
+
+/* The reasons' labels, in enum store_retry's order. */
+static const char *const retry_names[STORE_RETRY_REASONS] = {"none", "deadlock", "moved", "due", "rollback",
+							      "node", "route", "race", "schema"};
+static atomic_ullong retries[STORE_RETRY_REASONS];
+
+enum cd_err store_retry(struct store *db, enum store_retry why)
+{
+	assert(why > RETRY_NONE);
+	assert(why < STORE_RETRY_REASONS);
+	if (db->retry_why == RETRY_NONE)
+		db->retry_why = why;
+	return CD_E_RETRY;
+}
+
+const char *store_retry_name(enum store_retry why)
+{
+	assert(why >= RETRY_NONE);
+	assert(why < STORE_RETRY_REASONS);
+	return retry_names[why];
+}
+
+void store_retry_count(enum store_retry why)
+{
+	assert(why > RETRY_NONE);
+	assert(why < STORE_RETRY_REASONS);
+	atomic_fetch_add_explicit(&retries[why], 1, memory_order_relaxed);
+}
+
+void store_tx_retries(unsigned long long *counts)
+{
+	for (int i = 0; i < STORE_RETRY_REASONS; i++)
+		counts[i] = atomic_load_explicit(&retries[i], memory_order_relaxed);
 }
 
 /* ---- A transaction's end, its commit or rollback, and on
