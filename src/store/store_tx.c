@@ -32,11 +32,13 @@
 #endif
 
 /* The transaction's clock, fixed for each attempt (and for a handle
- * made, store_handle.c): now, its UTC month and its day. */
+ * made, store_handle.c): now, its UTC month, the month's bounds and its
+ * day. */
 void store_clock(struct store *db)
 {
 	db->now = timefmt_now();
 	db->now_month = timefmt_month_key(db->now);
+	timefmt_month_bounds(db->now, &db->now_month_start, &db->now_month_end);
 	db->now_day = db->now / TIMEFMT_SECONDS_PER_DAY;
 }
 
