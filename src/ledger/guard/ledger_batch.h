@@ -261,6 +261,11 @@ struct batch {
 	 * the next attempts read authorizes' request_ids first. */
 	int hold_reqs_needed;
 	int hold_reqs_read;		/* this attempt read them */
+	/* The accounts this attempt's read found with something due
+	 * (ledger_load_batch's CD_E_DUE): the attempt names them to the
+	 * transaction loop as it ends (store_due_add, ledger_holds_run.c). */
+	int64_t due[BATCH_MAX];
+	int ndue;
 	/* Rows kept in memory (ledger_rowcache.h): this attempt decides on
 	 * them (kept), and its first write names their versions (kept_check);
 	 * kept_off: a kept write found a row moved, the batch's next attempts
@@ -325,8 +330,9 @@ void ledger_batch_events_clear(struct batch *b);
  * w names with none made where ledger_members_row_due says so (two
  * statements each, only then). CD_E_DUE when accounts read have
  * something due that writes other rows (ledger_due_writes): nothing is
- * applied, they are named for the transaction loop (store_due_add), the
- * attempt ends (rolled back) and the loop brings them due
+ * applied, they are listed in b->due for the attempt to name to the
+ * transaction loop as it ends (store_due_add), the attempt ends (rolled
+ * back) and the loop brings them due
  * (ledger_due_bring_tx) before the next attempt reads again. Never
  * CD_E_DUE on rows kept (ledger_rowcache.h keeps none due). */
 enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_want *w);

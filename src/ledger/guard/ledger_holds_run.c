@@ -498,6 +498,10 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
 	 * moved: the next attempt reads them under their locks. */
 	if (rc == CD_E_RETRY && b->kept_off && !kept_off)
 		rc = store_retry(db, RETRY_MOVED);
+	/* Accounts its read found due: named to the loop, which brings each
+	 * due in a transaction of its own before the next attempt. */
+	for (int i = 0; rc == CD_E_DUE && i < b->ndue; i++)
+		store_due_add(db, b->due[i], ledger_due_bring_tx);
 	ledger_rowcache_end(db, b, rc);
 	return rc;
 }

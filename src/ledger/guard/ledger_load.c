@@ -444,22 +444,22 @@ unsigned long long ledger_load_due_found(void)
 }
 
 /* The accounts read with something due that writes other rows (a plan's
- * credit, an expiry): named for the transaction loop's due pass
- * (store_due_add); how many. On rows kept there are none: the row cache
- * keeps no account due. */
-static int due_found(struct store *db, struct batch *b, int kept)
+ * credit, an expiry), listed in b->due for the transaction loop's due
+ * pass (the attempt names them as it ends: store_due_add); how many. On
+ * rows kept there are none: the row cache keeps no account due. */
+static int due_found(struct batch *b, int kept)
 {
-	int n = 0;
+	b->ndue = 0;
 	for (int i = 0; i < b->naccts; i++) {
 		if (!ledger_due_writes(&b->clock, &b->accts[i].a))
 			continue;
 		assert(!kept);
-		store_due_add(db, b->accts[i].a.id, ledger_due_bring_tx);
-		n++;
+		assert(b->ndue < BATCH_MAX);
+		b->due[b->ndue++] = b->accts[i].a.id;
 	}
-	atomic_fetch_add(&due_read, (unsigned long long)n);
-	assert(n <= b->naccts);
-	return n;
+	atomic_fetch_add(&due_read, (unsigned long long)b->ndue);
+	assert(b->ndue <= b->naccts);
+	return b->ndue;
 }
 
 /* Opens each account as every request does, in memory: its month and
@@ -511,7 +511,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 		return rc;
 	/* Expiries and a plan's credit are written by a transaction of their
 	 * own, never in the middle of this read: the attempt ends on them. */
-	if (due_found(db, b, kept) > 0)
+	if (due_found(b, kept) > 0)
 		return CD_E_DUE;
 	mark_spenders(b, w);
 	/* Every account opened: nothing due on it, its month and day the
