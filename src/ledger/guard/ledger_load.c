@@ -11,7 +11,7 @@
  * rolled): the read writes no expiry and no plan credit. When one has
  * such a thing due, the attempt ends on it (CD_E_DUE) and the guard
  * brings it due in a transaction of its own before reading again
- * (ledger_holds_run.c). A member named with no row where its plan caps
+ * (ledger_holds.c). A member named with no row where its plan caps
  * members gets one here, after the accounts are opened (members_start).
  * For the accounts with threshold alerts the read answers their alert
  * rows too (sql/059), loaded by ledger_alerts_load.c. */
@@ -19,8 +19,10 @@
 #include "ledger_rowcache.h"
 #include "jsonw.h"
 #include "log.h"
+#include "store_noderoute.h"
 #include <assert.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -600,4 +602,37 @@ enum cd_err ledger_load_spend_more(struct store *db, struct batch *b, int acct, 
 			left = ledger_batch_burn(b, acct, left);
 	} while (rc == CD_OK && left > 0 && b->accts[acct].grants_more);
 	return rc == CD_OK && left > 0 ? ledger_batch_debt(b, acct, left) : rc;
+}
+
+/* ---- A settle's or release's route: its hold's account ---- */
+
+static enum cd_err hold_route_tx(struct store *db, int64_t account_id, char *out, size_t cap)
+{
+	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
+	int e;
+	/* On the node of no account, which waits for other nodes' commits
+	 * (causal_reads): an account made a moment ago elsewhere is found. */
+	struct dbstmt *s = store_exec(db, sql, &e, "i", account_id);
+	if (s == NULL)
+		return store_err(db, e, "hold route");
+	snprintf(out, cap, "%s", store_fetch(s) == 1 && store_str(s, 0) != NULL ? store_str(s, 0) : "");
+	return CD_OK;
+}
+
+void ledger_load_hold_route(struct store *db, const char *hold_id, char *route, size_t cap)
+{
+	struct store_tx t;
+	int64_t account_id, hold;
+	route[0] = '\0';
+	if (store_noderoute_count() < 2)
+		return;
+	store_holdid_ensure(db);
+	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, route, cap))
+		return;
+	for (store_tx_init_on(db, &t, NULL); store_tx_next(db, &t);)
+		store_tx_end(db, &t, hold_route_tx(db, account_id, route, cap));
+	if (t.rc != CD_OK)
+		route[0] = '\0';
+	else if (route[0] != '\0')
+		ledger_idcache_remember(route, account_id);
 }
