@@ -1,11 +1,11 @@
 /* store_handle.c: the store's handle made and freed (store.h): its
- * connections, one per database node configured, the routing told of the
- * nodes once a process, the number of nodes kept on the handle (the
+ * connections, one per database node configured, the routing told of
+ * the nodes once a process, the number of nodes kept on the handle (the
  * transaction loop reads it on every attempt), the clock set as a
- * transaction's would be; and the health watchdog's handle. Apart from the loop (store_tx.c) and the
- * connection (store.c), which a request's transactions walk through:
- * nothing here is on a request's way (docs/architecture.md, "Counting a
- * request's walk"). */
+ * transaction's would be; and the health watchdog's handle. Apart from
+ * the loop (store_tx.c) and the connection (store.c), which a request's
+ * transactions walk through: nothing here is on a request's way
+ * (docs/architecture.md, "Counting a request's walk"). */
 #include "store_db.h"
 #include "store_noderoute.h"
 #include <pthread.h>
