@@ -33,7 +33,7 @@ enum cd_err {
 	CD_E_BUSY,		/* 503 [gateway] max_streams calls in flight, with Retry-After */
 	CD_E_RETRY,		/* internal: transient DB conflict, retry the transaction */
 	CD_E_DUE,		/* internal: an attempt met an account with something due: ended, nothing
-				 * written, it is brought due first (store_tx, ledger_holds_run.c); never answered */
+				 * written, it is brought due first (store_tx, ledger_holds.c); never answered */
 	CD_E_INTERNAL,		/* 500 a bug or an unexpected database answer */
 	CD_E__COUNT
 };

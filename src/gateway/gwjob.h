@@ -11,6 +11,7 @@
 #include "pricing.h"
 #include "limits.h"
 
+struct gwconfig;
 struct gwconfig_provider;
 struct spool;
 
@@ -58,6 +59,10 @@ struct gw_edge {
 struct gw_job {
 	const struct gwkind_route *route;	/* its kind and its route (static) */
 	const char *route_name;		/* the route's metrics name (static) */
+	/* The gateway's configuration ([gateway] and its providers), found
+	 * once as the job is made (gwconfig_of): what admits, routes and
+	 * holds the call reads it here. */
+	const struct gwconfig *gw;
 	const char *body;		/* as received: in memory or mapped */
 	size_t body_len;
 	char *body_memory;		/* the body when in memory (freed with the job), else NULL */

@@ -114,7 +114,7 @@ static int byok_refused(const struct gwconfig *gw, const struct gwconfig_provide
  * provider_not_configured when none has a key and the call brought none. */
 static int providers(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = job->gw;
 	const struct gwconfig_provider *all[LIMIT_METRICS_PROVIDERS];
 	const char *own = rq->gw_provider_key;
 	const struct gwkind *kind = job->route->kind;
@@ -275,7 +275,7 @@ static void default_tier(struct gw_job *job)
 
 static int table_check(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
 {
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = job->gw;
 	default_tier(job);
 	if (job->ask.table_refused && table_again(gw, rq, job, rs) != 0)
 		return -1;
@@ -300,7 +300,7 @@ int api_gw_admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
 	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && secret != NULL ? share_id(secret) : 0;
 	enum gw_admit a = gateway_admit(key, share_id(job->account), gwbuffer_bound(job), &job->place);
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = job->gw;
 	if (a == GW_ADMITTED)
 		return 0;
 	rs->retry_after = 1;
@@ -432,6 +432,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	}
 	memset(&r, 0, sizeof(r));
 	job->route = route;
+	job->gw = gwconfig_of(ctx->cfg);
 	job->place = -1;
 	if ((gwkind_form(route) ? gwshape_read_form(route, rq->content_type, (const unsigned char *)rq->body, rq->body_len,
 						    &job->ask, err, sizeof(err), &param)
@@ -472,6 +473,7 @@ int api_gw_batch_line(struct api_ctx *ctx, const struct request *rq, const struc
 	line.content_type = "application/json";
 	memset(&r, 0, sizeof(r));
 	job->route = route;
+	job->gw = gwconfig_of(ctx->cfg);
 	job->place = -1;
 	job->batch = 1;
 	if (gwshape_read(route, body, len, &job->ask, err, sizeof(err), &param) != 0)

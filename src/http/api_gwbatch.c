@@ -238,6 +238,7 @@ struct gw_job *api_gwbatch_payer(struct api_ctx *ctx, const struct request *rq, 
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 		return NULL;
 	}
+	job->gw = gwconfig_of(ctx->cfg);
 	job->place = -1;
 	if (api_gw_payer(ctx, rq, job, rs) != 0) {
 		free(job);

@@ -102,7 +102,7 @@ static int stored_input(struct api_ctx *ctx, struct gw_job *job, const struct pr
 		return -1;
 	if (field == NULL || job->byok)
 		return 0;
-	if (!gwconfig_of(ctx->cfg)->provider_objects)
+	if (!job->gw->provider_objects)
 		api_error(rs, CD_E_INVALID, field, "\"%s\" names input stored at the provider, which the body does not "
 			  "carry: not forwarded ([gateway] provider_objects = off)", field);
 	else if (!pricing_dim_get(p, PRICE_DIM_MAX_INPUT_TOKENS, &most))
@@ -289,7 +289,7 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 			  (long long)n, (long long)output);
 		return -1;
 	}
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = job->gw;
 	int64_t least = output < gw->min_output_tokens ? output : gw->min_output_tokens;
 	job->hold_input = job->ask.input_bound;
 	job->hold_output = output * n;
@@ -370,7 +370,7 @@ int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	r->request_id = job->request_id;
 	/* The hold outlives the call's own deadlines (a first byte, an idle
 	 * gap, a drain), so its reserve counts until the settle. */
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = job->gw;
 	int64_t ttl = gw->first_byte_timeout_seconds + gw->idle_timeout_seconds + gw->drain_seconds;
 	r->ttl_seconds = ttl > ctx->cfg->hold_ttl_seconds ? ttl : ctx->cfg->hold_ttl_seconds;
 	if (r->ttl_seconds > LIMIT_HOLD_TTL_MAX_SECONDS)

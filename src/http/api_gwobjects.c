@@ -165,6 +165,7 @@ void api_gw_object(struct api_ctx *ctx, const struct request *rq, char **params,
 		return;
 	}
 	job->route = route;
+	job->gw = gwconfig_of(ctx->cfg);
 	job->place = -1;
 	job->cap = -1;
 	job->ask.output_cap = -1;

@@ -1,11 +1,12 @@
-/* store.c: the store's handle and its connection, what a transaction's
- * attempt meets first: the connection per database node (made with its
+/* store.c: the handle's connection, what a transaction's attempt meets
+ * first: the connection per database node (made with its
  * TLS options, store_ensure), the node an account's writes go to (the
  * routing, store_noderoute.h), the attempt connected and its reads made
- * causal (store_connect), a MariaDB error mapped to the API's answer
- * (store_err), and the one list of reasons an attempt is run again
- * (store_retry). A statement run is store_sets.c's; the transaction's
- * loop, its end and its marks are store_tx.c's; the database's health
+ * causal (store_connect), and a MariaDB error mapped to the API's answer
+ * (store_err). A statement run is store_sets.c's; the transaction's
+ * loop, the one list of reasons an attempt is run again (store_retry),
+ * its clock, its end, its marks and its write are store_tx.c's;
+ * the handle made and freed store_handle.c's; the database's health
  * store_health.c's. This file calls none of them: they call down here.
  *
  * The connection runs with autocommit off and READ COMMITTED: a
@@ -31,51 +32,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-int store_global_init(void)
-{
-	return mysql_library_init(0, NULL, NULL) == 0 ? 0 : -1;
-}
-
-static pthread_once_t nodes_once = PTHREAD_ONCE_INIT;
-static const struct cfg *nodes_cfg;
-
-static void nodes_init(void)
-{
-	const char *names[LIMIT_DB_NODES] = {NULL};
-	for (int i = 0; i < nodes_cfg->db_node_count && i < LIMIT_DB_NODES; i++)
-		names[i] = nodes_cfg->db_node[i].name;
-	store_noderoute_init(nodes_cfg->db_node_count, nodes_cfg->db_node_count > 0 ? names : NULL);
-}
-
-struct store *store_new(const struct cfg *cfg)
-{
-	/* The routing knows the nodes before the first ledger (every
-	 * ledger of a process shares one config). */
-	nodes_cfg = cfg;
-	pthread_once(&nodes_once, nodes_init);
-	struct store *db = calloc(1, sizeof(*db));
-	int nodes = cfg->db_node_count > 0 ? cfg->db_node_count : 1;
-	if (db == NULL)
-		return NULL;
-	db->conns = calloc((size_t)nodes, sizeof(*db->conns));
-	if (db->conns == NULL) {
-		free(db);
-		return NULL;
-	}
-	db->cfg = cfg;
-	db->tx_serial = 1;
-	db->c = &db->conns[0];
-	store_clock(db);
-	return db;
-}
-
-void store_clock(struct store *db)
-{
-	db->now = timefmt_now();
-	db->now_month = timefmt_month_key(db->now);
-	db->now_day = db->now / TIMEFMT_SECONDS_PER_DAY;
-}
 
 static void stmts_clear(struct store *db)
 {
@@ -105,19 +61,6 @@ void store_disconnect(struct store *db)
 	db->in_tx = 0;
 	db->tx_serial++;
 	db->mark_first = 0;
-}
-
-void store_free(struct store *db)
-{
-	if (db == NULL)
-		return;
-	for (int i = 0; i < (db->cfg->db_node_count > 0 ? db->cfg->db_node_count : 1); i++) {
-		db->c = &db->conns[i];
-		store_disconnect(db);
-	}
-	free(db->conns);
-	free(db);
-	mysql_thread_end();
 }
 
 /* TLS to MariaDB through Connector/C's options
@@ -303,7 +246,7 @@ int store_galera(const struct store *db)
 
 int store_node_count(const struct store *db)
 {
-	return db->cfg->db_node_count > 1 ? db->cfg->db_node_count : 1;
+	return db->nodes > 1 ? db->nodes : 1;
 }
 
 /* Makes node the connection in use, dropping a connection made before
@@ -339,14 +282,24 @@ int store_conn_lost(int e)
 	       e == ER_SERVER_SHUTDOWN;
 }
 
+/* A statement's deadlock, the attempt's reason unless one was named
+ * first (the first named holds: store_tx.c's store_retry, the loop's list
+ * of reasons, above this file). */
+static enum cd_err deadlock(struct store *db)
+{
+	if (db->retry_why == RETRY_NONE)
+		db->retry_why = RETRY_DEADLOCK;
+	return CD_E_RETRY;
+}
+
 enum cd_err store_err(struct store *db, int dberr, const char *what)
 {
 	if (retryable(dberr))
-		return store_retry(db, RETRY_DEADLOCK);
+		return deadlock(db);
 	/* Interrupted (1317: some Galera brute-force aborts, MariaDB PR #962): run
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
 	if (dberr == ER_QUERY_INTERRUPTED && !db->commit_sent)
-		return store_retry(db, RETRY_DEADLOCK);
+		return deadlock(db);
 	if (store_conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a
@@ -640,43 +593,4 @@ int store_noderoute_live(void)
 	for (int i = 0; i < route_count; i++)
 		n += atomic_load(&route_up[i]);
 	return n;
-}
-
-/* ---- The reasons an attempt is run again (store.h enum store_retry,
- * docs/architecture.md "One retry loop"): the running attempt's reason
- * named, and each counted (creditd_tx_retries_total). The loop that
- * bounds them is store_tx.c's. ---- */
-
-/* The reasons' labels, in enum store_retry's order. */
-static const char *const retry_names[STORE_RETRY_REASONS] = {"none", "deadlock", "moved", "due", "rollback",
-							      "node", "route", "race", "schema"};
-static atomic_ullong retries[STORE_RETRY_REASONS];
-
-enum cd_err store_retry(struct store *db, enum store_retry why)
-{
-	assert(why > RETRY_NONE);
-	assert(why < STORE_RETRY_REASONS);
-	if (db->retry_why == RETRY_NONE)
-		db->retry_why = why;
-	return CD_E_RETRY;
-}
-
-const char *store_retry_name(enum store_retry why)
-{
-	assert(why >= RETRY_NONE);
-	assert(why < STORE_RETRY_REASONS);
-	return retry_names[why];
-}
-
-void store_retry_count(enum store_retry why)
-{
-	assert(why > RETRY_NONE);
-	assert(why < STORE_RETRY_REASONS);
-	atomic_fetch_add_explicit(&retries[why], 1, memory_order_relaxed);
-}
-
-void store_tx_retries(unsigned long long *counts)
-{
-	for (int i = 0; i < STORE_RETRY_REASONS; i++)
-		counts[i] = atomic_load_explicit(&retries[i], memory_order_relaxed);
 }

@@ -51,6 +51,9 @@ struct store {
 	struct db_conn *c;
 	struct db_conn *conns;
 	int node;
+	/* The database nodes configured, 1 or more (store_node_count): set
+	 * with the handle, read by the transaction loop on each attempt. */
+	int nodes;
 	/* Whose writes follow (store_route): the account the next
 	 * transactions route by, NULL for the node of no account. */
 	char route[LIMIT_ACCOUNT_ID_BYTES + 1];
@@ -116,6 +119,9 @@ struct store {
 	 * the epoch): the periods every spend counter of the transaction
 	 * is counted in, worked out once with now. */
 	int64_t now_month, now_day;
+	/* now's UTC month's bounds (timefmt_month_bounds): its first second,
+	 * and the next month's, worked out with it. */
+	int64_t now_month_start, now_month_end;
 	struct dbstmt stmts[DB_STMTS_MAX];
 	int nstmts;
 	unsigned long long round_trips;	/* every execute, commit and rollback */

@@ -32,14 +32,6 @@ enum store_health store_node_health(int node)
 	return (enum store_health)atomic_load(&node_health[node]);
 }
 
-struct store *store_new_probe(const struct cfg *cfg)
-{
-	struct store *db = store_new(cfg);
-	if (db != NULL)
-		db->probe = 1;
-	return db;
-}
-
 /* One node: answering (and, of several, ready)? */
 static int probe_node(struct store *db, int several)
 {

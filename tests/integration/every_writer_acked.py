@@ -163,7 +163,7 @@ def hold_problems(w):
     # A gateway call's hold is captured in full when it expires (the clock
     # moved past it mid-call); its late settle below that gives the rest
     # back as a refund grant whose journal row names the hold by its id
-    # (docs/architecture.md, a settle's refund grant; src/ledger/guard/ledger_holds_run.c).
+    # (docs/architecture.md, a settle's refund grant; src/ledger/guard/ledger_holds.c).
     given = {num[h]: int(m) for h, m in w.t.sql(
         "SELECT reference, SUM(amount_micros) FROM journal WHERE account_id IN %s AND source = 'refund' AND "
         "reference LIKE 'hold%%' GROUP BY reference" % w.in_accounts()) if h in num}

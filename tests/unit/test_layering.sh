@@ -153,11 +153,12 @@ cap=$(sed -n 's/^#define LIMIT_DB_STATEMENTS \([0-9]*\).*/\1/p' "$src/limits.h")
 [ "$((stmts * 2))" -le "$cap" ] && too_many="" || too_many="$stmts statements, cache $cap"
 check "the prepared statement cache holds twice the ledger's statements" "$too_many"
 # An attempt run again names its reason (docs/architecture.md, "One
-# retry loop"): CD_E_RETRY is made by store_retry alone (store.c; the loop keeps
-# it as its state between attempts); elsewhere it is only compared. One
+# retry loop"): CD_E_RETRY is made by store_retry alone (store_tx.c, where
+# the loop keeps it as its state between attempts; store.c's store_err
+# names a statement's deadlock the same way); elsewhere it is only compared. One
 # exception: kept rows that disagree (ledger_batch_rows_disagree, called
 # by decisions that hold no handle) are named moved by the batch's
-# attempt (ledger_holds_run.c batch_attempt).
+# attempt (ledger_holds.c batch_attempt).
 bare_retry=$(grep -nE 'CD_E_RETRY' $(find "$src" -name '*.c' ! -name store.c ! -name store_tx.c ! -name errors.c) |
 	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|\*|case )' | grep -v '/ledger_batch\.c:.*return CD_E_RETRY;$' |
 	sed -E 's/[!=]=[[:space:]]*CD_E_RETRY//g' | grep 'CD_E_RETRY' | head -3 | tr '\n' ' ')

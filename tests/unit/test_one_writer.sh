@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_one_writer.sh: every write of money goes through the one writer
-# (src/store/store_write.c: CALL cd_write), as docs/architecture.md's
+# (src/store/store_tx.c, store_write.h: CALL cd_write), as docs/architecture.md's
 # "One writer" says, in the C sources and in sql/ alike.
 #
 # The C sources: no SQL text but that CALL inserts, updates or deletes a
@@ -423,7 +423,7 @@ for root, _, files in os.walk(os.path.join(top, "src")):
             m = re.match(r"CALL (\w+)\s*\(", s, re.I)
             if m:
                 name = m.group(1).lower()
-                if name == WRITER and rel == "store/store_write.c":
+                if name == WRITER and rel == "store/store_tx.c":
                     seen_write += 1
                 elif name in money_programs or name == WRITER:
                     calls.append(f"{rel}: CALL {name} (it writes {', '.join(sorted(sql_money.get(name, {'money'})))})")
@@ -443,7 +443,7 @@ for root, _, files in os.walk(os.path.join(top, "src")):
                     beside.setdefault(b, rel)
 
 check("every write statement read (C sources, sql/, the doc's tables)", doc_errors + errors)
-check("the one writer's CALL cd_write2 is in src/store/store_write.c, once", [] if seen_write == 1 else [f"found {seen_write}"])
+check("the one writer's CALL cd_write2 is in src/store/store_tx.c, once", [] if seen_write == 1 else [f"found {seen_write}"])
 check("no C source calls a stored program that writes money, or one sql/ does not leave", calls)
 check("no SQL text of the C sources but the writer's writes money columns", bad)
 check("sql/: no stored program or migration writes money but cd_write and the doc's exceptions",

@@ -30,17 +30,19 @@ hold() {
 	fi
 }
 # An authorize's and a usage's route is their account's (a settle's or
-# release's hold is read for it): the walk no longer passes through the
-# hold's lookup, and the store's loop, walked once at its first entry, is
-# now met inside the batch's run (more stays there; fewer in all). A
-# settle's hold lookup and the batch's run each begin their loop on their
-# account's node (store_tx_init_on), the caller's routing put back by the
-# loop: walked here at the loop's first entry, the hold lookup's.
-hold "authorize" 21 52
-hold "settle" 21 52
-hold "release" 20 51
-hold "usage" 20 51
-hold "gateway call, whole" 56 241
-hold "gateway call, streamed" 56 225
+# release's hold is read for it, by the load's ledger_load_hold_route):
+# the store's loop, walked once at its first entry, is met inside the
+# batch's run. An attempt's transaction is one file (store_tx.c: the
+# loop, its reasons, its clock, its end, the one writer's CALL); the
+# guard's entry, queue and batch run one file (ledger_holds.c); a batch
+# reads its node's Galera once with its clock, and names what fell due to
+# the loop as its attempt ends; a gateway call's job carries the
+# gateway's configuration.
+hold "authorize" 19 48
+hold "settle" 19 50
+hold "release" 18 49
+hold "usage" 18 47
+hold "gateway call, whole" 55 234
+hold "gateway call, streamed" 55 218
 echo "1..$n"
 exit $fail

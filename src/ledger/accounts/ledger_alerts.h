@@ -9,7 +9,7 @@
  * alert.threshold to tell handed back for the caller to write in the
  * same transaction (ledger_events_alerts). Every operation outside the guard's batches
  * comes here through ledger_events_acct_save (a hold expired and
- * captured: ledger_due.c). The guard's batch (ledger_holds_run.c) does not:
+ * captured: ledger_due.c). The guard's batch (ledger_holds.c) does not:
  * its read loads the same rows and its write writes the states
  * (ledger_alerts_batch.h, sql/059), decided by the same money_alert.h.
  * The accounts with alerts are never kept in memory between batches

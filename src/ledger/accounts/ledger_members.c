@@ -11,7 +11,6 @@
 #include "store_write.h"
 #include "log.h"
 #include "money_rule.h"
-#include "timefmt.h"
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -110,12 +109,11 @@ void ledger_members_from_row_at(int64_t now_month, const struct db_row *r, unsig
 
 enum cd_err ledger_members_create(struct store *db, const struct acct *a, const char *member, struct member_row *m)
 {
-	int64_t start, end;
 	assert(member != NULL);
 	assert(a->id > 0);
-	timefmt_month_bounds(db->now, &start, &end);
+	/* The month's end, as the transaction's clock worked it out with now. */
 	enum cd_err rc = store_do(db, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
-			       db->now_month, db->now, end);
+			       db->now_month, db->now, db->now_month_end);
 	if (rc == CD_OK)
 		rc = ledger_members_lock(db, a, member, m);
 	if (rc == CD_E_NOT_FOUND) {

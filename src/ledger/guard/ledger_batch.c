@@ -213,6 +213,7 @@ void ledger_batch_reset(struct batch *b)
 	dynbuf_reset(&b->settle_usage);
 	dynbuf_reset(&b->usage_rows);
 	b->njournal = b->nsettle_usage = b->nnew_usage = 0;
+	b->ndue = 0;
 	b->failed = 0;
 	alerts_reset(b->alerts);
 	assert(b->nevents == 0);

@@ -1,6 +1,6 @@
 /* ledger_batch.h: the rows one group-commit batch works on.
  *
- * A batch of guard operations (ledger_holds_run.c decides them) is two CALLs
+ * A batch of guard operations (ledger_holds.c decides them) is two CALLs
  * (sql/020_batch_calls.sql; redefined whole by sql/034, which added the
  * hold's cache-write pin and the usage row's cache writes and settle
  * reason, each last in its row), or the second alone when its rows were
@@ -21,7 +21,7 @@
  * an account with more due (an expiry, a plan's credit: rows besides its
  * own to write) ends the attempt unapplied, and the guard brings it due
  * in a transaction of its own before the batch runs again
- * (ledger_holds_run.c), so a batch decides only on accounts with nothing
+ * (ledger_holds.c), so a batch decides only on accounts with nothing
  * due. Above the account-open step and below the guard's rules.
  * Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_BATCH_H
@@ -197,9 +197,13 @@ struct batch_event {
 };
 struct batch {
 	/* The attempt's clock, copied from the store's once at its start
-	 * (ledger_holds_run.c, after store_tx_next fixed it): the time every
+	 * (ledger_holds.c, after store_tx_next fixed it): the time every
 	 * decision and notice of the batch reads (ledger_clock.h). */
 	struct ledger_clock clock;
+	/* The attempt's connection is a Galera node's (store_galera), copied
+	 * with the clock: its read locks and marks, its write's COMMIT, and
+	 * whether its rows are kept (ledger_rowcache_on) follow it. */
+	int galera;
 	/* What the batch's notices read beyond its rows, copied with the
 	 * clock: the configured balance.low default ([ledger]
 	 * low_balance_default_micros) and the auto-recharges an account may
@@ -213,7 +217,7 @@ struct batch {
 	uint64_t tx_serial;
 	/* The idempotency key the journal rows of the operation being decided
 	 * record (docs/decisions.md, "Journal keys"; NULL: none): set by the
-	 * batch's run for each operation (ledger_holds_run.c's decide), the
+	 * batch's run for each operation (ledger_holds.c's decide), the
 	 * key the store's journal_key has for that operation's other rows. */
 	const char *journal_key;
 	/* Who acted (struct store's actor) for that operation's rows: the
@@ -257,6 +261,11 @@ struct batch {
 	 * the next attempts read authorizes' request_ids first. */
 	int hold_reqs_needed;
 	int hold_reqs_read;		/* this attempt read them */
+	/* The accounts this attempt's read found with something due
+	 * (ledger_load_batch's CD_E_DUE): the attempt names them to the
+	 * transaction loop as it ends (store_due_add, ledger_holds.c). */
+	int64_t due[BATCH_MAX];
+	int ndue;
 	/* Rows kept in memory (ledger_rowcache.h): this attempt decides on
 	 * them (kept), and its first write names their versions (kept_check);
 	 * kept_off: a kept write found a row moved, the batch's next attempts
@@ -266,7 +275,7 @@ struct batch {
 	 * answer failed the last attempt with an error of its own, or the
 	 * account (b->accts) whose rows disagree in the database
 	 * (ledger_batch_rows_disagree); -1: none named. Only an operation so
-	 * named is run apart (ledger_holds_run.c). */
+	 * named is run apart (ledger_holds.c). */
 	int failed_op, failed_acct;
 	/* A guard answer as a renderer takes it (ledger_decide_done_put): a
 	 * scratch of the combining thread's, never cleared whole. */
@@ -321,8 +330,9 @@ void ledger_batch_events_clear(struct batch *b);
  * w names with none made where ledger_members_row_due says so (two
  * statements each, only then). CD_E_DUE when accounts read have
  * something due that writes other rows (ledger_due_writes): nothing is
- * applied, they are named for the transaction loop (store_due_add), the
- * attempt ends (rolled back) and the loop brings them due
+ * applied, they are listed in b->due for the attempt to name to the
+ * transaction loop as it ends (store_due_add), the attempt ends (rolled
+ * back) and the loop brings them due
  * (ledger_due_bring_tx) before the next attempt reads again. Never
  * CD_E_DUE on rows kept (ledger_rowcache.h keeps none due). */
 enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_want *w);
@@ -332,6 +342,13 @@ unsigned long long ledger_load_due_found(void);
 /* A read CALL for the grants of account acct (a batch index) alone, whose
  * grants the caller dropped from the batch. */
 enum cd_err ledger_load_grants(struct store *db, struct batch *b, int acct);
+/* The account of a settle's or release's hold, its external id into
+ * route (cap bytes; "" when the hold id names none: the batch answers
+ * that), for the operation's node. A hold's id carries its account's id;
+ * its external id is remembered from the batches, else read once, in a
+ * transaction of its own, on the node of no account. Only with several
+ * nodes. */
+void ledger_load_hold_route(struct store *db, const char *hold_id, char *route, size_t cap);
 
 int ledger_batch_acct_by_ext(const struct batch *b, const char *ext);
 int ledger_batch_acct_by_id(const struct batch *b, int64_t id);

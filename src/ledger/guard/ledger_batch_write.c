@@ -344,11 +344,11 @@ enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int comm
 	assert(commit || n == 0);	/* answers are stored with the commit */
 	/* A commit asks for every account's version, to be kept
 	 * (ledger_rowcache.h; not on Galera, which keeps nothing). */
-	if (write_doc(b, commit && !store_galera(db), answers, n, &j) != 0)
+	if (write_doc(b, commit && !b->galera, answers, n, &j) != 0)
 		return CD_E_INTERNAL;
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
-	 * except on Galera (store_galera), where it is a command of its own. */
-	int in_call = commit && !store_galera(db);
+	 * except on Galera (b->galera), where it is a command of its own. */
+	int in_call = commit && !b->galera;
 	enum cd_err rc = store_write_call(db, &j, in_call, &b->sets, "batch write", &e);
 	if (rc == CD_E_UNAVAILABLE && in_call)
 		return rc;	/* the commit may have happened: this batch never runs again */

@@ -3,7 +3,7 @@
  * shrinking, rate windows and the settle's cost.
  *
  * It owns the decisions, not the rows' storage (ledger_batch.h) nor the
- * batch's queue, retries or answers (ledger_holds.c, ledger_holds_run.c). It never
+ * batch's queue, retries or answers (ledger_holds.c). It never
  * reaches the database: what a decision needs that the batch does not
  * hold (a hold looked up, a refund grant written, grants past the page
  * read) it asks its caller for, as ledger_decide.h says, and

@@ -5,7 +5,7 @@
  * locked; each operation is decided here, in arrival order, by changing
  * those rows: reserves, balances, spends, members' rows, rate windows,
  * new holds and usages, journal rows appended in order. A refusal
- * changes nothing. The batch's run (ledger_holds_run.c) calls down into this
+ * changes nothing. The batch's run (ledger_holds.c) calls down into this
  * module and makes the answers; nothing here queues, retries, commits or
  * words an answer but the settle's, which is stored with its hold.
  *
@@ -132,6 +132,6 @@ void ledger_decide_note(struct guard_op *op, const struct acct *a);
 /* The operation of ops (the batch's, n of them) its last attempt's
  * failure belongs to: the one whose error it was (b->failed_op), else
  * the first on the account whose rows disagree (b->failed_acct); -1:
- * none (ledger_holds_run.c runs only that one apart). */
+ * none (ledger_holds.c runs only that one apart). */
 int ledger_decide_failed_op(const struct batch *b, struct guard_op *const *ops, int n);
 #endif

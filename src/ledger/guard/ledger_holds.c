@@ -1,25 +1,657 @@
 /* ledger_holds.c: authorize, settle, release and direct usage, the
- * guard's operations as ledger.h declares them, run in group-commit
- * batches (the usage report they record is ledger_usage_report.c's).
+ * guard's operations as ledger.h declares them, queued and run in
+ * group-commit batches (the usage report they record is
+ * ledger_usage_report.c's), from their entry to their answer in one file
+ * (docs/architecture.md, "Counting a request's walk").
  *
  * Each operation is queued (ledger_combine.h) on the combiner of its
  * account's database node (a settle's or release's hold routed to its
- * account by the hold's id), and its thread runs batches, its own or
- * others', until it is answered: a waiting worker takes up to
- * LIMIT_BATCH_OPS of them and runs them as one transaction on its own
- * connection (ledger_holds_run.c: the read, the decisions, the write,
- * the retries, the answers). Here too: what a settle or usage records,
- * checked as the API checks it at its edge, and the batches' figures.
- * It decides nothing. */
-#include "ledger_holds_run.h"
+ * account by the hold's id, ledger_load_hold_route), and its thread runs
+ * batches, its own or others', until it is answered: a waiting worker
+ * takes up to LIMIT_BATCH_OPS of them and runs them as one transaction
+ * on its own connection (holds_run, below).
+ *
+ * Every row the batch needs is read and locked in one round trip
+ * (ledger_batch.h), each operation is decided in memory in arrival order
+ * by the guard's rules (ledger_decide.h: docs/api.md's "Checks in order",
+ * 404, 403, 429, 402), every row is written back and committed in one
+ * more round trip, and each operation gets its own answer. The read
+ * writes nothing: an account it finds with an expiry or a plan's credit
+ * due ends the attempt, is brought due in a transaction of its own
+ * (ledger_due_bring_tx), and the batch reads again (batch_run). A refusal
+ * changes nothing, so it never touches the other operations of its
+ * batch; a failure of the transaction (deadlock, lock wait, lost
+ * connection, certification, a kept row moved, something due, Galera's
+ * untold rollback) runs the whole batch again through its one loop
+ * (store_tx), at most LIMIT_TX_RETRIES times, then answers every
+ * operation with it; only an error of one operation's own runs that
+ * operation apart (guard_apart). Replays are answered from what was
+ * stored: a request_id maps to one hold or one usage, a settled hold
+ * keeps its settle's hash and answer, an Idempotency-Key its answer.
+ * Here too: what a settle or usage records, checked as the API checks it
+ * at its edge, and the batches' figures. This file is the glue above the
+ * rules: the queue, what to read, the transaction and its retries, the
+ * answers; it decides nothing. */
+#include "ledger_alerts_batch.h"
+#include "ledger_combine.h"
 #include "ledger_decide.h"
+#include "ledger_config.h"
+#include "ledger_events.h"
+#include "ledger_rowcache.h"
 #include "store_noderoute.h"
 #include "log.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- One batch ---- */
+
+/* The typed answer of an operation that was decided (not refused), but
+ * a settle's replay (its hold keeps its answer's text). */
+static void op_done(const struct batch *b, const struct guard_op *op, struct ledger_guard_done *d)
+{
+	const struct acct *a = &b->accts[op->acct].a;
+	memset(d, 0, sizeof(*d));
+	switch (op->kind) {
+	case GUARD_AUTHORIZE:
+		d->kind = LEDGER_DONE_HOLD;
+		if (op->hold >= 0)	/* else a free call counted, no hold made (count_only) */
+			ledger_rows_hold_id_format(d->u.hold.hold_id, sizeof(d->u.hold.hold_id), a->id,
+						   b->holds[op->hold].h.id);
+		d->u.hold.amount_micros = op->amount;
+		d->u.hold.available_micros = op->available;
+		d->u.hold.expires_at = op->expires_at;
+		d->u.hold.max_output_tokens = op->max_output;
+		break;
+	case GUARD_SETTLE:
+		d->kind = LEDGER_DONE_SETTLE;
+		d->u.settle = op->settled;	/* made when it was decided */
+		break;
+	case GUARD_RELEASE:
+		d->kind = LEDGER_DONE_RELEASE;
+		ledger_rows_hold_id_format(d->u.release.hold_id, sizeof(d->u.release.hold_id), a->id,
+					   b->holds[op->hold].h.id);
+		ledger_rows_copy_text(d->u.release.account, sizeof(d->u.release.account), a->ext_id);
+		ledger_rows_copy_text(d->u.release.state, sizeof(d->u.release.state), op->state);
+		d->u.release.released_micros = op->released;
+		d->u.release.balance_micros = op->balance;
+		d->u.release.available_micros = op->available;
+		break;
+	case GUARD_USAGE:
+		d->kind = LEDGER_DONE_USAGE;
+		ledger_ids_format(d->u.usage.usage_id, sizeof(d->u.usage.usage_id), "usage_", b->usages[op->usage].id);
+		ledger_rows_copy_text(d->u.usage.account, sizeof(d->u.usage.account), a->ext_id);
+		d->u.usage.charged_micros = op->charged;
+		d->u.usage.balance_micros = op->balance;
+		d->u.usage.available_micros = op->available;
+		d->u.usage.forced = op->in.usage->force;
+		d->u.usage.replayed = op->replayed;
+		break;
+	}
+	assert(d->kind != LEDGER_DONE_NONE);
+}
+
+/* The answer of a decided operation: its text kept with a settled hold
+ * (a settle's replay), else typed, rendered too when it goes under its
+ * Idempotency-Key. */
+static void op_answer(struct batch *b, struct guard_op *op)
+{
+	json_error_t jerr;
+	int status;
+	if (op->kind == GUARD_SETTLE && op->replayed) {
+		op->out = json_loads(b->holds[op->hold].h.response, 0, &jerr);
+		return;
+	}
+	op_done(b, op, &op->done);
+	if (op->call == NULL)
+		return;
+	ledger_decide_done_put(&b->answer, &op->done);
+	if (op->render(&b->answer, &status, &op->out) == CD_OK)
+		assert(status == 200);
+}
+
+static const char *op_key(const struct guard_op *op)
+{
+	return op->call != NULL ? op->call->idem_key : NULL;
+}
+
+/* Each operation's answer, once the rows it names have their ids. */
+static void answer_all(struct batch *b, struct guard_op **ops, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		json_decref(op->out);
+		op->out = NULL;
+		memset(&op->done, 0, sizeof(op->done));
+		op->status = 200;
+		op->answer_replayed = 0;
+		if (op->stored != NULL) {
+			json_error_t jerr;
+			op->out = json_loadb(op->stored->response, op->stored->response_len, 0, &jerr);
+			ledger_rows_hold_id_public(op->out);
+			op->status = op->stored->status;
+			op->answer_replayed = 1;
+		} else if (op->same_key_as >= 0) {
+			const struct guard_op *first = ops[op->same_key_as];
+			op->out = first->out != NULL ? json_deep_copy(first->out) : NULL;
+			op->status = first->status;
+			op->answer_replayed = 1;
+		} else if (op->decided != CD_OK) {
+			op->out = refusal_json(&op->refusal);
+			op->status = errors_status(op->decided);
+		} else {
+			op_answer(b, op);
+		}
+	}
+}
+
+/* An Idempotency-Key seen before this batch, or earlier in it, answers
+ * like its first request; with another request it is refused. 1 when the
+ * operation is answered so and must not run. */
+static int key_answered(struct batch *b, struct guard_op **ops, int i)
+{
+	struct guard_op *op = ops[i];
+	const char *key = op_key(op);
+	const unsigned char *hash = key != NULL ? op->call->request_hash : NULL;
+	if (key == NULL)
+		return 0;
+	const struct ledger_batch_key *k = ledger_batch_key(b, key);
+	int same = -1;
+	for (int j = 0; k == NULL && j < i; j++)
+		if (ops[j]->store && strcmp(op_key(ops[j]), key) == 0)
+			same = j;
+	if (k == NULL && same < 0)
+		return 0;
+	if (memcmp(k != NULL ? k->hash : ops[same]->call->request_hash, hash, 32) != 0) {
+		op->decided = refusal_set(&op->refusal, REFUSE_KEY_REUSED, NULL, NULL);
+		return 1;
+	}
+	op->stored = k;
+	op->same_key_as = k == NULL ? same : -1;
+	return 1;
+}
+
+static void want_ext(struct batch_want *w, struct guard_op *op, const char *ext)
+{
+	for (int i = 0; i < w->nacct_ext; i++) {
+		if (strcmp(w->acct_ext[i], ext) == 0) {
+			op->ext = i;
+			return;
+		}
+	}
+	op->ext = w->nacct_ext;
+	w->acct_ext[w->nacct_ext++] = ext;
+}
+
+/* What the operations need read, and each one's account. */
+static void want_of(struct batch_want *w, struct guard_op **ops, int n)
+{
+	memset(w, 0, offsetof(struct batch_want, hold_ids));
+	w->nhold_ids = w->nhold_reqs = w->nmembers = w->nusages = w->nkeys = w->nspend_ext = 0;
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		const char *hold = NULL;
+		op->ext = -1;
+		if (op_key(op) != NULL)
+			w->keys[w->nkeys++] = op_key(op);
+		switch (op->kind) {
+		case GUARD_AUTHORIZE:
+			want_ext(w, op, op->in.authorize->account);
+			w->hold_reqs[w->nhold_reqs].ext = op->ext;
+			w->hold_reqs[w->nhold_reqs++].request_id = op->in.authorize->request_id;
+			if (op->in.authorize->member != NULL) {
+				w->members[w->nmembers].ext = op->ext;
+				w->members[w->nmembers++].member = op->in.authorize->member;
+			}
+			break;
+		case GUARD_USAGE:
+			want_ext(w, op, op->in.usage->account);
+			if (op->in.usage->request_id != NULL) {
+				w->usages[w->nusages].ext = op->ext;
+				w->usages[w->nusages++].key = op->in.usage->request_id;
+			}
+			if (op->in.usage->member != NULL) {
+				w->members[w->nmembers].ext = op->ext;
+				w->members[w->nmembers++].member = op->in.usage->member;
+			}
+			w->spend_ext[w->nspend_ext++] = op->ext;
+			break;
+		case GUARD_SETTLE:
+			hold = op->in.settle->hold_id;
+			break;
+		case GUARD_RELEASE:
+			hold = op->in.release->hold_id;
+			break;
+		}
+		if (hold == NULL)
+			continue;
+		if (ledger_rows_hold_id_parse(hold, &op->account_id, &op->hold_id) != 0) {
+			op->account_id = op->hold_id = 0;
+			continue;
+		}
+		w->acct_ids[w->nacct_ids++] = op->account_id;
+		w->hold_ids[w->nhold_ids++] = op->hold_id;
+	}
+}
+
+/* A late settle below its captured hold gives the difference back as a
+ * refund grant, in the batch's rows with its journal row in the
+ * operations' order, written with the batch (ledger_batch_refund). */
+static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
+{
+	char ref[LIMIT_HOLD_ID_BYTES];
+	assert(op->refund > 0);
+	ledger_rows_hold_id_format(ref, sizeof(ref), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+	enum cd_err rc = ledger_batch_refund(b, op->acct, op->refund, ref);
+	if (rc == CD_OK)
+		op->refunded = op->refund;
+	return rc;
+}
+
+/* A settle: decided, its refund made and decided again when it asks for
+ * one; the rest of its charge (op->spend_more) is its caller's to load,
+ * and so are the account's grants when its debt row is not known here
+ * (CD_OK with op->refund still asked, nothing changed). */
+static enum cd_err decide_settle(struct batch *b, struct guard_op *op)
+{
+	op->refunded = 0;
+	enum cd_err rc = ledger_decide_settle(b, op);
+	if (rc == CD_OK && op->refund > 0 && !ledger_batch_refund_ready(b, op->acct))
+		return CD_OK;
+	if (rc == CD_OK && op->refund > 0) {
+		rc = settle_refund(b, op);
+		if (rc == CD_OK)
+			rc = ledger_decide_settle(b, op);
+		assert(rc != CD_OK || op->refund == 0);
+	}
+	return rc;
+}
+
+/* The key a settle's or a usage's journal rows record (docs/decisions.md,
+ * "Journal keys"): its Idempotency-Key, else "settle:" its hold's id or
+ * "usage:" its request_id (in buf); NULL for the others, which append none. */
+static const char *journal_key_of(const struct guard_op *op, char buf[JOURNAL_KEY_BYTES])
+{
+	const char *id = op->kind == GUARD_SETTLE ? op->in.settle->hold_id
+			 : op->kind == GUARD_USAGE ? op->in.usage->request_id : NULL;
+	if (op->kind != GUARD_SETTLE && op->kind != GUARD_USAGE)
+		return NULL;
+	if (op_key(op) != NULL || id == NULL)
+		return op_key(op);
+	snprintf(buf, JOURNAL_KEY_BYTES, "%s:%s", op->kind == GUARD_SETTLE ? "settle" : "usage", id);
+	return buf;
+}
+
+/* One operation decided on the batch's rows alone (ledger_decide.h): no
+ * handle, its journal rows at b->journal_key. */
+static enum cd_err decide(struct batch *b, struct guard_op *op)
+{
+	switch (op->kind) {
+	case GUARD_AUTHORIZE:
+		op->looked_up = 0;
+		return ledger_decide_authorize(b, op);
+	case GUARD_SETTLE:
+		return decide_settle(b, op);
+	case GUARD_RELEASE:
+		return ledger_decide_release(b, op);
+	default:
+		return ledger_decide_usage(b, op);
+	}
+}
+
+/* One operation decided, and what its decision asked for beyond the rows
+ * the load brought loaded for it: a refused authorize's request_id (is it
+ * held already? the load's read of it, then decided again), the rest of a charge
+ * past the grants read (ledger_load_spend_more). */
+static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op *op)
+{
+	char key[JOURNAL_KEY_BYTES];
+	const char *actor = db->actor;
+	db->actor = b->actor = op->actor;
+	b->journal_key = journal_key_of(op, key);
+	enum cd_err rc = decide(b, op);
+	if (rc == CD_OK && op->kind == GUARD_SETTLE && op->refund > 0) {
+		/* Its debt row written by an earlier flush of the batch: the
+		 * account's grants read again, the settle decided again. */
+		db->journal_key = b->journal_key;
+		rc = ledger_load_grants_reload(db, b, op->acct);
+		db->journal_key = NULL;
+		if (rc == CD_OK && !ledger_batch_refund_ready(b, op->acct))
+			rc = ledger_batch_rows_disagree(b, op->acct, "a debt owed with no debt row");
+		if (rc == CD_OK)
+			rc = decide(b, op);
+	}
+	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
+		int found;
+		op->looked_up = 1;
+		rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
+		if (rc == CD_OK)
+			rc = ledger_decide_authorize(b, op);
+	}
+	if (rc == CD_OK && (op->kind == GUARD_SETTLE || op->kind == GUARD_USAGE) && op->spend_more > 0) {
+		db->journal_key = b->journal_key;	/* its flush's, as a fault names it */
+		rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
+		db->journal_key = NULL;
+	}
+	b->journal_key = NULL;
+	db->actor = actor;
+	b->actor = NULL;
+	return rc;
+}
+
+/* A refusal that is news (the first 402 since credit came in, the first
+ * 429 of a period) is written to the outbox with the batch. */
+static void op_notice(struct batch *b, struct guard_op *op)
+{
+	const char *member = op->kind == GUARD_AUTHORIZE ? op->in.authorize->member
+			     : op->kind == GUARD_USAGE ? op->in.usage->member : NULL;
+	int m = -1;
+	if (op->acct < 0)
+		return;
+	if (member != NULL)
+		m = ledger_batch_member(b, op->acct, member);
+	ledger_batch_notice_refusal(b, op->acct, m, op->refusal.why, op->refusal.available_micros,
+				    op->refusal.required_micros);
+}
+
+/* The batch's money, which a refusal must leave as it was: the sums of
+ * its accounts' balances and reserves, and its pending journal rows. */
+struct batch_sums {
+	int64_t balance, reserved;
+	int journal;
+};
+
+static void batch_sums(const struct batch *b, struct batch_sums *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < b->naccts; i++) {
+		s->balance += b->accts[i].a.balance;
+		s->reserved += b->accts[i].a.reserved;
+	}
+	s->journal = b->njournal;
+}
+
+/* Decides every operation of the batch in order; CD_OK, or what fails
+ * the attempt. *nstore: how many answers go under their keys. */
+static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op **ops, int n, int *nstore)
+{
+	struct batch_sums before, after;
+	enum cd_err rc = CD_OK;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
+	*nstore = 0;
+	for (int i = 0; rc == CD_OK && i < n; i++) {
+		struct guard_op *op = ops[i];
+		op->acct = op->hold = op->usage = op->same_key_as = -1;
+		op->stored = NULL;
+		op->store = op->replayed = 0;
+		memset(&op->refusal, 0, sizeof(op->refusal));
+		if (key_answered(b, ops, i))
+			continue;
+		batch_sums(b, &before);
+		op->decided = decide_op(db, b, op);
+		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
+			rc = op->decided;	/* no answer: the transaction fails */
+		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
+			log_error("the ledger refused (%s) without saying why", errors_strerror(op->decided));
+			rc = CD_E_INTERNAL;
+		}
+		if (rc == CD_E_INTERNAL)
+			b->failed_op = i;	/* an error of this operation's own */
+		batch_sums(b, &after);
+		/* A refusal changes nothing: no balance, reserve or journal row. */
+		assert(rc != CD_OK || op->decided == CD_OK || after.balance == before.balance);
+		assert(rc != CD_OK || op->decided == CD_OK || after.reserved == before.reserved);
+		assert(rc != CD_OK || op->decided == CD_OK || after.journal == before.journal);
+		op->store = op_key(op) != NULL && (op->decided == CD_OK || refusal_kept(op->refusal.why));
+		*nstore += op->store;
+		if (rc == CD_OK && op->decided != CD_OK)
+			op_notice(b, op);
+	}
+	assert(*nstore <= n);
+	return rc;
+}
+
+/* The threshold alerts of the accounts the batch changed, decided on the
+ * rows its read loaded; their states and events go with its write
+ * (ledger_alerts_batch.h). */
+static enum cd_err batch_alerts(struct batch *b)
+{
+	enum cd_err rc = CD_OK;
+	for (int i = 0; rc == CD_OK && i < b->naccts; i++)
+		rc = ledger_alerts_batch_notice(b, i);
+	return rc;
+}
+
+/* One attempt at the whole batch: CD_OK when every operation is decided
+ * and committed; anything else fails the attempt (ledger_tx retries).
+ * Two CALLs: ledger_load_batch's read and ledger_batch_write_flush's write, which stores the
+ * answers under their keys too. Those answers are made before the write,
+ * when a new hold or usage has no id yet: the write puts it in. */
+static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op **ops, int n)
+{
+	struct batch_want w;
+	struct batch_answer keys[BATCH_MAX];
+	char *texts[BATCH_MAX];
+	int nstore = 0, decided_store;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
+	ledger_batch_reset(b);
+	/* The attempt's clock, as store_tx_next fixed it for this attempt:
+	 * the decisions and notices made in memory, and the read's members'
+	 * month roll, read this copy (the statements, the store's: the same
+	 * values; docs/architecture.md, "Where money is decided"). */
+	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
+	b->galera = db->c->galera;
+	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
+					   ledger_config_of(db->cfg)->auto_recharge_max_per_day};
+	b->tx_serial = db->tx_serial;
+	b->failed_op = b->failed_acct = -1;
+	want_of(&w, ops, n);
+	w.read_hold_reqs = b->hold_reqs_needed;
+	enum cd_err rc = ledger_load_batch(db, b, &w);
+	if (rc == CD_OK) {
+		ledger_batch_balances_mark(b);	/* as read: from here balances move with journal rows */
+		rc = decide_all(db, b, ops, n, &nstore);
+	}
+	if (rc != CD_OK)
+		return rc;
+	/* The notices and alerts are decided on the rows loaded: they take no
+	 * store, so no statement runs between them and the write
+	 * (docs/architecture.md, "One writer"). */
+	ledger_batch_notice_balances(b);
+	rc = batch_alerts(b);
+	if (rc != CD_OK)
+		return rc;
+	if (nstore > 0)
+		answer_all(b, ops, n);
+	decided_store = nstore;
+	nstore = 0;
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		if (!op->store)
+			continue;
+		texts[nstore] = op->out != NULL ? json_dumps(op->out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		if (texts[nstore] == NULL) {
+			b->failed_op = i;
+			rc = CD_E_INTERNAL;
+			break;
+		}
+		keys[nstore] = (struct batch_answer){op_key(op), op->call->request_hash, op->status, texts[nstore],
+						     op->kind == GUARD_AUTHORIZE && op->decided == CD_OK ? op->hold : -1,
+						     op->kind == GUARD_USAGE && op->decided == CD_OK ? op->usage : -1};
+		nstore++;
+	}
+	/* Every answer decide_all said goes under its key is stored. */
+	assert(rc != CD_OK || nstore == decided_store);
+	if (rc == CD_OK)
+		rc = ledger_batch_write_flush(db, b, 1, keys, nstore);
+	for (int i = 0; i < nstore; i++)
+		free(texts[i]);
+	if (rc != CD_OK)
+		return rc;
+	/* Written: every hold and usage the batch made has its id. */
+	for (int i = 0; i < b->nholds; i++)
+		assert(b->holds[i].h.id > 0);
+	for (int i = 0; i < b->nusages; i++)
+		assert(b->usages[i].id > 0);
+	answer_all(b, ops, n);
+	return rc;
+}
+
+/* An attempt, and its rows kept for the next batches when it committed
+ * (ledger_rowcache.h), else forgotten. */
+static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard_op **ops, int n)
+{
+	int kept_off = b->kept_off;
+	enum cd_err rc = batch_try(db, b, ops, n);
+	/* Kept rows that disagree (ledger_batch_rows_disagree) are rows that
+	 * moved: the next attempt reads them under their locks. */
+	if (rc == CD_E_RETRY && b->kept_off && !kept_off)
+		rc = store_retry(db, RETRY_MOVED);
+	/* Accounts its read found due: named to the loop, which brings each
+	 * due in a transaction of its own before the next attempt. */
+	for (int i = 0; rc == CD_E_DUE && i < b->ndue; i++)
+		store_due_add(db, b->due[i], ledger_due_bring_tx);
+	ledger_rowcache_end(db, b, rc);
+	return rc;
+}
+
+/* The batch as one transaction, run again whole by its one loop
+ * (store_tx) for every reason it names (docs/architecture.md, "One retry
+ * loop"), on accounts with nothing due: an attempt whose read finds
+ * expiries or a plan's credit due ends on them (CD_E_DUE, rolled back,
+ * nothing written); the loop brings each due in a transaction of its own
+ * and the batch runs again, reading them as those transactions left them
+ * (at most LIMIT_TX_DUE_PASSES passes, then the batch fails, logged). */
+static enum cd_err batch_run(struct store *db, struct batch *b, struct guard_op **ops, int n)
+{
+	struct store_tx t;
+	b->hold_reqs_needed = b->kept_off = 0;
+	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
+	for (store_tx_init_on(db, &t, ops[0]->route[0] != '\0' ? ops[0]->route : NULL); store_tx_next(db, &t);)
+		store_tx_end(db, &t, batch_attempt(db, b, ops, n));
+	assert(t.rc != CD_E_DUE);	/* brought due, or failed */
+	return t.rc;
+}
+
+/* The batch's operations, named for an assertion failure's line (the
+ * combining thread runs other requests' operations too). */
+static unsigned guard_context(struct guard_op **ops, int n)
+{
+	static const char *const kinds[] = {"authorize", "settle", "release", "usage"};
+	unsigned mark = log_context_push("guard batch of %d", n);
+	for (int i = 0; i < n; i++) {
+		const struct guard_op *op = ops[i];
+		const char *of = op->kind == GUARD_AUTHORIZE ? op->in.authorize->account
+				 : op->kind == GUARD_SETTLE ? op->in.settle->hold_id
+				 : op->kind == GUARD_RELEASE ? op->in.release->hold_id : op->in.usage->account;
+		log_context_push("%s %s", kinds[op->kind], of != NULL ? of : "-");
+	}
+	return mark;
+}
+
+/* An error of one operation's own (logged: named, failed_op) failed the
+ * batch, which was rolled back: that one runs alone, so only it fails,
+ * and those before and after it run again as batches, in their order.
+ * An internal error that names no operation (a due bring that failed, an
+ * account's rows out of range, a statement MariaDB refused: each logged)
+ * may still be one account's: named -1, and each operation runs alone
+ * (the batch was rolled back: an answer that may have committed is
+ * 503, not internal, and sets db->committed), so one account's lasting
+ * fault fails its own operations and not the others' that shared its
+ * batches. */
+static void holds_run(struct store *db, struct combine_op **links, int n);
+
+static void guard_apart(struct store *db, struct combine_op **links, struct guard_op **ops, int n, int named)
+{
+	assert(named >= -1);
+	assert(named < n);
+	for (int i = 0; i < n; i++) {
+		json_decref(ops[i]->out);
+		ops[i]->out = NULL;
+	}
+	if (named < 0) {
+		for (int i = 0; i < n; i++)
+			holds_run(db, &links[i], 1);
+		return;
+	}
+	if (named > 0)
+		holds_run(db, links, named);
+	holds_run(db, &links[named], 1);
+	if (named + 1 < n)
+		holds_run(db, &links[named + 1], n - named - 1);
+}
+
+/* The combiner's work: the batch as one transaction, retried whole, on
+ * the node of its operations' accounts (they were queued by node), and
+ * each operation answered (its op->rc and op->res); an error of one
+ * operation's own runs that one apart and the others again as batches.
+ * db's route is as it was on return. */
+static void holds_run(struct store *db, struct combine_op **links, int n)
+{
+	struct guard_op *ops[BATCH_MAX];
+	enum cd_err rc = CD_E_INTERNAL;
+	assert(n >= 1);
+	assert(n <= BATCH_MAX);
+	for (int i = 0; i < n; i++) {
+		ops[i] = (struct guard_op *)links[i];
+		ops[i]->out = NULL;
+	}
+	unsigned serving = guard_context(ops, n);
+	struct batch *b = ledger_batch_take();
+	int named = -1;
+	if (b != NULL) {
+		rc = batch_run(db, b, ops, n);
+		named = rc == CD_E_INTERNAL ? ledger_decide_failed_op(b, ops, n) : -1;
+	}
+	ledger_batch_give(b);
+	log_context_pop(serving);
+	if (rc == CD_E_INTERNAL && n > 1 && !db->committed) {
+		guard_apart(db, links, ops, n, named);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		struct guard_op *op = ops[i];
+		struct ledger_result *res = op->res;
+		/* Cleared field by field: its done is large, and only its kind
+		 * and one member are ever read. */
+		res->status = 0;
+		res->body = NULL;
+		res->replayed = 0;
+		memset(&res->refusal, 0, sizeof(res->refusal));
+		res->done.kind = LEDGER_DONE_NONE;
+		op->rc = rc;
+		if (op->rc == CD_OK && op->out == NULL && op->done.kind == LEDGER_DONE_NONE) {
+			log_error("a guard answer could not be made");
+			op->rc = CD_E_INTERNAL;
+		}
+		if (op->rc != CD_OK) {
+			json_decref(op->out);
+			continue;
+		}
+		/* Typed when it can be; text when it was stored or refused. */
+		if (op->done.kind != LEDGER_DONE_NONE && op->answer_replayed == 0 && op->decided == CD_OK) {
+			ledger_decide_done_put(&res->done, &op->done);
+			json_decref(op->out);
+			op->out = NULL;
+		}
+		res->body = op->out;
+		res->status = op->status;
+		res->replayed = op->answer_replayed;
+		if (op->stored == NULL && op->same_key_as < 0 && op->decided != CD_OK) {
+			/* A refusal of its own is answered with its code's status. */
+			assert(op->status == errors_status(op->decided));
+			assert(op->refusal.why != REFUSE_NONE);
+			res->refusal = op->refusal;
+		}
+	}
+}
+
+/* ---- The operations' entry, and their queue ---- */
 
 /* One combiner per database node: a batch's accounts are all served by
  * its node, whose row locks then hold (Galera's do not across nodes). */
@@ -30,41 +662,6 @@ static void guard_init(void)
 {
 	for (int i = 0; i < LIMIT_DB_NODES; i++)
 		ledger_combine_init(&guard_queue[i], LIMIT_BATCH_COMBINERS, LIMIT_BATCH_OPS);
-}
-
-static enum cd_err hold_route_tx(struct store *db, int64_t account_id, char *out, size_t cap)
-{
-	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
-	int e;
-	/* On the node of no account, which waits for other nodes' commits
-	 * (causal_reads): an account made a moment ago elsewhere is found. */
-	struct dbstmt *s = store_exec(db, sql, &e, "i", account_id);
-	if (s == NULL)
-		return store_err(db, e, "hold route");
-	snprintf(out, cap, "%s", store_fetch(s) == 1 && store_str(s, 0) != NULL ? store_str(s, 0) : "");
-	return CD_OK;
-}
-
-/* The account of a settle's or release's hold, into op->route ("" when
- * the hold id names none: the batch answers that). A hold's id carries its
- * account's id; its external id is remembered from the batches, else read
- * once on the node of no account. Only with several nodes. */
-static void hold_route(struct store *db, struct guard_op *op, const char *hold_id)
-{
-	struct store_tx t;
-	int64_t account_id, hold;
-	op->route[0] = '\0';
-	if (store_noderoute_count() < 2)
-		return;
-	store_holdid_ensure(db);
-	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, op->route, sizeof(op->route)))
-		return;
-	for (store_tx_init_on(db, &t, NULL); store_tx_next(db, &t);)
-		store_tx_end(db, &t, hold_route_tx(db, account_id, op->route, sizeof(op->route)));
-	if (t.rc != CD_OK)
-		op->route[0] = '\0';
-	else if (op->route[0] != '\0')
-		ledger_idcache_remember(op->route, account_id);
 }
 
 /* The account an authorize or a usage names, into op->route. Only with
@@ -102,7 +699,7 @@ static enum cd_err guard_submit(struct store *db, struct guard_op *op, const str
 	int n;
 	ledger_combine_enter(&guard_queue[node], &op->link);
 	while ((n = ledger_combine_next(&guard_queue[node], &op->link, links)) > 0) {
-		ledger_holds_run(db, links, n);
+		holds_run(db, links, n);
 		ledger_combine_done(&guard_queue[node], links, n);
 	}
 	return op->rc;
@@ -117,29 +714,6 @@ enum cd_err ledger_authorize(struct store *db, const struct ledger_call *call, c
 	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);	/* an answer whenever CD_OK */
 	return rc;
-}
-
-/* ---- Settle reasons ---- */
-
-#define REASON_NAME(n) #n,
-static const char *const settle_reasons[LEDGER_SETTLE_REASON_COUNT] = {LEDGER_SETTLE_REASONS(REASON_NAME)};
-#undef REASON_NAME
-
-const char *ledger_settle_reason(int i)
-{
-	assert(i >= 0);
-	assert(i < LEDGER_SETTLE_REASON_COUNT);
-	return settle_reasons[i];
-}
-
-int ledger_settle_reason_ok(const char *reason)
-{
-	if (reason == NULL)
-		return 1;
-	for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
-		if (strcmp(reason, settle_reasons[i]) == 0)
-			return 1;
-	return 0;
 }
 
 /* What a settle or usage records, as the API checks it at its edge; the
@@ -168,7 +742,7 @@ enum cd_err ledger_settle(struct store *db, const struct ledger_call *call, cons
 	if (!record_ok("settle", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))
 		return CD_E_INTERNAL;
-	hold_route(db, &op, r->hold_id);
+	ledger_load_hold_route(db, r->hold_id, op.route, sizeof(op.route));
 	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;
@@ -179,7 +753,7 @@ enum cd_err ledger_release(struct store *db, const struct ledger_call *call, con
 {
 	struct guard_op op = {.kind = GUARD_RELEASE, .in.release = r};
 	assert(r->hold_id != NULL);
-	hold_route(db, &op, r->hold_id);
+	ledger_load_hold_route(db, r->hold_id, op.route, sizeof(op.route));
 	enum cd_err rc = guard_submit(db, &op, call, res);
 	assert(rc != CD_OK || res->body != NULL || res->done.kind != LEDGER_DONE_NONE);
 	return rc;

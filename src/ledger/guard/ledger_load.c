@@ -11,7 +11,7 @@
  * rolled): the read writes no expiry and no plan credit. When one has
  * such a thing due, the attempt ends on it (CD_E_DUE) and the guard
  * brings it due in a transaction of its own before reading again
- * (ledger_holds_run.c). A member named with no row where its plan caps
+ * (ledger_holds.c). A member named with no row where its plan caps
  * members gets one here, after the accounts are opened (members_start).
  * For the accounts with threshold alerts the read answers their alert
  * rows too (sql/059), loaded by ledger_alerts_load.c. */
@@ -19,8 +19,10 @@
 #include "ledger_rowcache.h"
 #include "jsonw.h"
 #include "log.h"
+#include "store_noderoute.h"
 #include <assert.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -444,22 +446,22 @@ unsigned long long ledger_load_due_found(void)
 }
 
 /* The accounts read with something due that writes other rows (a plan's
- * credit, an expiry): named for the transaction loop's due pass
- * (store_due_add); how many. On rows kept there are none: the row cache
- * keeps no account due. */
-static int due_found(struct store *db, struct batch *b, int kept)
+ * credit, an expiry), listed in b->due for the transaction loop's due
+ * pass (the attempt names them as it ends: store_due_add); how many. On
+ * rows kept there are none: the row cache keeps no account due. */
+static int due_found(struct batch *b, int kept)
 {
-	int n = 0;
+	b->ndue = 0;
 	for (int i = 0; i < b->naccts; i++) {
 		if (!ledger_due_writes(&b->clock, &b->accts[i].a))
 			continue;
 		assert(!kept);
-		store_due_add(db, b->accts[i].a.id, ledger_due_bring_tx);
-		n++;
+		assert(b->ndue < BATCH_MAX);
+		b->due[b->ndue++] = b->accts[i].a.id;
 	}
-	atomic_fetch_add(&due_read, (unsigned long long)n);
-	assert(n <= b->naccts);
-	return n;
+	atomic_fetch_add(&due_read, (unsigned long long)b->ndue);
+	assert(b->ndue <= b->naccts);
+	return b->ndue;
 }
 
 /* Opens each account as every request does, in memory: its month and
@@ -495,7 +497,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	/* Rows kept from the last writes: no read CALL (nothing is due on
 	 * them, so their opening writes nothing either). */
 	int kept = ledger_rowcache_fill(db, b, w);
-	if (!kept && ledger_rowcache_on(db)) {
+	if (!kept && ledger_rowcache_on(db, b)) {
 		/* A read whose rows will be kept reads every account's grants
 		 * too, so that a settle after this batch's authorizes finds them
 		 * kept (spending is still only what the operations do). */
@@ -511,7 +513,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 		return rc;
 	/* Expiries and a plan's credit are written by a transaction of their
 	 * own, never in the middle of this read: the attempt ends on them. */
-	if (due_found(db, b, kept) > 0)
+	if (due_found(b, kept) > 0)
 		return CD_E_DUE;
 	mark_spenders(b, w);
 	/* Every account opened: nothing due on it, its month and day the
@@ -600,4 +602,37 @@ enum cd_err ledger_load_spend_more(struct store *db, struct batch *b, int acct, 
 			left = ledger_batch_burn(b, acct, left);
 	} while (rc == CD_OK && left > 0 && b->accts[acct].grants_more);
 	return rc == CD_OK && left > 0 ? ledger_batch_debt(b, acct, left) : rc;
+}
+
+/* ---- A settle's or release's route: its hold's account ---- */
+
+static enum cd_err hold_route_tx(struct store *db, int64_t account_id, char *out, size_t cap)
+{
+	static const char sql[] = "SELECT ext_id FROM accounts WHERE id = ?";
+	int e;
+	/* On the node of no account, which waits for other nodes' commits
+	 * (causal_reads): an account made a moment ago elsewhere is found. */
+	struct dbstmt *s = store_exec(db, sql, &e, "i", account_id);
+	if (s == NULL)
+		return store_err(db, e, "hold route");
+	snprintf(out, cap, "%s", store_fetch(s) == 1 && store_str(s, 0) != NULL ? store_str(s, 0) : "");
+	return CD_OK;
+}
+
+void ledger_load_hold_route(struct store *db, const char *hold_id, char *route, size_t cap)
+{
+	struct store_tx t;
+	int64_t account_id, hold;
+	route[0] = '\0';
+	if (store_noderoute_count() < 2)
+		return;
+	store_holdid_ensure(db);
+	if (ledger_rows_hold_id_parse(hold_id, &account_id, &hold) != 0 || ledger_idcache_ext_of(account_id, route, cap))
+		return;
+	for (store_tx_init_on(db, &t, NULL); store_tx_next(db, &t);)
+		store_tx_end(db, &t, hold_route_tx(db, account_id, route, cap));
+	if (t.rc != CD_OK)
+		route[0] = '\0';
+	else if (route[0] != '\0')
+		ledger_idcache_remember(route, account_id);
 }

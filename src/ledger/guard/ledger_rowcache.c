@@ -56,9 +56,9 @@ static pthread_cond_t released = PTHREAD_COND_INITIALIZER;	/* claims let go */
 static uint64_t epochs;
 static struct ledger_kept_stats counts;
 
-int ledger_rowcache_on(const struct store *db)
+int ledger_rowcache_on(const struct store *db, const struct batch *b)
 {
-	return db->node >= 0 && db->node < LIMIT_DB_NODES && !store_galera(db);
+	return db->node >= 0 && db->node < LIMIT_DB_NODES && !b->galera;
 }
 
 static size_t id_slot(int64_t id, size_t mask)
@@ -213,7 +213,7 @@ int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_w
 	/* Replay rows (stored answers under Idempotency-Keys: a replay must
 	 * be answered from them even when deciding it again would refuse it
 	 * and store nothing) and member rows are always read. */
-	int plain = ledger_rowcache_on(db) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
+	int plain = ledger_rowcache_on(db, b) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
 		    w->nkeys == 0 && timefmt_mono_ms() - db->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
 	pthread_mutex_lock(&lock);
 	struct node_table *t = plain ? table_of(db->node) : NULL;
@@ -323,7 +323,7 @@ static void keep_written(const struct store *db, struct batch *b)
 {
 	uint64_t epoch[BATCH_MAX];
 	pthread_mutex_lock(&lock);
-	struct node_table *t = ledger_rowcache_on(db) ? table_of(db->node) : NULL;
+	struct node_table *t = ledger_rowcache_on(db, b) ? table_of(db->node) : NULL;
 	for (int i = 0; t != NULL && i < b->naccts; i++)
 		epoch[i] = keep_acct(t, b, i);
 	for (int k = 0; t != NULL && k < b->nholds; k++) {
@@ -355,7 +355,7 @@ static void forget(const struct store *db, struct batch *b)
 	pthread_mutex_lock(&lock);
 	if (b->kept && b->kept_off)
 		counts.refused++;
-	struct node_table *t = ledger_rowcache_on(db) && tables[db->node].accts != NULL ? &tables[db->node] : NULL;
+	struct node_table *t = ledger_rowcache_on(db, b) && tables[db->node].accts != NULL ? &tables[db->node] : NULL;
 	for (int i = 0; t != NULL && i < b->naccts; i++) {
 		struct kept_acct *e = find_id(t, b->accts[i].a.id);
 		if (e != NULL && (e->owner == NULL || e->owner == b)) {

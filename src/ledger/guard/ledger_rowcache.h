@@ -34,8 +34,9 @@ int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_w
  * the write); else forgets them (a kept write refused, b->kept_off, is
  * counted). Its claims released either way. */
 void ledger_rowcache_end(const struct store *db, struct batch *b, enum cd_err rc);
-/* Whether this connection's node keeps rows (not a Galera node). */
-int ledger_rowcache_on(const struct store *db);
+/* Whether the node of b's attempt keeps rows (not a Galera node:
+ * b->galera, copied as the attempt began). */
+int ledger_rowcache_on(const struct store *db, const struct batch *b);
 
 /* ledger.h's ledger_kept_stats is defined here: what the table did since
  * start, for /metrics and the bench. */

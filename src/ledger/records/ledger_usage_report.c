@@ -4,8 +4,8 @@
  * It reads usage_records through the one index that covers every column
  * it sums, in a transaction of its own with no lock: a report is what was
  * committed, never a money decision. It writes nothing. Beside the guard
- * (ledger_holds.c), whose settles and direct usage make the rows it sums,
- * and whose settle reasons it counts. */
+ * (ledger_holds.c), whose settles and direct usage make the rows it sums;
+ * the settle reasons they record are named here, where they are counted. */
 #include "ledger_rows.h"
 #include "timefmt.h"
 #include <assert.h>
@@ -116,4 +116,28 @@ enum cd_err ledger_usage_report(struct store *db, const struct usage_query *q, j
 	}
 	assert(t.rc != CD_OK || *out != NULL);
 	return t.rc;
+}
+
+/* ---- Settle reasons (ledger.h), the ones the guard's settles and
+ * usage record and this report counts ---- */
+
+#define REASON_NAME(n) #n,
+static const char *const settle_reasons[LEDGER_SETTLE_REASON_COUNT] = {LEDGER_SETTLE_REASONS(REASON_NAME)};
+#undef REASON_NAME
+
+const char *ledger_settle_reason(int i)
+{
+	assert(i >= 0);
+	assert(i < LEDGER_SETTLE_REASON_COUNT);
+	return settle_reasons[i];
+}
+
+int ledger_settle_reason_ok(const char *reason)
+{
+	if (reason == NULL)
+		return 1;
+	for (int i = 0; i < LEDGER_SETTLE_REASON_COUNT; i++)
+		if (strcmp(reason, settle_reasons[i]) == 0)
+			return 1;
+	return 0;
 }

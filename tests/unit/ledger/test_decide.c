@@ -569,7 +569,7 @@ static void test_written_only_when_locked(struct store *lg)
 }
 
 /* A failed batch names the operation its failure belongs to (run apart,
- * ledger_holds_run.c): the one whose error it was, else the first on the
+ * ledger_holds.c): the one whose error it was, else the first on the
  * account whose rows disagree (kept rows that disagree are a retry,
  * moved, naming none); none when the failure is nobody's. */
 static void test_failed_op(void)

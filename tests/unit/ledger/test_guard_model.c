@@ -10,7 +10,7 @@
  * a hash reused or not: replays and conflicts), release, POST /v1/usage
  * (some forced, some byok) and a hold's expiry (released or captured, as
  * the account-open step does with money_rule_hold_expiry). What a
- * decision asks its caller for is done here as ledger_holds_run.c does it, on
+ * decision asks its caller for is done here as ledger_holds.c does it, on
  * rows in memory: a refund grant (op->refund, ledger_batch_refund: the
  * debt repaid first, the grants read stale after it), the
  * rest of a charge burnt from the unread grants or from the stale ones
@@ -180,7 +180,7 @@ static void spend_more(struct model *m, struct batch *b, int64_t left)
 }
 
 /* The refund grant a late settle below its capture asks for, made as
- * ledger_holds_run.c makes it (ledger_batch_refund): in the batch's rows,
+ * ledger_holds.c makes it (ledger_batch_refund): in the batch's rows,
  * the debt repaid first (money_rule_grant), its journal row pending with
  * the batch's, the grants read stale after it. */
 static void refund(struct model *m, struct batch *b, struct guard_op *op)
