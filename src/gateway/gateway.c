@@ -79,7 +79,7 @@ struct inbound {
 };
 
 /* One loop: a thread on its own epoll and curl multi handle, with the
- * calls given to it (docs/architecture.md, "The gateway's loops"). Its
+ * calls given to it (docs/gateway.md, "Capacity and operations"). Its
  * slots and its list of calls to send are its thread's alone; its inbox
  * is shared, under its lock: a ring of max_streams (a call in flight is
  * in one inbox at most once). */
