@@ -1411,3 +1411,31 @@ def test_key_mints_replay_under_an_idempotency_key():
     r1, r2 = api("POST", "/v1/keys", body, headers=h), api("POST", "/v1/keys", body, headers=h)
     eq((r1.status, r2.status), (201, 201), "minted")
     eq(r1.json["id"], r2.json["id"], "the same key with the same body: the first result, not a second key")
+
+
+@known_discrepancy("docs/creditctl.md: 'price list' is the price list 'as GET /v1/models' (docs/creditctl.8 "
+                   "the same); creditctl prints \"currency\": \"\" where GET /v1/models answers the "
+                   "deployment's currency (EUR), its models and actions otherwise the same")
+def test_creditctl_price_list_is_get_v1_models():
+    p = creditctl("price", "list")
+    listed = json.loads(p.stdout)
+    m = prices()
+    eq((listed["data"], listed["actions"], listed["margin_bps"]), (m["data"], m["actions"], m["margin_bps"]),
+       "the same models, actions and margin")
+    eq(listed["currency"], m["currency"], "the same currency")
+
+
+def test_default_page_and_the_body_limit():
+    acct = new_account("page")
+    for _ in range(55):
+        api("POST", path(acct, "/grants"), {"amount_micros": 1, "source": "promo"})
+    r = api("GET", path(acct, "/transactions"), auth="read").json
+    eq((len(r["data"]), r["has_more"]), (50, True), "a page is 50 rows by default")
+    check(r["next_cursor"], "and a cursor to the rest")
+    body = {"id": uid(), "kind": "user", "description": ""}
+    body["description"] = "x" * (65536 - len(json.dumps(body).encode()))
+    r = api("POST", "/v1/accounts", body)
+    eq(r.status, 400, "64 KiB exactly is read (and its unknown field named): %r" % r)
+    eq(r.json["error"]["param"], "description", "named")
+    body["description"] += "x"
+    err(api("POST", "/v1/accounts", body), 413, "payload_too_large", what="one byte more")
