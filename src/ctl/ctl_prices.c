@@ -4,6 +4,7 @@
 #include "ctl_prices.h"
 #include "ctl_common.h"
 #include "ctl_reconcile.h"
+#include "config.h"
 #include "dynbuf.h"
 #include "jsonio.h"
 #include "ledger.h"
@@ -301,7 +302,9 @@ int ctl_prices_command(struct store *db, const struct cfg *cfg, int argc, char *
 		return price_history(db, argv[3]);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
 		enum cd_err rc = ledger_prices_reload(db);
-		return rc == CD_OK ? ctl_common_print_json(ledger_prices_json("")) : ctl_common_fail(db, rc, "price list");
+		/* As GET /v1/models answers it, with the deployment's currency. */
+		return rc == CD_OK ? ctl_common_print_json(ledger_prices_json(cfg->currency != NULL ? cfg->currency : ""))
+				   : ctl_common_fail(db, rc, "price list");
 	}
 	if (argc < 4 || strcmp(argv[2], "import") != 0) {
 		price_usage();

@@ -612,6 +612,10 @@ struct guard_release {
  * with a settle_reason, a release with gateway set) settles or releases
  * it (docs/gateway.md, "A gateway hold is the gateway's"). */
 #define LEDGER_GATEWAY_REQUEST_PREFIX "gw_"
+/* The key of a POST /v1/usage sent without request_id: creditd's own, in
+ * the prefix above that no client may send, and 32 random hex digits. */
+#define LEDGER_OWN_USAGE_PREFIX LEDGER_GATEWAY_REQUEST_PREFIX "usage_"
+#define LEDGER_OWN_USAGE_KEY_BYTES (sizeof(LEDGER_OWN_USAGE_PREFIX) + 32)
 
 enum cd_err ledger_release(struct store *db, const struct ledger_call *call, const struct guard_release *r,
 			   struct ledger_result *res);

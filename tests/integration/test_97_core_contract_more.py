@@ -416,6 +416,37 @@ def test_bound_keys_answer_another_account_as_unknown():
     eq(api("GET", "/v1/models", auth=keys["app"]).status, 200, "routes naming no account")
 
 
+def test_every_usage_row_carries_its_usage():
+    acct = new_account("unul")
+    r = api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o", "input_tokens": 10, "output_tokens": 10},
+            auth="guard")
+    eq(r.status, 200, "usage without request_id")
+    row = txns(acct)[0]
+    eq(row["cause"], "usage", "a usage row")
+    check(row["usage"] is not None, "its usage record on the journal row: %r" % row)
+    eq(row["usage"]["model"], "gpt-4o", "the model")
+    check(re.fullmatch(r"gw_usage_[0-9a-f]{32}", row["reference"] or "") is not None,
+          "its reference, creditd's own key (docs/api.md): %r" % row["reference"])
+
+
+def test_member_history_lists_all_its_usage():
+    ws = new_account("wmh", kind="workspace")
+    for m in ("ann", "ben"):
+        api("POST", path(ws, "/members"), {"member": m})
+    api("POST", "/v1/usage", {"account": ws, "member": "ann", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 10},
+        auth="guard")
+    api("POST", "/v1/usage", {"account": ws, "member": "ann", "model": "gpt-4o", "input_tokens": 11, "output_tokens": 10,
+                              "request_id": uid()}, auth="guard")
+    api("POST", "/v1/usage", {"account": ws, "member": "ben", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 10,
+                              "request_id": uid()}, auth="guard")
+    tok = api("POST", path(ws, "/browser_tokens"), {"member": "ann"}, auth="app").json["token"]
+    rows = api("GET", "/v1/me/transactions", auth=tok).json["data"]
+    usage = api("GET", "/v1/me/usage", auth=tok).json["total"]
+    eq(usage["requests"], 2, "/v1/me/usage: ann's two calls")
+    eq(-sum(x["amount_micros"] for x in rows), usage["cost_micros"], "her history adds up to her usage")
+    eq(len(rows), 2, "/v1/me/transactions: ann's two usage rows")
+
+
 # ---- where creditd and its contract disagree ----
 
 @known_discrepancy("DESIGN §5 'Writes accept an Idempotency-Key header (or idempotency_key field): the same key "
@@ -433,42 +464,6 @@ def test_browser_tokens_take_an_idempotency_key():
     eq(api("POST", path(acct, "/browser_tokens"), {"ttl_seconds": 120}, auth="app", headers=h).status, 201, "minted")
     err(api("POST", path(acct, "/browser_tokens"), {"ttl_seconds": 300}, auth="app", headers=h), 409, "conflict",
         what="the same Idempotency-Key with another body")
-
-
-@known_discrepancy("DESIGN §11: 'Journal rows of cause usage carry usage: {model, input_tokens, ...} (the usage "
-                   "record of that charge); other rows carry usage: null'; docs/api.md (transactions) says a "
-                   "POST /v1/usage sent without request_id carries usage: null, and creditd does so")
-def test_every_usage_row_carries_its_usage():
-    acct = new_account("unul")
-    r = api("POST", "/v1/usage", {"account": acct, "model": "gpt-4o", "input_tokens": 10, "output_tokens": 10},
-            auth="guard")
-    eq(r.status, 200, "usage without request_id")
-    row = txns(acct)[0]
-    eq(row["cause"], "usage", "a usage row")
-    check(row["usage"] is not None, "its usage record on the journal row: %r" % row)
-    eq(row["usage"]["model"], "gpt-4o", "the model")
-
-
-@known_discrepancy("DESIGN §11: with a member's browser token '/v1/me/transactions lists that member's usage "
-                   "rows only' and '/v1/me/usage sums that member's rows only'; creditd leaves out of "
-                   "/v1/me/transactions the member's POST /v1/usage charges sent without request_id, while "
-                   "/v1/me/usage and the member's month_spent_micros count them")
-def test_member_history_lists_all_its_usage():
-    ws = new_account("wmh", kind="workspace")
-    for m in ("ann", "ben"):
-        api("POST", path(ws, "/members"), {"member": m})
-    api("POST", "/v1/usage", {"account": ws, "member": "ann", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 10},
-        auth="guard")
-    api("POST", "/v1/usage", {"account": ws, "member": "ann", "model": "gpt-4o", "input_tokens": 11, "output_tokens": 10,
-                              "request_id": uid()}, auth="guard")
-    api("POST", "/v1/usage", {"account": ws, "member": "ben", "model": "gpt-4o", "input_tokens": 10, "output_tokens": 10,
-                              "request_id": uid()}, auth="guard")
-    tok = api("POST", path(ws, "/browser_tokens"), {"member": "ann"}, auth="app").json["token"]
-    rows = api("GET", "/v1/me/transactions", auth=tok).json["data"]
-    usage = api("GET", "/v1/me/usage", auth=tok).json["total"]
-    eq(usage["requests"], 2, "/v1/me/usage: ann's two calls")
-    eq(-sum(x["amount_micros"] for x in rows), usage["cost_micros"], "her history adds up to her usage")
-    eq(len(rows), 2, "/v1/me/transactions: ann's two usage rows")
 
 
 @known_discrepancy("DESIGN §10: 'GET /v1/keys is not exposed: keys stay a creditctl matter'; docs/api.md "
@@ -489,9 +484,6 @@ def test_key_mints_replay_under_an_idempotency_key():
     eq(r1.json["id"], r2.json["id"], "the same key with the same body: the first result, not a second key")
 
 
-@known_discrepancy("docs/creditctl.md: 'price list' is the price list 'as GET /v1/models' (docs/creditctl.8 "
-                   "the same); creditctl prints \"currency\": \"\" where GET /v1/models answers the "
-                   "deployment's currency (EUR), its models and actions otherwise the same")
 def test_creditctl_price_list_is_get_v1_models():
     p = creditctl("price", "list")
     listed = json.loads(p.stdout)

@@ -341,7 +341,8 @@ static void usage_row(struct dynbuf *to, int64_t account, const char *key, const
 	jsonw_close(w, ']');
 }
 
-int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash)
+int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const char *key,
+			   const unsigned char *hash)
 {
 	assert(acct >= 0);
 	assert(acct < b->naccts);
@@ -361,7 +362,8 @@ int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields 
 	bu->is_new = 1;
 	/* Written in the order made, each with its id read back. */
 	b->new_usage[b->nnew_usage++] = i;
-	usage_row(&b->usage_rows, b->accts[acct].a.id, u->request_id, u, hash);
+	assert(u->request_id == NULL || (key != NULL && strcmp(key, u->request_id) == 0));
+	usage_row(&b->usage_rows, b->accts[acct].a.id, key, u, hash);
 	return i;
 }
 

@@ -376,9 +376,11 @@ struct usage_fields {
 	const char *settle_reason;	/* one of docs/api.md's, checked by the caller; NULL: none */
 	int64_t base_cost;		/* cost before the margin (sql/078); -1: not known (NULL) */
 };
-/* A new usage_records row of POST /v1/usage (its usage_key the
- * request_id, hash the request's); its index (id after the flush). */
-int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const unsigned char *hash);
+/* A new usage_records row of POST /v1/usage (its usage_key key: the
+ * request_id, or creditd's own without one; hash the request's); its
+ * index (id after the flush). */
+int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const char *key,
+			   const unsigned char *hash);
 /* A usage_records row of a settle (no id needed). */
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
 /* Spends amount (> 0) from account acct's grants read, in spending order

@@ -660,12 +660,16 @@ static enum cd_err usage_record(struct batch *b, struct guard_op *op, int64_t co
 	const struct usage_fields u = {0, r->member, r->model, r->action, r->input_tokens, r->cached_input_tokens,
 				       r->cache_write_input_tokens, r->output_tokens, cost, r->byok, r->request_id,
 				       r->conversation_id, r->settle_reason, -1};
-	op->usage = ledger_batch_usage_add(b, op->acct, &u, r->request_hash);
+	/* Its record's key and its journal row's reference: the request_id,
+	 * else creditd's own (ledger_usage made it), so the row shows it. */
+	const char *key = r->request_id != NULL ? r->request_id : op->usage_key;
+	assert(key[0] != '\0');
+	op->usage = ledger_batch_usage_add(b, op->acct, &u, key, r->request_hash);
 	if (op->usage < 0)
 		return CD_E_INTERNAL;
 	if (cost > 0) {
 		enum cd_err rc = ledger_batch_spend(b, op->acct, cost, "usage", r->force ? "forced" : NULL, 0,
-						    r->request_id, &op->spend_more);
+						    key, &op->spend_more);
 		if (rc != CD_OK)
 			return rc;
 		if (ledger_rows_acct_spent(a, cost) != 0)

@@ -65,6 +65,11 @@ struct guard_op {
 	 * back with refund > 0 and nothing changed: the caller writes that
 	 * refund grant, sets refunded to it and decides again. */
 	int64_t refund, refunded;
+	/* A usage sent without request_id: the key its record is kept under
+	 * and its journal row names (LEDGER_OWN_USAGE_PREFIX and 32 hex
+	 * digits, made by ledger_usage), so that the row shows its usage
+	 * (docs/api.md, "A row of cause `usage`"); "" otherwise. */
+	char usage_key[LEDGER_OWN_USAGE_KEY_BYTES];
 	/* A settle's cost before the margin, at the very price its charge was
 	 * decided at (money_guard_settle_base; -1: not known). */
 	int64_t settle_base;
