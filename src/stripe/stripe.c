@@ -42,7 +42,7 @@
 /* Stripe's answers to our calls are a few KiB; anything past this is
  * not Stripe and is refused as a transport error. */
 #define STRIPE_RESPONSE_MAX (256 * 1024)
-#define STRIPE_USER_AGENT "creditd/0.1"
+#define STRIPE_USER_AGENT "creditd/" PACKAGE_VERSION	/* the build's version (configure.ac) */
 
 struct stripe_client {
 	CURL *curl;

@@ -224,6 +224,13 @@ def test_topup_checkout_webhook_credits_balance():
     verify()
 
 
+def creditd_version():
+    """The version `creditd --version` prints ("creditd 0.2.0")."""
+    binary = os.path.join(os.path.dirname(ENV["CREDITCTL"]), "creditd")
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    return out.split()[-1]
+
+
 def test_what_creditd_sends_to_stripe():
     ok_mode()
     acct = new_account("form")
@@ -240,6 +247,7 @@ def test_what_creditd_sends_to_stripe():
         auth = p["headers"].get("authorization", "")
         check(auth.startswith("Bearer sk_test_"), "bearer secret key on %s" % p["path"])
         check(p["headers"].get("content-type", "").startswith("application/x-www-form-urlencoded"), "form body")
+        eq(p["headers"].get("user-agent"), "creditd/" + creditd_version(), "creditd and its version, as --version says")
     eq(posts[0]["nested"]["metadata"]["account"], acct, "customer metadata[account]")
     form = posts[1]["form"]
     eq(form["mode"], "payment", "mode")
