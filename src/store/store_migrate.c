@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 static int is_migration(const char *name)
@@ -194,7 +195,8 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 	*n = 0;
 	DIR *d = opendir(sqldir);
 	if (d == NULL) {
-		fprintf(stderr, "creditctl: cannot open %s\n", sqldir);
+		fprintf(stderr, "creditctl: cannot open the migrations' directory %s: %s (name it with --sql-dir DIR or "
+			"CREDITD_SQL_DIR)\n", sqldir, strerror(errno));
 		return CD_E_INTERNAL;
 	}
 	for (;;) {
