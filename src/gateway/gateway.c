@@ -272,6 +272,7 @@ static void *ender_main(void *arg)
 	(void)arg;
 	/* Settles are bulk work: when the CPU is short, the loop's bytes
 	 * go first (Linux: the calling thread's nice). */
+	pthread_setname_np(pthread_self(), "gw-end");
 	if (setpriority(PRIO_PROCESS, 0, LIMIT_GATEWAY_ENDER_NICE) != 0)
 		log_warn("gateway: an ending thread's nice: %s", strerror(errno));
 	pthread_mutex_lock(&end_lock);
@@ -513,6 +514,9 @@ static void *loop_main(void *arg)
 {
 	struct epoll_event evs[LIMIT_GATEWAY_EVENTS];
 	struct loop *lp = arg;
+	char name[16];	/* as top -H and /proc show it */
+	snprintf(name, sizeof(name), "gw-loop-%d", (int)(lp - loops));
+	pthread_setname_np(pthread_self(), name);
 	for (;;) {
 		long t = provider_timer_ms(lp->m);
 		int n = epoll_wait(lp->epfd, evs, LIMIT_GATEWAY_EVENTS, t >= 0 && t < 100 ? (int)t : 100);
