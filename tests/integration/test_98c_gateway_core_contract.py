@@ -21,7 +21,7 @@ from lib import ENV, api, check, eq, key, new_account, uid, verify
 from test_80_gateway import call, chat, ensure_prices, messages, mode, received, reset, state
 from test_81_gateway_sdks import sdk_dir
 from test_83_gateway_keys import gw_key
-from test_96_gateway_contract import openai_shape, untouched
+from test_96_gateway_contract import holds_of, openai_shape, untouched, usage_report
 
 USER = [{"role": "user", "content": "hello there friend"}]
 ANTHROPIC_MAX_OUT = 64000   # test_80_gateway.PRICES: claude-haiku-4-5's max_output_tokens
@@ -99,16 +99,20 @@ def anthropic_err(r, status, what=""):
     return e
 
 
-def refused(acct, r, status, param, what, shape="openai"):
+def refused(acct, r, status, param, what, shape="openai", calls=0):
     """Refused in the provider's shape, the member named, nothing held,
-    forwarded or recorded."""
+    forwarded or recorded (the account's earlier calls: `calls`)."""
     if shape == "openai":
         e = openai_shape(r, status, param, what)
     else:
         e = anthropic_err(r, status, what)
         check(param in e["message"] or e.get("param") == param, "%s: the member %s named: %r" % (what, param, e))
     eq(received(), [], "%s: nothing forwarded" % what)
-    untouched(acct, fresh[acct], what)
+    if calls:
+        eq((state(acct), holds_of(acct), usage_report(acct)["requests"]), (fresh[acct], [], calls),
+           "%s: nothing held, charged or recorded" % what)
+    else:
+        untouched(acct, fresh[acct], what)
     return e
 
 
