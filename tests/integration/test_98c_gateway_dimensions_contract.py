@@ -1,0 +1,123 @@
+"""test_98c_gateway_dimensions_contract.py: what the gateway charges
+beyond plain tokens, checked from outside (test_98c_gateway_core_contract.py
+says how): a model priced by `creditctl price set` with a priority tier,
+web-search fees and a fast-mode multiplier; calls asking for them held
+and charged to the micro at those literal prices (docs/gateway.md "What
+is billed and how creditd prices it", "Multipliers", "An omitted option is
+the provider's default"; DESIGN §15), and the usage flags GET
+/v1/holds/{id} shows (`over_hold`, `usage_unknown`)."""
+from gateway_bill import charge, last_reported
+from lib import api, creditctl, eq, uid, wait_until
+from test_80_gateway import chat, messages, mode, reset
+from test_98c_gateway_core_contract import USER, account, get_hold, raw
+
+# The literal row every test here prices (micros per million tokens; fees a call).
+IN, CACHED, OUT = 1000000, 500000, 4000000
+P_IN, P_CACHED, P_OUT = 2000000, 1000000, 8000000
+SEARCH_DEAREST, SEARCH_MEDIUM = 30000, 20000
+FAST_BPS = 60000
+
+
+def priced(kind):
+    """A new model of the route's kind, priced at the literals above."""
+    model = uid(kind + "98dim")
+    creditctl("price", "set", model, "input=%d" % IN, "cached_input=%d" % CACHED, "output=%d" % OUT,
+              "max_output_tokens=1000", "priority_input=%d" % P_IN, "priority_cached_input=%d" % P_CACHED,
+              "priority_output=%d" % P_OUT, "web_search=%d" % SEARCH_DEAREST,
+              "web_search_medium=%d" % SEARCH_MEDIUM, "fast_multiplier_bps=%d" % FAST_BPS)
+    wait_until(lambda: [m for m in api("GET", "/v1/models", auth="read").json["data"] if m["model"] == model],
+               timeout=20, step=0.5)
+    return model
+
+
+def tokens(u, i, c, o):
+    return (u["input_tokens"] - u["cached_input_tokens"]) * i + u["cached_input_tokens"] * c + u["output_tokens"] * o
+
+
+def test_priority_asked_and_served_is_held_and_charged_at_the_priority_prices():
+    model = priced("gpt-")
+    acct = account("c98prio")
+    mode(output_tokens=6, service_tier="priority")
+    b = raw({"model": model, "messages": USER, "max_completion_tokens": 30, "service_tier": "priority"})
+    r = chat(acct, None, raw=b)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    want = charge(tokens(u, P_IN, P_CACHED, P_OUT))
+    eq(int(r.headers["creditd-charged-micros"]), want, "charged at the priority prices")
+    h = get_hold(r)
+    eq((h["charged_micros"], h["usage"]["service_tier"], h["over_hold"]), (want, "priority", False), "the hold")
+    eq(h["held_micros"], charge(len(b) * P_IN + 30 * P_OUT), "held at the priority prices")
+
+
+def test_auto_is_held_at_the_project_s_tier_and_a_dearer_tier_served_is_charged_and_flagged():
+    """DESIGN §15: OpenAI's tier omitted or `auto` is the project's tier
+    (`default_service_tier`, default `default`); the charge follows the
+    tier the answer says it served, a dearer one flagged over_hold."""
+    model = priced("gpt-")
+    acct = account("c98auto")
+    mode(output_tokens=6, service_tier="priority")
+    b = raw({"model": model, "messages": USER, "max_completion_tokens": 30, "service_tier": "auto"})
+    r = chat(acct, None, raw=b)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    h = get_hold(r)
+    eq(h["held_micros"], charge(len(b) * IN + 30 * OUT), "held at the standard prices")
+    eq((h["charged_micros"], h["usage"]["service_tier"], h["over_hold"]),
+       (charge(tokens(u, P_IN, P_CACHED, P_OUT)), "priority", True), "charged as served, flagged")
+
+
+def test_chat_web_search_without_a_size_is_the_medium_fee():
+    """DESIGN §15: `search_context_size` omitted is `medium`: held and
+    charged the row's medium fee, not the dearest (docs/gateway.md "An
+    omitted option is the provider's default")."""
+    model = priced("gpt-")
+    acct = account("c98search")
+    mode(output_tokens=5)
+    b = raw({"model": model, "messages": USER, "max_completion_tokens": 20, "web_search_options": {}})
+    r = chat(acct, None, raw=b)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    want = charge(tokens(u, IN, CACHED, OUT) + SEARCH_MEDIUM * 10 ** 6)
+    eq(int(r.headers["creditd-charged-micros"]), want, "the tokens and one medium fee")
+    h = get_hold(r)
+    eq(h["held_micros"], charge(len(b) * IN + 20 * OUT + SEARCH_MEDIUM * 10 ** 6), "held at one medium fee")
+    eq(h["usage"]["web_search_calls"], 1, "one search on the usage record")
+
+
+def test_anthropic_speed_fast_is_charged_at_the_row_s_multiplier():
+    """docs/gateway.md "Multipliers": every token price of the row times
+    the multiple, held and charged so."""
+    model = priced("claude-")
+    acct = account("c98fast")
+    mode(output_tokens=7)
+    b = raw({"model": model, "max_tokens": 40, "messages": USER, "speed": "fast"})
+    r = messages(acct, None, raw=b)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    want = charge(tokens(u, IN, CACHED, OUT) * FAST_BPS // 10000)
+    eq(int(r.headers["creditd-charged-micros"]), want, "six times the tokens' price")
+    eq(get_hold(r)["held_micros"], charge((len(b) * IN + 40 * OUT) * FAST_BPS // 10000), "held six times")
+
+
+def test_usage_beyond_the_cap_and_unknown_tokens_are_charged_and_flagged():
+    """docs/gateway.md: output above the cap sent is charged as reported
+    and flagged over_hold; an unknown *_tokens member is charged at the
+    row's dearest token price (any tier's) and flagged usage_unknown."""
+    model = priced("gpt-")
+    acct = account("c98flags")
+    mode(output_tokens=5, extra_output_tokens=50)
+    r = chat(acct, {"model": model, "messages": USER, "max_completion_tokens": 10})
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    h = get_hold(r)
+    eq((h["usage"]["output_tokens"], h["over_hold"], h["usage_unknown"]), (55, True, False), "over the hold")
+    eq(h["charged_micros"], charge(tokens(u, IN, CACHED, OUT)), "charged as reported")
+    reset()
+    mode(output_tokens=5, unknown_tokens=100)
+    r = chat(acct, {"model": model, "messages": USER, "max_completion_tokens": 10})
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    h = get_hold(r)
+    eq(h["usage_unknown"], True, "flagged usage_unknown")
+    dearest = max(IN, CACHED, OUT, P_IN, P_CACHED, P_OUT)    # the priority tier's output, of this row
+    eq(h["charged_micros"], charge(tokens(u, IN, CACHED, OUT) + 100 * dearest), "the unknown at the dearest price")
