@@ -8,7 +8,7 @@ the provider's default"; DESIGN §15), and the usage flags GET
 /v1/holds/{id} shows (`over_hold`, `usage_unknown`)."""
 from gateway_bill import charge, last_reported
 from lib import api, creditctl, eq, uid, wait_until
-from test_80_gateway import chat, messages, mode, reset
+from test_80_gateway import call, chat, messages, mode, reset
 from test_98c_gateway_core_contract import USER, account, get_hold, raw
 
 # The literal row every test here prices (micros per million tokens; fees a call).
@@ -121,3 +121,56 @@ def test_usage_beyond_the_cap_and_unknown_tokens_are_charged_and_flagged():
     eq(h["usage_unknown"], True, "flagged usage_unknown")
     dearest = max(IN, CACHED, OUT, P_IN, P_CACHED, P_OUT)    # the priority tier's output, of this row
     eq(h["charged_micros"], charge(tokens(u, IN, CACHED, OUT) + 100 * dearest), "the unknown at the dearest price")
+
+
+def test_anthropic_auto_is_held_at_the_dearest_tier_and_charged_the_tier_served():
+    """DESIGN §15: Anthropic's `auto` may use priority capacity and stays
+    held at the dearest tier; the charge follows the tier served."""
+    model = priced("claude-")
+    acct = account("c98aauto")
+    mode(output_tokens=4)
+    b = raw({"model": model, "max_tokens": 30, "messages": USER, "service_tier": "auto"})
+    r = messages(acct, None, raw=b)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    h = get_hold(r)
+    eq(h["held_micros"], charge(len(b) * P_IN + 30 * P_OUT), "held at the priority prices")
+    eq((h["charged_micros"], h["usage"]["service_tier"], h["over_hold"]),
+       (charge(tokens(u, IN, CACHED, OUT)), "standard", False), "charged the standard tier served")
+
+
+def test_anthropic_web_search_is_held_at_max_uses_and_charged_the_searches_run():
+    """docs/gateway.md: a fee a search (`usage.server_tool_use.
+    web_search_requests`), held for the tool's `max_uses`; Anthropic's fee
+    is the row's flat web_search price."""
+    model = priced("claude-")
+    acct = account("c98asearch")
+    mode(output_tokens=4, web_searches=2)
+    b = raw({"model": model, "max_tokens": 30, "messages": USER,
+             "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]})
+    r = messages(acct, None, raw=b)
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    h = get_hold(r)
+    eq(h["held_micros"], charge(len(b) * IN + 30 * OUT + 3 * SEARCH_DEAREST * 10 ** 6), "held three searches")
+    eq((h["charged_micros"], h["usage"]["web_search_calls"]),
+       (charge(tokens(u, IN, CACHED, OUT) + 2 * SEARCH_DEAREST * 10 ** 6), 2), "charged the two run")
+
+
+def test_a_responses_web_search_at_a_size_the_row_lacks_is_charged_the_dearest_fee():
+    """docs/gateway.md "An omitted option is the provider's default": a
+    row without the size's own fee charges web_search_micros_per_call."""
+    model = priced("gpt-")
+    acct = account("c98rsearch")
+    mode(output_tokens=4, web_searches=2)
+    r = api_responses(acct, {"model": model, "input": "find", "max_output_tokens": 30,
+                             "tools": [{"type": "web_search", "search_context_size": "low"}]})
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    u = last_reported()
+    h = get_hold(r)
+    eq((h["charged_micros"], h["usage"]["web_search_calls"]),
+       (charge(tokens(u, IN, CACHED, OUT) + 2 * SEARCH_DEAREST * 10 ** 6), 2), "two searches at the dearest fee")
+
+
+def api_responses(acct, body):
+    return call("/openai/v1/responses", body, headers={"Creditd-Account": acct})
