@@ -215,3 +215,56 @@ def test_a_price_set_by_creditctl_is_what_the_gateway_holds_and_charges():
     fresh[acct] = state(acct)
     refused(acct, chat(acct, {"model": model, "messages": USER, "max_tokens": 101}), 400, "max_tokens",
             "above its max_output_tokens", calls=1)
+
+
+def test_bodies_refused_before_anything_in_each_shape():
+    """docs/gateway.md "Request bodies" and "Refusals": a body past
+    max_body_bytes (8 MiB) 413 (OpenAI's payload_too_large, Anthropic's
+    request_too_large), not JSON, not an object, a duplicate key, another
+    Content-Type (415), a cap that is no positive integer: nothing
+    forwarded."""
+    acct = account("c98body")
+    big = raw({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x" * (9 * 1024 * 1024)}]})
+    h = {"Creditd-Account": acct}
+    e = openai_err(call("/openai/v1/chat/completions", None, raw=big, headers=h), 413, "too large")
+    eq((e["type"], e["code"]), ("invalid_request_error", "payload_too_large"), "OpenAI's 413")
+    e = anthropic_err(call("/anthropic/v1/messages", None, raw=big, headers=h), 413, "too large, Anthropic")
+    eq(e["code"], "payload_too_large", "creditd's code")
+    for body, what in ((b"", "empty"), (b"[]", "an array"), (b"{nope", "not JSON"),
+                       (b'{"model":"gpt-4o-mini","model":"gpt-4o","messages":[]}', "a duplicate key")):
+        openai_err(call("/openai/v1/chat/completions", None, raw=body, headers=h), 400, what)
+        anthropic_err(call("/anthropic/v1/messages", None, raw=body, headers=h), 400, what + ", Anthropic")
+    e = openai_err(call("/openai/v1/chat/completions", None, raw=raw(OA),
+                        headers=dict(h, **{"Content-Type": "text/plain"})), 415, "text/plain")
+    eq(e["code"], "unsupported_media_type", "its code")
+    for cap in (0, -1, "5", 1.5):
+        e = openai_err(chat(acct, dict(OA, max_tokens=cap)), 400, "max_tokens %r" % (cap,))
+        eq(e["param"], "max_tokens", "the member named")
+    eq(openai_err(chat(acct, dict(OA, stream="yes")), 400, "stream a string")["param"], "stream", "named")
+    eq(received(), [], "nothing forwarded")
+    untouched(acct, fresh[acct], "bodies")
+
+
+def openai_err(r, status, what):
+    eq(r.status, status, "%s: %r" % (what, r.body[:300]))
+    check(r.headers.get("content-type", "").startswith("application/json"), "%s: JSON" % what)
+    e = r.json["error"]
+    for k in ("message", "type", "param", "code"):
+        check(k in e, "%s: OpenAI's member %s: %r" % (what, k, e))
+    return e
+
+
+def test_a_shrunk_stream_says_its_cap_in_creditd_output_cap():
+    acct = account("c98sshrink")
+    api("POST", "/v1/accounts/%s/debits" % acct, {"amount_micros": state(acct)[0] - 6000, "reason": "leave a little"})
+    fresh[acct] = state(acct)
+    r = messages(acct, dict(AN, max_tokens=50000, stream=True))
+    eq(r.status, 200, "streamed, shrunk: %r" % r.body[:300])
+    cap = int(r.headers["creditd-output-cap"])
+    check(256 <= cap < 50000, "a lowered cap: %d" % cap)
+    eq(received()[0]["json"]["max_tokens"], cap, "sent to the provider")
+    check("creditd-charged-micros" not in r.headers and "creditd-balance-micros" not in r.headers,
+          "a stream's headers carry no charge or balance: %r" % r.headers)
+    h = get_hold(r)
+    eq(h["status"], "settled", "settled after the stream")
+    eq(state(acct), (fresh[acct][0] - h["charged_micros"], 0), "charged its usage")

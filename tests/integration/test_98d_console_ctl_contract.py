@@ -237,6 +237,8 @@ def test_ctl_export_csv_and_events_retry_unknown():
     p = ctl("events", "retry", "999999999")
     eq(p.returncode, 1, "retry of no such event: exit 1: %s%s" % (p.stdout, p.stderr))
     eq(ctl("events", "list", "--state", "sideways").returncode, 2, "a bad state: exit 2")
+    p = ctl("collect", "--account", uid("none"), "--dry-run")
+    eq(p.returncode, 1, "collect for an unknown account: exit 1: %s%s" % (p.stdout, p.stderr))
 
 
 def test_ctl_reconcile_bad_input_is_2():
