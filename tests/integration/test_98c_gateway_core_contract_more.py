@@ -8,7 +8,7 @@ bound, the caps above a model's, and the beta headers."""
 from core_contract import known_discrepancy
 from gateway_bill import charge
 from lib import api, check, creditctl, eq, new_account, uid, wait_until
-from test_80_gateway import call, chat, messages, received, reset, state
+from test_80_gateway import call, chat, messages, mode, received, reset, state
 from test_83_gateway_keys import gw_key
 from test_96_gateway_contract import untouched
 from test_98c_gateway_core_contract import USER, account, anthropic_err, fresh, get_hold, held_cost, raw, refused
@@ -268,3 +268,35 @@ def test_a_shrunk_stream_says_its_cap_in_creditd_output_cap():
     h = get_hold(r)
     eq(h["status"], "settled", "settled after the stream")
     eq(state(acct), (fresh[acct][0] - h["charged_micros"], 0), "charged its usage")
+
+
+@known_discrepancy("DESIGN §12 'The provider's side': 'An answer that is not streamed is settled before it is "
+                   "sent and also carries Creditd-Charged-Micros and Creditd-Balance-Micros'; a provider's error "
+                   "answer (settled for 0, provider_error) carries Creditd-Hold-Id alone")
+def test_a_provider_error_answer_says_its_charge_of_0_and_the_balance():
+    acct = account("c98perr")
+    mode(mode="error", status=500)
+    r = chat(acct, OA)
+    eq(r.status, 500, "the provider's status passed on: %r" % r.body[:300])
+    eq(get_hold(r)["settle_reason"], "provider_error", "settled for 0")
+    eq((r.headers.get("creditd-charged-micros"), r.headers.get("creditd-balance-micros")),
+       ("0", str(fresh[acct][0])), "a whole answer's charge and balance headers")
+
+
+def test_headers_an_answer_carries_and_what_goes_upstream():
+    """docs/gateway.md "What is forwarded": Creditd-Output-Cap only when the
+    cap was lowered; anthropic-version 2023-06-01 when the client sent
+    none; the client's own OpenAI-Organization, OpenAI-Project, user agent
+    and Idempotency-Key are not sent upstream (the listed headers only)."""
+    acct = account("c98hdr")
+    r = chat(acct, OA, headers={"OpenAI-Organization": "org-other", "OpenAI-Project": "proj-other",
+                                "Idempotency-Key": "k-1", "X-Forwarded-For": "192.0.2.1"})
+    eq(r.status, 200, "answered: %r" % r.body[:300])
+    check("creditd-output-cap" not in r.headers, "no Creditd-Output-Cap when not lowered: %r" % r.headers)
+    up = received()[0]["headers"]
+    for name in ("openai-organization", "openai-project", "idempotency-key", "x-forwarded-for"):
+        check(name not in up, "%s not forwarded: %r" % (name, up))
+    reset()
+    r = call("/anthropic/v1/messages", AN, headers={"Creditd-Account": acct})
+    eq(r.status, 200, "answered without anthropic-version: %r" % r.body[:300])
+    eq(received()[0]["headers"].get("anthropic-version"), "2023-06-01", "the version creditd sends for none")
