@@ -250,3 +250,51 @@ def test_ctl_reconcile_bad_input_is_2():
     finally:
         os.unlink(f.name)
     verify()
+
+
+def test_ctl_key_list_shows_gateway_keys_and_revoke_stops_one():
+    """docs/creditctl.md: key list shows gateway keys too (scope gateway,
+    their account; `gwk_N` is ID N), never a secret; key revoke of it is
+    refused by the gateway within a second (401 in the provider's shape)."""
+    from test_80_gateway import call, ensure_prices
+    ensure_prices()
+    acct = new_account("c98gwk")
+    r = api("POST", path(acct, "/gateway_keys"), {"name": uid("laptop")}, auth="app")
+    eq(r.status, 201, "minted: %r" % r)
+    kid, secret = r.json["id"], r.json["key"]
+    check(kid.startswith("gwk_"), "its id: %r" % kid)
+    n = kid[len("gwk_"):]
+    listing = ctl("key", "list")
+    eq(listing.returncode, 0, "key list")
+    check(secret not in listing.stdout and secret[4:] not in listing.stdout, "never the secret")
+    line = [x for x in listing.stdout.splitlines() if x.split() and x.split()[0] == n]
+    eq(len(line), 1, "the gateway key listed under ID %s: %s" % (n, listing.stdout[-600:]))
+    check("gateway" in line[0] and acct in line[0], "its scope and account: %r" % line[0])
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}
+    eq(call("/openai/v1/chat/completions", body, auth=secret).status, 200, "the key calls")
+    eq(ctl("key", "revoke", n).returncode, 0, "revoked by creditctl")
+
+    def refused():
+        return call("/openai/v1/chat/completions", body, auth=secret).status == 401
+    wait_until(refused, timeout=3, step=0.2)
+    r = call("/openai/v1/chat/completions", body, auth=secret)
+    eq((r.status, r.json["error"]["type"], r.json["error"]["code"]), (401, "authentication_error", "unauthorized"),
+       "refused in OpenAI's shape: %r" % r.body[:300])
+    check(all(k["id"] != kid for k in api("GET", path(acct, "/gateway_keys"), auth="app").json["data"]),
+          "gone from the account's live keys")
+    eq(ctl("key", "revoke", "999999999").returncode, 1, "no such key: exit 1")
+
+
+def test_ctl_grant_with_expiry_priority_and_description():
+    acct = new_account("c98grant")
+    before = get(acct)["balance_micros"]
+    p = ctl("grant", acct, "300000", "--source", "adjustment", "--expires", "2099-01-01T00:00:00Z", "--priority", "7",
+            "--description", "goodwill")
+    eq(p.returncode, 0, "granted: %s" % p.stderr)
+    a = get(acct)
+    eq(a["balance_micros"], before + 300000, "credited")
+    g = [x for x in a["grants"] if x["remaining_micros"] == 300000]
+    eq(len(g), 1, "the grant listed: %r" % a["grants"])
+    eq((g[0]["source"], g[0]["priority"], g[0]["expires_at"]), ("adjustment", 7, "2099-01-01T00:00:00Z"), "as given")
+    eq(ctl("grant", acct, "5", "--source", "topup").returncode, 2, "source topup is not creditctl's: exit 2")
+    eq(ctl("grant", acct, "5", "--source", "promo", "--expires", "yesterday").returncode, 2, "a bad time: exit 2")
