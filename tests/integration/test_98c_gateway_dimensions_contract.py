@@ -174,3 +174,51 @@ def test_a_responses_web_search_at_a_size_the_row_lacks_is_charged_the_dearest_f
 
 def api_responses(acct, body):
     return call("/openai/v1/responses", body, headers={"Creditd-Account": acct})
+
+
+# ---- a stream that ends without usage (docs/gateway.md "Streams, and every way one ends") ----
+
+def _streamed_text(r):
+    import json
+    text = ""
+    for d in r.events():
+        if d != "[DONE]":
+            for c in json.loads(d).get("choices") or []:
+                text += c["delta"].get("content") or ""
+    return text
+
+
+def test_a_stream_without_usage_is_charged_the_documented_estimate():
+    """Output: one token per four ASCII bytes of the text received, rounded
+    up; input: the hold's bound (no message_start on OpenAI's routes);
+    settle_reason estimated."""
+    model = priced("gpt-")
+    acct = account("c98est")
+    mode(mode="no_usage", output_tokens=8)
+    b = raw({"model": model, "messages": USER, "max_completion_tokens": 50, "stream": True})
+    r = chat(acct, None, raw=b)
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    text = _streamed_text(r)
+    eq(text, " ".join("w%d" % i for i in range(8)), "the text the client received")
+    out = -(-len(text.encode()) // 4)
+    h = get_hold(r)
+    eq((h["settle_reason"], h["usage"]["output_tokens"]), ("estimated", out), "estimated from the text")
+    eq(h["charged_micros"], charge(len(b) * IN + out * OUT), "the bound's input and the estimate's output")
+
+
+def test_a_reasoning_model_s_stream_without_usage_is_charged_the_held_output():
+    """docs/gateway.md: on a model whose row marks it `reasoning`, a stream
+    ending without usage is charged the hold's output (its hidden
+    reasoning was billed)."""
+    model = priced("gpt-")
+    creditctl("price", "set", model, "reasoning=1")
+    wait_until(lambda: [m for m in api("GET", "/v1/models", auth="read").json["data"]
+                        if m["model"] == model and m["reasoning"]], timeout=20, step=0.5)
+    acct = account("c98estr")
+    mode(mode="no_usage", output_tokens=8)
+    b = raw({"model": model, "messages": USER, "max_completion_tokens": 50, "stream": True})
+    r = chat(acct, None, raw=b)
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    h = get_hold(r)
+    eq((h["settle_reason"], h["usage"]["output_tokens"]), ("estimated", 50), "the held output")
+    eq(h["charged_micros"], charge(len(b) * IN + 50 * OUT), "charged it")
