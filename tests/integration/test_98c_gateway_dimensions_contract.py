@@ -6,8 +6,10 @@ and charged to the micro at those literal prices (docs/gateway.md "What
 is billed and how creditd prices it", "Multipliers", "An omitted option is
 the provider's default"; DESIGN §15), and the usage flags GET
 /v1/holds/{id} shows (`over_hold`, `usage_unknown`)."""
+import json
+
 from gateway_bill import charge, last_reported
-from lib import api, creditctl, eq, uid, wait_until
+from lib import api, check, creditctl, eq, uid, wait_until
 from test_80_gateway import call, chat, messages, mode, reset
 from test_98c_gateway_core_contract import USER, account, get_hold, raw
 
@@ -179,7 +181,6 @@ def api_responses(acct, body):
 # ---- a stream that ends without usage (docs/gateway.md "Streams, and every way one ends") ----
 
 def _streamed_text(r):
-    import json
     text = ""
     for d in r.events():
         if d != "[DONE]":
@@ -222,3 +223,37 @@ def test_a_reasoning_model_s_stream_without_usage_is_charged_the_held_output():
     h = get_hold(r)
     eq((h["settle_reason"], h["usage"]["output_tokens"]), ("estimated", 50), "the held output")
     eq(h["charged_micros"], charge(len(b) * IN + 50 * OUT), "charged it")
+
+
+def test_an_anthropic_stream_without_usage_takes_its_input_from_message_start():
+    """docs/gateway.md: input from message_start when it came, output from
+    the text received."""
+    model = priced("claude-")
+    acct = account("c98aest")
+    mode(mode="no_usage", output_tokens=6)
+    b = raw({"model": model, "max_tokens": 50, "stream": True, "messages": USER})
+    r = messages(acct, None, raw=b)
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    evs = [json.loads(d) for d in r.events()]
+    inp = evs[0]["message"]["usage"]["input_tokens"]
+    text = "".join(e["delta"].get("text", "") for e in evs if e["type"] == "content_block_delta")
+    out = -(-len(text.encode()) // 4)
+    h = get_hold(r)
+    eq((h["settle_reason"], h["usage"]["input_tokens"], h["usage"]["output_tokens"]), ("estimated", inp, out),
+       "message_start's input, the text's estimate")
+    eq(h["charged_micros"], charge(inp * IN + out * OUT), "charged them")
+
+
+def test_a_responses_stream_that_hits_its_cap_is_settled_from_response_incomplete():
+    model = priced("gpt-")
+    acct = account("c98inc")
+    mode(output_tokens=40)
+    r = call("/openai/v1/responses", {"model": model, "input": "many words", "max_output_tokens": 16, "stream": True},
+             headers={"Creditd-Account": acct})
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    types = [json.loads(d).get("type") for d in r.events() if d != "[DONE]"]
+    check("response.incomplete" in types, "ended incomplete: %r" % types[-3:])
+    u = last_reported()
+    h = get_hold(r)
+    eq((h["settle_reason"], h["charged_micros"], h["usage"]["output_tokens"]),
+       ("provider_usage", charge(tokens(u, IN, CACHED, OUT)), 16), "settled from response.incomplete's usage")
