@@ -5,9 +5,13 @@ account's limits and suspension refused in each provider's shape
 what a member-bound gateway key's refusals show, GET /v1/holds/{id} by
 a gateway key, stored context by previous_response_id, an image part's
 bound, the caps above a model's, and the beta headers."""
+import re
+import shutil
+
+import stack
 from core_contract import known_discrepancy
 from gateway_bill import charge
-from lib import api, check, creditctl, eq, new_account, uid, wait_until
+from lib import ENV, api, check, creditctl, eq, new_account, uid, wait_until
 from test_80_gateway import call, chat, messages, mode, received, reset, state
 from test_83_gateway_keys import gw_key
 from test_96_gateway_contract import untouched
@@ -300,3 +304,31 @@ def test_headers_an_answer_carries_and_what_goes_upstream():
     r = call("/anthropic/v1/messages", AN, headers={"Creditd-Account": acct})
     eq(r.status, 200, "answered without anthropic-version: %r" % r.body[:300])
     eq(received()[0]["headers"].get("anthropic-version"), "2023-06-01", "the version creditd sends for none")
+
+
+def test_no_provider_key_and_no_byok_is_503_provider_not_configured_in_each_shape():
+    """DESIGN §12 "The provider's side": no provider key configured and no
+    BYOK → 503 `provider_not_configured`; a BYOK call still goes."""
+    conf = stack.path("creditd-nokeys.conf")
+    shutil.copy(ENV["CREDITD_CONFIG"], conf)
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(re.sub(r"(?m)^(openai|anthropic)_api_key\s*=.*\n", "", text))
+    stack.creditd_kill9()
+    stack.creditd_start(config=conf)
+    try:
+        acct = account("c98nokey")
+        r = chat(acct, OA)
+        e = openai_err(r, 503, "no OpenAI key")
+        eq((e["type"], e["code"]), ("api_error", "provider_not_configured"), "docs/api.md's type and code")
+        e = anthropic_err(messages(acct, AN), 503, "no Anthropic key")
+        eq(e["code"], "provider_not_configured", "creditd's code")
+        eq(received(), [], "nothing forwarded")
+        untouched(acct, fresh[acct], "no provider key")
+        r = chat(acct, OA, headers={"Creditd-Provider-Key": "sk-fake-openai"})
+        eq(r.status, 200, "a BYOK call goes: %r" % r.body[:300])
+        eq(received()[0]["headers"]["authorization"], "Bearer sk-fake-openai", "with the caller's key")
+    finally:
+        stack.creditd_kill9()
+        stack.creditd_start()
