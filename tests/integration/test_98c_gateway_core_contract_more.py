@@ -5,6 +5,7 @@ account's limits and suspension refused in each provider's shape
 what a member-bound gateway key's refusals show, GET /v1/holds/{id} by
 a gateway key, stored context by previous_response_id, an image part's
 bound, the caps above a model's, and the beta headers."""
+import json
 import re
 import shutil
 
@@ -332,3 +333,40 @@ def test_no_provider_key_and_no_byok_is_503_provider_not_configured_in_each_shap
     finally:
         stack.creditd_kill9()
         stack.creditd_start()
+
+
+def _cost_comment(r):
+    lines = [x for x in r.body.decode().replace("\r\n", "\n").split("\n") if x.startswith(": creditd ")]
+    eq(len(lines), 1, "one cost comment: %r" % r.body[-400:])
+    check(r.body.decode().rstrip().endswith(lines[0]), "the stream's last line: %r" % r.body[-300:])
+    return json.loads(lines[0][len(": creditd "):])
+
+
+def test_creditd_stream_cost_ends_each_stream_with_its_cost_comment():
+    """docs/gateway.md "The cost of one call": `Creditd-Stream-Cost: 1` ends
+    a stream, after the provider's last event and its settle, with
+    `: creditd {"hold_id", "charged_micros", "balance_micros",
+    "settle_reason"}`; `balance_micros` null for a member's call."""
+    ws = limited("c98cost", {}, kind="workspace")
+    fresh[ws] = state(ws)
+    h = {"Creditd-Stream-Cost": "1", "Creditd-Account": ws}
+    for path, body in (("/openai/v1/chat/completions", dict(OA, stream=True)),
+                       ("/openai/v1/responses", {"model": "gpt-4o-mini", "input": "x", "max_output_tokens": 16,
+                                                 "stream": True}),
+                       ("/anthropic/v1/messages", dict(AN, stream=True))):
+        r = call(path, body, headers=dict(h, **{"anthropic-version": "2023-06-01"}))
+        eq(r.status, 200, "%s streamed: %r" % (path, r.body[:300]))
+        c = _cost_comment(r)
+        eq(sorted(c), ["balance_micros", "charged_micros", "hold_id", "settle_reason"], "its members")
+        hold = get_hold(r)
+        eq((c["hold_id"], c["charged_micros"], c["settle_reason"]),
+           (r.headers["creditd-hold-id"], hold["charged_micros"], "provider_usage"), "%s: the hold's" % path)
+        eq(c["balance_micros"], state(ws)[0], "%s: the balance after the settle" % path)
+        reset()
+    r = call("/openai/v1/chat/completions", dict(OA, stream=True), headers=dict(h, **{"Creditd-Member": "bob"}))
+    eq(r.status, 200, "a member's stream: %r" % r.body[:300])
+    c = _cost_comment(r)
+    eq(c["balance_micros"], None, "no balance for a member's call")
+    reset()
+    r = call("/openai/v1/chat/completions", dict(OA, stream=True), headers={"Creditd-Account": ws})
+    check(b": creditd " not in r.body, "no comment unless asked")
