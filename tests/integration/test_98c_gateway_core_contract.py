@@ -713,3 +713,22 @@ def test_the_anthropic_sdk_thinking_stream_and_count_tokens():
     c = js("count_tokens", acct)
     check(c["input_tokens"] > 0, "counted: %r" % c)
     eq(state(acct), before, "count_tokens free")
+
+
+def test_a_streamed_n_and_both_cap_names_are_held_at_the_worst_case():
+    """Chat's `n` streamed is held as whole (n caps); a body naming both
+    `max_tokens` and `max_completion_tokens` is held at the larger (the
+    provider may honour either): the hold never below what it may bill."""
+    acct = account("c98n2")
+    b = raw({"model": "gpt-4o-mini", "messages": USER, "max_completion_tokens": 30, "n": 2, "stream": True})
+    r = chat(acct, None, raw=b)
+    eq(r.status, 200, "streamed: %r" % r.body[:300])
+    eq(get_hold(r)["held_micros"], held_cost("gpt-4o-mini", len(b), 60), "two choices' caps held")
+    for small, large in ((5, 20), (20, 5)):
+        reset()
+        b = raw({"model": "gpt-4o-mini", "messages": USER, "max_tokens": small, "max_completion_tokens": large})
+        r = chat(acct, None, raw=b)
+        eq(r.status, 200, "answered: %r" % r.body[:300])
+        h = get_hold(r)
+        eq(h["held_micros"], held_cost("gpt-4o-mini", len(b), 20), "held at the larger cap (%d, %d)" % (small, large))
+        eq(h["over_hold"], False, "within its hold")
