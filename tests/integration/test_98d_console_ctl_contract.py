@@ -8,6 +8,7 @@ console answer (errors too), the error shape, sign-in refusals, the
 scopes, sign-out."""
 import json
 import os
+import re
 import tempfile
 
 from core_contract import ERROR_TYPES, ctl, get, path
@@ -298,3 +299,53 @@ def test_ctl_grant_with_expiry_priority_and_description():
     eq((g[0]["source"], g[0]["priority"], g[0]["expires_at"]), ("adjustment", 7, "2099-01-01T00:00:00Z"), "as given")
     eq(ctl("grant", acct, "5", "--source", "topup").returncode, 2, "source topup is not creditctl's: exit 2")
     eq(ctl("grant", acct, "5", "--source", "promo", "--expires", "yesterday").returncode, 2, "a bad time: exit 2")
+
+
+def _csv(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False)
+    f.write(text)
+    f.close()
+    return f.name
+
+
+def _listed(model):
+    return [m for m in json.loads(ctl("price", "list").stdout)["data"] if m["model"] == model and m["provider"] is None]
+
+
+def test_ctl_price_import_dry_run_writes_nothing_and_a_rise_needs_force():
+    """docs/creditctl.md: import refuses a rise above --max-increase-pct
+    (20) unless --force; --dry-run changes nothing."""
+    new, risen = uid("dry"), uid("rise")
+    eq(ctl("price", "set", risen, "input=1000000", "output=1000000", "max_output_tokens=100").returncode, 0, "priced")
+    margin = json.loads(ctl("price", "list").stdout)["margin_bps"]
+    f = _csv("margin,%d\nmodel,%s,1000000,500000,2000000,100\nmodel,%s,1500000,750000,1000000,100\n" % (margin, new, risen))
+    try:
+        p = ctl("price", "import", f, "--dry-run", "--force")
+        eq(p.returncode, 0, "a dry run: %s%s" % (p.stdout, p.stderr))
+        eq(_listed(new), [], "a dry run adds nothing")
+        eq(_listed(risen)[0]["input_micros_per_mtok"], 1000000, "nor changes a price")
+        p = ctl("price", "import", f)
+        check(p.returncode != 0, "a 50 %% rise refused without --force: %s" % p.stdout)
+        check(risen in p.stdout + p.stderr, "the model named: %s%s" % (p.stdout, p.stderr))
+        eq((_listed(new), _listed(risen)[0]["input_micros_per_mtok"]), ([], 1000000), "all or nothing")
+        eq(ctl("price", "import", f, "--max-increase-pct", "60").returncode, 0, "within a raised bound")
+        eq(_listed(risen)[0]["input_micros_per_mtok"], 1500000, "imported")
+        eq(_listed(new)[0]["output_micros_per_mtok"], 2000000, "the new model too")
+        check(ctl("price", "import", "/nonexistent/prices.csv").returncode in (1, 2), "a missing file refused")
+    finally:
+        os.unlink(f)
+
+
+def test_ctl_verify_progress_lines():
+    """docs/creditctl.md: verify --progress writes a line on stderr after
+    each check: `creditctl: verify: 4/30 journal chain: 0 found, 41.2 s
+    (43.0 s in all)`; exit 0 on a sound ledger."""
+    p = ctl("verify", "--progress")
+    eq(p.returncode, 0, "verify: %s%s" % (p.stdout, p.stderr))
+    lines = [x for x in p.stderr.splitlines() if x.startswith("creditctl: verify:")]
+    check(lines, "progress lines: %r" % p.stderr[-500:])
+    pat = re.compile(r"^creditctl: verify: (\d+)/(\d+) .+: \d+ found, [0-9.]+ s \([0-9.]+ s in all\)$")
+    for x in lines:
+        check(pat.match(x), "the documented shape: %r" % x)
+    last = pat.match(lines[-1])
+    eq(last.group(1), last.group(2), "the last line is the last check")
