@@ -5,15 +5,17 @@ account's limits and suspension refused in each provider's shape
 what a member-bound gateway key's refusals show, GET /v1/holds/{id} by
 a gateway key, stored context by previous_response_id, an image part's
 bound, the caps above a model's, and the beta headers."""
+import http.client
 import json
 import re
 import shutil
+import urllib.parse
 
 import stack
 from core_contract import known_discrepancy
 from gateway_bill import charge
 from lib import ENV, api, check, creditctl, eq, new_account, uid, wait_until
-from test_80_gateway import call, chat, messages, mode, received, reset, state
+from test_80_gateway import call, chat, ensure_prices, messages, mode, provider, received, reset, state
 from test_83_gateway_keys import gw_key
 from test_96_gateway_contract import untouched
 from test_98c_gateway_core_contract import USER, account, anthropic_err, fresh, get_hold, held_cost, raw, refused
@@ -389,3 +391,34 @@ def test_a_gateway_key_reads_the_holds_of_its_own_calls_only():
     for h, whose in ((hc, "carol's"), (hg, "the guard key's")):
         g = api("GET", "/v1/holds/" + h, auth=bob)
         eq(g.status, 404, "bob reads %s hold: %r" % (whose, g))
+
+
+def test_a_stream_in_flight_shows_its_hold_pending_then_settled():
+    """DESIGN §12: the hold's id comes with the first byte; while the
+    stream runs the hold is pending and reserved (GET /v1/holds/{id}, the
+    account's reserved_micros); its end settles it."""
+    ensure_prices()
+    acct = account("c98flight")
+    mode(output_tokens=5, end_gate=True)
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c.request("POST", u.path.rstrip("/") + "/openai/v1/chat/completions", body=raw(dict(OA, stream=True)),
+              headers={"Content-Type": "application/json", "Authorization": "Bearer " + ENV["CREDITD_GUARD_KEY"],
+                       "Creditd-Account": acct})
+    r = c.getresponse()
+    try:
+        eq(r.status, 200, "the stream began")
+        hid = r.getheader("creditd-hold-id")
+        check(hid, "the hold named with the first byte")
+        h = api("GET", "/v1/holds/" + hid, auth="read").json
+        eq((h["status"], h["usage"], h["settle_reason"]), ("pending", None, None),
+           "pending while the stream runs, no usage before a settle (docs/api.md): %r" % h)
+        eq(state(acct), (fresh[acct][0], h["held_micros"]), "reserved, not yet charged")
+        provider("POST", "/_open_gate", {})
+        r.read()
+    finally:
+        c.close()
+    wait_until(lambda: api("GET", "/v1/holds/" + hid, auth="read").json["status"] == "settled", timeout=10)
+    h = api("GET", "/v1/holds/" + hid, auth="read").json
+    eq(state(acct), (fresh[acct][0] - h["charged_micros"], 0), "settled: charged, nothing reserved")
+
