@@ -422,3 +422,36 @@ def test_a_stream_in_flight_shows_its_hold_pending_then_settled():
     h = api("GET", "/v1/holds/" + hid, auth="read").json
     eq(state(acct), (fresh[acct][0] - h["charged_micros"], 0), "settled: charged, nothing reserved")
 
+
+
+def _raw_request(method, path, headers):
+    u = urllib.parse.urlsplit(ENV["CREDITD_URL"])
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        c.request(method, path, headers=headers)
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+def test_the_gateway_speaks_http_as_clients_expect():
+    """DESIGN §11 "HTTP as clients and monitors expect it", on the gateway's
+    routes: HEAD on a GET route (same status and headers, no body); a 405
+    with `Allow`; a 401 with `WWW-Authenticate: Bearer realm="creditd"`
+    (with `error="invalid_token"` when a key was sent)."""
+    ensure_prices()
+    auth = {"Authorization": "Bearer " + ENV["CREDITD_GUARD_KEY"]}
+    s, h, body = _raw_request("GET", "/openai/v1/models", auth)
+    hs, hh, hbody = _raw_request("HEAD", "/openai/v1/models", auth)
+    eq((hs, hbody, hh.get("content-type")), (s, b"", h.get("content-type")), "HEAD as GET, no body")
+    for path in ("/openai/v1/chat/completions", "/anthropic/v1/messages"):
+        s, h, _ = _raw_request("GET", path, auth)
+        eq(s, 405, "GET on %s" % path)
+        check("POST" in h.get("allow", ""), "%s: Allow names POST: %r" % (path, h))
+        s, h, _ = _raw_request("POST", path, {})
+        eq(s, 401, "no key on %s" % path)
+        check(h.get("www-authenticate", "").startswith('Bearer realm="creditd"'), "%s: WWW-Authenticate: %r" % (path, h))
+        s, h, _ = _raw_request("POST", path, {"Authorization": "Bearer crd_" + "0" * 64})
+        eq(s, 401, "a wrong key on %s" % path)
+        check('error="invalid_token"' in h.get("www-authenticate", ""), "%s: invalid_token: %r" % (path, h))
