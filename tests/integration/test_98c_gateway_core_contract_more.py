@@ -282,7 +282,7 @@ def test_a_shrunk_stream_says_its_cap_in_creditd_output_cap():
                    "answer (settled for 0, provider_error) carries Creditd-Hold-Id alone")
 def test_a_provider_error_answer_says_its_charge_of_0_and_the_balance():
     acct = account("c98perr")
-    mode(mode="error", status=500)
+    mode(mode="error", status=500, count=1)
     r = chat(acct, OA)
     eq(r.status, 500, "the provider's status passed on: %r" % r.body[:300])
     eq(get_hold(r)["settle_reason"], "provider_error", "settled for 0")
@@ -420,6 +420,7 @@ def test_a_stream_in_flight_shows_its_hold_pending_then_settled():
         c.close()
     wait_until(lambda: api("GET", "/v1/holds/" + hid, auth="read").json["status"] == "settled", timeout=10)
     h = api("GET", "/v1/holds/" + hid, auth="read").json
+    reset()     # the gate's mode off for whatever runs next
     eq(state(acct), (fresh[acct][0] - h["charged_micros"], 0), "settled: charged, nothing reserved")
 
 

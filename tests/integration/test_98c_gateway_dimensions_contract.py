@@ -257,3 +257,4 @@ def test_a_responses_stream_that_hits_its_cap_is_settled_from_response_incomplet
     h = get_hold(r)
     eq((h["settle_reason"], h["charged_micros"], h["usage"]["output_tokens"]),
        ("provider_usage", charge(tokens(u, IN, CACHED, OUT)), 16), "settled from response.incomplete's usage")
+    reset()
