@@ -596,6 +596,12 @@ def test_unknown_paths_are_404_in_each_shape():
     openai_shape(call("/openai/v1/completions", {"model": "gpt-4o-mini", "prompt": "x"}), 404, what="legacy")
     openai_shape(call("/openai/v1/assistants", None), 404, what="assistants")
     anthropic_err(call("/anthropic/v1/complete", {"model": "x"}), 404, "complete")
+    for path in ("/openai/", "/openai/v2/chat/completions", "/openai/v1/chat/completions/",
+                 "/openai/v1/chat/completions/extra", "/openai/v1/fine_tuning/jobs", "/openai/v1/uploads"):
+        openai_shape(call(path, {"model": "gpt-4o-mini"}), 404, what=path)
+    for path in ("/anthropic/", "/anthropic/v1/messages/", "/anthropic/v1/files", "/anthropic/v1/skills",
+                 "/anthropic/v1/messages/count_tokens/x"):
+        anthropic_err(call(path, {"model": "claude-haiku-4-5"}), 404, path)
     eq(received(), [], "nothing forwarded")
 
 
