@@ -394,6 +394,12 @@ def test_messages_cache_control_5m_is_charged_writes_and_reads():
     h, u = settled_whole(acct, r, "claude-haiku-4-5", (len(b), 30), "cache_control")
     eq((u["cached_input_tokens"], u["cache_write_input_tokens"]), (3, 2), "the provider reported both")
     eq((h["usage"]["cached_input_tokens"], h["usage"]["cache_write_input_tokens"]), (3, 2), "the hold's usage")
+    reset()
+    five = {"type": "ephemeral", "ttl": "5m"}
+    r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 10,
+                        "tools": [{"name": "f", "input_schema": {"type": "object"}, "cache_control": five}],
+                        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": five}]}]})
+    eq(r.status, 200, "5-minute writes named on a tool and a part: %r" % r.body[:300])
 
 
 def test_messages_refusals_in_anthropic_s_shape_with_creditd_s_code():
