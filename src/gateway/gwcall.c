@@ -181,20 +181,36 @@ static void keep_billed(const struct gwcall *c, const struct gw_charge *d)
 
 /* ---- Endings ---- */
 
+/* The header lines of a settled answer that is not streamed (docs/api.md,
+ * "Creditd-Charged-Micros"), into extra. A member's call is not shown the
+ * pool's balance (docs/gateway.md, "The charge"): a member-bound key must
+ * not learn what the workspace holds. */
+static void charge_lines(const struct gwcall *c, int64_t charged, int64_t balance, char *extra, size_t cap)
+{
+	if (c->job->member[0] != '\0')
+		snprintf(extra, cap, "Creditd-Charged-Micros: %lld\r\n", (long long)charged);
+	else
+		snprintf(extra, cap, "Creditd-Charged-Micros: %lld\r\nCreditd-Balance-Micros: %lld\r\n",
+			 (long long)charged, (long long)balance);
+}
+
 /* The provider answered an error, or nothing, before any output: the hold
  * is settled for nothing with reason provider_error (a usage record of
- * cost 0: reports and reconcile count these calls), or released when
- * that fails. */
-static void settle_nothing(struct gwcall *c)
+ * cost 0: reports and reconcile count these calls), its charge's header
+ * lines in extra, or released when that fails (extra ""). */
+static void settle_nothing(struct gwcall *c, char *extra, size_t cap)
 {
 	struct gw_usage none = {0};
 	struct gw_charge d = {0};
 	int64_t charged, balance;
+	extra[0] = '\0';
 	if (gwcall_ledger_charge(c->job, c->attempt, gwcall_provider(c)->name, &none, 0, GW_REASON_PROVIDER_ERROR,
-				 &charged, &balance) != CD_OK)
+				 &charged, &balance) != CD_OK) {
 		release(c);
-	else
-		keep_billed(c, &d);	/* the providers it tried, when more than one */
+		return;
+	}
+	charge_lines(c, charged, balance, extra, cap);
+	keep_billed(c, &d);	/* the providers it tried, when more than one */
 }
 
 /* The provider may be working on it: its request went out in full, then
@@ -224,16 +240,17 @@ static void end_unanswered(struct gwcall *c, enum provider_result r, const char 
 		end_unresolved(c, r, err);
 		return;
 	}
-	settle_nothing(c);
-	char message[512];
+	char extra[160], message[512];
+	settle_nothing(c, extra, sizeof(extra));
 	snprintf(message, sizeof(message), "the provider could not be reached: %s", err);
 	log_warn("gateway: %s %s", c->job->hold_id, message);
-	gwcall_error_write(c, 502, CD_E_UPSTREAM, message);
+	gwcall_error_write_with(c, 502, CD_E_UPSTREAM, message, extra);
 }
 
 static void end_error(struct gwcall *c)
 {
-	settle_nothing(c);
+	char extra[160];
+	settle_nothing(c, extra, sizeof(extra));
 	if ((c->status == 401 || c->status == 403) && !c->job->byok) {
 		/* The deployment's key was refused, not the caller's: an
 		 * SDK would read a 401 as its own key's fault. */
@@ -243,10 +260,10 @@ static void end_error(struct gwcall *c)
 		else
 			log_error("gateway: the provider refused the deployment's key (%d): check [provider %s] api_key",
 				  c->status, gwcall_provider(c)->name);
-		gwcall_error_write(c, 502, CD_E_UPSTREAM, "the provider refused creditd's provider key");
+		gwcall_error_write_with(c, 502, CD_E_UPSTREAM, "the provider refused creditd's provider key", extra);
 		return;
 	}
-	gwcall_head_write(c, c->status, "");
+	gwcall_head_write(c, c->status, extra);
 	gwcall_client_write(c, c->whole.data, c->whole.len);
 }
 
@@ -373,13 +390,7 @@ static void answer_whole(struct gwcall *c, int whole, int64_t charged, int64_t b
 				    "passes on whole" : "the provider's answer was cut");
 		return;
 	}
-	/* A member's call is not shown the pool's balance (docs/gateway.md,
-	 * "The charge"): a member-bound key must not learn what the workspace holds. */
-	if (c->job->member[0] != '\0')
-		snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\n", (long long)charged);
-	else
-		snprintf(extra, sizeof(extra), "Creditd-Charged-Micros: %lld\r\nCreditd-Balance-Micros: %lld\r\n",
-			 (long long)charged, (long long)balance);
+	charge_lines(c, charged, balance, extra, sizeof(extra));
 	gwcall_head_write(c, c->status, extra);
 	gwcall_client_write(c, c->whole.data, c->whole.len);
 	dynbuf_free(&c->whole);	/* framed now: one copy is kept, not two */
@@ -414,7 +425,8 @@ static void end_stream(struct gwcall *c)
 	/* An error event before any output (Anthropic's overloaded_error
 	 * after message_start): an error before output, as a status is. */
 	if (c->stream.error && c->stream.text_bytes == 0 && c->stream.audio_bytes == 0 && !u.have) {
-		settle_nothing(c);
+		char extra[160];	/* a stream's head is sent: its charge is not a header */
+		settle_nothing(c, extra, sizeof(extra));
 		return;
 	}
 	if (!u.have) {

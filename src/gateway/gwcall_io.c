@@ -109,7 +109,7 @@ void gwcall_error_write_with(struct gwcall *c, int status, enum cd_err e, const 
 				"message", message, "param");
 	char *text = err != NULL ? jsonio_dump(err) : NULL;
 	char *shaped = text != NULL ? gwshape_error(c->kind, status, text, strlen(text)) : NULL;
-	char lines[128];
+	char lines[256];
 	snprintf(lines, sizeof(lines), "Content-Type: application/json\r\n%s", extra);
 	c->head.len = 0;
 	gwcall_head_write(c, status, lines);

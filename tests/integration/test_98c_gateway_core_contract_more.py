@@ -277,9 +277,6 @@ def test_a_shrunk_stream_says_its_cap_in_creditd_output_cap():
     eq(state(acct), (fresh[acct][0] - h["charged_micros"], 0), "charged its usage")
 
 
-@known_discrepancy("DESIGN §12 'The provider's side': 'An answer that is not streamed is settled before it is "
-                   "sent and also carries Creditd-Charged-Micros and Creditd-Balance-Micros'; a provider's error "
-                   "answer (settled for 0, provider_error) carries Creditd-Hold-Id alone")
 def test_a_provider_error_answer_says_its_charge_of_0_and_the_balance():
     acct = account("c98perr")
     mode(mode="error", status=500, count=1)
