@@ -335,14 +335,26 @@ static int billed(const struct gw_job *job, const struct gw_ask *ask, const stru
 	return -1;
 }
 
-/* A member's call is never shown the pool's funds (docs/gateway.md, "A member's refusals"): a 402
- * (the account's available, not the member's cap) loses its figures. */
+/* A member's call is never shown the pool's funds (docs/gateway.md, "A member's refusals"): a
+ * refusal on the account's figures (402, a suspended account's 403, its daily or monthly limit's
+ * 429) loses them and says so without them; the member's own cap (429 member_cap_reached) keeps
+ * its figures, which are the member's. */
 static void member_refusal(struct ledger_result *res)
 {
+	static const struct { const char *code, *message; } said[] = {
+		{"insufficient_credits", "the account cannot cover this call"},
+		{"daily_limit_reached", "the account's daily spending limit would be exceeded"},
+		{"billing_hard_limit_reached", "the account's monthly spending limit would be exceeded"},
+	};
 	json_t *err = json_object_get(res->body, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	if (err == NULL || code == NULL || strcmp(code, "member_cap_reached") == 0)
+		return;
 	json_object_del(err, "available_micros");
 	json_object_del(err, "required_micros");
-	json_object_set_new(err, "message", json_string("the account cannot cover this call"));
+	for (size_t i = 0; i < sizeof(said) / sizeof(said[0]); i++)
+		if (strcmp(code, said[i].code) == 0)
+			json_object_set_new(err, "message", json_string(said[i].message));
 }
 
 /* Authorizes the hold; the granted output (a shrunk hold's) becomes the
@@ -380,7 +392,7 @@ int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	enum cd_err rc = ledger_authorize(ctx->db, &call, r, &res);
 	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
 		/* Refused (its request_id is new: never a replay). */
-		if (rc == CD_OK && job->member[0] != '\0' && res.status == 402)
+		if (rc == CD_OK && job->member[0] != '\0' && res.status >= 400)
 			member_refusal(&res);
 		api_answer(rs, rc, &res);
 		return -1;

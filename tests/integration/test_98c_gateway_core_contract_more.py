@@ -89,10 +89,6 @@ def test_requests_per_minute_is_429_rate_limit_error_with_retry_after_in_each_sh
     eq(received(), [], "nothing forwarded")
 
 
-@known_discrepancy("docs/gateway.md 'Who pays'/'What a key holder can and cannot do': a member-bound key is not "
-                   "shown what the whole workspace holds ('a 402 on a member's call carries no figures of the "
-                   "pool's'); a suspended workspace's 403 (and its daily/monthly 429) to bob's key carries "
-                   "available_micros = the workspace's balance or limit left")
 def test_a_member_key_s_refusals_show_no_figures_of_the_workspace():
     for patch in ({"status": "suspended"}, {"daily_limit_micros": 1}, {"monthly_limit_micros": 1}):
         ws = limited("c98mfig", patch, kind="workspace")
