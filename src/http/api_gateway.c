@@ -432,7 +432,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	}
 	memset(&r, 0, sizeof(r));
 	job->route = route;
-	job->gw = gwconfig_of(ctx->cfg);
+	job->gw = ctx->gw;
 	job->place = -1;
 	if ((gwkind_form(route) ? gwshape_read_form(route, rq->content_type, (const unsigned char *)rq->body, rq->body_len,
 						    &job->ask, err, sizeof(err), &param)
@@ -473,7 +473,7 @@ int api_gw_batch_line(struct api_ctx *ctx, const struct request *rq, const struc
 	line.content_type = "application/json";
 	memset(&r, 0, sizeof(r));
 	job->route = route;
-	job->gw = gwconfig_of(ctx->cfg);
+	job->gw = ctx->gw;
 	job->place = -1;
 	job->batch = 1;
 	if (gwshape_read(route, body, len, &job->ask, err, sizeof(err), &param) != 0)
