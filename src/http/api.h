@@ -17,6 +17,7 @@
 struct gw_job;
 
 struct cfg;
+struct gwconfig;
 struct store;
 struct stripe_client;
 
@@ -93,6 +94,9 @@ struct response {
 
 struct api_ctx {
 	const struct cfg *cfg;
+	/* The gateway's part of cfg, found once as the worker starts (the
+	 * configuration does not change while the daemon runs). */
+	const struct gwconfig *gw;
 	struct store *db;
 	struct stripe_client *stripe;
 	struct key_grant key;		/* of the authenticated key: scopes, binding */

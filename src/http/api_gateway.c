@@ -432,7 +432,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	}
 	memset(&r, 0, sizeof(r));
 	job->route = route;
-	job->gw = gwconfig_of(ctx->cfg);
+	job->gw = ctx->gw;
 	job->place = -1;
 	if ((gwkind_form(route) ? gwshape_read_form(route, rq->content_type, (const unsigned char *)rq->body, rq->body_len,
 						    &job->ask, err, sizeof(err), &param)
@@ -441,7 +441,7 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || api_gw_payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || background_byok(job, rs) != 0 || api_gw_forwarded(rq, job, rs) != 0 ||
 		 table_check(ctx, rq, job, rs) != 0 ||
-		 (!route->free && (gwkind_media(route) != GW_MEDIA_NONE ? api_gwaudio_hold_of(ctx, job, &r, rs)
+		 (!route->free && (gwkind_media(route) != GW_MEDIA_NONE ? api_gwaudio_hold_of(job, &r, rs)
 								 : api_gw_hold_of(ctx, job, &r, rs)) != 0))
 		;
 	else if (api_gw_admit(ctx, rq, job, rs) != 0)
@@ -473,7 +473,7 @@ int api_gw_batch_line(struct api_ctx *ctx, const struct request *rq, const struc
 	line.content_type = "application/json";
 	memset(&r, 0, sizeof(r));
 	job->route = route;
-	job->gw = gwconfig_of(ctx->cfg);
+	job->gw = ctx->gw;
 	job->place = -1;
 	job->batch = 1;
 	if (gwshape_read(route, body, len, &job->ask, err, sizeof(err), &param) != 0)

@@ -136,13 +136,12 @@ static int held_dearest(struct gw_job *job, struct guard_authorize *r, struct re
 	return 0;
 }
 
-int api_gwaudio_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
+int api_gwaudio_hold_of(struct gw_job *job, struct guard_authorize *r, struct response *rs)
 {
 	struct price p;
 	int64_t margin, input = 0, output = 0;
 	struct gw_ask *ask = &job->ask;
 	int priced = ledger_price_model_wait(ask->model, &p, &margin);
-	(void)ctx;
 	if (!priced && !job->byok) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s': creditd holds and charges only priced models",
 			  ask->model);

@@ -11,5 +11,5 @@
  * or tokens), the bound the request proves, its price. 0, or -1 with rs
  * filled (400 naming the member when the row prices none of what the
  * route bills, or the bound cannot be proved). */
-int api_gwaudio_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
+int api_gwaudio_hold_of(struct gw_job *job, struct guard_authorize *r, struct response *rs);
 #endif

@@ -192,7 +192,7 @@ static int file_lines(struct api_ctx *ctx, const struct request *rq, const char 
 /* The kind's own provider (§12's), with its key. NULL with rs filled. */
 static const struct gwconfig_provider *kind_provider(struct api_ctx *ctx, const struct gwkind *k, struct response *rs)
 {
-	const struct gwconfig_provider *p = gwconfig_provider_of(gwconfig_of(ctx->cfg), k, "");
+	const struct gwconfig_provider *p = gwconfig_provider_of(ctx->gw, k, "");
 	if (p == NULL || p->api_key[0] == '\0') {
 		api_error(rs, CD_E_PROVIDER_OFF, NULL, "the %s provider has no key configured: creditd forwards no batch",
 			  k->name);
@@ -210,7 +210,7 @@ int api_gwbatch_forward(struct api_ctx *ctx, const struct gwconfig_provider *p, 
 	struct dynbuf answer;
 	int status = 0;
 	*out = NULL;
-	r->connect_ms = (long)gwconfig_of(ctx->cfg)->connect_timeout_ms;
+	r->connect_ms = (long)ctx->gw->connect_timeout_ms;
 	r->total_ms = LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L;
 	dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_ANSWER_BYTES);
 	int rc = gwbatch_io_call(p, r, &status, &answer, err, sizeof(err));
@@ -238,7 +238,7 @@ struct gw_job *api_gwbatch_payer(struct api_ctx *ctx, const struct request *rq, 
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 		return NULL;
 	}
-	job->gw = gwconfig_of(ctx->cfg);
+	job->gw = ctx->gw;
 	job->place = -1;
 	if (api_gw_payer(ctx, rq, job, rs) != 0) {
 		free(job);
@@ -409,7 +409,7 @@ static void batch_keep(struct api_ctx *ctx, const struct gw_job *job, const stru
 	snprintf(j.model, sizeof(j.model), "%s", model);
 	snprintf(j.provider, sizeof(j.provider), "%s", p->name);
 	snprintf(j.hold_id, sizeof(j.hold_id), "%s", hold_id);
-	j.next_poll_at = timefmt_now() + gwconfig_of(ctx->cfg)->batch_poll_seconds;
+	j.next_poll_at = timefmt_now() + ctx->gw->batch_poll_seconds;
 	enum cd_err rc = id != NULL && gwobject_id_ok(id) && answer != NULL ? ledger_gw_object_keep(ctx->db, job->account,
 							 LEDGER_GW_BATCH, id, p->name) : CD_E_INTERNAL;
 	/* A file kept with no line's model (before sql/080): none. */
@@ -518,7 +518,7 @@ void api_gw_batch_create(struct api_ctx *ctx, const struct request *rq, char **p
 static void cancel_kept(struct api_ctx *ctx, const char *account, const char *id, const json_t *batch)
 {
 	char *text = json_dumps(batch, JSON_COMPACT);
-	int64_t poll = gwconfig_of(ctx->cfg)->batch_poll_seconds;
+	int64_t poll = ctx->gw->batch_poll_seconds;
 	const char *st = json_string_value(json_object_get(batch, json_object_get(batch, "status") != NULL ? "status"
 							   : "processing_status"));
 	enum cd_err rc = text != NULL ? ledger_gw_job_cancelled(ctx->db, account, "batch", id, text, st, poll) : CD_E_INTERNAL;
@@ -560,7 +560,7 @@ void api_gw_batch_cancel(struct api_ctx *ctx, const struct request *rq, char **p
 	if (job == NULL)
 		return;
 	enum cd_err rc = batch_owned(ctx, rq, job->account, params[0], &owned, provider, sizeof(provider));
-	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), k, provider) : NULL;
+	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(ctx->gw, k, provider) : NULL;
 	if (rc != CD_OK)
 		api_fail(rs, rc, "batch lookup");
 	else if (!owned)
@@ -659,7 +659,7 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 		return;
 	enum cd_err rc = batch_owned(ctx, rq, job->account, params[0], &owned, provider, sizeof(provider));
 	free(job);
-	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), &gwkind_anthropic,
+	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(ctx->gw, &gwkind_anthropic,
 									  provider) : NULL;
 	if (rc != CD_OK || !owned || p == NULL ||
 	    gwbatch_job_path("/anthropic/", params[0], "results", path, sizeof(path)) != 0) {
@@ -670,7 +670,7 @@ void api_gw_message_batch_results(struct api_ctx *ctx, const struct request *rq,
 		return;
 	}
 	dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_RESULTS_ANSWER_BYTES);
-	struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)gwconfig_of(ctx->cfg)->connect_timeout_ms,
+	struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)ctx->gw->connect_timeout_ms,
 				    LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L};
 	if (gwbatch_io_call(p, &r, &status, &answer, err, sizeof(err)) != 0 || status != 200 || answer.data == NULL) {
 		json_t *e = answer.data != NULL ? json_loadb(answer.data, answer.len, 0, NULL) : NULL;

@@ -32,7 +32,7 @@ static const struct gwconfig_provider *file_provider(struct api_ctx *ctx, const 
 	if (rc == CD_OK && !owned && gwobject_id_ok(id))
 		rc = ledger_gw_object_find(ctx->db, account, LEDGER_GW_BATCH_OUTPUT, id, &owned, provider,
 					   sizeof(provider));
-	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(gwconfig_of(ctx->cfg), &gwkind_openai, provider)
+	const struct gwconfig_provider *p = owned ? gwconfig_provider_of(ctx->gw, &gwkind_openai, provider)
 						  : NULL;
 	if (rc != CD_OK)
 		api_fail(rs, rc, "file lookup");
@@ -81,7 +81,7 @@ void api_gw_file(struct api_ctx *ctx, const struct request *rq, char **params, s
 		struct dynbuf answer;
 		snprintf(path, sizeof(path), "/files/%s/content", params[0]);
 		dynbuf_init(&answer, LIMIT_GATEWAY_BATCH_RESULTS_ANSWER_BYTES);
-		struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)gwconfig_of(ctx->cfg)->connect_timeout_ms,
+		struct gwbatch_request r = {"GET", path, NULL, NULL, 0, NULL, (long)ctx->gw->connect_timeout_ms,
 					    LIMIT_GATEWAY_BATCH_FETCH_SECONDS * 1000L};
 		if (gwbatch_io_call(p, &r, &status, &answer, err, sizeof(err)) == 0 && status == 200) {
 			rs->status = 200;

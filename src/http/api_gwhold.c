@@ -254,7 +254,7 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 	struct price p;
 	int64_t margin;
 	if (job->route->images)
-		return api_gw_images_hold_of(ctx, job, r, rs);
+		return api_gw_images_hold_of(job, r, rs);
 	int priced = ledger_price_model_wait(job->ask.model, &p, &margin);
 	if (!priced && !job->byok) {
 		api_error(rs, CD_E_INVALID, "model", "unknown model '%s': creditd holds and charges only priced models",

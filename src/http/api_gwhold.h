@@ -17,7 +17,7 @@ int api_gw_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authori
 /* An image route's hold figured (api_gwimages.c; docs/gateway.md,
  * "Images"): n images at the dearest size and quality asked, at the rows
  * that price them. 0, or -1 with rs filled. */
-int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
+int api_gw_images_hold_of(struct gw_job *job, struct guard_authorize *r, struct response *rs);
 /* 0 when the caller's key may call model, else -1 with rs 403
  * model_not_allowed naming param (as a call's own model is checked). */
 int api_gw_model_allowed(const struct api_ctx *ctx, const char *model, const char *param, struct response *rs);

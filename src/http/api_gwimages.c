@@ -244,12 +244,11 @@ static int held_dearest(struct gw_job *job, struct guard_authorize *r, struct re
 	return 0;
 }
 
-int api_gw_images_hold_of(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
+int api_gw_images_hold_of(struct gw_job *job, struct guard_authorize *r, struct response *rs)
 {
 	struct gw_images_ask *a = &job->ask.img;
 	const char *param = "size";
 	char err[256];
-	(void)ctx;
 	if (job->route->images == GW_IMAGES_EDIT && a->family == GW_IMAGE_DALLE3) {
 		api_error(rs, CD_E_INVALID, "model", "dall-e-3 makes no edits (images/edits takes dall-e-2 and the GPT image "
 			  "models)");

@@ -86,7 +86,7 @@ static int delete_checked(struct api_ctx *ctx, const struct gw_job *job, const c
 static int provider_of(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, const char *name,
 		       struct response *rs)
 {
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = ctx->gw;
 	const struct gwconfig_provider *p = gwconfig_provider_of(gw, job->route->kind, name);
 	const char *own = rq->gw_provider_key;
 	job->byok = own != NULL && own[0] != '\0';
@@ -165,7 +165,7 @@ void api_gw_object(struct api_ctx *ctx, const struct request *rq, char **params,
 		return;
 	}
 	job->route = route;
-	job->gw = gwconfig_of(ctx->cfg);
+	job->gw = ctx->gw;
 	job->place = -1;
 	job->cap = -1;
 	job->ask.output_cap = -1;

@@ -150,7 +150,7 @@ static int wanted_of(const struct request *rq, struct ledger_price_wanted *w, st
 static int provider_of(const struct api_ctx *ctx, const struct request *rq, char *provider, size_t cap,
 		       struct response *rs)
 {
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = ctx->gw;
 	int got = urlpath_query_get(rq->query, "provider", provider, cap);
 	if (got == 0) {
 		provider[0] = '\0';

@@ -575,7 +575,7 @@ static int handle(struct wreq *w, struct api_ctx *ctx, char *buf)
 		rq.query = "";
 	unsigned serving = log_context_push("%s %s X-Request-Id %s", rq.method != NULL ? rq.method : "-",
 					    rq.path != NULL ? rq.path : "-", rq.request_id != NULL ? rq.request_id : "-");
-	const struct gwconfig *gw = gwconfig_of(ctx->cfg);
+	const struct gwconfig *gw = ctx->gw;
 	struct body_plan plan = {(size_t)(gateway ? gw->max_body_bytes : ctx->cfg->max_body_bytes), 0,
 				 declared_length(req), gw->spool_dir};
 	plan.limit = gateway ? (size_t)gwbody_limit(rq.path, (int64_t)plan.common) : plan.common;
@@ -655,6 +655,7 @@ static void *worker_main(void *arg)
 	(void)arg;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = pool_cfg;
+	ctx.gw = gwconfig_of(pool_cfg);
 	ctx.db = store_new(pool_cfg);
 	ctx.stripe = stripe_for(pool_cfg);
 	char *buf = malloc((size_t)pool_cfg->max_body_bytes + 1);

@@ -219,6 +219,13 @@ struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct
 		*dberr = (int)mysql_stmt_errno(s->st);
 		return NULL;
 	}
+	/* A statement whose rows' shape is known only once it ran (an
+	 * INSERT … RETURNING, as a CALL's): its results bound the first time. */
+	if (s->ncols == 0 && !s->is_call && mysql_stmt_field_count(s->st) > 0 && bind_results(s) != 0) {
+		*dberr = CR_OUT_OF_MEMORY;
+		stmt_failed(db, s, *dberr);
+		return NULL;
+	}
 	if (s->ncols > 0 && !s->is_call && mysql_stmt_store_result(s->st) != 0) {
 		*dberr = (int)mysql_stmt_errno(s->st);
 		stmt_failed(db, s, *dberr);

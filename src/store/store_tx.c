@@ -36,10 +36,15 @@
  * day. */
 void store_clock(struct store *db)
 {
-	db->now = timefmt_now();
-	db->now_month = timefmt_month_key(db->now);
-	timefmt_month_bounds(db->now, &db->now_month_start, &db->now_month_end);
-	db->now_day = db->now / TIMEFMT_SECONDS_PER_DAY;
+	/* One reading of the time, the rest worked out from it. */
+	const int64_t now = timefmt_now();
+	int64_t month_start, month_end;
+	timefmt_month_bounds(now, &month_start, &month_end);
+	db->now = now;
+	db->now_month = timefmt_month_key(now);
+	db->now_month_start = month_start;
+	db->now_month_end = month_end;
+	db->now_day = now / TIMEFMT_SECONDS_PER_DAY;
 }
 
 

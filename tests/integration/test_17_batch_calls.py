@@ -485,8 +485,8 @@ def test_a_row_changed_behind_creditds_back_is_read_again():
 def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
     """A member with a row, as one with none on a workspace without a plan
     member cap, is read by the read CALL: two round trips. A member the
-    plan's cap makes a row for (DESIGN §13) costs two more, once: the row's
-    INSERT and its locking read."""
+    plan's cap makes a row for (DESIGN §13) costs one more, once: the row's
+    INSERT, which answers the row it made (INSERT ... RETURNING)."""
     n = uid("bplan")
     eq(api("PUT", "/v1/plans/" + n, {"credits_micros": 0, "rollover": "none", "member_cap_micros": 10 ** 7})
        .status, 200, "a plan with a member cap")
@@ -499,7 +499,7 @@ def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
     for acct in (ws, plain):
         sent("authorize")
         authorize(acct)     # the account's first batch may open it (month roll)
-    for acct, member, want in ((ws, "kept", 2), (plain, "rowless", 2), (ws, "fresh", 4), (ws, "fresh", 2)):
+    for acct, member, want in ((ws, "kept", 2), (plain, "rowless", 2), (ws, "fresh", 3), (ws, "fresh", 2)):
         before = round_trips("authorize")
         sent("authorize")
         eq(authorize(acct, member=member).status, 200, "authorize for %s" % member)

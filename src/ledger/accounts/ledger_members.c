@@ -33,7 +33,9 @@ static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key,
  * by the sweep of the request that makes the row). Run under the
  * account's lock, which every writer of these holds and usage rows takes
  * first: the sums are exact, and no other transaction makes the row
- * meanwhile. Its sources are read without locks (READ COMMITTED). */
+ * meanwhile. Its sources are read without locks (READ COMMITTED). The
+ * row comes back from the INSERT (RETURNING, the procedures' member
+ * column order): made by this transaction, it is locked until it ends. */
 static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member, month_key, month_spent_micros, "
 	"reserved_micros, created_at) SELECT p.a, p.n, p.mk, "
 	"(SELECT COALESCE(SUM(u.cost_micros), 0) FROM usage_records u WHERE u.account_id = p.a "
@@ -45,7 +47,7 @@ static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member
 	"WHERE u.account_id = p.a AND u.created_at >= p.t AND u.created_at < p.e AND u.member = p.n "
 	"AND u.created_at >= h.expires_at AND j.created_at < p.t), "
 	"(SELECT COALESCE(SUM(h.amount_micros), 0) FROM holds h WHERE h.account_id = p.a AND h.state = 'pending' "
-	"AND h.member = p.n), p.t FROM (SELECT ? a, ? n, ? mk, ? t, ? e) p";
+	"AND h.member = p.n), p.t FROM (SELECT ? a, ? n, ? mk, ? t, ? e) p RETURNING " MEMBER_COLS_OF("");
 
 /* The columns ledger_members_lock and ledger_members_read share (cap, month, spend,
  * reserve: their first four). */
@@ -88,7 +90,9 @@ static void roll(int64_t now_month, struct member_row *m)
 	assert(!month.rolled || m->month_spent == 0);	/* a new month spends from 0 */
 }
 
-void ledger_members_from_row_at(int64_t now_month, const struct db_row *r, unsigned int c, struct member_row *m)
+/* A member row from columns c.. (the procedures' member column order),
+ * as stored. */
+static void row_read(const struct db_row *r, unsigned int c, struct member_row *m)
 {
 	m->found = 1;
 	COL_TEXT(m->member, MEMBER_NAME);
@@ -102,6 +106,11 @@ void ledger_members_from_row_at(int64_t now_month, const struct db_row *r, unsig
 	m->rate.minute = COL_I64(MEMBER_RATE_MINUTE);
 	m->rate.requests = COL_I64(MEMBER_RATE_REQUESTS);
 	m->rate.tokens = COL_I64(MEMBER_RATE_TOKENS);
+}
+
+void ledger_members_from_row_at(int64_t now_month, const struct db_row *r, unsigned int c, struct member_row *m)
+{
+	row_read(r, c, m);
 	roll(now_month, m);
 	assert(m->found);
 	assert(m->month_key == now_month);	/* rolled to this month */
@@ -111,14 +120,23 @@ enum cd_err ledger_members_create(struct store *db, const struct acct *a, const 
 {
 	assert(member != NULL);
 	assert(a->id > 0);
-	/* The month's end, as the transaction's clock worked it out with now. */
-	enum cd_err rc = store_do(db, SQL_MEMBER_CREATE, "member create", "isiii", a->id, member,
-			       db->now_month, db->now, db->now_month_end);
-	if (rc == CD_OK)
-		rc = ledger_members_lock(db, a, member, m);
-	if (rc == CD_E_NOT_FOUND) {
+	int e;
+	enum cd_err rc = CD_OK;
+	memset(m, 0, sizeof(*m));
+	/* The month's end, as the transaction's clock worked it out with now.
+	 * The new row comes back from its INSERT, locked by it: this
+	 * transaction made it. */
+	struct dbstmt *s = store_exec(db, SQL_MEMBER_CREATE, &e, "isiii", a->id, member, db->now_month, db->now,
+				      db->now_month_end);
+	if (s == NULL) {
+		rc = store_err(db, e, "member create");
+	} else if (store_fetch(s) != 1) {
 		log_error("member create: the new row was not read back");
 		rc = CD_E_INTERNAL;
+	} else {
+		/* Made in this month (its month_key the clock's): nothing to roll. */
+		struct db_row row = {s, NULL, 0};
+		row_read(&row, 0, m);
 	}
 	/* A reserve is a sum of holds (the spend may be below 0: a late
 	 * settle below its capture, as verify counts it); a hold edited by
@@ -128,6 +146,7 @@ enum cd_err ledger_members_create(struct store *db, const struct acct *a, const 
 		rc = CD_E_INTERNAL;
 	}
 	assert(rc != CD_OK || m->found);
+	assert(rc != CD_OK || m->month_key == db->now_month);
 	return rc;
 }
 

@@ -204,6 +204,12 @@ struct batch {
 	 * with the clock: its read locks and marks, its write's COMMIT, and
 	 * whether its rows are kept (ledger_rowcache_on) follow it. */
 	int galera;
+	/* The attempt's database node (store's node) and when its connection
+	 * last ended a transaction well (its ok_ms), copied with the clock:
+	 * the row cache's table is the node's, and it fills a batch only
+	 * from a connection that was fresh (ledger_rowcache.c). */
+	int node;
+	int64_t conn_ok_ms;
 	/* What the batch's notices read beyond its rows, copied with the
 	 * clock: the configured balance.low default ([ledger]
 	 * low_balance_default_micros) and the auto-recharges an account may

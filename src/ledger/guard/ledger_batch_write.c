@@ -327,11 +327,19 @@ enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int comm
 {
 	struct jw j;
 	int e = 0;
+	/* The transaction the batch read and locked its rows in (its serial,
+	 * copied with the clock) is the one writing, or nothing is written;
+	 * then each row changed was locked in it (or is checked by the write). */
+	if (b->tx_serial != db->tx_serial) {
+		log_error("a guard batch's write in transaction %" PRIu64 ", its rows read in %" PRIu64 ": not written",
+			  db->tx_serial, b->tx_serial);
+		return CD_E_INTERNAL;
+	}
 	for (int i = 0; i < b->naccts; i++) {
 		/* docs/architecture.md, "Which rows a write decides on": written from rows
 		 * locked in this transaction, or by a write that checks their versions first (kept_check). */
 		if (b->accts[i].changed && !b->kept_check &&
-		    ledger_rows_acct_check_locked(db, &b->accts[i].a, "a guard batch's write") != CD_OK)
+		    ledger_rows_acct_check_locked_in(b->tx_serial, &b->accts[i].a, "a guard batch's write") != CD_OK)
 			return CD_E_INTERNAL;
 		/* Invariant 1: what the journal rows say moved is what moved. */
 		assert(b->accts[i].a.balance - b->accts[i].balance_marked == b->accts[i].journal_micros);

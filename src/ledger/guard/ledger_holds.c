@@ -447,6 +447,8 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	 * values; docs/architecture.md, "Where money is decided"). */
 	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
 	b->galera = db->c->galera;
+	b->node = db->node;
+	b->conn_ok_ms = db->c->ok_ms;
 	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
 					   ledger_config_of(db->cfg)->auto_recharge_max_per_day};
 	b->tx_serial = db->tx_serial;
@@ -517,7 +519,7 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
 	 * due in a transaction of its own before the next attempt. */
 	for (int i = 0; rc == CD_E_DUE && i < b->ndue; i++)
 		store_due_add(db, b->due[i], ledger_due_bring_tx);
-	ledger_rowcache_end(db, b, rc);
+	ledger_rowcache_end(b, rc);
 	return rc;
 }
 

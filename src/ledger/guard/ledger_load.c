@@ -496,8 +496,8 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	b->hold_reqs_read = w->read_hold_reqs;
 	/* Rows kept from the last writes: no read CALL (nothing is due on
 	 * them, so their opening writes nothing either). */
-	int kept = ledger_rowcache_fill(db, b, w);
-	if (!kept && ledger_rowcache_on(db, b)) {
+	int kept = ledger_rowcache_fill(b, w);
+	if (!kept && ledger_rowcache_on(b)) {
 		/* A read whose rows will be kept reads every account's grants
 		 * too, so that a settle after this batch's authorizes finds them
 		 * kept (spending is still only what the operations do). */

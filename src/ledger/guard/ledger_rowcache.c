@@ -56,9 +56,9 @@ static pthread_cond_t released = PTHREAD_COND_INITIALIZER;	/* claims let go */
 static uint64_t epochs;
 static struct ledger_kept_stats counts;
 
-int ledger_rowcache_on(const struct store *db, const struct batch *b)
+int ledger_rowcache_on(const struct batch *b)
 {
-	return db->node >= 0 && db->node < LIMIT_DB_NODES && !b->galera;
+	return b->node >= 0 && b->node < LIMIT_DB_NODES && !b->galera;
 }
 
 static size_t id_slot(int64_t id, size_t mask)
@@ -205,7 +205,7 @@ static void fill_from(struct batch *b, struct node_table *t, const struct batch_
 	}
 }
 
-int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_want *w)
+int ledger_rowcache_fill(struct batch *b, const struct batch_want *w)
 {
 	struct kept_acct *list[BATCH_MAX];
 	int spends[BATCH_MAX], n = 0, ok = 0;
@@ -213,10 +213,10 @@ int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_w
 	/* Replay rows (stored answers under Idempotency-Keys: a replay must
 	 * be answered from them even when deciding it again would refuse it
 	 * and store nothing) and member rows are always read. */
-	int plain = ledger_rowcache_on(db, b) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
-		    w->nkeys == 0 && timefmt_mono_ms() - db->c->ok_ms < LIMIT_ROWCACHE_FRESH_MS;
+	int plain = ledger_rowcache_on(b) && !b->kept_off && !w->read_hold_reqs && w->nusages == 0 && w->nmembers == 0 &&
+		    w->nkeys == 0 && timefmt_mono_ms() - b->conn_ok_ms < LIMIT_ROWCACHE_FRESH_MS;
 	pthread_mutex_lock(&lock);
-	struct node_table *t = plain ? table_of(db->node) : NULL;
+	struct node_table *t = plain ? table_of(b->node) : NULL;
 	/* Rows another batch is deciding on are waited for (it writes
 	 * within milliseconds): a read now would take their lock first and
 	 * make that batch's write find them moved. */
@@ -319,11 +319,11 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 
 /* After b's write committed: keeps its accounts as written (their
  * versions read back by the write) and releases its claims. */
-static void keep_written(const struct store *db, struct batch *b)
+static void keep_written(struct batch *b)
 {
 	uint64_t epoch[BATCH_MAX];
 	pthread_mutex_lock(&lock);
-	struct node_table *t = ledger_rowcache_on(db, b) ? table_of(db->node) : NULL;
+	struct node_table *t = ledger_rowcache_on(b) ? table_of(b->node) : NULL;
 	for (int i = 0; t != NULL && i < b->naccts; i++)
 		epoch[i] = keep_acct(t, b, i);
 	for (int k = 0; t != NULL && k < b->nholds; k++) {
@@ -350,12 +350,12 @@ static void keep_written(const struct store *db, struct batch *b)
 
 /* After an attempt that did not commit: forgets b's accounts and
  * releases its claims (a kept write refused, b->kept_off, is counted). */
-static void forget(const struct store *db, struct batch *b)
+static void forget(struct batch *b)
 {
 	pthread_mutex_lock(&lock);
 	if (b->kept && b->kept_off)
 		counts.refused++;
-	struct node_table *t = ledger_rowcache_on(db, b) && tables[db->node].accts != NULL ? &tables[db->node] : NULL;
+	struct node_table *t = ledger_rowcache_on(b) && tables[b->node].accts != NULL ? &tables[b->node] : NULL;
 	for (int i = 0; t != NULL && i < b->naccts; i++) {
 		struct kept_acct *e = find_id(t, b->accts[i].a.id);
 		if (e != NULL && (e->owner == NULL || e->owner == b)) {
@@ -368,12 +368,12 @@ static void forget(const struct store *db, struct batch *b)
 	b->kept = b->kept_check = 0;
 }
 
-void ledger_rowcache_end(const struct store *db, struct batch *b, enum cd_err rc)
+void ledger_rowcache_end(struct batch *b, enum cd_err rc)
 {
 	if (rc == CD_OK)
-		keep_written(db, b);
+		keep_written(b);
 	else
-		forget(db, b);
+		forget(b);
 	assert(!b->kept && !b->kept_check);
 }
 

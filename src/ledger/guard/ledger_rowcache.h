@@ -28,15 +28,15 @@
 
 /* Fills b for w from the rows kept and claims them: 1 when every row w
  * needs is kept (b->kept is then set), else 0 and b untouched. */
-int ledger_rowcache_fill(struct store *db, struct batch *b, const struct batch_want *w);
+int ledger_rowcache_fill(struct batch *b, const struct batch_want *w);
 /* After an attempt of b that ended with rc: when its write committed
  * (CD_OK), keeps its accounts as written (their versions read back by
  * the write); else forgets them (a kept write refused, b->kept_off, is
  * counted). Its claims released either way. */
-void ledger_rowcache_end(const struct store *db, struct batch *b, enum cd_err rc);
+void ledger_rowcache_end(struct batch *b, enum cd_err rc);
 /* Whether the node of b's attempt keeps rows (not a Galera node:
- * b->galera, copied as the attempt began). */
-int ledger_rowcache_on(const struct store *db, const struct batch *b);
+ * b->galera and b->node, copied as the attempt began). */
+int ledger_rowcache_on(const struct batch *b);
 
 /* ledger.h's ledger_kept_stats is defined here: what the table did since
  * start, for /metrics and the bench. */

@@ -565,6 +565,9 @@ static void test_written_only_when_locked(struct store *lg)
 	b->kept_check = 0;
 	is_int(ledger_batch_write_flush(lg, b, 1, NULL, 0), CD_E_INTERNAL,
 	       "a guard batch does not write an account neither locked nor checked by the write");
+	b->tx_serial = lg->tx_serial;
+	is_int(ledger_batch_write_flush(lg, b, 1, NULL, 0), CD_E_INTERNAL,
+	       "nor, in the batch's own transaction, one locked in an earlier transaction");
 	ledger_batch_free(b);
 }
 
