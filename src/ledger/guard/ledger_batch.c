@@ -15,6 +15,7 @@
  * accounts, writes the outbox and the answers under Idempotency-Keys,
  * and commits. */
 #include "ledger_batch.h"
+#include "keys.h"
 #include "ledger_events.h"
 #include "ledger_config.h"
 #include "money_rule.h"
@@ -365,6 +366,15 @@ int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields 
 	assert(u->request_id == NULL || (key != NULL && strcmp(key, u->request_id) == 0));
 	usage_row(&b->usage_rows, b->accts[acct].a.id, key, u, hash);
 	return i;
+}
+
+int ledger_batch_own_usage_key(char *out, size_t cap)
+{
+	char hex[33];
+	assert(cap == LEDGER_OWN_USAGE_KEY_BYTES);
+	if (keys_random_id_hex(hex, 16) != 0)
+		return -1;
+	return snprintf(out, cap, "%s%s", LEDGER_OWN_USAGE_PREFIX, hex) == (int)cap - 1 ? 0 : -1;
 }
 
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u)

@@ -387,6 +387,10 @@ struct usage_fields {
  * index (id after the flush). */
 int ledger_batch_usage_add(struct batch *b, int acct, const struct usage_fields *u, const char *key,
 			   const unsigned char *hash);
+/* The key of a usage sent without request_id (ledger_decide.h,
+ * usage_key): LEDGER_OWN_USAGE_PREFIX and 32 random hex digits, unique,
+ * not secret. 0, or -1 (no randomness). */
+int ledger_batch_own_usage_key(char *out, size_t cap);
 /* A usage_records row of a settle (no id needed). */
 void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fields *u);
 /* Spends amount (> 0) from account acct's grants read, in spending order

@@ -39,7 +39,6 @@
 #include "ledger_events.h"
 #include "ledger_rowcache.h"
 #include "store_noderoute.h"
-#include "keys.h"
 #include "log.h"
 #include <assert.h>
 #include <pthread.h>
@@ -767,9 +766,7 @@ enum cd_err ledger_usage(struct store *db, const struct ledger_call *call, const
 {
 	struct guard_op op = {.kind = GUARD_USAGE, .in.usage = r};
 	assert(r->cost_micros <= LIMIT_AMOUNT_MICROS_MAX);	/* priced and capped by the caller */
-	char hex[33];	/* no request_id: a key of creditd's own (ledger_decide.h, usage_key) */
-	if (r->request_id == NULL && (keys_random_id_hex(hex, 16) != 0 || snprintf(op.usage_key, sizeof(op.usage_key),
-				      "%s%s", LEDGER_OWN_USAGE_PREFIX, hex) != (int)sizeof(op.usage_key) - 1))
+	if (r->request_id == NULL && ledger_batch_own_usage_key(op.usage_key, sizeof(op.usage_key)) != 0)
 		return CD_E_INTERNAL;
 	if (!record_ok("usage", r->input_tokens, r->cached_input_tokens, r->cache_write_input_tokens,
 		       r->output_tokens, r->settle_reason))

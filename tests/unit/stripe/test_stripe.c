@@ -221,7 +221,7 @@ static void test_customer_ok(void)
 	ok(last_has("\r\nAuthorization: Bearer sk_test_123\r\n"), "bearer auth");
 	ok(last_has("\r\nIdempotency-Key: idem-cus-1\r\n"), "Idempotency-Key header");
 	ok(last_has("\r\nContent-Type: application/x-www-form-urlencoded\r\n"), "form content type");
-	ok(last_has("\r\nUser-Agent: creditd/0.1\r\n"), "User-Agent creditd/0.1");
+	ok(last_has("\r\nUser-Agent: creditd/" PACKAGE_VERSION "\r\n"), "User-Agent creditd/" PACKAGE_VERSION);
 	ok(!last_has("Expect:"), "no Expect: 100-continue");
 	is_str(last_body(body, sizeof(body)), "description=creditd%20account%20acct_1&metadata%5Baccount%5D=acct_1",
 	       "customer body");
