@@ -248,11 +248,9 @@ BEGIN
            rate_tokens = JSON_VALUE(v_row, '$[17]'), recharge_threshold_micros = JSON_VALUE(v_row, '$[18]'),
            recharge_amount_cents = JSON_VALUE(v_row, '$[19]'), recharge_failures = JSON_VALUE(v_row, '$[20]')
      WHERE id = v_id;
-    -- The rows it changed (1: the trigger of 037 raised row_version by one).
-    SET v_rows = ROW_COUNT();
-    IF v_at_id IS NULL OR NOT (v_id <=> v_at_id) THEN
-      SET v_rows = NULL;
-    END IF;
+    -- The rows it changed, when it is p_at's one account (1: the trigger
+    -- of 037 raised row_version by one); NULL: another account's.
+    SET v_rows = IF(v_id <=> v_at_id, ROW_COUNT(), NULL);
   ELSEIF p_accounts IS NOT NULL THEN
     UPDATE JSON_TABLE(p_accounts, '$[*]' COLUMNS (
              id BIGINT UNSIGNED PATH '$[0]', bal BIGINT PATH '$[1]', res BIGINT PATH '$[2]', mk INT PATH '$[3]',
