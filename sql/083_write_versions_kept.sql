@@ -11,9 +11,15 @@
 -- number the second read found, under the same lock, held to the COMMIT.
 -- When the write updates another account's row, or several, or p_at
 -- names several accounts, the versions are read again as before.
--- bench/README.md ("The guard at one client against the database floor")
--- has the figures: mariadbd's CPU per authorize + settle pair written on
--- kept rows, about 60 us less.
+--
+-- That version and a lone new hold's id read no row: when the procedure
+-- commits (p_commit 1) they are answered after its COMMIT, with its OK.
+-- MariaDB sends each result set of a CALL as it ends, so a caller woke
+-- once for the sets and again for the COMMIT; now once (creditd's waits
+-- on the database a hot request: 2.05 polls before, 1.09 after). The
+-- reasons are in docs/architecture.md ("The guard's round trips"), the
+-- figures in bench/README.md ("The guard at one client against the
+-- database floor").
 --
 -- Same parameters, the same result sets (names, columns and types), the
 -- same refusal and the same locks, taken in the same order (the account
