@@ -25,7 +25,7 @@ from test_70_metrics import scrape, value
 
 SETS = ("accounts", "plan_caps", "holds", "hold_reqs", "members", "usages", "grants", "idem_keys",
         "new_holds", "new_usages", "new_grants", "new_journal", "journal", "alerts", "alert_members",
-        "alert_plan_grants", "alert_plan_caps")
+        "alert_plan_grants", "alert_plan_caps", "versions", "handler", "row_after")
 
 
 def call_sets(statements):
@@ -626,3 +626,57 @@ def test_a_checked_write_keeps_every_account_it_checked_locked():
     # by it (its lock is the read's).
     waited, _ = _others_wait([c], [[a, None]], {})
     eq(waited, [], "no check without versions")
+
+
+# An account row as cd_write's accounts list takes it (sql/078), in order.
+ACCOUNT_ROW = ("id", "balance_micros", "reserved_micros", "month_key", "month_spent_micros", "sweep_due_at", "day_key",
+               "day_spent_micros", "low_noted", "depleted_noted", "limit_month_noted", "limit_day_noted",
+               "recharge_pending", "recharge_day_key", "recharge_day_count", "rate_minute", "rate_requests",
+               "rate_tokens", "recharge_threshold_micros", "recharge_amount_cents", "recharge_failures")
+
+
+def _account_row(ia):
+    row = sql("SELECT %s FROM accounts WHERE id = %d" % (", ".join(ACCOUNT_ROW), ia))[0]
+    return [None if v == "NULL" else int(v) for v in row]
+
+
+def _lone_write(ia, commit, **lists):
+    """cd_write2 as one session runs it (READ COMMITTED, autocommit off),
+    then the index look-ups it made (Handler_read_key) and the account's
+    row_version; rolled back unless the procedure committed."""
+    return call_sets("SET SESSION tx_isolation = 'READ-COMMITTED', autocommit = 0; FLUSH STATUS; %s; "
+                     "SELECT 0 AS handler, VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                     "WHERE VARIABLE_NAME = 'HANDLER_READ_KEY'; "
+                     "SELECT 0 AS row_after, row_version FROM accounts WHERE id = %d; ROLLBACK"
+                     % (write_call(1700000000, commit, **lists), ia))
+
+
+def test_a_lone_write_reads_its_account_once():
+    """A write naming one account (every guard batch at one client) reads
+    its row_version once, under its lock, and answers the version it
+    leaves from it (sql/083): the check's read plus the rows its update
+    changed, where 078 read the row a second time. The version answered is
+    the row's, checked or not, with the account's row written or not; a
+    write that commits answers the same sets (after its COMMIT)."""
+    ia = acct_id(funded(10 ** 7, "blone"))
+    ver = int(sql("SELECT row_version FROM accounts WHERE id = %d" % ia)[0][0])
+    row = _account_row(ia)
+    row[2] += 5  # the new hold's reserve
+    hold = lambda: [[ia, uid("rq"), None, "gpt-4o", None, None, 5, 10, 1, 2, 3, 0, None, None, 0, 1700000900]]
+    base = _lone_write(ia, 0, holds_new=hold(), accounts=[row])
+    check("versions" not in base, "no account named, no versions: %s" % base)
+    reads = int(base["handler"]["rows"][0][1])
+    for at in ([[ia, ver]], [[ia, None]]):
+        got = _lone_write(ia, 0, holds_new=hold(), accounts=[row], at=at)
+        eq(got["versions"]["rows"], [["0", str(ia), str(ver + 1)]], "%s: the version the write left" % at)
+        eq(got["row_after"]["rows"][0][1], str(ver + 1), "%s: the row's own" % at)
+        eq(len(got["new_holds"]["rows"]), 1, "%s: the new hold's id" % at)
+        eq(int(got["handler"]["rows"][0][1]), reads + 1, "%s: the account's row read once more than a write "
+                                                         "naming no account (the check), not twice" % at)
+    got = _lone_write(ia, 0, holds_new=hold(), at=[[ia, ver]])
+    eq(got["versions"]["rows"], [["0", str(ia), str(ver)]], "the account's row not written: its version stays")
+    # Written and committed by the procedure: the row as it is, unchanged.
+    got = _lone_write(ia, 1, accounts=[_account_row(ia)], at=[[ia, ver]])
+    eq(got["versions"]["rows"], [["0", str(ia), str(ver + 1)]], "committed: the version the write left")
+    eq(sql("SELECT row_version FROM accounts WHERE id = %d" % ia)[0][0], str(ver + 1), "committed")
+    verify()
