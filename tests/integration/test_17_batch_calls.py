@@ -654,7 +654,7 @@ def _lone_write(ia, commit, **lists):
 def test_a_lone_write_reads_its_account_once():
     """A write naming one account (every guard batch at one client) reads
     its row_version once, under its lock, and answers the version it
-    leaves from it (sql/083): the check's read plus the rows its update
+    leaves from it (sql/082): the check's read plus the rows its update
     changed, where 078 read the row a second time. The version answered is
     the row's, checked or not, with the account's row written or not; a
     write that commits answers the same sets (after its COMMIT)."""

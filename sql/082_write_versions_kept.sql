@@ -1,4 +1,4 @@
--- 083_write_versions_kept.sql: the one writer, cd_write2, with one
+-- 082_write_versions_kept.sql: the one writer, cd_write2, with one
 -- locking read of its account where it made two. A guard batch on one
 -- account (every batch at one client) names that account's version in
 -- p_at; 078's cd_write2 read the row under its lock to check it, wrote,
@@ -23,8 +23,8 @@
 --
 -- Same parameters, the same result sets (names, columns and types), the
 -- same refusal and the same locks, taken in the same order (the account
--- first): a creditd of 078 or later runs against it unchanged, and one
--- before 074 still calls cd_write, untouched.
+-- first): a creditd of 078 or later runs against it unchanged (an older
+-- one runs this body too: cd_write hands on to cd_write2, sql/059).
 
 CREATE OR REPLACE PROCEDURE cd_write2(IN p_now BIGINT, IN p_commit TINYINT,
                                       IN p_holds_new LONGTEXT CHARACTER SET utf8mb4,
@@ -64,7 +64,7 @@ BEGIN
   DECLARE v_late_hold INT DEFAULT 0;
   DECLARE v_late_versions INT DEFAULT 0;
 
-  -- 083: one account's version is read here under its lock whether or
+  -- 082: one account's version is read here under its lock whether or
   -- not it is checked (a row the read CALL locked names none), and the
   -- version answered at the end is computed from it (below).
   IF JSON_LENGTH(p_at) = 1 THEN
@@ -378,7 +378,7 @@ BEGIN
   IF p_commit = 1 THEN
     COMMIT;
   END IF;
-  -- 083: a lone new hold's id and a version computed above read no row:
+  -- 082: a lone new hold's id and a version computed above read no row:
   -- when the procedure commits they are answered after the COMMIT, with
   -- its OK, so that the caller wakes once for the whole answer rather
   -- than once for the sets and again for the COMMIT's OK (MariaDB sends
