@@ -270,7 +270,8 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 }
 
 /* GET /v1/holds/{hold_id}: what one call held, was charged and used
- * (docs/api.md, "GET /v1/holds/{hold_id}"). A key bound to an account sees its own holds only. */
+ * (docs/api.md, "GET /v1/holds/{hold_id}"). A key bound to an account sees its own holds only,
+ * one bound to a member its member's. */
 void api_hold_get(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	json_t *out = NULL;
@@ -280,6 +281,13 @@ void api_hold_get(struct api_ctx *ctx, const struct request *rq, char **params, 
 		return;
 	}
 	enum cd_err rc = ledger_hold_get(ctx->db, params[0], &out);
+	/* A member's key sees its member's calls alone (docs/api.md): another
+	 * member's hold, or the account's own, is the 404 of an unknown one. */
+	const char *member = rc == CD_OK ? jsonio_str(out, "member") : NULL;
+	if (rc == CD_OK && ctx->key.member[0] != '\0' && (member == NULL || strcmp(member, ctx->key.member) != 0)) {
+		json_decref(out);
+		rc = CD_E_NOT_FOUND;
+	}
 	if (rc == CD_E_NOT_FOUND)
 		api_refuse(rs, REFUSE_HOLD_UNKNOWN, params[0]);
 	else if (rc != CD_OK)

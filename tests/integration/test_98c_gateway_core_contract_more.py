@@ -367,9 +367,6 @@ def test_creditd_stream_cost_ends_each_stream_with_its_cost_comment():
     check(b": creditd " not in r.body, "no comment unless asked")
 
 
-@known_discrepancy("DESIGN §14 'Seeing the cost of one call': GET /v1/holds/{hold_id} by 'a gateway key for its "
-                   "own calls'; bob's member-bound gateway key reads carol's call's hold and a guard key's hold "
-                   "of the same workspace (200; docs/api.md says 'its own account's holds')")
 def test_a_gateway_key_reads_the_holds_of_its_own_calls_only():
     ws = limited("c98hown", {}, kind="workspace")
     eq(api("POST", "/v1/accounts/%s/members" % ws, {"member": "carol", "monthly_cap_micros": 10 ** 9}).status, 201,
