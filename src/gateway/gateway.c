@@ -1,8 +1,9 @@
 /* gateway.c: the gateway's calls in flight (see gateway.h).
  *
  * A call's path: a worker admits and holds it, makes its gwcall (the body
- * to send built there) and hands it to the loop's inbox. The loop, one
- * thread on epoll, starts it on the provider's multi handle (provider.c)
+ * to send built there) and hands it to a loop's inbox (the loops take
+ * calls in turn, one loop a core). The loop, one thread on its own epoll,
+ * starts it on the provider's multi handle (provider.c)
  * and passes the answer on as it comes: the events curl read in one
  * turn of the loop written to the client's FastCGI socket in one send,
  * without waiting (fcgiout.h); when the socket takes less, the call's

@@ -369,6 +369,8 @@ int api_gw_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
 	r.byok = r.count_only = 1;
 	enum cd_err rc = ledger_authorize(ctx->db, &call, &r, &res);
 	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
+		if (rc == CD_OK)
+			api_gw_member_refusal(job, &res);
 		api_answer(rs, rc, &res);
 		return -1;
 	}

@@ -368,6 +368,8 @@ static int batch_hold(struct api_ctx *ctx, const struct gw_job *job, const char 
 	r.amount_micros = hold;
 	enum cd_err rc = ledger_authorize(ctx->db, &call, &r, &res);
 	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
+		if (rc == CD_OK)
+			api_gw_member_refusal(job, &res);
 		api_answer(rs, rc, &res);
 		return -1;
 	}

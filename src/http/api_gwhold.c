@@ -339,13 +339,15 @@ static int billed(const struct gw_job *job, const struct gw_ask *ask, const stru
  * refusal on the account's figures (402, a suspended account's 403, its daily or monthly limit's
  * 429) loses them and says so without them; the member's own cap (429 member_cap_reached) keeps
  * its figures, which are the member's. */
-static void member_refusal(struct ledger_result *res)
+void api_gw_member_refusal(const struct gw_job *job, struct ledger_result *res)
 {
 	static const struct { const char *code, *message; } said[] = {
 		{"insufficient_credits", "the account cannot cover this call"},
 		{"daily_limit_reached", "the account's daily spending limit would be exceeded"},
 		{"billing_hard_limit_reached", "the account's monthly spending limit would be exceeded"},
 	};
+	if (job->member[0] == '\0' || res->status < 400)
+		return;
 	json_t *err = json_object_get(res->body, "error");
 	const char *code = json_string_value(json_object_get(err, "code"));
 	if (err == NULL || code == NULL || strcmp(code, "member_cap_reached") == 0)
@@ -392,8 +394,8 @@ int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	enum cd_err rc = ledger_authorize(ctx->db, &call, r, &res);
 	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
 		/* Refused (its request_id is new: never a replay). */
-		if (rc == CD_OK && job->member[0] != '\0' && res.status >= 400)
-			member_refusal(&res);
+		if (rc == CD_OK)
+			api_gw_member_refusal(job, &res);
 		api_answer(rs, rc, &res);
 		return -1;
 	}

@@ -30,6 +30,10 @@ int api_gw_model_allowed(const struct api_ctx *ctx, const char *model, const cha
  * model without batch prices: "model"). */
 int api_gw_batch_line(struct api_ctx *ctx, const struct request *rq, const struct gwkind_route *route,
 		      const char *body, size_t len, int64_t *amount, char *model, size_t mcap, struct response *rs);
+/* A refusal of a member's call (job->member set) made fit for it: the
+ * workspace's figures taken out (docs/gateway.md, "A member's refusals");
+ * every gateway refusal of a hold goes through it. */
+void api_gw_member_refusal(const struct gw_job *job, struct ledger_result *res);
 /* Authorizes the hold of r; the granted output (a shrunk hold's) becomes
  * the cap sent. 0, or -1 with the refusal in rs. */
 int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);

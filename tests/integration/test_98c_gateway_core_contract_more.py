@@ -99,6 +99,11 @@ def test_a_member_key_s_refusals_show_no_figures_of_the_workspace():
             e = r.json["error"]
             check("available_micros" not in e and "required_micros" not in e,
                   "%r on %s: no figures of the workspace: %r" % (patch, path, e))
+        if patch.get("status") == "suspended":	# a free route's refusal too (count_tokens)
+            r = call("/anthropic/v1/messages/count_tokens", {"model": AN["model"], "messages": AN["messages"]},
+                     auth=None, headers={"Authorization": "Bearer " + bob, "anthropic-version": "2023-06-01"})
+            eq(r.status, 403, "count_tokens refused: %r" % r.body[:300])
+            check("available_micros" not in r.json["error"], "count_tokens: no figures: %r" % r.json)
 
 
 def test_a_member_key_s_402_shows_no_figures_and_its_cap_429_names_the_member():

@@ -369,12 +369,12 @@ enum cd_err ledger_account_patch(struct store *db, const struct ledger_call *cal
 
 /* A journal page with, on each row of cause usage, the usage record of its
  * charge (docs/api.md, "A row of cause `usage`"): a settle's by its hold
- * (usage_records.ix_hold), a POST /v1/usage's by its request_id, which is
- * both the journal row's reference and the record's usage_key (uq_usage_key).
- * Both are indexed joins of the one statement, so a page costs one round trip
- * whatever its size. A charge with neither (a hold captured on expiry, which
- * records no usage; a POST /v1/usage without request_id) has no record to
- * show. With a member (`?` 4), only the usage rows whose record names that
+ * (usage_records.ix_hold), a POST /v1/usage's by its request_id (or, sent
+ * without one, the key creditd made: ledger.h LEDGER_OWN_USAGE_PREFIX), which
+ * is both the journal row's reference and the record's usage_key
+ * (uq_usage_key). Both are indexed joins of the one statement, so a page
+ * costs one round trip whatever its size. A hold captured on expiry records
+ * no usage: nothing to show. With a member (`?` 4), only the usage rows whose record names that
  * member. A top-up's grant row has its receipt and invoice URLs
  * (docs/api.md, "receipt_url") from its topups row, by the session id that is
  * the row's reference (topups.uq_session): a third indexed join of the
