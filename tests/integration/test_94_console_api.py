@@ -315,11 +315,14 @@ def test_mails_lists_failed_deliveries_and_retry_sends_again():
     # A push given up; a push delivered whose mail was given up; one
     # delivered. Their ids from event_seq, as creditd takes them (an id
     # set by hand far ahead would move the stack's mailer past every
-    # event creditd writes after it).
+    # event creditd writes after it); their data a balance.low's whole, as
+    # docs/openapi.yaml holds every answer of GET /v1/events (another
+    # file's page on the same stack may list them).
     for state in ("failed", "delivered", "delivered"):
         sql("START TRANSACTION; UPDATE event_seq SET last_id = LAST_INSERT_ID(last_id + 1) WHERE id = 1; "
             "INSERT INTO events (id, account_id, account, type, data, created_at, state, attempts, next_attempt_at, "
-            "last_error) VALUES (LAST_INSERT_ID(), %d, '%s', 'balance.low', '{}', UNIX_TIMESTAMP(), '%s', 8, 0, %s); "
+            "last_error) VALUES (LAST_INSERT_ID(), %d, '%s', 'balance.low', "
+            "'{\"available_micros\": 0, \"balance_micros\": 0, \"threshold_micros\": 1000000}', UNIX_TIMESTAMP(), '%s', 8, 0, %s); "
             "COMMIT" % (aid, acct_id, state, "'HTTP 500'" if state == "failed" else "NULL"))
     ids = [int(r[0]) for r in sql("SELECT id FROM events WHERE account_id = %d ORDER BY id" % aid)]
     eq(len(ids), 3, "the three events made")

@@ -14,10 +14,11 @@ import urllib.parse
 import stack
 from gateway_bill import charge
 from lib import ENV, api, check, creditctl, eq, new_account, uid, wait_until
-from test_80_gateway import call, chat, ensure_prices, messages, mode, provider, received, reset, state
+from test_80_gateway import call, chat, ensure_prices, messages, mode, provider, reset, state
 from test_83_gateway_keys import gw_key
 from test_96_gateway_contract import untouched
-from test_98c_gateway_core_contract import USER, account, anthropic_err, fresh, get_hold, held_cost, raw, refused
+from test_98c_gateway_core_contract import (USER, account, anthropic_err, fresh, get_hold, held_cost, raw, received,
+                                            refused)
 
 OA = {"model": "gpt-4o-mini", "messages": USER, "max_tokens": 5}
 AN = {"model": "claude-haiku-4-5", "max_tokens": 5, "messages": USER}
