@@ -304,14 +304,16 @@ static void *ender_main(void *arg)
 	return NULL;
 }
 
-static int start_thread(void *(*fn)(void *))
+/* A detached gateway thread running fn(arg), its id in *t when t is not
+ * NULL: 0, or the error (logged). */
+static int start_thread(void *(*fn)(void *), void *arg, pthread_t *t)
 {
 	pthread_attr_t attr;
-	pthread_t t;
+	pthread_t own;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, LIMIT_GATEWAY_STACK_BYTES);
-	int rc = pthread_create(&t, &attr, fn, NULL);
+	int rc = pthread_create(t != NULL ? t : &own, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
 	if (rc != 0)
 		log_error("gateway: cannot start a thread: %s", strerror(rc));
@@ -329,7 +331,7 @@ static void ending_push(struct loop *lp, struct gwcall *c, enum provider_result 
 	e->r = r;
 	snprintf(e->err, sizeof(e->err), "%s", err);
 	end_len++;
-	if (end_idle < end_len && end_threads < LIMIT_GATEWAY_ENDERS && start_thread(ender_main) == 0)
+	if (end_idle < end_len && end_threads < LIMIT_GATEWAY_ENDERS && start_thread(ender_main, NULL, NULL) == 0)
 		end_threads++;
 	pthread_cond_signal(&end_cond);
 	pthread_mutex_unlock(&end_lock);
@@ -556,15 +558,7 @@ static int loop_open(struct loop *lp)
 		log_error("gateway: cannot make its loop: %s", strerror(errno));
 		return -1;
 	}
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, LIMIT_GATEWAY_STACK_BYTES);
-	int rc = pthread_create(&lp->thread, &attr, loop_main, lp);
-	pthread_attr_destroy(&attr);
-	if (rc != 0)
-		log_error("gateway: cannot start a loop's thread: %s", strerror(rc));
-	return rc == 0 ? 0 : -1;
+	return start_thread(loop_main, lp, &lp->thread) == 0 ? 0 : -1;
 }
 
 static void loop_start(void)
@@ -573,7 +567,7 @@ static void loop_start(void)
 	for (int k = 0; k < nloops && ok; k++)
 		ok = loop_open(&loops[k]) == 0;
 	loop_ok = ok;
-	if (loop_ok && start_thread(renew_main) != 0)
+	if (loop_ok && start_thread(renew_main, NULL, NULL) != 0)
 		log_error("gateway: no thread renews holds: a call longer than its hold is captured in full");
 }
 

@@ -2,18 +2,15 @@
 ledger's contract from outside (docs/api.md, docs/creditctl.md): the error
 shape, the account's money figures a refusal must leave as they were, the
 price of a call as docs/api.md "Costs" states it, Stripe events signed as
-Stripe signs them, and the mark of a place where creditd and its contract
-disagree."""
-import functools
+Stripe signs them."""
 import hashlib
 import hmac
 import json
 import os
 import time
-import unittest
 import urllib.parse
 
-from lib import ENV, Fail, api, check, creditctl, eq, uid
+from lib import ENV, api, check, creditctl, eq, uid
 
 # docs/api.md "Errors": the type each status carries.
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
@@ -23,22 +20,6 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "
 BONUS = 10000000   # signup_bonus_micros of the stack (docs/configuration.md; DESIGN's seed value)
 HOOK = "/v1/webhooks/stripe"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def known_discrepancy(why):
-    """Marks a test that fails because creditd disagrees with its docs
-    (`why` says where). unittest's expectedFailure mark, honoured by this
-    suite's runner: the failure passes, an unexpected success fails."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def run():
-            try:
-                fn()
-            except Fail:
-                return
-            raise Fail("unexpected success (take the known_discrepancy mark off): " + why)
-        return unittest.expectedFailure(run)
-    return wrap
 
 
 # ---- helpers ----
