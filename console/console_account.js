@@ -165,9 +165,12 @@
   async function usagePanel(path) {
     const box = el("div", { id: "usage" });
     const tabs = el("div", { class: "tabs", role: "group", "aria-label": t("usage") });
+    let asked = 0;	// the last grouping asked for is the one shown, whatever answers last
     async function load(by) {
+      const mine = ++asked;
       for (const b of tabs.children) b.setAttribute("aria-pressed", String(b.dataset.by === by));
       const r = await call("GET", path + "/usage?group_by=" + by);
+      if (mine !== asked) return;
       if (!r.ok) { box.replaceChildren(refused(r)); return; }
       const rows = r.data.data || [];
       box.replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("usagechart", t("by." + by).toLowerCase()) },
