@@ -157,7 +157,7 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	r.input_tokens = jsonio_int(body, "input_tokens", 0);
 	r.max_output_tokens = jsonio_int(body, "max_output_tokens", -1);
 	r.min_output_tokens = jsonio_int(body, "min_output_tokens", -1);
-	r.ttl_seconds = jsonio_int(body, "ttl_seconds", ctx->cfg->hold_ttl_seconds);
+	r.ttl_seconds = jsonio_int(body, "ttl_seconds", 0);	/* 0: the configured default, where the hold is made */
 	r.byok = jsonio_bool(body, "byok", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", r.account);
 	if (gateway_request_id(r.request_id, rs))

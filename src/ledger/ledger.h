@@ -554,7 +554,7 @@ struct guard_authorize {
 	 * output tokens the app accepts; then the hold is the largest output
 	 * from max_output_tokens down to this that the account can afford. */
 	int64_t min_output_tokens;
-	int64_t ttl_seconds;
+	int64_t ttl_seconds;		/* 0: [ledger] hold_ttl_seconds */
 	int byok;
 	int64_t amount_micros;		/* computed by the caller from prices */
 	/* A model's price and margin the amount was computed with (priced):

@@ -42,8 +42,9 @@ hold() {
 # write checks once that its transaction is the one it read in; the row
 # cache takes the batch alone (its node and its connection's freshness
 # copied with the clock); a member's new row is made and read back by one
-# statement.
-hold "authorize" 15 38
+# statement; an authorize's default ttl is the batch's (copied with its
+# clock), read where the hold is made, not from the worker's context.
+hold "authorize" 14 37
 hold "settle" 16 39
 hold "release" 15 38
 hold "usage" 14 37

@@ -213,9 +213,10 @@ struct batch {
 	/* What the batch's notices read beyond its rows, copied with the
 	 * clock: the configured balance.low default ([ledger]
 	 * low_balance_default_micros) and the auto-recharges an account may
-	 * queue a UTC day ([stripe] auto_recharge_max_per_day). */
+	 * queue a UTC day ([stripe] auto_recharge_max_per_day), and a new
+	 * hold's ttl when its request named none ([ledger] hold_ttl_seconds). */
 	struct batch_config {
-		int64_t low_balance_default, recharges_per_day;
+		int64_t low_balance_default, recharges_per_day, hold_ttl;
 	} config;
 	/* The transaction the attempt reads and locks its rows in (the
 	 * store's tx_serial, copied with the clock): a decision writes money

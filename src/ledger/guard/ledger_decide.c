@@ -177,9 +177,13 @@ static enum cd_err authorize_replay(struct batch *b, struct guard_op *op, const 
 }
 
 /* The row of a new hold of r, counted in the rate window's minute. */
-static void hold_of(struct hold_row *h, const struct guard_authorize *r, int64_t now, int64_t amount, int64_t out,
-		    int64_t minute, int64_t tokens)
+static void hold_of(struct hold_row *h, const struct guard_authorize *r, const struct batch *b, int64_t amount,
+		    int64_t out, int64_t minute, int64_t tokens)
 {
+	/* ttl_seconds 0: the client named none, the configured default
+	 * ([ledger] hold_ttl_seconds, copied with the clock). */
+	const int64_t ttl = r->ttl_seconds > 0 ? r->ttl_seconds : b->config.hold_ttl;
+	assert(ttl > 0 && ttl <= LIMIT_HOLD_TTL_MAX_SECONDS);
 	memset(h, 0, sizeof(*h));
 	h->rate_minute = minute;
 	h->rate_tokens = tokens;
@@ -198,7 +202,7 @@ static void hold_of(struct hold_row *h, const struct guard_authorize *r, int64_t
 		h->pin_margin = r->margin_bps;
 	}
 	h->byok = r->byok;
-	h->expires_at = now + r->ttl_seconds;
+	h->expires_at = b->clock.now + ttl;
 	snprintf(h->state, sizeof(h->state), "pending");
 }
 
@@ -219,7 +223,7 @@ static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t 
 	enum cd_err rc = ledger_decide_rates_take(b, op->acct, r->member, tokens, &op->refusal);
 	if (rc != CD_OK)
 		return rc;
-	hold_of(&h, r, now, amount, out, a->rate.minute, tokens);
+	hold_of(&h, r, b, amount, out, a->rate.minute, tokens);
 	op->hold = ledger_batch_hold_add(b, op->acct, &h);
 	if (op->hold < 0)
 		return CD_E_INTERNAL;

@@ -449,7 +449,7 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	b->node = db->node;
 	b->conn_ok_ms = db->c->ok_ms;
 	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
-					   ledger_config_of(db->cfg)->auto_recharge_max_per_day};
+					   ledger_config_of(db->cfg)->auto_recharge_max_per_day, db->cfg->hold_ttl_seconds};
 	b->tx_serial = db->tx_serial;
 	b->failed_op = b->failed_acct = -1;
 	want_of(&w, ops, n);

@@ -98,6 +98,31 @@ static void holds_written(struct batch *b)
 	}
 }
 
+/* A request that names no ttl_seconds (0) gets the configured default,
+ * which the batch carries (docs/configuration.md, [ledger]
+ * hold_ttl_seconds); one that names it, its own. */
+static void test_ttl_default(void)
+{
+	struct batch *b = batch_made();
+	if (b == NULL)
+		return;
+	b->config.hold_ttl = 321;
+	struct guard_op op;
+	struct guard_authorize r1 = ask("ttl-1", 10, -1), r2 = ask("ttl-2", 10, -1);
+	r1.ttl_seconds = 0;
+	r2.ttl_seconds = 5;
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r1;
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "ttl default: granted");
+	is_int(b->holds[0].h.expires_at, NOW + 321, "no ttl_seconds: the configured default");
+	is_int(op.expires_at, NOW + 321, "and the answer says so");
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r2;
+	is_int(ledger_decide_authorize(b, &op), CD_OK, "ttl given: granted");
+	is_int(b->holds[1].h.expires_at, NOW + 5, "ttl_seconds given: its own");
+	ledger_batch_free(b);
+}
+
 static void test_authorize(struct batch *b)
 {
 	struct guard_op op;
@@ -636,6 +661,7 @@ int main(void)
 		test_refund_in_write();
 		test_answering_price();
 		test_count_only();
+		test_ttl_default();
 	}
 	test_written_only_when_locked(&lg);
 	test_failed_op();
