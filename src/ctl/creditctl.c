@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <assert.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -503,6 +504,9 @@ int main(int argc, char **argv)
 	store_global_init();
 	struct store *db = store_new(&cfg);
 	int rc = db != NULL ? dispatch(db, argc, argv, &cfg) : 1;
+	/* Only the statuses creditctl(8) names: 0 done, 1 failed, 2 refused
+	 * (usage), 3 and 4 migrate --check's (pending, unreachable). */
+	assert(rc >= 0 && rc <= CTL_EXIT_UNREACHABLE);
 	store_free(db);
 	config_free(&cfg);
 	return rc;

@@ -3,6 +3,7 @@
 #include "ctl_common.h"
 #include "ledger.h"
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ int ctl_common_flag_take(int *argc, char **argv, int from, const char *name)
 	(*argc)--;
 	return 1;
 }
+
+_Static_assert(sizeof(long long) == sizeof(int64_t), "strtoll's range is int64's: no value is cut");
 
 int ctl_common_parse_i64(const char *s, int64_t *out)
 {

@@ -34,6 +34,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <assert.h>
 #include <string.h>
 #include <strings.h>
 
@@ -517,6 +518,9 @@ enum stripe_status stripe_create_checkout(struct stripe_client *c, const struct 
 		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the checkout request is incomplete");
 		goto out;
 	}
+	/* Checked whole above: what Stripe is asked to charge is a positive
+	 * amount for a named account (docs/api.md, "An account's holds, top-ups and referrals"). */
+	assert(req->amount_cents > 0 && req->account_id[0] != '\0');
 	if (checkout_form(&f, req) != 0) {
 		st = stripe_answer_fail(out, STRIPE_ERR_CONFIG, "the checkout parameters do not fit in a request");
 		goto out;

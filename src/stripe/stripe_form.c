@@ -8,6 +8,7 @@
  * the client's file stays readable. */
 #include "stripe.h"
 
+#include <assert.h>
 #include <string.h>
 
 static const char stripe_hex[] = "0123456789ABCDEF";
@@ -71,6 +72,8 @@ int stripe_form_add(struct stripe_form *f, const char *key, const char *value)
 	p = escape_into(p, key);
 	*p++ = '=';
 	p = escape_into(p, value);
+	/* What was written is what was measured: the room asked for. */
+	assert((size_t)(p - start) == need);
 	dynbuf_grew(&f->buf, (size_t)(p - start));
 	return 0;
 }

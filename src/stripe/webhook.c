@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <assert.h>
 #include <string.h>
 
 /* ---- event decoding -------------------------------------------------------- */
@@ -118,6 +119,7 @@ static int64_t metadata_cents(json_t *metadata)
 			return -1;
 		v = v * 10 + (s[i] - '0');
 	}
+	assert(v >= 0 && v <= 999999999999999999LL);	/* 18 digits fit in int64 */
 	return v;
 }
 
@@ -161,6 +163,9 @@ static int parse_checkout(struct pctx *px, json_t *o, struct ledger_news *ev)
 	if (ev->session_id[0] == '\0')
 		return perr(px, "checkout session event has no data.object.id");
 	ev->amount_cents = metadata_cents(md);
+	/* A session event the ledger sees names its session; its amount is
+	 * a count of cents or unknown (-1), never another negative. */
+	assert(ev->session_id[0] != '\0' && ev->amount_cents >= -1);
 	return 0;
 }
 
@@ -542,6 +547,7 @@ int webhook_parse_event(const char *body, size_t len, struct ledger_news *ev,
 	if (ev->kind != LEDGER_NEWS_IGNORED && parse_object(&px, root, ev) != 0)
 		goto out;
 	rc = 0;
+	assert(ev->id[0] != '\0' && ev->type[0] != '\0' && ev->created >= 0);
 out:
 	json_decref(root);
 	if (rc != 0)

@@ -7,6 +7,7 @@
 #include "webhook.h"
 #include "urlpath.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -181,6 +182,7 @@ static int any_match(const struct sig_header *h, const unsigned char *msg, size_
 
 	if (secrets == NULL)
 		return 0;
+	assert(h->nv1 >= 1 && h->nv1 <= WEBHOOK_V1_MAX);	/* parse_header refuses a header without one */
 	for (i = 0; i < nsecrets; i++) {
 		/* An empty key is one anyone can sign with: never use it. */
 		if (secrets[i] == NULL || secrets[i][0] == '\0')
@@ -231,6 +233,9 @@ enum webhook_sig webhook_verify(const char *header, const char *body, size_t bod
 	}
 	if (!within_tolerance(now, h.t, tolerance_seconds))
 		st = WEBHOOK_SIG_STALE;
+	/* Genuine (a v1 matched the payload signed at h.t) before anything
+	 * else is said of it. */
+	assert(st != WEBHOOK_SIG_OK || (payload != NULL && plen >= body_len && h.nv1 >= 1));
 out:
 	free(payload);
 	return st;
