@@ -27,7 +27,7 @@ def test_build_lintian_and_run_the_package():
     work = tempfile.mkdtemp(prefix="creditd-deb.", dir=stack.path())
     src = os.path.join(work, "src")
     stack.tree_copy(src)
-    p = run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, timeout=1200)
+    p = run(["dpkg-buildpackage", "-us", "-uc", "-b", "-jauto"], cwd=src, timeout=1200)
     eq(p.returncode, 0, "dpkg-buildpackage: %s" % (p.stdout + p.stderr)[-3000:])
     debs = [d for d in glob.glob(os.path.join(work, "creditd_*.deb"))]
     eq(len(debs), 1, "one creditd_*.deb: %r" % os.listdir(work))
