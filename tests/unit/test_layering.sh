@@ -28,18 +28,19 @@ check() {
 	n=$((n + 1))
 	if [ -z "$2" ]; then echo "ok $n - $1"; else echo "not ok $n - $1: $2"; fail=1; fi
 }
-# rank FOLDER: the layer's height (two folders of one height never meet).
+# rank FOLDER: the layer's height in r (two folders of one height never
+# meet); -1 for no layer. A variable, not an echo: it is asked thousands
+# of times, and a command substitution is a process each.
 rank() {
 	case $1 in
-	core) echo 0 ;; money) echo 1 ;; store) echo 2 ;; ledger) echo 3 ;; stripe | answer) echo 4 ;; jobs | gateway) echo 5 ;; http | ctl) echo 6 ;; *) echo -1 ;;
+	core) r=0 ;; money) r=1 ;; store) r=2 ;; ledger) r=3 ;; stripe | answer) r=4 ;; jobs | gateway) r=5 ;; http | ctl) r=6 ;; *) r=-1 ;;
 	esac
 }
+# The same heights for awk (its programs below take them as rank[]).
+ranks_awk='BEGIN { split("core 0 money 1 store 2 ledger 3 stripe 4 answer 4 jobs 5 gateway 5 http 6 ctl 6", kv, " ")
+	for (i = 1; i < 20; i += 2) rank[kv[i]] = kv[i + 1] }
+function rank_of(d) { return (d in rank) ? rank[d] : -1 }'
 ledger_subs="guard payments accounts records"
-# layer_of PATH: the layer of a file of src/ (its top folder under src/).
-layer_of() {
-	rel=${1#"$src"/}
-	echo "${rel%%/*}"
-}
 # in_folder REL: a file of src/ (REL from src/) sits in a layer's folder,
 # or in one of the ledger's subfolders, and no deeper.
 in_folder() {
@@ -48,7 +49,8 @@ in_folder() {
 	ledger/*) case " $ledger_subs " in *" ${dir#ledger/} "*) return 0 ;; esac; return 1 ;;
 	*/*) return 1 ;;
 	esac
-	[ "$(rank "$dir")" -ge 0 ]
+	rank "$dir"
+	[ "$r" -ge 0 ]
 }
 # prefixes FILE: what the exported names of a source file (its stem,
 # "ledger_holds") may start with: its own stem, or its module's prefix
@@ -128,7 +130,8 @@ tests_dir="${top_srcdir:-.}/tests"
 check "every bench tool under 800 lines" "$(find "${top_srcdir:-.}/bench" -name node_modules -prune -o -type f \( -name '*.c' -o -name '*.h' -o -name '*.sh' -o -name '*.py' -o -name '*.js' \) -print | xargs wc -l | awk '$2 != "total" && $1 >= 800 { print $2 ": " $1 }' | head -3 | tr '\n' ' ')"
 check "every test file under 800 lines" "$(find "$tests_dir" -name node_modules -prune -o -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.js' -o -name '*.sh' \) -print | xargs wc -l | awk '$2 != "total" && $1 >= 800 { print $2 ": " $1 }' | head -3 | tr '\n' ' ')"
 # shellcheck disable=SC2086
-check "every function under 70 lines" "$(for f in $all_ch; do awk -v f="${f#"$src"/}" '/^\{/ { s = NR } /^\}/ { if (s && NR - s - 1 >= 70) print f ":" s ": " NR - s - 1; s = 0 }' "$f"; done | head -3 | tr '\n' ' ')"
+check "every function under 70 lines" "$(awk -v src="$src/" 'FNR == 1 { s = 0; f = FILENAME; if (index(f, src) == 1) f = substr(f, length(src) + 1) }
+	/^\{/ { s = FNR } /^\}/ { if (s && FNR - s - 1 >= 70) print f ":" s ": " FNR - s - 1; s = 0 }' $all_ch | head -3 | tr '\n' ' ')"
 # Every migration is installed (a new sql/NNN_*.sql missing from
 # dist_sql_DATA would be applied by the tests but never by an install).
 missing_sql=""
@@ -180,28 +183,26 @@ check "assertions on: NDEBUG is not in the build flags" "$ndebug"
 # Includes go down: a header named by a file is its own layer's, or a
 # lower layer's (limits.h is every layer's); a layer above the ledger
 # includes only the ledger's contract, the headers of src/ledger/ itself,
-# never one of its subfolders'.
-path_of_header() {
-	if [ "$1" = limits.h ] || [ "$1" = limits_gateway.h ]; then echo "$src/core/$1"; return; fi
-	find "$src" -name "$1" | head -1
-}
-up_includes=""
-inner_includes=""
-for f in $all_ch; do
-	from=$(layer_of "$f")
-	[ "$f" = "$src/limits.h" ] || [ "$f" = "$src/limits_gateway.h" ] && continue
-	for h in $(sed -n 's/^#include "\([^"]*\.h\)".*/\1/p' "$f"); do
-		hp=$(path_of_header "$h")
-		[ -z "$hp" ] && continue
-		to=$(layer_of "$hp")
-		if [ "$to" != "$from" ] && [ "$(rank "$to")" -ge "$(rank "$from")" ]; then
-			up_includes="$up_includes ${f#"$src"/}->$h"
-		fi
-		case ${hp#"$src"/} in
-		ledger/*/*) [ "$from" = ledger ] || inner_includes="$inner_includes ${f#"$src"/}->${hp#"$src"/}" ;;
-		esac
-	done
-done
+# never one of its subfolders'. One pass over every file's includes, the
+# headers found by name (no two headers of src/ share one) in one list.
+# shellcheck disable=SC2086
+includes=$( (find "$src" -name '*.h' | sed 's/^/header /'; grep -H '^#include "[^"]*\.h"' $all_ch) | awk -v src="$src/" "$ranks_awk"'
+	function layer(p,   rel) { rel = substr(p, length(src) + 1); sub(/\/.*/, "", rel); return rel }
+	$1 == "header" { h = $2; sub(/.*\//, "", h); if (!(h in path)) path[h] = $2; next }
+	{
+		f = $0; sub(/:#include.*/, "", f)
+		if (f == src "limits.h" || f == src "limits_gateway.h") next
+		h = $0; sub(/^[^:]*:#include "/, "", h); sub(/".*/, "", h)
+		hp = (h == "limits.h" || h == "limits_gateway.h") ? src "core/" h : path[h]
+		if (hp == "") next
+		from = layer(f); to = layer(hp)
+		if (to != from && rank_of(to) >= rank_of(from)) up = up " " substr(f, length(src) + 1) "->" h
+		if (substr(hp, length(src) + 1) ~ /^ledger\/[^\/]*\// && from != "ledger")
+			inner = inner " " substr(f, length(src) + 1) "->" substr(hp, length(src) + 1)
+	}
+	END { print up; print inner }')
+up_includes=$(echo "$includes" | sed -n 1p)
+inner_includes=$(echo "$includes" | sed -n 2p)
 # money/ includes core's and its own headers and the C library's only.
 # shellcheck disable=SC2046
 check "money/ includes only core, money and the C library" "$(grep -H '#include <' $(find "$src/money" -name '*.[ch]') | grep -vE '<(assert|inttypes|limits|stdarg|stdbool|stddef|stdint|stdio|stdlib|string|jansson)\.h>' | head -3 | tr '\n' ' ')"
@@ -218,18 +219,16 @@ if [ -z "$objs" ]; then
 	check "the calls between files are read from the build's objects" "no object under src/: build first"
 else
 	# shellcheck disable=SC2086
-	calls=$(for o in $objs; do nm -P "$o" | awk -v o="$o" '{print o, $1, $2}'; done | awk '
+	syms=$(nm -P -A $objs 2>/dev/null | awk '{ f = $1; sub(/:$/, "", f); print f, $2, $3 }')
+	calls=$(echo "$syms" | awk '
 		function folder(o) { split(o, p, "/"); return p[2] }
 		function unit(o) { n = split(o, p, "/"); u = p[n]; sub(/\.o$/, "", u); sub(/^creditctl-/, "", u); return folder(o) "/" u }
 		$3 ~ /^[TDBRC]$/ { def[$2] = unit($1) }
 		$3 == "U" { use[++nu] = unit($1) " " $2 }
 		END { for (i = 1; i <= nu; i++) { split(use[i], p, " "); if ((p[2] in def) && def[p[2]] != p[1]) print p[1], def[p[2]], p[2] } }' | sort -u)
-	up_calls=$(echo "$calls" | while read -r from to name; do
-		[ -z "$from" ] && continue
-		ff=${from%%/*}
-		tf=${to%%/*}
-		if [ "$ff" != "$tf" ] && [ "$(rank "$tf")" -ge "$(rank "$ff")" ]; then echo "$from->$to($name)"; fi
-	done | head -5 | tr '\n' ' ')
+	up_calls=$(echo "$calls" | awk "$ranks_awk"'
+		$1 != "" { ff = $1; sub(/\/.*/, "", ff); tf = $2; sub(/\/.*/, "", tf)
+			if (ff != tf && rank_of(tf) >= rank_of(ff)) print $1 "->" $2 "(" $3 ")" }' | head -5 | tr '\n' ' ')
 	check "calls go down the layers" "$up_calls"
 	circles=$(echo "$calls" | awk '$1 != "" { e[$1 " " $2] = 1; succ[$1] = succ[$1] " " $2 }
 		function visit(v,   ns, k, i, w, path) {
@@ -244,16 +243,21 @@ else
 		}
 		END { for (v in succ) if (state[v] == 0) visit(v) }' | sort -u | head -3 | tr '\n' ';')
 	check "no circle of calls between files" "$circles"
-	unprefixed=$(for o in $objs; do
-		stem=$(basename "$o" .o)
-		stem=${stem#creditctl-}
-		nm -P --defined-only -g "$o" | awk -v f="$stem" -v pre="$(prefixes "$stem")" -v api="$ledger_api" '
-			$2 ~ /^[TDBRC]$/ { n = split(pre, p, " "); ok = 0
-				for (i = 1; i <= n; i++) if (index($1, p[i]) == 1 || $1 == p[i]) ok = 1
-				if ($1 == f) ok = 1
-				if (f ~ /^ledger_/ && index(api, " " $1 " ") > 0) ok = 1
-				if (!ok) print f ": " $1 }'
-	done | sort -u | head -8 | tr '\n' ' ')
+	# Each object's stem and what its names may start with (prefixes),
+	# asked once a stem; then every defined name of every object, in one
+	# pass.
+	# shellcheck disable=SC2086
+	stem_pre=$(for stem in $(printf '%s\n' $objs | sed 's|.*/||; s/\.o$//; s/^creditctl-//' | sort -u); do
+		printf '%s %s\n' "$stem" "$(prefixes "$stem")"
+	done)
+	unprefixed=$( (echo "$stem_pre" | sed 's/^/stem /'; echo "$syms") | awk -v api="$ledger_api" '
+		$1 == "stem" { s = $2; $1 = ""; $2 = ""; pre[s] = $0; next }
+		$3 ~ /^[TDBRC]$/ { f = $1; sub(/.*\//, "", f); sub(/\.o$/, "", f); sub(/^creditctl-/, "", f)
+			n = split(pre[f], p, " "); ok = 0
+			for (i = 1; i <= n; i++) if (index($2, p[i]) == 1 || $2 == p[i]) ok = 1
+			if ($2 == f) ok = 1
+			if (f ~ /^ledger_/ && index(api, " " $2 " ") > 0) ok = 1
+			if (!ok) print f ": " $2 }' | sort -u | head -8 | tr '\n' ' ')
 	check "every exported name carries its file's prefix, or its module's" "$unprefixed"
 	# The ledger's decisions never reach the database: what
 	# ledger_decide.c, ledger_combine.c and ledger_batch.c (the batch's rows
@@ -265,11 +269,11 @@ else
 		ledger_members_figures ledger_events_notice_balance \
 		ledger_events_notice_refusal store_sets_init store_sets_free ledger_price_action \
 		ledger_price_model) "
-	db_files=$(for o in $objs; do
-		case $o in src/store/*) echo "$o"; continue ;; esac
-		nm -P "$o" | awk '$2 == "U" && (($1 ~ /^store_/ && $1 != "store_sets_init" && $1 != "store_sets_free") || $1 ~ /^mysql_/) { found = 1 } END { exit !found }' && echo "$o"
-	done)
-	db_names=$(for o in $db_files; do nm -P --defined-only -g "$o" | awk '$2 == "T" { print $1 }'; done | sort -u)
+	db_names=$(echo "$syms" | awk '
+		$1 ~ /^src\/store\// { db[$1] = 1 }
+		$3 == "U" && (($2 ~ /^store_/ && $2 != "store_sets_init" && $2 != "store_sets_free") || $2 ~ /^mysql_/) { db[$1] = 1 }
+		$3 == "T" { defs[++nd] = $1 " " $2 }
+		END { for (i = 1; i <= nd; i++) { split(defs[i], d, " "); if (d[1] in db) print d[2] } }' | sort -u)
 	reach=$(for u in ledger_decide ledger_combine ledger_batch; do
 		nm -P "$(find src/ledger -name "$u.o" | head -1)" | awk '$2 == "U" { print $1 }' | while read -r name; do
 			case "$in_memory" in *" $name "*) continue ;; esac
@@ -299,7 +303,8 @@ fi
 # src/ is an edge between modules; a depth-first walk reports each edge
 # that leads back onto the current path as "a -> b -> a".
 include_cycles() {
-	stems=$(for f in $all_ch; do basename "$f"; done | sed 's/\.[ch]$//' | sort -u | tr '\n' ' ')
+	# shellcheck disable=SC2086
+	stems=$(printf '%s\n' $all_ch | sed 's|.*/||; s/\.[ch]$//' | sort -u | tr '\n' ' ')
 	# shellcheck disable=SC2086
 	grep -H '^#include "[^"]*\.h"' $all_ch | awk -v stems="$stems" '
 	function module(stem,   prefix) {
