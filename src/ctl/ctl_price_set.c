@@ -56,14 +56,18 @@ static int parse_one(int argc, char **argv, int i, struct ledger_price_wanted *w
 	}
 	int64_t v = -1;
 	int none = value != NULL && strcmp(value, "none") == 0;
-	if (value == NULL || (!none && ctl_common_parse_i64(value, &v) != 0)) {
+	/* reasoning as GET /v1/models and a price list show it: true or false (1 or 0 too). */
+	int flag = value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "false") == 0);
+	if (flag)
+		v = strcmp(value, "true") == 0;
+	if (value == NULL || (!none && !flag && ctl_common_parse_i64(value, &v) != 0)) {
 		fprintf(stderr, "creditctl: price set: %s: want FIELD=VALUE, VALUE an integer%s\n", arg,
 			" (a dimension also none)");
 		return -1;
 	}
 	for (int f = 0; f < LEDGER_PRICE_TOKEN_FIELDS; f++)
 		if (names(arg, len, ledger_price_set_field(f))) {
-			if (none || v < 0) {
+			if (none || flag || v < 0) {
 				fprintf(stderr, "creditctl: price set: %s must be a non-negative integer\n",
 					ledger_price_set_field(f));
 				return -1;
@@ -73,9 +77,9 @@ static int parse_one(int argc, char **argv, int i, struct ledger_price_wanted *w
 		}
 	for (int d = 0; d < PRICE_DIM_COUNT; d++)
 		if (names(arg, len, pricing_dim_name(d))) {
-			if (!none && !pricing_dim_valid(d, v)) {
+			if (!none && (!pricing_dim_valid(d, v) || (flag && d != PRICE_DIM_REASONING))) {
 				fprintf(stderr, "creditctl: price set: %s must be %s, or none\n", pricing_dim_name(d),
-					d == PRICE_DIM_REASONING ? "0 or 1" : d == PRICE_DIM_TIER_THRESHOLD ?
+					d == PRICE_DIM_REASONING ? "true or false (1 or 0)" : d == PRICE_DIM_TIER_THRESHOLD ?
 					"an integer of at least 1" : "a non-negative integer");
 				return -1;
 			}

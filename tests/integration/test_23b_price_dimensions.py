@@ -286,11 +286,21 @@ def test_price_set_sets_one_model_s_fields_and_dimensions():
     h = history(model)
     eq(len(h), 2, "each change in the history")
     check("tier_threshold_tokens 1000" in h[1] and "web_search" not in h[1], "as it is now: %r" % h[1])
+    # reasoning as the list shows it (true/false), 1/0 too; a flag is no price.
+    creditctl("price", "set", model, "reasoning=true")
+    check(wait_until(lambda: listed()[model]["reasoning"] is True, timeout=15), "reasoning=true: listed true")
+    creditctl("price", "set", model, "reasoning=0")
+    check(wait_until(lambda: listed()[model]["reasoning"] is False, timeout=15), "reasoning=0: listed false")
+    creditctl("price", "set", model, "reasoning=none")
+    check(wait_until(lambda: listed()[model]["reasoning"] is None, timeout=15), "reasoning=none: unpriced")
+    eq(len(history(model)), 5, "each change in the history")
+    m, h = listed()[model], history(model)
     for bad, named in ((["input=-5"], "input_micros_per_mtok"), (["reasoning=2"], "reasoning"),
+                       (["input=true"], "input_micros_per_mtok"), (["tier_threshold_tokens=false"], "tier_threshold_tokens"),
                        (["tier_threshold_tokens=0"], "tier_threshold_tokens"), (["bogus=1"], "bogus"),
                        (["input=12abc"], "input=12abc"), (["input=none"], "input_micros_per_mtok")):
         p = creditctl("price", "set", model, *bad, check_rc=False)
         eq(p.returncode, 2, "%r refused" % bad)
         check(named in p.stderr, "names %s: %r" % (named, p.stderr))
     eq(listed()[model], m, "nothing changed")
-    eq(len(history(model)), 2, "nor the history")
+    eq(history(model), h, "nor the history")
