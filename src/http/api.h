@@ -68,6 +68,11 @@ struct response {
 	json_t *json;			/* owned; serialised by the worker */
 	char *text;			/* owned; text/plain body (metrics) */
 	int retry_after;		/* seconds; 0: no header */
+	/* A refusal no retry within seconds can pass (a day's or a month's
+	 * limit, a member's month cap): x-should-retry: false, which the
+	 * official SDKs obey instead of retrying a 429 (docs/gateway.md,
+	 * "Errors"). */
+	int no_retry;
 	char account[LIMIT_ACCOUNT_ID_BYTES + 1];	/* for the log line */
 	/* A static body (the widget's script): not freed; with its type,
 	 * caching and validator. */

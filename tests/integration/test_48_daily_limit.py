@@ -93,3 +93,37 @@ def test_a_patch_that_leaves_the_monthly_limit_keeps_what_it_recorded():
     sql("UPDATE accounts SET monthly_limit_set_committed_micros = -5 WHERE ext_id = '%s'" % acct)
     eq(api("PATCH", "/v1/accounts/" + acct, {"daily_limit_micros": 9}).status, 200, "another field patched")
     eq(sql(col), [["-5"]], "the record below 0 kept")
+
+
+def test_a_limit_only_the_period_passes_tells_clients_not_to_retry():
+    """A 429 of a day's or a month's limit passes only when the period
+    ends: it says `x-should-retry: false`, which the official OpenAI and
+    Anthropic SDKs obey instead of retrying a 429 (docs/gateway.md,
+    "Errors"); a rate limit's 429 does not (it says when to retry)."""
+    from test_80_gateway import chat, messages
+    acct = make(10)
+    r = authorize(acct)
+    eq((r.status, r.err.get("code")), (429, "daily_limit_reached"), "the guard's refusal")
+    eq(r.headers.get("x-should-retry"), "false", "the guard's 429 says not to retry")
+    body = {"model": "gpt-4o", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+    g = chat(acct, body)
+    eq((g.status, g.json["error"].get("code")), (429, "daily_limit_reached"), "the gateway's refusal")
+    eq(g.headers.get("x-should-retry"), "false", "the gateway's 429 says not to retry")
+    a = messages(acct, {"model": "claude-sonnet-4-20250514", "max_tokens": 50,
+                        "messages": [{"role": "user", "content": "hi"}]})
+    eq((a.status, a.json.get("type")), (429, "error"), "Anthropic's shape")
+    eq(a.headers.get("x-should-retry"), "false", "and says not to retry")
+    monthly = uid("monthly")
+    eq(api("POST", "/v1/accounts", {"id": monthly, "kind": "user", "monthly_limit_micros": 10}).status, 201, "made")
+    m = chat(monthly, body)
+    eq((m.status, m.headers.get("x-should-retry")), (429, "false"), "a month's limit too")
+    rated = uid("rated")
+    eq(api("POST", "/v1/accounts", {"id": rated, "kind": "user", "requests_per_minute": 1}).status, 201, "made")
+    eq(api("POST", "/v1/accounts/%s/grants" % rated, {"amount_micros": 10 ** 9, "source": "promo"}).status, 201,
+       "funded")
+    eq(authorize(rated).status, 200, "its minute's request")
+    over = authorize(rated)
+    eq(over.status, 429, "past its rate")
+    check("retry-after" in over.headers and "x-should-retry" not in over.headers,
+          "a rate limit says when, not never: %r" % over.headers)
+    eq(get(acct)["reserved_micros"], 0, "nothing held by the refusals")
