@@ -103,14 +103,16 @@ const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struc
  * below 0 as the row was read, is at 0 or above), a collection's later
  * try still waiting has nothing left to collect, and a suspension for a
  * failed payment ends by itself; one for another reason (an admin's, a
- * dispute's) stays. */
-static enum cd_err notice_debt_paid(struct store *db, struct acct *a)
+ * dispute's) stays. Both beside the writer, now; *recovered: the data
+ * of payg.recovered when a suspension ended, else NULL. */
+static enum cd_err debt_paid(struct store *db, struct acct *a, json_t **recovered)
 {
 	static const char sql_retry[] = "UPDATE recharges SET state = 'failed', try_no = try_no - 1, "
 					"error = 'the debt was paid otherwise', updated_at = ? WHERE account_id = ? AND "
 					"kind = 'payg' AND state = 'queued' AND try_no > 1";
 	static const char sql[] = "UPDATE accounts SET status = 'active', status_reason = NULL WHERE id = ? AND "
 				  "status = 'suspended' AND status_reason = 'payment_failed'";
+	*recovered = NULL;
 	if (a->balance_read >= 0 || a->balance < 0)
 		return CD_OK;
 	a->balance_read = a->balance;
@@ -122,8 +124,15 @@ static enum cd_err notice_debt_paid(struct store *db, struct acct *a)
 		return rc;
 	ledger_rows_copy_text(a->status, sizeof(a->status), "active");
 	a->status_reason[0] = '\0';
-	return ledger_events_add(db, a, EVENT_PAYG_RECOVERED, json_pack("{s:s, s:I}", "reason", "payment_failed",
-							     "balance_micros", (json_int_t)a->balance));
+	*recovered = json_pack("{s:s, s:I}", "reason", "payment_failed", "balance_micros", (json_int_t)a->balance);
+	return *recovered != NULL ? CD_OK : CD_E_INTERNAL;
+}
+
+static enum cd_err notice_debt_paid(struct store *db, struct acct *a)
+{
+	json_t *recovered;
+	enum cd_err rc = debt_paid(db, a, &recovered);
+	return rc == CD_OK && recovered != NULL ? ledger_events_add(db, a, EVENT_PAYG_RECOVERED, recovered) : rc;
 }
 
 enum cd_err ledger_events_alerts(struct store *db, const struct acct *a, const json_t *fired)
@@ -165,6 +174,79 @@ enum cd_err ledger_events_acct_save(struct store *db, struct acct *a)
 	rc = rc == CD_OK ? notice_alerts(db, a) : rc;
 	rc = rc == CD_OK ? ledger_rows_acct_store(db, a) : rc;
 	/* A debt paid off is noticed once: the balance as read follows it. */
+	assert(rc != CD_OK || a->balance_read >= 0 || a->balance < 0);
+	return rc;
+}
+
+int ledger_events_out_add(struct ledger_events_out *out, const char *type, json_t *data, int grant)
+{
+	assert(type != NULL);
+	assert(grant >= -1);
+	if (data == NULL || out->n >= LEDGER_EVENTS_OUT_MAX) {
+		json_decref(data);
+		return -1;
+	}
+	out->e[out->n++] = (struct ledger_event_out){type, data, grant};
+	return 0;
+}
+
+void ledger_events_out_free(struct ledger_events_out *out)
+{
+	for (int i = 0; i < out->n; i++)
+		json_decref(out->e[i].data);
+	out->n = 0;
+}
+
+enum cd_err ledger_events_out_write(struct store_write *lw, const struct acct *a, const struct ledger_events_out *out)
+{
+	enum cd_err rc = CD_OK;
+	assert(a->id > 0);
+	struct jw *w = store_write_list(lw, "events");
+	for (int i = 0; i < out->n; i++) {
+		/* Sorted compact JSON, as ledger_events_add writes it. */
+		char *text = json_dumps(out->e[i].data, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text == NULL) {
+			rc = CD_E_INTERNAL;
+			continue;
+		}
+		jsonw_open(w, '[');
+		EVENTS_TABLE(COL_WRITE, &a->id, a->ext_id, out->e[i].type, text)
+		if (out->e[i].grant >= 0)
+			jsonw_i64(w, out->e[i].grant);	/* sql/083: its data names that grant's id */
+		jsonw_close(w, ']');
+		free(text);
+	}
+	jsonw_close(w, ']');
+	return rc;
+}
+
+enum cd_err ledger_events_acct_add(struct store *db, struct store_write *lw, struct acct *a, struct alert_load *al,
+				   struct ledger_events_out *out)
+{
+	json_t *recovered = NULL, *fired = NULL;
+	const int before = out->n;
+	/* ledger_events_acct_save's, on the account it opened locked. */
+	assert(a->locked_tx == db->tx_serial);
+	json_t *low = ledger_events_notice_balance(ledger_config_of(db->cfg)->low_balance_default_micros, a);
+	enum cd_err rc = low != NULL && ledger_events_out_add(out, EVENT_BALANCE_LOW, low, -1) != 0 ? CD_E_INTERNAL
+												  : CD_OK;
+	rc = rc == CD_OK ? debt_paid(db, a, &recovered) : rc;
+	if (rc == CD_OK && recovered != NULL && ledger_events_out_add(out, EVENT_PAYG_RECOVERED, recovered, -1) != 0)
+		rc = CD_E_INTERNAL;
+	if (rc == CD_OK && a->alert_count > 0) {
+		fired = json_array();
+		rc = fired != NULL ? ledger_alerts_notice_add(db, lw, a, al, fired) : CD_E_INTERNAL;
+	}
+	size_t i;
+	json_t *data;
+	json_array_foreach(fired, i, data) {
+		if (rc == CD_OK && ledger_events_out_add(out, EVENT_ALERT_THRESHOLD, json_incref(data), -1) != 0)
+			rc = CD_E_INTERNAL;
+	}
+	json_decref(fired);
+	rc = rc == CD_OK ? ledger_rows_acct_add(db, lw, a) : rc;
+	/* Notices only appended; a debt paid off is noticed once. */
+	assert(rc != CD_OK || out->n >= before);
 	assert(rc != CD_OK || a->balance_read >= 0 || a->balance < 0);
 	return rc;
 }

@@ -65,6 +65,40 @@ const char *ledger_events_notice_refusal(const struct ledger_clock *clock, struc
  * operation outside the guard's batches: theirs go with the batch's
  * write, ledger_alerts_batch.h). */
 enum cd_err ledger_events_alerts(struct store *db, const struct acct *a, const json_t *fired);
+/* Events written with an operation's change in one write (cd_write's
+ * list "events": ledger_events_out_write), in their order: each its
+ * type, its data (a reference held) and the place of a grant of the
+ * same write whose id its data names as grant_id (sql/083; -1: none). */
+#define LEDGER_EVENTS_OUT_MAX (4 + LIMIT_ALERTS)
+struct ledger_events_out {
+	int n;
+	struct ledger_event_out {
+		const char *type;
+		json_t *data;
+		int grant;
+	} e[LEDGER_EVENTS_OUT_MAX];
+};
+/* Appends an event, taking data's reference; -1 (data freed) when data
+ * is NULL (out of memory) or out is full. */
+int ledger_events_out_add(struct ledger_events_out *out, const char *type, json_t *data, int grant);
+/* Frees every data held; out empty again. */
+void ledger_events_out_free(struct ledger_events_out *out);
+/* out's events, of account a, as lw's list "events" (their data sorted
+ * compact JSON, as ledger_events_add writes it): CD_E_INTERNAL when one
+ * could not be made (the caller drops lw). */
+struct store_write;
+struct alert_load;
+enum cd_err ledger_events_out_write(struct store_write *lw, const struct acct *a, const struct ledger_events_out *out);
+/* ledger_events_acct_save for an operation that writes its change, the
+ * notices and the account in one write its caller runs (a top-up's
+ * credit, ledger_topups.c): balance.low, a debt paid (its suspension's
+ * end and its collection's later try beside the writer, now) and the
+ * threshold alerts (decided on al, ledger_alerts_load's before the
+ * write), decided on a as the change left it, appended to out in
+ * ledger_events_acct_save's order; the alerts' states and the account
+ * added to lw. */
+enum cd_err ledger_events_acct_add(struct store *db, struct store_write *lw, struct acct *a, struct alert_load *al,
+				   struct ledger_events_out *out);
 /* Stores the account (ledger_rows_acct_store) after writing what its change calls
  * for (ledger_events_notice_balance, its threshold alerts: ledger_alerts.h): how
  * every operation outside the guard's batches stores an account. */

@@ -289,9 +289,8 @@ static enum cd_err write_journal(struct store *db, struct store_write *lw, const
 	return CD_OK;
 }
 
-enum cd_err ledger_rows_acct_store(struct store *db, const struct acct *a)
+enum cd_err ledger_rows_acct_add(const struct store *db, struct store_write *lw, const struct acct *a)
 {
-	struct store_write lw;
 	assert(a->id > 0);
 	/* Invariant 2: reserved is the sum of pending holds, never below 0.
 	 * A row edited by hand below it is refused, never written (as a
@@ -303,8 +302,19 @@ enum cd_err ledger_rows_acct_store(struct store *db, const struct acct *a)
 	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "an account update");
 	if (rc != CD_OK)
 		return rc;
+	LEDGER_WRITE_ONE(lw, "accounts", ACCT_TABLE(COL_WRITE, a));
+	return CD_OK;
+}
+
+enum cd_err ledger_rows_acct_store(struct store *db, const struct acct *a)
+{
+	struct store_write lw;
 	store_write_begin(&lw);
-	LEDGER_WRITE_ONE(&lw, "accounts", ACCT_TABLE(COL_WRITE, a));
+	enum cd_err rc = ledger_rows_acct_add(db, &lw, a);
+	if (rc != CD_OK) {
+		store_write_drop(&lw);
+		return rc;
+	}
 	rc = store_write_run(db, &lw, "account update", NULL, NULL);
 	/* The write commits nothing: the row stays locked in this transaction. */
 	assert(rc != CD_OK || a->locked_tx == db->tx_serial);
@@ -440,37 +450,49 @@ enum cd_err ledger_rows_debt_read(struct store *db, const struct acct *a, struct
 	return CD_OK;
 }
 
-enum cd_err ledger_rows_grant_write(struct store *db, struct acct *a, const char *cause, const struct grant_row *n,
-				    const struct debt_row *d, const struct grant_effect *g, int64_t *grant_id,
-				    int64_t *journal_id)
+enum cd_err ledger_rows_grant_add(struct store *db, struct store_write *lw, struct acct *a, const char *cause,
+				  const struct grant_row *n, const struct debt_row *d, const struct grant_effect *g)
 {
-	/* The debt row repaid, the grant and its journal row naming it, in
-	 * one write; the ids come back. */
+	/* The debt row repaid, the grant and its journal row naming it (the
+	 * first grant of the write), added to one write. */
 	const struct spend_grant repaid = {d->id, g->repay - d->owed, 1, g->repay > 0};
 	const struct journal_line j = {.amount = n->amount, .cause = cause, .source = n->source,
 				       .grant_id = LEDGER_NEW_GRANT, .reference = n->reference,
 				       .description = n->description};
 	int64_t after;
-	struct store_write lw;
 	assert(n->amount > 0 && n->remaining == g->remaining);
 	assert(g->repay <= d->owed);
+	write_grants(lw, a, &repaid, 1, 0);
+	LEDGER_WRITE_ONE(lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, n));
+	enum cd_err rc = write_journal(db, lw, a, &j, &after);
+	if (rc != CD_OK)
+		return rc;
+	/* The balance money_rule_grant decided, moved by the journal row alone. */
+	assert(after == g->balance_after);
+	assert(after - a->balance == n->amount);
+	a->balance = after;
+	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
+	if (n->expires_at >= 0 && g->remaining > 0 && (a->sweep_due_at < 0 || n->expires_at < a->sweep_due_at))
+		a->sweep_due_at = n->expires_at;
+	return CD_OK;
+}
+
+enum cd_err ledger_rows_grant_write(struct store *db, struct acct *a, const char *cause, const struct grant_row *n,
+				    const struct debt_row *d, const struct grant_effect *g, int64_t *grant_id,
+				    int64_t *journal_id)
+{
+	const struct acct before = *a;
+	struct store_write lw;
 	store_write_begin(&lw);
-	write_grants(&lw, a, &repaid, 1, 0);
-	LEDGER_WRITE_ONE(&lw, "grants_new", GRANTS_NEW_TABLE(COL_WRITE, a->id, n));
-	enum cd_err rc = write_journal(db, &lw, a, &j, &after);
+	enum cd_err rc = ledger_rows_grant_add(db, &lw, a, cause, n, d, g);
 	if (rc != CD_OK) {
 		store_write_drop(&lw);
 		return rc;
 	}
 	rc = store_write_run(db, &lw, "grant insert", grant_id, journal_id);
 	if (rc != CD_OK)
-		return rc;
-	assert(after == g->balance_after);
-	a->balance = after;
-	a->depleted_noted = 0;	/* credit came in: the next 402 is news again */
-	if (n->expires_at >= 0 && g->remaining > 0 && (a->sweep_due_at < 0 || n->expires_at < a->sweep_due_at))
-		a->sweep_due_at = n->expires_at;
-	return CD_OK;
+		*a = before;	/* nothing written: the row as it was read */
+	return rc;
 }
 
 static enum cd_err add_grant(struct store *db, struct acct *a, const char *cause, const char *source,

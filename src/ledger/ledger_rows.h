@@ -97,6 +97,11 @@ int ledger_rows_acct_spent(struct acct *a, int64_t delta);
  * (operations store through ledger_events_acct_save, ledger_events.h, which tells what
  * the change calls for first). */
 enum cd_err ledger_rows_acct_store(struct store *db, const struct acct *a);
+/* The same row added to lw, a write its caller runs (ledger_events_acct_add);
+ * CD_E_INTERNAL (nothing added) when a was not locked in this
+ * transaction or its reserve is below 0. */
+struct store_write;
+enum cd_err ledger_rows_acct_add(const struct store *db, struct store_write *lw, const struct acct *a);
 /* The spending order (docs/decisions.md, "Grant priority"): priority (lower first), then the
  * soonest expiry (none last), then the oldest. Written here only: every
  * statement that spends or lists grants orders by it, and money_rule_spend_burn
@@ -134,6 +139,15 @@ enum cd_err ledger_rows_debt_read(struct store *db, const struct acct *a, struct
 enum cd_err ledger_rows_grant_write(struct store *db, struct acct *a, const char *cause, const struct grant_row *n,
 				    const struct debt_row *d, const struct grant_effect *g, int64_t *grant_id,
 				    int64_t *journal_id);
+/* The same rows added to lw, a write its caller runs (with more rows of
+ * the same operation: a top-up's credit, ledger_topups.c): the grant is
+ * the first of lw's grants_new (the journal row names it so,
+ * LEDGER_NEW_GRANT), and a->balance moves to g's now (the write that
+ * fails is rolled back with its transaction). A refusal (the range) adds
+ * nothing usable: the caller drops lw. */
+struct store_write;
+enum cd_err ledger_rows_grant_add(struct store *db, struct store_write *lw, struct acct *a, const char *cause,
+				  const struct grant_row *n, const struct debt_row *d, const struct grant_effect *g);
 /* Adds a grant (amount > 0), repaying debt first; one journal row. */
 enum cd_err ledger_rows_add_grant(struct store *db, struct acct *a, const char *source, int64_t amount,
 			     int64_t priority, int64_t expires_at, const char *reference,

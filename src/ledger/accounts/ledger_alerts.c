@@ -112,15 +112,13 @@ static enum cd_err member_states(struct store *db, const struct acct *a, const s
 	return got < 0 ? CD_E_INTERNAL : CD_OK;
 }
 
-/* The states that moved, through the one writer (sql/059's lists). */
-static enum cd_err write_states(struct store *db, const struct alert_set *set, const struct member_row *const *m,
-				const struct money_alert_change *c, int n)
+/* The states that moved, as the one writer's lists (sql/059's) in lw. */
+static void add_states(struct store_write *lw, const struct alert_set *set, const struct member_row *const *m,
+		       const struct money_alert_change *c, int n)
 {
-	struct store_write lw;
 	static const char *const lists[] = {"alerts_set", "alert_members_set", "alert_members_del"};
-	store_write_begin(&lw);
 	for (int l = 0; l < 3; l++) {
-		struct jw *w = store_write_list(&lw, lists[l]);
+		struct jw *w = store_write_list(lw, lists[l]);
 		for (int i = 0; i < n; i++) {
 			const struct alert_row *r = &set->r[c[i].alert];
 			if (l == 0 && c[i].member < 0) {
@@ -139,14 +137,29 @@ static enum cd_err write_states(struct store *db, const struct alert_set *set, c
 		}
 		jsonw_close(w, ']');
 	}
+}
+
+/* The states that moved: added to into (a write its caller runs), else
+ * written by a write of their own. */
+static enum cd_err write_states(struct store *db, struct store_write *into, const struct alert_set *set,
+				const struct member_row *const *m, const struct money_alert_change *c, int n)
+{
+	struct store_write lw;
+	if (into != NULL) {
+		add_states(into, set, m, c, n);
+		return CD_OK;
+	}
+	store_write_begin(&lw);
+	add_states(&lw, set, m, c, n);
 	return store_write_run(db, &lw, "alert states", NULL, NULL);
 }
 
 /* Set's alerts decided (money_alert_changes): on the figures acc, or
  * (acc NULL) the member_cap_pct alerts alone; for member m (a found row,
  * its plan's member cap plan_cap; NULL: none). The states that moved
- * are written, the data of each that fired appended to fired. */
-static enum cd_err decide(struct store *db, const struct acct *a, struct alert_set *set,
+ * are written (added to into when it is not NULL), the data of each
+ * that fired appended to fired. */
+static enum cd_err decide(struct store *db, struct store_write *into, const struct acct *a, struct alert_set *set,
 			  const struct money_alert_account *acc, const struct member_row *m, int64_t plan_cap,
 			  json_t *fired)
 {
@@ -173,7 +186,7 @@ static enum cd_err decide(struct store *db, const struct acct *a, struct alert_s
 		in.figures = *acc;
 	int got = rc == CD_OK ? money_alert_changes(&in, changes, 2 * LIMIT_ALERTS) : 0;
 	rc = rc == CD_OK && got < 0 ? CD_E_INTERNAL : rc;
-	rc = rc == CD_OK && got > 0 ? write_states(db, &mine, &m, changes, got) : rc;
+	rc = rc == CD_OK && got > 0 ? write_states(db, into, &mine, &m, changes, got) : rc;
 	for (int i = 0; rc == CD_OK && i < got; i++) {
 		struct alert_row *r = &set->r[at[changes[i].alert]];
 		if (changes[i].member < 0)
@@ -187,21 +200,42 @@ static enum cd_err decide(struct store *db, const struct acct *a, struct alert_s
 	return rc;
 }
 
+enum cd_err ledger_alerts_load(struct store *db, const struct acct *a, struct alert_load *l)
+{
+	int plan = 0;
+	l->set.n = 0;
+	l->granted = l->left = 0;
+	if (a->alert_count == 0)
+		return CD_OK;
+	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "an alert's read");
+	rc = rc == CD_OK ? ledger_alerts_read(db, a->id, 1, &l->set) : rc;
+	for (int i = 0; rc == CD_OK && i < l->set.n; i++)
+		plan |= l->set.r[i].kind == ALERT_PLAN_CREDITS_USED_PCT;
+	if (rc == CD_OK && plan)
+		rc = ledger_alerts_plan(db, a, NULL, 0, &l->granted, &l->left);
+	assert(rc != CD_OK || l->set.n <= LIMIT_ALERTS);
+	return rc;
+}
+
 enum cd_err ledger_alerts_notice(struct store *db, struct acct *a, json_t *fired)
 {
-	struct alert_set set;
+	struct alert_load l;
 	struct money_alert_account acc;
-	int64_t granted = 0, left = 0;
-	int plan = 0;
 	assert(a->alert_count > 0);
-	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "an alert's read");
-	rc = rc == CD_OK ? ledger_alerts_read(db, a->id, 1, &set) : rc;
-	for (int i = 0; rc == CD_OK && i < set.n; i++)
-		plan |= set.r[i].kind == ALERT_PLAN_CREDITS_USED_PCT;
-	if (rc == CD_OK && plan)
-		rc = ledger_alerts_plan(db, a, NULL, 0, &granted, &left);
-	ledger_alerts_figures(a, granted, left, &acc);
-	return rc == CD_OK ? decide(db, a, &set, &acc, NULL, -1, fired) : rc;
+	enum cd_err rc = ledger_alerts_load(db, a, &l);
+	ledger_alerts_figures(a, l.granted, l.left, &acc);
+	return rc == CD_OK ? decide(db, NULL, a, &l.set, &acc, NULL, -1, fired) : rc;
+}
+
+enum cd_err ledger_alerts_notice_add(struct store *db, struct store_write *lw, const struct acct *a,
+				     struct alert_load *l, json_t *fired)
+{
+	struct money_alert_account acc;
+	assert(lw != NULL);
+	if (a->alert_count == 0 || l->set.n == 0)
+		return CD_OK;
+	ledger_alerts_figures(a, l->granted, l->left, &acc);
+	return decide(db, lw, a, &l->set, &acc, NULL, -1, fired);
 }
 
 enum cd_err ledger_alerts_member(struct store *db, struct acct *a, const struct member_row *m, int64_t plan_cap,
@@ -211,7 +245,7 @@ enum cd_err ledger_alerts_member(struct store *db, struct acct *a, const struct 
 	assert(a->alert_count > 0);
 	enum cd_err rc = ledger_rows_acct_check_locked(db, a, "an alert's read");
 	rc = rc == CD_OK ? ledger_alerts_read(db, a->id, 1, &set) : rc;
-	return rc == CD_OK && m->found ? decide(db, a, &set, NULL, m, plan_cap, fired) : rc;
+	return rc == CD_OK && m->found ? decide(db, NULL, a, &set, NULL, m, plan_cap, fired) : rc;
 }
 
 enum cd_err ledger_alerts_member_rearm(struct store *db, const struct acct *a, const char *member)

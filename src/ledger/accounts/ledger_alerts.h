@@ -55,6 +55,23 @@ void ledger_alerts_figures(const struct acct *a, int64_t granted, int64_t left, 
  * written, into fired (a JSON array) the data of each alert.threshold to
  * write. */
 enum cd_err ledger_alerts_notice(struct store *db, struct acct *a, json_t *fired);
+/* ledger_alerts_notice in two steps, for an operation that writes its
+ * change and the states in one write (a top-up's credit,
+ * ledger_topups.c): the account's alerts and its plan period's figures
+ * loaded (locked) with its rows, before anything is written (nothing
+ * read when it has none), and, once the change is decided in memory,
+ * the alerts decided on a as it left it (money_alert_changes: no I/O),
+ * the states that moved added to lw (a write its caller runs), the data
+ * of each alert.threshold appended to fired. A credit moves no plan
+ * grant, so the figures loaded before it are those after it. */
+struct store_write;
+struct alert_load {
+	struct alert_set set;
+	int64_t granted, left;		/* the plan period's (ledger_alerts_plan) */
+};
+enum cd_err ledger_alerts_load(struct store *db, const struct acct *a, struct alert_load *l);
+enum cd_err ledger_alerts_notice_add(struct store *db, struct store_write *lw, const struct acct *a,
+				     struct alert_load *l, json_t *fired);
 /* The member_cap_pct alerts of account a (locked, a->alert_count > 0) for
  * member row m alone (its plan's member cap plan_cap, -1: none), after a
  * change of its spend outside the guard's batches (a hold expired and

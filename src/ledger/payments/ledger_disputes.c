@@ -373,60 +373,59 @@ enum cd_err ledger_disputes_yield(struct store *db, const struct funded *f, int6
 	return rc;
 }
 
-/* A dispute's row that waited for its credit. */
-struct waiting {
-	char id[LEDGER_NEWS_ID_MAX + 1], charge[LEDGER_NEWS_ID_MAX + 1], currency[16];
-	int64_t cents;
-	int take;		/* open or lost: the credit is taken back */
-};
-
-static enum cd_err waiting_read(struct store *db, const char *payment_intent, struct waiting *w, int *n)
+enum cd_err ledger_disputes_waiting(struct store *db, const char *payment_intent, struct disputes_waiting *w)
 {
 	static const char sql[] = "SELECT dispute_id, COALESCE(charge_id, ''), COALESCE(currency, ''), amount_cents, "
 		"state IN ('open', 'lost') FROM disputes WHERE payment_intent = ? AND account_id IS NULL "
 		"ORDER BY created_at, dispute_id LIMIT ? FOR UPDATE";
 	int e;
-	*n = 0;
+	w->n = 0;
+	if (payment_intent == NULL || payment_intent[0] == '\0')
+		return CD_OK;
+	enum cd_err rc = ledger_funded_meet(db, payment_intent);
+	if (rc != CD_OK)
+		return rc;
 	struct dbstmt *s = store_exec(db, sql, &e, "si", payment_intent, (int64_t)LIMIT_DISPUTES_PER_PAYMENT);
 	if (s == NULL)
 		return store_err(db, e, "disputes waiting");
-	while (*n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
-		struct waiting *x = &w[(*n)++];
+	while (w->n < LIMIT_DISPUTES_PER_PAYMENT && store_fetch(s) == 1) {
+		struct dispute_waiting *x = &w->w[w->n++];
 		ledger_rows_copy_text(x->id, sizeof(x->id), store_str(s, 0));
 		ledger_rows_copy_text(x->charge, sizeof(x->charge), store_str(s, 1));
 		ledger_rows_copy_text(x->currency, sizeof(x->currency), store_str(s, 2));
 		x->cents = store_i64(s, 3);
 		x->take = store_i64(s, 4) != 0;
 	}
+	assert(w->n >= 0 && w->n <= LIMIT_DISPUTES_PER_PAYMENT);
 	return CD_OK;
 }
 
-enum cd_err ledger_disputes_apply_waiting(struct store *db, struct acct *a, struct funded *f, const char *payment_intent)
+enum cd_err ledger_disputes_apply_read(struct store *db, struct acct *a, struct funded *f, const char *payment_intent,
+				       const struct disputes_waiting *w)
 {
 	static const char sql_attach[] = "UPDATE disputes SET topup_id = ?, recharge_id = ?, invoice_credit_id = ?, "
 		"account_id = ? WHERE dispute_id = ?";
-	struct waiting w[LIMIT_DISPUTES_PER_PAYMENT];
-	int n;
 	/* Just credited, on its account locked in this transaction. */
 	assert(f->account_id == a->id);
 	assert(a->locked_tx == db->tx_serial);
 	const int64_t before = a->balance;
-	if (payment_intent == NULL || payment_intent[0] == '\0')
-		return CD_OK;
-	enum cd_err rc = ledger_funded_meet(db, payment_intent);
-	if (rc == CD_OK)
-		rc = waiting_read(db, payment_intent, w, &n);
-	if (rc == CD_OK && n > 0)
-		rc = ledger_funded_lock(db, f);
-	for (int i = 0; i < n && rc == CD_OK; i++) {
-		struct dispute_news news = {w[i].id, w[i].charge, payment_intent, w[i].currency,
-					    w[i].cents > 0 ? w[i].cents : -1};
-		if (w[i].take)
+	enum cd_err rc = w->n > 0 ? ledger_funded_lock(db, f) : CD_OK;
+	for (int i = 0; i < w->n && rc == CD_OK; i++) {
+		const struct dispute_waiting *x = &w->w[i];
+		struct dispute_news news = {x->id, x->charge, payment_intent, x->currency, x->cents > 0 ? x->cents : -1};
+		if (x->take)
 			rc = dispute_take(db, a, f, &news);
 		else
 			rc = store_do(db, sql_attach, "dispute attach", "IIIis", funded_id_as(f, FUNDED_TOPUP),
-				   funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id, w[i].id);
+				   funded_id_as(f, FUNDED_RECHARGE), funded_id_as(f, FUNDED_INVOICE), a->id, x->id);
 	}
 	assert(rc != CD_OK || a->balance <= before);	/* a dispute that waited only takes back */
 	return rc;
+}
+
+enum cd_err ledger_disputes_apply_waiting(struct store *db, struct acct *a, struct funded *f, const char *payment_intent)
+{
+	struct disputes_waiting w;
+	enum cd_err rc = ledger_disputes_waiting(db, payment_intent, &w);
+	return rc == CD_OK ? ledger_disputes_apply_read(db, a, f, payment_intent, &w) : rc;
 }

@@ -46,6 +46,23 @@ enum cd_err ledger_disputes_yield(struct store *db, const struct funded *f, int6
  * would have, a won or closed one only attached. f's figures are read
  * again (its row locked) when one waited. */
 enum cd_err ledger_disputes_apply_waiting(struct store *db, struct acct *a, struct funded *f, const char *payment_intent);
+/* The same in two steps, for a credit that loads its rows before it
+ * writes (a top-up's, ledger_topups.c): the disputes of payment_intent
+ * that waited (locked, the payment met first: ledger_funded_meet; none
+ * read without a payment intent), then, once the credit f is written,
+ * those applied. */
+struct dispute_waiting {
+	char id[LIMIT_STRIPE_ID_BYTES + 1], charge[LIMIT_STRIPE_ID_BYTES + 1], currency[16];	/* Stripe ids */
+	int64_t cents;
+	int take;		/* open or lost: the credit is taken back */
+};
+struct disputes_waiting {
+	int n;
+	struct dispute_waiting w[LIMIT_DISPUTES_PER_PAYMENT];
+};
+enum cd_err ledger_disputes_waiting(struct store *db, const char *payment_intent, struct disputes_waiting *w);
+enum cd_err ledger_disputes_apply_read(struct store *db, struct acct *a, struct funded *f, const char *payment_intent,
+				       const struct disputes_waiting *w);
 /* A subscription's change from previous_status (NULL: new to creditd) to
  * the event's status: payment.failed on entering past_due or unpaid, and
  * the suspension stripe.suspend_when_unpaid asks for. a is locked. */

@@ -192,9 +192,14 @@ static enum cd_err reward_pending(struct store *db, struct acct *a, struct refer
 	return CD_OK;
 }
 
+int ledger_referrals_reward_due(const struct referral_lock *k)
+{
+	return k->found && !k->settled && !(k->pending && !k->waited);
+}
+
 enum cd_err ledger_referrals_reward(struct store *db, struct acct *a, struct referral_lock *k, int64_t topup_id)
 {
-	if (!k->found || k->settled || (k->pending && !k->waited))
+	if (!ledger_referrals_reward_due(k))
 		return CD_OK;
 	/* The referred account's share: the referrer's state decides only
 	 * the referrer's (money_referral_reward), which waits for its lock. */

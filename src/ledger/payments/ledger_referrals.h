@@ -43,6 +43,9 @@ enum cd_err ledger_referrals_lock(struct store *db, int64_t account_id, int64_t 
  * with [referral] hold_days, the reward marked pending instead, for the
  * sweep (ledger_referrals_due). Nothing when k found no referral. */
 enum cd_err ledger_referrals_reward(struct store *db, struct acct *a, struct referral_lock *k, int64_t topup_id);
+/* Whether ledger_referrals_reward has anything to do for k (a reward to
+ * give, or to mark pending): 0 when the credit rewards no referral. */
+int ledger_referrals_reward_due(const struct referral_lock *k);
 /* At a refund or a dispute (cause "refund" or "dispute", a static text;
  * reference the charge or the dispute) of top-up topup_id: both grants'
  * remainders, once, when that top-up is the one that settled k's

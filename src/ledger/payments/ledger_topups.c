@@ -16,6 +16,7 @@
  * The credit is one load (credit_load), one decision (money_topup_credit,
  * src/money) and the writes of what it decided (docs/architecture.md,
  * "How far each operation is from one shape"). */
+#include "ledger_alerts.h"
 #include "ledger_config.h"
 #include "ledger_hooks.h"
 #include "ledger_events.h"
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "ledger_news.h"
 #include "money_topup.h"
+#include "store_write.h"
 #include <assert.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
@@ -335,10 +337,13 @@ static enum cd_err not_ours(struct store *db, struct hook_run *h)
 }
 
 /* Every row the credit's decision and write need, loaded under the
- * account's lock (docs/architecture.md, "One shape for every money
- * operation"): the account and the referral that waits for this credit
+ * account's lock (docs/architecture.md, "How far each operation is from
+ * one shape"): the account and the referral that waits for this credit
  * (ledger_referrals_lock: the account first, ledger_due_lock), the
- * record, its debt row, and a receipt that came before the credit. */
+ * record, its debt row, and a receipt that came before the credit; then,
+ * once money_topup_credit decided a credit (credit_load_more), the
+ * disputes of its payment that waited for it and, when the credit is
+ * written in one write, the account's alerts. */
 struct credit_load {
 	struct topup_rec r;
 	struct acct a;
@@ -347,6 +352,11 @@ struct credit_load {
 	int receipt;			/* a receipt waits for this payment intent */
 	char receipt_url[LIMIT_RECEIPT_URL_BYTES + 1];
 	int64_t receipt_event_at;
+	struct disputes_waiting disputes;
+	/* No dispute waited and no referral is rewarded: the credit, its
+	 * event, the account's notices and the account in one write. */
+	int one_write;
+	struct alert_load alerts;	/* one_write: the account's (none read without) */
 };
 
 /* The receipt kept by payment intent until a credit (receipt_wait), locked. */
@@ -371,6 +381,9 @@ static enum cd_err receipt_waiting(struct store *db, const char *payment_intent,
 /* CD_E_NOT_FOUND: creditd made no such session. */
 static enum cd_err credit_load(struct store *db, const struct ledger_news *ev, struct credit_load *l)
 {
+	l->disputes.n = 0;
+	l->one_write = 0;
+	l->alerts.set.n = 0;
 	enum cd_err rc = topup_find(db, ev->session_id, 0, &l->r);
 	if (rc == CD_OK)
 		rc = ledger_referrals_lock(db, l->r.account_id, 0, &l->a, &l->k);
@@ -391,6 +404,22 @@ static enum cd_err credit_load(struct store *db, const struct ledger_news *ev, s
 	return rc;
 }
 
+/* What a credit needs beyond the decision's rows, read before anything
+ * is written: the disputes of its payment that waited for it (the
+ * payment met first, as every writer of that payment meets it:
+ * ledger_funded_meet) and, when neither one of them nor a referral's
+ * reward follows the credit, the account's alerts, which the notices
+ * written with the credit are decided on. */
+static enum cd_err credit_load_more(struct store *db, const struct ledger_news *ev, struct credit_load *l)
+{
+	enum cd_err rc = ledger_disputes_waiting(db, ev->payment_intent, &l->disputes);
+	l->one_write = rc == CD_OK && l->disputes.n == 0 && !ledger_referrals_reward_due(&l->k);
+	if (rc == CD_OK && l->one_write)
+		rc = ledger_alerts_load(db, &l->a, &l->alerts);
+	assert(rc != CD_OK || l->one_write || l->disputes.n > 0 || ledger_referrals_reward_due(&l->k));
+	return rc;
+}
+
 static void credit_case(const struct store *db, const struct ledger_news *ev, const struct credit_load *l,
 			struct money_topup_case *c)
 {
@@ -404,11 +433,10 @@ static void credit_case(const struct store *db, const struct ledger_news *ev, co
 		.ev_amount_cents = ev->amount_cents};
 }
 
-/* The record credited, as decided: its grant and journal row through the
- * writer, then the record's new state (with the receipt that waited for
- * it) and topup.succeeded, which name the grant's id the write gave. */
-static enum cd_err credit_write(struct store *db, struct hook_run *h, struct credit_load *l,
-				const struct money_topup_effect *d)
+/* The record's new state, beside the writer: credited, with the grant
+ * the write made (and the receipt that waited for it, then dropped). */
+static enum cd_err credit_record(struct store *db, const struct ledger_news *ev, const struct credit_load *l,
+				 const struct money_topup_effect *d, int64_t grant_id)
 {
 	static const char sql_done[] = "UPDATE topups SET status = 'credited', credited_micros = ?, payment_intent = ?, "
 				       "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ? WHERE id = ?";
@@ -416,47 +444,80 @@ static enum cd_err credit_write(struct store *db, struct hook_run *h, struct cre
 					  "grant_id = ?, credited_at = ?, paid_cents = ?, invoice_id = ?, receipt_url = ?, "
 					  "receipt_event_at = ? WHERE id = ?";
 	static const char sql_receipt_done[] = "DELETE FROM receipts_waiting WHERE payment_intent = ?";
-	const struct ledger_news *ev = h->ev;
-	const struct grant_row n = {"topup", d->micros, d->grant.remaining, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
-				    "Stripe top-up"};
 	const int64_t *paid = ev->amount_total_cents >= 0 ? &ev->amount_total_cents : NULL;
 	const char *pi = ev->payment_intent[0] ? ev->payment_intent : NULL;
 	const char *invoice = ev->invoice_id[0] ? ev->invoice_id : NULL;
-	int64_t grant_id, journal_id;
-	enum cd_err rc = ledger_rows_grant_write(db, &l->a, "grant", &n, &l->debt, &d->grant, &grant_id, &journal_id);
-	if (rc == CD_OK && !l->receipt)
-		rc = store_do(db, sql_done, "topup credit", "isiiIsi", d->micros, pi, grant_id, db->now, paid, invoice,
-			      l->r.id);
-	else if (rc == CD_OK)
-		rc = store_do(db, sql_receipt, "topup credit", "isiiIssii", d->micros, pi, grant_id, db->now, paid,
-			      invoice, l->receipt_url, l->receipt_event_at, l->r.id);
-	if (rc == CD_OK && l->receipt)
-		rc = store_do(db, sql_receipt_done, "receipt applied", "s", ev->payment_intent);
-	if (rc == CD_OK) {
-		char gid[32];
-		ledger_ids_format(gid, sizeof(gid), "grant_", grant_id);
-		rc = ledger_events_add(db, &l->a, EVENT_TOPUP_SUCCEEDED, json_pack("{s:I, s:I, s:s, s:s}",
-			       "amount_micros", (json_int_t)d->micros, "amount_cents", (json_int_t)l->r.amount_cents,
-			       "session", ev->session_id, "grant_id", gid));
-	}
-	return rc;
+	enum cd_err rc;
+	assert(grant_id > 0);
+	if (!l->receipt)
+		return store_do(db, sql_done, "topup credit", "isiiIsi", d->micros, pi, grant_id, db->now, paid, invoice,
+				l->r.id);
+	rc = store_do(db, sql_receipt, "topup credit", "isiiIssii", d->micros, pi, grant_id, db->now, paid, invoice,
+		      l->receipt_url, l->receipt_event_at, l->r.id);
+	return rc == CD_OK ? store_do(db, sql_receipt_done, "receipt applied", "s", ev->payment_intent) : rc;
 }
 
-/* What follows a credit on the same locks: a dispute of this payment
- * that came first and waited for it, and the referral the referred
- * account's first credited top-up rewards (the referrer's share at
- * ledger_referrals_save); a dispute that waited takes the reward back
- * whole, as one coming after would (after the dispute's own take, which
- * the reward's grants, spent first, must not pay). */
+/* The journal row and topup.succeeded both name the first grant of the
+ * write (LEDGER_NEW_GRANT; place 0 of the events' grant, sql/083). */
+_Static_assert(LEDGER_NEW_GRANT == -1 - 0, "the credit's journal row and event name the write's first grant");
+
+/* The record credited, as decided, in one write of the one writer: the
+ * debt repaid, the grant, its journal row and topup.succeeded (whose
+ * grant_id the writer fills in, sql/083); with one_write also the
+ * account's notices (ledger_events_acct_add: balance.low, a debt paid,
+ * its alerts, decided in memory) and the account. Then the record. */
+static enum cd_err credit_write(struct store *db, struct hook_run *h, struct credit_load *l,
+				const struct money_topup_effect *d)
+{
+	const struct ledger_news *ev = h->ev;
+	const struct grant_row n = {"topup", d->micros, d->grant.remaining, GRANT_PRIORITY_DEFAULT, -1, ev->session_id,
+				    "Stripe top-up"};
+	const int64_t before = l->a.balance;
+	struct store_write lw;
+	struct ledger_events_out out = {.n = 0};
+	int64_t grant_id = 0, journal_id = 0;
+	store_write_begin(&lw);
+	enum cd_err rc = ledger_rows_grant_add(db, &lw, &l->a, "grant", &n, &l->debt, &d->grant);
+	/* grant_id named in its sorted place, null: the writer puts the id in. */
+	json_t *data = json_pack("{s:I, s:I, s:s, s:n}", "amount_micros", (json_int_t)d->micros, "amount_cents",
+				 (json_int_t)l->r.amount_cents, "session", ev->session_id, "grant_id");
+	if (ledger_events_out_add(&out, EVENT_TOPUP_SUCCEEDED, data, 0) != 0)
+		rc = rc == CD_OK ? CD_E_INTERNAL : rc;
+	if (rc == CD_OK && l->one_write)
+		rc = ledger_events_acct_add(db, &lw, &l->a, &l->alerts, &out);
+	if (rc == CD_OK)
+		rc = ledger_events_out_write(&lw, &l->a, &out);
+	ledger_events_out_free(&out);
+	if (rc != CD_OK) {
+		store_write_drop(&lw);
+		return rc;
+	}
+	rc = store_write_run(db, &lw, "topup credit", &grant_id, &journal_id);
+	/* Moved by exactly the credit; the grant and its journal row made. */
+	assert(rc != CD_OK || l->a.balance == before + d->micros);
+	assert(rc != CD_OK || (grant_id > 0 && journal_id > 0));
+	return rc == CD_OK ? credit_record(db, ev, l, d, grant_id) : rc;
+}
+
+/* What follows a credit on the same locks when one_write is not set: a
+ * dispute of this payment that came first and waited for it, and the
+ * referral the referred account's first credited top-up rewards (the
+ * referrer's share at ledger_referrals_save); a dispute that waited
+ * takes the reward back whole, as one coming after would (after the
+ * dispute's own take, which the reward's grants, spent first, must not
+ * pay). The account's notices and the account follow
+ * (ledger_events_acct_save). */
 static enum cd_err credit_after(struct store *db, struct hook_run *h, struct credit_load *l)
 {
 	const struct ledger_news *ev = h->ev;
 	struct funded f = {.kind = FUNDED_TOPUP, .id = l->r.id, .account_id = l->a.id};
-	enum cd_err rc = ledger_disputes_apply_waiting(db, &l->a, &f, ev->payment_intent);
+	enum cd_err rc = ledger_disputes_apply_read(db, &l->a, &f, ev->payment_intent, &l->disputes);
 	if (rc == CD_OK)
 		rc = ledger_referrals_reward(db, &l->a, &l->k, l->r.id);
 	if (rc == CD_OK && f.disputed > 0)
 		rc = ledger_referrals_take(db, &l->a, &l->k, l->r.id, "dispute", ev->payment_intent);
+	if (rc == CD_OK)
+		rc = ledger_events_acct_save(db, &l->a);
 	return rc;
 }
 
@@ -484,8 +545,9 @@ static enum cd_err credit_apply(struct store *db, struct hook_run *h, struct cre
 		if (d->late)
 			log_info("stripe event %s: top-up of session %s paid after it expired, credited", ev->id,
 				 ev->session_id);
-		rc = credit_write(db, h, l, d);
-		if (rc == CD_OK)
+		rc = credit_load_more(db, ev, l);
+		rc = rc == CD_OK ? credit_write(db, h, l, d) : rc;
+		if (rc == CD_OK && !l->one_write)
 			rc = credit_after(db, h, l);
 		h->outcome = "credited";
 		return rc;
@@ -515,12 +577,16 @@ enum cd_err ledger_topups_checkout_paid(struct store *db, struct hook_run *h)
 	credit_case(db, ev, &l, &c);
 	money_topup_credit(&c, &d);
 	rc = credit_apply(db, h, &l, &d);
-	if (rc == CD_OK && (l.a.dirty || d.outcome == MONEY_TOPUP_CREDIT))
+	/* A credit stored its account (in its one write, or after what
+	 * followed it); anything else stores it when its month rolled. */
+	if (rc == CD_OK && l.a.dirty && d.outcome != MONEY_TOPUP_CREDIT)
 		rc = ledger_events_acct_save(db, &l.a);
 	if (rc == CD_OK)
 		rc = ledger_referrals_save(db, &l.a, &l.k);
-	/* Only a credit moves money: a duplicate, a mismatch or a wait does not. */
+	/* Only a credit moves money: a duplicate, a mismatch or a wait does
+	 * not; a credit in one write moves it by exactly the credit. */
 	assert(rc != CD_OK || d.outcome == MONEY_TOPUP_CREDIT || l.a.balance == before);
+	assert(rc != CD_OK || d.outcome != MONEY_TOPUP_CREDIT || !l.one_write || l.a.balance == before + d.micros);
 	return rc;
 }
 
