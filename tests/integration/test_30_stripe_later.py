@@ -1,7 +1,8 @@
 """test_30_stripe_later.py: Stripe, continued from test_30_stripe.py
 (whose helpers and fake it uses): refunds of top-ups, subscriptions'
 invoices and plan changes, Stripe down or slow, a top-up's
-Idempotency-Key, and the ledger verified at the end."""
+Idempotency-Key, a credit written by one call of the one writer, and
+the ledger verified at the end."""
 import json
 import secrets
 import time
@@ -410,6 +411,84 @@ def test_topup_idempotency_key():
     eq(int(one("SELECT COUNT(*) FROM topups t JOIN accounts a ON a.id = t.account_id WHERE a.ext_id = %s"
                % quoted(acct))), 3, "three top-ups recorded")
     eq(pending_without_session(), 0, "no pending top-up without a session")
+
+
+# ---- a credit in one write ----
+
+def procedure_calls():
+    """The database server's procedure CALLs so far (MariaDB's
+    Com_call_procedure): every call of the one writer is one."""
+    return int(sql("SHOW GLOBAL STATUS LIKE 'Com_call_procedure'")[0][1])
+
+
+def credited_in_calls(acct, cents):
+    """A top-up of acct credited: its session and the procedure CALLs its
+    webhook made."""
+    sid = open_session(acct, cents)
+    ev = checkout_event(sid)
+    before = procedure_calls()
+    r = delivered(ev)
+    calls = procedure_calls() - before
+    eq(r.json.get("outcome"), "credited", "outcome")
+    return sid, calls
+
+
+def events_of(acct, after=0):
+    """acct's outbox rows after id `after`: (type, data as stored)."""
+    return sql("SELECT e.type, e.data FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = %s "
+               "AND e.id > %d ORDER BY e.id" % (quoted(acct), after))
+
+
+def test_a_credit_is_one_writer_call_and_its_event_names_its_grant():
+    """docs/architecture.md, "How far each operation is from one shape":
+    the grant, its journal row, topup.succeeded and the account in one
+    CALL of the one writer (three before: the grant, the event, the
+    account); the event names the grant the journal row names (sql/083),
+    in the sorted compact text every event is stored in."""
+    ok_mode()
+    acct = new_account("onew")
+    sid, calls = credited_in_calls(acct, 1500)
+    eq(calls, 1, "the credit's procedure CALLs")
+    grant = one("SELECT grant_id FROM journal WHERE reference = %s" % quoted(sid))
+    eq(sql("SELECT source, amount_micros, reference FROM grants WHERE id = %s" % grant),
+       [["topup", str(1500 * RATE), sid]], "the journal row's grant, made by the credit")
+    eq(one("SELECT grant_id FROM topups WHERE session_id = %s" % quoted(sid)), grant, "the record's grant")
+    told = [d for t, d in events_of(acct) if t == "topup.succeeded"]
+    eq(len(told), 1, "one topup.succeeded")
+    want = {"amount_cents": 1500, "amount_micros": 1500 * RATE, "grant_id": "grant_" + grant, "session": sid}
+    eq(told[0], json.dumps(want, sort_keys=True, separators=(",", ":")), "its data, naming the grant")
+    verify()
+
+
+def test_a_credit_that_pays_a_debt_writes_its_notices_in_the_same_call():
+    """A credit that pays a debt, ends a suspension for a failed payment,
+    arms a threshold alert and balance.low again: the notices and the
+    states decided on the balance after it, written by the credit's one
+    CALL (five before), the events in the order they always had."""
+    ok_mode()
+    acct = new_account("onewd")
+    eq(api("PATCH", acct_path(acct), {"overdraft_limit_micros": 10 ** 8, "low_balance_micros": 5 * 10 ** 6}).status,
+       200, "overdraft and low balance set")
+    eq(api("POST", acct_path(acct, "/debits"), {"amount_micros": balance(acct) + 2 * 10 ** 6,
+                                                "reason": "test: into debt"}).status, 201, "debit into debt")
+    eq(balance(acct), -2 * 10 ** 6, "in debt")
+    eq(api("PUT", acct_path(acct, "/alerts"), {"alerts": [{"kind": "balance_below", "micros": 10 ** 8}]}).status,
+       200, "an alert, past its threshold already")
+    check(int(one("SELECT l.fired_key FROM alerts l JOIN accounts a ON a.id = l.account_id WHERE a.ext_id = %s"
+                  % quoted(acct))) != 0, "the alert told")
+    sql("UPDATE accounts SET status = 'suspended', status_reason = 'payment_failed' WHERE ext_id = %s" % quoted(acct))
+    start = int(one("SELECT COALESCE(MAX(id), 0) FROM events"))
+    sid, calls = credited_in_calls(acct, 1500)
+    eq(calls, 1, "the credit's procedure CALLs, its notices and the alert's state with it")
+    after = 1500 * RATE - 2 * 10 ** 6
+    eq(balance(acct), after, "the debt repaid first")
+    got = events_of(acct, start)
+    eq([t for t, _ in got], ["topup.succeeded", "payg.recovered"], "the events, in their order")
+    eq(json.loads(got[1][1]), {"reason": "payment_failed", "balance_micros": after}, "payg.recovered's data")
+    eq(sql("SELECT a.status, IFNULL(a.status_reason, '-'), a.low_noted, l.fired_key FROM accounts a "
+           "JOIN alerts l ON l.account_id = a.id WHERE a.ext_id = %s" % quoted(acct)),
+       [["active", "-", "0", "0"]], "active again; balance.low and the alert armed again")
+    verify()
 
 
 def test_ledger_verifies_clean():
