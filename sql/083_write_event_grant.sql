@@ -6,14 +6,20 @@
 -- before, topup.succeeded was a second CALL because only the first
 -- answered the grant's id.
 --
--- An event row of p_events may carry a fifth element: the place (from 0)
--- of a grant in p_grants_new. Its data then gets "grant_id":
+-- An event row of p_events may name a grant of the same write: then
+-- its data (fourth) is null, its fifth element the grant's place in
+-- p_grants_new (from 0) and its sixth the data, which gets "grant_id":
 -- "grant_<the id the write made>" (JSON_SET: a key of that name already
 -- in the data, e.g. null, is replaced where it stands, so the data keeps
--- the sorted compact text creditd writes; JSON_COMPACT keeps it compact).
--- A place the write made no grant at refuses the whole write. A row of
--- four elements is written exactly as before (a creditd older than 083
--- sends four).
+-- the sorted compact text creditd writes; JSON_COMPACT keeps it
+-- compact). A place the write made no grant at refuses the whole write.
+-- The data moves so that a procedure before 083, which reads four
+-- elements, refuses such a row (events.data is NOT NULL) rather than
+-- store an event without its grant: a creditd of 083 started before the
+-- migration fails a top-up's credit (500, logged; Stripe delivers it
+-- again) until the migration runs. A row of four elements (every other
+-- event, and every event of a creditd before 083) is written exactly as
+-- before.
 --
 -- Everything else is 082's, statement for statement: the same
 -- parameters, the same result sets (names, columns and types), the same
@@ -291,9 +297,9 @@ BEGIN
       STRAIGHT_JOIN alert_members am ON am.alert_id = j.aid AND am.member = j.member;
   END IF;
 
-  -- Outbox rows, each with the next id of the one sequence. 083: a row's
-  -- optional fifth element is the place of a grant of this write (in
-  -- p_grants_new, from 0); its data then names that grant's id.
+  -- Outbox rows, each with the next id of the one sequence. 083: a row
+  -- whose data is null names a grant of this write by its place (fifth)
+  -- and carries its data sixth, the grant's id written into it.
   SET v_i = 0;
   SET v_n = COALESCE(JSON_LENGTH(p_events), 0);
   WHILE v_i < v_n DO
@@ -302,10 +308,10 @@ BEGIN
     UPDATE event_seq SET last_id = LAST_INSERT_ID(last_id + 1) WHERE id = 1;
     INSERT INTO events (id, account_id, account, type, data, created_at, next_attempt_at)
     VALUES (LAST_INSERT_ID(), JSON_VALUE(v_row, '$[0]'), JSON_VALUE(v_row, '$[1]'), JSON_VALUE(v_row, '$[2]'),
-            IF(v_gid IS NULL, JSON_VALUE(v_row, '$[3]'),
-               JSON_COMPACT(JSON_SET(JSON_VALUE(v_row, '$[3]'), '$.grant_id', CONCAT('grant_', v_gid)))),
+            IF(JSON_VALUE(v_row, '$[3]') IS NOT NULL, JSON_VALUE(v_row, '$[3]'),
+               JSON_COMPACT(JSON_SET(JSON_VALUE(v_row, '$[5]'), '$.grant_id', CONCAT('grant_', v_gid)))),
             p_now, p_now);
-    IF v_gid IS NULL AND JSON_VALUE(v_row, '$[4]') IS NOT NULL THEN
+    IF JSON_VALUE(v_row, '$[3]') IS NULL AND v_gid IS NULL THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'cd_write: an event names a grant the write did not make';
     END IF;
     SET v_i = v_i + 1;

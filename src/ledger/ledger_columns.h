@@ -181,6 +181,10 @@ _Static_assert(ACCT_NCOLS == 38 && HOLD_NCOLS == 21 && MEMBER_NCOLS == 12,
  * external id ext, its type and its data (compact JSON text); its id is
  * the next of the one sequence. recharges: an auto-recharge of account id
  * acct queued for cents. */
+/* A row that names a grant of the same write (sql/083;
+ * ledger_events_out_write) has data NULL here, then two elements more:
+ * the grant's place in grants_new and the data, whose "grant_id" the
+ * writer sets to that grant's. */
 #define EVENTS_TABLE(X, acct, ext, type, data) \
 	X("account_id", I, acct) X("account", s, ext) X("type", s, type) X("data", s, data)
 #define RECHARGES_TABLE(X, acct, cents) X("account_id", i, acct) X("amount_cents", i, cents)

@@ -209,10 +209,16 @@ enum cd_err ledger_events_out_write(struct store_write *lw, const struct acct *a
 			rc = CD_E_INTERNAL;
 			continue;
 		}
+		/* One that names a grant of the write (sql/083): its data null,
+		 * then the grant's place and the data the writer puts its id
+		 * in; a procedure before 083 refuses it (data is NOT NULL). */
+		const int named = out->e[i].grant >= 0;
 		jsonw_open(w, '[');
-		EVENTS_TABLE(COL_WRITE, &a->id, a->ext_id, out->e[i].type, text)
-		if (out->e[i].grant >= 0)
-			jsonw_i64(w, out->e[i].grant);	/* sql/083: its data names that grant's id */
+		EVENTS_TABLE(COL_WRITE, &a->id, a->ext_id, out->e[i].type, named ? NULL : text)
+		if (named) {
+			jsonw_i64(w, out->e[i].grant);
+			jsonw_str(w, text);
+		}
 		jsonw_close(w, ']');
 		free(text);
 	}
