@@ -9,7 +9,9 @@
  * alert.threshold to tell handed back for the caller to write in the
  * same transaction (ledger_events_alerts). Every operation outside the guard's batches
  * comes here through ledger_events_acct_save (a hold expired and
- * captured: ledger_due.c). The guard's batch (ledger_holds.c) does not:
+ * captured: ledger_due.c), or through ledger_events_acct_add when it
+ * writes its change and its notices in one write (a top-up's credit:
+ * its alerts loaded with its rows, ledger_alerts_load). The guard's batch (ledger_holds.c) does not:
  * its read loads the same rows and its write writes the states
  * (ledger_alerts_batch.h, sql/059), decided by the same money_alert.h.
  * The accounts with alerts are never kept in memory between batches
