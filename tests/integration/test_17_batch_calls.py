@@ -299,6 +299,34 @@ def test_new_grants_and_a_journal_row_get_their_ids():
     eq(sql("SELECT COUNT(*) FROM journal WHERE reference = '%s'" % ref)[0][0], "0", "rolled back")
 
 
+def test_an_event_names_a_grant_of_its_write():
+    """cd_write2 (sql/083): an event row with null data names a grant of
+    the same write by its place (fifth) and carries its data sixth, whose
+    grant_id becomes that grant's, in the data's own compact text (a top-up's
+    topup.succeeded); a row of four elements is stored as given; a place
+    where the write made no grant refuses the write."""
+    acct = funded(10 ** 7, "bevg")
+    ia = acct_id(acct)
+    ref = uid("evg")
+    grants = [[ia, "promo", 30, 30, 50, None, ref, None], [ia, "promo", 40, 40, 50, None, ref, None]]
+    events = [[ia, acct, "test.named", None, 1, '{"a":1,"grant_id":null,"z":"\u00e9\U0001F600"}'],
+              [ia, acct, "test.plain", '{"b": 2, "grant_id": 7}']]
+    got = call_sets("SET autocommit = 0; %s; SELECT 0 AS grants, id FROM grants WHERE reference = '%s' ORDER BY id; "
+                    "SELECT 0 AS journal, type, data FROM events WHERE account_id = %d AND type LIKE 'test.%%' "
+                    "ORDER BY id; ROLLBACK" % (write_call(1700000000, 0, grants_new=grants, events=events), ref, ia))
+    second = got["grants"]["rows"][1][1]
+    eq([r[1:] for r in got["journal"]["rows"]],
+       [["test.named", '{"a":1,"grant_id":"grant_%s","z":"\u00e9\U0001F600"}' % second],
+        ["test.plain", '{"b": 2, "grant_id": 7}']], "the second grant named in its place; the other as given")
+    try:
+        call_sets("SET autocommit = 0; %s; ROLLBACK" % write_call(1700000000, 0, grants_new=grants[:1],
+                                                                  events=[[ia, acct, "test.none", None, 1, "{}"]]))
+        raise Fail("a write naming a grant it did not make was not refused")
+    except Fail as e:
+        check("an event names a grant the write did not make" in str(e), "refused: %s" % e)
+    eq(sql("SELECT COUNT(*) FROM events WHERE account_id = %d AND type LIKE 'test.%%'" % ia), [["0"]], "nothing kept")
+
+
 def test_a_lone_row_and_a_list_write_the_same():
     """cd_write writes a list of one row by single-row statements and
     longer lists through JSON_TABLE: both forms store every column alike,
