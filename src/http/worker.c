@@ -362,8 +362,7 @@ static void write_headers(FCGX_Request *req, const struct request *rq, const str
 		FCGX_FPrintF(req->out, "Content-Type: %s\r\nContent-Length: %lu\r\n", type, (unsigned long)body_len);
 	if (rs->retry_after > 0)
 		FCGX_FPrintF(req->out, "Retry-After: %d\r\n", rs->retry_after);
-	if (rs->no_retry)
-		FCGX_PutS("x-should-retry: false\r\n", req->out);
+	FCGX_PutS(rs->no_retry ? "x-should-retry: false\r\n" : "", req->out);
 	if (rs->etag != NULL)
 		FCGX_FPrintF(req->out, "ETag: %s\r\n", rs->etag);
 	if (rs->status == 405 && rs->allow[0] != '\0')
