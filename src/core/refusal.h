@@ -64,6 +64,10 @@ struct refusal {
 	char subject[REFUSAL_SUBJECT_BYTES];	/* the id the message names ("" none) */
 	char subject2[REFUSAL_SUBJECT_BYTES];	/* a second id (the member) */
 	int64_t retry_after;		/* 429 rate limits: seconds until the window ends */
+	/* A spending limit's 429 that holds with nothing reserved: only the
+	 * period's end (or the operator) passes it, no settle of a pending
+	 * hold will (x-should-retry: false, docs/api.md). */
+	int lasting;
 	const char *param;		/* the field to blame when not the row's (a static string) */
 };
 

@@ -62,7 +62,7 @@ static int parse_one(int argc, char **argv, int i, struct ledger_price_wanted *w
 		v = strcmp(value, "true") == 0;
 	if (value == NULL || (!none && !flag && ctl_common_parse_i64(value, &v) != 0)) {
 		fprintf(stderr, "creditctl: price set: %s: want FIELD=VALUE, VALUE an integer%s\n", arg,
-			" (a dimension also none)");
+			" (a dimension also none; reasoning true or false)");
 		return -1;
 	}
 	for (int f = 0; f < LEDGER_PRICE_TOKEN_FIELDS; f++)

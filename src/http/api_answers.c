@@ -186,11 +186,11 @@ void api_answer(struct response *rs, enum cd_err rc, struct ledger_result *res)
 	json_t *retry = json_object_get(json_object_get(rs->json, "error"), "retry_after_seconds");
 	if (json_is_integer(retry) && json_integer_value(retry) > 0)
 		rs->retry_after = (int)json_integer_value(retry);
-	/* A day's or a month's limit passes only when the period ends (or
-	 * an operator raises it): a client told so does not retry. */
-	const char *code = json_string_value(json_object_get(json_object_get(rs->json, "error"), "code"));
-	rs->no_retry = rs->status == 429 && code != NULL && (strcmp(code, "daily_limit_reached") == 0 ||
-		       strcmp(code, "billing_hard_limit_reached") == 0 || strcmp(code, "member_cap_reached") == 0);
+	/* A day's or a month's limit that holds with nothing reserved passes
+	 * only when the period ends (or an operator raises it): a client
+	 * told so does not retry. One that a pending hold's settle may free
+	 * is not said so. */
+	rs->no_retry = rs->status == 429 && res->refusal.lasting;
 	/* Routes named by a hold learn their account from the answer. */
 	const char *acct = json_string_value(json_object_get(rs->json, "account"));
 	if (rs->account[0] == '\0' && acct != NULL)

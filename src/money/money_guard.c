@@ -76,11 +76,15 @@ static enum cd_err account_check(struct refusal *why, const struct guard_account
 		return CD_OK;
 	if (a->monthly_limit >= 0 && money_exceeds(a->month_spent, a->reserved, amount, a->monthly_limit)) {
 		int64_t left = money_left(a->monthly_limit, a->month_spent, a->reserved);
-		return refusal_set_amounts(why, REFUSE_MONTHLY_LIMIT, left < available ? left : available, amount);
+		enum cd_err rc = refusal_set_amounts(why, REFUSE_MONTHLY_LIMIT, left < available ? left : available, amount);
+		why->lasting = money_exceeds(a->month_spent, 0, amount, a->monthly_limit);
+		return rc;
 	}
 	if (a->daily_limit >= 0 && money_exceeds(a->day_spent, a->reserved, amount, a->daily_limit)) {
 		int64_t left = money_left(a->daily_limit, a->day_spent, a->reserved);
-		return refusal_set_amounts(why, REFUSE_DAILY_LIMIT, left < available ? left : available, amount);
+		enum cd_err rc = refusal_set_amounts(why, REFUSE_DAILY_LIMIT, left < available ? left : available, amount);
+		why->lasting = money_exceeds(a->day_spent, 0, amount, a->daily_limit);
+		return rc;
 	}
 	if (amount > available)
 		return refusal_set_amounts(why, REFUSE_INSUFFICIENT, available, amount);
@@ -97,8 +101,12 @@ enum cd_err money_guard_check(struct refusal *why, const struct guard_account *a
 	enum cd_err rc = account_check(why, a, amount, byok);
 	int64_t cap = m == NULL ? -1 : m->cap >= 0 ? m->cap : a->plan_member_cap;
 	if ((rc == CD_OK || rc == CD_E_INSUFFICIENT) && !byok && cap >= 0 &&
-	    money_exceeds(m->month_spent, m->reserved, amount, cap))
+	    money_exceeds(m->month_spent, m->reserved, amount, cap)) {
 		rc = refusal_set_amounts(why, REFUSE_MEMBER_CAP, money_left(cap, m->month_spent, m->reserved), amount);
+		why->lasting = money_exceeds(m->month_spent, 0, amount, cap);
+	}
+	/* Only a spending limit's refusal is lasting (on CD_OK, why is left as it was). */
+	assert(rc == CD_OK || !why->lasting || rc == CD_E_HARD_LIMIT || rc == CD_E_DAILY_LIMIT || rc == CD_E_MEMBER_CAP);
 	/* Passed: the account is active and, unless byok, can cover amount. */
 	assert(rc != CD_OK || a->active);
 	assert(rc != CD_OK || byok || amount <= money_available(a->balance, a->reserved, a->overdraft));

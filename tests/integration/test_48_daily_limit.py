@@ -35,6 +35,7 @@ def test_daily_limit_counts_holds_and_spend_and_refuses_with_429():
     eq(third.err.get("code"), "daily_limit_reached", "its code")
     eq(third.err.get("available_micros"), 10, "what the day has left")
     eq(third.err.get("required_micros"), hold(), "what it needed")
+    check("x-should-retry" not in third.headers, "a pending hold's settle may free the day: not said lasting")
     eq(get(acct)["reserved_micros"], 2 * hold(), "nothing held by the refusal")
     s = settle(first.json["hold_id"], 1000, 200)
     eq(s.status, 200, "settle")

@@ -209,7 +209,7 @@ static void hold_of(struct hold_row *h, const struct guard_authorize *r, const s
 /* A new hold that passed the checks: its reserve in range (docs/api.md, "Money stays in range"),
  * its rate windows counted, then its reserve taken on the account and
  * the member. */
-static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t now, int64_t amount, int64_t out)
+static enum cd_err authorize_hold(struct batch *b, struct guard_op *op, int64_t amount, int64_t out)
 {
 	const struct guard_authorize *r = op->in.authorize;
 	struct batch_acct *ba = &b->accts[op->acct];
@@ -294,7 +294,7 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op)
 	if (op->hold >= 0 && rc != CD_E_SUSPENDED)
 		rc = authorize_replay(b, op, a);
 	else if (rc == CD_OK)
-		rc = authorize_hold(b, op, now, amount, out);
+		rc = authorize_hold(b, op, amount, out);
 	/* Granted: a hold answers it; refused: its refusal says why. */
 	assert(rc != CD_OK || op->hold >= 0);
 	assert(rc != CD_OK || op->refusal.why == REFUSE_NONE);

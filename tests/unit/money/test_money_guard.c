@@ -115,6 +115,42 @@ static void test_check_order(void)
 	is_int(why.why, REFUSE_ACCOUNT_INACTIVE, "named as not active");
 }
 
+/* A limit's 429 is lasting when it holds with nothing reserved: no
+ * pending hold's settle passes it, only the period's end (docs/api.md,
+ * x-should-retry). */
+static void test_lasting(void)
+{
+	struct refusal why;
+	struct guard_account a = account(100000);
+	struct guard_member m = {1000, 0, 0};
+	a.daily_limit = 1000;
+	a.reserved = 900;
+	is_int(money_guard_check(&why, &a, NULL, 200, 0), CD_E_DAILY_LIMIT, "a hold of 900 pending: 200 passes the day");
+	ok(!why.lasting, "not lasting: the hold's settle may free the day");
+	a.reserved = 0;
+	a.day_spent = 900;
+	is_int(money_guard_check(&why, &a, NULL, 200, 0), CD_E_DAILY_LIMIT, "900 spent: 200 passes the day");
+	ok(why.lasting, "lasting: only the next day passes it");
+	a.daily_limit = -1;
+	a.monthly_limit = 1000;
+	a.month_spent = 500;
+	a.reserved = 400;
+	is_int(money_guard_check(&why, &a, NULL, 200, 0), CD_E_HARD_LIMIT, "the month, with a hold pending");
+	ok(!why.lasting, "not lasting");
+	is_int(money_guard_check(&why, &a, NULL, 600, 0), CD_E_HARD_LIMIT, "the month, past it by what was spent");
+	ok(why.lasting, "lasting");
+	a.monthly_limit = -1;
+	a.reserved = 0;
+	m.reserved = 500;
+	m.month_spent = 400;
+	is_int(money_guard_check(&why, &a, &m, 200, 0), CD_E_MEMBER_CAP, "the member's cap, a hold pending");
+	ok(!why.lasting, "not lasting");
+	is_int(money_guard_check(&why, &a, &m, 700, 0), CD_E_MEMBER_CAP, "past it by what the member spent");
+	ok(why.lasting, "lasting");
+	is_int(money_guard_check(&why, &a, NULL, 200000, 0), CD_E_INSUFFICIENT, "a 402");
+	ok(!why.lasting, "is never lasting (a top-up passes it)");
+}
+
 /* docs/api.md, "Money stays in range": each figure in the range, the first one past it named. */
 static void test_range(void)
 {
@@ -382,6 +418,7 @@ int main(void)
 {
 	test_rates();
 	test_check_order();
+	test_lasting();
 	test_settle_base();
 	test_range();
 	test_shrink();
