@@ -373,10 +373,18 @@
 
   async function keysView() {
     const list = el("div", { id: "keys-list" });
+    /* Every page of GET /v1/keys (it answers 50 a page by default, in id
+     * order: a deployment's newer keys were on later pages, never shown). */
     async function load() {
-      const r = await call("GET", "/v1/keys");
-      if (!r.ok) { list.replaceChildren(refused(r)); return; }
-      list.replaceChildren(table(r.data.data || r.data.keys || [], null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at || k.prefix === S.session.key_prefix ? null : el("button", {
+      let rows = [], cursor = null, r;
+      for (let n = 0; n < 100; n++) {
+        r = await call("GET", "/v1/keys?limit=100" + (cursor ? "&cursor=" + enc(cursor) : ""));
+        if (!r.ok) { list.replaceChildren(refused(r)); return; }
+        rows = rows.concat(r.data.data || []);
+        if (!r.data.has_more || !r.data.next_cursor) break;
+        cursor = String(r.data.next_cursor);
+      }
+      list.replaceChildren(table(rows, null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at || k.prefix === S.session.key_prefix ? null : el("button", {
         type: "button", class: "danger revoke", "data-id": k.id, text: t("revoke"), "aria-label": t("revoke") + " " + (k.name || k.id),
         onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else e.target.after(refused(x)); } }) : null }));
     }
