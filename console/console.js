@@ -263,6 +263,21 @@
   }
   const admin = () => !!(S.session && S.session.scopes.includes("admin"));
   const enc = encodeURIComponent;
+  /* Every page of a list the API answers a page at a time (limit, cursor,
+   * has_more, next_cursor; 50 a page unless asked): its rows, at most 100
+   * pages of 100, or the first refusal. A view that listed the first page
+   * alone never showed the rows after it. */
+  async function allPages(url) {
+    let rows = [], cursor = null, r;
+    for (let n = 0; n < 100; n++) {
+      r = await call("GET", url + (url.includes("?") ? "&" : "?") + "limit=100" + (cursor ? "&cursor=" + enc(cursor) : ""));
+      if (!r.ok) return r;
+      rows = rows.concat(r.data.data || []);
+      if (!r.data.has_more || !r.data.next_cursor) break;
+      cursor = String(r.data.next_cursor);
+    }
+    return { ok: true, status: r.status, data: { data: rows } };
+  }
 
   /* A form that sends one operation and shows its result. fields: [{name,
    * label, type: text|money|select|datetime|textarea|checks, options}]. */
@@ -373,18 +388,10 @@
 
   async function keysView() {
     const list = el("div", { id: "keys-list" });
-    /* Every page of GET /v1/keys (it answers 50 a page by default, in id
-     * order: a deployment's newer keys were on later pages, never shown). */
     async function load() {
-      let rows = [], cursor = null, r;
-      for (let n = 0; n < 100; n++) {
-        r = await call("GET", "/v1/keys?limit=100" + (cursor ? "&cursor=" + enc(cursor) : ""));
-        if (!r.ok) { list.replaceChildren(refused(r)); return; }
-        rows = rows.concat(r.data.data || []);
-        if (!r.data.has_more || !r.data.next_cursor) break;
-        cursor = String(r.data.next_cursor);
-      }
-      list.replaceChildren(table(rows, null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at || k.prefix === S.session.key_prefix ? null : el("button", {
+      const r = await allPages("/v1/keys");	/* in id order: the newer keys are on the later pages */
+      if (!r.ok) { list.replaceChildren(refused(r)); return; }
+      list.replaceChildren(table(r.data.data, null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at || k.prefix === S.session.key_prefix ? null : el("button", {
         type: "button", class: "danger revoke", "data-id": k.id, text: t("revoke"), "aria-label": t("revoke") + " " + (k.name || k.id),
         onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else e.target.after(refused(x)); } }) : null }));
     }
@@ -481,7 +488,7 @@
         account: e.account, data: e.data })), null, { link: accountLink, label: t("events") }) : refused(r));
     }
     async function loadMails() {
-      const r = await call("GET", "/v1/mails?status=failed");
+      const r = await allPages("/v1/mails?status=failed");
       mails.replaceChildren(r.ok ? table(r.data.data || [], null, { link: accountLink, label: t("mails"), act: admin() ? (m) => el("button", {
         type: "button", class: "retry", "data-id": m.id, text: t("retry"), "aria-label": t("retry") + " " + m.id, onclick: async (e) => {
           const x = await call("POST", "/v1/mails/" + enc(m.id) + "/retry");
@@ -620,7 +627,7 @@
     start();
   }
   /* What console_account.js (the account's page) uses of this file. */
-  const C = window.creditdConsole = { S, T, t, el, panel, say, errText, cards, table, show, accountLink, call, admin, enc,
+  const C = window.creditdConsole = { S, T, t, el, panel, say, errText, cards, table, show, accountLink, call, allPages, admin, enc,
     form, secret, need, badAmount, refused, money, micros, text, words };
   /* Once every deferred script ran (console_account.js after this one). */
   document.addEventListener("DOMContentLoaded", init);

@@ -9,7 +9,7 @@
  * Idempotency-Key (console.js's call). */
 "use strict";
 (function (C) {
-  const { S, t, el, panel, say, errText, cards, table, call, admin, enc, form, secret, need, badAmount, refused,
+  const { S, t, el, panel, say, errText, cards, table, call, allPages, admin, enc, form, secret, need, badAmount, refused,
           money, micros } = C;
   /* An account: its figures, grants, holds, usage chart, journal, alerts,
    * gateway keys, and (admin) its actions. */
@@ -79,7 +79,7 @@
       return call("PUT", path + "/alerts", { alerts: body }).then((r) => { if (r.ok) loadAlerts(); return r; });
     }
     async function loadGw() {
-      const r = await call("GET", path + "/gateway_keys");
+      const r = await allPages(path + "/gateway_keys");
       gw.replaceChildren(r.ok ? table(r.data.data || [], null, { label: t("gwkeys"), act: (k) => el("button", { type: "button", class: "danger gw-revoke",
         text: t("revoke"), "aria-label": t("revoke") + " " + k.id, onclick: async () => {
           const x = await call("DELETE", path + "/gateway_keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) loadGw(); } }) }) : refused(r));

@@ -171,3 +171,15 @@ def test_the_stored_reconcile_drift_on_the_overview_and_reconcile_page():
     out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/reconcile"},
                  {"read": "head", "sel": "#rec-result section:first-child h2"}], lang="fr-FR")
     eq(out["reads"]["head"], ["Écart avec les rapports des fournisseurs"], "in French")
+
+
+def test_an_accounts_gateway_keys_are_all_listed():
+    """GET …/gateway_keys answers 50 a page unless asked: the account's
+    page lists every page (it showed the first alone)."""
+    acct = new_account("con-gwk")
+    for i in range(55):
+        r = api("POST", "/v1/accounts/%s/gateway_keys" % acct, {"name": "k%02d" % i}, auth="app")
+        eq(r.status, 201, "gateway key %d" % i)
+    out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/accounts/" + acct},
+                 {"wait": "#gwkeys tbody tr"}, {"count": "keys", "sel": "#gwkeys button.gw-revoke"}])
+    eq(out["reads"]["keys"], 55, "every key listed, each with its revoke")
