@@ -29,7 +29,7 @@ from decimal import Decimal
 
 import stack
 from lib import api, check, creditctl, eq, new_account, verify, wait_until
-from test_80_gateway import anthropic_error, call, messages, openai_error, received, reset, state
+from test_80_gateway import anthropic_error, call, forwarded, messages, openai_error, reset, state
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MEDIA_MODES = ("image_generation", "audio_transcription", "audio_speech", "moderation")
@@ -219,7 +219,7 @@ def test_a_media_row_is_refused_by_every_token_route_nothing_held_or_forwarded()
         r = messages(acct, {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
         anthropic_error(r, 400, "invalid_request_error")
         check(model in r.json["error"]["message"], "Anthropic's refusal names the model: %r" % r.json)
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held or charged")
     # A model with token prices in a media mode stays one a token route takes.
     r = call("/openai/v1/chat/completions", {"model": prefix + "/gpt-4o-transcribe", "messages": [
@@ -289,7 +289,7 @@ def test_a_media_row_pricing_its_prompt_s_text_round_trips():
     acct = new_account("gwtext")
     openai_error(call("/openai/v1/chat/completions", {"model": m, "messages": [{"role": "user", "content": "hi"}]},
                       headers={"Creditd-Account": acct}), 400, "invalid_request", "model")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
 
 
 def test_the_catalogue_s_media_rows_serve_the_media_routes():

@@ -79,6 +79,19 @@ def received():
     return got
 
 
+# What creditd sends by itself for other files' jobs on a shared stack: the
+# Batch API's and background runs' polls (GET of a batch, a file or a
+# response), never a call a test makes.
+OWN_POLLS = re.compile(r"^/v1/(batches|messages/batches|files|responses)/")
+
+
+def forwarded():
+    """received(), less creditd's own polls of other files' jobs: what a
+    refused call must not have sent (a poll of another file's batch may
+    land in any test's window)."""
+    return [r for r in received() if not (r["method"] == "GET" and OWN_POLLS.match(r["path"]))]
+
+
 # ---- calls through nginx ----
 
 class Answer:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from lib import ENV, api, check, eq, key, new_account, verify, wait_until
-from test_80_gateway import cost, ensure_prices, received, reset, state
+from test_80_gateway import cost, ensure_prices, forwarded, received, reset, state
 
 # Pinned to exact versions (openai 7 needs Node 22; Debian 12 has 20): the
 # gateway's tables are held to these versions' request types
@@ -181,7 +181,7 @@ def test_the_sdks_see_a_model_s_page_and_a_key_s_models():
     check(r["thrown"] and r["isClass"], "Anthropic.PermissionDeniedError: %r" % r)
     eq((r["status"], r["type"]), (403, "permission_error"), "Anthropic's type for a 403")
     eq(state(acct), before, "nothing held or charged")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
 
 
 def test_the_sdks_through_apache():

@@ -13,7 +13,7 @@ import time
 import urllib.parse
 
 from lib import api, check, clock_now, clock_reset, creditctl, eq, new_account, sql, uid, verify
-from test_80_gateway import anthropic_error, body_chat, call, cost, mode, openai_error, received, reset, state
+from test_80_gateway import anthropic_error, body_chat, call, cost, forwarded, mode, openai_error, received, reset, state
 from test_24_rate_limits import minute_start
 
 # src/limits.h LIMIT_KEY_CACHE_SECONDS: how long a worker trusts a key it
@@ -187,7 +187,7 @@ def test_a_gateway_key_reaches_its_own_account_only():
     openai_error(gchat(k["key"], headers={"Creditd-Account": theirs}), 404, "not_found")
     openai_error(gchat(k["key"], headers={"Creditd-Account": uid("nobody")}), 404, "not_found")
     anthropic_error(gmessages(k["key"], headers={"Creditd-Account": theirs}), 404, "not_found_error")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq((state(mine), state(theirs)), before, "nothing held or charged, on either")
     # A bound guard key the same (DESIGN §10: naming another account is 404).
     guard = bound_key("guard", mine)
@@ -219,7 +219,7 @@ def test_a_member_bound_key_carries_its_member_to_its_cap_and_rate():
     openai_error(gchat(carol["key"], headers={"Creditd-Member": "erin"}), 403, "forbidden", "Creditd-Member")
     whole = gw_key(ws)
     openai_error(gchat(whole["key"], headers={"Creditd-Member": "carol"}), 403, "forbidden", "Creditd-Member")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(ws), before, "nothing held or charged")
     try:
         minute_start()
@@ -251,7 +251,7 @@ def test_a_revoked_key_is_refused_once_the_key_cache_s_second_is_over():
     for _ in range(3):
         openai_error(gchat(k["key"]), 401, "unauthorized")
     anthropic_error(gmessages(k["key"]), 401, "authentication_error")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held or charged")
 
 
@@ -268,7 +268,7 @@ def test_an_expired_key_is_refused_from_its_second():
     reset()
     openai_error(gchat(k["key"]), 401, "unauthorized")
     anthropic_error(gmessages(k["key"]), 401, "authentication_error")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(listing(acct).json["data"], [], "an expired key is not listed")
 
 
@@ -323,7 +323,7 @@ def test_a_key_limited_to_some_models_calls_those_alone_and_lists_them():
     r = gmessages(k["key"])
     anthropic_error(r, 403, "permission_error")
     eq(state(acct), before, "nothing held or charged")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(sql("SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s'" % acct),
        [["1"]], "the one hold of the allowed call alone")
     ids = [m["id"] for m in call("/openai/v1/models", None, auth=k["key"]).json["data"]]

@@ -11,7 +11,7 @@ import json
 
 from gateway_bill import MARGIN_BPS, expected, last_reported
 from lib import eq, check, new_account, sql, verify, wait_until
-from test_80_gateway import chat, call, ensure_prices, import_prices, messages, mode, reasons, reset, state
+from test_80_gateway import call, chat, ensure_prices, forwarded, import_prices, messages, mode, reasons, reset, state
 
 GPT = {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06,
        "cache_read_input_token_cost": 1.25e-06, "output_cost_per_token": 1e-05, "max_output_tokens": 4000,
@@ -241,7 +241,7 @@ def test_a_dimension_the_row_does_not_price_is_still_refused():
     reset()
     acct = new_account("gwnodim")
     before = state(acct)
-    from test_80_gateway import anthropic_error, openai_error, received
+    from test_80_gateway import anthropic_error, openai_error
     openai_error(chat(acct, {"model": "gpt-4o-mini", "service_tier": "priority",
                              "messages": [{"role": "user", "content": "x"}]}), 400, "invalid_request", "service_tier")
     anthropic_error(messages(acct, {"model": "claude-dims", "max_tokens": 5, "messages": [{"role": "user", "content": [
@@ -250,7 +250,7 @@ def test_a_dimension_the_row_does_not_price_is_still_refused():
     openai_error(chat(acct, {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}]}), 400, "invalid_request",
         "input_audio")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held")
     verify()
 

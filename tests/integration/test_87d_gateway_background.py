@@ -118,6 +118,14 @@ def run_row(rid):
     return tuple(rows[0]) if rows else None
 
 
+def ended_on_record(rid, want, what):
+    """The run's record ended as want: marked right after its settle
+    commits, in a transaction of its own (a reader between the two sees
+    the hold settled and the run still running; docs/gateway.md,
+    "Background responses")."""
+    check(wait_until(lambda: run_row(rid) == want, timeout=15), "%s: %r" % (what, run_row(rid)))
+
+
 def settled_once(acct, before, u, what):
     """The run's hold settled once, charged its usage to the micro."""
     check(wait_until(lambda: state(acct)[1] == 0, timeout=15), "%s: the hold ended" % what)
@@ -155,7 +163,7 @@ def test_a_background_run_is_held_answered_queued_and_charged_nothing_while_it_r
     eq((r.status, r.json["status"]), (200, "completed"), "the client's GET sees it ended")
     # Settled before the GET was answered: no wait.
     eq(state(acct), (before[0] - charge_of(u), 0), "the GET that saw the end settled it, before it was answered")
-    eq(run_row(rid), ("ended", "completed"), "the run ended on record")
+    ended_on_record(rid, ("ended", "completed"), "the run ended on record")
     r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
     eq(r.status, 200, "retrieved again")
     settled_once(acct, before[0], u, "a GET again")
@@ -209,7 +217,7 @@ def test_the_signed_webhook_settles_the_run_with_its_usage_and_other_events_are_
     move(rid, "completed")
     eq(hook(event(rid)).status, 200, "response.completed taken")
     settled_once(acct, before, usage_of(rid), "the webhook")
-    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    ended_on_record(rid, ("ended", "completed"), "ended on record")
     eq(hook(event(rid)).status, 200, "the same event again (OpenAI retries): 200")
     time.sleep(1)
     settled_once(acct, before, usage_of(rid), "a webhook again")
@@ -226,7 +234,7 @@ def test_failed_and_incomplete_runs_are_charged_what_the_provider_reports():
         move(rid, end, output_tokens=5)
         eq(hook(event(rid, "response." + end)).status, 200, "%s taken" % end)
         settled_once(acct, before, usage_of(rid), end)
-        eq(run_row(rid), ("ended", end), "%s on record" % end)
+        ended_on_record(rid, ("ended", end), "%s on record" % end)
     verify()
 
 
@@ -263,7 +271,7 @@ def test_a_creditd_killed_mid_run_settles_the_run_after_its_restart():
     move(rid, "completed")
     config(1, 2)	# the restart, with a fast poll: the run is found in the database
     settled_once(acct, before, usage_of(rid), "after the restart, by the poll")
-    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    ended_on_record(rid, ("ended", "completed"), "ended on record")
     verify()
 
 
@@ -289,7 +297,7 @@ def test_the_webhook_the_poll_and_the_client_s_get_racing_settle_each_run_once()
     time.sleep(3)	# the poll's round comes too
     for acct, before, rid in runs:
         settled_once(acct, before, usage_of(rid), "raced " + rid)
-        eq(run_row(rid), ("ended", "completed"), "ended")
+        ended_on_record(rid, ("ended", "completed"), "ended")
     verify()
 
 
@@ -358,7 +366,7 @@ def test_creditctl_sweep_settles_a_run_with_its_searches_priced():
     sql("UPDATE gateway_background SET next_poll_at = 0 WHERE response_id = '%s'" % rid)
     creditctl("sweep")
     # Read before creditd is back (its poll would settle the run too).
-    eq(run_row(rid), ("ended", "completed"), "the sweep's poll ended it")
+    ended_on_record(rid, ("ended", "completed"), "the sweep's poll ended it")
     want = expected(PRICE["gpt-dims"], dims_usage(rid, 1), "priority", "medium")
     cost = sql("SELECT u.cost_micros FROM usage_records u JOIN accounts a ON a.id = u.account_id "
                "WHERE a.ext_id = '%s'" % acct)
@@ -424,7 +432,7 @@ def test_a_delete_of_a_running_run_is_refused_and_of_an_ended_one_settles_it_fir
     status, body = delete()
     eq((status, body.get("deleted")), (200, True), "an ended run: deleted at the provider: %r" % body)
     settled_once(acct, before, usage_of(rid), "the DELETE of an ended run")
-    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    ended_on_record(rid, ("ended", "completed"), "ended on record")
     verify()
 
 
@@ -436,7 +444,7 @@ def test_a_run_its_provider_no_longer_knows_is_given_up_at_its_hold():
     eq(fake_delete(rid), 200, "deleted at the provider behind creditd's back")
     check(wait_until(lambda: run_row(rid)[0] == "ended", timeout=15), "given up after two 404 polls: %r"
           % (run_row(rid),))
-    eq(run_row(rid), ("ended", "gone"), "ended as gone")
+    ended_on_record(rid, ("ended", "gone"), "ended as gone")
     st, amount, unresolved, _ = hold_row(acct)
     eq((st, unresolved), ("pending", amount), "its hold kept unresolved at all it held (not its input bound)")
     verify()
@@ -454,7 +462,7 @@ def test_a_run_whose_answer_is_past_the_poll_s_budget_is_settled_from_its_tail()
         mode()
     provider("POST", "/_background", {"id": rid, "status": "completed"})
     settled_once(acct, before, usage_of(rid), "an answer too large to keep, its usage read from its tail")
-    eq(run_row(rid), ("ended", "completed"), "ended on record")
+    ended_on_record(rid, ("ended", "completed"), "ended on record")
     verify()
 
 

@@ -10,7 +10,7 @@ import json
 
 from gateway_bill import MARGIN_BPS, last_reported
 from lib import api, check, eq, new_account, verify, wait_until
-from test_80_gateway import call, ensure_prices, import_prices, mode, openai_error, received, reset, state
+from test_80_gateway import call, ensure_prices, forwarded, import_prices, mode, openai_error, received, reset, state
 
 PATH = "/openai/v1/images/generations"
 
@@ -300,7 +300,7 @@ def test_an_edit_creditd_cannot_read_or_price_is_refused_and_not_forwarded():
     r = call("/openai/v1/images/generations", None, raw=form([("model", "dall-e-2"), ("prompt", "x")]), headers={
         "Creditd-Account": acct, "Content-Type": "multipart/form-data; boundary=" + BOUNDARY})
     eq(r.status, 415, "a form on a JSON route: %r" % r.body[:200])
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held or charged")
 
 
@@ -326,7 +326,7 @@ def test_what_a_review_found_is_priced_as_the_provider_bills_or_refused():
     openai_error(_images(acct, {"model": "gpt-image-1-mini", "prompt": "x"}), 400, "invalid_request", "model")
     openai_error(_edit(acct, form([("model", "dall-e-2"), ("prompt", "x" * (128 * 1024 + 1))], [("image", "a.png")])),
                  400, "invalid_request", "prompt")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held or charged")
     # A model no request named yet: its first call waits for a reload
     # that brings its general row and the provider's together, and is

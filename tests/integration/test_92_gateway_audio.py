@@ -12,7 +12,7 @@ import uuid
 
 from gateway_bill import MARGIN_BPS, charge, expected, last_reported
 from lib import api, check, creditctl, eq, new_account, verify, wait_until
-from test_80_gateway import call, ensure_prices, mode, openai_error, reasons, received, reset, state
+from test_80_gateway import call, ensure_prices, forwarded, mode, openai_error, reasons, received, reset, state
 
 # The rows, in micros (tts-1: 15 USD per million characters; whisper-1:
 # 0.006 USD a minute, 100,000 micros per 1,000 s; gpt-4o-mini-tts: 0.60
@@ -98,7 +98,7 @@ def test_speech_refusals_forward_nothing():
     openai_error(speech(acct, {"model": "tts-1", "input": "hi", "voice": "alloy", "loudness": 3}), 400,
                  "invalid_request", "loudness")
     openai_error(speech(acct, {"model": "tts-1", "input": 5, "voice": "alloy"}), 400, "invalid_request", "input")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held or charged")
 
 
@@ -196,7 +196,7 @@ def test_moderations_are_forwarded_free():
     check(r.status in (402, 403), "a suspended account's call refused: %d %r" % (r.status, r.body[:200]))
     eq(api("PATCH", "/v1/accounts/" + acct, {"status": "active"}).status, 200, "active again")
     openai_error(moderation(acct, {"input": "x", "extra": 1}), 400, "invalid_request", "extra")
-    eq(received(), [], "a refusal forwards nothing")
+    eq(forwarded(), [], "a refusal forwards nothing")
     verify()
 
 
@@ -207,7 +207,7 @@ def test_a_key_limited_to_some_models_moderates_with_those_alone():
     k = api("POST", "/v1/accounts/%s/gateway_keys" % acct, {"name": "mod", "models": ["text-moderation-latest"]},
             auth="app").json["key"]
     openai_error(call("/openai/v1/moderations", {"input": "x"}, auth=k), 403, "model_not_allowed", "model")
-    eq(received(), [], "the default model is not the key's: nothing forwarded")
+    eq(forwarded(), [], "the default model is not the key's: nothing forwarded")
     eq(call("/openai/v1/moderations", {"input": "x", "model": "text-moderation-latest"}, auth=k).status, 200,
        "the key's model")
 
@@ -322,5 +322,5 @@ def test_transcription_refusals_forward_nothing():
                       headers={"Creditd-Account": acct, "Content-Type": ctype}), 400, "invalid_request")
     openai_error(call("/openai/v1/audio/transcriptions", None, raw=body,
                       headers={"Creditd-Account": acct, "Content-Type": "text/plain"}), 415, "unsupported_media_type")
-    eq(received(), [], "nothing forwarded")
+    eq(forwarded(), [], "nothing forwarded")
     eq(state(acct), before, "nothing held or charged")

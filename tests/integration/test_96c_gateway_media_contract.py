@@ -20,7 +20,7 @@ import test_91_gateway_images as images
 import test_92_gateway_audio as audio
 from lib import ENV, check, eq, new_account, verify
 from test_61_bodies import _fcgi_read, _pair, _record, _status
-from test_80_gateway import call, received, reset, state
+from test_80_gateway import call, forwarded, reset, state
 from test_96_gateway_contract import holds_of, openai_shape, usage_report
 
 MIB = 1024 * 1024
@@ -130,7 +130,7 @@ def _transcribe(acct, fields, filename="a.mp3"):
 
 
 def _untouched(acct, before, what):
-    eq([x["path"] for x in received()], [], "%s: nothing forwarded" % what)
+    eq([x["path"] for x in forwarded()], [], "%s: nothing forwarded" % what)
     eq(state(acct), before, "%s: nothing held or charged" % what)
     eq(holds_of(acct), [], "%s: no hold in flight" % what)
     eq(usage_report(acct)["requests"], 0, "%s: no usage record" % what)
@@ -144,7 +144,7 @@ def _refused(r, param, what):
     e = openai_shape(r, 400, param, what)
     eq(e["type"], "invalid_request_error", "%s: OpenAI's type for a 400" % what)
     check("creditd-hold-id" not in r.headers, "%s: no hold made: %r" % (what, r.headers))
-    eq([x["path"] for x in received()], [], "%s: nothing forwarded" % what)
+    eq([x["path"] for x in forwarded()], [], "%s: nothing forwarded" % what)
 
 
 def test_a_media_call_without_a_member_the_reference_requires_is_refused_before_the_hold():
