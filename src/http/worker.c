@@ -357,12 +357,12 @@ static void write_headers(FCGX_Request *req, const struct request *rq, const str
 			   : rs->text != NULL ? "text/plain; version=0.0.4" : "application/json";
 	FCGX_FPrintF(req->out, "Status: %d %s\r\nCache-Control: %s\r\nX-Request-Id: %s\r\n", rs->status,
 		     errors_http_reason(rs->status), rs->cache_control != NULL ? rs->cache_control : "no-store", rq->request_id);
-	/* libfcgi's own printf knows no %zu. */
-	if (has_body)
+	if (has_body)	/* libfcgi's own printf knows no %zu */
 		FCGX_FPrintF(req->out, "Content-Type: %s\r\nContent-Length: %lu\r\n", type, (unsigned long)body_len);
 	if (rs->retry_after > 0)
 		FCGX_FPrintF(req->out, "Retry-After: %d\r\n", rs->retry_after);
-	FCGX_PutS(rs->no_retry ? "x-should-retry: false\r\n" : "", req->out);
+	if (rs->no_retry)
+		FCGX_PutS("x-should-retry: false\r\n", req->out);
 	if (rs->etag != NULL)
 		FCGX_FPrintF(req->out, "ETag: %s\r\n", rs->etag);
 	if (rs->status == 405 && rs->allow[0] != '\0')
