@@ -398,6 +398,55 @@ int gwshape_read_root(const struct gwkind_route *r, const json_t *root, size_t l
 	return read_root(r, root, len, ask, &rf);
 }
 
+/* The path (into path[len..cap)) of the first number of v read as want;
+ * 1 found, 0 not (a path that does not fit is not named). */
+static int number_path(const json_t *v, double want, char *path, size_t cap, size_t len, int depth)
+{
+	const char *key;
+	json_t *child;
+	size_t i;
+	int n;
+	if (depth > LIMIT_GATEWAY_JSON_DEPTH)
+		return 0;
+	if (json_is_real(v))
+		return json_real_value(v) == want;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, child) {
+			n = snprintf(path + len, cap - len, len == 0 ? "%s" : ".%s", key);
+			if (n > 0 && (size_t)n < cap - len && number_path(child, want, path, cap, len + (size_t)n, depth + 1))
+				return 1;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, child) {
+			n = snprintf(path + len, cap - len, "[%zu]", i);
+			if (n > 0 && (size_t)n < cap - len && number_path(child, want, path, cap, len + (size_t)n, depth + 1))
+				return 1;
+		}
+	}
+	path[len] = '\0';
+	return 0;
+}
+
+/* jansson refuses an integer past 64 bits ("too big integer near
+ * '…'"), but the body is JSON all the same: read again with every
+ * integer as a real, the member is named as a cap out of range is
+ * (docs/gateway.md, "The hold and the charge"). -1 through gwkind_refuse;
+ * 0 when jerr is another error. */
+static int refuse_huge(const char *body, size_t len, const json_error_t *jerr, struct gw_ask *ask,
+		       struct gwkind_refusal *rf)
+{
+	const char *near = strstr(jerr->text, "near '");
+	json_error_t again;
+	if (strncmp(jerr->text, "too big ", 8) != 0 || near == NULL)
+		return 0;
+	double want = strtod(near + 6, NULL);
+	json_t *root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &again);
+	int found = root != NULL && number_path(root, want, ask->table_param, sizeof(ask->table_param), 0, 1);
+	json_decref(root);
+	return gwkind_refuse(rf, found ? ask->table_param : NULL, "\"%s\": %.40s is an integer past 64 bits, more "
+			     "than any member takes: not forwarded", found ? ask->table_param : "a number", near + 5);
+}
+
 int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, struct gw_ask *ask, char *err, size_t errcap,
 		 const char **param)
 {
@@ -407,6 +456,8 @@ int gwshape_read(const struct gwkind_route *r, const char *body, size_t len, str
 	/* A repeated key is refused: the provider might read the other one
 	 * (a cap, a model) than creditd held for. */
 	json_t *root = body != NULL ? json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr) : NULL;
+	if (root == NULL && body != NULL && refuse_huge(body, len, &jerr, ask, &rf) != 0)
+		return -1;
 	if (root == NULL)
 		return gwkind_refuse(&rf, NULL, "the body is not JSON: %s", body != NULL ? jerr.text : "no body");
 	int rc = read_root(r, root, len, ask, &rf);

@@ -67,10 +67,38 @@ static void wait_for(const char *model, const struct gw_image_combo *k)
 		ledger_price_model_wait(names[0], &p, &margin);
 }
 
-/* The member a missing price is blamed on: the size or quality the call
- * named, else the model. */
-static const char *blamed(const struct gw_images_ask *a)
+/* 1 when the price cache has a row of model under any name an image row
+ * of it may have: the model's alone, or at a size and quality the
+ * providers' image models offer (LiteLLM's names, docs/gateway.md
+ * "Images"). */
+static int has_any_row(const char *model)
 {
+	static const char *const sizes[] = {"256-x-256", "512-x-512", "1024-x-1024", "1792-x-1024", "1024-x-1792",
+					    "1536-x-1024", "1024-x-1536"};
+	static const char *const qualities[] = {"", "standard/", "hd/", "low/", "medium/", "high/"};
+	char name[2 * LIMIT_NAME_BYTES];
+	struct price p;
+	int64_t margin;
+	if (pricing_name_valid(model) && ledger_price_model(model, &p, &margin))
+		return 1;
+	for (size_t q = 0; q < sizeof(qualities) / sizeof(qualities[0]); q++)
+		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			snprintf(name, sizeof(name), "%s%s/%s", qualities[q], sizes[s], model);
+			if (strlen(name) <= LIMIT_NAME_BYTES && pricing_name_valid(name) &&
+			    ledger_price_model(name, &p, &margin))
+				return 1;
+		}
+	return 0;
+}
+
+/* The member a missing price is blamed on: the model when creditd has no
+ * row of it at all (a model with no price is refused naming model:
+ * docs/gateway.md, "The hold and the charge"), else the size or quality
+ * the call named, else the model. */
+static const char *blamed(const struct gw_images_ask *a, const char *model)
+{
+	if (a->family == GW_IMAGE_OTHER && !has_any_row(model))
+		return "model";
 	return a->quality[0] != '\0' && strcmp(a->quality, "auto") != 0 ? "quality"
 	       : a->size[0] != '\0' && strcmp(a->size, "auto") != 0 ? "size" : "model";
 }
@@ -136,7 +164,7 @@ static int by_images(struct gw_job *job, int final, size_t *missing, struct guar
 			return 1;
 		}
 		if (b != PRICING_IMAGE_PIXELS && b != PRICING_IMAGE_EACH) {
-			api_error(rs, CD_E_INVALID, unsized ? "size" : blamed(a), "%s: no price row of '%s'%s%s%s prices "
+			api_error(rs, CD_E_INVALID, unsized ? "size" : blamed(a, job->ask.model), "%s: no price row of '%s'%s%s%s prices "
 				  "its images (per pixel, per image or by image tokens): not forwarded", unsized ?
 				  "priced per pixel, the call must name its size" : "unpriced", job->ask.model,
 				  k->quality[0] != '\0' ? " at quality " : "", k->quality, k->width > 0 ? " at the size asked" : "");
