@@ -189,6 +189,13 @@ static void test_read_refusals(void)
 		"Anthropic max_tokens 0");
 	refused(R_EMBEDDINGS, "{'input':'x'}", "model", "embeddings without a model");
 	is_int(gwshape_read(R_CHAT, NULL, 0, &ask, err, sizeof(err), &param), -1, "no body at all");
+	/* JSON, but past what jansson reads: the member named all the same. */
+	refused(R_CHAT, "{'model':'m','max_tokens':9223372036854775808}", "max_tokens", "a cap past 64 bits");
+	refused(R_MESSAGES, "{'model':'m','max_tokens':-9223372036854775809}", "max_tokens", "a cap below -2^63");
+	refused(R_CHAT, "{'model':'m','messages':[{'role':'user','content':'x'}],'logit_bias':{'50256':1e2,'7':"
+		"18446744073709551616}}", "logit_bias.7", "a number past 64 bits below the top");
+	refused(R_CHAT, "{'model':'m','tools':[{'type':'function','function':{'name':'f','strict':true}},"
+		"{'x':[1,99999999999999999999]}]}", "tools[1].x[1]", "in an array");
 }
 
 /* ---- the input bound ----------------------------------------------------- */
