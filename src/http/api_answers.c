@@ -41,6 +41,12 @@ void api_error(struct response *rs, enum cd_err e, const char *param, const char
 
 void api_fail(struct response *rs, enum cd_err e, const char *what)
 {
+	/* A route that names no subject gets the error's own words, never
+	 * "(null)" (a 500 of the account search said "(null): internal error"). */
+	if (what == NULL && e != CD_E_UNAVAILABLE && e != CD_E_RETRY && e != CD_E_SUSPENDED) {
+		api_error(rs, e, NULL, "%s", errors_row(e)->text);
+		return;
+	}
 	switch (e) {
 	case CD_E_NOT_FOUND:
 		api_error(rs, e, NULL, "%s not found", what);

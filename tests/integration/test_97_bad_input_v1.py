@@ -44,6 +44,13 @@ BIG_INTS = (2 ** 63, 2 ** 64, -2 ** 63 - 1, 1e30, 1.5) + tuple(k for k in RAW if
 T12, T15, T9 = 10 ** 12, 10 ** 15, 10 ** 9        # docs/api.md: a charge, a limit, a token count
 BAD_UTF8 = "@@not-utf8@@"                           # replaced by bytes that are not UTF-8
 SURROGATE = "@@surrogate@@"                         # a lone UTF-16 surrogate escaped
+# Query parameter values docs/api.md refuses: limit out of 1-N or no integer;
+# a cursor that is no page's next_cursor.
+JUNK = ("-1", "abc", "1.5", "", "99999999999999999999", "5abc", "0x10", "1e2", "5\u0000")
+LIMIT_200 = [("limit", v) for v in ("0", "201") + JUNK]
+LIMIT_100 = [("limit", v) for v in ("0", "101") + JUNK]
+CURSOR = [("cursor", v) for v in ("garbage", "-1", "'; DROP TABLE journal; --", "\u00e9", b"\xff\xfe", "a\u0000b",
+                                  "a\nb")]
 GARBAGE = {"malformed": b'{"a": ', "trailing": b'{} x', "comma": b'{"a": 1,}', "array": b"[]",
            "string": b'"text"', "number": b"12", "null": b"null",
            "deep": b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", "two objects": b"{}{}", "NUL after": b"{}\x00",
@@ -403,8 +410,7 @@ def test_gateway_key_refusals():
         p.send("unknown account", "POST", unknown_account() + "/gateway_keys", {}, 404, "not_found", auth="app")
         for kid in ("gwk_999999999", "nonsense", "12"):
             p.send("revoke %s" % kid, "DELETE", url + "/" + kid, None, 404, "not_found", auth="app")
-        p.query(url, [("limit", "0"), ("limit", "201"), ("limit", "-1"), ("limit", "abc"), ("limit", "1.5")],
-                auth="app")
+        p.query(url, LIMIT_200 + CURSOR, auth="app")
     unchanged([a], run, "gateway keys")
 
 
@@ -547,10 +553,6 @@ def test_price_refusals():
 
 # ---- query parameters ----
 
-JUNK = ("-1", "abc", "1.5", "", "99999999999999999999", "5abc", "0x10", "1e2", "5\u0000")
-LIMIT_200 = [("limit", v) for v in ("0", "201") + JUNK]
-LIMIT_100 = [("limit", v) for v in ("0", "101") + JUNK]
-CURSOR = [("cursor", v) for v in ("garbage", "-1", "'; DROP TABLE journal; --", "\u00e9")]
 
 
 def test_query_refusals():
@@ -562,15 +564,16 @@ def test_query_refusals():
             p.query(path(a, tail), LIMIT_100 + CURSOR)
         p.query(path(a, "/usage"), [("from", "yesterday"), ("from", "2026-13-40"), ("to", "nope"),
                                     ("to", "2026-02-30T25:00:00Z"), ("group_by", "week"), ("group_by", "")])
-        p.query("/v1/accounts", LIMIT_100 + [("q", "x" * 129)])
-        p.query("/v1/keys", LIMIT_100)
+        # An id and an email are UTF-8 text (a control character finds nothing).
+        p.query("/v1/accounts", LIMIT_100 + CURSOR[4:6] + [("q", "x" * 129), ("q", b"\xff\xfe"), ("q", "a\u0000b")])
+        p.query("/v1/keys", LIMIT_100 + CURSOR)
         p.query("/v1/events", [("after", "-1"), ("after", "abc"), ("after", "1.5"), ("limit", "0"),
                                ("limit", "201"), ("limit", "abc")], auth="admin")
-        p.query("/v1/mails", LIMIT_100 + [("status", "lost")])
+        p.query("/v1/mails", LIMIT_100 + CURSOR + [("status", "lost"), ("status", b"\xff")])
         p.query("/v1/reconcile", [("from", "yesterday"), ("to", "2026-13-01")])
         r = api("GET", "/v1/reconcile?from=2026-01-01", auth="read")
         p.expect("reconcile from without to", r, 400, "invalid_request", "to")
-        p.query("/v1/models/gpt-4o/history", LIMIT_100)
+        p.query("/v1/models/gpt-4o/history", LIMIT_100 + CURSOR)
         for url in (unknown_account(), unknown_account() + "/transactions", unknown_account() + "/usage",
                     unknown_account() + "/holds", unknown_account() + "/alerts",
                     "/v1/models/%s/history" % uid("model")):
