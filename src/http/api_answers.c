@@ -98,8 +98,14 @@ int api_idem_key(const struct request *rq, json_t *body, const char **key, struc
 	*key = NULL;
 	if (k == NULL)
 		return 0;
-	if (jsonio_check_text(k, strlen(k), 1, LIMIT_IDEMPOTENCY_KEY_BYTES) != 0) {
-		api_error(rs, CD_E_INVALID, "idempotency_key", "Idempotency-Key must be 1 to %d printable bytes",
+	/* A header's bytes are the client's: they must be UTF-8 as a field's
+	 * are, or the key could not be written where the journal keeps it
+	 * (a grant answered 500, a PATCH stored it and acted). */
+	json_t *probe = json_string(k);
+	json_decref(probe);
+	if (jsonio_check_text(k, strlen(k), 1, LIMIT_IDEMPOTENCY_KEY_BYTES) != 0 || probe == NULL) {
+		api_error(rs, CD_E_INVALID, "idempotency_key",
+			  "Idempotency-Key must be 1 to %d bytes of UTF-8 text without control characters",
 			  LIMIT_IDEMPOTENCY_KEY_BYTES);
 		return -1;
 	}

@@ -103,7 +103,8 @@ def names(msg, param):
     or, for a price list, the entry (docs/api.md: `entry 2 (gpt-x): ...`)."""
     leaf = re.split(r"[.\[\]]+", param.strip("]"))[-1].lower()
     msg = msg.lower()
-    return leaf in msg or leaf.replace("_", " ") in msg or (param == "prices" and "entry" in msg)
+    return (leaf in msg or leaf.replace("_", " ") in msg or leaf.replace("_", "-") in msg or
+            (param == "prices" and "entry" in msg))
 
 
 class Probe:
@@ -493,6 +494,38 @@ def test_usage_refusals():
         p.send("unknown account", "POST", "/v1/usage", dict(base(), account=uid("nobody")), 404, "not_found",
                auth="guard")
     unchanged([a], run, "POST /v1/usage")
+
+
+def test_idempotency_key_refusals():
+    """An Idempotency-Key (header or field) is 1 to 255 bytes of text
+    (docs/openapi.yaml IdempotencyKeyField): a byte that is no UTF-8, a
+    control character or 256 bytes is 400 naming idempotency_key, on
+    every route that reads it (docs/decisions.md), and nothing is done."""
+    a = new_account("badidem")
+    w = new_account("badidemw", kind="workspace")
+    plan = uid("plan")
+    writes = (("POST", path(a, "/grants"), {"amount_micros": 1000, "source": "promo"}, "admin"),
+              ("POST", path(a, "/debits"), {"amount_micros": 1000, "reason": "probe"}, "admin"),
+              ("PATCH", path(a), {"low_balance_micros": 5}, "admin"),
+              ("POST", "/v1/accounts", {"id": uid("badidem"), "kind": "user"}, "admin"),
+              ("POST", path(w, "/members"), {"member": "bob"}, "admin"),
+              ("POST", path(a, "/topup"), {"amount_cents": 1000}, "app"),
+              ("POST", "/v1/promo_codes", {"code": uid("P").replace("-", "_"), "amount_micros": 5}, "admin"),
+              ("PUT", "/v1/plans/" + plan, {"credits_micros": 1, "rollover": "none"}, "admin"),
+              ("POST", "/v1/guard/authorize", {"account": a, "model": "gpt-4o", "input_tokens": 1,
+                                               "request_id": uid("req")}, "guard"),
+              ("POST", "/v1/usage", {"account": a, "model": "gpt-4o", "input_tokens": 1, "output_tokens": 1,
+                                     "request_id": uid("req")}, "guard"))
+
+    def run(p):
+        for method, url, body, auth in writes:
+            for what, k in (("a byte that is no UTF-8", "key-\u00e9"), ("a control character", "key\x01x"),
+                            ("256 bytes", "k" * 256)):
+                p.send("%s %s header %s" % (method, url, what), method, url, body, auth=auth,
+                       param="idempotency_key", headers={"Idempotency-Key": k})
+            p.send("%s %s field not UTF-8" % (method, url), method, url, dict(body, idempotency_key=BAD_UTF8),
+                   auth=auth, param="idempotency_key")
+    unchanged([a, w], run, "Idempotency-Key")
 
 
 # ---- the operator's writes: plans, keys, prices ----
