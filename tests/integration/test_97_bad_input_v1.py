@@ -314,6 +314,44 @@ def test_member_refusals():
     unchanged([w, u], run, "members")
 
 
+def test_one_bad_field_among_good_ones_changes_nothing():
+    """A body with good fields and one bad one is refused whole: nothing of
+    the good ones is applied first (docs/api.md: a plan that names no plan
+    "nothing changes"; alerts "nothing is changed then"; an import "all or
+    nothing")."""
+    a = new_account("badmix", monthly_limit_micros=5000000)
+    w = new_account("badmixw", kind="workspace")
+    gpt = [m for m in api("GET", "/v1/models", auth="read").json["data"]
+           if m["model"] == "gpt-4o" and m["provider"] is None][0]
+
+    def run(p):
+        for body, param in (({"low_balance_micros": 5, "status": "frozen"}, "status"),
+                            ({"status": "suspended", "plan": "no-such-plan"}, "plan"),
+                            ({"monthly_limit_micros": 7, "email": "not-an-address"}, "email"),
+                            ({"daily_limit_micros": 7, "auto_recharge": {"threshold_micros": 1, "amount_cents": 1000}},
+                             "auto_recharge"),
+                            ({"overdraft_limit_micros": 9, "requests_per_minute": 0}, "requests_per_minute")):
+            p.send("PATCH %r" % body, "PATCH", path(a), body, param=param)
+        p.send("alerts: a good one, a bad one", "PUT", path(a, "/alerts"),
+               {"alerts": [{"kind": "balance_below", "micros": 5}, {"kind": "monthly_spend_pct", "pct": 0}]},
+               param="alerts[1].pct", auth="app")
+        p.send("member: a good cap, a bad rate", "POST", path(w, "/members"),
+               {"member": "carol", "monthly_cap_micros": 5, "tokens_per_minute": 0}, param="tokens_per_minute")
+        row = {k: gpt[k] for k in ("input_micros_per_mtok", "cached_input_micros_per_mtok", "output_micros_per_mtok",
+                                   "max_output_tokens")}
+        p.send("import: a good row, a bad one", "POST", "/v1/models/import",
+               {"prices": [dict(row, model="gpt-4o", input_micros_per_mtok=row["input_micros_per_mtok"] + 1),
+                           {"model": "x"}], "force": True}, param="prices")
+        p.send("price: a good field, a bad one", "PUT", "/v1/models/gpt-4o",
+               {"input_micros_per_mtok": row["input_micros_per_mtok"] + 1, "output_micros_per_mtok": -1},
+               param="output_micros_per_mtok")
+    unchanged([a, w], run, "one bad field among good ones")
+    after = [m for m in api("GET", "/v1/models", auth="read").json["data"]
+             if m["model"] == "gpt-4o" and m["provider"] is None][0]
+    if after != gpt:
+        raise Fail("gpt-4o's price changed: %r -> %r" % (gpt, after))
+
+
 # ---- what an app's backend starts: top-ups, promo codes, tokens, alerts, gateway keys ----
 
 def test_topup_refusals():
