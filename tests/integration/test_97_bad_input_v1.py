@@ -675,14 +675,22 @@ def test_me_refusals():
     if r.status != 201:
         raise Fail("browser token: %r" % r)
     tok = r.json["token"]
+    w = new_account("badmew", kind="workspace")
+    api("POST", path(w, "/members"), {"member": "dora"})
+    r = api("POST", path(w, "/browser_tokens"), {"member": "dora"}, auth="app")
+    if r.status != 201:
+        raise Fail("a member's browser token: %r" % r)
+    member_tok = r.json["token"]
 
     def run(p):
         p.query("/v1/me/transactions", LIMIT_200 + CURSOR, auth=tok)
         p.query("/v1/me/usage", [("from", "yesterday"), ("group_by", "week")], auth=tok)
+        # docs/api.md, "Widget": a member's token sums its own usage only.
+        p.query("/v1/me/usage", [("group_by", "member")], auth=member_tok)
         p.fields("POST", "/v1/me/topup", lambda: {"amount_cents": 1000},
                  {"amount_cents": ints(500, 100000), "success_url": ["javascript:alert(1)", 1, "x" * 2049],
                   "save_card": bools()}, auth=tok, required=("amount_cents",))
-    unchanged([a], run, "/v1/me")
+    unchanged([a, w], run, "/v1/me")
 
 
 # ---- the console ----
