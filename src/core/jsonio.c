@@ -1,8 +1,8 @@
 /* jsonio.c: strict JSON input. jansson does the parsing (it refuses invalid
  * UTF-8 and numbers that overflow int64); this file adds what jansson does
  * not know: field tables, ranges, depth, and naming the field to blame
- * even when the parser itself gave up (by looking back from the error
- * position for the nearest key). */
+ * even when the parser itself gave up (by walking the body up to the error
+ * position: the path of the value it was reading, nested ones too). */
 #include "jsonio.h"
 #include "limits.h"
 #include "timefmt.h"
@@ -40,37 +40,82 @@ static int jfail(struct jerr *e, const char *param, const char *fmt, ...)
 	return -1;
 }
 
-/* Finds the last complete `"key":` before pos, to name the field a parse
- * error is in. Leaves param empty when none is found. */
+/* One open object or array on the way to a parse error: the key being
+ * read (its offset and length in the body) or the element's index. */
+struct jpath_frame {
+	int array;
+	int want_key;
+	size_t key_at, key_len;
+	size_t index;
+};
+
+/* Writes the path of frames as the routes' own checks name a nested field
+ * (alerts[2].pct, auto_recharge.amount_cents). 0, or -1 when a key is no
+ * plain name (letters, digits, '_') or the path does not fit. */
+static int jpath_write(const char *body, const struct jpath_frame *f, int n, char *param, size_t cap)
+{
+	size_t used = 0;
+	for (int d = 0; d < n; d++) {
+		int w;
+		if (f[d].array) {
+			w = snprintf(param + used, cap - used, "[%zu]", f[d].index);
+		} else {
+			if (f[d].want_key || f[d].key_len == 0)
+				return -1;
+			for (size_t k = 0; k < f[d].key_len; k++)
+				if (!isalnum((unsigned char)body[f[d].key_at + k]) && body[f[d].key_at + k] != '_')
+					return -1;
+			w = snprintf(param + used, cap - used, "%s%.*s", d > 0 ? "." : "", (int)f[d].key_len,
+				     body + f[d].key_at);
+		}
+		if (w < 0 || (size_t)w >= cap - used)
+			return -1;
+		used += (size_t)w;
+	}
+	return n > 0 ? 0 : -1;
+}
+
+/* Names the field a parse error at pos is in: the body before pos is JSON
+ * as far as jansson read it, so a walk over it that follows strings, keys
+ * and array indices knows the path of the value being read when the
+ * parser gave up (a nested one too: alerts[0].micros, docs/api.md
+ * "Threshold alerts"). Leaves param empty when the error is in a key or
+ * no single field is to blame. */
 static void guess_param(const char *body, size_t pos, char *param, size_t cap)
 {
+	struct jpath_frame f[LIMIT_JSON_DEPTH];
+	int n = 0;
 	param[0] = '\0';
 	if (pos > LIMIT_BODY_MAX_BYTES)
 		return;
-	for (size_t i = pos; i > 0; i--) {
-		if (body[i - 1] != ':')
-			continue;
-		size_t j = i - 1;
-		while (j > 0 && isspace((unsigned char)body[j - 1]))
-			j--;
-		if (j == 0 || body[j - 1] != '"')
-			continue;
-		size_t end = j - 1;
-		size_t start = end;
-		while (start > 0 && body[start - 1] != '"')
-			start--;
-		if (start == 0)
-			return;
-		size_t n = end - start;
-		if (n == 0 || n >= cap)
-			return;
-		for (size_t k = start; k < end; k++)
-			if (!isalnum((unsigned char)body[k]) && body[k] != '_')
+	for (size_t i = 0; i < pos; i++) {
+		char c = body[i];
+		if (c == '"') {
+			size_t at = ++i;
+			while (i < pos && body[i] != '"')
+				i += body[i] == '\\' ? 2 : 1;
+			if (n > 0 && !f[n - 1].array && f[n - 1].want_key) {
+				if (i >= pos)
+					return;	/* the error is in a key */
+				f[n - 1].key_at = at;
+				f[n - 1].key_len = i - at;
+				f[n - 1].want_key = 0;
+			}
+		} else if (c == '{' || c == '[') {
+			if (n == LIMIT_JSON_DEPTH)
 				return;
-		memcpy(param, body + start, n);
-		param[n] = '\0';
-		return;
+			f[n++] = (struct jpath_frame){.array = c == '[', .want_key = c == '{'};
+		} else if ((c == '}' || c == ']') && n > 0) {
+			n--;
+		} else if (c == ',' && n > 0) {
+			if (f[n - 1].array)
+				f[n - 1].index++;
+			else
+				f[n - 1].want_key = 1;
+		}
 	}
+	if (jpath_write(body, f, n, param, cap) != 0)
+		param[0] = '\0';
 }
 
 /* The repeated key jansson names ("duplicate object key near '"k"'"),
@@ -92,7 +137,8 @@ static void duplicate_key(const char *text, char *param, size_t cap)
 }
 
 /* 1 when jansson's message is about a value (a number beyond int64, a
- * byte that is not UTF-8, a bare word, "12x", "1.5.5", a repeated key)
+ * byte that is not UTF-8, a lone surrogate or a bad escape in a string, a
+ * raw control character, a bare word, "12x", "1.5.5", a repeated key)
  * rather than about the structure (a trailing comma, a missing brace, a
  * body cut short). */
 static int bad_value(const char *text)
@@ -101,7 +147,8 @@ static int bad_value(const char *text)
 	if (strstr(text, "end of file expected") != NULL)
 		return 0;	/* something after the object: nobody's field */
 	if (strstr(text, "too big integer") != NULL || strstr(text, "unable to decode byte") != NULL ||
-	    strstr(text, "duplicate object key") != NULL)
+	    strstr(text, "duplicate object key") != NULL || strstr(text, "invalid Unicode") != NULL ||
+	    strstr(text, "invalid escape") != NULL || strstr(text, "control character") != NULL)
 		return 1;
 	if (near == NULL)
 		return 0;

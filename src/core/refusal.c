@@ -84,7 +84,8 @@ static const struct refusal_row table[REFUSE__COUNT] = {
 	[REFUSE_RATE_LIMIT] = {CD_E_RATE_LIMITED, NULL, ARGS_RATE, 0,
 			       "%s (%lld) reached for this minute: retry after %lld s"},
 	[REFUSE_NO_CARD] = {CD_E_INVALID, "auto_recharge", ARGS_SUBJECT, 0,
-			    "account '%s' has no saved card: a top-up with \"save_card\": true keeps one"},
+			    "auto_recharge needs a saved card and account '%s' has none: a top-up with "
+			    "\"save_card\": true keeps one"},
 	[REFUSE_REFERRAL_UNKNOWN] = {CD_E_INVALID, "referral_code", ARGS_SUBJECT, 0,
 				     "no other account has referral code '%s'"},
 };

@@ -136,7 +136,8 @@ typedef void api_handler(struct api_ctx *ctx, const struct request *rq, char **p
 /* Fills rs with the error object (docs/api.md, "Errors"); param may be NULL. */
 __attribute__((format(printf, 4, 5)))
 void api_error(struct response *rs, enum cd_err e, const char *param, const char *fmt, ...);
-/* The generic answer for a ledger result that is not CD_OK. */
+/* The generic answer for a ledger result that is not CD_OK; what names
+ * its subject ("account"), or NULL: the error's own words. */
 void api_fail(struct response *rs, enum cd_err e, const char *what);
 /* Sets a JSON answer (steals body). */
 void api_json(struct response *rs, int status, json_t *body);

@@ -41,6 +41,12 @@ void api_error(struct response *rs, enum cd_err e, const char *param, const char
 
 void api_fail(struct response *rs, enum cd_err e, const char *what)
 {
+	/* A route that names no subject gets the error's own words, never
+	 * "(null)" (a 500 of the account search said "(null): internal error"). */
+	if (what == NULL && e != CD_E_UNAVAILABLE && e != CD_E_RETRY && e != CD_E_SUSPENDED) {
+		api_error(rs, e, NULL, "%s", errors_row(e)->text);
+		return;
+	}
 	switch (e) {
 	case CD_E_NOT_FOUND:
 		api_error(rs, e, NULL, "%s not found", what);
@@ -92,8 +98,14 @@ int api_idem_key(const struct request *rq, json_t *body, const char **key, struc
 	*key = NULL;
 	if (k == NULL)
 		return 0;
-	if (jsonio_check_text(k, strlen(k), 1, LIMIT_IDEMPOTENCY_KEY_BYTES) != 0) {
-		api_error(rs, CD_E_INVALID, "idempotency_key", "Idempotency-Key must be 1 to %d printable bytes",
+	/* A header's bytes are the client's: they must be UTF-8 as a field's
+	 * are, or the key could not be written where the journal keeps it
+	 * (a grant answered 500, a PATCH stored it and acted). */
+	json_t *probe = json_string(k);
+	json_decref(probe);
+	if (jsonio_check_text(k, strlen(k), 1, LIMIT_IDEMPOTENCY_KEY_BYTES) != 0 || probe == NULL) {
+		api_error(rs, CD_E_INVALID, "idempotency_key",
+			  "Idempotency-Key must be 1 to %d bytes of UTF-8 text without control characters",
 			  LIMIT_IDEMPOTENCY_KEY_BYTES);
 		return -1;
 	}

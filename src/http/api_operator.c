@@ -21,6 +21,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* 1 when s is UTF-8: a search's q and cursor are the start of an id or an
+ * email, or an id, and the database refuses to compare other bytes with
+ * them (it was a 500). */
+static int utf8_text(const char *s)
+{
+	json_t *probe = json_string(s);
+	json_decref(probe);
+	return probe != NULL;
+}
+
 void api_account_search(struct api_ctx *ctx, const struct request *rq, char **params, struct response *rs)
 {
 	char q[LIMIT_ACCOUNT_ID_BYTES + 1] = "", cursor[LIMIT_ACCOUNT_ID_BYTES + 1] = "";
@@ -29,17 +39,17 @@ void api_account_search(struct api_ctx *ctx, const struct request *rq, char **pa
 	(void)params;
 	if (api_query_int(rq->query, "limit", 1, LIMIT_ACCOUNT_SEARCH_PAGE_MAX, &limit, rs) < 0)
 		return;
-	if (urlpath_query_get(rq->query, "q", q, sizeof(q)) < 0) {
-		api_error(rs, CD_E_INVALID, "q", "q is at most %d bytes", LIMIT_ACCOUNT_ID_BYTES);
+	if (urlpath_query_get(rq->query, "q", q, sizeof(q)) < 0 || !utf8_text(q)) {
+		api_error(rs, CD_E_INVALID, "q", "q is at most %d bytes of UTF-8 text without NUL", LIMIT_ACCOUNT_ID_BYTES);
 		return;
 	}
-	if (urlpath_query_get(rq->query, "cursor", cursor, sizeof(cursor)) < 0) {
+	if (urlpath_query_get(rq->query, "cursor", cursor, sizeof(cursor)) < 0 || !utf8_text(cursor)) {
 		api_error(rs, CD_E_INVALID, "cursor", "cursor must be a next_cursor value from a previous page");
 		return;
 	}
 	enum cd_err rc = ledger_operator_search(ctx->db, q, cursor, (int)limit, &out);
 	if (rc != CD_OK)
-		api_fail(rs, rc, NULL);
+		api_fail(rs, rc, "account search");
 	else
 		api_json(rs, 200, out);
 }
