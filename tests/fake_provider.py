@@ -62,14 +62,19 @@ DEFAULT_MODE = {"mode": "ok", "output_tokens": 16, "chunks": None, "chunk_interv
                 "compaction_input_tokens": 0, "compaction_output_tokens": 0, "unknown_tokens": 0,
                 "advisor_input_tokens": 0, "advisor_output_tokens": 0, "advisor_model": None,
                 "silent_seconds": 30, "word_bytes": 0, "end_gate": False, "get_delay_ms": 0,
-                "images_made": None, "image_size": None, "image_quality": None, "image_output_tokens": None}
+                "images_made": None, "image_size": None, "image_quality": None, "image_output_tokens": None,
+                "match": None}
 MODES = ("ok", "error", "cut", "no_usage", "delay", "silent", "stall", "error_event", "zero_usage")
 
 
-def take_mode():
-    """The mode for the next provider request (a counted mode runs out)."""
+def take_mode(body=b""):
+    """The mode for the next provider request (a counted mode runs out);
+    a mode with `match` is for a request whose body holds that text
+    alone, the others answered as in mode ok (and not counted)."""
     with STATE["lock"]:
         m = dict(STATE["mode"] or DEFAULT_MODE)
+        if m.get("match") is not None and m["match"].encode() not in body:
+            return dict(DEFAULT_MODE)
         if m.get("count") is not None:
             STATE["mode"]["count"] -= 1
             if STATE["mode"]["count"] <= 0:
@@ -239,7 +244,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(*err)
         if self.path.split("?", 1)[0] in audio.ROUTES:
             return audio.handle(self, audio.ROUTES[self.path.split("?", 1)[0]], body,
-                                shapes.openai_auth(self.headers, self.server.openai_key), take_mode)
+                                shapes.openai_auth(self.headers, self.server.openai_key), lambda: take_mode(body))
         route = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings",
                  "/v1/messages": "messages", "/v1/messages/count_tokens": "count_tokens",
                  "/v1/images/generations": "images_generations", "/v1/images/edits": "images_edits"}.get(
@@ -259,7 +264,7 @@ class Handler(BaseHTTPRequestHandler):
         if err is not None:
             self.record(body, parsed, err[0])
             return self.send_json(*err)
-        mode = take_mode()
+        mode = take_mode(body)
         plan = None if route == "count_tokens" else shapes.plan(route, parsed, mode)
         # what the answer's usage will say, so that a test's expected
         # charge comes from the provider's figures, not from creditd's
@@ -272,7 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         if err is not None:
             self.record(raw, parsed, err[0])
             return self.send_json(*err)
-        mode = take_mode()
+        mode = take_mode(raw)
         plan = images.plan(route, parsed, mode)
         self.record(raw, parsed, 200, note=mode["mode"], usage=images.reported(plan, mode))
         if mode["mode"] in ("delay", "stall"):

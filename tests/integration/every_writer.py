@@ -26,7 +26,9 @@ random, from many client threads at once:
     credited top-up rewards it and its referrer (the referrer locked
     last) in the middle of the load, and a refund of that top-up takes
     both grants back;
-  - gateway chat completions, streamed and whole;
+  - gateway chat completions, streamed and whole; images, audio,
+    embeddings, background runs, batches, provider timeouts resolved by
+    creditctl (every_writer_gateway.py, with its own checks);
   - the stack's clock moved into the next month mid-run: the workspace's
     plan period comes due, its old plan grant expires, holds expire;
   - threshold alerts on a user and the workspace (every_writer_alerts.py).
@@ -56,6 +58,7 @@ import urllib.parse
 
 import every_writer_acked
 import every_writer_alerts
+import every_writer_gateway
 import every_writer_referrals
 import lib
 from lib import ENV, Fail, api, check, clock_now, clock_set, eq, key, uid, wait_until
@@ -152,7 +155,7 @@ class Tally:
 
     def fivexx(self):
         """5xx answers and cut connections, the known defect's aside."""
-        return sum(n for per in self.counts.values() for s, n in per.items()
+        return sum(n for k, per in self.counts.items() if k != every_writer_gateway.TIMEOUT for s, n in per.items()
                    if s == "conn" or s >= 500) - self.fetch_deadlocks
 
 
@@ -178,6 +181,7 @@ class Workload:
         self.usage_with_rid = self.usage_without_rid = 0
         self.late_settles = 0
         self.acked = every_writer_acked.Acked()     # usage, grants, debits, gateway calls answered
+        self.media = every_writer_gateway.Media(self)   # images, audio, embeddings, runs, batches, timeouts
         self.t0 = time.time()
 
     # ---- HTTP ----
@@ -285,6 +289,7 @@ class Workload:
                 eq(r.status, 200, "top-up session %r" % r)
                 self.pending_topups.append((acct, r.json["session_id"], cents))
         every_writer_referrals.topups(self)
+        self.media.setup()
 
     def spread(self, items, t0):
         """items, each given a time to be sent, evenly over the run's first 80 %."""
@@ -555,9 +560,10 @@ class Workload:
         while time.time() < stop_at:
             if jumps and time.time() >= jumps[0]:
                 jumps.pop(0)
-                self.jump()
+                self.media.across(self.jump)
             self.refund_recharge(rnd)
             self.alerting.drive(rnd, (time.time() - start) / self.seconds)
+            self.media.drive()
             time.sleep(0.3)
 
     # ---- the run ----
@@ -565,7 +571,7 @@ class Workload:
     def client(self, i, stop_at):
         rnd = random.Random(self.seed + i)
         writers = ((0.40, self.guard_pair), (0.58, self.usage), (0.65, self.grant), (0.68, self.debit),
-                   (0.72, self.gateway), (0.75, self.stripe), (0.77, self.redeem))
+                   (0.72, self.gateway), (0.75, self.stripe), (0.77, self.redeem), (0.83, self.media.write))
         while time.time() < stop_at:
             if rnd.random() < 0.1 and self.settle_late(rnd):
                 continue
@@ -614,6 +620,7 @@ class Workload:
         t0 = self.t0 = time.time()
         self.pending_topups = self.spread(self.pending_topups, t0)
         self.redeemable = self.spread(self.redeemable, t0)
+        self.media.start(t0, self.seconds)
         for t in threads:
             t.start()
         for t in threads:
@@ -637,8 +644,8 @@ class Workload:
     def settle_down(self):
         """Waits for what comes after the answers: the sweep's expiries of
         the holds left to expire and of the expiring grants, and the
-        recharge thread's last charge. What did not come is a problem."""
-        out = []
+        recharge thread's last charge, the gateway's (every_writer_gateway.py). What did not come is a problem."""
+        out = self.media.settle_down()
         holds = ",".join(str(n) for n in self.numbers(self.left).values()) or "0"
         grants = ",".join(map(str, self.expiring_grants)) or "0"
         for what, statement in (
@@ -650,6 +657,7 @@ class Workload:
                  "WHERE a.ext_id = '%s' AND r.state IN ('queued', 'sent')" % self.recharger)):
             if not wait_until(lambda: self.t.sql(statement)[0][0] == "0", timeout=30, step=0.5):
                 out.append("%s 30 s after the load: %s" % (what, self.t.sql(statement)[0][0]))
+        self.media.acknowledge()
         return out
 
     def in_accounts(self):
@@ -782,7 +790,7 @@ class Workload:
                 problems.append("%d answers 500 on guard calls and reads, only %d logged as the known defect"
                                 % (t.fetch_deadlocks, logged))
         problems += self.process_problems() + self.acknowledged_problems() + self.writer_problems()
-        problems += self.alerting.problems()
+        problems += self.alerting.problems() + self.media.problems()
         problems += every_writer_referrals.problems(self)
         problems += self.mail.problems(self) if self.mail is not None else []
         print("every writer: %s" % json.dumps(t.counts, sort_keys=True, default=str), flush=True)

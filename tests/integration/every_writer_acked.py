@@ -137,7 +137,7 @@ def entry_problems(w):
     # Per account, the usage with no hold both ways: a usage row or its
     # journal row lost alone (or one never answered) shows here.
     want = {acct: 0 for acct in w.accounts}
-    for acct, c in a.usage.values():
+    for acct, c in list(a.usage.values()) + list(w.media.no_hold.items()):
         want[acct] += c
     for acct, usage, journal in sql(
             "SELECT a.ext_id, (SELECT COALESCE(SUM(u.cost_micros), 0) FROM usage_records u WHERE u.account_id = a.id "
