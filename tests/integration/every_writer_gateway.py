@@ -67,7 +67,7 @@ def form(fields, files):
 
 def provider(method, path, body=None):
     """A control call of the stack's fake provider."""
-    u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"])
+    u = urllib.parse.urlsplit(ENV.get("CREDITD_PROVIDER_URL") or "")
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     c.request(method, path, body=json.dumps(body) if body is not None else None,
               headers={"Content-Type": "application/json"})
@@ -78,8 +78,11 @@ def provider(method, path, body=None):
 
 
 class Media:
+    """The writers, their drive and their checks; inert on a target with
+    no fake provider to control (its calls are reads then)."""
+
     def __init__(self, w):
-        self.w = w
+        self.w, self.on = w, bool(w.t.provider_url)
         self.lock = threading.Lock()
         self.runs = {}          # response id -> [account, hold id, the stack's clock when made]
         self.batches = {}       # batch id -> (account, "openai" | "anthropic")
@@ -97,16 +100,22 @@ class Media:
     def setup(self):
         """The prices of the models called (the files that test each route
         set them so; both creditd see them before the load)."""
+        if not self.on:
+            return
         import test_88b_gateway_batches as batches
         import test_91_gateway_images as images
         import test_92_gateway_audio as audio
         images._price()
         audio._price()
-        batches.batch_prices()
+        lib.creditctl("price", "set", RUN_MODEL, "batch_input_micros_per_mtok=%d" % batches.BATCH_IN,
+                      "batch_output_micros_per_mtok=%d" % batches.BATCH_OUT)
+        lib.creditctl("price", "set", "claude-sonnet-4-5", "batch_discount_bps=5000")
 
         def seen(base):
-            models = {m["model"] for m in lib.api("GET", "/v1/models", auth="read", base=base).json["data"]}
-            return {RUN_MODEL, EMBED_MODEL, IMAGE_MODEL, "tts-1", "whisper-1", "claude-sonnet-4-5"} <= models
+            models = {m["model"]: m for m in lib.api("GET", "/v1/models", auth="read", base=base).json["data"]}
+            return ({RUN_MODEL, EMBED_MODEL, IMAGE_MODEL, "tts-1", "whisper-1", "claude-sonnet-4-5"} <= set(models) and
+                    models[RUN_MODEL].get("batch_output_micros_per_mtok") == batches.BATCH_OUT and
+                    models["claude-sonnet-4-5"].get("batch_discount_bps") == 5000)
         for base in self.w.t.bases:
             check(wait_until(lambda: seen(base), timeout=30), "the gateway's prices reach %s" % base)
         provider("POST", "/_mode", {"mode": "silent", "silent_seconds": 1, "match": SILENT})
@@ -148,6 +157,8 @@ class Media:
     # ---- the writers ----
 
     def write(self, rnd):
+        if not self.on:
+            return self.w.read(rnd)
         with self.lock:
             due = self.w.take_due(self.timeout_plan, rnd)
         if due is not None:
@@ -258,6 +269,8 @@ class Media:
     # ---- the conductor's part: runs ended, unresolved holds raced on ----
 
     def drive(self):
+        if not self.on:
+            return
         now = time.time()
         with self.lock:
             due = [rid for rid, v in self.runs.items() if len(v) == 4 and v[3] + RUN_ENDS_AFTER_S <= now]
@@ -283,6 +296,8 @@ class Media:
         for the operator (docs/gateway.md, "A run that never ends"), which
         is no race this workload proves. Runs made before are ended and
         settled (the client's GET) first, none made until the move is done."""
+        if not self.on:
+            return move()
         with self.lock:
             self.paused = True
         try:
@@ -332,6 +347,8 @@ class Media:
         (the client's GET for those creditd's poll has not come to yet),
         every batch's job done, every unresolved hold raced on."""
         out = []
+        if not self.on:
+            return out
         provider("POST", "/_mode", {"mode": "ok"})
         self.drive()
         out += self.settle_runs(__import__("random").Random(self.w.seed))
@@ -372,6 +389,8 @@ class Media:
     # ---- the checks ----
 
     def problems(self):
+        if not self.on:
+            return []
         out = self.batch_problems() + self.unresolved_problems() + self.writer_problems() + self.logged()
         won = [[x[0] for x in race if x[1] == 0] for race in self.races.values()]
         print("every writer: gateway: %d runs, %d batches (%d lines charged), %d holds kept unresolved, won by %s"
