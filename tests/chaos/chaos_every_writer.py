@@ -11,7 +11,9 @@ interleavings: afterwards every hot account's balance is the sum of its
 journal, its reserve the sum of its pending holds (and each member's of
 its own), each journal row's balance_after the running sum, creditctl
 verify finds nothing, every answer was one the API promises, what was
-acknowledged is in the database as answered, every writer wrote, and
+acknowledged is in the database as answered, every writer wrote (the
+gateway's later ones too: every_writer_gateway.py), each background run
+and batch line charged once and each unresolved hold resolved once, and
 both processes still run, and both mailed each of the hot accounts'
 events once (every_writer_mail.py). The workload and the checks are
 tests/integration/every_writer.py's.

@@ -9,10 +9,13 @@ finds that. So each one is looked up, by kind:
   - POST /v1/usage: its usage_records row (usage_id), at the charge
     answered, on its account; and per account, the usage rows with no
     hold and the journal's usage rows with no hold both sum to the
-    charges answered (no usage lost or added, on either side);
+    charges answered and the batch lines' charges at the provider's
+    figures (a line's record names no hold; every_writer_gateway.py):
+    no usage lost or added, on either side;
   - grants: the grants row (id) with its amount, and its journal row
     (transaction.id) naming it; debits: their journal row (id);
-  - holds, the guard's and the gateway's (Creditd-Hold-Id): the holds
+  - holds, the guard's, the gateway's (Creditd-Hold-Id) and the
+    background runs' (at their provider's usage): the holds
     row in the state and at the charge answered; a settled one has one
     usage row charging what was answered (the gateway's
     Creditd-Charged-Micros, or a stream's `: creditd` cost line) and

@@ -8,12 +8,15 @@ expire, settled late; with and without a member, the settle mostly
 without an Idempotency-Key), direct usage, admin grants (some expiring
 within seconds) and debits, Stripe top-ups credited and refunded by
 signed webhooks, promo redemptions, auto-recharges, gateway calls
-streamed and whole, and the clock moved into the next month mid-run (a
-plan period and expiries coming due). It proves that afterwards every
+streamed and whole, the gateway's images, audio, embeddings, background
+runs, batches and provider timeouts resolved by creditctl
+(every_writer_gateway.py), and the clock moved into the next month
+mid-run (a plan period and expiries coming due). It proves that afterwards every
 hot account's balance is the sum of its journal, its reserve the sum of
 its pending holds, each journal row's balance_after the running sum,
 creditctl verify finds nothing, no answer was a 5xx and both processes
-still run. Both processes mail the hot accounts' balance.low and
+still run; each background run and batch line charged once, each
+unresolved hold resolved once. Both processes mail the hot accounts' balance.low and
 alert.threshold events to an SMTP sink meanwhile (every_writer_mail.py):
 each event mailed once, none twice. The workload and its checks are
 every_writer.py's (shared with tests/chaos/chaos_every_writer.py).
