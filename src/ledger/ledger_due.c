@@ -145,9 +145,16 @@ enum cd_err ledger_due_open_id(struct store *db, int64_t id, struct acct *a)
  * one a conflict with the node that writes that account). */
 /* A batch's hold is never captured while its job is not done (sql/079;
  * docs/gateway.md, "Batches"): its job renews it each pass and settles
- * it line by line, and releases it once every line is charged. */
+ * it line by line, and releases it once every line is charged. Nor is a
+ * background run's while the run lives (sql/084; "Background
+ * responses"): its end settles it at its usage, however long creditd was
+ * away; a run given up after its days is ended, its hold kept unresolved
+ * first. (No FORCE INDEX on the run's ix_hold: a creditd started before
+ * migration 084 still sweeps, scanning the runs.) */
 #define NOT_A_BATCH_HOLD "NOT EXISTS (SELECT 1 FROM gateway_jobs j FORCE INDEX (ix_hold) WHERE " \
-	"j.account_id = holds.account_id AND j.hold_row = holds.id AND j.state <> 'done')"
+	"j.account_id = holds.account_id AND j.hold_row = holds.id AND j.state <> 'done') AND NOT EXISTS " \
+	"(SELECT 1 FROM gateway_background g WHERE g.account_id = holds.account_id AND g.hold_row = holds.id " \
+	"AND g.state = 'running')"
 static const char SQL_HOLDS_DUE[] = "SELECT id, amount_micros, member, LEFT(request_id, 3) = '"
 				    LEDGER_GATEWAY_REQUEST_PREFIX "', unresolved_at IS NOT NULL, "
 				    "COALESCE(unresolved_input_micros, 0) FROM holds FORCE INDEX (ix_pending) "

@@ -393,6 +393,34 @@ def test_every_running_run_s_hold_is_renewed_each_round_due_or_not():
     verify()
 
 
+def test_a_run_whose_hold_expired_while_creditd_was_away_is_settled_at_its_usage_never_captured():
+    """creditd away longer than a round's hour (down, or its clock moved):
+    the run's hold is past its expiry when creditd comes back, before any
+    poll round renews it (the poll here is 60 s, the sweep 1 s). The sweep
+    leaves it pending while its run lives; the run's end settles it at its
+    usage, never the whole hold."""
+    slow()
+    reset()
+    acct = new_account("gwbgaway")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "in_progress")
+    held = hold_row(acct)[1]
+    sql("UPDATE holds h JOIN accounts a ON a.id = h.account_id SET h.expires_at = UNIX_TIMESTAMP() - 60 "
+        "WHERE a.ext_id = '%s'" % acct)
+    sql("UPDATE accounts SET sweep_due_at = UNIX_TIMESTAMP() - 60 WHERE ext_id = '%s'" % acct)
+    check(wait_until(lambda: sql("SELECT sweep_due_at IS NULL OR sweep_due_at > UNIX_TIMESTAMP() FROM accounts "
+                                 "WHERE ext_id = '%s'" % acct)[0][0] in (1, "1"), timeout=10),
+          "the sweep looked at the account")
+    eq((hold_row(acct)[0], state(acct)), ("pending", (before, held)),
+       "the running run's expired hold left pending, nothing captured")
+    move(rid, "completed")
+    eq(hook(event(rid)).status, 200, "the webhook")
+    settled_once(acct, before, usage_of(rid), "its end, after the expiry")
+    ended_on_record(rid, ("ended", "completed"), "ended on record")
+    verify()
+
+
 def fake_delete(rid):
     """DELETE /v1/responses/{id} at the fake provider itself (not through creditd)."""
     u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"])
