@@ -36,8 +36,8 @@
 /* request_id, conversation_id and other opaque ids from apps (hold ids,
  * which creditd makes, have LIMIT_HOLD_ID_BYTES). */
 #define LIMIT_REQUEST_ID_BYTES 128
-/* Descriptions and reasons stored in the journal. */
-#define LIMIT_DESCRIPTION_BYTES 500
+/* Journal descriptions and reasons, in characters (as text columns count). */
+#define LIMIT_DESCRIPTION_CHARS 500
 /* Idempotency-Key header, as Stripe allows. */
 #define LIMIT_IDEMPOTENCY_KEY_BYTES 255
 /* URLs we pass to Stripe (success/cancel). */
@@ -675,7 +675,7 @@ _Static_assert(LIMIT_ACCOUNT_ID_BYTES == 128, "accounts.ext_id and members.membe
 _Static_assert(LIMIT_REQUEST_ID_BYTES == 128, "holds.request_id, usage_records.usage_key are VARBINARY(128)");
 _Static_assert(LIMIT_NAME_BYTES == 64, "models.name, holds.model, accounts.plan are VARCHAR(64)");
 _Static_assert(LIMIT_SETTLE_REASON_BYTES == 32, "usage_records.settle_reason is VARCHAR(32)");
-_Static_assert(LIMIT_DESCRIPTION_BYTES == 500, "journal.description and grants.description are VARCHAR(500)");
+_Static_assert(LIMIT_DESCRIPTION_CHARS == 500, "journal.description and grants.description are VARCHAR(500)");
 _Static_assert(LIMIT_IDEMPOTENCY_KEY_BYTES == 255, "idempotency_keys.idem_key is VARBINARY(255)");
 _Static_assert(LIMIT_SETTLE_RESPONSE_BYTES == 2048, "holds.settle_response is VARBINARY(2048)");
 _Static_assert(LIMIT_HEALTH_INTERVAL_MS < 1000, "the watchdog must look at least once a second to say 503 within 2 s");

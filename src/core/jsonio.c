@@ -4,6 +4,7 @@
  * even when the parser itself gave up (by walking the body up to the error
  * position: the path of the value it was reading, nested ones too). */
 #include "jsonio.h"
+#include <assert.h>
 #include "limits.h"
 #include "timefmt.h"
 #include <ctype.h>
@@ -257,6 +258,17 @@ int jsonio_choice(const char *choices, const char *v)
 	return 0;
 }
 
+/* The characters of s (len bytes of UTF-8, as jansson keeps every string
+ * it parsed): the bytes that begin one. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	assert(n <= len);
+	return n;
+}
+
 static int check_field(const struct jfield *f, json_t *v, struct jerr *e)
 {
 	int64_t t;
@@ -281,6 +293,7 @@ static int check_field(const struct jfield *f, json_t *v, struct jerr *e)
 			return jfail(e, f->name, "%s must be an array of at most %lld items", f->name, (long long)f->max);
 		return 0;
 	case J_STR:
+	case J_TEXT:
 	case J_TIME:
 	case J_ENUM:
 		break;
@@ -295,9 +308,10 @@ static int check_field(const struct jfield *f, json_t *v, struct jerr *e)
 		return timefmt_parse(s, &t) == 0 ? 0 : jfail(e, f->name, "%s must be an RFC 3339 timestamp", f->name);
 	if (f->type == J_ENUM)
 		return jsonio_choice(f->choices, s) ? 0 : jfail(e, f->name, "%s must be one of %s", f->name, f->choices);
-	if (len < (size_t)f->min || len > (size_t)f->max)
-		return jfail(e, f->name, "%s must be %lld to %lld bytes long", f->name, (long long)f->min,
-			     (long long)f->max);
+	size_t n = f->type == J_TEXT ? utf8_chars(s, len) : len;
+	if (n < (size_t)f->min || n > (size_t)f->max)
+		return jfail(e, f->name, "%s must be %lld to %lld %s long", f->name, (long long)f->min,
+			     (long long)f->max, f->type == J_TEXT ? "characters" : "bytes");
 	if (jsonio_check_text(s, len, 0, len) != 0)
 		return jfail(e, f->name, "%s must not contain control characters", f->name);
 	return 0;

@@ -14,6 +14,7 @@
 enum jtype {
 	J_INT,		/* JSON integer within [min, max] */
 	J_STR,		/* string, byte length within [min, max], no NUL, no control chars */
+	J_TEXT,		/* J_STR counted in characters: a text column's (VARCHAR counts characters) */
 	J_BOOL,
 	J_TIME,		/* RFC 3339 string */
 	J_ENUM,		/* string, one of `choices` ("a|b|c") */

@@ -249,7 +249,7 @@ static int cmd_grant(struct store *db, int argc, char **argv)
 	     strcmp(g.source, "signup_bonus") != 0) ||
 	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
 	    (prio != NULL && (ctl_common_parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
-	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_BYTES))) {
+	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_CHARS))) {
 		ctl_usage_print(stderr);
 		return 2;
 	}

@@ -291,7 +291,7 @@ static const struct jfield grant_fields[] = {
 	{"source", J_ENUM, 1, 0, 0, 0, "promo|adjustment|signup_bonus"},
 	{"expires_at", J_TIME, 0, 1, 0, 0, NULL},
 	{"priority", J_INT, 0, 0, 0, GRANT_PRIORITY_MAX, NULL},
-	{"description", J_STR, 0, 1, 0, LIMIT_DESCRIPTION_BYTES, NULL},
+	{"description", J_TEXT, 0, 1, 0, LIMIT_DESCRIPTION_CHARS, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
@@ -325,7 +325,7 @@ void api_grant(struct api_ctx *ctx, const struct request *rq, char **params, str
 
 static const struct jfield debit_fields[] = {
 	{"amount_micros", J_INT, 1, 0, 1, LIMIT_AMOUNT_MICROS_MAX, NULL},
-	{"reason", J_STR, 1, 0, 1, LIMIT_DESCRIPTION_BYTES, NULL},
+	{"reason", J_TEXT, 1, 0, 1, LIMIT_DESCRIPTION_CHARS, NULL},
 	{"idempotency_key", J_STR, 0, 0, 1, LIMIT_IDEMPOTENCY_KEY_BYTES, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };

@@ -20,7 +20,7 @@
  * column or its limit; times are unix seconds; a time or an optional
  * figure of -1 is none (null). */
 #define LEDGER_SOURCE_BYTES LEDGER_TEXT_BYTES(32)	/* grants.source, journal.source: VARCHAR(32) */
-#define LEDGER_DESCRIPTION_BYTES LEDGER_TEXT_BYTES(LIMIT_DESCRIPTION_BYTES)
+#define LEDGER_DESCRIPTION_BYTES LEDGER_TEXT_BYTES(LIMIT_DESCRIPTION_CHARS)
 #define LEDGER_WORD_BYTES 16		/* a kind, status, reason, cause, state or rollover */
 #define LEDGER_CURRENCY_BYTES 16	/* [ledger] currency: 3 letters or "credits" */
 #define LEDGER_USAGE_ID_BYTES 32	/* "usage_" and an id */

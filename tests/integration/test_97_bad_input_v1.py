@@ -313,6 +313,22 @@ def test_grant_and_debit_refusals():
     unchanged([a], run, "grants and debits")
 
 
+def test_a_description_and_a_reason_count_characters_as_their_columns_do():
+    """openapi.yaml's maxLength 500 counts characters, as the VARCHAR(500)
+    columns do: 500 two-byte characters are taken whole, 501 refused."""
+    a = new_account("textchars")
+    r = api("POST", path(a, "/grants"), {"amount_micros": 1000, "source": "promo", "description": "\u00e9" * 500},
+            auth="admin")
+    if r.status != 201 or r.json.get("description") != "\u00e9" * 500:
+        raise Fail("500 characters of description: %d %r" % (r.status, r.body[:200]))
+    r = api("POST", path(a, "/debits"), {"amount_micros": 10, "reason": "\u00e9" * 500}, auth="admin")
+    if r.status not in (200, 201):
+        raise Fail("500 characters of reason: %d %r" % (r.status, r.body[:200]))
+    r = api("POST", path(a, "/debits"), {"amount_micros": 10, "reason": "\u00e9" * 501}, auth="admin")
+    if (r.status, r.json["error"].get("param")) != (400, "reason") or "characters" not in r.json["error"]["message"]:
+        raise Fail("501 characters of reason: %d %r" % (r.status, r.body[:200]))
+
+
 def test_member_refusals():
     w = new_account("badteam", kind="workspace")
     u = new_account("baduser")

@@ -11,6 +11,7 @@ static const struct jfield fields[] = {
 	{"limit", J_INT, 0, 1, 0, 10, NULL},
 	{"when", J_TIME, 0, 0, 0, 0, NULL},
 	{"flag", J_BOOL, 0, 0, 0, 0, NULL},
+	{"note", J_TEXT, 0, 0, 0, 3, NULL},
 	{NULL, J_INT, 0, 0, 0, 0, NULL},
 };
 
@@ -46,6 +47,18 @@ int main(void)
 	refused("{\"id\":\"a\",\"amount_micros\":99999999999999999999}", "amount_micros", "int64 overflow");
 	refused("{\"id\":\"a\",\"amount_micros\":1001}", "amount_micros", "above range");
 	refused("{\"id\":\"abcdefghi\",\"amount_micros\":5}", "id", "over-long string");
+	/* A text column's limit counts characters (VARCHAR), an id's bytes. */
+	struct jerr te;
+	ok(check("{\"id\":\"a\",\"amount_micros\":5,\"note\":\"\u00e9\u00e9\u00e9\"}", &te) == 0,
+	   "three two-byte characters fit a text of 3 characters");
+	ok(check("{\"id\":\"a\",\"amount_micros\":5,\"note\":\"\xf0\x9f\x98\x80" "\u00e9x\"}", &te) == 0,
+	   "a four-byte character is one character");
+	refused("{\"id\":\"a\",\"amount_micros\":5,\"note\":\"\u00e9\u00e9\u00e9\u00e9\"}", "note",
+		"four characters in a text of 3");
+	check("{\"id\":\"a\",\"amount_micros\":5,\"note\":\"abcd\"}", &te);
+	is_str(te.message, "note must be 0 to 3 characters long", "a text's limit is said in characters");
+	refused("{\"id\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\",\"amount_micros\":5}", "id",
+		"five two-byte characters in an id of 8 bytes");
 	refused("{\"id\":\"\",\"amount_micros\":5}", "id", "empty string");
 	refused("{\"id\":\"a\\u0000b\",\"amount_micros\":5}", "id", "NUL in string");
 	refused("{\"id\":\"a\\nb\",\"amount_micros\":5}", "id", "control character");
