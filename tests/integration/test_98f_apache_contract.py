@@ -312,6 +312,24 @@ def test_whole_calls_answer_alike_with_creditd_s_headers_and_none_upstream():
     verify()
 
 
+def test_the_gateway_s_own_answers_answer_alike():
+    """Answers creditd makes on the gateway's paths, in the provider's
+    shape, the same through both (docs/gateway.md, "Refusals, in the
+    provider's shape")."""
+    ensure_prices()
+    acct = new_account("p98f-gwref")
+    alike(*both("GET", "/openai/v1/nothing", auth="guard"), "an unknown gateway path: 404")
+    alike(*both("POST", "/anthropic/v1/messages", {}, headers={"anthropic-version": "2023-06-01"}),
+          "no key on Anthropic's route: 401")
+    alike(*both("PUT", CHAT, auth="guard"), "405 on a gateway route")
+    alike(*both("HEAD", "/openai/v1/models", auth="guard"), "HEAD models", body=False)
+    alike(*both("GET", "/openai/v1/models", auth="guard"), "the models list")
+    alike(*both("POST", CHAT, body_chat(max_completion_tokens=20, bogus_member=1), auth="guard",
+                headers={"Creditd-Account": acct}), "400 in OpenAI's shape")
+    alike(*both("POST", CHAT, body_chat(), auth="guard", headers={"Creditd-Account": "p98f-nobody"}),
+          "an unknown account: 404 in OpenAI's shape")
+
+
 def event_times(base, acct, body, path=CHAT, headers=None):
     """(seconds since the request was sent, data payload) of each event of
     a stream as it arrives, and the answer's headers."""
@@ -364,7 +382,18 @@ def test_a_stream_arrives_event_by_event_through_apache():
         check(all(g > 0.2 for g in gaps), "%s: each word as the provider sent it: gaps %r" % (name, gaps))
         eq(events[-1][1], "[DONE]", "%s: the stream's end" % name)
         check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "%s: settled" % name)
-    eq(reasons(acct), ["provider_usage", "provider_usage"], "both settled with the provider's usage")
+    for name, base in bases():
+        reset()
+        mode(output_tokens=5, chunk_interval_ms=400)
+        events, _ = event_times(base, acct, {"model": "claude-haiku-4-5", "max_tokens": 10, "stream": True,
+                                             "messages": [{"role": "user", "content": "hi"}]},
+                                path="/anthropic/v1/messages", headers={"anthropic-version": "2023-06-01"})
+        deltas = [t for t, d in events if json.loads(d)["type"] == "content_block_delta"]
+        eq(len(deltas), 5, "%s: Anthropic's deltas: %r" % (name, events))
+        check(deltas[0] < deltas[-1] - 1.2, "%s: Anthropic's first delta (%.2f s) long before the last (%.2f s)"
+              % (name, deltas[0], deltas[-1]))
+        check(wait_until(lambda: state(acct)[1] == 0, timeout=10), "%s: settled" % name)
+    eq(reasons(acct), ["provider_usage"] * 4, "all settled with the provider's usage")
     verify()
 
 
