@@ -307,6 +307,7 @@ def test_whole_calls_answer_alike_with_creditd_s_headers_and_none_upstream():
         eq(sorted(h for h in a.headers if h.startswith("creditd-")),
            sorted(h for h in n.headers if h.startswith("creditd-")), "%s: the same Creditd-* headers" % what)
         eq(a.headers.get("content-type"), n.headers.get("content-type"), "%s: Content-Type" % what)
+        eq(sorted(set(a.headers) - HOP), sorted(set(n.headers) - HOP), "%s: the same headers" % what)
         eq(int(a.headers["creditd-charged-micros"]), int(n.headers["creditd-charged-micros"]),
            "%s: the same charge" % what)
     verify()
