@@ -179,9 +179,14 @@ def test_a_v1_write_and_read_answer_alike():
     alike(*both("GET", lambda s: "/v1/accounts/" + ids[s], auth="read"), "account read")
     alike(*both("HEAD", lambda s: "/v1/accounts/" + ids[s], auth="read"), "HEAD account", body=False)
     grant = {"amount_micros": 5000000, "source": "promo"}
+    keys = {"nginx": uid("g98f"), "Apache": uid("g98f")}
     n, a = both("POST", lambda s: "/v1/accounts/%s/grants" % ids[s], grant, auth="admin",
-                headers=lambda s: {"Idempotency-Key": uid("g98f")})
+                headers=lambda s: {"Idempotency-Key": keys[s]})
     alike(n, a, "grant")
+    n2, a2 = both("POST", lambda s: "/v1/accounts/%s/grants" % ids[s], grant, auth="admin",
+                  headers=lambda s: {"Idempotency-Key": keys[s]})
+    alike(n2, a2, "the grant again under its Idempotency-Key")
+    eq(a2.json, a.json, "the first result again through Apache")
     auth = {"model": "gpt-4o-mini", "input_tokens": 1000, "max_output_tokens": 100, "request_id": "r1"}
     ensure_prices()
     n, a = both("POST", "/v1/guard/authorize", lambda s: dict(auth, account=ids[s]), auth="guard")
@@ -285,7 +290,7 @@ def test_whole_calls_answer_alike_with_creditd_s_headers_and_none_upstream():
     calls = (("chat", CHAT, body_chat(max_completion_tokens=20), {}),
              ("anthropic", "/anthropic/v1/messages", {"model": "claude-haiku-4-5", "max_tokens": 20,
                                                       "messages": [{"role": "user", "content": "hi there"}]},
-              {"anthropic-version": "2023-06-01"}),
+              {"anthropic-version": "2023-06-01", "x-api-key": key("guard")}),
              ("embeddings", "/openai/v1/embeddings", {"model": "text-embedding-3-small", "input": ["one two"]}, {}))
     for what, path, body, extra in calls:
         got = []
@@ -293,7 +298,9 @@ def test_whole_calls_answer_alike_with_creditd_s_headers_and_none_upstream():
             reset()
             mode(output_tokens=7)
             before = state(acct)[0]
-            r = gw(base, path, body, acct, headers=extra)
+            # Anthropic's SDK sends its key as x-api-key: it reaches creditd
+            # through Apache as through nginx.
+            r = gw(base, path, body, acct, headers=extra, auth=None if "x-api-key" in extra else "guard")
             eq(r.status, 200, "%s through %s: %r" % (what, name, r))
             up = received()
             eq(len(up), 1, "%s through %s: one call upstream" % (what, name))
@@ -557,17 +564,27 @@ def test_the_console_and_its_cookie_under_apache_s_base_path():
     eq(attrs.get("path"), path + "/console/", "Path is the base's console path")
     eq((attrs.get("httponly"), attrs.get("samesite")), (True, "Strict"), "HttpOnly, SameSite=Strict")
     check("secure" not in attrs, "plain http from loopback: no Secure (docs/api.md): %r" % r.cookies[0])
-    g = req(base, "GET", "/console/session", headers={"Cookie": "creditd_console=" + value})
+    jar = {"Cookie": "creditd_console=" + value}
+    g = req(base, "GET", "/console/session", headers=jar)
     eq(g.status, 200, "the session read back through Apache: %r" % g)
-    check(g.json.get("csrf"), "its CSRF token")
+    csrf = g.json["csrf"]
     acct = new_account("p98f-console")
-    g = req(base, "GET", "/console/api/v1/accounts/" + acct, headers={"Cookie": "creditd_console=" + value})
+    g = req(base, "GET", "/console/api/v1/accounts/" + acct, headers=jar)
     eq((g.status, g.json["id"]), (200, acct), "a console read through Apache")
-    eq(req(base, "GET", "/v1/accounts/" + acct, headers={"Cookie": "creditd_console=" + value}).status, 401,
-       "/v1 never reads the cookie")
-    d = req(base, "DELETE", "/console/session", headers={"Cookie": "creditd_console=" + value,
-                                                        "X-CSRF-Token": g.json.get("csrf", "") or ""})
-    check(d.status in (204, 403), "sign-out answered: %r" % d)
+    eq(req(base, "GET", "/v1/accounts/" + acct, headers=jar).status, 401, "/v1 never reads the cookie")
+    # A write from the console's own origin (Apache passes the Host it
+    # was asked with) is done; from another site it is refused.
+    origin = "http://" + urllib.parse.urlsplit(base).netloc
+    grant = {"amount_micros": 1000, "source": "promo"}
+    for site, want in (("https://evil.example", 403), (origin, 201)):
+        w = req(base, "POST", "/console/api/v1/accounts/%s/grants" % acct, grant,
+                headers=dict(jar, **{"X-CSRF-Token": csrf, "Origin": site, "Idempotency-Key": uid("c98f")}))
+        eq(w.status, want, "a console write from %s through Apache: %r" % (site, w))
+    d = req(base, "DELETE", "/console/session", headers=dict(jar, **{"X-CSRF-Token": csrf}))
+    eq(d.status, 204, "signed out through Apache: %r" % d)
+    check(d.cookies and "path=%s/console/" % path in d.cookies[0].lower() and "max-age=0" in d.cookies[0].lower(),
+          "the cookie cleared on its path: %r" % d.cookies)
+    eq(req(base, "GET", "/console/session", headers=jar).status, 401, "the session ended")
 
 
 # ---- mod_fcgid as apache/example-fcgid.conf ships it ----
