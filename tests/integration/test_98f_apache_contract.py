@@ -7,22 +7,26 @@ shipped, base /credits) and its nginx (base /) are asked the same things
 side by side, on the same database:
 * /healthz (GET and HEAD), /metrics (this host only through Apache, as the
   snippet restricts it), a /v1 write and read (account, grant, authorize,
-  settle) and the errors the API documents (400, 401, 402, 403, 404, 405,
-  409, 413, 415, 429): the same status, body and error shape, and the same
-  headers (Content-Type, Cache-Control, X-Request-Id, WWW-Authenticate,
-  Allow, Retry-After, Vary), ETag and 304 on the widget's script, CORS on
-  the widget's preflight (docs/api.md).
+  settle; a grant replayed under its Idempotency-Key; ids a path carries
+  encoded) and the errors the API documents (400, 401, 402, 403, 404,
+  405, 409, 413, 415, 429): the same status, body and error shape, and the
+  same headers (Content-Type, Cache-Control, X-Request-Id,
+  WWW-Authenticate, Allow, Retry-After, Vary), ETag and 304 on the
+  widget's script, CORS on the widget's preflight (docs/api.md); Apache's
+  own error pages carry no ETag.
 * the gateway under /credits: a whole and a streamed chat (the stream's
   first event long before its last, as the fake provider paces them), an
-  Anthropic message, embeddings, Creditd-* headers back and never
-  upstream; transcriptions of 1 MB and 20 MB accepted, 26 MiB refused 413
+  Anthropic message (its key as x-api-key), embeddings, the same headers
+  back (Creditd-* among them, nginx's X-Accel-Buffering not), none
+  upstream; creditd's own refusals on the gateway's paths alike; transcriptions of 1 MB and 20 MB accepted, 26 MiB refused 413
   in OpenAI's shape with nothing forwarded or held; a 30 MB batch input
   file accepted (the files route takes 200 MB); a JSON body past 8 MiB
   413 in the route's provider's shape, with a length or chunked; a client
   gone mid-stream charged the provider's usage (docs/gateway.md, "Streams,
   and every way one ends").
 * the console page and its sign-in cookie under /credits (Path=
-  /credits/console/, no Secure over plain http from loopback).
+  /credits/console/, no Secure over plain http from loopback), a write
+  from its own origin done and from another site refused, sign-out.
 * mod_fcgid as apache/example-fcgid.conf ships it: a 30 MB batch input
   file accepted, a stream passed on event by event (FcgidOutputBufferSize
   0), no more creditd processes than FcgidMaxProcessesPerClass."""
@@ -201,6 +205,13 @@ def test_a_v1_write_and_read_answer_alike():
     alike(*both("POST", "/v1/guard/settle", settle, auth="guard"), "settle again")
     alike(*both("POST", "/v1/guard/release", lambda s: {"hold_id": holds[s]}, auth="guard"), "release settled: 409")
     alike(*both("GET", lambda s: "/v1/accounts/%s/transactions" % ids[s], auth="read"), "the journal")
+    # Ids a path must carry encoded (docs/api.md): '/' as %2F (the
+    # snippet's AllowEncodedSlashes), a space, '%', '?', non-ASCII.
+    for odd in ("a/b", "a b", "a%b", "a?b", "\u00e9"):
+        n, a = both("POST", "/v1/accounts", lambda s: {"id": ids[s] + odd, "kind": "user"}, auth="admin")
+        eq((n.status, a.status), (201, 201), "account %r created" % odd)
+        alike(*both("GET", lambda s: "/v1/accounts/" + urllib.parse.quote(ids[s] + odd, safe=""), auth="read"),
+              "account %r read by its encoded id" % odd)
     big = dict(auth, request_id="r2", input_tokens=10 ** 9, max_output_tokens=16000)
     n, a = both("POST", "/v1/guard/authorize", lambda s: dict(big, account=ids[s]), auth="guard")
     alike(n, a, "not enough credit")
@@ -663,6 +674,7 @@ def test_mod_fcgid_as_shipped_takes_a_batch_file_streams_and_keeps_its_process_l
             time.sleep(0.05)
         for t in threads:
             t.join()
+        print("mod_fcgid: %d creditd processes at most for 8 calls at once" % most)
         check(1 <= most <= 4, "at most FcgidMaxProcessesPerClass (4) creditd processes: %d" % most)
         # The batch files route takes 200 MB (docs/gateway.md, "Request
         # bodies"): a 30 MB input file is not refused by the web server.
