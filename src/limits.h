@@ -1,9 +1,8 @@
 /* limits.h: every limit creditd enforces, in one place, each with its
  * reason. Values that depend on each other are tied with _Static_assert. */
-/* This file has the C library's name: with _FORTIFY_SOURCE (Debian's
- * build flags), gcc's syslimits.h can reach it through #include_next
- * <limits.h> (src/ is on the include path). It then passes the include on
- * to the system's <limits.h>, outside the guard so it happens every time. */
+/* This file has the C library's name: with _FORTIFY_SOURCE (Debian's build flags), gcc's
+ * syslimits.h can reach it through #include_next <limits.h> (src/ is on the include path). It then
+ * passes the include on to the system's <limits.h>, outside the guard so it happens every time. */
 #include_next <limits.h>
 #ifndef CREDITD_LIMITS_H
 #define CREDITD_LIMITS_H
@@ -13,19 +12,15 @@
 #define LIMIT_BODY_DEFAULT_BYTES (64 * 1024)
 /* Hard ceiling for that config value: bounds per-thread buffers. */
 #define LIMIT_BODY_MAX_BYTES (1024 * 1024)
-/* The longest a request's body may take to arrive, counted from the
- * request's start: nginx buffers a body whole before it passes it on, so
- * the largest allowed (LIMIT_BODY_MAX_BYTES) arrives in milliseconds; only
- * a client trickling through a web server that streams bodies (Apache)
- * takes longer, and it must not hold a worker thread. Past it the request
- * is answered 408 and its connection closed. Checked between reads, and
- * each read waits at most the time left. */
+/* The longest a request's body may take to arrive, counted from the request's start: nginx buffers
+ * a body whole before it passes it on, so the largest allowed (LIMIT_BODY_MAX_BYTES) arrives in
+ * milliseconds; only a client trickling through a web server that streams bodies (Apache) takes
+ * longer, and it must not hold a worker thread. Past it the request is answered 408 and its
+ * connection closed. Checked between reads, and each read waits at most the time left. */
 #define LIMIT_BODY_READ_SECONDS 10
-/* Past the body cap, creditd reads no more into memory; after its 413 it
- * drops at most this much of what is still in flight, so the web server
- * may reuse the connection: more than the shipped nginx snippet lets
- * through (client_max_body_size 2m). A longer body's connection is
- * closed instead. */
+/* Past the body cap, creditd reads no more into memory; after its 413 it drops at most this much of
+ * what is still in flight, so the web server may reuse the connection: more than the shipped nginx
+ * snippet lets through (client_max_body_size 2m). A longer body's connection is closed instead. */
 #define LIMIT_BODY_DRAIN_BYTES (4 * 1024 * 1024)
 /* Nesting of request JSON: our bodies are flat; Stripe events are ~6 deep. */
 #define LIMIT_JSON_DEPTH 32
@@ -535,8 +530,12 @@ _Static_assert(LIMIT_GATEWAY_IMAGE_TOKENS <= LIMIT_TOKENS_MAX, "an image's token
 #define LIMIT_PRICES 4096
 /* Expired holds or grants of one account applied per statement batch
  * (their ids are read into arrays of this size); the sweep of an account
- * loops until none is due, so this bounds memory, not the work. */
+ * loops until none is due, so this bounds memory, not the work. A hold
+ * the sweep skips (a batch job's, a running background run's) keeps its
+ * account due again this much later: its job or run may end and leave it
+ * unresolved, due to be charged (docs/gateway.md, "Background responses"). */
 #define LIMIT_SWEEP_BATCH 64
+#define LIMIT_SWEEP_SKIPPED_SECONDS 3600
 /* Prepared statements one connection keeps: creditd has about 260
  * distinct statements (tests/unit/test_layering.sh counts them and fails
  * past half of this), and a long-lived connection may in time prepare

@@ -164,8 +164,12 @@ _Static_assert(sizeof(LEDGER_GATEWAY_REQUEST_PREFIX) == 4, "SQL_HOLDS_DUE compar
 static const char SQL_RESOLVED[] = "UPDATE holds SET resolved = ? WHERE id = ? AND account_id = ?";
 static const char SQL_GRANTS_DUE[] = "SELECT id, remaining_micros, source FROM grants FORCE INDEX (ix_account) WHERE account_id = ? "
 				     "AND remaining_micros > 0 AND expires_at <= ? FOR UPDATE";
-static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(expires_at) FROM holds WHERE account_id = ? AND state = 'pending' AND "
-				   NOT_A_BATCH_HOLD "), "
+/* A hold skipped above keeps its account due no sooner than
+ * LIMIT_SWEEP_SKIPPED_SECONDS from now: when its job or run ends (a run
+ * given up leaves it unresolved, due unresolved_days on), that later
+ * sweep finds it; until then each such sweep only puts the time off. */
+static const char SQL_NEXT_DUE[] = "SELECT (SELECT MIN(IF(" NOT_A_BATCH_HOLD ", expires_at, GREATEST(expires_at, ?))) "
+				   "FROM holds WHERE account_id = ? AND state = 'pending'), "
 				   "(SELECT MIN(expires_at) FROM grants WHERE account_id = ? AND remaining_micros > 0)";
 
 #define SWEEP_BATCH LIMIT_SWEEP_BATCH
@@ -331,7 +335,7 @@ enum cd_err ledger_due_sweep_acct(struct store *db, struct acct *a)
 		rc = expire_grants(db, a);
 	if (rc != CD_OK)
 		return rc;
-	struct dbstmt *s = store_exec(db, SQL_NEXT_DUE, &e, "ii", a->id, a->id);
+	struct dbstmt *s = store_exec(db, SQL_NEXT_DUE, &e, "iii", db->now + LIMIT_SWEEP_SKIPPED_SECONDS, a->id, a->id);
 	if (s == NULL)
 		return store_err(db, e, "sweep due");
 	a->sweep_due_at = -1;
@@ -340,6 +344,10 @@ enum cd_err ledger_due_sweep_acct(struct store *db, struct acct *a)
 			if (!store_null(s, c) && (a->sweep_due_at < 0 || store_i64(s, c) < a->sweep_due_at))
 				a->sweep_due_at = store_i64(s, c);
 	}
+	/* A run that ended between the two reads leaves its expired hold
+	 * pending and no longer skipped: due at the next pass, not in the past. */
+	if (a->sweep_due_at >= 0 && a->sweep_due_at <= db->now)
+		a->sweep_due_at = db->now + 1;
 	ledger_periods_sweep_due(db, a);
 	/* Every due hold and grant went: what is due next is later. */
 	assert(a->sweep_due_at < 0 || a->sweep_due_at > db->now);

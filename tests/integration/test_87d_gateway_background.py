@@ -421,6 +421,39 @@ def test_a_run_whose_hold_expired_while_creditd_was_away_is_settled_at_its_usage
     verify()
 
 
+def test_a_run_given_up_after_a_sweep_skipped_its_hold_is_charged_at_unresolved_days():
+    """A sweep while the run lives skips its hold and keeps the account due
+    an hour on (not never): the run given up later leaves the hold
+    unresolved, and unresolved_days on the sweep charges its input bound
+    (docs/gateway.md, "Background responses")."""
+    from lib import clock_now, clock_reset, clock_set
+    fast()
+    reset()
+    acct = new_account("gwbgskip")
+    rid = create(acct)
+    move(rid, "in_progress")
+    due = lambda: sql("SELECT sweep_due_at, UNIX_TIMESTAMP() FROM accounts WHERE ext_id = '%s'" % acct)[0]
+    sql("UPDATE accounts SET sweep_due_at = UNIX_TIMESTAMP() - 1 WHERE ext_id = '%s'" % acct)
+    check(wait_until(lambda: due()[0] not in (None, "NULL") and int(due()[0]) > int(due()[1]), timeout=10),
+          "swept while the run lives, the account due again later: %r" % (due(),))
+    check(int(due()[0]) - int(due()[1]) >= 3000, "about an hour on: %r" % (due(),))
+    eq(hold_row(acct)[0], "pending", "the run's hold skipped")
+    sql("UPDATE gateway_background SET created_at = created_at - 4 * 86400, next_poll_at = 0 "
+        "WHERE response_id = '%s'" % rid)
+    check(wait_until(lambda: run_row(rid)[0] == "ended", timeout=15), "given up past its days: %r" % (run_row(rid),))
+    h = hold_row(acct)
+    check(h[0] == "pending" and h[2] > 0, "kept unresolved at its input bound: %r" % (h,))
+    before = state(acct)[0]
+    try:
+        clock_set(clock_now() + 8 * 86400)
+        check(wait_until(lambda: hold_row(acct)[0] != "pending", timeout=15),
+              "unresolved_days on, the sweep took it: %r, due %r" % (hold_row(acct), due()))
+        eq(before - state(acct)[0], h[2], "charged its input bound, not the whole hold")
+    finally:
+        clock_reset()
+    verify()
+
+
 def fake_delete(rid):
     """DELETE /v1/responses/{id} at the fake provider itself (not through creditd)."""
     u = urllib.parse.urlsplit(ENV["CREDITD_PROVIDER_URL"])

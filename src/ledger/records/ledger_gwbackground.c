@@ -46,9 +46,11 @@ static const char SQL_END[] = "UPDATE gateway_background SET state = 'ended', st
 static const char SQL_WAKE[] = "UPDATE gateway_background SET next_poll_at = ? WHERE response_id = ? AND state = 'running'";
 static const char SQL_WAKE_ALL[] = "UPDATE gateway_background SET next_poll_at = ? WHERE state = 'running' "
 				   "AND next_poll_at > ?";
+/* Expired or not: the sweep never takes a running run's hold (sql/084),
+ * so one that expired while creditd was away is renewed too. */
 static const char SQL_RENEW_ALL[] = "UPDATE holds h JOIN gateway_background g ON g.hold_row = h.id "
 				    "AND g.account_id = h.account_id SET h.expires_at = GREATEST(h.expires_at, ?) "
-				    "WHERE g.state = 'running' AND h.state = 'pending' AND h.expires_at > ?";
+				    "WHERE g.state = 'running' AND h.state = 'pending'";
 static const char SQL_CLAIM[] = "UPDATE gateway_background SET next_poll_at = ? WHERE response_id = ? "
 				"AND state = 'running' AND next_poll_at = ?";
 
@@ -198,7 +200,7 @@ static enum cd_err run_tx(struct store *db, void *arg)
 	case OP_WAKE_ALL:
 		return store_do(db, SQL_WAKE_ALL, "background runs woken", "ii", db->now, db->now);
 	case OP_RENEW_ALL:
-		return store_do(db, SQL_RENEW_ALL, "background runs' holds renewed", "ii", db->now + x->polls, db->now);
+		return store_do(db, SQL_RENEW_ALL, "background runs' holds renewed", "i", db->now + x->polls);
 	case OP_CLAIM:
 		/* The statement first, then its error: an argument's order of
 		 * evaluation is unspecified. */
