@@ -1,6 +1,7 @@
 /* ctl_common.c: option and number reading and failure printing shared by
  * creditctl's commands (see ctl_common.h). */
 #include "ctl_common.h"
+#include "jsonio.h"
 #include "ledger.h"
 #include <errno.h>
 #include <stdint.h>
@@ -63,6 +64,17 @@ int ctl_common_parse_i64(const char *s, int64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* jansson's json_string refuses invalid UTF-8. */
+int ctl_common_text_ok(const char *s, size_t min, size_t max)
+{
+	if (jsonio_check_text(s, strlen(s), min, max) != 0)
+		return 0;
+	json_t *probe = json_string(s);
+	int ok = probe != NULL;
+	json_decref(probe);
+	return ok;
 }
 
 int ctl_common_fail(struct store *db, enum cd_err rc, const char *what)

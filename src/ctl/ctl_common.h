@@ -26,6 +26,9 @@ int ctl_common_flag_take(int *argc, char **argv, int from, const char *name);
 #define CTL_EXIT_UNREACHABLE 4
 /* A whole decimal int64: 0, or -1 with *out untouched. */
 int ctl_common_parse_i64(const char *s, int64_t *out);
+/* The API's rule for text: min to max bytes of UTF-8 without control
+ * characters. 1 when s keeps it. */
+int ctl_common_text_ok(const char *s, size_t min, size_t max);
 /* Says what failed on stderr (with the ledger's last message); returns 1. */
 int ctl_common_fail(struct store *db, enum cd_err rc, const char *what);
 /* Prints v indented and takes it (json_decref); returns 0. */
