@@ -504,7 +504,7 @@ def test_config_and_environment_refused():
     d = SETUP.setdefault("dir", tempfile.mkdtemp(prefix="badctl-"))
     cases = [
         (["-c", "/nonexistent/creditd.conf", "verify"], 2, ["/nonexistent/creditd.conf"], "-c names no file"),
-        (["-c", d, "verify"], 2, [d], "-c names a directory"),
+        (["-c", d, "verify"], 2, [d, "is a directory"], "-c names a directory"),
         (["-c", config_with(conf, 0o666), "verify"], 2, [".conf"], "a config others may write"),
         (["-c", config_with(conf, 0o644), "verify"], 2, [".conf"], "a config with secrets others may read"),
         (["-c", config_with(conf, 0o620), "verify"], 2, [".conf"], "a config with secrets its group may write"),
