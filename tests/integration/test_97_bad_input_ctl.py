@@ -484,6 +484,37 @@ def test_hold_resolve():
     table(cases)
 
 
+def test_ids_too_long_or_not_utf8_are_looked_up_as_unknown_or_refused():
+    """An id that cannot exist (5000 bytes, not UTF-8) is an unknown one
+    (exit 1) or a usage error (2): never the database's error."""
+    cases = []
+    for bad, what in ((LONG, "of 5000 bytes"), (NOT_UTF8, "not UTF-8")):
+        cases += [
+            (["account", "show", bad], (1, 2), ["account"], "account show of an id " + what),
+            (["export", bad], (1, 2), ["account"], "export of an id " + what),
+            (["grant", bad, "5", "--source", "promo"], (1, 2), ["account"], "grant to an id " + what),
+            (["key", "create", "--scope", "read", "--account", bad], (1, 2), ["account"],
+             "a key bound to an id " + what),
+            (["collect", "--account", bad, "--dry-run"], 1, ["not found"], "collect for an id " + what),
+            (["price", "history", bad], 1, ["no model named"], "price history of a model " + what),
+            (["hold", "resolve", bad, "release"], (1, 2), ["hold"], "hold resolve of an id " + what),
+            (["price", "set", SETUP["model"], "--provider", bad, "input=1"], 2, ["provider"],
+             "price set for a provider " + what),
+        ]
+    table(cases)
+
+
+def test_options_given_twice_or_out_of_time():
+    a = SETUP["acct"]
+    table([
+        (["grant", a, "5", "--source", "promo", "--expires", "2020-01-01T00:00:00Z"], 2, ["--expires"],
+         "a grant expiring in the past"),
+        (["promo", "create", "BAD" + uid("")[-8:].upper(), "5", "--expires", "2020-01-01T00:00:00Z"], 2,
+         ["--expires"], "a promo code expiring in the past"),
+        (["account", "create", a, "--kind", "workspace"], 1, [a], "an existing account with another kind"),
+    ])
+
+
 # ---- the config, the environment file, the database ----
 
 def stack_config():
