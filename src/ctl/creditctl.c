@@ -515,12 +515,42 @@ static void admin_timeouts(struct cfg *cfg)
 		cfg->db_write_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
 }
 
+/* The secrets creditd runs with, wherever they are kept: the config, or
+ * the environment file its unit reads (envfile_for_config), or the one
+ * named (--env-file, env_file here; CREDITD_ENV_FILE). A file named that
+ * is not there is refused, where the default one may be absent: a
+ * mistyped name would run without the secrets creditd runs with, and
+ * collect and sweep would charge under another salt (CONFIG in
+ * docs/creditctl.8). 0, or -1 said (exit 2). */
+static int load_env_file(const char *env_file, const char *config)
+{
+	char err[512];
+	int set;
+	const char *named = env_file != NULL ? "--env-file" : getenv("CREDITD_ENV_FILE") != NULL ? "CREDITD_ENV_FILE" : NULL;
+	if (env_file == NULL)
+		env_file = envfile_for_config(config);
+	if (env_file == NULL || env_file[0] == '\0')
+		return 0;
+	if (named != NULL && access(env_file, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		fprintf(stderr, "creditctl: %s %s: %s\n", named, env_file, strerror(errno));
+		return -1;
+	}
+	int got = envfile_load(env_file, &set, err, sizeof(err));
+	if (got == ENVFILE_UNREADABLE)
+		fprintf(stderr, "creditctl: %s: the secrets creditd's unit takes from it are not seen here (run as root)\n",
+			err);
+	else if (got != 0) {
+		fprintf(stderr, "creditctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg cfg;
 	char err[512];
 	const char *config = NULL, *env_file = NULL;
-	int set;
 	while (argc >= 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0 ||
 			     strcmp(argv[1], "--env-file") == 0)) {
 		*(strcmp(argv[1], "--env-file") == 0 ? &env_file : &config) = argv[2];
@@ -543,18 +573,8 @@ int main(int argc, char **argv)
 		printf("creditctl %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	/* The secrets creditd runs with, wherever they are kept: the config,
-	 * or the environment file its unit reads (envfile_for_config). */
-	if (env_file == NULL)
-		env_file = envfile_for_config(config);
-	int got = env_file != NULL && env_file[0] != '\0' ? envfile_load(env_file, &set, err, sizeof(err)) : 0;
-	if (got == ENVFILE_UNREADABLE)
-		fprintf(stderr, "creditctl: %s: the secrets creditd's unit takes from it are not seen here (run as root)\n",
-			err);
-	else if (got != 0) {
-		fprintf(stderr, "creditctl: %s\n", err);
+	if (load_env_file(env_file, config) != 0)
 		return 2;
-	}
 	/* Migrations run as the schema's owner; every other command, and
 	 * migrate --check (so that a host without the owner's password can
 	 * ask), as the runtime user of the config (docs/operations.md). */

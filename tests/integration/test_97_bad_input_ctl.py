@@ -552,10 +552,14 @@ def test_config_and_environment_refused():
          2, [".env"], "an env file others may read"),
         (["-c", ENV["CREDITD_CONFIG"], "--env-file", temp("CREDITD_STRIPE_KEY_SALT=x\n", 0o620, ".env"), "verify"],
          2, [".env"], "an env file its group may write"),
+        (["-c", ENV["CREDITD_CONFIG"], "--env-file", "/nonexistent/creditd.env", "verify"], 2,
+         ["--env-file", "/nonexistent/creditd.env"], "--env-file names no file (a mistyped name: secrets unseen)"),
     ]
     table(cases, config=False)
     table([(["verify"], 2, [".env:1:"], "CREDITD_ENV_FILE with a quote inside a value")],
           env={"CREDITD_ENV_FILE": quoted})
+    table([(["verify"], 2, ["CREDITD_ENV_FILE", "/nonexistent/creditd.env"], "CREDITD_ENV_FILE names no file")],
+          env={"CREDITD_ENV_FILE": "/nonexistent/creditd.env"})
     table([(["verify"], 2, ["CREDITD_DB_PORT"], "CREDITD_DB_PORT of letters")],
           env={"CREDITD_DB_PORT": "abc", "CREDITD_DB_SOCKET": None})
     table([(["verify"], 2, ["CREDITD_THREADS"], "CREDITD_THREADS of letters")], env={"CREDITD_THREADS": "abc"})
