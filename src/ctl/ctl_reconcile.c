@@ -93,6 +93,8 @@ static int parse_args(int argc, char **argv, struct recon *r, enum recon_format 
 		return bad_arg("--to is not a day YYYY-MM-DD", to);
 	if (tol != NULL && (pricing_decimal_scaled(tol, 2, &r->tolerance_bps) != 0 || r->tolerance_bps > 1000000))
 		return bad_arg("--tolerance-pct is not a percentage from 0 to 10000 (two decimals at most)", tol);
+	if (r->from >= 0 && r->to >= 0 && r->to < r->from)
+		return bad_arg("--to is a day before --from", to);
 	if (r->to >= 0)
 		r->to += TIMEFMT_SECONDS_PER_DAY;	/* --to is the last day, included */
 	return 0;

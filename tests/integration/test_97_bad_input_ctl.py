@@ -15,6 +15,7 @@ of a file), nothing on stdout a script could read as success, and
 nothing changed: every table's row count and the money tables' checksums
 are the same after each table of cases, the probe accounts' balances and
 journals too, and `creditctl verify` exits 0 at the end."""
+import json
 import os
 import shutil
 import subprocess
@@ -396,6 +397,37 @@ def test_reconcile():
         line2("2026-11-01,gpt-4o,1.5,0,5\n", "input_tokens of 1.5", (":2:", "input_tokens")),
         (["reconcile", temp(csv_head.encode() + b"2026-11-01,gpt\xff,10,0,5\n"), "--format", "csv"], 2,
          [":2:", "model"], "a model not UTF-8"),
+    ])
+
+
+def openai_page(start, results):
+    """A page of OpenAI's organization/usage/completions, one bucket."""
+    return json.dumps({"object": "page", "data": [{"object": "bucket", "start_time": start, "end_time": start + 86400,
+                                                  "results": results}], "has_more": False, "next_page": None})
+
+
+def test_reconcile_pages_and_periods():
+    day = 1795996800   # 2026-11-30T00:00:00Z, a UTC day's start
+    res = {"object": "organization.usage.completions.result", "model": "gpt-4o", "input_tokens": 10,
+           "output_tokens": 5, "input_cached_tokens": 0, "num_model_requests": 1}
+    csv_head = "date,model,input_tokens,cached_input_tokens,output_tokens\n"
+    ok = temp(csv_head + "2026-11-01,gpt-4o,10,0,5\n")
+    table([
+        (["reconcile", temp(openai_page(day, [dict(res, input_tokens=-5)]), suffix=".json")], 2, ["input_tokens"],
+         "an OpenAI page with negative input_tokens"),
+        (["reconcile", temp(openai_page(day, [dict(res, output_tokens=2 ** 64)]), suffix=".json")], 2,
+         [U64], "an OpenAI page with output_tokens past 64 bits (the JSON reader names the number)"),
+        (["reconcile", temp(openai_page(day + 3600, [res]), suffix=".json")], 2, ["day"],
+         "an OpenAI bucket that does not start a UTC day"),
+        (["reconcile", temp(openai_page(day, [dict(res, model=None)]), suffix=".json")], 2, ["model"],
+         "an OpenAI result without its model"),
+        (["reconcile", ok, temp(csv_head + "2026-11-01,gpt-4o,1,0,1\n"), "--format", "csv"], 2, ["gpt-4o"],
+         "a day and model in two files"),
+        (["reconcile", ok, "--from", "2026-11-02", "--to", "2026-11-01"], 2, ["--to", "2026-11-01"],
+         "--to a day before --from"),
+        (["reconcile", ok, "--from", "2024-01-01", "--to", "2026-11-01"], 2, ["--from"], "a period past 366 days"),
+        (["hold", "resolve", "--from-usage", ok, "--format", "csv"], 2, [":2:", "date"],
+         "--from-usage given a day's report, not a minute's"),
     ])
 
 
