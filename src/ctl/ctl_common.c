@@ -31,6 +31,14 @@ int ctl_common_opts_known(int argc, char **argv, int from, const char *const *na
 			fprintf(stderr, "creditctl: unknown option or missing value: %s\n", argv[i]);
 			return 0;
 		}
+		/* Given twice, the first would win and the second be ignored:
+		 * refused, as a mistyped one is. --stripe-price is the one option
+		 * a command takes more than once (plan set's list). */
+		for (int j = from; j < i && strcmp(argv[i], "--stripe-price") != 0; j += 2)
+			if (strcmp(argv[j], argv[i]) == 0) {
+				fprintf(stderr, "creditctl: %s given twice\n", argv[i]);
+				return 0;
+			}
 	}
 	return 1;
 }

@@ -12,7 +12,8 @@ struct store;
 /* "--name VALUE" in argv[from..]: VALUE (borrowed from argv), NULL when absent. */
 const char *ctl_common_opt(int argc, char **argv, int from, const char *name);
 /* 1 when argv[from..] is only "--name VALUE" pairs of the NULL-terminated
- * names; 0 (said on stderr) otherwise. */
+ * names, each once (--stripe-price may repeat); 0 (said on stderr)
+ * otherwise. */
 int ctl_common_opts_known(int argc, char **argv, int from, const char *const *names);
 /* Where the flag NAME (an option without a value) is in argv[from..]; 0
  * when it is not there. */

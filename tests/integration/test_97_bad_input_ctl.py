@@ -86,12 +86,14 @@ def table(cases, **kw):
     problems = []
     for args, want, names, what in cases:
         judge(problems, args, want, names, what, **kw)
+    wrong = len(problems)
     after = snapshot()
     for k in sorted(set(before) | set(after)):
         if before.get(k) != after.get(k):
             problems.append("changed by a refusal: %s %r -> %r" % (k, before.get(k), after.get(k)))
     if problems:
-        raise Fail("%d of %d answered wrong:\n  %s" % (len(problems), len(cases), "\n  ".join(problems)))
+        raise Fail("%d of %d answered wrong, %d changes:\n  %s" % (wrong, len(cases), len(problems) - wrong,
+                                                                   "\n  ".join(problems)))
 
 
 def snapshot():
@@ -128,7 +130,8 @@ def test_setup_a_priced_model_an_account_a_plan_and_a_promo_code():
     SETUP["model"] = uid("badctl-model")
     ctl_ok("price", "set", SETUP["model"], "input=1000000", "output=2000000", "max_output_tokens=1000")
     SETUP["plan"] = uid("badctlplan")
-    ctl_ok("plan", "set", SETUP["plan"], "--credits", "1000000")
+    ctl_ok("plan", "set", SETUP["plan"], "--credits", "1000000", "--stripe-price", "price_badctl_a",
+           "--stripe-price", "price_badctl_b")   # the one option given more than once
     SETUP["promo"] = "BADCTL" + uid("")[-8:].upper()
     ctl_ok("promo", "create", SETUP["promo"], "100000", "--max", "2")
     SETUP["state"] = state(SETUP["acct"])
@@ -538,7 +541,16 @@ def test_ids_too_long_or_not_utf8_are_looked_up_as_unknown_or_refused():
 
 def test_options_given_twice_or_out_of_time():
     a = SETUP["acct"]
+    none = "hold_" + "0" * 32
     table([
+        (["grant", a, "5", "--source", "promo", "--source", "adjustment"], 2, ["--source", "twice"],
+         "--source given twice (the first would win)"),
+        (["key", "create", "--scope", "read", "--scope", "admin"], 2, ["--scope", "twice"], "--scope given twice"),
+        (["hold", "resolve", none, "charge", "--micros", "5", "--micros", "6"], 2, ["--micros", "twice"],
+         "--micros given twice"),
+        (["plan", "set", uid("p"), "--credits", "5", "--credits", "6"], 2, ["--credits", "twice"],
+         "--credits given twice"),
+        (["events", "list", "--limit", "5", "--limit", "6"], 2, ["--limit", "twice"], "--limit given twice"),
         (["grant", a, "5", "--source", "promo", "--expires", "2020-01-01T00:00:00Z"], 2, ["--expires"],
          "a grant expiring in the past"),
         (["promo", "create", "BAD" + uid("")[-8:].upper(), "5", "--expires", "2020-01-01T00:00:00Z"], 2,
