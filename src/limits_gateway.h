@@ -436,4 +436,10 @@ _Static_assert(LIMIT_GATEWAY_BATCH_SEEN_SLOTS / 2 >= LIMIT_GATEWAY_BATCH_LINES,
  * before it is copied (a 25 MiB upload's text fields would otherwise be
  * copied whole, twice). */
 #define LIMIT_GATEWAY_MULTIPART_TEXT_BYTES (128 * 1024)
+/* A key's name, for the keys of api_keys the gateway's among them
+ * (creditctl key create --name; an end user's gateway key names 1 to 64
+ * bytes): a label an operator reads in key list. api_keys.name is
+ * VARCHAR(128) of utf8mb4, so 128 bytes of UTF-8 always fit, and a longer
+ * one is refused before the database would. */
+#define LIMIT_KEY_NAME_BYTES 128
 #endif

@@ -34,6 +34,12 @@ char *config_file_read(const char *path, size_t cap, unsigned *mode, char *err, 
 	if (buf == NULL)
 		goto out;
 	size_t n = fread(buf, 1, cap, f);
+	if (ferror(f)) {	/* a directory (EISDIR), an I/O error: not its size */
+		config_fail(err, errcap, "cannot read %s: %s", path, strerror(errno));
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
 	if (!feof(f)) {
 		config_fail(err, errcap, "%s is larger than %zu bytes", path, cap);
 		free(buf);

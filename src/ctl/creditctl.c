@@ -54,7 +54,8 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
 static int verify(struct store *db, int argc, char **argv)
 {
 	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--progress") != 0)) {
-		fprintf(stderr, "usage: creditctl verify [--progress]\n");
+		fprintf(stderr, "creditctl: verify takes only --progress, not %s\nusage: creditctl verify [--progress]\n",
+			argc == 3 ? argv[2] : argv[3]);
 		return 2;
 	}
 	int progress = argc == 3 || isatty(STDERR_FILENO);
@@ -155,6 +156,10 @@ static int export_journal(struct store *db, const char *id, int csv)
 			after = rows[n - 1].seq;
 	}
 	free(rows);
+	if (rc == CD_E_NOT_FOUND) {
+		fprintf(stderr, "creditctl: export: not found: no account '%s'\n", id);
+		return 1;
+	}
 	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "export");
 }
 
@@ -181,25 +186,24 @@ static int answered(struct store *db, enum cd_err rc, struct ledger_result *res,
 	return 1;
 }
 
-/* The API's rule for text: min to max bytes of UTF-8 without control
- * characters (jansson's json_string refuses invalid UTF-8). */
-static int text_ok(const char *s, size_t min, size_t max)
-{
-	if (jsonio_check_text(s, strlen(s), min, max) != 0)
-		return 0;
-	json_t *probe = json_string(s);
-	int ok = probe != NULL;
-	json_decref(probe);
-	return ok;
-}
-
 static int cmd_account(struct store *db, int argc, char **argv)
 {
-	if (argc >= 4 && strcmp(argv[2], "show") == 0) {
+	if (argc < 3 || (strcmp(argv[2], "show") != 0 && strcmp(argv[2], "create") != 0))
+		return argc < 3 ? ctl_usage_bad("account needs create or show")
+				: ctl_usage_bad("unknown account command: %s", argv[2]);
+	if (argc < 4)
+		return ctl_usage_bad("account %s needs an account ID", argv[2]);
+	if (strcmp(argv[2], "show") == 0 && argc > 4)
+		return ctl_usage_bad("account show takes one ID; unexpected argument: %s", argv[4]);
+	if (strcmp(argv[2], "show") == 0) {
 		struct ledger_account_view account;
 		enum cd_err rc = ledger_account_get(db, argv[3], &account);
 		if (rc == CD_OK)
 			return ctl_common_print_json(answer_accounts_view(&account));
+		if (rc == CD_E_NOT_FOUND) {
+			fprintf(stderr, "creditctl: account show: not found: no account '%s'\n", argv[3]);
+			return 1;
+		}
 		return ctl_common_fail(db, rc, "account show");
 	}
 	if (argc >= 4 && strcmp(argv[2], "create") == 0) {
@@ -218,21 +222,59 @@ static int cmd_account(struct store *db, int argc, char **argv)
 		n.low_balance_micros = -1;
 		n.daily_limit_micros = -1;
 		n.requests_per_minute = n.tokens_per_minute = -1;
-		if (!text_ok(n.id, 1, LIMIT_ACCOUNT_ID_BYTES) || (strcmp(n.kind, "user") != 0 && strcmp(n.kind, "workspace") != 0)) {
-			fprintf(stderr, "creditctl: bad account id or kind\n");
-			return 2;
-		}
+		if (!ctl_common_text_ok(n.id, 1, LIMIT_ACCOUNT_ID_BYTES))
+			return ctl_usage_bad("the account ID must be 1 to %d bytes of UTF-8 without control characters",
+					     LIMIT_ACCOUNT_ID_BYTES);
+		if (strcmp(n.kind, "user") != 0 && strcmp(n.kind, "workspace") != 0)
+			return ctl_usage_bad("--kind must be user or workspace, not '%s'", n.kind);
 		return answered(db, ledger_account_create(db, NULL, &n, &res), &res, "account create");
 	}
-	ctl_usage_print(stderr);
-	return 2;
+	return ctl_usage_bad("unknown account command: %s", argv[2]);
+}
+
+/* An amount of micros given on the command line: a whole number from 1
+ * to LIMIT_AMOUNT_MICROS_MAX (docs/api.md, "Money"), or 0 when allow_zero. */
+static int micros_ok(const char *s, int allow_zero, int64_t *out)
+{
+	return ctl_common_parse_i64(s, out) == 0 && *out >= (allow_zero ? 0 : 1) && *out <= LIMIT_AMOUNT_MICROS_MAX;
+}
+
+/* A time that is still to come (RFC 3339). */
+static int future_ok(const char *s, int64_t *out)
+{
+	return timefmt_parse(s, out) == 0 && *out > timefmt_now();
+}
+
+/* What is wrong with a grant's arguments, said with the usage text (2);
+ * 0 when nothing is. */
+static int grant_bad(const struct grant_new *g, const char *amount, const char *exp, const char *prio)
+{
+	if (g->source == NULL)
+		return ctl_usage_bad("grant needs --source promo, adjustment or signup_bonus");
+	if (strcmp(g->source, "promo") != 0 && strcmp(g->source, "adjustment") != 0 && strcmp(g->source, "signup_bonus") != 0)
+		return ctl_usage_bad("--source must be promo, adjustment or signup_bonus, not '%s'", g->source);
+	if (exp != NULL && timefmt_parse(exp, &(int64_t){0}) != 0)
+		return ctl_usage_bad("--expires '%s' is not an RFC 3339 time", exp);
+	if (exp != NULL && g->expires_at <= timefmt_now())
+		return ctl_usage_bad("--expires '%s' is not in the future", exp);
+	if (prio != NULL && (ctl_common_parse_i64(prio, &(int64_t){0}) != 0 || g->priority < 0 || g->priority > GRANT_PRIORITY_MAX))
+		return ctl_usage_bad("--priority '%s' is not a whole number from 0 to %d", prio, GRANT_PRIORITY_MAX);
+	if (g->description != NULL && !ctl_common_text_ok(g->description, 0, LIMIT_DESCRIPTION_CHARS))
+		return ctl_usage_bad("--description must be at most %d bytes of UTF-8 without control characters",
+				     LIMIT_DESCRIPTION_CHARS);
+	if (g->amount_micros <= 0)
+		return ctl_usage_bad("AMOUNT_MICROS '%s' is not a whole number of micros from 1 to %lld", amount,
+				     (long long)LIMIT_AMOUNT_MICROS_MAX);
+	return 0;
 }
 
 static int cmd_grant(struct store *db, int argc, char **argv)
 {
 	static const char *const known[] = {"--source", "--expires", "--priority", "--description", NULL};
 	struct grant_new g;
-	if (argc < 4 || !ctl_common_opts_known(argc, argv, 4, known)) {
+	if (argc < 4)
+		return ctl_usage_bad(argc < 3 ? "grant needs an account ID and AMOUNT_MICROS" : "grant needs AMOUNT_MICROS");
+	if (!ctl_common_opts_known(argc, argv, 4, known)) {
 		ctl_usage_print(stderr);
 		return 2;
 	}
@@ -243,16 +285,14 @@ static int cmd_grant(struct store *db, int argc, char **argv)
 	g.description = ctl_common_opt(argc, argv, 4, "--description");
 	g.expires_at = -1;
 	g.priority = GRANT_PRIORITY_DEFAULT;
-	if (ctl_common_parse_i64(argv[3], &g.amount_micros) != 0 || g.amount_micros <= 0 ||
-	    g.amount_micros > LIMIT_AMOUNT_MICROS_MAX || g.source == NULL ||
-	    (strcmp(g.source, "promo") != 0 && strcmp(g.source, "adjustment") != 0 &&
-	     strcmp(g.source, "signup_bonus") != 0) ||
-	    (exp != NULL && (timefmt_parse(exp, &g.expires_at) != 0 || g.expires_at <= timefmt_now())) ||
-	    (prio != NULL && (ctl_common_parse_i64(prio, &g.priority) != 0 || g.priority < 0 || g.priority > GRANT_PRIORITY_MAX)) ||
-	    (g.description != NULL && !text_ok(g.description, 0, LIMIT_DESCRIPTION_CHARS))) {
-		ctl_usage_print(stderr);
+	if (!micros_ok(argv[3], 0, &g.amount_micros))
+		g.amount_micros = 0;
+	if (exp != NULL && timefmt_parse(exp, &g.expires_at) != 0)
+		g.expires_at = 0;
+	if (prio != NULL && ctl_common_parse_i64(prio, &g.priority) != 0)
+		g.priority = -1;
+	if (grant_bad(&g, argv[3], exp, prio) != 0)
 		return 2;
-	}
 	struct ledger_result res;
 	return answered(db, ledger_grant(db, NULL, &g, &res), &res, "grant");
 }
@@ -284,26 +324,33 @@ static int promo_list(struct store *db)
 static int cmd_promo(struct store *db, int argc, char **argv)
 {
 	static const char *const known[] = {"--max", "--expires", "--ttl-days", NULL};
-	if (argc == 3 && strcmp(argv[2], "list") == 0)
-		return promo_list(db);
-	if (argc < 5 || strcmp(argv[2], "create") != 0 || !ctl_common_opts_known(argc, argv, 5, known)) {
+	if (argc >= 3 && strcmp(argv[2], "list") == 0)
+		return argc == 3 ? promo_list(db) : ctl_usage_bad("promo list takes no argument: %s", argv[3]);
+	if (argc < 3 || strcmp(argv[2], "create") != 0)
+		return argc < 3 ? ctl_usage_bad("promo needs create or list") : ctl_usage_bad("unknown promo command: %s", argv[2]);
+	if (argc < 5)
+		return ctl_usage_bad("promo create needs CODE and AMOUNT_MICROS");
+	if (!ctl_common_opts_known(argc, argv, 5, known)) {
 		ctl_usage_print(stderr);
 		return 2;
 	}
 	const char *max = ctl_common_opt(argc, argv, 5, "--max"), *exp = ctl_common_opt(argc, argv, 5, "--expires");
 	const char *ttl = ctl_common_opt(argc, argv, 5, "--ttl-days");
 	struct promo_new p = {argv[3], 0, -1, -1, -1};
-	if (!ledger_name_ok(p.code, PROMO_CODE_CHARS, LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES) ||
-	    ctl_common_parse_i64(argv[4], &p.amount_micros) != 0 || p.amount_micros <= 0 ||
-	    p.amount_micros > LIMIT_AMOUNT_MICROS_MAX ||
-	    (max != NULL && (ctl_common_parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
-			     p.max_redemptions > LIMIT_PROMO_REDEMPTIONS_MAX)) ||
-	    (exp != NULL && (timefmt_parse(exp, &p.expires_at) != 0 || p.expires_at <= timefmt_now())) ||
-	    (ttl != NULL && (ctl_common_parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
-			     p.grant_ttl_days > LIMIT_PROMO_GRANT_TTL_DAYS_MAX))) {
-		ctl_usage_print(stderr);
-		return 2;
-	}
+	if (!ledger_name_ok(p.code, PROMO_CODE_CHARS, LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES))
+		return ctl_usage_bad("the promo code '%.80s' is not %d to %d of A-Z, a-z, 0-9, _ and -", p.code,
+				     LIMIT_PROMO_CODE_MIN_BYTES, LIMIT_PROMO_CODE_BYTES);
+	if (!micros_ok(argv[4], 0, &p.amount_micros))
+		return ctl_usage_bad("AMOUNT_MICROS '%s' is not a whole number of micros from 1 to %lld", argv[4],
+				     (long long)LIMIT_AMOUNT_MICROS_MAX);
+	if (max != NULL && (ctl_common_parse_i64(max, &p.max_redemptions) != 0 || p.max_redemptions < 1 ||
+			    p.max_redemptions > LIMIT_PROMO_REDEMPTIONS_MAX))
+		return ctl_usage_bad("--max '%s' is not a whole number from 1 to %d", max, LIMIT_PROMO_REDEMPTIONS_MAX);
+	if (exp != NULL && !future_ok(exp, &p.expires_at))
+		return ctl_usage_bad("--expires '%s' is not an RFC 3339 time in the future", exp);
+	if (ttl != NULL && (ctl_common_parse_i64(ttl, &p.grant_ttl_days) != 0 || p.grant_ttl_days < 1 ||
+			    p.grant_ttl_days > LIMIT_PROMO_GRANT_TTL_DAYS_MAX))
+		return ctl_usage_bad("--ttl-days '%s' is not a whole number from 1 to %d", ttl, LIMIT_PROMO_GRANT_TTL_DAYS_MAX);
 	struct ledger_result res;
 	return answered(db, ledger_promo_create(db, NULL, &p, &res), &res, "promo create");
 }
@@ -314,42 +361,50 @@ static int cmd_plan(struct store *db, int argc, char **argv)
 	static const char *const known[] = {"--credits", "--rollover", "--rollover-cap", "--member-cap",
 					    "--stripe-price", NULL};
 	const char *prices[LIMIT_PLAN_STRIPE_PRICES];
+	if (argc > 3 && strcmp(argv[2], "list") == 0)
+		return ctl_usage_bad("plan list takes no argument: %s", argv[3]);
 	if (argc == 3 && strcmp(argv[2], "list") == 0) {
 		json_t *out = NULL;
 		enum cd_err rc = ledger_plans(db, &out);
 		return rc == CD_OK ? ctl_common_print_json(out) : ctl_common_fail(db, rc, "plan list");
 	}
-	if (argc < 4 || strcmp(argv[2], "set") != 0 || !ctl_common_opts_known(argc, argv, 4, known)) {
+	if (argc < 3 || strcmp(argv[2], "set") != 0)
+		return argc < 3 ? ctl_usage_bad("plan needs set or list") : ctl_usage_bad("unknown plan command: %s", argv[2]);
+	if (argc < 4)
+		return ctl_usage_bad("plan set needs a plan NAME");
+	if (!ctl_common_opts_known(argc, argv, 4, known)) {
 		ctl_usage_print(stderr);
 		return 2;
 	}
 	const char *credits = ctl_common_opt(argc, argv, 4, "--credits"), *cap = ctl_common_opt(argc, argv, 4, "--rollover-cap");
 	const char *member = ctl_common_opt(argc, argv, 4, "--member-cap");
 	struct plan_def p = {argv[3], 0, ctl_common_opt(argc, argv, 4, "--rollover"), -1, -1, prices, 0};
-	int bad = 0;
 	for (int i = 4; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--stripe-price") != 0)
 			continue;
-		if (p.nprices == LIMIT_PLAN_STRIPE_PRICES ||
-		    !ledger_name_ok(argv[i + 1], STRIPE_ID_CHARS, 1, LIMIT_STRIPE_ID_BYTES))
-			bad = 1;
-		else
-			prices[p.nprices++] = argv[i + 1];
+		if (p.nprices == LIMIT_PLAN_STRIPE_PRICES)
+			return ctl_usage_bad("--stripe-price: at most %d Stripe prices", LIMIT_PLAN_STRIPE_PRICES);
+		if (!ledger_name_ok(argv[i + 1], STRIPE_ID_CHARS, 1, LIMIT_STRIPE_ID_BYTES))
+			return ctl_usage_bad("--stripe-price '%s' is not a Stripe price id", argv[i + 1]);
+		prices[p.nprices++] = argv[i + 1];
 	}
 	if (p.rollover == NULL)
 		p.rollover = "none";
-	if (bad || !ledger_name_ok(p.name, PLAN_NAME_CHARS, 1, LIMIT_PLAN_NAME_BYTES) || credits == NULL ||
-	    ctl_common_parse_i64(credits, &p.credits_micros) != 0 || p.credits_micros < 0 ||
-	    p.credits_micros > LIMIT_AMOUNT_MICROS_MAX ||
-	    (strcmp(p.rollover, "none") != 0 && strcmp(p.rollover, "full") != 0 && strcmp(p.rollover, "capped") != 0) ||
-	    (cap != NULL && (ctl_common_parse_i64(cap, &p.rollover_cap_micros) != 0 || p.rollover_cap_micros < 0 ||
-			     p.rollover_cap_micros > LIMIT_AMOUNT_MICROS_MAX)) ||
-	    (strcmp(p.rollover, "capped") == 0) != (cap != NULL) ||
-	    (member != NULL && (ctl_common_parse_i64(member, &p.member_cap_micros) != 0 || p.member_cap_micros < 0 ||
-				p.member_cap_micros > LIMIT_AMOUNT_MICROS_MAX))) {
-		ctl_usage_print(stderr);
-		return 2;
-	}
+	if (!ledger_name_ok(p.name, PLAN_NAME_CHARS, 1, LIMIT_PLAN_NAME_BYTES))
+		return ctl_usage_bad("the plan name '%.80s' is not 1 to %d of A-Z, a-z, 0-9, _, . and -", p.name,
+				     LIMIT_PLAN_NAME_BYTES);
+	if (credits == NULL)
+		return ctl_usage_bad("plan set needs --credits MICROS");
+	if (!micros_ok(credits, 1, &p.credits_micros))
+		return ctl_usage_bad("--credits '%s' is not a whole number of micros, 0 or more", credits);
+	if (strcmp(p.rollover, "none") != 0 && strcmp(p.rollover, "full") != 0 && strcmp(p.rollover, "capped") != 0)
+		return ctl_usage_bad("--rollover must be none, full or capped, not '%s'", p.rollover);
+	if (cap != NULL && !micros_ok(cap, 1, &p.rollover_cap_micros))
+		return ctl_usage_bad("--rollover-cap '%s' is not a whole number of micros, 0 or more", cap);
+	if ((strcmp(p.rollover, "capped") == 0) != (cap != NULL))
+		return ctl_usage_bad("--rollover-cap goes with --rollover capped, and only with it");
+	if (member != NULL && !micros_ok(member, 1, &p.member_cap_micros))
+		return ctl_usage_bad("--member-cap '%s' is not a whole number of micros, 0 or more", member);
 	struct ledger_result res;
 	return answered(db, ledger_plan_put(db, NULL, &p, &res), &res, "plan set");
 }
@@ -370,10 +425,30 @@ static int migrate(struct store *db, const char *dir, int check_only)
 	int pending = check_only && applied->n > 0;
 	free(applied);
 	if (rc != CD_OK) {
-		ctl_common_fail(db, rc, "migrate");
+		/* A migrations' directory that cannot be read, or a file in it
+		 * that cannot be applied, is said where it is found (CD_E_INVALID). */
+		if (rc != CD_E_INVALID)
+			ctl_common_fail(db, rc, "migrate");
 		return check_only && rc == CD_E_UNAVAILABLE ? CTL_EXIT_UNREACHABLE : 1;
 	}
 	return pending ? CTL_EXIT_PENDING : 0;
+}
+
+/* export ID [--format csv|json] */
+static int cmd_export(struct store *db, int argc, char **argv)
+{
+	static const char *const known[] = {"--format", NULL};
+	if (argc < 3)
+		return ctl_usage_bad("export needs an account ID");
+	const char *format = ctl_common_opt(argc, argv, 3, "--format");
+	int csv = format == NULL || strcmp(format, "csv") == 0;
+	if (!ctl_common_opts_known(argc, argv, 3, known)) {
+		ctl_usage_print(stderr);
+		return 2;
+	}
+	if (format != NULL && !csv && strcmp(format, "json") != 0)
+		return ctl_usage_bad("--format must be csv or json, not '%s'", format);
+	return export_journal(db, argv[2], csv);
 }
 
 static int dispatch(struct store *db, int argc, char **argv, const struct cfg *cfg)
@@ -415,18 +490,9 @@ static int dispatch(struct store *db, int argc, char **argv, const struct cfg *c
 		return ctl_sweep(db, cfg, argc, argv);
 	if (strcmp(cmd, "hold") == 0)
 		return ctl_holds(db, argc, argv);
-	if (strcmp(cmd, "export") == 0 && argc >= 3) {
-		static const char *const known[] = {"--format", NULL};
-		const char *format = ctl_common_opt(argc, argv, 3, "--format");
-		int csv = format == NULL || strcmp(format, "csv") == 0;
-		if (!ctl_common_opts_known(argc, argv, 3, known) || (format != NULL && !csv && strcmp(format, "json") != 0)) {
-			ctl_usage_print(stderr);
-			return 2;
-		}
-		return export_journal(db, argv[2], csv);
-	}
-	ctl_usage_print(stderr);
-	return 2;
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(db, argc, argv);
+	return ctl_usage_bad("unknown command: %s", cmd);
 }
 
 /* Every module's table of keys, at its slot: config.h's list (no layer
@@ -449,12 +515,42 @@ static void admin_timeouts(struct cfg *cfg)
 		cfg->db_write_timeout_seconds = LIMIT_DB_ADMIN_TIMEOUT_SECONDS;
 }
 
+/* The secrets creditd runs with, wherever they are kept: the config, or
+ * the environment file its unit reads (envfile_for_config), or the one
+ * named (--env-file, env_file here; CREDITD_ENV_FILE). A file named that
+ * is not there is refused, where the default one may be absent: a
+ * mistyped name would run without the secrets creditd runs with, and
+ * collect and sweep would charge under another salt (CONFIG in
+ * docs/creditctl.8). 0, or -1 said (exit 2). */
+static int load_env_file(const char *env_file, const char *config)
+{
+	char err[512];
+	int set;
+	const char *named = env_file != NULL ? "--env-file" : getenv("CREDITD_ENV_FILE") != NULL ? "CREDITD_ENV_FILE" : NULL;
+	if (env_file == NULL)
+		env_file = envfile_for_config(config);
+	if (env_file == NULL || env_file[0] == '\0')
+		return 0;
+	if (named != NULL && access(env_file, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+		fprintf(stderr, "creditctl: %s %s: %s\n", named, env_file, strerror(errno));
+		return -1;
+	}
+	int got = envfile_load(env_file, &set, err, sizeof(err));
+	if (got == ENVFILE_UNREADABLE)
+		fprintf(stderr, "creditctl: %s: the secrets creditd's unit takes from it are not seen here (run as root)\n",
+			err);
+	else if (got != 0) {
+		fprintf(stderr, "creditctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cfg cfg;
 	char err[512];
 	const char *config = NULL, *env_file = NULL;
-	int set;
 	while (argc >= 3 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0 ||
 			     strcmp(argv[1], "--env-file") == 0)) {
 		*(strcmp(argv[1], "--env-file") == 0 ? &env_file : &config) = argv[2];
@@ -462,10 +558,11 @@ int main(int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
-	if (argc < 2) {
-		ctl_usage_print(stderr);
-		return 2;
-	}
+	if (argc == 2 && (strcmp(argv[1], "-c") == 0 || strcmp(argv[1], "--config") == 0 ||
+			  strcmp(argv[1], "--env-file") == 0))
+		return ctl_usage_bad("%s needs a FILE", argv[1]);
+	if (argc < 2)
+		return ctl_usage_bad("no command given");
 	/* Help and version before anything is read: a user who may not read
 	 * the config still gets them. */
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
@@ -476,18 +573,8 @@ int main(int argc, char **argv)
 		printf("creditctl %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	/* The secrets creditd runs with, wherever they are kept: the config,
-	 * or the environment file its unit reads (envfile_for_config). */
-	if (env_file == NULL)
-		env_file = envfile_for_config(config);
-	int got = env_file != NULL && env_file[0] != '\0' ? envfile_load(env_file, &set, err, sizeof(err)) : 0;
-	if (got == ENVFILE_UNREADABLE)
-		fprintf(stderr, "creditctl: %s: the secrets creditd's unit takes from it are not seen here (run as root)\n",
-			err);
-	else if (got != 0) {
-		fprintf(stderr, "creditctl: %s\n", err);
+	if (load_env_file(env_file, config) != 0)
 		return 2;
-	}
 	/* Migrations run as the schema's owner; every other command, and
 	 * migrate --check (so that a host without the owner's password can
 	 * ask), as the runtime user of the config (docs/operations.md). */

@@ -1,6 +1,7 @@
 /* ctl_common.c: option and number reading and failure printing shared by
  * creditctl's commands (see ctl_common.h). */
 #include "ctl_common.h"
+#include "jsonio.h"
 #include "ledger.h"
 #include <errno.h>
 #include <stdint.h>
@@ -30,6 +31,14 @@ int ctl_common_opts_known(int argc, char **argv, int from, const char *const *na
 			fprintf(stderr, "creditctl: unknown option or missing value: %s\n", argv[i]);
 			return 0;
 		}
+		/* Given twice, the first would win and the second be ignored:
+		 * refused, as a mistyped one is. --stripe-price is the one option
+		 * a command takes more than once (plan set's list). */
+		for (int j = from; j < i && strcmp(argv[i], "--stripe-price") != 0; j += 2)
+			if (strcmp(argv[j], argv[i]) == 0) {
+				fprintf(stderr, "creditctl: %s given twice\n", argv[i]);
+				return 0;
+			}
 	}
 	return 1;
 }
@@ -63,6 +72,17 @@ int ctl_common_parse_i64(const char *s, int64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* jansson's json_string refuses invalid UTF-8. */
+int ctl_common_text_ok(const char *s, size_t min, size_t max)
+{
+	if (jsonio_check_text(s, strlen(s), min, max) != 0)
+		return 0;
+	json_t *probe = json_string(s);
+	int ok = probe != NULL;
+	json_decref(probe);
+	return ok;
 }
 
 int ctl_common_fail(struct store *db, enum cd_err rc, const char *what)

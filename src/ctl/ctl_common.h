@@ -12,7 +12,8 @@ struct store;
 /* "--name VALUE" in argv[from..]: VALUE (borrowed from argv), NULL when absent. */
 const char *ctl_common_opt(int argc, char **argv, int from, const char *name);
 /* 1 when argv[from..] is only "--name VALUE" pairs of the NULL-terminated
- * names; 0 (said on stderr) otherwise. */
+ * names, each once (--stripe-price may repeat); 0 (said on stderr)
+ * otherwise. */
 int ctl_common_opts_known(int argc, char **argv, int from, const char *const *names);
 /* Where the flag NAME (an option without a value) is in argv[from..]; 0
  * when it is not there. */
@@ -26,6 +27,9 @@ int ctl_common_flag_take(int *argc, char **argv, int from, const char *name);
 #define CTL_EXIT_UNREACHABLE 4
 /* A whole decimal int64: 0, or -1 with *out untouched. */
 int ctl_common_parse_i64(const char *s, int64_t *out);
+/* The API's rule for text: min to max bytes of UTF-8 without control
+ * characters. 1 when s keeps it. */
+int ctl_common_text_ok(const char *s, size_t min, size_t max);
 /* Says what failed on stderr (with the ledger's last message); returns 1. */
 int ctl_common_fail(struct store *db, enum cd_err rc, const char *what);
 /* Prints v indented and takes it (json_decref); returns 0. */

@@ -68,31 +68,37 @@ int ctl_events_cmd(struct store *db, int argc, char **argv)
 	if (argc == 4 && strcmp(argv[2], "retry") == 0) {
 		int64_t id = 0;
 		int count[2] = {0, 0};
-		if (strcmp(argv[3], "--failed") != 0 && (ctl_common_parse_i64(argv[3], &id) != 0 || id <= 0)) {
-			ctl_usage_print(stderr);
-			return 2;
-		}
+		if (strcmp(argv[3], "--failed") != 0 && (ctl_common_parse_i64(argv[3], &id) != 0 || id <= 0))
+			return ctl_usage_bad("events retry: '%s' is not an event ID (a whole number from 1) nor --failed", argv[3]);
 		enum cd_err rc = ledger_events_retry(db, id, count);
 		if (rc != CD_OK)
 			return ctl_common_fail(db, rc, "events retry");
 		fprintf(stderr, "%d event(s) to be sent again\n", count[0]);
+		if (id > 0 && count[0] + count[1] == 0) {
+			fprintf(stderr, "creditctl: events retry: no undelivered event %lld\n", (long long)id);
+			return 1;
+		}
 		if (count[1] > 0)
 			fprintf(stderr, "%d mail(s) to be sent again\n", count[1]);
-		return id > 0 && count[0] + count[1] == 0 ? 1 : 0;
+		return 0;
 	}
-	if (argc < 3 || strcmp(argv[2], "list") != 0 || !ctl_common_opts_known(argc, argv, 3, known)) {
+	if (argc < 3 || (strcmp(argv[2], "list") != 0 && strcmp(argv[2], "retry") != 0))
+		return argc < 3 ? ctl_usage_bad("events needs list or retry") : ctl_usage_bad("unknown events command: %s", argv[2]);
+	if (strcmp(argv[2], "retry") == 0)
+		return argc < 4 ? ctl_usage_bad("events retry needs an event ID or --failed")
+				: ctl_usage_bad("events retry takes one ID; unexpected argument: %s", argv[4]);
+	if (!ctl_common_opts_known(argc, argv, 3, known)) {
 		ctl_usage_print(stderr);
 		return 2;
 	}
 	const char *state = ctl_common_opt(argc, argv, 3, "--state"), *after = ctl_common_opt(argc, argv, 3, "--after");
 	const char *limit = ctl_common_opt(argc, argv, 3, "--limit");
 	int64_t a = 0, n = 100;
-	if ((state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "delivered") != 0 &&
-	     strcmp(state, "failed") != 0) ||
-	    (after != NULL && (ctl_common_parse_i64(after, &a) != 0 || a < 0)) ||
-	    (limit != NULL && (ctl_common_parse_i64(limit, &n) != 0 || n < 1 || n > 100000))) {
-		ctl_usage_print(stderr);
-		return 2;
-	}
+	if (state != NULL && strcmp(state, "pending") != 0 && strcmp(state, "delivered") != 0 && strcmp(state, "failed") != 0)
+		return ctl_usage_bad("--state must be pending, delivered or failed, not '%s'", state);
+	if (after != NULL && (ctl_common_parse_i64(after, &a) != 0 || a < 0))
+		return ctl_usage_bad("--after '%s' is not an event ID (a whole number, 0 or more)", after);
+	if (limit != NULL && (ctl_common_parse_i64(limit, &n) != 0 || n < 1 || n > 100000))
+		return ctl_usage_bad("--limit '%s' is not a whole number from 1 to 100000", limit);
 	return events_list(db, state, a, n);
 }

@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static int usage_line(void)
+/* What is wrong (NULL: said already), naming the argument (NULL: none),
+ * then the usage; 2. */
+static int usage_line(const char *what, const char *arg)
 {
+	if (what != NULL)
+		fprintf(stderr, "creditctl: hold resolve: %s%s%s\n", what, arg != NULL ? ": " : "", arg != NULL ? arg : "");
 	fprintf(stderr, "usage: creditctl hold resolve HOLD_ID charge [--micros N] | release\n"
 			"       creditctl hold resolve --from-usage FILE... [--format openai|anthropic|csv] [--dry-run] "
 			"[--json]\n");
@@ -50,16 +54,20 @@ int ctl_holds(struct store *db, int argc, char **argv)
 	int64_t micros = -1;
 	if (argc >= 4 && strcmp(argv[2], "resolve") == 0 && strcmp(argv[3], "--from-usage") == 0)
 		return ctl_resolve_usage(db, argc, argv);
-	if (argc < 5 || strcmp(argv[2], "resolve") != 0)
-		return usage_line();
+	if (argc < 3 || strcmp(argv[2], "resolve") != 0)
+		return usage_line(argc < 3 ? "hold needs resolve" : "unknown hold command", argc < 3 ? NULL : argv[2]);
+	if (argc < 5)
+		return usage_line(argc < 4 ? "no HOLD_ID given" : "charge or release?", NULL);
 	int charge = strcmp(argv[4], "charge") == 0;
 	if (!charge && strcmp(argv[4], "release") != 0)
-		return usage_line();
-	if (!ctl_common_opts_known(argc, argv, 5, known) || (!charge && argc > 5))
-		return usage_line();
+		return usage_line("the action is charge or release, not", argv[4]);
+	if (!charge && argc > 5)
+		return usage_line("release takes nothing more; unexpected argument", argv[5]);
+	if (!ctl_common_opts_known(argc, argv, 5, known))
+		return usage_line(NULL, NULL);
 	const char *given = ctl_common_opt(argc, argv, 5, "--micros");
 	if (given != NULL && (ctl_common_parse_i64(given, &micros) != 0 || micros < 0)) {
-		fprintf(stderr, "creditctl: hold resolve: --micros must be a whole number of micros, 0 or more\n");
+		fprintf(stderr, "creditctl: hold resolve: --micros '%s' is not a whole number of micros, 0 or more\n", given);
 		return 2;
 	}
 	return resolve(db, argv[3], charge, micros);

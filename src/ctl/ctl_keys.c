@@ -71,7 +71,13 @@ static int key_create(struct store *db, int argc, char **argv)
 		return 2;
 	}
 	if (mask < 0) {
-		fprintf(stderr, "creditctl: --scope must list guard, read, app and/or admin\n");
+		fprintf(stderr, "creditctl: --scope must list guard, read, app and/or admin, not '%s'\n",
+			scope != NULL ? scope : "");
+		return 2;
+	}
+	if (name != NULL && !ctl_common_text_ok(name, 0, LIMIT_KEY_NAME_BYTES)) {
+		fprintf(stderr, "creditctl: --name must be at most %d bytes of UTF-8 without control characters\n",
+			LIMIT_KEY_NAME_BYTES);
 		return 2;
 	}
 	if (bad_models != NULL) {
@@ -107,19 +113,34 @@ static int key_create(struct store *db, int argc, char **argv)
 	return 0;
 }
 
+/* key revoke ID: one id, a whole number from 1 (an extra argument is
+ * refused, never ignored: each names a key someone meant to keep or end). */
+static int key_revoke(struct store *db, int argc, char **argv)
+{
+	int64_t id;
+	if (argc != 4)
+		return argc < 4 ? ctl_usage_bad("key revoke needs a key ID") :
+		       ctl_usage_bad("key revoke takes one ID; unexpected argument: %s", argv[4]);
+	if (ctl_common_parse_i64(argv[3], &id) != 0 || id < 1)
+		return ctl_usage_bad("key revoke: %s is not a key ID (a whole number from 1, as key list shows)", argv[3]);
+	enum cd_err rc = ledger_key_revoke(db, id);
+	if (rc == CD_E_NOT_FOUND) {
+		fprintf(stderr, "creditctl: key revoke: not found: no key %lld\n", (long long)id);
+		return 1;
+	}
+	if (rc == CD_OK)
+		printf("key %lld revoked\n", (long long)id);
+	return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "key revoke");
+}
+
 int ctl_keys_cmd(struct store *db, int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "create") == 0)
 		return key_create(db, argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0)
-		return key_list(db);
-	int64_t id;
-	if (argc >= 4 && strcmp(argv[2], "revoke") == 0 && ctl_common_parse_i64(argv[3], &id) == 0) {
-		enum cd_err rc = ledger_key_revoke(db, id);
-		if (rc == CD_OK)
-			printf("key %lld revoked\n", (long long)id);
-		return rc == CD_OK ? 0 : ctl_common_fail(db, rc, "key revoke");
-	}
-	ctl_usage_print(stderr);
-	return 2;
+		return argc == 3 ? key_list(db) : ctl_usage_bad("key list takes no argument: %s", argv[3]);
+	if (argc >= 3 && strcmp(argv[2], "revoke") == 0)
+		return key_revoke(db, argc, argv);
+	return argc < 3 ? ctl_usage_bad("key needs create, list or revoke")
+			: ctl_usage_bad("unknown key command: %s", argv[2]);
 }

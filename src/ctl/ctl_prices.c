@@ -18,11 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void price_usage(void)
+/* What is wrong (naming the argument), then the usage text; returns 2. */
+static int price_usage(const char *what, const char *arg)
 {
+	fprintf(stderr, "creditctl: %s%s%s\n", what, arg != NULL ? ": " : "", arg != NULL ? arg : "");
 	fprintf(stderr, "usage: creditctl price list | price import FILE [--max-increase-pct N] [--force] [--dry-run]\n"
 			"       | price set MODEL [--provider NAME] FIELD=VALUE... | price history MODEL\n"
 			"       | price alias PROVIDER_NAME MODEL\n");
+	return 2;
 }
 
 
@@ -201,6 +204,8 @@ static int check_rises(const struct ledger_price_list *r, const char *path, int6
 	return 1;
 }
 
+_Static_assert(LIMIT_PRICE_RISE_PCT_MAX == 1000000, "price_import's message names the bound");
+
 /* price import FILE [--max-increase-pct N] [--force] [--dry-run]: a
  * price list, CSV or JSON, all or nothing. A model's price rising by more
  * than N % (20 by default) refuses the whole import unless --force (a
@@ -216,13 +221,15 @@ static int price_import(struct store *db, const struct cfg *cfg, int argc, char 
 			force = 1;
 		else if (strcmp(argv[i], "--dry-run") == 0)
 			dry = 1;
-		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 < argc && ctl_common_parse_i64(argv[i + 1], &max_pct) == 0 &&
-			 max_pct >= 0 && max_pct <= LIMIT_PRICE_RISE_PCT_MAX)
+		else if (strcmp(argv[i], "--max-increase-pct") == 0 && i + 1 >= argc)
+			return price_usage("an option without its value", argv[i]);
+		else if (strcmp(argv[i], "--max-increase-pct") == 0 && (ctl_common_parse_i64(argv[i + 1], &max_pct) != 0 ||
+			 max_pct < 0 || max_pct > LIMIT_PRICE_RISE_PCT_MAX))
+			return price_usage("--max-increase-pct is not a whole number from 0 to 1000000", argv[i + 1]);
+		else if (strcmp(argv[i], "--max-increase-pct") == 0)
 			i++;
-		else {
-			price_usage();
-			return 2;
-		}
+		else
+			return price_usage("unknown option or argument", argv[i]);
 	}
 	struct ledger_price_list r;
 	enum cd_err err = CD_OK;
@@ -300,15 +307,22 @@ int ctl_prices_command(struct store *db, const struct cfg *cfg, int argc, char *
 		return ctl_reconcile_price_alias(db, argc, argv);
 	if (argc == 4 && strcmp(argv[2], "history") == 0)
 		return price_history(db, argv[3]);
+	if (argc != 4 && argc >= 3 && strcmp(argv[2], "history") == 0)
+		return price_usage(argc < 4 ? "price history needs a MODEL" : "price history takes one MODEL; unexpected argument",
+				   argc < 4 ? NULL : argv[4]);
+	if (argc > 3 && strcmp(argv[2], "list") == 0)
+		return price_usage("price list takes no argument", argv[3]);
 	if (argc >= 3 && strcmp(argv[2], "list") == 0) {
 		enum cd_err rc = ledger_prices_reload(db);
 		/* As GET /v1/models answers it, with the deployment's currency. */
 		return rc == CD_OK ? ctl_common_print_json(ledger_prices_json(cfg->currency != NULL ? cfg->currency : ""))
 				   : ctl_common_fail(db, rc, "price list");
 	}
-	if (argc < 4 || strcmp(argv[2], "import") != 0) {
-		price_usage();
-		return 2;
-	}
+	if (argc < 3)
+		return price_usage("price needs list, import, set, history or alias", NULL);
+	if (strcmp(argv[2], "import") != 0)
+		return price_usage("unknown price command", argv[2]);
+	if (argc < 4)
+		return price_usage("price import needs a FILE", NULL);
 	return price_import(db, cfg, argc, argv);
 }

@@ -32,35 +32,69 @@ static void reconcile_usage(void)
 
 /* ---- Options ---- */
 
-static int parse_args(int argc, char **argv, struct recon *r, enum recon_format *format, int *first_file)
+/* An option of reconcile's that takes a value. */
+static int valued(const char *a)
 {
-	const char *from = ctl_common_opt(argc, argv, 2, "--from"), *to = ctl_common_opt(argc, argv, 2, "--to");
-	const char *tol = ctl_common_opt(argc, argv, 2, "--tolerance-pct"), *fmt = ctl_common_opt(argc, argv, 2, "--format");
+	static const char *const names[] = {"--from", "--to", "--provider", "--tolerance-pct", "--format", NULL};
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(a, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Said on stderr, naming the option or the value (the usage text follows). */
+static int bad_arg(const char *what, const char *arg)
+{
+	fprintf(stderr, "creditctl: reconcile: %s%s%s\n", what, arg != NULL ? ": " : "", arg != NULL ? arg : "");
+	return -1;
+}
+
+/* Every option is known and has its value, every other argument is a
+ * file: an option left without its value is refused, never taken for
+ * absent (the run would store a comparison nobody asked for). */
+static int parse_flags(int argc, char **argv, struct recon *r, int *first_file)
+{
 	*first_file = 0;
-	r->provider = ctl_common_opt(argc, argv, 2, "--provider");
-	if (r->provider != NULL && !ctl_reconcile_store_name_ok(r->provider))
-		return -1;
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			r->json = 1;
 		else if (strcmp(argv[i], "--no-store") == 0)
 			r->no_store = 1;
-		else if (strcmp(argv[i], "--from") == 0 || strcmp(argv[i], "--to") == 0 || strcmp(argv[i], "--provider") == 0 ||
-			 strcmp(argv[i], "--tolerance-pct") == 0 || strcmp(argv[i], "--format") == 0)
+		else if (valued(argv[i]) && i + 1 >= argc)
+			return bad_arg("an option without its value", argv[i]);
+		else if (valued(argv[i]))
 			i++;
 		else if (strncmp(argv[i], "--", 2) == 0)
-			return -1;
+			return bad_arg("unknown option", argv[i]);
 		else if (*first_file == 0)
 			*first_file = i;
 	}
+	return *first_file == 0 ? bad_arg("no FILE given", NULL) : 0;
+}
+
+static int parse_args(int argc, char **argv, struct recon *r, enum recon_format *format, int *first_file)
+{
+	if (parse_flags(argc, argv, r, first_file) != 0)
+		return -1;
+	const char *from = ctl_common_opt(argc, argv, 2, "--from"), *to = ctl_common_opt(argc, argv, 2, "--to");
+	const char *tol = ctl_common_opt(argc, argv, 2, "--tolerance-pct"), *fmt = ctl_common_opt(argc, argv, 2, "--format");
+	r->provider = ctl_common_opt(argc, argv, 2, "--provider");
+	if (r->provider != NULL && !ctl_reconcile_store_name_ok(r->provider))
+		return bad_arg("--provider is 1 to 64 of a-z, 0-9, '.', '_', '-', not", r->provider);
 	*format = fmt == NULL ? RECON_GUESS : strcmp(fmt, "openai") == 0 ? RECON_OPENAI
 		: strcmp(fmt, "anthropic") == 0 ? RECON_ANTHROPIC : strcmp(fmt, "csv") == 0 ? RECON_CSV : -1;
 	r->from = r->to = -1;
 	r->tolerance_bps = 100;
-	if ((int)*format < 0 || *first_file == 0 || (from != NULL && ctl_reconcile_read_parse_day(from, &r->from) != 0) ||
-	    (to != NULL && ctl_reconcile_read_parse_day(to, &r->to) != 0) ||
-	    (tol != NULL && (pricing_decimal_scaled(tol, 2, &r->tolerance_bps) != 0 || r->tolerance_bps > 1000000)))
-		return -1;
+	if ((int)*format < 0)
+		return bad_arg("--format is openai, anthropic or csv, not", fmt);
+	if (from != NULL && ctl_reconcile_read_parse_day(from, &r->from) != 0)
+		return bad_arg("--from is not a day YYYY-MM-DD", from);
+	if (to != NULL && ctl_reconcile_read_parse_day(to, &r->to) != 0)
+		return bad_arg("--to is not a day YYYY-MM-DD", to);
+	if (tol != NULL && (pricing_decimal_scaled(tol, 2, &r->tolerance_bps) != 0 || r->tolerance_bps > 1000000))
+		return bad_arg("--tolerance-pct is not a percentage from 0 to 10000 (two decimals at most)", tol);
+	if (r->from >= 0 && r->to >= 0 && r->to < r->from)
+		return bad_arg("--to is a day before --from", to);
 	if (r->to >= 0)
 		r->to += TIMEFMT_SECONDS_PER_DAY;	/* --to is the last day, included */
 	return 0;

@@ -83,10 +83,18 @@ static struct recon_bucket *bucket_next(struct recon_buckets *b, const char *pat
 	return &b->v[b->n];
 }
 
+/* A provider's model name: 1 to LIMIT_PROVIDER_MODEL_BYTES of UTF-8
+ * (jansson's json_string refuses anything else: a CSV file's bytes are
+ * not checked by a JSON reader, and the name is stored, reconcile_drift). */
 static int model_ok(const char *m)
 {
 	size_t len = m != NULL ? strlen(m) : 0;
-	return len >= 1 && len <= LIMIT_PROVIDER_MODEL_BYTES && strpbrk(m, ",\"\r\n") == NULL;
+	if (len < 1 || len > LIMIT_PROVIDER_MODEL_BYTES || strpbrk(m, ",\"\r\n") != NULL)
+		return 0;
+	json_t *probe = json_string(m);
+	int ok = probe != NULL;
+	json_decref(probe);
+	return ok;
 }
 
 /* ---- JSON pages ---- */

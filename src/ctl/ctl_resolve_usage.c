@@ -46,8 +46,11 @@ struct ru {
 static const char *const verdicts[] = {"left: model not in the report", "left: minute not in the report", "release",
 				       "charge"};
 
-static int usage_line(void)
+/* What is wrong, naming the argument (NULL: none), then the usage; 2. */
+static int usage_line(const char *what, const char *arg)
 {
+	fprintf(stderr, "creditctl: hold resolve --from-usage: %s%s%s\n", what, arg != NULL ? ": " : "",
+		arg != NULL ? arg : "");
 	fprintf(stderr, "usage: creditctl hold resolve --from-usage FILE... [--format openai|anthropic|csv] [--dry-run] "
 			"[--json]\n");
 	return 2;
@@ -62,9 +65,11 @@ static int read_files(int argc, char **argv, struct ru *r)
 			    : strcmp(fmt, "anthropic") == 0 ? RECON_ANTHROPIC : strcmp(fmt, "csv") == 0 ? RECON_CSV : -1;
 	int files = 0;
 	if ((int)f < 0)
-		return usage_line();
+		return usage_line("--format is openai, anthropic or csv, not", fmt);
 	r->b.minutes = 1;
 	for (int i = 4; i < argc; i++) {
+		if (strcmp(argv[i], "--format") == 0 && i + 1 >= argc)
+			return usage_line("an option without its value", argv[i]);
 		if (strcmp(argv[i], "--format") == 0) {
 			i++;
 			continue;
@@ -74,13 +79,13 @@ static int read_files(int argc, char **argv, struct ru *r)
 			continue;
 		}
 		if (strncmp(argv[i], "--", 2) == 0)
-			return usage_line();
+			return usage_line("unknown option", argv[i]);
 		if (ctl_reconcile_read_read_file(argv[i], f, &r->b) != 0)
 			return 2;
 		files++;
 	}
 	if (files == 0)
-		return usage_line();
+		return usage_line("no FILE given", NULL);
 	if (ctl_reconcile_read_check_duplicates(&r->b) != 0)
 		return 2;
 	r->from = r->b.ncovered > 0 ? r->b.covered[0] : 0;

@@ -196,7 +196,7 @@ int ctl_sweep(struct store *db, const struct cfg *cfg, int argc, char **argv)
 	struct run r = {0};
 	(void)argv;
 	if (argc != 2) {
-		fprintf(stderr, "usage: creditctl sweep\n");
+		fprintf(stderr, "creditctl: sweep takes no argument: %s\nusage: creditctl sweep\n", argv[2]);
 		return 2;
 	}
 	/* What each pass did is in the line; stderr keeps what needs a look

@@ -4,6 +4,7 @@
 #include "ctl_usage.h"
 #include "config.h"
 #include "envfile.h"
+#include <stdarg.h>
 
 void ctl_usage_print(FILE *out)
 {
@@ -42,4 +43,16 @@ void ctl_usage_print(FILE *out)
 		"  hold resolve --from-usage FILE... [--format openai|anthropic|csv] [--dry-run] [--json]\n"
 		"        (unresolved holds judged from the providers' 1-minute usage reports)\n"
 		"  sweep   (the daemon's background work once through, for cron)\n");
+}
+
+int ctl_usage_bad(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("creditctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	ctl_usage_print(stderr);
+	return 2;
 }

@@ -197,7 +197,7 @@ static enum cd_err migration_names(const char *sqldir, char **names, int *n)
 	if (d == NULL) {
 		fprintf(stderr, "creditctl: cannot open the migrations' directory %s: %s (name it with --sql-dir DIR or "
 			"CREDITD_SQL_DIR)\n", sqldir, strerror(errno));
-		return CD_E_INTERNAL;
+		return CD_E_INVALID;
 	}
 	for (;;) {
 		struct dirent *de = readdir(d);

@@ -441,6 +441,11 @@ int main(void)
 	ok(load_file(NULL, &c, err, sizeof(err)) != 0, "explicit missing config file is an error");
 	config_free(&c);
 	unsetenv("CREDITD_CONFIG");
+	/* A directory named as the config is refused for what it is, not
+	 * for a size it does not have. */
+	ok(load_file("/", &c, err, sizeof(err)) != 0 && strstr(err, "cannot read /: Is a directory") != NULL,
+	   "a directory as the config is named as one: %s", err);
+	config_free(&c);
 	ok(load_file("/dev/null", &c, err, sizeof(err)) == 0, "env overrides load: %s", err);
 	is_str(c.db_name, "fromenv", "CREDITD_DB_NAME overrides");
 	config_free(&c);
