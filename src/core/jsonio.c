@@ -258,9 +258,7 @@ int jsonio_choice(const char *choices, const char *v)
 	return 0;
 }
 
-/* The characters of s (len bytes of UTF-8, as jansson keeps every string
- * it parsed): the bytes that begin one. */
-static size_t utf8_chars(const char *s, size_t len)
+size_t jsonio_chars(const char *s, size_t len)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++)
@@ -308,7 +306,7 @@ static int check_field(const struct jfield *f, json_t *v, struct jerr *e)
 		return timefmt_parse(s, &t) == 0 ? 0 : jfail(e, f->name, "%s must be an RFC 3339 timestamp", f->name);
 	if (f->type == J_ENUM)
 		return jsonio_choice(f->choices, s) ? 0 : jfail(e, f->name, "%s must be one of %s", f->name, f->choices);
-	size_t n = f->type == J_TEXT ? utf8_chars(s, len) : len;
+	size_t n = f->type == J_TEXT ? jsonio_chars(s, len) : len;
 	if (n < (size_t)f->min || n > (size_t)f->max)
 		return jfail(e, f->name, "%s must be %lld to %lld %s long", f->name, (long long)f->min,
 			     (long long)f->max, f->type == J_TEXT ? "characters" : "bytes");

@@ -47,6 +47,9 @@ int jsonio_validate(json_t *obj, const struct jfield *fields, struct jerr *e);
 json_t *jsonio_text(const char *s);
 /* 1 when v is one of choices ("a|b|c"), for J_ENUM and the config's enums. */
 int jsonio_choice(const char *choices, const char *v);
+/* The characters of s, len bytes of valid UTF-8 (as jansson keeps every
+ * string it parsed): the bytes that begin one. J_TEXT counts them. */
+size_t jsonio_chars(const char *s, size_t len);
 /* Checks a string the way J_STR does (used for path segments). 0 or -1. */
 int jsonio_check_text(const char *s, size_t len, size_t min, size_t max);
 

@@ -259,8 +259,9 @@ static int grant_bad(const struct grant_new *g, const char *amount, const char *
 		return ctl_usage_bad("--expires '%s' is not in the future", exp);
 	if (prio != NULL && (ctl_common_parse_i64(prio, &(int64_t){0}) != 0 || g->priority < 0 || g->priority > GRANT_PRIORITY_MAX))
 		return ctl_usage_bad("--priority '%s' is not a whole number from 0 to %d", prio, GRANT_PRIORITY_MAX);
-	if (g->description != NULL && !ctl_common_text_ok(g->description, 0, LIMIT_DESCRIPTION_CHARS))
-		return ctl_usage_bad("--description must be at most %d bytes of UTF-8 without control characters",
+	if (g->description != NULL && (!ctl_common_text_ok(g->description, 0, 4 * LIMIT_DESCRIPTION_CHARS) ||
+				       jsonio_chars(g->description, strlen(g->description)) > LIMIT_DESCRIPTION_CHARS))
+		return ctl_usage_bad("--description must be at most %d characters of UTF-8 without control characters",
 				     LIMIT_DESCRIPTION_CHARS);
 	if (g->amount_micros <= 0)
 		return ctl_usage_bad("AMOUNT_MICROS '%s' is not a whole number of micros from 1 to %lld", amount,

@@ -245,6 +245,8 @@ def test_grant():
          "a description of 5000 bytes"),
         (["grant", a, "5", "--source", "promo", "--description", NOT_UTF8], 2, ["description"],
          "a description not UTF-8"),
+        (["grant", a, "5", "--source", "promo", "--description", "\u00e9" * 501], 2, ["description", "500 characters"],
+         "a description of 501 characters"),
         (["grant", uid("nosuch"), "5", "--source", "promo"], 1, ["nosuch"], "no such account"),
         (["grant", a, "5", "6", "--source", "promo"], 2, ["6"], "two amounts"),
         (["grant", a, "0", "--source", "promo"], 2, ["0"], "an amount of 0"),
@@ -252,6 +254,14 @@ def test_grant():
     cases += [(["grant", a, v, "--source", "promo"], 2, [v] if v else ["amount"], "an amount %r" % v)
               for v in BAD_MICROS]
     table(cases)
+
+
+def test_a_description_of_500_characters_is_granted_whole():
+    """The API's limit (openapi's maxLength, the VARCHAR(500) column):
+    characters, not bytes."""
+    a = new_account("ctlchars")
+    out = json.loads(ctl_ok("grant", a, "5", "--source", "promo", "--description", "\u00e9" * 500))
+    eq(out["description"], "\u00e9" * 500, "500 two-byte characters kept whole")
 
 
 def test_verify_export_events_collect_sweep():
