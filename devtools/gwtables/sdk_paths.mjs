@@ -4,7 +4,10 @@
 // members ("messages[].content[]{type=text}.text"), the variants of a
 // discriminated union ("tools[]{type=web_search}"), the values of a closed
 // enum ("service_tier=flex"), and for Anthropic the beta header's known
-// values ("beta:fast-mode-2026-02-01"). It reads the .d.ts files of the
+// values ("beta:fast-mode-2026-02-01"); and for each top-level member the
+// JSON kinds its type allows and whether every create-params type of the
+// route requires it ("json:messages=array required", "json:stop=string|
+// array|null"). It reads the .d.ts files of the
 // SDK packages installed under the directory given (npm's `openai` and
 // `@anthropic-ai/sdk` at the versions tests/integration/sdk_pins.json
 // pins) with the TypeScript compiler's own type checker, and prints one
@@ -185,10 +188,65 @@ function betas() {
 	return parts(t).filter(isStringLit).map((u) => "beta:" + u.value);
 }
 
+// ---- the top-level members' JSON kinds (docs/gateway.md, "What is
+// checked before anything is forwarded") ----
+
+// In the order the tables write them.
+const KINDS = ["string", "number", "boolean", "array", "object", "null"];
+
+// The JSON kinds a value of type t may have, a Set of KINDS. `T | null`
+// allows null; `undefined` (an optional member) allows nothing more, it
+// only may be absent; `unknown`, `any` and a type this does not know
+// allow every kind (never refuse what the type may allow).
+function kindsOf(t, out = new Set()) {
+	const F = ts.TypeFlags;
+	if (t.isUnion()) { t.types.forEach((u) => kindsOf(u, out)); return out; }
+	// A type parameter (a transcription's ResponseFormat): its constraint.
+	if (t.flags & F.TypeParameter) {
+		const c = checker.getBaseConstraintOfType(t);
+		return c && c !== t ? kindsOf(c, out) : (KINDS.forEach((k) => out.add(k)), out);
+	}
+	if (t.flags & (F.Undefined | F.Void | F.Never)) return out;
+	if (t.flags & F.Null) out.add("null");
+	else if (t.flags & (F.String | F.StringLiteral | F.TemplateLiteral | F.StringMapping)) out.add("string");
+	else if (t.flags & (F.Number | F.NumberLiteral | F.Enum | F.EnumLiteral)) out.add("number");
+	else if (t.flags & (F.Boolean | F.BooleanLiteral)) out.add("boolean");
+	else if (isOpenString(t)) out.add("string");
+	else if (checker.isArrayType(t) || checker.isTupleType(t)) out.add("array");
+	else if (isObject(t) && t.getCallSignatures().length === 0) out.add("object");
+	else KINDS.forEach((k) => out.add(k));
+	return out;
+}
+
+// For each top-level member of a route: {kinds: Set, required: bool},
+// required only when every type of the route requires it (a member one
+// of them lacks may be absent).
+function topMembers(types) {
+	const out = new Map();
+	types.forEach((t, i) => {
+		for (const prop of checker.getPropertiesOfType(t)) {
+			const name = prop.getName();
+			if (HEADER_MEMBERS.has(name) || headerParam(prop)) continue;
+			const m = out.get(name) || { kinds: new Set(), required: i === 0, seen: 0 };
+			kindsOf(propType(prop), m.kinds);
+			m.required = m.required && !(prop.flags & ts.SymbolFlags.Optional);
+			m.seen++;
+			out.set(name, m);
+		}
+	});
+	const lines = [];
+	for (const [name, m] of out) {
+		const required = m.required && m.seen === types.length;
+		lines.push("json:" + name + "=" + KINDS.filter((k) => m.kinds.has(k)).join("|") + (required ? " required" : ""));
+	}
+	return lines;
+}
+
 const result = {};
 for (const [route, ifaces] of Object.entries(ROUTES)) {
 	const out = new Set();
 	for (const [file, name] of ifaces) walk(findInterface(file, name), "", out, [], 0);
+	topMembers(ifaces.map(([file, name]) => findInterface(file, name))).forEach((l) => out.add(l));
 	if (route.startsWith("anthropic.")) betas().forEach((b) => out.add(b));
 	result[route] = [...out].sort();
 }

@@ -329,8 +329,11 @@ static void read_table(const struct gwkind_route *r, const json_t *root, struct 
 	ask->fast = gwkind_str_is(json_object_get(root, "speed"), "fast");
 	if (t == NULL)
 		return;
-	ask->table_refused = gwtable_walk(t, root, NULL, 0, &seen, ask->table_param, sizeof(ask->table_param),
-					  ask->table_err, sizeof(ask->table_err)) != 0;
+	/* A form's fields (images/edits) are text: their kinds are not the
+	 * JSON body's (gwtable.h). */
+	ask->table_refused = (gwkind_form(r) ? gwtable_walk_form : gwtable_walk)(t, root, NULL, 0, &seen, ask->table_param,
+										 sizeof(ask->table_param), ask->table_err,
+										 sizeof(ask->table_err)) != 0;
 	if (!ask->table_refused)
 		gwshape_table_seen(ask, seen.dims);
 }

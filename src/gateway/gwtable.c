@@ -8,7 +8,9 @@
  * elements), "{KEY=VALUE}" (a union's variant), "=VALUE" (an enum's
  * value), "*" (any member below: a free-form object such as metadata);
  * a row may say "-> @NAME": the node goes on as the named one (a subtree
- * the SDKs reuse, written once).
+ * the SDKs reuse, written once). A top-level member's row says its JSON
+ * kinds, and "required" when the route requires it ("json:array
+ * required"); no other row does.
  *
  * Never: forwards, refuses or prices by itself; it tells what a body
  * asks and what it may not ask. Why a walk and not a list of refusals: a
@@ -42,6 +44,9 @@ struct row {
 	int marker;			/* a key made by the loader: "NODE{" (value: the variant's key) or "NODE=" */
 	const char *variant_key;
 	int used;
+	const char *json;		/* a top-level member's "KINDS[ required]" as written, else NULL */
+	unsigned kinds;			/* its JSON kinds (enum gwtable_kind), 0 on other rows */
+	int required;
 };
 
 struct gwtable {
@@ -51,6 +56,8 @@ struct gwtable {
 	size_t cap, nrows;
 	char *keys;			/* markers' keys, allocated */
 	size_t keys_len, keys_cap;
+	const char **required;		/* the top-level members the route requires, nrequired of them */
+	size_t nrequired;
 };
 
 static struct gwtable *tables;
@@ -121,6 +128,37 @@ static int class_of(const char *s, struct row *r)
 	return -1;
 }
 
+/* A json: field's text ("array|null", "any", then " required" or not)
+ * into r. 0, or -1 when it names no kind or one unknown. */
+static int kinds_of(const char *s, struct row *r)
+{
+	static const char *const names[] = {"string", "number", "boolean", "array", "object", "null"};
+	r->json = s;
+	r->kinds = 0;
+	for (const char *p = s; *p != '\0' && *p != ' ';) {
+		size_t n = strcspn(p, "| "), k;
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if (strlen(names[k]) == n && strncmp(p, names[k], n) == 0)
+				break;
+		if (k < sizeof(names) / sizeof(names[0]))
+			r->kinds |= 1u << k;
+		else if (n == 3 && strncmp(p, "any", 3) == 0)
+			r->kinds |= GWTABLE_KIND_ANY;
+		else
+			return -1;
+		p += n + (p[n] == '|');
+	}
+	const char *rest = s + strcspn(s, " ");
+	r->required = strcmp(rest, " required") == 0;
+	return r->kinds != 0 && (r->required || rest[0] == '\0') ? 0 : -1;
+}
+
+/* A top-level member's node: no token after its name. */
+static int top_level(const char *node)
+{
+	return strncmp(node, "beta:", 5) != 0 && node[strcspn(node, ".[{=*")] == '\0';
+}
+
 /* The place of a node's last token: its "{" when the node ends with a
  * variant, or its first "=" outside braces (an enum's value runs to the
  * end, dots and brackets included); NULL when neither. */
@@ -163,22 +201,31 @@ static int add_marker(struct gwtable *t, const char *node, size_t base, char tai
 
 static int add_row(struct gwtable *t, char *line, char *err, size_t errcap)
 {
-	char *f[4] = {line, NULL, NULL, NULL};
-	for (int i = 1; i < 4 && f[i - 1] != NULL; i++) {
+	char *f[5] = {line, NULL, NULL, NULL, NULL};
+	for (int i = 1; i < 5 && f[i - 1] != NULL; i++) {
 		char *tab = strchr(f[i - 1], '\t');
 		if (tab != NULL)
 			*tab = '\0';
 		f[i] = tab != NULL ? tab + 1 : NULL;
 	}
-	struct row r = {f[0], NULL, "", GWTABLE_FREE, GWTABLE_DIM_NONE, 0, NULL, 0};
+	struct row r = {f[0], NULL, "", GWTABLE_FREE, GWTABLE_DIM_NONE, 0, NULL, 0, NULL, 0, 0};
 	if (f[1] == NULL || class_of(f[1], &r) != 0)
 		return fail(err, errcap, "table %s: row %s has no known class", t->name, f[0]);
-	for (int i = 2; i < 4 && f[i] != NULL; i++) {
+	for (int i = 2; i < 5 && f[i] != NULL; i++) {
 		if (strncmp(f[i], "-> @", 4) == 0)
 			r.alias = f[i] + 3;
 		else if (strncmp(f[i], "# ", 2) == 0)
 			r.why = f[i] + 2;
+		else if (strncmp(f[i], "json:", 5) == 0 && kinds_of(f[i] + 5, &r) != 0)
+			return fail(err, errcap, "table %s: row %s: json:KIND|KIND…[ required], the kinds of "
+				    "string number boolean array object null any", t->name, r.node);
 	}
+	/* Every top-level member says its kinds (test_81b holds them to the
+	 * SDKs), and only they do. */
+	if (top_level(r.node) != (r.json != NULL))
+		return fail(err, errcap, "table %s: row %s: %s", t->name, r.node,
+			    r.json == NULL ? "a top-level member says its JSON kinds (json:…)"
+					   : "only a top-level member says its JSON kinds");
 	struct row *s = slot_of(t, r.node, strlen(r.node));
 	if (s->node != NULL && !s->marker)
 		return fail(err, errcap, "table %s: row %s twice", t->name, r.node);
@@ -186,6 +233,8 @@ static int add_row(struct gwtable *t, char *line, char *err, size_t errcap)
 		return fail(err, errcap, "table %s: row %s after its own marker", t->name, r.node);
 	*s = r;
 	t->nrows++;
+	if (r.required)		/* in the file's order: the first missing is named */
+		t->required[t->nrequired++] = r.node;
 	const char *brace = last_token(r.node, '{'), *eq = last_token(r.node, '=');
 	if (brace != NULL) {
 		static char keybuf[LIMIT_GATEWAY_TABLE_NODE_BYTES];
@@ -239,7 +288,8 @@ static int load(struct gwtable *t, const struct gwtable_text *src, char *err, si
 	t->rows = calloc(t->cap, sizeof(*t->rows));
 	t->keys_cap = strlen(src->text) + 1;
 	t->keys = malloc(t->keys_cap);
-	if (t->text == NULL || t->rows == NULL || t->keys == NULL)
+	t->required = calloc(lines, sizeof(*t->required));
+	if (t->text == NULL || t->rows == NULL || t->keys == NULL || t->required == NULL)
 		return fail(err, errcap, "out of memory");
 	for (char *line = t->text, *next; line != NULL && *line != '\0'; line = next) {
 		next = strchr(line, '\n');
@@ -311,4 +361,26 @@ const char *gwtable_row_get(const struct gwtable *t, const char *key, enum gwtab
 	if (mark && !r->marker)
 		((struct row *)r)->used = 1;
 	return r->marker ? (r->variant_key != NULL ? r->variant_key : "") : r->node;
+}
+
+/* A top-level member's kinds (0: no such row) and the route's required
+ * members, for the walk. */
+unsigned gwtable_row_kinds(const struct gwtable *t, const char *name);
+unsigned gwtable_row_kinds(const struct gwtable *t, const char *name)
+{
+	const struct row *r = get(t, name);
+	return r != NULL && !r->marker ? r->kinds : 0;
+}
+
+size_t gwtable_required(const struct gwtable *t, const char *const **names);
+size_t gwtable_required(const struct gwtable *t, const char *const **names)
+{
+	*names = t->required;
+	return t->nrequired;
+}
+
+const char *gwtable_member_json(const struct gwtable *t, const char *name)
+{
+	const struct row *r = top_level(name) ? get(t, name) : NULL;
+	return r != NULL && !r->marker ? r->json : NULL;
 }

@@ -9,6 +9,12 @@
  * with anything else is refused before anything is forwarded, held or
  * charged, naming its path.
  *
+ * A top-level member's row also says the JSON kinds its type allows and
+ * whether the route requires it ("json:array required", docs/gateway.md
+ * "What is checked before anything is forwarded"): a JSON body whose
+ * member is of another kind, or that lacks a required member, is refused
+ * like a member no row names.
+ *
  * The tables are data files in the tree (src/gateway/tables/ (one .tsv file a route), built
  * into the binary and read at start); a test holds them to the official
  * SDKs' request types (tests/integration/test_81b_gateway_tables.py).
@@ -52,6 +58,18 @@ struct gwtable_extra {
 	size_t n;
 };
 
+/* A JSON value's kind, a bit each: a top-level row's json: field is a set
+ * of them. */
+enum gwtable_kind {
+	GWTABLE_KIND_STRING = 1 << 0,
+	GWTABLE_KIND_NUMBER = 1 << 1,
+	GWTABLE_KIND_BOOLEAN = 1 << 2,
+	GWTABLE_KIND_ARRAY = 1 << 3,
+	GWTABLE_KIND_OBJECT = 1 << 4,
+	GWTABLE_KIND_NULL = 1 << 5,
+	GWTABLE_KIND_ANY = (1 << 6) - 1
+};
+
 /* Reads every route's table. 0, or -1 with a sentence in err (a row of
  * no known class or dimension, a node twice, an alias to nothing): the
  * tables are the build's own, so a failure is a build's bug and creditd
@@ -62,11 +80,21 @@ int gwtable_init(char *err, size_t errcap);
  * itself). Lives until exit. */
 const struct gwtable *gwtable_of(const struct gwkind_route *r);
 
-/* Walks body (a request of t's route) against t. 0 with *seen filled, or
- * -1 with the member's path ("tools[0].type") in param and a sentence in
- * err. extras may be NULL; each list in it adds free entries. */
+/* Walks body (a JSON request of t's route) against t: its required
+ * members present, each top-level member of a kind its row allows (one an
+ * operator's free_fields name excepted), then every member by its row. 0
+ * with *seen filled, or -1 with the member's path ("tools[0].type") in
+ * param and a sentence in err. extras may be NULL; each list in it adds
+ * free entries. */
 int gwtable_walk(const struct gwtable *t, const json_t *body, const struct gwtable_extra *extras, size_t nextras,
 		 struct gwtable_seen *seen, char *param, size_t paramcap, char *err, size_t errcap);
+
+/* As gwtable_walk, for a multipart form's fields as one JSON object
+ * (gwshape_form_json, gwkind_audio_form_json): without the kinds and the
+ * required members, since a form's fields are text and its route's reader
+ * checks the members it requires. */
+int gwtable_walk_form(const struct gwtable *t, const json_t *body, const struct gwtable_extra *extras,
+		      size_t nextras, struct gwtable_seen *seen, char *param, size_t paramcap, char *err, size_t errcap);
 
 /* Checks a beta header's value (comma-separated names) against t: 0, or
  * -1 with the refused name in err. */
@@ -82,6 +110,10 @@ int gwtable_resolve(const struct gwtable *t, const char *path, char *err, size_t
 /* The rows no resolve marked: the first's node in *node (NULL: none),
  * their count returned. */
 size_t gwtable_unused(const struct gwtable *t, const char **node);
+/* For the same test: the json: field of t's top-level row name as
+ * written ("array required", "string|null"), NULL when t has no such
+ * row. Lives as long as t. */
+const char *gwtable_member_json(const struct gwtable *t, const char *name);
 /* The table named "openai_chat" (a file's name without .tsv), NULL when
  * none. */
 const struct gwtable *gwtable_named(const char *name);

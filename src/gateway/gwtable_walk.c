@@ -6,9 +6,12 @@
  * is a union, its key's value names the variant; the key itself is no
  * member then), then each member by its row, or the node's "*" row.
  * At an array: its elements at "NODE[]". At a string: its value's row
- * when the node is an enum. Numbers, booleans and null are the
- * provider's to check. A row's class decides: refused stops the walk,
- * priced and bound are told to the caller, free goes on below.
+ * when the node is an enum. A JSON body's top-level members are checked
+ * first against their rows' kinds and required flags (the pinned SDKs'
+ * types say them: a client of the provider's own SDK never meets such a
+ * refusal); below the top, numbers, booleans and null are the provider's
+ * to check. A row's class decides: refused stops the walk, priced and
+ * bound are told to the caller, free goes on below.
  *
  * Never: allocates (every name is built in a bounded buffer on the stack:
  * a name that does not fit is one no row has), or walks deeper than
@@ -22,6 +25,8 @@
 
 const char *gwtable_row_get(const struct gwtable *t, const char *key, enum gwtable_class *cls, enum gwtable_dim *dim,
 			    const char **why, const char **alias, int mark);
+unsigned gwtable_row_kinds(const struct gwtable *t, const char *name);
+size_t gwtable_required(const struct gwtable *t, const char *const **names);
 
 struct walk {
 	const struct gwtable *t;
@@ -32,6 +37,7 @@ struct walk {
 	size_t path_len;
 	char *err;
 	size_t errcap;
+	int typed;				/* a JSON body: its top-level members' kinds checked */
 };
 
 /* A row as the walk reads it. */
@@ -120,6 +126,68 @@ static const char *onward(const struct hit *h, const char *key)
 
 static int walk_value(struct walk *w, const char *node, const json_t *v, int depth);
 
+/* ---- a top-level member's kind, the required members (gwtable.h) ---- */
+
+static unsigned kind_of(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING: return GWTABLE_KIND_STRING;
+	case JSON_INTEGER:
+	case JSON_REAL: return GWTABLE_KIND_NUMBER;
+	case JSON_TRUE:
+	case JSON_FALSE: return GWTABLE_KIND_BOOLEAN;
+	case JSON_ARRAY: return GWTABLE_KIND_ARRAY;
+	case JSON_OBJECT: return GWTABLE_KIND_OBJECT;
+	default: return GWTABLE_KIND_NULL;
+	}
+}
+
+/* The kinds in words: "a string, an array or null". */
+static void kinds_words(unsigned kinds, char *out, size_t cap)
+{
+	static const char *const words[] = {"a string", "a number", "a boolean", "an array", "an object", "null"};
+	size_t len = 0, left = 0;
+	out[0] = '\0';
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		left += (kinds >> k) & 1u;
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+		if (!((kinds >> k) & 1u))
+			continue;
+		int n = snprintf(out + len, cap - len, "%s%s", len == 0 ? "" : left == 1 ? " or " : ", ", words[k]);
+		if (n < 0 || (size_t)n >= cap - len)
+			return;
+		len += (size_t)n;
+		left--;
+	}
+}
+
+/* A top-level member of a kind its row allows: 0, or -1 refused. An
+ * operator's free_fields naming it let any kind through (their word). */
+static int check_kind(struct walk *w, const char *name, const json_t *v)
+{
+	unsigned allowed = gwtable_row_kinds(w->t, name), is = kind_of(v);
+	char want[96], got[16];
+	if (allowed == 0 || (allowed & is) != 0 || extra_has(w, "", name))
+		return 0;
+	kinds_words(allowed, want, sizeof(want));
+	kinds_words(is, got, sizeof(got));
+	return refuse(w, "\"%s\" must be %s, not %s: not forwarded", w->path, want, got);
+}
+
+/* Every member the route requires is present (null is present: its kind
+ * is checked): 0, or -1 naming the first missing. */
+static int check_required(struct walk *w, const json_t *body)
+{
+	const char *const *names;
+	size_t n = gwtable_required(w->t, &names);
+	for (size_t i = 0; i < n; i++)
+		if (json_object_get(body, names[i]) == NULL) {
+			path_push(w, names[i], 0);
+			return refuse(w, "\"%s\" is required: not forwarded", names[i]);
+		}
+	return 0;
+}
+
 static int walk_member(struct walk *w, const char *node, const char *name, const json_t *v, int depth)
 {
 	char key[LIMIT_GATEWAY_TABLE_NODE_BYTES];
@@ -130,7 +198,8 @@ static int walk_member(struct walk *w, const char *node, const char *name, const
 	if (name[strcspn(name, ".[]{}=*@")] != '\0')
 		return refuse(w, "\"%s\" is not a member creditd knows on this route: not forwarded", w->path);
 	if (join(key, sizeof(key), node, node[0] == '\0' ? "%s" : ".%s", name) == 0 && lookup(w, key, &h) == 0)
-		rc = apply(w, &h) != 0 || walk_value(w, onward(&h, key), v, depth + 1) != 0 ? -1 : 0;
+		rc = apply(w, &h) != 0 || (w->typed && node[0] == '\0' && check_kind(w, name, v) != 0) ||
+		     walk_value(w, onward(&h, key), v, depth + 1) != 0 ? -1 : 0;
 	else if (join(key, sizeof(key), node, "*") == 0 && lookup(w, key, &h) == 0)
 		rc = apply(w, &h);
 	else if (!(w->path_len == strlen(name) && extra_has(w, "", name)))
@@ -212,21 +281,35 @@ static int walk_value(struct walk *w, const char *node, const json_t *v, int dep
 	return apply(w, &h);
 }
 
-int gwtable_walk(const struct gwtable *t, const json_t *body, const struct gwtable_extra *extras, size_t nextras,
-		 struct gwtable_seen *seen, char *param, size_t paramcap, char *err, size_t errcap)
+static int walk_body(const struct gwtable *t, const json_t *body, const struct gwtable_extra *extras, size_t nextras,
+		     struct gwtable_seen *seen, char *param, size_t paramcap, char *err, size_t errcap, int typed)
 {
-	struct walk w = {t, extras, nextras, seen, "", 0, err, errcap};
+	struct walk w = {t, extras, nextras, seen, "", 0, err, errcap, typed};
 	seen->dims = 0;
-	int rc = walk_value(&w, "", body, 1);
+	int rc = typed && json_is_object(body) ? check_required(&w, body) : 0;
+	if (rc == 0)
+		rc = walk_value(&w, "", body, 1);
 	if (rc != 0)
 		snprintf(param, paramcap, "%s", w.path);
 	return rc;
 }
 
+int gwtable_walk(const struct gwtable *t, const json_t *body, const struct gwtable_extra *extras, size_t nextras,
+		 struct gwtable_seen *seen, char *param, size_t paramcap, char *err, size_t errcap)
+{
+	return walk_body(t, body, extras, nextras, seen, param, paramcap, err, errcap, 1);
+}
+
+int gwtable_walk_form(const struct gwtable *t, const json_t *body, const struct gwtable_extra *extras,
+		      size_t nextras, struct gwtable_seen *seen, char *param, size_t paramcap, char *err, size_t errcap)
+{
+	return walk_body(t, body, extras, nextras, seen, param, paramcap, err, errcap, 0);
+}
+
 int gwtable_betas(const struct gwtable *t, const char *header, const struct gwtable_extra *extras, size_t nextras,
 		  struct gwtable_seen *seen, char *err, size_t errcap)
 {
-	struct walk w = {t, extras, nextras, seen, "anthropic-beta", 14, err, errcap};
+	struct walk w = {t, extras, nextras, seen, "anthropic-beta", 14, err, errcap, 0};
 	char name[LIMIT_GATEWAY_HEADER_BYTES], key[LIMIT_GATEWAY_HEADER_BYTES + 8];
 	struct hit h;
 	seen->dims = 0;	/* the header's own, as gwtable_walk's are the body's */

@@ -189,10 +189,11 @@ static int table_again(const struct gwconfig *gw, const struct request *rq, stru
 		       : job->content_type[0] != '\0' ? gwkind_audio_form_json(rq->content_type, rq->body, rq->body_len)
 		       : json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	struct gwtable_seen seen;
-	int rc = 0;
+	int rc = 0, fields = gwkind_form(job->route) || job->content_type[0] != '\0';
 	for (int i = 0; i < job->nproviders && rc == 0 && root != NULL; i++) {
 		struct gwtable_extra x[2] = {gw->free_fields, job->providers[i]->free_fields};
-		rc = gwtable_walk(gwtable_of(job->route), root, x, 2, &seen, param, sizeof(param), err, sizeof(err));
+		rc = (fields ? gwtable_walk_form : gwtable_walk)(gwtable_of(job->route), root, x, 2, &seen, param,
+							       sizeof(param), err, sizeof(err));
 		if (rc == 0)
 			gwshape_table_seen(&job->ask, seen.dims);
 	}
@@ -401,8 +402,9 @@ static int read_body(const struct gwkind_route *route, const struct request *rq,
 	struct gwtable_seen seen;
 	struct gw_ask *ask = &job->ask;
 	json_t *o = gwkind_audio_form_json(rq->content_type, rq->body, rq->body_len);
-	ask->table_refused = o == NULL || gwtable_walk(gwtable_of(route), o, NULL, 0, &seen, ask->table_param,
-						       sizeof(ask->table_param), ask->table_err, sizeof(ask->table_err)) != 0;
+	ask->table_refused = o == NULL || gwtable_walk_form(gwtable_of(route), o, NULL, 0, &seen, ask->table_param,
+							    sizeof(ask->table_param), ask->table_err,
+							    sizeof(ask->table_err)) != 0;
 	ask->table_dims = ask->table_refused ? 0 : seen.dims;
 	json_decref(o);
 	return 0;

@@ -4,7 +4,9 @@ the official SDKs' request types, at the versions test_81 pins: every
 member, union variant, enum value and Anthropic beta the SDKs' create-params
 types name (read by the TypeScript compiler, devtools/gwtables/sdk_paths.mjs)
 has a row, and every row is reached by one of them (so removing any row
-fails here). Then, through nginx, what the tables refuse is refused in the
+fails here); each top-level member's JSON kinds and required flag (the
+json: field of its row) are the SDKs' types' (so removing or changing
+one fails here). Then, through nginx, what the tables refuse is refused in the
 provider's shape naming its path, nothing forwarded or held."""
 import json
 import os
@@ -33,6 +35,34 @@ def sdk_paths():
     return json.loads(p.stdout)
 
 
+KINDS = ("string", "number", "boolean", "array", "object", "null")
+
+
+def json_lines(paths):
+    """The SDKs' top-level kinds ("json:NAME=KINDS[ required]") merged per
+    table: the kinds any of its routes' types allows ("any": all six), required
+    only where every one of them requires it (count_tokens does not require
+    Messages' max_tokens)."""
+    out = []
+    for table in sorted(set(TABLES.values())):
+        per = []
+        for route in (r for r, t in TABLES.items() if t == table):
+            d = {}
+            for p in paths[route]:
+                if p.startswith("json:"):
+                    name, rest = p[5:].split("=", 1)
+                    kinds, _, req = rest.partition(" ")
+                    d[name] = (set(kinds.split("|")), req == "required")
+            per.append(d)
+        for name in sorted(set().union(*per)):
+            kinds = set().union(*(d[name][0] for d in per if name in d))
+            check(kinds <= set(KINDS) and kinds, "%s %s: kinds %r" % (table, name, kinds))
+            text = "any" if kinds == set(KINDS) else "|".join(k for k in KINDS if k in kinds)
+            req = all(name in d and d[name][1] for d in per)
+            out.append("%s\tjson:%s=%s%s\n" % (table, name, text, " required" if req else ""))
+    return out
+
+
 def cover(lines):
     exe = os.path.join(ROOT, "tests", "unit", "gateway", "gwtable_cover")
     check(os.access(exe, os.X_OK), "the build made no %s" % exe)
@@ -43,15 +73,32 @@ def cover(lines):
 def test_every_member_the_sdks_name_has_a_row_and_every_row_a_member():
     paths = sdk_paths()
     eq(sorted(paths), sorted(TABLES), "the routes read")
-    lines = ["%s\t%s\n" % (TABLES[r], p) for r, ps in paths.items() for p in ps]
+    lines = ["%s\t%s\n" % (TABLES[r], p) for r, ps in paths.items() for p in ps if not p.startswith("json:")]
     check(len(lines) > 10000, "the SDKs' types read whole: %d paths" % len(lines))
-    p = cover(lines)
-    eq(p.returncode, 0, "every path classified, every row used:\n%s" % p.stdout[:3000])
+    kinds = json_lines(paths)
+
+    def top(p):
+        return not p.startswith(("beta:", "json:")) and not set(p) & set(".[]{}=*")
+    want = sum(len({p for r in TABLES if TABLES[r] == t for p in paths[r] if top(p)}) for t in set(TABLES.values()))
+    eq(len(kinds), want, "a kind for every top-level member")
+    check("openai_chat\tjson:messages=array required\n" in kinds and
+          "anthropic_messages\tjson:max_tokens=number\n" in kinds, "the kinds read: %r" % kinds[:8])
+    p = cover(lines + kinds)
+    eq(p.returncode, 0, "every path classified, every row used, every kind the SDKs':\n%s" % p.stdout[:3000])
     # The check can fail: a path no table has, and a table missing a row
     # some path needs, each reported.
     p = cover(lines + ["openai_chat\tmessages[]{role=user}.content[]{type=hologram}\n"])
     eq(p.returncode, 1, "an unclassified path fails the check")
     check("unclassified openai_chat messages[]{role=user}.content[]{type=hologram}" in p.stdout, p.stdout[:500])
+    # So can a kind or a required flag that is not the SDKs'.
+    for was, now in (("messages=array required", "messages=array"), ("messages=array required",
+                                                                      "messages=string|array required"),
+                     ("temperature=number|null", "temperature=number")):
+        changed = [x.replace("openai_chat\tjson:" + was, "openai_chat\tjson:" + now) for x in kinds]
+        check(changed != kinds, "the case %s changes a line" % was)
+        p = cover(lines + changed)
+        eq(p.returncode, 1, "a kind that is not the table's fails the check (%s)" % now)
+        check("kinds openai_chat %s" % now.split("=")[0] in p.stdout, p.stdout[:500])
 
 
 def test_a_beta_the_sdk_names_is_classified():

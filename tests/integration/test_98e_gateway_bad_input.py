@@ -9,13 +9,15 @@ route's provider's shape (docs/gateway.md "Refusals, in the provider's
 shape"; "What the gateway forwards": 400, `param` naming the path;
 "The hold and the charge": an unpriced model 400 `param: model`, an
 output cap out of range 400 naming the field; "Request bodies": 413;
-"Multipart bodies"; "Batches"; docs/api.md's 415), and nothing is
+"Multipart bodies"; "Batches"; docs/api.md's 415; "What is checked
+before anything is forwarded": a top-level member of a JSON kind its
+type does not allow, a required member missing), and nothing is
 forwarded to the provider, held or charged; the SDKs raise their own
 error classes with the status and the param, and do not send again.
-What the docs leave to the provider (a member the route's table names,
-of a type its reference does not take; a required member that is
-neither the model nor a cap) is forwarded once, the provider's 400
-passed on and the hold released, nothing charged."""
+What the docs leave to the provider (below the top level, a value of a
+kind its reference does not take, an array's element of the wrong kind;
+a value of the right kind out of its range) is forwarded once, the
+provider's 400 passed on and the hold released, nothing charged."""
 import json
 import os
 import re
@@ -152,7 +154,9 @@ def at(path, value):
 # What creditd itself refuses (docs/gateway.md): a member, variant or enum
 # value no row of the route's table names ("What the gateway forwards":
 # param its path; a union's element without its discriminator is named
-# by a path under it, "x*"); the model, missing or unpriced ("The hold and
+# by a path under it, "x*"); a top-level member of a JSON kind its type
+# does not allow, or a required member missing ("What is checked before
+# anything is forwarded"); the model, missing or unpriced ("The hold and
 # the charge"); the output caps and Chat's n, which the hold is made of;
 # the media routes' required members and ranges ("Images", "Audio and
 # speech").
@@ -173,6 +177,9 @@ def test_chat_completions_bad_members_are_refused_naming_their_path():
              ({"tools": [{"type": "shell"}]}, "tools[0].type"),
              ({"response_format": {"type": "xml"}}, "response_format.type"),
              ({"stream_options": {"include_usage": "yes"}}, "stream_options.include_usage"),
+             ({"messages": "hi"}, "messages"), (drop("messages"), "messages"), ({"messages": None}, "messages"),
+             ({"temperature": "hot"}, "temperature"), ({"top_p": "x"}, "top_p"), ({"tools": "f"}, "tools"),
+             ({"response_format": "json"}, "response_format"),
              (drop("model"), "model"), ({"model": "no-such-model-98e"}, "model"), ({"model": 5}, "model"),
              ({"model": ""}, "model")]
     cases += [({"max_tokens": v}, "max_tokens") for v in OUTPUT_CAPS]
@@ -190,7 +197,9 @@ def test_responses_bad_members_are_refused_naming_their_path():
     acct = account("e98resp")
     c = Cases()
     cases = [({"tools": [{"name": "f"}]}, "tools[0]*"), ({"text": {"format": {"type": "xml"}}}, "text.format.type"),
-             (drop("model"), "model"), ({"model": "no-such-model-98e"}, "model")]
+             (drop("model"), "model"), ({"model": "no-such-model-98e"}, "model"),
+             ({"input": 5}, "input"), ({"instructions": 5}, "instructions"), ({"temperature": "hot"}, "temperature"),
+             ({"tools": "f"}, "tools"), ({"background": "yes"}, "background")]
     cases += [({"max_output_tokens": v}, "max_output_tokens") for v in (-1, 0, 2 ** 63, 1e30, "10")]
     table(c, acct, "/openai/v1/responses", RESP, cases)
     # A response nobody made through creditd: OpenAI's 404 (docs/gateway.md "Provider objects").
@@ -210,10 +219,12 @@ def test_embeddings_moderations_and_speech_bad_members():
     emb = {"model": "text-embedding-3-small", "input": "one two"}
     table(c, acct, "/openai/v1/embeddings", emb, [
         ({"input": {"text": "x"}}, "input*"), ({"encoding_format": "hex"}, "encoding_format"),
-        (drop("model"), "model"), ({"model": "no-such-model-98e"}, "model")])
+        (drop("model"), "model"), ({"model": "no-such-model-98e"}, "model"),
+        (drop("input"), "input"), ({"input": 5}, "input"), ({"dimensions": "8"}, "dimensions")])
     mod = {"model": "omni-moderation-latest", "input": "x"}
     table(c, acct, "/openai/v1/moderations", mod, [
-        ({"input": [{"type": "video", "video": "x"}]}, "input[0].type"), ({"model": 5}, "model")])
+        ({"input": [{"type": "video", "video": "x"}]}, "input[0].type"), ({"model": 5}, "model"),
+        (drop("input"), "input"), ({"input": 5}, "input")])
     sp = {"model": "tts-1", "voice": "alloy", "input": "hi"}
     table(c, acct, "/openai/v1/audio/speech", sp, [
         (drop("input"), "input"), ({"input": 5}, "input"), ({"input": "x" * 4097}, "input"),
@@ -252,35 +263,37 @@ def test_anthropic_messages_and_count_tokens_bad_members():
     cases = [(at(("messages", 0, "content"), [{"text": "x"}]), "messages[0].content[0]*"),
              ({"stream": "yes"}, "stream"), ({"temperature": "hot"}, "temperature"), ({"tool_choice": {"type": "sometimes"}}, "tool_choice.type"),
              (drop("model"), "model"), (drop("max_tokens"), "max_tokens"),
-             ({"model": "no-such-model-98e"}, "model"), ({"model": 5}, "model")]
+             ({"model": "no-such-model-98e"}, "model"), ({"model": 5}, "model"),
+             ({"messages": "hi"}, "messages"), (drop("messages"), "messages"), ({"system": 5}, "system"),
+             ({"tools": "f"}, "tools"), ({"stop_sequences": "END"}, "stop_sequences")]
     cases += [({"max_tokens": v}, "max_tokens") for v in OUTPUT_CAPS]
     table(c, acct, "/anthropic/v1/messages", MSG, cases, kind="anthropic")
     count = {"model": "claude-haiku-4-5", "messages": USER}
     table(c, acct, "/anthropic/v1/messages/count_tokens", count, [
-        (drop("model"), "model"), ({"model": 5}, "model"), ({"no_such_member": 1}, "no_such_member")], kind="anthropic")
+        (drop("model"), "model"), ({"model": 5}, "model"), ({"no_such_member": 1}, "no_such_member"),
+        (drop("messages"), "messages"), ({"messages": "hi"}, "messages")], kind="anthropic")
     c.run(untouched, acct, "messages")
     c.done("messages")
 
 
-# What the docs leave to the provider: a member the table names (free),
-# of a type or value the provider's reference does not take, and a
-# required member that is neither a cap nor the model. creditd forwards
-# the body as received ("What is forwarded"); the provider's 400 is
-# passed on and the hold released, nothing charged (DESIGN's
-# provider_error, docs/gateway.md "Streams, and every way one ends").
+# What the docs leave to the provider: below the top level, a member the
+# table names (free) of a kind the provider's reference does not take, or
+# an array's element of the wrong kind; a value of the right kind out of
+# its range. creditd forwards the body as received ("What is forwarded");
+# the provider's 400 is passed on and the hold released, nothing charged
+# (DESIGN's provider_error, docs/gateway.md "Streams, and every way one
+# ends"). A top-level member of the wrong kind, or a required one missing,
+# is creditd's own refusal now (the tables above).
 LEFT = [
-    ("/openai/v1/chat/completions", CHAT, [{"messages": "hi"}, {"messages": [5]}, at(("messages", 0, "content"), 5),
+    ("/openai/v1/chat/completions", CHAT, [{"messages": [5]}, at(("messages", 0, "content"), 5),
                                           at(("messages", 0, "content"), [{"type": "text", "text": 5}]),
-                                          {"temperature": "hot"}, {"temperature": 7}, {"top_p": "x"}, {"tools": "f"},
-                                          {"tools": [5]}, {"response_format": "json"}, drop("messages")]),
-    ("/openai/v1/responses", RESP, [{"input": 5}, {"input": [5]}, {"input": [{"role": "user", "content": 5}]},
-                                    {"instructions": 5}, {"temperature": "hot"}, {"tools": "f"}, {"background": "yes"}]),
+                                          {"temperature": 7}, {"tools": [5]}]),
+    ("/openai/v1/responses", RESP, [{"input": [5]}, {"input": [{"role": "user", "content": 5}]}]),
     ("/openai/v1/embeddings", {"model": "text-embedding-3-small", "input": "one two"},
-     [drop("input"), {"input": 5}, {"input": [5.5]}, {"input": [[1, "x"]]}, {"dimensions": "8"}, {"dimensions": -1}]),
-    ("/anthropic/v1/messages", MSG, [{"messages": "hi"}, {"messages": [5]}, at(("messages", 0, "content"), 5),
-                                     at(("messages", 0, "role"), "system"), {"system": 5}, {"tools": "f"},
-                                     {"tools": [{"description": "no name"}]}, {"stop_sequences": "END"},
-                                     drop("messages")]),
+     [{"input": [5.5]}, {"input": [[1, "x"]]}, {"dimensions": -1}]),
+    ("/anthropic/v1/messages", MSG, [{"messages": [5]}, at(("messages", 0, "content"), 5),
+                                     at(("messages", 0, "role"), "system"),
+                                     {"tools": [{"description": "no name"}]}]),
 ]
 
 
@@ -541,12 +554,15 @@ const cases = {
   chat_cap: () => openai.chat.completions.create({ model: "gpt-4o-mini", messages: user, max_tokens: -1 }),
   chat_model: () => openai.chat.completions.create({ model: "no-such-model-98e", messages: user }),
   chat_role: () => openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "wizard", content: "x" }] }),
+  chat_kind: () => openai.chat.completions.create({ model: "gpt-4o-mini", messages: user, temperature: "hot" }),
+  responses_kind: () => openai.responses.create({ model: "gpt-4o-mini", input: 5 }),
   embeddings_format: () => openai.embeddings.create({ model: "text-embedding-3-small", input: "x", encoding_format: "hex" }),
   images_size: () => openai.images.generate({ model: "dall-e-2", prompt: "a fox", size: "99x99" }),
   file_line: async () => openai.files.create({ purpose: "batch",
     file: await toFile(Buffer.from("{nope\n"), "in.jsonl", { type: "application/jsonl" }) }),
   messages_cap: () => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: -1, messages: user }),
   messages_model: () => anthropic.messages.create({ model: "no-such-model-98e", max_tokens: 5, messages: user }),
+  messages_missing: () => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 5 }),
   messages_part: () => anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 5,
     messages: [{ role: "user", content: [{ type: "bogus", text: "x" }] }] }),
   count_member: () => anthropic.messages.countTokens({ model: "claude-haiku-4-5", messages: user, no_such_member: 1 }),
@@ -557,7 +573,9 @@ console.log(JSON.stringify(out));
 """
 
 SDK_WANT = {"chat_n": (400, "n"), "chat_cap": (400, "max_tokens"), "chat_model": (400, "model"),
-            "chat_role": (400, "messages[0].role"), "embeddings_format": (400, "encoding_format"),
+            "chat_role": (400, "messages[0].role"), "chat_kind": (400, "temperature"),
+            "responses_kind": (400, "input"), "messages_missing": (400, None),
+            "embeddings_format": (400, "encoding_format"),
             "images_size": (400, "size"), "file_line": (400, None),
             "messages_cap": (400, None), "messages_model": (400, None), "messages_part": (400, None),
             "count_member": (400, None)}

@@ -2,9 +2,12 @@
  * tests/integration/test_81b_gateway_tables.py, not by make check: it
  * needs the pinned SDKs from npm). Reads lines "ROUTE<TAB>PATH" (the
  * output of devtools/gwtables/sdk_paths.mjs, flattened) on standard input,
- * ROUTE being a table's name; resolves each path in its table. Prints
- * each path no row classifies and each row no path reached, and exits 1
- * when there is any. */
+ * ROUTE being a table's name; resolves each path in its table. A path
+ * "json:NAME=KINDS[ required]" (the SDKs' kinds of a top-level member,
+ * merged over the routes a table serves) must be the json: field of the
+ * table's row NAME, as written. Prints each path no row classifies, each
+ * kind that differs and each row no path reached, and exits 1 when there
+ * is any. */
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +31,18 @@ int main(int argc, char **argv)
 		if (t == NULL) {
 			printf("no table %s\n", line);
 			bad = 1;
+		} else if (strncmp(tab + 1, "json:", 5) == 0) {
+			char *name = tab + 6, *eq = strchr(name, '=');
+			const char *row = NULL;
+			if (eq != NULL) {
+				*eq = '\0';
+				row = gwtable_member_json(t, name);
+			}
+			if (eq == NULL || row == NULL || strcmp(row, eq + 1) != 0) {
+				printf("kinds %s %s: the SDKs say %s, the table %s\n", line, name, eq != NULL ? eq + 1 : "?",
+				       row != NULL ? row : "nothing");
+				bad = 1;
+			}
 		} else if (gwtable_resolve(t, tab + 1, err, sizeof(err)) != 0) {
 			printf("unclassified %s %s (%s)\n", line, tab + 1, err);
 			bad = 1;

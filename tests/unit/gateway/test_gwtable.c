@@ -170,6 +170,21 @@ static void betas_and_extras(void)
 	is_int(walk_x("openai_responses", "{'model':'m','input':'x','tools':[{'type':'my_tool','x':1}]}", &x, 1), 0,
 	       "an operator's free type passes");
 	is_int(gwtable_betas(t, "my-beta-1", &x, 1, &seen, err, sizeof(err)), 0, "an operator's free beta passes");
+	is_int(walk("openai_chat", "{'model':'m','messages':[],'temperature':'hot'}"), -1,
+	       "a top-level member of a kind its type does not allow is refused");
+	const char *hot[] = {"temperature"};
+	struct gwtable_extra y = {hot, 1};
+	is_int(walk_x("openai_chat", "{'model':'m','messages':[],'temperature':'hot'}", &y, 1), 0,
+	       "... unless an operator's free_fields name it (their word): %s", err);
+	json_t *form = J("{'model':'whisper-1','temperature':'0.5','file':''}");
+	is_int(gwtable_walk(gwtable_named("openai_transcriptions"), form, NULL, 0, &seen, param, sizeof(param), err,
+			    sizeof(err)), -1, "a JSON body's temperature is a number");
+	is_int(gwtable_walk_form(gwtable_named("openai_transcriptions"), form, NULL, 0, &seen, param, sizeof(param),
+				 err, sizeof(err)), 0, "a form's fields are text: their kinds are not checked: %s", err);
+	json_object_del(form, "file");
+	is_int(gwtable_walk_form(gwtable_named("openai_transcriptions"), form, NULL, 0, &seen, param, sizeof(param),
+				 err, sizeof(err)), 0, "nor its required members (the route's reader checks them)");
+	json_decref(form);
 	is_int(gwtable_betas(gwtable_named("openai_chat"), "assistants=v2", NULL, 0, &seen, err, sizeof(err)), -1,
 	       "OpenAI-Beta: no value is known (free_fields may name one)");
 }
