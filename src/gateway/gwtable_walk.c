@@ -161,13 +161,27 @@ static void kinds_words(unsigned kinds, char *out, size_t cap)
 	}
 }
 
+static int required(const struct walk *w, const char *name)
+{
+	const char *const *names;
+	size_t n = gwtable_required(w->t, &names);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* A top-level member of a kind its row allows: 0, or -1 refused. An
- * operator's free_fields naming it let any kind through (their word). */
+ * operator's free_fields naming it let any kind through (their word).
+ * null passes for a member the route does not require, whatever its
+ * SDK type says: hand-written clients send it for "not set", and the
+ * providers take it so (docs/gateway.md, "What is checked before
+ * anything is forwarded"). */
 static int check_kind(struct walk *w, const char *name, const json_t *v)
 {
 	unsigned allowed = gwtable_row_kinds(w->t, name), is = kind_of(v);
 	char want[96], got[16];
-	if (allowed == 0 || (allowed & is) != 0 || extra_has(w, "", name))
+	if (allowed == 0 || (allowed & is) != 0 || extra_has(w, "", name) || (json_is_null(v) && !required(w, name)))
 		return 0;
 	kinds_words(allowed, want, sizeof(want));
 	kinds_words(is, got, sizeof(got));

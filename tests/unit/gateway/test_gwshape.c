@@ -245,6 +245,15 @@ static const struct {
 	{"/openai/v1/audio/speech", "{'model':'tts-1','input':'hi','voice':{'id':'v1'},'speed':1.5}", NULL, NULL},
 	{"/anthropic/v1/messages", "{'model':'m','max_tokens':5,'messages':[],'system':[{'type':'text','text':'s'}]}",
 	 NULL, NULL},
+	/* null passes for a member the route does not require, whatever the
+	 * type says (a hand-written client's "not set"); a required one is refused. */
+	{"/openai/v1/chat/completions", "{'model':'m','messages':[],'tools':null,'tool_choice':null,'user':null,"
+	 "'response_format':null,'parallel_tool_calls':null}", NULL, NULL},
+	{"/openai/v1/responses", "{'model':'m','input':null,'tools':null,'text':null}", NULL, NULL},
+	{"/anthropic/v1/messages", "{'model':'m','max_tokens':5,'messages':[],'system':null,'tools':null,"
+	 "'metadata':null,'stop_sequences':null}", NULL, NULL},
+	{"/anthropic/v1/messages", "{'model':'m','max_tokens':5,'messages':null}", "messages",
+	 "must be an array, not null"},
 	/* count_tokens shares Messages' table, which does not require max_tokens. */
 	{"/anthropic/v1/messages/count_tokens", "{'model':'m','messages':[]}", NULL, NULL},
 };
