@@ -518,18 +518,19 @@ def test_the_provider_refusing_creditd_s_key_is_a_502_not_the_client_s_401():
     eq(r.status, 401, "a BYOK key refused is the caller's own: passed on")
 
 
-def event_times(base_url, acct, body, path="/openai/v1/chat/completions"):
+def event_times(base_url, acct, body, path="/openai/v1/chat/completions", headers=None, with_headers=False):
     """Reads a streamed answer as it arrives: (seconds since the request,
-    data payload) of each event."""
+    data payload) of each event; with_headers, and the answer's headers
+    (names in lower case)."""
     u = urllib.parse.urlsplit(base_url)
     prefix = u.path.rstrip("/")
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    c.request("POST", prefix + path, body=json.dumps(body),
-              headers={"Content-Type": "application/json", "Authorization": "Bearer " + key("guard"),
-                       "Creditd-Account": acct})
+    h = {"Content-Type": "application/json", "Authorization": "Bearer " + key("guard"), "Creditd-Account": acct}
+    h.update(headers or {})
+    c.request("POST", prefix + path, body=json.dumps(body), headers=h)
     t0 = time.monotonic()
     r = c.getresponse()
-    eq(r.status, 200, "streamed")
+    eq(r.status, 200, "streamed: %r" % r.read(300) if r.status != 200 else "")
     out, buf = [], b""
     while True:
         piece = r.read1(65536)
@@ -541,8 +542,9 @@ def event_times(base_url, acct, body, path="/openai/v1/chat/completions"):
             for line in ev.decode().splitlines():
                 if line.startswith("data:"):
                     out.append((time.monotonic() - t0, line[5:].strip()))
+    heads = {k.lower(): v for k, v in r.getheaders()}
     c.close()
-    return out
+    return (out, heads) if with_headers else out
 
 
 def test_each_chunk_reaches_the_client_before_the_provider_sends_the_next():

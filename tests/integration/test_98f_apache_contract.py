@@ -43,6 +43,7 @@ import uuid
 
 import stack
 from lib import ENV, api, check, eq, free_port, key, new_account, sql, uid, verify, wait_until
+from test_80_gateway import event_times as t80_event_times
 from test_80_gateway import body_chat, cost, ensure_prices, forwarded, mode, reasons, received, reset, state
 from test_88b_gateway_batches import batch_prices, line, multipart
 from test_92_gateway_audio import _price as audio_prices
@@ -352,28 +353,7 @@ def test_the_gateway_s_own_answers_answer_alike():
 def event_times(base, acct, body, path=CHAT, headers=None):
     """(seconds since the request was sent, data payload) of each event of
     a stream as it arrives, and the answer's headers."""
-    u = urllib.parse.urlsplit(base)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    h = {"Content-Type": "application/json", "Authorization": "Bearer " + key("guard"), "Creditd-Account": acct}
-    h.update(headers or {})
-    t0 = time.monotonic()
-    c.request("POST", u.path.rstrip("/") + path, body=json.dumps(body), headers=h)
-    r = c.getresponse()
-    eq(r.status, 200, "streamed: %r" % r.read(300) if r.status != 200 else "")
-    out, buf = [], b""
-    while True:
-        piece = r.read1(65536)
-        if not piece:
-            break
-        buf += piece
-        while b"\n\n" in buf:
-            ev, buf = buf.split(b"\n\n", 1)
-            for ln in ev.decode().splitlines():
-                if ln.startswith("data:"):
-                    out.append((time.monotonic() - t0, ln[5:].strip()))
-    heads = {k.lower(): v for k, v in r.getheaders()}
-    c.close()
-    return out, heads
+    return t80_event_times(base, acct, body, path, headers, with_headers=True)
 
 
 # Hop-by-hop and the servers' own headers, not creditd's.
