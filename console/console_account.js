@@ -117,14 +117,14 @@
         { name: "source", label: t("source"), type: "select", options: [["adjustment", "adjustment"], ["promo", "promo"], ["signup_bonus", "signup_bonus"]] },
         { name: "expires_at", label: t("expires"), type: "datetime" }, { name: "description", label: t("description") }], t("grant"), async (v) => {
         const m = micros(v.amount);
-        if (m === null || m <= 0) return badAmount();
+        if (m === null || m <= 0) return badAmount(t("amount"), "amount", v.amount === "" ? "bad.required" : m === null ? null : "bad.positive");
         return act(await call("POST", path + "/grants", { amount_micros: m, source: v.source, expires_at: need(v, "expires_at"), description: need(v, "description") }));
       }),
       el("h3", { text: t("debit") }),
       form("f-debit", [{ name: "amount", label: t("amount"), type: "money", required: true }, { name: "reason", label: t("reason"), required: true }],
         t("debit"), async (v) => {
           const m = micros(v.amount);
-          if (m === null || m <= 0) return badAmount();
+          if (m === null || m <= 0) return badAmount(t("amount"), "amount", v.amount === "" ? "bad.required" : m === null ? null : "bad.positive");
           return act(await call("POST", path + "/debits", { amount_micros: m, reason: v.reason }));
         }),
       el("h3", { text: t("status.label") }), status,
@@ -134,7 +134,7 @@
         for (const k of capFields) {
           if (v[k] === "") continue;
           if (/^(none|aucune?)$/i.test(v[k])) { body[k] = k === "overdraft_limit_micros" ? 0 : null; continue; }
-          if ((body[k] = micros(v[k])) === null) return badAmount();
+          if ((body[k] = micros(v[k])) === null) return badAmount(t(k), k);
         }
         return act(await call("PATCH", path, body));
       }),
@@ -143,7 +143,7 @@
         "member_cap_pct", "plan_credits_used_pct"].map((k) => [k, k]) }, { name: "threshold", label: t("threshold"), required: true },
         { name: "member", label: t("member") }], t("alert.add"), async (v) => {
         const a = { kind: v.kind };
-        if (v.kind === "balance_below") { if ((a.micros = micros(v.threshold)) === null) return badAmount(); } else a.pct = Number(v.threshold);
+        if (v.kind === "balance_below") { if ((a.micros = micros(v.threshold)) === null) return badAmount(t("threshold"), "threshold"); } else a.pct = Number(v.threshold);
         if (v.member) a.member = v.member;
         return h.putAlerts(h.alertList().concat([a]));
       }),
