@@ -380,6 +380,14 @@
     return out;
   }
   function refused(r) { return el("p", { class: "error", role: "alert", text: r.status === 403 ? t("denied") : errText(r) }); }
+  /* A button's call refused (a row's revoke or retry, suspend): the error
+   * beside the button, where the operator looks, replacing the last one
+   * (the status region alone reaches a screen reader, not the eye). */
+  function failedAt(button, r) {
+    const next = button.nextElementSibling;
+    if (next && next.classList.contains("error")) next.remove();
+    button.after(refused(r));
+  }
 
   async function accountsView() {
     const box = el("div", { id: "acc-results" });
@@ -414,7 +422,7 @@
       if (!r.ok) { list.replaceChildren(refused(r)); return; }
       list.replaceChildren(table(r.data.data, null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at || k.prefix === S.session.key_prefix ? null : el("button", {
         type: "button", class: "danger revoke", "data-id": k.id, text: t("revoke"), "aria-label": t("revoke") + " " + (k.name || k.id),
-        onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else e.target.after(refused(x)); } }) : null }));
+        onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else failedAt(e.target, x); } }) : null }));
     }
     await load();
     const out = [el("h1", { text: t("keys.title") }), panel(null, list)];
@@ -515,7 +523,7 @@
         type: "button", class: "retry", "data-id": m.id, text: t("retry"), "aria-label": t("retry") + " " + m.id, onclick: async (e) => {
           const x = await call("POST", "/v1/mails/" + enc(m.id) + "/retry");
           say(x.ok ? t("done") : errText(x));
-          if (x.ok) loadMails(); else e.target.after(refused(x));
+          if (x.ok) loadMails(); else failedAt(e.target, x);
         } }) : null }) : refused(r));
     }
     await Promise.all([loadEvents("0"), loadMails()]);
@@ -654,7 +662,7 @@
   }
   /* What console_account.js (the account's page) uses of this file. */
   const C = window.creditdConsole = { S, T, t, el, panel, say, errText, cards, table, show, accountLink, call, allPages, admin, enc,
-    form, secret, need, badAmount, refused, money, micros, text, words };
+    form, secret, need, badAmount, refused, failedAt, money, micros, text, words };
   /* Once every deferred script ran (console_account.js after this one). */
   document.addEventListener("DOMContentLoaded", init);
 })();

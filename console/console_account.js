@@ -9,7 +9,7 @@
  * Idempotency-Key (console.js's call). */
 "use strict";
 (function (C) {
-  const { S, t, el, panel, say, errText, cards, table, call, allPages, admin, enc, form, secret, need, badAmount, refused,
+  const { S, t, el, panel, say, errText, cards, table, call, allPages, admin, enc, form, secret, need, badAmount, refused, failedAt,
           money, micros } = C;
   /* An account: its figures, grants, holds, usage chart, journal, alerts,
    * gateway keys, and (admin) its actions. */
@@ -71,7 +71,8 @@
       alertList = r.data.alerts || [];
       alerts.replaceChildren(table(alertList, ["kind", "pct", "micros", "member", "state", "members_fired"], { cur: acct && acct.currency, label: t("alerts"),
         act: admin() ? (a) => el("button", { type: "button", class: "ghost alert-remove", text: t("remove"), "aria-label": t("remove") + " " + a.kind,
-          onclick: async () => { const x = await putAlerts(alertList.filter((b) => b !== a)); say(x.ok ? t("done") : errText(x)); } }) : null }));
+          onclick: async (e) => { const x = await putAlerts(alertList.filter((b) => b !== a)); say(x.ok ? t("done") : errText(x));
+            if (!x.ok) failedAt(e.target, x); } }) : null }));
     }
     function putAlerts(list) {
       const body = list.map((a) => { const o = { kind: a.kind }; if (a.pct !== undefined && a.pct !== null) o.pct = a.pct;
@@ -81,8 +82,9 @@
     async function loadGw() {
       const r = await allPages(path + "/gateway_keys");
       gw.replaceChildren(r.ok ? table(r.data.data || [], null, { label: t("gwkeys"), act: (k) => el("button", { type: "button", class: "danger gw-revoke",
-        text: t("revoke"), "aria-label": t("revoke") + " " + k.id, onclick: async () => {
-          const x = await call("DELETE", path + "/gateway_keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) loadGw(); } }) }) : refused(r));
+        text: t("revoke"), "aria-label": t("revoke") + " " + k.id, onclick: async (e) => {
+          const x = await call("DELETE", path + "/gateway_keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x));
+          if (x.ok) loadGw(); else failedAt(e.target, x); } }) }) : refused(r));
     }
     await loadAlerts();
     const topups = paged("topups", path + "/topups", (rows) => table(rows.map(topupRow), null, { cur: acct && acct.currency, label: t("topups") }));
@@ -106,8 +108,8 @@
     const drawStatus = () => {
       const susp = acct() && acct().status === "suspended";
       status.replaceChildren(el("button", { type: "button", id: "f-status-submit", class: susp ? null : "danger", text: t(susp ? "resume" : "suspend"),
-        onclick: async () => { const r = await call("PATCH", path, { status: susp ? "active" : "suspended" }); say(r.ok ? t("done") : errText(r));
-          if (r.ok) { await h.refresh(); drawStatus(); } } }));
+        onclick: async (e) => { const r = await call("PATCH", path, { status: susp ? "active" : "suspended" }); say(r.ok ? t("done") : errText(r));
+          if (r.ok) { await h.refresh(); drawStatus(); } else failedAt(e.target, r); } }));
     };
     drawStatus();
     const capFields = ["monthly_limit_micros", "daily_limit_micros", "overdraft_limit_micros", "low_balance_micros"];

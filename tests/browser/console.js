@@ -154,10 +154,14 @@ async function step(page, s, spec, out) {
     }, lang);
     page.on("console", (m) => { if (m.type() === "error") out.console.push("error: " + m.text()); });
     page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
-    page.on("requestfinished", () => { out.inflight--; });
-    page.on("requestfailed", () => { out.inflight--; });
+    /* The requests out (a Set: an answer's events may not all come). */
+    const out_ = new Set();
+    const done = (r) => { out_.delete(r); out.inflight = out_.size; };
+    page.on("response", (r) => done(r.request()));
+    page.on("requestfinished", done);
+    page.on("requestfailed", done);
     page.on("request", (r) => {
-      out.inflight++;
+      out_.add(r); out.inflight = out_.size;
       const u = new URL(r.url());
       out.requests.push(r.method() + " " + u.host + u.pathname + u.search);
       if (r.method() !== "GET" && r.method() !== "HEAD") {

@@ -335,3 +335,50 @@ def test_the_database_away_for_a_moment():
     eq([r["description"] for r in rows], ["back"], "only the grant sent once it was back")
     eq(acct_state(acct)["balance_micros"], before[0] + 2000000, "the balance moved once")
     check(os.path.exists(os.path.join(OUT, "console-error-grant-1280.png")), "the screenshots were written")
+
+
+# A message shown beside a row's or the status's button: the nearest
+# enclosing element (up to three up) holding a visible error with text.
+NEAR = """(() => {
+  const b = document.querySelector(%s);
+  for (let n = b && b.parentElement, i = 0; n && i < 3; n = n.parentElement, i++) {
+    const e = Array.from(n.querySelectorAll('.error, .result.err, [role=alert]')).find((x) => x.checkVisibility() && x.innerText.trim());
+    if (e) return e.innerText.trim();
+  }
+  return '';
+})()"""
+
+
+def beside(sel, name):
+    """Steps: Tab to the button SEL, Enter, wait for a message beside it."""
+    js = NEAR % json.dumps(sel)
+    return [{"tab_to": sel, "press": "Enter"}, {"until": js}, {"eval": name, "js": js},
+            {"eval": name + "-focus", "js": "document.activeElement === document.querySelector(%s)" % json.dumps(sel)}]
+
+
+def test_a_rows_or_the_status_button_that_fails_says_so_beside_it():
+    """The gateway key revoked meanwhile (404), and with the database away
+    for a moment: suspend, an alert's removal, a delivery's retry (503).
+    Each says so beside its button, not only to a screen reader."""
+    acct = new_account("conbadrow")
+    eq(api("PUT", "/v1/accounts/%s/alerts" % acct, {"alerts": [{"kind": "balance_below", "micros": 1}]}).status, 200, "an alert")
+    gw = api("POST", "/v1/accounts/%s/gateway_keys" % acct, {"name": "laptop"}, auth="app").json["id"]
+    before = snapshot(acct)
+    revoke = ("fetch('session').then((r) => r.json()).then((s) => fetch('api/v1/accounts/%s/gateway_keys/%s', {method: 'DELETE', "
+              "credentials: 'same-origin', headers: {'X-CSRF-Token': s.csrf}})).then((r) => r.status)" % (acct, gw))
+    pid = stack.mariadbd_pid()
+    try:
+        out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/accounts/" + acct}, {"eval": "meanwhile", "js": revoke}] +
+                    beside("#gwkeys button.gw-revoke", "gw") +
+                    [{"sh": "kill -STOP %d" % pid}, {"sleep": 2500}] + beside("#f-status-submit", "status") +
+                    beside("#alerts button.alert-remove", "alert") + [{"axe": "row-errors"}, {"shot": "console-error-rows-1280"},
+                                                                       {"sh": "kill -CONT %d" % pid}])
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    for name, words in (("gw", ("not_found", "not found", "revoked")), ("status", ("unavailable", "503")),
+                        ("alert", ("unavailable", "503"))):
+        check(any(w in out["reads"][name].lower() for w in words), "%s: beside its button: %r" % (name, out["reads"][name]))
+        check(out["reads"][name + "-focus"], "%s: the focus stays on the button" % name)
+    after = snapshot(acct)
+    eq(after[:7], before[:7], "nothing changed but the gateway key revoked meanwhile")
+    eq(after[7], 0, "that key revoked")
