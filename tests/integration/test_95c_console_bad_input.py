@@ -18,7 +18,7 @@ import os
 import signal
 
 import stack
-from lib import ENV, api, check, eq, new_account, uid
+from lib import ENV, api, check, eq, new_account, sql, uid
 from test_27_auth_throttle import LIMIT, call, random_key, with_default_limit
 from test_95_console_browser import OUT, acct_state, drive, journal
 
@@ -358,24 +358,37 @@ def beside(sel, name):
 
 def test_a_rows_or_the_status_button_that_fails_says_so_beside_it():
     """The gateway key revoked meanwhile (404), and with the database away
-    for a moment: suspend, an alert's removal, a delivery's retry (503).
+    for a moment: a delivery's retry, suspend, an alert's removal (503).
     Each says so beside its button, not only to a screen reader."""
     acct = new_account("conbadrow")
     eq(api("PUT", "/v1/accounts/%s/alerts" % acct, {"alerts": [{"kind": "balance_below", "micros": 1}]}).status, 200, "an alert")
     gw = api("POST", "/v1/accounts/%s/gateway_keys" % acct, {"name": "laptop"}, auth="app").json["id"]
+    # A delivery given up (as test_95 makes one): the alert's push, crossed by a debit.
+    macct = new_account("conbadrowm")
+    avail = acct_state(macct)["available_micros"]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % macct, {"alerts": [{"kind": "balance_below", "micros": avail - 1}]}).status,
+       200, "an alert")
+    eq(api("POST", "/v1/accounts/%s/debits" % macct, {"amount_micros": 2, "reason": "cross"}).status, 201, "debit")
+    ev = int(sql("SELECT MAX(e.id) FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s'" % macct)[0][0])
+    sql("UPDATE events SET state = 'failed', attempts = 8, last_error = 'HTTP 500' WHERE id = %d" % ev)
     before = snapshot(acct)
     revoke = ("fetch('session').then((r) => r.json()).then((s) => fetch('api/v1/accounts/%s/gateway_keys/%s', {method: 'DELETE', "
               "credentials: 'same-origin', headers: {'X-CSRF-Token': s.csrf}})).then((r) => r.status)" % (acct, gw))
     pid = stack.mariadbd_pid()
     try:
-        out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/accounts/" + acct}, {"eval": "meanwhile", "js": revoke}] +
+        out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/events"}, {"sh": "kill -STOP %d" % pid}, {"sleep": 2500}] +
+                    beside("#mails-list button.retry[data-id='%d']" % ev, "retry") +
+                    [{"sh": "kill -CONT %d" % pid}, {"sleep": 2500}, {"hash": "#/accounts/" + acct},
+                     {"eval": "meanwhile", "js": revoke}] +
                     beside("#gwkeys button.gw-revoke", "gw") +
                     [{"sh": "kill -STOP %d" % pid}, {"sleep": 2500}] + beside("#f-status-submit", "status") +
                     beside("#alerts button.alert-remove", "alert") + [{"axe": "row-errors"}, {"shot": "console-error-rows-1280"},
                                                                        {"sh": "kill -CONT %d" % pid}])
     finally:
         os.kill(pid, signal.SIGCONT)
+    eq(sql("SELECT state FROM events WHERE id = %d" % ev), [["failed"]], "the delivery not retried while away")
     for name, words in (("gw", ("not_found", "not found", "revoked")), ("status", ("unavailable", "503")),
+                        ("retry", ("unavailable", "503")),
                         ("alert", ("unavailable", "503"))):
         check(any(w in out["reads"][name].lower() for w in words), "%s: beside its button: %r" % (name, out["reads"][name]))
         check(out["reads"][name + "-focus"], "%s: the focus stays on the button" % name)
