@@ -30,6 +30,7 @@
       signin: "Sign in", "signin.title": "Sign in to the creditd console", key: "Admin or read key",
       "signin.help": "The key is exchanged for a session of 12 hours at most; it is not kept in this browser.",
       "signin.bad": "This key cannot sign in.", "signin.slow": "Too many failed sign-ins: wait a minute.",
+      "signin.ended": "Your session has ended: sign in again.",
       signedin: "Signed in as {0} ({1})", loading: "Loading…", none: "Nothing to show.", yes: "yes", no: "no",
       denied: "This key's scope may not see this.", "call.failed": "The request failed", done: "Done.",
       search: "Search", "search.label": "Id or email (or their start)", next: "Next page", prev: "Previous page",
@@ -59,7 +60,9 @@
       amount_micros: "Amount", balance_after_micros: "Balance after", cost_micros: "Cost", expires_at: "Expires",
       created_at: "Created", last_used_at: "Last used", input_tokens: "Input tokens", output_tokens: "Output tokens",
       requests: "Requests", actor: "Acted by", status: "Status", state: "State", cause: "Cause", id: "Id", day: "Day", priority: "Priority",
-      "bad.amount": "An amount with at most 6 decimals.", "bad.json": "Not JSON: {0}", active: "active",
+      "bad.amount": "{0}: an amount is digits, at most 10 before the point and 6 after it.",
+      "bad.required": "{0}: required.",
+      "bad.positive": "{0}: an amount above zero.", "bad.json": "Not JSON: {0}", active: "active",
       import: "Import prices", "import.text": "Price list or LiteLLM catalogue (JSON)", "import.file": "Read a JSON file",
       "import.opts": "Options", "import.max": "Largest rise allowed (%)", "import.skipped": "Skipped entries",
       "import.help": "As creditctl price import: all or nothing; a rise above the bound is refused unless forced. A dry run changes nothing.",
@@ -78,6 +81,7 @@
       signin: "Se connecter", "signin.title": "Connexion à la console creditd", key: "Clé admin ou lecture",
       "signin.help": "La clé est échangée contre une session de 12 heures au plus ; ce navigateur ne la garde pas.",
       "signin.bad": "Cette clé ne peut pas se connecter.", "signin.slow": "Trop d’échecs : attendez une minute.",
+      "signin.ended": "Votre session a pris fin : reconnectez-vous.",
       signedin: "Connecté : {0} ({1})", loading: "Chargement…", none: "Rien à afficher.", yes: "oui", no: "non",
       denied: "La portée de cette clé ne permet pas de voir ceci.", "call.failed": "La requête a échoué", done: "Fait.",
       search: "Chercher", "search.label": "Id ou e-mail (ou leur début)", next: "Page suivante", prev: "Page précédente",
@@ -110,7 +114,9 @@
       created_at: "Créé le", last_used_at: "Dernier usage", input_tokens: "Jetons d’entrée", output_tokens: "Jetons de sortie",
       requests: "Requêtes", actor: "Auteur", status: "Statut", state: "État", cause: "Cause", id: "Id", day: "Jour", priority: "Priorité",
       plan: "Offre", email: "E-mail", kind: "Type", source: "Origine", description: "Description",
-      "bad.amount": "Un montant d’au plus 6 décimales.", "bad.json": "Pas du JSON : {0}", active: "actif",
+      "bad.amount": "{0} : un montant s’écrit en chiffres, 10 au plus avant la virgule et 6 après.",
+      "bad.required": "{0} : obligatoire.",
+      "bad.positive": "{0} : un montant au-dessus de zéro.", "bad.json": "Pas du JSON : {0}", active: "actif",
       import: "Importer des prix", "import.text": "Liste de prix ou catalogue LiteLLM (JSON)", "import.file": "Lire un fichier JSON",
       "import.opts": "Options", "import.max": "Hausse la plus forte admise (%)", "import.skipped": "Entrées ignorées",
       "import.help": "Comme creditctl price import : tout ou rien ; une hausse au-delà de la limite est refusée sauf si forcée. Un essai ne change rien.",
@@ -156,9 +162,13 @@
   }
   /* "12.5" -> 12500000 (micros); null when it is not an amount. */
   function micros(text) {
-    const m = /^\s*(-?)(\d{1,13})(?:[.,](\d{1,6}))?\s*$/.exec(text || "");
+    /* At most 10 digits before the point: the API takes no amount above
+     * 10^15 micros (docs/api.md), and a number sent as JSON must be exact
+     * (a value past 2^53 would go out rounded). */
+    const m = /^\s*(-?)(\d{1,10})(?:[.,](\d{1,6}))?\s*$/.exec(text || "");
     if (!m) return null;
     const v = BigInt(m[2]) * 1000000n + BigInt((m[3] || "").padEnd(6, "0"));
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
     return Number(m[1] ? -v : v);
   }
   function when(v) {
@@ -258,7 +268,7 @@
     const raw = await r.text();
     let data = null;
     try { data = raw ? parse(raw) : null; } catch (e) { data = null; }
-    if (r.status === 401 && path !== "session" && S.session) { S.session = null; signinView(); }
+    if (r.status === 401 && path !== "session" && S.session) { S.session = null; signinView(t("signin.ended")); }
     return { status: r.status, ok: r.ok, data };
   }
   const admin = () => !!(S.session && S.session.scopes.includes("admin"));
@@ -282,7 +292,7 @@
   /* A form that sends one operation and shows its result. fields: [{name,
    * label, type: text|money|select|datetime|textarea|checks, options}]. */
   function form(id, fields, submit, handler) {
-    const result = el("div", { class: "result", role: "status", "aria-live": "polite" });
+    const result = el("div", { class: "result", id: id + "-result", role: "status", "aria-live": "polite" });
     const inputs = fields.map((f) => {
       const fid = id + "-" + f.name;
       if (f.type === "checks") {
@@ -307,6 +317,10 @@
         v[x.name] = x.type === "checks" ? Array.from(f.querySelectorAll("input[name=" + x.name + "]:checked"), (c) => c.value)
           : f.elements[x.name].value.trim();
       }
+      /* Disabled while it is sent, the button loses the focus: it gets it
+       * back with the answer, the message under it announced. */
+      const had = document.activeElement === button;
+      for (const x of f.querySelectorAll("[aria-invalid]")) { x.removeAttribute("aria-invalid"); x.removeAttribute("aria-describedby"); }
       button.disabled = true;
       result.className = "result";
       result.textContent = t("loading");
@@ -318,7 +332,12 @@
           ? " " + t("balance") + " " + money(out.data.balance_micros, out.data.currency) : "";
         result.append(out.node || (out.ok ? t("done") + bal : out.text || errText(out)));
         if (out.ok && !out.keep) f.reset();
-      } finally { button.disabled = false; }
+        const bad = !out.ok && out.field && f.elements[out.field];
+        if (bad) { bad.setAttribute("aria-invalid", "true"); bad.setAttribute("aria-describedby", result.id); bad.focus(); }
+      } finally {
+        button.disabled = false;
+        if (had && button.isConnected && (!document.activeElement || document.activeElement === document.body)) button.focus();
+      }
     });
     return el("div", {}, f, result);
   }
@@ -340,7 +359,9 @@
       } }), note);
   }
   function need(v, name) { return v[name] === "" ? undefined : v[name]; }
-  function badAmount() { return { ok: false, text: t("bad.amount") }; }
+  /* An amount the page cannot read: the message names the field (label),
+   * which the form marks invalid and gives the focus (name). */
+  function badAmount(label, name, why) { return { ok: false, text: t(why || "bad.amount", label), field: name }; }
 
   /* Views. Each fills main and returns once its first answer is shown. */
   async function overviewView() {
@@ -359,6 +380,14 @@
     return out;
   }
   function refused(r) { return el("p", { class: "error", role: "alert", text: r.status === 403 ? t("denied") : errText(r) }); }
+  /* A button's call refused (a row's revoke or retry, suspend): the error
+   * beside the button, where the operator looks, replacing the last one
+   * (the status region alone reaches a screen reader, not the eye). */
+  function failedAt(button, r) {
+    const next = button.nextElementSibling;
+    if (next && next.classList.contains("error")) next.remove();
+    button.after(refused(r));
+  }
 
   async function accountsView() {
     const box = el("div", { id: "acc-results" });
@@ -393,7 +422,7 @@
       if (!r.ok) { list.replaceChildren(refused(r)); return; }
       list.replaceChildren(table(r.data.data, null, { label: t("keys.title"), act: admin() ? (k) => k.revoked_at || k.prefix === S.session.key_prefix ? null : el("button", {
         type: "button", class: "danger revoke", "data-id": k.id, text: t("revoke"), "aria-label": t("revoke") + " " + (k.name || k.id),
-        onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else e.target.after(refused(x)); } }) : null }));
+        onclick: async (e) => { const x = await call("DELETE", "/v1/keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) load(); else failedAt(e.target, x); } }) : null }));
     }
     await load();
     const out = [el("h1", { text: t("keys.title") }), panel(null, list)];
@@ -438,10 +467,11 @@
         { name: "model", label: t("model"), required: true }, { name: "provider", label: t("provider.opt") },
         { name: "input", label: t("p.input"), type: "money" }, { name: "cached", label: t("p.cached"), type: "money" },
         { name: "output", label: t("p.output"), type: "money" }, { name: "max", label: t("p.max") }], t("save"), async (v) => {
+        if (!v.model) return { ok: false, text: t("bad.required", t("model")), field: "model" };
         const body = {};
         for (const [f, k] of [["input", "input_micros_per_mtok"], ["cached", "cached_input_micros_per_mtok"], ["output", "output_micros_per_mtok"]]) {
           if (v[f] === "") continue;
-          if ((body[k] = micros(v[f])) === null) return badAmount();
+          if ((body[k] = micros(v[f])) === null) return badAmount(t("p." + f), f);
         }
         if (v.max) body.max_output_tokens = Number(v.max);
         const r = await call("PUT", "/v1/models/" + enc(v.model) + (v.provider ? "?provider=" + enc(v.provider) : ""), body);
@@ -493,7 +523,7 @@
         type: "button", class: "retry", "data-id": m.id, text: t("retry"), "aria-label": t("retry") + " " + m.id, onclick: async (e) => {
           const x = await call("POST", "/v1/mails/" + enc(m.id) + "/retry");
           say(x.ok ? t("done") : errText(x));
-          if (x.ok) loadMails(); else e.target.after(refused(x));
+          if (x.ok) loadMails(); else failedAt(e.target, x);
         } }) : null }) : refused(r));
     }
     await Promise.all([loadEvents("0"), loadMails()]);
@@ -536,7 +566,9 @@
                   events: eventsView, reconcile: reconcileView, health: healthView };
 
   /* Sign-in, sign-out and the router. */
-  function signinView() {
+  /* note: why the operator signs in again (a session that ended under
+   * the page), said at once with the focus on the key's field. */
+  function signinView(note) {
     $("nav").hidden = true; $("signout").hidden = true; $("who").hidden = true;
     const key = el("input", { type: "password", id: "signin-key", name: "key", autocomplete: "off", required: true, spellcheck: "false" });
     const msg = el("p", { id: "signin-msg", role: "alert" });
@@ -549,11 +581,13 @@
       if (r.status === 204 || r.ok) { await start(); return; }
       msg.className = "error";
       msg.textContent = r.status === 429 ? t("signin.slow") : t("signin.bad");
+      key.focus();
     });
     main.replaceChildren(el("div", { class: "signin panel" }, el("h1", { text: t("signin.title") }), f));
     main.dataset.state = "ready";
     main.dataset.view = "signin";
     document.title = t("signin") + " · creditd";
+    if (note) { msg.className = "error"; msg.textContent = note; key.focus(); }
   }
   async function start() {
     const r = await call("GET", "session");
@@ -628,7 +662,7 @@
   }
   /* What console_account.js (the account's page) uses of this file. */
   const C = window.creditdConsole = { S, T, t, el, panel, say, errText, cards, table, show, accountLink, call, allPages, admin, enc,
-    form, secret, need, badAmount, refused, money, micros, text, words };
+    form, secret, need, badAmount, refused, failedAt, money, micros, text, words };
   /* Once every deferred script ran (console_account.js after this one). */
   document.addEventListener("DOMContentLoaded", init);
 })();

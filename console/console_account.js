@@ -9,7 +9,7 @@
  * Idempotency-Key (console.js's call). */
 "use strict";
 (function (C) {
-  const { S, t, el, panel, say, errText, cards, table, call, allPages, admin, enc, form, secret, need, badAmount, refused,
+  const { S, t, el, panel, say, errText, cards, table, call, allPages, admin, enc, form, secret, need, badAmount, refused, failedAt,
           money, micros } = C;
   /* An account: its figures, grants, holds, usage chart, journal, alerts,
    * gateway keys, and (admin) its actions. */
@@ -71,7 +71,8 @@
       alertList = r.data.alerts || [];
       alerts.replaceChildren(table(alertList, ["kind", "pct", "micros", "member", "state", "members_fired"], { cur: acct && acct.currency, label: t("alerts"),
         act: admin() ? (a) => el("button", { type: "button", class: "ghost alert-remove", text: t("remove"), "aria-label": t("remove") + " " + a.kind,
-          onclick: async () => { const x = await putAlerts(alertList.filter((b) => b !== a)); say(x.ok ? t("done") : errText(x)); } }) : null }));
+          onclick: async (e) => { const x = await putAlerts(alertList.filter((b) => b !== a)); say(x.ok ? t("done") : errText(x));
+            if (!x.ok) failedAt(e.target, x); } }) : null }));
     }
     function putAlerts(list) {
       const body = list.map((a) => { const o = { kind: a.kind }; if (a.pct !== undefined && a.pct !== null) o.pct = a.pct;
@@ -81,8 +82,9 @@
     async function loadGw() {
       const r = await allPages(path + "/gateway_keys");
       gw.replaceChildren(r.ok ? table(r.data.data || [], null, { label: t("gwkeys"), act: (k) => el("button", { type: "button", class: "danger gw-revoke",
-        text: t("revoke"), "aria-label": t("revoke") + " " + k.id, onclick: async () => {
-          const x = await call("DELETE", path + "/gateway_keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x)); if (x.ok) loadGw(); } }) }) : refused(r));
+        text: t("revoke"), "aria-label": t("revoke") + " " + k.id, onclick: async (e) => {
+          const x = await call("DELETE", path + "/gateway_keys/" + enc(k.id)); say(x.ok ? t("done") : errText(x));
+          if (x.ok) loadGw(); else failedAt(e.target, x); } }) }) : refused(r));
     }
     await loadAlerts();
     const topups = paged("topups", path + "/topups", (rows) => table(rows.map(topupRow), null, { cur: acct && acct.currency, label: t("topups") }));
@@ -106,8 +108,8 @@
     const drawStatus = () => {
       const susp = acct() && acct().status === "suspended";
       status.replaceChildren(el("button", { type: "button", id: "f-status-submit", class: susp ? null : "danger", text: t(susp ? "resume" : "suspend"),
-        onclick: async () => { const r = await call("PATCH", path, { status: susp ? "active" : "suspended" }); say(r.ok ? t("done") : errText(r));
-          if (r.ok) { await h.refresh(); drawStatus(); } } }));
+        onclick: async (e) => { const r = await call("PATCH", path, { status: susp ? "active" : "suspended" }); say(r.ok ? t("done") : errText(r));
+          if (r.ok) { await h.refresh(); drawStatus(); } else failedAt(e.target, r); } }));
     };
     drawStatus();
     const capFields = ["monthly_limit_micros", "daily_limit_micros", "overdraft_limit_micros", "low_balance_micros"];
@@ -117,14 +119,14 @@
         { name: "source", label: t("source"), type: "select", options: [["adjustment", "adjustment"], ["promo", "promo"], ["signup_bonus", "signup_bonus"]] },
         { name: "expires_at", label: t("expires"), type: "datetime" }, { name: "description", label: t("description") }], t("grant"), async (v) => {
         const m = micros(v.amount);
-        if (m === null || m <= 0) return badAmount();
+        if (m === null || m <= 0) return badAmount(t("amount"), "amount", v.amount === "" ? "bad.required" : m === null ? null : "bad.positive");
         return act(await call("POST", path + "/grants", { amount_micros: m, source: v.source, expires_at: need(v, "expires_at"), description: need(v, "description") }));
       }),
       el("h3", { text: t("debit") }),
       form("f-debit", [{ name: "amount", label: t("amount"), type: "money", required: true }, { name: "reason", label: t("reason"), required: true }],
         t("debit"), async (v) => {
           const m = micros(v.amount);
-          if (m === null || m <= 0) return badAmount();
+          if (m === null || m <= 0) return badAmount(t("amount"), "amount", v.amount === "" ? "bad.required" : m === null ? null : "bad.positive");
           return act(await call("POST", path + "/debits", { amount_micros: m, reason: v.reason }));
         }),
       el("h3", { text: t("status.label") }), status,
@@ -134,7 +136,7 @@
         for (const k of capFields) {
           if (v[k] === "") continue;
           if (/^(none|aucune?)$/i.test(v[k])) { body[k] = k === "overdraft_limit_micros" ? 0 : null; continue; }
-          if ((body[k] = micros(v[k])) === null) return badAmount();
+          if ((body[k] = micros(v[k])) === null) return badAmount(t(k), k);
         }
         return act(await call("PATCH", path, body));
       }),
@@ -143,7 +145,7 @@
         "member_cap_pct", "plan_credits_used_pct"].map((k) => [k, k]) }, { name: "threshold", label: t("threshold"), required: true },
         { name: "member", label: t("member") }], t("alert.add"), async (v) => {
         const a = { kind: v.kind };
-        if (v.kind === "balance_below") { if ((a.micros = micros(v.threshold)) === null) return badAmount(); } else a.pct = Number(v.threshold);
+        if (v.kind === "balance_below") { if ((a.micros = micros(v.threshold)) === null) return badAmount(t("threshold"), "threshold"); } else a.pct = Number(v.threshold);
         if (v.member) a.member = v.member;
         return h.putAlerts(h.alertList().concat([a]));
       }),

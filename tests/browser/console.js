@@ -11,7 +11,8 @@
 //   {"reload": true}                   load the page again and wait for its view
 //   {"signin": KEY}                    type the key, Tab to "Sign in", Enter; wait for a view
 //   {"hash": "#/keys"}                 go to a view and wait until it is shown
-//   {"fill": SEL, "value": V}          type into a field (cleared first)
+//   {"fill": SEL, "value": V}          type into a field (cleared first); with
+//                                      "paste": true set at once, as pasted
 //   {"select": SEL, "value": V}        pick an option
 //   {"check": SEL}                     tick a box (by keyboard: focus, Space)
 //   {"tab_to": SEL, "press": "Enter"}  press Tab until SEL has the focus (at most
@@ -24,6 +25,11 @@
 //   {"eval": NAME, "js": JS}           the value of an expression in the page
 //   {"shot": NAME}                     a full-page screenshot NAME.png in out
 //   {"axe": NAME}                      axe-core's serious and critical violations
+//   {"until": JS}                      wait until JS is true in the page and no request
+//                                      of the page is in flight (an answer shown)
+//   {"sh": CMD, "env": {VAR: READ}}    run a shell command (the stack's database
+//                                      frozen or a session's row deleted), with
+//                                      VAR set to an earlier read's value
 // Besides "reads", the report has the page's console errors, every
 // Content-Security-Policy violation, the requests the page sent (method
 // and path), and for each write (any method but GET and HEAD) whether it
@@ -78,7 +84,8 @@ async function step(page, s, spec, out) {
   } else if (s.fill) {
     await page.focus(s.fill);
     await page.$eval(s.fill, (e) => { e.value = ""; });
-    await page.keyboard.type(String(s.value));
+    if (s.paste) await page.$eval(s.fill, (e, v) => { e.value = v; e.dispatchEvent(new Event("input", { bubbles: true })); }, String(s.value));
+    else await page.keyboard.type(String(s.value));
   } else if (s.select) {
     await page.select(s.select, s.value);
   } else if (s.check) {
@@ -110,6 +117,14 @@ async function step(page, s, spec, out) {
         .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
     });
     out.axe[s.axe] = res;
+  } else if (s.until) {
+    await page.waitForFunction(s.until, { timeout: s.timeout || 20000, polling: 50 });
+    for (let i = 0; i < 400 && out.inflight > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await page.waitForFunction(s.until, { timeout: s.timeout || 20000, polling: 50 });
+  } else if (s.sh) {
+    const env = Object.assign({}, process.env);
+    for (const [k, v] of Object.entries(s.env || {})) env[k] = String(out.reads[v]);
+    require("child_process").execSync(s.sh, { env, stdio: "ignore", timeout: 60000 });
   } else if (s.sleep) {
     await new Promise((r) => setTimeout(r, s.sleep));
   } else {
@@ -123,7 +138,7 @@ async function step(page, s, spec, out) {
   const lang = spec.lang || "en-US";
   const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--lang=" + lang] });
-  const out = { reads: {}, console: [], csp: [], axe: {}, shots: [], tabs: {}, requests: [], writes: [], error: null, at: null };
+  const out = { reads: {}, console: [], csp: [], axe: {}, shots: [], tabs: {}, requests: [], writes: [], error: null, at: null, inflight: 0 };
   try {
     const context = browser.defaultBrowserContext();
     await context.overridePermissions(new URL(spec.url).origin, ["clipboard-read", "clipboard-write"]);
@@ -139,7 +154,14 @@ async function step(page, s, spec, out) {
     }, lang);
     page.on("console", (m) => { if (m.type() === "error") out.console.push("error: " + m.text()); });
     page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
+    /* The requests out (a Set: an answer's events may not all come). */
+    const out_ = new Set();
+    const done = (r) => { out_.delete(r); out.inflight = out_.size; };
+    page.on("response", (r) => done(r.request()));
+    page.on("requestfinished", done);
+    page.on("requestfailed", done);
     page.on("request", (r) => {
+      out_.add(r); out.inflight = out_.size;
       const u = new URL(r.url());
       out.requests.push(r.method() + " " + u.host + u.pathname + u.search);
       if (r.method() !== "GET" && r.method() !== "HEAD") {
