@@ -73,8 +73,11 @@ def models():
 
 
 def a_model(m):
-    """The first priced model, and an output cap it allows."""
-    row = m["data"][0]
+    """The first model priced by its tokens with an output cap (other files
+    on the stack may have priced media models or ones with no cap), and a
+    cap it allows."""
+    row = next(r for r in m["data"] if isinstance(r.get("max_output_tokens"), int)
+               and isinstance(r.get("input_micros_per_mtok"), int) and isinstance(r.get("output_micros_per_mtok"), int))
     return row["model"], min(400, row["max_output_tokens"])
 
 

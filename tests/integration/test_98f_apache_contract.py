@@ -44,7 +44,7 @@ import uuid
 import stack
 from lib import ENV, api, check, eq, free_port, key, new_account, sql, uid, verify, wait_until
 from test_80_gateway import event_times as t80_event_times
-from test_80_gateway import body_chat, cost, ensure_prices, forwarded, mode, reasons, received, reset, state
+from test_80_gateway import body_chat, cost, ensure_prices, forwarded, mode, reasons, reset, state
 from test_88b_gateway_batches import batch_prices, line, multipart
 from test_92_gateway_audio import _price as audio_prices
 from test_92_gateway_audio import form
@@ -314,7 +314,7 @@ def test_whole_calls_answer_alike_with_creditd_s_headers_and_none_upstream():
             # through Apache as through nginx.
             r = gw(base, path, body, acct, headers=extra, auth=None if "x-api-key" in extra else "guard")
             eq(r.status, 200, "%s through %s: %r" % (what, name, r))
-            up = received()
+            up = forwarded()
             eq(len(up), 1, "%s through %s: one call upstream" % (what, name))
             check(not any(h.startswith("creditd-") for h in up[0]["headers"]), "no Creditd-* header upstream")
             charged = int(r.headers["creditd-charged-micros"])
@@ -445,7 +445,7 @@ def test_transcriptions_of_1_and_20_mb_are_taken_and_26_mib_refused_in_openai_s_
         before = state(acct)[0]
         r = gw(base, TRANSCRIPTIONS, None, acct, raw=raw, headers={"Content-Type": ctype})
         eq(r.status, 200, "%d bytes to transcriptions through Apache: %r" % (size, r))
-        up = received()
+        up = forwarded()
         eq(len(up), 1, "forwarded once")
         eq(up[0]["json"]["file"]["bytes"], size, "the file forwarded whole")
         charged = int(r.headers["creditd-charged-micros"])
