@@ -32,7 +32,13 @@ LONG = "x" * 5000
 # Tables whose rows carry money or what creditctl writes: a refusal leaves
 # their checksums as they were (docs/creditctl.md: "nothing changed").
 CHECKSUMMED = ("accounts", "grants", "journal", "models", "provider_prices", "price_history", "price_aliases",
-               "plans", "promo_codes", "api_keys", "holds", "reconcile_drift")
+               "plans", "promo_codes", "api_keys", "reconcile_drift")
+# holds by what a command could change, not expires_at: a background run
+# another file left running on the stack has its hold renewed every poll
+# round (docs/gateway.md, "Background responses").
+HOLDS_DIGEST = ("SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', id, account_id, state, amount_micros, "
+                "COALESCE(charged_micros, ''), COALESCE(resolved, ''), COALESCE(unresolved_input_micros, ''), "
+                "COALESCE(unresolved_at, ''), COALESCE(finished_at, '')))), 0) FROM holds")
 SETUP = {}
 
 
@@ -103,6 +109,7 @@ def snapshot():
     snap = {"rows " + t: n for t, n in counts}
     for t, c in sql("CHECKSUM TABLE " + ", ".join(x for x in CHECKSUMMED if x in tables)):
         snap["checksum " + t] = c
+    snap["holds (all but their expiry)"] = tuple(sql(HOLDS_DIGEST)[0])
     return snap
 
 
