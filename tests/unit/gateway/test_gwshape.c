@@ -21,29 +21,9 @@
 #include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include "tap.h"
-
-/* s with every ' made ", malloc'ed (the tests free what they keep). */
-static char *J(const char *s)
-{
-	size_t i, n = strlen(s);
-	char *out = malloc(n + 1);
-
-	for (i = 0; i <= n; i++)
-		out[i] = s[i] == '\'' ? '"' : s[i];
-	return out;
-}
+#include "unit/gateway/jsample.h"
 
 /* ---- gwshape_read -------------------------------------------------------- */
-
-static int read_j(const struct gwkind_route *r, const char *body_j, struct gw_ask *ask, char *err, size_t errcap,
-		  const char **param)
-{
-	char *body = J(body_j);
-	int rc = gwshape_read(r, body, strlen(body), ask, err, errcap, param);
-
-	free(body);
-	return rc;
-}
 
 static void refused(const struct gwkind_route *r, const char *body_j, const char *want_param, const char *what)
 {

@@ -15,17 +15,7 @@
 #include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include "tap.h"
-
-/* s with every ' made ", malloc'ed. */
-static char *J(const char *s)
-{
-	size_t i, n = strlen(s);
-	char *out = malloc(n + 1);
-
-	for (i = 0; i <= n; i++)
-		out[i] = s[i] == '\'' ? '"' : s[i];
-	return out;
-}
+#include "unit/gateway/jsample.h"
 
 static int collect(void *arg, const char *ev, size_t len, int pass)
 {

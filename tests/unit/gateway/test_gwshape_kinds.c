@@ -12,27 +12,7 @@
 #include "gwshape.h"
 #include "gwtable.h"
 #include "tap.h"
-
-/* s with every ' made ", malloc'ed. */
-static char *J(const char *s)
-{
-	size_t i, n = strlen(s);
-	char *out = malloc(n + 1);
-
-	for (i = 0; i <= n; i++)
-		out[i] = s[i] == '\'' ? '"' : s[i];
-	return out;
-}
-
-static int read_j(const struct gwkind_route *r, const char *body_j, struct gw_ask *ask, char *err, size_t errcap,
-		  const char **param)
-{
-	char *body = J(body_j);
-	int rc = gwshape_read(r, body, strlen(body), ask, err, errcap, param);
-
-	free(body);
-	return rc;
-}
+#include "unit/gateway/jsample.h"
 
 /* ---- a top-level member's JSON kind, a required member (gwtable.h) ---- */
 

@@ -19,17 +19,7 @@
 #include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include "tap.h"
-
-/* s with every ' made ", malloc'ed (the tests free what they keep). */
-static char *J(const char *s)
-{
-	size_t i, n = strlen(s);
-	char *out = malloc(n + 1);
-
-	for (i = 0; i <= n; i++)
-		out[i] = s[i] == '\'' ? '"' : s[i];
-	return out;
-}
+#include "unit/gateway/jsample.h"
 
 static char *cat(const char *const *parts, size_t n)
 {

@@ -16,15 +16,7 @@
 #include "unit/gateway/gwroutes.h"
 #include "limits.h"
 #include "tap.h"
-
-static char *J(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(n + 1);
-	for (size_t i = 0; i <= n; i++)
-		out[i] = s[i] == '\'' ? '"' : s[i];
-	return out;
-}
+#include "unit/gateway/jsample.h"
 
 static struct gw_usage usage_j(const struct gwkind_route *r, const char *body_j)
 {
