@@ -59,10 +59,10 @@ def _site_dir():
     return d, binary
 
 
-def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
-    d, binary = _site_dir()
-    # The vhost's config, as on shared hosting: the site's user (the one
-    # mod_fcgid runs creditd as) reads it, nobody else does.
+def _site_config(d):
+    """The stack's config as the vhost's, in d, its path: as on shared
+    hosting, the site's user (the one mod_fcgid runs creditd as) reads it,
+    nobody else does."""
     with open(ENV["CREDITD_CONFIG"]) as src:
         text = src.read()
     site_conf = os.path.join(d, "creditd.conf")
@@ -71,6 +71,12 @@ def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
         f.write(text)
     os.chmod(site_conf, 0o600)
     subprocess.run(["chown", "www-data", site_conf], check=True)
+    return site_conf
+
+
+def test_mod_fcgid_spawns_creditd_with_the_socket_on_fd0():
+    d, binary = _site_dir()
+    site_conf = _site_config(d)
     p = subprocess.run(["runuser", "-u", "www-data", "--", "test", "-x", binary, "-a", "-r", site_conf],
                        capture_output=True)
     eq(p.returncode, 0, "Apache's user runs %s and reads %s (every directory above them open to it)"

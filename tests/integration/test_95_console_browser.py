@@ -73,6 +73,20 @@ def money_fr(micros):
     return whole.replace(",", NNBSP) + "," + frac + NBSP + "€"
 
 
+def failed_delivery(prefix):
+    """A delivery given up, its event id: the push of a new account's alert
+    (crossed by a debit), marked failed as the notify thread marks one it
+    gave up."""
+    macct = new_account(prefix)
+    avail = acct_state(macct)["available_micros"]
+    eq(api("PUT", "/v1/accounts/%s/alerts" % macct, {"alerts": [{"kind": "balance_below", "micros": avail - 1}]}).status,
+       200, "an alert")
+    eq(api("POST", "/v1/accounts/%s/debits" % macct, {"amount_micros": 2, "reason": "cross"}).status, 201, "debit")
+    ev = int(sql("SELECT MAX(e.id) FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s'" % macct)[0][0])
+    sql("UPDATE events SET state = 'failed', attempts = 8, last_error = 'HTTP 500' WHERE id = %d" % ev)
+    return ev
+
+
 def acct_state(acct):
     r = api("GET", "/v1/accounts/" + acct, auth="read")
     eq(r.status, 200, "account %r" % r)
@@ -190,15 +204,7 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
         eq(w["idem"], True, "every action sent an Idempotency-Key: %s %s" % (w["method"], w["path"]))
 
     # Then: resume, revoke the gateway key, and the other views' actions.
-    # A delivery given up: the push of the account's alert (crossed by a
-    # debit), marked failed as the notify thread marks one it gave up.
-    macct = new_account("conm")
-    avail = acct_state(macct)["available_micros"]
-    eq(api("PUT", "/v1/accounts/%s/alerts" % macct, {"alerts": [{"kind": "balance_below", "micros": avail - 1}]}).status,
-       200, "an alert")
-    eq(api("POST", "/v1/accounts/%s/debits" % macct, {"amount_micros": 2, "reason": "cross"}).status, 201, "debit")
-    ev = int(sql("SELECT MAX(e.id) FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s'" % macct)[0][0])
-    sql("UPDATE events SET state = 'failed', attempts = 8, last_error = 'HTTP 500' WHERE id = %d" % ev)
+    ev = failed_delivery("conm")
     name, model = uid("key"), uid("console-model")
     # More keys before the one the console makes than GET /v1/keys answers
     # a page (50 unless asked, in id order): the view shows every page, so

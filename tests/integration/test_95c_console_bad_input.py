@@ -20,7 +20,7 @@ import signal
 import stack
 from lib import ENV, api, check, eq, new_account, sql, uid
 from test_27_auth_throttle import LIMIT, call, random_key, with_default_limit
-from test_95_console_browser import OUT, acct_state, drive, journal
+from test_95_console_browser import OUT, acct_state, drive, failed_delivery, journal
 
 # The result under a form: emptied before each try so a new answer is seen.
 CLEAR = "(document.querySelectorAll('#%s ~ .result').forEach((n) => { n.textContent = ''; n.className = 'result'; }), 1)"
@@ -363,14 +363,7 @@ def test_a_rows_or_the_status_button_that_fails_says_so_beside_it():
     acct = new_account("conbadrow")
     eq(api("PUT", "/v1/accounts/%s/alerts" % acct, {"alerts": [{"kind": "balance_below", "micros": 1}]}).status, 200, "an alert")
     gw = api("POST", "/v1/accounts/%s/gateway_keys" % acct, {"name": "laptop"}, auth="app").json["id"]
-    # A delivery given up (as test_95 makes one): the alert's push, crossed by a debit.
-    macct = new_account("conbadrowm")
-    avail = acct_state(macct)["available_micros"]
-    eq(api("PUT", "/v1/accounts/%s/alerts" % macct, {"alerts": [{"kind": "balance_below", "micros": avail - 1}]}).status,
-       200, "an alert")
-    eq(api("POST", "/v1/accounts/%s/debits" % macct, {"amount_micros": 2, "reason": "cross"}).status, 201, "debit")
-    ev = int(sql("SELECT MAX(e.id) FROM events e JOIN accounts a ON a.id = e.account_id WHERE a.ext_id = '%s'" % macct)[0][0])
-    sql("UPDATE events SET state = 'failed', attempts = 8, last_error = 'HTTP 500' WHERE id = %d" % ev)
+    ev = failed_delivery("conbadrowm")
     before = snapshot(acct)
     revoke = ("fetch('session').then((r) => r.json()).then((s) => fetch('api/v1/accounts/%s/gateway_keys/%s', {method: 'DELETE', "
               "credentials: 'same-origin', headers: {'X-CSRF-Token': s.csrf}})).then((r) => r.status)" % (acct, gw))

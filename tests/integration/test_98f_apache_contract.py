@@ -585,13 +585,7 @@ def _fcgid_apache():
     base URL, its process, its dir)."""
     import test_05_fcgid as f5
     d, binary = f5._site_dir()
-    with open(ENV["CREDITD_CONFIG"]) as src:
-        text = src.read()
-    site_conf = os.path.join(d, "creditd.conf")
-    fd = os.open(site_conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fo:
-        fo.write(text)
-    subprocess.run(["chown", "www-data", site_conf], check=True)
+    site_conf = f5._site_config(d)
     port = free_port()
     conf = os.path.join(d, "apache.conf")
     with open(conf, "w") as fo:
