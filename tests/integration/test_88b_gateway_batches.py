@@ -16,7 +16,7 @@ import uuid
 import stack
 from every_writer_mail import launched, restart
 from lib import ENV, api, check, creditctl, eq, new_account, sql, verify, wait_until
-from test_80_gateway import call, ensure_prices, prices, provider, received, reset, state
+from test_80_gateway import call, ensure_prices, forwarded, prices, provider, received, reset, state
 
 BATCH_IN, BATCH_OUT = 75000, 300000     # gpt-4o-mini's batch prices (half its own)
 
@@ -598,7 +598,7 @@ def test_a_batch_asking_its_results_expire_early_is_refused():
                                     "output_expires_after": {"anchor": "created_at", "seconds": 3600}},
              headers={"Creditd-Account": acct})
     eq((r.status, r.json["error"]["param"]), (400, "output_expires_after"), "refused, naming it: %r" % r.body)
-    eq([x for x in received() if x["path"].startswith("/v1/batches")], [], "nothing forwarded")
+    eq([x for x in forwarded() if x["path"].startswith("/v1/batches")], [], "nothing forwarded")
     eq(state(acct), before, "nothing held")
 def test_a_batch_not_settled_within_its_days_is_abandoned_its_hold_kept_unresolved():
     """A job its provider never ends (no poll answered) is not kept for
