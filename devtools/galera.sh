@@ -69,6 +69,10 @@ wsrep_slave_threads=4
 # could create the schema's procedures (creditctl migrate runs as the
 # schema's owner, creditd_owner, which has no SUPER).
 log_bin_trust_function_creators=1
+# GALERA_GENERAL_LOG=1 (tracing a race): every statement in the node's
+# general log (its datadir), every brute-force abort in its error log.
+${GALERA_GENERAL_LOG:+general_log=1}
+${GALERA_GENERAL_LOG:+wsrep_log_conflicts=ON}
 wsrep_on=ON
 wsrep_provider=/usr/lib/galera/libgalera_smm.so
 wsrep_cluster_name=creditd

@@ -60,7 +60,7 @@ void store_disconnect(struct store *db)
 	db->c->connected = 0;
 	db->in_tx = 0;
 	db->tx_serial++;
-	db->mark_first = 0;
+	store_marks_clear(db);
 }
 
 /* TLS to MariaDB through Connector/C's options
@@ -259,7 +259,7 @@ void store_use_node(struct store *db, int node)
 		db->round_trips++;
 		db->in_tx = 0;
 		db->tx_serial++;
-		db->mark_first = 0;
+		store_marks_clear(db);
 		if (mysql_rollback(db->c->db) != 0)
 			store_disconnect(db);
 	}

@@ -90,9 +90,14 @@ struct store {
 	int committed;			/* a *_commit procedure ended the transaction */
 	/* On Galera, the mark the transaction writes on each account it
 	 * locks, and the first account it marked (0: none yet), whose mark
-	 * is looked at before the COMMIT (store_tx.c, sql/053). */
+	 * is looked at before the COMMIT (store_tx.c, sql/053); or, when the
+	 * transaction marked a row of its own before any account (a Stripe
+	 * event's, sql/085), that row's: mark_row the statement that reads its
+	 * mark back by mark_row_key (NULL: none). */
 	int64_t tx_mark;
 	int64_t mark_first;
+	const char *mark_row;
+	char mark_row_key[LIMIT_STRIPE_ID_BYTES + 1];
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
 	 * the journal rows it appends, and its stored answer must commit with
 	 * the write, so procedures leave the commit to store_tx_end. */
@@ -335,6 +340,28 @@ int store_node_ready(struct store *db);
  * applied): logged once, and locks go on unmarked. */
 enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark);
 void store_mark_locked(struct store *db, int64_t id);
+/* A transaction that writes before it locks any account (a Stripe
+ * event's row, which a webhook writes first) is marked by that row: the
+ * abort Galera does not tell is not only a procedure's (sql/085 says
+ * where it was seen). store_mark_value gives the mark to write on it (0
+ * off Galera), store_mark_row records the row once written: before the
+ * COMMIT its mark is read back by sql_read (one "s" parameter, key), as
+ * the first account's is. Recorded only while nothing is marked yet. */
+int64_t store_mark_value(struct store *db);
+void store_mark_row(struct store *db, const char *sql_read, const char *key);
+#ifdef CREDITD_TEST_CLOCK
+/* Tests only: the untold rollback CREDITD_TEST_UNTOLD_ROLLBACK_FILE may
+ * have follow a write CALL (what) or a statement beginning as it says
+ * (store_fault.c). */
+void store_fault_call(struct store *db, const char *what);
+void store_fault_after(struct store *db, const char *sql);
+#endif
+/* No mark of the transaction ending (its commit, rollback or loss). */
+static inline void store_marks_clear(struct store *db)
+{
+	db->mark_first = 0;
+	db->mark_row = NULL;
+}
 void store_mark_missing(const char *what);
 int store_mark_absent(void);
 

@@ -231,6 +231,10 @@ struct dbstmt *store_exec_params(struct store *db, const char *sql, const struct
 		stmt_failed(db, s, *dberr);
 		return NULL;
 	}
+#ifdef CREDITD_TEST_CLOCK
+	if (!s->is_call)
+		store_fault_after(db, sql);	/* its rows stored: the connection is free */
+#endif
 	return s;
 }
 

@@ -25,11 +25,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#ifdef CREDITD_TEST_CLOCK
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#endif
 
 /* The transaction's clock, fixed for each attempt (and for a handle
  * made, store_handle.c): now, its UTC month, the month's bounds and its
@@ -468,29 +463,68 @@ static int64_t mark_draw(void)
 	return r != 0 ? (int64_t)r : 1;
 }
 
-/* 0 when the first account marked still bears this transaction's mark;
- * else MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
+/* The mark of what the transaction marked first: its own row's when it
+ * marked one before any account (store_mark_row), else the first
+ * account's. 1 read, 0 the row gone, -1 failed (*e). */
+static int mark_read(struct store *db, int64_t *mark, int *e)
+{
+	if (db->mark_row == NULL)
+		return store_exec_i64(db, SQL_MARK_READ, db->mark_first, mark, e);
+	struct dbstmt *s = store_exec(db, db->mark_row, e, "s", db->mark_row_key);
+	int got = s != NULL ? store_fetch(s) : -1;
+	if (got < 0 && *e == 0)
+		*e = CR_UNKNOWN_ERROR;	/* a failure never reads as an answer */
+	*mark = got == 1 ? store_i64(s, 0) : 0;
+	return got;
+}
+
+/* 0 when what the transaction marked first still bears its mark; else
+ * MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
 static int mark_check(struct store *db, const char *when)
 {
 	int e = 0;
 	int64_t mark;
-	int got = store_exec_i64(db, SQL_MARK_READ, db->mark_first, &mark, &e);
+	int got = mark_read(db, &mark, &e);
 	if (got < 0)
 		return e;
 	if (got == 1 && mark == db->tx_mark)
 		return 0;
-	log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
-		 "brute-force abort inside a procedure), seen %s: rolled back and run again", db->mark_first, when);
+	if (db->mark_row != NULL)
+		log_warn("row %s: this transaction's mark on it is gone, taken back by another node's commit, untold "
+			 "(a Galera brute-force abort), seen %s: rolled back and run again", db->mark_row_key, when);
+	else
+		log_warn("account %" PRId64 ": its lock was taken back by another node's commit, untold (a Galera "
+			 "brute-force abort), seen %s: rolled back and run again", db->mark_first, when);
 	(void)store_retry(db, RETRY_ROLLBACK);	/* its reason, before store_err names a deadlock */
 	return ER_LOCK_DEADLOCK;
+}
+
+int64_t store_mark_value(struct store *db)
+{
+	if (!db->c->galera)
+		return 0;
+	if (db->mark_first == 0 && db->mark_row == NULL)
+		db->tx_mark = mark_draw();
+	return db->tx_mark;
+}
+
+void store_mark_row(struct store *db, const char *sql_read, const char *key)
+{
+	assert(sql_read != NULL && key != NULL);
+	if (!db->c->galera || db->mark_first != 0 || db->mark_row != NULL ||
+	    strlen(key) >= sizeof(db->mark_row_key))
+		return;
+	memcpy(db->mark_row_key, key, strlen(key) + 1);
+	db->mark_row = sql_read;
+	assert(db->tx_mark != 0);	/* drawn by store_mark_value for the row written */
 }
 
 enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark)
 {
 	assert(id >= 0);
-	if (db->mark_first == 0) {
+	if (db->mark_first == 0 && db->mark_row == NULL) {
 		db->tx_mark = mark_draw();
-	} else if (id == 0 || id == db->mark_first) {
+	} else if (db->mark_first != 0 && (id == 0 || id == db->mark_first)) {
 		int e = mark_check(db, "before a lock");
 		if (e != 0)
 			return store_err(db, e, "account lock mark");
@@ -503,7 +537,7 @@ enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark)
  * untold (logged), so what it decided since is the rollback's doing. */
 static int mark_lost(struct store *db)
 {
-	return db->mark_first != 0 && db->c->galera && db->c->connected &&
+	return (db->mark_first != 0 || db->mark_row != NULL) && db->c->galera && db->c->connected &&
 	       mark_check(db, "after the operation failed") != 0;
 }
 
@@ -560,11 +594,13 @@ static int end_tx(struct store *db, int commit)
 {
 	if (!db->c->connected)
 		return CR_SERVER_GONE_ERROR;
-	int check = commit && db->mark_first != 0 && db->c->galera ? mark_check(db, "before the commit") : 0;
+	int check = commit && (db->mark_first != 0 || db->mark_row != NULL) && db->c->galera
+			    ? mark_check(db, "before the commit")
+			    : 0;
 	db->round_trips++;
 	db->in_tx = 0;
 	db->tx_serial++;
-	db->mark_first = 0;
+	store_marks_clear(db);
 	if (check != 0) {
 		/* What ran since the abort is a transaction of its own: gone.
 		 * No COMMIT was sent, so whatever stopped the check (the mark
@@ -603,7 +639,7 @@ void store_end_request(struct store *db)
  * cd_write with a JSON list per kind of row, inside the transaction the
  * loop above runs (a guard batch's commits in the CALL); in the
  * test-clock build, the untold rollback a test may have follow a write
- * CALL (mark_fault: Galera's abort eaten inside the procedure, sql/053). ---- */
+ * CALL (store_fault.c: Galera's abort eaten inside the procedure, sql/053). ---- */
 
 static const char SQL_WRITE[] = "CALL cd_write2(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 /* cd_write's lists (sql/039; the alerts' states last, sql/059), in its
@@ -613,64 +649,12 @@ static const char *const WRITE_LISTS[] = {"holds_new", "usages_new", "usages", "
 					  "keys", "accounts_at", "alerts_set", "alert_members_set",
 					  "alert_members_del"};
 
-#ifdef CREDITD_TEST_CLOCK
-/* Tells in PATH.used which transaction a write CALL the fault passed
- * over or fired on belongs to, a line each: "skipped|fired ACCOUNT KEY
- * WHAT" (the first account it marked, its journal key or "-", the write),
- * so that a test sees the fault took the transaction it meant. */
-static void fault_used(const char *path, const struct store *db, const char *how, const char *what)
-{
-	char name[4096];
-	int n = snprintf(name, sizeof(name), "%s.used", path);
-	if (n < 0 || (size_t)n >= sizeof(name))
-		return;
-	FILE *f = fopen(name, "a");
-	if (f == NULL)
-		return;
-	fprintf(f, "%s %" PRId64 " %s %s\n", how, db->mark_first, db->journal_key != NULL ? db->journal_key : "-", what);
-	fclose(f);
-}
-
-/* Tests only (the test-clock build): CREDITD_TEST_UNTOLD_ROLLBACK_FILE
- * holds a count and, optionally, a number to skip ("1 3"): while the
- * count is above 0, a write CALL of a transaction that marked an account
- * (after the skipped ones) is followed by a ROLLBACK creditd is not told
- * of, as an abort eaten inside the procedure leaves it
- * (tests/galera/test_72); each CALL skipped or rolled back is told in
- * the file's .used twin (fault_used). */
-static void mark_fault(struct store *db, const char *what)
-{
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	const char *path = getenv("CREDITD_TEST_UNTOLD_ROLLBACK_FILE");
-	if (path == NULL || db->mark_first == 0)
-		return;
-	pthread_mutex_lock(&mu);
-	long n = 0, skip = 0;
-	FILE *f = fopen(path, "r");
-	if (f != NULL && fscanf(f, "%ld %ld", &n, &skip) < 1)
-		n = 0;
-	if (f != NULL)
-		fclose(f);
-	if (n > 0 && (f = fopen(path, "w")) != NULL) {
-		fprintf(f, "%ld %ld\n", skip > 0 ? n : n - 1, skip > 0 ? skip - 1 : 0);
-		fclose(f);
-		fault_used(path, db, skip > 0 ? "skipped" : "fired", what);
-		if (skip <= 0) {
-			log_warn("test: the write's transaction rolled back untold (%ld more): %s, account %" PRId64
-				 ", key %s", n - 1, what, db->mark_first, db->journal_key != NULL ? db->journal_key : "-");
-			(void)mysql_rollback(db->c->db);
-		}
-	}
-	pthread_mutex_unlock(&mu);
-}
-#endif
-
 void store_committed(struct store *db)
 {
 	db->committed = 1;
 	db->in_tx = 0;
 	db->tx_serial++;
-	db->mark_first = 0;
+	store_marks_clear(db);
 }
 
 enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit, struct db_sets *sets,
@@ -685,7 +669,7 @@ enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit,
 					       (int)(sizeof(WRITE_LISTS) / sizeof(WRITE_LISTS[0])), sets, what, dberr);
 #ifdef CREDITD_TEST_CLOCK
 	if (rc == CD_OK && !commit)
-		mark_fault(db, what);
+		store_fault_call(db, what);
 #endif
 	/* It ended the transaction when it answered, and may have when its
 	 * answer was lost: ended either way, never run again. */

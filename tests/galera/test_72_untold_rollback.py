@@ -22,15 +22,17 @@ import os
 
 from lib import ENV, api, check, eq, tx_retries, uid, verify
 from test_70_galera import account, authorize, galera, new_account, node_sql, paid_checkout, q, settle, sign, urls
+from test_73_payments_met import disputed
 
 
-def fault(n, skip=0):
+def fault(n, skip=0, after=None):
     """n write CALLs of marked transactions rolled back untold, after skip;
+    with after, the statements (of any transaction) that begin so instead;
     what the fault took before forgotten."""
     with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"] + ".used", "w"):
         pass
     with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"], "w") as f:
-        f.write("%d %d\n" % (n, skip))
+        f.write("%d %d%s\n" % (n, skip, " " + after if after else ""))
 
 
 def fault_used():
@@ -91,8 +93,9 @@ def untold_logged(seen="untold"):
     n = 0
     for k in ("CREDITD_G1_LOG", "CREDITD_G2_LOG"):
         with open(ENV[k], errors="replace") as f:
-            n += sum(1 for line in f if "its lock was taken back by another node's commit, untold" in line
-                     and seen in line)
+            # the first account's mark, or the row's a webhook marks first
+            n += sum(1 for line in f if ("its lock was taken back by another node's commit, untold" in line
+                                         or "this transaction's mark on it is gone" in line) and seen in line)
     return n
 
 
@@ -208,4 +211,50 @@ def test_a_referral_s_reward_rolled_back_untold_at_each_of_its_writes_is_rewarde
     check(fired >= 3, "the fault fired in the reward's transaction (%d of 10)" % fired)
     check(untold_logged("after the operation failed") > after_failure,
           "at least once a step failed first and was run again, not answered")
+    verify()
+
+
+def logged(text):
+    n = 0
+    for k in ("CREDITD_G1_LOG", "CREDITD_G2_LOG"):
+        with open(ENV[k], errors="replace") as f:
+            n += sum(1 for line in f if text in line)
+    return n
+
+
+def test_a_dispute_kept_for_its_credit_rolled_back_untold_is_kept_and_applied_once():
+    # A dispute that comes before its credit locks no account: it writes
+    # its event's row, its own row and its payment's row of payments_met,
+    # then reads the credit with a locking read. A brute-force abort of
+    # that read was seen to go untold (the read answered, no rows, the
+    # COMMIT answered OK with nothing in it): the webhook answered "kept"
+    # and the dispute was gone, so the credit that came next kept its
+    # money. The fault rolls the transaction back untold after that read;
+    # the event's row, written first with the transaction's mark, shows
+    # it before the COMMIT, and the dispute is kept once and applied.
+    acct = new_account("untold")
+    before, _ = exact(acct, "before")
+    credit, pi = paid_checkout(acct)
+    dispute = disputed(pi)
+    event = json.loads(dispute)["id"]
+    counted = rollbacks()
+    seen = logged("row %s: this transaction's mark on it is gone" % event)
+    fault(1, 0, "SELECT id FROM invoice_credits WHERE payment_intent")
+    d = api("POST", "/v1/webhooks/stripe", raw=dispute.encode(), auth=None,
+            headers={"Stripe-Signature": sign(dispute)}, base=urls()[0])
+    used, left = fault_used(), fault_left()
+    fault(0)
+    eq((d.status, d.json.get("outcome", "")[:5]), (200, "kept:"), "the dispute, before its credit: %r" % d)
+    eq(left, 0, "the fault happened")
+    check(fired_in(["0"], event, used), "the fault fired in the dispute's transaction: %r" % used)
+    rows = node_sql(galera()[0], "SELECT COUNT(*) FROM disputes WHERE payment_intent = '%s'" % pi, causal=True)
+    eq(int(rows[0][0]), 1, "the dispute kept: its row is there")
+    eq(logged("row %s: this transaction's mark on it is gone" % event), seen + 1,
+       "creditd logged the untold rollback it caught")
+    eq(rollbacks(), counted + 1, "run again once by its loop, its reason: rollback")
+    c = api("POST", "/v1/webhooks/stripe", raw=credit.encode(), auth=None,
+            headers={"Stripe-Signature": sign(credit)}, base=urls()[1])
+    eq((c.status, c.json.get("outcome")), (200, "credited"), "the credit: %r" % c)
+    bal, _ = exact(acct, "after the credit")
+    eq(bal, before, "credited and disputed: the dispute took the credit back")
     verify()

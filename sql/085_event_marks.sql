@@ -1,0 +1,23 @@
+-- 085_event_marks.sql: on Galera, a webhook that locks no account marks
+-- its event's row, and looks at that mark before it commits
+-- (src/store/store_tx.c, as sql/053 does with the accounts it locks).
+--
+-- 053's mark covers a transaction from its first account lock: an abort
+-- Galera does not tell was known only inside a stored procedure. It was
+-- then seen outside one: a dispute that came before its credit (it locks
+-- no account: it keeps its row, by payment intent, for the credit to
+-- apply) was brute-force aborted during its last locking read, by a
+-- commit applied from another node. The read answered, with no rows,
+-- the COMMIT answered OK with nothing in it, and the webhook answered
+-- "kept": the dispute was gone, and the credit that came next kept the
+-- money the dispute took back (tests/galera/test_73, under load).
+--
+-- So the row that claims a Stripe event, which a webhook writes first,
+-- carries the transaction's mark (63 random bits), and before its COMMIT
+-- the transaction reads it back: its own mark while nothing was rolled
+-- back, none (or another delivery's) after an abort it was not told of.
+-- Then it rolls back and runs again, as for a deadlock. The column is
+-- instant (a default) and read by nothing else. On one server nothing
+-- is checked (the mark is 0).
+ALTER TABLE stripe_events
+  ADD COLUMN IF NOT EXISTS tx_mark BIGINT NOT NULL DEFAULT 0;
