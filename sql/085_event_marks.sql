@@ -1,5 +1,6 @@
--- 085_event_marks.sql: on Galera, a webhook that locks no account marks
--- its event's row, and looks at that mark before it commits
+-- 085_event_marks.sql: on Galera, a webhook marks its event's row, and a
+-- write under an Idempotency-Key its key's claim, each written before any
+-- account is locked, and looks at that mark before it commits
 -- (src/store/store_tx.c, as sql/053 does with the accounts it locks).
 --
 -- 053's mark covers a transaction from its first account lock: an abort
@@ -16,8 +17,18 @@
 -- carries the transaction's mark (63 random bits), and before its COMMIT
 -- the transaction reads it back: its own mark while nothing was rolled
 -- back, none (or another delivery's) after an abort it was not told of.
--- Then it rolls back and runs again, as for a deadlock. The column is
--- instant (a default) and read by nothing else. On one server nothing
--- is checked (the mark is 0).
+-- Then it rolls back and runs again, as for a deadlock.
+--
+-- A write under an Idempotency-Key claims the key (its row) before it
+-- locks an account, in the same way: an abort untold between the two
+-- would let the operation commit in a new transaction without its
+-- claim, to be run again under the same key: a grant answered 201 and,
+-- its key sent again, granted again (tests/galera/test_72). Its claim's
+-- row carries the mark too.
+--
+-- The columns are instant (a default) and read by nothing else. On one
+-- server nothing is checked (the mark is 0).
 ALTER TABLE stripe_events
+  ADD COLUMN IF NOT EXISTS tx_mark BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE idempotency_keys
   ADD COLUMN IF NOT EXISTS tx_mark BIGINT NOT NULL DEFAULT 0;

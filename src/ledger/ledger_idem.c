@@ -7,11 +7,15 @@
 #include "log.h"
 #include <assert.h>
 #include <mysqld_error.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char SQL_IDEM_CLAIM[] = "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, created_at) "
-				     "VALUES (?, ?, 0, '', ?)";
+static const char SQL_IDEM_CLAIM[] = "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, created_at, "
+				     "tx_mark) VALUES (?, ?, 0, '', ?, ?)";
+static const char SQL_IDEM_CLAIM_BEFORE_085[] = "INSERT INTO idempotency_keys (idem_key, request_hash, status, response, "
+						"created_at) VALUES (?, ?, 0, '', ?)";
+static const char SQL_IDEM_MARK[] = "SELECT tx_mark FROM idempotency_keys WHERE idem_key = ?";
 static const char SQL_IDEM_GET[] = "SELECT request_hash, status, response FROM idempotency_keys WHERE idem_key = ?";
 static const char SQL_IDEM_STORE[] = "UPDATE idempotency_keys SET status = ?, response = ? WHERE idem_key = ?";
 /* Text statements: a savepoint is not a prepared statement's business. */
@@ -102,6 +106,33 @@ void ledger_idem_init(struct store *db, struct ledger_idem *w, const struct ledg
 	store_tx_init(db, &w->tx);
 }
 
+/* The key's row, written first, with the transaction's mark on Galera
+ * (store_mark_row, sql/085): an abort Galera did not tell between the
+ * claim and the first account's lock would otherwise let the operation
+ * run on in a new transaction and commit without its claim, to be run
+ * again under the same key (and the savepoint's rollback of a refusal
+ * kept, after the claim, never takes the claim's mark back). NULL with
+ * *e when not written. */
+static struct dbstmt *claim_row(struct store *db, const struct ledger_call *call, int *e)
+{
+	static atomic_int unmarked;	/* idempotency_keys.tx_mark missing: said once */
+	struct dbstmt *s;
+	if (!atomic_load(&unmarked)) {
+		s = store_exec(db, SQL_IDEM_CLAIM, e, "sbii", call->idem_key, (const char *)call->request_hash, (size_t)32,
+			       db->now, store_mark_value(db));
+		if (s != NULL)
+			store_mark_row(db, SQL_IDEM_MARK, call->idem_key);
+		if (s != NULL || *e != ER_BAD_FIELD_ERROR)
+			return s;
+		if (!atomic_exchange(&unmarked, 1))
+			log_error("idempotency claim: idempotency_keys.tx_mark is missing: run creditctl migrate (085), "
+				  "then restart; until then a Galera abort not told between a key's claim and its first "
+				  "lock is not caught before the commit");
+	}
+	return store_exec(db, SQL_IDEM_CLAIM_BEFORE_085, e, "sbi", call->idem_key, (const char *)call->request_hash,
+			  (size_t)32, db->now);
+}
+
 /* Starts an attempt: a fresh answer, and the key claimed (with a
  * savepoint after it), or the answer already stored under it. */
 static enum cd_err write_claim(struct store *db, struct ledger_idem *w)
@@ -118,8 +149,7 @@ static enum cd_err write_claim(struct store *db, struct ledger_idem *w)
 	memset(&db->refusal, 0, sizeof(db->refusal));
 	if (key == NULL)
 		return CD_OK;
-	struct dbstmt *s = store_exec(db, SQL_IDEM_CLAIM, &e, "sbi", key, (const char *)w->call->request_hash, (size_t)32,
-				   db->now);
+	struct dbstmt *s = claim_row(db, w->call, &e);
 	if (s == NULL && e == ER_DUP_ENTRY) {
 		enum cd_err rc = idem_replay(db, w);
 		/* Answered from the store (or refused by the key): no operation. */

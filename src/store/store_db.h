@@ -97,7 +97,7 @@ struct store {
 	int64_t tx_mark;
 	int64_t mark_first;
 	const char *mark_row;
-	char mark_row_key[LIMIT_STRIPE_ID_BYTES + 1];
+	char mark_row_key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
 	 * the journal rows it appends, and its stored answer must commit with
 	 * the write, so procedures leave the commit to store_tx_end. */
@@ -341,7 +341,8 @@ int store_node_ready(struct store *db);
 enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark);
 void store_mark_locked(struct store *db, int64_t id);
 /* A transaction that writes before it locks any account (a Stripe
- * event's row, which a webhook writes first) is marked by that row: the
+ * event's row, which a webhook writes first; an Idempotency-Key's claim,
+ * which a write under a key writes first) is marked by that row: the
  * abort Galera does not tell is not only a procedure's (sql/085 says
  * where it was seen). store_mark_value gives the mark to write on it (0
  * off Galera), store_mark_row records the row once written: before the
@@ -356,6 +357,7 @@ void store_mark_row(struct store *db, const char *sql_read, const char *key);
 void store_fault_call(struct store *db, const char *what);
 void store_fault_after(struct store *db, const char *sql);
 #endif
+_Static_assert(LIMIT_STRIPE_ID_BYTES <= LIMIT_IDEMPOTENCY_KEY_BYTES, "a row marked first is keyed by an event id or a key");
 /* No mark of the transaction ending (its commit, rollback or loss). */
 static inline void store_marks_clear(struct store *db)
 {

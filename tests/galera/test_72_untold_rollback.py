@@ -29,10 +29,14 @@ def fault(n, skip=0, after=None):
     """n write CALLs of marked transactions rolled back untold, after skip;
     with after, the statements (of any transaction) that begin so instead;
     what the fault took before forgotten."""
-    with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"] + ".used", "w"):
+    path = ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"]
+    with open(path + ".used", "w"):
         pass
-    with open(ENV["CREDITD_TEST_UNTOLD_ROLLBACK_FILE"], "w") as f:
+    # Written whole, then renamed: creditd, which reads it at every
+    # statement, never sees half of it, and sees a new file each time.
+    with open(path + ".new", "w") as f:
         f.write("%d %d%s\n" % (n, skip, " " + after if after else ""))
+    os.replace(path + ".new", path)
 
 
 def fault_used():
@@ -258,3 +262,33 @@ def test_a_dispute_kept_for_its_credit_rolled_back_untold_is_kept_and_applied_on
     bal, _ = exact(acct, "after the credit")
     eq(bal, before, "credited and disputed: the dispute took the credit back")
     verify()
+
+
+def test_a_key_s_claim_rolled_back_untold_before_its_grant_is_granted_once():
+    # A write under an Idempotency-Key claims the key before it locks its
+    # account. Rolled back untold just after the claim, the grant ran on in
+    # a new transaction that marked the account anew and committed without
+    # the claim: answered 201, and the same key sent again granted again.
+    # The claim's row carries the transaction's mark (sql/085): the commit
+    # sees it gone, runs the grant again, and the key replays it.
+    acct = new_account("untold")
+    before, _ = exact(acct, "before")
+    counted = rollbacks()
+    key = uid("k")
+    fault(1, 0, "INSERT INTO idempotency_keys")
+    first = api("POST", "/v1/accounts/%s/grants" % q(acct), {"amount_micros": 2345678, "source": "promo"},
+                headers={"Idempotency-Key": key})
+    used, left = fault_used(), fault_left()
+    fault(0)
+    eq(first.status, 201, "the grant: %r" % first)
+    eq(left, 0, "the fault happened")
+    check(fired_in(["0"], None, used), "the fault fired after the claim, before any lock: %r" % used)
+    again = api("POST", "/v1/accounts/%s/grants" % q(acct), {"amount_micros": 2345678, "source": "promo"},
+                headers={"Idempotency-Key": key}, base=urls()[1])
+    eq(again.status, 201, "the key sent again: %r" % again)
+    eq(again.json.get("id"), first.json.get("id"), "replayed, the same grant")
+    bal, _ = exact(acct, "after the grant and its replay")
+    eq(bal, before + 2345678, "granted once")
+    eq(rollbacks(), counted + 1, "run again once by its loop, its reason: rollback")
+    verify()
+
