@@ -87,7 +87,9 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
 def unreached(text):
-    """The text with what `#if 0` leaves out blanked (its lines kept)."""
+    """The text with what `#if 0` leaves out blanked (its lines kept), and
+    what only the test-clock build has (`#ifdef CREDITD_TEST_CLOCK`: the
+    faults a test makes on purpose, never on a request's path)."""
     lines = text.split("\n")
     dead = []	# per open conditional: 1 while it is the dead part of an #if 0
     for i, line in enumerate(lines):
@@ -96,7 +98,8 @@ def unreached(text):
         if d is not None:
             kw = d.group(1)
             if kw.startswith("if"):
-                dead.append(1 if kw == "if" and d.group(2) == "0" else 0)
+                dead.append(1 if (kw == "if" and d.group(2) == "0") or
+                            (kw == "ifdef" and d.group(2) == "CREDITD_TEST_CLOCK") else 0)
             elif kw in ("else", "elif") and dead:
                 dead[-1] = 0	# the branch #if 0 leaves is taken
             elif kw == "endif" and dead:

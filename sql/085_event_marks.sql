@@ -32,3 +32,17 @@ ALTER TABLE stripe_events
   ADD COLUMN IF NOT EXISTS tx_mark BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE idempotency_keys
   ADD COLUMN IF NOT EXISTS tx_mark BIGINT NOT NULL DEFAULT 0;
+
+-- Every other transaction on Galera that writes or locks before it locks
+-- an account (a collection's try recorded, a price import, a waiting
+-- receipt applied, a lease taken) is marked the same way by a row of its
+-- own handle: one row per creditd thread (its id 63 random bits drawn by
+-- the thread), written with the mark just before the transaction's first
+-- statement that writes or locks, read back before the COMMIT. A thread
+-- ends, its row stays (a few dozen a restart, a row each of three
+-- numbers); marked_at says when it was last used.
+CREATE TABLE IF NOT EXISTS tx_marks (
+  id VARBINARY(20) NOT NULL PRIMARY KEY,
+  tx_mark BIGINT NOT NULL,
+  marked_at BIGINT NOT NULL
+) ENGINE=InnoDB;

@@ -184,10 +184,10 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 #define LIMIT_PLAN_STRIPE_PRICES 16
 /* Whole-transaction retries on deadlock / lock wait timeout / conflicts. */
 #define LIMIT_TX_RETRIES 8
-/* Of a transaction that writes two accounts (a referral's reward at its
- * top-up): on Galera the two may be written on two nodes at once, and
- * each of its tries certifies against both; more tries, the same deadline
- * (the backoff reaches 64 ms a try). */
+/* Of a transaction that writes two accounts (a referral's reward), and of any on Galera: there
+ * one drawing an event id (event_seq's one row) certifies against every node drawing at once,
+ * and a burst of them through three nodes failed eight tries; the same deadline (the backoff
+ * reaches 64 ms a try). */
 #define LIMIT_TX_RETRIES_WIDE 32
 /* InnoDB lock wait of creditd's sessions: a row locked longer than this
  * is a stuck writer, and the transaction is retried or answered 503. It is

@@ -98,6 +98,7 @@ struct store {
 	int64_t mark_first;
 	const char *mark_row;
 	char mark_row_key[LIMIT_IDEMPOTENCY_KEY_BYTES + 1];
+	int64_t mark_id;		/* this handle's row of tx_marks (0: not drawn yet) */
 	/* The Idempotency-Key of the write running (NULL: none): recorded on
 	 * the journal rows it appends, and its stored answer must commit with
 	 * the write, so procedures leave the commit to store_tx_end. */
@@ -153,10 +154,11 @@ enum cd_err store_ensure(struct store *db);
  * statements may run before fetching. Returns the statement or NULL with
  * *dberr set to the MariaDB error number (2000+ for client errors). */
 struct dbstmt *store_exec(struct store *db, const char *sql, int *dberr, const char *fmt, ...);
-/* store_exec of sql with one integer parameter, and its first row's first
- * column into *out: 1 (a row), 0 (none: *out 0), or -1 with *dberr set
- * (CR_UNKNOWN_ERROR when the row could not be fetched). */
-int store_exec_i64(struct store *db, const char *sql, int64_t arg, int64_t *out, int *dberr);
+/* store_exec of sql with one parameter, key (a string: an integer key's
+ * digits are looked up by the index as the integer), and its first row's
+ * first column into *out: 1 (a row), 0 (none: *out 0), or -1 with
+ * *dberr set (CR_UNKNOWN_ERROR when the row could not be fetched). */
+int store_exec_i64(struct store *db, const char *sql, const char *key, int64_t *out, int *dberr);
 /* A statement's parameters, bound in order one typed call at a time, so
  * the compiler checks each value (procedure calls take a dozen or more,
  * where a format string could not be checked). Values are not copied:
@@ -350,6 +352,16 @@ void store_mark_locked(struct store *db, int64_t id);
  * the first account's is. Recorded only while nothing is marked yet. */
 int64_t store_mark_value(struct store *db);
 void store_mark_row(struct store *db, const char *sql_read, const char *key);
+/* A transaction of money that locks no account first (a collection's
+ * try, a price, a batch's unresolved lines, an account made) is marked on
+ * Galera just before its first statement that writes or locks
+ * (sql/085): by this handle's own row of tx_marks, written with the mark
+ * here, read back before the COMMIT. Called by the transaction, not done
+ * for all: a background pass's one statement (a purge, an expiry) has
+ * nothing before it to lose, and its mark would be a replicated write
+ * each pass. Nothing when the transaction is marked already, or off
+ * Galera. */
+enum cd_err store_mark_all(struct store *db);
 #ifdef CREDITD_TEST_CLOCK
 /* Tests only: the untold rollback CREDITD_TEST_UNTOLD_ROLLBACK_FILE may
  * have follow a write CALL (what) or a statement beginning as it says

@@ -355,9 +355,9 @@ uint64_t store_insert_id(const struct dbstmt *s)
 	return (uint64_t)mysql_stmt_insert_id(s->st);
 }
 
-int store_exec_i64(struct store *db, const char *sql, int64_t arg, int64_t *out, int *dberr)
+int store_exec_i64(struct store *db, const char *sql, const char *key, int64_t *out, int *dberr)
 {
-	struct dbstmt *s = store_exec(db, sql, dberr, "i", arg);
+	struct dbstmt *s = store_exec(db, sql, dberr, "s", key);
 	if (s == NULL) {
 		if (*dberr == 0)
 			*dberr = CR_UNKNOWN_ERROR;	/* a failure never reads as an answer */

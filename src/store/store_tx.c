@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -204,7 +205,7 @@ void store_holdid_ensure(struct store *db)
  * body's) may go on: under their bound, and within their read timeout. */
 static int tx_bounded(struct store *db, struct store_tx *t, int tries, int64_t started)
 {
-	int most = db->tx_wide && !t->bringing ? LIMIT_TX_RETRIES_WIDE : LIMIT_TX_RETRIES;
+	int most = (db->tx_wide || db->c->galera) && !t->bringing ? LIMIT_TX_RETRIES_WIDE : LIMIT_TX_RETRIES;
 	if (tries >= most) {
 		log_warn("transaction still conflicting after %d attempts", most);
 		return 0;
@@ -463,28 +464,18 @@ static int64_t mark_draw(void)
 	return r != 0 ? (int64_t)r : 1;
 }
 
-/* The mark of what the transaction marked first: its own row's when it
- * marked one before any account (store_mark_row), else the first
- * account's. 1 read, 0 the row gone, -1 failed (*e). */
-static int mark_read(struct store *db, int64_t *mark, int *e)
-{
-	if (db->mark_row == NULL)
-		return store_exec_i64(db, SQL_MARK_READ, db->mark_first, mark, e);
-	struct dbstmt *s = store_exec(db, db->mark_row, e, "s", db->mark_row_key);
-	int got = s != NULL ? store_fetch(s) : -1;
-	if (got < 0 && *e == 0)
-		*e = CR_UNKNOWN_ERROR;	/* a failure never reads as an answer */
-	*mark = got == 1 ? store_i64(s, 0) : 0;
-	return got;
-}
-
-/* 0 when what the transaction marked first still bears its mark; else
- * MariaDB's error, ER_LOCK_DEADLOCK when the mark is gone. */
+/* 0 when what the transaction marked first (its own row, when it marked
+ * one before any account: store_mark_row; else the first account) still
+ * bears its mark; else MariaDB's error, ER_LOCK_DEADLOCK when the mark is
+ * gone. */
 static int mark_check(struct store *db, const char *when)
 {
 	int e = 0;
-	int64_t mark;
-	int got = mark_read(db, &mark, &e);
+	int64_t mark = 0;
+	char id[24];
+	snprintf(id, sizeof(id), "%" PRId64, db->mark_first);
+	int got = store_exec_i64(db, db->mark_row != NULL ? db->mark_row : SQL_MARK_READ,
+				 db->mark_row != NULL ? db->mark_row_key : id, &mark, &e);
 	if (got < 0)
 		return e;
 	if (got == 1 && mark == db->tx_mark)
@@ -517,6 +508,33 @@ void store_mark_row(struct store *db, const char *sql_read, const char *key)
 	memcpy(db->mark_row_key, key, strlen(key) + 1);
 	db->mark_row = sql_read;
 	assert(db->tx_mark != 0);	/* drawn by store_mark_value for the row written */
+}
+
+static const char SQL_TXMARK_SET[] = "INSERT INTO tx_marks (id, tx_mark, marked_at) VALUES (?, ?, ?) "
+				     "ON DUPLICATE KEY UPDATE tx_mark = VALUES(tx_mark), marked_at = VALUES(marked_at)";
+static const char SQL_TXMARK_READ[] = "SELECT tx_mark FROM tx_marks WHERE id = ?";
+static atomic_int txmarks_absent;	/* tx_marks missing: 085 not applied, said once */
+
+enum cd_err store_mark_all(struct store *db)
+{
+	if (!db->c->galera || db->mark_first != 0 || db->mark_row != NULL || atomic_load(&txmarks_absent))
+		return CD_OK;
+	char key[24];
+	if (db->mark_id == 0)
+		db->mark_id = mark_draw();
+	snprintf(key, sizeof(key), "%" PRId64, db->mark_id);
+	int e = 0;
+	if (store_exec(db, SQL_TXMARK_SET, &e, "sii", key, store_mark_value(db), db->now) != NULL) {
+		store_mark_row(db, SQL_TXMARK_READ, key);
+		assert(db->mark_row == SQL_TXMARK_READ);
+		return CD_OK;
+	}
+	if (e != ER_NO_SUCH_TABLE)
+		return store_err(db, e, "transaction mark");
+	if (!atomic_exchange(&txmarks_absent, 1))
+		log_warn("tx_marks is missing (migration 085 not applied): until a restart after it, a Galera abort not "
+			 "told to a transaction that locks no account first is not caught before the commit");
+	return CD_OK;
 }
 
 enum cd_err store_mark_next(struct store *db, int64_t id, int64_t *mark)

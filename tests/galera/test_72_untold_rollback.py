@@ -292,3 +292,27 @@ def test_a_key_s_claim_rolled_back_untold_before_its_grant_is_granted_once():
     eq(rollbacks(), counted + 1, "run again once by its loop, its reason: rollback")
     verify()
 
+
+
+def test_a_price_set_rolled_back_untold_is_set():
+    # A model's price locks no account: its transaction reads the row
+    # under a lock, writes it and its history. Rolled back untold after
+    # the write, the history's INSERT … SELECT ran on in a new transaction
+    # that found no row, and the COMMIT answered: 200, the model unpriced.
+    # The transaction's first locking statement is now preceded by its
+    # handle's row of tx_marks (sql/085): the commit sees it gone and runs
+    # the write again.
+    name = uid("untold-model")
+    counted = rollbacks()
+    fault(1, 0, "INSERT INTO models (name")
+    r = api("PUT", "/v1/models/" + name, {"input_micros_per_mtok": 1000000, "output_micros_per_mtok": 2000000,
+                                          "max_output_tokens": 1000})
+    used, left = fault_used(), fault_left()
+    fault(0)
+    eq(r.status, 200, "the price set: %r" % r)
+    eq(left, 0, "the fault happened")
+    check(fired_in(["0"], None, used), "the fault fired in the price's transaction: %r" % used)
+    rows = node_sql(galera()[0], "SELECT input_micros_per_mtok, (SELECT COUNT(*) FROM price_history WHERE model = '%s') "
+                    "FROM models WHERE name = '%s'" % (name, name), causal=True)
+    eq(rows, [["1000000", "1"]], "the model priced, its history entered once")
+    eq(rollbacks(), counted + 1, "run again once by its loop, its reason: rollback")

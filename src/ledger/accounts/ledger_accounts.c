@@ -111,6 +111,10 @@ static enum cd_err referrer_of(struct store *db, const struct account_new *n, in
 
 static enum cd_err account_create_op(struct store *db, const struct account_new *n, struct ledger_done *done)
 {
+	/* Locks no account first: marked on Galera before it writes (sql/085). */
+	enum cd_err mc = store_mark_all(db);
+	if (mc != CD_OK)
+		return mc;
 	unsigned char hash[32];
 	int e;
 	enum cd_err pc = ledger_plans_check(db, n->plan);

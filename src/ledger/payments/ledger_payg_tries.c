@@ -92,6 +92,10 @@ static enum cd_err made_tx(struct store *db, const struct ledger_recharge *r, co
 {
 	static const char sql[] = "SELECT state, IFNULL(payment_intent, '') FROM recharges WHERE id = ? "
 				  "AND kind = 'payg' FOR UPDATE";
+	/* Locks no account first: marked on Galera before its lock (sql/085). */
+	enum cd_err mc = store_mark_all(db);
+	if (mc != CD_OK)
+		return mc;
 	int e, got;
 	struct dbstmt *s = store_exec(db, sql, &e, "i", r->id);
 	if (s == NULL)

@@ -607,6 +607,10 @@ static enum cd_err import_tx(struct store *db, const struct price_row *rows, siz
 		"ON DUPLICATE KEY UPDATE price_micros = VALUES(price_micros), updated_at = VALUES(updated_at)";
 	static const char sql_margin[] = "INSERT INTO settings (name, value) VALUES ('margin_bps', ?) "
 		"ON DUPLICATE KEY UPDATE value = VALUES(value)";
+	/* Locks no account first: marked on Galera before it writes (sql/085). */
+	enum cd_err mc = store_mark_all(db);
+	if (mc != CD_OK)
+		return mc;
 	enum cd_err rc = CD_OK;
 	for (size_t i = 0; i < n && rc == CD_OK; i++) {
 		const struct price_row *p = &rows[i];

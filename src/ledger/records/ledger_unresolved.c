@@ -102,6 +102,10 @@ struct mark_lines {
 
 static enum cd_err mark_lines_tx(struct store *db, void *arg)
 {
+	/* Locks no account first: marked on Galera before it writes (sql/085). */
+	enum cd_err mc = store_mark_all(db);
+	if (mc != CD_OK)
+		return mc;
 	struct mark_lines *x = arg;
 	int e;
 	x->m.marked = 0;
