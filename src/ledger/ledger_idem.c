@@ -158,7 +158,11 @@ static enum cd_err write_claim(struct store *db, struct ledger_idem *w)
 	}
 	if (s == NULL)
 		return store_err(db, e, "idempotency claim");
-	return store_text(db, SQL_SAVEPOINT, "savepoint");
+	/* A claim written unmarked (before 085): the transaction's own row
+	 * marks it instead, before the savepoint, whose rollback of a kept
+	 * refusal would take a later mark back. Nothing when it is marked. */
+	enum cd_err rc = store_mark_all(db);
+	return rc == CD_OK ? store_text(db, SQL_SAVEPOINT, "savepoint") : rc;
 }
 
 int ledger_idem_next(struct store *db, struct ledger_idem *w)

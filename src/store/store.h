@@ -29,7 +29,8 @@ enum store_retry {
 	/* A deadlock, a lock wait timeout, a Galera certification failure or
 	 * brute-force abort (1213, 1205, 1020, 1180, 1047, and 1317 before a
 	 * COMMIT): store_err. With backoff, LIMIT_TX_RETRIES attempts
-	 * (LIMIT_TX_RETRIES_WIDE for a transaction of two accounts) within
+	 * (LIMIT_TX_RETRIES_WIDE for a transaction of two accounts, and any
+	 * on Galera) within
 	 * the read timeout; the same bound holds for each reason below but
 	 * DUE's and NODE's own. */
 	RETRY_DEADLOCK,

@@ -81,7 +81,7 @@ def test_a_plan_and_a_promo_code_made_a_moment_ago_through_the_other_instance_ar
     # Few side by side: every event's id is drawn from one row
     # (event_seq, sql/011), and writes of it on two nodes at once fail
     # each other's certification; sixteen at once met 503s after eight
-    # attempts, what scale-out.md says of the outbox.
+    # attempts (32 now), what scale-out.md says of the outbox.
     res = parallel(FEW, lambda c: [made_then_used(i) for i in range(c, ACCOUNTS // 2, FEW)])
     got = [r for rs in res for r in rs]
     eq([(m.status, m.json, r.status, r.json) for m, r in got if (m.status, r.status) != (201, 201)], [],

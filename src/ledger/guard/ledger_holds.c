@@ -23,7 +23,7 @@
  * batch; a failure of the transaction (deadlock, lock wait, lost
  * connection, certification, a kept row moved, something due, Galera's
  * untold rollback) runs the whole batch again through its one loop
- * (store_tx), at most LIMIT_TX_RETRIES times, then answers every
+ * (store_tx), at most LIMIT_TX_RETRIES times (_WIDE on Galera), then answers every
  * operation with it; only an error of one operation's own runs that
  * operation apart (guard_apart). Replays are answered from what was
  * stored: a request_id maps to one hold or one usage, a settled hold
