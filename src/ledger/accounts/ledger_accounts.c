@@ -126,15 +126,12 @@ static enum cd_err account_create_op(struct store *db, const struct account_new 
 	 * of one id, each holding one and each then asking for the row's
 	 * exclusive lock, deadlock one another (20 at once ran out of retries
 	 * under load). A duplicate found by the INSERT (a creator committed
-	 * meanwhile) rolls back, dropping that lock, and runs again. Locks no
-	 * account first: marked on Galera before that lock (sql/085), after
-	 * the causal reads above, which stay its first statements (marked
-	 * before them, a code written a moment ago through another node was
-	 * once answered unknown: test_70). */
+	 * meanwhile) rolls back, dropping that lock, and runs again. Marked on
+	 * Galera before that lock, after the causal reads (sql/085, test_70). */
 	pc = store_mark_all(db);
+	struct dbstmt *seen = pc == CD_OK ? store_exec(db, SQL_ACCT_SEEN, &e, "s", n->id) : NULL;
 	if (pc != CD_OK)
 		return pc;
-	struct dbstmt *seen = store_exec(db, SQL_ACCT_SEEN, &e, "s", n->id);
 	if (seen == NULL)
 		return store_err(db, e, "account lookup");
 	if (store_fetch(seen) == 1)
