@@ -5,7 +5,10 @@
 Each run writes one file of lines "seconds<TAB>name<TAB>ok|fail" (the
 integration, chaos and Galera runners' --times, and one line for the unit
 tests), and ./dev one line named "#run": the run's own time from the unit
-tests to the last Galera test. The integration files run side by side
+tests to the last Galera test; lines named "#phase NAME", each part's own
+time (the unit tests, the integration files, the scenarios, Galera); and
+"#cpu busy", the percent of the machine's CPU time busy during the run.
+The integration files run side by side
 (tests/integration/lanes.py), so the run's time, not the tests' time summed,
 is what a run takes. Given one file, report.py prints the slowest tests and the total;
 given several (one a run of ./dev check --repeat N), it also prints, for
@@ -24,7 +27,7 @@ def read_run(path):
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3 or parts[1] == "#run":
+            if len(parts) != 3 or parts[1].startswith("#"):
                 continue
             rows.append((float(parts[0]), parts[1], parts[2] == "ok"))
     return rows
@@ -38,6 +41,20 @@ def run_time(path):
             if len(parts) == 3 and parts[1] == "#run":
                 return float(parts[0])
     return None
+
+
+def run_parts(path):
+    """[(name, seconds)] of the run's "#phase NAME" lines in their order,
+    and its "#cpu busy" percent (None without one)."""
+    parts, cpu = [], None
+    with open(path) as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) == 3 and cols[1].startswith("#phase "):
+                parts.append((cols[1][len("#phase "):], float(cols[0])))
+            elif len(cols) == 3 and cols[1] == "#cpu busy":
+                cpu = float(cols[0])
+    return parts, cpu
 
 
 def slowest(runs, count):
@@ -88,6 +105,13 @@ def main():
     walls = [run_time(p) for p in args.runs]
     if all(w is not None for w in walls):
         print("the run's time: %s s" % ", ".join("%.0f" % w for w in walls))
+    for i, p in enumerate(args.runs):
+        parts, cpu = run_parts(p)
+        if parts or cpu is not None:
+            text = ", ".join("%s %.0f s" % kv for kv in parts)
+            if cpu is not None:
+                text += ("; " if text else "") + "CPU busy %.0f %%" % cpu
+            print("%s: %s" % ("the run's parts" if len(args.runs) == 1 else "run %d's parts" % (i + 1), text))
     if len(runs) > 1:
         failures(runs)
     return 0

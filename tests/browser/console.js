@@ -138,11 +138,13 @@ async function step(page, s, spec, out) {
   const lang = spec.lang || "en-US";
   const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--lang=" + lang] });
-  const out = { reads: {}, console: [], csp: [], axe: {}, shots: [], tabs: {}, requests: [], writes: [], error: null, at: null, inflight: 0 };
+  const out = { reads: {}, console: [], csp: [], axe: {}, shots: [], tabs: {}, requests: [], answers: [], writes: [], error: null, at: null, inflight: 0 };
+  let page = null;
+  const out_ = new Set(), sent = new WeakMap();	/* the requests out, and when each was sent */
   try {
     const context = browser.defaultBrowserContext();
     await context.overridePermissions(new URL(spec.url).origin, ["clipboard-read", "clipboard-write"]);
-    const page = await browser.newPage();
+    page = await browser.newPage();
     await page.setViewport({ width: spec.width || 1280, height: spec.height || 900 });
     await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: spec.dark ? "dark" : "light" }]);
     await page.setExtraHTTPHeaders({ "Accept-Language": lang });
@@ -155,13 +157,17 @@ async function step(page, s, spec, out) {
     page.on("console", (m) => { if (m.type() === "error") out.console.push("error: " + m.text()); });
     page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
     /* The requests out (a Set: an answer's events may not all come). */
-    const out_ = new Set();
     const done = (r) => { out_.delete(r); out.inflight = out_.size; };
-    page.on("response", (r) => done(r.request()));
+    page.on("response", (r) => {
+      done(r.request());
+      const u = new URL(r.url());
+      const ms = Date.now() - (sent.get(r.request()) || Date.now());
+      out.answers.push(r.status() + " " + r.request().method() + " " + u.pathname + u.search + " " + ms + " ms");
+    });
     page.on("requestfinished", done);
     page.on("requestfailed", done);
     page.on("request", (r) => {
-      out_.add(r); out.inflight = out_.size;
+      out_.add(r); out.inflight = out_.size; sent.set(r, Date.now());
       const u = new URL(r.url());
       out.requests.push(r.method() + " " + u.host + u.pathname + u.search);
       if (r.method() !== "GET" && r.method() !== "HEAD") {
@@ -180,6 +186,18 @@ async function step(page, s, spec, out) {
     const s = Object.assign({}, (JSON.parse(process.argv[2]).steps || [])[out.at]);
     if (s.signin) s.signin = s.signin.slice(0, 8) + "…";   // a key is not written out
     out.error = "step " + out.at + " " + JSON.stringify(s) + ": " + e.message;
+    /* What the page showed then, for the failure's message: the view,
+     * the focus, the main's text, the last answers; and a screenshot. */
+    if (page) {
+      out.failed_page = await page.evaluate(() => {
+        const m = document.getElementById("main"), a = document.activeElement;
+        return { view: m && m.dataset.view, route: m && m.dataset.route, state: m && m.dataset.state, hash: location.hash,
+                 focus: a ? a.tagName + (a.id ? "#" + a.id : "") : null, text: m ? m.innerText.slice(0, 600) : null };
+      }).catch((x) => String(x));
+      out.unanswered = Array.from(out_, (r) => r.method() + " " + new URL(r.url()).pathname + " " +
+        (Date.now() - (sent.get(r) || Date.now())) + " ms");
+      await page.screenshot({ path: path.join(spec.out, "failed-step-" + out.at + ".png"), fullPage: true }).catch(() => {});
+    }
   } finally {
     await browser.close();
   }

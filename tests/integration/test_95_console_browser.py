@@ -48,7 +48,9 @@ def drive(steps, **opts):
         raise Fail("console.js failed: %s %s" % (p.stdout[-1000:], p.stderr[-2000:]))
     out = json.loads(p.stdout)
     if out["error"]:
-        raise Fail("in the browser: %s (console: %r)" % (out["error"], out["console"][-5:]))
+        raise Fail("in the browser: %s (console: %r; the page then: %r; its last answers: %r; unanswered: %r)" %
+                   (out["error"], out["console"][-5:], out.get("failed_page"), out.get("answers", [])[-8:],
+                    out.get("unanswered")))
     # (A console answer framed by another page is refused by its
     # frame-ancestors: the forged test's iframe; that is no page's error.)
     errors = [c for c in out["console"] if c.startswith("pageerror") or

@@ -269,7 +269,8 @@ static void test_bound_floor(void)
 		strcat(part, k == 0 ? "1e300" : ",1e300");
 	strcat(part, "]}");
 	plen = strlen(part);
-	snprintf(body, cap, "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[%s]}", part);
+	int n = snprintf(body, cap, "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[%s]}", part);
+	ok(n > 0 && (size_t)n < cap, "the body fits (%d bytes)", n);
 	parsed = json_loads(part, 0, NULL);
 	ok(json_dumpb(parsed, NULL, 0, JSON_COMPACT) > plen + 30000,
 	   "jansson writes the part much longer than the body has it");
