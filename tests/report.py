@@ -7,8 +7,9 @@ integration, chaos and Galera runners' --times, and one line for the unit
 tests), and ./dev one line named "#run": the run's own time from the unit
 tests to the last Galera test; lines named "#phase NAME", each part's own
 time (the unit tests, the integration files, the scenarios, Galera); and
-"#cpu busy", the percent of the machine's CPU time busy during the run.
-The integration files run side by side
+"#cpu busy", the percent of the machine's CPU time busy during the run;
+and the lanes' "#cpu FILE", the CPU seconds of an integration file's own
+processes (a build, a browser), not of the stack's servers. The integration files run side by side
 (tests/integration/lanes.py), so the run's time, not the tests' time summed,
 is what a run takes. Given one file, report.py prints the slowest tests and the total;
 given several (one a run of ./dev check --repeat N), it also prints, for
@@ -55,6 +56,19 @@ def run_parts(path):
             elif len(cols) == 3 and cols[1] == "#cpu busy":
                 cpu = float(cols[0])
     return parts, cpu
+
+
+def file_cpu(path, count):
+    """The count integration files of most CPU ("#cpu FILE" lines: the
+    seconds of the file's own processes and theirs), and their sum."""
+    cpu = []
+    with open(path) as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) == 3 and cols[1].startswith("#cpu ") and cols[1] != "#cpu busy":
+                cpu.append((float(cols[0]), cols[1][len("#cpu "):]))
+    cpu.sort(reverse=True)
+    return cpu[:count], sum(c for c, _n in cpu)
 
 
 def slowest(runs, count):
@@ -112,6 +126,12 @@ def main():
             if cpu is not None:
                 text += ("; " if text else "") + "CPU busy %.0f %%" % cpu
             print("%s: %s" % ("the run's parts" if len(args.runs) == 1 else "run %d's parts" % (i + 1), text))
+    if len(args.runs) == 1:
+        top, total = file_cpu(args.runs[0], args.slowest)
+        if top:
+            print("the integration files' own CPU (theirs and their children's, not the stack's): %.0f s; most:" % total)
+            for sec, name in top:
+                print("  %7.1f s  %s" % (sec, name))
     if len(runs) > 1:
         failures(runs)
     return 0

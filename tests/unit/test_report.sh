@@ -27,6 +27,9 @@ printf '95.10\t#phase unit\tok\n400.70\t#phase integration\tok\n87.60\t#cpu busy
 one=$(python3 "$top/tests/report.py" --slowest 2 "$d/run01.tsv")
 check "one run: its parts and the CPU busy" "$(printf '%s\n' "$one" | grep -c "^the run's parts: unit 95 s, integration 401 s; CPU busy 88 %$" | grep -v '^1$')"
 check "one run: a part is no test" "$(printf '%s\n' "$one" | grep -c "tests' time: 108 s over 3 tests" | grep -v '^1$')"
+printf '30.00\t#cpu test_a\tok\n70.00\t#cpu test_b\tok\n' >>"$d/run01.tsv"
+one=$(python3 "$top/tests/report.py" --slowest 1 "$d/run01.tsv")
+check "one run: the files' CPU, the most first" "$(printf '%s\n' "$one" | grep -A1 "own CPU .*: 100 s; most:" | tail -n 1 | grep -v '^ *70.0 s  test_b$')"
 check "runs: a run's time only when every run has one" "$(python3 "$top/tests/report.py" "$d/run01.tsv" "$d/run02.tsv" | grep "run's time")"
 rep=$(python3 "$top/tests/report.py" "$d/run01.tsv" "$d/run02.tsv" "$d/run03.tsv")
 check "runs: the slowest of each test's runs" "$(printf '%s\n' "$rep" | sed -n '2p' | grep -v '100.2 s  b.slow')"
