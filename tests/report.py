@@ -7,7 +7,7 @@ integration, chaos and Galera runners' --times, and one line for the unit
 tests), and ./dev one line named "#run": the run's own time from the unit
 tests to the last Galera test; lines named "#phase NAME", each part's own
 time (the unit tests, the integration files, the scenarios, Galera); and
-"#cpu busy", the percent of the machine's CPU time busy during the run;
+"#busy", the percent of the machine's CPU time busy during the run;
 and the lanes' "#cpu FILE", the CPU seconds of an integration file's own
 processes (a build, a browser), not of the stack's servers. The integration files run side by side
 (tests/integration/lanes.py), so the run's time, not the tests' time summed,
@@ -34,40 +34,35 @@ def read_run(path):
     return rows
 
 
-def run_time(path):
-    """The seconds of the run's "#run" line, None without one."""
+def marks(path):
+    """The run's lines named "#..." (its own time, its parts, the CPU), as
+    [(name, seconds)] in their order."""
+    out = []
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if len(parts) == 3 and parts[1] == "#run":
-                return float(parts[0])
-    return None
+            if len(parts) == 3 and parts[1].startswith("#"):
+                out.append((parts[1], float(parts[0])))
+    return out
+
+
+def run_time(path):
+    """The seconds of the run's "#run" line, None without one."""
+    return next((sec for name, sec in marks(path) if name == "#run"), None)
 
 
 def run_parts(path):
     """[(name, seconds)] of the run's "#phase NAME" lines in their order,
-    and its "#cpu busy" percent (None without one)."""
-    parts, cpu = [], None
-    with open(path) as f:
-        for line in f:
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) == 3 and cols[1].startswith("#phase "):
-                parts.append((cols[1][len("#phase "):], float(cols[0])))
-            elif len(cols) == 3 and cols[1] == "#cpu busy":
-                cpu = float(cols[0])
-    return parts, cpu
+    and its "#busy" percent (None without one)."""
+    m = marks(path)
+    return ([(name[len("#phase "):], sec) for name, sec in m if name.startswith("#phase ")],
+            next((sec for name, sec in m if name == "#busy"), None))
 
 
 def file_cpu(path, count):
     """The count integration files of most CPU ("#cpu FILE" lines: the
     seconds of the file's own processes and theirs), and their sum."""
-    cpu = []
-    with open(path) as f:
-        for line in f:
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) == 3 and cols[1].startswith("#cpu ") and cols[1] != "#cpu busy":
-                cpu.append((float(cols[0]), cols[1][len("#cpu "):]))
-    cpu.sort(reverse=True)
+    cpu = sorted(((sec, name[len("#cpu "):]) for name, sec in marks(path) if name.startswith("#cpu ")), reverse=True)
     return cpu[:count], sum(c for c, _n in cpu)
 
 

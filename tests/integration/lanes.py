@@ -139,18 +139,17 @@ class Run:
             argv += ["--times", self.args.times]
         before = stack_state(env)
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        stdout = p.stdout.read()
+        with p.stdout:
+            stdout = p.stdout.read()
         # Its CPU: the file's processes and theirs (a build, a browser;
         # not the stack's servers), for tests/report.py.
         _pid, status, use = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
-        p.stdout.close()
-        p.stdout = stdout
         if self.args.times:
             with open(self.args.times, "a") as f:
                 f.write("%.2f\t#cpu %s\tok\n" % (use.ru_utime + use.ru_stime, name[:-3]))
         after = stack_state(env)
-        out = "".join(line + "\n" for line in p.stdout.splitlines() if not line.startswith("integration tests: "))
+        out = "".join(line + "\n" for line in stdout.splitlines() if not line.startswith("integration tests: "))
         try:
             with open(summary.name) as f:
                 passed, failed = map(int, f.read().split())

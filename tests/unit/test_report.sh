@@ -23,7 +23,7 @@ printf '512.40\t#run\tok\n' >>"$d/run01.tsv"
 one=$(python3 "$top/tests/report.py" --slowest 2 "$d/run01.tsv")
 check "one run: its own time apart from the tests" "$(printf '%s\n' "$one" | grep -c "tests' time: 108 s over 3 tests" | grep -v '^1$')"
 check "one run: its own time printed" "$(printf '%s\n' "$one" | grep -c "^the run's time: 512 s$" | grep -v '^1$')"
-printf '95.10\t#phase unit\tok\n400.70\t#phase integration\tok\n87.60\t#cpu busy\tok\n' >>"$d/run01.tsv"
+printf '95.10\t#phase unit\tok\n400.70\t#phase integration\tok\n87.60\t#busy\tok\n' >>"$d/run01.tsv"
 one=$(python3 "$top/tests/report.py" --slowest 2 "$d/run01.tsv")
 check "one run: its parts and the CPU busy" "$(printf '%s\n' "$one" | grep -c "^the run's parts: unit 95 s, integration 401 s; CPU busy 88 %$" | grep -v '^1$')"
 check "one run: a part is no test" "$(printf '%s\n' "$one" | grep -c "tests' time: 108 s over 3 tests" | grep -v '^1$')"
