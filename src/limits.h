@@ -197,11 +197,13 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * timeout a stall or loss shows in /healthz within 2 s, and so does the
  * recovery. */
 #define LIMIT_HEALTH_INTERVAL_MS 500
-/* A transaction whose connection turned out dead is run once more on a
- * new one (the server restarted since the thread last used it), but only
- * when the failure came this fast: a slow failure is a stall, and a
- * second try would double the time the client waits. */
+/* A transaction whose connection turned out dead is run once more on a new one (the server restarted since the
+ * thread last used it), but only when the failure came this fast: a slow failure is a stall, and a second try
+ * would double the time the client waits. */
 #define LIMIT_RECONNECT_RETRY_MS 1000
+/* REPAIR LOCAL TABLE (store_tx.c: a cached copy of a table whose triggers MariaDB could not parse, dropped) waits this
+ * long for the transactions using the table; past it the copy stays, and the next attempt tries again. */
+#define LIMIT_TRIGGER_REPAIR_WAIT_SECONDS 1
 /* Operators' commands (creditctl) scan whole tables: their statements may
  * take this long before the connection is given up. Not creditctl sweep's,
  * which runs the daemon's passes with the daemon's timeouts. */
@@ -791,7 +793,6 @@ _Static_assert(LIMIT_PAYMENT_NEWS_BACKOFF_MAX_SECONDS < LIMIT_PAYMENT_NEWS_GIVE_
 _Static_assert(LIMIT_RECONCILE_DAYS * 200 < LIMIT_RECONCILE_ROWS, "a year of 200 models fits");
 _Static_assert(LIMIT_PURGE_BATCH >= 1 && LIMIT_PURGE_BATCHES >= 1, "a sweep purges something");
 _Static_assert(LIMIT_STRIPE_EVENTS_MIN_DAYS <= LIMIT_RETENTION_MAX_DAYS, "some stripe_events_days is allowed");
-
 /* The gateway's limits (docs/gateway.md): a file of their own beside this
  * one, for its length; every file that includes this one has them. */
 #include "limits_gateway.h"

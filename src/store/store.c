@@ -292,10 +292,32 @@ static enum cd_err deadlock(struct store *db)
 	return CD_E_RETRY;
 }
 
+/* 1 when MariaDB refused a statement for a trigger it could not parse:
+ * a copy of the table it keeps (its table cache) opened by a statement
+ * interrupted during the parse, on Galera a brute-force abort. Every
+ * write through that copy fails so until it leaves the cache
+ * (docs/scale-out.md). creditd's own statements parse: a 1064 of theirs
+ * names a trigger's body. */
+static int trigger_unparsed(struct store *db, int dberr)
+{
+	return dberr == ER_PARSE_ERROR && db->c->db != NULL &&
+	       strstr(mysql_error(db->c->db), "has an error in its body") != NULL;
+}
+
 enum cd_err store_err(struct store *db, int dberr, const char *what)
 {
 	if (retryable(dberr))
 		return deadlock(db);
+	if (trigger_unparsed(db, dberr)) {
+		/* Each told: the repair ends it, so it is told seldom. */
+		log_warn("%s: MariaDB kept a copy of a table whose triggers it could not parse (%s): that copy is "
+			 "dropped (REPAIR LOCAL TABLE) and the transaction run again (docs/scale-out.md)", what,
+			 mysql_error(db->c->db));
+		db->triggers_unparsed = 1;
+		if (db->retry_why == RETRY_NONE)
+			db->retry_why = RETRY_TRIGGERS;
+		return CD_E_RETRY;
+	}
 	/* Interrupted (1317: some Galera brute-force aborts, MariaDB PR #962): run
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
 	if (dberr == ER_QUERY_INTERRUPTED && !db->commit_sent)

@@ -61,6 +61,11 @@ enum store_retry {
 	/* A procedure this database lacks (a migration not run yet): read
 	 * again the old way. */
 	RETRY_SCHEMA,
+	/* MariaDB refused the write with a copy of a table it keeps whose
+	 * triggers it could not parse (a statement interrupted, a Galera
+	 * abort, while it opened the table): that copy dropped
+	 * (store_tx.c triggers_repair), run again. */
+	RETRY_TRIGGERS,
 	STORE_RETRY_REASONS
 };
 /* The reason's name as the metric's label ("deadlock", ...). */

@@ -141,6 +141,7 @@ struct store {
 	int ndue;
 	enum cd_err (*due_bring)(struct store *db, int64_t account_id);
 	enum store_retry retry_why;	/* the running attempt's reason to run again */
+	int triggers_unparsed;		/* a write met a cached table copy whose triggers did not parse */
 };
 
 /* Fixes the transaction's clock: now, now_month, now_day (at each

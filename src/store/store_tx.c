@@ -306,6 +306,38 @@ static int tx_due(struct store *db, struct store_tx *t)
 	return 0;
 }
 
+/* After a write refused for a cached copy of a table whose triggers
+ * MariaDB could not parse (store.c's store_err), once rolled back: drops
+ * that server's copies (docs/scale-out.md), as REPAIR LOCAL TABLE does,
+ * which the runtime user may run and which changes no InnoDB row. LOCAL:
+ * not written to the binary log, so on Galera not replicated either (the
+ * copy is this server's own). It waits for the transactions using the
+ * tables at most the limit's seconds. */
+static void triggers_repair(struct store *db)
+{
+	char sql[128];
+	int n = snprintf(sql, sizeof(sql), "SET STATEMENT lock_wait_timeout = %d FOR REPAIR LOCAL TABLE accounts, journal",
+			 LIMIT_TRIGGER_REPAIR_WAIT_SECONDS);
+	assert(n > 0 && (size_t)n < sizeof(sql));
+	(void)n;
+	db->round_trips++;
+	int rc = mysql_query(db->c->db, sql);
+	/* Its rows read, every one: a table's ("Msg_type", "Msg_text"), InnoDB's
+	 * note that it has no repair, or an error (a lock wait timed out). */
+	int failed = 0;
+	do {
+		MYSQL_RES *res = rc == 0 ? mysql_store_result(db->c->db) : NULL;
+		MYSQL_ROW row;
+		while (res != NULL && (row = mysql_fetch_row(res)) != NULL)
+			if (mysql_num_fields(res) >= 4 && row[2] != NULL && strcmp(row[2], "Error") == 0 && !failed++)
+				log_warn("%s: %s: %s", sql, row[0] != NULL ? row[0] : "?", row[3] != NULL ? row[3] : "?");
+		if (res != NULL)
+			mysql_free_result(res);
+	} while (rc == 0 && mysql_next_result(db->c->db) == 0);
+	if (rc != 0)
+		log_error("%s: MariaDB error %u: %s", sql, mysql_errno(db->c->db), mysql_error(db->c->db));
+}
+
 /* A row not found by an attempt routed to its account's node, whose reads
  * did not wait for the cluster: two instances agree on an account's node
  * only while their watchdogs agree on which nodes are up, and while a
@@ -351,11 +383,15 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 		why = RETRY_ROUTE;
 	}
 	int tries = t->bringing ? t->bring_attempt : t->attempt;
+	int repair = db->triggers_unparsed;
+	db->triggers_unparsed = 0;
 	int64_t started = t->bringing ? t->bring_started_ms : t->started_ms;
 	if (db->c->connected) {
 		int e = end_tx(db, 0);
 		if (e != 0)
 			store_err(db, e, "rollback");
+		else if (repair)
+			triggers_repair(db);	/* whatever the attempt's reason: the copy must go */
 	} else if (rc == CD_E_UNAVAILABLE && tries == 1 && timefmt_mono_ms() - started < LIMIT_RECONNECT_RETRY_MS) {
 		/* The connection died at once, before the commit (the server
 		 * was restarted since this thread last used it): nothing was
@@ -392,7 +428,8 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 
 /* The reasons' labels, in enum store_retry's order. */
 static const char *const retry_names[STORE_RETRY_REASONS] = {"none", "deadlock", "moved", "due", "rollback",
-							      "node", "route", "race", "schema"};
+							      "node", "route", "race", "schema",
+							      "triggers"};
 static atomic_ullong retries[STORE_RETRY_REASONS];
 
 enum cd_err store_retry(struct store *db, enum store_retry why)

@@ -70,13 +70,10 @@ PLAN_CREDITS = 20 * 10 ** 6
 MEMBER_CAP = 10 ** 6             # the plan's member cap (ann, and cy who has no row): reached mid-month
 RECHARGE_CENTS = 1000
 
-# A deadlock met while creditd fetched the rows of a batch's read CALL is
-# the connection's error (1213), not the statement's: creditd took it for
-# rows past the read's bounds ("MariaDB error 2008") and answered 500
-# instead of retrying, in most runs of this workload (guard calls naming a
-# member). Fixed in store_sets.c: every 5xx now fails the test. True
-# counts such 500s apart (at most as many as the logs hold that line), for
-# a creditd before the fix.
+# A deadlock met while creditd fetched a batch read's rows (the connection's
+# 1213) was taken for rows past the read's bounds ("MariaDB error 2008"),
+# answered 500 (fixed in store_sets.c: every 5xx fails the test). True counts
+# such 500s apart (at most as the logs hold that line), for a creditd before.
 TOLERATE_FETCH_DEADLOCK_500 = False
 FETCH_DEADLOCK_LOG = ": MariaDB error 2008"     # "batch read: ...", "batch write: ..."
 # How often a call takes a path that reads its rows (a member, a request_id
@@ -172,6 +169,7 @@ class Workload:
         self.left = []           # holds left to expire
         self.late = []           # (due, hold_id): expired holds to settle late
         self.expiring_grants = []
+        self.expiring_windows = set()     # the windows an expiring grant was acknowledged in
         self.pending_topups = []     # (due, account, session id, cents): spread over the run
         self.credited = {}           # session id -> [account, payment_intent, cents, charge, refunded_cents, busy]
         self.redeemable = []         # (due, account, code): spread over the run
@@ -410,7 +408,9 @@ class Workload:
 
     def grant(self, rnd):
         acct = rnd.choice(self.accounts)
-        expiring = self.expiry_window() and self.next_window() is not None and rnd.random() < 0.5
+        window = int((time.time() - self.t0) // EXPIRY_PERIOD_S)     # a toss, but one in each window at least
+        expiring = self.expiry_window() and self.next_window() is not None and (
+            window not in self.expiring_windows or rnd.random() < 0.5)
         for attempt in (1, 2):
             jumps = len(self.months)
             body = {"amount_micros": 1000, "source": "adjustment"}
@@ -429,6 +429,7 @@ class Workload:
             if expiring:
                 with self.lock:
                     self.expiring_grants.append(g)
+                    self.expiring_windows.add(window)
 
     def debit(self, rnd):
         acct = rnd.choice(self.accounts)

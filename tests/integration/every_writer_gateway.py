@@ -46,6 +46,7 @@ from lib import ENV, check, clock_now, key, wait_until
 RUN_MODEL, EMBED_MODEL, IMAGE_MODEL = "gpt-4o-mini", "text-embedding-3-small", "gpt-image-1"
 RUN_ENDS_AFTER_S = 1.5          # the fake provider ends a run this long after its create
 BATCH_EVERY_S = 7.0             # one batch planned per this much of the window (OpenAI's and Anthropic's in turn)
+RESPONSE_KEPT_S = 30 * 86400    # a Responses record kept this long (limits_gateway.h), then purged
 TIMEOUTS = 3                    # provider timeouts in the window (silent answers), at 20 %, 45 %, 70 %
 SILENT = "ew-provider-timeout"  # the text in a call the fake provider answers nothing to
 TIMEOUT = "provider timeout"    # the tally's kind of a 504 that kept its hold unresolved
@@ -326,7 +327,13 @@ class Media:
             self.end_run(rid, "completed")
         for rid in list(self.runs):
             if not self.run_ended(rid):
-                self.seen("background read", self.send(rnd, "GET", "/openai/v1/responses/" + rid, self.runs[rid][0]))
+                # A response made over 30 days before (the clock moved past
+                # it) may be purged: then 404, as OpenAI answers a response
+                # it forgot (docs/gateway.md, "Provider objects"), and
+                # creditd's poll still ends its run.
+                old = clock_now() - self.runs[rid][2] > RESPONSE_KEPT_S
+                self.seen("background read", self.send(rnd, "GET", "/openai/v1/responses/" + rid, self.runs[rid][0]),
+                          (200, 404) if old else (200,))
         if wait_until(lambda: all(self.run_ended(rid) for rid in list(self.runs)), timeout=30, step=0.5):
             return []
         return ["background runs not ended on creditd's record 30 s after they ended: %r"
