@@ -202,7 +202,7 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
  * would double the time the client waits. */
 #define LIMIT_RECONNECT_RETRY_MS 1000
 /* REPAIR LOCAL TABLE (store_tx.c: a cached copy of a table whose triggers MariaDB could not parse, dropped) waits this
- * long for the transactions using the table; past it the copy stays, and the next attempt tries again. */
+ * long for the transactions using each table, writes queued behind it; past it the copy stays, and a later try. */
 #define LIMIT_TRIGGER_REPAIR_WAIT_SECONDS 1
 /* Operators' commands (creditctl) scan whole tables: their statements may
  * take this long before the connection is given up. Not creditctl sweep's,

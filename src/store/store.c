@@ -196,7 +196,7 @@ enum cd_err store_ensure(struct store *db)
 	/* join_cache_level = 0: a join reaches each row by its key, never by
 	 * a locking scan of every account's rows (docs/architecture.md, "On
 	 * Galera"). */
-	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
+	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', lc_messages = 'en_US', "
 		 "innodb_lock_wait_timeout = %u, autocommit = 0, join_cache_level = 0", lock_wait);
 	my_bool off = 0;
 	mysql_options(db->c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -297,11 +297,18 @@ static enum cd_err deadlock(struct store *db)
  * interrupted during the parse, on Galera a brute-force abort. Every
  * write through that copy fails so until it leaves the cache
  * (docs/scale-out.md). creditd's own statements parse: a 1064 of theirs
- * names a trigger's body. */
+ * says "You have an error in your SQL syntax". The text is the
+ * connection's, or the statement's as store_sets.c saw it before the
+ * statement's reset cleared it (db->triggers_unparsed). */
 static int trigger_unparsed(struct store *db, int dberr)
 {
-	return dberr == ER_PARSE_ERROR && db->c->db != NULL &&
-	       strstr(mysql_error(db->c->db), "has an error in its body") != NULL;
+	return dberr == ER_PARSE_ERROR &&
+	       (db->triggers_unparsed || (db->c->db != NULL && store_triggers_text(mysql_error(db->c->db))));
+}
+
+int store_triggers_text(const char *msg)
+{
+	return msg != NULL && strstr(msg, "has an error in its body") != NULL;
 }
 
 enum cd_err store_err(struct store *db, int dberr, const char *what)
@@ -310,9 +317,10 @@ enum cd_err store_err(struct store *db, int dberr, const char *what)
 		return deadlock(db);
 	if (trigger_unparsed(db, dberr)) {
 		/* Each told: the repair ends it, so it is told seldom. */
-		log_warn("%s: MariaDB kept a copy of a table whose triggers it could not parse (%s): that copy is "
-			 "dropped (REPAIR LOCAL TABLE) and the transaction run again (docs/scale-out.md)", what,
-			 mysql_error(db->c->db));
+		snprintf(db->errmsg, sizeof(db->errmsg), "%s: MariaDB error %d: a cached copy of a table whose "
+			 "triggers MariaDB could not parse", what, dberr);
+		log_warn("%s: that copy is dropped (REPAIR LOCAL TABLE) and the transaction run again "
+			 "(docs/scale-out.md)", db->errmsg);
 		db->triggers_unparsed = 1;
 		if (db->retry_why == RETRY_NONE)
 			db->retry_why = RETRY_TRIGGERS;

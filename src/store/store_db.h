@@ -223,6 +223,9 @@ enum cd_err store_err(struct store *db, int dberr, const char *what);
  * left unread by some path, seen once under Galera's load): dropped and
  * made again, so its state never outlives the statement that met it. */
 int store_conn_lost(int e);
+/* 1 when MariaDB's error text is that of a trigger it could not parse
+ * (store_err's reason "triggers"). */
+int store_triggers_text(const char *msg);
 /* Runs a statement for its effect only; CD_OK or the mapped error. */
 enum cd_err store_do(struct store *db, const char *sql, const char *what, const char *fmt, ...);
 

@@ -188,6 +188,9 @@ static void stmt_failed(struct store *db, struct dbstmt *s, int dberr)
 {
 	if (store_conn_lost(dberr) || !db->c->connected)
 		return;
+	/* The reset clears the error's text, which store_err reads. */
+	if (dberr == ER_PARSE_ERROR && store_triggers_text(mysql_stmt_error(s->st)))
+		db->triggers_unparsed = 1;
 	db->round_trips++;
 	if (mysql_stmt_reset(s->st) != 0) {
 		log_warn("statement reset failed (%u), connection dropped: %.120s", mysql_stmt_errno(s->st), s->sql);

@@ -1,16 +1,11 @@
-/* store_tx.c: a transaction, from its attempt's start to its end (see
- * store_db.h "The transaction loop", docs/architecture.md "One retry
- * loop"): its caller drives the loop, so the layers above call down into
- * this one and are never called back. Attempts, each bounded and counted
- * by the one list of reasons an attempt is run again (store_retry,
- * below), the accounts met due brought due by attempts
- * of the same loop, failover to the next database node; and the end:
- * the commit or rollback, and on Galera the marks that catch an abort
- * not told (below); the attempt's clock; and the one writer's CALL
- * (store_write.h), the write a transaction ends on. What an attempt runs
- * is here, in one file, so a request's transaction is read in one place
- * (docs/architecture.md, "Counting a request's walk"); the attempt's
- * connection is store.c's, its statements store_sets.c's. */
+/* store_tx.c: a transaction, from its attempt's start to its end (see store_db.h "The transaction loop",
+ * docs/architecture.md "One retry loop"): its caller drives the loop, so the layers above call down into this one
+ * and are never called back. Attempts, each bounded and counted by the one list of reasons an attempt is run again
+ * (store_retry, below), the accounts met due brought due by attempts of the same loop, failover to the next
+ * database node; and the end: the commit or rollback, and on Galera the marks that catch an abort not told (below);
+ * the attempt's clock; and the one writer's CALL (store_write.h), the write a transaction ends on. What an attempt
+ * runs is here, in one file, so a request's transaction is read in one place (docs/architecture.md, "Counting a
+ * request's walk"); the attempt's connection is store.c's, its statements store_sets.c's. */
 #include "store_db.h"
 #include "store_sets.h"
 #include "store_write.h"
@@ -24,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -240,6 +236,7 @@ static int tx_next(struct store *db, struct store_tx *t)
 		store_retry_count(t->why);
 	t->why = RETRY_NONE;
 	db->retry_why = RETRY_NONE;
+	db->triggers_unparsed = 0;
 	int next_node;
 	enum cd_err key_rc;
 	t->rc = store_connect(db, *tries, &next_node, &key_rc);
@@ -306,15 +303,20 @@ static int tx_due(struct store *db, struct store_tx *t)
 	return 0;
 }
 
-/* After a write refused for a cached copy of a table whose triggers
- * MariaDB could not parse (store.c's store_err), once rolled back: drops
- * that server's copies (docs/scale-out.md), as REPAIR LOCAL TABLE does,
- * which the runtime user may run and which changes no InnoDB row. LOCAL:
- * not written to the binary log, so on Galera not replicated either (the
- * copy is this server's own). It waits for the transactions using the
- * tables at most the limit's seconds. */
+/* After a write refused for a cached table copy whose triggers MariaDB could not parse (store_err), rolled back:
+ * drops that server's copies (docs/scale-out.md) by REPAIR LOCAL TABLE, which the runtime user may run, changes no
+ * InnoDB row and, LOCAL, is not replicated (the copy is this server's own). It waits for the transactions using each
+ * table at most the limit, statements on it queued behind it: one a node at a time, and none within twice the limit
+ * of one that failed (a long reader holds the tables); an attempt that finds one running or failed is run again. */
 static void triggers_repair(struct store *db)
 {
+	static _Atomic int running[LIMIT_DB_NODES];
+	static _Atomic int64_t failed_at[LIMIT_DB_NODES];
+	const int64_t pause = 2 * LIMIT_TRIGGER_REPAIR_WAIT_SECONDS * 1000;	/* two tables */
+	int64_t now = timefmt_mono_ms(), last = atomic_load(&failed_at[db->node]);
+	int idle = 0;
+	if ((last != 0 && now - last < pause) || !atomic_compare_exchange_strong(&running[db->node], &idle, 1))
+		return;
 	char sql[128];
 	int n = snprintf(sql, sizeof(sql), "SET STATEMENT lock_wait_timeout = %d FOR REPAIR LOCAL TABLE accounts, journal",
 			 LIMIT_TRIGGER_REPAIR_WAIT_SECONDS);
@@ -322,20 +324,24 @@ static void triggers_repair(struct store *db)
 	(void)n;
 	db->round_trips++;
 	int rc = mysql_query(db->c->db, sql);
-	/* Its rows read, every one: a table's ("Msg_type", "Msg_text"), InnoDB's
-	 * note that it has no repair, or an error (a lock wait timed out). */
-	int failed = 0;
+	int failed = 0;	/* its rows read, each (table, op, Msg_type, Msg_text): "error" a lock wait timed out */
 	do {
 		MYSQL_RES *res = rc == 0 ? mysql_store_result(db->c->db) : NULL;
 		MYSQL_ROW row;
 		while (res != NULL && (row = mysql_fetch_row(res)) != NULL)
-			if (mysql_num_fields(res) >= 4 && row[2] != NULL && strcmp(row[2], "Error") == 0 && !failed++)
+			if (mysql_num_fields(res) >= 4 && row[2] != NULL && strcasecmp(row[2], "error") == 0 && !failed++)
 				log_warn("%s: %s: %s", sql, row[0] != NULL ? row[0] : "?", row[3] != NULL ? row[3] : "?");
 		if (res != NULL)
 			mysql_free_result(res);
 	} while (rc == 0 && mysql_next_result(db->c->db) == 0);
-	if (rc != 0)
-		log_error("%s: MariaDB error %u: %s", sql, mysql_errno(db->c->db), mysql_error(db->c->db));
+	if (rc != 0) {
+		unsigned e = mysql_errno(db->c->db);
+		log_error("%s: MariaDB error %u: %s", sql, e, mysql_error(db->c->db));
+		if (store_conn_lost((int)e))
+			store_disconnect(db);
+	}
+	atomic_store(&failed_at[db->node], rc != 0 || failed ? timefmt_mono_ms() : 0);
+	atomic_store(&running[db->node], 0);
 }
 
 /* A row not found by an attempt routed to its account's node, whose reads
@@ -359,6 +365,8 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 {
 	t->rc = rc;
 	t->done = 1;
+	int repair = db->triggers_unparsed;	/* the attempt's own: consumed on every way out */
+	db->triggers_unparsed = 0;
 	if (db->committed) {
 		/* A procedure committed: nothing after it may fail. */
 		if (rc != CD_OK)
@@ -383,8 +391,6 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 		why = RETRY_ROUTE;
 	}
 	int tries = t->bringing ? t->bring_attempt : t->attempt;
-	int repair = db->triggers_unparsed;
-	db->triggers_unparsed = 0;
 	int64_t started = t->bringing ? t->bring_started_ms : t->started_ms;
 	if (db->c->connected) {
 		int e = end_tx(db, 0);
@@ -393,16 +399,14 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 		else if (repair)
 			triggers_repair(db);	/* whatever the attempt's reason: the copy must go */
 	} else if (rc == CD_E_UNAVAILABLE && tries == 1 && timefmt_mono_ms() - started < LIMIT_RECONNECT_RETRY_MS) {
-		/* The connection died at once, before the commit (the server
-		 * was restarted since this thread last used it): nothing was
-		 * applied, so reconnect and run it once more. */
+		/* The connection died at once, before the commit (the server was restarted since this thread last
+		 * used it): nothing was applied, so reconnect and run it once more. */
 		t->done = 0;
 		t->why = RETRY_NODE;
 		return;
 	} else if (rc == CD_E_UNAVAILABLE && db->nodes > 1 && !db->commit_sent && store_noderoute_live() > 0) {
-		/* Its node died under it before any COMMIT was sent: nothing
-		 * was applied, and the node is out of the routing, so the
-		 * next attempt runs on the next node (failover). */
+		/* Its node died under it before any COMMIT was sent: nothing was applied, and the node is out of the
+		 * routing, so the next attempt runs on the next node (failover). */
 		t->done = 0;
 		t->why = RETRY_NODE;
 		return;

@@ -17,10 +17,13 @@ defect's: the definition on disk parses, the copy refuses every write
 (REPAIR LOCAL TABLE, which its runtime user may run) and run the
 transaction again: the authorize on accounts, then the settle whose
 journal row meets journal's copy, each answered 200, each counted under
-the retry reason "triggers", the ledger exact.
+the retry reason "triggers", the ledger exact. A copy is made in each of
+the server's table caches (a connection draws from one by its id), and
+the trigger file is broken before the cache is flushed, so every copy
+creditd may draw is broken.
 """
 import os
-import shutil
+import subprocess
 
 import stack
 from lib import ENV, Fail, api, check, eq, new_account, sql, tx_retries, uid, verify, wait_until
@@ -38,51 +41,63 @@ def _log():
 
 
 def _root_write(table, acct):
-    """root's write of a row of the account's, which fires the table's
-    triggers (a statement that meets no row never looks at them): the
-    error's text, or None when it went through. A whole copy of accounts
-    takes it (row_version raised); one of journal refuses it, as the
-    journal is append-only."""
+    """root's write of a row of the account's, on a new connection, which
+    fires the table's triggers (a statement that meets no row never looks
+    at them): (the connection's id, the error's text or None when it went
+    through). A whole copy of accounts takes it (row_version raised); one
+    of journal refuses it, as the journal is append-only."""
     if table == "accounts":
         stmt = "UPDATE accounts SET row_version = row_version WHERE ext_id = '%s'" % acct
     else:
         stmt = ("UPDATE journal SET description = description WHERE id = %s"
                 % sql("SELECT MIN(j.id) FROM journal j JOIN accounts a ON a.id = j.account_id WHERE a.ext_id = '%s'"
                       % acct)[0][0])
-    try:
-        sql(stmt)
-        return None
-    except Fail as e:
-        return str(e)
+    p = subprocess.run(["mariadb", "--defaults-file=" + stack.path("my.cnf"), "-N", "-B", "creditd", "-e",
+                        "SELECT CONNECTION_ID(); " + stmt], capture_output=True, text=True, timeout=60)
+    return int(p.stdout.split()[0]), (p.stderr if p.returncode != 0 else None)
 
 
-def _refused_unparsed(table, acct):
-    err = _root_write(table, acct)
-    return err is not None and "has an error in its body" in err, err
+def _every_instance_refuses(table, acct, what):
+    """root's writes from new connections until one has drawn a copy from
+    each of the server's table caches (a connection draws from the one of
+    its id modulo their number): each must be refused for the trigger."""
+    n = int(sql("SHOW GLOBAL STATUS LIKE 'Table_open_cache_active_instances'")[0][1])
+    seen = set()
+    for _ in range(20 * n):
+        conn, err = _root_write(table, acct)
+        check(err is not None and "has an error in its body" in err, "%s (connection %d): %r" % (what, conn, err))
+        seen.add(conn % n)
+        if len(seen) == n:
+            return
+    raise Fail("%s: %d of %d table caches reached" % (what, len(seen), n))
+
+
+def _write_trg(path, text, st):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.chmod(path + ".tmp", st.st_mode & 0o7777)
+    os.chown(path + ".tmp", st.st_uid, st.st_gid)
+    os.replace(path + ".tmp", path)
 
 
 def _break_cached_copy(table, acct):
-    """Leaves the table with a cached copy whose triggers do not parse, and
-    its definition on disk whole; checks both."""
+    """Leaves the table with cached copies whose triggers do not parse, one
+    in each table cache, and its definition on disk whole; checks both.
+    The file is broken before the cache is flushed, so that every copy
+    opened from then on, creditd's included, is broken."""
     path = _trg(table)
+    st = os.stat(path)
     with open(path) as f:
         good = f.read()
     check("triggers='" in good and "FOR EACH ROW" in good, "%s's trigger file: %r" % (table, good[:200]))
-    sql("FLUSH TABLES " + table)            # every cached copy closed: the next open reads the file
     try:
-        with open(path + ".tmp", "w") as f:
-            f.write(good.replace("FOR EACH ROW", "FOR EACH ROW " + BROKEN_BODY + " ;", 1))
-        os.replace(path + ".tmp", path)
-        refused, err = _refused_unparsed(table, acct)
-        check(refused, "a copy of %s opened from the broken file refuses a write: %r" % (table, err))
+        _write_trg(path, good.replace("FOR EACH ROW", "FOR EACH ROW " + BROKEN_BODY + " ;", 1), st)
+        sql("FLUSH TABLES " + table)        # every cached copy closed: the next opens read the broken file
+        _every_instance_refuses(table, acct, "a copy of %s opened from the broken file refuses a write" % table)
     finally:
-        with open(path + ".tmp", "w") as f:
-            f.write(good)
-        shutil.copymode(path, path + ".tmp")
-        os.replace(path + ".tmp", path)
-    refused, err = _refused_unparsed(table, acct)
-    check(refused, "with the file whole again, the cached copy of %s still refuses a write (the defect's state): %r"
-          % (table, err))
+        _write_trg(path, good, st)
+    _every_instance_refuses(table, acct, "with the file whole again, the cached copies of %s still refuse a write "
+                                         "(the defect's state)" % table)
 
 
 def unparsed_triggers(short):
@@ -91,6 +106,7 @@ def unparsed_triggers(short):
     eq(api("POST", "/v1/accounts/%s/grants" % acct, {"amount_micros": 1000000, "source": "promo"}).status, 201,
        "a grant")
     before = tx_retries(bases).get("triggers", 0)
+    logged = len(_log())
     repairs = int(sql("SHOW GLOBAL STATUS LIKE 'Com_repair'")[0][1])
     try:
         _break_cached_copy("accounts", acct)
@@ -106,14 +122,15 @@ def unparsed_triggers(short):
     retried = tx_retries(bases).get("triggers", 0) - before
     check(retried >= 2, "transactions run again for the reason \"triggers\": %d, want 2 or more" % retried)
     check(int(sql("SHOW GLOBAL STATUS LIKE 'Com_repair'")[0][1]) > repairs, "creditd ran REPAIR LOCAL TABLE")
-    eq(_root_write("accounts", acct), None, "accounts takes writes again")
-    err = _root_write("journal", acct)
+    eq(_root_write("accounts", acct)[1], None, "accounts takes writes again")
+    err = _root_write("journal", acct)[1]
     check(err is not None and "append-only" in err, "journal's triggers run again: %r" % err)
     rows = sql("SELECT amount_micros, cause FROM journal j JOIN accounts a ON a.id = j.account_id "
                "WHERE a.ext_id = '%s' ORDER BY j.id" % acct)
     eq([r[1] for r in rows if r[1] != "grant"], ["usage"], "the account's journal: one usage row")
     eq(int(rows[-1][0]), -s.json["charged_micros"], "the usage row charged what the settle answered")
-    check(wait_until(lambda: "has an error in its body" in _log(), timeout=5), "creditd logged what it met")
+    check(wait_until(lambda: "triggers MariaDB could not parse" in _log()[logged:], timeout=5),
+          "creditd logged what it met")
     verify()
     return {"retried": retried}
 

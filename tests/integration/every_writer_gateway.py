@@ -331,9 +331,9 @@ class Media:
                 # it) may be purged: then 404, as OpenAI answers a response
                 # it forgot (docs/gateway.md, "Provider objects"), and
                 # creditd's poll still ends its run.
-                old = clock_now() - self.runs[rid][2] > RESPONSE_KEPT_S
-                self.seen("background read", self.send(rnd, "GET", "/openai/v1/responses/" + rid, self.runs[rid][0]),
-                          (200, 404) if old else (200,))
+                r = self.send(rnd, "GET", "/openai/v1/responses/" + rid, self.runs[rid][0])
+                old = clock_now() - self.runs[rid][2] > RESPONSE_KEPT_S    # read after: a jump may come between
+                self.seen("background read", r, (200, 404) if old else (200,))
         if wait_until(lambda: all(self.run_ended(rid) for rid in list(self.runs)), timeout=30, step=0.5):
             return []
         return ["background runs not ended on creditd's record 30 s after they ended: %r"
