@@ -139,7 +139,9 @@ def snapshot(busy):
 
 
 def temp(content, mode=0o600, suffix=".csv"):
-    d = SETUP.setdefault("dir", tempfile.mkdtemp(prefix="badctl-"))
+    if "dir" not in SETUP:      # not setdefault: its default would make a directory at every call
+        SETUP["dir"] = tempfile.mkdtemp(prefix="badctl-")
+    d = SETUP["dir"]
     path = os.path.join(d, uid("f") + suffix)
     with open(path, "wb") as f:
         f.write(content if isinstance(content, bytes) else content.encode())
@@ -618,7 +620,9 @@ def test_config_and_environment_refused():
     table([
         (["verify"], 2, ["/nonexistent/creditd.conf"], "CREDITD_CONFIG names no file"),
     ], config=False, env={"CREDITD_CONFIG": "/nonexistent/creditd.conf"})
-    d = SETUP.setdefault("dir", tempfile.mkdtemp(prefix="badctl-"))
+    if "dir" not in SETUP:      # not setdefault: its default would make a directory at every call
+        SETUP["dir"] = tempfile.mkdtemp(prefix="badctl-")
+    d = SETUP["dir"]
     cases = [
         (["-c", "/nonexistent/creditd.conf", "verify"], 2, ["/nonexistent/creditd.conf"], "-c names no file"),
         (["-c", d, "verify"], 2, [d, "is a directory"], "-c names a directory"),
