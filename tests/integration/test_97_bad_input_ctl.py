@@ -128,13 +128,14 @@ def snapshot(busy):
         return " WHERE `%s` IS NULL OR `%s` NOT IN (%s)" % (key, key, out) if key else ""
     counts = sql(" UNION ALL ".join("SELECT '%s', COUNT(*) FROM `%s`%s" % (t, t, where(t)) for t in tables))
     snap = {"rows " + t: n for t, n in counts}
+    digests = []
     for t in CHECKSUMMED + ("holds",):
-        if t not in tables:
-            continue
-        fields = [c for c in cols[t] if not (t == "holds" and c == "expires_at")]
-        row = "CONCAT_WS('|', %s)" % ", ".join("COALESCE(HEX(`%s`), 'N')" % c for c in fields)
-        snap["digest " + t] = tuple(sql("SELECT COUNT(*), COALESCE(SUM(CRC32(%s)), 0) FROM `%s`%s"
-                                        % (row, t, where(t)))[0])
+        if t in tables:
+            fields = [c for c in cols[t] if not (t == "holds" and c == "expires_at")]
+            row = "CONCAT_WS('|', %s)" % ", ".join("COALESCE(HEX(`%s`), 'N')" % c for c in fields)
+            digests.append("SELECT '%s', COUNT(*), COALESCE(SUM(CRC32(%s)), 0) FROM `%s`%s" % (t, row, t, where(t)))
+    for t, n, crc in sql(" UNION ALL ".join(digests)):     # one client for them all
+        snap["digest " + t] = (n, crc)
     return snap
 
 
