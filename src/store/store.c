@@ -196,8 +196,8 @@ enum cd_err store_ensure(struct store *db)
 	/* join_cache_level = 0: a join reaches each row by its key, never by
 	 * a locking scan of every account's rows (docs/architecture.md, "On
 	 * Galera"). */
-	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', lc_messages = 'en_US', "
-		 "innodb_lock_wait_timeout = %u, autocommit = 0, join_cache_level = 0", lock_wait);
+	snprintf(init, sizeof(init), "SET SESSION tx_isolation = 'READ-COMMITTED', time_zone = '+00:00', "
+		 "lc_messages = 'en_US', innodb_lock_wait_timeout = %u, autocommit = 0, join_cache_level = 0", lock_wait);
 	my_bool off = 0;
 	mysql_options(db->c->db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(db->c->db, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
@@ -282,13 +282,14 @@ int store_conn_lost(int e)
 	       e == ER_SERVER_SHUTDOWN;
 }
 
-/* A statement's deadlock, the attempt's reason unless one was named
- * first (the first named holds: store_tx.c's store_retry, the loop's list
- * of reasons, above this file). */
-static enum cd_err deadlock(struct store *db)
+/* A statement's reason to run the attempt again (a deadlock, a table copy
+ * whose triggers did not parse), the attempt's unless one was named first
+ * (the first named holds: store_tx.c's store_retry, the loop's list of
+ * reasons, above this file). */
+static enum cd_err retry_named(struct store *db, enum store_retry why)
 {
 	if (db->retry_why == RETRY_NONE)
-		db->retry_why = RETRY_DEADLOCK;
+		db->retry_why = why;
 	return CD_E_RETRY;
 }
 
@@ -314,7 +315,7 @@ int store_triggers_text(const char *msg)
 enum cd_err store_err(struct store *db, int dberr, const char *what)
 {
 	if (retryable(dberr))
-		return deadlock(db);
+		return retry_named(db, RETRY_DEADLOCK);
 	if (trigger_unparsed(db, dberr)) {
 		/* Each told: the repair ends it, so it is told seldom. */
 		snprintf(db->errmsg, sizeof(db->errmsg), "%s: MariaDB error %d: a cached copy of a table whose "
@@ -322,14 +323,12 @@ enum cd_err store_err(struct store *db, int dberr, const char *what)
 		log_warn("%s: that copy is dropped (REPAIR LOCAL TABLE) and the transaction run again "
 			 "(docs/scale-out.md)", db->errmsg);
 		db->triggers_unparsed = 1;
-		if (db->retry_why == RETRY_NONE)
-			db->retry_why = RETRY_TRIGGERS;
-		return CD_E_RETRY;
+		return retry_named(db, RETRY_TRIGGERS);
 	}
 	/* Interrupted (1317: some Galera brute-force aborts, MariaDB PR #962): run
 	 * again, unless a COMMIT went with it (it may have happened: lost). */
 	if (dberr == ER_QUERY_INTERRUPTED && !db->commit_sent)
-		return deadlock(db);
+		return retry_named(db, RETRY_DEADLOCK);
 	if (store_conn_lost(dberr) || dberr == ER_QUERY_INTERRUPTED) {
 		log_warn("database connection lost during %s (%d)", what, dberr);
 		/* Of several nodes, one lost connection (an idle one cut by a
