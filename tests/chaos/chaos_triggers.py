@@ -17,7 +17,7 @@ journal's copy, each answered 200, each counted under the retry reason
 "triggers", the ledger exact.
 """
 import stack
-from lib import ENV, api, check, eq, new_account, sql, tx_retries, uid, verify, wait_until
+from lib import ENV, api, check, eq, new_account, sql, tx_retries, verify, wait_until
 from unparsed_triggers import Server
 
 
@@ -36,14 +36,7 @@ def unparsed_triggers(short):
     repairs = int(sql("SHOW GLOBAL STATUS LIKE 'Com_repair'")[0][1])
     server = Server(stack.path("my.cnf"), stack.path("db"))
     try:
-        server.break_cached_copy("accounts", acct)
-        a = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 1000,
-                                                 "max_output_tokens": 100, "request_id": uid("trg")}, auth="guard")
-        eq(a.status, 200, "an authorize meeting the broken copy of accounts: %r" % a)
-        server.break_cached_copy("journal", acct)
-        s = api("POST", "/v1/guard/settle", {"hold_id": a.json["hold_id"], "input_tokens": 1000,
-                                              "output_tokens": 50}, auth="guard")
-        eq(s.status, 200, "a settle meeting the broken copy of journal: %r" % s)
+        settled = server.guard_pair(acct)
     finally:
         server.flush()
     retried = tx_retries(bases).get("triggers", 0) - before
@@ -55,7 +48,7 @@ def unparsed_triggers(short):
     rows = sql("SELECT amount_micros, cause FROM journal j JOIN accounts a ON a.id = j.account_id "
                "WHERE a.ext_id = '%s' ORDER BY j.id" % acct)
     eq([r[1] for r in rows if r[1] != "grant"], ["usage"], "the account's journal: one usage row")
-    eq(int(rows[-1][0]), -s.json["charged_micros"], "the usage row charged what the settle answered")
+    eq(int(rows[-1][0]), -settled["charged_micros"], "the usage row charged what the settle answered")
     check(wait_until(lambda: "triggers MariaDB could not parse" in _log()[logged:], timeout=5),
           "creditd logged what it met")
     verify()

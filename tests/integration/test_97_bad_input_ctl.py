@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 
 from core_contract import state
-from lib import ENV, Fail, api, eq, new_account, sql, uid, verify
+from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify
 
 I64 = str(2 ** 63)            # one past int64's largest
 U64 = str(2 ** 64)
@@ -106,10 +106,10 @@ def busy_accounts():
     there on its own (its journal row, its usage, its hold and account
     written), which no refusal did. Their rows are left out of the
     snapshot; this file's own accounts never hold anything."""
-    busy = [r[0] for r in sql("SELECT DISTINCT account_id FROM holds WHERE state = 'pending'")]
-    assert SETUP.get("acct") is None or SETUP["acct"] not in [r[0] for r in sql(
-        "SELECT ext_id FROM accounts WHERE id IN (%s)" % (",".join(map(str, busy)) or "0"))], busy
-    return busy
+    rows = sql("SELECT DISTINCT a.id, a.ext_id FROM holds h JOIN accounts a ON a.id = h.account_id "
+               "WHERE h.state = 'pending'")
+    check(SETUP.get("acct") not in [ext for _id, ext in rows], "this file's account holds nothing: %r" % rows)
+    return [i for i, _ext in rows]
 
 
 def snapshot(busy):
@@ -139,11 +139,16 @@ def snapshot(busy):
     return snap
 
 
-def temp(content, mode=0o600, suffix=".csv"):
-    if "dir" not in SETUP:      # not setdefault: its default would make a directory at every call
+def temp_dir():
+    """This file's one directory for its files (made at its first use;
+    setdefault would make one at every call, its default evaluated)."""
+    if "dir" not in SETUP:
         SETUP["dir"] = tempfile.mkdtemp(prefix="badctl-")
-    d = SETUP["dir"]
-    path = os.path.join(d, uid("f") + suffix)
+    return SETUP["dir"]
+
+
+def temp(content, mode=0o600, suffix=".csv"):
+    path = os.path.join(temp_dir(), uid("f") + suffix)
     with open(path, "wb") as f:
         f.write(content if isinstance(content, bytes) else content.encode())
     os.chmod(path, mode)
@@ -621,9 +626,7 @@ def test_config_and_environment_refused():
     table([
         (["verify"], 2, ["/nonexistent/creditd.conf"], "CREDITD_CONFIG names no file"),
     ], config=False, env={"CREDITD_CONFIG": "/nonexistent/creditd.conf"})
-    if "dir" not in SETUP:      # not setdefault: its default would make a directory at every call
-        SETUP["dir"] = tempfile.mkdtemp(prefix="badctl-")
-    d = SETUP["dir"]
+    d = temp_dir()
     cases = [
         (["-c", "/nonexistent/creditd.conf", "verify"], 2, ["/nonexistent/creditd.conf"], "-c names no file"),
         (["-c", d, "verify"], 2, [d, "is a directory"], "-c names a directory"),

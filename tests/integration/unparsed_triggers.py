@@ -12,7 +12,7 @@ definition on disk parses, the copies refuse every write."""
 import os
 import subprocess
 
-from lib import Fail, check
+from lib import Fail, api, check, eq, uid
 
 BROKEN_BODY = "SET NEW.broken = (("      # a trigger body that does not parse
 
@@ -88,6 +88,21 @@ class Server:
 
     def flush(self):
         self.sql("FLUSH LOCAL TABLES accounts, journal")
+
+    def guard_pair(self, acct, base=None):
+        """An authorize meeting broken copies of accounts, then its settle
+        meeting broken copies of journal, through creditd at base (None:
+        the stack's): each must answer 200. The settle's answer."""
+        self.break_cached_copy("accounts", acct)
+        a = api("POST", "/v1/guard/authorize", {"account": acct, "model": "gpt-4o", "input_tokens": 1000,
+                                                 "max_output_tokens": 100, "request_id": uid("trg")},
+                auth="guard", base=base)
+        eq(a.status, 200, "an authorize through %s meeting %s's broken copies of accounts: %r" % (base, self.name, a))
+        self.break_cached_copy("journal", acct)
+        s = api("POST", "/v1/guard/settle", {"hold_id": a.json["hold_id"], "input_tokens": 1000,
+                                              "output_tokens": 50}, auth="guard", base=base)
+        eq(s.status, 200, "a settle through %s meeting %s's broken copies of journal: %r" % (base, self.name, s))
+        return s.json
 
 
 def _write_trg(path, text, st):
