@@ -412,7 +412,7 @@ static void emit_tx_retries(struct dynbuf *b, const struct metrics_gauges *g)
 	assert(g->tx_reason_count <= LIMIT_METRICS_TX_REASONS);
 	if (g->tx_reason_count <= 0)
 		return;
-	dynbuf_printf(b, "# HELP creditd_tx_retries_total Transaction attempts run again by the one transaction loop, by the reason the attempt before ended on (deadlock, moved, due, rollback, node, route, race, schema, triggers).\n"
+	dynbuf_printf(b, "# HELP creditd_tx_retries_total Transaction attempts run again by the one transaction loop, by the reason the attempt before ended on (deadlock, moved, due, rollback, node, route, race, schema, triggers, load).\n"
 		      "# TYPE creditd_tx_retries_total counter\n");
 	for (int i = 0; i < g->tx_reason_count && i < LIMIT_METRICS_TX_REASONS; i++) {
 		dynbuf_printf(b, "creditd_tx_retries_total{reason=\"");

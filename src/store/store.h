@@ -66,6 +66,10 @@ enum store_retry {
 	 * abort, while it opened the table): that copy dropped
 	 * (store_tx.c triggers_repair), run again. */
 	RETRY_TRIGGERS,
+	/* A decision needed rows the attempt's load did not bring (a refused
+	 * authorize's request_id held already, a charge past the page of its
+	 * account's grants): the next attempt's load brings them. */
+	RETRY_LOAD,
 	STORE_RETRY_REASONS
 };
 /* The reason's name as the metric's label ("deadlock", ...). */

@@ -433,7 +433,7 @@ void store_tx_end(struct store *db, struct store_tx *t, enum cd_err rc)
 /* The reasons' labels, in enum store_retry's order. */
 static const char *const retry_names[STORE_RETRY_REASONS] = {"none", "deadlock", "moved", "due", "rollback",
 							      "node", "route", "race", "schema",
-							      "triggers"};
+							      "triggers", "load"};
 static atomic_ullong retries[STORE_RETRY_REASONS];
 
 enum cd_err store_retry(struct store *db, enum store_retry why)

@@ -1,16 +1,20 @@
 """test_22_guard_grant_pages.py: a guard charge past the grants a batch read.
 
 A guard batch reads an account's grants a page at a time (LIMIT_SPEND_GRANTS,
-64, and one more to know there are more). Its decision burns the page it
-holds; what that page cannot cover is burnt by the combiner afterwards,
-page after page, and what no grant covers becomes the account's debt
-(ledger_load_spend_more). Here an account holds 80 grants of 100 micros
-(8,000 in all): a settle and a POST /v1/usage charge past the first page,
-a forced usage past every page onto the debt row (and another on an
-account whose last grants the batch read, onto its debt row at once):
-the balance, every grant's remainder in spending order, the debt and
-creditctl verify are checked after each."""
-from lib import api, check, eq, sql, uid, verify
+64, and one more to know there are more), and decides on the rows it read
+alone (docs/architecture.md, "The guard in one shape"). A charge its page
+cannot cover ends the attempt, rolled back: alone, the operation's next
+attempt reads every grant a batch holds (BATCH_WIDE_GRANTS, 2,110: counted
+as the retry reason "load"); in a batch of several, it runs apart. What no
+grant covers becomes the account's debt. Here an account holds 80 grants
+of 100 micros (8,000 in all): a settle and a POST /v1/usage charge past
+the first page, a forced usage past every page onto the debt row (and
+another on an account whose last grants the batch read, onto its debt row
+at once), settles of several accounts at once, and a charge past every
+grant a transaction reads (refused, nothing changed): the balance, every
+grant's remainder in spending order, the debt and creditctl verify are
+checked after each."""
+from lib import ENV, api, check, eq, parallel, sql, tx_retries, uid, verify
 from test_20_guard import authorize, cost, funded, internal_id, settle
 
 GRANTS, EACH = 80, 100
@@ -64,8 +68,11 @@ def test_a_settle_burns_past_the_page_read():
     c = cost("gpt-4o", 10, out)
     a = authorize(acct, "gpt-4o", 10, out)
     eq(a.status, 200, "authorize %r" % (a.json,))
+    before = tx_retries([ENV["CREDITD_URL"]]).get("load", 0)
     s = settle(a.json["hold_id"], 10, out)
     eq(s.status, 200, "settle %r" % (s.json,))
+    check(tx_retries([ENV["CREDITD_URL"]]).get("load", 0) > before,
+          "the attempt on the page ended, and the next read every grant (retry reason load)")
     eq(s.json["charged_micros"], c, "charged its cost")
     eq(s.json["balance_micros"], GRANTS * EACH - c, "the balance after it")
     eq(balance(acct), GRANTS * EACH - c, "the account says so")
@@ -111,4 +118,53 @@ def test_a_usage_past_the_page_and_a_forced_one_past_every_grant():
     eq(balance(acct), after, "the balance after the forced usage")
     eq(remaining(aid), [0] * GRANTS, "every grant burnt")
     eq(debt_of(aid), after, "the rest is the account's debt")
+    verify()
+
+
+def test_settles_of_several_accounts_at_once_past_their_pages():
+    """Charges past the page in batches of several: each runs apart (or
+    alone, wide), and every other operation of its batch is answered as
+    its own."""
+    accts = [many_grants() for _ in range(4)]
+    out = tokens_costing_at_least(70 * EACH + 30)
+    c = cost("gpt-4o", 10, out)
+    small = cost("gpt-4o", 10, 1)
+    holds = []
+    for acct, _ in accts:
+        big = authorize(acct, "gpt-4o", 10, out)
+        little = authorize(acct, "gpt-4o", 10, 1)
+        eq((big.status, little.status), (200, 200), "authorizes %r %r" % (big.json, little.json))
+        holds += [(big.json["hold_id"], out), (little.json["hold_id"], 1)]
+    got = parallel(len(holds), lambda i: settle(holds[i][0], 10, holds[i][1]))
+    for r in got:
+        eq(r.status, 200, "settle %r" % (r.json,))
+    for acct, aid in accts:
+        eq(balance(acct), GRANTS * EACH - c - small, "%s: both charges, once each" % acct)
+        burnt_in_order(remaining(aid), c + small)
+    verify()
+
+
+def test_a_charge_past_every_grant_a_transaction_reads():
+    """2,200 grants of 1 micro first in spending order: a settle that must
+    burn past the 2,110 a transaction reads is refused (500, logged) and
+    changes nothing; its hold stays pending (captured at expiry)."""
+    acct = funded(10 ** 6, prefix="pages")
+    aid = internal_id(acct)
+    # Rows of no journal's, first in spending order: taken out again, so
+    # the ledger still verifies. Made before the authorize, whose read
+    # then keeps none of the account's grants in memory.
+    sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, reference, created_at) "
+        "SELECT %d, 'promo', 1, 1, 0, 't22-wide', 0 FROM seq_1_to_2200" % aid)
+    try:
+        a = authorize(acct, "gpt-4o", 10, tokens_costing_at_least(3000))
+        eq(a.status, 200, "authorize %r" % (a.json,))
+        before = sql("SELECT balance_micros, reserved_micros FROM accounts WHERE id = %d" % aid)
+        s = settle(a.json["hold_id"], 10, tokens_costing_at_least(2500))
+        eq(s.status, 500, "a charge past 2,110 grants %r" % (s.json,))
+        eq(sql("SELECT balance_micros, reserved_micros FROM accounts WHERE id = %d" % aid), before, "nothing moved")
+        eq(sql("SELECT COUNT(*), SUM(remaining_micros) FROM grants WHERE account_id = %d AND reference = 't22-wide'"
+               % aid), [["2200", "2200"]], "no grant burnt")
+        eq(sql("SELECT state FROM holds WHERE account_id = %d" % aid), [["pending"]], "the hold still pending")
+    finally:
+        sql("DELETE FROM grants WHERE account_id = %d AND reference = 't22-wide'" % aid)
     verify()

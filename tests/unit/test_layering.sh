@@ -159,9 +159,10 @@ check "the prepared statement cache holds twice the ledger's statements" "$too_m
 # retry loop"): CD_E_RETRY is made by store_retry alone (store_tx.c, where
 # the loop keeps it as its state between attempts; store.c's store_err
 # names a statement's deadlock the same way); elsewhere it is only compared. One
-# exception: kept rows that disagree (ledger_batch_rows_disagree, called
-# by decisions that hold no handle) are named moved by the batch's
-# attempt (ledger_holds.c batch_attempt).
+# exception: decisions that hold no handle, whose attempt names them
+# (ledger_holds.c batch_attempt): kept rows that disagree
+# (ledger_batch_rows_disagree, moved) and rows the load did not bring
+# (ledger_batch_load_more, load).
 bare_retry=$(grep -nE 'CD_E_RETRY' $(find "$src" -name '*.c' ! -name store.c ! -name store_tx.c ! -name errors.c) |
 	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(/?\*|\*|case )' | grep -v '/ledger_batch\.c:.*return CD_E_RETRY;$' |
 	sed -E 's/[!=]=[[:space:]]*CD_E_RETRY//g' | grep 'CD_E_RETRY' | head -3 | tr '\n' ' ')

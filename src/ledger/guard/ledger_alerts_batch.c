@@ -104,7 +104,7 @@ enum cd_err ledger_alerts_batch_notice(struct batch *b, int acct)
 	struct money_alert_input in;
 	int at[LIMIT_ALERTS], at_member[2 * BATCH_MAX];
 	struct batch_acct *ba = &b->accts[acct];
-	if (ba->a.alert_count == 0 || (!ba->changed && !ba->touched))
+	if (ba->a.alert_count == 0 || !ba->changed)
 		return CD_OK;
 	/* An account with alerts is never kept (ledger_rowcache.c): its batch
 	 * read it, and its alert rows, under its lock. */

@@ -158,7 +158,7 @@ static int notice_recharge(const struct batch *b, struct acct *a)
 void ledger_batch_notice_balances(struct batch *b)
 {
 	for (int i = 0; i < b->naccts; i++) {
-		if (!b->accts[i].changed && !b->accts[i].touched)
+		if (!b->accts[i].changed)
 			continue;
 		json_t *data = ledger_events_notice_balance(b->config.low_balance_default, &b->accts[i].a);
 		if (data != NULL)
@@ -389,10 +389,10 @@ void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fie
 /* Burns from the account's grants as read (a copy in spending order). */
 static int64_t burn(struct batch *b, int acct, int64_t amount, int debt)
 {
-	struct spend_grant g[LIMIT_SPEND_GRANTS + 2];
-	int at[LIMIT_SPEND_GRANTS + 2], n = 0;
+	struct spend_grant *g = b->burn;
+	int *at = b->burn_at, n = 0;
 	int64_t before = 0, after = 0;
-	for (int i = 0; i < b->ngrants && n < LIMIT_SPEND_GRANTS + 2; i++) {
+	for (int i = 0; i < b->ngrants; i++) {
 		if (b->grants[i].acct == acct) {
 			at[n] = i;
 			before += b->grants[i].g.remaining;
@@ -489,7 +489,17 @@ static void refund_row(struct batch *b, const struct acct *a, const struct batch
 	jsonw_close(w, ']');
 }
 
-int ledger_batch_refund_ready(const struct batch *b, int acct)
+enum cd_err ledger_batch_load_more(struct batch *b)
+{
+	b->load_more = 1;
+	/* Named load by the attempt (ledger_holds.c batch_attempt). */
+	return CD_E_RETRY;
+}
+
+/* Whether account acct's refund can be made on the batch's rows: it owes
+ * nothing (balance 0 or more), or its debt row is among them, read or new
+ * in the write. */
+static int refund_ready(const struct batch *b, int acct)
 {
 	int64_t owed;
 	assert(acct >= 0);
@@ -497,8 +507,7 @@ int ledger_batch_refund_ready(const struct batch *b, int acct)
 	int debt = debt_of(b, acct, &owed);
 	if (b->accts[acct].a.balance >= 0)
 		return 1;
-	/* A debt row read (its id known) or made by this write; one written
-	 * by an earlier flush of the batch has no id here. */
+	/* A debt row read (its id known) or made by this write. */
 	return debt >= 0 && (b->grants[debt].g.id > 0 || b->grants[debt].is_new);
 }
 
@@ -512,7 +521,7 @@ enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const
 	assert(acct < b->naccts);
 	const int64_t before = ba->a.balance, journal_before = ba->journal_micros;
 	int debt = debt_of(b, acct, &owed);
-	if (!ba->spends || !ledger_batch_refund_ready(b, acct) || b->ngrants == BATCH_GRANTS || b->nrefunds == BATCH_MAX ||
+	if (!ba->spends || !refund_ready(b, acct) || b->ngrants == BATCH_GRANTS || b->nrefunds == BATCH_MAX ||
 	    money_rule_grant(ba->a.balance, owed, amount, &e) != 0) {
 		log_error("account %" PRId64 ": a late settle's refund of %" PRId64 " on grants not read, or beyond the range",
 			  ba->a.id, amount);
@@ -545,14 +554,6 @@ enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const
 	return CD_OK;
 }
 
-int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount)
-{
-	assert(amount > 0);
-	assert(acct >= 0);
-	assert(acct < b->naccts);
-	return burn(b, acct, amount, 0);
-}
-
 enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const char *cause,
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more)
 {
@@ -563,8 +564,9 @@ enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const 
 	*more = 0;
 	if (ledger_batch_spend_check(b, acct, amount) != 0 || money_sub(a->balance, amount, &after) != 0)
 		return CD_E_INTERNAL;
-	/* Grants changed in the database since read burn nothing here: the
-	 * caller reads them again and burns the rest. */
+	/* Grants a refund of this batch changed (a grant not written yet)
+	 * burn nothing here: the charge is left whole for the caller, whose
+	 * operation runs apart (ledger_holds.c, more_grants). */
 	if (!ba->grants_stale)
 		left = burn(b, acct, amount, 0);
 	if (left > 0 && (ba->grants_stale || ba->grants_more)) {

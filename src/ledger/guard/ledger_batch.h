@@ -65,7 +65,6 @@ struct batch_acct {
 	int grants_more;		/* it has more positive grants than were read */
 	int grants_stale;		/* grants changed in the database since read */
 	int recharge;			/* queue an auto-recharge at the next flush */
-	int touched;			/* changed in this attempt, also when a flush wrote it since */
 	int version_read;		/* a.row_version is the one the last write left */
 	int64_t start_version;		/* a.row_version as read or kept when the attempt began */
 	/* Invariant 1 inside a batch: the balance moves only with journal
@@ -90,6 +89,10 @@ struct batch_refund {
 	char reference[LIMIT_HOLD_ID_BYTES];
 };
 #define BATCH_GRANTS (BATCH_MAX * (LIMIT_SPEND_GRANTS + 2))
+/* The page of positive grants a batch of one reads once a charge of its
+ * went past LIMIT_SPEND_GRANTS (b->grants_wide): every row the batch holds
+ * but its account's debt row and one more, which says there are more. */
+#define BATCH_WIDE_GRANTS (BATCH_GRANTS - 2)
 struct batch_hold {
 	struct hold_row h;
 	int acct;			/* index in accts */
@@ -264,10 +267,18 @@ struct batch {
 	int failed;			/* a pending row was lost: the batch must not commit */
 	struct dynbuf doc;		/* the JSON parameter of the CALL being made */
 	struct db_sets sets;		/* what the last CALL returned */
-	/* A new hold met a request_id already held, and failed the attempt:
-	 * the next attempts read authorizes' request_ids first. */
+	/* A new hold met a request_id already held, or a refused authorize
+	 * must know whether its request_id is: the next attempts read
+	 * authorizes' request_ids first. */
 	int hold_reqs_needed;
 	int hold_reqs_read;		/* this attempt read them */
+	/* A charge of a batch of one went past the page of its account's
+	 * grants: the next attempts read BATCH_WIDE_GRANTS of them. */
+	int grants_wide;
+	/* A decision of this attempt asked for what its load did not bring
+	 * (hold_reqs_needed, grants_wide): the attempt ends, run again as
+	 * RETRY_LOAD (ledger_holds.c). */
+	int load_more;
 	/* The accounts this attempt's read found with something due
 	 * (ledger_load_batch's CD_E_DUE): the attempt names them to the
 	 * transaction loop as it ends (store_due_add, ledger_holds.c). */
@@ -287,6 +298,10 @@ struct batch {
 	/* A guard answer as a renderer takes it (ledger_decide_done_put): a
 	 * scratch of the combining thread's, never cleared whole. */
 	struct ledger_done answer;
+	/* One account's grants as a burn takes them (ledger_batch.c): a
+	 * scratch, never cleared. */
+	struct spend_grant burn[BATCH_GRANTS];
+	int burn_at[BATCH_GRANTS];
 };
 
 /* An answer to store under its Idempotency-Key with the batch's write.
@@ -346,9 +361,6 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 /* Accounts a batch's read found due and named for bringing due, since
  * the process started (/metrics). */
 unsigned long long ledger_load_due_found(void);
-/* A read CALL for the grants of account acct (a batch index) alone, whose
- * grants the caller dropped from the batch. */
-enum cd_err ledger_load_grants(struct store *db, struct batch *b, int acct);
 /* The account of a settle's or release's hold, its external id into
  * route (cap bytes; "" when the hold id names none: the batch answers
  * that), for the operation's node. A hold's id carries its account's id;
@@ -364,11 +376,6 @@ int ledger_batch_hold_by_request(const struct batch *b, int acct, const char *re
 int ledger_batch_member(const struct batch *b, int acct, const char *member);
 int ledger_batch_usage_by_key(const struct batch *b, int acct, const char *key);
 const struct ledger_batch_key *ledger_batch_key(const struct batch *b, const char *key);
-/* The hold of an account's request_id: in the batch, or read now (the
- * load's read CALL for that request_id alone, no lock asked: its account
- * is locked already; for a refusal that must know whether it is a
- * replay); *index -1 when there is none. */
-enum cd_err ledger_load_hold_lookup(struct store *db, struct batch *b, int acct, const char *request_id, int *index);
 
 /* A new hold (h filled but for id); its index. */
 int ledger_batch_hold_add(struct batch *b, int acct, const struct hold_row *h);
@@ -398,48 +405,35 @@ void ledger_batch_settle_usage(struct batch *b, int acct, const struct usage_fie
  * (money_rule_spend_burn), lowers the balance now and appends its journal row
  * (in this order among the batch's, recording b->journal_key); in memory only. What those grants
  * cannot cover goes onto the debt row when the account has no more
- * grants than were read; when it has (or its grants changed in the
- * database since, grants_stale), it is left in *more for the caller to
- * burn (ledger_load_spend_more). The account must be one of want's
+ * grants than were read; when it has (or a refund of the batch made it a
+ * grant not written yet, grants_stale), it is left in *more: the decision
+ * cannot be made on the rows loaded (ledger_holds.c, more_grants). The account must be one of want's
  * settle or spend_ext accounts (ledger_batch_spend_check: its grants
  * read, the balance in range, else CD_E_INTERNAL, logged). */
 int ledger_batch_spend_check(const struct batch *b, int acct, int64_t amount);
 enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const char *cause,
 			       const char *source, int64_t hold_id, const char *reference, int64_t *more);
-/* The grants read burnt for amount: what they could not cover. */
-int64_t ledger_batch_burn(struct batch *b, int acct, int64_t amount);
 /* A late settle below its captured hold (ledger_decide_settle's
  * op->refund) gives amount (> 0) back as a grant of source "refund",
  * reference the hold's id: the debt row among those read repaid first
  * (money_rule_grant), the balance raised now with the grant's journal
  * row appended in the batch's order (recording b->journal_key), the
- * grant written with the batch's next flush (grants_new). In memory only.
+ * grant written with the batch's write (grants_new). In memory only.
  * The account's grants are stale from here (a later spend of the batch
- * reads them again, ledger_load_spend_more). CD_E_INTERNAL, logged, when
- * the balance would pass the money range, the account's grants were not
- * read or its debt row is not known (ledger_batch_refund_ready). */
+ * runs apart, ledger_holds.c). CD_E_INTERNAL, logged, when the balance
+ * would pass the money range, the account's grants were not read or it
+ * owes with no debt row among them. */
 enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const char *reference);
-/* Whether account acct's refund can be made on the batch's rows: 1 when
- * it owes nothing (balance 0 or more) or its debt row is among them with
- * its id (read) or new in the next write; 0 when the batch wrote it at an
- * earlier flush (its id unknown here): the caller reads the account's
- * grants again first (ledger_load_grants_reload). */
-int ledger_batch_refund_ready(const struct batch *b, int acct);
 /* left (> 0) onto the account's debt row among those read, or a new one. */
 enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
-/* Writes every pending change in one CALL; with commit, commits too
- * (db->committed) and stores answers[0..n-1] under their keys. Read-back
- * ids land in the holds and usages. */
-enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int commit, const struct batch_answer *answers, int n);
-/* ledger_load.c's, above these: reads the grants of account acct (a
- * batch index) again, after writing what the batch changed (ledger_batch_write_flush
- * without commit). */
-enum cd_err ledger_load_grants_reload(struct store *db, struct batch *b, int acct);
-/* ledger_load.c's: the rest of a spend its grants read did not cover
- * (ledger_batch_spend's *more): the grants read again, page after page,
- * burnt, and what none covers onto the debt row. The spend's balance and
- * journal row are in the batch already. */
-enum cd_err ledger_load_spend_more(struct store *db, struct batch *b, int acct, int64_t left);
+/* A decision's need of rows the load did not bring (b->hold_reqs_needed
+ * or b->grants_wide set by the caller): b->load_more, and CD_E_RETRY,
+ * which the attempt names RETRY_LOAD. */
+enum cd_err ledger_batch_load_more(struct batch *b);
+/* Writes every pending change in one CALL, commits (db->committed) and
+ * stores answers[0..n-1] under their keys. Read-back ids land in the
+ * holds and usages. */
+enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, const struct batch_answer *answers, int n);
 
 /* The rows of the last CALL's set `name` (each into the struct db_row r):
  * the read's sets and the alerts' sets are walked alike. */

@@ -303,9 +303,6 @@ static void written(struct batch *b)
 		b->members[i].changed = 0;
 	ledger_batch_balances_mark(b);
 	for (int i = 0; i < b->naccts; i++) {
-		/* A flush inside a batch (a grants reload, a refund) must not hide
-		 * the change from the notices made at its end. */
-		b->accts[i].touched |= b->accts[i].changed;
 		b->accts[i].changed = 0;
 		b->accts[i].recharge = 0;
 	}
@@ -323,7 +320,7 @@ static void written(struct batch *b)
 	b->nsettle_usage = b->njournal = b->nnew_usage = 0;
 }
 
-enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int commit, const struct batch_answer *answers, int n)
+enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, const struct batch_answer *answers, int n)
 {
 	struct jw j;
 	int e = 0;
@@ -349,14 +346,13 @@ enum cd_err ledger_batch_write_flush(struct store *db, struct batch *b, int comm
 			return CD_E_INTERNAL;
 		}
 	}
-	assert(commit || n == 0);	/* answers are stored with the commit */
-	/* A commit asks for every account's version, to be kept
+	/* The commit asks for every account's version, to be kept
 	 * (ledger_rowcache.h; not on Galera, which keeps nothing). */
-	if (write_doc(b, commit && !b->galera, answers, n, &j) != 0)
+	if (write_doc(b, !b->galera, answers, n, &j) != 0)
 		return CD_E_INTERNAL;
 	/* The COMMIT goes in the CALL, one round trip for the whole write,
 	 * except on Galera (b->galera), where it is a command of its own. */
-	int in_call = commit && !b->galera;
+	int in_call = !b->galera;
 	enum cd_err rc = store_write_call(db, &j, in_call, &b->sets, "batch write", &e);
 	if (rc == CD_E_UNAVAILABLE && in_call)
 		return rc;	/* the commit may have happened: this batch never runs again */

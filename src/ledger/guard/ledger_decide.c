@@ -286,9 +286,9 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op)
 	/* A replayed request_id gets its hold, even when a new one would be
 	 * refused (but not on an account that is not active): a refusal is
 	 * decided knowing whether the request_id is held already, which the
-	 * batch may not have read: the caller looks it up first. */
+	 * batch may not have read: its caller's next attempt reads it. */
 	op->hold = ledger_batch_hold_by_request(b, op->acct, r->request_id);
-	op->lookup = rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read && !op->looked_up;
+	op->lookup = rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read;
 	if (op->lookup)
 		return rc;	/* nothing changed: a refusal changes nothing */
 	if (op->hold >= 0 && rc != CD_E_SUSPENDED)
@@ -724,4 +724,48 @@ int ledger_decide_failed_op(const struct batch *b, struct guard_op *const *ops, 
 			return i;
 	}
 	return -1;
+}
+
+/* A late settle below its captured hold gives the difference back as a
+ * refund grant, in the batch's rows with its journal row in the
+ * operations' order, written with the batch (ledger_batch_refund). */
+static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
+{
+	char ref[LIMIT_HOLD_ID_BYTES];
+	assert(op->refund > 0);
+	ledger_rows_hold_id_format(ref, sizeof(ref), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+	enum cd_err rc = ledger_batch_refund(b, op->acct, op->refund, ref);
+	if (rc == CD_OK)
+		op->refunded = op->refund;
+	return rc;
+}
+
+/* A settle: decided, its refund made and decided again when it asks for
+ * one; the rest of a charge its grants read do not cover is left in
+ * op->spend_more (decide_op). */
+static enum cd_err decide_settle(struct batch *b, struct guard_op *op)
+{
+	op->refunded = 0;
+	enum cd_err rc = ledger_decide_settle(b, op);
+	if (rc == CD_OK && op->refund > 0) {
+		rc = settle_refund(b, op);
+		if (rc == CD_OK)
+			rc = ledger_decide_settle(b, op);
+		assert(rc != CD_OK || op->refund == 0);
+	}
+	return rc;
+}
+
+enum cd_err ledger_decide_op(struct batch *b, struct guard_op *op)
+{
+	switch (op->kind) {
+	case GUARD_AUTHORIZE:
+		return ledger_decide_authorize(b, op);
+	case GUARD_SETTLE:
+		return decide_settle(b, op);
+	case GUARD_RELEASE:
+		return ledger_decide_release(b, op);
+	default:
+		return ledger_decide_usage(b, op);
+	}
 }

@@ -15,9 +15,10 @@
  * tests/unit/ledger/test_guard_model.c). What a decision needs that the batch
  * does not hold it asks its caller for, having changed nothing, or, for
  * a charge's grants, having changed only what it could decide: a hold
- * looked up (op->lookup), a refund grant written (op->refund), grants
- * past those read burnt (op->spend_more). test_layering holds the file's
- * calls to that. Internal to the ledger's files. */
+ * looked up (op->lookup: the caller's next attempt loads it), a refund
+ * grant made (op->refund), grants past those read (op->spend_more: the
+ * caller's attempt ends, ledger_holds.c more_grants). test_layering holds
+ * the file's calls to that. Internal to the ledger's files. */
 #ifndef CREDITD_LEDGER_DECIDE_H
 #define CREDITD_LEDGER_DECIDE_H
 #include "ledger_batch.h"
@@ -58,9 +59,8 @@ struct guard_op {
 	int64_t max_output;		/* an authorize's granted output tokens, -1: none */
 	int replayed;
 	/* An authorize refused before its request_id's hold was looked for
-	 * (ledger_decide_authorize): the caller looks it up (lookup 1), sets
-	 * looked_up and decides again. */
-	int lookup, looked_up;
+	 * (ledger_decide_authorize): the caller's next attempt reads it. */
+	int lookup;
 	/* A late settle below its captured hold (ledger_decide_settle) comes
 	 * back with refund > 0 and nothing changed: the caller writes that
 	 * refund grant, sets refunded to it and decides again. */
@@ -74,8 +74,8 @@ struct guard_op {
 	 * decided at (money_guard_settle_base; -1: not known). */
 	int64_t settle_base;
 	/* A charge the batch's grants did not cover, with more grants in the
-	 * database (or grants changed there since read): the caller burns it
-	 * (ledger_load_spend_more) once the decision is made. */
+	 * database (or a grant of the batch's refund not written yet): no
+	 * decision on these rows (ledger_holds.c, more_grants). */
 	int64_t spend_more;
 	char state[16];
 	/* A settle's answer, made once when it is decided: kept with its
@@ -108,10 +108,9 @@ void ledger_decide_done_put(struct ledger_done *d, const struct ledger_guard_don
 
 /* Pure, at b->clock.now. A replayed request_id gets its hold even when a new one
  * would be refused: a refused authorize whose request_id the batch did
- * not read (b->hold_reqs_read 0) and that was not looked up yet
- * (op->looked_up 0) comes back with op->lookup 1 and nothing changed;
- * the caller reads that hold into the batch (ledger_load_hold_lookup),
- * sets op->looked_up and decides again. */
+ * not read (b->hold_reqs_read 0) comes back with op->lookup 1 and nothing
+ * changed; the caller's next attempt reads the request_ids and decides
+ * again. */
 enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op);
 /* At b->clock.now. A late settle below its captured hold asks for its refund
  * grant (op->refund), then, once written (op->refunded), is decided;
@@ -120,6 +119,12 @@ enum cd_err ledger_decide_settle(struct batch *b, struct guard_op *op);
 enum cd_err ledger_decide_release(struct batch *b, struct guard_op *op);
 /* At b->clock.now; a charge may leave op->spend_more, as a settle's. */
 enum cd_err ledger_decide_usage(struct batch *b, struct guard_op *op);
+
+/* One operation of any kind decided (the four above; a settle's refund
+ * grant made in the batch's rows and the settle decided again), its
+ * journal rows at b->journal_key: what it asks beyond that (op->lookup,
+ * op->spend_more) is its caller's. */
+enum cd_err ledger_decide_op(struct batch *b, struct guard_op *op);
 
 /* ---- Parts the combiner and the tests use ----
  * The money itself is decided by money_guard.h (pure): these apply its

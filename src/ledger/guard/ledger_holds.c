@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 
 /* ---- One batch ---- */
@@ -237,39 +238,6 @@ static void want_of(struct batch_want *w, struct guard_op **ops, int n)
 	}
 }
 
-/* A late settle below its captured hold gives the difference back as a
- * refund grant, in the batch's rows with its journal row in the
- * operations' order, written with the batch (ledger_batch_refund). */
-static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
-{
-	char ref[LIMIT_HOLD_ID_BYTES];
-	assert(op->refund > 0);
-	ledger_rows_hold_id_format(ref, sizeof(ref), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
-	enum cd_err rc = ledger_batch_refund(b, op->acct, op->refund, ref);
-	if (rc == CD_OK)
-		op->refunded = op->refund;
-	return rc;
-}
-
-/* A settle: decided, its refund made and decided again when it asks for
- * one; the rest of its charge (op->spend_more) is its caller's to load,
- * and so are the account's grants when its debt row is not known here
- * (CD_OK with op->refund still asked, nothing changed). */
-static enum cd_err decide_settle(struct batch *b, struct guard_op *op)
-{
-	op->refunded = 0;
-	enum cd_err rc = ledger_decide_settle(b, op);
-	if (rc == CD_OK && op->refund > 0 && !ledger_batch_refund_ready(b, op->acct))
-		return CD_OK;
-	if (rc == CD_OK && op->refund > 0) {
-		rc = settle_refund(b, op);
-		if (rc == CD_OK)
-			rc = ledger_decide_settle(b, op);
-		assert(rc != CD_OK || op->refund == 0);
-	}
-	return rc;
-}
-
 /* The key a settle's or a usage's journal rows record (docs/decisions.md,
  * "Journal keys"): its Idempotency-Key, else "settle:" its hold's id or
  * "usage:" its request_id (in buf); NULL for the others, which append none. */
@@ -285,60 +253,50 @@ static const char *journal_key_of(const struct guard_op *op, char buf[JOURNAL_KE
 	return buf;
 }
 
-/* One operation decided on the batch's rows alone (ledger_decide.h): no
- * handle, its journal rows at b->journal_key. */
-static enum cd_err decide(struct batch *b, struct guard_op *op)
+/* A charge the grants loaded do not cover (op->spend_more) while its
+ * account has more than were read, or has a grant a refund of this batch
+ * made (not written yet, grants_stale): no decision on these rows. In a
+ * batch of several the operation runs apart (named, b->failed_op: the
+ * batch before it commits first); alone, its next attempt reads every
+ * grant a batch holds (grants_wide, RETRY_LOAD); alone and wide, the
+ * charge spans more grants than a transaction reads: an error, logged
+ * (its hold is captured at expiry, docs/decisions.md). */
+static enum cd_err more_grants(struct batch *b, const struct guard_op *op, int i, int n)
 {
-	switch (op->kind) {
-	case GUARD_AUTHORIZE:
-		op->looked_up = 0;
-		return ledger_decide_authorize(b, op);
-	case GUARD_SETTLE:
-		return decide_settle(b, op);
-	case GUARD_RELEASE:
-		return ledger_decide_release(b, op);
-	default:
-		return ledger_decide_usage(b, op);
+	const struct batch_acct *ba = &b->accts[op->acct];
+	assert(op->spend_more > 0);
+	b->failed_op = i;
+	if (n > 1)
+		return CD_E_INTERNAL;
+	if (!b->grants_wide && !ba->grants_stale) {
+		b->grants_wide = 1;
+		return ledger_batch_load_more(b);
 	}
+	log_error("account %" PRId64 ": a charge of %" PRId64 " past the %d grants one transaction reads", ba->a.id,
+		  op->spend_more, BATCH_WIDE_GRANTS);
+	return CD_E_INTERNAL;
 }
 
-/* One operation decided, and what its decision asked for beyond the rows
- * the load brought loaded for it: a refused authorize's request_id (is it
- * held already? the load's read of it, then decided again), the rest of a charge
- * past the grants read (ledger_load_spend_more). */
-static enum cd_err decide_op(struct store *db, struct batch *b, struct guard_op *op)
+/* One operation decided on the rows loaded, and nothing else: a decision
+ * that needs rows the load did not bring ends the attempt. A refused
+ * authorize whose request_id may be held already (op->lookup: a replay
+ * answers its hold) asks the next attempt to read the authorizes'
+ * request_ids (RETRY_LOAD); a charge past its grants read, more_grants. */
+static enum cd_err decide_op(struct batch *b, struct guard_op *op, int i, int n)
 {
 	char key[JOURNAL_KEY_BYTES];
-	const char *actor = db->actor;
-	db->actor = b->actor = op->actor;
+	b->actor = op->actor;
 	b->journal_key = journal_key_of(op, key);
-	enum cd_err rc = decide(b, op);
-	if (rc == CD_OK && op->kind == GUARD_SETTLE && op->refund > 0) {
-		/* Its debt row written by an earlier flush of the batch: the
-		 * account's grants read again, the settle decided again. */
-		db->journal_key = b->journal_key;
-		rc = ledger_load_grants_reload(db, b, op->acct);
-		db->journal_key = NULL;
-		if (rc == CD_OK && !ledger_batch_refund_ready(b, op->acct))
-			rc = ledger_batch_rows_disagree(b, op->acct, "a debt owed with no debt row");
-		if (rc == CD_OK)
-			rc = decide(b, op);
-	}
-	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
-		int found;
-		op->looked_up = 1;
-		rc = ledger_load_hold_lookup(db, b, op->acct, op->in.authorize->request_id, &found);
-		if (rc == CD_OK)
-			rc = ledger_decide_authorize(b, op);
-	}
-	if (rc == CD_OK && (op->kind == GUARD_SETTLE || op->kind == GUARD_USAGE) && op->spend_more > 0) {
-		db->journal_key = b->journal_key;	/* its flush's, as a fault names it */
-		rc = ledger_load_spend_more(db, b, op->acct, op->spend_more);
-		db->journal_key = NULL;
-	}
+	enum cd_err rc = ledger_decide_op(b, op);
 	b->journal_key = NULL;
-	db->actor = actor;
 	b->actor = NULL;
+	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
+		assert(!b->hold_reqs_read);
+		b->hold_reqs_needed = 1;
+		return ledger_batch_load_more(b);
+	}
+	if (rc == CD_OK && (op->kind == GUARD_SETTLE || op->kind == GUARD_USAGE) && op->spend_more > 0)
+		return more_grants(b, op, i, n);
 	return rc;
 }
 
@@ -376,7 +334,7 @@ static void batch_sums(const struct batch *b, struct batch_sums *s)
 
 /* Decides every operation of the batch in order; CD_OK, or what fails
  * the attempt. *nstore: how many answers go under their keys. */
-static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op **ops, int n, int *nstore)
+static enum cd_err decide_all(struct batch *b, struct guard_op **ops, int n, int *nstore)
 {
 	struct batch_sums before, after;
 	enum cd_err rc = CD_OK;
@@ -392,7 +350,7 @@ static enum cd_err decide_all(struct store *db, struct batch *b, struct guard_op
 		if (key_answered(b, ops, i))
 			continue;
 		batch_sums(b, &before);
-		op->decided = decide_op(db, b, op);
+		op->decided = decide_op(b, op, i, n);
 		if (op->decided == CD_E_RETRY || op->decided == CD_E_UNAVAILABLE || op->decided == CD_E_INTERNAL)
 			rc = op->decided;	/* no answer: the transaction fails */
 		else if (op->decided != CD_OK && refusal_err(op->refusal.why) != op->decided) {
@@ -426,6 +384,25 @@ static enum cd_err batch_alerts(struct batch *b)
 	return rc;
 }
 
+/* An attempt's batch emptied, with what it copies of the transaction's:
+ * the attempt's clock, as store_tx_next fixed it for this attempt (the
+ * decisions and notices made in memory, and the read's members' month
+ * roll, read this copy; the statements, the store's: the same values;
+ * docs/architecture.md, "Where money is decided"), its node and serial. */
+static void batch_start(struct store *db, struct batch *b)
+{
+	ledger_batch_reset(b);
+	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
+	b->galera = db->c->galera;
+	b->node = db->node;
+	b->conn_ok_ms = db->c->ok_ms;
+	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
+					   ledger_config_of(db->cfg)->auto_recharge_max_per_day, db->cfg->hold_ttl_seconds};
+	b->tx_serial = db->tx_serial;
+	b->failed_op = b->failed_acct = -1;
+	b->load_more = 0;
+}
+
 /* One attempt at the whole batch: CD_OK when every operation is decided
  * and committed; anything else fails the attempt (ledger_tx retries).
  * Two CALLs: ledger_load_batch's read and ledger_batch_write_flush's write, which stores the
@@ -439,25 +416,14 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	int nstore = 0, decided_store;
 	assert(n >= 1);
 	assert(n <= BATCH_MAX);
-	ledger_batch_reset(b);
-	/* The attempt's clock, as store_tx_next fixed it for this attempt:
-	 * the decisions and notices made in memory, and the read's members'
-	 * month roll, read this copy (the statements, the store's: the same
-	 * values; docs/architecture.md, "Where money is decided"). */
-	b->clock = (struct ledger_clock){db->now, db->now_month, db->now_day};
-	b->galera = db->c->galera;
-	b->node = db->node;
-	b->conn_ok_ms = db->c->ok_ms;
-	b->config = (struct batch_config){ledger_config_of(db->cfg)->low_balance_default_micros,
-					   ledger_config_of(db->cfg)->auto_recharge_max_per_day, db->cfg->hold_ttl_seconds};
-	b->tx_serial = db->tx_serial;
-	b->failed_op = b->failed_acct = -1;
+	batch_start(db, b);
+	assert(!b->grants_wide || n == 1);
 	want_of(&w, ops, n);
 	w.read_hold_reqs = b->hold_reqs_needed;
 	enum cd_err rc = ledger_load_batch(db, b, &w);
 	if (rc == CD_OK) {
 		ledger_batch_balances_mark(b);	/* as read: from here balances move with journal rows */
-		rc = decide_all(db, b, ops, n, &nstore);
+		rc = decide_all(b, ops, n, &nstore);
 	}
 	if (rc != CD_OK)
 		return rc;
@@ -490,7 +456,7 @@ static enum cd_err batch_try(struct store *db, struct batch *b, struct guard_op 
 	/* Every answer decide_all said goes under its key is stored. */
 	assert(rc != CD_OK || nstore == decided_store);
 	if (rc == CD_OK)
-		rc = ledger_batch_write_flush(db, b, 1, keys, nstore);
+		rc = ledger_batch_write_flush(db, b, keys, nstore);
 	for (int i = 0; i < nstore; i++)
 		free(texts[i]);
 	if (rc != CD_OK)
@@ -514,6 +480,8 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
 	 * moved: the next attempt reads them under their locks. */
 	if (rc == CD_E_RETRY && b->kept_off && !kept_off)
 		rc = store_retry(db, RETRY_MOVED);
+	if (rc == CD_E_RETRY && b->load_more)
+		rc = store_retry(db, RETRY_LOAD);
 	/* Accounts its read found due: named to the loop, which brings each
 	 * due in a transaction of its own before the next attempt. */
 	for (int i = 0; rc == CD_E_DUE && i < b->ndue; i++)
@@ -532,7 +500,7 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
 static enum cd_err batch_run(struct store *db, struct batch *b, struct guard_op **ops, int n)
 {
 	struct store_tx t;
-	b->hold_reqs_needed = b->kept_off = 0;
+	b->hold_reqs_needed = b->kept_off = b->grants_wide = 0;
 	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
 	for (store_tx_init_on(db, &t, ops[0]->route[0] != '\0' ? ops[0]->route : NULL); store_tx_next(db, &t);)
 		store_tx_end(db, &t, batch_attempt(db, b, ops, n));

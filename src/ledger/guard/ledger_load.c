@@ -233,6 +233,13 @@ static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
 	return CD_OK;
 }
 
+/* Positive grants read per account: a page, or for a batch of one whose
+ * charge went past it, all a batch holds (b->grants_wide). */
+static int grants_page(const struct batch *b)
+{
+	return b->grants_wide ? BATCH_WIDE_GRANTS : LIMIT_SPEND_GRANTS;
+}
+
 /* The grants of the accounts that may spend, a page per account; past
  * it, the account is marked as having more. */
 static enum cd_err read_grants(struct batch *b)
@@ -243,7 +250,7 @@ static enum cd_err read_grants(struct batch *b)
 		int debt = store_row_i64(&r, 4) != 0;
 		if (acct < 0)
 			continue;
-		if (!debt && b->accts[acct].grants_read == LIMIT_SPEND_GRANTS) {
+		if (!debt && b->accts[acct].grants_read == grants_page(b)) {
 			b->accts[acct].grants_more = 1;
 			continue;
 		}
@@ -367,21 +374,21 @@ static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 	*jp = j;
 }
 
-/* One read CALL of the lists written in j, and the rows it returned. */
-static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, int lock,
-			     const struct jw *j)
+/* The load's one read CALL, of the lists written in j (every row w asks
+ * for, the accounts locked), and the rows it returned. */
+static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, const struct jw *j)
 {
 	int marked;
 	if (b->doc.failed) {
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
 	}
-	const struct store_read r = {SQL_READ, SQL_READ_GALERA, SQL_READ_MARK, lock,
-				     LIMIT_SPEND_GRANTS + 1,	/* one more: there are more */
+	const struct store_read r = {SQL_READ, SQL_READ_GALERA, SQL_READ_MARK, 1,
+				     grants_page(b) + 1,	/* one more: there are more */
 				     j, READ_LISTS, (int)(sizeof(READ_LISTS) / sizeof(READ_LISTS[0])), &b->sets,
 				     "batch read"};
 	enum cd_err rc = store_read_call(db, &r, &marked);
-	if (rc == CD_OK && lock)
+	if (rc == CD_OK)
 		rc = read_accounts(b);
 	/* Every account read was marked (one made between the procedure's
 	 * UPDATE and its read would not be: a retry, told as an abort). */
@@ -391,7 +398,7 @@ static enum cd_err read_call(struct store *db, struct batch *b, const struct bat
 		rc = read_holds(b);
 	if (rc == CD_OK)
 		rc = read_usages(b);
-	if (rc == CD_OK && w != NULL)
+	if (rc == CD_OK)
 		rc = read_keys(b, w);
 	if (rc == CD_OK)
 		rc = read_grants(b);
@@ -507,7 +514,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	}
 	if (!kept) {
 		read_doc(b, w, &j);
-		rc = read_call(db, b, w, 1, &j);
+		rc = read_call(db, b, w, &j);
 	}
 	if (rc != CD_OK)
 		return rc;
@@ -523,85 +530,6 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	/* The alert rows came with the read (none with rows kept: an account
 	 * with alerts is never kept). */
 	return rc == CD_OK && !kept ? ledger_alerts_load_batch(b) : rc;
-}
-
-enum cd_err ledger_load_grants(struct store *db, struct batch *b, int acct)
-{
-	struct jw j;
-	assert(acct >= 0);
-	assert(acct < b->naccts);
-	for (int i = 0; i < b->ngrants; i++)
-		assert(b->grants[i].acct != acct);	/* the caller dropped them */
-	dynbuf_reset(&b->doc);
-	jsonw_init(&j, &b->doc);
-	jsonw_open(&j, '{');
-	ids_array(&j, "spend_ids", &b->accts[acct].a.id, 1);
-	jsonw_close(&j, '}');
-	return read_call(db, b, NULL, 0, &j);
-}
-
-enum cd_err ledger_load_hold_lookup(struct store *db, struct batch *b, int acct, const char *request_id, int *index)
-{
-	struct jw j;
-	assert(acct >= 0);
-	assert(acct < b->naccts);
-	*index = ledger_batch_hold_by_request(b, acct, request_id);
-	if (*index >= 0)
-		return CD_OK;
-	/* The load's own read, asked for this request_id alone (its account
-	 * locked already): the hold comes in as a replay read would bring it. */
-	dynbuf_reset(&b->doc);
-	jsonw_init(&j, &b->doc);
-	jsonw_open(&j, '{');
-	jsonw_array(&j, "reqs");
-	jsonw_open(&j, '[');
-	jsonw_str(&j, b->accts[acct].a.ext_id);
-	jsonw_str(&j, request_id);
-	jsonw_close(&j, ']');
-	jsonw_close(&j, ']');
-	jsonw_close(&j, '}');
-	enum cd_err rc = read_call(db, b, NULL, 0, &j);
-	if (rc == CD_OK)
-		*index = ledger_batch_hold_by_request(b, acct, request_id);
-	return rc;
-}
-
-/* Grants read again once the batch written so far is flushed (a
- * decision that needs the account's spending order as it is now). */
-enum cd_err ledger_load_grants_reload(struct store *db, struct batch *b, int acct)
-{
-	int m = 0;
-	assert(acct >= 0);
-	assert(acct < b->naccts);
-	enum cd_err rc = ledger_batch_write_flush(db, b, 0, NULL, 0);
-	if (rc != CD_OK)
-		return rc;
-	for (int i = 0; i < b->ngrants; i++)
-		if (b->grants[i].acct != acct)
-			b->grants[m++] = b->grants[i];
-	b->ngrants = m;
-	b->accts[acct].grants_stale = 0;
-	b->accts[acct].grants_more = 0;
-	b->accts[acct].grants_read = 0;
-	rc = ledger_load_grants(db, b, acct);
-	/* Read again as they are now: a page at most, none stale. */
-	assert(rc != CD_OK || !b->accts[acct].grants_stale);
-	assert(rc != CD_OK || b->accts[acct].grants_read <= LIMIT_SPEND_GRANTS);
-	return rc;
-}
-
-enum cd_err ledger_load_spend_more(struct store *db, struct batch *b, int acct, int64_t left)
-{
-	enum cd_err rc = CD_OK;
-	assert(left > 0);
-	assert(acct >= 0);
-	assert(acct < b->naccts);
-	do {
-		rc = ledger_load_grants_reload(db, b, acct);
-		if (rc == CD_OK)
-			left = ledger_batch_burn(b, acct, left);
-	} while (rc == CD_OK && left > 0 && b->accts[acct].grants_more);
-	return rc == CD_OK && left > 0 ? ledger_batch_debt(b, acct, left) : rc;
 }
 
 /* ---- A settle's or release's route: its hold's account ---- */

@@ -161,8 +161,8 @@ static void test_authorize(struct batch *b)
 	is_int(ledger_decide_authorize(b, &op), CD_E_NOT_FOUND, "an unknown account: 404");
 	is_int(op.refusal.why, REFUSE_ACCOUNT_UNKNOWN, "said so");
 	/* A refusal whose request_id the batch did not read asks its caller
-	 * to look the hold up first, changing nothing; looked up (not held),
-	 * it stands. */
+	 * to read it first (the next attempt's load), changing nothing; read
+	 * (not held), it stands. */
 	struct guard_authorize r4 = ask("req-4", 1000, -1);
 	int nholds = b->nholds;
 	int64_t reserved = a->reserved;
@@ -171,16 +171,17 @@ static void test_authorize(struct batch *b)
 	op.in.authorize = &r4;
 	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "refused at alice's cap");
 	ok(op.lookup == 1 && b->nholds == nholds && a->reserved == reserved,
-	   "its request_id not read: the caller is asked to look it up, nothing changed");
-	op.looked_up = 1;
-	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "looked up, not held: the refusal stands");
+	   "its request_id not read: the caller is asked to read it, nothing changed");
+	b->hold_reqs_read = 1;
+	is_int(ledger_decide_authorize(b, &op), CD_E_MEMBER_CAP, "read, not held: the refusal stands");
 	ok(op.lookup == 0 && op.hold < 0 && b->nholds == nholds, "and asks nothing more");
+	b->hold_reqs_read = 0;
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r1;
 	is_int(ledger_decide_authorize(b, &op), CD_OK, "a request_id in the batch needs no look-up: replayed");
 	ok(op.lookup == 0 && op.hold == 0, "with its hold");
-	/* The look-up finds a hold (as ledger_load_hold_lookup puts it in
-	 * the batch): decided again, the refused request is its replay. */
+	/* The next attempt's read finds a hold (the load puts it in the
+	 * batch): decided again, the refused request is its replay. */
 	struct guard_authorize r5 = ask("req-5", 1000, -1);
 	op_init(&op, GUARD_AUTHORIZE);
 	op.in.authorize = &r5;
@@ -190,8 +191,8 @@ static void test_authorize(struct batch *b)
 	snprintf(found.request_id, sizeof(found.request_id), "req-5");
 	found.id = 99;
 	int at = ledger_batch_hold_add(b, 0, &found);
-	ok(at >= 0, "the hold the look-up found, in the batch");
-	op.looked_up = 1;
+	ok(at >= 0, "the hold the read found, in the batch");
+	b->hold_reqs_read = 1;
 	is_int(ledger_decide_authorize(b, &op), CD_OK, "found: answered as the replay of its hold");
 	ok(op.lookup == 0 && op.hold == at && a->reserved == reserved, "with that hold, nothing reserved again");
 	b->hold_reqs_read = 1;
@@ -481,24 +482,19 @@ static void test_refund_in_write(void)
 	ledger_batch_balances_mark(b);
 	is_int(ledger_batch_refund(b, 0, 600, "hold_7_23"), CD_E_INTERNAL, "past the money range: refused");
 	ok(b->nrefunds == 2 && a->balance == LIMIT_BALANCE_MICROS_MAX - 10, "nothing moved");
-	/* A debt row an earlier flush of the batch wrote has no id here: its
-	 * grants are read again first; one read, or new in this write, does. */
+	/* An account that owes with no debt row among the batch's (neither
+	 * read, its id known, nor new in this write) is refused a refund; one
+	 * new in this write repays it. */
 	a->balance = -100;
 	b->grants[0].g.remaining = -100;
 	b->grants[0].g.id = 0;
 	b->grants[0].is_new = 0;
 	ledger_batch_balances_mark(b);
-	is_int(ledger_batch_refund_ready(b, 0), 0, "a debt row written by an earlier flush: not ready");
-	is_int(ledger_batch_refund(b, 0, 50, "hold_7_24"), CD_E_INTERNAL, "a refund on it is refused");
+	is_int(ledger_batch_refund(b, 0, 50, "hold_7_24"), CD_E_INTERNAL, "a refund on a debt row not known is refused");
 	ok(b->nrefunds == 2 && a->balance == -100 && b->grants[0].g.remaining == -100, "nothing moved");
 	b->grants[0].is_new = 1;
-	is_int(ledger_batch_refund_ready(b, 0), 1, "new in this write: ready");
-	b->grants[0].is_new = 0;
-	b->grants[0].g.id = 1;
-	is_int(ledger_batch_refund_ready(b, 0), 1, "read: ready");
-	a->balance = 0;
-	b->grants[0].g.id = 0;
-	is_int(ledger_batch_refund_ready(b, 0), 1, "owing nothing: ready");
+	is_int(ledger_batch_refund(b, 0, 50, "hold_7_25"), CD_OK, "the debt row new in this write: refunded");
+	ok(a->balance == -50 && b->grants[0].g.remaining == -50, "the debt repaid first");
 	ledger_batch_free(b);
 }
 
@@ -588,10 +584,10 @@ static void test_written_only_when_locked(struct store *lg)
 	b->accts[0].a = a;
 	b->accts[0].changed = 1;
 	b->kept_check = 0;
-	is_int(ledger_batch_write_flush(lg, b, 1, NULL, 0), CD_E_INTERNAL,
+	is_int(ledger_batch_write_flush(lg, b, NULL, 0), CD_E_INTERNAL,
 	       "a guard batch does not write an account neither locked nor checked by the write");
 	b->tx_serial = lg->tx_serial;
-	is_int(ledger_batch_write_flush(lg, b, 1, NULL, 0), CD_E_INTERNAL,
+	is_int(ledger_batch_write_flush(lg, b, NULL, 0), CD_E_INTERNAL,
 	       "nor, in the batch's own transaction, one locked in an earlier transaction");
 	ledger_batch_free(b);
 }
