@@ -15,11 +15,6 @@ const struct config_module widget_config_module = {
 	"widget", CONFIG_MODULE_WIDGET, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct widget_config), NULL, NULL, NULL,
 };
 
-const struct widget_config *widget_config_of(const struct cfg *c)
-{
-	return c->module[CONFIG_MODULE_WIDGET];
-}
-
 int widget_config_origin_allowed(const struct widget_config *w, const char *origin)
 {
 	return origin != NULL && origin[0] != '\0' && strlen(origin) < LIMIT_URL_BYTES &&

@@ -14,7 +14,11 @@ struct widget_config {
 };
 
 extern const struct config_module widget_config_module;
-const struct widget_config *widget_config_of(const struct cfg *c);
+/* The module's block of c (its slot). */
+static inline const struct widget_config *widget_config_of(const struct cfg *c)
+{
+	return c->module[CONFIG_MODULE_WIDGET];
+}
 /* 1 when origin ("https://app.example" as a browser sends it) is one of
  * [widget] origins (exactly, case-insensitively). */
 int widget_config_origin_allowed(const struct widget_config *w, const char *origin);

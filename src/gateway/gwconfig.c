@@ -375,11 +375,6 @@ const struct config_module gwconfig_module = {
 	release, &sections,
 };
 
-const struct gwconfig *gwconfig_of(const struct cfg *c)
-{
-	return c->module[CONFIG_MODULE_GATEWAY];
-}
-
 /* p's entry for model, NULL when its list does not name it. */
 static const struct gwconfig_model *listed(const struct gwconfig_provider *p, const char *model)
 {

@@ -115,7 +115,11 @@ struct gwconfig {
 };
 
 extern const struct config_module gwconfig_module;
-const struct gwconfig *gwconfig_of(const struct cfg *c);
+/* The module's block of c (its slot). */
+static inline const struct gwconfig *gwconfig_of(const struct cfg *c)
+{
+	return c->module[CONFIG_MODULE_GATEWAY];
+}
 /* The providers of kind that serve model, in the order they are tried,
  * into out[0..cap): how many. */
 size_t gwconfig_candidates(const struct gwconfig *g, const struct gwkind *kind, const char *model,

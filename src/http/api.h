@@ -166,6 +166,14 @@ int api_key_reaches(const struct api_ctx *ctx, const char *account);
 /* The same for the account a hold id carries; a hold id of no shape is
  * left to the ledger (it answers an unknown hold). */
 int api_key_reaches_hold(const struct api_ctx *ctx, const char *hold_id);
+/* A guard route's call (api_call_of) once its key reaches the account
+ * named (api_guard_call) or the hold's (api_guard_call_hold): 0, or -1
+ * with rs filled (an unknown account's or hold's refusal, for one the
+ * key does not reach). */
+int api_guard_call(struct api_ctx *ctx, const struct request *rq, json_t *body, const char *account,
+		   struct ledger_call *call, unsigned char hash[32], struct response *rs);
+int api_guard_call_hold(struct api_ctx *ctx, const struct request *rq, json_t *body, const char *hold_id,
+			struct ledger_call *call, unsigned char hash[32], struct response *rs);
 /* Answers the ledger's refusal `why` about subject, worded as the ledger
  * words it (refusal.c). */
 void api_refuse(struct response *rs, enum refusal_why why, const char *subject);

@@ -160,6 +160,28 @@ int api_key_reaches_hold(const struct api_ctx *ctx, const char *hold_id)
 	return account_id == ctx->key.account_id;
 }
 
+int api_guard_call(struct api_ctx *ctx, const struct request *rq, json_t *body, const char *account,
+		   struct ledger_call *call, unsigned char hash[32], struct response *rs)
+{
+	if (api_call_of(ctx, rq, body, call, hash, rs) != 0)
+		return -1;
+	if (api_key_reaches(ctx, account))
+		return 0;
+	api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, account);
+	return -1;
+}
+
+int api_guard_call_hold(struct api_ctx *ctx, const struct request *rq, json_t *body, const char *hold_id,
+			struct ledger_call *call, unsigned char hash[32], struct response *rs)
+{
+	if (api_call_of(ctx, rq, body, call, hash, rs) != 0)
+		return -1;
+	if (api_key_reaches_hold(ctx, hold_id))
+		return 0;
+	api_refuse(rs, REFUSE_HOLD_UNKNOWN, hold_id);
+	return -1;
+}
+
 void api_refuse(struct response *rs, enum refusal_why why, const char *subject)
 {
 	struct refusal r;

@@ -163,10 +163,8 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	if (gateway_request_id(r.request_id, rs))
 		;
 	else if (api_check_account_id(r.account, "account", rs) != 0 || hold_amount(ctx, body, &r, rs) != 0 ||
-	    api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+		 api_guard_call(ctx, rq, body, r.account, &call, hash, rs) != 0)
 		;
-	else if (!api_key_reaches(ctx, r.account))
-		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, r.account);
 	else
 		api_answer(rs, ledger_authorize(ctx->db, &call, &r, &res), &res);
 	json_decref(body);
@@ -230,10 +228,8 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 		;
 	else if (r.model != NULL && token_model(r.model, &p, &margin, rs) != 0)
 		;
-	else if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+	else if (api_guard_call_hold(ctx, rq, body, r.hold_id, &call, hash, rs) != 0)
 		;
-	else if (!api_key_reaches_hold(ctx, r.hold_id))
-		api_refuse(rs, REFUSE_HOLD_UNKNOWN, r.hold_id);
 	else {
 		/* A model named here is priced here, once; otherwise the ledger
 		 * prices the hold's own model. */
@@ -260,11 +256,7 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 	if (body == NULL)
 		return;
 	struct guard_release r = {jsonio_str(body, "hold_id"), 0};
-	if (api_call_of(ctx, rq, body, &call, hash, rs) != 0)
-		;
-	else if (!api_key_reaches_hold(ctx, r.hold_id))
-		api_refuse(rs, REFUSE_HOLD_UNKNOWN, r.hold_id);
-	else
+	if (api_guard_call_hold(ctx, rq, body, r.hold_id, &call, hash, rs) == 0)
 		api_answer(rs, ledger_release(ctx->db, &call, &r, &res), &res);
 	json_decref(body);
 }
@@ -367,10 +359,8 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 	u.force = jsonio_bool(body, "force", 0);
 	snprintf(rs->account, sizeof(rs->account), "%s", u.account);
 	if (gateway_request_id(u.request_id, rs) || usage_check(ctx, body, &u, rs) != 0 ||
-	    api_call_of(ctx, rq, body, &call, hash, rs) != 0)
+	    api_guard_call(ctx, rq, body, u.account, &call, hash, rs) != 0)
 		;
-	else if (!api_key_reaches(ctx, u.account))
-		api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, u.account);
 	else {
 		u.request_hash = hash;
 		api_answer(rs, ledger_usage(ctx->db, &call, &u, &res), &res);

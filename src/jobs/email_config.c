@@ -121,11 +121,6 @@ const struct config_module email_config_module = {
 	NULL,
 };
 
-const struct email_config *email_config_of(const struct cfg *c)
-{
-	return c->module[CONFIG_MODULE_EMAIL];
-}
-
 int email_config_on(const struct cfg *c)
 {
 	return email_config_of(c)->smtp_url[0] != '\0';

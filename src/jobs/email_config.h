@@ -29,7 +29,11 @@ struct email_config {
 };
 
 extern const struct config_module email_config_module;
-const struct email_config *email_config_of(const struct cfg *c);
+/* The module's block of c (its slot). */
+static inline const struct email_config *email_config_of(const struct cfg *c)
+{
+	return c->module[CONFIG_MODULE_EMAIL];
+}
 /* 1 when [email] smtp_url is set: alerts are mailed. */
 int email_config_on(const struct cfg *c);
 #endif

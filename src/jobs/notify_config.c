@@ -27,7 +27,3 @@ const struct config_module notify_config_module = {
 	"notify", CONFIG_MODULE_NOTIFY, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct notify_config), finish, NULL, NULL,
 };
 
-const struct notify_config *notify_config_of(const struct cfg *c)
-{
-	return c->module[CONFIG_MODULE_NOTIFY];
-}

@@ -15,5 +15,9 @@ struct notify_config {
 };
 
 extern const struct config_module notify_config_module;
-const struct notify_config *notify_config_of(const struct cfg *c);
+/* The module's block of c (its slot). */
+static inline const struct notify_config *notify_config_of(const struct cfg *c)
+{
+	return c->module[CONFIG_MODULE_NOTIFY];
+}
 #endif

@@ -65,11 +65,6 @@ const struct config_module ledger_config_module = {
 	"ledger", CONFIG_MODULE_LEDGER, keys, sizeof(keys) / sizeof(keys[0]), sizeof(struct ledger_config), finish, NULL, NULL,
 };
 
-const struct ledger_config *ledger_config_of(const struct cfg *c)
-{
-	return c->module[CONFIG_MODULE_LEDGER];
-}
-
 int64_t ledger_config_low_threshold(const struct ledger_config *c, int64_t own)
 {
 	return money_alert_low_threshold(own, c->low_balance_default_micros);

@@ -42,7 +42,11 @@ struct ledger_config {
 };
 
 extern const struct config_module ledger_config_module;
-const struct ledger_config *ledger_config_of(const struct cfg *c);
+/* The ledger's block of c (its module's slot). */
+static inline const struct ledger_config *ledger_config_of(const struct cfg *c)
+{
+	return c->module[CONFIG_MODULE_LEDGER];
+}
 /* The balance.low threshold of an account whose own low_balance_micros is
  * `own` (-1: none) under this configuration (money_alert_low_threshold,
  * with ledger.low_balance_default_micros). */

@@ -142,11 +142,6 @@ const struct config_module stripe_config_module = {
 	release, NULL,
 };
 
-const struct stripe_config *stripe_config_of(const struct cfg *c)
-{
-	return c->module[CONFIG_MODULE_STRIPE];
-}
-
 struct stripe_settings stripe_config_settings(const struct cfg *c)
 {
 	const struct stripe_config *s = stripe_config_of(c);

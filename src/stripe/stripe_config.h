@@ -34,7 +34,11 @@ struct stripe_config {
 };
 
 extern const struct config_module stripe_config_module;
-const struct stripe_config *stripe_config_of(const struct cfg *c);
+/* The module's block of c (its slot). */
+static inline const struct stripe_config *stripe_config_of(const struct cfg *c)
+{
+	return c->module[CONFIG_MODULE_STRIPE];
+}
 /* The Stripe client's settings: this module's endpoint and key, the
  * ledger's timeouts (it bounds a top-up's call by them). */
 struct stripe_settings stripe_config_settings(const struct cfg *c);

@@ -43,12 +43,15 @@ hold() {
 # cache takes the batch alone (its node and its connection's freshness
 # copied with the clock); a member's new row is made and read back by one
 # statement; an authorize's default ttl is the batch's (copied with its
-# clock), read where the hold is made, not from the worker's context.
-hold "authorize" 14 37
-hold "settle" 16 39
-hold "release" 15 38
-hold "usage" 14 37
-hold "gateway call, whole" 49 220
-hold "gateway call, streamed" 49 204
+# clock), read where the hold is made, not from the worker's context. A
+# decision reads nothing: what it needs beyond the load ends the attempt
+# (retry reason load); a module's configuration block is a header's
+# accessor; a guard route's call and its key's reach are one call.
+hold "authorize" 13 28
+hold "settle" 15 30
+hold "release" 14 29
+hold "usage" 13 28
+hold "gateway call, whole" 48 213
+hold "gateway call, streamed" 48 197
 echo "1..$n"
 exit $fail
