@@ -146,10 +146,12 @@ _Static_assert((LIMIT_ROWCACHE_ACCOUNTS & (LIMIT_ROWCACHE_ACCOUNTS - 1)) == 0 &&
 #define LIMIT_DB_RESULT_SETS 16
 /* Columns of one result set: a hold with its member row is 34. */
 #define LIMIT_DB_SET_COLUMNS 48
-/* Positive grants a spend reads at a time, in spending order: a charge
- * rarely burns more than two; an account with more is read in pages of
- * this many (the burnt ones drop out of the next page). */
+/* Positive grants a spend reads at a time, in spending order (a charge rarely burns two); a debit
+ * or a capture reads the next page, a guard batch of one past them the wide page: as many as
+ * one write burns (~25 bytes of its JSON each), a charge past it refused (docs/decisions.md). */
 #define LIMIT_SPEND_GRANTS 64
+#define LIMIT_SPEND_GRANTS_WIDE 16384
+_Static_assert(LIMIT_SPEND_GRANTS_WIDE * 32 < LIMIT_BATCH_JSON_BYTES, "a wide page's burns fit one write");
 /* Accounts whose id creditd remembers by external id (a batch locks
  * accounts by id, in one order, and names them by id): an account's id
  * never changes once made. When full, the table is emptied and fills
@@ -640,12 +642,11 @@ _Static_assert(LIMIT_KEY_MODELS_BYTES == 1039, "api_keys.models is VARBINARY(103
  * auth_failures_per_minute says "a minute". */
 #define LIMIT_AUTH_WINDOW_SECONDS 60
 /* Client addresses it keeps a count for at once, in one table for the
- * process: a slot is 80 bytes, so 80 KiB, walked whole on each key
- * look-up (microseconds, beside the round trip it may save). More
- * addresses failing within one minute than this recycle the oldest
- * window's slot: that address then starts again from none, at a cost of
- * one look-up a failure, and a key sent again is still answered from the
- * refused keys (LIMIT_KEY_UNKNOWN_SECONDS). */
+ * process: 80 KiB of 80-byte slots, walked whole on each key look-up
+ * (microseconds). More addresses failing within one minute recycle the
+ * oldest window's slot: that address starts again from none, and a key
+ * sent again is still answered from the refused keys
+ * (LIMIT_KEY_UNKNOWN_SECONDS). */
 #define LIMIT_AUTH_ADDRESS_SLOTS 1024
 /* An address's text as the web server passes REMOTE_ADDR, an IPv6 one
  * kept as its /64: at most 45 characters and "/64" (INET6_ADDRSTRLEN,
@@ -653,9 +654,8 @@ _Static_assert(LIMIT_KEY_MODELS_BYTES == 1039, "api_keys.models is VARBINARY(103
  * first 63 bytes count. */
 #define LIMIT_AUTH_ADDRESS_BYTES 64
 /* The most [security] auth_failures_per_minute may say: a million a
- * minute (over 16,000 a second) is more key look-ups than one creditd
- * gets answered by its database, so a larger figure would never throttle
- * anything; 0 says that plainly (never throttle). */
+ * minute is more key look-ups than one creditd gets answered by its
+ * database, so more would never throttle; 0 says so plainly. */
 #define LIMIT_AUTH_FAILURES_MAX 1000000
 _Static_assert(LIMIT_AUTH_ADDRESS_BYTES >= 46 + 3, "an IPv6 /64 in text, with its NUL, fits a slot");
 _Static_assert(LIMIT_AUTH_WINDOW_SECONDS == 60, "auth_failures_per_minute counts failures per minute");
@@ -706,10 +706,9 @@ _Static_assert(2 * LIMIT_X_REQUEST_ID_RANDOM_BYTES <= LIMIT_X_REQUEST_ID_BYTES,
 	       "a request id creditd makes must be one it would accept");
 _Static_assert(sizeof("hold_") - 1 + 19 + 1 + 19 < LIMIT_HOLD_ID_BYTES, "every hold id, with its NUL, must fit");
 _Static_assert(LIMIT_HOLD_ID_BYTES <= 255, "a hold id is kept in journal.reference, VARCHAR(255)");
-/* The event push (notify.c): events claimed per round (each is one POST,
- * sent one after the other by one thread, all under one lease, so few),
- * and the longest wait between
- * two attempts of one event (the backoff doubles from 1 s up to it). */
+/* The event push (notify.c): events claimed per round (each one POST, sent
+ * in turn by one thread under one lease, so few), and the longest wait
+ * between two attempts of one event (the backoff doubles from 1 s). */
 #define LIMIT_NOTIFY_BATCH 4
 #define LIMIT_NOTIFY_BACKOFF_MAX_SECONDS 3600
 /* Alerts by email (mail.c): an address (RFC 5321's path less <>); mails a

@@ -227,7 +227,8 @@ static int tx_next(struct store *db, struct store_tx *t)
 		t->done = 1;
 		return 0;
 	}
-	if (*tries > 0 && !db->reroute_now)
+	/* A load that asked for more conflicts with nothing: no backoff. */
+	if (*tries > 0 && !db->reroute_now && t->why != RETRY_LOAD)
 		store_backoff(*tries);
 	db->reroute_now = 0;
 	(*tries)++;

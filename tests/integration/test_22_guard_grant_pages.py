@@ -4,14 +4,15 @@ A guard batch reads an account's grants a page at a time (LIMIT_SPEND_GRANTS,
 64, and one more to know there are more), and decides on the rows it read
 alone (docs/architecture.md, "The guard in one shape"). A charge its page
 cannot cover ends the attempt, rolled back: alone, the operation's next
-attempt reads every grant a batch holds (BATCH_WIDE_GRANTS, 2,110: counted
-as the retry reason "load"); in a batch of several, it runs apart. What no
-grant covers becomes the account's debt. Here an account holds 80 grants
+attempt reads up to LIMIT_SPEND_GRANTS_WIDE (16,384) of its account's
+grants (counted as the retry reason "load"); in a batch of several, it
+runs apart. What no grant covers becomes the account's debt. Here an account holds 80 grants
 of 100 micros (8,000 in all): a settle and a POST /v1/usage charge past
 the first page, a forced usage past every page onto the debt row (and
 another on an account whose last grants the batch read, onto its debt row
-at once), settles of several accounts at once, and a charge past every
-grant a transaction reads (refused, nothing changed): the balance, every
+at once), settles of several accounts at once (in batches of several or
+alone, as they meet), and a charge past every grant a transaction reads
+(refused, nothing changed): the balance, every
 grant's remainder in spending order, the debt and creditctl verify are
 checked after each."""
 from lib import ENV, api, check, eq, parallel, sql, tx_retries, uid, verify
@@ -145,8 +146,8 @@ def test_settles_of_several_accounts_at_once_past_their_pages():
 
 
 def test_a_charge_past_every_grant_a_transaction_reads():
-    """2,200 grants of 1 micro first in spending order: a settle that must
-    burn past the 2,110 a transaction reads is refused (500, logged) and
+    """16,500 grants of 1 micro first in spending order: a settle that must
+    burn past the 16,384 a transaction reads is refused (500, logged) and
     changes nothing; its hold stays pending (captured at expiry)."""
     acct = funded(10 ** 6, prefix="pages")
     aid = internal_id(acct)
@@ -154,16 +155,18 @@ def test_a_charge_past_every_grant_a_transaction_reads():
     # the ledger still verifies. Made before the authorize, whose read
     # then keeps none of the account's grants in memory.
     sql("INSERT INTO grants (account_id, source, amount_micros, remaining_micros, priority, reference, created_at) "
-        "SELECT %d, 'promo', 1, 1, 0, 't22-wide', 0 FROM seq_1_to_2200" % aid)
+        "SELECT %d, 'promo', 1, 1, 0, 't22-wide', 0 FROM seq_1_to_16500" % aid)
     try:
-        a = authorize(acct, "gpt-4o", 10, tokens_costing_at_least(3000))
+        a = authorize(acct, "gpt-4o", 10, tokens_costing_at_least(17000))
         eq(a.status, 200, "authorize %r" % (a.json,))
         before = sql("SELECT balance_micros, reserved_micros FROM accounts WHERE id = %d" % aid)
-        s = settle(a.json["hold_id"], 10, tokens_costing_at_least(2500))
-        eq(s.status, 500, "a charge past 2,110 grants %r" % (s.json,))
+        loads = tx_retries([ENV["CREDITD_URL"]]).get("load", 0)
+        s = settle(a.json["hold_id"], 10, tokens_costing_at_least(16600))
+        eq(s.status, 500, "a charge past 16,384 grants %r" % (s.json,))
+        check(tx_retries([ENV["CREDITD_URL"]]).get("load", 0) > loads, "refused after reading them wide")
         eq(sql("SELECT balance_micros, reserved_micros FROM accounts WHERE id = %d" % aid), before, "nothing moved")
         eq(sql("SELECT COUNT(*), SUM(remaining_micros) FROM grants WHERE account_id = %d AND reference = 't22-wide'"
-               % aid), [["2200", "2200"]], "no grant burnt")
+               % aid), [["16500", "16500"]], "no grant burnt")
         eq(sql("SELECT state FROM holds WHERE account_id = %d" % aid), [["pending"]], "the hold still pending")
     finally:
         sql("DELETE FROM grants WHERE account_id = %d AND reference = 't22-wide'" % aid)

@@ -41,6 +41,7 @@ static struct batch *pool[BATCH_POOL];
 static int npool;
 
 static struct batch *batch_new(void);
+static int grants_resize(struct batch *b, int cap);
 
 struct batch *ledger_batch_take(void)
 {
@@ -64,6 +65,8 @@ static void batch_trim(struct batch *b)
 		store_sets_free(&b->sets);
 		store_sets_init(&b->sets);
 	}
+	if (b->grants_cap > BATCH_GRANTS)
+		(void)grants_resize(b, BATCH_GRANTS);	/* a shrink: kept as it is if it fails */
 }
 
 void ledger_batch_give(struct batch *b)
@@ -81,11 +84,49 @@ void ledger_batch_give(struct batch *b)
 	ledger_batch_free(b);
 }
 
+/* The grant rows and the burn's scratch at room for cap rows (which holds
+ * b->ngrants): 0, or -1 (out of memory). Each array holds grants_cap rows
+ * at least, whichever realloc failed: a shrink lowers it first, a growth
+ * raises it once all three grew. */
+static int grants_resize(struct batch *b, int cap)
+{
+	assert(cap >= b->ngrants && cap <= BATCH_GRANTS_MAX);
+	if (cap < b->grants_cap)
+		b->grants_cap = cap;
+	struct batch_grant *g = realloc(b->grants, sizeof(*g) * (size_t)cap);
+	if (g != NULL)
+		b->grants = g;
+	struct spend_grant *burn = realloc(b->burn, sizeof(*burn) * (size_t)cap);
+	if (burn != NULL)
+		b->burn = burn;
+	int *at = realloc(b->burn_at, sizeof(*at) * (size_t)cap);
+	if (at != NULL)
+		b->burn_at = at;
+	if (g == NULL || burn == NULL || at == NULL)
+		return -1;
+	b->grants_cap = cap;
+	return 0;
+}
+
+int ledger_batch_grant_room(struct batch *b)
+{
+	if (b->ngrants < b->grants_cap)
+		return 0;
+	if (b->grants_cap == BATCH_GRANTS_MAX)
+		return -1;
+	int cap = b->grants_cap > BATCH_GRANTS_MAX / 2 ? BATCH_GRANTS_MAX : 2 * b->grants_cap;
+	return grants_resize(b, cap);
+}
+
 static struct batch *batch_new(void)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return NULL;
+	if (grants_resize(b, BATCH_GRANTS) != 0) {
+		ledger_batch_free(b);
+		return NULL;
+	}
 	dynbuf_init(&b->journal_rows, LIMIT_BATCH_JSON_BYTES);
 	dynbuf_init(&b->settle_usage, LIMIT_BATCH_JSON_BYTES);
 	dynbuf_init(&b->usage_rows, LIMIT_BATCH_JSON_BYTES);
@@ -202,6 +243,9 @@ void ledger_batch_free(struct batch *b)
 	store_sets_free(&b->sets);
 	alerts_reset(b->alerts);
 	free(b->alerts);
+	free(b->grants);
+	free(b->burn);
+	free(b->burn_at);
 	free(b);
 }
 
@@ -449,7 +493,7 @@ enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left)
 	assert(acct < b->naccts);
 	if (burn(b, acct, left, 1) == 0)
 		return CD_OK;
-	if (b->ngrants == BATCH_GRANTS)
+	if (ledger_batch_grant_room(b) != 0)
 		return CD_E_INTERNAL;
 	struct batch_grant *g = &b->grants[b->ngrants++];
 	memset(g, 0, sizeof(*g));
@@ -521,7 +565,7 @@ enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const
 	assert(acct < b->naccts);
 	const int64_t before = ba->a.balance, journal_before = ba->journal_micros;
 	int debt = debt_of(b, acct, &owed);
-	if (!ba->spends || !refund_ready(b, acct) || b->ngrants == BATCH_GRANTS || b->nrefunds == BATCH_MAX ||
+	if (!ba->spends || !refund_ready(b, acct) || ledger_batch_grant_room(b) != 0 || b->nrefunds == BATCH_MAX ||
 	    money_rule_grant(ba->a.balance, owed, amount, &e) != 0) {
 		log_error("account %" PRId64 ": a late settle's refund of %" PRId64 " on grants not read, or beyond the range",
 			  ba->a.id, amount);

@@ -61,9 +61,9 @@ struct batch_acct {
 	struct acct a;
 	int changed;			/* written back at the next flush */
 	int spends;			/* its grants were read */
-	int grants_read;		/* positive ones, at most LIMIT_SPEND_GRANTS */
+	int grants_read;		/* positive ones, at most a page (LIMIT_SPEND_GRANTS, or _WIDE) */
 	int grants_more;		/* it has more positive grants than were read */
-	int grants_stale;		/* grants changed in the database since read */
+	int grants_stale;		/* a refund of this batch made it a grant, not written yet */
 	int recharge;			/* queue an auto-recharge at the next flush */
 	int version_read;		/* a.row_version is the one the last write left */
 	int64_t start_version;		/* a.row_version as read or kept when the attempt began */
@@ -89,10 +89,11 @@ struct batch_refund {
 	char reference[LIMIT_HOLD_ID_BYTES];
 };
 #define BATCH_GRANTS (BATCH_MAX * (LIMIT_SPEND_GRANTS + 2))
-/* The page of positive grants a batch of one reads once a charge of its
- * went past LIMIT_SPEND_GRANTS (b->grants_wide): every row the batch holds
- * but its account's debt row and one more, which says there are more. */
-#define BATCH_WIDE_GRANTS (BATCH_GRANTS - 2)
+/* The most grant rows a batch holds: a batch of one's wide page
+ * (LIMIT_SPEND_GRANTS_WIDE, b->grants_wide), one more that says there are
+ * more, its debt row and a new one. */
+#define BATCH_GRANTS_MAX (LIMIT_SPEND_GRANTS_WIDE + 3)
+_Static_assert(BATCH_GRANTS <= BATCH_GRANTS_MAX, "a batch's grants start at most at their bound");
 struct batch_hold {
 	struct hold_row h;
 	int acct;			/* index in accts */
@@ -243,8 +244,13 @@ struct batch {
 	int nusages;
 	struct ledger_batch_key keys[BATCH_MAX];
 	int nkeys;
-	struct batch_grant grants[BATCH_GRANTS];
-	int ngrants;
+	/* Grant rows, room for grants_cap (BATCH_GRANTS, grown up to
+	 * BATCH_GRANTS_MAX for a wide page: ledger_batch_grant_room), and a
+	 * burn's scratch of as many (ledger_batch.c). */
+	struct batch_grant *grants;
+	struct spend_grant *burn;
+	int *burn_at;
+	int ngrants, grants_cap;
 	struct batch_refund refunds[BATCH_MAX];	/* pending for the next flush */
 	int nrefunds;
 	/* Pending appends, in the order made, as JSON rows of the write CALL
@@ -273,7 +279,7 @@ struct batch {
 	int hold_reqs_needed;
 	int hold_reqs_read;		/* this attempt read them */
 	/* A charge of a batch of one went past the page of its account's
-	 * grants: the next attempts read BATCH_WIDE_GRANTS of them. */
+	 * grants: the next attempts read LIMIT_SPEND_GRANTS_WIDE of them. */
 	int grants_wide;
 	/* A decision of this attempt asked for what its load did not bring
 	 * (hold_reqs_needed, grants_wide): the attempt ends, run again as
@@ -298,10 +304,6 @@ struct batch {
 	/* A guard answer as a renderer takes it (ledger_decide_done_put): a
 	 * scratch of the combining thread's, never cleared whole. */
 	struct ledger_done answer;
-	/* One account's grants as a burn takes them (ledger_batch.c): a
-	 * scratch, never cleared. */
-	struct spend_grant burn[BATCH_GRANTS];
-	int burn_at[BATCH_GRANTS];
 };
 
 /* An answer to store under its Idempotency-Key with the batch's write.
@@ -333,7 +335,7 @@ void ledger_batch_notice_balances(struct batch *b);
 struct batch *ledger_batch_take(void);
 void ledger_batch_give(struct batch *b);
 void ledger_batch_free(struct batch *b);
-/* Empties b for a new attempt (hold_reqs_needed stays). */
+/* Empties b for a new attempt (hold_reqs_needed and grants_wide stay). */
 void ledger_batch_reset(struct batch *b);
 /* Takes every account's balance as it is now as the start of the check
  * that balances move only with the batch's journal rows: after the read,
@@ -426,6 +428,9 @@ enum cd_err ledger_batch_spend(struct batch *b, int acct, int64_t amount, const 
 enum cd_err ledger_batch_refund(struct batch *b, int acct, int64_t amount, const char *reference);
 /* left (> 0) onto the account's debt row among those read, or a new one. */
 enum cd_err ledger_batch_debt(struct batch *b, int acct, int64_t left);
+/* Room for one more grant row (grants_cap grown up to BATCH_GRANTS_MAX):
+ * 0, or -1 when full or out of memory. */
+int ledger_batch_grant_room(struct batch *b);
 /* A decision's need of rows the load did not bring (b->hold_reqs_needed
  * or b->grants_wide set by the caller): b->load_more, and CD_E_RETRY,
  * which the attempt names RETRY_LOAD. */

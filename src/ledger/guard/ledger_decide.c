@@ -12,7 +12,9 @@
  * never negative, a hold never above what its request priced, a balance
  * moving by exactly its charge. */
 #include "ledger_decide.h"
+#include "log.h"
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -726,29 +728,18 @@ int ledger_decide_failed_op(const struct batch *b, struct guard_op *const *ops, 
 	return -1;
 }
 
-/* A late settle below its captured hold gives the difference back as a
- * refund grant, in the batch's rows with its journal row in the
- * operations' order, written with the batch (ledger_batch_refund). */
-static enum cd_err settle_refund(struct batch *b, struct guard_op *op)
-{
-	char ref[LIMIT_HOLD_ID_BYTES];
-	assert(op->refund > 0);
-	ledger_rows_hold_id_format(ref, sizeof(ref), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
-	enum cd_err rc = ledger_batch_refund(b, op->acct, op->refund, ref);
-	if (rc == CD_OK)
-		op->refunded = op->refund;
-	return rc;
-}
-
-/* A settle: decided, its refund made and decided again when it asks for
- * one; the rest of a charge its grants read do not cover is left in
- * op->spend_more (decide_op). */
+/* A settle: decided; a late one below its captured hold gets the
+ * difference back as a refund grant in the batch's rows, its journal row
+ * in the operations' order (ledger_batch_refund), and is decided again. */
 static enum cd_err decide_settle(struct batch *b, struct guard_op *op)
 {
+	char ref[LIMIT_HOLD_ID_BYTES];
 	op->refunded = 0;
 	enum cd_err rc = ledger_decide_settle(b, op);
 	if (rc == CD_OK && op->refund > 0) {
-		rc = settle_refund(b, op);
+		ledger_rows_hold_id_format(ref, sizeof(ref), b->accts[op->acct].a.id, b->holds[op->hold].h.id);
+		rc = ledger_batch_refund(b, op->acct, op->refund, ref);
+		op->refunded = rc == CD_OK ? op->refund : 0;
 		if (rc == CD_OK)
 			rc = ledger_decide_settle(b, op);
 		assert(rc != CD_OK || op->refund == 0);
@@ -768,4 +759,36 @@ enum cd_err ledger_decide_op(struct batch *b, struct guard_op *op)
 	default:
 		return ledger_decide_usage(b, op);
 	}
+}
+
+/* A charge the grants loaded do not cover (op->spend_more) while its
+ * account has more than were read, or has a grant a refund of this batch
+ * made (not written yet, grants_stale). */
+static enum cd_err more_grants(struct batch *b, const struct guard_op *op, int i, int n)
+{
+	const struct batch_acct *ba = &b->accts[op->acct];
+	assert(op->spend_more > 0);
+	b->failed_op = i;
+	if (n > 1)
+		return CD_E_INTERNAL;	/* run apart: named, no error logged */
+	if (!b->grants_wide && !ba->grants_stale) {
+		b->grants_wide = 1;
+		return ledger_batch_load_more(b);
+	}
+	log_error("account %" PRId64 ": a charge of %" PRId64 " micros past the %d grants one transaction reads "
+		  "(LIMIT_SPEND_GRANTS_WIDE): not charged", ba->a.id, op->spend_more, LIMIT_SPEND_GRANTS_WIDE);
+	return CD_E_INTERNAL;
+}
+
+enum cd_err ledger_decide_needs(struct batch *b, const struct guard_op *op, enum cd_err rc, int i, int n)
+{
+	assert(i >= 0 && i < n);
+	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
+		assert(!b->hold_reqs_read);
+		b->hold_reqs_needed = 1;
+		return ledger_batch_load_more(b);
+	}
+	if (rc == CD_OK && (op->kind == GUARD_SETTLE || op->kind == GUARD_USAGE) && op->spend_more > 0)
+		return more_grants(b, op, i, n);
+	return rc;
 }

@@ -62,8 +62,9 @@ struct guard_op {
 	 * (ledger_decide_authorize): the caller's next attempt reads it. */
 	int lookup;
 	/* A late settle below its captured hold (ledger_decide_settle) comes
-	 * back with refund > 0 and nothing changed: the caller writes that
-	 * refund grant, sets refunded to it and decides again. */
+	 * back with refund > 0 and nothing changed: its refund grant is made
+	 * in the batch's rows, refunded set to it and the settle decided
+	 * again (ledger_decide_op). */
 	int64_t refund, refunded;
 	/* A usage sent without request_id: the key its record is kept under
 	 * and its journal row names (LEDGER_OWN_USAGE_PREFIX and 32 hex
@@ -125,6 +126,20 @@ enum cd_err ledger_decide_usage(struct batch *b, struct guard_op *op);
  * journal rows at b->journal_key: what it asks beyond that (op->lookup,
  * op->spend_more) is its caller's. */
 enum cd_err ledger_decide_op(struct batch *b, struct guard_op *op);
+
+/* What operation i of a batch of n, decided as rc, needs beyond the rows
+ * loaded, as its attempt's end: rc when nothing. A refused authorize
+ * whose request_id may be held already (op->lookup: a replay answers its
+ * hold): the next attempt reads the authorizes' request_ids
+ * (hold_reqs_needed; CD_E_RETRY, named load). A charge past its grants
+ * read (op->spend_more): in a batch of several the operation runs apart
+ * (b->failed_op i, CD_E_INTERNAL, nothing logged: the batch before it
+ * commits first, so a refund grant of the same batch is read with its
+ * id); alone, the next attempt reads LIMIT_SPEND_GRANTS_WIDE of its
+ * account's grants (grants_wide, load); alone and wide, CD_E_INTERNAL,
+ * logged (docs/decisions.md, "A charge past the grants one transaction
+ * reads"). */
+enum cd_err ledger_decide_needs(struct batch *b, const struct guard_op *op, enum cd_err rc, int i, int n);
 
 /* ---- Parts the combiner and the tests use ----
  * The money itself is decided by money_guard.h (pure): these apply its

@@ -253,35 +253,8 @@ static const char *journal_key_of(const struct guard_op *op, char buf[JOURNAL_KE
 	return buf;
 }
 
-/* A charge the grants loaded do not cover (op->spend_more) while its
- * account has more than were read, or has a grant a refund of this batch
- * made (not written yet, grants_stale): no decision on these rows. In a
- * batch of several the operation runs apart (named, b->failed_op: the
- * batch before it commits first); alone, its next attempt reads every
- * grant a batch holds (grants_wide, RETRY_LOAD); alone and wide, the
- * charge spans more grants than a transaction reads: an error, logged
- * (its hold is captured at expiry, docs/decisions.md). */
-static enum cd_err more_grants(struct batch *b, const struct guard_op *op, int i, int n)
-{
-	const struct batch_acct *ba = &b->accts[op->acct];
-	assert(op->spend_more > 0);
-	b->failed_op = i;
-	if (n > 1)
-		return CD_E_INTERNAL;
-	if (!b->grants_wide && !ba->grants_stale) {
-		b->grants_wide = 1;
-		return ledger_batch_load_more(b);
-	}
-	log_error("account %" PRId64 ": a charge of %" PRId64 " past the %d grants one transaction reads", ba->a.id,
-		  op->spend_more, BATCH_WIDE_GRANTS);
-	return CD_E_INTERNAL;
-}
-
-/* One operation decided on the rows loaded, and nothing else: a decision
- * that needs rows the load did not bring ends the attempt. A refused
- * authorize whose request_id may be held already (op->lookup: a replay
- * answers its hold) asks the next attempt to read the authorizes'
- * request_ids (RETRY_LOAD); a charge past its grants read, more_grants. */
+/* Operation i of n decided on the rows loaded, and nothing else: what it
+ * needs beyond them ends the attempt (ledger_decide_needs). */
 static enum cd_err decide_op(struct batch *b, struct guard_op *op, int i, int n)
 {
 	char key[JOURNAL_KEY_BYTES];
@@ -290,14 +263,7 @@ static enum cd_err decide_op(struct batch *b, struct guard_op *op, int i, int n)
 	enum cd_err rc = ledger_decide_op(b, op);
 	b->journal_key = NULL;
 	b->actor = NULL;
-	if (op->kind == GUARD_AUTHORIZE && op->lookup) {
-		assert(!b->hold_reqs_read);
-		b->hold_reqs_needed = 1;
-		return ledger_batch_load_more(b);
-	}
-	if (rc == CD_OK && (op->kind == GUARD_SETTLE || op->kind == GUARD_USAGE) && op->spend_more > 0)
-		return more_grants(b, op, i, n);
-	return rc;
+	return ledger_decide_needs(b, op, rc, i, n);
 }
 
 /* A refusal that is news (the first 402 since credit came in, the first

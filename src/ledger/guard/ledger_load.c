@@ -237,7 +237,7 @@ static enum cd_err read_keys(struct batch *b, const struct batch_want *w)
  * charge went past it, all a batch holds (b->grants_wide). */
 static int grants_page(const struct batch *b)
 {
-	return b->grants_wide ? BATCH_WIDE_GRANTS : LIMIT_SPEND_GRANTS;
+	return b->grants_wide ? LIMIT_SPEND_GRANTS_WIDE : LIMIT_SPEND_GRANTS;
 }
 
 /* The grants of the accounts that may spend, a page per account; past
@@ -254,7 +254,7 @@ static enum cd_err read_grants(struct batch *b)
 			b->accts[acct].grants_more = 1;
 			continue;
 		}
-		if (b->ngrants == BATCH_GRANTS)
+		if (ledger_batch_grant_room(b) != 0)
 			return CD_E_INTERNAL;
 		struct batch_grant *g = &b->grants[b->ngrants++];
 		memset(g, 0, sizeof(*g));

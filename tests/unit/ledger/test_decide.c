@@ -639,6 +639,66 @@ static void test_failed_op(void)
 	ledger_batch_free(b);
 }
 
+/* What a decision needs beyond the rows loaded ends its attempt
+ * (ledger_decide_needs): a usage past the grants read, with more in the
+ * database, runs apart in a batch of several, reads wide alone, and
+ * alone and wide fails; a refused authorize whose request_id was not
+ * read asks for it; a usage on grants a refund of the batch made runs
+ * apart, its charge left whole. */
+static void test_needs(void)
+{
+	static const unsigned char hash[32] = {5};
+	struct batch *b = batch_made();
+	struct guard_op op;
+	if (b == NULL)
+		return;
+	b->accts[0].grants_more = 1;	/* more grants in the database than the one read */
+	struct guard_usage u = {.account = "acme", .model = "m", .request_id = "need-1", .input_tokens = 1,
+				.output_tokens = 1, .cost_micros = 10500, .request_hash = hash, .force = 1};
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(ledger_decide_op(b, &op), CD_OK, "a usage past its grants read: decided");
+	is_int(op.spend_more, 500, "500 past the grant read");
+	is_int(ledger_decide_needs(b, &op, CD_OK, 2, 3), CD_E_INTERNAL, "third of a batch of three: the batch ends");
+	ok(b->failed_op == 2 && !b->load_more && !b->grants_wide, "named to run apart, no load asked");
+	b->failed_op = -1;
+	is_int(ledger_decide_needs(b, &op, CD_OK, 0, 1), CD_E_RETRY, "alone: the attempt ends");
+	ok(b->load_more && b->grants_wide && b->failed_op == 0, "its next load reads the grants wide");
+	b->load_more = 0;
+	is_int(ledger_decide_needs(b, &op, CD_OK, 0, 1), CD_E_INTERNAL, "alone and wide already: it fails");
+	ok(!b->load_more, "asking no load again");
+	is_int(ledger_decide_needs(b, &op, CD_E_INSUFFICIENT, 0, 1), CD_E_INSUFFICIENT, "a refusal passes as it is");
+	ledger_batch_free(b);
+	/* A refused authorize whose request_id was not read. */
+	b = batch_made();
+	if (b == NULL)
+		return;
+	b->hold_reqs_read = 0;
+	b->failed_op = -1;
+	struct guard_authorize r = ask("need-2", 100000, -1);
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &r;
+	enum cd_err rc = ledger_decide_op(b, &op);
+	ok(rc != CD_OK && op.lookup, "refused, its request_id not read");
+	is_int(ledger_decide_needs(b, &op, rc, 0, 4), CD_E_RETRY, "the attempt ends");
+	ok(b->hold_reqs_needed && b->load_more && b->failed_op < 0, "the next load reads the request_ids, nothing named");
+	ledger_batch_free(b);
+	/* Grants a refund of this batch made: the charge is left whole. */
+	b = batch_made();
+	if (b == NULL)
+		return;
+	b->accts[0].grants_stale = 1;
+	u.request_id = "need-3";
+	u.cost_micros = 100;
+	op_init(&op, GUARD_USAGE);
+	op.in.usage = &u;
+	is_int(ledger_decide_op(b, &op), CD_OK, "a usage after the batch's refund: decided");
+	ok(op.spend_more == 100 && b->grants[0].g.remaining == 10000, "its charge left whole, no grant burnt");
+	is_int(ledger_decide_needs(b, &op, CD_OK, 1, 2), CD_E_INTERNAL, "in a batch of two: the batch ends");
+	is_int(b->failed_op, 1, "and it runs apart");
+	ledger_batch_free(b);
+}
+
 int main(void)
 {
 	/* The decisions take no store: the batch carries their clock
@@ -658,6 +718,7 @@ int main(void)
 		test_answering_price();
 		test_count_only();
 		test_ttl_default();
+		test_needs();
 	}
 	test_written_only_when_locked(&lg);
 	test_failed_op();

@@ -65,10 +65,10 @@ struct model {
 	int failures;
 	char why[200];
 	/* What the runs went through, so the test shows it covered it. */
-	int refunds, spends_more, replays, refusals, debts, wide;
+	int refunds, spends_more, replays, refusals, debts, wide, looked;
 	int second, refused, disagreed;	/* the two writers' runs */
 	unsigned seed;
-	int asked_wide;			/* a decision's charge went past the grants read */
+	int asked_load;			/* a decision asked for rows not loaded (load_more) */
 	struct batch *spare;		/* the rows as a step found them */
 };
 
@@ -125,7 +125,7 @@ static struct batch *made(struct model *m)
 	}
 	m->balance = a->balance;
 	m->beyond = 0;
-	b->hold_reqs_read = 1;
+	b->hold_reqs_read = (int)rnd(m, 2);	/* read, or asked for at a refusal */
 	ledger_batch_balances_mark(b);
 	return b;
 }
@@ -139,7 +139,7 @@ static void op_init(struct guard_op *op, enum guard_kind kind)
 }
 
 /* As the write does, and the next batch's read: new holds and grants
- * have their ids. */
+ * have their ids, and no journal row is pending. */
 static void written(struct batch *b)
 {
 	for (int i = 0; i < b->nholds; i++) {
@@ -153,8 +153,12 @@ static void written(struct batch *b)
 			b->grants[i].g.id = 400 + i;
 			b->grants[i].is_new = 0;
 		}
-		b->accts[0].grants_stale = 0;
 	}
+	b->accts[0].grants_stale = 0;
+	/* Nothing pending is left: the next batch's balance moves from here. */
+	b->njournal = 0;
+	dynbuf_reset(&b->journal_rows);
+	ledger_batch_balances_mark(b);
 }
 
 /* An unread page of grants into the batch, as a read brings it. */
@@ -187,18 +191,6 @@ static void capture_more(struct model *m, struct batch *b, int64_t left)
 	if (left > 0 && ledger_batch_debt(b, 0, left) != CD_OK)
 		fail(m, "the debt row");
 	m->debts += left > 0;
-}
-
-/* The refund grant a late settle below its capture asks for, made as
- * ledger_holds.c makes it (ledger_batch_refund): in the batch's rows,
- * the debt repaid first (money_rule_grant), its journal row pending with
- * the batch's, the grants read stale after it. */
-static void refund(struct model *m, struct batch *b, struct guard_op *op)
-{
-	if (ledger_batch_refund(b, 0, op->refund, "hold_7_1") != CD_OK)
-		fail(m, "the refund grant");
-	else
-		op->refunded = op->refund;
 }
 
 static int64_t pending_sum(const struct batch *b, int member_only)
@@ -267,6 +259,16 @@ static int snap_same(const struct batch *b, const struct snap *s)
 	return 1;
 }
 
+/* An operation decided as a batch of one decides it (ledger_holds.c
+ * decide_op): ledger_decide_op, then what it needs beyond the rows
+ * loaded (ledger_decide_needs), which ends the attempt (load_more). */
+static enum cd_err decided(struct model *m, struct batch *b, struct guard_op *op)
+{
+	enum cd_err rc = ledger_decide_needs(b, op, ledger_decide_op(b, op), 0, 1);
+	m->asked_load |= b->load_more;
+	return rc;
+}
+
 static char reqs[POOL][16];
 static unsigned char hashes[POOL][32];
 
@@ -287,7 +289,7 @@ static enum cd_err step_authorize(struct model *m, struct batch *b, struct guard
 	r->priced = 1;
 	op_init(op, GUARD_AUTHORIZE);
 	op->in.authorize = r;
-	enum cd_err rc = ledger_decide_authorize(b, op);
+	enum cd_err rc = decided(m, b, op);
 	m->replays += rc == CD_OK && op->hold >= 0 && op->hold < b->nholds - 1;
 	return rc;
 }
@@ -321,27 +323,18 @@ static enum cd_err step_settle(struct model *m, struct batch *b, struct guard_op
 	int was_pending = strcmp(h->state, "pending") == 0, was_captured = strcmp(h->state, "captured") == 0;
 	int was_settled = strcmp(h->state, "settled") == 0;
 	int64_t held = h->amount, charged = h->charged, cost = r->input_tokens + 2 * r->output_tokens;
-	op->refunded = 0;
-	enum cd_err rc = ledger_decide_settle(b, op);
-	if (rc == CD_OK && op->refund > 0) {
-		if (!was_captured || op->refund != charged - cost)
-			fail(m, "a refund asked of a settle that owes none");
-		refund(m, b, op);
+	enum cd_err rc = decided(m, b, op);
+	if (rc == CD_OK && op->refunded > 0) {
+		if (!was_captured || op->refunded != charged - cost)
+			fail(m, "a refund made for a settle that owes none");
 		m->balance += op->refunded;
 		m->refunds++;
-		rc = ledger_decide_settle(b, op);
-		if (op->refund != 0)
-			fail(m, "a refund asked twice");
 	}
 	if (rc != CD_OK)
 		return rc;
 	if (was_settled) {
 		m->replays++;
 		return rc;
-	}
-	if (op->spend_more > 0) {
-		m->asked_wide = 1;	/* ledger_holds.c's more_grants: no decision on these rows */
-		return CD_E_RETRY;
 	}
 	if (strcmp(b->holds[i].h.state, "settled") != 0 || b->holds[i].h.charged != cost)
 		fail(m, "a settle settles the hold at its cost");
@@ -362,7 +355,7 @@ static enum cd_err step_release(struct model *m, struct batch *b, struct guard_o
 		return CD_OK;
 	r->hold_id = id;
 	op->in.release = r;
-	return ledger_decide_release(b, op);
+	return decided(m, b, op);
 }
 
 static enum cd_err step_usage(struct model *m, struct batch *b, struct guard_op *op,
@@ -383,16 +376,12 @@ static enum cd_err step_usage(struct model *m, struct batch *b, struct guard_op 
 	op_init(op, GUARD_USAGE);
 	op->in.usage = u;
 	int nusages = b->nusages;
-	enum cd_err rc = ledger_decide_usage(b, op);
+	enum cd_err rc = decided(m, b, op);
 	m->replays += rc == CD_OK && op->replayed;
 	if (rc != CD_OK || op->replayed)
 		return rc;
 	if (b->nusages != nusages + 1)
 		fail(m, "a usage recorded once");
-	if (op->spend_more > 0) {
-		m->asked_wide = 1;
-		return CD_E_RETRY;
-	}
 	int64_t cost = u->byok ? 0 : u->cost_micros;
 	if (op->charged != cost)
 		fail(m, "a usage charges its cost");
@@ -487,26 +476,40 @@ static enum cd_err op_of(struct model *m, struct batch *b, unsigned kind)
 }
 
 /* One operation of kind on b as a batch of one runs it (ledger_holds.c):
- * a charge past the grants read ends the attempt, nothing it decided
+ * what it asks beyond the rows loaded ends the attempt, nothing it decided
  * happened (the model and the rows as the step found them), and the next
- * attempt reads every grant (grants_wide) and decides again. */
+ * attempt's load brings it: the authorizes' request_ids (all the
+ * account's holds are in b: read, nothing new comes) or every grant
+ * (grants_wide), and decides again. That batch's next ones read no
+ * request_ids again. */
 static enum cd_err first_op(struct model *m, struct batch *b, unsigned kind)
 {
 	struct model saved = *m;
+	int reqs_read = b->hold_reqs_read;
 	rows_copy(m->spare, b, 1);
+	b->hold_reqs_needed = b->grants_wide = b->load_more = 0;
 	enum cd_err rc = op_of(m, b, kind);
-	if (!m->asked_wide)
-		return rc;
-	saved.failures = m->failures;
-	memcpy(saved.why, m->why, sizeof(saved.why));
-	*m = saved;
-	rows_copy(b, m->spare, 1);
-	while (b->accts[0].grants_more)
-		read_page(m, b);
-	m->wide++;
-	rc = op_of(m, b, kind);
-	if (m->asked_wide)
-		fail(m, "a charge past every grant read");
+	if (m->asked_load) {
+		int wide = b->grants_wide, looked = b->hold_reqs_needed;
+		if (rc != CD_E_RETRY || wide == looked)
+			fail(m, "a decision asked one load, and ended its attempt");
+		saved.failures = m->failures;
+		memcpy(saved.why, m->why, sizeof(saved.why));
+		*m = saved;
+		rows_copy(b, m->spare, 1);
+		b->grants_wide = wide;
+		b->load_more = 0;
+		b->hold_reqs_read |= looked;
+		while (wide && b->accts[0].grants_more)
+			read_page(m, b);
+		m->wide += wide;
+		m->looked += looked;
+		rc = op_of(m, b, kind);
+		if (m->asked_load)
+			fail(m, "a decision asked again what its load brought");
+	}
+	b->hold_reqs_read = reqs_read;
+	b->grants_wide = 0;
 	return rc;
 }
 
@@ -665,6 +668,7 @@ static int runs(void (*fn)(struct model *), struct model *sum, char *first, size
 		sum->refusals += m.refusals;
 		sum->debts += m.debts;
 		sum->wide += m.wide;
+		sum->looked += m.looked;
 		sum->second += m.second;
 		sum->refused += m.refused;
 		sum->disagreed += m.disagreed;
@@ -686,10 +690,10 @@ int main(void)
 	ok(failed_runs == 0, "%d random runs of %d steps keep DESIGN §4's invariants%s%s", RUNS, STEPS,
 	   failed_runs ? "; first failure: " : "", first);
 	ok(sum.refunds > 0 && sum.spends_more > 0 && sum.replays > 0 && sum.refusals > 0 && sum.debts > 0 &&
-	   sum.wide > 0,
+	   sum.wide > 0 && sum.looked > 0,
 	   "the runs went through refunds (%d), captures past the grants read (%d), charges decided again on "
-	   "every grant (%d), replays (%d), refusals (%d) and debts (%d)", sum.refunds, sum.spends_more, sum.wide,
-	   sum.replays, sum.refusals, sum.debts);
+	   "every grant (%d), refusals decided again on their request_ids (%d), replays (%d), refusals (%d) and "
+	   "debts (%d)", sum.refunds, sum.spends_more, sum.wide, sum.looked, sum.replays, sum.refusals, sum.debts);
 	failed_runs = runs(run_two, &sum, first, sizeof(first));
 	ok(failed_runs == 0, "%d runs of two writers on one account keep DESIGN §4's invariants on the rows committed%s%s",
 	   RUNS, failed_runs ? "; first failure: " : "", first);
