@@ -12,7 +12,8 @@ import threading
 import time
 import urllib.parse
 
-from lib import api, account, check, eq, hold_id_of, hold_parts, new_account, parallel, sql, uid, verify
+from lib import (ENV, api, account, check, eq, hold_id_of, hold_parts, new_account, parallel, sql, tx_retries, uid,
+                 verify)
 
 # ---- helpers ----
 
@@ -307,6 +308,25 @@ def test_suspended_account_is_403():
     eq(s.status, 200, "settle of a hold taken before the suspension")
     eq(s.json["charged_micros"], cost("gpt-4o", 100, 50), "charged")
     verify()
+
+
+def test_a_refusing_account_replays_a_held_request_id_from_its_first_load():
+    """An account refusing for its funds (its 402 noted): an authorize
+    replaying a request_id it holds is answered with that hold, and its
+    load read the request_id beside the account's rows kept in memory,
+    so no attempt ended to read it (retry reason load)."""
+    poor = funded(cost("gpt-4o", 1500, 700))
+    rid = uid("held")
+    first = authorize(poor, "gpt-4o", 1500, 700, request_id=rid)
+    eq(first.status, 200, "hold of the whole balance")
+    eq(authorize(poor, "gpt-4o", 1500, 700).status, 402, "a new one refused: the account is depleted")
+    loads = tx_retries([ENV["CREDITD_URL"]]).get("load", 0)
+    again = authorize(poor, "gpt-4o", 1500, 700, request_id=rid)
+    eq(again.status, 200, "the replay %r" % (again.json,))
+    eq(again.json["hold_id"], first.json["hold_id"], "its hold")
+    eq(tx_retries([ENV["CREDITD_URL"]]).get("load", 0), loads, "read by the first load")
+    eq(authorize(poor, "gpt-4o", 1500, 700, request_id=uid("new")).status, 402, "a new request_id still refused")
+    assert_reserve(poor, first.json["amount_micros"])
 
 
 def test_request_id_makes_authorize_idempotent():

@@ -327,8 +327,22 @@ static void holds_array(struct jw *j, const struct batch_want *w)
 	jsonw_close(j, ']');
 }
 
-/* The read CALL's parameter for w. */
-static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
+/* The authorizes' request_ids of w (read_hold_reqs: all of them, else
+ * none) as the read CALL's "reqs". */
+static void reqs_pairs(struct jw *j, const struct batch_want *w)
+{
+	int ext[BATCH_MAX], n;
+	const char *vals[BATCH_MAX];
+	for (n = 0; w->read_hold_reqs && n < w->nhold_reqs; n++) {
+		ext[n] = w->hold_reqs[n].ext;
+		vals[n] = w->hold_reqs[n].request_id;
+	}
+	ext_pairs(j, "reqs", w, ext, vals, n);
+}
+
+/* The read CALL's parameter for w; reqs_only: the request_ids alone (rows
+ * kept, ledger_load_batch). */
+static void read_doc(struct batch *b, const struct batch_want *w, int reqs_only, struct jw *jp)
 {
 	int64_t ids[BATCH_MAX];
 	int ext[BATCH_MAX];
@@ -338,6 +352,12 @@ static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 	dynbuf_reset(&b->doc);
 	jsonw_init(&j, &b->doc);
 	jsonw_open(&j, '{');
+	if (reqs_only) {
+		reqs_pairs(&j, w);
+		jsonw_close(&j, '}');
+		*jp = j;
+		return;
+	}
 	memcpy(ids, w->acct_ids, sizeof(ids[0]) * (size_t)w->nacct_ids);
 	n = sort_unique(ids, w->nacct_ids);
 	ids_array(&j, "ids", ids, n);
@@ -347,11 +367,7 @@ static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 		jsonw_str(&j, w->acct_ext[i]);
 	jsonw_close(&j, ']');
 	holds_array(&j, w);
-	for (n = 0; w->read_hold_reqs && n < w->nhold_reqs; n++) {
-		ext[n] = w->hold_reqs[n].ext;
-		vals[n] = w->hold_reqs[n].request_id;
-	}
-	ext_pairs(&j, "reqs", w, ext, vals, n);
+	reqs_pairs(&j, w);
 	for (n = 0; n < w->nmembers; n++) {
 		ext[n] = w->members[n].ext;
 		vals[n] = w->members[n].member;
@@ -374,21 +390,23 @@ static void read_doc(struct batch *b, const struct batch_want *w, struct jw *jp)
 	*jp = j;
 }
 
-/* The load's one read CALL, of the lists written in j (every row w asks
- * for, the accounts locked), and the rows it returned. */
-static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, const struct jw *j)
+/* The load's one read CALL, of the lists written in j, and the rows it
+ * returned: every row w asks for, the accounts locked (lock), or beside
+ * rows kept the request_ids alone. */
+static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, int lock,
+			     const struct jw *j)
 {
 	int marked;
 	if (b->doc.failed) {
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
 	}
-	const struct store_read r = {SQL_READ, SQL_READ_GALERA, SQL_READ_MARK, 1,
+	const struct store_read r = {SQL_READ, SQL_READ_GALERA, SQL_READ_MARK, lock,
 				     grants_page(b) + 1,	/* one more: there are more */
 				     j, READ_LISTS, (int)(sizeof(READ_LISTS) / sizeof(READ_LISTS[0])), &b->sets,
 				     "batch read"};
 	enum cd_err rc = store_read_call(db, &r, &marked);
-	if (rc == CD_OK)
+	if (rc == CD_OK && lock)
 		rc = read_accounts(b);
 	/* Every account read was marked (one made between the procedure's
 	 * UPDATE and its read would not be: a retry, told as an abort). */
@@ -500,10 +518,10 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	assert(w->nacct_ext <= BATCH_MAX);
 	assert(w->nacct_ids <= BATCH_MAX);
 	assert(b->tx_serial == db->tx_serial);	/* the rows read are marked locked under it */
-	b->hold_reqs_read = w->read_hold_reqs;
 	/* Rows kept from the last writes: no read CALL (nothing is due on
 	 * them, so their opening writes nothing either). */
 	int kept = ledger_rowcache_fill(b, w);
+	b->hold_reqs_read = w->read_hold_reqs;	/* as the cache may have asked */
 	if (!kept && ledger_rowcache_on(b)) {
 		/* A read whose rows will be kept reads every account's grants
 		 * too, so that a settle after this batch's authorizes finds them
@@ -512,9 +530,11 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 		for (int i = 0; i < w->nacct_ext; i++)
 			w->spend_ext[i] = i;
 	}
-	if (!kept) {
-		read_doc(b, w, &j);
-		rc = read_call(db, b, w, &j);
+	/* Beside rows kept, an account refusing for its funds has its
+	 * authorizes' request_ids read (ledger_rowcache_fill asked them). */
+	if (!kept || w->read_hold_reqs) {
+		read_doc(b, w, kept, &j);
+		rc = read_call(db, b, w, !kept, &j);
 	}
 	if (rc != CD_OK)
 		return rc;

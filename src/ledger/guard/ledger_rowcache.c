@@ -129,15 +129,20 @@ enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
 
 /* The accounts, holds and grants w needs: all kept and free (OK, with
  * them in list and spends, which of them may spend), all kept but some
- * claimed by another batch (CLAIMED), or not all kept (MISS). */
+ * claimed by another batch (CLAIMED), or not all kept (MISS). *refusing:
+ * an authorize's account is kept as refusing for its funds (its last 402
+ * noted, depleted_noted): its refusal must know whether its request_id is
+ * held, which the rows kept do not say, so the load reads the request_ids
+ * (else the decision would end the attempt to read them). */
 static enum gathered gather(const struct ledger_clock *clock, struct node_table *t, const struct batch_want *w,
-			    struct kept_acct **list, int *n, int *spends)
+			    struct kept_acct **list, int *n, int *spends, int *refusing)
 {
 	*n = 0;
 	for (int i = 0; i < w->nacct_ext; i++) {
 		struct kept_acct *e = find_ext(t, w->acct_ext[i]);
 		if (!usable(clock, e))
 			return GATHER_MISS;
+		*refusing |= w->nhold_reqs > 0 && e->a.depleted_noted;
 		spends[add_once(list, n, e)] = 0;
 	}
 	for (int i = 0; i < w->nacct_ids; i++) {
@@ -205,10 +210,10 @@ static void fill_from(struct batch *b, struct node_table *t, const struct batch_
 	}
 }
 
-int ledger_rowcache_fill(struct batch *b, const struct batch_want *w)
+int ledger_rowcache_fill(struct batch *b, struct batch_want *w)
 {
 	struct kept_acct *list[BATCH_MAX];
-	int spends[BATCH_MAX], n = 0, ok = 0;
+	int spends[BATCH_MAX], n = 0, ok = 0, refusing = 0;
 	assert(b->naccts == 0 && b->nholds == 0 && b->ngrants == 0);
 	/* Replay rows (stored answers under Idempotency-Keys: a replay must
 	 * be answered from them even when deciding it again would refuse it
@@ -220,7 +225,7 @@ int ledger_rowcache_fill(struct batch *b, const struct batch_want *w)
 	/* Rows another batch is deciding on are waited for (it writes
 	 * within milliseconds): a read now would take their lock first and
 	 * make that batch's write find them moved. */
-	enum gathered g = t != NULL ? gather(&b->clock, t, w, list, &n, spends) : GATHER_MISS;
+	enum gathered g = t != NULL ? gather(&b->clock, t, w, list, &n, spends, &refusing) : GATHER_MISS;
 	if (g == GATHER_CLAIMED) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -228,12 +233,13 @@ int ledger_rowcache_fill(struct batch *b, const struct batch_want *w)
 		until.tv_sec += until.tv_nsec / 1000000000L;
 		until.tv_nsec %= 1000000000L;
 		while (g == GATHER_CLAIMED && pthread_cond_timedwait(&released, &lock, &until) == 0)
-			g = gather(&b->clock, t, w, list, &n, spends);
+			g = gather(&b->clock, t, w, list, &n, spends, &refusing);
 	}
 	if (g == GATHER_OK) {
 		fill_from(b, t, w, list, n, spends);
 		ok = 1;
 	}
+	w->read_hold_reqs |= ok && refusing;
 	if (ok)
 		counts.filled++;
 	else

@@ -27,8 +27,10 @@
 #include "ledger_batch.h"
 
 /* Fills b for w from the rows kept and claims them: 1 when every row w
- * needs is kept (b->kept is then set), else 0 and b untouched. */
-int ledger_rowcache_fill(struct batch *b, const struct batch_want *w);
+ * needs is kept (b->kept is then set), else 0 and b untouched. An
+ * authorize on an account kept as refusing for its funds asks the load to
+ * read the authorizes' request_ids beside them (w->read_hold_reqs). */
+int ledger_rowcache_fill(struct batch *b, struct batch_want *w);
 /* After an attempt of b that ended with rc: when its write committed
  * (CD_OK), keeps its accounts as written (their versions read back by
  * the write); else forgets them (a kept write refused, b->kept_off, is
