@@ -160,26 +160,27 @@ int api_key_reaches_hold(const struct api_ctx *ctx, const char *hold_id)
 	return account_id == ctx->key.account_id;
 }
 
+/* 0 when the key reaches what it names, else -1 with the refusal of an
+ * unknown one (why, subject) answered. */
+static int reached(struct response *rs, int reaches, enum refusal_why why, const char *subject)
+{
+	if (!reaches)
+		api_refuse(rs, why, subject);
+	return reaches ? 0 : -1;
+}
+
 int api_guard_call(struct api_ctx *ctx, const struct request *rq, json_t *body, const char *account,
 		   struct ledger_call *call, unsigned char hash[32], struct response *rs)
 {
-	if (api_call_of(ctx, rq, body, call, hash, rs) != 0)
-		return -1;
-	if (api_key_reaches(ctx, account))
-		return 0;
-	api_refuse(rs, REFUSE_ACCOUNT_UNKNOWN, account);
-	return -1;
+	return api_call_of(ctx, rq, body, call, hash, rs) != 0 ? -1
+	       : reached(rs, api_key_reaches(ctx, account), REFUSE_ACCOUNT_UNKNOWN, account);
 }
 
 int api_guard_call_hold(struct api_ctx *ctx, const struct request *rq, json_t *body, const char *hold_id,
 			struct ledger_call *call, unsigned char hash[32], struct response *rs)
 {
-	if (api_call_of(ctx, rq, body, call, hash, rs) != 0)
-		return -1;
-	if (api_key_reaches_hold(ctx, hold_id))
-		return 0;
-	api_refuse(rs, REFUSE_HOLD_UNKNOWN, hold_id);
-	return -1;
+	return api_call_of(ctx, rq, body, call, hash, rs) != 0 ? -1
+	       : reached(rs, api_key_reaches_hold(ctx, hold_id), REFUSE_HOLD_UNKNOWN, hold_id);
 }
 
 void api_refuse(struct response *rs, enum refusal_why why, const char *subject)
