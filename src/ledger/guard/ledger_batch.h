@@ -90,8 +90,8 @@ struct batch_refund {
 };
 #define BATCH_GRANTS (BATCH_MAX * (LIMIT_SPEND_GRANTS + 2))
 /* The most grant rows a batch holds: a batch of one's wide page
- * (LIMIT_SPEND_GRANTS_WIDE, b->grants_wide), one more that says there are
- * more, its debt row and a new one. */
+ * (LIMIT_SPEND_GRANTS_WIDE, b->grants_wide), its debt row, a new one,
+ * and one to spare. */
 #define BATCH_GRANTS_MAX (LIMIT_SPEND_GRANTS_WIDE + 3)
 _Static_assert(BATCH_GRANTS <= BATCH_GRANTS_MAX, "a batch's grants start at most at their bound");
 struct batch_hold {

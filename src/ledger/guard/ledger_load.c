@@ -522,6 +522,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	 * them, so their opening writes nothing either). */
 	int kept = ledger_rowcache_fill(b, w);
 	b->hold_reqs_read = w->read_hold_reqs;	/* as the cache may have asked */
+	b->hold_reqs_needed |= w->read_hold_reqs;	/* and so do the next attempts */
 	if (!kept && ledger_rowcache_on(b)) {
 		/* A read whose rows will be kept reads every account's grants
 		 * too, so that a settle after this batch's authorizes finds them

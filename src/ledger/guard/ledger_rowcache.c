@@ -126,6 +126,7 @@ static int add_once(struct kept_acct **list, int *n, struct kept_acct *e)
 }
 
 enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
+_Static_assert(BATCH_MAX * (LIMIT_ROWCACHE_GRANTS + 1) <= BATCH_GRANTS, "kept grants fit a batch's first room");
 
 /* The accounts, holds and grants w needs: all kept and free (OK, with
  * them in list and spends, which of them may spend), all kept but some
@@ -134,15 +135,25 @@ enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
  * noted, depleted_noted): its refusal must know whether its request_id is
  * held, which the rows kept do not say, so the load reads the request_ids
  * (else the decision would end the attempt to read them). */
+/* Whether an authorize of w with a request_id names account ext. */
+static int asks_reqs(const struct batch_want *w, int ext)
+{
+	for (int i = 0; i < w->nhold_reqs; i++)
+		if (w->hold_reqs[i].ext == ext)
+			return 1;
+	return 0;
+}
+
 static enum gathered gather(const struct ledger_clock *clock, struct node_table *t, const struct batch_want *w,
 			    struct kept_acct **list, int *n, int *spends, int *refusing)
 {
 	*n = 0;
+	*refusing = 0;
 	for (int i = 0; i < w->nacct_ext; i++) {
 		struct kept_acct *e = find_ext(t, w->acct_ext[i]);
 		if (!usable(clock, e))
 			return GATHER_MISS;
-		*refusing |= w->nhold_reqs > 0 && e->a.depleted_noted;
+		*refusing |= e->a.depleted_noted && asks_reqs(w, i);
 		spends[add_once(list, n, e)] = 0;
 	}
 	for (int i = 0; i < w->nacct_ids; i++) {
@@ -190,6 +201,7 @@ static void fill_from(struct batch *b, struct node_table *t, const struct batch_
 		ba->a = list[i]->a;
 		ba->a.locked_tx = 0;	/* a guess: the write checks its version */
 		ba->start_version = ba->a.row_version;
+		/* Room: BATCH_MAX accounts of LIMIT_ROWCACHE_GRANTS and a debt row. */
 		for (int k = 0; spends[i] && k < list[i]->ngrants; k++) {
 			struct batch_grant *g = &b->grants[b->ngrants++];
 			memset(g, 0, sizeof(*g));
