@@ -327,6 +327,17 @@ def test_a_refusing_account_replays_a_held_request_id_from_its_first_load():
     eq(tx_retries([ENV["CREDITD_URL"]]).get("load", 0), loads, "read by the first load")
     eq(authorize(poor, "gpt-4o", 1500, 700, request_id=uid("new")).status, 402, "a new request_id still refused")
     assert_reserve(poor, first.json["amount_micros"])
+    # The same for an account refusing at its rate: its last batch
+    # refused, so its next load reads the request_ids.
+    busy = new_account("guard", requests_per_minute=2)
+    held = authorize(busy, "gpt-4o", 10, 10, request_id=rid)
+    eq(held.status, 200, "a hold")
+    eq(authorize(busy, "gpt-4o", 10, 10).status, 200, "a second")
+    eq(authorize(busy, "gpt-4o", 10, 10).status, 429, "a third over the rate")
+    loads = tx_retries([ENV["CREDITD_URL"]]).get("load", 0)
+    again = authorize(busy, "gpt-4o", 10, 10, request_id=rid)
+    eq((again.status, again.json.get("hold_id")), (200, held.json["hold_id"]), "the replay answered its hold")
+    eq(tx_retries([ENV["CREDITD_URL"]]).get("load", 0), loads, "read by the first load")
 
 
 def test_request_id_makes_authorize_idempotent():

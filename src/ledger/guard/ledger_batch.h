@@ -66,6 +66,7 @@ struct batch_acct {
 	int grants_stale;		/* a refund of this batch made it a grant, not written yet */
 	int recharge;			/* queue an auto-recharge at the next flush */
 	int version_read;		/* a.row_version is the one the last write left */
+	int refused;			/* an authorize of this attempt was refused on it */
 	int64_t start_version;		/* a.row_version as read or kept when the attempt began */
 	/* Invariant 1 inside a batch: the balance moves only with journal
 	 * rows. Its balance as of the read or the last flush (or a journal row

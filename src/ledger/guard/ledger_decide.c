@@ -293,10 +293,14 @@ enum cd_err ledger_decide_authorize(struct batch *b, struct guard_op *op)
 	op->lookup = rc != CD_OK && rc != CD_E_SUSPENDED && op->hold < 0 && !b->hold_reqs_read;
 	if (op->lookup)
 		return rc;	/* nothing changed: a refusal changes nothing */
-	if (op->hold >= 0 && rc != CD_E_SUSPENDED)
+	if (op->hold >= 0 && rc != CD_E_SUSPENDED) {
 		rc = authorize_replay(b, op, a);
-	else if (rc == CD_OK)
+	} else if (rc == CD_OK) {
+		/* Refused at its rate or range (nothing changed): a replay must
+		 * know its request_id there too. */
 		rc = authorize_hold(b, op, amount, out);
+		op->lookup = rc != CD_OK && op->refusal.why != REFUSE_NONE && !b->hold_reqs_read;
+	}
 	/* Granted: a hold answers it; refused: its refusal says why. */
 	assert(rc != CD_OK || op->hold >= 0);
 	assert(rc != CD_OK || op->refusal.why == REFUSE_NONE);

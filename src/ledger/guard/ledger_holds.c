@@ -275,6 +275,7 @@ static void op_notice(struct batch *b, struct guard_op *op)
 	int m = -1;
 	if (op->acct < 0)
 		return;
+	b->accts[op->acct].refused |= op->kind == GUARD_AUTHORIZE;	/* kept as refusing (ledger_rowcache.c) */
 	if (member != NULL)
 		m = ledger_batch_member(b, op->acct, member);
 	ledger_batch_notice_refusal(b, op->acct, m, op->refusal.why, op->refusal.available_micros,

@@ -37,6 +37,7 @@ struct kept_acct {
 	uint64_t epoch;
 	struct acct a;			/* a.row_version: as the last write left it */
 	int ngrants;			/* -1: its grants are not kept */
+	int refusing;			/* the last batch that kept it refused an authorize on it */
 	struct spend_grant g[LIMIT_ROWCACHE_GRANTS + 1];	/* and its debt row */
 };
 struct kept_hold {
@@ -131,9 +132,10 @@ _Static_assert(BATCH_MAX * (LIMIT_ROWCACHE_GRANTS + 1) <= BATCH_GRANTS, "kept gr
 /* The accounts, holds and grants w needs: all kept and free (OK, with
  * them in list and spends, which of them may spend), all kept but some
  * claimed by another batch (CLAIMED), or not all kept (MISS). *refusing:
- * an authorize's account is kept as refusing for its funds (its last 402
- * noted, depleted_noted): its refusal must know whether its request_id is
- * held, which the rows kept do not say, so the load reads the request_ids
+ * an authorize's account is kept as refusing (the last batch that kept it
+ * refused an authorize on it, or its last 402 for funds is noted,
+ * depleted_noted): its refusal must know whether its request_id is held,
+ * which the rows kept do not say, so the load reads the request_ids
  * (else the decision would end the attempt to read them). */
 /* Whether an authorize of w with a request_id names account ext. */
 static int asks_reqs(const struct batch_want *w, int ext)
@@ -153,7 +155,7 @@ static enum gathered gather(const struct ledger_clock *clock, struct node_table 
 		struct kept_acct *e = find_ext(t, w->acct_ext[i]);
 		if (!usable(clock, e))
 			return GATHER_MISS;
-		*refusing |= e->a.depleted_noted && asks_reqs(w, i);
+		*refusing |= (e->refusing || e->a.depleted_noted) && asks_reqs(w, i);
 		spends[add_once(list, n, e)] = 0;
 	}
 	for (int i = 0; i < w->nacct_ids; i++) {
@@ -327,6 +329,7 @@ static uint64_t keep_acct(struct node_table *t, const struct batch *b, int i)
 		e->epoch = ++epochs;
 	}
 	e->owner = NULL;
+	e->refusing = ba->refused;
 	e->a = ba->a;
 	e->a.dirty = 0;
 	e->a.locked_tx = 0;

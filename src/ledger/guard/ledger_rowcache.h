@@ -28,7 +28,7 @@
 
 /* Fills b for w from the rows kept and claims them: 1 when every row w
  * needs is kept (b->kept is then set), else 0 and b untouched. An
- * authorize on an account kept as refusing for its funds asks the load to
+ * authorize on an account kept as refusing (402s, 429s) asks the load to
  * read the authorizes' request_ids beside them (w->read_hold_reqs). */
 int ledger_rowcache_fill(struct batch *b, struct batch_want *w);
 /* After an attempt of b that ended with rc: when its write committed

@@ -682,6 +682,20 @@ static void test_needs(void)
 	ok(rc != CD_OK && op.lookup, "refused, its request_id not read");
 	is_int(ledger_decide_needs(b, &op, rc, 0, 4), CD_E_RETRY, "the attempt ends");
 	ok(b->hold_reqs_needed && b->load_more && b->failed_op < 0, "the next load reads the request_ids, nothing named");
+	/* Refused at its rate, not for its money: the same. */
+	b->accts[0].a.rate = (struct rate){1, -1, NOW / 60, 1, 0};	/* one request a minute, made */
+	struct guard_authorize rr = ask("need-4", 10, -1);
+	int nholds = b->nholds;
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &rr;
+	is_int(ledger_decide_op(b, &op), CD_E_RATE_LIMITED, "over its rate: 429");
+	ok(op.lookup && b->nholds == nholds && b->accts[0].a.rate.requests == 1,
+	   "its request_id not read: asked for, nothing counted");
+	b->hold_reqs_read = 1;
+	op_init(&op, GUARD_AUTHORIZE);
+	op.in.authorize = &rr;
+	is_int(ledger_decide_op(b, &op), CD_E_RATE_LIMITED, "read, not held: the 429 stands");
+	ok(!op.lookup, "asking nothing more");
 	ledger_batch_free(b);
 	/* Grants a refund of this batch made: the charge is left whole. */
 	b = batch_made();
