@@ -311,7 +311,6 @@ def test_what_a_review_found_is_priced_as_the_provider_bills_or_refused():
     refused before it is read; a model a provider has its own price for
     is charged that price (docs/gateway.md, "Which price a call is
     charged")."""
-    from lib import creditctl
     _price()
     reset()
     acct = new_account("imgreview")
@@ -330,11 +329,13 @@ def test_what_a_review_found_is_priced_as_the_provider_bills_or_refused():
     eq(state(acct), before, "nothing held or charged")
     # A model no request named yet: its first call waits for a reload
     # that brings its general row and the provider's together, and is
-    # held and charged at the provider's own price.
+    # held and charged at the provider's own price. Both rows come in one
+    # import (one transaction): a reload the sweep asks for between two
+    # `price set`s would find the general row alone, and a call would be
+    # charged it.
     own = "img-own-" + acct[-6:]
-    creditctl("price", "set", own, "input=0", "output=0", "max_output_tokens=1", "output_micros_per_image=%d" % EACH)
-    creditctl("price", "set", own, "--provider", "openai", "input=0", "output=0", "max_output_tokens=1",
-              "output_micros_per_image=%d" % (3 * EACH))
+    import_prices([_row(own, output_micros_per_image=EACH),
+                   dict(_row(own, output_micros_per_image=3 * EACH), provider="openai")], "--force")
     r = _images(acct, {"model": own, "prompt": "x", "size": "1024x1024"})
     charged = _settled(acct, before[0], r)
     eq(charged, _micros(last_reported()["images"] * 3 * EACH * 10 ** 6), "the provider's own price an image")
