@@ -45,7 +45,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <inttypes.h>
 #include <string.h>
 
 /* ---- One batch ---- */
