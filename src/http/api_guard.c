@@ -165,8 +165,10 @@ void api_authorize(struct api_ctx *ctx, const struct request *rq, char **params,
 	else if (api_check_account_id(r.account, "account", rs) != 0 || hold_amount(ctx, body, &r, rs) != 0 ||
 		 api_guard_call(ctx, rq, body, r.account, &call, hash, rs) != 0)
 		;
-	else
-		api_answer(rs, ledger_authorize(ctx->db, &call, &r, &res), &res);
+	else {
+		enum cd_err rc = ledger_authorize(ctx->db, &call, &r, &res);
+		api_answer(rs, rc, &res);
+	}
 	json_decref(body);
 }
 
@@ -236,7 +238,8 @@ void api_settle(struct api_ctx *ctx, const struct request *rq, char **params, st
 		r.price = r.model != NULL ? &p : NULL;
 		r.margin_bps = r.model != NULL ? margin : 0;
 		r.request_hash = hash;
-		api_answer(rs, ledger_settle(ctx->db, &call, &r, &res), &res);
+		enum cd_err rc = ledger_settle(ctx->db, &call, &r, &res);
+		api_answer(rs, rc, &res);
 	}
 	json_decref(body);
 }
@@ -256,8 +259,10 @@ void api_release(struct api_ctx *ctx, const struct request *rq, char **params, s
 	if (body == NULL)
 		return;
 	struct guard_release r = {jsonio_str(body, "hold_id"), 0};
-	if (api_guard_call_hold(ctx, rq, body, r.hold_id, &call, hash, rs) == 0)
-		api_answer(rs, ledger_release(ctx->db, &call, &r, &res), &res);
+	if (api_guard_call_hold(ctx, rq, body, r.hold_id, &call, hash, rs) == 0) {
+		enum cd_err rc = ledger_release(ctx->db, &call, &r, &res);
+		api_answer(rs, rc, &res);
+	}
 	json_decref(body);
 }
 
@@ -363,7 +368,8 @@ void api_usage(struct api_ctx *ctx, const struct request *rq, char **params, str
 		;
 	else {
 		u.request_hash = hash;
-		api_answer(rs, ledger_usage(ctx->db, &call, &u, &res), &res);
+		enum cd_err rc = ledger_usage(ctx->db, &call, &u, &res);
+		api_answer(rs, rc, &res);
 	}
 	json_decref(body);
 }

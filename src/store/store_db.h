@@ -281,6 +281,14 @@ struct store_tx {
 	int64_t due[LIMIT_BATCH_OPS];
 	int ndue, bringing, bring_attempt;
 	int64_t bring_started_ms;
+	enum cd_err (*due_bring)(struct store *db, int64_t account_id);	/* the body that brings one due */
+	/* A caller's own list of the accounts its attempt met due (a guard
+	 * batch's), read when an attempt ends CD_E_DUE, each brought by
+	 * due_bring: set by the caller after store_tx_init, as the handle's
+	 * list (store_due_add) would be named, without a call per account.
+	 * NULL: store_due_add's alone. */
+	const int64_t *due_list;
+	const int *due_count;
 	/* A loop begun on an account's node (store_tx_init_on): the caller's
 	 * routing, put back when the loop ends. */
 	int on, saved_routed, saved_causal;
@@ -389,7 +397,11 @@ int store_mark_absent(void);
  * once 053 is applied (a database before 043 or 053 read the older way,
  * said once); its parameters the mark, the first account marked, the
  * grants' page and the lists of j named in lists; its sets into sets.
- * *marked: the accounts it reads are to be recorded (store_mark_locked). */
+ * Marked, the first account of the set named mark_set (its id the
+ * column mark_col) is recorded as locked under the mark (store_mark_locked),
+ * so the commit looks at its mark: every account read was marked (one
+ * made between the procedure's UPDATE and its read would not be: a
+ * retry, told as an abort). */
 struct jw;
 struct db_sets;
 struct store_read {
@@ -400,8 +412,10 @@ struct store_read {
 	const char *const *lists;
 	int nlists;
 	struct db_sets *sets;
+	const char *mark_set;
+	unsigned int mark_col;
 	const char *what;
 };
-enum cd_err store_read_call(struct store *db, const struct store_read *r, int *marked);
+enum cd_err store_read_call(struct store *db, const struct store_read *r);
 
 #endif

@@ -4,8 +4,11 @@
  * transaction loop reads it on every attempt), the clock set as a
  * transaction's would be; and the health watchdog's handle. Apart from
  * the loop (store_tx.c) and the connection (store.c), which a request's
- * transactions walk through: nothing here is on a request's way
- * (docs/architecture.md, "Counting a request's walk"). */
+ * transactions walk through: nothing here is on the guard's way
+ * (docs/architecture.md, "Counting a request's walk"). Here too, the
+ * handle's settings a request or a transaction makes once: who acts, a
+ * causal route, a transaction pinned to its first account's node
+ * (store_tx_reroute). */
 #include "store_db.h"
 #include "store_noderoute.h"
 #include <pthread.h>
@@ -72,4 +75,36 @@ void store_free(struct store *db)
 	free(db->conns);
 	free(db);
 	mysql_thread_end();
+}
+
+/* ---- The handle's settings ---- */
+
+void store_actor(struct store *db, const char *actor)
+{
+	db->actor = actor;
+}
+
+void store_route_causal(struct store *db, const char *account)
+{
+	store_route(db, account);
+	db->causal = 1;
+}
+
+enum cd_err store_tx_reroute(struct store *db, const char *ext_id)
+{
+	if (db->routed || db->nodes < 2 || !db->c->galera || ext_id == NULL)
+		return CD_OK;
+	int node = store_noderoute_pick(ext_id);
+	if (node < 0)
+		return CD_OK;
+	/* The first account met pins the loop to its node, also when this
+	 * is its node already: a second account met later (a referral's
+	 * referrer, locked last) is locked from here, not made a reason to
+	 * run the whole transaction again on that account's node. */
+	store_route(db, ext_id);
+	db->rerouted = 1;
+	if (node == db->node)
+		return CD_OK;
+	db->reroute_now = 1;
+	return store_retry(db, RETRY_ROUTE);
 }

@@ -64,22 +64,11 @@ void store_due_add(struct store *db, int64_t id, enum cd_err (*bring)(struct sto
 }
 
 
-void store_actor(struct store *db, const char *actor)
-{
-	db->actor = actor;
-}
-
 void store_route(struct store *db, const char *account)
 {
 	db->routed = account != NULL;
 	db->causal = 0;
 	snprintf(db->route, sizeof(db->route), "%s", account != NULL ? account : "");
-}
-
-void store_route_causal(struct store *db, const char *account)
-{
-	store_route(db, account);
-	db->causal = 1;
 }
 
 void store_tx_init_on(struct store *db, struct store_tx *t, const char *account)
@@ -111,7 +100,7 @@ static int end_tx(struct store *db, int commit);
 static int mark_lost(struct store *db);
 
 /* An attempt that brings t->due[0] due: the layer above's body for it
- * (db->due_bring), with no key of the operation's on what it writes
+ * (t->due_bring), with no key of the operation's on what it writes
  * (expiries record their own), not wide, its refusals none of the
  * operation's; ended here. Brought: the next account, or the body's next
  * attempt, at once (nothing conflicted). */
@@ -120,10 +109,10 @@ static void bring(struct store *db, struct store_tx *t)
 	const char *idem_key = db->idem_key, *journal_key = db->journal_key;
 	int wide = db->tx_wide;
 	assert(t->bringing && t->ndue > 0);
-	assert(db->due_bring != NULL);
+	assert(t->due_bring != NULL);
 	db->idem_key = db->journal_key = NULL;
 	db->tx_wide = 0;
-	store_tx_end(db, t, db->due_bring(db, t->due[0]));
+	store_tx_end(db, t, t->due_bring(db, t->due[0]));
 	memset(&db->refusal, 0, sizeof(db->refusal));
 	db->idem_key = idem_key;
 	db->journal_key = journal_key;
@@ -169,25 +158,6 @@ int store_tx_next(struct store *db, struct store_tx *t)
 		db->causal = t->saved_causal;
 	}
 	return 0;
-}
-
-enum cd_err store_tx_reroute(struct store *db, const char *ext_id)
-{
-	if (db->routed || db->nodes < 2 || !db->c->galera || ext_id == NULL)
-		return CD_OK;
-	int node = store_noderoute_pick(ext_id);
-	if (node < 0)
-		return CD_OK;
-	/* The first account met pins the loop to its node, also when this
-	 * is its node already: a second account met later (a referral's
-	 * referrer, locked last) is locked from here, not made a reason to
-	 * run the whole transaction again on that account's node. */
-	store_route(db, ext_id);
-	db->rerouted = 1;
-	if (node == db->node)
-		return CD_OK;
-	db->reroute_now = 1;
-	return store_retry(db, RETRY_ROUTE);
 }
 
 void store_holdid_ensure(struct store *db)
@@ -285,12 +255,20 @@ static void tx_commit(struct store *db, struct store_tx *t)
 /* An attempt of the body that met accounts due (CD_E_DUE, rolled back,
  * nothing written): they are brought due before its next attempt (a clock
  * that moves on may make one due again, a few times at most). 1 when
- * they will be. */
+ * they will be. Named by store_due_add, or listed by the caller's record
+ * (t->due_list). */
 static int tx_due(struct store *db, struct store_tx *t)
 {
+	if (db->ndue == 0 && t->due_count != NULL && *t->due_count > 0) {
+		assert(*t->due_count <= LIMIT_BATCH_OPS);
+		for (int i = 0; i < *t->due_count && db->ndue < LIMIT_BATCH_OPS; i++)
+			db->due_ids[db->ndue++] = t->due_list[i];
+		db->due_bring = t->due_bring;
+	}
 	if (!t->bringing && db->ndue > 0 && t->due_passes < LIMIT_TX_DUE_PASSES) {
 		memcpy(t->due, db->due_ids, sizeof(t->due[0]) * (size_t)db->ndue);
 		t->ndue = db->ndue;
+		t->due_bring = db->due_bring;
 		db->ndue = 0;
 		t->due_passes++;
 		t->bring_attempt = 0;
@@ -622,25 +600,38 @@ int store_mark_absent(void)
 
 static atomic_int lock_read_missing;	/* a database before 043: said once, then the plain read */
 
-enum cd_err store_read_call(struct store *db, const struct store_read *r, int *marked)
+/* The first account a marked read locked, recorded (store_read). */
+static void read_marked(struct store *db, const struct store_read *r)
+{
+	const struct dbsets_set *t = store_sets_find(r->sets, r->mark_set);
+	if (t == NULL || t->nrows == 0 || r->mark_col >= t->ncols)
+		return;
+	struct db_row row = store_sets_row(r->sets, t, 0);
+	if (!store_row_null(&row, r->mark_col) && store_row_i64(&row, r->mark_col) > 0)
+		store_mark_locked(db, store_row_i64(&row, r->mark_col));
+}
+
+enum cd_err store_read_call(struct store *db, const struct store_read *r)
 {
 	int e = 0;
 	int galera = r->lock && db->c->galera && !atomic_load(&lock_read_missing);
-	*marked = galera && !atomic_load(&mark_absent);
+	int marked = galera && !atomic_load(&mark_absent);
 	int64_t head[3], mark = r->lock;
 	int n = 0;
-	enum cd_err rc = *marked ? store_mark_next(db, 0, &mark) : CD_OK;
+	enum cd_err rc = marked ? store_mark_next(db, 0, &mark) : CD_OK;
 	if (rc != CD_OK)
 		return rc;
 	head[n++] = mark;
-	if (*marked)
+	if (marked)
 		head[n++] = db->mark_first;	/* locked already: not marked again */
 	head[n++] = r->page;
-	rc = store_sets_call_lists(db, *marked ? r->sql_mark : galera ? r->sql_galera : r->sql, head, n,
+	rc = store_sets_call_lists(db, marked ? r->sql_mark : galera ? r->sql_galera : r->sql, head, n,
 				   r->j, r->lists, r->nlists, r->sets, r->what, &e);
+	if (rc == CD_OK && marked)
+		read_marked(db, r);
 	if (galera && e == ER_SP_DOES_NOT_EXIST)
 		rc = store_retry(db, RETRY_SCHEMA);	/* read again the old way */
-	if (*marked && e == ER_SP_DOES_NOT_EXIST)
+	if (marked && e == ER_SP_DOES_NOT_EXIST)
 		store_mark_missing(r->what);
 	else if (galera && e == ER_SP_DOES_NOT_EXIST && !atomic_exchange(&lock_read_missing, 1))
 		log_error("cd_batch_lock_read is missing: run creditctl migrate (043); until then accounts are "

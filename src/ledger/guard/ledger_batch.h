@@ -287,8 +287,8 @@ struct batch {
 	 * RETRY_LOAD (ledger_holds.c). */
 	int load_more;
 	/* The accounts this attempt's read found with something due
-	 * (ledger_load_batch's CD_E_DUE): the attempt names them to the
-	 * transaction loop as it ends (store_due_add, ledger_holds.c). */
+	 * (ledger_load_batch's CD_E_DUE): the transaction loop reads them as
+	 * the attempt ends (store_tx's due_list, set by batch_run). */
 	int64_t due[BATCH_MAX];
 	int ndue;
 	/* Rows kept in memory (ledger_rowcache.h): this attempt decides on
@@ -355,8 +355,8 @@ void ledger_batch_events_clear(struct batch *b);
  * w names with none made where ledger_members_row_due says so (two
  * statements each, only then). CD_E_DUE when accounts read have
  * something due that writes other rows (ledger_due_writes): nothing is
- * applied, they are listed in b->due for the attempt to name to the
- * transaction loop as it ends (store_due_add), the attempt ends (rolled
+ * applied, they are listed in b->due for the transaction loop to read
+ * as the attempt ends (store_tx's due_list), the attempt ends (rolled
  * back) and the loop brings them due
  * (ledger_due_bring_tx) before the next attempt reads again. Never
  * CD_E_DUE on rows kept (ledger_rowcache.h keeps none due). */

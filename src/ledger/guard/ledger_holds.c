@@ -448,10 +448,6 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
 		rc = store_retry(db, RETRY_MOVED);
 	if (rc == CD_E_RETRY && b->load_more)
 		rc = store_retry(db, RETRY_LOAD);
-	/* Accounts its read found due: named to the loop, which brings each
-	 * due in a transaction of its own before the next attempt. */
-	for (int i = 0; rc == CD_E_DUE && i < b->ndue; i++)
-		store_due_add(db, b->due[i], ledger_due_bring_tx);
 	ledger_rowcache_end(b, rc);
 	return rc;
 }
@@ -468,7 +464,13 @@ static enum cd_err batch_run(struct store *db, struct batch *b, struct guard_op 
 	struct store_tx t;
 	b->hold_reqs_needed = b->kept_off = b->grants_wide = 0;
 	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
-	for (store_tx_init_on(db, &t, ops[0]->route[0] != '\0' ? ops[0]->route : NULL); store_tx_next(db, &t);)
+	store_tx_init_on(db, &t, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
+	/* Accounts an attempt's read found due (b->due): the loop brings
+	 * each due in a transaction of its own before the next attempt. */
+	t.due_list = b->due;
+	t.due_count = &b->ndue;
+	t.due_bring = ledger_due_bring_tx;
+	while (store_tx_next(db, &t))
 		store_tx_end(db, &t, batch_attempt(db, b, ops, n));
 	assert(t.rc != CD_E_DUE);	/* brought due, or failed */
 	return t.rc;

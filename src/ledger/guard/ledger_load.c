@@ -396,7 +396,6 @@ static void read_doc(struct batch *b, const struct batch_want *w, int reqs_only,
 static enum cd_err read_call(struct store *db, struct batch *b, const struct batch_want *w, int lock,
 			     const struct jw *j)
 {
-	int marked;
 	if (b->doc.failed) {
 		log_error("batch read: the request does not fit %d bytes", LIMIT_BATCH_JSON_BYTES);
 		return CD_E_INTERNAL;
@@ -404,14 +403,10 @@ static enum cd_err read_call(struct store *db, struct batch *b, const struct bat
 	const struct store_read r = {SQL_READ, SQL_READ_GALERA, SQL_READ_MARK, lock,
 				     grants_page(b) + 1,	/* one more: there are more */
 				     j, READ_LISTS, (int)(sizeof(READ_LISTS) / sizeof(READ_LISTS[0])), &b->sets,
-				     "batch read"};
-	enum cd_err rc = store_read_call(db, &r, &marked);
+				     "accounts", 1 + ACCT_ID, "batch read"};
+	enum cd_err rc = store_read_call(db, &r);
 	if (rc == CD_OK && lock)
 		rc = read_accounts(b);
-	/* Every account read was marked (one made between the procedure's
-	 * UPDATE and its read would not be: a retry, told as an abort). */
-	if (rc == CD_OK && marked && b->naccts > 0)
-		store_mark_locked(db, b->accts[0].a.id);
 	if (rc == CD_OK)
 		rc = read_holds(b);
 	if (rc == CD_OK)
@@ -472,7 +467,7 @@ unsigned long long ledger_load_due_found(void)
 
 /* The accounts read with something due that writes other rows (a plan's
  * credit, an expiry), listed in b->due for the transaction loop's due
- * pass (the attempt names them as it ends: store_due_add); how many. On
+ * pass (it reads them as the attempt ends: store_tx's due_list); how many. On
  * rows kept there are none: the row cache keeps no account due. */
 static int due_found(struct batch *b, int kept)
 {
