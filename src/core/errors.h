@@ -5,6 +5,7 @@
  * docs/api.md ("Errors"). "Not found" is an answer, not a failure. */
 #ifndef CREDITD_ERRORS_H
 #define CREDITD_ERRORS_H
+#include <assert.h>
 
 enum cd_err {
 	CD_OK = 0,
@@ -47,14 +48,23 @@ struct errors_row {
 	const char *code;
 	const char *text;
 };
+/* The table (errors.c), read through the accessors below: a row of a
+ * constant table, a header's inline lookup as a module's configuration
+ * block is (docs/architecture.md, "Counting a request's walk"). */
+extern const struct errors_row errors_table[CD_E__COUNT];
 /* The row of e, static storage. */
-const struct errors_row *errors_row(enum cd_err e);
+static inline const struct errors_row *errors_row(enum cd_err e)
+{
+	assert(e >= 0);
+	assert(e < CD_E__COUNT);
+	return &errors_table[e];
+}
 /* A sentence naming the error, for logs. Static storage. */
-const char *errors_strerror(enum cd_err e);
+static inline const char *errors_strerror(enum cd_err e) { return errors_row(e)->text; }
 /* HTTP status, error type and error code (docs/api.md, "Errors"). Static storage. */
-int errors_status(enum cd_err e);
-const char *errors_type(enum cd_err e);
-const char *errors_code(enum cd_err e);
+static inline int errors_status(enum cd_err e) { return errors_row(e)->status; }
+static inline const char *errors_type(enum cd_err e) { return errors_row(e)->type; }
+static inline const char *errors_code(enum cd_err e) { return errors_row(e)->code; }
 /* The reason phrase of an HTTP status (RFC 9110), for the status line; a
  * status it does not know gets its class's ("Client Error", "Server
  * Error", ...): the gateway passes on whatever the provider answered. */

@@ -21,7 +21,7 @@ enum cd_err ledger_operator_overview(struct store *db, json_t **out);
 /* The last migration this build knows (sql/): GET /v1/health compares the
  * database's with it. A new migration changes it (test_94 holds it to
  * the sql/ folder). */
-#define LEDGER_SCHEMA_LATEST "085_event_marks.sql"
+#define LEDGER_SCHEMA_LATEST "086_member_rows_in_read.sql"
 /* The database as GET /v1/health shows it. */
 struct ledger_operator_db_state {
 	char latest[LEDGER_TEXT_BYTES(255)];	/* the last migration applied; "" when none */

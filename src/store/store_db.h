@@ -289,6 +289,10 @@ struct store_tx {
 	 * NULL: store_due_add's alone. */
 	const int64_t *due_list;
 	const int *due_count;
+	/* Made as a value (STORE_TX_ON): begun by the first store_tx_next on
+	 * begin_route's node, as store_tx_init_on would begin it there. */
+	int begin_on;
+	const char *begin_route;
 	/* A loop begun on an account's node (store_tx_init_on): the caller's
 	 * routing, put back when the loop ends. */
 	int on, saved_routed, saved_causal;
@@ -298,6 +302,12 @@ void store_tx_init(struct store *db, struct store_tx *t);
 /* The same, the loop's transactions on account's node (NULL: the node of
  * no account), the caller's routing put back when store_tx_next ends it. */
 void store_tx_init_on(struct store *db, struct store_tx *t, const char *account);
+/* The same record made as a value, begun by its first store_tx_next (a
+ * caller that hands the loop its own lists with it: a guard batch's,
+ * whose loop is then one call a pass):
+ *	struct store_tx t = STORE_TX_ON(account);
+ *	while (store_tx_next(db, &t)) ... */
+#define STORE_TX_ON(account) {.rc = CD_E_RETRY, .begin_on = 1, .begin_route = (account)}
 /* The running attempt met account id with something due: named for the
  * loop, which runs bring(db, id) as the body of attempts of its own (a
  * transaction: committed, or run again on a conflict) once the attempt

@@ -40,14 +40,30 @@ void store_clock(struct store *db)
 }
 
 
-void store_tx_init(struct store *db, struct store_tx *t)
+/* A loop begun: its read timeout counts from here. */
+static void tx_begin(struct store *db, struct store_tx *t)
 {
-	memset(t, 0, sizeof(*t));
 	t->rc = CD_E_RETRY;
 	t->started_ms = timefmt_mono_ms();
 	t->why = RETRY_NONE;
 	db->tx_wide = 0;
 	db->retry_why = RETRY_NONE;
+}
+
+/* The loop on account's node, the caller's routing kept to put back. */
+static void tx_route_on(struct store *db, struct store_tx *t, const char *account)
+{
+	t->on = 1;
+	t->saved_routed = db->routed;
+	t->saved_causal = db->causal;
+	memcpy(t->saved_route, db->route, sizeof(t->saved_route));
+	store_route(db, account);
+}
+
+void store_tx_init(struct store *db, struct store_tx *t)
+{
+	memset(t, 0, sizeof(*t));
+	tx_begin(db, t);
 }
 
 void store_due_add(struct store *db, int64_t id, enum cd_err (*bring)(struct store *db, int64_t account_id))
@@ -74,11 +90,7 @@ void store_route(struct store *db, const char *account)
 void store_tx_init_on(struct store *db, struct store_tx *t, const char *account)
 {
 	store_tx_init(db, t);
-	t->on = 1;
-	t->saved_routed = db->routed;
-	t->saved_causal = db->causal;
-	memcpy(t->saved_route, db->route, sizeof(t->saved_route));
-	store_route(db, account);
+	tx_route_on(db, t, account);
 }
 
 enum cd_err store_tx_on(struct store *db, const char *account, enum cd_err (*body)(struct store *db, void *arg),
@@ -134,6 +146,12 @@ static void bring(struct store *db, struct store_tx *t)
  * the node of no account. */
 int store_tx_next(struct store *db, struct store_tx *t)
 {
+	if (t->begin_on) {
+		/* Made as a value (STORE_TX_ON): begun here, as store_tx_init_on begins it. */
+		t->begin_on = 0;
+		tx_begin(db, t);
+		tx_route_on(db, t, t->begin_route);
+	}
 	while (tx_next(db, t)) {
 		if (!t->bringing)
 			return 1;
@@ -726,65 +744,5 @@ enum cd_err store_write_call(struct store *db, const struct jw *doc, int commit,
 	 * answer was lost: ended either way, never run again. */
 	if (commit && (rc == CD_OK || rc == CD_E_UNAVAILABLE))
 		store_committed(db);
-	return rc;
-}
-
-void store_write_begin(struct store_write *lw)
-{
-	dynbuf_init(&lw->buf, LIMIT_BATCH_JSON_BYTES);
-	store_sets_init(&lw->sets);
-	jsonw_init(&lw->w, &lw->buf);
-	jsonw_open(&lw->w, '{');
-}
-
-struct jw *store_write_list(struct store_write *lw, const char *name)
-{
-	jsonw_array(&lw->w, name);
-	return &lw->w;
-}
-
-void store_write_drop(struct store_write *lw)
-{
-	store_sets_free(&lw->sets);
-	dynbuf_free(&lw->buf);
-}
-
-/* The id in column 2 of the first row of set name (0: none). */
-static int64_t first_id(const struct db_sets *s, const char *name)
-{
-	const struct dbsets_set *t = store_sets_find(s, name);
-	if (t == NULL || t->nrows == 0)
-		return 0;
-	struct db_row row = store_sets_row(s, t, 0);
-	return store_row_i64(&row, 2);
-}
-
-enum cd_err store_write_run(struct store *db, struct store_write *lw, const char *what, int64_t *grant_id,
-			     int64_t *journal_id)
-{
-	int e = 0;
-	enum cd_err rc;
-	jsonw_close(&lw->w, '}');
-	if (lw->buf.failed) {
-		log_error("%s: the rows do not fit %d bytes", what, LIMIT_BATCH_JSON_BYTES);
-		rc = CD_E_INTERNAL;
-	} else {
-		rc = store_write_call(db, &lw->w, 0, &lw->sets, what, &e);
-	}
-	if (rc == CD_E_CONFLICT) {
-		/* No step of an operation writes a row twice: a duplicate key
-		 * here is a fault, not a caller's conflict. */
-		log_error("%s: MariaDB error %d (a duplicate key)", what, e);
-		rc = CD_E_INTERNAL;
-	}
-	if (rc == CD_OK && grant_id != NULL)
-		*grant_id = first_id(&lw->sets, "new_grants");
-	if (rc == CD_OK && journal_id != NULL)
-		*journal_id = first_id(&lw->sets, "new_journal");
-	if (rc == CD_OK && ((grant_id != NULL && *grant_id == 0) || (journal_id != NULL && *journal_id == 0))) {
-		log_error("%s: a new row's id was not read back", what);
-		rc = CD_E_INTERNAL;
-	}
-	store_write_drop(lw);
 	return rc;
 }

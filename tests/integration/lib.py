@@ -184,6 +184,26 @@ def sql(statement):
     return [line.split("\t") for line in p.stdout.splitlines()]
 
 
+SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sql")
+
+
+def procedure_from(migration, name):
+    """The stored procedure name made again as sql/<migration> defines it,
+    by root, for its definer (the schema's owner, as creditctl migrate made
+    it): what a database not migrated past it runs."""
+    user, host = sql("SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'creditd' "
+                     "AND ROUTINE_NAME = '%s'" % name)[0][0].rsplit("@", 1)
+    with open(os.path.join(SQL_DIR, migration)) as f:
+        text = f.read()
+    body = text[text.index("CREATE OR REPLACE PROCEDURE %s(" % name):]
+    body = body[:body.index("\nEND;") + len("\nEND")]
+    body = body.replace("CREATE OR REPLACE PROCEDURE", "CREATE OR REPLACE DEFINER='%s'@'%s' PROCEDURE" % (user, host), 1)
+    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "creditd"], input="DELIMITER //\n%s//\n" % body,
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, "%s of %s: %s" % (name, migration, p.stderr))
+
+
 def _hold_key(rows=None):
     """The hold ids' AES-128 key as creditd reads it (src/store/store_tx.c,
     sql/044), from the stack's database or the rows given (name, value)."""

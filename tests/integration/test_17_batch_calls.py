@@ -19,7 +19,8 @@ import re
 import subprocess
 
 import lib
-from lib import ENV, Fail, api, check, eq, new_account, sql, uid, verify, wait_until
+import stack
+from lib import ENV, Fail, api, check, eq, new_account, procedure_from, sql, uid, verify, wait_until
 from test_20_guard import authorize, funded, settle
 from test_70_metrics import scrape, value
 
@@ -510,11 +511,13 @@ def test_a_row_changed_behind_creditds_back_is_read_again():
     verify()
 
 
-def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
+def test_a_member_costs_no_round_trip_when_its_row_is_made():
     """A member with a row, as one with none on a workspace without a plan
     member cap, is read by the read CALL: two round trips. A member the
-    plan's cap makes a row for (DESIGN §13) costs one more, once: the row's
-    INSERT, which answers the row it made (INSERT ... RETURNING)."""
+    plan's cap makes a row for (DESIGN §13) costs none more: the read CALL
+    makes the row under its account's lock (sql/086) and reads it back with
+    the others (before, a statement of its own between the read and the
+    write: three round trips)."""
     n = uid("bplan")
     eq(api("PUT", "/v1/plans/" + n, {"credits_micros": 0, "rollover": "none", "member_cap_micros": 10 ** 7})
        .status, 200, "a plan with a member cap")
@@ -527,11 +530,47 @@ def test_a_member_costs_no_round_trip_but_once_when_its_row_is_made():
     for acct in (ws, plain):
         sent("authorize")
         authorize(acct)     # the account's first batch may open it (month roll)
-    for acct, member, want in ((ws, "kept", 2), (plain, "rowless", 2), (ws, "fresh", 3), (ws, "fresh", 2)):
+    for acct, member, want in ((ws, "kept", 2), (plain, "rowless", 2), (ws, "fresh", 2), (ws, "fresh", 2)):
         before = round_trips("authorize")
         sent("authorize")
         eq(authorize(acct, member=member).status, 200, "authorize for %s" % member)
         eq(round_trips("authorize") - before, want, "%s on %s: round trips" % (member, acct))
+    rows = sql("SELECT m.member, m.monthly_cap_micros IS NULL, m.reserved_micros > 0 FROM members m "
+               "JOIN accounts a ON a.id = m.account_id WHERE a.ext_id IN ('%s', '%s') ORDER BY m.member"
+               % (ws, plain))
+    eq([tuple(str(c) for c in r) for r in rows], [("fresh", "1", "1"), ("kept", "1", "1")],
+       "the fresh member's row made once, with no cap of its own, its two holds reserved on it; "
+       "none on the workspace without a member cap")
+
+
+def test_a_creditd_of_086_refuses_a_capped_member_with_no_row_until_the_migration_runs():
+    """docs/operations.md, 086: against 059's read, which makes no member
+    row, a new member of a workspace whose plan caps members is refused
+    (500, logged once), never decided as if it had no cap: nothing held,
+    no row made. Migrated, the same authorize is held and its row made."""
+    n = uid("bplan")
+    eq(api("PUT", "/v1/plans/" + n, {"credits_micros": 0, "rollover": "none", "member_cap_micros": 10 ** 7})
+       .status, 200, "a plan with a member cap")
+    ws = uid("bws")
+    eq(api("POST", "/v1/accounts", {"id": ws, "kind": "workspace", "plan": n}).status, 201, "its workspace")
+    eq(authorize(ws).status, 200, "the workspace's first batch (no member)")
+    procedure_from("059_alerts_in_batch.sql", "cd_batch_read")
+    try:
+        r = authorize(ws, member="late")
+        eq(r.status, 500, "refused against 059's read: %r" % (r.json,))
+        eq(r.json["error"]["code"], "internal_error", "its code")
+    finally:
+        procedure_from("086_member_rows_in_read.sql", "cd_batch_read")
+    held = "SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' " \
+           "AND h.member = 'late'" % ws
+    rows = "SELECT COUNT(*) FROM members m JOIN accounts a ON a.id = m.account_id WHERE a.ext_id = '%s'" % ws
+    eq((sql(held)[0][0], sql(rows)[0][0]), ("0", "0"), "nothing held, no row made")
+    eq(authorize(ws, member="late").status, 200, "migrated: held")
+    eq((sql(held)[0][0], sql(rows)[0][0]), ("1", "1"), "its hold and its row")
+    with open(stack.path("creditd.log"), errors="replace") as f:
+        check("has no row where its plan caps members: the read makes it from sql/086: run creditctl migrate"
+              in f.read(), "the refusal logged, naming the migration")
+    verify()
 
 
 def test_a_guard_batch_with_alerts_is_its_read_and_its_write():

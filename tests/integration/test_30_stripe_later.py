@@ -4,13 +4,11 @@ invoices and plan changes, Stripe down or slow, a top-up's
 Idempotency-Key, a credit written by one call of the one writer, and
 the ledger verified at the end."""
 import json
-import os
 import secrets
-import subprocess
 import time
 
 import lib
-from lib import ENV, Fail, api, check, eq, new_account, sql
+from lib import Fail, api, check, eq, new_account, procedure_from, sql
 from test_30_stripe import (RATE, acct_path, attempts, balance, charge_event, checkout_event, deliver, delivered,
     event, event_rows, expect_upstream, fake, fake_mode, fake_requests, give_customer, invoice_event, last_seq,
     ok_mode, one, open_session, pending_without_session, quoted, refunds, session, snapshot, subscription_event,
@@ -493,23 +491,6 @@ def test_a_credit_that_pays_a_debt_writes_its_notices_in_the_same_call():
     verify()
 
 
-SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sql")
-
-
-def writer_from(migration, definer):
-    """cd_write2 made again as sql/<migration> defines it, by root, for
-    definer (the schema's owner, as creditctl migrate made it)."""
-    with open(os.path.join(SQL_DIR, migration)) as f:
-        text = f.read()
-    body = text[text.index("CREATE OR REPLACE PROCEDURE cd_write2("):]
-    body = body[:body.index("\nEND;") + len("\nEND")]
-    body = body.replace("CREATE OR REPLACE PROCEDURE", "CREATE OR REPLACE DEFINER=%s PROCEDURE" % definer, 1)
-    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
-    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "creditd"], input="DELIMITER //\n%s//\n" % body,
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, "cd_write2 of %s: %s" % (migration, p.stderr))
-
-
 def test_a_creditd_of_083_refuses_a_credit_until_the_migration_runs():
     """docs/operations.md, 083: against 082's writer, which reads four
     elements of an event row, this creditd's credit is refused whole (its
@@ -521,15 +502,12 @@ def test_a_creditd_of_083_refuses_a_credit_until_the_migration_runs():
     sid = open_session(acct, 1200)
     ev = checkout_event(sid)
     before = balance(acct)
-    user, host = one("SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'creditd' "
-                     "AND ROUTINE_NAME = 'cd_write2'").rsplit("@", 1)
-    definer = "'%s'@'%s'" % (user, host)
-    writer_from("082_write_versions_kept.sql", definer)
+    procedure_from("082_write_versions_kept.sql", "cd_write2")
     try:
         r = deliver(ev)
         check(r.status >= 500, "refused against 082's writer: %r" % r)
     finally:
-        writer_from("083_write_event_grant.sql", definer)
+        procedure_from("083_write_event_grant.sql", "cd_write2")
     eq(balance(acct), before, "nothing credited")
     eq([t for t, _ in events_of(acct) if t == "topup.succeeded"], [], "no event")
     eq(one("SELECT status FROM topups WHERE session_id = %s" % quoted(sid)), "pending", "the record waits")

@@ -18,7 +18,7 @@ import os
 import signal
 
 import stack
-from lib import ENV, api, check, eq, new_account, sql, uid
+from lib import ENV, api, check, eq, new_account, sql, uid, wait_until
 from test_27_auth_throttle import LIMIT, call, random_key, with_default_limit
 from test_95_console_browser import OUT, acct_state, drive, failed_delivery, journal
 
@@ -379,6 +379,10 @@ def test_a_rows_or_the_status_button_that_fails_says_so_beside_it():
                                                                        {"sh": "kill -CONT %d" % pid}])
     finally:
         os.kill(pid, signal.SIGCONT)
+    # The watchdog answers 503 at once until its next look finds the
+    # database back (every LIMIT_HEALTH_INTERVAL_MS): the page's last step
+    # resumed it, so the rows below wait for that look first.
+    check(wait_until(lambda: api("GET", "/healthz", auth=None).status == 200, timeout=15), "the database back")
     eq(sql("SELECT state FROM events WHERE id = %d" % ev), [["failed"]], "the delivery not retried while away")
     for name, words in (("gw", ("not_found", "not found", "revoked")), ("status", ("unavailable", "503")),
                         ("retry", ("unavailable", "503")),

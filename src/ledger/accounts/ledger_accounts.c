@@ -652,7 +652,7 @@ static enum cd_err member_put_op(struct store *db, const struct member_put *p, s
 		return rc;
 	if (strcmp(a.kind, "workspace") != 0)
 		return refusal_set(&db->refusal, REFUSE_NOT_WORKSPACE, a.ext_id, NULL);
-	/* Made under the account lock like the guard's rows (ledger_members_create:
+	/* Made under the account lock like the guard's rows (sql/086; ledger_members_create:
 	 * its reserve is the member's pending holds, which their settles and
 	 * releases then take back off), then given what the request sets. */
 	rc = ledger_members_lock(db, &a, p->member, &m);

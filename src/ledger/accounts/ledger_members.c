@@ -35,7 +35,10 @@ static const char SQL_MEMBER_READ[] = "SELECT m.monthly_cap_micros, m.month_key,
  * first: the sums are exact, and no other transaction makes the row
  * meanwhile. Its sources are read without locks (READ COMMITTED). The
  * row comes back from the INSERT (RETURNING, the procedures' member
- * column order): made by this transaction, it is locked until it ends. */
+ * column order): made by this transaction, it is locked until it ends.
+ * The guard's read CALL runs the same INSERT … SELECT for the members
+ * a batch names (sql/086, cd_batch_read): a change here is made there
+ * too. */
 static const char SQL_MEMBER_CREATE[] = "INSERT INTO members (account_id, member, month_key, month_spent_micros, "
 	"reserved_micros, created_at) SELECT p.a, p.n, p.mk, "
 	"(SELECT COALESCE(SUM(u.cost_micros), 0) FROM usage_records u WHERE u.account_id = p.a "

@@ -24,8 +24,9 @@ enum cd_err ledger_members_lock(struct store *db, const struct acct *a, const ch
 /* Makes a member's row (none must exist), locked, under its account's lock:
  * no cap of its own, its reserve the member's pending holds on the
  * account, its month spend what verify counts from now (see the SQL).
- * Two statements (the INSERT, then ledger_members_lock). Used by POST …/members
- * and by the guard for a member it names with no row (ledger_members_row_due). */
+ * One statement (INSERT … RETURNING). Used by POST …/members; the guard's
+ * read CALL makes the row of a member it names with none by the same
+ * statement (sql/086; ledger_members_row_due says where). */
 enum cd_err ledger_members_create(struct store *db, const struct acct *a, const char *member, struct member_row *m);
 /* Whether a guard call naming a member with no row on account a makes
  * its row (docs/decisions.md, "Workspaces"): on a workspace whose plan has a member cap,

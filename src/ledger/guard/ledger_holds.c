@@ -461,15 +461,15 @@ static enum cd_err batch_attempt(struct store *db, struct batch *b, struct guard
  * (at most LIMIT_TX_DUE_PASSES passes, then the batch fails, logged). */
 static enum cd_err batch_run(struct store *db, struct batch *b, struct guard_op **ops, int n)
 {
-	struct store_tx t;
-	b->hold_reqs_needed = b->kept_off = b->grants_wide = 0;
-	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
-	store_tx_init_on(db, &t, ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
-	/* Accounts an attempt's read found due (b->due): the loop brings
-	 * each due in a transaction of its own before the next attempt. */
+	/* On its accounts' node (they were queued by node). Accounts an
+	 * attempt's read found due (b->due): the loop brings each due in a
+	 * transaction of its own before the next attempt. */
+	struct store_tx t = STORE_TX_ON(ops[0]->route[0] != '\0' ? ops[0]->route : NULL);
 	t.due_list = b->due;
 	t.due_count = &b->ndue;
 	t.due_bring = ledger_due_bring_tx;
+	b->hold_reqs_needed = b->kept_off = b->grants_wide = 0;
+	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
 	while (store_tx_next(db, &t))
 		store_tx_end(db, &t, batch_attempt(db, b, ops, n));
 	assert(t.rc != CD_E_DUE);	/* brought due, or failed */

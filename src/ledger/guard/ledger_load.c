@@ -12,12 +12,14 @@
  * such a thing due, the attempt ends on it (CD_E_DUE) and the guard
  * brings it due in a transaction of its own before reading again
  * (ledger_holds.c). A member named with no row where its plan caps
- * members gets one here, after the accounts are opened (members_start).
+ * members gets one from the read itself (sql/086, under its account's
+ * lock), read back with the others; members_check holds that it did.
  * For the accounts with threshold alerts the read answers their alert
  * rows too (sql/059), loaded by ledger_alerts_load.c. */
 #include "ledger_alerts_load.h"
 #include "ledger_rowcache.h"
 #include "jsonw.h"
+#include "timefmt.h"
 #include "log.h"
 #include "store_noderoute.h"
 #include <assert.h>
@@ -306,6 +308,26 @@ static void ext_pairs(struct jw *j, const char *key, const struct batch_want *w,
 	jsonw_close(j, ']');
 }
 
+/* The members the operations name, each with its account and the
+ * batch's clock (its second, month, and the month's end): the read makes
+ * the row of one with none where its plan caps members (sql/086). */
+static void members_array(struct jw *j, const struct batch *b, const struct batch_want *w)
+{
+	int64_t start, end;
+	timefmt_month_bounds(b->clock.now, &start, &end);
+	jsonw_array(j, "members");
+	for (int i = 0; i < w->nmembers; i++) {
+		jsonw_open(j, '[');
+		jsonw_str(j, w->acct_ext[w->members[i].ext]);
+		jsonw_str(j, w->members[i].member);
+		jsonw_i64(j, b->clock.now);
+		jsonw_i64(j, b->clock.month);
+		jsonw_i64(j, end);
+		jsonw_close(j, ']');
+	}
+	jsonw_close(j, ']');
+}
+
 /* The holds named by settles and releases, ascending by id (their lock
  * order), each with its account. */
 static void holds_array(struct jw *j, const struct batch_want *w)
@@ -368,11 +390,7 @@ static void read_doc(struct batch *b, const struct batch_want *w, int reqs_only,
 	jsonw_close(&j, ']');
 	holds_array(&j, w);
 	reqs_pairs(&j, w);
-	for (n = 0; n < w->nmembers; n++) {
-		ext[n] = w->members[n].ext;
-		vals[n] = w->members[n].member;
-	}
-	ext_pairs(&j, "members", w, ext, vals, n);
+	members_array(&j, b, w);
 	for (n = 0; n < w->nusages; n++) {
 		ext[n] = w->usages[n].ext;
 		vals[n] = w->usages[n].key;
@@ -430,29 +448,26 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
 			b->accts[e].spends = 1;
 }
 
-/* A member the operations name with no row gets one now where
+/* A member the operations name with no row gets one from the read where
  * ledger_members_row_due says so (a workspace whose plan has a member
  * cap), so that the cap binds it like a row with no cap of its own: made
- * under its account's lock, after the account was opened (what fell due
- * on it, an expiry of its holds, was brought due before this read). A
- * member with a row, or none named, costs nothing here: no statement, no
- * round trip. */
-static enum cd_err members_start(struct store *db, struct batch *b, const struct batch_want *w)
+ * by cd_batch_read under its account's lock (sql/086), read back with
+ * the others. A member with a row, or none named, costs nothing. One due
+ * and not read is a database not migrated to 086: the batch fails
+ * (logged once), never decided as if the member had no cap. */
+static atomic_int member_rows_missing;
+
+static enum cd_err members_check(const struct batch *b, const struct batch_want *w)
 {
 	for (int i = 0; i < w->nmembers; i++) {
-		const char *member = w->members[i].member;
 		int acct = ledger_batch_acct_by_ext(b, w->acct_ext[w->members[i].ext]);
-		if (acct < 0 || !ledger_members_row_due(&b->accts[acct].a) || ledger_batch_member(b, acct, member) >= 0)
+		if (acct < 0 || !ledger_members_row_due(&b->accts[acct].a) ||
+		    ledger_batch_member(b, acct, w->members[i].member) >= 0)
 			continue;
-		if (b->nmembers == 2 * BATCH_MAX)
-			return CD_E_INTERNAL;
-		struct ledger_batch_member *m = &b->members[b->nmembers];
-		memset(m, 0, sizeof(*m));
-		enum cd_err rc = ledger_members_create(db, &b->accts[acct].a, member, &m->m);
-		if (rc != CD_OK)
-			return rc;
-		m->acct = acct;
-		b->nmembers++;
+		if (!atomic_exchange(&member_rows_missing, 1))
+			log_error("batch read: member %s of account %s has no row where its plan caps members: the read "
+				  "makes it from sql/086: run creditctl migrate", w->members[i].member, b->accts[acct].a.ext_id);
+		return CD_E_INTERNAL;
 	}
 	return CD_OK;
 }
@@ -542,7 +557,7 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	/* Every account opened: nothing due on it, its month and day the
 	 * batch's clock's (open_accounts and ledger_due_roll assert both). */
 	open_accounts(b);
-	rc = members_start(db, b, w);
+	rc = members_check(b, w);
 	/* The alert rows came with the read (none with rows kept: an account
 	 * with alerts is never kept). */
 	return rc == CD_OK && !kept ? ledger_alerts_load_batch(b) : rc;

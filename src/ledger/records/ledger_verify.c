@@ -307,7 +307,7 @@ static const struct check checks[] = {
 	 "month_spent_micros", "its usage this month", 0},
 	/* A member row's reserve is its pending holds, as the account's is
 	 * (holds made before the row count too: a row is made with them,
-	 * ledger_members.c ledger_members_create). Pending holds of a member with no
+	 * ledger_members.c ledger_members_create, sql/086 for the guard's). Pending holds of a member with no
 	 * row are not a finding: such a member is recorded, not capped. */
 	{"member reserved vs holds",
 	 "SELECT CONCAT(a.ext_id, ' member ', m.member), m.reserved_micros, COALESCE(h.s, 0) FROM members m "
