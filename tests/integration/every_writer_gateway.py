@@ -220,11 +220,17 @@ class Media:
         if running and rnd.random() < 0.5:
             rid = rnd.choice(running)
             acct = self.runs[rid][0]
-            if rnd.random() < 0.2:      # 400 when the provider ended it first
-                self.seen("background cancel", self.send(rnd, "POST", "/openai/v1/responses/%s/cancel" % rid, acct,
-                                                         b""), (200, 400))
+            cancel = rnd.random() < 0.2     # 400 when the provider ended it first
+            r = self.send(rnd, "POST", "/openai/v1/responses/%s/cancel" % rid, acct, b"") if cancel else \
+                self.send(rnd, "GET", "/openai/v1/responses/" + rid, acct)
+            # Picked before the clock moved a month, sent after (the move
+            # waits for runs being made, not for these): a response made over
+            # 30 days before may be purged, then 404, as in settle_runs.
+            old = clock_now() - self.runs[rid][2] > RESPONSE_KEPT_S
+            if cancel:
+                self.seen("background cancel", r, (200, 400, 404) if old else (200, 400))
             else:
-                self.seen("background read", self.send(rnd, "GET", "/openai/v1/responses/" + rid, acct))
+                self.seen("background read", r, (200, 404) if old else (200,))
             return
         with self.lock:
             if self.paused:

@@ -556,9 +556,13 @@ def test_a_creditd_of_086_refuses_a_capped_member_with_no_row_until_the_migratio
     eq(authorize(ws).status, 200, "the workspace's first batch (no member)")
     procedure_from("059_alerts_in_batch.sql", "cd_batch_read")
     try:
+        moved = value(scrape(), "creditd_tx_retries_total", reason="moved")
         r = authorize(ws, member="late")
         eq(r.status, 500, "refused against 059's read: %r" % (r.json,))
         eq(r.json["error"]["code"], "internal_error", "its code")
+        # Read once more first (a plan's cap set between the read's two
+        # looks at the plan leaves the same gap), then refused.
+        eq(value(scrape(), "creditd_tx_retries_total", reason="moved"), moved + 1, "read again once, as moved")
     finally:
         procedure_from("086_member_rows_in_read.sql", "cd_batch_read")
     held = "SELECT COUNT(*) FROM holds h JOIN accounts a ON a.id = h.account_id WHERE a.ext_id = '%s' " \

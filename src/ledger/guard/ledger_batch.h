@@ -286,6 +286,10 @@ struct batch {
 	 * (hold_reqs_needed, grants_wide): the attempt ends, run again as
 	 * RETRY_LOAD (ledger_holds.c). */
 	int load_more;
+	/* A member due a row had none after a read of this run (its plan's
+	 * cap moved between the read's two looks at the plan): read again
+	 * once (RETRY_MOVED), then the batch fails (ledger_load.c). */
+	int member_missed;
 	/* The accounts this attempt's read found with something due
 	 * (ledger_load_batch's CD_E_DUE): the transaction loop reads them as
 	 * the attempt ends (store_tx's due_list, set by batch_run). */
@@ -350,10 +354,10 @@ void ledger_batch_balances_mark(struct batch *b);
 enum cd_err ledger_batch_rows_disagree(struct batch *b, int acct, const char *what);
 /* Drops the batch's outbox events (written, or the attempt abandoned). */
 void ledger_batch_events_clear(struct batch *b);
-/* The read CALL: the rows of w locked and each account opened in memory
- * (its month and day rolled; nothing written), then the rows of members
- * w names with none made where ledger_members_row_due says so (two
- * statements each, only then). CD_E_DUE when accounts read have
+/* The read CALL: the rows of w locked, the rows of members w names with
+ * none made where ledger_members_row_due says so (by the CALL: sql/086),
+ * and each account opened in memory (its month and day rolled; nothing
+ * else written). CD_E_DUE when accounts read have
  * something due that writes other rows (ledger_due_writes): nothing is
  * applied, they are listed in b->due for the transaction loop to read
  * as the attempt ends (store_tx's due_list), the attempt ends (rolled

@@ -468,7 +468,7 @@ static enum cd_err batch_run(struct store *db, struct batch *b, struct guard_op 
 	t.due_list = b->due;
 	t.due_count = &b->ndue;
 	t.due_bring = ledger_due_bring_tx;
-	b->hold_reqs_needed = b->kept_off = b->grants_wide = 0;
+	b->hold_reqs_needed = b->kept_off = b->grants_wide = b->member_missed = 0;
 	b->failed_op = b->failed_acct = -1;	/* none named before an attempt names one */
 	while (store_tx_next(db, &t))
 		store_tx_end(db, &t, batch_attempt(db, b, ops, n));

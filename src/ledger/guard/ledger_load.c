@@ -13,7 +13,7 @@
  * brings it due in a transaction of its own before reading again
  * (ledger_holds.c). A member named with no row where its plan caps
  * members gets one from the read itself (sql/086, under its account's
- * lock), read back with the others; members_check holds that it did.
+ * lock), read back with the others; members_missing holds that it did.
  * For the accounts with threshold alerts the read answers their alert
  * rows too (sql/059), loaded by ledger_alerts_load.c. */
 #include "ledger_alerts_load.h"
@@ -453,23 +453,30 @@ static void mark_spenders(struct batch *b, const struct batch_want *w)
  * cap), so that the cap binds it like a row with no cap of its own: made
  * by cd_batch_read under its account's lock (sql/086), read back with
  * the others. A member with a row, or none named, costs nothing. One due
- * and not read is a database not migrated to 086: the batch fails
- * (logged once), never decided as if the member had no cap. */
+ * and not read is never decided as if the member had no cap: the read
+ * looks at the plan twice (its cap, then the INSERT's), so a cap set
+ * between the two asks for one read more (1: RETRY_MOVED); one still
+ * missing then is a database not migrated to 086 (-1: the batch fails,
+ * logged once). 0: every such member has its row. */
 static atomic_int member_rows_missing;
 
-static enum cd_err members_check(const struct batch *b, const struct batch_want *w)
+static int members_missing(struct batch *b, const struct batch_want *w)
 {
 	for (int i = 0; i < w->nmembers; i++) {
 		int acct = ledger_batch_acct_by_ext(b, w->acct_ext[w->members[i].ext]);
 		if (acct < 0 || !ledger_members_row_due(&b->accts[acct].a) ||
 		    ledger_batch_member(b, acct, w->members[i].member) >= 0)
 			continue;
+		if (!b->member_missed) {
+			b->member_missed = 1;
+			return 1;
+		}
 		if (!atomic_exchange(&member_rows_missing, 1))
 			log_error("batch read: member %s of account %s has no row where its plan caps members: the read "
 				  "makes it from sql/086: run creditctl migrate", w->members[i].member, b->accts[acct].a.ext_id);
-		return CD_E_INTERNAL;
+		return -1;
 	}
-	return CD_OK;
+	return 0;
 }
 
 /* Accounts a batch's read found due, since start. */
@@ -557,7 +564,8 @@ enum cd_err ledger_load_batch(struct store *db, struct batch *b, struct batch_wa
 	/* Every account opened: nothing due on it, its month and day the
 	 * batch's clock's (open_accounts and ledger_due_roll assert both). */
 	open_accounts(b);
-	rc = members_check(b, w);
+	int missing = members_missing(b, w);
+	rc = missing == 0 ? CD_OK : missing > 0 ? store_retry(db, RETRY_MOVED) : CD_E_INTERNAL;
 	/* The alert rows came with the read (none with rows kept: an account
 	 * with alerts is never kept). */
 	return rc == CD_OK && !kept ? ledger_alerts_load_batch(b) : rc;
