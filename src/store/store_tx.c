@@ -277,26 +277,24 @@ static void tx_commit(struct store *db, struct store_tx *t)
  * (t->due_list). */
 static int tx_due(struct store *db, struct store_tx *t)
 {
-	if (db->ndue == 0 && t->due_count != NULL && *t->due_count > 0) {
-		assert(*t->due_count <= LIMIT_BATCH_OPS);
-		for (int i = 0; i < *t->due_count && db->ndue < LIMIT_BATCH_OPS; i++)
-			db->due_ids[db->ndue++] = t->due_list[i];
-		db->due_bring = t->due_bring;
-	}
-	if (!t->bringing && db->ndue > 0 && t->due_passes < LIMIT_TX_DUE_PASSES) {
-		memcpy(t->due, db->due_ids, sizeof(t->due[0]) * (size_t)db->ndue);
-		t->ndue = db->ndue;
-		t->due_bring = db->due_bring;
-		db->ndue = 0;
+	int listed = db->ndue == 0 && t->due_count != NULL;
+	const int64_t *ids = listed ? t->due_list : db->due_ids;
+	int n = listed ? *t->due_count : db->ndue;
+	assert(n >= 0 && n <= LIMIT_BATCH_OPS);
+	db->ndue = 0;
+	if (!t->bringing && n > 0 && t->due_passes < LIMIT_TX_DUE_PASSES) {
+		memcpy(t->due, ids, sizeof(t->due[0]) * (size_t)n);
+		t->ndue = n;
+		if (!listed)
+			t->due_bring = db->due_bring;
 		t->due_passes++;
 		t->bring_attempt = 0;
 		t->bring_started_ms = timefmt_mono_ms();
 		t->why = RETRY_DUE;
 		return 1;
 	}
-	log_error("account %lld still due after %d passes that brought it due",
-		  (long long)(db->ndue > 0 ? db->due_ids[0] : 0), t->due_passes);
-	db->ndue = 0;
+	log_error("account %lld still due after %d passes that brought it due", (long long)(n > 0 ? ids[0] : 0),
+		  t->due_passes);
 	return 0;
 }
 

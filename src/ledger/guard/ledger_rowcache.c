@@ -129,14 +129,6 @@ static int add_once(struct kept_acct **list, int *n, struct kept_acct *e)
 enum gathered { GATHER_MISS, GATHER_OK, GATHER_CLAIMED };
 _Static_assert(BATCH_MAX * (LIMIT_ROWCACHE_GRANTS + 1) <= BATCH_GRANTS, "kept grants fit a batch's first room");
 
-/* The accounts, holds and grants w needs: all kept and free (OK, with
- * them in list and spends, which of them may spend), all kept but some
- * claimed by another batch (CLAIMED), or not all kept (MISS). *refusing:
- * an authorize's account is kept as refusing (the last batch that kept it
- * refused an authorize on it, or its last 402 for funds is noted,
- * depleted_noted): its refusal must know whether its request_id is held,
- * which the rows kept do not say, so the load reads the request_ids
- * (else the decision would end the attempt to read them). */
 /* Whether an authorize of w with a request_id names account ext. */
 static int asks_reqs(const struct batch_want *w, int ext)
 {
@@ -146,6 +138,14 @@ static int asks_reqs(const struct batch_want *w, int ext)
 	return 0;
 }
 
+/* The accounts, holds and grants w needs: all kept and free (OK, with
+ * them in list and spends, which of them may spend), all kept but some
+ * claimed by another batch (CLAIMED), or not all kept (MISS). *refusing:
+ * an authorize's account is kept as refusing (the last batch that kept it
+ * refused an authorize on it, or its last 402 for funds is noted,
+ * depleted_noted): its refusal must know whether its request_id is held,
+ * which the rows kept do not say, so the load reads the request_ids
+ * (else the decision would end the attempt to read them). */
 static enum gathered gather(const struct ledger_clock *clock, struct node_table *t, const struct batch_want *w,
 			    struct kept_acct **list, int *n, int *spends, int *refusing)
 {
