@@ -5,17 +5,15 @@
  * bound, the body's output cap or the model's) authorized exactly as
  * /v1/guard/authorize is, shrunk by lowering the output cap; then the
  * call is handed on (rs->handoff) to the gateway's loop, which forwards
- * it, and an ending thread settles it (gateway.h); the pricing and the
- * hold are api_gwhold.c's. A refusal is answered here; the router puts
+ * it, and an ending thread settles it (gateway.h); the call's admission
+ * (its pricing, a place among max_streams, the hold) is api_gwhold.c's. A refusal is answered here; the router puts
  * every answer of these routes in the provider's shape. Never SQL, never
  * FastCGI, never curl. */
 #include "api.h"
 #include "api_gwhold.h"
-#include "api_gwaudio.h"
 #include "answer.h"
 #include "config.h"
 #include "gateway.h"
-#include "gwbuffer.h"
 #include "gwconfig.h"
 #include "gwkind.h"
 #include "gwmoney.h"
@@ -283,45 +281,6 @@ static int table_check(struct api_ctx *ctx, const struct request *rq, struct gw_
 	return table_betas(gw, job, rs) != 0 || tool_model(ctx, job, rs) != 0 ? -1 : 0;
 }
 
-/* FNV-1a of s, never 0 (0 is "no key"). */
-static uint64_t share_id(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return h != 0 ? h : 1;
-}
-
-/* A place among max_streams, within the key's share (a gateway key's:
- * an app's guard key serves all its users and is bound by the accounts'
- * shares alone) and the account's. 0, or -1 with rs filled. */
-int api_gw_admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
-{
-	/* The key as authenticated: "Bearer K" however spelt is one key. */
-	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
-	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && secret != NULL ? share_id(secret) : 0;
-	enum gw_admit a = gateway_admit(key, share_id(job->account), gwbuffer_bound(job), &job->place);
-	const struct gwconfig *gw = job->gw;
-	if (a == GW_ADMITTED)
-		return 0;
-	rs->retry_after = 1;
-	if (a == GW_BUFFER_ACCOUNT || a == GW_BUFFER_ALL)
-		api_error(rs, CD_E_RATE_LIMITED, NULL, "the whole answers in flight %s hold the %lld MiB [gateway] %s "
-			  "allows, and this call's answer needs room: nothing was forwarded; retry when one ends",
-			  a == GW_BUFFER_ACCOUNT ? "of this account" : "of every account",
-			  (long long)(a == GW_BUFFER_ACCOUNT ? gw->max_buffered_per_account_mib : gw->max_buffered_mib),
-			  a == GW_BUFFER_ACCOUNT ? "max_buffered_per_account_mib" : "max_buffered_mib");
-	else if (a == GW_FULL)
-		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
-			  (long long)gw->max_streams);
-	else
-		api_error(rs, CD_E_RATE_LIMITED, NULL, "%lld calls of this %s are in flight, the most [gateway] %s allows",
-			  (long long)(a == GW_KEY_SHARE ? gw->max_streams_per_key : gw->max_streams_per_account),
-			  a == GW_KEY_SHARE ? "key" : "account",
-			  a == GW_KEY_SHARE ? "max_streams_per_key" : "max_streams_per_account");
-	return -1;
-}
-
 /* A key limited to some models (docs/gateway.md, "What a key holder can and cannot do") calling
  * another (the call's own, or a tool's: param): 403 model_not_allowed, in the provider's shape
  * (the router shapes it); nothing held or forwarded. 0 when it may. */
@@ -339,44 +298,6 @@ static int model_allowed(const struct api_ctx *ctx, const char *model, const cha
 				    "model_not_allowed", "message", msg != NULL ? msg : json_string("this key may not call "
 				    "this model"), "param", param));
 	return -1;
-}
-
-/* A free route's call (count_tokens;
- * docs/gateway.md, "Free routes and BYOK inside the rate limits"): nothing is
- * held, but the account named must exist and be active, as a held call's must
- * (a guard key bound to none names it), and the call counts against its
- * account's and member's requests_per_minute like any call. 0, or -1 with rs
- * filled (404, 403, 429 with Retry-After). */
-int api_gw_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
-{
-	char rid[2 * LIMIT_GATEWAY_REQUEST_RANDOM_BYTES + 1];
-	struct ledger_result res;
-	struct guard_authorize r;
-	unsigned char hash[KEYS_HASH_LEN];
-	if (keys_random_hex(rid, LIMIT_GATEWAY_REQUEST_RANDOM_BYTES) != 0) {
-		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the call's id");
-		return -1;
-	}
-	snprintf(job->request_id, sizeof(job->request_id), LEDGER_GATEWAY_REQUEST_PREFIX "free_%s", rid);
-	keys_sha256(job->request_id, strlen(job->request_id), hash);
-	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
-	memset(&r, 0, sizeof(r));
-	r.account = job->account;
-	r.member = job->member[0] != '\0' ? job->member : NULL;
-	r.model = job->ask.model;
-	r.request_id = job->request_id;
-	r.min_output_tokens = -1;
-	r.ttl_seconds = 1;
-	r.byok = r.count_only = 1;
-	enum cd_err rc = ledger_authorize(ctx->db, &call, &r, &res);
-	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
-		if (rc == CD_OK)
-			api_gw_member_refusal(job, &res);
-		api_answer(rs, rc, &res);
-		return -1;
-	}
-	json_decref(res.body);
-	return 0;
 }
 
 /* The body read for its route: JSON (gwshape_read), or a transcription's
@@ -428,13 +349,11 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 {
 	char err[256];
 	const char *param = NULL;
-	struct guard_authorize r;
 	struct gw_job *job = calloc(1, sizeof(*job));
 	if (job == NULL) {
 		api_error(rs, CD_E_INTERNAL, NULL, "out of memory");
 		return;
 	}
-	memset(&r, 0, sizeof(r));
 	job->route = route;
 	job->gw = ctx->gw;
 	job->place = -1;
@@ -444,15 +363,9 @@ static void gw_call(struct api_ctx *ctx, const struct request *rq, struct respon
 		api_error(rs, CD_E_INVALID, param, "%s", err);
 	else if (model_allowed(ctx, job->ask.model, "model", rs) != 0 || api_gw_payer(ctx, rq, job, rs) != 0 ||
 		 providers(ctx, rq, job, rs) != 0 || background_byok(job, rs) != 0 || api_gw_forwarded(rq, job, rs) != 0 ||
-		 table_check(ctx, rq, job, rs) != 0 ||
-		 (!route->free && (gwkind_media(route) != GW_MEDIA_NONE ? api_gwaudio_hold_of(job, &r, rs)
-								 : api_gw_hold_of(ctx, job, &r, rs)) != 0))
+		 table_check(ctx, rq, job, rs) != 0)
 		;
-	else if (api_gw_admit(ctx, rq, job, rs) != 0)
-		;
-	else if (route->free ? api_gw_count(ctx, job, rs) != 0 : api_gw_hold(ctx, job, &r, rs) != 0) {
-		gateway_unadmit(job->place);
-	} else {
+	else if (api_gw_admission(ctx, rq, job, rs) == 0) {
 		rs->handoff = job;
 		return;
 	}

@@ -347,32 +347,16 @@ void api_gw_file_create(struct api_ctx *ctx, const struct request *rq, char **pa
 static int batch_hold(struct api_ctx *ctx, const struct gw_job *job, const char *model, int64_t hold, char *hold_id,
 		      struct response *rs)
 {
-	unsigned char hash[KEYS_HASH_LEN];
-	char rid[2 * LIMIT_GATEWAY_REQUEST_RANDOM_BYTES + 1], request_id[LIMIT_REQUEST_ID_BYTES + 1];
+	char request_id[LIMIT_REQUEST_ID_BYTES + 1];
 	struct ledger_result res;
 	struct guard_authorize r;
-	if (keys_random_hex(rid, LIMIT_GATEWAY_REQUEST_RANDOM_BYTES) != 0) {
-		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the batch's id");
-		return -1;
-	}
-	snprintf(request_id, sizeof(request_id), LEDGER_GATEWAY_REQUEST_PREFIX "batch_%s", rid);
-	keys_sha256(request_id, strlen(request_id), hash);
-	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
 	memset(&r, 0, sizeof(r));
-	r.account = job->account;
-	r.member = job->member[0] != '\0' ? job->member : NULL;
 	r.model = model;
-	r.request_id = request_id;
 	r.min_output_tokens = -1;
 	r.ttl_seconds = LIMIT_GATEWAY_BATCH_HOLD_SECONDS;
 	r.amount_micros = hold;
-	enum cd_err rc = ledger_authorize(ctx->db, &call, &r, &res);
-	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
-		if (rc == CD_OK)
-			api_gw_member_refusal(job, &res);
-		api_answer(rs, rc, &res);
+	if (api_gw_authorize(ctx, job, "batch", &r, request_id, sizeof(request_id), &res, rs) != 0)
 		return -1;
-	}
 	snprintf(hold_id, LIMIT_HOLD_ID_BYTES, "%s", res.done.u.hold.hold_id);
 	json_decref(res.body);
 	return 0;

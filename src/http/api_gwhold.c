@@ -1,5 +1,7 @@
-/* api_gwhold.c: a gateway call priced and held (api_gwhold.h;
- * docs/gateway.md), on the worker's thread: the model's row and its
+/* api_gwhold.c: a gateway call admitted (api_gwhold.h; docs/gateway.md),
+ * on the worker's thread: priced, given a place among max_streams
+ * (api_gw_admit), held (every hold the gateway takes authorizes through
+ * api_gw_authorize). The pricing: the model's row and its
  * multiples (speed, inference_geo), input stored at the provider
  * (previous_response_id), documents by their pages, a long context, the
  * fees a hold adds (web searches, a tool's own model); each provider the
@@ -13,9 +15,11 @@
  * never curl. */
 #include "api.h"
 #include "api_gwhold.h"
+#include "api_gwaudio.h"
 #include "answer.h"
 #include "config.h"
 #include "gateway.h"
+#include "gwbuffer.h"
 #include "gwconfig.h"
 #include "gwkind.h"
 #include "gwmoney.h"
@@ -359,29 +363,46 @@ void api_gw_member_refusal(const struct gw_job *job, struct ledger_result *res)
 			json_object_set_new(err, "message", json_string(said[i].message));
 }
 
-/* Authorizes the hold; the granted output (a shrunk hold's) becomes the
- * cap sent. 0, or -1 with the refusal in rs. */
-int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
+/* The hold r authorized for job's payer (the account and member it
+ * names, r->model and the figures set by the caller) under a request id
+ * of the gateway's, gw_<tag>_<random> (into request_id, idcap bytes):
+ * every hold the gateway takes, a call's, a free call's count and a
+ * batch's, goes through it. 0 with *res held (its body the caller's to
+ * free), or -1 with the refusal in rs (api_gw_member_refusal's shape for
+ * a member). */
+int api_gw_authorize(struct api_ctx *ctx, const struct gw_job *job, const char *tag, struct guard_authorize *r,
+		     char *request_id, size_t idcap, struct ledger_result *res, struct response *rs)
 {
 	unsigned char hash[KEYS_HASH_LEN];
 	char rid[2 * LIMIT_GATEWAY_REQUEST_RANDOM_BYTES + 1];
-	struct ledger_result res;
 	if (keys_random_hex(rid, LIMIT_GATEWAY_REQUEST_RANDOM_BYTES) != 0) {
 		api_error(rs, CD_E_INTERNAL, NULL, "no randomness for the call's id");
 		return -1;
 	}
-	job->hold_fees_raw = r->hold_fees_raw;	/* a media call's charge when its units cannot be priced */
-	/* gw_<provider>_<random>: the prefix marks it the gateway's, the
-	 * provider tried first is what GET /v1/holds/{hold_id} shows (one
-	 * that fell back names the last on its usage record). */
-	snprintf(job->request_id, sizeof(job->request_id), LEDGER_GATEWAY_REQUEST_PREFIX "%s_%s",
-		 job->providers[0]->name, rid);
-	keys_sha256(job->request_id, strlen(job->request_id), hash);
+	snprintf(request_id, idcap, LEDGER_GATEWAY_REQUEST_PREFIX "%s_%s", tag, rid);
+	keys_sha256(request_id, strlen(request_id), hash);
 	struct ledger_call call = {.idem_key = NULL, .request_hash = hash, .render = answer_render};
 	r->account = job->account;
 	r->member = job->member[0] != '\0' ? job->member : NULL;
+	r->request_id = request_id;
+	enum cd_err rc = ledger_authorize(ctx->db, &call, r, res);
+	if (rc != CD_OK || res->done.kind != LEDGER_DONE_HOLD) {
+		/* Refused (its request_id is new: never a replay). */
+		if (rc == CD_OK)
+			api_gw_member_refusal(job, res);
+		api_answer(rs, rc, res);
+		return -1;
+	}
+	return 0;
+}
+
+/* Authorizes the hold; the granted output (a shrunk hold's) becomes the
+ * cap sent. 0, or -1 with the refusal in rs. */
+int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs)
+{
+	struct ledger_result res;
+	job->hold_fees_raw = r->hold_fees_raw;	/* a media call's charge when its units cannot be priced */
 	r->model = job->ask.model;
-	r->request_id = job->request_id;
 	/* The hold outlives the call's own deadlines (a first byte, an idle
 	 * gap, a drain), so its reserve counts until the settle. */
 	const struct gwconfig *gw = job->gw;
@@ -391,14 +412,12 @@ int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 		r->ttl_seconds = LIMIT_HOLD_TTL_MAX_SECONDS;
 	r->byok = job->byok;
 	job->hold_ttl = r->ttl_seconds;
-	enum cd_err rc = ledger_authorize(ctx->db, &call, r, &res);
-	if (rc != CD_OK || res.done.kind != LEDGER_DONE_HOLD) {
-		/* Refused (its request_id is new: never a replay). */
-		if (rc == CD_OK)
-			api_gw_member_refusal(job, &res);
-		api_answer(rs, rc, &res);
+	/* gw_<provider>_<random>: the prefix marks it the gateway's, the
+	 * provider tried first is what GET /v1/holds/{hold_id} shows (one
+	 * that fell back names the last on its usage record). */
+	if (api_gw_authorize(ctx, job, job->providers[0]->name, r, job->request_id, sizeof(job->request_id), &res,
+			     rs) != 0)
 		return -1;
-	}
 	snprintf(job->hold_id, sizeof(job->hold_id), "%s", res.done.u.hold.hold_id);
 	int64_t granted = res.done.u.hold.max_output_tokens;
 	int64_t n = job->ask.choices > 0 ? job->ask.choices : 1;
@@ -416,4 +435,85 @@ int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize 
 	}
 	json_decref(res.body);
 	return job->hold_id[0] != '\0' ? 0 : -1;
+}
+
+/* A free route's call (count_tokens;
+ * docs/gateway.md, "Free routes and BYOK inside the rate limits"): nothing is
+ * held, but the account named must exist and be active, as a held call's must
+ * (a guard key bound to none names it), and the call counts against its
+ * account's and member's requests_per_minute like any call: a count-only
+ * authorize. 0, or -1 with rs filled (404, 403, 429 with Retry-After). */
+int api_gw_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs)
+{
+	struct ledger_result res;
+	struct guard_authorize r;
+	memset(&r, 0, sizeof(r));
+	r.model = job->ask.model;
+	r.min_output_tokens = -1;
+	r.ttl_seconds = 1;
+	r.byok = r.count_only = 1;
+	if (api_gw_authorize(ctx, job, "free", &r, job->request_id, sizeof(job->request_id), &res, rs) != 0)
+		return -1;
+	json_decref(res.body);
+	return 0;
+}
+
+/* FNV-1a of s, never 0 (0 is "no key"). */
+static uint64_t share_id(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+/* A place among max_streams, within the key's share (a gateway key's:
+ * an app's guard key serves all its users and is bound by the accounts'
+ * shares alone) and the account's. 0, or -1 with rs filled. */
+int api_gw_admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	/* The key as authenticated: "Bearer K" however spelt is one key. */
+	const char *secret = rq->authorization != NULL ? keys_bearer(rq->authorization) : NULL;
+	uint64_t key = ctx->key.scopes == KEY_SCOPE_GATEWAY && secret != NULL ? share_id(secret) : 0;
+	enum gw_admit a = gateway_admit(key, share_id(job->account), gwbuffer_bound(job), &job->place);
+	const struct gwconfig *gw = job->gw;
+	if (a == GW_ADMITTED)
+		return 0;
+	rs->retry_after = 1;
+	if (a == GW_BUFFER_ACCOUNT || a == GW_BUFFER_ALL)
+		api_error(rs, CD_E_RATE_LIMITED, NULL, "the whole answers in flight %s hold the %lld MiB [gateway] %s "
+			  "allows, and this call's answer needs room: nothing was forwarded; retry when one ends",
+			  a == GW_BUFFER_ACCOUNT ? "of this account" : "of every account",
+			  (long long)(a == GW_BUFFER_ACCOUNT ? gw->max_buffered_per_account_mib : gw->max_buffered_mib),
+			  a == GW_BUFFER_ACCOUNT ? "max_buffered_per_account_mib" : "max_buffered_mib");
+	else if (a == GW_FULL)
+		api_error(rs, CD_E_BUSY, NULL, "%lld gateway calls are in flight, the most [gateway] max_streams allows",
+			  (long long)gw->max_streams);
+	else
+		api_error(rs, CD_E_RATE_LIMITED, NULL, "%lld calls of this %s are in flight, the most [gateway] %s allows",
+			  (long long)(a == GW_KEY_SHARE ? gw->max_streams_per_key : gw->max_streams_per_account),
+			  a == GW_KEY_SHARE ? "key" : "account",
+			  a == GW_KEY_SHARE ? "max_streams_per_key" : "max_streams_per_account");
+	return -1;
+}
+
+/* The call read and checked, admitted to the ledger and the loop: its
+ * hold figured (a paid route's: a transcription's or speech's by
+ * api_gwaudio.c, any other's here), a place among max_streams, then the
+ * hold authorized, or a free route's call counted; a place taken is
+ * given back when the ledger refuses. 0 (job ready to hand to the loop),
+ * or -1 with rs filled. */
+int api_gw_admission(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs)
+{
+	struct guard_authorize r;
+	memset(&r, 0, sizeof(r));
+	if (!job->route->free && (gwkind_media(job->route) != GW_MEDIA_NONE ? api_gwaudio_hold_of(job, &r, rs)
+									 : api_gw_hold_of(ctx, job, &r, rs)) != 0)
+		return -1;
+	if (api_gw_admit(ctx, rq, job, rs) != 0)
+		return -1;
+	if ((job->route->free ? api_gw_count(ctx, job, rs) : api_gw_hold(ctx, job, &r, rs)) == 0)
+		return 0;
+	gateway_unadmit(job->place);
+	return -1;
 }

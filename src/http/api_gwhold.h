@@ -1,8 +1,9 @@
 /* api_gwhold.h: what the gateway's handlers share: what api_gateway.c
- * takes from api_gwhold.c (a call's hold figured, then authorized), and
- * what api_gwobjects.c (the object routes) takes from api_gateway.c
- * (who pays, the headers forwarded, a place among max_streams, a free
- * call counted). */
+ * takes from api_gwhold.c (a call's admission: its hold figured, a place
+ * among max_streams, the hold authorized or a free call counted), and
+ * what api_gwobjects.c (the object routes) takes from both (who pays and
+ * the headers forwarded from api_gateway.c; a place, a free call counted
+ * from api_gwhold.c). */
 #ifndef CREDITD_API_GWHOLD_H
 #define CREDITD_API_GWHOLD_H
 #include "api.h"
@@ -34,6 +35,12 @@ int api_gw_batch_line(struct api_ctx *ctx, const struct request *rq, const struc
  * workspace's figures taken out (docs/gateway.md, "A member's refusals");
  * every gateway refusal of a hold goes through it. */
 void api_gw_member_refusal(const struct gw_job *job, struct ledger_result *res);
+/* The hold r authorized for job's payer under a new request id of the
+ * gateway's, gw_<tag>_<random>, written to request_id (idcap bytes): 0
+ * with *res (its body the caller's to free), or -1 with the refusal in
+ * rs. Every hold the gateway takes goes through it. */
+int api_gw_authorize(struct api_ctx *ctx, const struct gw_job *job, const char *tag, struct guard_authorize *r,
+		     char *request_id, size_t idcap, struct ledger_result *res, struct response *rs);
 /* Authorizes the hold of r; the granted output (a shrunk hold's) becomes
  * the cap sent. 0, or -1 with the refusal in rs. */
 int api_gw_hold(struct api_ctx *ctx, struct gw_job *job, struct guard_authorize *r, struct response *rs);
@@ -50,4 +57,8 @@ int api_gw_admit(struct api_ctx *ctx, const struct request *rq, struct gw_job *j
 /* A free call counted against its account's (and member's) request
  * rates, the account checked active; nothing held. 0, or -1 with rs filled. */
 int api_gw_count(struct api_ctx *ctx, struct gw_job *job, struct response *rs);
+/* The call read and checked, admitted: its hold figured, a place among
+ * max_streams, the hold authorized (a free call counted), the place given
+ * back when refused. 0, or -1 with rs filled. */
+int api_gw_admission(struct api_ctx *ctx, const struct request *rq, struct gw_job *job, struct response *rs);
 #endif
