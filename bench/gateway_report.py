@@ -14,7 +14,7 @@ import re
 import sys
 
 TARGETS = {
-    "ttfb_p50_c1": "creditd's added TTFB p50 at 1 client <= 0.5x Portkey's",
+    "ttfb_p50_c1": "creditd's added TTFB p50 at 1 client <= 1.5x Portkey's for whole answers, <= 0.5x for streams",
     "ttfb_p99_c64": "creditd's added TTFB p99 at 64 clients <= 1.0x Portkey's",
     "calls_c64": "non-streamed calls/s at 64 clients >= 2x Portkey's",
     "stream_first_byte": "no stream's first byte half a stream late: creditd's stream TTFB p99 < half a stream's "
@@ -372,9 +372,14 @@ def main():
     def target(key, ok, value, detail):
         targets.append({"target": key, "what": TARGETS[key], "pass": ok, "value": value, "detail": detail})
 
+    # At one client a whole answer's added time is at most 1.5x Portkey's
+    # (issue 64, newer than the 0.5x first set for both: a whole answer
+    # holds two durable transactions before its first byte, README "two
+    # durable transactions"); a stream's, 0.5x.
+    limits = {("p50", "whole"): 1.5, ("p50", "stream"): 0.5, ("p99", "whole"): 1.0, ("p99", "stream"): 1.0}
     for key, c, q in (("ttfb_p50_c1", 1, "p50"), ("ttfb_p99_c64", 64, "p99")):
-        limit = 0.5 if q == "p50" else 1.0
         for kind in ("whole", "stream"):
+            limit = limits[(q, kind)]
             r = trow(kind, c)
             if r is None:
                 continue
@@ -387,9 +392,14 @@ def main():
                 detail = "%s: creditd +%s ms, Portkey +%s ms: %s" % (kind, fmt(num, 3, 0), fmt(den, 3, 0), how)
             target(key, ok, {"kind": kind, "creditd_added_ms": num, "portkey_added_ms": den}, detail)
     late_target(target, pts, ramp_rows, meta)
-    ok, how = ratio_target(rates["creditd"], rates["portkey"], 2.0, "ge")
-    target("calls_c64", ok, {"creditd": rates["creditd"], "portkey": rates["portkey"]},
-           "creditd %s/s, Portkey %s/s: %s" % (fmt(rates["creditd"], 0, 0), fmt(rates["portkey"], 0, 0), how))
+    # Judged on the 64-client rows alone (n/a when this run had none).
+    r64 = {}
+    for p in ("creditd", "portkey"):
+        pt = pts.get("%s-whole-c64" % p)
+        r64[p] = pt["result"].get("calls_per_s") if pt and pt.get("ran") else None
+    ok, how = ratio_target(r64["creditd"], r64["portkey"], 2.0, "ge")
+    target("calls_c64", ok, {"creditd": r64["creditd"], "portkey": r64["portkey"]},
+           "creditd %s/s, Portkey %s/s: %s" % (fmt(r64["creditd"], 0, 0), fmt(r64["portkey"], 0, 0), how))
     top = max(ramp) if ramp else 0
     last = next((r for r in ramp_rows if r["streams"] == top), None)
     lc = (last or {}).get("creditd")
