@@ -509,7 +509,8 @@ int gwbackground_deletable(struct store *db, const char *account, const char *id
 	if (!found || !run.running || strcmp(run.account, account) != 0)
 		return 1;
 	int r = gwbackground_poll(db, &run, status, sizeof(status));
-	if (r == 0 && ledger_gw_run_next(db, run.response_id, status, run.polls, run.next_poll_at) != CD_OK)
+	if (r == 0 && ledger_gw_run_next(db, run.response_id, run.next_poll_at, status, run.polls, run.next_poll_at) !=
+			      CD_OK)
 		log_warn("gateway: background %s: its status not kept", run.response_id);
 	return r == 1 ? 1 : r == 0 ? 0 : -1;
 }

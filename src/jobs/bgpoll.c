@@ -53,14 +53,16 @@ static void look(struct store *db, const struct ledger_gw_run *run, const struct
 {
 	char status[sizeof(run->status)];
 	int claimed = 0;
-	enum cd_err rc = ledger_gw_run_claim(db, run->response_id, run->next_poll_at,
-					     timefmt_now() + LIMIT_GATEWAY_BACKGROUND_LEASE_SECONDS, &claimed);
+	int64_t until = timefmt_now() + LIMIT_GATEWAY_BACKGROUND_LEASE_SECONDS;
+	enum cd_err rc = ledger_gw_run_claim(db, run->response_id, run->next_poll_at, until, &claimed);
 	if (rc != CD_OK || !claimed)
 		return;
 	int r = h->poll(db, run, status, sizeof(status));
 	if (r == 1)
 		return;
-	rc = ledger_gw_run_next(db, run->response_id, r == 0 ? status : run->status, run->polls + 1,
+	/* Set where the claim still stands: a webhook that came during the
+	 * poll moved the look to now, and keeps it. */
+	rc = ledger_gw_run_next(db, run->response_id, until, r == 0 ? status : run->status, run->polls + 1,
 				h->next_at(run->polls + 1, timefmt_now()));
 	if (rc != CD_OK)
 		log_warn("gateway: background %s: its next poll not set (%s)", run->response_id, errors_strerror(rc));

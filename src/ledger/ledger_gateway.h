@@ -126,9 +126,12 @@ enum cd_err ledger_gw_run_find(struct store *db, const char *response_id, struct
 enum cd_err ledger_gw_run_due(struct store *db, struct ledger_gw_run *out, size_t cap, size_t *n);
 /* A poll of a running run seen still running at status: polls made so far
  * (the caller's count: its row's and this one), looked at again at
- * next_poll_at. Nothing for an ended run. */
-enum cd_err ledger_gw_run_next(struct store *db, const char *response_id, const char *status, int64_t polls,
-			       int64_t next_poll_at);
+ * next_poll_at; all of it only where the run's next_poll_at is still
+ * claimed, the value the caller's claim (or read) left: a webhook that
+ * moved the look to now meanwhile keeps it now (its answer said "still
+ * running" before the run ended). Nothing for an ended run. */
+enum cd_err ledger_gw_run_next(struct store *db, const char *response_id, int64_t claimed, const char *status,
+			       int64_t polls, int64_t next_poll_at);
 /* The run is over, with the provider's last status: its hold settled (or
  * kept unresolved). CD_OK whether it was running or not. */
 enum cd_err ledger_gw_run_end(struct store *db, const char *response_id, const char *status);

@@ -12,7 +12,8 @@ asked (never flagged), creditctl sweep prices a run's searches, every
 running run's hold is renewed each round, a DELETE of a running run is
 refused (409) and of an ended one settles it first, a run its provider
 forgot is given up at its hold, a poll answer past its budget is settled
-from its tail, a run one poller has in hand is not asked for by another,
+from its tail, a run one poller has in hand is not asked for by another, a webhook
+that comes while its run is being polled is not lost,
 a run past its days whose hold is pending no more ends, a queued answer
 not received whole keeps its hold unresolved (504, never an estimate);
 the official SDK's responses.create({background: true}) then
@@ -569,6 +570,33 @@ def test_a_run_being_polled_is_not_polled_again_by_creditctl_sweep():
     r = call("/openai/v1/responses/" + rid, None, headers={"Creditd-Account": acct})
     eq((r.status, r.json["status"]), (200, "completed"), "the client's GET sees it ended")
     settled_once(acct, before, usage_of(rid), "the client's GET after")
+    verify()
+
+
+def test_a_webhook_that_comes_while_its_run_is_being_polled_is_not_lost():
+    """OpenAI's webhook says the run ended while creditd's poll of it waits
+    for an answer the provider made before it ended ("in_progress"): the
+    poll sets the run's next look only where its claim still stands, so
+    the webhook's "look now" stands and the run is asked for again at once
+    and settled, not a backoff later (60 s here). The poll's write used to
+    overwrite the webhook's: a run ended was settled at the next poll."""
+    slow()
+    reset()
+    acct = new_account("gwbgwake")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "in_progress")
+    mode(get_delay_ms=3000)	# a poll's GET answered 3 s after it came, as the run was then
+    try:
+        eq(hook(event(rid), msg_id="msg_wake_1").status, 200, "a first webhook: the run looked at now")
+        check(wait_until(lambda: gets_of(rid) == 1, timeout=10), "creditd's poll asked, its answer not back yet")
+        move(rid, "completed")
+        eq(hook(event(rid), msg_id="msg_wake_2").status, 200, "the webhook of its end, during the poll")
+    finally:
+        mode()
+    check(wait_until(lambda: gets_of(rid) == 2, timeout=10), "asked again at once: %d asks" % gets_of(rid))
+    settled_once(acct, before, usage_of(rid), "the webhook during a poll")
+    ended_on_record(rid, ("ended", "completed"), "ended on record")
     verify()
 
 

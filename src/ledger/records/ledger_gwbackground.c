@@ -39,8 +39,11 @@ static const char SQL_FIND[] = "SELECT " RUN_COLUMNS " FROM gateway_background g
 static const char SQL_DUE[] = "SELECT " RUN_COLUMNS " FROM gateway_background g STRAIGHT_JOIN accounts a "
 			      "ON a.id = g.account_id WHERE g.state = 'running' AND g.next_poll_at <= ? "
 			      "ORDER BY g.next_poll_at LIMIT ?";
+/* Where the poller's claim still stands (next_poll_at as it left it): a
+ * webhook that moved the run's look to now while the poll waited for its
+ * answer (the answer made before the run ended) keeps it there. */
 static const char SQL_NEXT[] = "UPDATE gateway_background SET status = ?, polls = ?, next_poll_at = ? "
-			       "WHERE response_id = ? AND state = 'running'";
+			       "WHERE response_id = ? AND state = 'running' AND next_poll_at = ?";
 static const char SQL_END[] = "UPDATE gateway_background SET state = 'ended', status = ?, ended_at = ? "
 			      "WHERE response_id = ? AND state = 'running'";
 static const char SQL_WAKE[] = "UPDATE gateway_background SET next_poll_at = ? WHERE response_id = ? AND state = 'running'";
@@ -61,6 +64,7 @@ struct run_tx {
 	const struct ledger_gw_run *in;	/* OP_START */
 	const char *id, *status;	/* OP_FIND, OP_NEXT, OP_END, OP_WAKE */
 	int64_t polls, next_at;		/* OP_NEXT; OP_CLAIM: the read next_at, until in polls */
+	int64_t claimed;		/* OP_NEXT: next_poll_at as the poller's claim left it */
 	struct ledger_gw_run *out;	/* OP_FIND (one), OP_DUE (cap) */
 	size_t cap, n;
 	int found;
@@ -194,7 +198,8 @@ static enum cd_err run_tx(struct store *db, void *arg)
 	case OP_START:
 		return start(db, x->in);
 	case OP_NEXT:
-		return store_do(db, SQL_NEXT, "background run's next poll", "siis", x->status, x->polls, x->next_at, x->id);
+		return store_do(db, SQL_NEXT, "background run's next poll", "siisi", x->status, x->polls, x->next_at, x->id,
+				x->claimed);
 	case OP_END:
 		return store_do(db, SQL_END, "background run ended", "sis", x->status, db->now, x->id);
 	case OP_WAKE_ALL:
@@ -239,10 +244,11 @@ enum cd_err ledger_gw_run_due(struct store *db, struct ledger_gw_run *out, size_
 	return rc;
 }
 
-enum cd_err ledger_gw_run_next(struct store *db, const char *response_id, const char *status, int64_t polls,
-			       int64_t next_poll_at)
+enum cd_err ledger_gw_run_next(struct store *db, const char *response_id, int64_t claimed, const char *status,
+			       int64_t polls, int64_t next_poll_at)
 {
-	struct run_tx x = {.op = OP_NEXT, .id = response_id, .status = status, .polls = polls, .next_at = next_poll_at};
+	struct run_tx x = {.op = OP_NEXT, .id = response_id, .status = status, .polls = polls, .next_at = next_poll_at,
+			   .claimed = claimed};
 	return store_tx_on(db, NULL, run_tx, &x);
 }
 
