@@ -24,7 +24,11 @@ from test_95_console_browser import OUT, acct_state, drive, failed_delivery, jou
 
 # The result under a form: emptied before each try so a new answer is seen.
 CLEAR = "(document.querySelectorAll('#%s ~ .result').forEach((n) => { n.textContent = ''; n.className = 'result'; }), 1)"
-SHOWN = "Array.from(document.querySelectorAll('#%s ~ .result')).some((n) => n.innerText.trim() !== '')"
+# The answer shown: the message an answer leaves (its class ok or err),
+# not the "Loading…" the form shows while the request is out (the
+# requests' end can come before the page has written the answer).
+SHOWN = ("Array.from(document.querySelectorAll('#%s ~ .result')).some((n) => "
+         "(n.classList.contains('ok') || n.classList.contains('err')) && n.innerText.trim() !== '')")
 # What the person is left with: the message's class and whether it is
 # announced, where the focus is, whether the form can be used again.
 STATE = """(() => {
