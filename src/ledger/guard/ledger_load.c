@@ -313,8 +313,9 @@ static void ext_pairs(struct jw *j, const char *key, const struct batch_want *w,
  * the row of one with none where its plan caps members (sql/086). */
 static void members_array(struct jw *j, const struct batch *b, const struct batch_want *w)
 {
-	int64_t start, end;
-	timefmt_month_bounds(b->clock.now, &start, &end);
+	int64_t start = 0, end = 0;
+	if (w->nmembers > 0)	/* worked out only for a read that names members */
+		timefmt_month_bounds(b->clock.now, &start, &end);
 	jsonw_array(j, "members");
 	for (int i = 0; i < w->nmembers; i++) {
 		jsonw_open(j, '[');
