@@ -78,6 +78,13 @@ int bgpoll_round(struct store *db, const struct bgpoll_hooks *h, atomic_int *sto
 	if (rc != CD_OK)
 		log_warn("gateway: the background runs' holds not renewed (%s): tried again next round",
 			 errors_strerror(rc));
+	/* No run claimed before the prices are loaded (right after a start):
+	 * a look then learns nothing, and its next look would be a back-off
+	 * away, a webhook's "look now" lost with it. The runs stay due. */
+	if (!ledger_prices_ready()) {
+		store_end_request(db);
+		return 0;
+	}
 	rc = ledger_gw_run_due(db, runs, LIMIT_GATEWAY_BACKGROUND_BATCH, &n);
 	for (size_t i = 0; rc == CD_OK && i < n && !atomic_load(stopping); i++)
 		look(db, &runs[i], h);

@@ -29,7 +29,8 @@ struct bgpoll_hooks {
 };
 
 /* One round on db: the running runs due (at most
- * LIMIT_GATEWAY_BACKGROUND_BATCH) each looked at, none once *stopping.
+ * LIMIT_GATEWAY_BACKGROUND_BATCH) each looked at, none once *stopping,
+ * and none before the price list is loaded (they stay due).
  * The runs looked at, or -1 when the database failed. creditctl sweep
  * runs rounds too (a shared host may have no creditd alive between
  * requests). */

@@ -13,7 +13,8 @@ running run's hold is renewed each round, a DELETE of a running run is
 refused (409) and of an ended one settles it first, a run its provider
 forgot is given up at its hold, a poll answer past its budget is settled
 from its tail, a run one poller has in hand is not asked for by another, a webhook
-that comes while its run is being polled is not lost,
+that comes while its run is being polled, or before creditd's prices are
+loaded, is not lost,
 a run past its days whose hold is pending no more ends, a queued answer
 not received whole keeps its hold unresolved (504, never an estimate);
 the official SDK's responses.create({background: true}) then
@@ -596,6 +597,37 @@ def test_a_webhook_that_comes_while_its_run_is_being_polled_is_not_lost():
         mode()
     check(wait_until(lambda: gets_of(rid) == 2, timeout=10), "asked again at once: %d asks" % gets_of(rid))
     settled_once(acct, before, usage_of(rid), "the webhook during a poll")
+    ended_on_record(rid, ("ended", "completed"), "ended on record")
+    verify()
+
+
+def test_a_webhook_that_comes_before_the_prices_are_loaded_is_not_lost():
+    """creditd restarted while its price list cannot be read yet (the
+    models table locked) meets a run that ended while it was away, and its
+    webhook: no run is claimed before the prices are loaded, so neither the
+    start's look nor the webhook's "look now" is spent, and the run is
+    settled within seconds (by this creditd once its prices load, or by the
+    stack's other instance). The poll used to claim the run, learn nothing
+    without prices and set its next look a back-off away (60 s)."""
+    import subprocess
+    slow()
+    reset()
+    acct = new_account("gwbgcold")
+    before = state(acct)[0]
+    rid = create(acct)
+    move(rid, "completed")
+    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    locker = subprocess.Popen(["mariadb", "--defaults-file=" + cnf, "creditd", "-e",
+                               "LOCK TABLES models WRITE; SELECT SLEEP(5); UNLOCK TABLES"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        check(wait_until(lambda: sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                                     "WHERE INFO = 'SELECT SLEEP(5)'")[0][0] == "1", timeout=10), "the lock taken")
+        config(60, 120)         # /healthz answers: it reads no price
+        eq(hook(event(rid), msg_id="msg_cold").status, 200, "the webhook, the prices not loaded yet")
+    finally:
+        eq(locker.wait(timeout=30), 0, "the lock was taken and let go: %r" % locker.stderr.read())
+    settled_once(acct, before, usage_of(rid), "the webhook before the prices")
     ended_on_record(rid, ("ended", "completed"), "ended on record")
     verify()
 
