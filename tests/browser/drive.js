@@ -1,4 +1,4 @@
-// drive.js: opens one page in Debian's chromium (headless, through
+// drive.js: opens one page in Debian's chromium (chromium-headless-shell, through
 // puppeteer-core, which downloads no browser) and reports what a person
 // would see of the creditd widget on it, as JSON on stdout.
 //
@@ -24,7 +24,7 @@ const fs = require("fs");
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium-headless-shell";
 
 async function settled(page, sel) {
   await page.waitForFunction((s) => {
@@ -107,7 +107,7 @@ async function main() {
   fs.mkdirSync(opt.out, { recursive: true });
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
-    headless: true,
+    headless: "shell",
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
   });
   const out = { console: [] };

@@ -11,11 +11,11 @@
 const path = require("path");
 const puppeteer = require("puppeteer-core");
 
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium-headless-shell";
 
 (async () => {
   const spec = JSON.parse(process.argv[2]);
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: "shell",
                                            args: ["--no-sandbox", "--disable-gpu"] });
   try {
     const page = await browser.newPage();

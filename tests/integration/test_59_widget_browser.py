@@ -32,10 +32,10 @@ NBSP, NNBSP = "\u00a0", "\u202f"
 
 def drive(name, body, locale="en", **opts):
     """Writes a page of the elements in `body` and reads it in chromium."""
-    for need in (shutil.which("node"), "/usr/bin/chromium", os.path.join(BROWSER_DIR, "node_modules",
+    for need in (shutil.which("node"), "/usr/bin/chromium-headless-shell", os.path.join(BROWSER_DIR, "node_modules",
                                                                         "puppeteer-core")):
         if need is None or not os.path.exists(need):
-            raise Fail("browser test tooling missing (%s): ./dev installs chromium, nodejs and puppeteer-core" % need)
+            raise Fail("browser test tooling missing (%s): ./dev installs chromium-headless-shell, nodejs and puppeteer-core" % need)
     page = ('<!doctype html><html lang="%s"><head><meta charset="utf-8"><title>creditd widget</title><link rel="icon" href="data:,">'
             '<script src="/widget/creditd-widget.js" defer></script>'
             '<style>body{font-family:sans-serif;margin:24px;display:grid;gap:16px;max-width:640px}</style>'

@@ -103,10 +103,10 @@ def euros(micros, sep="."):
 
 
 def render(name, html):
-    for need in (shutil.which("node"), "/usr/bin/chromium", os.path.join(BROWSER_DIR, "node_modules",
+    for need in (shutil.which("node"), "/usr/bin/chromium-headless-shell", os.path.join(BROWSER_DIR, "node_modules",
                                                                         "puppeteer-core")):
         if need is None or not os.path.exists(need):
-            raise Fail("browser test tooling missing (%s): ./dev installs chromium, nodejs and puppeteer-core" % need)
+            raise Fail("browser test tooling missing (%s): ./dev installs chromium-headless-shell, nodejs and puppeteer-core" % need)
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, name + ".html")
     with open(path, "w", encoding="utf-8") as f:

@@ -38,9 +38,9 @@ def console_url():
 def drive(steps, **opts):
     """Runs the steps in chromium; returns the driver's report (raises on a
     failed step, a script error or a Content-Security-Policy violation)."""
-    for need in (shutil.which("node"), "/usr/bin/chromium", os.path.join(BROWSER_DIR, "node_modules", "axe-core")):
+    for need in (shutil.which("node"), "/usr/bin/chromium-headless-shell", os.path.join(BROWSER_DIR, "node_modules", "axe-core")):
         if need is None or not os.path.exists(need):
-            raise Fail("browser test tooling missing (%s): ./dev installs chromium, nodejs and tests/browser's packages" % need)
+            raise Fail("browser test tooling missing (%s): ./dev installs chromium-headless-shell, nodejs and tests/browser's packages" % need)
     spec = dict({"url": console_url(), "out": OUT, "steps": steps}, **opts)
     p = subprocess.run(["node", os.path.join(BROWSER_DIR, "console.js"), json.dumps(spec)], capture_output=True,
                        text=True, timeout=300, cwd=BROWSER_DIR)

@@ -19,7 +19,7 @@ import stack
 from lib import check, eq
 
 # (galera-4 and rsync are not here: Debian's mariadb-server depends on both.)
-SUITE_ONLY = ("chromium", "prometheus", "wrk", "phpunit", "composer", "lintian", "debhelper", "mypy", "php-fpm",
+SUITE_ONLY = ("chromium-headless-shell", "prometheus", "wrk", "phpunit", "composer", "lintian", "debhelper", "mypy", "php-fpm",
               "php-cli", "libapache2-mod-fcgid", "spawn-fcgi", "python3-stripe", "nodejs", "logrotate")
 
 
