@@ -9,8 +9,8 @@
 // "error"):
 //   {"goto": URL}                      open a page (the console or another)
 //   {"reload": true}                   load the page again and wait for its view
-//   {"signin": KEY}                    type the key (past 200 characters, pasted), Tab to
-//                                      "Sign in", Enter; wait for a view
+//   {"signin": KEY}                    type the key (with "paste": true, pasted), Tab
+//                                      to "Sign in", Enter; wait for a view
 //   {"hash": "#/keys"}                 go to a view and wait until it is shown
 //   {"fill": SEL, "value": V}          type into a field (cleared first); with
 //                                      "paste": true set at once, as pasted
@@ -65,6 +65,15 @@ async function tabTo(page, sel, max) {
   throw new Error("Tab never reached " + sel + " in " + max + " presses");
 }
 
+/* Into the field sel, cleared first: value typed key by key, or with
+ * paste set at once, as pasted (a long text typed took seconds of CPU). */
+async function put(page, sel, value, paste) {
+  await page.focus(sel);
+  await page.$eval(sel, (e) => { e.value = ""; });
+  if (paste) await page.$eval(sel, (e, v) => { e.value = v; e.dispatchEvent(new Event("input", { bubbles: true })); }, value);
+  else await page.keyboard.type(value);
+}
+
 async function step(page, s, spec, out) {
   if (s.goto) {
     await page.goto(s.goto, { waitUntil: "load" });
@@ -74,11 +83,7 @@ async function step(page, s, spec, out) {
   } else if (s.signin !== undefined) {
     await page.goto(spec.url, { waitUntil: "load" });
     await shown(page, "#signin-key");
-    await page.focus("#signin-key");
-    /* A text past 200 characters goes in at once, as pasted (typed key
-     * by key, 3,000 characters took half a minute of two processes' CPU). */
-    if (s.signin.length > 200) await page.keyboard.sendCharacter(s.signin);
-    else await page.keyboard.type(s.signin);
+    await put(page, "#signin-key", s.signin, s.paste);
     await tabTo(page, "#f-signin-submit", 5);
     await page.keyboard.press("Enter");
     if (s.expect_fail) await shown(page, "#signin-msg.error"); else await page.waitForSelector("main[data-view]:not([data-view=signin])[data-state=ready]", { timeout: 20000 });
@@ -86,10 +91,7 @@ async function step(page, s, spec, out) {
     await page.evaluate((h) => { document.getElementById("main").dataset.state = "loading"; location.hash = h; }, s.hash);
     await ready(page);
   } else if (s.fill) {
-    await page.focus(s.fill);
-    await page.$eval(s.fill, (e) => { e.value = ""; });
-    if (s.paste) await page.$eval(s.fill, (e, v) => { e.value = v; e.dispatchEvent(new Event("input", { bubbles: true })); }, String(s.value));
-    else await page.keyboard.type(String(s.value));
+    await put(page, s.fill, String(s.value), s.paste);
   } else if (s.select) {
     await page.select(s.select, s.value);
   } else if (s.check) {

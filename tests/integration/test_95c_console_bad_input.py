@@ -241,7 +241,7 @@ def test_sign_in_with_nothing_a_long_text_and_wrong_keys_until_throttled():
                  {"tab_to": "#f-signin-submit", "max": 5, "press": "Enter"}, {"sleep": 500},
                  {"eval": "empty", "js": "document.querySelector('#signin-key').validationMessage"},
                  {"eval": "empty-focus", "js": "document.activeElement.id"},
-                 {"signin": "k" * 3000, "expect_fail": True}, {"read": "long", "sel": "#signin-msg"}])
+                 {"signin": "k" * 3000, "paste": True, "expect_fail": True}, {"read": "long", "sel": "#signin-msg"}])
     check(out["reads"]["empty"], "an empty key is told so: %r" % out["reads"]["empty"])
     eq(out["reads"]["empty-focus"], "signin-key", "the focus on the empty field: %r" % out["reads"])
     eq(len([q for q in out["requests"] if q.startswith("POST ")]), 1, "the empty key was not sent (the long one was)")
