@@ -9,7 +9,7 @@
 # local fake provider (bench/gwfake.c: whole answers at once; streams 64
 # chunks 20 ms apart), and Portkey's gateway (npm @portkey-ai/gateway
 # 1.15.2 from bench/portkey, started by bench/portkey/portkey.mjs with
-# the fake as its custom host). bench/gwload.c drives three paths in
+# the fake as its custom host). bench/gwload.c drives the paths in
 # turns, each call an OpenAI Chat Completions call (gpt-4o, max_tokens 64):
 #   direct    to the fake
 #   creditd   nginx -> creditd (a guard key, Creditd-Account: one funded
@@ -18,6 +18,9 @@
 #   fallback  nginx -> creditd, whose first provider for the model
 #             (gpt-4o-fb, the fake's gpt-4o renamed) refuses the
 #             connection at once: every call falls back to the fake
+#   httpfloor whole answers only: nginx -> bench/floor_db_responder, the
+#             database floor's durable hold, the fake, its durable settle
+#             (bench/floor.sh): the least a durable gateway adds here
 # Rows: time to first byte (streams: to the first SSE data byte) at 1 and
 # 64 clients, whole answers and streams, the three paths side by side;
 # then streams held: 250, 500, 1,000 concurrent streams, direct and
@@ -40,6 +43,8 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../dev
 source "$BENCH/../dev" # defines functions only; sets ROOT and PY, cd's to ROOT
+# shellcheck source=floor.sh
+source "$BENCH/floor.sh"
 
 DURATION=${BENCH_GW_DURATION:-8}
 WARMUP=${BENCH_GW_WARMUP:-2}
@@ -106,6 +111,7 @@ GRACE=$((STREAM_S + 3))
 PATHS=3
 [ "$USE_PORTKEY" = 0 ] || PATHS=4
 ESTIMATE=$((45 + ${#CLIENT_LIST[@]} * PATHS * (2 * (WARMUP + DURATION + 1) + STREAM_S) + PATHS * (DURATION + 2)))
+ESTIMATE=$((ESTIMATE + ${#CLIENT_LIST[@]} * (WARMUP + DURATION + 1)))	# the HTTP floor's whole rows
 ESTIMATE=$((ESTIMATE + ${#RAMP_LIST[@]} * (2 + RAMP_PORTKEY) * (RAMP_DURATION + 2 * STREAM_S + 4)))
 if [ "$ESTIMATE" -gt 570 ]; then
 	say "bench: warning: about $ESTIMATE s, over the 10-minute budget; lower --duration or the ramp"
@@ -120,6 +126,7 @@ build_tools() {
 	cc $flags -o "$BENCH/gwfake" "$BENCH/gwfake.c" || die "bench: cannot build gwfake"
 	# shellcheck disable=SC2086
 	cc $flags -o "$BENCH/gwload" "$BENCH/gwload.c" || die "bench: cannot build gwload"
+	floor_db_build "$flags"
 }
 
 # portkey_install: bench/portkey/node_modules from its lock file (npm ci,
@@ -183,6 +190,19 @@ fund() {
 	[ "$(tail -n 1 "$DIR/fund.out")" = "$ACCOUNTS" ] || die "bench: funded $(cat "$DIR/fund.out") accounts"
 }
 
+# httpfloor: the gateway's floor (bench/floor.sh, floor_db_responder with
+# --upstream): the database floor's authorize CALL, the fake, the floor's
+# settle CALL, the fake's answer; two durable commits around the provider
+# and nothing of creditd's work. Its hold and charge are fixed (the
+# accounts hold 100 EUR each).
+httpfloor() {
+	MYSQL_PWD=$DB_OWNER_PASSWORD timeout 60 mariadb --defaults-file="$DIR/my.cnf" --user=creditd_owner creditd \
+		<"$BENCH/floor.sql" >"$DIR/floor-sql.out" 2>&1 || die "bench: cannot create the floor's procedures ($DIR/floor-sql.out)"
+	httpfloor_start "$HTTPFLOOR_PORT" "$(sed -n 's/^threads *= *//p' "$DIR/creditd.conf")" --model "$MODEL" \
+		--hold-micros 5000 --cost-micros 1000 --input-tokens 13 --output-tokens 64 \
+		--upstream "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" --upstream-key sk-fake-openai
+}
+
 portkey_start() {
 	[ "$USE_PORTKEY" = 1 ] || return 0
 	start_bg portkey "$DIR/portkey.log" node "$BENCH/portkey/portkey.mjs" --headless "--port=$PORTKEY_PORT"
@@ -199,6 +219,7 @@ url_of() {
 	case $1 in
 	direct) echo "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" ;;
 	creditd | fallback) echo "$CREDITD_URL/openai/v1/chat/completions" ;;
+	httpfloor) echo "http://127.0.0.1:$HTTPFLOOR_PORT/openai/v1/chat/completions" ;;
 	portkey) echo "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" ;;
 	esac
 }
@@ -207,7 +228,7 @@ url_of() {
 headers_of() {
 	case $1 in
 	direct) printf '%s\n' -H "Authorization: Bearer sk-fake-openai" ;;
-	creditd | fallback) printf '%s\n' -H "Authorization: Bearer $CREDITD_GUARD_KEY" --conn-header "Creditd-Account: $PREFIX{n}" \
+	creditd | fallback | httpfloor) printf '%s\n' -H "Authorization: Bearer $CREDITD_GUARD_KEY" --conn-header "Creditd-Account: $PREFIX{n}" \
 		--conn-mod "$ACCOUNTS" ;;
 	portkey) printf '%s\n' -H "Authorization: Bearer sk-fake-openai" -H "x-portkey-provider: openai" \
 		-H "x-portkey-custom-host: http://127.0.0.1:$FAKE_PORT/v1" ;;
@@ -310,7 +331,7 @@ portkey_install
 DIR=$(mktemp -d /tmp/creditd-gwbench.XXXXXX)
 chmod 755 "$DIR"
 # shellcheck disable=SC2034 # NGINX_PORT and APACHE_PORT: for stack_start
-read -r NGINX_PORT APACHE_PORT FAKE_PORT PORTKEY_PORT DEAD_PORT <<<"$(free_ports 5)"
+read -r NGINX_PORT APACHE_PORT FAKE_PORT PORTKEY_PORT DEAD_PORT HTTPFLOOR_PORT <<<"$(free_ports 6)"
 cleanup() {
 	stack_stop "$DIR"
 	if [ "$KEEP" = 1 ]; then say "bench: kept $DIR"; else rm -rf "$DIR"; fi
@@ -336,6 +357,7 @@ wait_for 10 test -s "$DIR/fake.port" || stack_die "bench: the fake provider did 
 portkey_start
 say "bench: funding $ACCOUNTS accounts ($PREFIX*)"
 fund
+httpfloor
 CREDITD_PID=$(pid_of creditd)
 
 cat >"$DIR/whole.json" <<EOF
@@ -358,9 +380,11 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 PATH_LIST=(direct creditd fallback)
 [ "$USE_PORTKEY" = 0 ] || PATH_LIST+=(portkey)
+PATH_LIST+=(httpfloor)	# whole answers only: the floor of the 1.5x target
 : >"$DIR/checks"
 for path in "${PATH_LIST[@]}"; do
 	for kind in whole stream; do
+		[ "$path" != httpfloor ] || [ "$kind" = whole ] || continue
 		result=$(check "$path" "$kind")
 		echo "$path $kind $result" >>"$DIR/checks"
 		[ "$result" = ok ] || say "bench: check: $path $kind: $result"
@@ -385,6 +409,7 @@ for c in "${CLIENT_LIST[@]}"; do
 		[ "$kind" = whole ] || [ "$c" -gt 1 ] || d=$((DURATION * 2))
 		for path in "${PATH_LIST[@]}"; do
 			[ "$path" != portkey ] || [ "$kind" = whole ] || [ "$PORTKEY_STREAMS" = 1 ] || continue
+			[ "$path" != httpfloor ] || [ "$kind" = whole ] || continue
 			row "$path-$kind-c$c" "$path" "$kind" "$c" "$WARMUP" "$d"
 		done
 	done

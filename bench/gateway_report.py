@@ -281,6 +281,27 @@ def main():
                 "failed %s" % (kind, c, fmt(r["p50_ms"]), fmt(r["p99_ms"]), fmt(r["added_p50_ms"], 2, 0),
                                fmt(r["added_p99_ms"], 2, 0), fmt(r["over_creditd_p50_ms"], 2, 0),
                                fmt(r["over_creditd_p99_ms"], 2, 0), fmt(r["calls_per_s"], 0, 0), r["n"], r["failed"]))
+    say("the floor of a whole answer (path httpfloor: nginx -> a libfcgi responder making the database floor's "
+        "durable authorize CALL, the call to the fake, the floor's durable settle CALL; nothing else of creditd's): "
+        "TTFB ms added over direct, against creditd's and 1.5x Portkey's")
+    floor_rows = []
+    for c in clients:
+        hp, dp = pts.get("httpfloor-whole-c%d" % c), pts.get("direct-whole-c%d" % c)
+        if not hp or not hp.get("ran"):
+            continue
+        r = next(r for r in ttfb_rows if r["kind"] == "whole" and r["clients"] == c)
+        f = {"clients": c, "p50_ms": ttfb(hp, "p50_ms"), "p99_ms": ttfb(hp, "p99_ms"), "failed": failed(hp),
+             "n": hp["result"]["ttfb"].get("n", 0), "added_p50_ms": added(hp, dp, "p50_ms"),
+             "added_p99_ms": added(hp, dp, "p99_ms"), "creditd_added_p50_ms": r["creditd_added_p50_ms"],
+             "portkey_added_p50_ms": r["portkey_added_p50_ms"]}
+        pk = f["portkey_added_p50_ms"]
+        f["floor_over_portkey_p50"] = f["added_p50_ms"] / pk if f["added_p50_ms"] is not None and pk else None
+        floor_rows.append(f)
+        say("  whole  c=%-3d +p50 %s +p99 %s (n %d, failed %s) | creditd +p50 %s | 1.5x Portkey +p50 %s: "
+            "the floor alone is %sx Portkey's" % (
+                c, fmt(f["added_p50_ms"], 2, 0), fmt(f["added_p99_ms"], 2, 0), f["n"], f["failed"],
+                fmt(f["creditd_added_p50_ms"], 2, 0), fmt(1.5 * pk if pk is not None else None, 2, 0),
+                fmt(f["floor_over_portkey_p50"], 2, 0)))
     say("")
     cmax = max(clients) if clients else 64
     rates = {}
@@ -444,7 +465,7 @@ def main():
     say("creditctl verify: %s" % (verify[-1][:200] if verify else "no output"))
     text = "\n".join(lines)
     print(text)
-    result = {"settings": meta, "ttfb": ttfb_rows, "fallback": fallback_rows, "calls_per_s_c%d" % cmax: rates, "streams_held": ramp_rows,
+    result = {"settings": meta, "ttfb": ttfb_rows, "fallback": fallback_rows, "http_floor": floor_rows, "calls_per_s_c%d" % cmax: rates, "streams_held": ramp_rows,
               "most_streams_held": best, "targets": targets, "checks": checks,
               "creditd": {"idle_rss_kib": idle, "ramp_rss_before_kib": meta.get("ramp_rss_before_kib"),
                           "rss_after_kib": meta.get("rss_after_kib"), "gateway_answers": answers,

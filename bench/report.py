@@ -24,6 +24,7 @@ ROWS = [
     ("rawdb", "5", "raw DB, {accounts} accts"),
     ("rawdb_hot", "5h", "raw DB, one hot account"),
     ("dbfloor", "D", "database floor, {accounts} accts, 1 CALL"),
+    ("httpfloor", "1D", "HTTP + DB floor: libfcgi + D's CALL"),
     # bench/run.sh --rawdb-also: row 5 with another version of creditd's SQL.
     ("rawdb_statements", "5st", "raw DB, {accounts} accts, statements"),
     ("rawdb_scripts", "5sc", "raw DB, {accounts} accts, scripts"),
@@ -132,6 +133,15 @@ def point_result(p, row, clients, wrk_threads, meta):
              p50_ms=w["p50_us"] / 1000, p99_ms=w["p99_us"] / 1000, max_ms=w["max_us"] / 1000,
              errors=w["errors"], timeouts=w["timeouts"], http_errors=w["status_errors"],
              latency_of="each HTTP request, client side (wrk)")
+    if row == "httpfloor":
+        # bench/floor_db_responder: row D's CALL behind nginx, nothing of creditd's.
+        r.update(unit="pairs/s", rate=w["pairs"] / seconds, pairs=w["pairs"],
+                 errors=w["errors"] + w["authorize_failed"] + w["settle_failed"] + w["no_hold_id"],
+                 authorize_failed=w["authorize_failed"], settle_failed=w["settle_failed"],
+                 server="floor_db_responder")
+        r["server_cpu_us_per_request"] = per(cpu_us("floor_db_responder"), w["requests"])
+        r["db_cpu_us_per_pair"] = per(cpu_us("mariadbd"), w["pairs"])
+        return r
     if row in ("floor", "healthz"):
         r.update(unit="req/s", rate=r["requests_per_s"])
         server = "floor_responder" if row == "floor" else "creditd"
@@ -272,6 +282,9 @@ def main():
                "4/5h": ratio(rate("hot", c), rate("rawdb_hot", c)),
                "3/D": ratio(rate("spread", c), rate("dbfloor", c)),
                "4/D": ratio(rate("hot", c), rate("dbfloor", c)),
+               "1D/D": ratio(rate("httpfloor", c), rate("dbfloor", c)),
+               "3/1D": ratio(rate("spread", c), rate("httpfloor", c)),
+               "4/1D": ratio(rate("hot", c), rate("httpfloor", c)),
                "3/P": ratio(rate("spread", c), rate("peer", c)),
                "4/P": ratio(rate("hot", c), rate("peer", c))} for c in clients]
 
@@ -390,7 +403,9 @@ def print_table(result, at, clients):
     out.write("%-44s%s\n" % ("ratio", cols))
     keys = [("2/1", "healthz / floor"), ("3/5", "spread pairs / raw DB spread"),
             ("4/5", "hot pairs / raw DB spread"), ("4/5h", "hot pairs / raw DB hot"),
-            ("3/D", "creditd spread pairs / database floor"), ("4/D", "creditd hot pairs / database floor")]
+            ("3/D", "creditd spread pairs / database floor"), ("4/D", "creditd hot pairs / database floor"),
+            ("1D/D", "HTTP + DB floor / database floor"), ("3/1D", "creditd spread pairs / HTTP + DB floor"),
+            ("4/1D", "creditd hot pairs / HTTP + DB floor")]
     if result["peer"]["status"] == "ok":
         keys += [("3/P", "creditd spread pairs / peer pairs"), ("4/P", "creditd hot pairs / peer pairs")]
     for key, label in keys:
@@ -424,6 +439,11 @@ def print_table(result, at, clients):
         out.write("  [%s] %s -- %s\n" % ({True: "PASS", False: "FAIL", None: "n/a "}[t["pass"]], t["what"],
                                         "not measured (no 1-client rows)" if t["value"] is None
                                         else "%.2f" % t["value"]))
+    one = next((r for r in result["ratios"] if r["clients"] == 1), None)
+    if one is not None and one.get("1D/D") is not None:
+        out.write("  the HTTP floor at 1 client (1D/D): %.2f -- what a responder doing nothing but the floor's CALL "
+                  "gets of it behind the same nginx; creditd gets %s (3/1D) and %s (4/1D) of that\n"
+                  % (one["1D/D"], fmt(one["3/1D"], ".2f"), fmt(one["4/1D"], ".2f")))
     print_peer(result["peer"], out)
     for w in result["warnings"]:
         out.write("WARNING: %s\n" % w)

@@ -33,6 +33,8 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../dev
 source "$BENCH/../dev" # defines functions only; sets ROOT and PY, cd's to ROOT
+# shellcheck source=floor.sh
+source "$BENCH/floor.sh"
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
@@ -101,7 +103,7 @@ for v in "${ALSO_LIST[@]}"; do
 	case $v in statements | scripts | batch) ;; *) die "bench: --rawdb-also names statements, scripts or batch" ;; esac
 done
 read -ra CLIENT_LIST <<<"$CLIENTS"
-POINTS=$((${#CLIENT_LIST[@]} * (7 + ${#ALSO_LIST[@]})))
+POINTS=$((${#CLIENT_LIST[@]} * (8 + ${#ALSO_LIST[@]})))
 ESTIMATE=$((POINTS * (WARMUP + DURATION + 1) + 30))
 # The peer warms up at least 1 s (its wrk does not take 0 s); it runs its
 # authorize-only script and its pairs at every client count, plus about 45 s
@@ -131,6 +133,8 @@ build_tools() {
 	libs="$(pkg-config --libs fcgi libmariadb) -pthread"
 	# shellcheck disable=SC2086
 	cc $flags -o "$BENCH/floor_responder" "$BENCH/floor_responder.c" $libs || die "bench: cannot build floor_responder"
+	# shellcheck disable=SC2086
+	floor_db_build "$flags"
 	# shellcheck disable=SC2086
 	cc $flags -o "$BENCH/rawdb" "$BENCH/rawdb.c" "$BENCH/rawdb_conn.c" "$BENCH/rawdb_tx.c" "$BENCH/rawdb_batch.c" $libs || die "bench: cannot build rawdb"
 }
@@ -204,7 +208,7 @@ calibrate() {
 # snap POINT_DIR WHEN: counters of every process a row may load, and creditd's metrics.
 snap() {
 	local p=$1 when=$2 name pid
-	for name in creditd floor_responder mariadbd; do
+	for name in creditd floor_responder floor_db_responder mariadbd; do
 		pid=$(pid_of "$name")
 		cat "/proc/$pid/stat" >"$p/$name.stat.$when" 2>/dev/null || true
 	done
@@ -386,6 +390,9 @@ APACHE_PORT=$(free_port)
 FLOOR_PORT=$(free_port)
 while [ "$APACHE_PORT" = "$NGINX_PORT" ]; do APACHE_PORT=$(free_port); done
 while [ "$FLOOR_PORT" = "$NGINX_PORT" ] || [ "$FLOOR_PORT" = "$APACHE_PORT" ]; do FLOOR_PORT=$(free_port); done
+HTTPFLOOR_PORT=$(free_port)
+while [ "$HTTPFLOOR_PORT" = "$NGINX_PORT" ] || [ "$HTTPFLOOR_PORT" = "$APACHE_PORT" ] ||
+	[ "$HTTPFLOOR_PORT" = "$FLOOR_PORT" ]; do HTTPFLOOR_PORT=$(free_port); done
 cleanup() {
 	peer_stop
 	stack_stop "$DIR"
@@ -407,6 +414,10 @@ say "bench: funding $ACCOUNTS accounts and the hot account"
 fund
 floor_procedures
 calibrate
+# Row 1D's responder (bench/floor.sh), after the floor procedures and the
+# calibration: it holds and charges what rawdb does.
+httpfloor_start "$HTTPFLOOR_PORT" "$THREADS" --model "$MODEL" --hold-micros "$HOLD_MICROS" \
+	--cost-micros "$COST_MICROS" --input-tokens "$INPUT_TOKENS" --output-tokens "$OUTPUT_TOKENS"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 PAIR_ARGS=("$ACCOUNTS" "$PREFIX" "$HOT_ACCOUNT" "$MODEL" "$INPUT_TOKENS" "$MAX_OUTPUT_TOKENS" "$OUTPUT_TOKENS")
@@ -418,6 +429,7 @@ for c in "${CLIENT_LIST[@]}"; do
 	raw_point rawdb "$c" spread "$RAWDB_SQL"
 	raw_point rawdb_hot "$c" hot "$RAWDB_SQL"
 	raw_point dbfloor "$c" spread call
+	wrk_point httpfloor "$c" "http://127.0.0.1:$HTTPFLOOR_PORT" "$BENCH/pairs.lua" spread "${PAIR_ARGS[@]}"
 	for v in "${ALSO_LIST[@]}"; do
 		raw_point "rawdb_$v" "$c" spread "$v"
 	done
