@@ -14,6 +14,13 @@ floor_db_build() {
 		$(pkg-config --libs fcgi libmariadb libcurl) -pthread || die "bench: cannot build floor_db_responder"
 }
 
+# httpfloor_up PORT: a request reached a worker through nginx (its own 400
+# for a body without an account). A thread that cannot serve ends the
+# process: its row then fails, never runs on fewer threads.
+httpfloor_up() {
+	test "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/")" = 400
+}
+
 # httpfloor_start PORT THREADS RESPONDER-ARGS...: the responder on
 # DIR/httpfloor.sock with THREADS threads (creditd's count), connected as
 # creditd's runtime user, and its nginx on PORT: creditd's nginx.conf with
@@ -23,13 +30,12 @@ httpfloor_start() {
 	shift 2
 	RAWDB_PASSWORD=$DB_PASSWORD start_bg floor_db_responder "$DIR/httpfloor.out" "$BENCH/floor_db_responder" \
 		"$DIR/httpfloor.sock" "$threads" --socket "$DIR/mysql.sock" --user creditd --database creditd "$@"
-	wait_for 10 test -S "$DIR/httpfloor.sock" || die "bench: floor_db_responder did not start ($DIR/httpfloor.out)"
 	sed -e "s#unix:$DIR/creditd.sock;#unix:$DIR/httpfloor.sock;#" \
 		-e "s#listen 127.0.0.1:$NGINX_PORT;#listen 127.0.0.1:$port;#" \
 		-e "s#$DIR/nginx#$DIR/httpfloor-nginx#g" "$DIR/nginx.conf" >"$DIR/httpfloor-nginx.conf"
 	grep -q "unix:$DIR/httpfloor.sock;" "$DIR/httpfloor-nginx.conf" || die "bench: nginx.conf has an unexpected shape"
 	mkdir -p "$DIR/httpfloor-nginx-tmp"
 	start_bg httpfloor_nginx "$DIR/httpfloor-nginx.out" nginx -p "$DIR" -c "$DIR/httpfloor-nginx.conf"
-	wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/" ||
-		die "bench: the HTTP floor's nginx did not start ($DIR/httpfloor-nginx-error.log)"
+	wait_for 10 httpfloor_up "$port" ||
+		die "bench: the HTTP floor did not start ($DIR/httpfloor.out, $DIR/httpfloor-nginx-error.log)"
 }

@@ -22,7 +22,7 @@
 #             database floor's durable hold, the fake, its durable settle
 #             (bench/floor.sh): the least a durable gateway adds here
 # Rows: time to first byte (streams: to the first SSE data byte) at 1 and
-# 64 clients, whole answers and streams, the three paths side by side;
+# 64 clients, whole answers and streams, the paths side by side;
 # then streams held: 250, 500, 1,000 concurrent streams, direct and
 # through creditd, with creditd's RSS sampled while they are held. Prints
 # the table and each target PASS/FAIL (bench/gateway_report.py) and writes
@@ -198,7 +198,7 @@ fund() {
 httpfloor() {
 	MYSQL_PWD=$DB_OWNER_PASSWORD timeout 60 mariadb --defaults-file="$DIR/my.cnf" --user=creditd_owner creditd \
 		<"$BENCH/floor.sql" >"$DIR/floor-sql.out" 2>&1 || die "bench: cannot create the floor's procedures ($DIR/floor-sql.out)"
-	httpfloor_start "$HTTPFLOOR_PORT" "$(sed -n 's/^threads *= *//p' "$DIR/creditd.conf")" --model "$MODEL" \
+	httpfloor_start "$HTTPFLOOR_PORT" "${CREDITD_THREADS:-$(sed -n 's/^threads *= *//p' "$DIR/creditd.conf")}" --model "$MODEL" \
 		--hold-micros 5000 --cost-micros 1000 --input-tokens 13 --output-tokens 64 \
 		--upstream "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" --upstream-key sk-fake-openai
 }
