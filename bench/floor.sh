@@ -21,21 +21,28 @@ httpfloor_up() {
 	test "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/")" = 400
 }
 
+# floor_nginx_start SOCKET PORT NAME: an nginx of its own for a floor, on
+# PORT, passing to SOCKET: creditd's nginx.conf with only the socket, the
+# port and the paths changed (its workers, upstream keepalive,
+# fastcgi_keep_conn and includes kept), its files DIR/NAME*.
+floor_nginx_start() {
+	sed -e "s#unix:$DIR/creditd.sock;#unix:$1;#" \
+		-e "s#listen 127.0.0.1:$NGINX_PORT;#listen 127.0.0.1:$2;#" \
+		-e "s#$DIR/nginx#$DIR/$3#g" "$DIR/nginx.conf" >"$DIR/$3.conf"
+	grep -q "unix:$1;" "$DIR/$3.conf" || die "bench: nginx.conf has an unexpected shape"
+	mkdir -p "$DIR/$3-tmp"
+	start_bg "${3//-/_}" "$DIR/$3.out" nginx -p "$DIR" -c "$DIR/$3.conf"
+}
+
 # httpfloor_start PORT THREADS RESPONDER-ARGS...: the responder on
 # DIR/httpfloor.sock with THREADS threads (creditd's count), connected as
-# creditd's runtime user, and its nginx on PORT: creditd's nginx.conf with
-# only the socket, the port and the paths changed, as floor_responder's.
+# creditd's runtime user, and its nginx on PORT (floor_nginx_start).
 httpfloor_start() {
 	local port=$1 threads=$2
 	shift 2
 	RAWDB_PASSWORD=$DB_PASSWORD start_bg floor_db_responder "$DIR/httpfloor.out" "$BENCH/floor_db_responder" \
 		"$DIR/httpfloor.sock" "$threads" --socket "$DIR/mysql.sock" --user creditd --database creditd "$@"
-	sed -e "s#unix:$DIR/creditd.sock;#unix:$DIR/httpfloor.sock;#" \
-		-e "s#listen 127.0.0.1:$NGINX_PORT;#listen 127.0.0.1:$port;#" \
-		-e "s#$DIR/nginx#$DIR/httpfloor-nginx#g" "$DIR/nginx.conf" >"$DIR/httpfloor-nginx.conf"
-	grep -q "unix:$DIR/httpfloor.sock;" "$DIR/httpfloor-nginx.conf" || die "bench: nginx.conf has an unexpected shape"
-	mkdir -p "$DIR/httpfloor-nginx-tmp"
-	start_bg httpfloor_nginx "$DIR/httpfloor-nginx.out" nginx -p "$DIR" -c "$DIR/httpfloor-nginx.conf"
+	floor_nginx_start "$DIR/httpfloor.sock" "$port" httpfloor-nginx
 	wait_for 10 httpfloor_up "$port" ||
 		die "bench: the HTTP floor did not start ($DIR/httpfloor.out, $DIR/httpfloor-nginx-error.log)"
 }

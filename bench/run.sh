@@ -145,14 +145,7 @@ pid_of() { awk -v n="$1" '$1 == n { print $2 }' "$DIR/pids" | tail -n 1; }
 floor_start() {
 	start_bg floor_responder "$DIR/floor.out" "$BENCH/floor_responder" "$DIR/floor.sock" "$THREADS"
 	wait_for 10 test -S "$DIR/floor.sock" || die "bench: floor responder did not start ($DIR/floor.out)"
-	# The creditd nginx config, pointed at the floor socket: same workers,
-	# upstream keepalive, fastcgi_keep_conn and includes.
-	sed -e "s#unix:$DIR/creditd.sock;#unix:$DIR/floor.sock;#" \
-		-e "s#listen 127.0.0.1:$NGINX_PORT;#listen 127.0.0.1:$FLOOR_PORT;#" \
-		-e "s#$DIR/nginx#$DIR/floor-nginx#g" "$DIR/nginx.conf" >"$DIR/floor-nginx.conf"
-	grep -q "unix:$DIR/floor.sock;" "$DIR/floor-nginx.conf" || die "bench: nginx.conf has an unexpected shape"
-	mkdir -p "$DIR/floor-nginx-tmp"
-	start_bg floor_nginx "$DIR/floor-nginx.out" nginx -p "$DIR" -c "$DIR/floor-nginx.conf"
+	floor_nginx_start "$DIR/floor.sock" "$FLOOR_PORT" floor-nginx	# bench/floor.sh
 	wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$FLOOR_PORT/" ||
 		die "bench: floor nginx did not start ($DIR/floor-nginx-error.log)"
 }
