@@ -411,6 +411,9 @@ def main():
             else:
                 ok, how = ratio_target(num, den, limit, "le")
                 detail = "%s: creditd +%s ms, Portkey +%s ms: %s" % (kind, fmt(num, 3, 0), fmt(den, 3, 0), how)
+                floor = next((f for f in floor_rows if f["clients"] == c), None) if kind == "whole" else None
+                if floor is not None and q == "p50" and floor["floor_over_portkey_p50"] is not None:
+                    detail += " (the HTTP floor alone: %.2fx)" % floor["floor_over_portkey_p50"]
             target(key, ok, {"kind": kind, "creditd_added_ms": num, "portkey_added_ms": den}, detail)
     late_target(target, pts, ramp_rows, meta)
     # Judged on the 64-client rows alone (n/a when this run had none).
