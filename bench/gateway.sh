@@ -20,7 +20,8 @@
 #             connection at once: every call falls back to the fake
 #   httpfloor whole answers only: nginx -> bench/floor_db_responder, the
 #             database floor's durable hold, the fake, its durable settle
-#             (bench/floor.sh): the least a durable gateway adds here
+#             (bench/floor.sh): what a gateway of creditd's design adds
+#             here for the ledger's two durable writes alone
 # Rows: time to first byte (streams: to the first SSE data byte) at 1 and
 # 64 clients, whole answers and streams, the paths side by side;
 # then streams held: 250, 500, 1,000 concurrent streams, direct and
