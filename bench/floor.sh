@@ -10,7 +10,7 @@
 floor_db_build() {
 	# shellcheck disable=SC2046,SC2086
 	cc $1 $(pkg-config --cflags fcgi libmariadb libcurl) -o "$BENCH/floor_db_responder" \
-		"$BENCH/floor_db_responder.c" "$BENCH/rawdb_conn.c" "$BENCH/rawdb_tx.c" "$BENCH/rawdb_batch.c" \
+		"$BENCH/floor_db_responder.c" "$BENCH/floor_serve.c" "$BENCH/rawdb_conn.c" "$BENCH/rawdb_tx.c" "$BENCH/rawdb_batch.c" \
 		$(pkg-config --libs fcgi libmariadb libcurl) -pthread || die "bench: cannot build floor_db_responder"
 }
 

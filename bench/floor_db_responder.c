@@ -34,13 +34,11 @@
  *        --user U --database D --model M --hold-micros N --cost-micros N
  *        --input-tokens N --output-tokens N [--upstream URL
  *        --upstream-key KEY] (the password in RAWDB_PASSWORD, as rawdb) */
+#include "floor_serve.h"
 #include "rawdb.h"
 #include <curl/curl.h>
 #include <fcgiapp.h>
-#include <signal.h>
-#include <sys/stat.h>
 
-#define LISTEN_BACKLOG 1024
 #define BODY_MAX 4096
 #define ANSWER_MAX (64 * 1024)
 
@@ -201,8 +199,6 @@ static void serve(FCGX_Request *req, struct worker *w)
 	}
 }
 
-static int listen_fd;
-
 static void *worker_main(void *arg)
 {
 	char sink[4096];
@@ -211,7 +207,7 @@ static void *worker_main(void *arg)
 	mysql_thread_init();
 	/* A thread that cannot serve ends the process: fewer threads would
 	 * lower the floor unseen (the bench's start waits for an answer). */
-	if (conn_open(&w->c) != 0 || FCGX_InitRequest(&req, listen_fd, 0) != 0) {
+	if (conn_open(&w->c) != 0 || FCGX_InitRequest(&req, floor_listen_fd, 0) != 0) {
 		fprintf(stderr, "floor_db_responder: cannot open a database connection\n");
 		_exit(1);
 	}
@@ -284,53 +280,30 @@ static int parse_args(int argc, char **argv, int64_t *threads)
 	       opt.model == NULL || opt.cost_micros > opt.hold_micros ? -1 : 0;
 }
 
+/* Thread i's own, for the process's life. */
+static void *worker_of(long i)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		fprintf(stderr, "floor_db_responder: no memory for thread %ld\n", i);
+		_exit(1);
+	}
+	w->index = (unsigned long)i;
+	return w;
+}
+
 int main(int argc, char **argv)
 {
 	int64_t threads = 0;
-	sigset_t stop;
-	int sig = 0;
 	if (parse_args(argc, argv, &threads) != 0) {
 		fprintf(stderr, "usage: floor_db_responder SOCKET_PATH THREADS --socket DB_SOCKET --user U --database D "
 				"--model M --hold-micros N --cost-micros N --input-tokens N --output-tokens N "
 				"[--upstream URL --upstream-key KEY]\n");
 		return 2;
 	}
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (mysql_library_init(0, NULL, NULL) != 0 || FCGX_Init() != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "floor_db_responder: cannot start its libraries\n");
 		return 1;
 	}
-	unlink(argv[1]);
-	listen_fd = FCGX_OpenSocket(argv[1], LISTEN_BACKLOG);
-	if (listen_fd < 0) {
-		fprintf(stderr, "floor_db_responder: cannot listen on %s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
-	chmod(argv[1], 0666);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	for (int64_t i = 0; i < threads; i++) {
-		pthread_t t;
-		struct worker *w = calloc(1, sizeof(*w));	/* a thread's for the process's life */
-		if (w != NULL)
-			w->index = (unsigned long)i;
-		if (w == NULL || pthread_create(&t, &attr, worker_main, w) != 0) {
-			fprintf(stderr, "floor_db_responder: cannot start thread %" PRId64 "\n", i);
-			return 1;
-		}
-	}
-	pthread_attr_destroy(&attr);
-	while (sig != SIGTERM && sig != SIGINT) {
-		if (sigwait(&stop, &sig) != 0)
-			break;
-	}
-	unlink(argv[1]);
-	_exit(0);
+	return floor_serve("floor_db_responder", argv[1], (long)threads, worker_main, worker_of);
 }

@@ -6,33 +6,28 @@
  * GET /healthz divided by this is what creditd's own code costs.
  *
  * It must never do more than that: anything added here raises the floor
- * and flatters creditd. Signals are blocked in every thread and taken by
- * main() with sigwait (libfcgi's own SIGTERM handling would leave it
- * running); SIGTERM or SIGINT removes the socket and exits.
+ * and flatters creditd. Its start-up (the socket, the threads, the
+ * signals: SIGTERM or SIGINT removes the socket and exits) is
+ * floor_serve.c's, shared with floor_db_responder.
  *
  * usage: floor_responder SOCKET_PATH [THREADS] */
+#include "floor_serve.h"
 #include <errno.h>
 #include <fcgiapp.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define THREADS_DEFAULT 32
 #define THREADS_MAX 1024
-#define LISTEN_BACKLOG 1024
 
 static const char reply[] = "Status: 200 OK\r\nContent-Type: application/json\r\n\r\n{\"status\":\"ok\"}\n";
 
 static void *worker_main(void *arg)
 {
-	int fd = *(const int *)arg;
+	(void)arg;
 	char sink[4096];
 	FCGX_Request req;
-	if (FCGX_InitRequest(&req, fd, 0) != 0)
+	if (FCGX_InitRequest(&req, floor_listen_fd, 0) != 0)
 		return NULL;
 	while (FCGX_Accept_r(&req) >= 0) {
 		while (FCGX_GetStr(sink, (int)sizeof(sink), req.in) > 0)
@@ -55,50 +50,22 @@ static int parse_threads(const char *s, long *out)
 	return 0;
 }
 
+static void *no_arg(long i)
+{
+	(void)i;
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	static int listen_fd;
 	long threads = THREADS_DEFAULT;
-	sigset_t stop;
-	int sig = 0;
 	if (argc < 2 || argc > 3 || (argc == 3 && parse_threads(argv[2], &threads) != 0)) {
 		fprintf(stderr, "usage: floor_responder SOCKET_PATH [THREADS 1-%d]\n", THREADS_MAX);
 		return 2;
 	}
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "floor_responder: FCGX_Init failed\n");
 		return 1;
 	}
-	unlink(argv[1]);
-	listen_fd = FCGX_OpenSocket(argv[1], LISTEN_BACKLOG);
-	if (listen_fd < 0) {
-		fprintf(stderr, "floor_responder: cannot listen on %s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
-	chmod(argv[1], 0666);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	for (long i = 0; i < threads; i++) {
-		pthread_t t;
-		if (pthread_create(&t, &attr, worker_main, &listen_fd) != 0) {
-			fprintf(stderr, "floor_responder: cannot start thread %ld\n", i);
-			return 1;
-		}
-	}
-	pthread_attr_destroy(&attr);
-	while (sig != SIGTERM && sig != SIGINT) {
-		if (sigwait(&stop, &sig) != 0)
-			break;
-	}
-	/* Threads may be inside a request: leave without joining them. */
-	unlink(argv[1]);
-	_exit(0);
+	return floor_serve("floor_responder", argv[1], threads, worker_main, no_arg);
 }

@@ -133,15 +133,6 @@ def point_result(p, row, clients, wrk_threads, meta):
              p50_ms=w["p50_us"] / 1000, p99_ms=w["p99_us"] / 1000, max_ms=w["max_us"] / 1000,
              errors=w["errors"], timeouts=w["timeouts"], http_errors=w["status_errors"],
              latency_of="each HTTP request, client side (wrk)")
-    if row == "httpfloor":
-        # bench/floor_db_responder: row D's CALL behind nginx, nothing of creditd's.
-        r.update(unit="pairs/s", rate=w["pairs"] / seconds, pairs=w["pairs"],
-                 errors=w["errors"] + w["authorize_failed"] + w["settle_failed"] + w["no_hold_id"],
-                 authorize_failed=w["authorize_failed"], settle_failed=w["settle_failed"],
-                 server="floor_db_responder")
-        r["server_cpu_us_per_request"] = per(cpu_us("floor_db_responder"), w["requests"])
-        r["db_cpu_us_per_pair"] = per(cpu_us("mariadbd"), w["pairs"])
-        return r
     if row in ("floor", "healthz"):
         r.update(unit="req/s", rate=r["requests_per_s"])
         server = "floor_responder" if row == "floor" else "creditd"
@@ -154,10 +145,16 @@ def point_result(p, row, clients, wrk_threads, meta):
     r.update(unit="pairs/s", rate=w["pairs"] / seconds, pairs=w["pairs"],
              errors=w["errors"] + w["authorize_failed"] + w["settle_failed"] + w["no_hold_id"],
              authorize_failed=w["authorize_failed"], settle_failed=w["settle_failed"])
+    r["db_cpu_us_per_pair"] = per(cpu_us("mariadbd"), w["pairs"])
+    if row == "httpfloor":
+        # bench/floor_db_responder: row D's CALL behind nginx, nothing of
+        # creditd's (no /metrics: its CPU over wrk's requests).
+        r["server"] = "floor_db_responder"
+        r["server_cpu_us_per_request"] = per(cpu_us("floor_db_responder"), w["requests"])
+        return r
     handled = delta_requests("authorize") + delta_requests("settle")
     r["server"] = "creditd"
     r["server_cpu_us_per_request"] = per(cpu_us("creditd"), handled)
-    r["db_cpu_us_per_pair"] = per(cpu_us("mariadbd"), w["pairs"])
     # Group commit: guard writes per batch, and how the batches were spread.
     batches = delta("creditd_guard_batch_size_count")
     r["batch_mean"] = per(delta("creditd_guard_batch_size_sum"), batches)

@@ -132,7 +132,8 @@ build_tools() {
 	flags="-O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Werror $(pkg-config --cflags fcgi libmariadb)"
 	libs="$(pkg-config --libs fcgi libmariadb) -pthread"
 	# shellcheck disable=SC2086
-	cc $flags -o "$BENCH/floor_responder" "$BENCH/floor_responder.c" $libs || die "bench: cannot build floor_responder"
+	cc $flags -o "$BENCH/floor_responder" "$BENCH/floor_responder.c" "$BENCH/floor_serve.c" $libs ||
+		die "bench: cannot build floor_responder"
 	floor_db_build "$flags"
 	# shellcheck disable=SC2086
 	cc $flags -o "$BENCH/rawdb" "$BENCH/rawdb.c" "$BENCH/rawdb_conn.c" "$BENCH/rawdb_tx.c" "$BENCH/rawdb_batch.c" $libs || die "bench: cannot build rawdb"
