@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
 import threading
 import time
 
@@ -609,7 +610,6 @@ def test_a_webhook_that_comes_before_the_prices_are_loaded_is_not_lost():
     settled within seconds (by this creditd once its prices load, or by the
     stack's other instance). The poll used to claim the run, learn nothing
     without prices and set its next look a back-off away (60 s)."""
-    import subprocess
     slow()
     reset()
     acct = new_account("gwbgcold")
