@@ -188,31 +188,40 @@ def _sql_text(v):
     return v.replace("\\", "\\\\").replace("\0", "\\0").replace("\t", "\\t").replace("\n", "\\n")
 
 
+def sql_client(statement):
+    """Runs SQL as root through the mariadb client itself (`-N -B -e`),
+    each row a line of its output split on tabs: what sql's rows are held
+    to, and its way for a text with the client's own DELIMITER command.
+    Only newlines end a row (a binary value may hold other line breaks,
+    which the client does not escape); bytes that are not UTF-8 are
+    replaced, as sql does."""
+    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-N", "-B", "creditd", "-e", statement],
+                       capture_output=True, text=True, errors="replace", timeout=60)
+    if p.returncode != 0:
+        raise Fail("sql failed: %s" % p.stderr)
+    return [line.split("\t") for line in p.stdout.split("\n")[:-1]]
+
+
 def sql(statement):
     """Runs SQL as root on the stack's MariaDB; returns rows (lists of str).
 
     The rows are what `mariadb -N -B creditd -e STATEMENT` prints, split
-    on its tabs: each value the server's own text (no conversion), a new
-    session each call (autocommit on, the client's utf8 as the mariadb
-    client has it), every result set's rows in order, the first error a
-    Fail. It is asked in this process through libmariadb (python3-mysqldb,
-    reading the same my.cnf): the client's process cost about 27 ms of CPU
-    a call here, and the suite makes thousands. A text with the client's
-    own DELIMITER command goes to the client, which alone knows it."""
-    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+    on its tabs (sql_client): each value the server's own text (no
+    conversion), a new session each call (autocommit on, the client's utf8
+    as the mariadb client has it), every result set's rows in order, the
+    first error a Fail. It is asked in this process through libmariadb
+    (python3-mysqldb, reading the same my.cnf): the client's process cost
+    about 27 ms of CPU a call here, and the suite makes thousands. A text
+    with the client's own DELIMITER command goes to the client, which
+    alone knows it."""
     if re.search(r"^\s*DELIMITER\b", statement, re.M | re.I):
-        p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-N", "-B", "creditd", "-e", statement],
-                           capture_output=True, text=True, timeout=60)
-        if p.returncode != 0:
-            raise Fail("sql failed: %s" % p.stderr)
-        return [line.split("\t") for line in p.stdout.splitlines()]
+        return sql_client(statement)
+    conn = None
     try:
-        conn = MySQLdb.connect(read_default_file=cnf, db="creditd", conv={}, charset="utf8", autocommit=True,
-                               client_flag=MULTI_STATEMENTS | MULTI_RESULTS, connect_timeout=60,
-                               read_timeout=60, write_timeout=60)
-    except MySQLdb.Error as e:
-        raise Fail("sql failed: %s" % (e,))
-    try:
+        conn = MySQLdb.connect(read_default_file=os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf"), db="creditd",
+                               conv={}, charset="utf8", autocommit=True, client_flag=MULTI_STATEMENTS | MULTI_RESULTS,
+                               connect_timeout=60, read_timeout=60, write_timeout=60)
         cur = conn.cursor()
         cur.execute(statement)
         rows = []
@@ -224,7 +233,8 @@ def sql(statement):
     except MySQLdb.Error as e:
         raise Fail("sql failed: %s" % (e,))
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sql")
