@@ -392,8 +392,16 @@
   async function accountsView() {
     const box = el("div", { id: "acc-results" });
     const cursors = [""];
+    let asked = 0;
+    /* Only the last search asked is shown (an earlier answer arriving late
+     * is dropped), and the box names the search it shows in data-q. */
     async function load(q, i) {
+      const n = ++asked;
+      box.setAttribute("aria-busy", "true");
       const r = await call("GET", "/v1/accounts?limit=25&q=" + enc(q) + (cursors[i] ? "&cursor=" + enc(cursors[i]) : ""));
+      if (n !== asked) return;
+      box.removeAttribute("aria-busy");
+      box.dataset.q = q;
       if (!r.ok) { box.replaceChildren(refused(r)); return; }
       const rows = r.data.data || [];
       const cur = rows.length && rows[0].currency;

@@ -157,7 +157,8 @@ def test_admin_signs_in_visits_every_view_and_does_every_action_by_keyboard():
     before = acct_state(acct)
     out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"axe": "overview-first"}] + visit_all() + [
         {"hash": "#/accounts"}, {"fill": "#acc-q", "value": acct}, {"tab_to": "#acc-search-submit", "press": "Enter"},
-        {"wait": "#acc-results a", "text": acct}, {"tab_to": "#acc-results a", "press": "Enter"}, {"wait_ready": True},
+        {"wait": "#acc-results[data-q='%s'] a" % acct, "text": acct},
+        {"tab_to": "#acc-results a[href='#/accounts/%s']" % acct, "press": "Enter"}, {"wait_ready": True},
         {"read": "acc-h1", "sel": "main h1"}, {"axe": "account"},
         {"read": "balance", "sel": "[data-k=balance_micros] .v"}, {"read": "reserved", "sel": "[data-k=reserved_micros] .v"},
         {"count": "chart-bars", "sel": "#usage-chart rect.bar"}, {"count": "journal-rows", "sel": "#journal tbody tr"},
@@ -264,7 +265,7 @@ def test_accounts_are_searched_and_paged_by_keyboard():
     out = drive([{"signin": ENV["CREDITD_ADMIN_KEY"]}, {"hash": "#/accounts"}, {"fill": "#acc-q", "value": prefix},
                  # The first row is the search's (the list before it may hold ids[0] further down).
                  {"tab_to": "#acc-search-submit", "press": "Enter"},
-                 {"wait": "#acc-results tbody tr:first-child td:first-child a", "text": ids[0]},
+                 {"wait": "#acc-results[data-q='%s'] tbody tr:first-child td:first-child a" % prefix, "text": ids[0]},
                  {"read": "page1", "sel": "#acc-results tbody td:first-child"},
                  {"tab_to": "#acc-next", "press": "Enter"}, {"wait": "#acc-results a", "text": ids[-1]},
                  {"read": "page2", "sel": "#acc-results tbody td:first-child"}, {"count": "next", "sel": "#acc-next"},
