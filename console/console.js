@@ -548,6 +548,8 @@
     const from0 = new Date(Date.now() - 30 * 86400000).toISOString().slice(0, 10);
     async function load(from, to) {
       const r = await call("GET", "/v1/reconcile?from=" + enc(from) + "&to=" + enc(to));
+      box.dataset.from = from;	/* the range whose answer the box shows (a test waits for its own) */
+      box.dataset.to = to;
       if (!r.ok) { box.replaceChildren(refused(r)); return; }
       const { data, drift, ...rest } = r.data;   // the stored drift, then the day × model rows, each under its heading
       const cols = ["day", "provider", "model", "dimension", "provider_value", "creditd_value", "drift", "compared_at"];
