@@ -40,11 +40,15 @@ import threading
 MACHINE = ("test_00_foundation.py", "test_06_systemd.py", "test_08_debian.py", "test_08_source_install.py",
            "test_97_demo_packages.py")
 LAST = ("test_99_openapi.py",)
-SLOW_FIRST = ("test_88b_gateway_batches.py", "test_88c_gateway_batch_settle.py", "test_33_payg.py", "test_87_gateway_providers.py", "test_39_collection_tries.py",
-              "test_84_gateway_attacks.py", "test_69_every_writer.py", "test_88_mail.py", "test_56_push.py",
-              "test_34_payment_news.py", "test_53_client_suites.py", "test_59_widget_browser.py",
-              "test_95_console_browser.py",
-              "test_87b_unresolved_usage.py", "test_87d_gateway_background.py", "test_05_shared_hosting.py")
+SLOW_FIRST = (  # longest first: their tests' seconds in a run of ./dev check
+    "test_95_console_browser.py", "test_95c_console_bad_input.py", "test_88b_gateway_batches.py",
+    "test_59_widget_browser.py", "test_33_payg.py", "test_95b_console_browser_more.py",
+    "test_87d_gateway_background.py", "test_53_client_suites.py", "test_87_gateway_providers.py",
+    "test_96_gateway_contract.py", "test_81_gateway_sdks.py", "test_39_collection_tries.py",
+    "test_84_gateway_attacks.py", "test_88_mail.py", "test_69_every_writer.py", "test_98f_apache_contract.py",
+    "test_56_push.py", "test_21_guard_expiry_races.py", "test_34_payment_news.py",
+    "test_88c_gateway_batch_settle.py", "test_97_bad_input_ctl.py", "test_87b_unresolved_usage.py",
+    "test_05_shared_hosting.py")
 
 _NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
 
