@@ -271,6 +271,17 @@
     if (r.status === 401 && path !== "session" && S.session) { S.session = null; signinView(t("signin.ended")); }
     return { status: r.status, ok: r.ok, data };
   }
+  /* A box's calls where the last one asked is the one shown, whatever
+   * answers last: the caller latest() gives answers null for a call a
+   * later one overtook. */
+  function latest() {
+    let n = 0;
+    return async (method, path, body) => {
+      const mine = ++n;
+      const r = await call(method, path, body);
+      return mine === n ? r : null;
+    };
+  }
   const admin = () => !!(S.session && S.session.scopes.includes("admin"));
   const enc = encodeURIComponent;
   /* Every page of a list the API answers a page at a time (limit, cursor,
@@ -392,14 +403,12 @@
   async function accountsView() {
     const box = el("div", { id: "acc-results" });
     const cursors = [""];
-    let asked = 0;
-    /* Only the last search asked is shown (an earlier answer arriving late
-     * is dropped), and the box names the search it shows in data-q. */
+    const ask = latest();
+    /* The box names the search it shows in data-q. */
     async function load(q, i) {
-      const n = ++asked;
       box.setAttribute("aria-busy", "true");
-      const r = await call("GET", "/v1/accounts?limit=25&q=" + enc(q) + (cursors[i] ? "&cursor=" + enc(cursors[i]) : ""));
-      if (n !== asked) return;
+      const r = await ask("GET", "/v1/accounts?limit=25&q=" + enc(q) + (cursors[i] ? "&cursor=" + enc(cursors[i]) : ""));
+      if (r === null) return;
       box.removeAttribute("aria-busy");
       box.dataset.q = q;
       if (!r.ok) { box.replaceChildren(refused(r)); return; }
@@ -546,8 +555,10 @@
     const box = el("div", { id: "rec-result" });
     const today = new Date().toISOString().slice(0, 10);
     const from0 = new Date(Date.now() - 30 * 86400000).toISOString().slice(0, 10);
+    const ask = latest();
     async function load(from, to) {
-      const r = await call("GET", "/v1/reconcile?from=" + enc(from) + "&to=" + enc(to));
+      const r = await ask("GET", "/v1/reconcile?from=" + enc(from) + "&to=" + enc(to));
+      if (r === null) return;
       box.dataset.from = from;	/* the range whose answer the box shows (a test waits for its own) */
       box.dataset.to = to;
       if (!r.ok) { box.replaceChildren(refused(r)); return; }
@@ -671,7 +682,7 @@
     start();
   }
   /* What console_account.js (the account's page) uses of this file. */
-  const C = window.creditdConsole = { S, T, t, el, panel, say, errText, cards, table, show, accountLink, call, allPages, admin, enc,
+  const C = window.creditdConsole = { S, T, t, el, panel, say, errText, cards, table, show, accountLink, call, latest, allPages, admin, enc,
     form, secret, need, badAmount, refused, failedAt, money, micros, text, words };
   /* Once every deferred script ran (console_account.js after this one). */
   document.addEventListener("DOMContentLoaded", init);

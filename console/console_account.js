@@ -9,7 +9,7 @@
  * Idempotency-Key (console.js's call). */
 "use strict";
 (function (C) {
-  const { S, t, el, panel, say, errText, cards, table, call, allPages, admin, enc, form, secret, need, badAmount, refused, failedAt,
+  const { S, t, el, panel, say, errText, cards, table, call, latest, allPages, admin, enc, form, secret, need, badAmount, refused, failedAt,
           money, micros } = C;
   /* An account: its figures, grants, holds, usage chart, journal, alerts,
    * gateway keys, and (admin) its actions. */
@@ -167,12 +167,11 @@
   async function usagePanel(path) {
     const box = el("div", { id: "usage" });
     const tabs = el("div", { class: "tabs", role: "group", "aria-label": t("usage") });
-    let asked = 0;	// the last grouping asked for is the one shown, whatever answers last
+    const ask = latest();	// the last grouping asked for is the one shown, whatever answers last
     async function load(by) {
-      const mine = ++asked;
       for (const b of tabs.children) b.setAttribute("aria-pressed", String(b.dataset.by === by));
-      const r = await call("GET", path + "/usage?group_by=" + by);
-      if (mine !== asked) return;
+      const r = await ask("GET", path + "/usage?group_by=" + by);
+      if (r === null) return;
       if (!r.ok) { box.replaceChildren(refused(r)); return; }
       const rows = r.data.data || [];
       box.replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("usagechart", t("by." + by).toLowerCase()) },

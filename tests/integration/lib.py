@@ -188,6 +188,11 @@ def _sql_text(v):
     return v.replace("\\", "\\\\").replace("\0", "\\0").replace("\t", "\\t").replace("\n", "\\n")
 
 
+def my_cnf():
+    """The stack's MariaDB client options (socket, root user)."""
+    return os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
+
+
 def sql_client(statement):
     """Runs SQL as root through the mariadb client itself (`-N -B -e`),
     each row a line of its output split on tabs: what sql's rows are held
@@ -195,8 +200,7 @@ def sql_client(statement):
     Only newlines end a row (a binary value may hold other line breaks,
     which the client does not escape); bytes that are not UTF-8 are
     replaced, as sql does."""
-    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
-    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-N", "-B", "creditd", "-e", statement],
+    p = subprocess.run(["mariadb", "--defaults-file=" + my_cnf(), "-N", "-B", "creditd", "-e", statement],
                        capture_output=True, text=True, errors="replace", timeout=60)
     if p.returncode != 0:
         raise Fail("sql failed: %s" % p.stderr)
@@ -219,7 +223,7 @@ def sql(statement):
         return sql_client(statement)
     conn = None
     try:
-        conn = MySQLdb.connect(read_default_file=os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf"), db="creditd",
+        conn = MySQLdb.connect(read_default_file=my_cnf(), db="creditd",
                                conv={}, charset="utf8", autocommit=True, client_flag=MULTI_STATEMENTS | MULTI_RESULTS,
                                connect_timeout=60, read_timeout=60, write_timeout=60)
         cur = conn.cursor()
@@ -251,8 +255,7 @@ def procedure_from(migration, name):
     body = text[text.index("CREATE OR REPLACE PROCEDURE %s(" % name):]
     body = body[:body.index("\nEND;") + len("\nEND")]
     body = body.replace("CREATE OR REPLACE PROCEDURE", "CREATE OR REPLACE DEFINER='%s'@'%s' PROCEDURE" % (user, host), 1)
-    cnf = os.path.join(ENV["CREDITD_STACK_DIR"], "my.cnf")
-    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "creditd"], input="DELIMITER //\n%s//\n" % body,
+    p = subprocess.run(["mariadb", "--defaults-file=" + my_cnf(), "creditd"], input="DELIMITER //\n%s//\n" % body,
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, "%s of %s: %s" % (name, migration, p.stderr))
 
