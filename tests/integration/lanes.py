@@ -25,9 +25,13 @@ no lane is left with a long file at the end.
 
 A file must leave its stack as it found it, since the next file on that
 lane differs from run to run: after each file the stack's config, its test
-clock and its servers (each name of its pids file alive) are compared with
-before, and a difference is a failure named after the file ("left its
-stack changed"). Such a leak made a later file fail only in some orders.
+clock, its servers (each name of its pids file alive) and the provider
+jobs creditd still polls (a batch or a background run not ended) are
+compared with before, and a difference is a failure named after the file
+("left its stack changed"). Such a leak made a later file fail only in
+some orders: a batch left running is polled every second of the rest of
+its lane, and a later file's "the provider was sent N requests" counted
+those polls.
 """
 import hashlib
 import os
@@ -53,10 +57,34 @@ SLOW_FIRST = (  # longest first: their tests' seconds in a run of ./dev check
 _NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
 
 
+# The provider jobs creditd polls by itself: batches not done, background
+# runs running (sql/076, sql/072).
+POLLED = ("SELECT (SELECT COUNT(*) FROM gateway_jobs WHERE state <> 'done') + "
+          "(SELECT COUNT(*) FROM gateway_background WHERE state = 'running')")
+
+
+def polled_jobs(stack_dir):
+    """How many jobs creditd polls on the stack in stack_dir (POLLED), or
+    why they could not be counted, as text."""
+    import MySQLdb  # Debian's python3-mysqldb, as lib.sql's
+    conn = None
+    try:
+        conn = MySQLdb.connect(read_default_file=os.path.join(stack_dir, "my.cnf"), db="creditd",
+                               connect_timeout=60, read_timeout=60)
+        cur = conn.cursor()
+        cur.execute(POLLED)
+        return int(cur.fetchone()[0])
+    except MySQLdb.Error as e:
+        return "unread: %s" % (e,)
+    finally:
+        if conn is not None:
+            conn.close()
+
+
 def stack_state(env):
     """What a file must leave as it found it on the stack of env: the
-    config's digest, the test clock's offset, and each name of the pids
-    file with its pid and whether that pid is alive."""
+    config's digest, the test clock's offset, each name of the pids file
+    with its pid and whether that pid is alive, and the jobs polled."""
     stack_dir = os.path.dirname(os.path.abspath(env))
     state = {}
     try:
@@ -79,16 +107,22 @@ def stack_state(env):
     except OSError:
         pass
     state["servers"] = servers
+    state["jobs polled"] = polled_jobs(stack_dir)
     return state
 
 
 def stack_changes(before, after):
     """How after differs from before (stack_state's): the config, the
     clock, a server alive before and not after, a server alive after that
-    was not before. A name whose pid, dead before, is alive after under the
-    same number is another process that took the number: not a change."""
+    was not before, more jobs polled (or their count unread). A name
+    whose pid, dead before, is alive after under the same number is
+    another process that took the number: not a change."""
     changed = ["%s %r, was %r" % (k, after[k], before[k]) for k in ("config", "clock offset")
                if after[k] != before[k]]
+    jobs_was, jobs_now = before["jobs polled"], after["jobs polled"]
+    if isinstance(jobs_now, str) or (isinstance(jobs_was, int) and jobs_now > jobs_was):
+        changed.append("jobs creditd polls at its provider %r, was %r (a batch or a background run not "
+                       "ended)" % (jobs_now, jobs_was))
     was, now = before["servers"], after["servers"]
     for name in sorted(set(was) | set(now)):
         pid_was, alive_was = was.get(name, (None, False))

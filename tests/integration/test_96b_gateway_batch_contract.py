@@ -117,6 +117,15 @@ def test_each_kind_s_routes_see_their_own_kind_s_batches_alone():
     batches.batch_prices()
     batches.control(reset=True, complete=False)
     acct = new_account("ctbkind")
+    try:
+        kinds_apart(acct)
+    finally:
+        batches.finish(acct)
+    verify()
+
+
+def kinds_apart(acct):
+    """The test's steps, its batches left running for finish."""
     ob, mb = openai_batch(acct)["id"], message_batch(acct)["id"]
     eq([x["id"] for x in oa(acct, "/openai/v1/batches").json["data"]], [ob], "OpenAI's list: its batches alone")
     eq([x["id"] for x in an(acct, "/anthropic/v1/messages/batches").json["data"]], [mb],
@@ -135,7 +144,6 @@ def test_each_kind_s_routes_see_their_own_kind_s_batches_alone():
                         "Anthropic results of %s" % bid)
     eq(len(posted()), sent, "nothing forwarded")
     eq(oa(acct, "/openai/v1/batches/%s/cancel" % ob, {}).status, 200, "its own kind's cancel still goes")
-    verify()
 
 
 def test_a_create_and_a_list_are_checked_as_the_references_say_before_anything_is_held():
@@ -146,6 +154,15 @@ def test_a_create_and_a_list_are_checked_as_the_references_say_before_anything_i
     batches.batch_prices()
     batches.control(reset=True, complete=False)
     acct = new_account("ctbcheck")
+    try:
+        checked_first(acct)
+    finally:
+        batches.finish(acct)
+    verify()
+
+
+def checked_first(acct):
+    """The test's steps, its last batch left running for finish."""
     fid = batches.upload(acct, [batches.line("v1")]).json["id"]
     before, sent = state(acct), len(posted())
     for body, param in [(dict(input_file_id=fid, endpoint=OK["endpoint"]), "completion_window"),
@@ -172,7 +189,6 @@ def test_a_create_and_a_list_are_checked_as_the_references_say_before_anything_i
     eq(holds_of(acct), [], "no hold in flight")
     ok = an(acct, "/anthropic/v1/messages/batches", {"requests": [dict(REQ, custom_id="A-z_09" + "x" * 58)]})
     eq(ok.status, 200, "64 of the pattern's characters taken: %r" % ok.body[:300])
-    verify()
 
 
 def test_a_deleted_input_file_is_forgotten_and_makes_no_batch():
@@ -219,6 +235,15 @@ def test_another_account_s_batch_and_file_are_404_in_the_provider_s_shape():
     batches.batch_prices()
     batches.control(reset=True, complete=False)
     acct, other = new_account("ctb404"), new_account("ctb404o")
+    try:
+        others_404(acct, other)
+    finally:
+        batches.finish(acct)
+    verify()
+
+
+def others_404(acct, other):
+    """The test's steps, its batches left running for finish."""
     fid = batches.upload(acct, [batches.line("f1")]).json["id"]
     ob = oa(acct, "/openai/v1/batches", dict(OK, input_file_id=fid)).json["id"]
     mb = message_batch(acct)["id"]
@@ -233,4 +258,3 @@ def test_another_account_s_batch_and_file_are_404_in_the_provider_s_shape():
     eq((e["type"], e["code"]), ("invalid_request_error", None), "the same as a response's")
     for path in ("/anthropic/v1/messages/batches/" + mb, "/anthropic/v1/messages/batches/%s/results" % mb):
         anthropic_shape(an(other, path), 404, "another's %s" % path)
-    verify()
