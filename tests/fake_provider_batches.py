@@ -24,7 +24,9 @@ running until {"complete": true}; {"fail_polls": true} answers an OpenAI
 batch's poll 503; {"mode": {...}} sets the answers' usage as the fake provider's
 /_mode does (until a reset); {"answer_model": "x"} names model x in the answers
 of the lines that run from then on; {"results_gate": true} makes a
-download of results wait until POST /_open_results (or 60 s); GET
+download of results wait until POST /_open_results (or 60 s);
+{"poll_gate": true} makes a poll (GET of a batch object) wait until POST
+/_open_polls (or 60 s), then answer as the batch is then; GET
 /_batches is every batch with its lines' outcomes and usage (what a test's
 expected charge is computed from)."""
 import json
@@ -36,7 +38,8 @@ from email.policy import HTTP
 import fake_provider_shapes as shapes
 
 B = {"lock": threading.Lock(), "files": {}, "batches": {}, "seq": 0, "complete": True, "results_gate": False,
-     "gate": threading.Event(), "fail_polls": False, "answer_model": None}
+     "gate": threading.Event(), "fail_polls": False, "answer_model": None, "poll_gate": False,
+     "polls_open": threading.Event()}
 ROUTE_OF = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/embeddings": "embeddings"}
 MODE = {"mode": "ok", "output_tokens": 16, "cached_tokens": 0, "cache_creation_tokens": 0, "reasoning_tokens": 0,
         "extra_output_tokens": 0, "service_tier": None, "cache_1h_tokens": 0, "audio_input_tokens": 0,
@@ -49,7 +52,7 @@ MODE_DEFAULT = dict(MODE)
 def handles(method, path):
     p = path.split("?", 1)[0]
     return (p.startswith("/v1/files") or p.startswith("/v1/batches") or p.startswith("/v1/messages/batches")
-            or p.startswith("/_batches") or p == "/_open_results")
+            or p.startswith("/_batches") or p in ("/_open_results", "/_open_polls"))
 
 
 def _next(prefix):
@@ -224,6 +227,9 @@ def _control(h, method, path, body):
     if path == "/_open_results":
         B["gate"].set()
         return h.send_json(200, {"ok": True})
+    if path == "/_open_polls":
+        B["polls_open"].set()
+        return h.send_json(200, {"ok": True})
     if method == "POST":
         want = json.loads(body or b"{}")
         with B["lock"]:
@@ -231,10 +237,11 @@ def _control(h, method, path, body):
                 B["files"].clear()
                 B["batches"].clear()
                 B["complete"], B["results_gate"], B["gate"], B["fail_polls"] = True, False, threading.Event(), False
+                B["poll_gate"], B["polls_open"] = False, threading.Event()
                 B["answer_model"] = None
                 MODE.clear()
                 MODE.update(MODE_DEFAULT)
-            for k in ("complete", "results_gate", "fail_polls"):
+            for k in ("complete", "results_gate", "fail_polls", "poll_gate"):
                 if k in want:
                     B[k] = bool(want[k])
             MODE.update(want.get("mode") or {})
@@ -312,6 +319,9 @@ def handle(h, method, body):
     if err is not None:
         h.record(body, None, err[0])
         return h.send_json(*err)
+    parts = path.strip("/").split("/")
+    if B["poll_gate"] and method == "GET" and len(parts) == (4 if anthropic else 3) and parts[-2] == "batches":
+        B["polls_open"].wait(60)
     with B["lock"]:
         status, obj = (_anthropic if anthropic else _openai)(h, method, path, body)
         b = B["batches"].get(path.strip("/").split("/")[3]) if anthropic and path.endswith("/results") else None

@@ -111,14 +111,28 @@ static int hold_on(struct pass *x)
 	return 0;
 }
 
+/* A save of the job (what) that did not hold, logged: a warning when
+ * another pass took the job (this one outlived its lease: slow, or the
+ * clock moved; that pass polls or settles it, each line's charge
+ * replaying), an error when the database did not keep it. */
+static void not_kept(const struct pass *x, enum cd_err rc, const char *what)
+{
+	if (rc == CD_E_CONFLICT)
+		log_warn("gateway: batch %s: %s not kept: another pass took the job (this one outlived its lease)",
+			 x->j->object_id, what);
+	else
+		log_error("gateway: batch %s: %s could not be kept (%s)", x->j->object_id, what, errors_strerror(rc));
+}
+
 /* The job polled again at its next time (a provider away, an answer not read). */
 static void later(struct pass *x, const char *why)
 {
 	log_warn("gateway: batch %s of %s: %s; polled again in %lld s", x->j->object_id, x->j->account, why,
 		 (long long)gw->batch_poll_seconds);
 	x->j->next_poll_at = x->now + gw->batch_poll_seconds;
-	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK)
-		log_error("gateway: batch %s: its next poll could not be kept", x->j->object_id);
+	enum cd_err rc = ledger_gw_job_save(x->db, x->j, NULL);
+	if (rc != CD_OK)
+		not_kept(x, rc, "its next poll");
 }
 
 /* The batch price of model on the job's provider (its own row first),
@@ -491,8 +505,11 @@ static int keep_unresolved(struct pass *x, const char *why)
 	}
 	snprintf(x->j->state, sizeof(x->j->state), "done");
 	snprintf(x->j->status, sizeof(x->j->status), "%s", why);
-	if (ledger_gw_job_save(x->db, x->j, NULL) != CD_OK) {
-		log_error("gateway: batch %s: its end (%s) could not be kept", x->j->object_id, why);
+	rc = ledger_gw_job_save(x->db, x->j, NULL);
+	if (rc != CD_OK) {
+		char what[64];
+		snprintf(what, sizeof(what), "its end (%s)", why);
+		not_kept(x, rc, what);
 		return -1;
 	}
 	if (marked)
@@ -621,8 +638,9 @@ static void poll_one(struct pass *x)
 			snprintf(x->j->state, sizeof(x->j->state), "settling");
 			x->j->next_poll_at = x->now + lease();	/* this pass settles it */
 		}
-		if (ledger_gw_job_save(x->db, x->j, answer.data) != CD_OK) {
-			log_error("gateway: batch %s: its poll could not be kept", x->j->object_id);
+		enum cd_err saved = ledger_gw_job_save(x->db, x->j, answer.data);
+		if (saved != CD_OK) {
+			not_kept(x, saved, "its poll");
 		} else if (strcmp(x->j->state, "settling") == 0) {
 			settle(x);
 		}

@@ -25,13 +25,15 @@ no lane is left with a long file at the end.
 
 A file must leave its stack as it found it, since the next file on that
 lane differs from run to run: after each file the stack's config, its test
-clock, its servers (each name of its pids file alive) and the provider
-jobs creditd still polls (a batch or a background run not ended) are
-compared with before, and a difference is a failure named after the file
+clock, its servers (each name of its pids file alive) and what creditd
+repeats by itself at a stand-in (a provider's batch or background run
+polled, a payment Stripe is asked about again: none added) are compared
+with before, and a difference is a failure named after the file
 ("left its stack changed"). Such a leak made a later file fail only in
 some orders: a batch left running is polled every second of the rest of
 its lane, and a later file's "the provider was sent N requests" counted
-those polls.
+those polls; a payment left "processing" is fetched from Stripe again
+15, 30, 60 minutes later.
 """
 import hashlib
 import os
@@ -57,23 +59,29 @@ SLOW_FIRST = (  # longest first: their tests' seconds in a run of ./dev check
 _NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
 
 
-# The provider jobs creditd polls by itself: batches not done, background
-# runs running (sql/076, sql/072).
-POLLED = ("SELECT (SELECT COUNT(*) FROM gateway_jobs WHERE state <> 'done') + "
-          "(SELECT COUNT(*) FROM gateway_background WHERE state = 'running')")
+# What creditd repeats by itself at a stand-in every lane shares, each
+# as a name: a provider's batch not done and background run running
+# (polled, sql/076, sql/072), a recharge or collection Stripe is asked
+# about again (a charge queued, or a payment sent and not yet paid or
+# failed: ledger_charges.c's claim).
+REPEATED = ("SELECT CONCAT('batch ', object_id) FROM gateway_jobs WHERE state <> 'done' "
+            "UNION ALL SELECT CONCAT('background run ', response_id) FROM gateway_background "
+            "WHERE state = 'running' "
+            "UNION ALL SELECT CONCAT('recharge ', id, ' ', state) FROM recharges WHERE next_attempt_at >= 1 "
+            "AND ((state = 'queued' AND kind = 'recharge') OR (state = 'sent' AND payment_intent IS NOT NULL))")
 
 
-def polled_jobs(stack_dir):
-    """How many jobs creditd polls on the stack in stack_dir (POLLED), or
-    why they could not be counted, as text."""
+def repeated_work(stack_dir):
+    """The names of what creditd repeats on the stack in stack_dir
+    (REPEATED), a set, or why they could not be read, as text."""
     import MySQLdb  # Debian's python3-mysqldb, as lib.sql's
     conn = None
     try:
         conn = MySQLdb.connect(read_default_file=os.path.join(stack_dir, "my.cnf"), db="creditd",
                                connect_timeout=60, read_timeout=60)
         cur = conn.cursor()
-        cur.execute(POLLED)
-        return int(cur.fetchone()[0])
+        cur.execute(REPEATED)
+        return {r[0].decode() if isinstance(r[0], bytes) else r[0] for r in cur.fetchall()}
     except MySQLdb.Error as e:
         return "unread: %s" % (e,)
     finally:
@@ -107,22 +115,25 @@ def stack_state(env):
     except OSError:
         pass
     state["servers"] = servers
-    state["jobs polled"] = polled_jobs(stack_dir)
+    state["repeated"] = repeated_work(stack_dir)
     return state
 
 
 def stack_changes(before, after):
     """How after differs from before (stack_state's): the config, the
     clock, a server alive before and not after, a server alive after that
-    was not before, more jobs polled (or their count unread). A name
+    was not before, anything creditd repeats by itself that was not
+    (or that list unread). A name
     whose pid, dead before, is alive after under the same number is
     another process that took the number: not a change."""
     changed = ["%s %r, was %r" % (k, after[k], before[k]) for k in ("config", "clock offset")
                if after[k] != before[k]]
-    jobs_was, jobs_now = before["jobs polled"], after["jobs polled"]
-    if isinstance(jobs_now, str) or (isinstance(jobs_was, int) and jobs_now > jobs_was):
-        changed.append("jobs creditd polls at its provider %r, was %r (a batch or a background run not "
-                       "ended)" % (jobs_now, jobs_was))
+    rep_was, rep_now = before["repeated"], after["repeated"]
+    if isinstance(rep_now, str):
+        changed.append("what creditd repeats by itself %s" % rep_now)
+    elif isinstance(rep_was, set) and rep_now - rep_was:
+        changed.append("left what creditd repeats by itself at a stand-in: %s" %
+                       ", ".join(sorted(rep_now - rep_was)[:10]))
     was, now = before["servers"], after["servers"]
     for name in sorted(set(was) | set(now)):
         pid_was, alive_was = was.get(name, (None, False))

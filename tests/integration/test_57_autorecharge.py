@@ -206,6 +206,11 @@ def test_a_payment_above_the_largest_grant_is_not_credited():
     eq(acct_get(acct)["balance_micros"], before, "nothing credited")
     eq(recharges(acct)[0][1], "sent", "the recharge left as it was")
     eq(events_of(acct, "autorecharge.succeeded"), [], "no event")
+    # Its payment ended, or creditd would ask Stripe about it again 15,
+    # 30, 60 minutes on, into a later file's count of what Stripe was sent.
+    payload, sig = pi_event(intents(acct)[0]["id"], "payment_intent.payment_failed")
+    eq(post_payload(payload, sig).status, 200, "its payment failed")
+    eq(recharges(acct)[0][1], "failed", "and the recharge with it")
     payment_mode("ok")
     verify()
 

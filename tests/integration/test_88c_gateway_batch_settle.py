@@ -389,9 +389,49 @@ def test_a_pass_that_lost_its_job_charges_none_of_its_lines():
     verify()
 
 
+def test_a_poll_whose_job_another_pass_took_warns_and_the_next_pass_settles_it():
+    """A pass whose lease another pass took while it waited on its poll's
+    answer (a slow provider, or the clock moved: every_writer moves it a
+    month) does not keep that poll: a warning says another pass took the
+    job, not an error (nothing went wrong: the other pass polls it). The
+    batch is settled all the same, each line charged once."""
+    import os
+    import stack
+    batch_prices()
+    reset()
+    acct = new_account("batchlease")
+    balance = state(acct)[0]
+    log = stack.path("creditd.log")
+    start = os.path.getsize(log)
+    control(reset=True, poll_gate=True)
+    r = upload(acct, [line("ls%d" % i) for i in range(2)])
+    bid = create(acct, r.json["id"]).json["id"]
+    claimed = ("SELECT COUNT(*) FROM gateway_jobs WHERE object_id = '%s' AND next_poll_at > UNIX_TIMESTAMP() + 3"
+               % bid)
+    try:
+        check(wait_until(lambda: sql(claimed)[0][0] == "1", timeout=20), "a pass claimed it: %r" % (job(bid),))
+        # Taken by another: due now, its lease no longer the one the pass wrote.
+        sql("UPDATE gateway_jobs SET next_poll_at = UNIX_TIMESTAMP() WHERE object_id = '%s'" % bid)
+    finally:
+        control(poll_gate=False)
+        provider("POST", "/_open_polls", {})
+    row = done(bid)
+    charge, _ = expected_charge(bid)
+    eq(state(acct), (balance - charge, 0), "charged once, to the micro")
+    eq((int(row[1]), usage_records(acct)), (2, 2), "2 lines charged, one record each")
+    with open(log, "rb") as f:
+        f.seek(start)
+        mine = [x for x in f.read().decode("utf-8", "replace").splitlines() if "batch %s:" % bid in x]
+    eq([x for x in mine if " error: " in x], [], "no error logged for it")
+    check(any(" warn: " in x and "its poll not kept: another pass took the job" in x for x in mine),
+          "a warning says another pass took it: %r" % mine)
+    verify()
+
+
 def teardown_module():
     """The fake's batches as a provider runs them again, for the files
     after this one on the stack (a test here keeps batches running or their
     results held): the flags alone."""
-    control(complete=True, results_gate=False, fail_polls=False, answer_model=None)
+    control(complete=True, results_gate=False, fail_polls=False, poll_gate=False, answer_model=None)
     provider("POST", "/_open_results", {})
+    provider("POST", "/_open_polls", {})
