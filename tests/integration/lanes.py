@@ -67,7 +67,7 @@ _NUMBER = re.compile(r"^(not ok|ok) \d+ - ", re.M)
 REPEATED = ("SELECT CONCAT('batch ', object_id) FROM gateway_jobs WHERE state <> 'done' "
             "UNION ALL SELECT CONCAT('background run ', response_id) FROM gateway_background "
             "WHERE state = 'running' "
-            "UNION ALL SELECT CONCAT('recharge ', id, ' ', state) FROM recharges WHERE next_attempt_at >= 1 "
+            "UNION ALL SELECT CONCAT('recharge ', id) FROM recharges WHERE next_attempt_at >= 1 "
             "AND ((state = 'queued' AND kind = 'recharge') OR (state = 'sent' AND payment_intent IS NOT NULL))")
 
 
@@ -92,7 +92,8 @@ def repeated_work(stack_dir):
 def stack_state(env):
     """What a file must leave as it found it on the stack of env: the
     config's digest, the test clock's offset, each name of the pids file
-    with its pid and whether that pid is alive, and the jobs polled."""
+    with its pid and whether that pid is alive, and what creditd repeats
+    by itself (repeated_work)."""
     stack_dir = os.path.dirname(os.path.abspath(env))
     state = {}
     try:
@@ -122,10 +123,10 @@ def stack_state(env):
 def stack_changes(before, after):
     """How after differs from before (stack_state's): the config, the
     clock, a server alive before and not after, a server alive after that
-    was not before, anything creditd repeats by itself that was not
-    (or that list unread). A name
-    whose pid, dead before, is alive after under the same number is
-    another process that took the number: not a change."""
+    was not before, anything creditd repeats by itself that it did not
+    before (or that list unread). A name whose pid, dead before, is alive
+    after under the same number is another process that took the number:
+    not a change."""
     changed = ["%s %r, was %r" % (k, after[k], before[k]) for k in ("config", "clock offset")
                if after[k] != before[k]]
     rep_was, rep_now = before["repeated"], after["repeated"]
