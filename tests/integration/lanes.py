@@ -43,6 +43,8 @@ import sys
 import tempfile
 import threading
 
+import lib
+
 MACHINE = ("test_00_foundation.py", "test_06_systemd.py", "test_08_debian.py", "test_08_source_install.py",
            "test_97_demo_packages.py")
 LAST = ("test_99_openapi.py",)
@@ -74,19 +76,10 @@ REPEATED = ("SELECT CONCAT('batch ', object_id) FROM gateway_jobs WHERE state <>
 def repeated_work(stack_dir):
     """The names of what creditd repeats on the stack in stack_dir
     (REPEATED), a set, or why they could not be read, as text."""
-    import MySQLdb  # Debian's python3-mysqldb, as lib.sql's
-    conn = None
     try:
-        conn = MySQLdb.connect(read_default_file=os.path.join(stack_dir, "my.cnf"), db="creditd",
-                               connect_timeout=60, read_timeout=60)
-        cur = conn.cursor()
-        cur.execute(REPEATED)
-        return {r[0].decode() if isinstance(r[0], bytes) else r[0] for r in cur.fetchall()}
-    except MySQLdb.Error as e:
+        return {row[0] for row in lib.sql_on(os.path.join(stack_dir, "my.cnf"), REPEATED)}
+    except lib.Fail as e:
         return "unread: %s" % (e,)
-    finally:
-        if conn is not None:
-            conn.close()
 
 
 def stack_state(env):

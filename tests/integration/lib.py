@@ -221,9 +221,15 @@ def sql(statement):
     alone knows it."""
     if re.search(r"^\s*DELIMITER\b", statement, re.M | re.I):
         return sql_client(statement)
+    return sql_on(my_cnf(), statement)
+
+
+def sql_on(cnf, statement):
+    """sql's rows, asked of the server the client options file cnf names
+    (lanes.py asks each lane's stack, outside any test)."""
     conn = None
     try:
-        conn = MySQLdb.connect(read_default_file=my_cnf(), db="creditd",
+        conn = MySQLdb.connect(read_default_file=cnf, db="creditd",
                                conv={}, charset="utf8", autocommit=True, client_flag=MULTI_STATEMENTS | MULTI_RESULTS,
                                connect_timeout=60, read_timeout=60, write_timeout=60)
         cur = conn.cursor()

@@ -8,6 +8,7 @@ line charged once at batch prices (a duplicated custom_id once), every
 other line released; a cancel mid-run charged what ran; a creditd killed
 between the final poll and the settle settles exactly once after its
 restart; thousands of lines leave creditctl verify clean."""
+import contextlib
 import json
 import os
 import signal
@@ -103,6 +104,16 @@ def finish(acct, timeout=30):
     left = ("SELECT j.object_id, j.state FROM accounts a JOIN gateway_jobs j ON j.account_id = a.id "
             "WHERE a.ext_id = '%s' AND j.state <> 'done'" % acct)
     check(wait_until(lambda: not sql(left), timeout=timeout), "%s's batches ended: %r" % (acct, sql(left)))
+
+
+@contextlib.contextmanager
+def finishing(acct):
+    """A test's steps with acct's batches run to their end after them
+    (finish), whether they passed or not."""
+    try:
+        yield
+    finally:
+        finish(acct)
 
 
 def unresolved_ended(batch_id):

@@ -117,33 +117,26 @@ def test_each_kind_s_routes_see_their_own_kind_s_batches_alone():
     batches.batch_prices()
     batches.control(reset=True, complete=False)
     acct = new_account("ctbkind")
-    try:
-        kinds_apart(acct)
-    finally:
-        batches.finish(acct)
+    with batches.finishing(acct):
+        ob, mb = openai_batch(acct)["id"], message_batch(acct)["id"]
+        eq([x["id"] for x in oa(acct, "/openai/v1/batches").json["data"]], [ob], "OpenAI's list: its batches alone")
+        eq([x["id"] for x in an(acct, "/anthropic/v1/messages/batches").json["data"]], [mb],
+           "Anthropic's list: its message batches alone")
+        sent = len(posted())
+        for bid in (mb, "batch_nobody_made"):
+            e = openai_shape(oa(acct, "/openai/v1/batches/" + bid), 404, None, "OpenAI retrieve of %s" % bid)
+            eq((e["type"], e["code"]), ("invalid_request_error", None), "OpenAI's own 404")
+            e = openai_shape(oa(acct, "/openai/v1/batches/%s/cancel" % bid, {}), 404, None, "OpenAI cancel of %s" % bid)
+            eq((e["type"], e["code"]), ("invalid_request_error", None), "OpenAI's own 404")
+        for bid in (ob, "msgbatch_nobody_made"):
+            anthropic_shape(an(acct, "/anthropic/v1/messages/batches/" + bid), 404, "Anthropic retrieve of %s" % bid)
+            anthropic_shape(an(acct, "/anthropic/v1/messages/batches/%s/cancel" % bid, {}), 404,
+                            "Anthropic cancel of %s" % bid)
+            anthropic_shape(an(acct, "/anthropic/v1/messages/batches/%s/results" % bid), 404,
+                            "Anthropic results of %s" % bid)
+        eq(len(posted()), sent, "nothing forwarded")
+        eq(oa(acct, "/openai/v1/batches/%s/cancel" % ob, {}).status, 200, "its own kind's cancel still goes")
     verify()
-
-
-def kinds_apart(acct):
-    """The test's steps, its batches left running for finish."""
-    ob, mb = openai_batch(acct)["id"], message_batch(acct)["id"]
-    eq([x["id"] for x in oa(acct, "/openai/v1/batches").json["data"]], [ob], "OpenAI's list: its batches alone")
-    eq([x["id"] for x in an(acct, "/anthropic/v1/messages/batches").json["data"]], [mb],
-       "Anthropic's list: its message batches alone")
-    sent = len(posted())
-    for bid in (mb, "batch_nobody_made"):
-        e = openai_shape(oa(acct, "/openai/v1/batches/" + bid), 404, None, "OpenAI retrieve of %s" % bid)
-        eq((e["type"], e["code"]), ("invalid_request_error", None), "OpenAI's own 404")
-        e = openai_shape(oa(acct, "/openai/v1/batches/%s/cancel" % bid, {}), 404, None, "OpenAI cancel of %s" % bid)
-        eq((e["type"], e["code"]), ("invalid_request_error", None), "OpenAI's own 404")
-    for bid in (ob, "msgbatch_nobody_made"):
-        anthropic_shape(an(acct, "/anthropic/v1/messages/batches/" + bid), 404, "Anthropic retrieve of %s" % bid)
-        anthropic_shape(an(acct, "/anthropic/v1/messages/batches/%s/cancel" % bid, {}), 404,
-                        "Anthropic cancel of %s" % bid)
-        anthropic_shape(an(acct, "/anthropic/v1/messages/batches/%s/results" % bid), 404,
-                        "Anthropic results of %s" % bid)
-    eq(len(posted()), sent, "nothing forwarded")
-    eq(oa(acct, "/openai/v1/batches/%s/cancel" % ob, {}).status, 200, "its own kind's cancel still goes")
 
 
 def test_a_create_and_a_list_are_checked_as_the_references_say_before_anything_is_held():
@@ -154,41 +147,34 @@ def test_a_create_and_a_list_are_checked_as_the_references_say_before_anything_i
     batches.batch_prices()
     batches.control(reset=True, complete=False)
     acct = new_account("ctbcheck")
-    try:
-        checked_first(acct)
-    finally:
-        batches.finish(acct)
+    with batches.finishing(acct):
+        fid = batches.upload(acct, [batches.line("v1")]).json["id"]
+        before, sent = state(acct), len(posted())
+        for body, param in [(dict(input_file_id=fid, endpoint=OK["endpoint"]), "completion_window"),
+                            (dict(OK, input_file_id=fid, completion_window="48h"), "completion_window"),
+                            (dict(OK, input_file_id=fid, completion_window=24), "completion_window"),
+                            (dict(OK, input_file_id=123), "input_file_id"),
+                            (dict(OK, input_file_id=[fid]), "input_file_id")]:
+            e = openai_shape(oa(acct, "/openai/v1/batches", body), 400, param, "create %r" % body)
+            eq(e["type"], "invalid_request_error", "a 400's type")
+        for cid in ("has space", "dot.ted", "x" * 65, ""):
+            anthropic_shape(an(acct, "/anthropic/v1/messages/batches", {"requests": [dict(REQ, custom_id=cid)]}), 400,
+                            "custom_id %r" % cid)
+        for q, param in [("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"), ("limit=2.5", "limit"),
+                         ("limit=", "limit"), ("after=", "after"), ("after=x&mystery=1", "mystery"),
+                         ("before_id=batch_1", "before_id")]:
+            openai_shape(oa(acct, "/openai/v1/batches?" + q), 400, param, "OpenAI list ?%s" % q)
+        for q in ("limit=0", "limit=1001", "limit=-1", "limit=ten", "before_id=msgbatch_1", "order=asc"):
+            anthropic_shape(an(acct, "/anthropic/v1/messages/batches?" + q), 400, "Anthropic list ?%s" % q)
+        eq(oa(acct, "/openai/v1/batches?limit=100").status, 200, "OpenAI's largest page")
+        eq(an(acct, "/anthropic/v1/messages/batches?limit=1000&after_id=msgbatch_x").status, 200,
+           "Anthropic's largest page, with its cursor")
+        eq(len(posted()), sent, "nothing forwarded")
+        eq(state(acct), before, "nothing held or charged")
+        eq(holds_of(acct), [], "no hold in flight")
+        ok = an(acct, "/anthropic/v1/messages/batches", {"requests": [dict(REQ, custom_id="A-z_09" + "x" * 58)]})
+        eq(ok.status, 200, "64 of the pattern's characters taken: %r" % ok.body[:300])
     verify()
-
-
-def checked_first(acct):
-    """The test's steps, its last batch left running for finish."""
-    fid = batches.upload(acct, [batches.line("v1")]).json["id"]
-    before, sent = state(acct), len(posted())
-    for body, param in [(dict(input_file_id=fid, endpoint=OK["endpoint"]), "completion_window"),
-                        (dict(OK, input_file_id=fid, completion_window="48h"), "completion_window"),
-                        (dict(OK, input_file_id=fid, completion_window=24), "completion_window"),
-                        (dict(OK, input_file_id=123), "input_file_id"),
-                        (dict(OK, input_file_id=[fid]), "input_file_id")]:
-        e = openai_shape(oa(acct, "/openai/v1/batches", body), 400, param, "create %r" % body)
-        eq(e["type"], "invalid_request_error", "a 400's type")
-    for cid in ("has space", "dot.ted", "x" * 65, ""):
-        anthropic_shape(an(acct, "/anthropic/v1/messages/batches", {"requests": [dict(REQ, custom_id=cid)]}), 400,
-                        "custom_id %r" % cid)
-    for q, param in [("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"), ("limit=2.5", "limit"),
-                     ("limit=", "limit"), ("after=", "after"), ("after=x&mystery=1", "mystery"),
-                     ("before_id=batch_1", "before_id")]:
-        openai_shape(oa(acct, "/openai/v1/batches?" + q), 400, param, "OpenAI list ?%s" % q)
-    for q in ("limit=0", "limit=1001", "limit=-1", "limit=ten", "before_id=msgbatch_1", "order=asc"):
-        anthropic_shape(an(acct, "/anthropic/v1/messages/batches?" + q), 400, "Anthropic list ?%s" % q)
-    eq(oa(acct, "/openai/v1/batches?limit=100").status, 200, "OpenAI's largest page")
-    eq(an(acct, "/anthropic/v1/messages/batches?limit=1000&after_id=msgbatch_x").status, 200,
-       "Anthropic's largest page, with its cursor")
-    eq(len(posted()), sent, "nothing forwarded")
-    eq(state(acct), before, "nothing held or charged")
-    eq(holds_of(acct), [], "no hold in flight")
-    ok = an(acct, "/anthropic/v1/messages/batches", {"requests": [dict(REQ, custom_id="A-z_09" + "x" * 58)]})
-    eq(ok.status, 200, "64 of the pattern's characters taken: %r" % ok.body[:300])
 
 
 def test_a_deleted_input_file_is_forgotten_and_makes_no_batch():
@@ -235,26 +221,19 @@ def test_another_account_s_batch_and_file_are_404_in_the_provider_s_shape():
     batches.batch_prices()
     batches.control(reset=True, complete=False)
     acct, other = new_account("ctb404"), new_account("ctb404o")
-    try:
-        others_404(acct, other)
-    finally:
-        batches.finish(acct)
+    with batches.finishing(acct):
+        fid = batches.upload(acct, [batches.line("f1")]).json["id"]
+        ob = oa(acct, "/openai/v1/batches", dict(OK, input_file_id=fid)).json["id"]
+        mb = message_batch(acct)["id"]
+        for path, body, param in [("/openai/v1/batches/" + ob, None, None),
+                                  ("/openai/v1/batches/%s/cancel" % ob, {}, None),
+                                  ("/openai/v1/files/" + fid, None, "id"),
+                                  ("/openai/v1/files/%s/content" % fid, None, "id"),
+                                  ("/openai/v1/batches", dict(OK, input_file_id=fid), "input_file_id")]:
+            e = openai_shape(oa(other, path, body), 404, param, "another's %s" % path)
+            eq((e["type"], e["code"]), ("invalid_request_error", None), "%s: OpenAI's 404" % path)
+        e = openai_shape(oa(other, "/openai/v1/responses/resp_nobody"), 404, None, "a response's")
+        eq((e["type"], e["code"]), ("invalid_request_error", None), "the same as a response's")
+        for path in ("/anthropic/v1/messages/batches/" + mb, "/anthropic/v1/messages/batches/%s/results" % mb):
+            anthropic_shape(an(other, path), 404, "another's %s" % path)
     verify()
-
-
-def others_404(acct, other):
-    """The test's steps, its batches left running for finish."""
-    fid = batches.upload(acct, [batches.line("f1")]).json["id"]
-    ob = oa(acct, "/openai/v1/batches", dict(OK, input_file_id=fid)).json["id"]
-    mb = message_batch(acct)["id"]
-    for path, body, param in [("/openai/v1/batches/" + ob, None, None),
-                              ("/openai/v1/batches/%s/cancel" % ob, {}, None),
-                              ("/openai/v1/files/" + fid, None, "id"),
-                              ("/openai/v1/files/%s/content" % fid, None, "id"),
-                              ("/openai/v1/batches", dict(OK, input_file_id=fid), "input_file_id")]:
-        e = openai_shape(oa(other, path, body), 404, param, "another's %s" % path)
-        eq((e["type"], e["code"]), ("invalid_request_error", None), "%s: OpenAI's 404" % path)
-    e = openai_shape(oa(other, "/openai/v1/responses/resp_nobody"), 404, None, "a response's")
-    eq((e["type"], e["code"]), ("invalid_request_error", None), "the same as a response's")
-    for path in ("/anthropic/v1/messages/batches/" + mb, "/anthropic/v1/messages/batches/%s/results" % mb):
-        anthropic_shape(an(other, path), 404, "another's %s" % path)
